@@ -1,0 +1,284 @@
+//! gRPC services. Handlers only delegate: decode the request, call [`crate::log::Ledger`], encode the
+//! answer. Errors become `tonic::Status` in exactly one place, [`status`].
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::error::{Error, Kind};
+use crate::log::{Committed, Ledger};
+use crate::pb::{self, ledger_service_server::LedgerService};
+use crate::storage::EntryRow;
+
+/// The one mapping from [`Error`] to gRPC status. Internal errors are logged and never detailed to clients.
+pub fn status(e: Error) -> Status {
+    use tonic::Code;
+    let code = match e.kind {
+        Kind::InvalidArgument => Code::InvalidArgument,
+        Kind::PermissionDenied => Code::PermissionDenied,
+        Kind::NotFound => Code::NotFound,
+        Kind::AlreadyExists => Code::AlreadyExists,
+        Kind::FailedPrecondition => Code::FailedPrecondition,
+        Kind::ResourceExhausted => Code::ResourceExhausted,
+        Kind::Unavailable => Code::Unavailable,
+        Kind::Internal => {
+            tracing::error!(error = %e, "internal error");
+            return Status::internal("internal error (logged on the server)");
+        }
+    };
+    Status::new(code, e.to_string())
+}
+
+/// Run blocking work (SQLite reads, signature checks) off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| status(Error::internal(format!("task: {e}"))))?.map_err(status)
+}
+
+/// `accord.v1.LedgerService`.
+#[derive(Debug, Clone)]
+pub struct LedgerApi {
+    ledger: Arc<Ledger>,
+}
+
+impl LedgerApi {
+    pub fn new(ledger: Arc<Ledger>) -> Self {
+        Self { ledger }
+    }
+}
+
+fn entry_pb(e: &EntryRow) -> pb::Entry {
+    pb::Entry {
+        index: e.index,
+        leaf: e.leaf.clone(),
+        identity: e.identity.clone(),
+        leaf_hash: e.leaf_hash.clone(),
+        statement_id: e.statement_id.clone(),
+        kind: e.kind.clone(),
+        integrated_at_ms: e.integrated_at_ms,
+    }
+}
+
+/// Receipts with inclusion proofs at the committing checkpoint (blocking).
+fn receipts(ledger: &Ledger, committed: Vec<Committed>) -> Result<Vec<pb::Receipt>, Error> {
+    committed
+        .into_iter()
+        .map(|c| {
+            let proof = ledger.inclusion_proof(c.entry.index, c.latest.size)?;
+            Ok(pb::Receipt {
+                index: c.entry.index,
+                identity: c.entry.identity.clone(),
+                leaf_hash: c.entry.leaf_hash.clone(),
+                integrated_at_ms: c.entry.integrated_at_ms,
+                checkpoint: c.latest.note.to_string(),
+                tree_size: c.latest.size,
+                inclusion_proof: proof.into_iter().map(|h| h.to_vec()).collect(),
+                duplicate: c.duplicate,
+                leaf: c.entry.leaf.clone(),
+            })
+        })
+        .collect()
+}
+
+type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::Entry, Status>> + Send>>;
+
+/// Entries read per database round trip when streaming.
+const STREAM_PAGE: usize = 512;
+
+#[tonic::async_trait]
+impl LedgerService for LedgerApi {
+    async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        let env = req.into_inner().envelope.ok_or_else(|| status(Error::invalid("envelope", "is required")))?;
+        let ledger = self.ledger.clone();
+        let prepared = blocking(move || ledger.prepare(&env)).await?;
+        let committed = self.ledger.submit(vec![prepared]).await.map_err(status)?;
+        let ledger = self.ledger.clone();
+        let mut r = blocking(move || receipts(&ledger, committed)).await?;
+        Ok(Response::new(pb::SubmitResponse { receipt: r.pop() }))
+    }
+
+    async fn submit_batch(
+        &self,
+        req: Request<pb::SubmitBatchRequest>,
+    ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        let envs = req.into_inner().envelopes;
+        if envs.is_empty() {
+            return Err(status(Error::invalid("envelopes", "at least one envelope is required")));
+        }
+        let max = self.ledger.limits().max_batch;
+        if envs.len() > max {
+            return Err(status(Error::invalid("envelopes", format!("{} envelopes; the limit is {max}", envs.len()))));
+        }
+        let ledger = self.ledger.clone();
+        let prepared = blocking(move || {
+            use rayon::prelude::*;
+            envs.par_iter()
+                .enumerate()
+                .map(|(i, e)| ledger.prepare(e).map_err(|err| err.scope(&format!("envelopes[{i}]"))))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let committed = self.ledger.submit(prepared).await.map_err(status)?;
+        let ledger = self.ledger.clone();
+        let receipts = blocking(move || receipts(&ledger, committed)).await?;
+        Ok(Response::new(pb::SubmitBatchResponse { receipts }))
+    }
+
+    async fn get_entry(&self, req: Request<pb::GetEntryRequest>) -> Result<Response<pb::GetEntryResponse>, Status> {
+        use pb::get_entry_request::Key;
+        let key = req
+            .into_inner()
+            .key
+            .ok_or_else(|| status(Error::invalid("key", "one of index, identity, statement_id is required")))?;
+        let ledger = self.ledger.clone();
+        let size = ledger.latest().size;
+        let entry = blocking(move || {
+            let (found, what) = ledger.readers().with(|r| match &key {
+                Key::Index(i) => Ok((if *i < size { r.entry_by_index(*i)? } else { None }, format!("index {i}"))),
+                Key::Identity(id) => Ok((r.entry_by_identity(id)?, format!("identity {}", hex::encode(id)))),
+                Key::StatementId(s) => Ok((r.entry_by_statement_id(s)?, format!("statement_id {s:?}"))),
+            })?;
+            found.ok_or_else(|| Error::not_found("key", format!("no entry with {what}")))
+        })
+        .await?;
+        Ok(Response::new(pb::GetEntryResponse { entry: Some(entry_pb(&entry)) }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        req: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let size = req.into_inner().tree_size.filter(|s| *s > 0);
+        let ledger = self.ledger.clone();
+        let cp = blocking(move || match size {
+            Some(s) => ledger.checkpoint(s),
+            None => {
+                let l = ledger.latest();
+                Ok(crate::storage::CheckpointRow { size: l.size, root: l.root, note: l.note.to_string() })
+            }
+        })
+        .await?;
+        Ok(Response::new(pb::GetCheckpointResponse {
+            checkpoint: cp.note,
+            tree_size: cp.size,
+            root_hash: cp.root.to_vec(),
+        }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        req: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::GetInclusionProofResponse>, Status> {
+        use pb::get_inclusion_proof_request::Leaf;
+        let req = req.into_inner();
+        let ledger = self.ledger.clone();
+        let resp = blocking(move || {
+            let latest = ledger.latest();
+            let size = if req.tree_size == 0 { latest.size } else { req.tree_size };
+            let index = match req.leaf {
+                Some(Leaf::Index(i)) => i,
+                Some(Leaf::LeafHash(h)) => {
+                    if h.len() != 32 {
+                        return Err(Error::invalid("leaf_hash", format!("a leaf hash is 32 bytes, got {}", h.len())));
+                    }
+                    ledger
+                        .readers()
+                        .with(|r| r.index_by_leaf_hash(&h))?
+                        .filter(|i| *i < latest.size)
+                        .ok_or_else(|| Error::not_found("leaf_hash", "no entry has this leaf hash"))?
+                }
+                None => return Err(Error::invalid("leaf", "one of index or leaf_hash is required")),
+            };
+            let proof = ledger.inclusion_proof(index, size)?;
+            let checkpoint = ledger.checkpoint(size).map(|c| c.note).unwrap_or_default();
+            Ok(pb::GetInclusionProofResponse {
+                index,
+                tree_size: size,
+                proof: proof.into_iter().map(|h| h.to_vec()).collect(),
+                checkpoint,
+            })
+        })
+        .await?;
+        Ok(Response::new(resp))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        req: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        let req = req.into_inner();
+        let ledger = self.ledger.clone();
+        let resp = blocking(move || {
+            let to = if req.to_size == 0 { ledger.latest().size } else { req.to_size };
+            let proof = ledger.consistency_proof(req.from_size, to)?;
+            Ok(pb::GetConsistencyProofResponse {
+                from_size: req.from_size,
+                to_size: to,
+                proof: proof.into_iter().map(|h| h.to_vec()).collect(),
+            })
+        })
+        .await?;
+        Ok(Response::new(resp))
+    }
+
+    type StreamEntriesStream = EntryStream;
+
+    async fn stream_entries(&self, req: Request<pb::StreamEntriesRequest>) -> Result<Response<EntryStream>, Status> {
+        let req = req.into_inner();
+        if req.end_index != 0 && req.end_index < req.start_index {
+            return Err(status(Error::invalid("end_index", "is before start_index")));
+        }
+        let ledger = self.ledger.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut next = req.start_index;
+            let end = if req.end_index == 0 { u64::MAX } else { req.end_index };
+            let mut watch = ledger.size_watch();
+            loop {
+                let size = ledger.latest().size.min(end);
+                while next < size {
+                    let l = ledger.clone();
+                    let from = next;
+                    let page = match blocking(move || l.readers().with(|r| r.entries(from, size, STREAM_PAGE))).await {
+                        Ok(p) => p,
+                        Err(s) => {
+                            let _ = tx.send(Err(s)).await;
+                            return;
+                        }
+                    };
+                    for e in &page {
+                        if tx.send(Ok(entry_pb(e))).await.is_err() {
+                            return;
+                        }
+                    }
+                    next += page.len() as u64;
+                    if page.is_empty() {
+                        break;
+                    }
+                }
+                if !req.follow || next >= end {
+                    return;
+                }
+                tokio::select! {
+                    changed = watch.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
+    async fn get_log_info(&self, _req: Request<pb::GetLogInfoRequest>) -> Result<Response<pb::LogInfo>, Status> {
+        let l = self.ledger.latest();
+        Ok(Response::new(pb::LogInfo {
+            origin: self.ledger.origin().to_string(),
+            verifier_key: self.ledger.verifier_key().to_string(),
+            tree_size: l.size,
+            root_hash: l.root.to_vec(),
+            checkpoint: l.note.to_string(),
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            schema_version: crate::storage::SCHEMA_VERSION,
+            payload_type: crate::PAYLOAD_TYPE.to_string(),
+        }))
+    }
+}

@@ -1,0 +1,385 @@
+//! `accord bench`: a load generator that drives a real `accord serve` child process over gRPC.
+//!
+//! It starts the server (this same binary) in a fresh data directory, signs a charter, pre-signs
+//! 300-byte statements, then measures: SubmitBatch throughput, unary Submit throughput at a given
+//! concurrency, unary latency at a fixed offered rate, GetInclusionProof throughput, start-up time,
+//! server RSS and bytes on disk per entry. The baseline, measured in the same run, is the machine's raw
+//! `verify_strict` rate on 2 threads: signature checking is the physical bound of the write path.
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::crypto;
+use crate::pb::{self, ledger_service_client::LedgerServiceClient};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Entries to load with SubmitBatch (the ledger size for the proof and start-up measurements).
+    #[arg(long, default_value_t = 100_000)]
+    entries: u64,
+    /// Envelopes per SubmitBatch call.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Unary Submit calls for the throughput run.
+    #[arg(long, default_value_t = 20_000)]
+    unary: u64,
+    /// Unary Submit calls in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Offered rate (submissions/s) for the latency run, and its duration in seconds.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    #[arg(long, default_value_t = 5)]
+    rate_seconds: u64,
+    /// GetInclusionProof calls.
+    #[arg(long, default_value_t = 100_000)]
+    proofs: u64,
+    /// Statement payload size in bytes (approximate).
+    #[arg(long, default_value_t = 300)]
+    statement_bytes: usize,
+    /// Data directory (default: a fresh temporary directory, removed afterwards).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// SQLite synchronous mode of the server under test.
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    sync: String,
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+async fn start_server(dir: &std::path::Path, sync: &str) -> Result<(Server, Duration)> {
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let mut child = Command::new(exe)
+        .args([
+            "--json",
+            "--log",
+            "warn",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "bench.accord.localhost/ledger",
+            "--sync",
+            sync,
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting accord serve")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await??.context("server exited")?;
+    let v: serde_json::Value = serde_json::from_str(&line)?;
+    let addr = format!("http://{}", v["listening"].as_str().context("no listening address")?);
+    // Ready = answers GetLogInfo.
+    let mut c = loop {
+        if let Ok(c) = LedgerServiceClient::connect(addr.clone()).await {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    c.get_log_info(pb::GetLogInfoRequest {}).await?;
+    Ok((Server { child, addr }, t.elapsed()))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Raw verify_strict rate on 2 threads (the baseline).
+fn raw_verify_rate(envs: &[pb::Envelope], key: &crypto::PublicKey) -> f64 {
+    let n = envs.len().min(40_000);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for half in envs[..n].chunks(n.div_ceil(2)) {
+            s.spawn(move || {
+                for e in half {
+                    assert!(crypto::verify_pae(key, &e.payload_type, &e.payload, &e.signatures[0].sig));
+                }
+            });
+        }
+    });
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+fn statements(origin: &str, prefix: &str, n: u64, size: usize, key: &crypto::PrivateKey) -> Vec<pb::Envelope> {
+    use rayon::prelude::*;
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut st = pb::Statement {
+                ledger: origin.to_string(),
+                statement_id: format!("{prefix}-{i:010}"),
+                issued_at: Some(prost_types::Timestamp { seconds: 1_780_000_000, nanos: 0 }),
+                effective_date: "2026-01-01".into(),
+                body: Some(pb::statement::Body::PlanCreated(pb::PlanCreated {
+                    plan_id: format!("{prefix}-plan-{i:010}"),
+                    title: "Regional security and inclusive growth plan".into(),
+                    period: Some(pb::Period { start: "2026-01-01".into(), end: "2028-12-31".into() }),
+                    reporting_currency: "USD".into(),
+                    signatories: vec![],
+                    report_schedule: Some(pb::ReportSchedule {
+                        frequency: "quarterly".into(),
+                        days_after_period_end: 45,
+                    }),
+                    requirement: Some(pb::Money {
+                        value: "125000000.00".into(),
+                        currency: "USD".into(),
+                        value_date: "2026-01-01".into(),
+                    }),
+                    description: String::new(),
+                })),
+            };
+            let len = prost::Message::encoded_len(&st);
+            if let Some(pb::statement::Body::PlanCreated(p)) = &mut st.body {
+                p.description = "x".repeat(size.saturating_sub(len + 3));
+            }
+            crypto::seal(&st, &[key])
+        })
+        .collect()
+}
+
+pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
+    let tmp;
+    let dir = match &a.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = TempDir::new()?;
+            tmp.0.clone()
+        }
+    };
+    let origin = "bench.accord.localhost/ledger";
+    let (server, _) = start_server(&dir, &a.sync).await?;
+    let mut client = LedgerServiceClient::connect(server.addr.clone()).await?.max_decoding_message_size(usize::MAX);
+    let founder = crypto::generate_key();
+    let charter = pb::Statement {
+        ledger: origin.into(),
+        statement_id: "charter".into(),
+        issued_at: Some(prost_types::Timestamp { seconds: 1_780_000_000, nanos: 0 }),
+        effective_date: "2026-01-01".into(),
+        body: Some(pb::statement::Body::Charter(pb::Charter {
+            name: "Benchmark coalition".into(),
+            founders: vec![pb::Party {
+                party_id: "XM-BENCH-SEC".into(),
+                name: "Bench secretariat".into(),
+                roles: vec!["secretariat".into()],
+                public_keys: vec![founder.verifying_key().as_bytes().to_vec()],
+                organisation_type: String::new(),
+                country: String::new(),
+            }],
+            admission: Some(pb::AdmissionRule { k: 1 }),
+            purpose: String::new(),
+        })),
+    };
+    client.submit(pb::SubmitRequest { envelope: Some(crypto::seal(&charter, &[&founder])) }).await?;
+
+    eprintln!(
+        "bench: pre-signing {} + {} + {} statements of ~{} bytes…",
+        a.entries,
+        a.unary,
+        a.rate * a.rate_seconds,
+        a.statement_bytes
+    );
+    let batch_envs = statements(origin, "b", a.entries, a.statement_bytes, &founder);
+    let unary_envs = statements(origin, "u", a.unary, a.statement_bytes, &founder);
+    let rate_envs = statements(origin, "r", a.rate * a.rate_seconds, a.statement_bytes, &founder);
+    let payload_len = batch_envs.first().map(|e| e.payload.len()).unwrap_or(0);
+
+    let baseline = raw_verify_rate(&batch_envs, &founder.verifying_key());
+    eprintln!("bench: baseline raw verify_strict on 2 threads: {baseline:.0}/s");
+
+    // 1. SubmitBatch, two calls in flight so the sequencer always has work.
+    let t = Instant::now();
+    let chunks: Vec<Vec<pb::Envelope>> = batch_envs.chunks(a.batch).map(|c| c.to_vec()).collect();
+    let total = chunks.len();
+    let queue = Arc::new(std::sync::Mutex::new(chunks.into_iter()));
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let mut c = client.clone();
+        let q = queue.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = q.lock().expect("queue").next();
+                let Some(chunk) = next else { return Ok::<_, tonic::Status>(()) };
+                c.submit_batch(pb::SubmitBatchRequest { envelopes: chunk }).await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let batch_secs = t.elapsed().as_secs_f64();
+    let batch_rate = a.entries as f64 / batch_secs;
+    eprintln!(
+        "bench: SubmitBatch({}) {} entries in {batch_secs:.1}s = {batch_rate:.0}/s ({total} calls)",
+        a.batch, a.entries
+    );
+
+    // 2. Unary Submit at fixed concurrency.
+    let (unary_rate, unary_lat) = unary_run(&client, unary_envs, a.concurrency, None).await?;
+    eprintln!(
+        "bench: unary Submit x{} in flight: {unary_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        a.concurrency,
+        percentile(&unary_lat, 0.5),
+        percentile(&unary_lat, 0.99)
+    );
+
+    // 3. Unary latency at a fixed offered rate.
+    let (paced_rate, paced_lat) = unary_run(&client, rate_envs, 256, Some(a.rate)).await?;
+    eprintln!(
+        "bench: unary at {} /s offered: achieved {paced_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        a.rate,
+        percentile(&paced_lat, 0.5),
+        percentile(&paced_lat, 0.99)
+    );
+
+    // 4. Inclusion proofs at 64 in flight on the loaded ledger.
+    let size = client.get_log_info(pb::GetLogInfoRequest {}).await?.into_inner().tree_size;
+    let t = Instant::now();
+    let per = a.proofs / 64;
+    let mut tasks = Vec::new();
+    for w in 0..64u64 {
+        let mut c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut x = w.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for _ in 0..per {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let idx = x % size;
+                c.get_inclusion_proof(pb::GetInclusionProofRequest {
+                    leaf: Some(pb::get_inclusion_proof_request::Leaf::Index(idx)),
+                    tree_size: size,
+                })
+                .await?;
+            }
+            Ok::<_, tonic::Status>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let proof_rate = (per * 64) as f64 / t.elapsed().as_secs_f64();
+    eprintln!("bench: GetInclusionProof x64 in flight on {size} entries: {proof_rate:.0}/s");
+
+    let pid = server.child.id().unwrap_or(0);
+    let rss_loaded = rss_kib(pid).unwrap_or(0);
+    drop(client);
+    let mut child = server.child;
+    // Stop gracefully with SIGTERM (tokio's start_kill would send SIGKILL).
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    let disk = dir_bytes(&dir);
+
+    // 5. Start-up time and RSS of a fresh server on the loaded ledger.
+    let (server2, startup) = start_server(&dir, &a.sync).await?;
+    let pid2 = server2.child.id().unwrap_or(0);
+    let rss_start = rss_kib(pid2).unwrap_or(0);
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(pid2.to_string()).status();
+    let mut c2 = server2.child;
+    let _ = tokio::time::timeout(Duration::from_secs(30), c2.wait()).await;
+
+    let report = json!({
+        "statement_payload_bytes": payload_len,
+        "synchronous": a.sync,
+        "baseline_verify_strict_per_s_2_threads": baseline.round(),
+        "submit_batch": {"batch": a.batch, "entries": a.entries, "per_s": batch_rate.round(), "ratio_to_baseline": (batch_rate / baseline * 1000.0).round() / 1000.0},
+        "submit_unary": {"in_flight": a.concurrency, "per_s": unary_rate.round(), "p50_ms": percentile(&unary_lat, 0.5), "p99_ms": percentile(&unary_lat, 0.99)},
+        "submit_paced": {"offered_per_s": a.rate, "achieved_per_s": paced_rate.round(), "p50_ms": percentile(&paced_lat, 0.5), "p99_ms": percentile(&paced_lat, 0.99)},
+        "inclusion_proofs": {"tree_size": size, "in_flight": 64, "per_s": proof_rate.round()},
+        "ledger": {"entries": size, "startup_ms": startup.as_millis(), "rss_mib_after_load": rss_loaded / 1024, "rss_mib_after_restart": rss_start / 1024,
+                   "disk_bytes": disk, "disk_bytes_per_entry": disk / size.max(1)},
+    });
+    // The report is JSON either way; --json only silences nothing more (progress goes to stderr).
+    let _ = json_out;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+async fn unary_run(
+    client: &LedgerServiceClient<tonic::transport::Channel>,
+    envs: Vec<pb::Envelope>,
+    concurrency: usize,
+    rate: Option<u64>,
+) -> Result<(f64, Vec<Duration>)> {
+    if envs.is_empty() {
+        bail!("no envelopes");
+    }
+    let n = envs.len();
+    let queue = Arc::new(std::sync::Mutex::new(envs.into_iter().enumerate()));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let mut c = client.clone();
+        let q = queue.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let next = q.lock().expect("queue").next();
+                let Some((i, env)) = next else { return Ok::<_, tonic::Status>(lat) };
+                if let Some(r) = rate {
+                    let due = start + Duration::from_secs_f64(i as f64 / r as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let t = Instant::now();
+                c.submit(pb::SubmitRequest { envelope: Some(env) }).await?;
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    all.sort();
+    Ok((rate, all))
+}
+
+/// A temporary directory removed on drop (no extra dependency outside tests).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<Self> {
+        let p = std::env::temp_dir().join(format!(
+            "accord-bench-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        std::fs::create_dir_all(&p)?;
+        Ok(Self(p))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

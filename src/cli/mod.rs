@@ -1,0 +1,719 @@
+//! The `accord` command line: server, signer, client and offline verifier.
+//!
+//! Exit codes: 0 success; 1 the thing checked does not hold or the server rejected the request;
+//! 2 usage error; 3 the server could not be reached or is unavailable; 4 internal error.
+pub mod bench;
+mod keys;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::client::{self, Client};
+use crate::crypto;
+use crate::error::{Error, Kind};
+use crate::json as sj;
+use crate::log::{Ledger, Options};
+use crate::merkle::ProofBundle;
+use crate::pb;
+
+/// Accord: a verifiable, append-only ledger of signed multilateral commitments.
+///
+/// Parties sign statements (DSSE envelopes), the server appends them to an RFC 6962 log and returns a
+/// receipt with a signed C2SP checkpoint, and anyone can verify entries offline with the log's key.
+#[derive(Debug, Parser)]
+#[command(name = "accord", version, propagate_version = true, max_term_width = 110)]
+pub struct Cli {
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log filter (tracing EnvFilter syntax), e.g. "info" or "accord=debug".
+    #[arg(long, global = true, env = "ACCORD_LOG", default_value = "info")]
+    log: String,
+    /// Log format: human or json.
+    #[arg(long, global = true, env = "ACCORD_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the ledger server (creates the ledger, its key and the size-0 checkpoint on first start).
+    Serve(ServeArgs),
+    /// Create a ledger in a data directory without serving it; prints the log's verifier key.
+    Init(InitArgs),
+    /// Party key management.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Propose, sign and combine the coalition charter (entry 0).
+    #[command(subcommand)]
+    Charter(CharterCommand),
+    /// Sign a statement (JSON, protobuf JSON mapping) into a DSSE envelope, or add a signature to an envelope.
+    Sign(SignArgs),
+    /// Submit envelopes; prints the verified receipt and writes a C2SP tlog-proof bundle per envelope.
+    Submit(SubmitArgs),
+    /// Fetch one entry (by index, identity or statement id) and verify its inclusion.
+    Get(GetArgs),
+    /// Fetch and verify the latest (or a given size's) signed checkpoint.
+    Checkpoint(CheckpointArgs),
+    /// Offline: verify an entry's tlog-proof bundle against the trusted log key (exit 0 only if all holds).
+    Verify(VerifyArgs),
+    /// Verify that the newer of two checkpoints extends the older (fetches the consistency proof).
+    Consistency(ConsistencyArgs),
+    /// Show the server's origin, verifier key and size.
+    Info(ServerArgs),
+    /// Load generator: drives a real server with pre-signed envelopes and reports throughput and latency.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// gRPC endpoint of the ledger.
+    #[arg(long, env = "ACCORD_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// Trusted log verifier key (name+hex8+base64) or a file holding it. Without it the server's own key is
+    /// used (trust on first use) and a warning is printed.
+    #[arg(long, env = "ACCORD_LOG_KEY")]
+    pub log_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Directory holding ledger.db and log.key.
+    #[arg(long, env = "ACCORD_DATA_DIR", default_value = "./accord-data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "ACCORD_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: String,
+    /// Origin (checkpoint origin line and log key name) of a new ledger.
+    #[arg(long, env = "ACCORD_ORIGIN", default_value = "accord.localhost/ledger")]
+    origin: String,
+    /// SQLite synchronous mode: full (an acknowledged entry survives power loss) or normal.
+    #[arg(long, env = "ACCORD_SYNC", default_value = "full", value_parser = ["full", "normal"])]
+    sync: String,
+    /// Read-only connections in the pool.
+    #[arg(long, env = "ACCORD_READERS", default_value_t = 8)]
+    readers: usize,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    #[arg(long, env = "ACCORD_DATA_DIR", default_value = "./accord-data")]
+    data_dir: PathBuf,
+    /// Origin of the new ledger (a schema-less URL such as "coalition.example/ledger").
+    #[arg(long, env = "ACCORD_ORIGIN")]
+    origin: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Generate an Ed25519 key: writes PREFIX.key (private, mode 0600) and PREFIX.pub (verifier key).
+    Generate {
+        /// Key name (usually the party id); no spaces or '+'.
+        #[arg(long)]
+        name: String,
+        /// Output path prefix (default: the name).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show a key file's public key, keyid and verifier key.
+    Show { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum CharterCommand {
+    /// Write the charter statement JSON for the founders to review and sign.
+    Propose(ProposeArgs),
+    /// Sign a charter (statement JSON or envelope) with your own key; same as `accord sign`.
+    Sign(SignArgs),
+    /// Combine the founders' separately signed envelopes into one.
+    Combine {
+        /// Envelopes over the same charter payload.
+        #[arg(required = true)]
+        envelopes: Vec<PathBuf>,
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ProposeArgs {
+    /// Ledger origin the charter binds to.
+    #[arg(long, env = "ACCORD_ORIGIN")]
+    origin: String,
+    /// Coalition name.
+    #[arg(long)]
+    name: String,
+    /// Purpose statement.
+    #[arg(long, default_value = "")]
+    purpose: String,
+    /// A founder: "PARTY_ID;NAME;ROLE[,ROLE…];PUBKEY" where PUBKEY is a .pub file or verifier key.
+    /// Optional 5th and 6th fields: IATI organisation type, ISO 3166 country.
+    #[arg(long = "founder", required = true)]
+    founders: Vec<String>,
+    /// Admission rule: k members must sign an admission.
+    #[arg(long, default_value_t = 1)]
+    k: u32,
+    /// Statement id (default: "charter").
+    #[arg(long, default_value = "charter")]
+    statement_id: String,
+    /// Effective date YYYY-MM-DD (default: today, UTC).
+    #[arg(long)]
+    effective_date: Option<String>,
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SignArgs {
+    /// Your private key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// Statement JSON (protobuf JSON mapping of accord.v1.Statement) or a DSSE envelope JSON.
+    input: PathBuf,
+    /// Output envelope file (default: stdout).
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SubmitArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// DSSE envelope JSON files.
+    #[arg(required = true)]
+    envelopes: Vec<PathBuf>,
+    /// Submit all envelopes in one atomic SubmitBatch.
+    #[arg(long)]
+    batch: bool,
+    /// Directory for the .tlog-proof bundles (default: beside each envelope).
+    #[arg(long)]
+    proof_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct EntryKey {
+    #[arg(long)]
+    index: Option<u64>,
+    /// Hex identity (SHA-256 of the canonical envelope).
+    #[arg(long)]
+    identity: Option<String>,
+    #[arg(long)]
+    statement_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct GetArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    key: EntryKey,
+    /// Also write the entry's tlog-proof bundle here.
+    #[arg(long)]
+    proof_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CheckpointArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// A stored checkpoint of this size instead of the latest.
+    #[arg(long)]
+    size: Option<u64>,
+    /// Write the checkpoint note to this file.
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// Trusted log verifier key (name+hex8+base64) or a file holding it.
+    #[arg(long, env = "ACCORD_LOG_KEY")]
+    log_key: String,
+    /// The .tlog-proof bundle (its extra line carries the leaf unless --leaf is given).
+    bundle: PathBuf,
+    /// Leaf bytes (accord.v1.LogEntry) when the bundle has no extra line.
+    #[arg(long)]
+    leaf: Option<PathBuf>,
+    /// Public key (.pub file, verifier key or 64 hex) of a signer; repeat for co-signers. Keys that the
+    /// statement itself introduces (charter founders, admitted party, rotated key) need not be given.
+    #[arg(long = "signer")]
+    signers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ConsistencyArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The older checkpoint note file.
+    old: PathBuf,
+    /// The newer checkpoint note file (default: the server's latest).
+    new: Option<PathBuf>,
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<Error>().map(|e| e.kind) {
+        Some(Kind::Unavailable) => 3,
+        Some(Kind::Internal) => 4,
+        _ => 1,
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log, &cli.log_format);
+    let json = cli.json;
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("accord: cannot start the runtime: {e}");
+            return ExitCode::from(4);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let f = Failure { code: exit_code(&error), error };
+            if json {
+                println!("{}", json!({"ok": false, "error": format!("{:#}", f.error), "exit_code": f.code}));
+            } else {
+                eprintln!("accord: {:#}", f.error);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn init_tracing(filter: &str, format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Serve(a) => serve(a, json).await,
+        Command::Init(a) => init(a, json),
+        Command::Key(k) => key_cmd(k, json),
+        Command::Charter(CharterCommand::Propose(a)) => propose(a),
+        Command::Charter(CharterCommand::Sign(a)) | Command::Sign(a) => sign(a),
+        Command::Charter(CharterCommand::Combine { envelopes, out }) => {
+            let envs = envelopes.iter().map(|p| read_envelope(p)).collect::<Result<Vec<_>>>()?;
+            let combined = crypto::combine(&envs)?;
+            write_out(out.as_deref(), &sj::envelope_to_json(&combined))
+        }
+        Command::Submit(a) => submit(a, json).await,
+        Command::Get(a) => get(a, json).await,
+        Command::Checkpoint(a) => checkpoint(a, json).await,
+        Command::Verify(a) => verify(a, json),
+        Command::Consistency(a) => consistency(a, json).await,
+        Command::Info(a) => info(a, json).await,
+        Command::Bench(a) => bench::run(a, json).await,
+    }
+}
+
+fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
+    match out {
+        Some(p) => {
+            std::fs::write(p, format!("{}\n", text.trim_end())).with_context(|| format!("writing {}", p.display()))
+        }
+        None => {
+            println!("{}", text.trim_end());
+            Ok(())
+        }
+    }
+}
+
+fn read_envelope(p: &Path) -> Result<pb::Envelope> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    sj::envelope_from_json(&text).with_context(|| format!("{}", p.display()))
+}
+
+async fn connect(a: &ServerArgs) -> Result<Client> {
+    let key = a.log_key.as_deref().map(keys::read_log_key).transpose()?;
+    if key.is_none() {
+        eprintln!(
+            "accord: warning: no --log-key given; trusting the key the server presents (pin it for real verification)"
+        );
+    }
+    Ok(Client::connect(&a.server, key.as_deref()).await?)
+}
+
+async fn serve(a: ServeArgs, json: bool) -> Result<()> {
+    let mut opts = Options::new(&a.data_dir);
+    opts.origin = Some(a.origin.clone());
+    opts.synchronous_full = a.sync == "full";
+    opts.readers = a.readers;
+    let existing = a.data_dir.join(crate::log::KEY_FILE).exists();
+    if existing {
+        opts.origin = None; // an existing ledger keeps its own origin
+    }
+    let ledger = Arc::new(tokio::task::spawn_blocking(move || Ledger::open(opts)).await??);
+    let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
+    let addr = listener.local_addr()?;
+    let latest = ledger.latest();
+    if json {
+        println!(
+            "{}",
+            json!({"listening": addr.to_string(), "origin": ledger.origin(), "verifier_key": ledger.verifier_key(), "tree_size": latest.size})
+        );
+    } else {
+        println!("accord: serving {} on {addr}", ledger.origin());
+        println!("accord: log verifier key: {}", ledger.verifier_key());
+        println!("accord: tree size {}", latest.size);
+    }
+    crate::server::run(listener, ledger, crate::server::shutdown_signal()).await
+}
+
+fn init(a: InitArgs, json: bool) -> Result<()> {
+    if a.data_dir.join(crate::log::DB_FILE).exists() {
+        bail!("{} already holds a ledger", a.data_dir.display());
+    }
+    let mut opts = Options::new(&a.data_dir);
+    opts.origin = Some(a.origin);
+    let ledger = Ledger::open(opts)?;
+    let vkey = ledger.verifier_key().to_string();
+    ledger.close();
+    if json {
+        println!("{}", json!({"data_dir": a.data_dir, "verifier_key": vkey}));
+    } else {
+        println!("{vkey}");
+    }
+    Ok(())
+}
+
+fn key_cmd(k: KeyCommand, json: bool) -> Result<()> {
+    match k {
+        KeyCommand::Generate { name, out } => {
+            if !signed_note::is_key_name_valid(&name) {
+                bail!("--name: must be non-empty with no spaces or '+'");
+            }
+            let prefix = out.unwrap_or_else(|| PathBuf::from(&name));
+            let key = crypto::generate_key();
+            let priv_path = prefix.with_extension("key");
+            let pub_path = prefix.with_extension("pub");
+            crate::log::write_private(&priv_path, &crypto::private_key_string(&name, &key))?;
+            let vk = crypto::verifier_key_string(&name, &key.verifying_key());
+            std::fs::write(&pub_path, format!("{vk}\n"))?;
+            print_key(&name, &key.verifying_key(), json, Some((&priv_path, &pub_path)));
+            Ok(())
+        }
+        KeyCommand::Show { file } => {
+            let text = std::fs::read_to_string(&file)?;
+            let (name, pk) = if text.trim_start().starts_with("PRIVATE+KEY+") {
+                let (n, k) = crypto::parse_private_key(&text)?;
+                (n, k.verifying_key())
+            } else {
+                keys::read_public(text.trim())?
+            };
+            print_key(&name, &pk, json, None);
+            Ok(())
+        }
+    }
+}
+
+fn print_key(name: &str, pk: &crypto::PublicKey, json: bool, files: Option<(&Path, &Path)>) {
+    let vk = crypto::verifier_key_string(name, pk);
+    if json {
+        println!(
+            "{}",
+            json!({"name": name, "public_key_hex": hex::encode(pk.as_bytes()), "keyid": crypto::keyid(pk), "verifier_key": vk,
+                   "private_key_file": files.map(|f| f.0), "public_key_file": files.map(|f| f.1)})
+        );
+    } else {
+        if let Some((p, q)) = files {
+            println!("wrote {} (private, keep it secret) and {}", p.display(), q.display());
+        }
+        println!("verifier key: {vk}");
+        println!("public key:   {}", hex::encode(pk.as_bytes()));
+        println!("keyid:        {}", crypto::keyid(pk));
+    }
+}
+
+fn today() -> String {
+    let ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    crate::domain::date::format_date(crate::domain::date::day_of_ms(ms))
+}
+
+fn now_timestamp() -> prost_types::Timestamp {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    prost_types::Timestamp { seconds: d.as_secs() as i64, nanos: 0 }
+}
+
+fn propose(a: ProposeArgs) -> Result<()> {
+    let mut founders = Vec::new();
+    for (i, f) in a.founders.iter().enumerate() {
+        let parts: Vec<&str> = f.split(';').collect();
+        if !(4..=6).contains(&parts.len()) {
+            bail!("--founder #{}: expected \"PARTY_ID;NAME;ROLE[,ROLE…];PUBKEY[;ORG_TYPE[;COUNTRY]]\"", i + 1);
+        }
+        let (_, pk) = keys::read_public(parts[3]).with_context(|| format!("--founder #{}: public key", i + 1))?;
+        founders.push(pb::Party {
+            party_id: parts[0].trim().to_string(),
+            name: parts[1].trim().to_string(),
+            roles: parts[2].split(',').map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+            public_keys: vec![pk.as_bytes().to_vec()],
+            organisation_type: parts.get(4).map(|s| s.trim().to_string()).unwrap_or_default(),
+            country: parts.get(5).map(|s| s.trim().to_string()).unwrap_or_default(),
+        });
+    }
+    let st = pb::Statement {
+        ledger: a.origin.clone(),
+        statement_id: a.statement_id,
+        issued_at: Some(now_timestamp()),
+        effective_date: a.effective_date.unwrap_or_else(today),
+        body: Some(pb::statement::Body::Charter(pb::Charter {
+            name: a.name,
+            founders,
+            admission: Some(pb::AdmissionRule { k: a.k }),
+            purpose: a.purpose,
+        })),
+    };
+    crate::domain::check_statement(&st, &a.origin).map_err(|e| anyhow!("charter: {e}"))?;
+    write_out(a.out.as_deref(), &sj::statement_to_json(&st)?)
+}
+
+fn sign(a: SignArgs) -> Result<()> {
+    let (_, key) = keys::read_private(&a.key)?;
+    let text = std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", a.input.display()))?;
+    let env = if value.get("payloadType").is_some() {
+        let mut env = sj::envelope_from_json(&text)?;
+        crypto::add_signature(&mut env, &key);
+        env
+    } else {
+        let st = sj::statement_from_json(&text).with_context(|| format!("{}", a.input.display()))?;
+        crypto::seal(&st, &[&key])
+    };
+    write_out(a.out.as_deref(), &sj::envelope_to_json(&env))
+}
+
+fn receipt_json(v: &client::VerifiedReceipt, bundle_path: Option<&Path>) -> serde_json::Value {
+    let r = &v.receipt;
+    json!({
+        "index": r.index,
+        "identity": hex::encode(&r.identity),
+        "leaf_hash": hex::encode(&r.leaf_hash),
+        "integrated_at_ms": r.integrated_at_ms,
+        "tree_size": r.tree_size,
+        "root_hash": hex::encode(v.checkpoint.root),
+        "duplicate": r.duplicate,
+        "checkpoint": r.checkpoint,
+        "proof_bundle": bundle_path,
+        "verified": true,
+    })
+}
+
+async fn submit(a: SubmitArgs, json: bool) -> Result<()> {
+    let mut c = connect(&a.server).await?;
+    let envs = a.envelopes.iter().map(|p| read_envelope(p)).collect::<Result<Vec<_>>>()?;
+    let receipts = if a.batch {
+        c.submit_batch(envs).await?
+    } else {
+        let mut out = Vec::new();
+        for (p, e) in a.envelopes.iter().zip(envs) {
+            out.push(c.submit(e).await.with_context(|| format!("{}", p.display()))?);
+        }
+        out
+    };
+    let mut outs = Vec::new();
+    for (p, r) in a.envelopes.iter().zip(&receipts) {
+        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "entry".into());
+        let dir = a.proof_dir.clone().unwrap_or_else(|| p.parent().map(Path::to_path_buf).unwrap_or_default());
+        let bundle_path = dir.join(format!("{stem}.tlog-proof"));
+        std::fs::write(&bundle_path, r.bundle().to_text())
+            .with_context(|| format!("writing {}", bundle_path.display()))?;
+        if json {
+            outs.push(receipt_json(r, Some(&bundle_path)));
+        } else {
+            println!(
+                "{}: entry {} in tree of size {}{} — inclusion verified; proof bundle {}",
+                p.display(),
+                r.receipt.index,
+                r.receipt.tree_size,
+                if r.receipt.duplicate { " (already in the log)" } else { "" },
+                bundle_path.display()
+            );
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({"ok": true, "receipts": outs}))?);
+    }
+    Ok(())
+}
+
+async fn get(a: GetArgs, json: bool) -> Result<()> {
+    use pb::get_entry_request::Key;
+    let key = match (&a.key.index, &a.key.identity, &a.key.statement_id) {
+        (Some(i), _, _) => Key::Index(*i),
+        (_, Some(h), _) => Key::Identity(hex::decode(h).context("--identity: not hex")?),
+        (_, _, Some(s)) => Key::StatementId(s.clone()),
+        _ => bail!("give one of --index, --identity, --statement-id"),
+    };
+    let mut c = connect(&a.server).await?;
+    let (entry, cp) = c.entry(key).await?;
+    let le: pb::LogEntry = prost::Message::decode(entry.leaf.as_slice()).context("leaf is not a LogEntry")?;
+    let env = le.envelope.clone().unwrap_or_default();
+    let st: pb::Statement = prost::Message::decode(env.payload.as_slice()).context("payload is not a Statement")?;
+    if let Some(p) = &a.proof_out {
+        let proof = c
+            .raw()
+            .get_inclusion_proof(pb::GetInclusionProofRequest {
+                leaf: Some(pb::get_inclusion_proof_request::Leaf::Index(entry.index)),
+                tree_size: cp.size,
+            })
+            .await?
+            .into_inner();
+        let bundle = ProofBundle {
+            extra: Some(entry.leaf.clone()),
+            index: entry.index,
+            proof: proof.proof.iter().filter_map(|h| <[u8; 32]>::try_from(h.as_slice()).ok()).collect(),
+            checkpoint: cp.note.clone(),
+        };
+        std::fs::write(p, bundle.to_text())?;
+    }
+    let st_json: serde_json::Value = serde_json::from_str(&sj::statement_to_json(&st)?)?;
+    let out = json!({
+        "index": entry.index,
+        "kind": entry.kind,
+        "statement_id": entry.statement_id,
+        "identity": hex::encode(&entry.identity),
+        "leaf_hash": hex::encode(&entry.leaf_hash),
+        "integrated_at_ms": entry.integrated_at_ms,
+        "signers": env.signatures.iter().map(|s| s.keyid.clone()).collect::<Vec<_>>(),
+        "statement": st_json,
+        "verified_in_tree_size": cp.size,
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("entry {} ({}) statement_id {}", entry.index, entry.kind, entry.statement_id);
+        println!("identity {}", hex::encode(&entry.identity));
+        println!("inclusion verified in the checkpoint of size {}", cp.size);
+        println!("{}", serde_json::to_string_pretty(&out["statement"])?);
+    }
+    Ok(())
+}
+
+async fn checkpoint(a: CheckpointArgs, json: bool) -> Result<()> {
+    let mut c = connect(&a.server).await?;
+    let cp = c.checkpoint(a.size).await?;
+    if let Some(p) = &a.out {
+        std::fs::write(p, &cp.note)?;
+    }
+    if json {
+        println!(
+            "{}",
+            json!({"origin": cp.origin, "tree_size": cp.size, "root_hash": hex::encode(cp.root), "checkpoint": cp.note, "verified": true})
+        );
+    } else {
+        print!("{}", cp.note);
+    }
+    Ok(())
+}
+
+fn verify(a: VerifyArgs, json: bool) -> Result<()> {
+    let log_key = keys::read_log_key(&a.log_key)?;
+    let verifier = crypto::StrictNoteVerifier::from_verifier_key(&log_key)?;
+    let text = std::fs::read_to_string(&a.bundle).with_context(|| format!("reading {}", a.bundle.display()))?;
+    let bundle = ProofBundle::parse(&text)?;
+    let leaf = match (&a.leaf, &bundle.extra) {
+        (Some(p), _) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+        (None, Some(extra)) => extra.clone(),
+        (None, None) => bail!("the bundle has no extra line with the leaf; pass --leaf"),
+    };
+    let signers = a.signers.iter().map(|s| keys::read_public(s).map(|k| k.1)).collect::<Result<Vec<_>>>()?;
+    let v = client::verify_offline(&leaf, &bundle, &verifier, &signers)?;
+    let kind = v.statement.body.as_ref().map(crate::domain::kind_name).unwrap_or("?");
+    if json {
+        println!(
+            "{}",
+            json!({"ok": true, "index": v.index, "tree_size": v.checkpoint.size, "root_hash": hex::encode(v.checkpoint.root),
+                   "origin": v.checkpoint.origin, "kind": kind, "statement_id": v.statement.statement_id,
+                   "integrated_at_ms": v.entry.integrated_at_ms, "signers": v.verified_signers})
+        );
+    } else {
+        println!(
+            "OK: {} entry {} ({kind}, statement_id {}) is in {}'s tree of size {}",
+            a.bundle.display(),
+            v.index,
+            v.statement.statement_id,
+            v.checkpoint.origin,
+            v.checkpoint.size
+        );
+        println!(
+            "    checkpoint signed by the trusted log key; {} signature(s) verified (verify_strict)",
+            v.verified_signers.len()
+        );
+    }
+    Ok(())
+}
+
+async fn consistency(a: ConsistencyArgs, json: bool) -> Result<()> {
+    let mut c = connect(&a.server).await?;
+    let read_cp = |p: &Path| -> Result<crypto::VerifiedCheckpoint> {
+        let text = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        crypto::open_checkpoint(&text, c.log_key()).with_context(|| format!("{}", p.display())).map_err(Into::into)
+    };
+    let old = read_cp(&a.old)?;
+    let new = match &a.new {
+        Some(p) => read_cp(p)?,
+        None => c.checkpoint(None).await?,
+    };
+    let (old, new) = if old.size <= new.size { (old, new) } else { (new, old) };
+    let proof = c.check_consistency(&old, &new).await?;
+    if json {
+        println!("{}", json!({"ok": true, "from_size": old.size, "to_size": new.size, "proof_hashes": proof.len()}));
+    } else {
+        println!(
+            "OK: the tree of size {} extends the tree of size {} ({} proof hashes verified)",
+            new.size,
+            old.size,
+            proof.len()
+        );
+    }
+    Ok(())
+}
+
+async fn info(a: ServerArgs, json: bool) -> Result<()> {
+    let mut c = connect(&a).await?;
+    let info = c.raw().get_log_info(pb::GetLogInfoRequest {}).await?.into_inner();
+    if let Some(k) = &a.log_key {
+        if keys::read_log_key(k)? != info.verifier_key {
+            return Err(
+                Error::denied("verifier_key", "the server presents a different log key than the trusted one").into()
+            );
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            json!({"origin": info.origin, "verifier_key": info.verifier_key, "tree_size": info.tree_size,
+                   "root_hash": hex::encode(&info.root_hash), "server_version": info.server_version, "schema_version": info.schema_version})
+        );
+    } else {
+        println!("origin        {}", info.origin);
+        println!("verifier key  {}", info.verifier_key);
+        println!("tree size     {}", info.tree_size);
+        println!("root hash     {}", hex::encode(&info.root_hash));
+        println!("version       {} (schema {})", info.server_version, info.schema_version);
+    }
+    Ok(())
+}

@@ -1,0 +1,583 @@
+//! The domain: statement validation, governance state and signer rules. Pure functions over plain values:
+//! no I/O, no async, no tonic, no SQL.
+//!
+//! Two stages, matching the pipeline in DESIGN.md §1:
+//! - [`check_statement`] is stateless (shape, formats, origin) and runs before the sequencer;
+//! - [`Governance::apply`] runs in the sequencer against the state as of the entry, decides whether the
+//!   signatures authorise the statement, and returns the [`Effect`]s to persist.
+pub mod date;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::pb::{statement::Body, Party as PbParty, Statement};
+
+/// Roles a party may hold (DOMAIN.md §2).
+pub const ROLES: &[&str] = &[
+    "funder",
+    "partner_government",
+    "implementer",
+    "secretariat",
+    "auditor",
+    "assessor",
+    "rate_publisher",
+    "observer",
+];
+
+/// Longest identifier (party_id, plan_id, statement_id).
+pub const MAX_ID_LEN: usize = 128;
+/// Longest free-text field (names, titles, reasons).
+pub const MAX_TEXT_LEN: usize = 4096;
+/// Most parties in a charter, keys per party.
+pub const MAX_PARTIES: usize = 1000;
+pub const MAX_KEYS_PER_PARTY: usize = 16;
+
+/// The statement kind's stable name, as stored and reported.
+pub fn kind_name(body: &Body) -> &'static str {
+    match body {
+        Body::Charter(_) => "charter",
+        Body::PartyAdmitted(_) => "party.admitted",
+        Body::KeyRotated(_) => "key.rotated",
+        Body::KeyRevoked(_) => "key.revoked",
+        Body::PlanCreated(_) => "plan.created",
+    }
+}
+
+/// An identifier: 1..=128 printable ASCII characters, no spaces.
+pub fn check_id(field: &str, s: &str) -> Result<()> {
+    if s.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if s.len() > MAX_ID_LEN {
+        return Err(Error::invalid(field, format!("is longer than {MAX_ID_LEN} characters")));
+    }
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(field, "must be printable ASCII without spaces"));
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, s: &str, required: bool) -> Result<()> {
+    if required && s.trim().is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if s.len() > MAX_TEXT_LEN {
+        return Err(Error::invalid(field, format!("is longer than {MAX_TEXT_LEN} bytes")));
+    }
+    Ok(())
+}
+
+fn check_date(field: &str, s: &str) -> Result<i64> {
+    date::parse_date(s).ok_or_else(|| Error::invalid(field, format!("{s:?} is not a date of the form YYYY-MM-DD")))
+}
+
+/// ISO 4217 alphabetic code form (three upper-case letters).
+pub fn check_currency(field: &str, s: &str) -> Result<()> {
+    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("{s:?} is not an ISO 4217 currency code (three upper-case letters)")))
+    }
+}
+
+fn check_party(p: &PbParty) -> Result<Vec<[u8; 32]>> {
+    check_id("party_id", &p.party_id)?;
+    check_text("name", &p.name, true)?;
+    if p.roles.is_empty() {
+        return Err(Error::invalid("roles", "at least one role is required"));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, r) in p.roles.iter().enumerate() {
+        if !ROLES.contains(&r.as_str()) {
+            return Err(Error::invalid(format!("roles[{i}]"), format!("{r:?} is not one of {}", ROLES.join(", "))));
+        }
+        if !seen.insert(r) {
+            return Err(Error::invalid(format!("roles[{i}]"), format!("role {r:?} is listed twice")));
+        }
+    }
+    if p.public_keys.is_empty() {
+        return Err(Error::invalid("public_keys", "at least one Ed25519 public key is required"));
+    }
+    if p.public_keys.len() > MAX_KEYS_PER_PARTY {
+        return Err(Error::invalid("public_keys", format!("at most {MAX_KEYS_PER_PARTY} keys")));
+    }
+    if !p.country.is_empty() && !(p.country.len() == 2 && p.country.bytes().all(|b| b.is_ascii_uppercase())) {
+        return Err(Error::invalid("country", "must be an ISO 3166-1 alpha-2 code"));
+    }
+    let mut keys = Vec::new();
+    for (i, k) in p.public_keys.iter().enumerate() {
+        let key = crypto::public_key_from_bytes(k).map_err(|e| e.scope(&format!("public_keys[{i}]")))?;
+        if keys.contains(key.as_bytes()) {
+            return Err(Error::invalid(format!("public_keys[{i}]"), "key is listed twice"));
+        }
+        keys.push(*key.as_bytes());
+    }
+    Ok(keys)
+}
+
+/// Stateless checks of a decoded statement: ledger origin, ids, dates and each body's shape.
+/// Returns the statement kind.
+pub fn check_statement(st: &Statement, origin: &str) -> Result<&'static str> {
+    if st.ledger != origin {
+        return Err(Error::invalid("ledger", format!("is {:?}, but this ledger's origin is {origin:?}", st.ledger)));
+    }
+    check_id("statement_id", &st.statement_id)?;
+    if st.issued_at.is_none() {
+        return Err(Error::invalid("issued_at", "is required"));
+    }
+    check_date("effective_date", &st.effective_date)?;
+    let body = st.body.as_ref().ok_or_else(|| Error::invalid("body", "one statement kind must be set"))?;
+    match body {
+        Body::Charter(c) => {
+            check_text("name", &c.name, true).map_err(|e| e.scope("charter"))?;
+            check_text("purpose", &c.purpose, false).map_err(|e| e.scope("charter"))?;
+            if c.founders.is_empty() {
+                return Err(Error::invalid("charter.founders", "at least one founding party is required"));
+            }
+            if c.founders.len() > MAX_PARTIES {
+                return Err(Error::invalid("charter.founders", format!("at most {MAX_PARTIES} founders")));
+            }
+            let mut ids = BTreeSet::new();
+            let mut keys = BTreeSet::new();
+            for (i, f) in c.founders.iter().enumerate() {
+                let scope = format!("charter.founders[{i}]");
+                for k in check_party(f).map_err(|e| e.scope(&scope))? {
+                    if !keys.insert(k) {
+                        return Err(Error::invalid(
+                            format!("{scope}.public_keys"),
+                            "key is already used by another founder",
+                        ));
+                    }
+                }
+                if !ids.insert(&f.party_id) {
+                    return Err(Error::invalid(
+                        format!("{scope}.party_id"),
+                        format!("{:?} is listed twice", f.party_id),
+                    ));
+                }
+            }
+            let k = c.admission.as_ref().map(|a| a.k).unwrap_or(0);
+            if k == 0 || k as usize > c.founders.len() {
+                return Err(Error::invalid(
+                    "charter.admission.k",
+                    format!("must be between 1 and the number of founders ({})", c.founders.len()),
+                ));
+            }
+        }
+        Body::PartyAdmitted(a) => {
+            let p = a.party.as_ref().ok_or_else(|| Error::invalid("party_admitted.party", "is required"))?;
+            check_party(p).map_err(|e| e.scope("party_admitted.party"))?;
+        }
+        Body::KeyRotated(r) => {
+            check_id("key_rotated.party_id", &r.party_id)?;
+            if !crypto::is_valid_keyid(&r.old_keyid) {
+                return Err(Error::invalid("key_rotated.old_keyid", "must be 64 lowercase hex characters"));
+            }
+            crypto::public_key_from_bytes(&r.new_public_key).map_err(|e| e.scope("key_rotated.new_public_key"))?;
+        }
+        Body::KeyRevoked(r) => {
+            check_id("key_revoked.party_id", &r.party_id)?;
+            if !crypto::is_valid_keyid(&r.keyid) {
+                return Err(Error::invalid("key_revoked.keyid", "must be 64 lowercase hex characters"));
+            }
+            check_text("key_revoked.reason", &r.reason, true)?;
+        }
+        Body::PlanCreated(p) => {
+            check_id("plan_created.plan_id", &p.plan_id)?;
+            check_text("plan_created.title", &p.title, true)?;
+            check_text("plan_created.description", &p.description, false)?;
+            let period = p.period.as_ref().ok_or_else(|| Error::invalid("plan_created.period", "is required"))?;
+            let s = check_date("plan_created.period.start", &period.start)?;
+            let e = check_date("plan_created.period.end", &period.end)?;
+            if e < s {
+                return Err(Error::invalid("plan_created.period.end", "is before period.start"));
+            }
+            check_currency("plan_created.reporting_currency", &p.reporting_currency)?;
+            for (i, sg) in p.signatories.iter().enumerate() {
+                check_id(&format!("plan_created.signatories[{i}].party_id"), &sg.party_id)?;
+            }
+            if let Some(m) = &p.requirement {
+                check_currency("plan_created.requirement.currency", &m.currency)?;
+                check_date("plan_created.requirement.value_date", &m.value_date)?;
+                check_decimal("plan_created.requirement.value", &m.value)?;
+            }
+        }
+    }
+    Ok(kind_name(body))
+}
+
+/// An exact decimal string: optional '-', digits, optional '.' and digits. Never a float.
+pub fn check_decimal(field: &str, s: &str) -> Result<()> {
+    let t = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let ok = !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && (!t.contains('.') || !frac.is_empty())
+        && t.len() <= 40;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("{s:?} is not a decimal number (e.g. \"1250000.00\")")))
+    }
+}
+
+/// Public keys a statement introduces (so its own signatures by those keys can be checked before the keys
+/// are registered).
+pub fn introduced_keys(st: &Statement) -> Vec<[u8; 32]> {
+    let party_keys = |p: &PbParty| -> Vec<[u8; 32]> {
+        p.public_keys.iter().filter_map(|k| <[u8; 32]>::try_from(k.as_slice()).ok()).collect()
+    };
+    match &st.body {
+        Some(Body::Charter(c)) => c.founders.iter().flat_map(party_keys).collect(),
+        Some(Body::PartyAdmitted(a)) => a.party.as_ref().map(party_keys).unwrap_or_default(),
+        Some(Body::KeyRotated(r)) => <[u8; 32]>::try_from(r.new_public_key.as_slice()).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A registered party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyRecord {
+    pub party_id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub organisation_type: String,
+    pub country: String,
+    /// Entry index that registered the party.
+    pub admitted_at: u64,
+}
+
+/// A registered key and its validity: valid from `added_at` (inclusive) until `revoked_at` (exclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub keyid: String,
+    pub party_id: String,
+    pub public_key: [u8; 32],
+    pub added_at: u64,
+    pub revoked_at: Option<u64>,
+}
+
+/// A state change for storage to persist in the same transaction as the entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Charter { name: String, admission_k: u32 },
+    Party(PartyRecord),
+    Key(KeyRecord),
+    KeyRevoked { keyid: String, at: u64 },
+    Plan { plan_id: String, index: u64 },
+}
+
+/// Governance state: the charter, parties and keys, as of some log size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Governance {
+    pub charter: Option<(String, u32)>,
+    pub parties: BTreeMap<String, PartyRecord>,
+    pub keys: HashMap<String, KeyRecord>,
+    pub plans: HashMap<String, u64>,
+}
+
+impl Governance {
+    /// Apply one effect (used by [`Governance::apply`] and when loading projections).
+    pub fn absorb(&mut self, e: &Effect) {
+        match e {
+            Effect::Charter { name, admission_k } => self.charter = Some((name.clone(), *admission_k)),
+            Effect::Party(p) => {
+                self.parties.insert(p.party_id.clone(), p.clone());
+            }
+            Effect::Key(k) => {
+                self.keys.insert(k.keyid.clone(), k.clone());
+            }
+            Effect::KeyRevoked { keyid, at } => {
+                if let Some(k) = self.keys.get_mut(keyid) {
+                    k.revoked_at = Some(*at);
+                }
+            }
+            Effect::Plan { plan_id, index } => {
+                self.plans.insert(plan_id.clone(), *index);
+            }
+        }
+    }
+
+    /// Undo an effect applied by [`Governance::apply`] (the sequencer drops a failed request's effects).
+    pub fn revert(&mut self, e: &Effect) {
+        match e {
+            Effect::Charter { .. } => self.charter = None,
+            Effect::Party(p) => {
+                self.parties.remove(&p.party_id);
+            }
+            Effect::Key(k) => {
+                self.keys.remove(&k.keyid);
+            }
+            Effect::KeyRevoked { keyid, .. } => {
+                if let Some(k) = self.keys.get_mut(keyid) {
+                    k.revoked_at = None;
+                }
+            }
+            Effect::Plan { plan_id, .. } => {
+                self.plans.remove(plan_id);
+            }
+        }
+    }
+
+    fn active_key(&self, keyid: &str) -> Option<&KeyRecord> {
+        self.keys.get(keyid).filter(|k| k.revoked_at.is_none())
+    }
+
+    fn admission_k(&self) -> u32 {
+        self.charter.as_ref().map(|c| c.1).unwrap_or(1)
+    }
+
+    /// Decide whether the statement at `index`, signed by the (already cryptographically verified) keys
+    /// `signers`, is allowed by the rules as of this state, and return the effects to persist. Changes
+    /// nothing on error. `integrated_ms` is the integration time the log will record.
+    pub fn apply(&mut self, st: &Statement, signers: &[String], index: u64, integrated_ms: i64) -> Result<Vec<Effect>> {
+        let body =
+            st.body.as_ref().ok_or_else(|| Error::invalid("statement.body", "one statement kind must be set"))?;
+        if let Some(eff) = date::parse_date(&st.effective_date) {
+            if eff > date::day_of_ms(integrated_ms) {
+                return Err(Error::precondition(
+                    "statement.effective_date",
+                    format!(
+                        "{} is after the integration date {}",
+                        st.effective_date,
+                        date::format_date(date::day_of_ms(integrated_ms))
+                    ),
+                ));
+            }
+        }
+        let introduced: BTreeSet<String> = introduced_keys(st).iter().map(|k| hex_keyid(k)).collect();
+        // Every signature must be by an active registered key or a key this statement introduces.
+        let mut signer_parties: BTreeSet<String> = BTreeSet::new();
+        for (i, kid) in signers.iter().enumerate() {
+            if introduced.contains(kid) {
+                continue;
+            }
+            match self.keys.get(kid) {
+                None => {
+                    return Err(Error::denied(
+                        format!("envelope.signatures[{i}].keyid"),
+                        format!("key {kid} is not registered to any party"),
+                    ))
+                }
+                Some(k) if k.revoked_at.is_some() => {
+                    return Err(Error::denied(
+                        format!("envelope.signatures[{i}].keyid"),
+                        format!(
+                            "key {kid} of {} was revoked at entry {}",
+                            k.party_id,
+                            k.revoked_at.unwrap_or_default()
+                        ),
+                    ))
+                }
+                Some(k) => {
+                    signer_parties.insert(k.party_id.clone());
+                }
+            }
+        }
+        if self.charter.is_none() && !matches!(body, Body::Charter(_)) {
+            return Err(Error::precondition(
+                "statement.body",
+                "the ledger has no charter yet: entry 0 must be the charter",
+            ));
+        }
+        let effects = match body {
+            Body::Charter(c) => {
+                if self.charter.is_some() || index != 0 {
+                    return Err(Error::precondition("statement.charter", "the ledger already has a charter (entry 0)"));
+                }
+                let mut effects = vec![Effect::Charter {
+                    name: c.name.clone(),
+                    admission_k: c.admission.as_ref().map_or(1, |a| a.k),
+                }];
+                let mut founder_keys = BTreeSet::new();
+                for (i, f) in c.founders.iter().enumerate() {
+                    let kids: Vec<String> = f.public_keys.iter().map(|k| hex_keyid(k)).collect();
+                    if !kids.iter().any(|k| signers.contains(k)) {
+                        return Err(Error::denied(
+                            format!("statement.charter.founders[{i}]"),
+                            format!(
+                                "founder {} has not signed the charter (every founder must sign with their own key)",
+                                f.party_id
+                            ),
+                        ));
+                    }
+                    founder_keys.extend(kids);
+                    effects.extend(party_effects(f, index));
+                }
+                if let Some(i) = signers.iter().position(|s| !founder_keys.contains(s)) {
+                    return Err(Error::denied(
+                        format!("envelope.signatures[{i}].keyid"),
+                        "the charter may be signed only by founders' keys",
+                    ));
+                }
+                effects
+            }
+            Body::PartyAdmitted(a) => {
+                let p =
+                    a.party.as_ref().ok_or_else(|| Error::invalid("statement.party_admitted.party", "is required"))?;
+                if self.parties.contains_key(&p.party_id) {
+                    return Err(Error::precondition(
+                        "statement.party_admitted.party.party_id",
+                        format!("party {} is already a member", p.party_id),
+                    ));
+                }
+                let kids: Vec<String> = p.public_keys.iter().map(|k| hex_keyid(k)).collect();
+                for (i, kid) in kids.iter().enumerate() {
+                    if let Some(k) = self.keys.get(kid) {
+                        return Err(Error::precondition(
+                            format!("statement.party_admitted.party.public_keys[{i}]"),
+                            format!("key is already registered to {}", k.party_id),
+                        ));
+                    }
+                }
+                if !kids.iter().any(|k| signers.contains(k)) {
+                    return Err(Error::denied(
+                        "envelope.signatures",
+                        format!("the new party {} must sign its admission", p.party_id),
+                    ));
+                }
+                if let Some(i) = signers.iter().position(|s| introduced.contains(s) && !kids.contains(s)) {
+                    return Err(Error::denied(
+                        format!("envelope.signatures[{i}].keyid"),
+                        "not a key of the admitted party or a member",
+                    ));
+                }
+                let k = self.admission_k() as usize;
+                if signer_parties.len() < k {
+                    return Err(Error::denied(
+                        "envelope.signatures",
+                        format!(
+                            "admission needs {k} member(s) to sign (admission rule k = {k}); {} signed",
+                            signer_parties.len()
+                        ),
+                    ));
+                }
+                party_effects(p, index)
+            }
+            Body::KeyRotated(r) => {
+                let field = "statement.key_rotated";
+                let party = self.parties.get(&r.party_id).ok_or_else(|| {
+                    Error::not_found(format!("{field}.party_id"), format!("party {} is not a member", r.party_id))
+                })?;
+                let old = self.active_key(&r.old_keyid).filter(|k| k.party_id == party.party_id).ok_or_else(|| {
+                    Error::precondition(format!("{field}.old_keyid"), format!("is not an active key of {}", r.party_id))
+                })?;
+                let new_kid = hex_keyid(&r.new_public_key);
+                if self.keys.contains_key(&new_kid) {
+                    return Err(Error::precondition(format!("{field}.new_public_key"), "key is already registered"));
+                }
+                if !signers.contains(&old.keyid) || !signers.contains(&new_kid) {
+                    return Err(Error::denied(
+                        "envelope.signatures",
+                        "a key rotation must be signed by both the old and the new key",
+                    ));
+                }
+                if signers.len() != 2 {
+                    return Err(Error::denied(
+                        "envelope.signatures",
+                        "a key rotation is signed by exactly the old and the new key",
+                    ));
+                }
+                vec![
+                    Effect::KeyRevoked { keyid: old.keyid.clone(), at: index },
+                    Effect::Key(KeyRecord {
+                        keyid: new_kid,
+                        party_id: r.party_id.clone(),
+                        public_key: r
+                            .new_public_key
+                            .as_slice()
+                            .try_into()
+                            .map_err(|_| Error::internal("key length"))?,
+                        added_at: index,
+                        revoked_at: None,
+                    }),
+                ]
+            }
+            Body::KeyRevoked(r) => {
+                let field = "statement.key_revoked";
+                if !self.parties.contains_key(&r.party_id) {
+                    return Err(Error::not_found(
+                        format!("{field}.party_id"),
+                        format!("party {} is not a member", r.party_id),
+                    ));
+                }
+                let key = self.active_key(&r.keyid).filter(|k| k.party_id == r.party_id).ok_or_else(|| {
+                    Error::precondition(format!("{field}.keyid"), format!("is not an active key of {}", r.party_id))
+                })?;
+                let by_party = signer_parties.contains(&r.party_id);
+                let others = signer_parties.iter().filter(|p| **p != r.party_id).count();
+                let k = self.admission_k() as usize;
+                if !by_party && others < k {
+                    return Err(Error::denied(
+                        "envelope.signatures",
+                        format!(
+                            "a revocation is signed by the party itself or by {k} other member(s); {others} signed"
+                        ),
+                    ));
+                }
+                vec![Effect::KeyRevoked { keyid: key.keyid.clone(), at: index }]
+            }
+            Body::PlanCreated(p) => {
+                if let Some(at) = self.plans.get(&p.plan_id) {
+                    return Err(Error::precondition(
+                        "statement.plan_created.plan_id",
+                        format!("plan {} already exists (entry {at})", p.plan_id),
+                    ));
+                }
+                for (i, s) in p.signatories.iter().enumerate() {
+                    if !self.parties.contains_key(&s.party_id) {
+                        return Err(Error::not_found(
+                            format!("statement.plan_created.signatories[{i}].party_id"),
+                            format!("party {} is not a member", s.party_id),
+                        ));
+                    }
+                }
+                let secretariat = signer_parties
+                    .iter()
+                    .any(|p| self.parties.get(p).is_some_and(|r| r.roles.iter().any(|r| r == "secretariat")));
+                let k = self.admission_k() as usize;
+                if !secretariat && signer_parties.len() < k {
+                    return Err(Error::denied(
+                        "envelope.signatures",
+                        format!("plan.created is signed by the secretariat or by {k} member(s)"),
+                    ));
+                }
+                vec![Effect::Plan { plan_id: p.plan_id.clone(), index }]
+            }
+        };
+        for e in &effects {
+            self.absorb(e);
+        }
+        Ok(effects)
+    }
+}
+
+fn hex_keyid(k: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(k))
+}
+
+fn party_effects(p: &PbParty, index: u64) -> Vec<Effect> {
+    let mut v = vec![Effect::Party(PartyRecord {
+        party_id: p.party_id.clone(),
+        name: p.name.clone(),
+        roles: p.roles.clone(),
+        organisation_type: p.organisation_type.clone(),
+        country: p.country.clone(),
+        admitted_at: index,
+    })];
+    for k in &p.public_keys {
+        if let Ok(pk) = <[u8; 32]>::try_from(k.as_slice()) {
+            v.push(Effect::Key(KeyRecord {
+                keyid: hex_keyid(k),
+                party_id: p.party_id.clone(),
+                public_key: pk,
+                added_at: index,
+                revoked_at: None,
+            }));
+        }
+    }
+    v
+}

@@ -1,0 +1,80 @@
+//! The error model shared by every layer below the API. Each error is classified by what the caller should
+//! do about it; [`crate::api`] maps the class to a gRPC status in exactly one place.
+use std::fmt;
+
+/// What went wrong, from the caller's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The request is malformed; resending it unchanged will never work.
+    InvalidArgument,
+    /// The signatures do not authorise the statement (unknown, revoked or missing signer, bad signature).
+    PermissionDenied,
+    /// The thing asked for does not exist (yet).
+    NotFound,
+    /// A different statement already uses this statement_id.
+    AlreadyExists,
+    /// The ledger's state does not allow this statement now.
+    FailedPrecondition,
+    /// A limit was reached; retry later.
+    ResourceExhausted,
+    /// The service cannot take the request now (shutting down, queue full); retry later.
+    Unavailable,
+    /// A broken invariant or I/O failure. Details are logged, never sent.
+    Internal,
+}
+
+/// An error with the field it concerns and the rule that was broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: Kind,
+    /// Dotted path of the offending field, e.g. `envelope.signatures[1].keyid`; empty when none applies.
+    pub field: String,
+    /// The rule, in words.
+    pub message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind, field: field.into(), message: message.into() }
+    }
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Kind::InvalidArgument, field, message)
+    }
+    pub fn denied(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Kind::PermissionDenied, field, message)
+    }
+    pub fn not_found(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Kind::NotFound, field, message)
+    }
+    pub fn precondition(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Kind::FailedPrecondition, field, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(Kind::Internal, "", message)
+    }
+    /// Prefix the field path with a parent, e.g. `statement` + `ledger` → `statement.ledger`.
+    pub fn scope(mut self, parent: &str) -> Self {
+        self.field = if self.field.is_empty() {
+            parent.to_string()
+        } else if self.field.starts_with('[') {
+            format!("{parent}{}", self.field)
+        } else {
+            format!("{parent}.{}", self.field)
+        };
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for Error {}

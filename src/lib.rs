@@ -1,0 +1,31 @@
+//! Accord: a verifiable, append-only ledger of signed multilateral commitments.
+//!
+//! # Layout
+//! Dependencies point down; `main.rs` is wiring only.
+//! - [`domain`]: statement validation, governance (charter, admission, keys) and signer rules. Pure.
+//! - [`crypto`]: keys, DSSE PAE, envelope verification, checkpoint signing and opening.
+//! - [`merkle`]: RFC 6962 hashing and proof verification, and the C2SP `tlog-proof` bundle.
+//! - [`storage`]: the SQLite schema, the writer connection and the read-only pool. The only module
+//!   that names rusqlite.
+//! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API.
+//! - [`api`]: generated protobuf code, error→Status mapping, the gRPC service implementations.
+//! - [`server`]: transport, health, reflection, graceful shutdown.
+//! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
+//! - [`cli`]: the `accord` commands.
+#![warn(missing_debug_implementations)]
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod json;
+pub mod log;
+pub mod merkle;
+pub mod pb;
+pub mod server;
+pub mod storage;
+
+/// DSSE payload type of an Accord statement.
+pub const PAYLOAD_TYPE: &str = "application/vnd.accord.statement.v1+protobuf";

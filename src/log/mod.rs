@@ -1,0 +1,467 @@
+//! The log: opening a ledger, the verification stage, the sequencer and the read side.
+//!
+//! Pipeline (DESIGN.md §1): [`Ledger::prepare`] parses and verifies an envelope statelessly against a
+//! snapshot of the registered keys; [`Ledger::submit`] hands prepared envelopes to the sequencer thread,
+//! which applies the domain rules, integrates, signs a checkpoint and commits before replying. Reads use
+//! the read-only pool and the latest published checkpoint; they never wait for the writer.
+//! This module knows no SQL text and no tonic.
+mod sequencer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tokio::sync::{oneshot, watch};
+
+use crate::crypto::{self, LogSigner};
+use crate::domain::{self, Effect};
+use crate::error::{Error, Kind, Result};
+use crate::merkle;
+use crate::pb::{Envelope, Signature, Statement};
+use crate::storage::{CheckpointRow, EntryRow, Readers, Writer};
+use crate::PAYLOAD_TYPE;
+
+pub use sequencer::MAX_GROUP;
+
+/// Limits applied before anything is parsed or verified.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest envelope payload (statement bytes).
+    pub max_payload_bytes: usize,
+    /// Most signatures on one envelope.
+    pub max_signatures: usize,
+    /// Most envelopes in one SubmitBatch.
+    pub max_batch: usize,
+    /// Requests waiting for the sequencer before new ones get UNAVAILABLE.
+    pub queue_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_payload_bytes: 64 * 1024, max_signatures: 32, max_batch: 1024, queue_depth: 1024 }
+    }
+}
+
+/// How to open a ledger.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub data_dir: PathBuf,
+    /// Origin for a new ledger; an existing ledger's origin must match when given.
+    pub origin: Option<String>,
+    /// `synchronous=FULL` (default) or NORMAL.
+    pub synchronous_full: bool,
+    pub readers: usize,
+    pub limits: Limits,
+}
+
+impl Options {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self { data_dir: data_dir.into(), origin: None, synchronous_full: true, readers: 8, limits: Limits::default() }
+    }
+}
+
+/// The latest committed tree and its signed checkpoint.
+#[derive(Debug, Clone)]
+pub struct Latest {
+    pub size: u64,
+    pub root: [u8; 32],
+    pub note: Arc<str>,
+}
+
+/// State the sequencer publishes after each commit.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    latest: RwLock<Latest>,
+    /// Every key ever registered (revoked ones included): keyid → public key. Validity is the sequencer's call.
+    keys: RwLock<HashMap<String, [u8; 32]>>,
+    size_tx: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn latest(&self) -> Latest {
+        self.latest.read().expect("latest lock").clone()
+    }
+    fn publish(&self, latest: Latest, effects: &[Effect]) {
+        let new_keys: Vec<_> = effects
+            .iter()
+            .filter_map(|e| if let Effect::Key(k) = e { Some((k.keyid.clone(), k.public_key)) } else { None })
+            .collect();
+        if !new_keys.is_empty() {
+            self.keys.write().expect("keys lock").extend(new_keys);
+        }
+        let size = latest.size;
+        *self.latest.write().expect("latest lock") = latest;
+        self.size_tx.send_replace(size);
+    }
+}
+
+/// An envelope that passed the stateless stage.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The canonical envelope (signatures sorted by keyid, unknown fields dropped).
+    pub envelope: Envelope,
+    pub identity: [u8; 32],
+    pub statement: Statement,
+    pub kind: &'static str,
+    /// keyids whose signatures verified.
+    pub signers: Vec<String>,
+    /// Positions of signatures whose keys were unknown to the snapshot; the sequencer checks them.
+    pub unverified: Vec<usize>,
+}
+
+impl Prepared {
+    pub fn statement_id(&self) -> &str {
+        &self.statement.statement_id
+    }
+}
+
+/// A committed (or already present) entry with the checkpoint that covers it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub entry: Arc<EntryRow>,
+    pub latest: Latest,
+    pub duplicate: bool,
+}
+
+/// The canonical encoding of an envelope: signatures sorted by keyid, unknown fields dropped.
+pub fn canonical_envelope(env: &Envelope) -> Envelope {
+    let mut sigs: Vec<Signature> =
+        env.signatures.iter().map(|s| Signature { sig: s.sig.clone(), keyid: s.keyid.clone() }).collect();
+    sigs.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+    Envelope { payload: env.payload.clone(), payload_type: env.payload_type.clone(), signatures: sigs }
+}
+
+/// `identity = SHA-256(canonical envelope bytes)`.
+pub fn identity(canonical: &Envelope) -> [u8; 32] {
+    Sha256::digest(canonical.encode_to_vec()).into()
+}
+
+/// A running ledger: the sequencer thread plus the read side.
+#[derive(Debug)]
+pub struct Ledger {
+    origin: String,
+    verifier_key: String,
+    data_dir: PathBuf,
+    limits: Limits,
+    tx: Mutex<Option<SyncSender<sequencer::Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Readers,
+    shared: Arc<Shared>,
+    size_rx: watch::Receiver<u64>,
+}
+
+/// File names inside the data directory.
+pub const DB_FILE: &str = "ledger.db";
+pub const KEY_FILE: &str = "log.key";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Read the log key from the data directory, or create it (mode 0600) when the ledger is new.
+fn load_or_create_key(dir: &Path, origin: Option<&str>, create: bool) -> Result<LogSigner> {
+    let path = dir.join(KEY_FILE);
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::internal(format!("reading {}: {e}", path.display())))?;
+        let (name, key) = crypto::parse_private_key(&text).map_err(|e| e.scope(KEY_FILE))?;
+        if let Some(o) = origin {
+            if o != name {
+                return Err(Error::precondition(
+                    "origin",
+                    format!("this data directory holds the ledger {name:?}, not {o:?}"),
+                ));
+            }
+        }
+        return LogSigner::new(&name, key);
+    }
+    if !create {
+        return Err(Error::not_found("data_dir", format!("no log key at {}", path.display())));
+    }
+    let origin = origin.ok_or_else(|| Error::invalid("origin", "a new ledger needs an origin"))?;
+    let key = crypto::generate_key();
+    let signer = LogSigner::new(origin, key.clone())?;
+    write_private(&path, &crypto::private_key_string(origin, &key))?;
+    Ok(signer)
+}
+
+/// Write a secret file readable by its owner only.
+pub fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))
+}
+
+impl Ledger {
+    /// Open the ledger in `opts.data_dir`, creating key, database and the signed size-0 checkpoint when
+    /// the directory holds no ledger yet.
+    pub fn open(opts: Options) -> Result<Self> {
+        std::fs::create_dir_all(&opts.data_dir)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", opts.data_dir.display())))?;
+        let db = opts.data_dir.join(DB_FILE);
+        let is_new = !db.exists();
+        let signer = load_or_create_key(&opts.data_dir, opts.origin.as_deref(), is_new)?;
+        let writer = Writer::open(&db, opts.synchronous_full, Some((signer.origin(), &signer.verifier_key())))?;
+        let loaded = writer.load()?;
+        if loaded.meta.origin != signer.origin() || loaded.meta.verifier_key != signer.verifier_key() {
+            return Err(Error::precondition(
+                "data_dir",
+                format!("{KEY_FILE} does not belong to the ledger {:?} in {DB_FILE}", loaded.meta.origin),
+            ));
+        }
+        let latest = match &loaded.latest {
+            Some(cp) if cp.size == loaded.size => {
+                Latest { size: cp.size, root: cp.root, note: Arc::from(cp.note.as_str()) }
+            }
+            Some(cp) => {
+                return Err(Error::internal(format!(
+                    "latest checkpoint has size {} but the log holds {} entries",
+                    cp.size, loaded.size
+                )))
+            }
+            None if loaded.size == 0 => {
+                let root = merkle::empty_root();
+                let note = signer.sign_checkpoint(0, &root);
+                writer.begin()?;
+                writer.insert_checkpoint(0, &root, &note, now_ms())?;
+                writer.commit()?;
+                Latest { size: 0, root, note: Arc::from(note) }
+            }
+            None => return Err(Error::internal("entries without any checkpoint")),
+        };
+        let keys = loaded.governance.keys.values().map(|k| (k.keyid.clone(), k.public_key)).collect();
+        let (size_tx, size_rx) = watch::channel(latest.size);
+        let shared = Arc::new(Shared { latest: RwLock::new(latest), keys: RwLock::new(keys), size_tx });
+        let (tx, rx) = sync_channel(opts.limits.queue_depth);
+        let origin = signer.origin().to_string();
+        let verifier_key = signer.verifier_key();
+        let seq = sequencer::Sequencer {
+            writer,
+            signer,
+            gov: loaded.governance,
+            size: loaded.size,
+            last_ms: loaded.last_integrated_ms,
+            shared: shared.clone(),
+            clock: now_ms,
+        };
+        let thread = std::thread::Builder::new()
+            .name("accord-sequencer".into())
+            .spawn(move || seq.run(rx))
+            .map_err(|e| Error::internal(format!("spawning the sequencer: {e}")))?;
+        tracing::info!(origin, size = loaded.size, "ledger open");
+        Ok(Self {
+            origin,
+            verifier_key,
+            data_dir: opts.data_dir.clone(),
+            limits: opts.limits,
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            readers: Readers::new(&db, opts.readers),
+            shared,
+            size_rx,
+        })
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+    pub fn verifier_key(&self) -> &str {
+        &self.verifier_key
+    }
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    pub fn latest(&self) -> Latest {
+        self.shared.latest()
+    }
+    /// A receiver that changes whenever the tree grows.
+    pub fn size_watch(&self) -> watch::Receiver<u64> {
+        self.size_rx.clone()
+    }
+    pub fn readers(&self) -> &Readers {
+        &self.readers
+    }
+
+    /// Stateless stage: sizes, payload type, statement decoding and canonical form, field rules, and
+    /// every signature whose key is known (or introduced by the statement) checked with verify_strict.
+    /// CPU-bound: call from a blocking context.
+    pub fn prepare(&self, env: &Envelope) -> Result<Prepared> {
+        let keys = self.shared.keys.read().expect("keys lock");
+        prepare_with(env, &self.origin, &self.limits, |kid| keys.get(kid).copied())
+    }
+
+    /// Hand prepared envelopes to the sequencer as one atomic request and wait for the commit.
+    pub async fn submit(&self, items: Vec<Prepared>) -> Result<Vec<Committed>> {
+        let (reply, rx) = oneshot::channel();
+        {
+            let guard = self.tx.lock().expect("tx lock");
+            let tx = guard.as_ref().ok_or_else(|| Error::new(Kind::Unavailable, "", "the ledger is shutting down"))?;
+            match tx.try_send(sequencer::Job { items, reply }) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    return Err(Error::new(Kind::Unavailable, "", "the sequencer queue is full; retry shortly"))
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    return Err(Error::new(Kind::Unavailable, "", "the ledger is shutting down"))
+                }
+            }
+        }
+        rx.await.map_err(|_| Error::internal("sequencer dropped the request"))?
+    }
+
+    /// Stop taking submissions, let the sequencer finish what it has, and wait for it.
+    pub fn close(&self) {
+        self.tx.lock().expect("tx lock").take();
+        if let Some(t) = self.thread.lock().expect("thread lock").take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Inclusion proof of leaf `index` in the tree of `size` leaves (blocking).
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<[u8; 32]>> {
+        let latest = self.latest().size;
+        if size > latest {
+            return Err(Error::not_found("tree_size", format!("the tree has only {latest} entries, not {size}")));
+        }
+        if index >= size {
+            return Err(Error::invalid("index", format!("{index} is not below tree_size {size}")));
+        }
+        self.readers.with(|r| {
+            merkle::prove_record(size, index, &r.hashes())
+                .map(|p| p.into_iter().map(|h| h.0).collect())
+                .map_err(|e| Error::internal(format!("inclusion proof: {e}")))
+        })
+    }
+
+    /// Consistency proof between two sizes (blocking).
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>> {
+        let latest = self.latest().size;
+        if to > latest {
+            return Err(Error::not_found("to_size", format!("the tree has only {latest} entries, not {to}")));
+        }
+        if from > to {
+            return Err(Error::invalid("from_size", format!("{from} is larger than to_size {to}")));
+        }
+        if from == 0 || from == to {
+            return Ok(Vec::new());
+        }
+        self.readers.with(|r| {
+            merkle::prove_tree(to, from, &r.hashes())
+                .map(|p| p.into_iter().map(|h| h.0).collect())
+                .map_err(|e| Error::internal(format!("consistency proof: {e}")))
+        })
+    }
+
+    /// The stored checkpoint of exactly `size` (blocking).
+    pub fn checkpoint(&self, size: u64) -> Result<CheckpointRow> {
+        let latest = self.latest();
+        if size == latest.size {
+            return Ok(CheckpointRow { size, root: latest.root, note: latest.note.to_string() });
+        }
+        self.readers.with(|r| r.checkpoint(size))?.ok_or_else(|| {
+            Error::not_found("tree_size", format!("no checkpoint of size {size} is stored (latest is {})", latest.size))
+        })
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The stateless stage with an explicit key lookup (shared by the server and offline verification).
+pub fn prepare_with(
+    env: &Envelope,
+    origin: &str,
+    limits: &Limits,
+    lookup: impl Fn(&str) -> Option<[u8; 32]>,
+) -> Result<Prepared> {
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(Error::invalid("envelope.payload_type", format!("must be {PAYLOAD_TYPE:?}")));
+    }
+    if env.payload.is_empty() {
+        return Err(Error::invalid("envelope.payload", "is empty"));
+    }
+    if env.payload.len() > limits.max_payload_bytes {
+        return Err(Error::invalid(
+            "envelope.payload",
+            format!("is {} bytes; the limit is {}", env.payload.len(), limits.max_payload_bytes),
+        ));
+    }
+    if env.signatures.is_empty() {
+        return Err(Error::invalid("envelope.signatures", "at least one signature is required"));
+    }
+    if env.signatures.len() > limits.max_signatures {
+        return Err(Error::invalid("envelope.signatures", format!("at most {} signatures", limits.max_signatures)));
+    }
+    let statement = Statement::decode(env.payload.as_slice())
+        .map_err(|e| Error::invalid("envelope.payload", format!("is not an accord.v1.Statement: {e}")))?;
+    if statement.encode_to_vec() != env.payload {
+        return Err(Error::invalid(
+            "envelope.payload",
+            "is not the canonical encoding of the statement (fields out of order, defaults or unknown fields)",
+        ));
+    }
+    let kind = domain::check_statement(&statement, origin).map_err(|e| e.scope("statement"))?;
+    let canonical = canonical_envelope(env);
+    for w in canonical.signatures.windows(2) {
+        if w[0].keyid == w[1].keyid {
+            return Err(Error::invalid("envelope.signatures", format!("keyid {} signs twice", w[0].keyid)));
+        }
+    }
+    let introduced: HashMap<String, [u8; 32]> =
+        domain::introduced_keys(&statement).into_iter().map(|k| (hex::encode(Sha256::digest(k)), k)).collect();
+    let mut signers = Vec::new();
+    let mut unverified = Vec::new();
+    for (i, s) in canonical.signatures.iter().enumerate() {
+        let field = format!("envelope.signatures[{i}]");
+        if !crypto::is_valid_keyid(&s.keyid) {
+            return Err(Error::invalid(
+                format!("{field}.keyid"),
+                "must be 64 lowercase hex characters (SHA-256 of the public key)",
+            ));
+        }
+        if s.sig.len() != 64 {
+            return Err(Error::invalid(
+                format!("{field}.sig"),
+                format!("an Ed25519 signature is 64 bytes, got {}", s.sig.len()),
+            ));
+        }
+        let Some(pk) = introduced.get(&s.keyid).copied().or_else(|| lookup(&s.keyid)) else {
+            unverified.push(i);
+            continue;
+        };
+        let key = crypto::public_key_from_bytes(&pk).map_err(|e| e.scope(&format!("{field}.keyid")))?;
+        if !crypto::verify_pae(&key, &canonical.payload_type, &canonical.payload, &s.sig) {
+            return Err(Error::denied(
+                format!("{field}.sig"),
+                "signature does not verify (Ed25519 verify_strict over DSSE PAE)",
+            ));
+        }
+        signers.push(s.keyid.clone());
+    }
+    // Keys unknown to the snapshot are left to the sequencer, which rejects unregistered ones.
+    for &i in &unverified {
+        signers.push(canonical.signatures[i].keyid.clone());
+    }
+    let identity = identity(&canonical);
+    Ok(Prepared { envelope: canonical, identity, statement, kind, signers, unverified })
+}

@@ -1,0 +1,520 @@
+//! SQLite storage: schema and migrations, the writer's operations and the read-only pool.
+//! The only module that names rusqlite. It knows nothing of signing or business rules.
+//!
+//! Log tables (`meta`, `entries`, `tree_hashes`, `checkpoints`) are append-only in the database itself:
+//! triggers abort any UPDATE or DELETE. Projections (`charter`, `parties`, `party_keys`, `plans`) are
+//! derived from the log and may be rebuilt.
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use tlog_tiles::{Hash, HashReader};
+
+use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
+use crate::error::{Error, Result};
+
+/// Current schema version; a database with another version refuses to open.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE entries (
+    idx INTEGER PRIMARY KEY,
+    identity BLOB NOT NULL UNIQUE,
+    leaf_hash BLOB NOT NULL UNIQUE,
+    statement_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    integrated_at_ms INTEGER NOT NULL,
+    leaf BLOB NOT NULL
+);
+CREATE TABLE tree_hashes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE charter (id INTEGER PRIMARY KEY CHECK (id = 0), name TEXT NOT NULL, admission_k INTEGER NOT NULL);
+CREATE TABLE parties (
+    party_id TEXT PRIMARY KEY, name TEXT NOT NULL, roles TEXT NOT NULL,
+    organisation_type TEXT NOT NULL, country TEXT NOT NULL, admitted_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE party_keys (
+    keyid TEXT PRIMARY KEY, party_id TEXT NOT NULL, public_key BLOB NOT NULL,
+    added_at INTEGER NOT NULL, revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE plans (plan_id TEXT PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;
+"#;
+
+const LOG_TABLES: &[&str] = &["meta", "entries", "tree_hashes", "checkpoints"];
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::internal(format!("database: {e}"))
+}
+
+/// One stored log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    pub index: u64,
+    pub identity: Vec<u8>,
+    pub leaf_hash: Vec<u8>,
+    pub statement_id: String,
+    pub kind: String,
+    pub integrated_at_ms: i64,
+    pub leaf: Vec<u8>,
+}
+
+/// One stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRow {
+    pub size: u64,
+    pub root: [u8; 32],
+    pub note: String,
+}
+
+fn pragmas(c: &Connection, synchronous_full: bool) -> Result<()> {
+    c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+    c.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+    c.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" }).map_err(db_err)?;
+    c.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
+    c.pragma_update(None, "cache_size", -32_000).map_err(db_err)?;
+    Ok(())
+}
+
+/// Create the schema (with its append-only triggers) and the meta rows.
+fn create(c: &Connection, origin: &str, verifier_key: &str) -> Result<()> {
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    sql.push_str(SCHEMA);
+    for t in LOG_TABLES {
+        sql.push_str(&format!(
+            "CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;
+             CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;"
+        ));
+    }
+    sql.push_str("COMMIT;");
+    c.execute_batch(&sql).map_err(db_err)?;
+    c.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('origin', ?2), ('verifier_key', ?3)",
+        params![SCHEMA_VERSION.to_string(), origin, verifier_key],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Meta information of a ledger database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub schema_version: u32,
+    pub origin: String,
+    pub verifier_key: String,
+}
+
+fn read_meta(c: &Connection) -> Result<Meta> {
+    let get = |k: &str| -> Result<String> {
+        c.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?
+            .ok_or_else(|| Error::internal(format!("database has no meta row {k:?}")))
+    };
+    let v = get("schema_version")?;
+    Ok(Meta {
+        schema_version: v.parse().map_err(|_| Error::internal("bad schema_version"))?,
+        origin: get("origin")?,
+        verifier_key: get("verifier_key")?,
+    })
+}
+
+/// The single write connection. Owned by the sequencer thread.
+#[derive(Debug)]
+pub struct Writer {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What the writer finds at start-up.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub meta: Meta,
+    pub size: u64,
+    pub last_integrated_ms: i64,
+    pub latest: Option<CheckpointRow>,
+    pub governance: Governance,
+}
+
+impl Writer {
+    /// Open (creating it when `create_with` is given and the file does not exist) a ledger database.
+    pub fn open(path: &Path, synchronous_full: bool, create_with: Option<(&str, &str)>) -> Result<Self> {
+        let exists = path.exists();
+        if !exists && create_with.is_none() {
+            return Err(Error::not_found("data_dir", format!("no ledger database at {}", path.display())));
+        }
+        let conn = Connection::open(path).map_err(db_err)?;
+        pragmas(&conn, synchronous_full)?;
+        if !exists {
+            let (origin, vkey) = create_with.expect("checked above");
+            create(&conn, origin, vkey)?;
+        }
+        let w = Self { conn, path: path.to_path_buf() };
+        let meta = read_meta(&w.conn)?;
+        if meta.schema_version != SCHEMA_VERSION {
+            return Err(Error::precondition(
+                "schema_version",
+                format!(
+                    "database {} has schema version {}, this accord expects {SCHEMA_VERSION}; run a matching accord or migrate",
+                    path.display(),
+                    meta.schema_version
+                ),
+            ));
+        }
+        Ok(w)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size, latest checkpoint and governance state from the database.
+    pub fn load(&self) -> Result<Loaded> {
+        let c = &self.conn;
+        let meta = read_meta(c)?;
+        let (size, last): (u64, i64) = c
+            .query_row("SELECT COALESCE(MAX(idx) + 1, 0), COALESCE(MAX(integrated_at_ms), 0) FROM entries", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(db_err)?;
+        let latest = latest_checkpoint(c)?;
+        let mut g = Governance::default();
+        if let Some((name, k)) = c
+            .query_row("SELECT name, admission_k FROM charter", [], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+            })
+            .optional()
+            .map_err(db_err)?
+        {
+            g.absorb(&Effect::Charter { name, admission_k: k });
+        }
+        let mut st = c
+            .prepare("SELECT party_id, name, roles, organisation_type, country, admitted_at FROM parties")
+            .map_err(db_err)?;
+        let parties = st
+            .query_map([], |r| {
+                Ok(PartyRecord {
+                    party_id: r.get(0)?,
+                    name: r.get(1)?,
+                    roles: r.get::<_, String>(2)?.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+                    organisation_type: r.get(3)?,
+                    country: r.get(4)?,
+                    admitted_at: r.get(5)?,
+                })
+            })
+            .map_err(db_err)?;
+        for p in parties {
+            g.absorb(&Effect::Party(p.map_err(db_err)?));
+        }
+        let mut st =
+            c.prepare("SELECT keyid, party_id, public_key, added_at, revoked_at FROM party_keys").map_err(db_err)?;
+        let keys = st
+            .query_map([], |r| {
+                let pk: Vec<u8> = r.get(2)?;
+                Ok(KeyRecord {
+                    keyid: r.get(0)?,
+                    party_id: r.get(1)?,
+                    public_key: pk.try_into().unwrap_or([0; 32]),
+                    added_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            })
+            .map_err(db_err)?;
+        for k in keys {
+            g.absorb(&Effect::Key(k.map_err(db_err)?));
+        }
+        let mut st = c.prepare("SELECT plan_id, idx FROM plans").map_err(db_err)?;
+        let plans = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))).map_err(db_err)?;
+        for p in plans {
+            let (plan_id, index) = p.map_err(db_err)?;
+            g.absorb(&Effect::Plan { plan_id, index });
+        }
+        Ok(Loaded { meta, size, last_integrated_ms: last, latest, governance: g })
+    }
+
+    pub fn begin(&self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)
+    }
+    pub fn commit(&self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(db_err)
+    }
+    pub fn rollback(&self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+    }
+
+    /// Index and statement_id of the entry with this identity.
+    pub fn find_identity(&self, identity: &[u8]) -> Result<Option<u64>> {
+        self.conn
+            .prepare_cached("SELECT idx FROM entries WHERE identity = ?1")
+            .map_err(db_err)?
+            .query_row([identity], |r| r.get(0))
+            .optional()
+            .map_err(db_err)
+    }
+
+    /// Index of the entry using this statement_id.
+    pub fn find_statement_id(&self, sid: &str) -> Result<Option<u64>> {
+        self.conn
+            .prepare_cached("SELECT idx FROM entries WHERE statement_id = ?1")
+            .map_err(db_err)?
+            .query_row([sid], |r| r.get(0))
+            .optional()
+            .map_err(db_err)
+    }
+
+    pub fn entry(&self, index: u64) -> Result<Option<EntryRow>> {
+        entry_by(&self.conn, "idx", &index)
+    }
+
+    pub fn insert_entry(&self, e: &EntryRow) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO entries (idx, identity, leaf_hash, statement_id, kind, integrated_at_ms, leaf)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(db_err)?
+            .execute(params![e.index, e.identity, e.leaf_hash, e.statement_id, e.kind, e.integrated_at_ms, e.leaf])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Store hashes at consecutive stored-hash indexes starting at `first_id`.
+    pub fn insert_hashes(&self, first_id: u64, hashes: &[Hash]) -> Result<()> {
+        let mut st = self.conn.prepare_cached("INSERT INTO tree_hashes (id, hash) VALUES (?1, ?2)").map_err(db_err)?;
+        for (i, h) in hashes.iter().enumerate() {
+            st.execute(params![first_id + i as u64, &h.0[..]]).map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    pub fn insert_checkpoint(&self, size: u64, root: &[u8; 32], note: &str, now_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT INTO checkpoints (size, root, note, created_ms) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(db_err)?
+            .execute(params![size, &root[..], note, now_ms])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Persist domain effects into the projection tables.
+    pub fn apply_effect(&self, e: &Effect) -> Result<()> {
+        let c = &self.conn;
+        match e {
+            Effect::Charter { name, admission_k } => {
+                c.execute("INSERT INTO charter (id, name, admission_k) VALUES (0, ?1, ?2)", params![name, admission_k])
+            }
+            Effect::Party(p) => c.execute(
+                "INSERT INTO parties (party_id, name, roles, organisation_type, country, admitted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![p.party_id, p.name, p.roles.join(","), p.organisation_type, p.country, p.admitted_at],
+            ),
+            Effect::Key(k) => c.execute(
+                "INSERT INTO party_keys (keyid, party_id, public_key, added_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![k.keyid, k.party_id, &k.public_key[..], k.added_at, k.revoked_at],
+            ),
+            Effect::KeyRevoked { keyid, at } => {
+                c.execute("UPDATE party_keys SET revoked_at = ?2 WHERE keyid = ?1", params![keyid, at])
+            }
+            Effect::Plan { plan_id, index } => c
+                .prepare_cached("INSERT INTO plans (plan_id, idx) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![plan_id, index])),
+        }
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// A hash reader over this connection (committed and uncommitted rows of the open transaction).
+    pub fn hashes(&self) -> SqlHashes<'_> {
+        SqlHashes(&self.conn)
+    }
+}
+
+fn latest_checkpoint(c: &Connection) -> Result<Option<CheckpointRow>> {
+    c.prepare_cached("SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+        .map_err(db_err)?
+        .query_row([], checkpoint_row)
+        .optional()
+        .map_err(db_err)
+}
+
+fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
+    let root: Vec<u8> = r.get(1)?;
+    Ok(CheckpointRow { size: r.get(0)?, root: root.try_into().unwrap_or([0; 32]), note: r.get(2)? })
+}
+
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
+    Ok(EntryRow {
+        index: r.get(0)?,
+        identity: r.get(1)?,
+        leaf_hash: r.get(2)?,
+        statement_id: r.get(3)?,
+        kind: r.get(4)?,
+        integrated_at_ms: r.get(5)?,
+        leaf: r.get(6)?,
+    })
+}
+
+const ENTRY_COLS: &str = "idx, identity, leaf_hash, statement_id, kind, integrated_at_ms, leaf";
+
+fn entry_by(c: &Connection, col: &str, key: &dyn rusqlite::ToSql) -> Result<Option<EntryRow>> {
+    c.prepare_cached(&format!("SELECT {ENTRY_COLS} FROM entries WHERE {col} = ?1"))
+        .map_err(db_err)?
+        .query_row([key], entry_row)
+        .optional()
+        .map_err(db_err)
+}
+
+/// [`HashReader`] over the `tree_hashes` table.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlHashes<'a>(&'a Connection);
+
+impl HashReader for SqlHashes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        let mut st = self
+            .0
+            .prepare_cached("SELECT hash FROM tree_hashes WHERE id = ?1")
+            .map_err(|_| tlog_tiles::Error::IndexesNotInTree)?;
+        indexes
+            .iter()
+            .map(|&i| {
+                let v: Vec<u8> = st.query_row([i], |r| r.get(0)).map_err(|_| tlog_tiles::Error::IndexesNotInTree)?;
+                <[u8; 32]>::try_from(v.as_slice()).map(Hash).map_err(|_| tlog_tiles::Error::MalformedHash)
+            })
+            .collect()
+    }
+}
+
+/// A read-only connection handed out by [`Readers`].
+#[derive(Debug)]
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    pub fn entry_by_index(&self, index: u64) -> Result<Option<EntryRow>> {
+        entry_by(&self.conn, "idx", &index)
+    }
+    pub fn entry_by_identity(&self, identity: &[u8]) -> Result<Option<EntryRow>> {
+        entry_by(&self.conn, "identity", &identity)
+    }
+    pub fn entry_by_statement_id(&self, sid: &str) -> Result<Option<EntryRow>> {
+        entry_by(&self.conn, "statement_id", &sid)
+    }
+    pub fn index_by_leaf_hash(&self, leaf_hash: &[u8]) -> Result<Option<u64>> {
+        self.conn
+            .prepare_cached("SELECT idx FROM entries WHERE leaf_hash = ?1")
+            .map_err(db_err)?
+            .query_row([leaf_hash], |r| r.get(0))
+            .optional()
+            .map_err(db_err)
+    }
+    /// Entries with `start <= idx < end`, at most `limit`.
+    pub fn entries(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLS} FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx LIMIT ?3"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+    pub fn checkpoint(&self, size: u64) -> Result<Option<CheckpointRow>> {
+        self.conn
+            .prepare_cached("SELECT size, root, note FROM checkpoints WHERE size = ?1")
+            .map_err(db_err)?
+            .query_row([size], checkpoint_row)
+            .optional()
+            .map_err(db_err)
+    }
+    pub fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        latest_checkpoint(&self.conn)
+    }
+    /// All stored checkpoints in size order (audits).
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        let mut st = self.conn.prepare("SELECT size, root, note FROM checkpoints ORDER BY size").map_err(db_err)?;
+        let rows = st.query_map([], checkpoint_row).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+    pub fn meta(&self) -> Result<Meta> {
+        read_meta(&self.conn)
+    }
+    pub fn hashes(&self) -> SqlHashes<'_> {
+        SqlHashes(&self.conn)
+    }
+}
+
+/// A small pool of read-only connections (WAL readers never wait behind the writer).
+#[derive(Debug)]
+pub struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Reader>>,
+    open: Mutex<usize>,
+    available: Condvar,
+    max: usize,
+}
+
+impl Readers {
+    pub fn new(path: &Path, max: usize) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            open: Mutex::new(0),
+            available: Condvar::new(),
+            max: max.max(1),
+        }
+    }
+
+    fn open_reader(&self) -> Result<Reader> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+        conn.pragma_update(None, "cache_size", -16_000).map_err(db_err)?;
+        Ok(Reader { conn })
+    }
+
+    /// Run `f` with a reader. Blocking: call from a blocking context.
+    pub fn with<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
+        let reader = loop {
+            if let Some(r) = self.idle.lock().expect("pool lock").pop() {
+                break r;
+            }
+            let mut open = self.open.lock().expect("pool lock");
+            if *open < self.max {
+                *open += 1;
+                drop(open);
+                match self.open_reader() {
+                    Ok(r) => break r,
+                    Err(e) => {
+                        *self.open.lock().expect("pool lock") -= 1;
+                        return Err(e);
+                    }
+                }
+            }
+            let _unused = self.available.wait_timeout(open, std::time::Duration::from_millis(50)).expect("pool lock");
+        };
+        let out = f(&reader);
+        self.idle.lock().expect("pool lock").push(reader);
+        self.available.notify_one();
+        out
+    }
+
+    /// Connections currently open (metrics).
+    pub fn open_count(&self) -> usize {
+        *self.open.lock().expect("pool lock")
+    }
+}
+
+/// Open a database file read-only, outside any server (audits, tests).
+pub fn open_read_only(path: &Path) -> Result<Reader> {
+    Readers::new(path, 1).open_reader()
+}
+
+/// Run one SQL statement on a database file with a plain read-write connection. Used by tests that
+/// prove the append-only triggers hold; returns the database's own error text on refusal.
+pub fn raw_execute(path: &Path, sql: &str) -> std::result::Result<usize, String> {
+    let c = Connection::open(path).map_err(|e| e.to_string())?;
+    c.execute(sql, []).map_err(|e| e.to_string())
+}
