@@ -62,27 +62,28 @@ pub fn verify_inclusion(index: u64, size: u64, leaf_hash: &[u8], proof: &[Vec<u8
 
 /// Verify that the tree of `size2` (root `root2`) extends the tree of `size1` (root `root1`).
 ///
-/// As in the transparency-dev/merkle vectors, a proof from size 0 to a larger size is rejected: every tree
-/// extends the empty tree, so such a proof proves nothing and callers handle size 0 themselves.
+/// As in the transparency-dev/merkle vectors, `size1 = 0` is rejected: every tree extends the empty tree,
+/// so such a check proves nothing and callers handle size 0 themselves. Equal sizes need an empty proof
+/// and byte-identical roots.
 pub fn verify_consistency(size1: u64, size2: u64, root1: &[u8], root2: &[u8], proof: &[Vec<u8>]) -> Result<()> {
     let fail = |m: String| Error::denied("consistency_proof", m);
     if size1 > size2 {
         return Err(Error::invalid("from_size", format!("{size1} is larger than to_size {size2}")));
     }
-    let r1 = to_hash(root1, "root1")?;
-    let r2 = to_hash(root2, "root2")?;
+    if size1 == 0 {
+        return Err(fail("a consistency proof from the empty tree proves nothing".into()));
+    }
     if size1 == size2 {
         if !proof.is_empty() {
             return Err(fail("sizes are equal but the proof is not empty".into()));
         }
-        if r1 != r2 {
+        if root1 != root2 {
             return Err(fail("sizes are equal but the roots differ".into()));
         }
         return Ok(());
     }
-    if size1 == 0 {
-        return Err(fail("a consistency proof from the empty tree proves nothing".into()));
-    }
+    let r1 = to_hash(root1, "root1")?;
+    let r2 = to_hash(root2, "root2")?;
     let p = to_hashes(proof)?;
     tlog_tiles::check_tree(&p, size2, r2, size1, r1).map_err(|e| fail(format!("does not verify: {e}")))
 }

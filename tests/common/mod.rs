@@ -1,0 +1,158 @@
+//! Shared test harness: a real server on 127.0.0.1:0 over a real SQLite ledger in a temp dir, a real
+//! tonic client, and statement builders.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use accord::client::Client;
+use accord::crypto::{self, PrivateKey};
+use accord::log::{Ledger, Options};
+use accord::pb::{self, ledger_service_client::LedgerServiceClient, statement::Body, Envelope, Statement};
+use tokio::sync::oneshot;
+
+pub const ORIGIN: &str = "test.accord.example/ledger";
+
+pub struct TestServer {
+    pub url: String,
+    pub verifier_key: String,
+    pub dir: PathBuf,
+    pub ledger: Arc<Ledger>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A new ledger in a fresh temporary directory.
+    pub async fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_in(dir).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Open (or create) the ledger in `dir` and serve it.
+    pub async fn start_in(dir: PathBuf) -> Self {
+        let mut opts = Options::new(&dir);
+        opts.origin = Some(ORIGIN.to_string());
+        let ledger =
+            Arc::new(tokio::task::spawn_blocking(move || Ledger::open(opts)).await.unwrap().expect("open ledger"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let l = ledger.clone();
+        let handle = tokio::spawn(async move {
+            accord::server::run(listener, l, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server run");
+        });
+        let verifier_key = ledger.verifier_key().to_string();
+        Self { url, verifier_key, dir, ledger, stop: Some(tx), handle: Some(handle), _tmp: None }
+    }
+
+    /// Stop serving and close the ledger; keeps the directory (for restart tests) and returns it.
+    pub async fn stop(mut self) -> (PathBuf, Option<tempfile::TempDir>) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap();
+        }
+        (self.dir.clone(), self._tmp.take())
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.url, Some(&self.verifier_key)).await.expect("connect")
+    }
+
+    pub async fn raw(&self) -> LedgerServiceClient<tonic::transport::Channel> {
+        LedgerServiceClient::connect(self.url.clone()).await.expect("connect")
+    }
+}
+
+/// A founder: party id, key.
+pub struct Founder {
+    pub party_id: String,
+    pub roles: Vec<String>,
+    pub key: PrivateKey,
+}
+
+impl Founder {
+    pub fn new(party_id: &str, roles: &[&str]) -> Self {
+        Self {
+            party_id: party_id.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            key: crypto::generate_key(),
+        }
+    }
+    pub fn keyid(&self) -> String {
+        crypto::keyid(&self.key.verifying_key())
+    }
+    pub fn party(&self) -> pb::Party {
+        pb::Party {
+            party_id: self.party_id.clone(),
+            name: format!("{} (test)", self.party_id),
+            roles: self.roles.clone(),
+            public_keys: vec![self.key.verifying_key().as_bytes().to_vec()],
+            organisation_type: "10".into(),
+            country: String::new(),
+        }
+    }
+}
+
+pub fn statement(id: &str, body: Body) -> Statement {
+    Statement {
+        ledger: ORIGIN.into(),
+        statement_id: id.into(),
+        issued_at: Some(prost_types::Timestamp { seconds: 1_780_000_000, nanos: 0 }),
+        effective_date: "2026-01-15".into(),
+        body: Some(body),
+    }
+}
+
+pub fn charter(founders: &[&Founder], k: u32) -> Statement {
+    statement(
+        "charter",
+        Body::Charter(pb::Charter {
+            name: "Test coalition".into(),
+            founders: founders.iter().map(|f| f.party()).collect(),
+            admission: Some(pb::AdmissionRule { k }),
+            purpose: "testing".into(),
+        }),
+    )
+}
+
+pub fn charter_envelope(founders: &[&Founder], k: u32) -> Envelope {
+    let keys: Vec<&PrivateKey> = founders.iter().map(|f| &f.key).collect();
+    crypto::seal(&charter(founders, k), &keys)
+}
+
+pub fn plan(id: &str) -> Statement {
+    statement(
+        id,
+        Body::PlanCreated(pb::PlanCreated {
+            plan_id: format!("plan-{id}"),
+            title: "Regional plan".into(),
+            period: Some(pb::Period { start: "2026-01-01".into(), end: "2027-12-31".into() }),
+            reporting_currency: "USD".into(),
+            signatories: vec![],
+            report_schedule: Some(pb::ReportSchedule { frequency: "quarterly".into(), days_after_period_end: 45 }),
+            requirement: None,
+            description: String::new(),
+        }),
+    )
+}
+
+/// A server with a charter founded by a secretariat (returned) and a funder.
+pub async fn chartered() -> (TestServer, Founder, Founder) {
+    let s = TestServer::start().await;
+    let sec = Founder::new("XM-SEC", &["secretariat"]);
+    let fun = Founder::new("XM-DAC-1", &["funder"]);
+    let mut c = s.client().await;
+    c.submit(charter_envelope(&[&sec, &fun], 1)).await.expect("charter accepted");
+    (s, sec, fun)
+}
