@@ -59,8 +59,7 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
             for i in 0.. {
                 let env = if w % 4 == 0 {
                     // Some writers use SubmitBatch so group commits mix both paths.
-                    let envs: Vec<_> =
-                        (0..8).map(|j| crypto::seal(&plan(&format!("w{w}-{i}-{j}")), &[&key])).collect();
+                    let envs: Vec<_> = (0..8).map(|j| crypto::seal(&plan(&format!("w{w}-{i}-{j}")), &[&key])).collect();
                     match c.submit_batch(envs).await {
                         Ok(rs) => {
                             acked.lock().unwrap().extend(rs);

@@ -61,10 +61,15 @@ fn entry_pb(e: &EntryRow) -> pb::Entry {
 
 /// Receipts with inclusion proofs at the committing checkpoint (blocking).
 fn receipts(ledger: &Ledger, committed: Vec<Committed>) -> Result<Vec<pb::Receipt>, Error> {
+    // Every entry of one request is covered by the same checkpoint (one commit).
+    let size = committed.first().map(|c| c.latest.size).unwrap_or(0);
+    let indexes: Vec<u64> = committed.iter().map(|c| c.entry.index).collect();
+    let proofs = ledger.inclusion_proofs(&indexes, size)?;
     committed
         .into_iter()
-        .map(|c| {
-            let proof = ledger.inclusion_proof(c.entry.index, c.latest.size)?;
+        .zip(proofs)
+        .map(|(c, proof)| {
+            debug_assert_eq!(c.latest.size, size);
             Ok(pb::Receipt {
                 index: c.entry.index,
                 identity: c.entry.identity.clone(),

@@ -269,13 +269,20 @@ pub enum Effect {
     Plan { plan_id: String, index: u64 },
 }
 
-/// Governance state: the charter, parties and keys, as of some log size.
+/// Governance state: the charter, parties and keys, as of some log size. Small, so it lives in memory;
+/// larger domain state (plans and what hangs off them) is read through a [`StateView`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Governance {
     pub charter: Option<(String, u32)>,
     pub parties: BTreeMap<String, PartyRecord>,
     pub keys: HashMap<String, KeyRecord>,
-    pub plans: HashMap<String, u64>,
+}
+
+/// Read access to the projections as of the entry being sequenced (including entries integrated earlier
+/// in the same transaction).
+pub trait StateView {
+    /// Entry index of the plan with this id, if it exists.
+    fn plan(&self, plan_id: &str) -> Result<Option<u64>>;
 }
 
 impl Governance {
@@ -294,9 +301,7 @@ impl Governance {
                     k.revoked_at = Some(*at);
                 }
             }
-            Effect::Plan { plan_id, index } => {
-                self.plans.insert(plan_id.clone(), *index);
-            }
+            Effect::Plan { .. } => {}
         }
     }
 
@@ -315,9 +320,7 @@ impl Governance {
                     k.revoked_at = None;
                 }
             }
-            Effect::Plan { plan_id, .. } => {
-                self.plans.remove(plan_id);
-            }
+            Effect::Plan { .. } => {}
         }
     }
 
@@ -332,7 +335,14 @@ impl Governance {
     /// Decide whether the statement at `index`, signed by the (already cryptographically verified) keys
     /// `signers`, is allowed by the rules as of this state, and return the effects to persist. Changes
     /// nothing on error. `integrated_ms` is the integration time the log will record.
-    pub fn apply(&mut self, st: &Statement, signers: &[String], index: u64, integrated_ms: i64) -> Result<Vec<Effect>> {
+    pub fn apply(
+        &mut self,
+        st: &Statement,
+        signers: &[String],
+        index: u64,
+        integrated_ms: i64,
+        view: &dyn StateView,
+    ) -> Result<Vec<Effect>> {
         let body =
             st.body.as_ref().ok_or_else(|| Error::invalid("statement.body", "one statement kind must be set"))?;
         if let Some(eff) = date::parse_date(&st.effective_date) {
@@ -520,7 +530,7 @@ impl Governance {
                 vec![Effect::KeyRevoked { keyid: key.keyid.clone(), at: index }]
             }
             Body::PlanCreated(p) => {
-                if let Some(at) = self.plans.get(&p.plan_id) {
+                if let Some(at) = view.plan(&p.plan_id)? {
                     return Err(Error::precondition(
                         "statement.plan_created.plan_id",
                         format!("plan {} already exists (entry {at})", p.plan_id),

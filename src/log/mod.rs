@@ -336,17 +336,28 @@ impl Ledger {
 
     /// Inclusion proof of leaf `index` in the tree of `size` leaves (blocking).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<[u8; 32]>> {
+        Ok(self.inclusion_proofs(&[index], size)?.pop().unwrap_or_default())
+    }
+
+    /// Inclusion proofs of several leaves in the tree of `size` leaves, reading each stored hash once.
+    pub fn inclusion_proofs(&self, indexes: &[u64], size: u64) -> Result<Vec<Vec<[u8; 32]>>> {
         let latest = self.latest().size;
         if size > latest {
             return Err(Error::not_found("tree_size", format!("the tree has only {latest} entries, not {size}")));
         }
-        if index >= size {
+        if let Some(index) = indexes.iter().find(|i| **i >= size) {
             return Err(Error::invalid("index", format!("{index} is not below tree_size {size}")));
         }
         self.readers.with(|r| {
-            merkle::prove_record(size, index, &r.hashes())
-                .map(|p| p.into_iter().map(|h| h.0).collect())
-                .map_err(|e| Error::internal(format!("inclusion proof: {e}")))
+            let cached = merkle::CachingReader::new(r.hashes());
+            indexes
+                .iter()
+                .map(|&index| {
+                    merkle::prove_record(size, index, &cached)
+                        .map(|p| p.into_iter().map(|h| h.0).collect())
+                        .map_err(|e| Error::internal(format!("inclusion proof: {e}")))
+                })
+                .collect()
         })
     }
 

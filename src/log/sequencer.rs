@@ -4,12 +4,11 @@
 //! (with `synchronous=FULL` by default) together with a signed checkpoint covering it. Many requests are
 //! integrated in one transaction (group commit). A request whose entries break a rule changes nothing:
 //! its in-memory effects are reverted and none of its rows are written.
-use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use prost::Message;
-use tlog_tiles::{Hash, HashReader};
+use tlog_tiles::Hash;
 use tokio::sync::oneshot;
 
 use super::{Committed, Latest, Prepared, Shared};
@@ -38,30 +37,10 @@ pub(super) struct Sequencer {
     pub clock: fn() -> i64,
 }
 
-/// Stored hashes of the open transaction over the committed ones.
-struct Overlay<'a> {
-    base: u64,
-    new: &'a [Hash],
-    db: crate::storage::SqlHashes<'a>,
-}
-
-impl HashReader for Overlay<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let mut out = Vec::with_capacity(indexes.len());
-        for &i in indexes {
-            if i >= self.base {
-                out.push(*self.new.get((i - self.base) as usize).ok_or(tlog_tiles::Error::IndexesNotInTree)?);
-            } else {
-                out.extend(self.db.read_hashes(&[i])?);
-            }
-        }
-        Ok(out)
-    }
-}
-
 enum Outcome {
-    New(usize),
-    Pending(usize),
+    /// A new entry at this index.
+    New(u64),
+    /// The envelope is already in the log (or earlier in this transaction) at this index.
     Duplicate(u64),
 }
 
@@ -84,6 +63,8 @@ impl Sequencer {
         tracing::info!(size = self.size, "sequencer stopped");
     }
 
+    /// Integrate a group of jobs in one transaction: each job inside its own savepoint, so a job that
+    /// breaks a rule is rolled back alone; then one signed checkpoint, then COMMIT, then the replies.
     fn integrate(&mut self, jobs: Vec<Job>) {
         let started = std::time::Instant::now();
         if let Err(e) = self.writer.begin() {
@@ -93,66 +74,17 @@ impl Sequencer {
             return;
         }
         let base_size = self.size;
-        let base_hash_id = merkle::stored_hash_count(base_size);
-        let mut rows: Vec<EntryRow> = Vec::new();
-        let mut hashes: Vec<Hash> = Vec::new();
         let mut effects: Vec<Effect> = Vec::new();
-        let mut by_identity: HashMap<[u8; 32], usize> = HashMap::new();
-        let mut by_sid: HashMap<String, usize> = HashMap::new();
         let mut results: Vec<(oneshot::Sender<Result<Vec<Committed>>>, Result<Vec<Outcome>>)> = Vec::new();
-
         for job in jobs {
-            let mark = (rows.len(), hashes.len(), effects.len(), self.size, self.last_ms);
-            let mut outcomes = Vec::with_capacity(job.items.len());
-            let mut failed = None;
-            for (pos, item) in job.items.iter().enumerate() {
-                let at = |e: Error| if job.items.len() > 1 { e.scope(&format!("envelopes[{pos}]")) } else { e };
-                match self.integrate_one(
-                    item,
-                    base_hash_id,
-                    &mut rows,
-                    &mut hashes,
-                    &mut effects,
-                    &by_identity,
-                    &by_sid,
-                ) {
-                    Ok(o) => {
-                        if let Outcome::New(r) = o {
-                            by_identity.insert(item.identity, r);
-                            by_sid.insert(item.statement_id().to_string(), r);
-                        }
-                        outcomes.push(o);
-                    }
-                    Err(e) => {
-                        failed = Some(at(e));
-                        break;
-                    }
-                }
-            }
-            if let Some(e) = failed {
-                // Undo this job only: drop its rows and hashes, revert its effects.
-                for r in &rows[mark.0..] {
-                    by_identity.remove(r.identity.as_slice());
-                    by_sid.remove(&r.statement_id);
-                }
-                rows.truncate(mark.0);
-                hashes.truncate(mark.1);
-                for eff in effects.drain(mark.2..).rev() {
-                    self.gov.revert(&eff);
-                }
-                self.size = mark.3;
-                self.last_ms = mark.4;
-                results.push((job.reply, Err(e)));
-            } else {
-                results.push((job.reply, Ok(outcomes)));
-            }
+            let res = self.integrate_job(&job.items, &mut effects);
+            results.push((job.reply, res));
         }
-
-        let published = if rows.is_empty() {
+        let published = if self.size == base_size {
             self.writer.rollback();
             Ok(None)
         } else {
-            self.persist(base_size, base_hash_id, &rows, &hashes, &effects).map(Some)
+            self.publish_checkpoint().map(Some)
         };
         let latest = match published {
             Ok(Some(latest)) => {
@@ -170,28 +102,23 @@ impl Sequencer {
                 return;
             }
         };
-        let n_new = rows.len();
-        let rows: Vec<Arc<EntryRow>> = rows.into_iter().map(Arc::new).collect();
         for (reply, res) in results {
             let res = res.and_then(|outs| {
                 outs.into_iter()
-                    .map(|o| match o {
-                        Outcome::New(r) => {
-                            Ok(Committed { entry: rows[r].clone(), latest: latest.clone(), duplicate: false })
-                        }
-                        Outcome::Pending(r) => {
-                            Ok(Committed { entry: rows[r].clone(), latest: latest.clone(), duplicate: true })
-                        }
-                        Outcome::Duplicate(index) => self
-                            .writer
-                            .entry(index)?
-                            .map(|e| Committed { entry: Arc::new(e), latest: latest.clone(), duplicate: true })
-                            .ok_or_else(|| Error::internal("duplicate entry vanished")),
+                    .map(|o| {
+                        let (index, duplicate) = match o {
+                            Outcome::New(i) => (i, false),
+                            Outcome::Duplicate(i) => (i, true),
+                        };
+                        let entry =
+                            self.writer.entry(index)?.ok_or_else(|| Error::internal("committed entry not found"))?;
+                        Ok(Committed { entry: Arc::new(entry), latest: latest.clone(), duplicate })
                     })
                     .collect()
             });
             let _ = reply.send(res);
         }
+        let n_new = self.size - base_size;
         if n_new > 0 {
             tracing::debug!(
                 entries = n_new,
@@ -202,32 +129,35 @@ impl Sequencer {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn integrate_one(
-        &mut self,
-        item: &Prepared,
-        base_hash_id: u64,
-        rows: &mut Vec<EntryRow>,
-        hashes: &mut Vec<Hash>,
-        effects: &mut Vec<Effect>,
-        by_identity: &HashMap<[u8; 32], usize>,
-        by_sid: &HashMap<String, usize>,
-    ) -> Result<Outcome> {
-        if let Some(&r) = by_identity.get(&item.identity) {
-            // The same envelope twice before commit: answered with the pending entry.
-            return Ok(Outcome::Pending(r));
+    /// One job (an atomic request) inside a savepoint. On error the savepoint and the in-memory effects of
+    /// this job are rolled back, and the error names the envelope's position in a batch.
+    fn integrate_job(&mut self, items: &[Prepared], effects: &mut Vec<Effect>) -> Result<Vec<Outcome>> {
+        self.writer.savepoint()?;
+        let mark = (effects.len(), self.size, self.last_ms);
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (pos, item) in items.iter().enumerate() {
+            match self.integrate_one(item, effects) {
+                Ok(o) => outcomes.push(o),
+                Err(e) => {
+                    self.writer.rollback_to_savepoint()?;
+                    for eff in effects.drain(mark.0..).rev() {
+                        self.gov.revert(&eff);
+                    }
+                    self.size = mark.1;
+                    self.last_ms = mark.2;
+                    return Err(if items.len() > 1 { e.scope(&format!("envelopes[{pos}]")) } else { e });
+                }
+            }
         }
+        self.writer.release()?;
+        Ok(outcomes)
+    }
+
+    fn integrate_one(&mut self, item: &Prepared, effects: &mut Vec<Effect>) -> Result<Outcome> {
         if let Some(index) = self.writer.find_identity(&item.identity)? {
             return Ok(Outcome::Duplicate(index));
         }
         let sid = item.statement_id();
-        if by_sid.contains_key(sid) {
-            return Err(Error::new(
-                crate::error::Kind::AlreadyExists,
-                "statement.statement_id",
-                format!("{sid:?} is already used by another statement in this submission"),
-            ));
-        }
         if let Some(index) = self.writer.find_statement_id(sid)? {
             return Err(Error::new(
                 crate::error::Kind::AlreadyExists,
@@ -254,52 +184,48 @@ impl Sequencer {
         }
         let now = (self.clock)().max(self.last_ms);
         let index = self.size;
-        let new_effects = self.gov.apply(&item.statement, &item.signers, index, now).map_err(|e| {
-            if e.field.starts_with("statement.") || e.field.starts_with("envelope.") {
+        let new_effects = self.gov.apply(&item.statement, &item.signers, index, now, &self.writer).map_err(|e| {
+            if e.field.starts_with("statement") || e.field.starts_with("envelope") {
                 e
             } else {
                 e.scope("statement")
             }
         })?;
+        // From here on the entry is in; the in-memory effects must be reverted if persisting fails.
+        let first_new = effects.len();
         effects.extend(new_effects);
-        let leaf = LogEntry { envelope: Some(item.envelope.clone()), integrated_at_ms: now }.encode_to_vec();
-        let leaf_hash = merkle::leaf_hash(&leaf);
-        let reader = Overlay { base: base_hash_id, new: hashes, db: self.writer.hashes() };
-        let new = merkle::stored_hashes_for_record_hash(index, Hash(leaf_hash), &reader)
-            .map_err(|e| Error::internal(format!("stored hashes: {e}")))?;
-        hashes.extend(new);
-        rows.push(EntryRow {
-            index,
-            identity: item.identity.to_vec(),
-            leaf_hash: leaf_hash.to_vec(),
-            statement_id: sid.to_string(),
-            kind: item.kind.to_string(),
-            integrated_at_ms: now,
-            leaf,
-        });
+        let persisted = (|| {
+            for e in &effects[first_new..] {
+                self.writer.apply_effect(e)?;
+            }
+            let leaf = LogEntry { envelope: Some(item.envelope.clone()), integrated_at_ms: now }.encode_to_vec();
+            let leaf_hash = merkle::leaf_hash(&leaf);
+            let new = merkle::stored_hashes_for_record_hash(index, Hash(leaf_hash), &self.writer.hashes())
+                .map_err(|e| Error::internal(format!("stored hashes: {e}")))?;
+            self.writer.insert_hashes(merkle::stored_hash_count(index), &new)?;
+            self.writer.insert_entry(&EntryRow {
+                index,
+                identity: item.identity.to_vec(),
+                leaf_hash: leaf_hash.to_vec(),
+                statement_id: sid.to_string(),
+                kind: item.kind.to_string(),
+                integrated_at_ms: now,
+                leaf,
+            })
+        })();
+        if let Err(e) = persisted {
+            for eff in effects.drain(first_new..).rev() {
+                self.gov.revert(&eff);
+            }
+            return Err(e);
+        }
         self.size += 1;
         self.last_ms = now;
-        Ok(Outcome::New(rows.len() - 1))
+        Ok(Outcome::New(index))
     }
 
-    fn persist(
-        &mut self,
-        base_size: u64,
-        base_hash_id: u64,
-        rows: &[EntryRow],
-        hashes: &[Hash],
-        effects: &[Effect],
-    ) -> Result<Latest> {
-        debug_assert_eq!(rows.first().map(|r| r.index), Some(base_size));
-        for r in rows {
-            self.writer.insert_entry(r)?;
-        }
-        self.writer.insert_hashes(base_hash_id, hashes)?;
-        for e in effects {
-            self.writer.apply_effect(e)?;
-        }
-        let root =
-            merkle::tree_hash(self.size, &Overlay { base: base_hash_id, new: hashes, db: self.writer.hashes() })?;
+    fn publish_checkpoint(&mut self) -> Result<Latest> {
+        let root = merkle::tree_hash(self.size, &self.writer.hashes())?;
         let note = self.signer.sign_checkpoint(self.size, &root);
         self.writer.insert_checkpoint(self.size, &root, &note, (self.clock)())?;
         self.writer.commit()?;

@@ -172,11 +172,14 @@ impl Writer {
     pub fn load(&self) -> Result<Loaded> {
         let c = &self.conn;
         let meta = read_meta(c)?;
+        // The last row by primary key: O(log n), no scan (integrated_at_ms never decreases with idx).
         let (size, last): (u64, i64) = c
-            .query_row("SELECT COALESCE(MAX(idx) + 1, 0), COALESCE(MAX(integrated_at_ms), 0) FROM entries", [], |r| {
+            .query_row("SELECT idx + 1, integrated_at_ms FROM entries ORDER BY idx DESC LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
-            .map_err(db_err)?;
+            .optional()
+            .map_err(db_err)?
+            .unwrap_or((0, 0));
         let latest = latest_checkpoint(c)?;
         let mut g = Governance::default();
         if let Some((name, k)) = c
@@ -223,13 +226,30 @@ impl Writer {
         for k in keys {
             g.absorb(&Effect::Key(k.map_err(db_err)?));
         }
-        let mut st = c.prepare("SELECT plan_id, idx FROM plans").map_err(db_err)?;
-        let plans = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))).map_err(db_err)?;
-        for p in plans {
-            let (plan_id, index) = p.map_err(db_err)?;
-            g.absorb(&Effect::Plan { plan_id, index });
-        }
         Ok(Loaded { meta, size, last_integrated_ms: last, latest, governance: g })
+    }
+
+    /// Entry index of a plan (projection), including rows written earlier in the open transaction.
+    pub fn plan(&self, plan_id: &str) -> Result<Option<u64>> {
+        self.conn
+            .prepare_cached("SELECT idx FROM plans WHERE plan_id = ?1")
+            .map_err(db_err)?
+            .query_row([plan_id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)
+    }
+
+    /// Open a savepoint inside the transaction (one per sequencer request).
+    pub fn savepoint(&self) -> Result<()> {
+        self.conn.execute_batch("SAVEPOINT job").map_err(db_err)
+    }
+    /// Keep the savepoint's work in the transaction.
+    pub fn release(&self) -> Result<()> {
+        self.conn.execute_batch("RELEASE job").map_err(db_err)
+    }
+    /// Undo everything since the savepoint.
+    pub fn rollback_to_savepoint(&self) -> Result<()> {
+        self.conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(db_err)
     }
 
     pub fn begin(&self) -> Result<()> {
@@ -366,6 +386,12 @@ fn entry_by(c: &Connection, col: &str, key: &dyn rusqlite::ToSql) -> Result<Opti
 /// [`HashReader`] over the `tree_hashes` table.
 #[derive(Debug, Clone, Copy)]
 pub struct SqlHashes<'a>(&'a Connection);
+
+impl crate::domain::StateView for Writer {
+    fn plan(&self, plan_id: &str) -> Result<Option<u64>> {
+        Writer::plan(self, plan_id)
+    }
+}
 
 impl HashReader for SqlHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system tools the tests need (when missing), then runs the whole test suite.
+# The tests never skip silently: a missing tool makes its test fail with a message pointing here.
+#   - Go and golang.org/x/mod (Debian packages): the interoperability test checks our checkpoints and
+#     proofs with Go's sumdb/note and sumdb/tlog.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+[ -d /usr/share/gocode/src/golang.org/x/mod/sumdb ] || need+=(golang-golang-x-mod-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+exec cargo test "$@"
