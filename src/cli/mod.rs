@@ -670,7 +670,7 @@ async fn consistency(a: ConsistencyArgs, json: bool) -> Result<()> {
     let mut c = connect(&a.server).await?;
     let read_cp = |p: &Path| -> Result<crypto::VerifiedCheckpoint> {
         let text = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-        crypto::open_checkpoint(&text, c.log_key()).with_context(|| format!("{}", p.display())).map_err(Into::into)
+        crypto::open_checkpoint(&text, c.log_key()).with_context(|| format!("{}", p.display()))
     };
     let old = read_cp(&a.old)?;
     let new = match &a.new {

@@ -102,7 +102,9 @@ fn check_party(p: &PbParty) -> Result<Vec<[u8; 32]>> {
     if p.public_keys.len() > MAX_KEYS_PER_PARTY {
         return Err(Error::invalid("public_keys", format!("at most {MAX_KEYS_PER_PARTY} keys")));
     }
-    if !p.country.is_empty() && !(p.country.len() == 2 && p.country.bytes().all(|b| b.is_ascii_uppercase())) {
+    let country_ok =
+        p.country.is_empty() || (p.country.len() == 2 && p.country.bytes().all(|b| b.is_ascii_uppercase()));
+    if !country_ok {
         return Err(Error::invalid("country", "must be an ISO 3166-1 alpha-2 code"));
     }
     let mut keys = Vec::new();

@@ -22,9 +22,11 @@ use crate::storage::{EntryRow, Writer};
 /// Most entries integrated in one transaction.
 pub const MAX_GROUP: usize = 8192;
 
+type Reply = oneshot::Sender<Result<Vec<Committed>>>;
+
 pub(super) struct Job {
     pub items: Vec<Prepared>,
-    pub reply: oneshot::Sender<Result<Vec<Committed>>>,
+    pub reply: Reply,
 }
 
 pub(super) struct Sequencer {
@@ -75,7 +77,7 @@ impl Sequencer {
         }
         let base_size = self.size;
         let mut effects: Vec<Effect> = Vec::new();
-        let mut results: Vec<(oneshot::Sender<Result<Vec<Committed>>>, Result<Vec<Outcome>>)> = Vec::new();
+        let mut results: Vec<(Reply, Result<Vec<Outcome>>)> = Vec::new();
         for job in jobs {
             let res = self.integrate_job(&job.items, &mut effects);
             results.push((job.reply, res));
