@@ -141,7 +141,7 @@ impl Client {
             .map_err(from_status)?
             .into_inner();
         let cp = open_checkpoint(r.checkpoint.as_bytes(), &self.log)?;
-        if let Some(s) = size.filter(|s| *s > 0) {
+        if let Some(s) = size {
             if cp.size != s {
                 return Err(Error::denied("checkpoint", format!("asked for size {s}, got {}", cp.size)));
             }
@@ -168,7 +168,7 @@ impl Client {
             Vec::new()
         } else {
             self.inner
-                .get_consistency_proof(pb::GetConsistencyProofRequest { from_size: old.size, to_size: new.size })
+                .get_consistency_proof(pb::GetConsistencyProofRequest { from_size: old.size, to_size: Some(new.size) })
                 .await
                 .map_err(from_status)?
                 .into_inner()

@@ -170,11 +170,12 @@ async fn go_sumdb_accepts_our_checkpoints_and_proofs() {
         }
     }
 
-    // Consistency proofs between every pair of stored sizes (including equal sizes and from 0).
+    // Consistency proofs between every pair of stored sizes, including equal sizes and from 0 (but not
+    // 0 -> 0: to_size 0 means "latest").
     let mut consistency = Vec::new();
     for (i, &old) in sizes.iter().enumerate() {
-        for &new in &sizes[i..] {
-            let req = pb::GetConsistencyProofRequest { from_size: old, to_size: new };
+        for &new in sizes[i..].iter().filter(|n| **n > 0) {
+            let req = pb::GetConsistencyProofRequest { from_size: old, to_size: Some(new) };
             let p = raw.get_consistency_proof(req).await.expect("GetConsistencyProof").into_inner();
             assert_eq!((p.from_size, p.to_size), (old, new));
             consistency.push(json!({

@@ -380,6 +380,9 @@ async fn reads_proofs_and_their_errors() {
             c.check_consistency(&cps[i], &cps[j]).await.unwrap();
         }
     }
+    // The size-0 checkpoint stays retrievable once the log has grown.
+    let cp0 = c.checkpoint(Some(0)).await.unwrap();
+    assert_eq!((cp0.size, cp0.root), (0, merkle::empty_root()));
     // A checkpoint of a size that was never published is NOT_FOUND.
     let missing = (1..latest.size).find(|n| !sizes.contains(n)).unwrap();
     let err = raw.get_checkpoint(pb::GetCheckpointRequest { tree_size: Some(missing) }).await.unwrap_err();
@@ -432,11 +435,12 @@ async fn reads_proofs_and_their_errors() {
     let err = raw.get_inclusion_proof(pb::GetInclusionProofRequest { leaf: None, tree_size: 0 }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     let err = raw
-        .get_consistency_proof(pb::GetConsistencyProofRequest { from_size: 3, to_size: latest.size + 5 })
+        .get_consistency_proof(pb::GetConsistencyProofRequest { from_size: 3, to_size: Some(latest.size + 5) })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let err = raw.get_consistency_proof(pb::GetConsistencyProofRequest { from_size: 9, to_size: 4 }).await.unwrap_err();
+    let err =
+        raw.get_consistency_proof(pb::GetConsistencyProofRequest { from_size: 9, to_size: Some(4) }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
 

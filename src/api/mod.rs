@@ -153,7 +153,7 @@ impl LedgerService for LedgerApi {
         &self,
         req: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
-        let size = req.into_inner().tree_size.filter(|s| *s > 0);
+        let size = req.into_inner().tree_size;
         let ledger = self.ledger.clone();
         let cp = blocking(move || match size {
             Some(s) => ledger.checkpoint(s),
@@ -214,7 +214,7 @@ impl LedgerService for LedgerApi {
         let req = req.into_inner();
         let ledger = self.ledger.clone();
         let resp = blocking(move || {
-            let to = if req.to_size == 0 { ledger.latest().size } else { req.to_size };
+            let to = req.to_size.unwrap_or_else(|| ledger.latest().size);
             let proof = ledger.consistency_proof(req.from_size, to)?;
             Ok(pb::GetConsistencyProofResponse {
                 from_size: req.from_size,
