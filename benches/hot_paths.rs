@@ -44,7 +44,7 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("prepare (decode, canonical check, rules, verify)", |b| {
         let limits = Limits::default();
-        b.iter(|| prepare_with(black_box(&env), ORIGIN, &limits, |k| (k == kid).then(|| pk.to_bytes())).unwrap())
+        b.iter(|| prepare_with(black_box(&env), ORIGIN, &limits, |k| (k == kid).then_some(pk)).unwrap())
     });
     g.bench_function("seal (sign)", |b| b.iter(|| crypto::seal(black_box(&statement(2)), &[&key])));
     g.finish();

@@ -233,7 +233,7 @@ pub fn verify_offline(
         signer_keys.iter().map(|k| (crypto::keyid(k), *k)).collect();
     let limits = crate::log::Limits { max_payload_bytes: usize::MAX, ..Default::default() };
     // Keys introduced by the statement itself (charter, admission, rotation) verify their own signatures.
-    let prepared = crate::log::prepare_with(&env, &cp.origin, &limits, |kid| keys.get(kid).map(|k| k.to_bytes()))
+    let prepared = crate::log::prepare_with(&env, &cp.origin, &limits, |kid| keys.get(kid).copied())
         .map_err(|e| e.scope("leaf"))?;
     if let Some(&i) = prepared.unverified.first() {
         return Err(Error::denied(

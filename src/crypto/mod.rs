@@ -308,3 +308,16 @@ pub fn combine(envs: &[crate::pb::Envelope]) -> Result<crate::pb::Envelope> {
     out.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
     Ok(out)
 }
+
+/// `identity = SHA-256(canonical envelope bytes)`; the envelope must already be canonical.
+pub fn envelope_identity(canonical: &crate::pb::Envelope) -> [u8; 32] {
+    use prost::Message;
+    Sha256::digest(canonical.encode_to_vec()).into()
+}
+
+/// The identity of the envelope inside a leaf (`accord.v1.LogEntry`), or None if the leaf does not decode.
+pub fn leaf_identity(leaf: &[u8]) -> Option<[u8; 32]> {
+    use prost::Message;
+    let entry = crate::pb::LogEntry::decode(leaf).ok()?;
+    Some(envelope_identity(&entry.envelope?))
+}

@@ -77,7 +77,7 @@ pub struct Latest {
 pub(crate) struct Shared {
     latest: RwLock<Latest>,
     /// Every key ever registered (revoked ones included): keyid → public key. Validity is the sequencer's call.
-    keys: RwLock<HashMap<String, [u8; 32]>>,
+    keys: RwLock<HashMap<String, crypto::PublicKey>>,
     size_tx: watch::Sender<u64>,
 }
 
@@ -88,7 +88,10 @@ impl Shared {
     fn publish(&self, latest: Latest, effects: &[Effect]) {
         let new_keys: Vec<_> = effects
             .iter()
-            .filter_map(|e| if let Effect::Key(k) = e { Some((k.keyid.clone(), k.public_key)) } else { None })
+            .filter_map(|e| match e {
+                Effect::Key(k) => Some((k.keyid.clone(), crypto::public_key_from_bytes(&k.public_key).ok()?)),
+                _ => None,
+            })
             .collect();
         if !new_keys.is_empty() {
             self.keys.write().expect("keys lock").extend(new_keys);
@@ -243,7 +246,13 @@ impl Ledger {
             }
             None => return Err(Error::internal("entries without any checkpoint")),
         };
-        let keys = loaded.governance.keys.values().map(|k| (k.keyid.clone(), k.public_key)).collect();
+        // Decompressed once here, not on every signature check.
+        let keys = loaded
+            .governance
+            .keys
+            .values()
+            .filter_map(|k| Some((k.keyid.clone(), crypto::public_key_from_bytes(&k.public_key).ok()?)))
+            .collect();
         let (size_tx, size_rx) = watch::channel(latest.size);
         let shared = Arc::new(Shared { latest: RwLock::new(latest), keys: RwLock::new(keys), size_tx });
         let (tx, rx) = sync_channel(opts.limits.queue_depth);
@@ -403,7 +412,7 @@ pub fn prepare_with(
     env: &Envelope,
     origin: &str,
     limits: &Limits,
-    lookup: impl Fn(&str) -> Option<[u8; 32]>,
+    lookup: impl Fn(&str) -> Option<crypto::PublicKey>,
 ) -> Result<Prepared> {
     if env.payload_type != PAYLOAD_TYPE {
         return Err(Error::invalid("envelope.payload_type", format!("must be {PAYLOAD_TYPE:?}")));
@@ -456,11 +465,16 @@ pub fn prepare_with(
                 format!("an Ed25519 signature is 64 bytes, got {}", s.sig.len()),
             ));
         }
-        let Some(pk) = introduced.get(&s.keyid).copied().or_else(|| lookup(&s.keyid)) else {
-            unverified.push(i);
-            continue;
+        let key = match introduced.get(&s.keyid) {
+            Some(pk) => crypto::public_key_from_bytes(pk).map_err(|e| e.scope(&format!("{field}.keyid")))?,
+            None => match lookup(&s.keyid) {
+                Some(key) => key,
+                None => {
+                    unverified.push(i);
+                    continue;
+                }
+            },
         };
-        let key = crypto::public_key_from_bytes(&pk).map_err(|e| e.scope(&format!("{field}.keyid")))?;
         if !crypto::verify_pae(&key, &canonical.payload_type, &canonical.payload, &s.sig) {
             return Err(Error::denied(
                 format!("{field}.sig"),

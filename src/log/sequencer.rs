@@ -40,8 +40,8 @@ pub(super) struct Sequencer {
 }
 
 enum Outcome {
-    /// A new entry at this index.
-    New(u64),
+    /// A new entry.
+    New(Arc<EntryRow>),
     /// The envelope is already in the log (or earlier in this transaction) at this index.
     Duplicate(u64),
 }
@@ -107,14 +107,15 @@ impl Sequencer {
         for (reply, res) in results {
             let res = res.and_then(|outs| {
                 outs.into_iter()
-                    .map(|o| {
-                        let (index, duplicate) = match o {
-                            Outcome::New(i) => (i, false),
-                            Outcome::Duplicate(i) => (i, true),
-                        };
-                        let entry =
-                            self.writer.entry(index)?.ok_or_else(|| Error::internal("committed entry not found"))?;
-                        Ok(Committed { entry: Arc::new(entry), latest: latest.clone(), duplicate })
+                    .map(|o| match o {
+                        Outcome::New(entry) => Ok(Committed { entry, latest: latest.clone(), duplicate: false }),
+                        Outcome::Duplicate(index) => {
+                            let entry = self
+                                .writer
+                                .entry(index)?
+                                .ok_or_else(|| Error::internal("duplicate entry not found"))?;
+                            Ok(Committed { entry: Arc::new(entry), latest: latest.clone(), duplicate: true })
+                        }
                     })
                     .collect()
             });
@@ -205,7 +206,7 @@ impl Sequencer {
             let new = merkle::stored_hashes_for_record_hash(index, Hash(leaf_hash), &self.writer.hashes())
                 .map_err(|e| Error::internal(format!("stored hashes: {e}")))?;
             self.writer.insert_hashes(merkle::stored_hash_count(index), &new)?;
-            self.writer.insert_entry(&EntryRow {
+            let row = EntryRow {
                 index,
                 identity: item.identity.to_vec(),
                 leaf_hash: leaf_hash.to_vec(),
@@ -213,17 +214,22 @@ impl Sequencer {
                 kind: item.kind.to_string(),
                 integrated_at_ms: now,
                 leaf,
-            })
+            };
+            self.writer.insert_entry(&row)?;
+            Ok(row)
         })();
-        if let Err(e) = persisted {
-            for eff in effects.drain(first_new..).rev() {
-                self.gov.revert(&eff);
+        let row = match persisted {
+            Ok(row) => row,
+            Err(e) => {
+                for eff in effects.drain(first_new..).rev() {
+                    self.gov.revert(&eff);
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
+        };
         self.size += 1;
         self.last_ms = now;
-        Ok(Outcome::New(index))
+        Ok(Outcome::New(Arc::new(row)))
     }
 
     fn publish_checkpoint(&mut self) -> Result<Latest> {

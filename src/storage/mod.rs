@@ -20,13 +20,15 @@ const SCHEMA: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE entries (
     idx INTEGER PRIMARY KEY,
-    identity BLOB NOT NULL UNIQUE,
-    leaf_hash BLOB NOT NULL UNIQUE,
+    identity_key INTEGER NOT NULL,
+    leaf_key INTEGER NOT NULL,
     statement_id TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     integrated_at_ms INTEGER NOT NULL,
     leaf BLOB NOT NULL
 );
+CREATE INDEX entries_identity_key ON entries (identity_key);
+CREATE INDEX entries_leaf_key ON entries (leaf_key);
 CREATE TABLE tree_hashes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE charter (id INTEGER PRIMARY KEY CHECK (id = 0), name TEXT NOT NULL, admission_k INTEGER NOT NULL);
@@ -47,7 +49,9 @@ fn db_err(e: rusqlite::Error) -> Error {
     Error::internal(format!("database: {e}"))
 }
 
-/// One stored log entry.
+/// One stored log entry. `identity` and `leaf_hash` are not stored: both are functions of the leaf
+/// (indexed by their first 8 bytes only, which keeps an entry under 1 KiB on disk) and are recomputed on
+/// read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRow {
     pub index: u64,
@@ -241,11 +245,11 @@ impl Writer {
 
     /// Open a savepoint inside the transaction (one per sequencer request).
     pub fn savepoint(&self) -> Result<()> {
-        self.conn.execute_batch("SAVEPOINT job").map_err(db_err)
+        self.conn.prepare_cached("SAVEPOINT job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)
     }
     /// Keep the savepoint's work in the transaction.
     pub fn release(&self) -> Result<()> {
-        self.conn.execute_batch("RELEASE job").map_err(db_err)
+        self.conn.prepare_cached("RELEASE job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)
     }
     /// Undo everything since the savepoint.
     pub fn rollback_to_savepoint(&self) -> Result<()> {
@@ -262,14 +266,9 @@ impl Writer {
         let _ = self.conn.execute_batch("ROLLBACK");
     }
 
-    /// Index and statement_id of the entry with this identity.
+    /// Index of the entry with this identity.
     pub fn find_identity(&self, identity: &[u8]) -> Result<Option<u64>> {
-        self.conn
-            .prepare_cached("SELECT idx FROM entries WHERE identity = ?1")
-            .map_err(db_err)?
-            .query_row([identity], |r| r.get(0))
-            .optional()
-            .map_err(db_err)
+        Ok(entry_by_identity(&self.conn, identity)?.map(|e| e.index))
     }
 
     /// Index of the entry using this statement_id.
@@ -289,11 +288,19 @@ impl Writer {
     pub fn insert_entry(&self, e: &EntryRow) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO entries (idx, identity, leaf_hash, statement_id, kind, integrated_at_ms, leaf)
+                "INSERT INTO entries (idx, identity_key, leaf_key, statement_id, kind, integrated_at_ms, leaf)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(db_err)?
-            .execute(params![e.index, e.identity, e.leaf_hash, e.statement_id, e.kind, e.integrated_at_ms, e.leaf])
+            .execute(params![
+                e.index,
+                prefix_key(&e.identity),
+                prefix_key(&e.leaf_hash),
+                e.statement_id,
+                e.kind,
+                e.integrated_at_ms,
+                e.leaf
+            ])
             .map_err(db_err)?;
         Ok(())
     }
@@ -361,11 +368,40 @@ fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
     Ok(CheckpointRow { size: r.get(0)?, root: root.try_into().unwrap_or([0; 32]), note: r.get(2)? })
 }
 
+/// First 8 bytes of a hash as the integer SQLite indexes.
+fn prefix_key(h: &[u8]) -> i64 {
+    let mut b = [0u8; 8];
+    let n = h.len().min(8);
+    b[..n].copy_from_slice(&h[..n]);
+    i64::from_be_bytes(b)
+}
+
+/// Fill in the recomputed hashes of a row read from the table.
+fn complete(mut e: EntryRow) -> EntryRow {
+    e.leaf_hash = crate::merkle::leaf_hash(&e.leaf).to_vec();
+    e.identity = crate::crypto::leaf_identity(&e.leaf).map(|h| h.to_vec()).unwrap_or_default();
+    e
+}
+
+/// The entry with this identity: candidates by 8-byte prefix, confirmed on the full hash.
+fn entry_by_identity(c: &Connection, identity: &[u8]) -> Result<Option<EntryRow>> {
+    let mut st =
+        c.prepare_cached(&format!("SELECT {ENTRY_COLS} FROM entries WHERE identity_key = ?1")).map_err(db_err)?;
+    let rows = st.query_map([prefix_key(identity)], entry_row).map_err(db_err)?;
+    for r in rows {
+        let e = complete(r.map_err(db_err)?);
+        if e.identity == identity {
+            return Ok(Some(e));
+        }
+    }
+    Ok(None)
+}
+
 fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     Ok(EntryRow {
         index: r.get(0)?,
-        identity: r.get(1)?,
-        leaf_hash: r.get(2)?,
+        identity: Vec::new(),
+        leaf_hash: Vec::new(),
         statement_id: r.get(3)?,
         kind: r.get(4)?,
         integrated_at_ms: r.get(5)?,
@@ -373,7 +409,7 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     })
 }
 
-const ENTRY_COLS: &str = "idx, identity, leaf_hash, statement_id, kind, integrated_at_ms, leaf";
+const ENTRY_COLS: &str = "idx, identity_key, leaf_key, statement_id, kind, integrated_at_ms, leaf";
 
 fn entry_by(c: &Connection, col: &str, key: &dyn rusqlite::ToSql) -> Result<Option<EntryRow>> {
     c.prepare_cached(&format!("SELECT {ENTRY_COLS} FROM entries WHERE {col} = ?1"))
@@ -381,6 +417,7 @@ fn entry_by(c: &Connection, col: &str, key: &dyn rusqlite::ToSql) -> Result<Opti
         .query_row([key], entry_row)
         .optional()
         .map_err(db_err)
+        .map(|e| e.map(complete))
 }
 
 /// [`HashReader`] over the `tree_hashes` table.
@@ -409,10 +446,61 @@ impl HashReader for SqlHashes<'_> {
     }
 }
 
+/// Stored hashes of the upper tree levels, shared by all readers. Stored hashes never change once written,
+/// so caching them is always correct; the levels cached hold at most 1/16 of all hashes.
+#[derive(Debug, Default)]
+pub struct HashCache {
+    map: std::sync::RwLock<std::collections::HashMap<u64, Hash>>,
+}
+
+impl HashCache {
+    /// Lowest tree level kept in memory.
+    const MIN_LEVEL: u8 = 4;
+    /// Upper bound on cached hashes (~64 MiB at most).
+    const MAX_ENTRIES: usize = 1 << 20;
+}
+
+/// [`HashReader`] over `tree_hashes` through the shared [`HashCache`].
+#[derive(Debug, Clone, Copy)]
+pub struct CachedHashes<'a> {
+    db: SqlHashes<'a>,
+    cache: &'a HashCache,
+}
+
+impl HashReader for CachedHashes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        let mut out = Vec::with_capacity(indexes.len());
+        let mut fresh = Vec::new();
+        {
+            let map = self.cache.map.read().expect("hash cache lock");
+            for &i in indexes {
+                match map.get(&i) {
+                    Some(h) => out.push(*h),
+                    None => {
+                        let h = self.db.read_hashes(&[i])?[0];
+                        if tlog_tiles::split_stored_hash_index(i).0 >= HashCache::MIN_LEVEL {
+                            fresh.push((i, h));
+                        }
+                        out.push(h);
+                    }
+                }
+            }
+        }
+        if !fresh.is_empty() {
+            let mut map = self.cache.map.write().expect("hash cache lock");
+            if map.len() + fresh.len() <= HashCache::MAX_ENTRIES {
+                map.extend(fresh);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// A read-only connection handed out by [`Readers`].
 #[derive(Debug)]
 pub struct Reader {
     conn: Connection,
+    cache: std::sync::Arc<HashCache>,
 }
 
 impl Reader {
@@ -420,18 +508,23 @@ impl Reader {
         entry_by(&self.conn, "idx", &index)
     }
     pub fn entry_by_identity(&self, identity: &[u8]) -> Result<Option<EntryRow>> {
-        entry_by(&self.conn, "identity", &identity)
+        entry_by_identity(&self.conn, identity)
     }
     pub fn entry_by_statement_id(&self, sid: &str) -> Result<Option<EntryRow>> {
         entry_by(&self.conn, "statement_id", &sid)
     }
     pub fn index_by_leaf_hash(&self, leaf_hash: &[u8]) -> Result<Option<u64>> {
-        self.conn
-            .prepare_cached("SELECT idx FROM entries WHERE leaf_hash = ?1")
-            .map_err(db_err)?
-            .query_row([leaf_hash], |r| r.get(0))
-            .optional()
-            .map_err(db_err)
+        let mut st = self.conn.prepare_cached("SELECT idx, leaf FROM entries WHERE leaf_key = ?1").map_err(db_err)?;
+        let rows = st
+            .query_map([prefix_key(leaf_hash)], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(db_err)?;
+        for r in rows {
+            let (idx, leaf) = r.map_err(db_err)?;
+            if crate::merkle::leaf_hash(&leaf) == leaf_hash {
+                return Ok(Some(idx));
+            }
+        }
+        Ok(None)
     }
     /// Entries with `start <= idx < end`, at most `limit`.
     pub fn entries(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
@@ -442,7 +535,7 @@ impl Reader {
             ))
             .map_err(db_err)?;
         let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+        rows.map(|r| r.map(complete).map_err(db_err)).collect()
     }
     pub fn checkpoint(&self, size: u64) -> Result<Option<CheckpointRow>> {
         self.conn
@@ -464,8 +557,9 @@ impl Reader {
     pub fn meta(&self) -> Result<Meta> {
         read_meta(&self.conn)
     }
-    pub fn hashes(&self) -> SqlHashes<'_> {
-        SqlHashes(&self.conn)
+    /// Stored hashes, upper levels from the shared cache.
+    pub fn hashes(&self) -> CachedHashes<'_> {
+        CachedHashes { db: SqlHashes(&self.conn), cache: &self.cache }
     }
 }
 
@@ -474,6 +568,7 @@ impl Reader {
 pub struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Reader>>,
+    cache: std::sync::Arc<HashCache>,
     open: Mutex<usize>,
     available: Condvar,
     max: usize,
@@ -484,6 +579,7 @@ impl Readers {
         Self {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            cache: Default::default(),
             open: Mutex::new(0),
             available: Condvar::new(),
             max: max.max(1),
@@ -498,7 +594,7 @@ impl Readers {
         .map_err(db_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
         conn.pragma_update(None, "cache_size", -16_000).map_err(db_err)?;
-        Ok(Reader { conn })
+        Ok(Reader { conn, cache: self.cache.clone() })
     }
 
     /// Run `f` with a reader. Blocking: call from a blocking context.
