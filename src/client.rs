@@ -33,6 +33,19 @@ impl VerifiedReceipt {
     }
 }
 
+/// A plain channel to `url` with Accord's connection settings (used by [`Client`] and the load generator).
+pub async fn channel(url: &str) -> Result<Channel> {
+    Endpoint::from_shared(url.to_string())
+        .map_err(|e| Error::invalid("server", format!("{url:?} is not a valid URL: {e}")))?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .initial_stream_window_size(crate::server::WINDOW_BYTES)
+        .initial_connection_window_size(2 * crate::server::WINDOW_BYTES)
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| Error::new(crate::error::Kind::Unavailable, "server", format!("cannot connect to {url}: {e}")))
+}
+
 /// Turn a transport status into our error, keeping the server's words.
 fn from_status(s: tonic::Status) -> Error {
     use crate::error::Kind;
@@ -62,7 +75,9 @@ impl Client {
     pub async fn connect(url: &str, trusted_key: Option<&str>) -> Result<Self> {
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| Error::invalid("server", format!("{url:?} is not a valid URL: {e}")))?
-            .connect_timeout(std::time::Duration::from_secs(5));
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .initial_stream_window_size(crate::server::WINDOW_BYTES)
+            .initial_connection_window_size(2 * crate::server::WINDOW_BYTES);
         let channel = endpoint.connect().await.map_err(|e| {
             Error::new(crate::error::Kind::Unavailable, "server", format!("cannot connect to {url}: {e}"))
         })?;

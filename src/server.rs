@@ -14,6 +14,9 @@ use crate::pb::{ledger_service_server::LedgerServiceServer, FILE_DESCRIPTOR_SET}
 /// Largest gRPC message accepted (a full SubmitBatch of 1024 × 64 KiB envelopes is the design maximum).
 pub const MAX_MESSAGE_BYTES: usize = 80 * 1024 * 1024;
 
+/// HTTP/2 flow-control window per stream (the connection gets twice this).
+pub const WINDOW_BYTES: u32 = 4 * 1024 * 1024;
+
 /// Serve the ledger on `listener` until `shutdown` completes, then close the ledger: in-flight
 /// submissions finish, the sequencer drains and the database is closed.
 pub async fn run(
@@ -32,6 +35,9 @@ pub async fn run(
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        // Batches and their receipts are hundreds of KiB: HTTP/2's default 64 KiB windows would stall them.
+        .initial_stream_window_size(Some(WINDOW_BYTES))
+        .initial_connection_window_size(Some(2 * WINDOW_BYTES))
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
         .add_service(health_service)
         .add_service(reflection)

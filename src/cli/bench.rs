@@ -44,6 +44,9 @@ pub struct BenchArgs {
     /// GetInclusionProof calls.
     #[arg(long, default_value_t = 100_000)]
     proofs: u64,
+    /// gRPC connections the load is spread over (an HTTP/2 connection is served by one task).
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
     /// Statement payload size in bytes (approximate).
     #[arg(long, default_value_t = 300)]
     statement_bytes: usize,
@@ -62,12 +65,14 @@ struct Server {
 
 async fn start_server(dir: &std::path::Path, sync: &str) -> Result<(Server, Duration)> {
     let exe = std::env::current_exe()?;
+    // ACCORD_BENCH_SERVER_LOG sets the server's log filter (e.g. "accord=debug" for per-batch timings).
+    let server_log = std::env::var("ACCORD_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
     let t = Instant::now();
     let mut child = Command::new(exe)
         .args([
             "--json",
             "--log",
-            "warn",
+            &server_log,
             "serve",
             "--listen",
             "127.0.0.1:0",
@@ -180,7 +185,13 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     };
     let origin = "bench.accord.localhost/ledger";
     let (server, _) = start_server(&dir, &a.sync).await?;
-    let mut client = LedgerServiceClient::connect(server.addr.clone()).await?.max_decoding_message_size(usize::MAX);
+    let mut clients = Vec::new();
+    for _ in 0..a.connections.max(1) {
+        clients.push(
+            LedgerServiceClient::new(crate::client::channel(&server.addr).await?).max_decoding_message_size(usize::MAX),
+        );
+    }
+    let mut client = clients[0].clone();
     let founder = crypto::generate_key();
     let charter = pb::Statement {
         ledger: origin.into(),
@@ -224,8 +235,8 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let total = chunks.len();
     let queue = Arc::new(std::sync::Mutex::new(chunks.into_iter()));
     let mut tasks = Vec::new();
-    for _ in 0..a.batch_in_flight.max(1) {
-        let mut c = client.clone();
+    for t in 0..a.batch_in_flight.max(1) {
+        let mut c = clients[t % clients.len()].clone();
         let q = queue.clone();
         tasks.push(tokio::spawn(async move {
             loop {
@@ -246,7 +257,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     );
 
     // 2. Unary Submit at fixed concurrency.
-    let (unary_rate, unary_lat) = unary_run(&client, unary_envs, a.concurrency, None).await?;
+    let (unary_rate, unary_lat) = unary_run(&clients, unary_envs, a.concurrency, None).await?;
     eprintln!(
         "bench: unary Submit x{} in flight: {unary_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
         a.concurrency,
@@ -255,7 +266,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     );
 
     // 3. Unary latency at a fixed offered rate.
-    let (paced_rate, paced_lat) = unary_run(&client, rate_envs, 256, Some(a.rate)).await?;
+    let (paced_rate, paced_lat) = unary_run(&clients, rate_envs, 256, Some(a.rate)).await?;
     eprintln!(
         "bench: unary at {} /s offered: achieved {paced_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
         a.rate,
@@ -269,7 +280,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let per = a.proofs / 64;
     let mut tasks = Vec::new();
     for w in 0..64u64 {
-        let mut c = client.clone();
+        let mut c = clients[w as usize % clients.len()].clone();
         tasks.push(tokio::spawn(async move {
             let mut x = w.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             for _ in 0..per {
@@ -295,6 +306,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let pid = server.child.id().unwrap_or(0);
     let rss_loaded = rss_kib(pid).unwrap_or(0);
     drop(client);
+    drop(clients);
     let mut child = server.child;
     // Stop gracefully with SIGTERM (tokio's start_kill would send SIGKILL).
     let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
@@ -312,6 +324,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let report = json!({
         "statement_payload_bytes": payload_len,
         "synchronous": a.sync,
+        "connections": a.connections,
         "baseline_verify_strict_per_s_2_threads": baseline.round(),
         "submit_batch": {"batch": a.batch, "in_flight": a.batch_in_flight, "entries": a.entries, "per_s": batch_rate.round(), "ratio_to_baseline": (batch_rate / baseline * 1000.0).round() / 1000.0},
         "submit_unary": {"in_flight": a.concurrency, "per_s": unary_rate.round(), "p50_ms": percentile(&unary_lat, 0.5), "p99_ms": percentile(&unary_lat, 0.99)},
@@ -327,7 +340,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
 }
 
 async fn unary_run(
-    client: &LedgerServiceClient<tonic::transport::Channel>,
+    clients: &[LedgerServiceClient<tonic::transport::Channel>],
     envs: Vec<pb::Envelope>,
     concurrency: usize,
     rate: Option<u64>,
@@ -339,8 +352,8 @@ async fn unary_run(
     let queue = Arc::new(std::sync::Mutex::new(envs.into_iter().enumerate()));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let mut c = client.clone();
+    for t in 0..concurrency {
+        let mut c = clients[t % clients.len()].clone();
         let q = queue.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
