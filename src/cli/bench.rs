@@ -274,7 +274,25 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         percentile(&paced_lat, 0.99)
     );
 
-    // 4. Inclusion proofs at 64 in flight on the loaded ledger.
+    // 4. Transport baseline: the cheapest RPC (GetLogInfo, no storage) at 64 in flight, then inclusion
+    //    proofs at 64 in flight on the loaded ledger.
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    let per_info = (a.proofs / 64).max(1);
+    for w in 0..64usize {
+        let mut c = clients[w % clients.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_info {
+                c.get_log_info(pb::GetLogInfoRequest {}).await?;
+            }
+            Ok::<_, tonic::Status>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let info_rate = (per_info * 64) as f64 / t.elapsed().as_secs_f64();
+    eprintln!("bench: transport baseline GetLogInfo x64 in flight: {info_rate:.0}/s");
     let size = client.get_log_info(pb::GetLogInfoRequest {}).await?.into_inner().tree_size;
     let t = Instant::now();
     let per = a.proofs / 64;
@@ -329,7 +347,9 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         "submit_batch": {"batch": a.batch, "in_flight": a.batch_in_flight, "entries": a.entries, "per_s": batch_rate.round(), "ratio_to_baseline": (batch_rate / baseline * 1000.0).round() / 1000.0},
         "submit_unary": {"in_flight": a.concurrency, "per_s": unary_rate.round(), "p50_ms": percentile(&unary_lat, 0.5), "p99_ms": percentile(&unary_lat, 0.99)},
         "submit_paced": {"offered_per_s": a.rate, "achieved_per_s": paced_rate.round(), "p50_ms": percentile(&paced_lat, 0.5), "p99_ms": percentile(&paced_lat, 0.99)},
-        "inclusion_proofs": {"tree_size": size, "in_flight": 64, "per_s": proof_rate.round()},
+        "inclusion_proofs": {"tree_size": size, "in_flight": 64, "per_s": proof_rate.round(),
+                             "transport_baseline_get_log_info_per_s": info_rate.round(),
+                             "ratio_to_transport_baseline": (proof_rate / info_rate * 1000.0).round() / 1000.0},
         "ledger": {"entries": size, "startup_ms": startup.as_millis(), "rss_mib_after_load": rss_loaded / 1024, "rss_mib_after_restart": rss_start / 1024,
                    "disk_bytes": disk, "disk_bytes_per_entry": disk / size.max(1)},
     });

@@ -76,7 +76,8 @@ fn pragmas(c: &Connection, synchronous_full: bool) -> Result<()> {
     c.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
     c.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" }).map_err(db_err)?;
     c.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
-    c.pragma_update(None, "cache_size", -32_000).map_err(db_err)?;
+    // 64 MiB: the writer's index pages (identity, leaf hash, statement id) stay cached at a million entries.
+    c.pragma_update(None, "cache_size", -64_000).map_err(db_err)?;
     Ok(())
 }
 
@@ -593,7 +594,7 @@ impl Readers {
         )
         .map_err(db_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
-        conn.pragma_update(None, "cache_size", -16_000).map_err(db_err)?;
+        conn.pragma_update(None, "cache_size", -8_000).map_err(db_err)?;
         Ok(Reader { conn, cache: self.cache.clone() })
     }
 

@@ -1,0 +1,165 @@
+//! The README walk-through through the real `accord` binary: two founders sign a charter separately,
+//! the signatures are combined, the secretariat submits a statement, and anyone verifies it offline.
+//! Exit codes are part of the contract.
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_accord");
+const ORIGIN: &str = "cli.accord.example/ledger";
+
+fn accord(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).current_dir(dir).args(args).output().expect("run accord")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = accord(dir, args);
+    assert!(
+        out.status.success(),
+        "accord {args:?} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path) -> (Server, String, String) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args([
+            "--json",
+            "--log",
+            "warn",
+            "serve",
+            "--data-dir",
+            "ledger",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            ORIGIN,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let url = format!("http://{}", v["listening"].as_str().unwrap());
+    let vkey = v["verifier_key"].as_str().unwrap().to_string();
+    (Server(child), url, vkey)
+}
+
+#[test]
+fn readme_walkthrough() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (_server, url, vkey) = serve(d);
+    let s = ["--server", url.as_str(), "--log-key", vkey.as_str()];
+
+    ok(d, &["key", "generate", "--name", "GT-GOV-1", "--out", "guatemala"]);
+    let undp: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--json", "key", "generate", "--name", "XM-DAC-41114", "--out", "undp"]))
+            .unwrap();
+    assert_eq!(undp["keyid"].as_str().unwrap().len(), 64);
+    ok(
+        d,
+        &[
+            "charter",
+            "propose",
+            "--origin",
+            ORIGIN,
+            "--name",
+            "Central America Compact",
+            "--k",
+            "2",
+            "--founder",
+            "GT-GOV-1;Government of Guatemala;partner_government;guatemala.pub;10;GT",
+            "--founder",
+            "XM-DAC-41114;UNDP;implementer,secretariat;undp.pub;40",
+            "-o",
+            "charter.json",
+        ],
+    );
+    ok(d, &["charter", "sign", "--key", "guatemala.key", "charter.json", "-o", "charter.gt.json"]);
+    ok(d, &["charter", "sign", "--key", "undp.key", "charter.json", "-o", "charter.undp.json"]);
+
+    // One founder's signature alone is rejected with the rule named, exit 1, nothing written.
+    let out = accord(d, &[&["submit"], &s[..], &["charter.gt.json"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not signed the charter"));
+
+    ok(d, &["charter", "combine", "charter.gt.json", "charter.undp.json", "-o", "charter.env.json"]);
+    let receipt: serde_json::Value =
+        serde_json::from_str(&ok(d, &[&["--json"], &["submit"], &s[..], &["charter.env.json"]].concat())).unwrap();
+    assert_eq!(receipt["receipts"][0]["index"], 0);
+    assert!(d.join("charter.env.tlog-proof").exists());
+
+    std::fs::write(
+        d.join("plan.json"),
+        format!(
+            r#"{{ "ledger": "{ORIGIN}", "statementId": "plan-2026", "issuedAt": "2026-03-01T00:00:00Z",
+  "effectiveDate": "2026-03-01",
+  "planCreated": {{ "planId": "CA-2026", "title": "Regional security and inclusive growth 2026-2028",
+    "period": {{ "start": "2026-01-01", "end": "2028-12-31" }}, "reportingCurrency": "USD" }} }}"#
+        ),
+    )
+    .unwrap();
+    ok(d, &["sign", "--key", "undp.key", "plan.json", "-o", "plan.env.json"]);
+    ok(d, &[&["submit"], &s[..], &["plan.env.json"]].concat());
+    ok(d, &[&["checkpoint"], &s[..], &["-o", "old.checkpoint"]].concat());
+
+    // Offline verification: exit 0 with the right keys, 1 without the signer or with a tampered bundle.
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &["--json", "verify", "--log-key", &vkey, "--signer", "undp.pub", "plan.env.tlog-proof"],
+    ))
+    .unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["kind"], "plan.created");
+    ok(d, &["verify", "--log-key", &vkey, "charter.env.tlog-proof"]);
+    let out = accord(d, &["verify", "--log-key", &vkey, "plan.env.tlog-proof"]);
+    assert_eq!(out.status.code(), Some(1), "no signer key given must fail");
+    let out = accord(d, &["verify", "--log-key", &vkey, "--signer", "guatemala.pub", "plan.env.tlog-proof"]);
+    assert_eq!(out.status.code(), Some(1), "the wrong signer key must fail");
+    let bundle = std::fs::read_to_string(d.join("plan.env.tlog-proof")).unwrap();
+    std::fs::write(d.join("tampered.tlog-proof"), bundle.replacen("index 1", "index 0", 1)).unwrap();
+    let out = accord(d, &["verify", "--log-key", &vkey, "--signer", "undp.pub", "tampered.tlog-proof"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // The log grows; consistency with the old checkpoint holds.
+    std::fs::write(
+        d.join("plan2.json"),
+        std::fs::read_to_string(d.join("plan.json"))
+            .unwrap()
+            .replace("2026\"", "2027\"")
+            .replace("plan-2026", "plan-2027"),
+    )
+    .unwrap();
+    ok(d, &["sign", "--key", "undp.key", "plan2.json", "-o", "plan2.env.json"]);
+    ok(d, &[&["submit"], &s[..], &["plan2.env.json"]].concat());
+    let c: serde_json::Value =
+        serde_json::from_str(&ok(d, &[&["--json"], &["consistency"], &s[..], &["old.checkpoint"]].concat())).unwrap();
+    assert_eq!(c["ok"], true);
+    assert_eq!(c["from_size"], 2);
+    assert_eq!(c["to_size"], 3);
+
+    // get by statement id, info, and usage errors exit 2; an unreachable server exits 3.
+    let g: serde_json::Value =
+        serde_json::from_str(&ok(d, &[&["--json"], &["get"], &s[..], &["--statement-id", "plan-2026"]].concat()))
+            .unwrap();
+    assert_eq!(g["index"], 1);
+    assert_eq!(g["statement"]["planCreated"]["planId"], "CA-2026");
+    ok(d, &[&["info"], &s[..], &[]].concat());
+    assert_eq!(accord(d, &["submit"]).status.code(), Some(2));
+    let out = accord(d, &["info", "--server", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(3));
+}
