@@ -13,6 +13,11 @@ pub use tlog_tiles::{prove_record, prove_tree, stored_hash_count, stored_hash_in
 
 /// Root of the empty tree: SHA-256("") (RFC 6962 §2.1). Go's `tlog.TreeHash(0)` returns zeros instead;
 /// a size-0 checkpoint must carry this value.
+///
+/// ```
+/// let root = accord::merkle::empty_root();
+/// assert_eq!(hex::encode(root), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+/// ```
 pub fn empty_root() -> [u8; 32] {
     Sha256::digest(b"").into()
 }

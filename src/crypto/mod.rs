@@ -25,6 +25,10 @@ pub fn is_valid_keyid(s: &str) -> bool {
 }
 
 /// DSSE pre-authentication encoding: `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`.
+///
+/// ```
+/// assert_eq!(accord::crypto::pae("text/plain", b"hi"), b"DSSEv1 10 text/plain 2 hi".to_vec());
+/// ```
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
     out.extend_from_slice(b"DSSEv1 ");
