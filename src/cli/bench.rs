@@ -104,6 +104,34 @@ async fn start_server(dir: &std::path::Path, sync: &str) -> Result<(Server, Dura
     Ok((Server { child, addr }, t.elapsed()))
 }
 
+/// CPU time (user + system) of a process in microseconds, from /proc (10 ms resolution).
+fn cpu_us(pid: u32) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 =
+        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    ticks * 10_000
+}
+
+/// CPU microseconds per operation spent by the server and by this load generator during one phase.
+struct CpuMeter {
+    server: u32,
+    start: (u64, u64),
+}
+
+impl CpuMeter {
+    fn start(server: u32) -> Self {
+        Self { server, start: (cpu_us(server), cpu_us(std::process::id())) }
+    }
+    fn per_op(&self, ops: u64) -> serde_json::Value {
+        let s = cpu_us(self.server).saturating_sub(self.start.0) as f64 / ops.max(1) as f64;
+        let c = cpu_us(std::process::id()).saturating_sub(self.start.1) as f64 / ops.max(1) as f64;
+        json!({"server_cpu_us_per_op": s.round(), "loadgen_cpu_us_per_op": c.round()})
+    }
+}
+
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
@@ -230,6 +258,8 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     eprintln!("bench: baseline raw verify_strict on 2 threads: {baseline:.0}/s");
 
     // 1. SubmitBatch, several calls in flight so the sequencer always has work.
+    let server_pid = server.child.id().unwrap_or(0);
+    let meter = CpuMeter::start(server_pid);
     let t = Instant::now();
     let chunks: Vec<Vec<pb::Envelope>> = batch_envs.chunks(a.batch).map(|c| c.to_vec()).collect();
     let total = chunks.len();
@@ -250,6 +280,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         task.await??;
     }
     let batch_secs = t.elapsed().as_secs_f64();
+    let batch_cpu = meter.per_op(a.entries);
     let batch_rate = a.entries as f64 / batch_secs;
     eprintln!(
         "bench: SubmitBatch({}) {} entries in {batch_secs:.1}s = {batch_rate:.0}/s ({total} calls)",
@@ -257,7 +288,9 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     );
 
     // 2. Unary Submit at fixed concurrency.
+    let meter = CpuMeter::start(server_pid);
     let (unary_rate, unary_lat) = unary_run(&clients, unary_envs, a.concurrency, None).await?;
+    let unary_cpu = meter.per_op(a.unary);
     eprintln!(
         "bench: unary Submit x{} in flight: {unary_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
         a.concurrency,
@@ -276,6 +309,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
 
     // 4. Transport baseline: the cheapest RPC (GetLogInfo, no storage) at 64 in flight, then inclusion
     //    proofs at 64 in flight on the loaded ledger.
+    let meter = CpuMeter::start(server_pid);
     let t = Instant::now();
     let mut tasks = Vec::new();
     let per_info = (a.proofs / 64).max(1);
@@ -292,8 +326,10 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         task.await??;
     }
     let info_rate = (per_info * 64) as f64 / t.elapsed().as_secs_f64();
+    let info_cpu = meter.per_op(per_info * 64);
     eprintln!("bench: transport baseline GetLogInfo x64 in flight: {info_rate:.0}/s");
     let size = client.get_log_info(pb::GetLogInfoRequest {}).await?.into_inner().tree_size;
+    let meter = CpuMeter::start(server_pid);
     let t = Instant::now();
     let per = a.proofs / 64;
     let mut tasks = Vec::new();
@@ -319,6 +355,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         task.await??;
     }
     let proof_rate = (per * 64) as f64 / t.elapsed().as_secs_f64();
+    let proof_cpu = meter.per_op(per * 64);
     eprintln!("bench: GetInclusionProof x64 in flight on {size} entries: {proof_rate:.0}/s");
 
     let pid = server.child.id().unwrap_or(0);
@@ -344,12 +381,13 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         "synchronous": a.sync,
         "connections": a.connections,
         "baseline_verify_strict_per_s_2_threads": baseline.round(),
-        "submit_batch": {"batch": a.batch, "in_flight": a.batch_in_flight, "entries": a.entries, "per_s": batch_rate.round(), "ratio_to_baseline": (batch_rate / baseline * 1000.0).round() / 1000.0},
-        "submit_unary": {"in_flight": a.concurrency, "per_s": unary_rate.round(), "p50_ms": percentile(&unary_lat, 0.5), "p99_ms": percentile(&unary_lat, 0.99)},
+        "submit_batch": {"batch": a.batch, "in_flight": a.batch_in_flight, "entries": a.entries, "per_s": batch_rate.round(), "ratio_to_baseline": (batch_rate / baseline * 1000.0).round() / 1000.0, "cpu": batch_cpu},
+        "submit_unary": {"in_flight": a.concurrency, "per_s": unary_rate.round(), "p50_ms": percentile(&unary_lat, 0.5), "p99_ms": percentile(&unary_lat, 0.99), "cpu": unary_cpu},
         "submit_paced": {"offered_per_s": a.rate, "achieved_per_s": paced_rate.round(), "p50_ms": percentile(&paced_lat, 0.5), "p99_ms": percentile(&paced_lat, 0.99)},
         "inclusion_proofs": {"tree_size": size, "in_flight": 64, "per_s": proof_rate.round(),
                              "transport_baseline_get_log_info_per_s": info_rate.round(),
-                             "ratio_to_transport_baseline": (proof_rate / info_rate * 1000.0).round() / 1000.0},
+                             "ratio_to_transport_baseline": (proof_rate / info_rate * 1000.0).round() / 1000.0,
+                             "cpu": proof_cpu, "transport_baseline_cpu": info_cpu},
         "ledger": {"entries": size, "startup_ms": startup.as_millis(), "rss_mib_after_load": rss_loaded / 1024, "rss_mib_after_restart": rss_start / 1024,
                    "disk_bytes": disk, "disk_bytes_per_entry": disk / size.max(1)},
     });
