@@ -572,3 +572,29 @@ async fn health_and_reflection_are_served() {
     assert!(names.contains(&"accord.v1.LedgerService"), "{names:?}");
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
 }
+
+#[tokio::test]
+async fn schema_mismatch_refuses_to_start_with_a_clear_message() {
+    let s = TestServer::start().await;
+    let (dir, tmp) = s.stop().await;
+    let db = dir.join(accord::log::DB_FILE);
+    // Simulate a database written by another version (the triggers must be dropped first: meta is append-only).
+    accord::storage::raw_execute(&db, "DROP TRIGGER meta_no_update").unwrap();
+    accord::storage::raw_execute(&db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'").unwrap();
+    let err = accord::log::Ledger::open(accord::log::Options::new(&dir)).unwrap_err();
+    assert_eq!(err.kind, accord::error::Kind::FailedPrecondition);
+    assert!(err.message.contains("schema version 99"), "{err}");
+    drop(tmp);
+}
+
+#[tokio::test]
+async fn a_data_directory_keeps_its_origin() {
+    let s = TestServer::start().await;
+    let (dir, tmp) = s.stop().await;
+    let mut opts = accord::log::Options::new(&dir);
+    opts.origin = Some("another.example/ledger".into());
+    let err = accord::log::Ledger::open(opts).unwrap_err();
+    assert_eq!(err.kind, accord::error::Kind::FailedPrecondition);
+    assert!(err.message.contains(ORIGIN), "{err}");
+    drop(tmp);
+}
