@@ -391,9 +391,12 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         "ledger": {"entries": size, "startup_ms": startup.as_millis(), "rss_mib_after_load": rss_loaded / 1024, "rss_mib_after_restart": rss_start / 1024,
                    "disk_bytes": disk, "disk_bytes_per_entry": disk / size.max(1)},
     });
-    // The report is JSON either way; --json only silences nothing more (progress goes to stderr).
-    let _ = json_out;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    // The report is JSON either way (progress went to stderr): one line with --json, pretty otherwise.
+    if json_out {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
     Ok(())
 }
 

@@ -16,7 +16,12 @@ const ALG_ED25519: u8 = 1;
 
 /// `keyid` = lowercase hex SHA-256 of the 32-byte public key (DESIGN.md §2).
 pub fn keyid(key: &VerifyingKey) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    keyid_of_bytes(key.as_bytes())
+}
+
+/// [`keyid`] of raw public-key bytes (as carried in statements, before they are parsed).
+pub fn keyid_of_bytes(key: &[u8]) -> String {
+    hex::encode(Sha256::digest(key))
 }
 
 /// A keyid is exactly 64 lowercase hex characters.
@@ -90,49 +95,48 @@ pub fn private_key_string(name: &str, key: &SigningKey) -> String {
     format!("PRIVATE+KEY+{name}+{:08x}+{}", note_key_id(name, &key.verifying_key()), BASE64_STANDARD.encode(sk))
 }
 
-/// Parse a signed-note private key; returns the name and the key. The key ID must match.
-pub fn parse_private_key(s: &str) -> Result<(String, SigningKey)> {
-    let bad = |m: &str| Error::invalid("private_key", m.to_string());
-    let s = s.trim();
-    let rest = s.strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("must start with PRIVATE+KEY+"))?;
-    let mut parts = rest.splitn(3, '+');
+/// Split `name+hex8+base64(0x01 ‖ 32 bytes)` (the shared shape of signed-note private and verifier keys)
+/// into the name, the key ID and the 32 key bytes, checking the name and the algorithm byte.
+fn split_note_key<'a>(s: &'a str, field: &'static str, what: &str) -> Result<(&'a str, u32, [u8; 32])> {
+    let bad = |m: String| Error::invalid(field, m);
+    let mut parts = s.splitn(3, '+');
     let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad("expected PRIVATE+KEY+name+hex8+base64"));
+        return Err(bad("expected name+hex8+base64".into()));
     };
     if !signed_note::is_key_name_valid(name) {
-        return Err(bad("key name must be non-empty with no spaces or '+'"));
+        return Err(bad("key name must be non-empty with no spaces or '+'".into()));
     }
-    let raw = BASE64_STANDARD.decode(b64).map_err(|_| bad("key is not valid base64"))?;
+    let raw = BASE64_STANDARD.decode(b64).map_err(|_| bad("key is not valid base64".into()))?;
     if raw.len() != 33 || raw[0] != ALG_ED25519 {
-        return Err(bad("key must be 0x01 followed by a 32-byte Ed25519 seed"));
+        return Err(bad(format!("key must be 0x01 followed by a 32-byte Ed25519 {what}")));
     }
-    let key = SigningKey::from_bytes(raw[1..].try_into().expect("length checked"));
-    let id = u32::from_str_radix(id16, 16).map_err(|_| bad("key ID is not hex"))?;
-    if id16.len() != 8 || id != note_key_id(name, &key.verifying_key()) {
-        return Err(bad("key ID does not match the name and key"));
+    let id = u32::from_str_radix(id16, 16)
+        .ok()
+        .filter(|_| id16.len() == 8)
+        .ok_or_else(|| bad("key ID is not 8 hex digits".into()))?;
+    Ok((name, id, raw[1..].try_into().expect("length checked")))
+}
+
+/// Parse a signed-note private key; returns the name and the key. The key ID must match.
+pub fn parse_private_key(s: &str) -> Result<(String, SigningKey)> {
+    let rest = s
+        .trim()
+        .strip_prefix("PRIVATE+KEY+")
+        .ok_or_else(|| Error::invalid("private_key", "must start with PRIVATE+KEY+"))?;
+    let (name, id, seed) = split_note_key(rest, "private_key", "seed")?;
+    let key = SigningKey::from_bytes(&seed);
+    if id != note_key_id(name, &key.verifying_key()) {
+        return Err(Error::invalid("private_key", "key ID does not match the name and key"));
     }
     Ok((name.to_string(), key))
 }
 
 /// Parse a verifier key `name+hex8+base64(0x01‖pubkey)`; returns the name and the key.
 pub fn parse_verifier_key(s: &str) -> Result<(String, VerifyingKey)> {
-    let bad = |m: &str| Error::invalid("verifier_key", m.to_string());
-    let s = s.trim();
-    let mut parts = s.splitn(3, '+');
-    let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad("expected name+hex8+base64"));
-    };
-    if !signed_note::is_key_name_valid(name) {
-        return Err(bad("key name must be non-empty with no spaces or '+'"));
-    }
-    let raw = BASE64_STANDARD.decode(b64).map_err(|_| bad("key is not valid base64"))?;
-    if raw.len() != 33 || raw[0] != ALG_ED25519 {
-        return Err(bad("key must be 0x01 followed by a 32-byte Ed25519 public key"));
-    }
-    let key = public_key_from_bytes(&raw[1..]).map_err(|e| bad(&e.message))?;
-    let id = u32::from_str_radix(id16, 16).map_err(|_| bad("key ID is not hex"))?;
-    if id16.len() != 8 || id != note_key_id(name, &key) {
-        return Err(bad("key ID does not match the name and key"));
+    let (name, id, pk) = split_note_key(s.trim(), "verifier_key", "public key")?;
+    let key = public_key_from_bytes(&pk).map_err(|e| Error::invalid("verifier_key", e.message))?;
+    if id != note_key_id(name, &key) {
+        return Err(Error::invalid("verifier_key", "key ID does not match the name and key"));
     }
     Ok((name.to_string(), key))
 }

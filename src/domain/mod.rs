@@ -359,7 +359,7 @@ impl Governance {
                 ));
             }
         }
-        let introduced: BTreeSet<String> = introduced_keys(st).iter().map(|k| hex_keyid(k)).collect();
+        let introduced: BTreeSet<String> = introduced_keys(st).iter().map(|k| crypto::keyid_of_bytes(k)).collect();
         // Every signature must be by an active registered key or a key this statement introduces.
         let mut signer_parties: BTreeSet<String> = BTreeSet::new();
         for (i, kid) in signers.iter().enumerate() {
@@ -405,7 +405,7 @@ impl Governance {
                 }];
                 let mut founder_keys = BTreeSet::new();
                 for (i, f) in c.founders.iter().enumerate() {
-                    let kids: Vec<String> = f.public_keys.iter().map(|k| hex_keyid(k)).collect();
+                    let kids: Vec<String> = f.public_keys.iter().map(|k| crypto::keyid_of_bytes(k)).collect();
                     if !kids.iter().any(|k| signers.contains(k)) {
                         return Err(Error::denied(
                             format!("statement.charter.founders[{i}]"),
@@ -435,7 +435,7 @@ impl Governance {
                         format!("party {} is already a member", p.party_id),
                     ));
                 }
-                let kids: Vec<String> = p.public_keys.iter().map(|k| hex_keyid(k)).collect();
+                let kids: Vec<String> = p.public_keys.iter().map(|k| crypto::keyid_of_bytes(k)).collect();
                 for (i, kid) in kids.iter().enumerate() {
                     if let Some(k) = self.keys.get(kid) {
                         return Err(Error::precondition(
@@ -476,7 +476,7 @@ impl Governance {
                 let old = self.active_key(&r.old_keyid).filter(|k| k.party_id == party.party_id).ok_or_else(|| {
                     Error::precondition(format!("{field}.old_keyid"), format!("is not an active key of {}", r.party_id))
                 })?;
-                let new_kid = hex_keyid(&r.new_public_key);
+                let new_kid = crypto::keyid_of_bytes(&r.new_public_key);
                 if self.keys.contains_key(&new_kid) {
                     return Err(Error::precondition(format!("{field}.new_public_key"), "key is already registered"));
                 }
@@ -566,11 +566,6 @@ impl Governance {
     }
 }
 
-fn hex_keyid(k: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(k))
-}
-
 fn party_effects(p: &PbParty, index: u64) -> Vec<Effect> {
     let mut v = vec![Effect::Party(PartyRecord {
         party_id: p.party_id.clone(),
@@ -583,7 +578,7 @@ fn party_effects(p: &PbParty, index: u64) -> Vec<Effect> {
     for k in &p.public_keys {
         if let Ok(pk) = <[u8; 32]>::try_from(k.as_slice()) {
             v.push(Effect::Key(KeyRecord {
-                keyid: hex_keyid(k),
+                keyid: crypto::keyid_of_bytes(k),
                 party_id: p.party_id.clone(),
                 public_key: pk,
                 added_at: index,

@@ -448,7 +448,7 @@ pub fn prepare_with(
         }
     }
     let introduced: HashMap<String, [u8; 32]> =
-        domain::introduced_keys(&statement).into_iter().map(|k| (hex::encode(Sha256::digest(k)), k)).collect();
+        domain::introduced_keys(&statement).into_iter().map(|k| (crypto::keyid_of_bytes(&k), k)).collect();
     let mut signers = Vec::new();
     let mut unverified = Vec::new();
     for (i, s) in canonical.signatures.iter().enumerate() {
