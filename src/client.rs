@@ -244,7 +244,7 @@ pub fn verify_offline(
     merkle::verify_inclusion(bundle.index, cp.size, &lh, &bundle.proof_vecs(), &cp.root)?;
     let entry = LogEntry::decode(leaf).map_err(|_| Error::invalid("leaf", "is not an accord.v1.LogEntry"))?;
     let env = entry.envelope.clone().ok_or_else(|| Error::invalid("leaf.envelope", "is missing"))?;
-    let mut keys: std::collections::HashMap<String, crypto::PublicKey> =
+    let keys: std::collections::HashMap<String, crypto::PublicKey> =
         signer_keys.iter().map(|k| (crypto::keyid(k), *k)).collect();
     let limits = crate::log::Limits { max_payload_bytes: usize::MAX, ..Default::default() };
     // Keys introduced by the statement itself (charter, admission, rotation) verify their own signatures.
@@ -256,7 +256,6 @@ pub fn verify_offline(
             format!("no public key given for signer {} (pass it with --signer)", prepared.envelope.signatures[i].keyid),
         ));
     }
-    keys.clear();
     Ok(OfflineVerified {
         index: bundle.index,
         checkpoint: cp,

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use prost::Message;
-use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, watch};
 
 use crate::crypto::{self, LogSigner};
@@ -140,7 +139,7 @@ pub fn canonical_envelope(env: &Envelope) -> Envelope {
 
 /// `identity = SHA-256(canonical envelope bytes)`.
 pub fn identity(canonical: &Envelope) -> [u8; 32] {
-    Sha256::digest(canonical.encode_to_vec()).into()
+    crypto::envelope_identity(canonical)
 }
 
 /// A running ledger: the sequencer thread plus the read side.
