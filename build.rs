@@ -2,8 +2,12 @@
 //! system `protoc`. The encoded descriptor set is kept for gRPC reflection and for the protobuf JSON mapping.
 use std::{env, path::PathBuf};
 
-const PROTOS: &[&str] =
-    &["proto/accord/v1/envelope.proto", "proto/accord/v1/statement.proto", "proto/accord/v1/ledger.proto"];
+const PROTOS: &[&str] = &[
+    "proto/accord/v1/envelope.proto",
+    "proto/accord/v1/statement.proto",
+    "proto/accord/v1/ledger.proto",
+    "proto/accord/v1/coalition.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for p in PROTOS {

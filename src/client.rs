@@ -7,7 +7,10 @@ use tonic::transport::{Channel, Endpoint};
 use crate::crypto::{self, open_checkpoint, StrictNoteVerifier, VerifiedCheckpoint};
 use crate::error::{Error, Result};
 use crate::merkle::{self, ProofBundle};
-use crate::pb::{self, ledger_service_client::LedgerServiceClient, Envelope, LogEntry, Statement};
+use crate::pb::{
+    self, coalition_service_client::CoalitionServiceClient, ledger_service_client::LedgerServiceClient, Envelope,
+    LogEntry, Statement,
+};
 
 /// A receipt whose checkpoint and inclusion proof have been verified.
 #[derive(Debug, Clone)]
@@ -66,6 +69,7 @@ fn from_status(s: tonic::Status) -> Error {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: LedgerServiceClient<Channel>,
+    coalition: CoalitionServiceClient<Channel>,
     log: StrictNoteVerifier,
 }
 
@@ -81,6 +85,8 @@ impl Client {
         let channel = endpoint.connect().await.map_err(|e| {
             Error::new(crate::error::Kind::Unavailable, "server", format!("cannot connect to {url}: {e}"))
         })?;
+        let coalition =
+            CoalitionServiceClient::new(channel.clone()).max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES);
         let mut inner = LedgerServiceClient::new(channel)
             .max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(crate::server::MAX_MESSAGE_BYTES);
@@ -91,7 +97,41 @@ impl Client {
                 StrictNoteVerifier::from_verifier_key(&info.verifier_key)?
             }
         };
-        Ok(Self { inner, log })
+        Ok(Self { inner, coalition, log })
+    }
+
+    /// The raw coalition query client.
+    pub fn coalition(&mut self) -> &mut CoalitionServiceClient<Channel> {
+        &mut self.coalition
+    }
+
+    /// List subjects of a kind. With `with_proofs` every item is checked against the signed checkpoint
+    /// the answer names ([`verify_items`]) before it is returned.
+    pub async fn list(&mut self, kind: &str, mut req: pb::ListRequest) -> Result<pb::ListResponse> {
+        req.kind = kind.to_string();
+        let resp = self.coalition.list_subjects(req.clone()).await.map_err(from_status)?.into_inner();
+        let at = resp.read_at.as_ref().ok_or_else(|| Error::denied("read_at", "the answer names no checkpoint"))?;
+        if req.with_proofs {
+            verify_items(&self.log, at, &resp.items)?;
+        } else {
+            open_read_at(&self.log, at)?;
+        }
+        Ok(resp)
+    }
+
+    /// One subject with its history; with `with_proofs` the item and every history entry are checked.
+    pub async fn subject(&mut self, kind: &str, id: &str, with_proofs: bool) -> Result<pb::GetSubjectResponse> {
+        let req = pb::GetSubjectRequest { kind: kind.into(), id: id.into(), with_proofs, currency: String::new() };
+        let resp = self.coalition.get_subject(req).await.map_err(from_status)?.into_inner();
+        let at = resp.read_at.as_ref().ok_or_else(|| Error::denied("read_at", "the answer names no checkpoint"))?;
+        if with_proofs {
+            let item = resp.item.as_ref().ok_or_else(|| Error::denied("item", "missing"))?;
+            verify_items(&self.log, at, std::slice::from_ref(item))?;
+            verify_history(&self.log, at, &resp.history)?;
+        } else {
+            open_read_at(&self.log, at)?;
+        }
+        Ok(resp)
     }
 
     pub fn log_key(&self) -> &StrictNoteVerifier {
@@ -263,4 +303,70 @@ pub fn verify_offline(
         statement: prepared.statement,
         verified_signers: prepared.signers,
     })
+}
+
+/// Check a proven entry's inclusion in the checkpoint's tree; returns the statement it holds.
+fn check_proven(cp: &VerifiedCheckpoint, p: &pb::ProvenEntry) -> Result<Statement> {
+    merkle::verify_inclusion(p.index, cp.size, &merkle::leaf_hash(&p.leaf), &p.inclusion_proof, &cp.root)
+        .map_err(|e| e.scope(&format!("proofs[index={}]", p.index)))?;
+    crate::query::statement_of_leaf(&p.leaf).map_err(|e| Error::denied("leaf", e.message))
+}
+
+fn open_read_at(log: &StrictNoteVerifier, at: &pb::ReadAt) -> Result<VerifiedCheckpoint> {
+    let cp = open_checkpoint(at.checkpoint.as_bytes(), log)?;
+    if cp.size != at.tree_size || cp.root.as_slice() != at.root_hash.as_slice() {
+        return Err(Error::denied("read_at", "tree_size or root_hash differ from the signed checkpoint"));
+    }
+    Ok(cp)
+}
+
+/// Check query items against the checkpoint they were read at: the checkpoint is signed by the log key;
+/// each item carries its creating and current-version entries with inclusion proofs that verify; and the
+/// compiled view shown is exactly the statement in the current-version entry. Returns the entries checked.
+pub fn verify_items(log: &StrictNoteVerifier, at: &pb::ReadAt, items: &[pb::Item]) -> Result<usize> {
+    let cp = open_read_at(log, at)?;
+    let mut n = 0;
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("items[{i}]");
+        let mut saw_created = false;
+        let mut saw_version = false;
+        for p in &item.proofs {
+            let st = check_proven(&cp, p).map_err(|e| e.scope(&field))?;
+            n += 1;
+            saw_created |= p.index == item.index;
+            if p.index == item.version_index {
+                saw_version = true;
+                if Some(crate::query::compiled(st)) != item.compiled {
+                    return Err(Error::denied(
+                        format!("{field}.compiled"),
+                        format!("differs from the statement in entry {} ({} {})", p.index, item.kind, item.id),
+                    ));
+                }
+            }
+        }
+        if !saw_created || !saw_version {
+            return Err(Error::denied(
+                format!("{field}.proofs"),
+                format!("entries {} and {} must both be proven", item.index, item.version_index),
+            ));
+        }
+    }
+    Ok(n)
+}
+
+/// Check history entries: each proven in the checkpoint's tree and holding the statement shown.
+pub fn verify_history(log: &StrictNoteVerifier, at: &pb::ReadAt, history: &[pb::HistoryEntry]) -> Result<usize> {
+    let cp = open_read_at(log, at)?;
+    for (i, h) in history.iter().enumerate() {
+        let field = format!("history[{i}]");
+        let p = h.proof.as_ref().ok_or_else(|| Error::denied(format!("{field}.proof"), "missing"))?;
+        if p.index != h.index {
+            return Err(Error::denied(format!("{field}.proof.index"), "is not the entry shown"));
+        }
+        let st = check_proven(&cp, p).map_err(|e| e.scope(&field))?;
+        if Some(st) != h.statement {
+            return Err(Error::denied(format!("{field}.statement"), format!("differs from entry {}", h.index)));
+        }
+    }
+    Ok(history.len())
 }

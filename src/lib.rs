@@ -2,12 +2,14 @@
 //!
 //! # Layout
 //! Dependencies point down; `main.rs` is wiring only.
-//! - [`domain`]: statement validation, governance (charter, admission, keys) and signer rules. Pure.
+//! - [`domain`]: statement validation, governance (charter, admission, keys), the coalition's book
+//!   (pledges, commitments, flows ...), exact money and signer rules. Pure.
 //! - [`crypto`]: keys, DSSE PAE, envelope verification, checkpoint signing and opening.
 //! - [`merkle`]: RFC 6962 hashing and proof verification, and the C2SP `tlog-proof` bundle.
 //! - [`storage`]: the SQLite schema, the writer connection and the read-only pool. The only module
 //!   that names rusqlite.
 //! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API.
+//! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
 //! - [`api`]: generated protobuf code, error→Status mapping, the gRPC service implementations.
 //! - [`server`]: transport, health, reflection, graceful shutdown.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
@@ -24,6 +26,7 @@ pub mod json;
 pub mod log;
 pub mod merkle;
 pub mod pb;
+pub mod query;
 pub mod server;
 pub mod storage;
 

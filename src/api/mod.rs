@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::domain::book;
 use crate::error::{Error, Kind};
 use crate::log::{Committed, Ledger};
 use crate::pb::{self, ledger_service_server::LedgerService};
@@ -298,5 +299,84 @@ impl LedgerService for LedgerApi {
             schema_version: crate::storage::SCHEMA_VERSION,
             payload_type: crate::PAYLOAD_TYPE.to_string(),
         }))
+    }
+}
+
+/// `accord.v1.CoalitionService`: queries over the projections, each read at one checkpoint.
+#[derive(Debug, Clone)]
+pub struct CoalitionApi {
+    ledger: Arc<Ledger>,
+}
+
+impl CoalitionApi {
+    pub fn new(ledger: Arc<Ledger>) -> Self {
+        Self { ledger }
+    }
+
+    async fn list(&self, kind: &'static str, req: pb::ListRequest) -> Result<Response<pb::ListResponse>, Status> {
+        let l = self.ledger.clone();
+        blocking(move || l.readers().with(|r| crate::query::list(r, kind, &req))).await.map(Response::new)
+    }
+
+    async fn get(&self, req: pb::GetSubjectRequest) -> Result<Response<pb::GetSubjectResponse>, Status> {
+        let l = self.ledger.clone();
+        blocking(move || l.readers().with(|r| crate::query::get(r, &req))).await.map(Response::new)
+    }
+}
+
+#[tonic::async_trait]
+impl pb::coalition_service_server::CoalitionService for CoalitionApi {
+    async fn list_parties(
+        &self,
+        req: Request<pb::ListPartiesRequest>,
+    ) -> Result<Response<pb::ListPartiesResponse>, Status> {
+        let l = self.ledger.clone();
+        let q = req.into_inner();
+        blocking(move || l.readers().with(|r| crate::query::parties(r, &q))).await.map(Response::new)
+    }
+    async fn list_plans(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        self.list(book::PLAN, req.into_inner()).await
+    }
+    async fn list_goals(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        self.list(book::GOAL, req.into_inner()).await
+    }
+    async fn list_indicators(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        self.list(book::INDICATOR, req.into_inner()).await
+    }
+    async fn list_pledges(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        self.list(book::PLEDGE, req.into_inner()).await
+    }
+    async fn list_conditions(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        self.list(book::CONDITION, req.into_inner()).await
+    }
+    async fn list_commitments(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        self.list(book::COMMITMENT, req.into_inner()).await
+    }
+    async fn list_transactions(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        self.list(book::TRANSACTION, req.into_inner()).await
+    }
+    async fn list_subjects(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        let req = req.into_inner();
+        let kind = book::SUBJECT_KINDS.iter().find(|k| **k == req.kind).copied().ok_or_else(|| {
+            status(Error::invalid("kind", format!("{:?} is not one of {}", req.kind, book::SUBJECT_KINDS.join(", "))))
+        })?;
+        self.list(kind, req).await
+    }
+    async fn get_pledge(
+        &self,
+        req: Request<pb::GetSubjectRequest>,
+    ) -> Result<Response<pb::GetSubjectResponse>, Status> {
+        let mut q = req.into_inner();
+        if !q.kind.is_empty() && q.kind != book::PLEDGE {
+            return Err(status(Error::invalid("kind", "GetPledge reads pledges; use GetSubject for other kinds")));
+        }
+        q.kind = book::PLEDGE.into();
+        self.get(q).await
+    }
+    async fn get_subject(
+        &self,
+        req: Request<pb::GetSubjectRequest>,
+    ) -> Result<Response<pb::GetSubjectResponse>, Status> {
+        self.get(req.into_inner()).await
     }
 }

@@ -5,7 +5,9 @@
 //! - [`check_statement`] is stateless (shape, formats, origin) and runs before the sequencer;
 //! - [`Governance::apply`] runs in the sequencer against the state as of the entry, decides whether the
 //!   signatures authorise the statement, and returns the [`Effect`]s to persist.
+pub mod book;
 pub mod date;
+pub mod money;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -41,6 +43,21 @@ pub fn kind_name(body: &Body) -> &'static str {
         Body::KeyRotated(_) => "key.rotated",
         Body::KeyRevoked(_) => "key.revoked",
         Body::PlanCreated(_) => "plan.created",
+        Body::GoalDefined(_) => "goal.defined",
+        Body::IndicatorDefined(_) => "indicator.defined",
+        Body::PledgeAnnounced(_) => "pledge.announced",
+        Body::ConditionDefined(_) => "condition.defined",
+        Body::CommitmentSigned(_) => "commitment.signed",
+        Body::TransactionRecorded(_) => "transaction.recorded",
+        Body::TransactionReversed(_) => "transaction.reversed",
+        Body::InkindDelivered(_) => "inkind.delivered",
+        Body::MilestoneUpdated(_) => "milestone.updated",
+        Body::ConditionAssessed(_) => "condition.assessed",
+        Body::ProgressReported(_) => "progress.reported",
+        Body::AttestationIssued(_) => "attestation.issued",
+        Body::Amended(_) => "amended",
+        Body::Withdrawn(_) => "withdrawn",
+        Body::FxRateRecorded(_) => "fx_rate.recorded",
     }
 }
 
@@ -58,7 +75,7 @@ pub fn check_id(field: &str, s: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_text(field: &str, s: &str, required: bool) -> Result<()> {
+pub(crate) fn check_text(field: &str, s: &str, required: bool) -> Result<()> {
     if required && s.trim().is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
@@ -70,15 +87,6 @@ fn check_text(field: &str, s: &str, required: bool) -> Result<()> {
 
 fn check_date(field: &str, s: &str) -> Result<i64> {
     date::parse_date(s).ok_or_else(|| Error::invalid(field, format!("{s:?} is not a date of the form YYYY-MM-DD")))
-}
-
-/// ISO 4217 alphabetic code form (three upper-case letters).
-pub fn check_currency(field: &str, s: &str) -> Result<()> {
-    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(Error::invalid(field, format!("{s:?} is not an ISO 4217 currency code (three upper-case letters)")))
-    }
 }
 
 fn check_party(p: &PbParty) -> Result<Vec<[u8; 32]>> {
@@ -185,44 +193,48 @@ pub fn check_statement(st: &Statement, origin: &str) -> Result<&'static str> {
             }
             check_text("key_revoked.reason", &r.reason, true)?;
         }
-        Body::PlanCreated(p) => {
-            check_id("plan_created.plan_id", &p.plan_id)?;
-            check_text("plan_created.title", &p.title, true)?;
-            check_text("plan_created.description", &p.description, false)?;
-            let period = p.period.as_ref().ok_or_else(|| Error::invalid("plan_created.period", "is required"))?;
-            let s = check_date("plan_created.period.start", &period.start)?;
-            let e = check_date("plan_created.period.end", &period.end)?;
-            if e < s {
-                return Err(Error::invalid("plan_created.period.end", "is before period.start"));
-            }
-            check_currency("plan_created.reporting_currency", &p.reporting_currency)?;
-            for (i, sg) in p.signatories.iter().enumerate() {
-                check_id(&format!("plan_created.signatories[{i}].party_id"), &sg.party_id)?;
-            }
-            if let Some(m) = &p.requirement {
-                check_currency("plan_created.requirement.currency", &m.currency)?;
-                check_date("plan_created.requirement.value_date", &m.value_date)?;
-                check_decimal("plan_created.requirement.value", &m.value)?;
-            }
-        }
+        Body::PlanCreated(p) => check_plan(p).map_err(|e| e.scope("plan_created"))?,
+        other => book::check_shape(other)?,
     }
     Ok(kind_name(body))
 }
 
-/// An exact decimal string: optional '-', digits, optional '.' and digits. Never a float.
-pub fn check_decimal(field: &str, s: &str) -> Result<()> {
-    let t = s.strip_prefix('-').unwrap_or(s);
-    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-    let ok = !int.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
-        && (!t.contains('.') || !frac.is_empty())
-        && t.len() <= 40;
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(field, format!("{s:?} is not a decimal number (e.g. \"1250000.00\")")))
+/// Stateless checks of a plan (fields relative to the plan message).
+pub fn check_plan(p: &crate::pb::PlanCreated) -> Result<()> {
+    check_id("plan_id", &p.plan_id)?;
+    check_text("title", &p.title, true)?;
+    check_text("description", &p.description, false)?;
+    let period = p.period.as_ref().ok_or_else(|| Error::invalid("period", "is required"))?;
+    let s = check_date("period.start", &period.start)?;
+    let e = check_date("period.end", &period.end)?;
+    if e < s {
+        return Err(Error::invalid("period.end", "is before period.start"));
     }
+    money::check_currency("reporting_currency", &p.reporting_currency)?;
+    for (i, sg) in p.signatories.iter().enumerate() {
+        check_id(&format!("signatories[{i}].party_id"), &sg.party_id)?;
+        if !sg.role.is_empty() && !ROLES.contains(&sg.role.as_str()) {
+            return Err(Error::invalid(
+                format!("signatories[{i}].role"),
+                format!("{:?} is not one of {}", sg.role, ROLES.join(", ")),
+            ));
+        }
+    }
+    if let Some(r) = &p.report_schedule {
+        if !["monthly", "quarterly", "semiannual", "annual"].contains(&r.frequency.as_str()) {
+            return Err(Error::invalid(
+                "report_schedule.frequency",
+                "must be one of monthly, quarterly, semiannual, annual",
+            ));
+        }
+        if r.days_after_period_end > 366 {
+            return Err(Error::invalid("report_schedule.days_after_period_end", "at most 366"));
+        }
+    }
+    if p.requirement.is_some() {
+        money::parse_money("requirement", p.requirement.as_ref())?;
+    }
+    Ok(())
 }
 
 /// Public keys a statement introduces (so its own signatures by those keys can be checked before the keys
@@ -264,11 +276,25 @@ pub struct KeyRecord {
 /// A state change for storage to persist in the same transaction as the entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    Charter { name: String, admission_k: u32 },
+    Charter {
+        name: String,
+        admission_k: u32,
+    },
     Party(PartyRecord),
     Key(KeyRecord),
-    KeyRevoked { keyid: String, at: u64 },
-    Plan { plan_id: String, index: u64 },
+    KeyRevoked {
+        keyid: String,
+        at: u64,
+    },
+    /// Insert or replace a subject's projection.
+    Subject(Box<book::Subject>),
+    /// The entry `index` touched the subject (its history).
+    History {
+        kind: String,
+        id: String,
+        index: u64,
+        action: String,
+    },
 }
 
 /// Governance state: the charter, parties and keys, as of some log size. Small, so it lives in memory;
@@ -283,8 +309,12 @@ pub struct Governance {
 /// Read access to the projections as of the entry being sequenced (including entries integrated earlier
 /// in the same transaction).
 pub trait StateView {
-    /// Entry index of the plan with this id, if it exists.
-    fn plan(&self, plan_id: &str) -> Result<Option<u64>>;
+    /// The projection of a subject, if it exists.
+    fn subject(&self, kind: &str, id: &str) -> Result<Option<book::Subject>>;
+    /// Subjects of a kind in a plan belonging to a party, in id order.
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<book::Subject>>;
+    /// Index of the entry with this identity hash.
+    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>>;
 }
 
 impl Governance {
@@ -303,7 +333,7 @@ impl Governance {
                     k.revoked_at = Some(*at);
                 }
             }
-            Effect::Plan { .. } => {}
+            Effect::Subject(_) | Effect::History { .. } => {}
         }
     }
 
@@ -322,7 +352,7 @@ impl Governance {
                     k.revoked_at = None;
                 }
             }
-            Effect::Plan { .. } => {}
+            Effect::Subject(_) | Effect::History { .. } => {}
         }
     }
 
@@ -531,32 +561,21 @@ impl Governance {
                 }
                 vec![Effect::KeyRevoked { keyid: key.keyid.clone(), at: index }]
             }
-            Body::PlanCreated(p) => {
-                if let Some(at) = view.plan(&p.plan_id)? {
-                    return Err(Error::precondition(
-                        "statement.plan_created.plan_id",
-                        format!("plan {} already exists (entry {at})", p.plan_id),
-                    ));
-                }
-                for (i, s) in p.signatories.iter().enumerate() {
-                    if !self.parties.contains_key(&s.party_id) {
-                        return Err(Error::not_found(
-                            format!("statement.plan_created.signatories[{i}].party_id"),
-                            format!("party {} is not a member", s.party_id),
-                        ));
+            other => {
+                let ctx = book::Ctx {
+                    gov: self,
+                    signers: &signer_parties,
+                    index,
+                    today: date::day_of_ms(integrated_ms),
+                    view,
+                };
+                book::apply(&ctx, other).map_err(|e| {
+                    if e.field.starts_with("envelope") {
+                        e
+                    } else {
+                        e.scope("statement")
                     }
-                }
-                let secretariat = signer_parties
-                    .iter()
-                    .any(|p| self.parties.get(p).is_some_and(|r| r.roles.iter().any(|r| r == "secretariat")));
-                let k = self.admission_k() as usize;
-                if !secretariat && signer_parties.len() < k {
-                    return Err(Error::denied(
-                        "envelope.signatures",
-                        format!("plan.created is signed by the secretariat or by {k} member(s)"),
-                    ));
-                }
-                vec![Effect::Plan { plan_id: p.plan_id.clone(), index }]
+                })?
             }
         };
         for e in &effects {

@@ -55,11 +55,46 @@ pub struct Options {
     pub synchronous_full: bool,
     pub readers: usize,
     pub limits: Limits,
+    /// Integration clock (Unix ms). The real clock by default; tests and demos replaying a dated scenario
+    /// set a fixed one.
+    pub clock: Clock,
+}
+
+/// A source of Unix time in milliseconds.
+#[derive(Clone)]
+pub struct Clock(pub Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(Arc::new(now_ms))
+    }
+    /// A clock that starts at `start_ms` and runs at real speed from now on.
+    pub fn starting_at(start_ms: i64) -> Self {
+        let offset = start_ms - now_ms();
+        Self(Arc::new(move || now_ms() + offset))
+    }
+    pub fn now(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 impl Options {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), origin: None, synchronous_full: true, readers: 8, limits: Limits::default() }
+        Self {
+            data_dir: data_dir.into(),
+            origin: None,
+            synchronous_full: true,
+            readers: 8,
+            limits: Limits::default(),
+            clock: Clock::system(),
+        }
     }
 }
 
@@ -239,7 +274,7 @@ impl Ledger {
                 let root = merkle::empty_root();
                 let note = signer.sign_checkpoint(0, &root);
                 writer.begin()?;
-                writer.insert_checkpoint(0, &root, &note, now_ms())?;
+                writer.insert_checkpoint(0, &root, &note, opts.clock.now())?;
                 writer.commit()?;
                 Latest { size: 0, root, note: Arc::from(note) }
             }
@@ -264,7 +299,7 @@ impl Ledger {
             size: loaded.size,
             last_ms: loaded.last_integrated_ms,
             shared: shared.clone(),
-            clock: now_ms,
+            clock: opts.clock.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("accord-sequencer".into())
@@ -397,6 +432,79 @@ impl Ledger {
         self.readers.with(|r| r.checkpoint(size))?.ok_or_else(|| {
             Error::not_found("tree_size", format!("no checkpoint of size {size} is stored (latest is {})", latest.size))
         })
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub entries: u64,
+    pub effects: u64,
+}
+
+/// Replay one stored entry against the state as of its position: re-verify its signatures against the key
+/// history replayed so far, apply the domain rules, and return the effects (not yet persisted).
+pub fn replay_entry(
+    gov: &mut domain::Governance,
+    view: &dyn domain::StateView,
+    origin: &str,
+    row: &EntryRow,
+) -> Result<Vec<Effect>> {
+    let le = crate::pb::LogEntry::decode(row.leaf.as_slice())
+        .map_err(|e| Error::invalid("leaf", format!("entry {} does not decode: {e}", row.index)))?;
+    let env = le.envelope.ok_or_else(|| Error::invalid("leaf", format!("entry {} has no envelope", row.index)))?;
+    let limits = Limits { max_payload_bytes: usize::MAX, max_signatures: usize::MAX, ..Limits::default() };
+    let keys: HashMap<String, crypto::PublicKey> = gov
+        .keys
+        .values()
+        .filter_map(|k| Some((k.keyid.clone(), crypto::public_key_from_bytes(&k.public_key).ok()?)))
+        .collect();
+    let prepared = prepare_with(&env, origin, &limits, |kid| keys.get(kid).copied())?;
+    if let Some(&i) = prepared.unverified.first() {
+        return Err(Error::denied(
+            format!("envelope.signatures[{i}].keyid"),
+            format!(
+                "key {} was not registered when entry {} was integrated",
+                prepared.envelope.signatures[i].keyid, row.index
+            ),
+        ));
+    }
+    gov.apply(&prepared.statement, &prepared.signers, row.index, le.integrated_at_ms, view)
+}
+
+/// Drop every projection and rebuild it by replaying the log from entry 0, in one transaction. The ledger
+/// must not be served meanwhile. `progress(done, total)` is called as entries are replayed.
+pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Rebuilt> {
+    let db = data_dir.join(DB_FILE);
+    let writer = Writer::open(&db, true, None)?;
+    let loaded = writer.load()?;
+    let origin = loaded.meta.origin.clone();
+    writer.begin()?;
+    let run = (|| {
+        writer.clear_projections()?;
+        let mut gov = domain::Governance::default();
+        let mut effects = 0u64;
+        for index in 0..loaded.size {
+            let row = writer.entry(index)?.ok_or_else(|| Error::internal(format!("entry {index} is missing")))?;
+            let eff = replay_entry(&mut gov, &writer, &origin, &row)
+                .map_err(|e| Error::new(e.kind, e.field.clone(), format!("replaying entry {index}: {}", e.message)))?;
+            for e in &eff {
+                writer.apply_effect(e)?;
+            }
+            effects += eff.len() as u64;
+            progress(index + 1, loaded.size);
+        }
+        Ok(Rebuilt { entries: loaded.size, effects })
+    })();
+    match run {
+        Ok(r) => {
+            writer.commit()?;
+            Ok(r)
+        }
+        Err(e) => {
+            writer.rollback();
+            Err(e)
+        }
     }
 }
 

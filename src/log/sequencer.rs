@@ -36,7 +36,7 @@ pub(super) struct Sequencer {
     pub size: u64,
     pub last_ms: i64,
     pub shared: Arc<Shared>,
-    pub clock: fn() -> i64,
+    pub clock: super::Clock,
 }
 
 enum Outcome {
@@ -185,7 +185,7 @@ impl Sequencer {
                 ));
             }
         }
-        let now = (self.clock)().max(self.last_ms);
+        let now = self.clock.now().max(self.last_ms);
         let index = self.size;
         let new_effects = self.gov.apply(&item.statement, &item.signers, index, now, &self.writer).map_err(|e| {
             if e.field.starts_with("statement") || e.field.starts_with("envelope") {
@@ -235,7 +235,7 @@ impl Sequencer {
     fn publish_checkpoint(&mut self) -> Result<Latest> {
         let root = merkle::tree_hash(self.size, &self.writer.hashes())?;
         let note = self.signer.sign_checkpoint(self.size, &root);
-        self.writer.insert_checkpoint(self.size, &root, &note, (self.clock)())?;
+        self.writer.insert_checkpoint(self.size, &root, &note, self.clock.now())?;
         self.writer.commit()?;
         Ok(Latest { size: self.size, root, note: Arc::from(note) })
     }

@@ -2,14 +2,15 @@
 //! The only module that names rusqlite. It knows nothing of signing or business rules.
 //!
 //! Log tables (`meta`, `entries`, `tree_hashes`, `checkpoints`) are append-only in the database itself:
-//! triggers abort any UPDATE or DELETE. Projections (`charter`, `parties`, `party_keys`, `plans`) are
-//! derived from the log and may be rebuilt.
+//! triggers abort any UPDATE or DELETE. Projections (`charter`, `parties`, `party_keys`, `subjects`,
+//! `history`) are derived from the log and may be dropped and rebuilt ([`Writer::clear_projections`]).
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tlog_tiles::{Hash, HashReader};
 
+use crate::domain::book::{Subject, Tally};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
 use crate::error::{Error, Result};
 
@@ -40,10 +41,24 @@ CREATE TABLE party_keys (
     keyid TEXT PRIMARY KEY, party_id TEXT NOT NULL, public_key BLOB NOT NULL,
     added_at INTEGER NOT NULL, revoked_at INTEGER
 ) WITHOUT ROWID;
-CREATE TABLE plans (plan_id TEXT PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE subjects (
+    kind TEXT NOT NULL, id TEXT NOT NULL, plan_id TEXT NOT NULL, party_id TEXT NOT NULL, status TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version_at INTEGER NOT NULL, version INTEGER NOT NULL,
+    signers TEXT NOT NULL,
+    body BLOB NOT NULL, tally TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX subjects_plan_party ON subjects (kind, plan_id, party_id, id);
+CREATE INDEX subjects_party ON subjects (kind, party_id, id);
+CREATE TABLE history (
+    kind TEXT NOT NULL, id TEXT NOT NULL, idx INTEGER NOT NULL, action TEXT NOT NULL,
+    PRIMARY KEY (kind, id, idx, action)
+) WITHOUT ROWID;
 "#;
 
 const LOG_TABLES: &[&str] = &["meta", "entries", "tree_hashes", "checkpoints"];
+/// Tables derived from the log.
+pub const PROJECTION_TABLES: &[&str] = &["charter", "parties", "party_keys", "subjects", "history"];
 
 fn db_err(e: rusqlite::Error) -> Error {
     Error::internal(format!("database: {e}"))
@@ -186,62 +201,16 @@ impl Writer {
             .map_err(db_err)?
             .unwrap_or((0, 0));
         let latest = latest_checkpoint(c)?;
-        let mut g = Governance::default();
-        if let Some((name, k)) = c
-            .query_row("SELECT name, admission_k FROM charter", [], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
-            })
-            .optional()
-            .map_err(db_err)?
-        {
-            g.absorb(&Effect::Charter { name, admission_k: k });
-        }
-        let mut st = c
-            .prepare("SELECT party_id, name, roles, organisation_type, country, admitted_at FROM parties")
-            .map_err(db_err)?;
-        let parties = st
-            .query_map([], |r| {
-                Ok(PartyRecord {
-                    party_id: r.get(0)?,
-                    name: r.get(1)?,
-                    roles: r.get::<_, String>(2)?.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
-                    organisation_type: r.get(3)?,
-                    country: r.get(4)?,
-                    admitted_at: r.get(5)?,
-                })
-            })
-            .map_err(db_err)?;
-        for p in parties {
-            g.absorb(&Effect::Party(p.map_err(db_err)?));
-        }
-        let mut st =
-            c.prepare("SELECT keyid, party_id, public_key, added_at, revoked_at FROM party_keys").map_err(db_err)?;
-        let keys = st
-            .query_map([], |r| {
-                let pk: Vec<u8> = r.get(2)?;
-                Ok(KeyRecord {
-                    keyid: r.get(0)?,
-                    party_id: r.get(1)?,
-                    public_key: pk.try_into().unwrap_or([0; 32]),
-                    added_at: r.get(3)?,
-                    revoked_at: r.get(4)?,
-                })
-            })
-            .map_err(db_err)?;
-        for k in keys {
-            g.absorb(&Effect::Key(k.map_err(db_err)?));
-        }
+        let g = load_governance(c)?;
         Ok(Loaded { meta, size, last_integrated_ms: last, latest, governance: g })
     }
 
-    /// Entry index of a plan (projection), including rows written earlier in the open transaction.
-    pub fn plan(&self, plan_id: &str) -> Result<Option<u64>> {
-        self.conn
-            .prepare_cached("SELECT idx FROM plans WHERE plan_id = ?1")
-            .map_err(db_err)?
-            .query_row([plan_id], |r| r.get(0))
-            .optional()
-            .map_err(db_err)
+    /// Delete every projection row (inside the caller's transaction), for a rebuild from the log.
+    pub fn clear_projections(&self) -> Result<()> {
+        for t in PROJECTION_TABLES {
+            self.conn.execute(&format!("DELETE FROM {t}"), []).map_err(db_err)?;
+        }
+        Ok(())
     }
 
     /// Open a savepoint inside the transaction (one per sequencer request).
@@ -342,9 +311,32 @@ impl Writer {
             Effect::KeyRevoked { keyid, at } => {
                 c.execute("UPDATE party_keys SET revoked_at = ?2 WHERE keyid = ?1", params![keyid, at])
             }
-            Effect::Plan { plan_id, index } => c
-                .prepare_cached("INSERT INTO plans (plan_id, idx) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![plan_id, index])),
+            Effect::Subject(s) => {
+                let tally = serde_json::to_string(&s.tally).map_err(|e| Error::internal(format!("tally: {e}")))?;
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO subjects (kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, body, tally)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        s.kind,
+                        s.id,
+                        s.plan_id,
+                        s.party_id,
+                        s.status,
+                        s.created_at,
+                        s.updated_at,
+                        s.version_at,
+                        s.version,
+                        s.signers.join(","),
+                        s.body,
+                        tally
+                    ])
+                })
+            }
+            Effect::History { kind, id, index, action } => c
+                .prepare_cached("INSERT OR IGNORE INTO history (kind, id, idx, action) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut st| st.execute(params![kind, id, index, action])),
         }
         .map_err(db_err)?;
         Ok(())
@@ -354,6 +346,54 @@ impl Writer {
     pub fn hashes(&self) -> SqlHashes<'_> {
         SqlHashes(&self.conn)
     }
+}
+
+/// Governance state from the projection tables.
+fn load_governance(c: &Connection) -> Result<Governance> {
+    let mut g = Governance::default();
+    if let Some((name, k)) = c
+        .query_row("SELECT name, admission_k FROM charter", [], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))
+        .optional()
+        .map_err(db_err)?
+    {
+        g.absorb(&Effect::Charter { name, admission_k: k });
+    }
+    let mut st = c
+        .prepare("SELECT party_id, name, roles, organisation_type, country, admitted_at FROM parties")
+        .map_err(db_err)?;
+    let parties = st
+        .query_map([], |r| {
+            Ok(PartyRecord {
+                party_id: r.get(0)?,
+                name: r.get(1)?,
+                roles: r.get::<_, String>(2)?.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+                organisation_type: r.get(3)?,
+                country: r.get(4)?,
+                admitted_at: r.get(5)?,
+            })
+        })
+        .map_err(db_err)?;
+    for p in parties {
+        g.absorb(&Effect::Party(p.map_err(db_err)?));
+    }
+    let mut st =
+        c.prepare("SELECT keyid, party_id, public_key, added_at, revoked_at FROM party_keys").map_err(db_err)?;
+    let keys = st
+        .query_map([], |r| {
+            let pk: Vec<u8> = r.get(2)?;
+            Ok(KeyRecord {
+                keyid: r.get(0)?,
+                party_id: r.get(1)?,
+                public_key: pk.try_into().unwrap_or([0; 32]),
+                added_at: r.get(3)?,
+                revoked_at: r.get(4)?,
+            })
+        })
+        .map_err(db_err)?;
+    for k in keys {
+        g.absorb(&Effect::Key(k.map_err(db_err)?));
+    }
+    Ok(g)
 }
 
 fn latest_checkpoint(c: &Connection) -> Result<Option<CheckpointRow>> {
@@ -426,9 +466,95 @@ fn entry_by(c: &Connection, col: &str, key: &dyn rusqlite::ToSql) -> Result<Opti
 pub struct SqlHashes<'a>(&'a Connection);
 
 impl crate::domain::StateView for Writer {
-    fn plan(&self, plan_id: &str) -> Result<Option<u64>> {
-        Writer::plan(self, plan_id)
+    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+        subject(&self.conn, kind, id)
     }
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
+        subjects_of(&self.conn, kind, plan_id, party_id)
+    }
+    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>> {
+        self.find_identity(identity)
+    }
+}
+
+impl crate::domain::StateView for Reader {
+    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+        subject(&self.conn, kind, id)
+    }
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
+        subjects_of(&self.conn, kind, plan_id, party_id)
+    }
+    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>> {
+        Ok(entry_by_identity(&self.conn, identity)?.map(|e| e.index))
+    }
+}
+
+fn subjects_of(c: &Connection, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
+    let mut st = c
+        .prepare_cached(&format!(
+            "SELECT {SUBJECT_COLS} FROM subjects WHERE kind = ?1 AND plan_id = ?2 AND party_id = ?3 ORDER BY id"
+        ))
+        .map_err(db_err)?;
+    let rows = st.query_map(params![kind, plan_id, party_id], subject_row).map_err(db_err)?;
+    rows.map(|r| r.map_err(db_err).and_then(finish_subject)).collect()
+}
+
+const SUBJECT_COLS: &str =
+    "kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, body, tally";
+
+fn subject_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Subject, String)> {
+    let signers: String = r.get(9)?;
+    Ok((
+        Subject {
+            kind: r.get(0)?,
+            id: r.get(1)?,
+            plan_id: r.get(2)?,
+            party_id: r.get(3)?,
+            status: r.get(4)?,
+            created_at: r.get(5)?,
+            updated_at: r.get(6)?,
+            version_at: r.get(7)?,
+            version: r.get(8)?,
+            signers: signers.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+            body: r.get(10)?,
+            tally: Tally::default(),
+        },
+        r.get(11)?,
+    ))
+}
+
+fn finish_subject((mut s, tally): (Subject, String)) -> Result<Subject> {
+    s.tally = serde_json::from_str(&tally)
+        .map_err(|e| Error::internal(format!("projection tally of {} {}: {e}", s.kind, s.id)))?;
+    Ok(s)
+}
+
+fn subject(c: &Connection, kind: &str, id: &str) -> Result<Option<Subject>> {
+    c.prepare_cached(&format!("SELECT {SUBJECT_COLS} FROM subjects WHERE kind = ?1 AND id = ?2"))
+        .map_err(db_err)?
+        .query_row(params![kind, id], subject_row)
+        .optional()
+        .map_err(db_err)?
+        .map(finish_subject)
+        .transpose()
+}
+
+/// One history row: the entry that touched a subject and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub index: u64,
+    pub action: String,
+}
+
+/// Which subjects a page lists.
+#[derive(Debug, Clone, Default)]
+pub struct SubjectFilter {
+    pub kind: String,
+    /// Empty = any.
+    pub plan_id: String,
+    pub party_id: String,
+    /// List ids strictly after this one (page token).
+    pub after: String,
 }
 
 impl HashReader for SqlHashes<'_> {
@@ -558,6 +684,50 @@ impl Reader {
     }
     pub fn meta(&self) -> Result<Meta> {
         read_meta(&self.conn)
+    }
+    /// Run `f` inside one read transaction: everything it reads is from the same committed state
+    /// (entries, projections and the checkpoint committed with them).
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN").map_err(db_err)?;
+        let out = f(self);
+        let _ = self.conn.execute_batch("COMMIT");
+        out
+    }
+    pub fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+        subject(&self.conn, kind, id)
+    }
+    /// Subjects in id order, filtered; `visit` returns false to stop.
+    pub fn scan_subjects(&self, f: &SubjectFilter, mut visit: impl FnMut(Subject) -> Result<bool>) -> Result<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SUBJECT_COLS} FROM subjects WHERE kind = ?1 AND (?2 = '' OR plan_id = ?2)
+                 AND (?3 = '' OR party_id = ?3) AND id > ?4 ORDER BY id"
+            ))
+            .map_err(db_err)?;
+        let mut rows = st.query(params![f.kind, f.plan_id, f.party_id, f.after]).map_err(db_err)?;
+        while let Some(r) = rows.next().map_err(db_err)? {
+            let s = finish_subject(subject_row(r).map_err(db_err)?)?;
+            if !visit(s)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+    /// Every entry that touched a subject, in log order.
+    pub fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT idx, action FROM history WHERE kind = ?1 AND id = ?2 ORDER BY idx, action")
+            .map_err(db_err)?;
+        let rows = st
+            .query_map(params![kind, id], |r| Ok(HistoryRow { index: r.get(0)?, action: r.get(1)? }))
+            .map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+    /// Governance state (parties and their key history).
+    pub fn governance(&self) -> Result<Governance> {
+        load_governance(&self.conn)
     }
     /// Stored hashes, upper levels from the shared cache.
     pub fn hashes(&self) -> CachedHashes<'_> {

@@ -11,6 +11,8 @@ use accord::log::{Ledger, Options};
 use accord::pb::{self, ledger_service_client::LedgerServiceClient, statement::Body, Envelope, Statement};
 use tokio::sync::oneshot;
 
+pub mod scenario;
+
 pub const ORIGIN: &str = "test.accord.example/ledger";
 
 pub struct TestServer {
@@ -33,10 +35,27 @@ impl TestServer {
         s
     }
 
+    /// A new ledger whose integration clock starts at `start_ms` (for dated scenarios).
+    pub async fn start_at(start_ms: i64) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_with(dir, Some(start_ms)).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Open (or create) the ledger in `dir` and serve it.
     pub async fn start_in(dir: PathBuf) -> Self {
+        Self::start_with(dir, None).await
+    }
+
+    /// Open (or create) the ledger in `dir`, optionally with a clock starting at `start_ms`, and serve it.
+    pub async fn start_with(dir: PathBuf, start_ms: Option<i64>) -> Self {
         let mut opts = Options::new(&dir);
         opts.origin = Some(ORIGIN.to_string());
+        if let Some(ms) = start_ms {
+            opts.clock = accord::log::Clock::starting_at(ms);
+        }
         let ledger =
             Arc::new(tokio::task::spawn_blocking(move || Ledger::open(opts)).await.unwrap().expect("open ledger"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,1738 @@
+//! The coalition's book (DOMAIN.md §3–§4): plans, goals, indicators, pledges, conditions, commitments,
+//! transactions, deliveries, milestones, assessments, progress reports, attestations, amendments,
+//! withdrawals and FX rates.
+//!
+//! Two stages, as for governance: [`check_shape`] is stateless (formats, code lists, sums that need no
+//! state); [`apply`] runs in the sequencer against the state as of the entry (through [`StateView`]),
+//! checks signers and invariants, and returns the [`Effect`]s that update the projections. Every rule
+//! names itself and the field in its error.
+use std::collections::{BTreeMap, BTreeSet};
+
+use prost::Message;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::date;
+use super::money::{self, parse_decimal, parse_money, parse_positive, Amount};
+use super::{check_id, check_text, Effect, Governance, StateView};
+use crate::error::{Error, Result};
+use crate::pb::{self, amended::Version, statement::Body};
+
+/// Subject kinds kept in the projections.
+pub const PLAN: &str = "plan";
+pub const GOAL: &str = "goal";
+pub const INDICATOR: &str = "indicator";
+pub const PLEDGE: &str = "pledge";
+pub const CONDITION: &str = "condition";
+pub const COMMITMENT: &str = "commitment";
+pub const TRANCHE: &str = "tranche";
+pub const TRANSACTION: &str = "transaction";
+pub const DELIVERY: &str = "delivery";
+pub const REPORT: &str = "report";
+pub const ATTESTATION: &str = "attestation";
+pub const FX_RATE: &str = "fx_rate";
+/// Every subject kind, in the order queries list them.
+pub const SUBJECT_KINDS: &[&str] = &[
+    PLAN,
+    GOAL,
+    INDICATOR,
+    PLEDGE,
+    CONDITION,
+    COMMITMENT,
+    TRANCHE,
+    TRANSACTION,
+    DELIVERY,
+    REPORT,
+    ATTESTATION,
+    FX_RATE,
+];
+
+pub const PLEDGE_KINDS: &[&str] = &["money", "in_kind", "policy_action"];
+pub const FUNDING_SOURCES: &[&str] = &["external", "domestic_own_resources", "private"];
+pub const CONDITION_TYPES: &[&str] = &["policy", "performance", "fiduciary", "co_financing"];
+pub const OUTCOMES: &[&str] = &["met", "notMet", "partiallyMet", "waived"];
+pub const MILESTONE_STATUSES: &[&str] = &["met", "notMet", "partiallyMet"];
+pub const OPINIONS: &[&str] = &["verified", "verified_with_exceptions", "not_verified", "unable_to_verify"];
+pub const BOUNDARIES: &[&str] = &["incoming", "internal", "outgoing"];
+pub const VOCABULARIES: &[&str] = &["dac5", "sdg_target", "plan"];
+pub const WITHDRAWABLE: &[&str] = &[PLEDGE, CONDITION, COMMITMENT];
+/// IATI TransactionType codes accepted (1 incoming funds, 3 disbursement, 4 expenditure, 7 reimbursement).
+pub const TRANSACTION_TYPES: &[u32] = &[1, 3, 4, 7];
+/// Derived pledge statuses (DOMAIN.md §5).
+pub const PLEDGE_STATUSES: &[&str] = &[
+    "announced",
+    "partially_committed",
+    "committed",
+    "partially_disbursed",
+    "fulfilled",
+    "withdrawn",
+    "lapsed",
+    "superseded",
+];
+/// Most items in any repeated field of a statement body.
+pub const MAX_ITEMS: usize = 1000;
+
+/// One thing the ledger tracks, as projected from the log: its compiled (latest) version and the running
+/// figures derived from later entries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Subject {
+    pub kind: String,
+    pub id: String,
+    pub plan_id: String,
+    /// The party it belongs to (pledger, provider, condition party, reporter, auditor, recorder).
+    pub party_id: String,
+    /// Stored status (pledge lapse is applied at read time against the as-of date: [`pledge_status`]).
+    pub status: String,
+    /// Entry that created it, entry of its latest version.
+    pub created_at: u64,
+    pub updated_at: u64,
+    /// Entry of the current version (the creation, or the latest amendment).
+    pub version_at: u64,
+    pub version: u32,
+    /// Parties whose signatures amendments, withdrawals and reversals need again.
+    pub signers: Vec<String>,
+    /// Encoded compiled body message (e.g. `PledgeAnnounced`); empty for tranches.
+    pub body: Vec<u8>,
+    pub tally: Tally,
+}
+
+/// Running figures of a subject. Amounts are in the subject's own currency (pledge or commitment).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
+    #[serde(skip_serializing_if = "Decimal::is_zero")]
+    pub committed: Decimal,
+    #[serde(skip_serializing_if = "Decimal::is_zero")]
+    pub disbursed: Decimal,
+    #[serde(skip_serializing_if = "Decimal::is_zero")]
+    pub delivered: Decimal,
+    #[serde(skip_serializing_if = "Decimal::is_zero")]
+    pub restated: Decimal,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restated_by: Vec<String>,
+    /// Tranche value and disbursed amount (tranche subjects).
+    #[serde(skip_serializing_if = "Decimal::is_zero")]
+    pub value: Decimal,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub commitment_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
+    /// Condition outcomes by tranche id ("" = every tranche the condition gates).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outcomes: BTreeMap<String, Assessment>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub milestones: BTreeMap<String, MilestoneState>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub covered: Vec<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reversed: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Assessment {
+    pub outcome: String,
+    pub date: String,
+    pub index: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MilestoneState {
+    pub status: String,
+    pub date: String,
+    pub index: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub quantity_done: String,
+}
+
+impl Subject {
+    /// Decode the compiled body.
+    pub fn decode<M: Message + Default>(&self) -> Result<M> {
+        M::decode(self.body.as_slice())
+            .map_err(|e| Error::internal(format!("projection of {} {} does not decode: {e}", self.kind, self.id)))
+    }
+}
+
+/// The kind name of a statement body that creates or updates subjects.
+pub fn version_kind(v: &Version) -> &'static str {
+    match v {
+        Version::Plan(_) => PLAN,
+        Version::Goal(_) => GOAL,
+        Version::Indicator(_) => INDICATOR,
+        Version::Pledge(_) => PLEDGE,
+        Version::Condition(_) => CONDITION,
+        Version::Commitment(_) => COMMITMENT,
+    }
+}
+
+fn one_of(field: &str, s: &str, list: &[&str]) -> Result<()> {
+    if list.contains(&s) {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("{s:?} is not one of {}", list.join(", "))))
+    }
+}
+
+fn check_date(field: &str, s: &str) -> Result<i64> {
+    date::parse_date(s).ok_or_else(|| Error::invalid(field, format!("{s:?} is not a date of the form YYYY-MM-DD")))
+}
+
+fn opt_date(field: &str, s: &str) -> Result<Option<i64>> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        check_date(field, s).map(Some)
+    }
+}
+
+fn check_period(field: &str, p: Option<&pb::Period>, required: bool) -> Result<Option<(i64, i64)>> {
+    let Some(p) = p else {
+        return if required { Err(Error::invalid(field, "is required")) } else { Ok(None) };
+    };
+    let s = check_date(&format!("{field}.start"), &p.start)?;
+    let e = check_date(&format!("{field}.end"), &p.end)?;
+    if e < s {
+        return Err(Error::invalid(format!("{field}.end"), "is before period.start"));
+    }
+    Ok(Some((s, e)))
+}
+
+fn check_sha256(field: &str, b: &[u8]) -> Result<()> {
+    if b.is_empty() || b.len() == 32 {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("a SHA-256 digest is 32 bytes, got {}", b.len())))
+    }
+}
+
+fn check_count(field: &str, n: usize) -> Result<()> {
+    if n > MAX_ITEMS {
+        return Err(Error::invalid(field, format!("at most {MAX_ITEMS} items")));
+    }
+    Ok(())
+}
+
+fn check_finance_type(field: &str, s: &str) -> Result<()> {
+    if s.is_empty() || (s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit())) {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("{s:?} is not an IATI FinanceType code (e.g. \"110\")")))
+    }
+}
+
+/// Shares (percentages) that must sum to exactly 100.
+fn check_shares<'a>(field: &str, shares: impl Iterator<Item = (usize, &'a str)>) -> Result<()> {
+    let mut total = Decimal::ZERO;
+    let mut any = false;
+    for (i, s) in shares {
+        let d = parse_positive(&format!("{field}[{i}].share"), s)?;
+        total += d;
+        any = true;
+    }
+    if any && total != Decimal::ONE_HUNDRED {
+        return Err(Error::invalid(
+            field,
+            format!("shares sum to {total}, not 100 (goal shares per vocabulary sum to 100)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Unique ids within one list.
+fn check_unique_ids<'a>(field: &str, ids: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for (i, id) in ids.enumerate() {
+        check_id(&format!("{field}[{i}]"), id)?;
+        if !seen.insert(id) {
+            return Err(Error::invalid(format!("{field}[{i}]"), format!("{id:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+fn check_goal(g: &pb::GoalDefined) -> Result<()> {
+    check_id("goal_id", &g.goal_id)?;
+    check_id("plan_id", &g.plan_id)?;
+    check_text("title", &g.title, true)?;
+    check_text("description", &g.description, false)?;
+    check_count("classifications", g.classifications.len())?;
+    let mut by_vocab: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    for (i, c) in g.classifications.iter().enumerate() {
+        one_of(&format!("classifications[{i}].vocabulary"), &c.vocabulary, VOCABULARIES)?;
+        check_id(&format!("classifications[{i}].code"), &c.code)?;
+        if !c.share.is_empty() {
+            by_vocab.entry(&c.vocabulary).or_default().push((i, &c.share));
+        }
+    }
+    for (v, shares) in by_vocab {
+        check_shares(&format!("classifications({v})"), shares.into_iter())?;
+    }
+    Ok(())
+}
+
+fn check_indicator(x: &pb::IndicatorDefined) -> Result<()> {
+    check_id("indicator_id", &x.indicator_id)?;
+    check_id("goal_id", &x.goal_id)?;
+    check_text("title", &x.title, true)?;
+    check_text("unit", &x.unit, false)?;
+    if !(1..=5).contains(&x.measure) {
+        return Err(Error::invalid(
+            "measure",
+            "must be an IATI IndicatorMeasure: 1 unit, 2 percentage, 3 nominal, 4 ordinal, 5 qualitative",
+        ));
+    }
+    if let Some(b) = &x.baseline {
+        parse_decimal("baseline.value", &b.value)?;
+        if !(1900..=2200).contains(&b.year) {
+            return Err(Error::invalid("baseline.year", format!("{} is not a plausible year", b.year)));
+        }
+    }
+    check_count("targets", x.targets.len())?;
+    for (i, t) in x.targets.iter().enumerate() {
+        check_period(&format!("targets[{i}].period"), t.period.as_ref(), true)?;
+        parse_decimal(&format!("targets[{i}].value"), &t.value)?;
+    }
+    Ok(())
+}
+
+fn check_pledge(p: &pb::PledgeAnnounced) -> Result<()> {
+    check_id("pledge_id", &p.pledge_id)?;
+    check_id("plan_id", &p.plan_id)?;
+    check_id("pledger_id", &p.pledger_id)?;
+    one_of("pledge_kind", &p.pledge_kind, PLEDGE_KINDS)?;
+    if p.pledge_kind == "policy_action" {
+        if p.amount.is_some() {
+            parse_money("amount", p.amount.as_ref())?;
+        }
+        if p.milestones.is_empty() {
+            return Err(Error::invalid("milestones", "a policy_action pledge lists at least one milestone"));
+        }
+    } else {
+        parse_money("amount", p.amount.as_ref())?;
+    }
+    if p.pledge_kind == "in_kind" && p.items.is_empty() {
+        return Err(Error::invalid("items", "an in_kind pledge lists at least one item"));
+    }
+    one_of("funding_source", &p.funding_source, FUNDING_SOURCES)?;
+    check_finance_type("finance_type", &p.finance_type)?;
+    check_count("goals", p.goals.len())?;
+    check_unique_ids("goals.goal_id", p.goals.iter().map(|g| g.goal_id.as_str()))?;
+    check_shares("goals", p.goals.iter().enumerate().map(|(i, g)| (i, g.share.as_str())))?;
+    check_count("recipient_ids", p.recipient_ids.len())?;
+    check_unique_ids("recipient_ids", p.recipient_ids.iter().map(String::as_str))?;
+    check_period("usage_period", p.usage_period.as_ref(), false)?;
+    check_count("restates", p.restates.len())?;
+    check_unique_ids("restates.pledge_id", p.restates.iter().map(|r| r.pledge_id.as_str()))?;
+    for (i, r) in p.restates.iter().enumerate() {
+        if r.pledge_id == p.pledge_id {
+            return Err(Error::invalid(format!("restates[{i}].pledge_id"), "a pledge cannot restate itself"));
+        }
+        parse_money(&format!("restates[{i}].amount"), r.amount.as_ref())?;
+    }
+    if let Some(a) = &p.announced {
+        check_text("announced.event", &a.event, false)?;
+        opt_date("announced.date", &a.date)?;
+    }
+    opt_date("expires_on", &p.expires_on)?;
+    check_count("items", p.items.len())?;
+    check_unique_ids("items.item_id", p.items.iter().map(|x| x.item_id.as_str()))?;
+    for (i, it) in p.items.iter().enumerate() {
+        parse_positive(&format!("items[{i}].quantity"), &it.quantity)?;
+        check_text(&format!("items[{i}].description"), &it.description, false)?;
+        if it.unit_value.is_some() {
+            parse_money(&format!("items[{i}].unit_value"), it.unit_value.as_ref())?;
+        }
+    }
+    check_count("milestones", p.milestones.len())?;
+    check_unique_ids("milestones.milestone_id", p.milestones.iter().map(|x| x.milestone_id.as_str()))?;
+    for (i, m) in p.milestones.iter().enumerate() {
+        check_text(&format!("milestones[{i}].title"), &m.title, true)?;
+        check_date(&format!("milestones[{i}].due_date"), &m.due_date)?;
+    }
+    check_text("description", &p.description, false)
+}
+
+fn check_condition(c: &pb::ConditionDefined) -> Result<()> {
+    check_id("condition_id", &c.condition_id)?;
+    check_id("plan_id", &c.plan_id)?;
+    check_id("party_id", &c.party_id)?;
+    one_of("condition_type", &c.condition_type, CONDITION_TYPES)?;
+    check_text("text", &c.text, true)?;
+    if !c.assessor_id.is_empty() {
+        check_id("assessor_id", &c.assessor_id)?;
+    }
+    check_unique_ids("pledge_ids", c.pledge_ids.iter().map(String::as_str))?;
+    if c.amount_at_stake.is_some() {
+        parse_money("amount_at_stake", c.amount_at_stake.as_ref())?;
+    }
+    match (&c.co_financing, c.condition_type == "co_financing") {
+        (Some(r), true) => {
+            let ratio = parse_positive("co_financing.ratio", &r.ratio)?;
+            if ratio > Decimal::from(100) {
+                return Err(Error::invalid("co_financing.ratio", "is a ratio (0.25 for 25%), at most 100"));
+            }
+            if r.party_ids.is_empty() {
+                return Err(Error::invalid("co_financing.party_ids", "name the parties that must co-finance"));
+            }
+            check_unique_ids("co_financing.party_ids", r.party_ids.iter().map(String::as_str))?;
+            for (i, f) in r.finance_types.iter().enumerate() {
+                check_finance_type(&format!("co_financing.finance_types[{i}]"), f)?;
+            }
+            if !r.period.is_empty() {
+                one_of("co_financing.period", &r.period, &["year", "plan"])?;
+            }
+        }
+        (None, true) => return Err(Error::invalid("co_financing", "is required when condition_type is co_financing")),
+        (Some(_), false) => {
+            return Err(Error::invalid("co_financing", "is only for condition_type co_financing"));
+        }
+        (None, false) => {
+            if c.assessor_id.is_empty() {
+                return Err(Error::invalid("assessor_id", "a designated assessor is required"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_commitment(c: &pb::CommitmentSigned) -> Result<()> {
+    check_id("commitment_id", &c.commitment_id)?;
+    check_id("plan_id", &c.plan_id)?;
+    check_id("provider_id", &c.provider_id)?;
+    check_id("recipient_id", &c.recipient_id)?;
+    if c.provider_id == c.recipient_id {
+        return Err(Error::invalid("recipient_id", "provider and recipient must be different parties"));
+    }
+    let amount = parse_money("amount", c.amount.as_ref())?;
+    check_date("signed_date", &c.signed_date)?;
+    check_finance_type("finance_type", &c.finance_type)?;
+    check_sha256("agreement_sha256", &c.agreement_sha256)?;
+    check_count("allocations", c.allocations.len())?;
+    check_unique_ids("allocations.pledge_id", c.allocations.iter().map(|a| a.pledge_id.as_str()))?;
+    for (i, a) in c.allocations.iter().enumerate() {
+        parse_money(&format!("allocations[{i}].amount"), a.amount.as_ref())?;
+    }
+    check_count("usage_years", c.usage_years.len())?;
+    let mut years = BTreeSet::new();
+    let mut sum = Decimal::ZERO;
+    for (i, y) in c.usage_years.iter().enumerate() {
+        if !(1900..=2200).contains(&y.year) || !years.insert(y.year) {
+            return Err(Error::invalid(
+                format!("usage_years[{i}].year"),
+                format!("{} is not a new plausible year", y.year),
+            ));
+        }
+        sum += parse_positive(&format!("usage_years[{i}].value"), &y.value)?;
+    }
+    if !c.usage_years.is_empty() && sum != amount.value {
+        return Err(Error::invalid(
+            "usage_years",
+            format!("sum to {sum}, but the commitment amount is {} (usage years sum to the commitment)", amount.value),
+        ));
+    }
+    check_count("tranches", c.tranches.len())?;
+    check_unique_ids("tranches.tranche_id", c.tranches.iter().map(|t| t.tranche_id.as_str()))?;
+    let mut sum = Decimal::ZERO;
+    for (i, t) in c.tranches.iter().enumerate() {
+        sum += parse_positive(&format!("tranches[{i}].value"), &t.value)?;
+        check_unique_ids(&format!("tranches[{i}].condition_ids"), t.condition_ids.iter().map(String::as_str))?;
+    }
+    if !c.tranches.is_empty() && sum != amount.value {
+        return Err(Error::invalid(
+            "tranches",
+            format!("sum to {sum}, but the commitment amount is {} (tranches sum to the commitment)", amount.value),
+        ));
+    }
+    Ok(())
+}
+
+fn check_version(v: &Version) -> Result<()> {
+    match v {
+        Version::Plan(p) => super::check_plan(p).map_err(|e| e.scope("plan")),
+        Version::Goal(g) => check_goal(g).map_err(|e| e.scope("goal")),
+        Version::Indicator(x) => check_indicator(x).map_err(|e| e.scope("indicator")),
+        Version::Pledge(p) => check_pledge(p).map_err(|e| e.scope("pledge")),
+        Version::Condition(c) => check_condition(c).map_err(|e| e.scope("condition")),
+        Version::Commitment(c) => check_commitment(c).map_err(|e| e.scope("commitment")),
+    }
+}
+
+/// Version id of an amended subject.
+fn version_id(v: &Version) -> &str {
+    match v {
+        Version::Plan(p) => &p.plan_id,
+        Version::Goal(g) => &g.goal_id,
+        Version::Indicator(x) => &x.indicator_id,
+        Version::Pledge(p) => &p.pledge_id,
+        Version::Condition(c) => &c.condition_id,
+        Version::Commitment(c) => &c.commitment_id,
+    }
+}
+
+/// Stateless checks of the book's statement kinds. Field paths are relative to the statement
+/// (e.g. `pledge_announced.amount.value`). Governance kinds are checked by the caller.
+pub fn check_shape(body: &Body) -> Result<()> {
+    match body {
+        Body::GoalDefined(g) => check_goal(g).map_err(|e| e.scope("goal_defined")),
+        Body::IndicatorDefined(x) => check_indicator(x).map_err(|e| e.scope("indicator_defined")),
+        Body::PledgeAnnounced(p) => check_pledge(p).map_err(|e| e.scope("pledge_announced")),
+        Body::ConditionDefined(c) => check_condition(c).map_err(|e| e.scope("condition_defined")),
+        Body::CommitmentSigned(c) => check_commitment(c).map_err(|e| e.scope("commitment_signed")),
+        Body::TransactionRecorded(t) => (|| {
+            check_id("txn_id", &t.txn_id)?;
+            if !TRANSACTION_TYPES.contains(&t.transaction_type) {
+                return Err(Error::invalid(
+                    "transaction_type",
+                    format!(
+                        "{} is not one of 1 (incoming funds), 3 (disbursement), 4 (expenditure), 7 (reimbursement)",
+                        t.transaction_type
+                    ),
+                ));
+            }
+            if matches!(t.transaction_type, 3 | 7) || !t.commitment_id.is_empty() {
+                check_id("commitment_id", &t.commitment_id)?;
+            }
+            check_date("date", &t.date)?;
+            parse_money("amount", t.amount.as_ref())?;
+            check_id("provider_id", &t.provider_id)?;
+            if t.transaction_type != 4 || !t.receiver_id.is_empty() {
+                check_id("receiver_id", &t.receiver_id)?;
+            }
+            if !t.tranche_id.is_empty() {
+                check_id("tranche_id", &t.tranche_id)?;
+            }
+            if !t.boundary.is_empty() {
+                one_of("boundary", &t.boundary, BOUNDARIES)?;
+            }
+            check_sha256("evidence_sha256", &t.evidence_sha256)?;
+            check_text("description", &t.description, false)
+        })()
+        .map_err(|e| e.scope("transaction_recorded")),
+        Body::TransactionReversed(r) => (|| {
+            check_id("txn_id", &r.txn_id)?;
+            check_text("rationale", &r.rationale, true)
+        })()
+        .map_err(|e| e.scope("transaction_reversed")),
+        Body::InkindDelivered(d) => (|| {
+            check_id("delivery_id", &d.delivery_id)?;
+            check_id("pledge_id", &d.pledge_id)?;
+            check_date("date", &d.date)?;
+            if !d.item_id.is_empty() {
+                check_id("item_id", &d.item_id)?;
+            }
+            if !d.quantity.is_empty() {
+                parse_positive("quantity", &d.quantity)?;
+            }
+            parse_money("value", d.value.as_ref())?;
+            check_id("receiver_id", &d.receiver_id)
+        })()
+        .map_err(|e| e.scope("inkind_delivered")),
+        Body::MilestoneUpdated(m) => (|| {
+            check_id("pledge_id", &m.pledge_id)?;
+            check_id("milestone_id", &m.milestone_id)?;
+            one_of("status", &m.status, MILESTONE_STATUSES)?;
+            check_date("date", &m.date)?;
+            if !m.quantity_done.is_empty() {
+                parse_decimal("quantity_done", &m.quantity_done)?;
+            }
+            check_text("note", &m.note, false)
+        })()
+        .map_err(|e| e.scope("milestone_updated")),
+        Body::ConditionAssessed(a) => (|| {
+            check_id("condition_id", &a.condition_id)?;
+            if !a.tranche_id.is_empty() {
+                check_id("tranche_id", &a.tranche_id)?;
+            }
+            one_of("outcome", &a.outcome, OUTCOMES)?;
+            check_date("date", &a.date)?;
+            check_sha256("evidence_sha256", &a.evidence_sha256)?;
+            check_text("rationale", &a.rationale, false)
+        })()
+        .map_err(|e| e.scope("condition_assessed")),
+        Body::ProgressReported(r) => (|| {
+            check_id("report_id", &r.report_id)?;
+            check_id("reporter_id", &r.reporter_id)?;
+            check_id("plan_id", &r.plan_id)?;
+            check_period("period", r.period.as_ref(), true)?;
+            check_count("indicator_values", r.indicator_values.len())?;
+            check_unique_ids(
+                "indicator_values.indicator_id",
+                r.indicator_values.iter().map(|v| v.indicator_id.as_str()),
+            )?;
+            for (i, v) in r.indicator_values.iter().enumerate() {
+                parse_decimal(&format!("indicator_values[{i}].value"), &v.value)?;
+            }
+            if r.co_financing_realised.is_some() {
+                parse_money("co_financing_realised", r.co_financing_realised.as_ref())?;
+            }
+            check_sha256("narrative_sha256", &r.narrative_sha256)
+        })()
+        .map_err(|e| e.scope("progress_reported")),
+        Body::AttestationIssued(a) => (|| {
+            check_id("attestation_id", &a.attestation_id)?;
+            check_id("auditor_id", &a.auditor_id)?;
+            check_text("scope", &a.scope, true)?;
+            one_of("opinion", &a.opinion, OPINIONS)?;
+            if a.covered_entries.is_empty() {
+                return Err(Error::invalid("covered_entries", "an attestation covers at least one entry"));
+            }
+            check_count("covered_entries", a.covered_entries.len())?;
+            let mut seen = BTreeSet::new();
+            for (i, c) in a.covered_entries.iter().enumerate() {
+                if c.len() != 32 {
+                    return Err(Error::invalid(format!("covered_entries[{i}]"), "an entry identity is 32 bytes"));
+                }
+                if !seen.insert(c) {
+                    return Err(Error::invalid(format!("covered_entries[{i}]"), "is listed twice"));
+                }
+            }
+            check_count("adjustments", a.adjustments.len())?;
+            for (i, x) in a.adjustments.iter().enumerate() {
+                check_text(&format!("adjustments[{i}].item"), &x.item, true)?;
+                parse_decimal(&format!("adjustments[{i}].reported"), &x.reported)?;
+                parse_decimal(&format!("adjustments[{i}].verified"), &x.verified)?;
+                check_text(&format!("adjustments[{i}].reason"), &x.reason, false)?;
+            }
+            Ok(())
+        })()
+        .map_err(|e| e.scope("attestation_issued")),
+        Body::Amended(a) => (|| {
+            check_id("subject_id", &a.subject_id)?;
+            check_text("rationale", &a.rationale, true)?;
+            let v = a.version.as_ref().ok_or_else(|| Error::invalid("version", "the new version is required"))?;
+            check_version(v)?;
+            if version_id(v) != a.subject_id {
+                return Err(Error::invalid(
+                    "subject_id",
+                    format!(
+                        "is {:?} but the new version's id is {:?} (ids are immutable)",
+                        a.subject_id,
+                        version_id(v)
+                    ),
+                ));
+            }
+            Ok(())
+        })()
+        .map_err(|e| e.scope("amended")),
+        Body::Withdrawn(w) => (|| {
+            one_of("subject_kind", &w.subject_kind, WITHDRAWABLE)?;
+            check_id("subject_id", &w.subject_id)?;
+            check_text("rationale", &w.rationale, true)
+        })()
+        .map_err(|e| e.scope("withdrawn")),
+        Body::FxRateRecorded(f) => (|| {
+            money::check_currency("from_currency", &f.from_currency)?;
+            money::check_currency("to_currency", &f.to_currency)?;
+            if f.from_currency == f.to_currency {
+                return Err(Error::invalid("to_currency", "must differ from from_currency"));
+            }
+            parse_positive("rate", &f.rate)?;
+            check_date("rate_date", &f.rate_date)?;
+            check_text("source", &f.source, true)?;
+            check_text("method", &f.method, false)
+        })()
+        .map_err(|e| e.scope("fx_rate_recorded")),
+        _ => Ok(()),
+    }
+}
+
+/// Id of an FX rate subject.
+pub fn fx_id(from: &str, to: &str, day: &str) -> String {
+    format!("{from}/{to}/{day}")
+}
+
+/// Convert an amount into `to` at its value date, only through a recorded `fx_rate.recorded` of that date
+/// (direct, or the inverse of the opposite direction). A missing rate is an error that says which.
+pub fn convert(view: &dyn StateView, a: &Amount, to: &str) -> Result<Decimal> {
+    if a.currency == to {
+        return Ok(a.value);
+    }
+    let day = a.value_date_str();
+    if let Some(s) = view.subject(FX_RATE, &fx_id(&a.currency, to, &day))? {
+        let r: pb::FxRateRecorded = s.decode()?;
+        return Ok(a.value * parse_decimal("rate", &r.rate)?);
+    }
+    if let Some(s) = view.subject(FX_RATE, &fx_id(to, &a.currency, &day))? {
+        let r: pb::FxRateRecorded = s.decode()?;
+        return Ok(a.value / parse_decimal("rate", &r.rate)?);
+    }
+    Err(Error::precondition(
+        "fx_rate",
+        format!(
+            "no fx_rate.recorded converts {} to {to} on {day} (the value date); a rate_publisher must record one",
+            a.currency
+        ),
+    ))
+}
+
+/// The derived status of a pledge as of a day (lapse depends on the day; everything else on the tally).
+pub fn pledge_status(s: &Subject, p: &pb::PledgeAnnounced, as_of_day: i64) -> &'static str {
+    let t = &s.tally;
+    if t.withdrawn {
+        return "withdrawn";
+    }
+    let amount = p.amount.as_ref().and_then(|m| Decimal::from_str_exact(&m.value).ok()).unwrap_or_default();
+    if !amount.is_zero() && t.restated >= amount {
+        return "superseded";
+    }
+    if p.pledge_kind == "policy_action" {
+        let all_met = !p.milestones.is_empty()
+            && p.milestones.iter().all(|m| t.milestones.get(&m.milestone_id).is_some_and(|x| x.status == "met"));
+        if all_met {
+            return "fulfilled";
+        }
+        if t.milestones.values().any(|x| x.status != "notMet") {
+            return "partially_disbursed";
+        }
+    } else {
+        let done = t.disbursed + t.delivered;
+        if done >= amount && !amount.is_zero() {
+            return "fulfilled";
+        }
+        if done > Decimal::ZERO {
+            return "partially_disbursed";
+        }
+        if t.committed >= amount && !amount.is_zero() {
+            return "committed";
+        }
+        if t.committed > Decimal::ZERO {
+            return "partially_committed";
+        }
+    }
+    if date::parse_date(&p.expires_on).is_some_and(|e| e < as_of_day) {
+        return "lapsed";
+    }
+    "announced"
+}
+
+/// How a tranche stands against its conditions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    /// unconditional, released (all met or waived), withheld (a condition not met), pending (not yet assessed).
+    pub status: &'static str,
+    /// Per condition: (condition id, outcome or "pending", date).
+    pub conditions: Vec<(String, String, String)>,
+}
+
+/// The outcome that applies to a tranche: its own assessment, else the condition-wide one.
+pub fn outcome_for<'a>(condition: &'a Subject, tranche_id: &str) -> Option<&'a Assessment> {
+    condition.tally.outcomes.get(tranche_id).or_else(|| condition.tally.outcomes.get(""))
+}
+
+/// Gate of a tranche subject.
+pub fn tranche_gate(view: &dyn StateView, tranche: &Subject) -> Result<Gate> {
+    let mut conditions = Vec::new();
+    let mut any_withheld = false;
+    let mut any_pending = false;
+    for cid in &tranche.tally.conditions {
+        let Some(c) = view.subject(CONDITION, cid)? else { continue };
+        if c.tally.withdrawn {
+            conditions.push((cid.clone(), "withdrawn".to_string(), String::new()));
+            continue;
+        }
+        match outcome_for(&c, &tranche.id) {
+            Some(a) if a.outcome == "met" || a.outcome == "waived" => {
+                conditions.push((cid.clone(), a.outcome.clone(), a.date.clone()))
+            }
+            Some(a) => {
+                any_withheld = true;
+                conditions.push((cid.clone(), a.outcome.clone(), a.date.clone()))
+            }
+            None => {
+                any_pending = true;
+                conditions.push((cid.clone(), "pending".to_string(), String::new()))
+            }
+        }
+    }
+    let status = if tranche.tally.conditions.is_empty() {
+        "unconditional"
+    } else if any_withheld {
+        "withheld"
+    } else if any_pending {
+        "pending"
+    } else {
+        "released"
+    };
+    Ok(Gate { status, conditions })
+}
+
+/// Status of a condition from its assessments: pending, met, notMet, partiallyMet, waived or withdrawn.
+pub fn condition_status(t: &Tally) -> String {
+    if t.withdrawn {
+        return "withdrawn".into();
+    }
+    let outcomes: BTreeSet<&str> = t.outcomes.values().map(|a| a.outcome.as_str()).collect();
+    match outcomes.len() {
+        0 => "pending".into(),
+        1 => outcomes.into_iter().next().unwrap_or_default().to_string(),
+        _ if outcomes.iter().all(|o| *o == "met" || *o == "waived") => "met".into(),
+        _ => "partiallyMet".into(),
+    }
+}
+
+/// Everything [`apply`] needs about the entry being sequenced.
+pub struct Ctx<'a> {
+    pub gov: &'a Governance,
+    /// Parties with at least one valid signature on the statement.
+    pub signers: &'a BTreeSet<String>,
+    pub index: u64,
+    /// Integration day.
+    pub today: i64,
+    pub view: &'a dyn StateView,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").field("signers", &self.signers).field("index", &self.index).finish_non_exhaustive()
+    }
+}
+
+/// Collects effects, and keeps subjects updated earlier in the same statement visible to later steps.
+struct Out<'a> {
+    ctx: &'a Ctx<'a>,
+    effects: Vec<Effect>,
+    pending: BTreeMap<(String, String), Subject>,
+}
+
+impl<'a> Out<'a> {
+    fn new(ctx: &'a Ctx<'a>) -> Self {
+        Self { ctx, effects: Vec::new(), pending: BTreeMap::new() }
+    }
+    fn get(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+        if let Some(s) = self.pending.get(&(kind.to_string(), id.to_string())) {
+            return Ok(Some(s.clone()));
+        }
+        self.ctx.view.subject(kind, id)
+    }
+    /// An earlier subject of the right kind, or a FAILED_PRECONDITION naming what is missing.
+    fn need(&self, field: &str, kind: &str, id: &str) -> Result<Subject> {
+        self.get(kind, id)?.ok_or_else(|| {
+            Error::precondition(
+                field,
+                format!("refers to no earlier {kind} {id:?} (references point to earlier entries of the right kind)"),
+            )
+        })
+    }
+    fn fresh(&self, field: &str, kind: &str, id: &str) -> Result<()> {
+        match self.get(kind, id)? {
+            Some(s) => Err(Error::precondition(
+                field,
+                format!("{kind} {id:?} already exists (entry {}); ids are unique and immutable", s.created_at),
+            )),
+            None => Ok(()),
+        }
+    }
+    fn put(&mut self, mut s: Subject, action: &str) {
+        s.updated_at = self.ctx.index;
+        self.effects.push(Effect::History {
+            kind: s.kind.clone(),
+            id: s.id.clone(),
+            index: self.ctx.index,
+            action: action.into(),
+        });
+        self.pending.insert((s.kind.clone(), s.id.clone()), s.clone());
+        self.effects.push(Effect::Subject(Box::new(s)));
+    }
+    /// Record that this entry touched a subject without changing its projection.
+    fn touch(&mut self, kind: &str, id: &str, action: &str) {
+        self.effects.push(Effect::History {
+            kind: kind.into(),
+            id: id.into(),
+            index: self.ctx.index,
+            action: action.into(),
+        });
+    }
+    fn new_subject(&self, kind: &str, id: &str, plan_id: &str, party_id: &str, body: Vec<u8>) -> Subject {
+        Subject {
+            kind: kind.into(),
+            id: id.into(),
+            plan_id: plan_id.into(),
+            party_id: party_id.into(),
+            status: "active".into(),
+            created_at: self.ctx.index,
+            updated_at: self.ctx.index,
+            version_at: self.ctx.index,
+            version: 1,
+            signers: Vec::new(),
+            body,
+            tally: Tally::default(),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn party(&self, field: &str, id: &str) -> Result<()> {
+        if self.gov.parties.contains_key(id) {
+            Ok(())
+        } else {
+            Err(Error::precondition(field, format!("party {id:?} is not a member of the coalition")))
+        }
+    }
+    fn has_role(&self, id: &str, role: &str) -> bool {
+        self.gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == role))
+    }
+    fn role(&self, field: &str, id: &str, role: &str) -> Result<()> {
+        self.party(field, id)?;
+        if self.has_role(id, role) {
+            Ok(())
+        } else {
+            Err(Error::precondition(field, format!("party {id:?} does not hold the {role} role")))
+        }
+    }
+    /// The party must have signed: a party acts only as itself.
+    fn signed_by(&self, field: &str, id: &str, what: &str) -> Result<()> {
+        if self.signers.contains(id) {
+            Ok(())
+        } else {
+            Err(Error::denied(
+                field,
+                format!(
+                    "{what} must be signed by {id} (a party acts only as itself; signed by: {})",
+                    self.signer_list()
+                ),
+            ))
+        }
+    }
+    fn signer_list(&self) -> String {
+        if self.signers.is_empty() {
+            "nobody registered".into()
+        } else {
+            self.signers.iter().cloned().collect::<Vec<_>>().join(", ")
+        }
+    }
+    /// Plans, goals and indicators: signed by the secretariat, a plan signatory, or k members.
+    fn plan_authority(&self, plan: Option<&pb::PlanCreated>, what: &str) -> Result<()> {
+        let secretariat = self.signers.iter().any(|p| self.has_role(p, "secretariat"));
+        let signatory = plan.is_some_and(|pl| pl.signatories.iter().any(|s| self.signers.contains(&s.party_id)));
+        let k = self.gov.charter.as_ref().map_or(1, |c| c.1) as usize;
+        if secretariat || signatory || self.signers.len() >= k {
+            Ok(())
+        } else {
+            Err(Error::denied(
+                "envelope.signatures",
+                format!(
+                    "{what} is signed by the secretariat, a plan signatory or {k} member(s); signed by: {}",
+                    self.signer_list()
+                ),
+            ))
+        }
+    }
+    /// Every one of the subject's original required signers signed again.
+    fn original_signers(&self, s: &Subject, what: &str) -> Result<()> {
+        for p in &s.signers {
+            self.signed_by("envelope.signatures", p, &format!("{what} of {} {}", s.kind, s.id))?;
+        }
+        Ok(())
+    }
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str_exact(s).unwrap_or_default()
+}
+
+fn amount_of(m: Option<&pb::Money>) -> Option<Amount> {
+    parse_money("amount", m).ok()
+}
+
+fn periods_overlap(a: Option<&pb::Period>, b: Option<&pb::Period>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.start <= b.end && b.start <= a.end,
+        _ => true,
+    }
+}
+
+/// Scope an error under a statement body name, leaving envelope-level fields alone.
+fn sc(name: &'static str) -> impl Fn(Error) -> Error {
+    move |e| if e.field.starts_with("envelope") { e } else { e.scope(name) }
+}
+
+/// Apply a book statement (anything but governance) at `ctx.index`. Errors name fields relative to the
+/// statement (e.g. `pledge_announced.amount`).
+pub fn apply(ctx: &Ctx<'_>, body: &Body) -> Result<Vec<Effect>> {
+    let mut out = Out::new(ctx);
+    match body {
+        Body::PlanCreated(p) => plan(&mut out, p, None).map_err(sc("plan_created"))?,
+        Body::GoalDefined(g) => goal(&mut out, g, None).map_err(sc("goal_defined"))?,
+        Body::IndicatorDefined(x) => indicator(&mut out, x, None).map_err(sc("indicator_defined"))?,
+        Body::PledgeAnnounced(p) => pledge(&mut out, p, None).map_err(sc("pledge_announced"))?,
+        Body::ConditionDefined(c) => condition(&mut out, c, None).map_err(sc("condition_defined"))?,
+        Body::CommitmentSigned(c) => commitment(&mut out, c, None).map_err(sc("commitment_signed"))?,
+        Body::TransactionRecorded(t) => transaction(&mut out, t).map_err(sc("transaction_recorded"))?,
+        Body::TransactionReversed(r) => reversal(&mut out, r).map_err(sc("transaction_reversed"))?,
+        Body::InkindDelivered(d) => delivery(&mut out, d).map_err(sc("inkind_delivered"))?,
+        Body::MilestoneUpdated(m) => milestone(&mut out, m).map_err(sc("milestone_updated"))?,
+        Body::ConditionAssessed(a) => assessment(&mut out, a).map_err(sc("condition_assessed"))?,
+        Body::ProgressReported(r) => progress(&mut out, r).map_err(sc("progress_reported"))?,
+        Body::AttestationIssued(a) => attestation(&mut out, a).map_err(sc("attestation_issued"))?,
+        Body::Amended(a) => amendment(&mut out, a).map_err(sc("amended"))?,
+        Body::Withdrawn(w) => withdrawal(&mut out, w).map_err(sc("withdrawn"))?,
+        Body::FxRateRecorded(f) => fx_rate(&mut out, f).map_err(sc("fx_rate_recorded"))?,
+        Body::Charter(_) | Body::PartyAdmitted(_) | Body::KeyRotated(_) | Body::KeyRevoked(_) => {
+            return Err(Error::internal("governance statement routed to the book"))
+        }
+    }
+    Ok(out.effects)
+}
+
+/// Start a subject, or continue the previous version of an amended one (same creation entry and tally).
+fn versioned(
+    out: &Out<'_>,
+    prev: Option<&Subject>,
+    kind: &str,
+    id: &str,
+    plan: &str,
+    party: &str,
+    body: Vec<u8>,
+) -> Subject {
+    match prev {
+        Some(p) => Subject { version: p.version + 1, version_at: out.ctx.index, body, ..p.clone() },
+        None => out.new_subject(kind, id, plan, party, body),
+    }
+}
+
+fn immutable(field: &str, old: &str, new: &str) -> Result<()> {
+    if old == new {
+        Ok(())
+    } else {
+        Err(Error::precondition(
+            field,
+            format!("is {old:?} and cannot change in an amendment (amend by withdrawing and re-creating)"),
+        ))
+    }
+}
+
+fn plan(out: &mut Out<'_>, p: &pb::PlanCreated, prev: Option<&Subject>) -> Result<()> {
+    let ctx = out.ctx;
+    if prev.is_none() {
+        out.fresh("plan_id", PLAN, &p.plan_id)?;
+    }
+    for (i, s) in p.signatories.iter().enumerate() {
+        ctx.party(&format!("signatories[{i}].party_id"), &s.party_id)?;
+    }
+    ctx.plan_authority(None, "plan.created")?;
+    let s = versioned(out, prev, PLAN, &p.plan_id, &p.plan_id, "", p.encode_to_vec());
+    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    Ok(())
+}
+
+fn goal(out: &mut Out<'_>, g: &pb::GoalDefined, prev: Option<&Subject>) -> Result<()> {
+    if let Some(p) = prev {
+        immutable("plan_id", &p.plan_id, &g.plan_id)?;
+    } else {
+        out.fresh("goal_id", GOAL, &g.goal_id)?;
+    }
+    let plan: pb::PlanCreated = out.need("plan_id", PLAN, &g.plan_id)?.decode()?;
+    out.ctx.plan_authority(Some(&plan), "goal.defined")?;
+    let s = versioned(out, prev, GOAL, &g.goal_id, &g.plan_id, "", g.encode_to_vec());
+    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    Ok(())
+}
+
+fn indicator(out: &mut Out<'_>, x: &pb::IndicatorDefined, prev: Option<&Subject>) -> Result<()> {
+    if prev.is_none() {
+        out.fresh("indicator_id", INDICATOR, &x.indicator_id)?;
+    }
+    let goal = out.need("goal_id", GOAL, &x.goal_id)?;
+    if let Some(p) = prev {
+        let old: pb::IndicatorDefined = p.decode()?;
+        immutable("goal_id", &old.goal_id, &x.goal_id)?;
+    }
+    let plan: pb::PlanCreated = out.need("goal_id", PLAN, &goal.plan_id)?.decode()?;
+    out.ctx.plan_authority(Some(&plan), "indicator.defined")?;
+    let s = versioned(out, prev, INDICATOR, &x.indicator_id, &goal.plan_id, "", x.encode_to_vec());
+    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    Ok(())
+}
+
+fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) -> Result<()> {
+    let ctx = out.ctx;
+    ctx.party("pledger_id", &p.pledger_id)?;
+    ctx.signed_by("pledger_id", &p.pledger_id, "a pledge")?;
+    out.need("plan_id", PLAN, &p.plan_id)?;
+    for (i, r) in p.recipient_ids.iter().enumerate() {
+        ctx.party(&format!("recipient_ids[{i}]"), r)?;
+    }
+    for (i, g) in p.goals.iter().enumerate() {
+        let goal = out.need(&format!("goals[{i}].goal_id"), GOAL, &g.goal_id)?;
+        if goal.plan_id != p.plan_id {
+            return Err(Error::precondition(
+                format!("goals[{i}].goal_id"),
+                format!("goal {} belongs to plan {}, not {}", g.goal_id, goal.plan_id, p.plan_id),
+            ));
+        }
+    }
+    let amount = amount_of(p.amount.as_ref());
+    if let Some(prev) = prev {
+        let old: pb::PledgeAnnounced = prev.decode()?;
+        immutable("pledger_id", &old.pledger_id, &p.pledger_id)?;
+        immutable("plan_id", &old.plan_id, &p.plan_id)?;
+        immutable("pledge_kind", &old.pledge_kind, &p.pledge_kind)?;
+        if old.restates != p.restates {
+            return Err(Error::precondition(
+                "restates",
+                "cannot change in an amendment (announce a new pledge that restates this one)",
+            ));
+        }
+        let old_amount = amount_of(old.amount.as_ref());
+        if let (Some(o), Some(n)) = (&old_amount, &amount) {
+            if o.currency != n.currency && !(prev.tally.committed.is_zero() && prev.tally.delivered.is_zero()) {
+                return Err(Error::precondition(
+                    "amount.currency",
+                    "cannot change once the pledge is committed or delivered",
+                ));
+            }
+            let drawn = prev.tally.committed.max(prev.tally.delivered);
+            if n.value < drawn {
+                return Err(Error::precondition(
+                    "amount.value",
+                    format!("{} is below the {drawn} already committed or delivered against the pledge", n.value),
+                ));
+            }
+        }
+        let s = Subject { version: prev.version + 1, version_at: ctx.index, body: p.encode_to_vec(), ..prev.clone() };
+        let mut s = s;
+        s.status = pledge_status(&s, p, ctx.today).into();
+        out.put(s, "amended");
+        return Ok(());
+    }
+    out.fresh("pledge_id", PLEDGE, &p.pledge_id)?;
+    // Restatements: earlier pledges of the same pledger, in their own currency, never over-restated.
+    let mut restated = BTreeSet::new();
+    for (i, r) in p.restates.iter().enumerate() {
+        let field = format!("restates[{i}]");
+        let mut old = out.need(&format!("{field}.pledge_id"), PLEDGE, &r.pledge_id)?;
+        let old_body: pb::PledgeAnnounced = old.decode()?;
+        if old_body.pledger_id != p.pledger_id {
+            return Err(Error::precondition(
+                format!("{field}.pledge_id"),
+                format!("pledge {} is {}'s; a pledger restates only its own pledges", r.pledge_id, old_body.pledger_id),
+            ));
+        }
+        let a = parse_money(&format!("{field}.amount"), r.amount.as_ref())?;
+        let old_amount = amount_of(old_body.amount.as_ref())
+            .ok_or_else(|| Error::precondition(format!("{field}.pledge_id"), "the restated pledge has no amount"))?;
+        if a.currency != old_amount.currency {
+            return Err(Error::invalid(
+                format!("{field}.amount.currency"),
+                format!("is {} but pledge {} is in {}", a.currency, r.pledge_id, old_amount.currency),
+            ));
+        }
+        if old.tally.restated + a.value > old_amount.value {
+            return Err(Error::precondition(
+                format!("{field}.amount.value"),
+                format!(
+                    "restating {} would restate more than pledge {} ({}; {} already restated)",
+                    a.value, r.pledge_id, old_amount.value, old.tally.restated
+                ),
+            ));
+        }
+        old.tally.restated += a.value;
+        old.tally.restated_by.push(p.pledge_id.clone());
+        old.status = pledge_status(&old, &old_body, ctx.today).into();
+        restated.insert(r.pledge_id.clone());
+        out.put(old, "restated");
+    }
+    // Overlap: an open pledge of the same pledger, plan and usage period must be restated, or this one
+    // must say it is new money.
+    if !p.new_money {
+        for other in ctx.view.subjects(PLEDGE, &p.plan_id, &p.pledger_id)? {
+            if restated.contains(&other.id) {
+                continue;
+            }
+            let ob: pb::PledgeAnnounced = other.decode()?;
+            let open =
+                !matches!(pledge_status(&other, &ob, ctx.today), "withdrawn" | "superseded" | "fulfilled" | "lapsed");
+            if open
+                && ob.pledge_kind == p.pledge_kind
+                && periods_overlap(ob.usage_period.as_ref(), p.usage_period.as_ref())
+            {
+                return Err(Error::precondition(
+                    "restates",
+                    format!(
+                        "the pledge overlaps open pledge {} of the same pledger, plan and period: declare `restates` \
+                         (a re-announcement) or set `new_money` (additional money)",
+                        other.id
+                    ),
+                ));
+            }
+        }
+    }
+    let mut s = out.new_subject(PLEDGE, &p.pledge_id, &p.plan_id, &p.pledger_id, p.encode_to_vec());
+    s.signers = vec![p.pledger_id.clone()];
+    s.status = pledge_status(&s, p, ctx.today).into();
+    out.put(s, "created");
+    Ok(())
+}
+
+fn condition(out: &mut Out<'_>, c: &pb::ConditionDefined, prev: Option<&Subject>) -> Result<()> {
+    let ctx = out.ctx;
+    ctx.party("party_id", &c.party_id)?;
+    ctx.signed_by("party_id", &c.party_id, "a condition")?;
+    out.need("plan_id", PLAN, &c.plan_id)?;
+    if !c.assessor_id.is_empty() {
+        ctx.role("assessor_id", &c.assessor_id, "assessor")?;
+    }
+    for (i, pid) in c.pledge_ids.iter().enumerate() {
+        let p = out.need(&format!("pledge_ids[{i}]"), PLEDGE, pid)?;
+        if p.plan_id != c.plan_id {
+            return Err(Error::precondition(
+                format!("pledge_ids[{i}]"),
+                format!("pledge {pid} is in plan {}", p.plan_id),
+            ));
+        }
+        if c.condition_type != "co_financing" && p.party_id != c.party_id {
+            return Err(Error::precondition(
+                format!("pledge_ids[{i}]"),
+                format!("pledge {pid} is {}'s money; a condition is set by the party whose money it gates", p.party_id),
+            ));
+        }
+    }
+    if let Some(r) = &c.co_financing {
+        for (i, pid) in r.party_ids.iter().enumerate() {
+            ctx.party(&format!("co_financing.party_ids[{i}]"), pid)?;
+        }
+    }
+    if let Some(p) = prev {
+        let old: pb::ConditionDefined = p.decode()?;
+        immutable("party_id", &old.party_id, &c.party_id)?;
+        immutable("condition_type", &old.condition_type, &c.condition_type)?;
+    } else {
+        out.fresh("condition_id", CONDITION, &c.condition_id)?;
+    }
+    let mut s = versioned(out, prev, CONDITION, &c.condition_id, &c.plan_id, &c.party_id, c.encode_to_vec());
+    s.signers = vec![c.party_id.clone()];
+    s.status = condition_status(&s.tally);
+    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    Ok(())
+}
+
+/// Add (or with `sign = -1` remove) a commitment's allocations to its pledges, checking the pledge limit.
+fn allocate(out: &mut Out<'_>, c: &pb::CommitmentSigned, sign: i32, field: &str) -> Result<()> {
+    let today = out.ctx.today;
+    for (i, a) in c.allocations.iter().enumerate() {
+        let f = format!("{field}allocations[{i}]");
+        let mut p = out.need(&format!("{f}.pledge_id"), PLEDGE, &a.pledge_id)?;
+        let pb_: pb::PledgeAnnounced = p.decode()?;
+        let amt = parse_money(&format!("{f}.amount"), a.amount.as_ref())?;
+        if sign > 0 {
+            if pb_.pledger_id != c.provider_id {
+                return Err(Error::precondition(
+                    format!("{f}.pledge_id"),
+                    format!("pledge {} is {}'s; a party commits only its own pledges", a.pledge_id, pb_.pledger_id),
+                ));
+            }
+            if pb_.plan_id != c.plan_id {
+                return Err(Error::precondition(
+                    format!("{f}.pledge_id"),
+                    format!("pledge {} is in plan {}", a.pledge_id, pb_.plan_id),
+                ));
+            }
+            if p.tally.withdrawn {
+                return Err(Error::precondition(
+                    format!("{f}.pledge_id"),
+                    format!("pledge {} was withdrawn", a.pledge_id),
+                ));
+            }
+            let pa = amount_of(pb_.amount.as_ref())
+                .ok_or_else(|| Error::precondition(format!("{f}.pledge_id"), "the pledge has no amount to commit"))?;
+            if amt.currency != pa.currency {
+                return Err(Error::invalid(
+                    format!("{f}.amount.currency"),
+                    format!(
+                        "is {}, but pledge {} is in {} (allocations are in the pledge's currency)",
+                        amt.currency, a.pledge_id, pa.currency
+                    ),
+                ));
+            }
+            if p.tally.committed + amt.value > pa.value {
+                return Err(Error::precondition(
+                    format!("{f}.amount.value"),
+                    format!(
+                        "allocating {} {} to pledge {} would commit {} of a {} pledge (Σ allocations ≤ the pledge; amend the pledge first)",
+                        amt.value,
+                        amt.currency,
+                        a.pledge_id,
+                        p.tally.committed + amt.value,
+                        pa.value
+                    ),
+                ));
+            }
+            p.tally.committed += amt.value;
+        } else {
+            p.tally.committed -= amt.value;
+        }
+        p.status = pledge_status(&p, &pb_, today).into();
+        out.put(p, if sign > 0 { "committed" } else { "uncommitted" });
+    }
+    Ok(())
+}
+
+fn commitment(out: &mut Out<'_>, c: &pb::CommitmentSigned, prev: Option<&Subject>) -> Result<()> {
+    let ctx = out.ctx;
+    ctx.party("provider_id", &c.provider_id)?;
+    ctx.party("recipient_id", &c.recipient_id)?;
+    ctx.signed_by("provider_id", &c.provider_id, "a commitment")?;
+    ctx.signed_by("recipient_id", &c.recipient_id, "a commitment")?;
+    out.need("plan_id", PLAN, &c.plan_id)?;
+    let amount = parse_money("amount", c.amount.as_ref())?;
+    let mut old_tranches = BTreeMap::new();
+    if let Some(p) = prev {
+        let old: pb::CommitmentSigned = p.decode()?;
+        immutable("provider_id", &old.provider_id, &c.provider_id)?;
+        immutable("recipient_id", &old.recipient_id, &c.recipient_id)?;
+        immutable("plan_id", &old.plan_id, &c.plan_id)?;
+        let old_amount = parse_money("amount", old.amount.as_ref())?;
+        immutable("amount.currency", &old_amount.currency, &amount.currency)?;
+        if amount.value < p.tally.disbursed {
+            return Err(Error::precondition(
+                "amount.value",
+                format!("{} is below the {} already disbursed", amount.value, p.tally.disbursed),
+            ));
+        }
+        allocate(out, &old, -1, "")?;
+        for t in &old.tranches {
+            old_tranches.insert(t.tranche_id.clone(), t.clone());
+        }
+    } else {
+        out.fresh("commitment_id", COMMITMENT, &c.commitment_id)?;
+    }
+    allocate(out, c, 1, "")?;
+    for (i, t) in c.tranches.iter().enumerate() {
+        let f = format!("tranches[{i}]");
+        for (j, cid) in t.condition_ids.iter().enumerate() {
+            let cond = out.need(&format!("{f}.condition_ids[{j}]"), CONDITION, cid)?;
+            if cond.tally.withdrawn {
+                return Err(Error::precondition(
+                    format!("{f}.condition_ids[{j}]"),
+                    format!("condition {cid} was withdrawn"),
+                ));
+            }
+            if cond.plan_id != c.plan_id {
+                return Err(Error::precondition(
+                    format!("{f}.condition_ids[{j}]"),
+                    format!("condition {cid} is in plan {}", cond.plan_id),
+                ));
+            }
+        }
+        let value = dec(&t.value);
+        let mut ts = match (old_tranches.remove(&t.tranche_id), out.get(TRANCHE, &t.tranche_id)?) {
+            (Some(_), Some(existing)) => existing,
+            (None, Some(existing)) => {
+                return Err(Error::precondition(
+                    format!("{f}.tranche_id"),
+                    format!("tranche {} already exists in commitment {}", t.tranche_id, existing.tally.commitment_id),
+                ))
+            }
+            (_, None) => {
+                let mut s = out.new_subject(TRANCHE, &t.tranche_id, &c.plan_id, &c.provider_id, Vec::new());
+                s.tally.commitment_id = c.commitment_id.clone();
+                s
+            }
+        };
+        if value < ts.tally.disbursed {
+            return Err(Error::precondition(
+                format!("{f}.value"),
+                format!("{value} is below the {} already disbursed", ts.tally.disbursed),
+            ));
+        }
+        ts.tally.value = value;
+        ts.tally.conditions = t.condition_ids.clone();
+        ts.version += u32::from(prev.is_some() && ts.created_at != ctx.index);
+        for cid in &t.condition_ids {
+            out.touch(CONDITION, cid, "gates");
+        }
+        out.put(ts, if prev.is_some() { "amended" } else { "created" });
+    }
+    if let Some((id, t)) = old_tranches.into_iter().next() {
+        let _ = t;
+        return Err(Error::precondition(
+            "tranches",
+            format!("tranche {id} cannot be dropped in an amendment (set its value instead)"),
+        ));
+    }
+    let mut s = versioned(out, prev, COMMITMENT, &c.commitment_id, &c.plan_id, &c.provider_id, c.encode_to_vec());
+    s.signers = vec![c.provider_id.clone(), c.recipient_id.clone()];
+    s.status = if s.tally.disbursed >= amount.value { "disbursed".into() } else { "active".into() };
+    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    Ok(())
+}
+
+/// Move a disbursement (positive) or its reversal (negative) through the commitment, its tranche and the
+/// pledges it draws on. Pledges get their allocation's share, in the pledge's currency.
+fn post_disbursement(out: &mut Out<'_>, t: &pb::TransactionRecorded, value: Decimal) -> Result<()> {
+    let today = out.ctx.today;
+    let mut cs = out.need("commitment_id", COMMITMENT, &t.commitment_id)?;
+    let c: pb::CommitmentSigned = cs.decode()?;
+    let total = parse_money("amount", c.amount.as_ref())?.value;
+    cs.tally.disbursed += value;
+    cs.status = if cs.tally.disbursed >= total { "disbursed".into() } else { "active".into() };
+    if !t.tranche_id.is_empty() {
+        let mut tr = out.need("tranche_id", TRANCHE, &t.tranche_id)?;
+        tr.tally.disbursed += value;
+        out.put(tr, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
+    }
+    for a in &c.allocations {
+        let mut p = out.need("commitment_id", PLEDGE, &a.pledge_id)?;
+        let pbody: pb::PledgeAnnounced = p.decode()?;
+        let share = dec(a.amount.as_ref().map_or("0", |m| m.value.as_str())) / total;
+        p.tally.disbursed += value * share;
+        p.status = pledge_status(&p, &pbody, today).into();
+        out.put(p, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
+    }
+    out.put(cs, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
+    Ok(())
+}
+
+fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
+    let ctx = out.ctx;
+    out.fresh("txn_id", TRANSACTION, &t.txn_id)?;
+    ctx.party("provider_id", &t.provider_id)?;
+    if t.transaction_type != 4 {
+        ctx.party("receiver_id", &t.receiver_id)?;
+    }
+    // The recording party: the receiver for incoming funds, the provider otherwise.
+    let (recorder, other) =
+        if t.transaction_type == 1 { (&t.receiver_id, &t.provider_id) } else { (&t.provider_id, &t.receiver_id) };
+    ctx.signed_by(if t.transaction_type == 1 { "receiver_id" } else { "provider_id" }, recorder, "this transaction")?;
+    let amount = parse_money("amount", t.amount.as_ref())?;
+    let mut plan_id = String::new();
+    if !t.commitment_id.is_empty() {
+        let cs = out.need("commitment_id", COMMITMENT, &t.commitment_id)?;
+        let c: pb::CommitmentSigned = cs.decode()?;
+        plan_id = c.plan_id.clone();
+        if cs.tally.withdrawn {
+            return Err(Error::precondition("commitment_id", format!("commitment {} was withdrawn", t.commitment_id)));
+        }
+        if t.transaction_type != 4 {
+            if t.provider_id != c.provider_id {
+                return Err(Error::precondition(
+                    "provider_id",
+                    format!("commitment {} is provided by {}", t.commitment_id, c.provider_id),
+                ));
+            }
+            if t.receiver_id != c.recipient_id {
+                return Err(Error::precondition(
+                    "receiver_id",
+                    format!("commitment {} is to {}", t.commitment_id, c.recipient_id),
+                ));
+            }
+        }
+        let ca = parse_money("amount", c.amount.as_ref())?;
+        if amount.currency != ca.currency {
+            return Err(Error::invalid(
+                "amount.currency",
+                format!("is {}, but commitment {} is in {}", amount.currency, t.commitment_id, ca.currency),
+            ));
+        }
+        if matches!(t.transaction_type, 3 | 7) {
+            if cs.tally.disbursed + amount.value > ca.value {
+                return Err(Error::precondition(
+                    "amount.value",
+                    format!(
+                        "disbursing {} would bring commitment {} to {} of {} (Σ disbursements − reversals ≤ the commitment)",
+                        amount.value,
+                        t.commitment_id,
+                        cs.tally.disbursed + amount.value,
+                        ca.value
+                    ),
+                ));
+            }
+            if !c.tranches.is_empty() && t.tranche_id.is_empty() {
+                return Err(Error::invalid(
+                    "tranche_id",
+                    format!("commitment {} has tranches: name the one disbursed", t.commitment_id),
+                ));
+            }
+            if !t.tranche_id.is_empty() {
+                let tr = out.need("tranche_id", TRANCHE, &t.tranche_id)?;
+                if tr.tally.commitment_id != t.commitment_id {
+                    return Err(Error::precondition(
+                        "tranche_id",
+                        format!("tranche {} belongs to commitment {}", t.tranche_id, tr.tally.commitment_id),
+                    ));
+                }
+                if tr.tally.disbursed + amount.value > tr.tally.value {
+                    return Err(Error::precondition(
+                        "amount.value",
+                        format!(
+                            "disbursing {} would bring tranche {} to {} of {}",
+                            amount.value,
+                            t.tranche_id,
+                            tr.tally.disbursed + amount.value,
+                            tr.tally.value
+                        ),
+                    ));
+                }
+                let gate = tranche_gate(ctx.view, &tr)?;
+                if gate.status == "withheld" || gate.status == "pending" {
+                    let (cid, outcome, day) = gate
+                        .conditions
+                        .iter()
+                        .find(|(_, o, _)| o != "met" && o != "waived" && o != "withdrawn")
+                        .cloned()
+                        .unwrap_or_default();
+                    let how = if outcome == "pending" {
+                        "not yet assessed".to_string()
+                    } else {
+                        format!("assessed {outcome} on {day}")
+                    };
+                    return Err(Error::precondition(
+                        "tranche_id",
+                        format!(
+                            "tranche {} is gated by condition {cid}, {how}: a gated tranche is disbursed only when all its conditions are met or waived",
+                            t.tranche_id
+                        ),
+                    ));
+                }
+            }
+        }
+    } else if !t.tranche_id.is_empty() {
+        return Err(Error::invalid("tranche_id", "a tranche is disbursed against its commitment: set commitment_id"));
+    }
+    if matches!(t.transaction_type, 3 | 7) {
+        post_disbursement(out, t, amount.value)?;
+    }
+    let mut s = out.new_subject(TRANSACTION, &t.txn_id, &plan_id, recorder, t.encode_to_vec());
+    s.signers = vec![recorder.clone()];
+    s.tally.confirmed = !other.is_empty() && ctx.signers.contains(other.as_str());
+    s.status = if s.tally.confirmed { "confirmed".into() } else { "recorded".into() };
+    out.put(s, "created");
+    if !t.commitment_id.is_empty() && !matches!(t.transaction_type, 3 | 7) {
+        out.touch(COMMITMENT, &t.commitment_id, "flow");
+    }
+    Ok(())
+}
+
+fn reversal(out: &mut Out<'_>, r: &pb::TransactionReversed) -> Result<()> {
+    let mut s = out.need("txn_id", TRANSACTION, &r.txn_id)?;
+    if s.tally.reversed {
+        return Err(Error::precondition("txn_id", format!("transaction {} is already reversed", r.txn_id)));
+    }
+    out.ctx.original_signers(&s, "a reversal")?;
+    let t: pb::TransactionRecorded = s.decode()?;
+    if matches!(t.transaction_type, 3 | 7) {
+        let amount = parse_money("amount", t.amount.as_ref())?;
+        post_disbursement(out, &t, -amount.value)?;
+    }
+    s.tally.reversed = true;
+    s.status = "reversed".into();
+    out.put(s, "reversed");
+    Ok(())
+}
+
+fn delivery(out: &mut Out<'_>, d: &pb::InkindDelivered) -> Result<()> {
+    let ctx = out.ctx;
+    out.fresh("delivery_id", DELIVERY, &d.delivery_id)?;
+    let mut p = out.need("pledge_id", PLEDGE, &d.pledge_id)?;
+    let pbody: pb::PledgeAnnounced = p.decode()?;
+    if pbody.pledge_kind != "in_kind" {
+        return Err(Error::precondition(
+            "pledge_id",
+            format!("pledge {} is a {} pledge, not in_kind", d.pledge_id, pbody.pledge_kind),
+        ));
+    }
+    ctx.signed_by("pledge_id", &pbody.pledger_id, "a delivery")?;
+    ctx.party("receiver_id", &d.receiver_id)?;
+    if !d.item_id.is_empty() && !pbody.items.iter().any(|i| i.item_id == d.item_id) {
+        return Err(Error::precondition("item_id", format!("pledge {} has no item {}", d.pledge_id, d.item_id)));
+    }
+    let v = parse_money("value", d.value.as_ref())?;
+    let pa = amount_of(pbody.amount.as_ref()).map(|a| a.currency).unwrap_or_default();
+    if v.currency != pa {
+        return Err(Error::invalid(
+            "value.currency",
+            format!("is {}, but pledge {} is in {pa}", v.currency, d.pledge_id),
+        ));
+    }
+    p.tally.delivered += v.value;
+    p.status = pledge_status(&p, &pbody, ctx.today).into();
+    out.put(p, "delivered");
+    let mut s = out.new_subject(DELIVERY, &d.delivery_id, &pbody.plan_id, &pbody.pledger_id, d.encode_to_vec());
+    s.signers = vec![pbody.pledger_id.clone()];
+    s.tally.confirmed = ctx.signers.contains(&d.receiver_id);
+    s.status = if s.tally.confirmed { "confirmed".into() } else { "recorded".into() };
+    out.put(s, "created");
+    Ok(())
+}
+
+fn milestone(out: &mut Out<'_>, m: &pb::MilestoneUpdated) -> Result<()> {
+    let ctx = out.ctx;
+    let mut p = out.need("pledge_id", PLEDGE, &m.pledge_id)?;
+    let pbody: pb::PledgeAnnounced = p.decode()?;
+    if pbody.pledge_kind != "policy_action" {
+        return Err(Error::precondition(
+            "pledge_id",
+            format!("pledge {} is a {} pledge, not policy_action", m.pledge_id, pbody.pledge_kind),
+        ));
+    }
+    ctx.signed_by("pledge_id", &pbody.pledger_id, "a milestone update")?;
+    if !pbody.milestones.iter().any(|x| x.milestone_id == m.milestone_id) {
+        return Err(Error::precondition(
+            "milestone_id",
+            format!("pledge {} has no milestone {}", m.pledge_id, m.milestone_id),
+        ));
+    }
+    p.tally.milestones.insert(
+        m.milestone_id.clone(),
+        MilestoneState {
+            status: m.status.clone(),
+            date: m.date.clone(),
+            index: ctx.index,
+            quantity_done: m.quantity_done.clone(),
+        },
+    );
+    p.status = pledge_status(&p, &pbody, ctx.today).into();
+    out.put(p, "milestone");
+    Ok(())
+}
+
+fn assessment(out: &mut Out<'_>, a: &pb::ConditionAssessed) -> Result<()> {
+    let ctx = out.ctx;
+    let mut c = out.need("condition_id", CONDITION, &a.condition_id)?;
+    if c.tally.withdrawn {
+        return Err(Error::precondition("condition_id", format!("condition {} was withdrawn", a.condition_id)));
+    }
+    let body: pb::ConditionDefined = c.decode()?;
+    if body.assessor_id.is_empty() {
+        return Err(Error::precondition(
+            "condition_id",
+            format!("condition {} has no designated assessor", a.condition_id),
+        ));
+    }
+    ctx.signed_by("condition_id", &body.assessor_id, "an assessment (by the designated assessor)")?;
+    if !a.tranche_id.is_empty() {
+        let tr = out.need("tranche_id", TRANCHE, &a.tranche_id)?;
+        if !tr.tally.conditions.contains(&a.condition_id) {
+            return Err(Error::precondition(
+                "tranche_id",
+                format!("tranche {} is not gated by condition {}", a.tranche_id, a.condition_id),
+            ));
+        }
+        out.touch(TRANCHE, &a.tranche_id, "assessed");
+    }
+    c.tally.outcomes.insert(
+        a.tranche_id.clone(),
+        Assessment { outcome: a.outcome.clone(), date: a.date.clone(), index: ctx.index },
+    );
+    c.status = condition_status(&c.tally);
+    out.put(c, "assessed");
+    Ok(())
+}
+
+fn progress(out: &mut Out<'_>, r: &pb::ProgressReported) -> Result<()> {
+    let ctx = out.ctx;
+    out.fresh("report_id", REPORT, &r.report_id)?;
+    ctx.party("reporter_id", &r.reporter_id)?;
+    ctx.signed_by("reporter_id", &r.reporter_id, "a progress report")?;
+    out.need("plan_id", PLAN, &r.plan_id)?;
+    for (i, v) in r.indicator_values.iter().enumerate() {
+        let ind = out.need(&format!("indicator_values[{i}].indicator_id"), INDICATOR, &v.indicator_id)?;
+        if ind.plan_id != r.plan_id {
+            return Err(Error::precondition(
+                format!("indicator_values[{i}].indicator_id"),
+                format!("indicator {} is in plan {}", v.indicator_id, ind.plan_id),
+            ));
+        }
+    }
+    let mut s = out.new_subject(REPORT, &r.report_id, &r.plan_id, &r.reporter_id, r.encode_to_vec());
+    s.signers = vec![r.reporter_id.clone()];
+    s.status = "reported".into();
+    out.put(s, "created");
+    Ok(())
+}
+
+fn attestation(out: &mut Out<'_>, a: &pb::AttestationIssued) -> Result<()> {
+    let ctx = out.ctx;
+    out.fresh("attestation_id", ATTESTATION, &a.attestation_id)?;
+    ctx.role("auditor_id", &a.auditor_id, "auditor")?;
+    ctx.signed_by("auditor_id", &a.auditor_id, "an attestation")?;
+    let mut covered = Vec::new();
+    for (i, id) in a.covered_entries.iter().enumerate() {
+        let idx = ctx.view.entry_index(id)?.ok_or_else(|| {
+            Error::precondition(
+                format!("covered_entries[{i}]"),
+                format!("no entry in the log has identity {}", hex::encode(id)),
+            )
+        })?;
+        covered.push(idx);
+    }
+    let mut s = out.new_subject(ATTESTATION, &a.attestation_id, "", &a.auditor_id, a.encode_to_vec());
+    s.signers = vec![a.auditor_id.clone()];
+    s.status = a.opinion.clone();
+    s.tally.covered = covered;
+    out.put(s, "created");
+    Ok(())
+}
+
+fn amendment(out: &mut Out<'_>, a: &pb::Amended) -> Result<()> {
+    let v = a.version.as_ref().ok_or_else(|| Error::invalid("version", "the new version is required"))?;
+    let kind = version_kind(v);
+    let prev = out.need("subject_id", kind, &a.subject_id)?;
+    if prev.tally.withdrawn {
+        return Err(Error::precondition("subject_id", format!("{kind} {} was withdrawn", a.subject_id)));
+    }
+    out.ctx.original_signers(&prev, "an amendment")?;
+    match v {
+        Version::Plan(p) => plan(out, p, Some(&prev)).map_err(sc("plan")),
+        Version::Goal(g) => goal(out, g, Some(&prev)).map_err(sc("goal")),
+        Version::Indicator(x) => indicator(out, x, Some(&prev)).map_err(sc("indicator")),
+        Version::Pledge(p) => pledge(out, p, Some(&prev)).map_err(sc("pledge")),
+        Version::Condition(c) => condition(out, c, Some(&prev)).map_err(sc("condition")),
+        Version::Commitment(c) => commitment(out, c, Some(&prev)).map_err(sc("commitment")),
+    }
+}
+
+fn withdrawal(out: &mut Out<'_>, w: &pb::Withdrawn) -> Result<()> {
+    let mut s = out.need("subject_id", &w.subject_kind, &w.subject_id)?;
+    if s.tally.withdrawn {
+        return Err(Error::precondition(
+            "subject_id",
+            format!("{} {} is already withdrawn", w.subject_kind, w.subject_id),
+        ));
+    }
+    out.ctx.original_signers(&s, "a withdrawal")?;
+    match w.subject_kind.as_str() {
+        PLEDGE if !s.tally.committed.is_zero() || !s.tally.delivered.is_zero() => {
+            return Err(Error::precondition(
+                "subject_id",
+                format!("pledge {} is already committed or delivered in part; amend it down instead", w.subject_id),
+            ))
+        }
+        COMMITMENT => {
+            if !s.tally.disbursed.is_zero() {
+                return Err(Error::precondition(
+                    "subject_id",
+                    format!("commitment {} has disbursements; amend it down instead", w.subject_id),
+                ));
+            }
+            let c: pb::CommitmentSigned = s.decode()?;
+            allocate(out, &c, -1, "")?;
+            s = out.need("subject_id", COMMITMENT, &w.subject_id)?;
+        }
+        _ => {}
+    }
+    s.tally.withdrawn = true;
+    s.status = "withdrawn".into();
+    out.put(s, "withdrawn");
+    Ok(())
+}
+
+fn fx_rate(out: &mut Out<'_>, f: &pb::FxRateRecorded) -> Result<()> {
+    let ctx = out.ctx;
+    let Some(publisher) = ctx.signers.iter().find(|p| ctx.has_role(p, "rate_publisher")) else {
+        return Err(Error::denied(
+            "envelope.signatures",
+            "fx_rate.recorded is signed by a party with the rate_publisher role",
+        ));
+    };
+    let id = fx_id(&f.from_currency, &f.to_currency, &f.rate_date);
+    out.fresh("rate_date", FX_RATE, &id)?;
+    let mut s = out.new_subject(FX_RATE, &id, "", publisher, f.encode_to_vec());
+    s.signers = vec![publisher.clone()];
+    s.status = "recorded".into();
+    out.put(s, "created");
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! Exact money: decimal strings parsed with `rust_decimal` (never floats), ISO 4217 currency codes and
+//! value dates. Presentation rounding (banker's rounding to cents) lives here too, so every output agrees.
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::date;
+use crate::error::{Error, Result};
+use crate::pb::Money;
+
+/// Active ISO 4217 alphabetic codes (list one, as published by the maintenance agency), plus the
+/// funds and special codes a coalition may meet (XDR, XAU are excluded: not currencies of account).
+pub const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
+    "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW", "CLF",
+    "CLP", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR",
+    "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS",
+    "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT",
+    "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+    "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP",
+    "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE",
+    "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS",
+    "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG",
+    "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// An ISO 4217 code that is in the list above.
+pub fn check_currency(field: &str, s: &str) -> Result<()> {
+    if ISO_4217.binary_search(&s).is_ok() {
+        Ok(())
+    } else if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+        Err(Error::invalid(field, format!("{s:?} is not an active ISO 4217 currency code")))
+    } else {
+        Err(Error::invalid(field, format!("{s:?} is not an ISO 4217 currency code (three upper-case letters)")))
+    }
+}
+
+/// Parse an exact decimal string: optional '-', digits, optional '.' and digits; at most 28 significant
+/// digits. Exponents, spaces, '+' and thousands separators are refused.
+pub fn parse_decimal(field: &str, s: &str) -> Result<Decimal> {
+    let t = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let shape = !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && (!t.contains('.') || !frac.is_empty());
+    if !shape {
+        return Err(Error::invalid(field, format!("{s:?} is not a decimal number (e.g. \"1250000.00\")")));
+    }
+    Decimal::from_str_exact(s)
+        .map_err(|_| Error::invalid(field, format!("{s:?} has more than 28 significant digits or is out of range")))
+}
+
+/// A decimal that must be > 0.
+pub fn parse_positive(field: &str, s: &str) -> Result<Decimal> {
+    let d = parse_decimal(field, s)?;
+    if d <= Decimal::ZERO {
+        return Err(Error::invalid(field, format!("must be greater than zero, got {s}")));
+    }
+    Ok(d)
+}
+
+/// A validated amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amount {
+    pub value: Decimal,
+    pub currency: String,
+    /// Day number of the value date.
+    pub value_date: i64,
+}
+
+impl Amount {
+    pub fn value_date_str(&self) -> String {
+        date::format_date(self.value_date)
+    }
+}
+
+/// Check a `Money`: positive exact value, ISO 4217 currency, required value date.
+pub fn parse_money(field: &str, m: Option<&Money>) -> Result<Amount> {
+    let m = m.ok_or_else(|| Error::invalid(field, "is required (value, currency, value_date)"))?;
+    let value = parse_positive(&format!("{field}.value"), &m.value)?;
+    check_currency(&format!("{field}.currency"), &m.currency)?;
+    let value_date = date::parse_date(&m.value_date).ok_or_else(|| {
+        Error::invalid(
+            format!("{field}.value_date"),
+            format!("{:?} is not a date of the form YYYY-MM-DD (a value date is required)", m.value_date),
+        )
+    })?;
+    Ok(Amount { value, currency: m.currency.clone(), value_date })
+}
+
+/// Banker's rounding (half to even) to cents, for presentation only.
+pub fn cents(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven)
+}
+
+/// A ratio as a percentage with one decimal, banker's rounding; None when the denominator is zero.
+pub fn percent(num: Decimal, den: Decimal) -> Option<Decimal> {
+    if den.is_zero() {
+        return None;
+    }
+    Some((num * Decimal::ONE_HUNDRED / den).round_dp_with_strategy(1, RoundingStrategy::MidpointNearestEven))
+}
+
+/// A decimal as text with at least two decimals (amounts), no exponent.
+pub fn format_amount(d: Decimal) -> String {
+    let c = cents(d);
+    format!("{c:.2}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_list_is_sorted_for_binary_search() {
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+        assert!(check_currency("c", "EUR").is_ok());
+        assert!(check_currency("c", "EUX").unwrap_err().message.contains("active ISO 4217"));
+        assert!(check_currency("c", "eur").is_err());
+    }
+
+    #[test]
+    fn decimals_are_exact_and_strict() {
+        assert_eq!(
+            parse_decimal("v", "0.1").unwrap() + parse_decimal("v", "0.2").unwrap(),
+            parse_decimal("v", "0.3").unwrap()
+        );
+        for bad in ["", "1e6", "+1", "1,000", " 1", "1.", ".5", "NaN", "1.0.0"] {
+            assert!(parse_decimal("v", bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_decimal("v", "12345678901234567890123456789012").is_err());
+        assert!(parse_positive("v", "0").is_err());
+    }
+
+    #[test]
+    fn presentation_rounding_is_half_even() {
+        assert_eq!(format_amount(Decimal::new(12345, 3)), "12.34");
+        assert_eq!(format_amount(Decimal::new(12355, 3)), "12.36");
+        assert_eq!(percent(Decimal::new(30075, 0), Decimal::new(32400, 0)).unwrap().to_string(), "92.8");
+        assert_eq!(percent(Decimal::ONE, Decimal::ZERO), None);
+    }
+}
