@@ -5,11 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use accord::client::Client;
 use accord::error::Kind;
 use accord::pb;
 use common::scenario::{self, Coalition};
-use prost::Message;
 
 fn list_req(with_proofs: bool) -> pb::ListRequest {
     pb::ListRequest { with_proofs, page_size: 1000, ..Default::default() }
@@ -21,36 +19,6 @@ fn by_id(resp: &pb::ListResponse) -> BTreeMap<String, pb::Item> {
 
 fn fig(i: &pb::Item) -> pb::Figures {
     i.figures.clone().unwrap_or_default()
-}
-
-/// Every query answer, encoded: each kind listed page by page (small pages, so tokens are exercised), each
-/// subject with its history, and the parties.
-async fn all_answers(client: &mut Client) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for kind in accord::domain::book::SUBJECT_KINDS {
-        let mut token = String::new();
-        loop {
-            let req = pb::ListRequest { page_size: 3, page_token: token.clone(), ..Default::default() };
-            let resp = client.list(kind, req).await.expect("list");
-            out.push(resp.encode_to_vec());
-            for item in &resp.items {
-                let s = client.subject(kind, &item.id, false).await.expect("subject");
-                out.push(s.encode_to_vec());
-            }
-            if resp.next_page_token.is_empty() {
-                break;
-            }
-            token = resp.next_page_token;
-        }
-    }
-    let parties = client
-        .coalition()
-        .list_parties(pb::ListPartiesRequest { page_size: 1000, ..Default::default() })
-        .await
-        .expect("parties")
-        .into_inner();
-    out.push(parties.encode_to_vec());
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,13 +148,13 @@ async fn scenario_a_end_to_end() {
     assert!(err.field.contains("compiled"), "{err}");
 
     // Rebuild: drop the projections, replay the log, every answer identical.
-    let before = all_answers(&mut c.client).await;
+    let before = scenario::all_answers(&mut c.client).await;
     let (dir, tmp) = c.server.stop().await;
     let rebuilt = accord::log::rebuild(&dir, |_, _| {}).expect("rebuild");
     assert!(rebuilt.entries > 50);
     let server = common::TestServer::start_with(dir, Some(scenario::CLOCK_START_MS)).await;
     let mut client = server.client().await;
-    let after = all_answers(&mut client).await;
+    let after = scenario::all_answers(&mut client).await;
     assert_eq!(before.len(), after.len());
     assert!(before == after, "answers differ after rebuild");
     drop(tmp);

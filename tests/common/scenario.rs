@@ -6,6 +6,7 @@ use accord::client::Client;
 use accord::crypto;
 use accord::domain::date;
 use accord::pb::{self, statement::Body, Envelope, Statement};
+use prost::Message;
 
 use super::{Founder, TestServer, ORIGIN};
 
@@ -109,7 +110,7 @@ impl Coalition {
     }
 }
 
-fn fx(from: &str, rate: &str, day: &str) -> Body {
+pub fn fx(from: &str, rate: &str, day: &str) -> Body {
     Body::FxRateRecorded(pb::FxRateRecorded {
         from_currency: from.into(),
         to_currency: "USD".into(),
@@ -120,7 +121,7 @@ fn fx(from: &str, rate: &str, day: &str) -> Body {
     })
 }
 
-fn goal(id: &str, title: &str, dac: &[&str]) -> Body {
+pub fn goal(id: &str, title: &str, dac: &[&str]) -> Body {
     Body::GoalDefined(pb::GoalDefined {
         goal_id: id.into(),
         plan_id: PLAN.into(),
@@ -133,7 +134,7 @@ fn goal(id: &str, title: &str, dac: &[&str]) -> Body {
     })
 }
 
-fn shares(goals: &[(&str, &str)]) -> Vec<pb::GoalShare> {
+pub fn shares(goals: &[(&str, &str)]) -> Vec<pb::GoalShare> {
     goals.iter().map(|(g, s)| pb::GoalShare { goal_id: g.to_string(), share: s.to_string() }).collect()
 }
 
@@ -172,7 +173,7 @@ pub fn pledge(
     })
 }
 
-fn condition(id: &str, party: &str, text: &str, pledges: &[&str], at_stake: Option<pb::Money>) -> Body {
+pub fn condition(id: &str, party: &str, text: &str, pledges: &[&str], at_stake: Option<pb::Money>) -> Body {
     Body::ConditionDefined(pb::ConditionDefined {
         condition_id: id.into(),
         plan_id: PLAN.into(),
@@ -266,8 +267,8 @@ pub struct Outcome {
     pub reports: BTreeMap<String, u64>,
 }
 
-/// Run scenario A from the plan to the attestations.
-pub async fn run(c: &mut Coalition) -> Outcome {
+/// Rates, the plan and its goals (the first part of scenario A).
+pub async fn plan_and_goals(c: &mut Coalition) {
     // Rates R: every rate the scenario gives (USD per unit).
     for (cur, rate, day) in [
         ("EUR", "1.085", "2026-01-20"),
@@ -307,6 +308,11 @@ pub async fn run(c: &mut Coalition) -> Outcome {
     ] {
         c.submit(&["S"], "2026-01-10", goal(id, title, dac)).await.expect("goal");
     }
+}
+
+/// Run scenario A from the plan to the attestations.
+pub async fn run(c: &mut Coalition) -> Outcome {
+    plan_and_goals(c).await;
     // Pledges at the conference of 2026-01-20, each by its pledger.
     let pledges = [
         ("P1", "DA", "120000000", "EUR", &[("G1", "50"), ("G4", "50")][..], "110", "external", "2029-12-31"),
@@ -503,4 +509,34 @@ pub async fn run(c: &mut Coalition) -> Outcome {
     .await
     .expect("attestation");
     Outcome { withheld_rejection, reports }
+}
+
+/// Every query answer, encoded: each kind listed page by page (small pages, so tokens are exercised), each
+/// subject with its history, and the parties.
+pub async fn all_answers(client: &mut Client) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for kind in accord::domain::book::SUBJECT_KINDS {
+        let mut token = String::new();
+        loop {
+            let req = pb::ListRequest { page_size: 3, page_token: token.clone(), ..Default::default() };
+            let resp = client.list(kind, req).await.expect("list");
+            out.push(resp.encode_to_vec());
+            for item in &resp.items {
+                let s = client.subject(kind, &item.id, false).await.expect("subject");
+                out.push(s.encode_to_vec());
+            }
+            if resp.next_page_token.is_empty() {
+                break;
+            }
+            token = resp.next_page_token;
+        }
+    }
+    let parties = client
+        .coalition()
+        .list_parties(pb::ListPartiesRequest { page_size: 1000, ..Default::default() })
+        .await
+        .expect("parties")
+        .into_inner();
+    out.push(parties.encode_to_vec());
+    out
 }
