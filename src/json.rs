@@ -42,8 +42,9 @@ pub fn message_to_json<M: Message>(full_name: &str, msg: &M) -> Result<String> {
     String::from_utf8(out).map_err(|e| Error::internal(e.to_string()))
 }
 
+/// A statement from its JSON mapping; `//` comments (as in templates) are allowed.
 pub fn statement_from_json(json: &str) -> Result<Statement> {
-    message_from_json("accord.v1.Statement", json)
+    message_from_json("accord.v1.Statement", &strip_comments(json))
 }
 
 pub fn statement_to_json(st: &Statement) -> Result<String> {
@@ -112,4 +113,239 @@ pub fn envelope_from_json(json: &str) -> Result<Envelope> {
 
 pub fn envelope_to_json(e: &Envelope) -> String {
     serde_json::to_string_pretty(&EnvelopeJson::from(e)).expect("plain data serialises")
+}
+
+/// Remove `//` line comments outside strings, so annotated templates (JSONC) can be signed as they are.
+pub fn strip_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            out.push(c);
+        } else if c == '/' && chars.peek() == Some(&'/') {
+            for n in chars.by_ref() {
+                if n == '\n' {
+                    out.push('\n');
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The statement kinds, as (kind name, body field name of `Statement`).
+pub fn statement_kinds() -> Vec<(String, String)> {
+    let desc = pool().get_message_by_name("accord.v1.Statement").expect("Statement in the descriptor set");
+    let oneof = desc.oneofs().find(|o| o.name() == "body").expect("Statement.body oneof");
+    oneof.fields().map(|f| (kind_of_field(f.name()), f.name().to_string())).collect()
+}
+
+/// `pledge_announced` → `pledge.announced`, `fx_rate_recorded` → `fx_rate.recorded` (DOMAIN.md names).
+fn kind_of_field(field: &str) -> String {
+    match field.rsplit_once('_') {
+        Some((head, tail)) if !["amended", "withdrawn", "charter"].contains(&field) => format!("{head}.{tail}"),
+        _ => field.to_string(),
+    }
+}
+
+fn comment_of(f: &prost_reflect::FieldDescriptor) -> String {
+    let file = f.parent_file();
+    let path = f.path();
+    file.file_descriptor_proto()
+        .source_code_info
+        .as_ref()
+        .and_then(|i| i.location.iter().find(|l| l.path == path))
+        .and_then(|l| l.leading_comments.clone())
+        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| field_help(f.name()).to_string())
+}
+
+/// Explanations of common field names the .proto files leave uncommented.
+fn field_help(name: &str) -> &'static str {
+    match name {
+        "value" => "Exact decimal string, e.g. \"1250000.00\" (never a float).",
+        "currency" | "to_currency" => "ISO 4217 currency code, e.g. \"EUR\".",
+        "value_date" => "Value date of the amount, YYYY-MM-DD (required: conversions use the rate of this date).",
+        "amount" | "unit_value" => "Money: exact decimal value, ISO 4217 currency and value date.",
+        "description" | "note" | "purpose" => "Free text (optional, at most 4096 bytes).",
+        "title" | "name" => "Human-readable name (required).",
+        "text" => "What the condition requires, in words.",
+        "start" => "First day, YYYY-MM-DD (inclusive).",
+        "end" => "Last day, YYYY-MM-DD (inclusive).",
+        "period" => "Period {start, end}, inclusive dates.",
+        "rationale" | "reason" => "Why (required): kept in the history for everyone to read.",
+        "scope" => "What the attestation covers, in words.",
+        "plan_id" | "plan" => "Id of the plan (an earlier plan.created).",
+        "pledge_id" => "Id of the pledge (an earlier pledge.announced).",
+        "party_id" | "party" => "Party id of a member (as admitted in the charter or party.admitted).",
+        "goal_id" => "Id of the goal (an earlier goal.defined).",
+        "indicator_id" => "Id of the indicator (an earlier indicator.defined).",
+        "condition_id" => "Id of the condition (an earlier condition.defined).",
+        "commitment_id" => "Unique id of the commitment.",
+        "txn_id" => "Id of the transaction (unique per ledger).",
+        "milestone_id" | "item_id" => "Id, unique within the pledge.",
+        "report_id" | "delivery_id" | "attestation_id" => "Unique id (1-128 printable ASCII characters).",
+        "subject_id" => "Id of the amended or withdrawn subject.",
+        "provider_id" => "The providing party (signs).",
+        "recipient_id" | "receiver_id" => "The receiving party.",
+        "year" => "Calendar year, e.g. 2026.",
+        "unit" => "Unit of measure, e.g. \"vehicle\" or \"%\".",
+        "signatories" => "Parties that sign the plan, with their roles.",
+        "role" => "One of the roles of DOMAIN.md §2 (e.g. secretariat).",
+        "report_schedule" => "Reporting frequency and deadline.",
+        "days_after_period_end" => "Days after the period end a report is due.",
+        "reported" | "verified" => "Decimal value.",
+        "milestones" => "Policy milestones {milestone_id, title, due_date}.",
+        "items" => "In-kind items {item_id, quantity, unit, unit value, valuation basis}.",
+        "allocations" => "Pledges this commitment draws on, with amounts in each pledge's currency.",
+        "classifications" => "Classifications {vocabulary, code, share}.",
+        "baseline" => "Baseline {value, year}.",
+        "indicator_values" => "Indicator values at the end of the period.",
+        "adjustments" => "Figures the auditor verified at another value.",
+        "announced" => "The announcing event and date.",
+        "founders" => "Founding parties with their keys; each must sign the charter.",
+        "admission" => "Admission rule: k of the members sign an admission.",
+        "k" => "How many members must sign an admission.",
+        "keyid" => "Lowercase hex SHA-256 of the public key.",
+        _ => "See proto/accord/v1/statement.proto and DOMAIN.md §3.",
+    }
+}
+
+fn example_scalar(f: &prost_reflect::FieldDescriptor, today: &str) -> serde_json::Value {
+    use prost_reflect::Kind as K;
+    let name = f.name();
+    match f.kind() {
+        K::Bool => serde_json::Value::Bool(false),
+        K::Uint32 | K::Uint64 | K::Int32 | K::Int64 => serde_json::json!(0),
+        K::Bytes => serde_json::Value::String(String::new()),
+        K::Enum(_) => serde_json::json!(0),
+        _ if name.ends_with("date") || name == "expires_on" || name == "start" || name == "end" => today.into(),
+        _ if name.ends_with("currency") => "USD".into(),
+        _ if ["value", "rate", "share", "ratio", "quantity", "reported", "verified"].contains(&name) => "0".into(),
+        _ => serde_json::Value::String(String::new()),
+    }
+}
+
+fn template_fields(
+    desc: &prost_reflect::MessageDescriptor,
+    indent: usize,
+    today: &str,
+    out: &mut String,
+    depth: usize,
+) {
+    let pad = "  ".repeat(indent);
+    let mut fields: Vec<prost_reflect::FieldDescriptor> = Vec::new();
+    let mut seen_oneofs = std::collections::BTreeSet::new();
+    for f in desc.fields() {
+        if let Some(o) = f.containing_oneof() {
+            if !seen_oneofs.insert(o.name().to_string()) {
+                continue;
+            }
+            let names: Vec<String> = o.fields().map(|x| x.json_name().to_string()).collect();
+            out.push_str(&format!("{pad}// {}: exactly one of {}\n", o.name(), names.join(", ")));
+        }
+        fields.push(f);
+    }
+    let n = fields.len();
+    for (i, f) in fields.into_iter().enumerate() {
+        let c = comment_of(&f);
+        if !c.is_empty() {
+            out.push_str(&format!("{pad}// {c}\n"));
+        }
+        let comma = if i + 1 < n { "," } else { "" };
+        let key = f.json_name();
+        match f.kind() {
+            prost_reflect::Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
+                out.push_str(&format!("{pad}\"{key}\": \"{today}T00:00:00Z\"{comma}\n"));
+            }
+            prost_reflect::Kind::Message(m) if depth < 6 => {
+                let (open, close) = if f.is_list() { ("[{", "}]") } else { ("{", "}") };
+                out.push_str(&format!("{pad}\"{key}\": {open}\n"));
+                template_fields(&m, indent + 1, today, out, depth + 1);
+                out.push_str(&format!("{pad}{close}{comma}\n"));
+            }
+            prost_reflect::Kind::Message(_) => out.push_str(&format!("{pad}\"{key}\": null{comma}\n")),
+            _ if f.is_list() => out.push_str(&format!("{pad}\"{key}\": []{comma}\n")),
+            _ => out.push_str(&format!("{pad}\"{key}\": {}{comma}\n", example_scalar(&f, today))),
+        }
+    }
+}
+
+/// A statement template for one kind (e.g. `pledge.announced`), as JSON with `//` comments explaining
+/// every field (taken from the .proto files). `accord sign` accepts it once filled in.
+pub fn statement_template(kind: &str, ledger: &str, statement_id: &str, today: &str) -> Result<String> {
+    let kinds = statement_kinds();
+    let (_, field) = kinds.iter().find(|(k, f)| k == kind || f == kind).ok_or_else(|| {
+        Error::invalid(
+            "kind",
+            format!(
+                "{kind:?} is not a statement kind; one of: {}",
+                kinds.iter().map(|k| k.0.clone()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    let st = pool().get_message_by_name("accord.v1.Statement").expect("Statement");
+    let body = st.get_field_by_name(field).expect("body field");
+    let prost_reflect::Kind::Message(m) = body.kind() else { return Err(Error::internal("body is not a message")) };
+    let mut out = String::from("{\n");
+    out.push_str(&format!("  // {}\n", comment_of(&st.get_field_by_name("ledger").expect("ledger"))));
+    out.push_str(&format!("  \"ledger\": {},\n", serde_json::Value::from(ledger)));
+    out.push_str(&format!("  // {}\n", comment_of(&st.get_field_by_name("statement_id").expect("statement_id"))));
+    out.push_str(&format!("  \"statementId\": {},\n", serde_json::Value::from(statement_id)));
+    out.push_str("  // When the signer issued the statement (RFC 3339).\n");
+    out.push_str(&format!("  \"issuedAt\": \"{today}T00:00:00Z\",\n"));
+    out.push_str(&format!("  // {}\n", comment_of(&st.get_field_by_name("effective_date").expect("effective_date"))));
+    out.push_str(&format!("  \"effectiveDate\": \"{today}\",\n"));
+    out.push_str(&format!("  // {}\n", comment_of(&body)));
+    out.push_str(&format!("  \"{}\": {{\n", body.json_name()));
+    template_fields(&m, 2, today, &mut out, 0);
+    out.push_str("  }\n}\n");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_match_the_domain() {
+        for (kind, field) in statement_kinds() {
+            let st = statement_from_json(&statement_template(&kind, "o", "id", "2026-01-01").unwrap())
+                .unwrap_or_else(|e| panic!("{kind}: template does not parse: {e}"));
+            let body = st.body.unwrap_or_else(|| panic!("{kind}: no body"));
+            assert_eq!(crate::domain::kind_name(&body), kind, "{field}");
+            let t = statement_template(&kind, "o", "id", "2026-01-01").unwrap();
+            let lines: Vec<&str> = t.lines().map(str::trim).collect();
+            for w in lines.windows(2) {
+                if w[1].starts_with('"') && w[1].contains("\":") {
+                    assert!(w[0].starts_with("//"), "{kind}: {} is not explained", w[1]);
+                }
+            }
+        }
+        assert!(statement_template("nope", "o", "id", "2026-01-01").unwrap_err().message.contains("pledge.announced"));
+    }
+
+    #[test]
+    fn comments_are_stripped_outside_strings_only() {
+        let t = "{ // c\n \"a\": \"x//y\", // d\n \"b\": \"q\\\"//\" }";
+        let v: serde_json::Value = serde_json::from_str(&strip_comments(t)).unwrap();
+        assert_eq!(v["a"], "x//y");
+        assert_eq!(v["b"], "q\"//");
+    }
 }

@@ -163,3 +163,103 @@ fn readme_walkthrough() {
     let out = accord(d, &["info", "--server", "http://127.0.0.1:9"]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// The book through the binary: templates for a kind, sign and submit, queries as tables and JSON (with
+/// proofs), a refused statement showing the rule, and a rebuild of the stopped ledger.
+#[test]
+fn book_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (server, url, vkey) = serve(d);
+    let s = ["--server", url.as_str(), "--log-key", vkey.as_str()];
+    ok(d, &["key", "generate", "--name", "S", "--out", "s"]);
+    ok(
+        d,
+        &[
+            "charter",
+            "propose",
+            "--origin",
+            ORIGIN,
+            "--name",
+            "Compact",
+            "--k",
+            "1",
+            "--founder",
+            "S;Secretariat;secretariat,funder;s.pub",
+            "-o",
+            "charter.json",
+        ],
+    );
+    ok(d, &["sign", "--key", "s.key", "charter.json", "-o", "charter.env.json"]);
+    ok(d, &[&["submit"], &s[..], &["charter.env.json"]].concat());
+
+    // A template per kind, every field explained; filled in and signed as it is.
+    let kinds = ok(d, &["statement", "kinds"]);
+    assert!(kinds.lines().any(|k| k == "pledge.announced"), "{kinds}");
+    let fill = |kind: &str, name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let t = ok(d, &["statement", "new", kind, "--ledger", ORIGIN, "--statement-id", name]);
+        assert!(t.contains("// "), "the template explains its fields:\n{t}");
+        let mut v: serde_json::Value = serde_json::from_str(&accord::json::strip_comments(&t)).unwrap();
+        v["effectiveDate"] = "2026-01-20".into();
+        edit(&mut v);
+        std::fs::write(d.join(format!("{name}.json")), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        ok(d, &["sign", "--key", "s.key", &format!("{name}.json"), "-o", &format!("{name}.env.json")]);
+    };
+    fill("plan.created", "plan", &|v| {
+        let p = &mut v["planCreated"];
+        p["planId"] = "PL".into();
+        p["title"] = "Plan".into();
+        p["period"] = serde_json::json!({"start": "2026-01-01", "end": "2027-12-31"});
+        p["signatories"] = serde_json::json!([]);
+        p["reportSchedule"] = serde_json::json!({"frequency": "annual", "daysAfterPeriodEnd": 60});
+        p["requirement"] = serde_json::Value::Null;
+    });
+    fill("goal.defined", "goal", &|v| {
+        let g = &mut v["goalDefined"];
+        g["goalId"] = "G1".into();
+        g["planId"] = "PL".into();
+        g["title"] = "Goal".into();
+        g["classifications"] = serde_json::json!([{"vocabulary": "dac5", "code": "15113", "share": "100"}]);
+    });
+    fill("pledge.announced", "pledge", &|v| {
+        let mut p = serde_json::json!({
+            "pledgeId": "P1", "planId": "PL", "pledgerId": "S", "pledgeKind": "money",
+            "amount": {"value": "1000000.00", "currency": "EUR", "valueDate": "2026-01-20"},
+            "goals": [{"goalId": "G1", "share": "100"}], "fundingSource": "external", "newMoney": true
+        });
+        std::mem::swap(&mut v["pledgeAnnounced"], &mut p);
+    });
+    ok(d, &[&["submit"], &s[..], &["plan.env.json", "goal.env.json", "pledge.env.json"]].concat());
+
+    // A refused statement: exit 1, the field and the rule on stderr.
+    let bad = std::fs::read_to_string(d.join("pledge.json"))
+        .unwrap()
+        .replace("1000000.00", "1e6")
+        .replace("\"P1\"", "\"P2\"");
+    std::fs::write(d.join("bad.json"), bad.replace("\"pledge\"", "\"pledge-bad\"")).unwrap();
+    ok(d, &["sign", "--key", "s.key", "bad.json", "-o", "bad.env.json"]);
+    let out = accord(d, &[&["submit"], &s[..], &["bad.env.json"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("statement.pledge_announced.amount.value") && err.contains("not a decimal"), "{err}");
+
+    // Queries: a readable table, JSON, and history verified against the checkpoint.
+    let table = ok(d, &[&["query", "pledges"], &s[..], &["--with-proofs"]].concat());
+    assert!(table.contains("P1") && table.contains("announced") && table.contains("1000000.00 EUR"), "{table}");
+    assert!(table.contains("verified against the signed checkpoint"), "{table}");
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(d, &[&["--json", "query", "pledges"], &s[..], &["--status", "announced"]].concat()))
+            .unwrap();
+    assert_eq!(j["items"][0]["id"], "P1");
+    assert_eq!(j["readAt"]["treeSize"], 4);
+    let h = ok(d, &[&["query", "history", "pledge", "P1"], &s[..], &["--with-proofs"]].concat());
+    assert!(h.contains("pledge.announced") && h.contains("1 history entries verified"), "{h}");
+    let out = accord(d, &[&["query", "pledges"], &s[..], &["--transaction-type", "3"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("transaction_type: is not a filter of pledge queries"));
+
+    // Rebuild the stopped ledger from its log.
+    drop(server);
+    let r: serde_json::Value = serde_json::from_str(&ok(d, &["--json", "rebuild", "--data-dir", "ledger"])).unwrap();
+    assert_eq!(r["entries"], 4);
+}

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 the thing checked does not hold or the server rejected the request;
 //! 2 usage error; 3 the server could not be reached or is unavailable; 4 internal error.
 pub mod bench;
+mod book;
 mod keys;
 
 use std::path::{Path, PathBuf};
@@ -67,6 +68,14 @@ enum Command {
     Consistency(ConsistencyArgs),
     /// Show the server's origin, verifier key and size.
     Info(ServerArgs),
+    /// Statement templates: `accord statement new pledge.announced` prints one with every field explained.
+    #[command(subcommand)]
+    Statement(book::StatementCommand),
+    /// Query the coalition's book (tables, or JSON with --json); answers are read at a signed checkpoint.
+    #[command(subcommand)]
+    Query(book::QueryCommand),
+    /// Drop the projections and rebuild them by replaying the log (the ledger must not be served).
+    Rebuild(book::RebuildArgs),
     /// Load generator: drives a real server with pre-signed envelopes and reports throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -324,10 +333,13 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Consistency(a) => consistency(a, json).await,
         Command::Info(a) => info(a, json).await,
         Command::Bench(a) => bench::run(a, json).await,
+        Command::Statement(c) => book::statement(c, json),
+        Command::Query(c) => book::query(c, json).await,
+        Command::Rebuild(a) => book::rebuild(a, json),
     }
 }
 
-fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
+pub(crate) fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
     match out {
         Some(p) => {
             std::fs::write(p, format!("{}\n", text.trim_end())).with_context(|| format!("writing {}", p.display()))
@@ -344,7 +356,7 @@ fn read_envelope(p: &Path) -> Result<pb::Envelope> {
     sj::envelope_from_json(&text).with_context(|| format!("{}", p.display()))
 }
 
-async fn connect(a: &ServerArgs) -> Result<Client> {
+pub(crate) async fn connect(a: &ServerArgs) -> Result<Client> {
     let key = a.log_key.as_deref().map(keys::read_log_key).transpose()?;
     if key.is_none() {
         eprintln!(
@@ -445,7 +457,7 @@ fn print_key(name: &str, pk: &crypto::PublicKey, json: bool, files: Option<(&Pat
     }
 }
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     let ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     crate::domain::date::format_date(crate::domain::date::day_of_ms(ms))
@@ -492,8 +504,8 @@ fn propose(a: ProposeArgs) -> Result<()> {
 fn sign(a: SignArgs) -> Result<()> {
     let (_, key) = keys::read_private(&a.key)?;
     let text = std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", a.input.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&sj::strip_comments(&text))
+        .with_context(|| format!("{} is not JSON", a.input.display()))?;
     let env = if value.get("payloadType").is_some() {
         let mut env = sj::envelope_from_json(&text)?;
         crypto::add_signature(&mut env, &key);

@@ -1,0 +1,479 @@
+//! Commands over the coalition's book: statement templates, queries (readable tables or `--json`, each
+//! answer verified against the signed checkpoint it names) and rebuilding projections from the log.
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::{connect, today, write_out, ServerArgs};
+use crate::json as sj;
+use crate::pb;
+
+#[derive(Debug, Subcommand)]
+pub enum StatementCommand {
+    /// Print a statement template for a kind (e.g. pledge.announced) as JSON with a comment on every field;
+    /// fill it in and sign it with `accord sign`.
+    New(NewArgs),
+    /// List the statement kinds.
+    Kinds,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Statement kind: charter, party.admitted, plan.created, goal.defined, indicator.defined,
+    /// pledge.announced, condition.defined, commitment.signed, transaction.recorded, transaction.reversed,
+    /// inkind.delivered, milestone.updated, condition.assessed, progress.reported, attestation.issued,
+    /// amended, withdrawn, fx_rate.recorded, key.rotated, key.revoked.
+    kind: String,
+    /// The ledger origin the statement is bound to.
+    #[arg(long, env = "ACCORD_ORIGIN", default_value = "accord.localhost/ledger")]
+    ledger: String,
+    /// Statement id (default: a fresh time-based id).
+    #[arg(long)]
+    statement_id: Option<String>,
+    /// Output file (default: stdout).
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+}
+
+/// What `accord query` lists.
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Members with roles and keys.
+    Parties(QueryArgs),
+    Plans(QueryArgs),
+    Goals(QueryArgs),
+    Indicators(QueryArgs),
+    /// Pledges with committed, disbursed and derived status.
+    Pledges(QueryArgs),
+    /// Conditions and their assessments.
+    Conditions(QueryArgs),
+    /// Commitments with tranches and condition status.
+    Commitments(QueryArgs),
+    /// Transactions (incoming funds, disbursements, expenditure, reimbursements).
+    Transactions(QueryArgs),
+    /// Any subject kind (delivery, report, attestation, fx_rate, tranche ...).
+    Subjects {
+        kind: String,
+        #[command(flatten)]
+        q: QueryArgs,
+    },
+    /// One subject: compiled view, status and every version and event in its history.
+    History {
+        /// Subject kind (pledge, commitment, condition, transaction ...).
+        kind: String,
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Verify the item and every history entry against the checkpoint (inclusion proofs).
+        #[arg(long)]
+        with_proofs: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[arg(long, default_value = "")]
+    plan: String,
+    /// Owning party (pledger, provider, condition party, reporter).
+    #[arg(long, default_value = "")]
+    party: String,
+    #[arg(long, default_value = "")]
+    goal: String,
+    /// Pledge kind: money, in_kind, policy_action.
+    #[arg(long, default_value = "")]
+    pledge_kind: String,
+    /// Derived status (e.g. announced, partially_committed, committed, partially_disbursed, fulfilled,
+    /// withdrawn, lapsed, superseded).
+    #[arg(long, default_value = "")]
+    status: String,
+    /// From date (YYYY-MM-DD, inclusive).
+    #[arg(long, default_value = "")]
+    from: String,
+    /// To date (YYYY-MM-DD, inclusive).
+    #[arg(long, default_value = "")]
+    to: String,
+    #[arg(long, default_value = "")]
+    commitment: String,
+    /// IATI transaction type (1, 3, 4, 7).
+    #[arg(long, default_value_t = 0)]
+    transaction_type: u32,
+    #[arg(long, default_value = "")]
+    recipient: String,
+    /// Also show amounts converted to this currency at their value dates (recorded rates only).
+    #[arg(long, default_value = "")]
+    currency: String,
+    /// Items per page (1..1000).
+    #[arg(long, default_value_t = 100)]
+    page_size: u32,
+    /// Page token from a previous answer.
+    #[arg(long, default_value = "")]
+    page_token: String,
+    /// Fetch every page.
+    #[arg(long)]
+    all: bool,
+    /// Verify every item against the checkpoint the answer names (inclusion proofs of its entries).
+    #[arg(long)]
+    with_proofs: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Data directory of a ledger that is not being served.
+    #[arg(long, env = "ACCORD_DATA_DIR", default_value = "./accord-data")]
+    data_dir: PathBuf,
+}
+
+pub fn statement(c: StatementCommand, json: bool) -> Result<()> {
+    match c {
+        StatementCommand::Kinds => {
+            let kinds = sj::statement_kinds();
+            if json {
+                let v: Vec<_> = kinds.iter().map(|(k, f)| json!({"kind": k, "json_field": f})).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for (k, _) in kinds {
+                    println!("{k}");
+                }
+            }
+            Ok(())
+        }
+        StatementCommand::New(a) => {
+            let id = a.statement_id.unwrap_or_else(|| {
+                let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                format!("st-{}-{:09}", d.as_secs(), d.subsec_nanos())
+            });
+            let t = sj::statement_template(&a.kind, &a.ledger, &id, &today())?;
+            write_out(a.out.as_deref(), &t)
+        }
+    }
+}
+
+pub fn rebuild(a: RebuildArgs, json: bool) -> Result<()> {
+    let tty = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let started = std::time::Instant::now();
+    let r = crate::log::rebuild(&a.data_dir, |done, total| {
+        if tty && (done % 1000 == 0 || done == total) {
+            eprint!("\rreplaying {done}/{total} entries");
+        }
+    })?;
+    if tty {
+        eprintln!();
+    }
+    if json {
+        println!(
+            "{}",
+            json!({"ok": true, "entries": r.entries, "effects": r.effects, "millis": started.elapsed().as_millis() as u64})
+        );
+    } else {
+        println!(
+            "rebuilt the projections from {} entries ({} effects) in {:.1} s",
+            r.entries,
+            r.effects,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn request(q: &QueryArgs) -> pb::ListRequest {
+    pb::ListRequest {
+        kind: String::new(),
+        plan_id: q.plan.clone(),
+        party_id: q.party.clone(),
+        goal_id: q.goal.clone(),
+        pledge_kind: q.pledge_kind.clone(),
+        status: q.status.clone(),
+        from_date: q.from.clone(),
+        to_date: q.to.clone(),
+        commitment_id: q.commitment.clone(),
+        transaction_type: q.transaction_type,
+        recipient_id: q.recipient.clone(),
+        currency: q.currency.clone(),
+        page_size: q.page_size,
+        page_token: q.page_token.clone(),
+        with_proofs: q.with_proofs,
+    }
+}
+
+pub async fn query(c: QueryCommand, json: bool) -> Result<()> {
+    let (kind, q) = match c {
+        QueryCommand::Parties(q) => return parties(q, json).await,
+        QueryCommand::History { kind, id, server, with_proofs } => {
+            return history(&kind, &id, &server, with_proofs, json).await
+        }
+        QueryCommand::Plans(q) => ("plan".to_string(), q),
+        QueryCommand::Goals(q) => ("goal".to_string(), q),
+        QueryCommand::Indicators(q) => ("indicator".to_string(), q),
+        QueryCommand::Pledges(q) => ("pledge".to_string(), q),
+        QueryCommand::Conditions(q) => ("condition".to_string(), q),
+        QueryCommand::Commitments(q) => ("commitment".to_string(), q),
+        QueryCommand::Transactions(q) => ("transaction".to_string(), q),
+        QueryCommand::Subjects { kind, q } => (kind, q),
+    };
+    let mut client = connect(&q.server).await?;
+    let mut req = request(&q);
+    let mut items = Vec::new();
+    let mut at = None;
+    let mut next;
+    loop {
+        let resp = client.list(&kind, req.clone()).await?;
+        at = at.or(resp.read_at.clone());
+        items.extend(resp.items);
+        next = resp.next_page_token;
+        if !q.all || next.is_empty() {
+            break;
+        }
+        req.page_token = next.clone();
+    }
+    let at = at.unwrap_or_default();
+    if json {
+        let resp = pb::ListResponse { read_at: Some(at), items, next_page_token: next };
+        println!("{}", sj::message_to_json("accord.v1.ListResponse", &resp)?);
+        return Ok(());
+    }
+    print_items(&kind, &items, !q.currency.is_empty());
+    println!(
+        "{} {kind} item(s) at tree size {} ({}){}",
+        items.len(),
+        at.tree_size,
+        at.as_of_date,
+        if q.with_proofs { "; every item verified against the signed checkpoint" } else { "" }
+    );
+    if !next.is_empty() {
+        println!("more: --page-token {next}");
+    }
+    Ok(())
+}
+
+fn figures(i: &pb::Item) -> pb::Figures {
+    i.figures.clone().unwrap_or_default()
+}
+
+fn body(i: &pb::Item) -> Option<pb::statement::Body> {
+    i.compiled.as_ref().and_then(|s| s.body.clone())
+}
+
+fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut w: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let s: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = w[i])).collect();
+        println!("{}", s.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    line(w.iter().map(|n| "-".repeat(*n)).collect());
+    for r in rows {
+        line(r);
+    }
+}
+
+fn print_items(kind: &str, items: &[pb::Item], converted: bool) {
+    use pb::statement::Body as B;
+    let conv =
+        |f: &pb::Figures| f.converted.as_ref().map(|m| format!("{} {}", m.value, m.currency)).unwrap_or_default();
+    match kind {
+        "pledge" => {
+            let rows = items
+                .iter()
+                .map(|i| {
+                    let f = figures(i);
+                    let k = match body(i) {
+                        Some(B::PledgeAnnounced(p)) => p.pledge_kind,
+                        _ => String::new(),
+                    };
+                    let mut r = vec![
+                        i.id.clone(),
+                        i.party_id.clone(),
+                        k,
+                        format!("{} {}", f.amount, f.currency),
+                        f.committed.clone(),
+                        f.disbursed.clone(),
+                        i.status.clone(),
+                        i.index.to_string(),
+                    ];
+                    if converted {
+                        r.push(conv(&f));
+                    }
+                    r
+                })
+                .collect();
+            let mut h = vec!["PLEDGE", "PLEDGER", "KIND", "AMOUNT", "COMMITTED", "DISBURSED", "STATUS", "ENTRY"];
+            if converted {
+                h.push("CONVERTED");
+            }
+            print_table(&h, rows);
+        }
+        "commitment" => {
+            let rows = items
+                .iter()
+                .map(|i| {
+                    let f = figures(i);
+                    let (prov, rec) = match body(i) {
+                        Some(B::CommitmentSigned(c)) => (c.provider_id, c.recipient_id),
+                        _ => Default::default(),
+                    };
+                    let tranches: Vec<String> =
+                        i.tranches.iter().map(|t| format!("{} {} {}", t.tranche_id, t.value, t.status)).collect();
+                    vec![
+                        i.id.clone(),
+                        format!("{prov} → {rec}"),
+                        format!("{} {}", f.amount, f.currency),
+                        f.disbursed.clone(),
+                        i.status.clone(),
+                        tranches.join("; "),
+                    ]
+                })
+                .collect();
+            print_table(&["COMMITMENT", "PROVIDER → RECIPIENT", "AMOUNT", "DISBURSED", "STATUS", "TRANCHES"], rows);
+        }
+        "transaction" => {
+            let rows = items
+                .iter()
+                .map(|i| {
+                    let f = figures(i);
+                    let t = match body(i) {
+                        Some(B::TransactionRecorded(t)) => t,
+                        _ => Default::default(),
+                    };
+                    vec![
+                        i.id.clone(),
+                        t.transaction_type.to_string(),
+                        t.date,
+                        format!("{} → {}", t.provider_id, t.receiver_id),
+                        format!("{} {}", f.amount, f.currency),
+                        if t.tranche_id.is_empty() {
+                            t.commitment_id
+                        } else {
+                            format!("{}/{}", t.commitment_id, t.tranche_id)
+                        },
+                        i.status.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["TXN", "TYPE", "DATE", "PROVIDER → RECEIVER", "AMOUNT", "COMMITMENT/TRANCHE", "STATUS"],
+                rows,
+            );
+        }
+        "condition" => {
+            let rows = items
+                .iter()
+                .map(|i| {
+                    let c = match body(i) {
+                        Some(B::ConditionDefined(c)) => c,
+                        _ => Default::default(),
+                    };
+                    let a: Vec<String> = figures(i)
+                        .assessments
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "{} {} {}",
+                                if a.tranche_id.is_empty() { "all" } else { &a.tranche_id },
+                                a.outcome,
+                                a.date
+                            )
+                        })
+                        .collect();
+                    vec![i.id.clone(), c.condition_type, c.party_id, c.assessor_id, i.status.clone(), a.join("; ")]
+                })
+                .collect();
+            print_table(&["CONDITION", "TYPE", "PARTY", "ASSESSOR", "STATUS", "ASSESSMENTS"], rows);
+        }
+        _ => {
+            let rows = items
+                .iter()
+                .map(|i| {
+                    let f = figures(i);
+                    vec![
+                        i.id.clone(),
+                        i.plan_id.clone(),
+                        i.party_id.clone(),
+                        if f.amount.is_empty() { String::new() } else { format!("{} {}", f.amount, f.currency) },
+                        i.status.clone(),
+                        i.version.to_string(),
+                        i.index.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(&["ID", "PLAN", "PARTY", "AMOUNT", "STATUS", "VERSION", "ENTRY"], rows);
+        }
+    }
+}
+
+async fn parties(q: QueryArgs, json: bool) -> Result<()> {
+    let mut client = connect(&q.server).await?;
+    let req =
+        pb::ListPartiesRequest { page_size: q.page_size, page_token: q.page_token.clone(), with_proofs: q.with_proofs };
+    let resp = client
+        .coalition()
+        .list_parties(req)
+        .await
+        .map_err(|s| anyhow::anyhow!("server: {}", s.message()))?
+        .into_inner();
+    if json {
+        println!("{}", sj::message_to_json("accord.v1.ListPartiesResponse", &resp)?);
+        return Ok(());
+    }
+    let rows = resp
+        .parties
+        .iter()
+        .map(|p| {
+            let active = p.keys.iter().filter(|k| k.revoked_index.is_none()).count();
+            vec![
+                p.party_id.clone(),
+                p.name.clone(),
+                p.roles.join(","),
+                format!("{active} active / {} total", p.keys.len()),
+                p.index.to_string(),
+            ]
+        })
+        .collect();
+    print_table(&["PARTY", "NAME", "ROLES", "KEYS", "ADMITTED AT"], rows);
+    Ok(())
+}
+
+async fn history(kind: &str, id: &str, server: &ServerArgs, with_proofs: bool, json: bool) -> Result<()> {
+    let mut client = connect(server).await?;
+    let resp = client.subject(kind, id, with_proofs).await?;
+    if json {
+        println!("{}", sj::message_to_json("accord.v1.GetSubjectResponse", &resp)?);
+        return Ok(());
+    }
+    let Some(item) = &resp.item else { bail!("the server sent no item") };
+    let f = figures(item);
+    println!(
+        "{} {} — status {} (version {}, entry {})",
+        item.kind, item.id, item.status, item.version, item.version_index
+    );
+    if !f.amount.is_empty() {
+        println!("amount {} {}; committed {}; disbursed {}", f.amount, f.currency, f.committed, f.disbursed);
+    }
+    let rows = resp
+        .history
+        .iter()
+        .map(|h| {
+            vec![
+                h.index.to_string(),
+                h.statement.as_ref().map(|s| s.effective_date.clone()).unwrap_or_default(),
+                h.statement_kind.clone(),
+                h.actions.join(","),
+                h.signer_parties.join(","),
+                h.statement_id.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["ENTRY", "DATE", "STATEMENT", "ACTIONS", "SIGNED BY", "STATEMENT ID"], rows);
+    if with_proofs {
+        println!("{} history entries verified against the signed checkpoint", resp.history.len());
+    }
+    Ok(())
+}
