@@ -415,6 +415,14 @@ async fn in_kind_and_policy_pledges() {
     c.submit(&["GT"], "2026-06-30", upd("M2", "met", "2026-06-30")).await.unwrap();
     let y1 = c.client.subject("pledge", "Y1", false).await.unwrap().item.unwrap();
     assert_eq!(y1.status, "fulfilled");
+
+    // A pledge past its expiry with nothing committed has lapsed (as of the answer's checkpoint date).
+    let b = pledge_body(|p| p.expires_on = "2026-06-30".into());
+    c.submit(&["DB"], "2026-01-25", b).await.unwrap();
+    let px = c.client.subject("pledge", "PX", false).await.unwrap();
+    assert_eq!(px.item.unwrap().status, "lapsed", "as of {}", px.read_at.unwrap().as_of_date);
+    let req = pb::ListRequest { status: "lapsed".into(), ..Default::default() };
+    assert_eq!(c.client.list("pledge", req).await.unwrap().items.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
