@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "proto/accord/v1/statement.proto",
     "proto/accord/v1/ledger.proto",
     "proto/accord/v1/coalition.proto",
+    "proto/accord/v1/report.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -8,8 +8,8 @@ use crate::crypto::{self, open_checkpoint, StrictNoteVerifier, VerifiedCheckpoin
 use crate::error::{Error, Result};
 use crate::merkle::{self, ProofBundle};
 use crate::pb::{
-    self, coalition_service_client::CoalitionServiceClient, ledger_service_client::LedgerServiceClient, Envelope,
-    LogEntry, Statement,
+    self, coalition_service_client::CoalitionServiceClient, ledger_service_client::LedgerServiceClient,
+    report_service_client::ReportServiceClient, Envelope, LogEntry, Statement,
 };
 
 /// A receipt whose checkpoint and inclusion proof have been verified.
@@ -70,6 +70,7 @@ fn from_status(s: tonic::Status) -> Error {
 pub struct Client {
     inner: LedgerServiceClient<Channel>,
     coalition: CoalitionServiceClient<Channel>,
+    reports: ReportServiceClient<Channel>,
     log: StrictNoteVerifier,
 }
 
@@ -87,6 +88,8 @@ impl Client {
         })?;
         let coalition =
             CoalitionServiceClient::new(channel.clone()).max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES);
+        let reports =
+            ReportServiceClient::new(channel.clone()).max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES);
         let mut inner = LedgerServiceClient::new(channel)
             .max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(crate::server::MAX_MESSAGE_BYTES);
@@ -97,7 +100,54 @@ impl Client {
                 StrictNoteVerifier::from_verifier_key(&info.verifier_key)?
             }
         };
-        Ok(Self { inner, coalition, log })
+        Ok(Self { inner, coalition, reports, log })
+    }
+
+    /// A plan's report; the checkpoint it names is checked against the log key.
+    pub async fn report(&mut self, req: pb::GetReportRequest) -> Result<(pb::GetReportResponse, VerifiedCheckpoint)> {
+        let resp = self.reports.get_report(req).await.map_err(from_status)?.into_inner();
+        let at = resp.read_at.as_ref().ok_or_else(|| Error::denied("read_at", "the report names no checkpoint"))?;
+        let cp = open_read_at(&self.log, at)?;
+        Ok((resp, cp))
+    }
+
+    /// Download entries `0..cp.size` and check them against the checkpoint: the RFC 6962 root recomputed
+    /// from the leaves must equal the signed root. `progress(done)` is called as entries arrive.
+    pub async fn download(
+        &mut self,
+        cp: &VerifiedCheckpoint,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Vec<crate::storage::EntryRow>> {
+        let req = pb::StreamEntriesRequest { start_index: 0, end_index: cp.size, follow: false };
+        let mut stream = self.inner.stream_entries(req).await.map_err(from_status)?.into_inner();
+        let mut rows = Vec::with_capacity(cp.size as usize);
+        let mut tree = merkle::MemoryHashes::default();
+        while let Some(e) = stream.message().await.map_err(from_status)? {
+            if e.index != rows.len() as u64 || e.index >= cp.size {
+                return Err(Error::denied("entries", format!("entry {} arrived out of order", e.index)));
+            }
+            tree.append(&e.leaf);
+            rows.push(crate::storage::EntryRow {
+                index: e.index,
+                identity: crypto::leaf_identity(&e.leaf).map(|h| h.to_vec()).unwrap_or_default(),
+                leaf_hash: merkle::leaf_hash(&e.leaf).to_vec(),
+                statement_id: e.statement_id,
+                kind: e.kind,
+                integrated_at_ms: LogEntry::decode(e.leaf.as_slice()).map(|l| l.integrated_at_ms).unwrap_or_default(),
+                leaf: e.leaf,
+            });
+            progress(rows.len() as u64);
+        }
+        if rows.len() as u64 != cp.size {
+            return Err(Error::denied("entries", format!("the server sent {} of {} entries", rows.len(), cp.size)));
+        }
+        if tree.root() != cp.root {
+            return Err(Error::denied(
+                "entries",
+                format!("the leaves do not hash to the signed root of tree size {} (the log was altered)", cp.size),
+            ));
+        }
+        Ok(rows)
     }
 
     /// The raw coalition query client.

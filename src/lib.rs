@@ -10,6 +10,7 @@
 //!   that names rusqlite.
 //! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API.
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
+//! - [`report`]: transparency reports (every view of DOMAIN.md §5) and their renderers.
 //! - [`api`]: generated protobuf code, error→Status mapping, the gRPC service implementations.
 //! - [`server`]: transport, health, reflection, graceful shutdown.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
@@ -27,6 +28,7 @@ pub mod log;
 pub mod merkle;
 pub mod pb;
 pub mod query;
+pub mod report;
 pub mod server;
 pub mod storage;
 

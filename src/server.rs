@@ -7,10 +7,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{CoalitionApi, LedgerApi};
+use crate::api::{CoalitionApi, LedgerApi, ReportApi};
 use crate::log::Ledger;
 use crate::pb::{
-    coalition_service_server::CoalitionServiceServer, ledger_service_server::LedgerServiceServer, FILE_DESCRIPTOR_SET,
+    coalition_service_server::CoalitionServiceServer, ledger_service_server::LedgerServiceServer,
+    report_service_server::ReportServiceServer, FILE_DESCRIPTOR_SET,
 };
 
 /// Largest gRPC message accepted (a full SubmitBatch of 1024 × 64 KiB envelopes is the design maximum).
@@ -29,6 +30,7 @@ pub async fn run(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<LedgerServiceServer<LedgerApi>>().await;
     health_reporter.set_serving::<CoalitionServiceServer<CoalitionApi>>().await;
+    health_reporter.set_serving::<ReportServiceServer<ReportApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -38,6 +40,7 @@ pub async fn run(
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let coalition =
         CoalitionServiceServer::new(CoalitionApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let reports = ReportServiceServer::new(ReportApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         // Batches and their receipts are hundreds of KiB: HTTP/2's default 64 KiB windows would stall them.
@@ -48,6 +51,7 @@ pub async fn run(
         .add_service(reflection)
         .add_service(api)
         .add_service(coalition)
+        .add_service(reports)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     let l = ledger.clone();

@@ -380,3 +380,24 @@ impl pb::coalition_service_server::CoalitionService for CoalitionApi {
         self.get(req.into_inner()).await
     }
 }
+
+/// `accord.v1.ReportService`: a plan's report computed inside one read snapshot, with its checkpoint.
+#[derive(Debug, Clone)]
+pub struct ReportApi {
+    ledger: Arc<Ledger>,
+}
+
+impl ReportApi {
+    pub fn new(ledger: Arc<Ledger>) -> Self {
+        Self { ledger }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::report_service_server::ReportService for ReportApi {
+    async fn get_report(&self, req: Request<pb::GetReportRequest>) -> Result<Response<pb::GetReportResponse>, Status> {
+        let l = self.ledger.clone();
+        let q = req.into_inner();
+        blocking(move || crate::report::serve_report(l.readers(), &q)).await.map(Response::new)
+    }
+}

@@ -5,6 +5,7 @@
 pub mod bench;
 mod book;
 mod keys;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,6 +75,9 @@ enum Command {
     /// Query the coalition's book (tables, or JSON with --json); answers are read at a signed checkpoint.
     #[command(subcommand)]
     Query(book::QueryCommand),
+    /// A plan's transparency report (markdown, html, csv, json, iati); `report verify` recomputes it from the
+    /// log and compares byte for byte.
+    Report(report::ReportArgs),
     /// Drop the projections and rebuild them by replaying the log (the ledger must not be served).
     Rebuild(book::RebuildArgs),
     /// Load generator: drives a real server with pre-signed envelopes and reports throughput and latency.
@@ -273,7 +277,22 @@ struct Failure {
     error: anyhow::Error,
 }
 
+/// A failure whose details the command has already printed (e.g. a JSON verdict); only the exit code is left.
+#[derive(Debug)]
+pub(crate) struct Reported(pub u8);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "failed (details above)")
+    }
+}
+
+impl std::error::Error for Reported {}
+
 fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(r) = e.downcast_ref::<Reported>() {
+        return r.0;
+    }
     match e.downcast_ref::<Error>().map(|e| e.kind) {
         Some(Kind::Unavailable) => 3,
         Some(Kind::Internal) => 4,
@@ -296,6 +315,9 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let f = Failure { code: exit_code(&error), error };
+            if f.error.downcast_ref::<Reported>().is_some() {
+                return ExitCode::from(f.code);
+            }
             if json {
                 println!("{}", json!({"ok": false, "error": format!("{:#}", f.error), "exit_code": f.code}));
             } else {
@@ -336,6 +358,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Statement(c) => book::statement(c, json),
         Command::Query(c) => book::query(c, json).await,
         Command::Rebuild(a) => book::rebuild(a, json),
+        Command::Report(a) => report::run(a, json).await,
     }
 }
 

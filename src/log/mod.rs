@@ -472,6 +472,51 @@ pub fn replay_entry(
     gov.apply(&prepared.statement, &prepared.signers, row.index, le.integrated_at_ms, view)
 }
 
+/// Builds a fresh ledger database from entries fetched elsewhere (a server's log), replaying each against
+/// the rules as of its position, so reports can be recomputed locally. The caller checks the entries
+/// against a signed checkpoint.
+#[derive(Debug)]
+pub struct Replayer {
+    writer: Writer,
+    gov: domain::Governance,
+    origin: String,
+    next: u64,
+}
+
+impl Replayer {
+    /// Create the database file `db` (which must not exist).
+    pub fn create(db: &Path, origin: &str, verifier_key: &str) -> Result<Self> {
+        if db.exists() {
+            return Err(Error::precondition("db", format!("{} already exists", db.display())));
+        }
+        let writer = Writer::open(db, false, Some((origin, verifier_key)))?;
+        writer.begin()?;
+        Ok(Self { writer, gov: domain::Governance::default(), origin: origin.to_string(), next: 0 })
+    }
+
+    /// Replay the next entry (indexes must be consecutive from 0).
+    pub fn push(&mut self, row: &EntryRow) -> Result<()> {
+        if row.index != self.next {
+            return Err(Error::invalid("index", format!("expected entry {}, got {}", self.next, row.index)));
+        }
+        self.writer.insert_entry(row)?;
+        let eff = replay_entry(&mut self.gov, &self.writer, &self.origin, row).map_err(|e| {
+            Error::new(e.kind, e.field.clone(), format!("replaying entry {}: {}", row.index, e.message))
+        })?;
+        for e in &eff {
+            self.writer.apply_effect(e)?;
+        }
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Commit everything replayed.
+    pub fn finish(self) -> Result<u64> {
+        self.writer.commit()?;
+        Ok(self.next)
+    }
+}
+
 /// Drop every projection and rebuild it by replaying the log from entry 0, in one transaction. The ledger
 /// must not be served meanwhile. `progress(done, total)` is called as entries are replayed.
 pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Rebuilt> {

@@ -1,0 +1,1298 @@
+//! Transparency reports (DOMAIN.md §5): a deterministic function of the ledger up to a checkpoint.
+//!
+//! [`plan_report`] reads the projections inside one read transaction and computes every view; the result's
+//! canonical JSON ([`Report::canonical_json`]) is what the server serves and what `accord report verify`
+//! recomputes locally from the downloaded log and compares byte for byte. Amounts stay exact decimals in
+//! the JSON (normalised strings); percentages are rounded half-to-even to one decimal; renderers
+//! ([`render`]) round amounts to cents (banker's rounding) only when presenting.
+pub mod iati;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prost::Message;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::book::{self, Subject};
+use crate::domain::money::{self, parse_money, Amount};
+use crate::domain::{date, Governance};
+use crate::error::{Error, Result};
+use crate::pb::{self, statement::Body};
+use crate::storage::{Reader, SubjectFilter};
+
+/// Report format identifier (bumped on any change to the JSON shape or a definition).
+pub const FORMAT: &str = "accord.report.v1";
+
+fn d(x: Decimal) -> String {
+    x.normalize().to_string()
+}
+
+fn pct(num: Decimal, den: Decimal) -> String {
+    money::percent(num, den).map(|p| format!("{p:.1}")).unwrap_or_default()
+}
+
+/// One row of pledged / committed / disbursed figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowRow {
+    pub key: String,
+    pub name: String,
+    pub currency: String,
+    pub pledged: String,
+    pub committed: String,
+    pub disbursed: String,
+    /// C/P, D/P, D/C in percent (one decimal); empty when the denominator is zero or not applicable.
+    pub conversion: String,
+    pub fulfilment: String,
+    pub execution: String,
+    /// P − C and C − D.
+    pub uncommitted: String,
+    pub pipeline: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Sums {
+    p: Decimal,
+    c: Decimal,
+    d: Decimal,
+    has_p: bool,
+}
+
+impl Sums {
+    fn row(&self, key: &str, name: &str, currency: &str) -> FlowRow {
+        let (p, c, dd) = (self.p, self.c, self.d);
+        FlowRow {
+            key: key.into(),
+            name: name.into(),
+            currency: currency.into(),
+            pledged: if self.has_p { d(p) } else { String::new() },
+            committed: d(c),
+            disbursed: d(dd),
+            conversion: if self.has_p { pct(c, p) } else { String::new() },
+            fulfilment: if self.has_p { pct(dd, p) } else { String::new() },
+            execution: pct(dd, c),
+            uncommitted: if self.has_p { d(p - c) } else { String::new() },
+            pipeline: d(c - dd),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Funding {
+    /// The reporting currency every flow is converted to, each at its own value-date rate.
+    pub currency: String,
+    /// External funders (pledges with funding_source external and their commitments and flows).
+    pub by_donor: Vec<FlowRow>,
+    pub total_external: FlowRow,
+    pub by_goal: Vec<FlowRow>,
+    /// Committed and disbursed by recipient (pledges are not split by recipient, so P is empty).
+    pub by_recipient: Vec<FlowRow>,
+    /// P by announcement year, C by signature year, D by transaction year.
+    pub by_year: Vec<FlowRow>,
+    /// Each donor in its own pledge currency (rates computed there, never mixed); donors pledging in more
+    /// than one currency are listed in `mixed_currency_donors` instead.
+    pub pledge_currency: Vec<FlowRow>,
+    pub mixed_currency_donors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Requirement R in the reporting currency (empty when the plan states none).
+    pub requirement: String,
+    /// F = Σ incoming flows counted once at their current status: paid plus committed-not-yet-paid.
+    pub funded: String,
+    pub paid: String,
+    pub committed_unpaid: String,
+    pub percent_funded: String,
+    pub unmet: String,
+    /// Shown beside F, never added to it.
+    pub pledged_beside: String,
+    /// Flows internal to the plan: shown, never added.
+    pub internal_flows: Vec<FlowLine>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLine {
+    pub txn_id: String,
+    pub transaction_type: u32,
+    pub date: String,
+    pub provider: String,
+    pub receiver: String,
+    pub amount: String,
+    pub currency: String,
+    pub converted: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restated {
+    pub pledge_id: String,
+    pub restates: String,
+    pub amount: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMoney {
+    pub new_money: String,
+    pub pledged: String,
+    pub share: String,
+    pub restatements: Vec<Restated>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YearAmount {
+    pub year: u32,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrancheLine {
+    pub tranche_id: String,
+    pub commitment_id: String,
+    pub recipient: String,
+    pub value: String,
+    pub currency: String,
+    pub disbursed: String,
+    /// released, withheld or pending.
+    pub status: String,
+    pub outcome: String,
+    pub date: String,
+    pub evidence_sha256: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionView {
+    pub condition_id: String,
+    pub condition_type: String,
+    pub party: String,
+    pub assessor: String,
+    pub status: String,
+    pub tranches: Vec<TrancheLine>,
+    /// Amount at stake not yet committed in tranches, with the condition's status.
+    pub uncommitted_at_stake: String,
+    pub uncommitted_status: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusTotal {
+    pub status: String,
+    pub currency: String,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tranches {
+    pub conditions: Vec<ConditionView>,
+    /// Totals released / withheld / pending per currency.
+    pub totals: Vec<StatusTotal>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoFinancingRow {
+    pub year: String,
+    pub party: String,
+    /// X: external grants disbursed to the party in the year (loans excluded).
+    pub external_grants: String,
+    /// X split by provider.
+    pub external_grants_by_provider: BTreeMap<String, String>,
+    pub required: String,
+    pub realised: String,
+    /// Own-resource pledges (indicative) and own commitments.
+    pub indicative: String,
+    pub committed: String,
+    pub realised_over_grants: String,
+    pub fulfilment: String,
+    pub realised_over_own_pledge: String,
+    /// met or notMet.
+    pub result: String,
+    pub verified: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoFinancing {
+    pub condition_id: String,
+    pub ratio: String,
+    pub finance_types: Vec<String>,
+    pub rows: Vec<CoFinancingRow>,
+    pub plan_realised: String,
+    pub plan_external_grants: String,
+    pub plan_share: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorValueView {
+    pub report_id: String,
+    pub reporter: String,
+    pub period_end: String,
+    pub reported: String,
+    pub verified: String,
+    /// The value used: the verified one when it exists.
+    pub used: String,
+    pub progress_to_end_target: String,
+    pub period_target: String,
+    pub progress_to_period_target: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorProgress {
+    pub indicator_id: String,
+    pub goal_id: String,
+    pub title: String,
+    pub ascending: bool,
+    pub unit: String,
+    pub baseline: String,
+    pub baseline_year: u32,
+    pub end_target: String,
+    pub targets: Vec<(String, String)>,
+    pub values: Vec<IndicatorValueView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneLine {
+    pub pledge_id: String,
+    pub milestone_id: String,
+    pub title: String,
+    pub original_due_date: String,
+    pub due_date: String,
+    pub status: String,
+    pub date: String,
+    pub days_late: i64,
+    pub quantity_done: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InKindLine {
+    pub pledge_id: String,
+    pub pledger: String,
+    pub currency: String,
+    pub pledged: String,
+    pub delivered: String,
+    pub share: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub in_kind: Vec<InKindLine>,
+    pub milestones: Vec<MilestoneLine>,
+    pub milestones_met: u32,
+    pub milestones_total: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportLine {
+    pub report_id: String,
+    pub period_end: String,
+    pub integrated: String,
+    pub lag_days: i64,
+    pub due_date: String,
+    pub days_late: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeliness {
+    pub party: String,
+    pub reports: Vec<ReportLine>,
+    pub median_lag_days: String,
+    pub p90_lag_days: String,
+    pub reports_due: u32,
+    pub on_time: u32,
+    pub punctuality: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Co-financing realised, reported and verified (reporting currency).
+    pub reported_amount: String,
+    pub verified_amount: String,
+    pub verified_share: String,
+    pub reports: u32,
+    pub reports_attested: u32,
+    pub attested_share: String,
+    pub median_attestation_lag_days: String,
+    pub opinions: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub index: u64,
+    pub date: String,
+    /// amended, withdrawn or reversed.
+    pub action: String,
+    pub rationale: String,
+    pub signers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendmentLog {
+    pub kind: String,
+    pub id: String,
+    pub corrections: Vec<Correction>,
+    /// Current amount − original amount, in the subject's currency (money subjects only).
+    pub net_change: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanInfo {
+    pub plan_id: String,
+    pub title: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub reporting_currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub as_of_date: String,
+    /// The signed checkpoint (C2SP signed note) the report is computed at.
+    pub checkpoint: String,
+}
+
+/// A plan's transparency report: every view of DOMAIN.md §5.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub format: String,
+    pub plan: PlanInfo,
+    pub read_at: CheckpointInfo,
+    pub funding: Funding,
+    pub coverage: Coverage,
+    pub new_money: NewMoney,
+    pub usage_years: Vec<YearAmount>,
+    pub tranches: Tranches,
+    pub co_financing: Vec<CoFinancing>,
+    pub indicators: Vec<IndicatorProgress>,
+    pub delivery: Delivery,
+    pub timeliness: Vec<Timeliness>,
+    pub verification: Verification,
+    pub amendments: Vec<AmendmentLog>,
+}
+
+impl Report {
+    /// The canonical JSON: compact, fields in declaration order, maps sorted. Byte-for-byte comparable.
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("plain data serialises")
+    }
+    pub fn from_json(s: &str) -> Result<Self> {
+        serde_json::from_str(s).map_err(|e| Error::invalid("report", format!("not an {FORMAT} report: {e}")))
+    }
+}
+
+/// Everything of one kind in the plan (or everywhere, for kinds without a plan).
+fn all(r: &Reader, kind: &str, plan: &str) -> Result<Vec<Subject>> {
+    let mut out = Vec::new();
+    let f = SubjectFilter { kind: kind.into(), plan_id: plan.into(), ..Default::default() };
+    r.scan_subjects(&f, |s| {
+        out.push(s);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+fn amount(m: Option<&pb::Money>) -> Result<Amount> {
+    parse_money("amount", m)
+}
+
+fn year_of(day: &str) -> String {
+    day.get(..4).unwrap_or("").to_string()
+}
+
+fn integrated_day(r: &Reader, index: u64) -> Result<i64> {
+    let e = r.entry_by_index(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
+    Ok(date::day_of_ms(e.integrated_at_ms))
+}
+
+fn entry_statement(r: &Reader, index: u64) -> Result<(pb::Statement, Vec<String>)> {
+    let e = r.entry_by_index(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
+    let le = pb::LogEntry::decode(e.leaf.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
+    let env = le.envelope.unwrap_or_default();
+    let st = pb::Statement::decode(env.payload.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
+    Ok((st, env.signatures.iter().map(|s| s.keyid.clone()).collect()))
+}
+
+fn median(v: &mut [i64]) -> String {
+    if v.is_empty() {
+        return String::new();
+    }
+    v.sort_unstable();
+    let n = v.len();
+    let m = if n % 2 == 1 { Decimal::from(v[n / 2]) } else { Decimal::from(v[n / 2 - 1] + v[n / 2]) / Decimal::TWO };
+    d(m)
+}
+
+fn p90(v: &mut [i64]) -> String {
+    if v.is_empty() {
+        return String::new();
+    }
+    v.sort_unstable();
+    // Nearest-rank percentile.
+    let rank = (v.len() * 90).div_ceil(100).max(1);
+    v[rank - 1].to_string()
+}
+
+/// A commitment with its decoded body and converted amount.
+struct Commit {
+    s: Subject,
+    c: pb::CommitmentSigned,
+    amount: Amount,
+    usd: Decimal,
+    /// (goal, share of the commitment) from its allocations' pledges' goal shares.
+    goals: Vec<(String, Decimal)>,
+}
+
+struct Txn {
+    s: Subject,
+    t: pb::TransactionRecorded,
+    amount: Amount,
+    usd: Decimal,
+}
+
+/// Compute a plan's report at the reader's current state, naming the checkpoint `at` (the caller reads
+/// both inside one snapshot, or passes the verified checkpoint when recomputing locally).
+pub fn plan_report(r: &Reader, plan_id: &str, at: &pb::ReadAt) -> Result<Report> {
+    let plan_s =
+        r.subject(book::PLAN, plan_id)?.ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
+    let plan: pb::PlanCreated = plan_s.decode()?;
+    let cur = plan.reporting_currency.clone();
+    let gov = r.governance()?;
+    let as_of = date::parse_date(&at.as_of_date).unwrap_or(0);
+    let name = |p: &str| gov.parties.get(p).map(|x| x.name.clone()).unwrap_or_default();
+    let conv = |a: &Amount| book::convert(r, a, &cur);
+
+    // Effective pledges (latest version, net of restatements, withdrawals excluded).
+    let mut pledges: Vec<(Subject, pb::PledgeAnnounced, Option<Amount>, Decimal)> = Vec::new();
+    for s in all(r, book::PLEDGE, plan_id)? {
+        let p: pb::PledgeAnnounced = s.decode()?;
+        if s.tally.withdrawn {
+            continue;
+        }
+        let a = p.amount.as_ref().map(|m| amount(Some(m))).transpose()?;
+        let usd = match &a {
+            Some(a) => {
+                let eff = Amount { value: a.value - s.tally.restated, ..a.clone() };
+                conv(&eff)?
+            }
+            None => Decimal::ZERO,
+        };
+        pledges.push((s, p, a, usd));
+    }
+    let pledge_goals: BTreeMap<String, Vec<(String, Decimal)>> = pledges
+        .iter()
+        .map(|(s, p, _, _)| {
+            (s.id.clone(), p.goals.iter().map(|g| (g.goal_id.clone(), dec(&g.share) / Decimal::ONE_HUNDRED)).collect())
+        })
+        .collect();
+    let external_pledge: BTreeMap<String, bool> =
+        pledges.iter().map(|(s, p, _, _)| (s.id.clone(), p.funding_source == "external")).collect();
+
+    let mut commits = Vec::new();
+    for s in all(r, book::COMMITMENT, plan_id)? {
+        if s.tally.withdrawn {
+            continue;
+        }
+        let c: pb::CommitmentSigned = s.decode()?;
+        let a = amount(c.amount.as_ref())?;
+        let usd = conv(&a)?;
+        let total: Decimal = c.allocations.iter().map(|x| dec(x.amount.as_ref().map_or("0", |m| &m.value))).sum();
+        let mut goals = Vec::new();
+        for al in &c.allocations {
+            let w =
+                if total.is_zero() { Decimal::ZERO } else { dec(al.amount.as_ref().map_or("0", |m| &m.value)) / total };
+            for (g, sh) in pledge_goals.get(&al.pledge_id).cloned().unwrap_or_default() {
+                goals.push((g, w * sh));
+            }
+        }
+        commits.push(Commit { s, c, amount: a, usd, goals });
+    }
+    let commit_by_id: BTreeMap<String, usize> = commits.iter().enumerate().map(|(i, c)| (c.s.id.clone(), i)).collect();
+    let is_external_commit =
+        |c: &Commit| c.c.allocations.iter().any(|a| external_pledge.get(&a.pledge_id) == Some(&true));
+
+    let mut txns = Vec::new();
+    for s in all(r, book::TRANSACTION, plan_id)? {
+        let t: pb::TransactionRecorded = s.decode()?;
+        let a = amount(t.amount.as_ref())?;
+        let usd = conv(&a)?;
+        txns.push(Txn { s, t, amount: a, usd });
+    }
+    let disbursements: Vec<&Txn> =
+        txns.iter().filter(|x| matches!(x.t.transaction_type, 3 | 7) && !x.s.tally.reversed).collect();
+
+    // Pledged / committed / disbursed.
+    let mut donors: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut donor_cur: BTreeMap<String, BTreeMap<String, Sums>> = BTreeMap::new();
+    let mut total = Sums { has_p: true, ..Default::default() };
+    for (s, p, a, usd) in &pledges {
+        if p.funding_source != "external" {
+            continue;
+        }
+        let e = donors.entry(p.pledger_id.clone()).or_default();
+        e.p += usd;
+        e.has_p = true;
+        total.p += usd;
+        if let Some(a) = a {
+            let pc = donor_cur.entry(p.pledger_id.clone()).or_default().entry(a.currency.clone()).or_default();
+            pc.p += a.value - s.tally.restated;
+            pc.has_p = true;
+        }
+    }
+    for c in commits.iter().filter(|c| is_external_commit(c)) {
+        let e = donors.entry(c.c.provider_id.clone()).or_default();
+        e.c += c.usd;
+        total.c += c.usd;
+        donor_cur.entry(c.c.provider_id.clone()).or_default().entry(c.amount.currency.clone()).or_default().c +=
+            c.amount.value;
+    }
+    for t in &disbursements {
+        let Some(&ci) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        if !is_external_commit(&commits[ci]) {
+            continue;
+        }
+        let e = donors.entry(t.t.provider_id.clone()).or_default();
+        e.d += t.usd;
+        total.d += t.usd;
+        donor_cur.entry(t.t.provider_id.clone()).or_default().entry(t.amount.currency.clone()).or_default().d +=
+            t.amount.value;
+    }
+    let by_donor = donors.iter().map(|(k, s)| s.row(k, &name(k), &cur)).collect();
+    let mut pledge_currency = Vec::new();
+    let mut mixed = Vec::new();
+    for (k, by_cur) in &donor_cur {
+        if by_cur.len() == 1 {
+            let (c, s) = by_cur.iter().next().expect("one");
+            pledge_currency.push(s.row(k, &name(k), c));
+        } else {
+            mixed.push(k.clone());
+        }
+    }
+    let mut goals: BTreeMap<String, Sums> = BTreeMap::new();
+    for (_, p, _, usd) in pledges.iter().filter(|x| x.1.funding_source == "external") {
+        for g in &p.goals {
+            let e = goals.entry(g.goal_id.clone()).or_default();
+            e.p += usd * dec(&g.share) / Decimal::ONE_HUNDRED;
+            e.has_p = true;
+        }
+    }
+    for c in commits.iter().filter(|c| is_external_commit(c)) {
+        for (g, w) in &c.goals {
+            goals.entry(g.clone()).or_default().c += c.usd * w;
+        }
+    }
+    for t in &disbursements {
+        let Some(&ci) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        if !is_external_commit(&commits[ci]) {
+            continue;
+        }
+        for (g, w) in &commits[ci].goals {
+            goals.entry(g.clone()).or_default().d += t.usd * w;
+        }
+    }
+    let goal_title = |g: &str| -> String {
+        r.subject(book::GOAL, g)
+            .ok()
+            .flatten()
+            .and_then(|s| s.decode::<pb::GoalDefined>().ok())
+            .map(|x| x.title)
+            .unwrap_or_default()
+    };
+    let by_goal = goals.iter().map(|(k, s)| s.row(k, &goal_title(k), &cur)).collect();
+    let mut recips: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut years: BTreeMap<String, Sums> = BTreeMap::new();
+    for (_, p, a, usd) in pledges.iter().filter(|x| x.1.funding_source == "external") {
+        let y = p
+            .announced
+            .as_ref()
+            .map(|x| year_of(&x.date))
+            .filter(|y| !y.is_empty())
+            .or_else(|| a.as_ref().map(|a| year_of(&a.value_date_str())))
+            .unwrap_or_default();
+        let e = years.entry(y).or_default();
+        e.p += usd;
+        e.has_p = true;
+    }
+    for c in commits.iter().filter(|c| is_external_commit(c)) {
+        recips.entry(c.c.recipient_id.clone()).or_default().c += c.usd;
+        years.entry(year_of(&c.c.signed_date)).or_default().c += c.usd;
+    }
+    for t in &disbursements {
+        let Some(&ci) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        if !is_external_commit(&commits[ci]) {
+            continue;
+        }
+        recips.entry(t.t.receiver_id.clone()).or_default().d += t.usd;
+        years.entry(year_of(&t.t.date)).or_default().d += t.usd;
+    }
+    for y in years.values_mut() {
+        y.has_p = true;
+    }
+    let funding = Funding {
+        currency: cur.clone(),
+        by_donor,
+        total_external: total.row("total_external", "Total external", &cur),
+        by_goal,
+        by_recipient: recips.iter().map(|(k, s)| s.row(k, &name(k), &cur)).collect(),
+        by_year: years.iter().map(|(k, s)| s.row(k, k, &cur)).collect(),
+        pledge_currency,
+        mixed_currency_donors: mixed,
+    };
+
+    // Plan coverage (FTS): incoming flows counted once at their current status.
+    let committed_external: Decimal = commits.iter().filter(|c| is_external_commit(c)).map(|c| c.usd).sum();
+    let paid = total.d;
+    let requirement = plan.requirement.as_ref().map(|m| amount(Some(m)).and_then(|a| conv(&a))).transpose()?;
+    let funded = paid + (committed_external - paid).max(Decimal::ZERO);
+    let internal_flows = txns
+        .iter()
+        .filter(|t| t.t.boundary == "internal" && !t.s.tally.reversed)
+        .map(|t| FlowLine {
+            txn_id: t.s.id.clone(),
+            transaction_type: t.t.transaction_type,
+            date: t.t.date.clone(),
+            provider: t.t.provider_id.clone(),
+            receiver: t.t.receiver_id.clone(),
+            amount: d(t.amount.value),
+            currency: t.amount.currency.clone(),
+            converted: d(t.usd),
+        })
+        .collect();
+    let coverage = Coverage {
+        requirement: requirement.map(d).unwrap_or_default(),
+        funded: d(funded),
+        paid: d(paid),
+        committed_unpaid: d(funded - paid),
+        percent_funded: requirement.map(|r| pct(funded, r)).unwrap_or_default(),
+        unmet: requirement.map(|r| d(r - funded)).unwrap_or_default(),
+        pledged_beside: d(total.p),
+        internal_flows,
+    };
+
+    // New money and restatements.
+    let mut new_money = Decimal::ZERO;
+    let mut all_p = Decimal::ZERO;
+    let mut restatements = Vec::new();
+    for (s, p, _, usd) in &pledges {
+        if p.funding_source != "external" {
+            continue;
+        }
+        all_p += usd;
+        if p.new_money {
+            new_money += usd;
+        }
+        for x in &p.restates {
+            let a = amount(x.amount.as_ref())?;
+            restatements.push(Restated {
+                pledge_id: s.id.clone(),
+                restates: x.pledge_id.clone(),
+                amount: d(a.value),
+                currency: a.currency,
+            });
+        }
+    }
+    let new_money = NewMoney { new_money: d(new_money), pledged: d(all_p), share: pct(new_money, all_p), restatements };
+
+    // Usage years: commitments split by year, each at the commitment's value-date rate.
+    let mut usage: BTreeMap<u32, Decimal> = BTreeMap::new();
+    for c in commits.iter().filter(|c| is_external_commit(c)) {
+        for y in &c.c.usage_years {
+            let part = Amount { value: dec(&y.value), ..c.amount.clone() };
+            *usage.entry(y.year).or_default() += conv(&part)?;
+        }
+    }
+    let usage_years = usage.into_iter().map(|(year, a)| YearAmount { year, amount: d(a) }).collect();
+
+    // Conditional tranches.
+    let conditions = all(r, book::CONDITION, plan_id)?;
+    let tranches_all = all(r, book::TRANCHE, plan_id)?;
+    let mut totals: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    let mut cond_views = Vec::new();
+    for cs in &conditions {
+        let c: pb::ConditionDefined = cs.decode()?;
+        if c.condition_type == "co_financing" {
+            continue;
+        }
+        let mut lines = Vec::new();
+        let mut gated_by_cur: BTreeMap<String, Decimal> = BTreeMap::new();
+        for t in tranches_all.iter().filter(|t| t.tally.conditions.contains(&cs.id)) {
+            let Some(&ci) = commit_by_id.get(&t.tally.commitment_id) else { continue };
+            let cm = &commits[ci];
+            let gate = book::tranche_gate(r, t)?;
+            let own = book::outcome_for(cs, &t.id);
+            let evidence = own.and_then(|a| entry_statement(r, a.index).ok()).and_then(|(st, _)| match st.body {
+                Some(Body::ConditionAssessed(x)) => Some(hex::encode(x.evidence_sha256)),
+                _ => None,
+            });
+            *gated_by_cur.entry(cm.amount.currency.clone()).or_default() += t.tally.value;
+            *totals.entry((gate.status.to_string(), cm.amount.currency.clone())).or_default() += t.tally.value;
+            lines.push(TrancheLine {
+                tranche_id: t.id.clone(),
+                commitment_id: cm.s.id.clone(),
+                recipient: cm.c.recipient_id.clone(),
+                value: d(t.tally.value),
+                currency: cm.amount.currency.clone(),
+                disbursed: d(t.tally.disbursed),
+                status: gate.status.to_string(),
+                outcome: own.map(|a| a.outcome.clone()).unwrap_or_else(|| "pending".into()),
+                date: own.map(|a| a.date.clone()).unwrap_or_default(),
+                evidence_sha256: evidence.unwrap_or_default(),
+            });
+        }
+        let (mut rest, mut rest_cur, mut rest_status) = (String::new(), String::new(), String::new());
+        if let Some(stake) = c.amount_at_stake.as_ref().map(|m| amount(Some(m))).transpose()? {
+            let left = stake.value - gated_by_cur.get(&stake.currency).copied().unwrap_or_default();
+            if left > Decimal::ZERO {
+                let status = match cs.status.as_str() {
+                    "met" | "waived" => "released",
+                    "pending" => "pending",
+                    _ => "withheld",
+                };
+                *totals.entry((status.to_string(), stake.currency.clone())).or_default() += left;
+                rest = d(left);
+                rest_cur = stake.currency.clone();
+                rest_status = status.into();
+            }
+        }
+        cond_views.push(ConditionView {
+            condition_id: cs.id.clone(),
+            condition_type: c.condition_type.clone(),
+            party: c.party_id.clone(),
+            assessor: c.assessor_id.clone(),
+            status: cs.status.clone(),
+            currency: if rest_cur.is_empty() {
+                lines.first().map(|l| l.currency.clone()).unwrap_or_default()
+            } else {
+                rest_cur
+            },
+            tranches: lines,
+            uncommitted_at_stake: rest,
+            uncommitted_status: rest_status,
+        });
+    }
+    let tranches = Tranches {
+        conditions: cond_views,
+        totals: totals
+            .into_iter()
+            .map(|((status, currency), a)| StatusTotal { status, currency, amount: d(a) })
+            .collect(),
+    };
+
+    // Reports and what auditors verified of them.
+    let reports = all(r, book::REPORT, plan_id)?;
+    let attestations = all(r, book::ATTESTATION, "")?;
+    let mut attested: BTreeMap<u64, (String, Vec<pb::Adjustment>, u64)> = BTreeMap::new();
+    for a in &attestations {
+        let body: pb::AttestationIssued = a.decode()?;
+        if !matches!(body.opinion.as_str(), "verified" | "verified_with_exceptions") {
+            continue;
+        }
+        for idx in &a.tally.covered {
+            attested.insert(*idx, (body.opinion.clone(), body.adjustments.clone(), a.created_at));
+        }
+    }
+    let verified_value = |report: &Subject, item: &str| -> Option<String> {
+        let (_, adj, _) = attested.get(&report.created_at)?;
+        adj.iter().find(|x| x.item == item).map(|x| x.verified.clone())
+    };
+
+    // Co-financing tests.
+    let mut co_financing = Vec::new();
+    for cs in &conditions {
+        let c: pb::ConditionDefined = cs.decode()?;
+        let Some(rule) = c.co_financing.as_ref() else { continue };
+        let ratio = dec(&rule.ratio);
+        let mut rows = Vec::new();
+        let (mut plan_real, mut plan_x) = (Decimal::ZERO, Decimal::ZERO);
+        let mut years: BTreeSet<String> = BTreeSet::new();
+        for t in &disbursements {
+            if rule.party_ids.contains(&t.t.receiver_id) {
+                years.insert(year_of(&t.t.date));
+            }
+        }
+        for rep in &reports {
+            if rule.party_ids.contains(&rep.party_id) {
+                let b: pb::ProgressReported = rep.decode()?;
+                years.insert(year_of(&b.period.unwrap_or_default().end));
+            }
+        }
+        for y in &years {
+            for party in &rule.party_ids {
+                let grants: Vec<&&Txn> = disbursements
+                    .iter()
+                    .filter(|t| &t.t.receiver_id == party && &year_of(&t.t.date) == y)
+                    .filter(|t| {
+                        commit_by_id.get(&t.t.commitment_id).is_some_and(|&ci| {
+                            is_external_commit(&commits[ci])
+                                && (rule.finance_types.is_empty()
+                                    || rule.finance_types.contains(&commits[ci].c.finance_type))
+                        })
+                    })
+                    .collect();
+                let x: Decimal = grants.iter().map(|t| t.usd).sum();
+                let mut by_provider: BTreeMap<String, Decimal> = BTreeMap::new();
+                for t in &grants {
+                    *by_provider.entry(t.t.provider_id.clone()).or_default() += t.usd;
+                }
+                let mut realised = Decimal::ZERO;
+                let mut all_verified = true;
+                let mut any = false;
+                for rep in reports.iter().filter(|rep| &rep.party_id == party) {
+                    let b: pb::ProgressReported = rep.decode()?;
+                    if year_of(&b.period.clone().unwrap_or_default().end) != *y {
+                        continue;
+                    }
+                    let Some(m) = b.co_financing_realised.as_ref() else { continue };
+                    let mut a = amount(Some(m))?;
+                    any = true;
+                    match verified_value(rep, "co_financing_realised") {
+                        Some(v) => a.value = dec(&v),
+                        None if attested.contains_key(&rep.created_at) => {}
+                        None => all_verified = false,
+                    }
+                    realised += conv(&a)?;
+                }
+                let indicative: Decimal = pledges
+                    .iter()
+                    .filter(|(_, p, _, _)| &p.pledger_id == party && p.funding_source == "domestic_own_resources")
+                    .map(|x| x.3)
+                    .sum();
+                let own_committed: Decimal = commits.iter().filter(|c| &c.c.provider_id == party).map(|c| c.usd).sum();
+                let required = ratio * x;
+                plan_real += realised;
+                plan_x += x;
+                rows.push(CoFinancingRow {
+                    year: y.clone(),
+                    party: party.clone(),
+                    external_grants: d(x),
+                    external_grants_by_provider: by_provider.into_iter().map(|(k, v)| (k, d(v))).collect(),
+                    required: d(required),
+                    realised: d(realised),
+                    indicative: d(indicative),
+                    committed: d(own_committed),
+                    realised_over_grants: pct(realised, x),
+                    fulfilment: pct(realised, required),
+                    realised_over_own_pledge: pct(realised, indicative),
+                    result: if realised >= required { "met".into() } else { "notMet".into() },
+                    verified: any && all_verified,
+                });
+            }
+        }
+        co_financing.push(CoFinancing {
+            condition_id: cs.id.clone(),
+            ratio: d(ratio),
+            finance_types: rule.finance_types.clone(),
+            rows,
+            plan_realised: d(plan_real),
+            plan_external_grants: d(plan_x),
+            plan_share: pct(plan_real, plan_x),
+        });
+    }
+
+    // Indicator progress.
+    let mut indicators = Vec::new();
+    for is in all(r, book::INDICATOR, plan_id)? {
+        let x: pb::IndicatorDefined = is.decode()?;
+        let base = x.baseline.as_ref().map(|b| dec(&b.value)).unwrap_or_default();
+        let mut targets: Vec<(String, Decimal)> =
+            x.targets.iter().map(|t| (t.period.clone().unwrap_or_default().end, dec(&t.value))).collect();
+        targets.sort();
+        let end = targets.last().map(|t| t.1);
+        let progress = |actual: Decimal, target: Decimal| pct(actual - base, target - base);
+        let mut values = Vec::new();
+        for rep in &reports {
+            let b: pb::ProgressReported = rep.decode()?;
+            let pe = b.period.clone().unwrap_or_default().end;
+            for v in b.indicator_values.iter().filter(|v| v.indicator_id == is.id) {
+                let verified = verified_value(rep, &format!("indicator:{}", is.id)).unwrap_or_default();
+                let used = if verified.is_empty() { v.value.clone() } else { verified.clone() };
+                let period_t = targets.iter().find(|(e, _)| *e >= pe).map(|t| t.1);
+                values.push(IndicatorValueView {
+                    report_id: rep.id.clone(),
+                    reporter: rep.party_id.clone(),
+                    period_end: pe.clone(),
+                    reported: v.value.clone(),
+                    verified,
+                    used: used.clone(),
+                    progress_to_end_target: end.map(|t| progress(dec(&used), t)).unwrap_or_default(),
+                    period_target: period_t.map(d).unwrap_or_default(),
+                    progress_to_period_target: period_t.map(|t| progress(dec(&used), t)).unwrap_or_default(),
+                });
+            }
+        }
+        indicators.push(IndicatorProgress {
+            indicator_id: is.id.clone(),
+            goal_id: x.goal_id.clone(),
+            title: x.title.clone(),
+            ascending: x.ascending,
+            unit: x.unit.clone(),
+            baseline: x.baseline.as_ref().map(|b| b.value.clone()).unwrap_or_default(),
+            baseline_year: x.baseline.as_ref().map_or(0, |b| b.year),
+            end_target: end.map(d).unwrap_or_default(),
+            targets: targets.iter().map(|(e, v)| (e.clone(), d(*v))).collect(),
+            values,
+        });
+    }
+
+    // In-kind and policy delivery.
+    let mut delivery = Delivery::default();
+    for (s, p, a, _) in &pledges {
+        match p.pledge_kind.as_str() {
+            "in_kind" => {
+                let a = a.clone().unwrap_or(Amount { value: Decimal::ZERO, currency: String::new(), value_date: 0 });
+                delivery.in_kind.push(InKindLine {
+                    pledge_id: s.id.clone(),
+                    pledger: p.pledger_id.clone(),
+                    currency: a.currency.clone(),
+                    pledged: d(a.value),
+                    delivered: d(s.tally.delivered),
+                    share: pct(s.tally.delivered, a.value),
+                });
+            }
+            "policy_action" => {
+                let original: Option<pb::PledgeAnnounced> = if s.version > 1 {
+                    match entry_statement(r, s.created_at)?.0.body {
+                        Some(Body::PledgeAnnounced(p)) => Some(p),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                for m in &p.milestones {
+                    let st = s.tally.milestones.get(&m.milestone_id);
+                    let due = date::parse_date(&m.due_date).unwrap_or(0);
+                    let days_late = match st {
+                        Some(x) if x.status == "met" => (date::parse_date(&x.date).unwrap_or(due) - due).max(0),
+                        _ => (as_of - due).max(0),
+                    };
+                    delivery.milestones_total += 1;
+                    if st.is_some_and(|x| x.status == "met") {
+                        delivery.milestones_met += 1;
+                    }
+                    delivery.milestones.push(MilestoneLine {
+                        pledge_id: s.id.clone(),
+                        milestone_id: m.milestone_id.clone(),
+                        title: m.title.clone(),
+                        original_due_date: original
+                            .as_ref()
+                            .and_then(|o| o.milestones.iter().find(|x| x.milestone_id == m.milestone_id))
+                            .map_or(m.due_date.clone(), |x| x.due_date.clone()),
+                        due_date: m.due_date.clone(),
+                        status: st.map_or("pending".into(), |x| x.status.clone()),
+                        date: st.map(|x| x.date.clone()).unwrap_or_default(),
+                        days_late,
+                        quantity_done: st.map(|x| x.quantity_done.clone()).unwrap_or_default(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Timeliness: reporting lag, punctuality against the plan's schedule, days late.
+    let schedule = plan.report_schedule.clone().unwrap_or_default();
+    let mut reporters: BTreeSet<String> = reports.iter().map(|s| s.party_id.clone()).collect();
+    reporters.extend(commits.iter().filter(|c| is_external_commit(c)).map(|c| c.c.recipient_id.clone()));
+    let period_ends = period_ends(&plan, &schedule.frequency);
+    let mut timeliness = Vec::new();
+    for party in reporters {
+        let mut lines = Vec::new();
+        let mut lags = Vec::new();
+        for rep in reports.iter().filter(|s| s.party_id == party) {
+            let b: pb::ProgressReported = rep.decode()?;
+            let pe = date::parse_date(&b.period.unwrap_or_default().end).unwrap_or(0);
+            let day = integrated_day(r, rep.created_at)?;
+            let due = pe + i64::from(schedule.days_after_period_end);
+            lags.push(day - pe);
+            lines.push(ReportLine {
+                report_id: rep.id.clone(),
+                period_end: date::format_date(pe),
+                integrated: date::format_date(day),
+                lag_days: day - pe,
+                due_date: date::format_date(due),
+                days_late: (day - due).max(0),
+            });
+        }
+        let mut due_n = 0;
+        let mut on_time = 0;
+        for pe in &period_ends {
+            let due = pe + i64::from(schedule.days_after_period_end);
+            if due > as_of {
+                continue;
+            }
+            due_n += 1;
+            let pe_s = date::format_date(*pe);
+            if lines.iter().any(|l| l.period_end == pe_s && l.days_late == 0) {
+                on_time += 1;
+            }
+        }
+        timeliness.push(Timeliness {
+            party,
+            reports: lines,
+            median_lag_days: median(&mut lags.clone()),
+            p90_lag_days: p90(&mut lags),
+            reports_due: due_n,
+            on_time,
+            punctuality: pct(Decimal::from(on_time), Decimal::from(due_n)),
+        });
+    }
+
+    // Verification coverage.
+    let mut reported_amount = Decimal::ZERO;
+    let mut verified_amount = Decimal::ZERO;
+    let mut n_attested = 0u32;
+    let mut lags = Vec::new();
+    let mut opinions: BTreeMap<String, u32> = BTreeMap::new();
+    for a in &attestations {
+        let body: pb::AttestationIssued = a.decode()?;
+        if a.tally.covered.iter().any(|i| reports.iter().any(|r| r.created_at == *i)) {
+            *opinions.entry(body.opinion.clone()).or_default() += 1;
+        }
+    }
+    for rep in &reports {
+        let b: pb::ProgressReported = rep.decode()?;
+        let attested_here = attested.get(&rep.created_at);
+        if let Some((_, _, at_idx)) = attested_here {
+            n_attested += 1;
+            lags.push(integrated_day(r, *at_idx)? - integrated_day(r, rep.created_at)?);
+        }
+        if let Some(m) = b.co_financing_realised.as_ref() {
+            let usd = conv(&amount(Some(m))?)?;
+            reported_amount += usd;
+            if attested_here.is_some() {
+                let mut a = amount(Some(m))?;
+                if let Some(v) = verified_value(rep, "co_financing_realised") {
+                    a.value = dec(&v);
+                }
+                verified_amount += conv(&a)?;
+            }
+        }
+    }
+    let verification = Verification {
+        reported_amount: d(reported_amount),
+        verified_amount: d(verified_amount),
+        verified_share: pct(verified_amount, reported_amount),
+        reports: reports.len() as u32,
+        reports_attested: n_attested,
+        attested_share: pct(Decimal::from(n_attested), Decimal::from(reports.len() as u32)),
+        median_attestation_lag_days: median(&mut lags),
+        opinions,
+    };
+
+    // Amendment and correction log.
+    let mut amendments = Vec::new();
+    for kind in
+        [book::PLAN, book::GOAL, book::INDICATOR, book::PLEDGE, book::CONDITION, book::COMMITMENT, book::TRANSACTION]
+    {
+        let subjects = if kind == book::PLAN { vec![plan_s.clone()] } else { all(r, kind, plan_id)? };
+        for s in subjects {
+            if s.version <= 1 && !s.tally.withdrawn && !s.tally.reversed {
+                continue;
+            }
+            let mut corrections = Vec::new();
+            for h in r.history(kind, &s.id)? {
+                if !matches!(h.action.as_str(), "amended" | "withdrawn" | "reversed") {
+                    continue;
+                }
+                let (st, keyids) = entry_statement(r, h.index)?;
+                let rationale = match &st.body {
+                    Some(Body::Amended(a)) => a.rationale.clone(),
+                    Some(Body::Withdrawn(w)) => w.rationale.clone(),
+                    Some(Body::TransactionReversed(x)) => x.rationale.clone(),
+                    _ => String::new(),
+                };
+                corrections.push(Correction {
+                    index: h.index,
+                    date: st.effective_date.clone(),
+                    action: h.action.clone(),
+                    rationale,
+                    signers: signer_parties(&gov, &keyids),
+                });
+            }
+            let (net, currency) = net_change(r, &s)?;
+            amendments.push(AmendmentLog {
+                kind: kind.into(),
+                id: s.id.clone(),
+                corrections,
+                net_change: net,
+                currency,
+            });
+        }
+    }
+
+    Ok(Report {
+        format: FORMAT.into(),
+        plan: PlanInfo {
+            plan_id: plan.plan_id.clone(),
+            title: plan.title.clone(),
+            period_start: plan.period.as_ref().map(|p| p.start.clone()).unwrap_or_default(),
+            period_end: plan.period.as_ref().map(|p| p.end.clone()).unwrap_or_default(),
+            reporting_currency: cur.clone(),
+        },
+        read_at: CheckpointInfo {
+            tree_size: at.tree_size,
+            root_hash: hex::encode(&at.root_hash),
+            as_of_date: at.as_of_date.clone(),
+            checkpoint: at.checkpoint.clone(),
+        },
+        funding,
+        coverage,
+        new_money,
+        usage_years,
+        tranches,
+        co_financing,
+        indicators,
+        delivery,
+        timeliness,
+        verification,
+        amendments,
+    })
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str_exact(s).unwrap_or_default()
+}
+
+fn signer_parties(gov: &Governance, keyids: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = keyids.iter().filter_map(|k| gov.keys.get(k).map(|k| k.party_id.clone())).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Current amount − original amount of a money subject.
+fn net_change(r: &Reader, s: &Subject) -> Result<(String, String)> {
+    let current = match s.kind.as_str() {
+        book::PLEDGE => s.decode::<pb::PledgeAnnounced>()?.amount,
+        book::COMMITMENT => s.decode::<pb::CommitmentSigned>()?.amount,
+        _ => None,
+    };
+    let Some(cur) = current else { return Ok((String::new(), String::new())) };
+    let original = match entry_statement(r, s.created_at)?.0.body {
+        Some(Body::PledgeAnnounced(p)) => p.amount,
+        Some(Body::CommitmentSigned(c)) => c.amount,
+        _ => None,
+    };
+    let a = amount(Some(&cur))?;
+    let orig = original.map(|o| amount(Some(&o))).transpose()?.map(|b| b.value).unwrap_or_default();
+    // A withdrawal takes the subject to zero.
+    let delta = if s.tally.withdrawn { -orig } else { a.value - orig };
+    Ok((d(delta), a.currency))
+}
+
+/// Ends of the plan's reporting periods (day numbers) for a frequency.
+fn period_ends(plan: &pb::PlanCreated, frequency: &str) -> Vec<i64> {
+    let months = match frequency {
+        "monthly" => 1,
+        "quarterly" => 3,
+        "semiannual" => 6,
+        "annual" => 12,
+        _ => return Vec::new(),
+    };
+    let Some(p) = plan.period.as_ref() else { return Vec::new() };
+    let (Some(start), Some(end)) = (date::parse_date(&p.start), date::parse_date(&p.end)) else { return Vec::new() };
+    let (mut y, mut m) = (p.start[..4].parse::<i64>().unwrap_or(0), p.start[5..7].parse::<i64>().unwrap_or(1));
+    let mut out = Vec::new();
+    loop {
+        m += months;
+        while m > 12 {
+            m -= 12;
+            y += 1;
+        }
+        let Some(next_start) = date::parse_date(&format!("{y:04}-{m:02}-01")) else { break };
+        let pe = next_start - 1;
+        if pe > end || pe < start {
+            break;
+        }
+        out.push(pe);
+    }
+    out
+}
+
+/// How a third party verifies the checkpoint a report names (shown on HTML pages).
+pub const VERIFY_HELP: &str = "<p>To check these figures yourself: <code>accord report verify --plan PLAN --server URL --log-key KEY</code> downloads every entry up to this checkpoint, checks them against its signature and root hash, recomputes the report and compares it byte for byte. The log key is published by the coalition; any RFC 6962 and Ed25519 implementation can check the checkpoint (see docs/FORMAT.md).</p>";
+
+/// Answer a `GetReport` request from the read pool: compute the report at the latest checkpoint inside one
+/// snapshot and render the requested format.
+pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest) -> Result<pb::GetReportResponse> {
+    crate::domain::check_id("plan_id", &q.plan_id)?;
+    let format = if q.format.is_empty() { "json" } else { q.format.as_str() };
+    if !["json", "markdown", "html", "csv", "iati"].contains(&format) {
+        return Err(Error::invalid("format", format!("{format:?} is not one of json, markdown, html, csv, iati")));
+    }
+    readers.with(|r| {
+        r.snapshot(|r| {
+            let at = crate::query::read_at(r)?;
+            let rep = plan_report(r, &q.plan_id, &at)?;
+            let json = rep.canonical_json();
+            let file = |name: String, media: &str, content: String| pb::ReportFile {
+                name,
+                media_type: media.into(),
+                content: content.into_bytes(),
+            };
+            let files = match format {
+                "markdown" => vec![file(format!("{}.md", q.plan_id), "text/markdown", render::markdown(&rep))],
+                "html" => vec![file(format!("{}.html", q.plan_id), "text/html", render::html(&rep, VERIFY_HELP))],
+                "csv" => render::csv_files(&rep, q.hxl).into_iter().map(|f| file(f.name, "text/csv", f.text)).collect(),
+                "iati" => vec![file(
+                    format!("{}.iati.xml", q.plan_id),
+                    "application/xml",
+                    iati::iati_activities(r, &q.plan_id, &at, &at.as_of_date)?,
+                )],
+                _ => Vec::new(),
+            };
+            Ok(pb::GetReportResponse { read_at: Some(at), canonical_json: json, files })
+        })
+    })
+}
+
+/// Recompute a plan's report from entries already checked against the signed checkpoint `at`: replay them
+/// into a fresh database in `scratch_dir` (every signature and rule re-checked) and compute the report the
+/// way the server does.
+pub fn recompute(
+    scratch_dir: &std::path::Path,
+    origin: &str,
+    verifier_key: &str,
+    entries: &[crate::storage::EntryRow],
+    plan_id: &str,
+    at: &pb::ReadAt,
+    mut progress: impl FnMut(u64),
+) -> Result<Report> {
+    let db = scratch_dir.join(crate::log::DB_FILE);
+    let mut rp = crate::log::Replayer::create(&db, origin, verifier_key)?;
+    for e in entries {
+        rp.push(e)?;
+        progress(e.index + 1);
+    }
+    rp.finish()?;
+    let r = crate::storage::open_read_only(&db)?;
+    let mut at = at.clone();
+    at.as_of_date = entries.last().map(|e| date::format_date(date::day_of_ms(e.integrated_at_ms))).unwrap_or_default();
+    r.snapshot(|r| plan_report(r, plan_id, &at))
+}
+
+/// Field-by-field differences between two JSON documents (`path: expected → found`).
+pub fn diff_json(expected: &str, found: &str) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value as V;
+        match (a, b) {
+            (V::Object(x), V::Object(y)) => {
+                let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    walk(&p, x.get(k).unwrap_or(&V::Null), y.get(k).unwrap_or(&V::Null), out);
+                }
+            }
+            (V::Array(x), V::Array(y)) => {
+                for i in 0..x.len().max(y.len()) {
+                    walk(&format!("{path}[{i}]"), x.get(i).unwrap_or(&V::Null), y.get(i).unwrap_or(&V::Null), out);
+                }
+            }
+            _ if a != b => out.push(format!("{path}: {a} → {b}")),
+            _ => {}
+        }
+    }
+    let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.to_string()));
+    let mut out = Vec::new();
+    walk("", &parse(expected), &parse(found), &mut out);
+    out
+}

@@ -1,0 +1,967 @@
+//! Renderers of a [`Report`]: CSV (one file per view, header row, optional HXL hashtag row), Markdown, and a
+//! self-contained HTML page with inline SVG charts (no external assets; prints cleanly). Amounts are
+//! rounded to cents half-to-even here and nowhere earlier.
+use std::fmt::Write as _;
+
+use rust_decimal::Decimal;
+
+use super::{FlowRow, Report};
+use crate::domain::money;
+
+/// An amount for people: cents, banker's rounding, thousands separators. Empty stays empty.
+pub fn amount(s: &str) -> String {
+    let Ok(v) = Decimal::from_str_exact(s) else { return s.to_string() };
+    let t = money::format_amount(v);
+    let (sign, t) = t.strip_prefix('-').map_or(("", t.as_str()), |r| ("-", r));
+    let (int, frac) = t.split_once('.').unwrap_or((t, "00"));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{frac}")
+}
+
+fn percent(s: &str) -> String {
+    if s.is_empty() {
+        "–".into()
+    } else {
+        format!("{s}%")
+    }
+}
+
+/// One CSV table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvFile {
+    pub name: String,
+    pub text: String,
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv(name: &str, header: &[&str], hxl: Option<&[&str]>, rows: Vec<Vec<String>>) -> CsvFile {
+    let mut text = String::new();
+    let line = |cells: Vec<String>| cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",") + "\r\n";
+    text.push_str(&line(header.iter().map(|s| s.to_string()).collect()));
+    if let Some(tags) = hxl {
+        text.push_str(&line(tags.iter().map(|s| s.to_string()).collect()));
+    }
+    for r in rows {
+        text.push_str(&line(r));
+    }
+    CsvFile { name: format!("{name}.csv"), text }
+}
+
+const FLOW_HEADER: &[&str] = &[
+    "key",
+    "name",
+    "currency",
+    "pledged",
+    "committed",
+    "disbursed",
+    "conversion_pct",
+    "fulfilment_pct",
+    "execution_pct",
+    "uncommitted",
+    "pipeline",
+];
+const FLOW_HXL: &[&str] = &[
+    "#org+code",
+    "#org+name",
+    "#currency",
+    "#value+pledged",
+    "#value+committed",
+    "#value+funding+disbursed",
+    "#indicator+pct+conversion",
+    "#indicator+pct+fulfilment",
+    "#indicator+pct+execution",
+    "#value+uncommitted",
+    "#value+pipeline",
+];
+
+fn flow_cells(r: &FlowRow) -> Vec<String> {
+    vec![
+        r.key.clone(),
+        r.name.clone(),
+        r.currency.clone(),
+        r.pledged.clone(),
+        r.committed.clone(),
+        r.disbursed.clone(),
+        r.conversion.clone(),
+        r.fulfilment.clone(),
+        r.execution.clone(),
+        r.uncommitted.clone(),
+        r.pipeline.clone(),
+    ]
+}
+
+/// Every view as CSV, one file each. Amounts are the exact decimals of the report.
+pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
+    let h = |tags: &'static [&'static str]| if hxl { Some(tags) } else { None };
+    let f = &rep.funding;
+    let mut donors: Vec<Vec<String>> = f.by_donor.iter().map(flow_cells).collect();
+    donors.push(flow_cells(&f.total_external));
+    let mut out = vec![
+        csv("funding_by_donor", FLOW_HEADER, h(FLOW_HXL), donors),
+        csv("funding_by_goal", FLOW_HEADER, h(FLOW_HXL), f.by_goal.iter().map(flow_cells).collect()),
+        csv("funding_by_recipient", FLOW_HEADER, h(FLOW_HXL), f.by_recipient.iter().map(flow_cells).collect()),
+        csv("funding_by_year", FLOW_HEADER, h(FLOW_HXL), f.by_year.iter().map(flow_cells).collect()),
+        csv("funding_pledge_currency", FLOW_HEADER, h(FLOW_HXL), f.pledge_currency.iter().map(flow_cells).collect()),
+    ];
+    let c = &rep.coverage;
+    out.push(csv(
+        "plan_coverage",
+        &["requirement", "funded", "paid", "committed_unpaid", "percent_funded", "unmet", "pledged_beside"],
+        h(&[
+            "#value+requirement",
+            "#value+funding",
+            "#value+paid",
+            "#value+committed",
+            "#indicator+pct",
+            "#value+unmet",
+            "#value+pledged",
+        ]),
+        vec![vec![
+            c.requirement.clone(),
+            c.funded.clone(),
+            c.paid.clone(),
+            c.committed_unpaid.clone(),
+            c.percent_funded.clone(),
+            c.unmet.clone(),
+            c.pledged_beside.clone(),
+        ]],
+    ));
+    out.push(csv(
+        "new_money",
+        &["new_money", "pledged", "share_pct"],
+        None,
+        vec![vec![rep.new_money.new_money.clone(), rep.new_money.pledged.clone(), rep.new_money.share.clone()]],
+    ));
+    out.push(csv(
+        "usage_years",
+        &["year", "amount"],
+        h(&["#date+year", "#value"]),
+        rep.usage_years.iter().map(|y| vec![y.year.to_string(), y.amount.clone()]).collect(),
+    ));
+    let mut tr = Vec::new();
+    for cv in &rep.tranches.conditions {
+        for t in &cv.tranches {
+            tr.push(vec![
+                cv.condition_id.clone(),
+                t.tranche_id.clone(),
+                t.commitment_id.clone(),
+                t.recipient.clone(),
+                t.value.clone(),
+                t.currency.clone(),
+                t.status.clone(),
+                t.outcome.clone(),
+                t.date.clone(),
+                cv.assessor.clone(),
+            ]);
+        }
+        if !cv.uncommitted_at_stake.is_empty() {
+            tr.push(vec![
+                cv.condition_id.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                cv.uncommitted_at_stake.clone(),
+                cv.currency.clone(),
+                cv.uncommitted_status.clone(),
+                cv.status.clone(),
+                String::new(),
+                cv.assessor.clone(),
+            ]);
+        }
+    }
+    out.push(csv(
+        "conditional_tranches",
+        &[
+            "condition",
+            "tranche",
+            "commitment",
+            "recipient",
+            "amount",
+            "currency",
+            "status",
+            "outcome",
+            "date",
+            "assessor",
+        ],
+        None,
+        tr,
+    ));
+    let mut cf = Vec::new();
+    for c in &rep.co_financing {
+        for r in &c.rows {
+            cf.push(vec![
+                c.condition_id.clone(),
+                r.year.clone(),
+                r.party.clone(),
+                r.external_grants.clone(),
+                r.required.clone(),
+                r.realised.clone(),
+                r.realised_over_grants.clone(),
+                r.fulfilment.clone(),
+                r.realised_over_own_pledge.clone(),
+                r.result.clone(),
+                r.verified.to_string(),
+            ]);
+        }
+    }
+    out.push(csv(
+        "co_financing",
+        &[
+            "condition",
+            "year",
+            "party",
+            "external_grants",
+            "required",
+            "realised",
+            "realised_over_grants_pct",
+            "fulfilment_pct",
+            "realised_over_own_pledge_pct",
+            "result",
+            "verified",
+        ],
+        None,
+        cf,
+    ));
+    let mut ind = Vec::new();
+    for i in &rep.indicators {
+        for v in &i.values {
+            ind.push(vec![
+                i.indicator_id.clone(),
+                v.report_id.clone(),
+                v.period_end.clone(),
+                i.baseline.clone(),
+                i.end_target.clone(),
+                v.reported.clone(),
+                v.verified.clone(),
+                v.progress_to_end_target.clone(),
+                v.progress_to_period_target.clone(),
+            ]);
+        }
+    }
+    out.push(csv(
+        "indicator_progress",
+        &[
+            "indicator",
+            "report",
+            "period_end",
+            "baseline",
+            "end_target",
+            "reported",
+            "verified",
+            "progress_end_pct",
+            "progress_period_pct",
+        ],
+        None,
+        ind,
+    ));
+    out.push(csv(
+        "milestones",
+        &["pledge", "milestone", "original_due_date", "due_date", "status", "date", "days_late"],
+        None,
+        rep.delivery
+            .milestones
+            .iter()
+            .map(|m| {
+                vec![
+                    m.pledge_id.clone(),
+                    m.milestone_id.clone(),
+                    m.original_due_date.clone(),
+                    m.due_date.clone(),
+                    m.status.clone(),
+                    m.date.clone(),
+                    m.days_late.to_string(),
+                ]
+            })
+            .collect(),
+    ));
+    out.push(csv(
+        "timeliness",
+        &["party", "reports", "median_lag_days", "p90_lag_days", "reports_due", "on_time", "punctuality_pct"],
+        None,
+        rep.timeliness
+            .iter()
+            .map(|t| {
+                vec![
+                    t.party.clone(),
+                    t.reports.len().to_string(),
+                    t.median_lag_days.clone(),
+                    t.p90_lag_days.clone(),
+                    t.reports_due.to_string(),
+                    t.on_time.to_string(),
+                    t.punctuality.clone(),
+                ]
+            })
+            .collect(),
+    ));
+    let v = &rep.verification;
+    out.push(csv(
+        "verification",
+        &[
+            "reported_amount",
+            "verified_amount",
+            "verified_share_pct",
+            "reports",
+            "reports_attested",
+            "attested_share_pct",
+        ],
+        None,
+        vec![vec![
+            v.reported_amount.clone(),
+            v.verified_amount.clone(),
+            v.verified_share.clone(),
+            v.reports.to_string(),
+            v.reports_attested.to_string(),
+            v.attested_share.clone(),
+        ]],
+    ));
+    let mut am = Vec::new();
+    for a in &rep.amendments {
+        for c in &a.corrections {
+            am.push(vec![
+                a.kind.clone(),
+                a.id.clone(),
+                c.index.to_string(),
+                c.date.clone(),
+                c.action.clone(),
+                c.rationale.clone(),
+                c.signers.join(" "),
+                a.net_change.clone(),
+                a.currency.clone(),
+            ]);
+        }
+    }
+    out.push(csv(
+        "amendments",
+        &["kind", "id", "entry", "date", "action", "rationale", "signers", "net_change", "currency"],
+        None,
+        am,
+    ));
+    out
+}
+
+fn md_table(out: &mut String, header: &[&str], rows: Vec<Vec<String>>) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}|", header.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+    for r in rows {
+        let _ = writeln!(out, "| {} |", r.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
+    }
+    out.push('\n');
+}
+
+fn flow_md(r: &FlowRow) -> Vec<String> {
+    vec![
+        if r.name.is_empty() { r.key.clone() } else { r.name.clone() },
+        amount(&r.pledged),
+        amount(&r.committed),
+        amount(&r.disbursed),
+        percent(&r.conversion),
+        percent(&r.fulfilment),
+        percent(&r.execution),
+    ]
+}
+
+/// The report as Markdown.
+pub fn markdown(rep: &Report) -> String {
+    let mut o = String::new();
+    let p = &rep.plan;
+    let _ = writeln!(o, "# {} ({})\n", p.title, p.plan_id);
+    let _ = writeln!(
+        o,
+        "Period {} to {}; reporting currency {}. Computed at tree size {} (as of {}), root `{}`.\n",
+        p.period_start,
+        p.period_end,
+        p.reporting_currency,
+        rep.read_at.tree_size,
+        rep.read_at.as_of_date,
+        rep.read_at.root_hash
+    );
+    let h = &["", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C"];
+    let _ =
+        writeln!(o, "## Pledged, committed, disbursed ({}; each flow at its value-date rate)\n", rep.funding.currency);
+    let mut rows: Vec<Vec<String>> = rep.funding.by_donor.iter().map(flow_md).collect();
+    rows.push(flow_md(&rep.funding.total_external));
+    md_table(&mut o, h, rows);
+    let _ = writeln!(o, "### In each donor's pledge currency\n");
+    md_table(
+        &mut o,
+        &["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C"],
+        rep.funding
+            .pledge_currency
+            .iter()
+            .map(|r| {
+                let mut v = flow_md(r);
+                v.insert(1, r.currency.clone());
+                v
+            })
+            .collect(),
+    );
+    let _ = writeln!(o, "### By goal\n");
+    md_table(&mut o, h, rep.funding.by_goal.iter().map(flow_md).collect());
+    let _ = writeln!(o, "### By recipient\n");
+    md_table(&mut o, h, rep.funding.by_recipient.iter().map(flow_md).collect());
+    let _ = writeln!(o, "### By year\n");
+    md_table(&mut o, h, rep.funding.by_year.iter().map(flow_md).collect());
+    let c = &rep.coverage;
+    let _ = writeln!(o, "## Plan coverage\n");
+    let _ = writeln!(
+        o,
+        "Funded F = {} (paid {}, committed not yet paid {}); requirement {}; {} funded; unmet {}. Pledges, shown beside and never counted: {}.\n",
+        amount(&c.funded),
+        amount(&c.paid),
+        amount(&c.committed_unpaid),
+        if c.requirement.is_empty() { "not stated".into() } else { amount(&c.requirement) },
+        percent(&c.percent_funded),
+        if c.unmet.is_empty() { "–".into() } else { amount(&c.unmet) },
+        amount(&c.pledged_beside)
+    );
+    let n = &rep.new_money;
+    let _ = writeln!(
+        o,
+        "## New money\n\nNew money {} of {} pledged ({}).\n",
+        amount(&n.new_money),
+        amount(&n.pledged),
+        percent(&n.share)
+    );
+    for r in &n.restatements {
+        let _ = writeln!(o, "- {} restates {} {} of {}", r.pledge_id, amount(&r.amount), r.currency, r.restates);
+    }
+    let _ = writeln!(o, "## Usage years\n");
+    md_table(
+        &mut o,
+        &["year", "committed"],
+        rep.usage_years.iter().map(|y| vec![y.year.to_string(), amount(&y.amount)]).collect(),
+    );
+    let _ = writeln!(o, "## Conditional tranches\n");
+    let mut rows = Vec::new();
+    for cv in &rep.tranches.conditions {
+        for t in &cv.tranches {
+            rows.push(vec![
+                cv.condition_id.clone(),
+                t.tranche_id.clone(),
+                t.recipient.clone(),
+                format!("{} {}", amount(&t.value), t.currency),
+                t.status.clone(),
+                format!("{} {}", t.outcome, t.date),
+            ]);
+        }
+        if !cv.uncommitted_at_stake.is_empty() {
+            rows.push(vec![
+                cv.condition_id.clone(),
+                "(not yet in a commitment)".into(),
+                String::new(),
+                format!("{} {}", amount(&cv.uncommitted_at_stake), cv.currency),
+                cv.uncommitted_status.clone(),
+                cv.status.clone(),
+            ]);
+        }
+    }
+    md_table(&mut o, &["condition", "tranche", "recipient", "amount", "status", "assessment"], rows);
+    md_table(
+        &mut o,
+        &["status", "currency", "total"],
+        rep.tranches.totals.iter().map(|t| vec![t.status.clone(), t.currency.clone(), amount(&t.amount)]).collect(),
+    );
+    for cf in &rep.co_financing {
+        let _ = writeln!(
+            o,
+            "## Co-financing {} (own resources ≥ {} × external grants received)\n",
+            cf.condition_id, cf.ratio
+        );
+        md_table(
+            &mut o,
+            &[
+                "year",
+                "party",
+                "external grants",
+                "required",
+                "realised",
+                "realised / grants",
+                "fulfilment",
+                "realised / own pledge",
+                "result",
+            ],
+            cf.rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.year.clone(),
+                        r.party.clone(),
+                        amount(&r.external_grants),
+                        amount(&r.required),
+                        amount(&r.realised),
+                        percent(&r.realised_over_grants),
+                        percent(&r.fulfilment),
+                        percent(&r.realised_over_own_pledge),
+                        format!("{}{}", r.result, if r.verified { "" } else { ", unverified" }),
+                    ]
+                })
+                .collect(),
+        );
+        let _ = writeln!(
+            o,
+            "Plan level: realised {} against external grants {} → {}.\n",
+            amount(&cf.plan_realised),
+            amount(&cf.plan_external_grants),
+            percent(&cf.plan_share)
+        );
+    }
+    let _ = writeln!(o, "## Indicator progress\n");
+    let mut rows = Vec::new();
+    for i in &rep.indicators {
+        for v in &i.values {
+            rows.push(vec![
+                i.indicator_id.clone(),
+                v.period_end.clone(),
+                i.baseline.clone(),
+                i.end_target.clone(),
+                v.reported.clone(),
+                v.verified.clone(),
+                percent(&v.progress_to_end_target),
+                percent(&v.progress_to_period_target),
+            ]);
+        }
+    }
+    md_table(
+        &mut o,
+        &[
+            "indicator",
+            "period end",
+            "baseline",
+            "end target",
+            "reported",
+            "verified",
+            "to end target",
+            "to period target",
+        ],
+        rows,
+    );
+    let _ = writeln!(o, "## In-kind and policy delivery\n");
+    md_table(
+        &mut o,
+        &["pledge", "pledged", "delivered", "share"],
+        rep.delivery
+            .in_kind
+            .iter()
+            .map(|k| {
+                vec![
+                    k.pledge_id.clone(),
+                    format!("{} {}", amount(&k.pledged), k.currency),
+                    amount(&k.delivered),
+                    percent(&k.share),
+                ]
+            })
+            .collect(),
+    );
+    md_table(
+        &mut o,
+        &["pledge", "milestone", "original due", "due", "status", "date", "days late"],
+        rep.delivery
+            .milestones
+            .iter()
+            .map(|m| {
+                vec![
+                    m.pledge_id.clone(),
+                    m.title.clone(),
+                    m.original_due_date.clone(),
+                    m.due_date.clone(),
+                    m.status.clone(),
+                    m.date.clone(),
+                    m.days_late.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    let _ = writeln!(o, "## Timeliness\n");
+    md_table(
+        &mut o,
+        &["party", "reports", "median lag (days)", "p90 lag", "due", "on time", "punctuality"],
+        rep.timeliness
+            .iter()
+            .map(|t| {
+                vec![
+                    t.party.clone(),
+                    t.reports.len().to_string(),
+                    t.median_lag_days.clone(),
+                    t.p90_lag_days.clone(),
+                    t.reports_due.to_string(),
+                    t.on_time.to_string(),
+                    percent(&t.punctuality),
+                ]
+            })
+            .collect(),
+    );
+    let v = &rep.verification;
+    let _ = writeln!(
+        o,
+        "## Verification coverage\n\nVerified {} of {} reported ({}); {} of {} reports attested ({}); median attestation lag {} days.\n",
+        amount(&v.verified_amount),
+        amount(&v.reported_amount),
+        percent(&v.verified_share),
+        v.reports_attested,
+        v.reports,
+        percent(&v.attested_share),
+        if v.median_attestation_lag_days.is_empty() { "–" } else { &v.median_attestation_lag_days }
+    );
+    let _ = writeln!(o, "## Amendments and corrections\n");
+    let mut rows = Vec::new();
+    for a in &rep.amendments {
+        for c in &a.corrections {
+            rows.push(vec![
+                format!("{} {}", a.kind, a.id),
+                c.index.to_string(),
+                c.action.clone(),
+                c.rationale.clone(),
+                c.signers.join(", "),
+                if a.net_change.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} {}", amount(&a.net_change), a.currency)
+                },
+            ]);
+        }
+    }
+    md_table(&mut o, &["subject", "entry", "action", "rationale", "signed by", "net change"], rows);
+    let _ = writeln!(o, "## Checkpoint\n\n```\n{}```", rep.read_at.checkpoint);
+    o
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn num(s: &str) -> f64 {
+    // Chart geometry only; every figure shown as text comes from the exact decimals.
+    s.parse::<f64>().unwrap_or(0.0)
+}
+
+/// Grouped horizontal bars (pledged / committed / disbursed) as inline SVG.
+pub fn bars_svg(title: &str, rows: &[FlowRow]) -> String {
+    let colours = ["#9bb7d4", "#3f7cbf", "#1b3f6b"];
+    let max =
+        rows.iter().flat_map(|r| [num(&r.pledged), num(&r.committed), num(&r.disbursed)]).fold(0.0, f64::max).max(1.0);
+    let row_h = 42.0;
+    let h = 40.0 + row_h * rows.len() as f64;
+    let mut s = format!("<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 720 {h}\" width=\"100%\">", esc(title));
+    for (i, (label, c)) in ["pledged", "committed", "disbursed"].iter().zip(colours).enumerate() {
+        let _ = write!(s, "<rect x=\"{}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{c}\"/><text x=\"{}\" y=\"16\" font-size=\"12\">{label}</text>", 180 + i * 110, 196 + i * 110);
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let y = 30.0 + row_h * i as f64;
+        let label = if r.name.is_empty() { &r.key } else { &r.name };
+        let _ = write!(s, "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text>", y + 22.0, esc(label));
+        for (j, (v, c)) in [&r.pledged, &r.committed, &r.disbursed].iter().zip(colours).enumerate() {
+            let w = 500.0 * num(v) / max;
+            let yy = y + 4.0 + 11.0 * j as f64;
+            let _ = write!(
+                s,
+                "<rect x=\"170\" y=\"{yy}\" width=\"{w:.1}\" height=\"10\" fill=\"{c}\"><title>{}</title></rect>",
+                esc(&amount(v))
+            );
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Realised co-financing against the required amount, per party.
+fn cofinancing_svg(cf: &super::CoFinancing) -> String {
+    let max = cf.rows.iter().flat_map(|r| [num(&r.required), num(&r.realised)]).fold(0.0, f64::max).max(1.0);
+    let h = 20.0 + 34.0 * cf.rows.len() as f64;
+    let mut s = format!(
+        "<svg role=\"img\" aria-label=\"co-financing against the rule\" viewBox=\"0 0 720 {h}\" width=\"100%\">"
+    );
+    for (i, r) in cf.rows.iter().enumerate() {
+        let y = 10.0 + 34.0 * i as f64;
+        let colour = if r.result == "met" { "#2e7d32" } else { "#c62828" };
+        let _ =
+            write!(s, "<text x=\"0\" y=\"{}\" font-size=\"12\">{} {}</text>", y + 14.0, esc(&r.party), esc(&r.year));
+        let _ = write!(
+            s,
+            "<rect x=\"120\" y=\"{y}\" width=\"{:.1}\" height=\"16\" fill=\"{colour}\"/>",
+            520.0 * num(&r.realised) / max
+        );
+        let x = 120.0 + 520.0 * num(&r.required) / max;
+        let _ = write!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#000\" stroke-width=\"2\"/>",
+            y - 3.0,
+            y + 19.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Indicator values against the target path.
+fn indicator_svg(i: &super::IndicatorProgress) -> String {
+    let mut pts: Vec<(String, f64)> = i.targets.iter().map(|(e, v)| (e.clone(), num(v))).collect();
+    pts.insert(0, (format!("{}-12-31", i.baseline_year), num(&i.baseline)));
+    let vals: Vec<(String, f64)> = i.values.iter().map(|v| (v.period_end.clone(), num(&v.used))).collect();
+    let all: Vec<f64> = pts.iter().chain(vals.iter()).map(|p| p.1).collect();
+    let (lo, hi) = (all.iter().cloned().fold(f64::MAX, f64::min), all.iter().cloned().fold(f64::MIN, f64::max));
+    let span = (hi - lo).max(1e-9);
+    let mut dates: Vec<&String> = pts.iter().chain(vals.iter()).map(|p| &p.0).collect();
+    dates.sort();
+    dates.dedup();
+    let x = |d: &String| {
+        40.0 + 620.0 * dates.iter().position(|x| *x == d).unwrap_or(0) as f64 / (dates.len().max(2) - 1) as f64
+    };
+    let y = |v: f64| 150.0 - 130.0 * (v - lo) / span;
+    let path: Vec<String> = pts.iter().map(|(d, v)| format!("{:.1},{:.1}", x(d), y(*v))).collect();
+    let mut s = format!(
+        "<svg role=\"img\" aria-label=\"{} against targets\" viewBox=\"0 0 720 170\" width=\"100%\"><polyline fill=\"none\" stroke=\"#999\" stroke-dasharray=\"4 3\" points=\"{}\"/>",
+        esc(&i.indicator_id),
+        path.join(" ")
+    );
+    for (d, v) in &vals {
+        let _ = write!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"#1b3f6b\"><title>{}: {}</title></circle>",
+            x(d),
+            y(*v),
+            esc(d),
+            v
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:right}\
+th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}pre{white-space:pre-wrap;background:#f5f5f5;padding:.8em;font-size:.85em}\
+.met{color:#2e7d32}.notMet,.withheld{color:#c62828}.pending{color:#8a6d00}@media print{body{margin:0;max-width:none}section{break-inside:avoid}}";
+
+fn html_table(header: &[&str], rows: Vec<Vec<String>>, id: &str) -> String {
+    let mut s = format!("<table id=\"{id}\"><thead><tr>");
+    for h in header {
+        let _ = write!(s, "<th>{}</th>", esc(h));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for r in rows {
+        s.push_str("<tr>");
+        for c in r {
+            let _ = write!(s, "<td class=\"{}\">{}</td>", esc(c.split(',').next().unwrap_or("")), esc(&c));
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
+/// The report as one self-contained HTML page (inline CSS and SVG, no external assets).
+pub fn html(rep: &Report, verify_help: &str) -> String {
+    let p = &rep.plan;
+    let mut s = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{} — Accord report</title><style>{CSS}</style></head><body>",
+        esc(&p.title)
+    );
+    let _ = write!(
+        s,
+        "<h1>{}</h1><p>Plan <b>{}</b>, {} to {}. Figures in {} (each flow converted at its own value-date rate). Computed at tree size <b id=\"tree-size\">{}</b>, as of {}.</p>",
+        esc(&p.title),
+        esc(&p.plan_id),
+        esc(&p.period_start),
+        esc(&p.period_end),
+        esc(&p.reporting_currency),
+        rep.read_at.tree_size,
+        esc(&rep.read_at.as_of_date)
+    );
+    let f = &rep.funding;
+    let h = ["donor", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C"];
+    let mut rows: Vec<Vec<String>> = f.by_donor.iter().map(flow_md).collect();
+    rows.push(flow_md(&f.total_external));
+    let _ = write!(
+        s,
+        "<section><h2>Pledged, committed, disbursed</h2>{}{}",
+        bars_svg("by donor", &f.by_donor),
+        html_table(&h, rows, "funding-by-donor")
+    );
+    let pc: Vec<Vec<String>> = f
+        .pledge_currency
+        .iter()
+        .map(|r| {
+            let mut v = flow_md(r);
+            v.insert(1, r.currency.clone());
+            v
+        })
+        .collect();
+    let _ = write!(
+        s,
+        "<h3>In each donor's pledge currency</h3>{}",
+        html_table(&["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C"], pc, "funding-pledge-currency")
+    );
+    let _ = write!(
+        s,
+        "<h3>By goal</h3>{}{}",
+        bars_svg("by goal", &f.by_goal),
+        html_table(&h, f.by_goal.iter().map(flow_md).collect(), "funding-by-goal")
+    );
+    let _ = write!(
+        s,
+        "<h3>By recipient</h3>{}",
+        html_table(&h, f.by_recipient.iter().map(flow_md).collect(), "funding-by-recipient")
+    );
+    let _ = write!(
+        s,
+        "<h3>By year</h3>{}</section>",
+        html_table(&h, f.by_year.iter().map(flow_md).collect(), "funding-by-year")
+    );
+    let c = &rep.coverage;
+    let _ = write!(
+        s,
+        "<section><h2>Plan coverage</h2><p>Funded <b>{}</b> (paid {}, committed not yet paid {}); requirement {}; {} funded. Pledges are shown beside, never counted: {}.</p></section>",
+        amount(&c.funded),
+        amount(&c.paid),
+        amount(&c.committed_unpaid),
+        if c.requirement.is_empty() { "not stated".into() } else { amount(&c.requirement) },
+        percent(&c.percent_funded),
+        amount(&c.pledged_beside)
+    );
+    let mut rows = Vec::new();
+    for cv in &rep.tranches.conditions {
+        for t in &cv.tranches {
+            rows.push(vec![
+                format!("{} / {}", cv.condition_id, t.tranche_id),
+                t.recipient.clone(),
+                format!("{} {}", amount(&t.value), t.currency),
+                t.status.clone(),
+                format!("{} {}", t.outcome, t.date),
+            ]);
+        }
+        if !cv.uncommitted_at_stake.is_empty() {
+            rows.push(vec![
+                cv.condition_id.clone(),
+                String::new(),
+                format!("{} {}", amount(&cv.uncommitted_at_stake), cv.currency),
+                cv.uncommitted_status.clone(),
+                cv.status.clone(),
+            ]);
+        }
+    }
+    let totals: Vec<Vec<String>> = rep
+        .tranches
+        .totals
+        .iter()
+        .map(|t| vec![t.status.clone(), format!("{} {}", amount(&t.amount), t.currency)])
+        .collect();
+    let _ = write!(
+        s,
+        "<section><h2>Conditional tranches</h2>{}{}</section>",
+        html_table(&["condition / tranche", "recipient", "amount", "status", "assessment"], rows, "tranches"),
+        html_table(&["status", "total"], totals, "tranche-totals")
+    );
+    for cf in &rep.co_financing {
+        let rows = cf
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{} {}", r.party, r.year),
+                    amount(&r.external_grants),
+                    amount(&r.required),
+                    amount(&r.realised),
+                    percent(&r.realised_over_grants),
+                    percent(&r.fulfilment),
+                    format!("{}{}", r.result, if r.verified { "" } else { ", unverified" }),
+                ]
+            })
+            .collect();
+        let _ = write!(
+            s,
+            "<section><h2>Co-financing {} (own resources ≥ {} × external grants)</h2>{}{}<p>Plan level: realised {} against external grants {} → {}.</p></section>",
+            esc(&cf.condition_id),
+            esc(&cf.ratio),
+            cofinancing_svg(cf),
+            html_table(&["party", "external grants", "required", "realised", "realised / grants", "fulfilment", "result"], rows, &format!("cofinancing-{}", cf.condition_id)),
+            amount(&cf.plan_realised),
+            amount(&cf.plan_external_grants),
+            percent(&cf.plan_share)
+        );
+    }
+    if !rep.indicators.is_empty() {
+        s.push_str("<section><h2>Indicator progress</h2>");
+        for i in &rep.indicators {
+            let rows = i
+                .values
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.period_end.clone(),
+                        v.reported.clone(),
+                        v.verified.clone(),
+                        percent(&v.progress_to_end_target),
+                        percent(&v.progress_to_period_target),
+                    ]
+                })
+                .collect();
+            let _ = write!(
+                s,
+                "<h3>{} — {}</h3><p>Baseline {} ({}), end target {}.</p>{}{}",
+                esc(&i.indicator_id),
+                esc(&i.title),
+                esc(&i.baseline),
+                i.baseline_year,
+                esc(&i.end_target),
+                indicator_svg(i),
+                html_table(
+                    &["period end", "reported", "verified", "to end target", "to period target"],
+                    rows,
+                    &format!("indicator-{}", i.indicator_id)
+                )
+            );
+        }
+        s.push_str("</section>");
+    }
+    let v = &rep.verification;
+    let _ = write!(
+        s,
+        "<section><h2>Verification coverage</h2><p>Verified {} of {} reported ({}); {} of {} reports attested.</p></section>",
+        amount(&v.verified_amount),
+        amount(&v.reported_amount),
+        percent(&v.verified_share),
+        v.reports_attested,
+        v.reports
+    );
+    let _ = write!(
+        s,
+        "<section><h2>Checkpoint</h2><p>Every figure above is a function of the log up to this signed checkpoint.</p><pre id=\"checkpoint\">{}</pre>{}</section></body></html>",
+        esc(&rep.read_at.checkpoint),
+        verify_help
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_rounded_half_even_and_grouped() {
+        assert_eq!(amount("130200000"), "130,200,000.00");
+        assert_eq!(amount("30075000.005"), "30,075,000.00");
+        assert_eq!(amount("0.015"), "0.02");
+        assert_eq!(amount("-1234.5"), "-1,234.50");
+        assert_eq!(amount(""), "");
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_cell("plain"), "plain");
+    }
+}
