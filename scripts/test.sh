@@ -3,12 +3,16 @@
 # The tests never skip silently: a missing tool makes its test fail with a message pointing here.
 #   - Go and golang.org/x/mod (Debian packages): the interoperability test checks our checkpoints and
 #     proofs with Go's sumdb/note and sumdb/tlog.
+#   - chromium (Debian package): the public transparency page is loaded in headless Chromium.
+#   - xmllint (libxml2-utils): the IATI export is validated against the official 2.03 schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb ] || need+=(golang-golang-x-mod-dev)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${need[*]}" >&2
   SUDO=""

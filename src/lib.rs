@@ -12,6 +12,7 @@
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
 //! - [`report`]: transparency reports (every view of DOMAIN.md §5) and their renderers.
 //! - [`api`]: generated protobuf code, error→Status mapping, the gRPC service implementations.
+//! - [`web`]: the public, read-only transparency page over HTTP.
 //! - [`server`]: transport, health, reflection, graceful shutdown.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
 //! - [`cli`]: the `accord` commands.
@@ -31,6 +32,7 @@ pub mod query;
 pub mod report;
 pub mod server;
 pub mod storage;
+pub mod web;
 
 /// DSSE payload type of an Accord statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.accord.statement.v1+protobuf";

@@ -112,6 +112,9 @@ struct ServeArgs {
     /// Read-only connections in the pool.
     #[arg(long, env = "ACCORD_READERS", default_value_t = 8)]
     readers: usize,
+    /// Also serve the public, read-only transparency page over HTTP on this address (e.g. 127.0.0.1:8080).
+    #[arg(long, env = "ACCORD_HTTP")]
+    http: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -402,12 +405,29 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
     let latest = ledger.latest();
+    let http = match &a.http {
+        Some(h) => {
+            let l = tokio::net::TcpListener::bind(h).await.with_context(|| format!("binding --http {h}"))?;
+            let http_addr = l.local_addr()?;
+            let web_ledger = ledger.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::web::serve(l, web_ledger, crate::server::shutdown_signal()).await {
+                    tracing::error!(error = %e, "public page stopped");
+                }
+            });
+            Some(http_addr.to_string())
+        }
+        None => None,
+    };
     if json {
         println!(
             "{}",
-            json!({"listening": addr.to_string(), "origin": ledger.origin(), "verifier_key": ledger.verifier_key(), "tree_size": latest.size})
+            json!({"listening": addr.to_string(), "http": http, "origin": ledger.origin(), "verifier_key": ledger.verifier_key(), "tree_size": latest.size})
         );
     } else {
+        if let Some(h) = &http {
+            println!("accord: public transparency page on http://{h}/");
+        }
         println!("accord: serving {} on {addr}", ledger.origin());
         println!("accord: log verifier key: {}", ledger.verifier_key());
         println!("accord: tree size {}", latest.size);

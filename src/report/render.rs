@@ -638,7 +638,7 @@ pub fn markdown(rep: &Report) -> String {
     o
 }
 
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -656,18 +656,26 @@ pub fn bars_svg(title: &str, rows: &[FlowRow]) -> String {
     let h = 40.0 + row_h * rows.len() as f64;
     let mut s = format!("<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 720 {h}\" width=\"100%\">", esc(title));
     for (i, (label, c)) in ["pledged", "committed", "disbursed"].iter().zip(colours).enumerate() {
-        let _ = write!(s, "<rect x=\"{}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{c}\"/><text x=\"{}\" y=\"16\" font-size=\"12\">{label}</text>", 180 + i * 110, 196 + i * 110);
+        let _ = write!(s, "<rect x=\"{}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{c}\"/><text x=\"{}\" y=\"16\" font-size=\"12\">{label}</text>", 250 + i * 110, 266 + i * 110);
     }
     for (i, r) in rows.iter().enumerate() {
         let y = 30.0 + row_h * i as f64;
         let label = if r.name.is_empty() { &r.key } else { &r.name };
-        let _ = write!(s, "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text>", y + 22.0, esc(label));
+        let short: String =
+            if label.chars().count() > 34 { label.chars().take(33).chain(['…']).collect() } else { label.clone() };
+        let _ = write!(
+            s,
+            "<text x=\"0\" y=\"{}\" font-size=\"12\"><title>{}</title>{}</text>",
+            y + 22.0,
+            esc(label),
+            esc(&short)
+        );
         for (j, (v, c)) in [&r.pledged, &r.committed, &r.disbursed].iter().zip(colours).enumerate() {
-            let w = 500.0 * num(v) / max;
+            let w = 460.0 * num(v) / max;
             let yy = y + 4.0 + 11.0 * j as f64;
             let _ = write!(
                 s,
-                "<rect x=\"170\" y=\"{yy}\" width=\"{w:.1}\" height=\"10\" fill=\"{c}\"><title>{}</title></rect>",
+                "<rect x=\"250\" y=\"{yy}\" width=\"{w:.1}\" height=\"10\" fill=\"{c}\"><title>{}</title></rect>",
                 esc(&amount(v))
             );
         }
@@ -740,12 +748,12 @@ fn indicator_svg(i: &super::IndicatorProgress) -> String {
     s
 }
 
-const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+pub const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:right}\
 th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}pre{white-space:pre-wrap;background:#f5f5f5;padding:.8em;font-size:.85em}\
 .met{color:#2e7d32}.notMet,.withheld{color:#c62828}.pending{color:#8a6d00}@media print{body{margin:0;max-width:none}section{break-inside:avoid}}";
 
-fn html_table(header: &[&str], rows: Vec<Vec<String>>, id: &str) -> String {
+pub fn html_table(header: &[&str], rows: Vec<Vec<String>>, id: &str) -> String {
     let mut s = format!("<table id=\"{id}\"><thead><tr>");
     for h in header {
         let _ = write!(s, "<th>{}</th>", esc(h));
@@ -782,6 +790,11 @@ pub fn html(rep: &Report, verify_help: &str) -> String {
     );
     let f = &rep.funding;
     let h = ["donor", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C"];
+    let hd = |first: &'static str| -> [&'static str; 7] {
+        let mut x = h;
+        x[0] = first;
+        x
+    };
     let mut rows: Vec<Vec<String>> = f.by_donor.iter().map(flow_md).collect();
     rows.push(flow_md(&f.total_external));
     let _ = write!(
@@ -808,17 +821,17 @@ pub fn html(rep: &Report, verify_help: &str) -> String {
         s,
         "<h3>By goal</h3>{}{}",
         bars_svg("by goal", &f.by_goal),
-        html_table(&h, f.by_goal.iter().map(flow_md).collect(), "funding-by-goal")
+        html_table(&hd("goal"), f.by_goal.iter().map(flow_md).collect(), "funding-by-goal")
     );
     let _ = write!(
         s,
         "<h3>By recipient</h3>{}",
-        html_table(&h, f.by_recipient.iter().map(flow_md).collect(), "funding-by-recipient")
+        html_table(&hd("recipient"), f.by_recipient.iter().map(flow_md).collect(), "funding-by-recipient")
     );
     let _ = write!(
         s,
         "<h3>By year</h3>{}</section>",
-        html_table(&h, f.by_year.iter().map(flow_md).collect(), "funding-by-year")
+        html_table(&hd("year"), f.by_year.iter().map(flow_md).collect(), "funding-by-year")
     );
     let c = &rep.coverage;
     let _ = write!(

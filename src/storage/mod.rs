@@ -687,7 +687,11 @@ impl Reader {
     }
     /// Run `f` inside one read transaction: everything it reads is from the same committed state
     /// (entries, projections and the checkpoint committed with them).
+    /// Nested calls join the enclosing snapshot.
     pub fn snapshot<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
         self.conn.execute_batch("BEGIN").map_err(db_err)?;
         let out = f(self);
         let _ = self.conn.execute_batch("COMMIT");

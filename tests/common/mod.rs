@@ -98,6 +98,7 @@ pub struct Founder {
     pub party_id: String,
     pub roles: Vec<String>,
     pub key: PrivateKey,
+    pub name: String,
 }
 
 impl Founder {
@@ -106,6 +107,7 @@ impl Founder {
             party_id: party_id.into(),
             roles: roles.iter().map(|r| r.to_string()).collect(),
             key: crypto::generate_key(),
+            name: format!("{party_id} (test)"),
         }
     }
     pub fn keyid(&self) -> String {
@@ -114,7 +116,7 @@ impl Founder {
     pub fn party(&self) -> pb::Party {
         pb::Party {
             party_id: self.party_id.clone(),
-            name: format!("{} (test)", self.party_id),
+            name: self.name.clone(),
             roles: self.roles.clone(),
             public_keys: vec![self.key.verifying_key().as_bytes().to_vec()],
             organisation_type: "10".into(),

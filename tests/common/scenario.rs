@@ -57,7 +57,7 @@ impl Coalition {
             .map(|(id, name, roles)| {
                 let mut f = Founder::new(id, roles);
                 f.party_id = id.to_string();
-                let _ = name;
+                f.name = name.to_string();
                 (id.to_string(), f)
             })
             .collect();
