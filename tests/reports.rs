@@ -217,3 +217,129 @@ async fn scenario_a_report_figures_verify_and_formats() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("do not hash to the signed root"), "{out}");
 }
+
+/// Indicators against end and period targets with reported and verified values side by side, a
+/// descending indicator, timeliness against the plan's schedule, policy milestones with amended due
+/// dates, and the amendment log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indicators_timeliness_delivery_and_corrections() {
+    use accord::pb::statement::Body;
+    let mut c = Coalition::start().await;
+    scenario::plan_and_goals(&mut c).await;
+    let ind = |id: &str, ascending: bool, base: &str, t1: &str, t2: &str| {
+        Body::IndicatorDefined(pb::IndicatorDefined {
+            indicator_id: id.into(),
+            goal_id: "G1".into(),
+            title: format!("indicator {id}"),
+            measure: 1,
+            ascending,
+            unit: "cases".into(),
+            baseline: Some(pb::Baseline { value: base.into(), year: 2025 }),
+            targets: vec![
+                pb::IndicatorTarget { period: scenario::period("2026-01-01", "2026-12-31"), value: t1.into() },
+                pb::IndicatorTarget { period: scenario::period("2027-01-01", "2029-12-31"), value: t2.into() },
+            ],
+        })
+    };
+    c.submit(&["S"], "2026-01-10", ind("I-UP", true, "100", "150", "300")).await.unwrap();
+    // Descending: a homicide rate from 40 to 20 by 2029.
+    c.submit(&["S"], "2026-01-10", ind("I-DOWN", false, "40", "35", "20")).await.unwrap();
+    let report = |id: &str, who: &str, up: &str, down: &str| {
+        Body::ProgressReported(pb::ProgressReported {
+            report_id: id.into(),
+            reporter_id: who.into(),
+            plan_id: scenario::PLAN.into(),
+            period: scenario::period("2026-01-01", "2026-12-31"),
+            indicator_values: vec![
+                pb::IndicatorValue { indicator_id: "I-UP".into(), value: up.into() },
+                pb::IndicatorValue { indicator_id: "I-DOWN".into(), value: down.into() },
+            ],
+            co_financing_realised: None,
+            narrative_sha256: vec![],
+        })
+    };
+    let gt = c.submit(&["GT"], "2027-01-20", report("R-GT", "GT", "160", "36")).await.unwrap();
+    let covered = vec![c.identity(gt).await];
+    c.submit(
+        &["Y"],
+        "2027-01-25",
+        Body::AttestationIssued(pb::AttestationIssued {
+            attestation_id: "A1".into(),
+            auditor_id: "Y".into(),
+            scope: "GT 2026".into(),
+            covered_entries: covered,
+            opinion: "verified_with_exceptions".into(),
+            adjustments: vec![pb::Adjustment {
+                item: "indicator:I-UP".into(),
+                reported: "160".into(),
+                verified: "140".into(),
+                reason: "double-counted cases".into(),
+            }],
+        }),
+    )
+    .await
+    .unwrap();
+    // A policy pledge whose milestone is later amended to a new due date, then met late.
+    let policy = |due: &str| pb::PledgeAnnounced {
+        pledge_id: "Y1".into(),
+        plan_id: scenario::PLAN.into(),
+        pledger_id: "HN".into(),
+        pledge_kind: "policy_action".into(),
+        goals: scenario::shares(&[("G1", "100")]),
+        funding_source: "domestic_own_resources".into(),
+        new_money: true,
+        milestones: vec![pb::PolicyMilestone {
+            milestone_id: "M1".into(),
+            title: "Law passed".into(),
+            due_date: due.into(),
+        }],
+        ..Default::default()
+    };
+    c.submit(&["HN"], "2026-01-20", Body::PledgeAnnounced(policy("2026-03-31"))).await.unwrap();
+    let amend = Body::Amended(pb::Amended {
+        subject_id: "Y1".into(),
+        rationale: "parliament recess".into(),
+        version: Some(pb::amended::Version::Pledge(policy("2026-06-30"))),
+    });
+    c.submit(&["HN"], "2026-03-01", amend).await.unwrap();
+    let met = Body::MilestoneUpdated(pb::MilestoneUpdated {
+        pledge_id: "Y1".into(),
+        milestone_id: "M1".into(),
+        status: "met".into(),
+        date: "2026-07-10".into(),
+        ..Default::default()
+    });
+    c.submit(&["HN"], "2026-07-10", met).await.unwrap();
+
+    let req = pb::GetReportRequest { plan_id: scenario::PLAN.into(), format: "json".into(), hxl: false };
+    let (resp, _) = c.client.report(req).await.unwrap();
+    let rep = Report::from_json(&resp.canonical_json).unwrap();
+    let up = rep.indicators.iter().find(|i| i.indicator_id == "I-UP").unwrap();
+    assert_eq!(up.end_target, "300");
+    let v = &up.values[0];
+    assert_eq!((v.reported.as_str(), v.verified.as_str(), v.used.as_str()), ("160", "140", "140"));
+    // (140 − 100) / (300 − 100) = 20.0%; against the 2026 target 150: 80.0%.
+    assert_eq!((v.progress_to_end_target.as_str(), v.period_target.as_str()), ("20.0", "150"));
+    assert_eq!(v.progress_to_period_target, "80.0");
+    let down = rep.indicators.iter().find(|i| i.indicator_id == "I-DOWN").unwrap();
+    // (36 − 40) / (20 − 40) = 20.0%; against the 2026 target 35: 80.0%.
+    assert_eq!(down.values[0].progress_to_end_target, "20.0");
+    assert_eq!(down.values[0].progress_to_period_target, "80.0");
+    // Timeliness: the report arrived on 2027-02-01 (the clock), 32 days after the period end; due 60 days
+    // after (2027-03-02), so not yet counted as due.
+    let t = rep.timeliness.iter().find(|t| t.party == "GT").unwrap();
+    assert_eq!((t.reports[0].lag_days, t.reports[0].days_late), (32, 0));
+    assert_eq!(t.median_lag_days, "32");
+    assert_eq!(t.reports_due, 0);
+    // Milestones: original and amended due dates, 10 days late against the amended one.
+    let m = &rep.delivery.milestones[0];
+    assert_eq!((m.original_due_date.as_str(), m.due_date.as_str(), m.days_late), ("2026-03-31", "2026-06-30", 10));
+    assert_eq!((rep.delivery.milestones_met, rep.delivery.milestones_total), (1, 1));
+    // The amendment log names the rationale and the signer.
+    let a = rep.amendments.iter().find(|a| a.id == "Y1").unwrap();
+    assert_eq!(a.corrections[0].action, "amended");
+    assert_eq!(a.corrections[0].rationale, "parliament recess");
+    assert_eq!(a.corrections[0].signers, ["HN"]);
+    assert_eq!(rep.verification.opinions["verified_with_exceptions"], 1);
+    assert_eq!((rep.verification.reports, rep.verification.reports_attested), (1, 1));
+}

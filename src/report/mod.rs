@@ -705,6 +705,12 @@ pub fn plan_report(r: &Reader, plan_id: &str, at: &pb::ReadAt) -> Result<Report>
     // Conditional tranches.
     let conditions = all(r, book::CONDITION, plan_id)?;
     let tranches_all = all(r, book::TRANCHE, plan_id)?;
+    let mut gated: BTreeMap<&str, Vec<&Subject>> = BTreeMap::new();
+    for t in &tranches_all {
+        for c in &t.tally.conditions {
+            gated.entry(c.as_str()).or_default().push(t);
+        }
+    }
     let mut totals: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     let mut cond_views = Vec::new();
     for cs in &conditions {
@@ -714,7 +720,7 @@ pub fn plan_report(r: &Reader, plan_id: &str, at: &pb::ReadAt) -> Result<Report>
         }
         let mut lines = Vec::new();
         let mut gated_by_cur: BTreeMap<String, Decimal> = BTreeMap::new();
-        for t in tranches_all.iter().filter(|t| t.tally.conditions.contains(&cs.id)) {
+        for t in gated.get(cs.id.as_str()).into_iter().flatten() {
             let Some(&ci) = commit_by_id.get(&t.tally.commitment_id) else { continue };
             let cm = &commits[ci];
             let gate = book::tranche_gate(r, t)?;
