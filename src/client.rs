@@ -129,14 +129,24 @@ impl Client {
             tree.append(&e.leaf);
             rows.push(crate::storage::EntryRow {
                 index: e.index,
-                identity: crypto::leaf_identity(&e.leaf).map(|h| h.to_vec()).unwrap_or_default(),
-                leaf_hash: merkle::leaf_hash(&e.leaf).to_vec(),
+                identity: Vec::new(),
+                leaf_hash: Vec::new(),
                 statement_id: e.statement_id,
                 kind: e.kind,
-                integrated_at_ms: LogEntry::decode(e.leaf.as_slice()).map(|l| l.integrated_at_ms).unwrap_or_default(),
+                integrated_at_ms: 0,
                 leaf: e.leaf,
             });
             progress(rows.len() as u64);
+        }
+        // Derived fields, computed from the leaf bytes themselves (never taken from the server), in parallel.
+        {
+            use rayon::prelude::*;
+            rows.par_iter_mut().for_each(|r| {
+                r.identity = crypto::leaf_identity(&r.leaf).map(|h| h.to_vec()).unwrap_or_default();
+                r.leaf_hash = merkle::leaf_hash(&r.leaf).to_vec();
+                r.integrated_at_ms =
+                    LogEntry::decode(r.leaf.as_slice()).map(|l| l.integrated_at_ms).unwrap_or_default();
+            });
         }
         if rows.len() as u64 != cp.size {
             return Err(Error::denied("entries", format!("the server sent {} of {} entries", rows.len(), cp.size)));

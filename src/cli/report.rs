@@ -123,19 +123,15 @@ async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
     let info =
         client.raw().get_log_info(pb::GetLogInfoRequest {}).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
     let origin = info.into_inner().origin;
-    let vkey = client.log_key().verifier_key();
-    let scratch = tempfile_dir()?;
     let at = resp.read_at.clone().unwrap_or_default();
     let plan = a.plan.clone();
     let total = cp.size;
     let local = tokio::task::spawn_blocking(move || {
-        let r = crate::report::recompute(scratch.path(), &origin, &vkey, &entries, &plan, &at, |n| {
+        crate::report::recompute(&origin, entries, &plan, &at, |n| {
             if tty && (n % 5000 == 0 || n == total) {
                 eprint!("\rreplayed {n}/{total} entries");
             }
-        });
-        drop(scratch);
-        r
+        })
     })
     .await??;
     if tty {
@@ -168,29 +164,4 @@ async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
         return Err(super::Reported(1).into());
     }
     Ok(())
-}
-
-/// A private scratch directory removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempfile_dir() -> Result<Scratch> {
-    let d = std::env::temp_dir().join(format!(
-        "accord-verify-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-    Ok(Scratch(d))
 }

@@ -442,78 +442,43 @@ pub struct Rebuilt {
     pub effects: u64,
 }
 
-/// Replay one stored entry against the state as of its position: re-verify its signatures against the key
-/// history replayed so far, apply the domain rules, and return the effects (not yet persisted).
-pub fn replay_entry(
-    gov: &mut domain::Governance,
-    view: &dyn domain::StateView,
-    origin: &str,
-    row: &EntryRow,
-) -> Result<Vec<Effect>> {
-    let le = crate::pb::LogEntry::decode(row.leaf.as_slice())
-        .map_err(|e| Error::invalid("leaf", format!("entry {} does not decode: {e}", row.index)))?;
-    let env = le.envelope.ok_or_else(|| Error::invalid("leaf", format!("entry {} has no envelope", row.index)))?;
-    let limits = Limits { max_payload_bytes: usize::MAX, max_signatures: usize::MAX, ..Limits::default() };
-    let keys: HashMap<String, crypto::PublicKey> = gov
-        .keys
-        .values()
-        .filter_map(|k| Some((k.keyid.clone(), crypto::public_key_from_bytes(&k.public_key).ok()?)))
-        .collect();
-    let prepared = prepare_with(&env, origin, &limits, |kid| keys.get(kid).copied())?;
-    if let Some(&i) = prepared.unverified.first() {
-        return Err(Error::denied(
-            format!("envelope.signatures[{i}].keyid"),
-            format!(
-                "key {} was not registered when entry {} was integrated",
-                prepared.envelope.signatures[i].keyid, row.index
-            ),
-        ));
-    }
-    gov.apply(&prepared.statement, &prepared.signers, row.index, le.integrated_at_ms, view)
+/// Replays stored entries in order against the state as of each position: re-verifies every signature
+/// against the key history replayed so far and applies the domain rules. Shared by `rebuild`, report
+/// verification and audits.
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub gov: domain::Governance,
+    /// Every key registered so far, decompressed once.
+    keys: HashMap<String, crypto::PublicKey>,
 }
 
-/// Builds a fresh ledger database from entries fetched elsewhere (a server's log), replaying each against
-/// the rules as of its position, so reports can be recomputed locally. The caller checks the entries
-/// against a signed checkpoint.
-#[derive(Debug)]
-pub struct Replayer {
-    writer: Writer,
-    gov: domain::Governance,
-    origin: String,
-    next: u64,
-}
-
-impl Replayer {
-    /// Create the database file `db` (which must not exist).
-    pub fn create(db: &Path, origin: &str, verifier_key: &str) -> Result<Self> {
-        if db.exists() {
-            return Err(Error::precondition("db", format!("{} already exists", db.display())));
+impl Replay {
+    /// Replay one entry; returns its effects (not yet persisted).
+    pub fn entry(&mut self, view: &dyn domain::StateView, origin: &str, row: &EntryRow) -> Result<Vec<Effect>> {
+        let le = crate::pb::LogEntry::decode(row.leaf.as_slice())
+            .map_err(|e| Error::invalid("leaf", format!("entry {} does not decode: {e}", row.index)))?;
+        let env = le.envelope.ok_or_else(|| Error::invalid("leaf", format!("entry {} has no envelope", row.index)))?;
+        let limits = Limits { max_payload_bytes: usize::MAX, max_signatures: usize::MAX, ..Limits::default() };
+        let keys = &self.keys;
+        let prepared = prepare_with(&env, origin, &limits, |kid| keys.get(kid).copied())?;
+        if let Some(&i) = prepared.unverified.first() {
+            return Err(Error::denied(
+                format!("envelope.signatures[{i}].keyid"),
+                format!(
+                    "key {} was not registered when entry {} was integrated",
+                    prepared.envelope.signatures[i].keyid, row.index
+                ),
+            ));
         }
-        let writer = Writer::open(db, false, Some((origin, verifier_key)))?;
-        writer.begin()?;
-        Ok(Self { writer, gov: domain::Governance::default(), origin: origin.to_string(), next: 0 })
-    }
-
-    /// Replay the next entry (indexes must be consecutive from 0).
-    pub fn push(&mut self, row: &EntryRow) -> Result<()> {
-        if row.index != self.next {
-            return Err(Error::invalid("index", format!("expected entry {}, got {}", self.next, row.index)));
+        let effects = self.gov.apply(&prepared.statement, &prepared.signers, row.index, le.integrated_at_ms, view)?;
+        for e in &effects {
+            if let Effect::Key(k) = e {
+                if let Ok(pk) = crypto::public_key_from_bytes(&k.public_key) {
+                    self.keys.insert(k.keyid.clone(), pk);
+                }
+            }
         }
-        self.writer.insert_entry(row)?;
-        let eff = replay_entry(&mut self.gov, &self.writer, &self.origin, row).map_err(|e| {
-            Error::new(e.kind, e.field.clone(), format!("replaying entry {}: {}", row.index, e.message))
-        })?;
-        for e in &eff {
-            self.writer.apply_effect(e)?;
-        }
-        self.next += 1;
-        Ok(())
-    }
-
-    /// Commit everything replayed.
-    pub fn finish(self) -> Result<u64> {
-        self.writer.commit()?;
-        Ok(self.next)
+        Ok(effects)
     }
 }
 
@@ -527,11 +492,12 @@ pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Re
     writer.begin()?;
     let run = (|| {
         writer.clear_projections()?;
-        let mut gov = domain::Governance::default();
+        let mut replay = Replay::default();
         let mut effects = 0u64;
         for index in 0..loaded.size {
             let row = writer.entry(index)?.ok_or_else(|| Error::internal(format!("entry {index} is missing")))?;
-            let eff = replay_entry(&mut gov, &writer, &origin, &row)
+            let eff = replay
+                .entry(&writer, &origin, &row)
                 .map_err(|e| Error::new(e.kind, e.field.clone(), format!("replaying entry {index}: {}", e.message)))?;
             for e in &eff {
                 writer.apply_effect(e)?;

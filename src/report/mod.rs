@@ -7,6 +7,7 @@
 //! ([`render`]) round amounts to cents (banker's rounding) only when presenting.
 pub mod iati;
 pub mod render;
+pub mod replay;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,10 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::book::{self, Subject};
 use crate::domain::money::{self, parse_money, Amount};
+use crate::domain::StateView;
 use crate::domain::{date, Governance};
 use crate::error::{Error, Result};
 use crate::pb::{self, statement::Body};
-use crate::storage::{Reader, SubjectFilter};
+use crate::storage::{EntryRow, HistoryRow, Reader, SubjectFilter};
 
 /// Report format identifier (bumped on any change to the JSON shape or a definition).
 pub const FORMAT: &str = "accord.report.v1";
@@ -380,15 +382,42 @@ impl Report {
     }
 }
 
+/// What a report reads: the projections and the log. Implemented by the SQLite reader (the server) and by
+/// the in-memory replay of a downloaded log ([`replay::MemoryBook`], `report verify`); both give the same
+/// answers in the same order, so the report is the same byte for byte.
+pub trait Source: StateView {
+    /// Subjects of a kind in a plan ("" = any plan), in id order.
+    fn scan(&self, kind: &str, plan_id: &str) -> Result<Vec<Subject>>;
+    fn entry(&self, index: u64) -> Result<Option<EntryRow>>;
+    /// Entries that touched a subject, ordered by (index, action).
+    fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>>;
+    fn governance(&self) -> Result<Governance>;
+}
+
+impl Source for Reader {
+    fn scan(&self, kind: &str, plan_id: &str) -> Result<Vec<Subject>> {
+        let mut out = Vec::new();
+        let f = SubjectFilter { kind: kind.into(), plan_id: plan_id.into(), ..Default::default() };
+        self.scan_subjects(&f, |s| {
+            out.push(s);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+    fn entry(&self, index: u64) -> Result<Option<EntryRow>> {
+        self.entry_by_index(index)
+    }
+    fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>> {
+        Reader::history(self, kind, id)
+    }
+    fn governance(&self) -> Result<Governance> {
+        Reader::governance(self)
+    }
+}
+
 /// Everything of one kind in the plan (or everywhere, for kinds without a plan).
-fn all(r: &Reader, kind: &str, plan: &str) -> Result<Vec<Subject>> {
-    let mut out = Vec::new();
-    let f = SubjectFilter { kind: kind.into(), plan_id: plan.into(), ..Default::default() };
-    r.scan_subjects(&f, |s| {
-        out.push(s);
-        Ok(true)
-    })?;
-    Ok(out)
+fn all(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<Subject>> {
+    r.scan(kind, plan)
 }
 
 fn amount(m: Option<&pb::Money>) -> Result<Amount> {
@@ -399,13 +428,13 @@ fn year_of(day: &str) -> String {
     day.get(..4).unwrap_or("").to_string()
 }
 
-fn integrated_day(r: &Reader, index: u64) -> Result<i64> {
-    let e = r.entry_by_index(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
+fn integrated_day(r: &dyn Source, index: u64) -> Result<i64> {
+    let e = r.entry(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
     Ok(date::day_of_ms(e.integrated_at_ms))
 }
 
-fn entry_statement(r: &Reader, index: u64) -> Result<(pb::Statement, Vec<String>)> {
-    let e = r.entry_by_index(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
+fn entry_statement(r: &dyn Source, index: u64) -> Result<(pb::Statement, Vec<String>)> {
+    let e = r.entry(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
     let le = pb::LogEntry::decode(e.leaf.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
     let env = le.envelope.unwrap_or_default();
     let st = pb::Statement::decode(env.payload.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
@@ -451,7 +480,7 @@ struct Txn {
 
 /// Compute a plan's report at the reader's current state, naming the checkpoint `at` (the caller reads
 /// both inside one snapshot, or passes the verified checkpoint when recomputing locally).
-pub fn plan_report(r: &Reader, plan_id: &str, at: &pb::ReadAt) -> Result<Report> {
+pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Report> {
     let plan_s =
         r.subject(book::PLAN, plan_id)?.ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
     let plan: pb::PlanCreated = plan_s.decode()?;
@@ -1166,7 +1195,7 @@ fn signer_parties(gov: &Governance, keyids: &[String]) -> Vec<String> {
 }
 
 /// Current amount − original amount of a money subject.
-fn net_change(r: &Reader, s: &Subject) -> Result<(String, String)> {
+fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
     let current = match s.kind.as_str() {
         book::PLEDGE => s.decode::<pb::PledgeAnnounced>()?.amount,
         book::COMMITMENT => s.decode::<pb::CommitmentSigned>()?.amount,
@@ -1252,28 +1281,19 @@ pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest)
 }
 
 /// Recompute a plan's report from entries already checked against the signed checkpoint `at`: replay them
-/// into a fresh database in `scratch_dir` (every signature and rule re-checked) and compute the report the
-/// way the server does.
+/// in memory (every signature and rule re-checked, signatures in parallel) and compute the report the way
+/// the server does.
 pub fn recompute(
-    scratch_dir: &std::path::Path,
     origin: &str,
-    verifier_key: &str,
-    entries: &[crate::storage::EntryRow],
+    entries: Vec<EntryRow>,
     plan_id: &str,
     at: &pb::ReadAt,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<Report> {
-    let db = scratch_dir.join(crate::log::DB_FILE);
-    let mut rp = crate::log::Replayer::create(&db, origin, verifier_key)?;
-    for e in entries {
-        rp.push(e)?;
-        progress(e.index + 1);
-    }
-    rp.finish()?;
-    let r = crate::storage::open_read_only(&db)?;
     let mut at = at.clone();
     at.as_of_date = entries.last().map(|e| date::format_date(date::day_of_ms(e.integrated_at_ms))).unwrap_or_default();
-    r.snapshot(|r| plan_report(r, plan_id, &at))
+    let book = replay::MemoryBook::replay(origin, entries, progress)?;
+    plan_report(&book, plan_id, &at)
 }
 
 /// Field-by-field differences between two JSON documents (`path: expected → found`).

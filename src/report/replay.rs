@@ -1,0 +1,172 @@
+//! In-memory replay of a downloaded log, for `report verify`: the same domain rules as the sequencer,
+//! applied to projections held in memory instead of SQLite. Signatures are checked in parallel first
+//! (against every key the log ever registers); whether each key was valid at its entry's position is then
+//! decided in order by the same governance rules the sequencer uses.
+use std::collections::{BTreeMap, HashMap};
+
+use prost::Message;
+use rayon::prelude::*;
+
+use super::Source;
+use crate::crypto;
+use crate::domain::book::Subject;
+use crate::domain::{self, Effect, Governance, StateView};
+use crate::error::{Error, Result};
+use crate::log::{prepare_with, Limits};
+use crate::pb;
+use crate::storage::{EntryRow, HistoryRow};
+
+/// Projections of a replayed log, in memory.
+#[derive(Debug, Default)]
+pub struct MemoryBook {
+    subjects: BTreeMap<(String, String), Subject>,
+    history: HashMap<(String, String), Vec<HistoryRow>>,
+    entries: Vec<EntryRow>,
+    identities: HashMap<Vec<u8>, u64>,
+    gov: Governance,
+}
+
+impl MemoryBook {
+    /// Replay `entries` (indexes 0..n in order); `progress(done)` is called as entries are applied.
+    pub fn replay(origin: &str, entries: Vec<EntryRow>, mut progress: impl FnMut(u64)) -> Result<Self> {
+        for (i, e) in entries.iter().enumerate() {
+            if e.index != i as u64 {
+                return Err(Error::invalid("entries", format!("expected entry {i}, got {}", e.index)));
+            }
+        }
+        let decoded: Vec<pb::Envelope> = entries
+            .par_iter()
+            .map(|e| {
+                pb::LogEntry::decode(e.leaf.as_slice())
+                    .ok()
+                    .and_then(|l| l.envelope)
+                    .ok_or_else(|| Error::invalid("leaf", format!("entry {} does not decode", e.index)))
+            })
+            .collect::<Result<_>>()?;
+        // Every key the log ever introduces (validity in time is checked later, in order).
+        let mut keys: HashMap<String, crypto::PublicKey> = HashMap::new();
+        for env in &decoded {
+            let Ok(st) = pb::Statement::decode(env.payload.as_slice()) else { continue };
+            for k in domain::introduced_keys(&st) {
+                if let Ok(pk) = crypto::public_key_from_bytes(&k) {
+                    keys.insert(crypto::keyid_of_bytes(&k), pk);
+                }
+            }
+        }
+        let limits = Limits { max_payload_bytes: usize::MAX, max_signatures: usize::MAX, ..Limits::default() };
+        let mut book = MemoryBook::default();
+        let mut gov = Governance::default();
+        // Pipeline: a verifier thread checks the signatures of the next chunk (in parallel) while this
+        // thread applies the rules to the current one in order.
+        const CHUNK: usize = 2048;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<crate::log::Prepared>>>(2);
+        let result: Result<()> = std::thread::scope(|scope| {
+            let (decoded, entries, keys, limits) = (&decoded, &entries, &keys, &limits);
+            scope.spawn(move || {
+                for (envs, es) in decoded.chunks(CHUNK).zip(entries.chunks(CHUNK)) {
+                    let batch: Vec<_> = envs
+                        .par_iter()
+                        .zip(es.par_iter())
+                        .map(|(env, e)| {
+                            prepare_with(env, origin, limits, |kid| keys.get(kid).copied()).map_err(|err| {
+                                Error::new(err.kind, err.field.clone(), format!("entry {}: {}", e.index, err.message))
+                            })
+                        })
+                        .collect();
+                    if tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut next = 0usize;
+            for batch in rx {
+                for p in batch {
+                    let p = p?;
+                    let e = &entries[next];
+                    next += 1;
+                    if let Some(&i) = p.unverified.first() {
+                        return Err(Error::denied(
+                            format!("envelope.signatures[{i}].keyid"),
+                            format!(
+                                "entry {}: key {} is never registered in this log",
+                                e.index, p.envelope.signatures[i].keyid
+                            ),
+                        ));
+                    }
+                    let effects =
+                        gov.apply(&p.statement, &p.signers, e.index, e.integrated_at_ms, &book).map_err(|err| {
+                            Error::new(
+                                err.kind,
+                                err.field.clone(),
+                                format!("replaying entry {}: {}", e.index, err.message),
+                            )
+                        })?;
+                    for eff in effects {
+                        book.absorb(eff);
+                    }
+                    book.identities.insert(e.identity.clone(), e.index);
+                    progress(e.index + 1);
+                }
+            }
+            Ok(())
+        });
+        result?;
+        book.gov = gov;
+        book.entries = entries;
+        Ok(book)
+    }
+
+    fn absorb(&mut self, e: Effect) {
+        match e {
+            Effect::Subject(s) => {
+                self.subjects.insert((s.kind.clone(), s.id.clone()), *s);
+            }
+            Effect::History { kind, id, index, action } => {
+                let rows = self.history.entry((kind, id)).or_default();
+                // Indexes only grow: a duplicate can only be among the rows of this same entry.
+                if !rows.iter().rev().take_while(|r| r.index == index).any(|r| r.action == action) {
+                    rows.push(HistoryRow { index, action });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl StateView for MemoryBook {
+    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+        Ok(self.subjects.get(&(kind.to_string(), id.to_string())).cloned())
+    }
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
+        Ok(self.of_kind(kind).filter(|s| s.plan_id == plan_id && s.party_id == party_id).cloned().collect())
+    }
+    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>> {
+        Ok(self.identities.get(identity).copied())
+    }
+}
+
+impl MemoryBook {
+    fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Subject> + 'a {
+        self.subjects
+            .range((kind.to_string(), String::new())..)
+            .take_while(move |((k, _), _)| k == kind)
+            .map(|(_, s)| s)
+    }
+}
+
+impl Source for MemoryBook {
+    fn scan(&self, kind: &str, plan_id: &str) -> Result<Vec<Subject>> {
+        Ok(self.of_kind(kind).filter(|s| plan_id.is_empty() || s.plan_id == plan_id).cloned().collect())
+    }
+    fn entry(&self, index: u64) -> Result<Option<EntryRow>> {
+        Ok(self.entries.get(index as usize).cloned())
+    }
+    fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>> {
+        let mut rows = self.history.get(&(kind.to_string(), id.to_string())).cloned().unwrap_or_default();
+        rows.sort_by(|a, b| (a.index, &a.action).cmp(&(b.index, &b.action)));
+        Ok(rows)
+    }
+    fn governance(&self) -> Result<Governance> {
+        Ok(self.gov.clone())
+    }
+}
