@@ -5,6 +5,7 @@
 pub mod bench;
 mod book;
 mod keys;
+mod ops;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,8 @@ enum Command {
     /// A plan's transparency report (markdown, html, csv, json, iati); `report verify` recomputes it from the
     /// log and compares byte for byte.
     Report(report::ReportArgs),
+    /// Copy a ledger consistently while it serves (SQLite online backup), with its key and a manifest.
+    Backup(ops::BackupArgs),
     /// Drop the projections and rebuild them by replaying the log (the ledger must not be served).
     Rebuild(book::RebuildArgs),
     /// Load generator: drives a real server with pre-signed envelopes and reports throughput and latency.
@@ -362,6 +365,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Query(c) => book::query(c, json).await,
         Command::Rebuild(a) => book::rebuild(a, json),
         Command::Report(a) => report::run(a, json).await,
+        Command::Backup(a) => ops::backup(a, json),
     }
 }
 

@@ -816,3 +816,37 @@ pub fn raw_execute(path: &Path, sql: &str) -> std::result::Result<usize, String>
     let c = Connection::open(path).map_err(|e| e.to_string())?;
     c.execute(sql, []).map_err(|e| e.to_string())
 }
+
+/// Copy a live ledger database consistently (SQLite online backup: a snapshot as of one moment, taken
+/// while the server keeps writing) into `dst`, which must not exist. `progress(copied_pages, total_pages)`.
+pub fn backup(src: &Path, dst: &Path, mut progress: impl FnMut(u64, u64)) -> Result<()> {
+    if dst.exists() {
+        return Err(Error::precondition("out", format!("{} already exists", dst.display())));
+    }
+    let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
+        .map_err(db_err)?;
+    from.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+    let mut to = Connection::open(dst).map_err(db_err)?;
+    {
+        // One step inside one read transaction: the copy is the snapshot of a single moment. In WAL mode the
+        // writer keeps committing meanwhile (readers never block it).
+        from.execute_batch("BEGIN").map_err(db_err)?;
+        let total: u64 = from.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(db_err)?;
+        progress(0, total);
+        let b = rusqlite::backup::Backup::new(&from, &mut to).map_err(db_err)?;
+        loop {
+            match b.step(-1).map_err(db_err)? {
+                rusqlite::backup::StepResult::Done => break,
+                _ => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+        progress(total, total);
+    }
+    from.execute_batch("COMMIT").map_err(db_err)?;
+    to.pragma_update(None, "journal_mode", "DELETE").map_err(db_err)?;
+    let ok: String = to.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_err)?;
+    if ok != "ok" {
+        return Err(Error::internal(format!("backup copy fails SQLite's integrity check: {ok}")));
+    }
+    Ok(())
+}
