@@ -21,12 +21,14 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod json;
 pub mod log;
 pub mod merkle;
+pub mod metrics;
 pub mod pb;
 pub mod query;
 pub mod report;

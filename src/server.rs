@@ -20,11 +20,41 @@ pub const MAX_MESSAGE_BYTES: usize = 80 * 1024 * 1024;
 /// HTTP/2 flow-control window per stream (the connection gets twice this).
 pub const WINDOW_BYTES: u32 = 4 * 1024 * 1024;
 
-/// Serve the ledger on `listener` until `shutdown` completes, then close the ledger: in-flight
-/// submissions finish, the sequencer drains and the database is closed.
+/// Transport settings (see `accord serve --help` and docs/OPERATIONS.md).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Requests handled at once across all connections; more wait their turn.
+    pub max_concurrent_requests: usize,
+    /// Per-request deadline.
+    pub request_timeout: std::time::Duration,
+    pub rates: crate::api::limits::RateSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_requests: 512,
+            request_timeout: std::time::Duration::from_secs(30),
+            rates: Default::default(),
+        }
+    }
+}
+
+/// Serve the ledger on `listener` until `shutdown` completes, with default settings.
 pub async fn run(
     listener: TcpListener,
     ledger: Arc<Ledger>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    run_with(listener, ledger, Settings::default(), shutdown).await
+}
+
+/// Serve the ledger on `listener` until `shutdown` completes, then close the ledger: in-flight
+/// submissions finish, the sequencer drains and the database is closed.
+pub async fn run_with(
+    listener: TcpListener,
+    ledger: Arc<Ledger>,
+    settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -35,7 +65,8 @@ pub async fn run(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let api = LedgerServiceServer::new(LedgerApi::new(ledger.clone()))
+    let limiter = crate::api::limits::RateLimiter::new(settings.rates.clone());
+    let api = LedgerServiceServer::new(LedgerApi::with_limits(ledger.clone(), limiter))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let coalition =
@@ -46,7 +77,9 @@ pub async fn run(
         // Batches and their receipts are hundreds of KiB: HTTP/2's default 64 KiB windows would stall them.
         .initial_stream_window_size(Some(WINDOW_BYTES))
         .initial_connection_window_size(Some(2 * WINDOW_BYTES))
-        .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+        .timeout(settings.request_timeout)
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests))
+        .layer(tower::layer::layer_fn(Observe))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(api)
@@ -78,4 +111,59 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutdown requested");
+}
+
+/// A span per request with method, status and latency, and the request metrics.
+#[derive(Debug, Clone)]
+struct Observe<S>(S);
+
+impl<S, B, RB> tower::Service<http::Request<B>> for Observe<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        use tracing::Instrument;
+        let method = req.uri().path().to_string();
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("grpc", method = %method, status = tracing::field::Empty, latency_ms = tracing::field::Empty);
+        let clone = self.0.clone();
+        let mut inner = std::mem::replace(&mut self.0, clone);
+        let fut = inner.call(req);
+        Box::pin(async move {
+            let res = fut.instrument(span.clone()).await;
+            let code = match &res {
+                Ok(r) => r
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or("Ok".to_string(), |c| format!("{:?}", tonic::Code::from(c))),
+                Err(_) => "TransportError".to_string(),
+            };
+            let secs = started.elapsed().as_secs_f64();
+            span.record("status", code.as_str());
+            span.record("latency_ms", secs * 1000.0);
+            let m = crate::metrics::metrics();
+            m.request(&method, &code, secs);
+            if code != "Ok" {
+                if method.ends_with("/Submit") || method.ends_with("/SubmitBatch") {
+                    m.rejected(&method, &code);
+                }
+                tracing::info!(parent: &span, "request refused");
+            } else {
+                tracing::debug!(parent: &span, "request");
+            }
+            res
+        })
+    }
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+pub mod limits;
+
 use crate::domain::book;
 use crate::error::{Error, Kind};
 use crate::log::{Committed, Ledger};
@@ -47,11 +49,30 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send
 #[derive(Debug, Clone)]
 pub struct LedgerApi {
     ledger: Arc<Ledger>,
+    limiter: Arc<limits::RateLimiter>,
 }
 
 impl LedgerApi {
     pub fn new(ledger: Arc<Ledger>) -> Self {
-        Self { ledger }
+        Self::with_limits(ledger, limits::RateLimiter::default())
+    }
+    pub fn with_limits(ledger: Arc<Ledger>, limiter: limits::RateLimiter) -> Self {
+        Self { ledger, limiter: Arc::new(limiter) }
+    }
+    /// Apply the per-key rate limits to prepared envelopes (all signers of all of them).
+    fn rate_check(&self, items: &[crate::log::Prepared]) -> Result<(), Error> {
+        if !self.limiter.enabled() {
+            return Ok(());
+        }
+        let mut signers: Vec<(String, Option<String>)> = Vec::new();
+        for p in items {
+            for k in &p.signers {
+                if !signers.iter().any(|(s, _)| s == k) {
+                    signers.push((k.clone(), self.ledger.party_of_key(k)));
+                }
+            }
+        }
+        self.limiter.check(&signers, items.len(), std::time::Instant::now())
     }
 }
 
@@ -104,6 +125,7 @@ impl LedgerService for LedgerApi {
         let env = req.into_inner().envelope.ok_or_else(|| status(Error::invalid("envelope", "is required")))?;
         let ledger = self.ledger.clone();
         let prepared = inline(|| ledger.prepare(&env))?;
+        self.rate_check(std::slice::from_ref(&prepared)).map_err(status)?;
         let committed = self.ledger.submit(vec![prepared]).await.map_err(status)?;
         let ledger = self.ledger.clone();
         let mut r = inline(|| receipts(&ledger, committed))?;
@@ -132,6 +154,7 @@ impl LedgerService for LedgerApi {
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
+        self.rate_check(&prepared).map_err(status)?;
         let t1 = std::time::Instant::now();
         let committed = self.ledger.submit(prepared).await.map_err(status)?;
         let t2 = std::time::Instant::now();

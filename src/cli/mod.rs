@@ -98,26 +98,62 @@ pub struct ServerArgs {
     pub log_key: Option<String>,
 }
 
+/// Every setting: flag, then environment variable, then the --config file (same key names, TOML), then the
+/// default. See docs/OPERATIONS.md.
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Directory holding ledger.db and log.key.
-    #[arg(long, env = "ACCORD_DATA_DIR", default_value = "./accord-data")]
-    data_dir: PathBuf,
-    /// Address to listen on.
-    #[arg(long, env = "ACCORD_LISTEN", default_value = "127.0.0.1:50051")]
-    listen: String,
-    /// Origin (checkpoint origin line and log key name) of a new ledger.
-    #[arg(long, env = "ACCORD_ORIGIN", default_value = "accord.localhost/ledger")]
-    origin: String,
-    /// SQLite synchronous mode: full (an acknowledged entry survives power loss) or normal.
-    #[arg(long, env = "ACCORD_SYNC", default_value = "full", value_parser = ["full", "normal"])]
-    sync: String,
-    /// Read-only connections in the pool.
-    #[arg(long, env = "ACCORD_READERS", default_value_t = 8)]
-    readers: usize,
-    /// Also serve the public, read-only transparency page over HTTP on this address (e.g. 127.0.0.1:8080).
+    /// TOML config file (keys as the flags, with underscores; party_rates as a table).
+    #[arg(long, env = "ACCORD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the resolved configuration (JSON) and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Directory holding ledger.db and log.key [default: ./accord-data].
+    #[arg(long, env = "ACCORD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// gRPC address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "ACCORD_LISTEN")]
+    listen: Option<String>,
+    /// Also serve the public, read-only transparency page over HTTP on this address [default: off].
     #[arg(long, env = "ACCORD_HTTP")]
     http: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [default: off].
+    #[arg(long, env = "ACCORD_METRICS")]
+    metrics: Option<String>,
+    /// Origin (checkpoint origin line and log key name) of a new ledger [default: accord.localhost/ledger].
+    #[arg(long, env = "ACCORD_ORIGIN")]
+    origin: Option<String>,
+    /// SQLite synchronous mode: full (an acknowledged entry survives power loss) or normal [default: full].
+    #[arg(long, env = "ACCORD_SYNC", value_parser = ["full", "normal"])]
+    sync: Option<String>,
+    /// Read-only connections in the pool [default: 8].
+    #[arg(long, env = "ACCORD_READERS")]
+    readers: Option<usize>,
+    /// Largest statement (envelope payload) in bytes [default: 65536].
+    #[arg(long, env = "ACCORD_MAX_PAYLOAD_BYTES")]
+    max_payload_bytes: Option<usize>,
+    /// Most signatures on one envelope [default: 32].
+    #[arg(long, env = "ACCORD_MAX_SIGNATURES")]
+    max_signatures: Option<usize>,
+    /// Most envelopes in one SubmitBatch [default: 1024].
+    #[arg(long, env = "ACCORD_MAX_BATCH")]
+    max_batch: Option<usize>,
+    /// Submissions waiting for the sequencer before new ones get UNAVAILABLE [default: 1024].
+    #[arg(long, env = "ACCORD_QUEUE_DEPTH")]
+    queue_depth: Option<usize>,
+    /// Requests handled at once across all connections; more wait [default: 512].
+    #[arg(long, env = "ACCORD_MAX_CONCURRENT_REQUESTS")]
+    max_concurrent_requests: Option<usize>,
+    /// Per-request deadline in milliseconds (DEADLINE_EXCEEDED after) [default: 30000].
+    #[arg(long, env = "ACCORD_REQUEST_TIMEOUT_MS")]
+    request_timeout_ms: Option<u64>,
+    /// Submissions per second allowed per signing key, 0 = unlimited (token bucket; RESOURCE_EXHAUSTED with a
+    /// retry hint beyond it) [default: 0].
+    #[arg(long, env = "ACCORD_RATE_PER_KEY")]
+    rate_per_key: Option<u32>,
+    /// Token-bucket burst per key [default: 2 × the rate].
+    #[arg(long, env = "ACCORD_RATE_BURST")]
+    rate_burst: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -397,10 +433,44 @@ pub(crate) async fn connect(a: &ServerArgs) -> Result<Client> {
 }
 
 async fn serve(a: ServeArgs, json: bool) -> Result<()> {
+    let file = match &a.config {
+        Some(p) => crate::config::read_file(p)?,
+        None => Default::default(),
+    };
+    let over = crate::config::Overrides {
+        data_dir: a.data_dir.clone(),
+        listen: a.listen.clone(),
+        http: a.http.clone(),
+        metrics: a.metrics.clone(),
+        origin: a.origin.clone(),
+        sync: a.sync.clone(),
+        readers: a.readers,
+        max_payload_bytes: a.max_payload_bytes,
+        max_signatures: a.max_signatures,
+        max_batch: a.max_batch,
+        queue_depth: a.queue_depth,
+        max_concurrent_requests: a.max_concurrent_requests,
+        request_timeout_ms: a.request_timeout_ms,
+        rate_per_key: a.rate_per_key,
+        rate_burst: a.rate_burst,
+        party_rates: None,
+    };
+    let cfg = crate::config::resolve(&over, &file)?;
+    if a.print_config {
+        println!("{}", serde_json::to_string_pretty(&cfg)?);
+        return Ok(());
+    }
+    let a = cfg;
     let mut opts = Options::new(&a.data_dir);
     opts.origin = Some(a.origin.clone());
     opts.synchronous_full = a.sync == "full";
     opts.readers = a.readers;
+    opts.limits = crate::log::Limits {
+        max_payload_bytes: a.max_payload_bytes,
+        max_signatures: a.max_signatures,
+        max_batch: a.max_batch,
+        queue_depth: a.queue_depth,
+    };
     let existing = a.data_dir.join(crate::log::KEY_FILE).exists();
     if existing {
         opts.origin = None; // an existing ledger keeps its own origin
@@ -423,20 +493,44 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         }
         None => None,
     };
+    let metrics_addr = match &a.metrics {
+        Some(m) => {
+            let l = tokio::net::TcpListener::bind(m).await.with_context(|| format!("binding --metrics {m}"))?;
+            let addr = l.local_addr()?.to_string();
+            let router = crate::web::metrics_router(ledger.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(l, router).with_graceful_shutdown(crate::server::shutdown_signal()).await;
+            });
+            Some(addr)
+        }
+        None => None,
+    };
     if json {
         println!(
             "{}",
-            json!({"listening": addr.to_string(), "http": http, "origin": ledger.origin(), "verifier_key": ledger.verifier_key(), "tree_size": latest.size})
+            json!({"listening": addr.to_string(), "http": http, "metrics": metrics_addr, "origin": ledger.origin(), "verifier_key": ledger.verifier_key(), "tree_size": latest.size})
         );
     } else {
         if let Some(h) = &http {
             println!("accord: public transparency page on http://{h}/");
         }
+        if let Some(m) = &metrics_addr {
+            println!("accord: metrics on http://{m}/metrics");
+        }
         println!("accord: serving {} on {addr}", ledger.origin());
         println!("accord: log verifier key: {}", ledger.verifier_key());
         println!("accord: tree size {}", latest.size);
     }
-    crate::server::run(listener, ledger, crate::server::shutdown_signal()).await
+    let settings = crate::server::Settings {
+        max_concurrent_requests: a.max_concurrent_requests,
+        request_timeout: std::time::Duration::from_millis(a.request_timeout_ms),
+        rates: crate::api::limits::RateSettings {
+            per_key: a.rate_per_key,
+            burst: a.rate_burst,
+            parties: a.party_rates.clone(),
+        },
+    };
+    crate::server::run_with(listener, ledger, settings, crate::server::shutdown_signal()).await
 }
 
 fn init(a: InitArgs, json: bool) -> Result<()> {

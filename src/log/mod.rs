@@ -104,6 +104,8 @@ pub struct Latest {
     pub size: u64,
     pub root: [u8; 32],
     pub note: Arc<str>,
+    /// When this process published it, or opened the ledger (Unix ms).
+    pub at_ms: i64,
 }
 
 /// State the sequencer publishes after each commit.
@@ -112,6 +114,8 @@ pub(crate) struct Shared {
     latest: RwLock<Latest>,
     /// Every key ever registered (revoked ones included): keyid → public key. Validity is the sequencer's call.
     keys: RwLock<HashMap<String, crypto::PublicKey>>,
+    /// keyid → party (for per-party policy such as rate limits).
+    key_parties: RwLock<HashMap<String, String>>,
     size_tx: watch::Sender<u64>,
 }
 
@@ -129,6 +133,11 @@ impl Shared {
             .collect();
         if !new_keys.is_empty() {
             self.keys.write().expect("keys lock").extend(new_keys);
+            let parties = effects.iter().filter_map(|e| match e {
+                Effect::Key(k) => Some((k.keyid.clone(), k.party_id.clone())),
+                _ => None,
+            });
+            self.key_parties.write().expect("keys lock").extend(parties);
         }
         let size = latest.size;
         *self.latest.write().expect("latest lock") = latest;
@@ -262,7 +271,7 @@ impl Ledger {
         }
         let latest = match &loaded.latest {
             Some(cp) if cp.size == loaded.size => {
-                Latest { size: cp.size, root: cp.root, note: Arc::from(cp.note.as_str()) }
+                Latest { size: cp.size, root: cp.root, note: Arc::from(cp.note.as_str()), at_ms: opts.clock.now() }
             }
             Some(cp) => {
                 return Err(Error::internal(format!(
@@ -276,7 +285,7 @@ impl Ledger {
                 writer.begin()?;
                 writer.insert_checkpoint(0, &root, &note, opts.clock.now())?;
                 writer.commit()?;
-                Latest { size: 0, root, note: Arc::from(note) }
+                Latest { size: 0, root, note: Arc::from(note), at_ms: opts.clock.now() }
             }
             None => return Err(Error::internal("entries without any checkpoint")),
         };
@@ -287,8 +296,14 @@ impl Ledger {
             .values()
             .filter_map(|k| Some((k.keyid.clone(), crypto::public_key_from_bytes(&k.public_key).ok()?)))
             .collect();
+        let key_parties = loaded.governance.keys.values().map(|k| (k.keyid.clone(), k.party_id.clone())).collect();
         let (size_tx, size_rx) = watch::channel(latest.size);
-        let shared = Arc::new(Shared { latest: RwLock::new(latest), keys: RwLock::new(keys), size_tx });
+        let shared = Arc::new(Shared {
+            latest: RwLock::new(latest),
+            keys: RwLock::new(keys),
+            key_parties: RwLock::new(key_parties),
+            size_tx,
+        });
         let (tx, rx) = sync_channel(opts.limits.queue_depth);
         let origin = signer.origin().to_string();
         let verifier_key = signer.verifier_key();
@@ -340,6 +355,10 @@ impl Ledger {
     }
     pub fn readers(&self) -> &Readers {
         &self.readers
+    }
+    /// The party a registered key belongs to.
+    pub fn party_of_key(&self, keyid: &str) -> Option<String> {
+        self.shared.key_parties.read().expect("keys lock").get(keyid).cloned()
     }
 
     /// Stateless stage: sizes, payload type, statement decoding and canonical form, field rules, and

@@ -123,6 +123,7 @@ impl Sequencer {
         }
         let n_new = self.size - base_size;
         if n_new > 0 {
+            crate::metrics::metrics().commit(n_new as usize, started.elapsed().as_secs_f64());
             tracing::debug!(
                 entries = n_new,
                 size = self.size,
@@ -229,6 +230,7 @@ impl Sequencer {
         };
         self.size += 1;
         self.last_ms = now;
+        crate::metrics::metrics().entry_committed(item.kind);
         Ok(Outcome::New(Arc::new(row)))
     }
 
@@ -237,7 +239,7 @@ impl Sequencer {
         let note = self.signer.sign_checkpoint(self.size, &root);
         self.writer.insert_checkpoint(self.size, &root, &note, self.clock.now())?;
         self.writer.commit()?;
-        Ok(Latest { size: self.size, root, note: Arc::from(note) })
+        Ok(Latest { size: self.size, root, note: Arc::from(note), at_ms: self.clock.now() })
     }
 
     fn reload(&mut self) {

@@ -803,6 +803,10 @@ impl Readers {
     pub fn open_count(&self) -> usize {
         *self.open.lock().expect("pool lock")
     }
+    /// Connections currently lent out (metrics).
+    pub fn busy_count(&self) -> usize {
+        self.open_count().saturating_sub(self.idle.lock().expect("pool lock").len())
+    }
 }
 
 /// Open a database file read-only, outside any server (audits, tests).

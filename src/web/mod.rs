@@ -271,3 +271,30 @@ async fn checkpoint_text(State(ledger): State<Arc<Ledger>>) -> Response {
     let note = ledger.latest().note.to_string();
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
 }
+
+/// The Prometheus endpoint (`GET /metrics`), on its own address.
+pub fn metrics_router(ledger: Arc<Ledger>) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(ledger)
+}
+
+async fn metrics(State(ledger): State<Arc<Ledger>>) -> Response {
+    let latest = ledger.latest();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let gauges = [
+        ("accord_tree_size", "Entries in the log (size of the latest signed checkpoint).", latest.size as f64),
+        (
+            "accord_checkpoint_age_seconds",
+            "Seconds since the latest checkpoint was signed (or the ledger opened).",
+            ((now - latest.at_ms).max(0) as f64) / 1000.0,
+        ),
+        (
+            "accord_reader_connections_open",
+            "Read-only SQLite connections open in the pool.",
+            ledger.readers().open_count() as f64,
+        ),
+        ("accord_reader_connections_busy", "Read-only connections in use now.", ledger.readers().busy_count() as f64),
+    ];
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::metrics().render(&gauges))
+        .into_response()
+}

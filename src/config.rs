@@ -1,0 +1,198 @@
+//! Server configuration: one precedence order for every setting — command-line flag, then environment
+//! variable, then the TOML config file (`--config`), then the built-in default — validated at start with
+//! messages that name the setting. `accord serve --print-config` shows the result.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The config file: every key optional, unknown keys refused.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub http: Option<String>,
+    pub metrics: Option<String>,
+    pub origin: Option<String>,
+    pub sync: Option<String>,
+    pub readers: Option<usize>,
+    pub max_payload_bytes: Option<usize>,
+    pub max_signatures: Option<usize>,
+    pub max_batch: Option<usize>,
+    pub queue_depth: Option<usize>,
+    pub max_concurrent_requests: Option<usize>,
+    pub request_timeout_ms: Option<u64>,
+    pub rate_per_key: Option<u32>,
+    pub rate_burst: Option<u32>,
+    /// Per-party submissions per second for each of the party's keys (overrides rate_per_key).
+    pub party_rates: Option<BTreeMap<String, u32>>,
+}
+
+/// Values given on the command line or in the environment (clap merges those two, flag first).
+pub type Overrides = FileConfig;
+
+/// The resolved configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub http: Option<String>,
+    pub metrics: Option<String>,
+    pub origin: String,
+    pub sync: String,
+    pub readers: usize,
+    pub max_payload_bytes: usize,
+    pub max_signatures: usize,
+    pub max_batch: usize,
+    pub queue_depth: usize,
+    pub max_concurrent_requests: usize,
+    pub request_timeout_ms: u64,
+    /// 0 = unlimited.
+    pub rate_per_key: u32,
+    pub rate_burst: u32,
+    pub party_rates: BTreeMap<String, u32>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./accord-data"),
+            listen: "127.0.0.1:50051".into(),
+            http: None,
+            metrics: None,
+            origin: "accord.localhost/ledger".into(),
+            sync: "full".into(),
+            readers: 8,
+            max_payload_bytes: 64 * 1024,
+            max_signatures: 32,
+            max_batch: 1024,
+            queue_depth: 1024,
+            max_concurrent_requests: 512,
+            request_timeout_ms: 30_000,
+            rate_per_key: 0,
+            rate_burst: 0,
+            party_rates: BTreeMap::new(),
+        }
+    }
+}
+
+/// Read and parse a config file.
+pub fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::invalid("config", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| Error::invalid("config", format!("{}: {}", path.display(), e.message())))
+}
+
+/// Apply the precedence: overrides (flags, environment) > file > defaults; then validate.
+pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<ServeConfig> {
+    let d = ServeConfig::default();
+    macro_rules! pick {
+        ($f:ident) => {
+            over.$f.clone().or_else(|| file.$f.clone()).unwrap_or(d.$f)
+        };
+    }
+    let c = ServeConfig {
+        data_dir: pick!(data_dir),
+        listen: pick!(listen),
+        http: over.http.clone().or_else(|| file.http.clone()),
+        metrics: over.metrics.clone().or_else(|| file.metrics.clone()),
+        origin: pick!(origin),
+        sync: pick!(sync),
+        readers: pick!(readers),
+        max_payload_bytes: pick!(max_payload_bytes),
+        max_signatures: pick!(max_signatures),
+        max_batch: pick!(max_batch),
+        queue_depth: pick!(queue_depth),
+        max_concurrent_requests: pick!(max_concurrent_requests),
+        request_timeout_ms: pick!(request_timeout_ms),
+        rate_per_key: pick!(rate_per_key),
+        rate_burst: pick!(rate_burst),
+        party_rates: over.party_rates.clone().or_else(|| file.party_rates.clone()).unwrap_or_default(),
+    };
+    validate(&c)?;
+    Ok(c)
+}
+
+fn addr(field: &str, s: &str) -> Result<()> {
+    s.parse::<std::net::SocketAddr>().map(|_| ()).map_err(|_| {
+        Error::invalid(field, format!("{s:?} is not an address of the form HOST:PORT (e.g. 127.0.0.1:50051)"))
+    })
+}
+
+fn range(field: &str, v: u64, lo: u64, hi: u64) -> Result<()> {
+    if v < lo || v > hi {
+        return Err(Error::invalid(field, format!("{v} is outside {lo}..={hi}")));
+    }
+    Ok(())
+}
+
+fn validate(c: &ServeConfig) -> Result<()> {
+    addr("listen", &c.listen)?;
+    if let Some(h) = &c.http {
+        addr("http", h)?;
+    }
+    if let Some(m) = &c.metrics {
+        addr("metrics", m)?;
+    }
+    if !["full", "normal"].contains(&c.sync.as_str()) {
+        return Err(Error::invalid("sync", format!("{:?} is not full or normal", c.sync)));
+    }
+    if c.origin.is_empty() || c.origin.contains(char::is_whitespace) || c.origin.contains('+') {
+        return Err(Error::invalid(
+            "origin",
+            "must be non-empty, without spaces or '+' (e.g. coalition.example/ledger)",
+        ));
+    }
+    range("readers", c.readers as u64, 1, 256)?;
+    range("max_payload_bytes", c.max_payload_bytes as u64, 1024, 16 * 1024 * 1024)?;
+    range("max_signatures", c.max_signatures as u64, 1, 1024)?;
+    range("max_batch", c.max_batch as u64, 1, crate::log::MAX_GROUP as u64)?;
+    range("queue_depth", c.queue_depth as u64, 1, 1 << 20)?;
+    range("max_concurrent_requests", c.max_concurrent_requests as u64, 1, 1 << 20)?;
+    range("request_timeout_ms", c.request_timeout_ms, 100, 3_600_000)?;
+    if c.rate_burst != 0 && c.rate_per_key == 0 && c.party_rates.is_empty() {
+        return Err(Error::invalid("rate_burst", "is set but no rate is (set rate_per_key or party_rates)"));
+    }
+    for (p, r) in &c.party_rates {
+        crate::domain::check_id(&format!("party_rates.{p}"), p)?;
+        range(&format!("party_rates.{p}"), u64::from(*r), 1, 1_000_000)?;
+    }
+    if c.max_payload_bytes * c.max_batch > crate::server::MAX_MESSAGE_BYTES {
+        return Err(Error::invalid(
+            "max_batch",
+            format!(
+                "max_batch × max_payload_bytes ({}) exceeds the largest gRPC message ({} bytes)",
+                c.max_payload_bytes * c.max_batch,
+                crate::server::MAX_MESSAGE_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_is_flag_then_file_then_default() {
+        let file: FileConfig = toml::from_str("listen = \"0.0.0.0:1\"\nreaders = 4\n[party_rates]\nDA = 5\n").unwrap();
+        let over = Overrides { readers: Some(16), ..Default::default() };
+        let c = resolve(&over, &file).unwrap();
+        assert_eq!((c.listen.as_str(), c.readers, c.sync.as_str()), ("0.0.0.0:1", 16, "full"));
+        assert_eq!(c.party_rates["DA"], 5);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let e = toml::from_str::<FileConfig>("lisen = \"x\"").unwrap_err();
+        assert!(e.message().contains("lisen"), "{e}");
+        let over = Overrides { readers: Some(0), ..Default::default() };
+        assert_eq!(resolve(&over, &FileConfig::default()).unwrap_err().field, "readers");
+        let over = Overrides { listen: Some("nowhere".into()), ..Default::default() };
+        assert_eq!(resolve(&over, &FileConfig::default()).unwrap_err().field, "listen");
+    }
+}
