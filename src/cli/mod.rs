@@ -70,6 +70,8 @@ enum Command {
     Consistency(ConsistencyArgs),
     /// Show the server's origin, verifier key and size.
     Info(ServerArgs),
+    /// Ask the server's grpc.health.v1 service; exit 0 only when SERVING (container health checks).
+    Health(HealthArgs),
     /// Statement templates: `accord statement new pledge.announced` prints one with every field explained.
     #[command(subcommand)]
     Statement(book::StatementCommand),
@@ -154,6 +156,16 @@ struct ServeArgs {
     /// Token-bucket burst per key [default: 2 × the rate].
     #[arg(long, env = "ACCORD_RATE_BURST")]
     rate_burst: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+struct HealthArgs {
+    /// gRPC endpoint of the server.
+    #[arg(long, env = "ACCORD_SERVER", default_value = "http://127.0.0.1:50051")]
+    server: String,
+    /// Service to ask about ("" = the whole server).
+    #[arg(long, default_value = "")]
+    service: String,
 }
 
 #[derive(Debug, Args)]
@@ -396,6 +408,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Verify(a) => verify(a, json),
         Command::Consistency(a) => consistency(a, json).await,
         Command::Info(a) => info(a, json).await,
+        Command::Health(a) => health(a, json).await,
         Command::Bench(a) => bench::run(a, json).await,
         Command::Statement(c) => book::statement(c, json),
         Command::Query(c) => book::query(c, json).await,
@@ -867,6 +880,26 @@ async fn info(a: ServerArgs, json: bool) -> Result<()> {
         println!("tree size     {}", info.tree_size);
         println!("root hash     {}", hex::encode(&info.root_hash));
         println!("version       {} (schema {})", info.server_version, info.schema_version);
+    }
+    Ok(())
+}
+
+async fn health(a: HealthArgs, json: bool) -> Result<()> {
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    let channel = client::channel(&a.server).await?;
+    let resp = HealthClient::new(channel)
+        .check(HealthCheckRequest { service: a.service.clone() })
+        .await
+        .map_err(|s| Error::new(Kind::Unavailable, "server", format!("health check failed: {}", s.message())))?;
+    let st = resp.into_inner().status;
+    let serving = st == tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    if json {
+        println!("{}", json!({"ok": serving, "status": st}));
+    } else {
+        println!("{}", if serving { "SERVING" } else { "NOT_SERVING" });
+    }
+    if !serving {
+        return Err(Reported(3).into());
     }
     Ok(())
 }
