@@ -185,3 +185,19 @@ async fn backup_under_load_has_everything_acknowledged_before_it() {
         assert_eq!(mode & 0o077, 0, "log.key must not be readable by others");
     }
 }
+
+/// The soak command works end to end (the real 10-minute soak is run by hand; see docs/OPERATIONS.md).
+#[test]
+fn soak_command_reports_windows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["--json", "--log", "warn", "bench", "--soak", "2", "--soak-window", "1", "--rate", "50", "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"], 0);
+    assert_eq!(v["windows"].as_array().unwrap().len(), 2);
+    assert!(v["windows"][0]["achieved_per_s"].as_f64().unwrap() > 30.0, "{v}");
+}

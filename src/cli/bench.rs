@@ -56,6 +56,13 @@ pub struct BenchArgs {
     /// SQLite synchronous mode of the server under test.
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     sync: String,
+    /// Soak test instead: offer --rate unary submissions/s for this many seconds (e.g. 600 at half the
+    /// measured unary capacity) and report per-window throughput, p50/p99, errors and server RSS.
+    #[arg(long)]
+    soak: Option<u64>,
+    /// Soak window length in seconds.
+    #[arg(long, default_value_t = 60)]
+    soak_window: u64,
 }
 
 struct Server {
@@ -241,6 +248,9 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         })),
     };
     client.submit(pb::SubmitRequest { envelope: Some(crypto::seal(&charter, &[&founder])) }).await?;
+    if let Some(secs) = a.soak {
+        return soak(&a, &clients, &founder, origin, server, secs, json_out).await;
+    }
 
     eprintln!(
         "bench: pre-signing {} + {} + {} statements of ~{} bytes…",
@@ -392,6 +402,95 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
                    "disk_bytes": disk, "disk_bytes_per_entry": disk / size.max(1)},
     });
     // The report is JSON either way (progress went to stderr): one line with --json, pretty otherwise.
+    if json_out {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
+
+/// Sustained paced load, window by window: throughput, latency, errors, and the server's RSS.
+async fn soak(
+    a: &BenchArgs,
+    clients: &[LedgerServiceClient<tonic::transport::Channel>],
+    key: &crypto::PrivateKey,
+    origin: &str,
+    server: Server,
+    secs: u64,
+    json_out: bool,
+) -> Result<()> {
+    let pid = server.child.id().unwrap_or(0);
+    let window = a.soak_window.max(1);
+    let rss_start = rss_kib(pid).unwrap_or(0);
+    let mut windows = Vec::new();
+    let mut errors_total = 0u64;
+    eprintln!("soak: {} submissions/s for {secs} s in {window} s windows", a.rate);
+    let windows_n = secs.div_ceil(window);
+    // Each window's envelopes are signed in the background while the previous window runs.
+    let sign = |w: u64| {
+        let (origin, key, size) = (origin.to_string(), key.clone(), a.statement_bytes);
+        let n = a.rate * window.min(secs - w * window);
+        tokio::task::spawn_blocking(move || statements(&origin, &format!("soak{w}"), n, size, &key))
+    };
+    let mut next = Some(sign(0));
+    for w in 0..windows_n {
+        let envs = next.take().expect("signed window").await?;
+        if w + 1 < windows_n {
+            next = Some(sign(w + 1));
+        }
+        let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let start = Instant::now();
+        let queue = Arc::new(std::sync::Mutex::new(envs.into_iter().enumerate()));
+        let mut tasks = Vec::new();
+        for t in 0..256 {
+            let mut c = clients[t % clients.len()].clone();
+            let (q, errors, rate) = (queue.clone(), errors.clone(), a.rate);
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let next = q.lock().expect("queue").next();
+                    let Some((i, env)) = next else { return lat };
+                    tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / rate as f64)).into()).await;
+                    let t = Instant::now();
+                    match c.submit(pb::SubmitRequest { envelope: Some(env) }).await {
+                        Ok(_) => lat.push(t.elapsed()),
+                        Err(_) => {
+                            errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await?);
+        }
+        lat.sort();
+        let achieved = lat.len() as f64 / start.elapsed().as_secs_f64();
+        let e = errors.load(std::sync::atomic::Ordering::Relaxed);
+        errors_total += e;
+        let rss = rss_kib(pid).unwrap_or(0);
+        let row = json!({"window": w, "achieved_per_s": achieved.round(), "p50_ms": percentile(&lat, 0.5),
+                         "p99_ms": percentile(&lat, 0.99), "errors": e, "rss_mib": rss / 1024});
+        eprintln!("soak: {row}");
+        windows.push(row);
+    }
+    let rss_end = rss_kib(pid).unwrap_or(0);
+    // Growth after the first window (warm caches), which is what a leak would show.
+    let rss_warm = windows.first().and_then(|w| w["rss_mib"].as_u64()).unwrap_or(rss_start / 1024).max(1);
+    let p99s: Vec<f64> = windows.iter().filter_map(|w| w["p99_ms"].as_f64()).collect();
+    let report = json!({
+        "soak_seconds": secs, "offered_per_s": a.rate, "errors": errors_total,
+        "rss_mib_start": rss_start / 1024, "rss_mib_after_first_window": rss_warm, "rss_mib_end": rss_end / 1024,
+        "rss_growth_after_first_window_pct": ((rss_end / 1024) as f64 / rss_warm as f64 - 1.0) * 100.0,
+        "p99_ms_first_window": p99s.first(), "p99_ms_last_window": p99s.last(),
+        "p99_ms_max": p99s.iter().cloned().fold(0.0, f64::max),
+        "windows": windows,
+    });
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let mut child = server.child;
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     if json_out {
         println!("{report}");
     } else {
