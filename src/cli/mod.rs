@@ -81,6 +81,9 @@ enum Command {
     /// A plan's transparency report (markdown, html, csv, json, iati); `report verify` recomputes it from the
     /// log and compares byte for byte.
     Report(report::ReportArgs),
+    /// Exports of the ledger's data in other standards.
+    #[command(subcommand)]
+    Export(report::ExportCommand),
     /// Copy a ledger consistently while it serves (SQLite online backup), with its key and a manifest.
     Backup(ops::BackupArgs),
     /// Drop the projections and rebuild them by replaying the log (the ledger must not be served).
@@ -415,6 +418,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Rebuild(a) => book::rebuild(a, json),
         Command::Report(a) => report::run(a, json).await,
         Command::Backup(a) => ops::backup(a, json),
+        Command::Export(c) => report::export(c, json).await,
     }
 }
 

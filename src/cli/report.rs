@@ -55,6 +55,28 @@ struct VerifyArgs {
     report: Option<PathBuf>,
 }
 
+/// `accord export iati`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The plan as an IATI 2.03 activity file (validated by CI against the official schema).
+    Iati {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        plan: String,
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+}
+
+pub async fn export(c: ExportCommand, json: bool) -> Result<()> {
+    let ExportCommand::Iati { server, plan, out } = c;
+    let args = ShowArgs { server: Some(server), plan: Some(plan), format: "iati".into(), out, hxl: false };
+    let _ = json;
+    show(args, false).await
+}
+
 pub async fn run(a: ReportArgs, json: bool) -> Result<()> {
     match a.command {
         Some(ReportCommand::Verify(v)) => verify(v, json).await,
