@@ -11,6 +11,7 @@
 //! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API.
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
 //! - [`report`]: transparency reports (every view of DOMAIN.md §5) and their renderers.
+//! - [`audit`]: whole-ledger audit with evidence.
 //! - [`api`]: generated protobuf code, error→Status mapping, the gRPC service implementations.
 //! - [`web`]: the public, read-only transparency page over HTTP.
 //! - [`server`]: transport, health, reflection, graceful shutdown.
@@ -19,6 +20,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 the thing checked does not hold or the server rejected the request;
 //! 2 usage error; 3 the server could not be reached or is unavailable; 4 internal error.
+mod audit;
 pub mod bench;
 mod book;
 mod keys;
@@ -81,6 +82,11 @@ enum Command {
     /// A plan's transparency report (markdown, html, csv, json, iati); `report verify` recomputes it from the
     /// log and compares byte for byte.
     Report(report::ReportArgs),
+    /// Audit the whole ledger (a database file or a server): signatures, rules, tree, checkpoints; exit 0
+    /// only when all holds, evidence written on failure.
+    Audit(audit::AuditArgs),
+    /// Follow a ledger: verify every new checkpoint extends the last verified one (JSON lines).
+    Monitor(audit::MonitorArgs),
     /// Exports of the ledger's data in other standards.
     #[command(subcommand)]
     Export(report::ExportCommand),
@@ -419,6 +425,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Report(a) => report::run(a, json).await,
         Command::Backup(a) => ops::backup(a, json),
         Command::Export(c) => report::export(c, json).await,
+        Command::Audit(a) => audit::audit(a, json).await,
+        Command::Monitor(a) => audit::monitor(a).await,
     }
 }
 

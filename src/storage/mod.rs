@@ -676,6 +676,23 @@ impl Reader {
     pub fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
         latest_checkpoint(&self.conn)
     }
+    /// The first `count` stored tree hashes by stored-hash index (audits); a missing row is an error.
+    pub fn stored_hashes(&self, count: u64) -> Result<Vec<[u8; 32]>> {
+        let mut st = self.conn.prepare("SELECT id, hash FROM tree_hashes WHERE id < ?1 ORDER BY id").map_err(db_err)?;
+        let rows = st.query_map([count], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(db_err)?;
+        let mut out = Vec::with_capacity(count as usize);
+        for row in rows {
+            let (id, h) = row.map_err(db_err)?;
+            if id != out.len() as u64 {
+                return Err(Error::internal(format!("stored tree hash {} is missing", out.len())));
+            }
+            out.push(h.try_into().map_err(|_| Error::internal(format!("stored tree hash {id} is not 32 bytes")))?);
+        }
+        if out.len() as u64 != count {
+            return Err(Error::internal(format!("{} of {count} stored tree hashes present", out.len())));
+        }
+        Ok(out)
+    }
     /// All stored checkpoints in size order (audits).
     pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
         let mut st = self.conn.prepare("SELECT size, root, note FROM checkpoints ORDER BY size").map_err(db_err)?;

@@ -1,0 +1,214 @@
+//! `accord audit` (the whole ledger, with evidence) and `accord monitor` (follow a log, check every new
+//! checkpoint against the last one it verified).
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+
+use super::{keys, Reported, ServerArgs};
+use crate::client::Client;
+use crate::crypto::StrictNoteVerifier;
+use crate::pb;
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Audit a database file directly (a data directory or its ledger.db).
+    #[arg(long, conflicts_with = "server")]
+    data_dir: Option<PathBuf>,
+    /// Audit a server through its public API (StreamEntries and checkpoints).
+    #[arg(long)]
+    server: Option<String>,
+    /// The trusted log verifier key (required for --server; for --data-dir the database's own is used
+    /// when not given).
+    #[arg(long, env = "ACCORD_LOG_KEY")]
+    log_key: Option<String>,
+    /// Checkpoints obtained elsewhere (files) that must agree with the log (split-view detection).
+    #[arg(long = "checkpoint")]
+    checkpoints: Vec<PathBuf>,
+    /// Where to write the evidence on failure.
+    #[arg(long, default_value = "audit-evidence.json")]
+    evidence: PathBuf,
+}
+
+pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
+    let tty = !json && std::io::stderr().is_terminal();
+    let extra = a
+        .checkpoints
+        .iter()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let started = std::time::Instant::now();
+    let progress = move |n: u64| {
+        if tty && n % 10_000 == 0 {
+            eprint!("\rreplayed {n} entries");
+        }
+    };
+    let summary = match (&a.data_dir, &a.server) {
+        (Some(d), _) => {
+            let db = if d.is_dir() { d.join(crate::log::DB_FILE) } else { d.clone() };
+            let key = a.log_key.as_deref().map(keys::read_log_key).transpose()?;
+            let extra = extra.clone();
+            tokio::task::spawn_blocking(move || crate::audit::audit_database(&db, key.as_deref(), &extra, progress))
+                .await??
+        }
+        (None, Some(url)) => {
+            let Some(key) = a.log_key.as_deref().map(keys::read_log_key).transpose()? else {
+                bail!("--log-key is required to audit a server (an audit trusts nothing the server says)")
+            };
+            let mut c = Client::connect(url, Some(&key)).await?;
+            let cp = c.checkpoint(None).await?;
+            let mut stream = c
+                .raw()
+                .stream_entries(pb::StreamEntriesRequest { start_index: 0, end_index: cp.size, follow: false })
+                .await
+                .map_err(|s| anyhow::anyhow!("server: {}", s.message()))?
+                .into_inner();
+            let mut entries = Vec::new();
+            while let Some(e) = stream.message().await.map_err(|s| anyhow::anyhow!("server: {}", s.message()))? {
+                entries.push(crate::storage::EntryRow {
+                    index: e.index,
+                    identity: crate::crypto::leaf_identity(&e.leaf).map(|h| h.to_vec()).unwrap_or_default(),
+                    leaf_hash: crate::merkle::leaf_hash(&e.leaf).to_vec(),
+                    statement_id: e.statement_id,
+                    kind: e.kind,
+                    integrated_at_ms: crate::pb::LogEntry::decode_ms(&e.leaf).unwrap_or_default(),
+                    leaf: e.leaf,
+                });
+                if tty && entries.len() % 10_000 == 0 {
+                    eprint!("\rdownloaded {} entries", entries.len());
+                }
+            }
+            let log = StrictNoteVerifier::from_verifier_key(&key)?;
+            let row = crate::storage::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() };
+            tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &[row], None, &extra, progress))
+                .await?
+        }
+        (None, None) => bail!("give --data-dir or --server"),
+    };
+    if tty {
+        eprintln!();
+    }
+    if !summary.ok {
+        std::fs::write(&a.evidence, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("writing {}", a.evidence.display()))?;
+    }
+    if json {
+        let mut v = serde_json::to_value(&summary)?;
+        v["millis"] = (started.elapsed().as_millis() as u64).into();
+        if !summary.ok {
+            v["evidence_file"] = a.evidence.display().to_string().into();
+        }
+        println!("{v}");
+    } else if summary.ok {
+        println!(
+            "audit passed: {} entries, {} checkpoints, {} stored hashes; root {} ({:.1} s)",
+            summary.entries,
+            summary.checkpoints_checked,
+            summary.stored_hashes_checked,
+            summary.root_hash,
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        eprintln!("audit FAILED ({} finding(s)); evidence in {}:", summary.findings.len(), a.evidence.display());
+        for f in &summary.findings {
+            eprintln!(
+                "  [{}]{}{} {}",
+                f.check,
+                f.index.map(|i| format!(" entry {i}")).unwrap_or_default(),
+                f.checkpoint_size.map(|s| format!(" checkpoint of size {s}")).unwrap_or_default(),
+                f.message
+            );
+        }
+    }
+    if !summary.ok {
+        return Err(Reported(1).into());
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// File holding the last verified checkpoint (created on first run; written atomically).
+    #[arg(long)]
+    state: PathBuf,
+    /// Also download the new entries and check that they hash to the new checkpoint's root.
+    #[arg(long)]
+    replay: bool,
+    /// Seconds between polls.
+    #[arg(long, default_value_t = 10)]
+    interval: u64,
+    /// Check once and exit.
+    #[arg(long)]
+    once: bool,
+}
+
+fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir }) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+pub async fn monitor(a: MonitorArgs) -> Result<()> {
+    let Some(key) = a.server.log_key.as_deref().map(keys::read_log_key).transpose()? else {
+        bail!("--log-key is required: a monitor trusts only the log key")
+    };
+    let mut c = Client::connect(&a.server.server, Some(&key)).await?;
+    loop {
+        let new = c.checkpoint(None).await?;
+        let old = match std::fs::read_to_string(&a.state) {
+            Ok(text) => Some(crate::crypto::open_checkpoint(text.as_bytes(), c.log_key())?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", a.state.display())),
+        };
+        let verdict = match &old {
+            Some(old) if new.size < old.size || (new.size == old.size && new.root != old.root) => Err(format!(
+                "the log's checkpoint of size {} does not extend the verified one of size {}",
+                new.size, old.size
+            )),
+            Some(old) if new.size > old.size => {
+                c.check_consistency(old, &new).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+            _ => Ok(()),
+        };
+        let verdict = match (verdict, a.replay) {
+            (Ok(()), true) => c.download(&new, |_| {}).await.map(|_| ()).map_err(|e| e.to_string()),
+            (v, _) => v,
+        };
+        match verdict {
+            Ok(()) => {
+                println!(
+                    "{}",
+                    json!({"ok": true, "tree_size": new.size, "root_hash": hex::encode(new.root),
+                           "previous_size": old.as_ref().map(|o| o.size)})
+                );
+                write_atomic(&a.state, &new.note)?;
+            }
+            Err(why) => {
+                println!(
+                    "{}",
+                    json!({"ok": false, "error": why, "verified_checkpoint": old.as_ref().map(|o| o.note.clone()),
+                           "served_checkpoint": new.note})
+                );
+                return Err(Reported(1).into());
+            }
+        }
+        if a.once {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(a.interval.max(1))).await;
+    }
+}
