@@ -125,3 +125,42 @@ async fn audit_passes_honest_and_catches_tampering() {
     assert_eq!(split[0]["checkpoint_size"], 25);
     assert_eq!(split[0]["checkpoints"].as_array().unwrap().len(), 2, "both checkpoints are the evidence");
 }
+
+/// The monitor: verifies that each new checkpoint extends the one it saved, and reports a fork with both
+/// checkpoints as evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_follows_and_reports_a_fork() {
+    let mut c = Coalition::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let state = work.path().join("monitor.state");
+    let (url, vkey) = (c.server.url.clone(), c.server.verifier_key.clone());
+    let monitor = |state: &Path| {
+        let out = Command::new(BIN)
+            .args(["monitor", "--once", "--replay", "--server", &url, "--log-key", &vkey])
+            .arg("--state")
+            .arg(state)
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
+        (out.status.code().unwrap(), serde_json::from_str::<serde_json::Value>(&line).unwrap_or_default())
+    };
+    let (code, v) = monitor(&state);
+    assert_eq!(code, 0, "{v}");
+    let first = v["tree_size"].as_u64().unwrap();
+    scenario::plan_and_goals(&mut c).await;
+    let (code, v) = monitor(&state);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["previous_size"].as_u64().unwrap(), first);
+    assert!(v["tree_size"].as_u64().unwrap() > first);
+    // The monitor had been shown a different history of the same size (signed with the log key).
+    let key_text = std::fs::read_to_string(c.server.dir.join(accord::log::KEY_FILE)).unwrap();
+    let (name, key) = crypto::parse_private_key(&key_text).unwrap();
+    let forged = LogSigner::new(&name, key).unwrap().sign_checkpoint(first, &[3u8; 32]);
+    let forked = work.path().join("forked.state");
+    std::fs::write(&forked, &forged).unwrap();
+    let (code, v) = monitor(&forked);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["verified_checkpoint"], forged.as_str());
+    assert!(v["served_checkpoint"].as_str().unwrap().contains(&name));
+}
