@@ -36,10 +36,43 @@ impl VerifiedReceipt {
     }
 }
 
+/// TLS for `https://` servers, from the environment: ACCORD_TLS_CA (PEM CA to trust; default: none),
+/// ACCORD_TLS_CERT and ACCORD_TLS_KEY (a client certificate for servers that require one).
+fn tls_from_env(url: &str) -> Result<Option<tonic::transport::ClientTlsConfig>> {
+    if !url.starts_with("https://") {
+        return Ok(None);
+    }
+    let read = |var: &str| -> Result<Option<Vec<u8>>> {
+        match std::env::var_os(var) {
+            Some(p) => std::fs::read(&p)
+                .map(Some)
+                .map_err(|e| Error::invalid(var, format!("cannot read {}: {e}", std::path::Path::new(&p).display()))),
+            None => Ok(None),
+        }
+    };
+    let mut cfg = tonic::transport::ClientTlsConfig::new();
+    if let Some(ca) = read("ACCORD_TLS_CA")? {
+        cfg = cfg.ca_certificate(tonic::transport::Certificate::from_pem(ca));
+    }
+    if let (Some(c), Some(k)) = (read("ACCORD_TLS_CERT")?, read("ACCORD_TLS_KEY")?) {
+        cfg = cfg.identity(tonic::transport::Identity::from_pem(c, k));
+    }
+    Ok(Some(cfg))
+}
+
+/// An endpoint for `url` with Accord's connection settings and, for https, TLS from the environment.
+fn endpoint(url: &str) -> Result<Endpoint> {
+    let mut e = Endpoint::from_shared(url.to_string())
+        .map_err(|e| Error::invalid("server", format!("{url:?} is not a valid URL: {e}")))?;
+    if let Some(tls) = tls_from_env(url)? {
+        e = e.tls_config(tls).map_err(|e| Error::invalid("server", format!("TLS configuration: {e}")))?;
+    }
+    Ok(e)
+}
+
 /// A plain channel to `url` with Accord's connection settings (used by [`Client`] and the load generator).
 pub async fn channel(url: &str) -> Result<Channel> {
-    Endpoint::from_shared(url.to_string())
-        .map_err(|e| Error::invalid("server", format!("{url:?} is not a valid URL: {e}")))?
+    endpoint(url)?
         .connect_timeout(std::time::Duration::from_secs(5))
         .initial_stream_window_size(crate::server::WINDOW_BYTES)
         .initial_connection_window_size(2 * crate::server::WINDOW_BYTES)
@@ -78,8 +111,7 @@ impl Client {
     /// Connect to `url`. With `trusted_key = None` the log key is taken from the server (trust on first
     /// use): pin it with `--log-key` for real verification.
     pub async fn connect(url: &str, trusted_key: Option<&str>) -> Result<Self> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| Error::invalid("server", format!("{url:?} is not a valid URL: {e}")))?
+        let endpoint = endpoint(url)?
             .connect_timeout(std::time::Duration::from_secs(5))
             .initial_stream_window_size(crate::server::WINDOW_BYTES)
             .initial_connection_window_size(2 * crate::server::WINDOW_BYTES);

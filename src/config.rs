@@ -29,6 +29,10 @@ pub struct FileConfig {
     pub rate_burst: Option<u32>,
     /// Per-party submissions per second for each of the party's keys (overrides rate_per_key).
     pub party_rates: Option<BTreeMap<String, u32>>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub require_client_cert: Option<bool>,
 }
 
 /// Values given on the command line or in the environment (clap merges those two, flag first).
@@ -54,6 +58,13 @@ pub struct ServeConfig {
     pub rate_per_key: u32,
     pub rate_burst: u32,
     pub party_rates: BTreeMap<String, u32>,
+    /// PEM certificate chain and key: TLS on the gRPC and HTTP ports when both are set.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA that client certificates must chain to (mutual TLS).
+    pub tls_client_ca: Option<PathBuf>,
+    /// Submissions need a client certificate from tls_client_ca; reads stay public.
+    pub require_client_cert: bool,
 }
 
 impl Default for ServeConfig {
@@ -75,6 +86,10 @@ impl Default for ServeConfig {
             rate_per_key: 0,
             rate_burst: 0,
             party_rates: BTreeMap::new(),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            require_client_cert: false,
         }
     }
 }
@@ -111,6 +126,10 @@ pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<ServeConfig> {
         rate_per_key: pick!(rate_per_key),
         rate_burst: pick!(rate_burst),
         party_rates: over.party_rates.clone().or_else(|| file.party_rates.clone()).unwrap_or_default(),
+        tls_cert: over.tls_cert.clone().or_else(|| file.tls_cert.clone()),
+        tls_key: over.tls_key.clone().or_else(|| file.tls_key.clone()),
+        tls_client_ca: over.tls_client_ca.clone().or_else(|| file.tls_client_ca.clone()),
+        require_client_cert: pick!(require_client_cert),
     };
     validate(&c)?;
     Ok(c)
@@ -159,6 +178,22 @@ fn validate(c: &ServeConfig) -> Result<()> {
     for (p, r) in &c.party_rates {
         crate::domain::check_id(&format!("party_rates.{p}"), p)?;
         range(&format!("party_rates.{p}"), u64::from(*r), 1, 1_000_000)?;
+    }
+    if c.tls_cert.is_some() != c.tls_key.is_some() {
+        return Err(Error::invalid("tls_cert", "tls_cert and tls_key go together"));
+    }
+    for (f, p) in [("tls_cert", &c.tls_cert), ("tls_key", &c.tls_key), ("tls_client_ca", &c.tls_client_ca)] {
+        if let Some(p) = p {
+            if !p.is_file() {
+                return Err(Error::invalid(f, format!("{} is not a readable file", p.display())));
+            }
+        }
+    }
+    if c.tls_client_ca.is_some() && c.tls_cert.is_none() {
+        return Err(Error::invalid("tls_client_ca", "client certificates need TLS: set tls_cert and tls_key"));
+    }
+    if c.require_client_cert && c.tls_client_ca.is_none() {
+        return Err(Error::invalid("require_client_cert", "needs tls_client_ca (the CA client certificates chain to)"));
     }
     if c.max_payload_bytes * c.max_batch > crate::server::MAX_MESSAGE_BYTES {
         return Err(Error::invalid(

@@ -28,6 +28,18 @@ pub struct Settings {
     /// Per-request deadline.
     pub request_timeout: std::time::Duration,
     pub rates: crate::api::limits::RateSettings,
+    /// TLS (rustls) for the gRPC port; None = plain text.
+    pub tls: Option<TlsSettings>,
+}
+
+/// Server certificate, and optionally the CA client certificates must chain to.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub client_ca_pem: Option<Vec<u8>>,
+    /// Submissions need a verified client certificate; reads stay public.
+    pub require_client_cert: bool,
 }
 
 impl Default for Settings {
@@ -36,6 +48,7 @@ impl Default for Settings {
             max_concurrent_requests: 512,
             request_timeout: std::time::Duration::from_secs(30),
             rates: Default::default(),
+            tls: None,
         }
     }
 }
@@ -66,14 +79,26 @@ pub async fn run_with(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let limiter = crate::api::limits::RateLimiter::new(settings.rates.clone());
-    let api = LedgerServiceServer::new(LedgerApi::with_limits(ledger.clone(), limiter))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let require_cert = settings.tls.as_ref().is_some_and(|t| t.require_client_cert);
+    let api =
+        LedgerServiceServer::new(LedgerApi::with_limits(ledger.clone(), limiter).require_client_cert(require_cert))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let coalition =
         CoalitionServiceServer::new(CoalitionApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let reports = ReportServiceServer::new(ReportApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(t) = &settings.tls {
+        let mut cfg = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(&t.cert_pem, &t.key_pem));
+        if let Some(ca) = &t.client_ca_pem {
+            // Optional at the TLS layer: reads stay public; submissions are checked in the handlers.
+            cfg = cfg.client_ca_root(tonic::transport::Certificate::from_pem(ca)).client_auth_optional(true);
+        }
+        builder = builder.tls_config(cfg)?;
+    }
+    builder
         // Batches and their receipts are hundreds of KiB: HTTP/2's default 64 KiB windows would stall them.
         .initial_stream_window_size(Some(WINDOW_BYTES))
         .initial_connection_window_size(Some(2 * WINDOW_BYTES))

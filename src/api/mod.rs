@@ -50,6 +50,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send
 pub struct LedgerApi {
     ledger: Arc<Ledger>,
     limiter: Arc<limits::RateLimiter>,
+    require_client_cert: bool,
 }
 
 impl LedgerApi {
@@ -57,7 +58,20 @@ impl LedgerApi {
         Self::with_limits(ledger, limits::RateLimiter::default())
     }
     pub fn with_limits(ledger: Arc<Ledger>, limiter: limits::RateLimiter) -> Self {
-        Self { ledger, limiter: Arc::new(limiter) }
+        Self { ledger, limiter: Arc::new(limiter), require_client_cert: false }
+    }
+    /// Submissions need a verified TLS client certificate (reads stay public).
+    pub fn require_client_cert(mut self, on: bool) -> Self {
+        self.require_client_cert = on;
+        self
+    }
+    fn check_client_cert<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        if self.require_client_cert && req.peer_certs().is_none_or(|c| c.is_empty()) {
+            return Err(Status::unauthenticated(
+                "submissions on this server need a TLS client certificate from the coalition's CA; reads stay public",
+            ));
+        }
+        Ok(())
     }
     /// Apply the per-key rate limits to prepared envelopes (all signers of all of them).
     fn rate_check(&self, items: &[crate::log::Prepared]) -> Result<(), Error> {
@@ -122,6 +136,7 @@ const STREAM_PAGE: usize = 512;
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
     async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        self.check_client_cert(&req)?;
         let env = req.into_inner().envelope.ok_or_else(|| status(Error::invalid("envelope", "is required")))?;
         let ledger = self.ledger.clone();
         let prepared = inline(|| ledger.prepare(&env))?;
@@ -136,6 +151,7 @@ impl LedgerService for LedgerApi {
         &self,
         req: Request<pb::SubmitBatchRequest>,
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        self.check_client_cert(&req)?;
         let envs = req.into_inner().envelopes;
         if envs.is_empty() {
             return Err(status(Error::invalid("envelopes", "at least one envelope is required")));

@@ -92,6 +92,8 @@ enum Command {
     Export(report::ExportCommand),
     /// Copy a ledger consistently while it serves (SQLite online backup), with its key and a manifest.
     Backup(ops::BackupArgs),
+    /// Audit a backup completely, then install it as a new data directory.
+    Restore(ops::RestoreArgs),
     /// Drop the projections and rebuild them by replaying the log (the ledger must not be served).
     Rebuild(book::RebuildArgs),
     /// Load generator: drives a real server with pre-signed envelopes and reports throughput and latency.
@@ -165,6 +167,18 @@ struct ServeArgs {
     /// Token-bucket burst per key [default: 2 × the rate].
     #[arg(long, env = "ACCORD_RATE_BURST")]
     rate_burst: Option<u32>,
+    /// PEM certificate chain: serve gRPC and HTTP over TLS (with --tls-key) [default: plain text].
+    #[arg(long, env = "ACCORD_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "ACCORD_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA that client certificates must chain to (mutual TLS) [default: none].
+    #[arg(long, env = "ACCORD_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Submissions need a client certificate from --tls-client-ca; reads stay public [default: false].
+    #[arg(long, env = "ACCORD_REQUIRE_CLIENT_CERT")]
+    require_client_cert: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -424,6 +438,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Rebuild(a) => book::rebuild(a, json),
         Command::Report(a) => report::run(a, json).await,
         Command::Backup(a) => ops::backup(a, json),
+        Command::Restore(a) => ops::restore(a, json),
         Command::Export(c) => report::export(c, json).await,
         Command::Audit(a) => audit::audit(a, json).await,
         Command::Monitor(a) => audit::monitor(a).await,
@@ -479,6 +494,10 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         rate_per_key: a.rate_per_key,
         rate_burst: a.rate_burst,
         party_rates: None,
+        tls_cert: a.tls_cert.clone(),
+        tls_key: a.tls_key.clone(),
+        tls_client_ca: a.tls_client_ca.clone(),
+        require_client_cert: a.require_client_cert,
     };
     let cfg = crate::config::resolve(&over, &file)?;
     if a.print_config {
@@ -553,6 +572,19 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
             per_key: a.rate_per_key,
             burst: a.rate_burst,
             parties: a.party_rates.clone(),
+        },
+        tls: match (&a.tls_cert, &a.tls_key) {
+            (Some(c), Some(k)) => Some(crate::server::TlsSettings {
+                cert_pem: std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
+                key_pem: std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
+                client_ca_pem: a
+                    .tls_client_ca
+                    .as_ref()
+                    .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+                    .transpose()?,
+                require_client_cert: a.require_client_cert,
+            }),
+            _ => None,
         },
     };
     crate::server::run_with(listener, ledger, settings, crate::server::shutdown_signal()).await
