@@ -5,6 +5,7 @@
 #     proofs with Go's sumdb/note and sumdb/tlog.
 #   - chromium (Debian package): the public transparency page is loaded in headless Chromium.
 #   - xmllint (libxml2-utils): the IATI export is validated against the official 2.03 schema.
+#   - curl: the public page is fetched over TLS with a test CA.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb ] || need+=(golang-golang-x-mod-dev)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${need[*]}" >&2
   SUDO=""

@@ -523,16 +523,31 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
     let latest = ledger.latest();
+    let tls_files = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => Some((
+            std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
+            std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
+        )),
+        _ => None,
+    };
+    // The public page and metrics share the gRPC port's certificate when TLS is on.
+    let spawn_http = |l: tokio::net::TcpListener, router: axum::Router| {
+        let tls = tls_files.clone();
+        tokio::spawn(async move {
+            let r = match tls {
+                Some((c, k)) => crate::web::serve_tls(l, router, &c, &k, crate::server::shutdown_signal()).await,
+                None => axum::serve(l, router).with_graceful_shutdown(crate::server::shutdown_signal()).await,
+            };
+            if let Err(e) = r {
+                tracing::error!(error = %e, "HTTP listener stopped");
+            }
+        });
+    };
     let http = match &a.http {
         Some(h) => {
             let l = tokio::net::TcpListener::bind(h).await.with_context(|| format!("binding --http {h}"))?;
             let http_addr = l.local_addr()?;
-            let web_ledger = ledger.clone();
-            tokio::spawn(async move {
-                if let Err(e) = crate::web::serve(l, web_ledger, crate::server::shutdown_signal()).await {
-                    tracing::error!(error = %e, "public page stopped");
-                }
-            });
+            spawn_http(l, crate::web::router(ledger.clone()));
             Some(http_addr.to_string())
         }
         None => None,
@@ -541,10 +556,7 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         Some(m) => {
             let l = tokio::net::TcpListener::bind(m).await.with_context(|| format!("binding --metrics {m}"))?;
             let addr = l.local_addr()?.to_string();
-            let router = crate::web::metrics_router(ledger.clone());
-            tokio::spawn(async move {
-                let _ = axum::serve(l, router).with_graceful_shutdown(crate::server::shutdown_signal()).await;
-            });
+            spawn_http(l, crate::web::metrics_router(ledger.clone()));
             Some(addr)
         }
         None => None,
