@@ -33,6 +33,8 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
     pub require_client_cert: Option<bool>,
+    /// Witnesses as URL=COSIGNER_KEY.
+    pub witnesses: Option<Vec<String>>,
 }
 
 /// Values given on the command line or in the environment (clap merges those two, flag first).
@@ -65,6 +67,8 @@ pub struct ServeConfig {
     pub tls_client_ca: Option<PathBuf>,
     /// Submissions need a client certificate from tls_client_ca; reads stay public.
     pub require_client_cert: bool,
+    /// Witnesses every new checkpoint is sent to (URL=COSIGNER_KEY).
+    pub witnesses: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -90,6 +94,7 @@ impl Default for ServeConfig {
             tls_key: None,
             tls_client_ca: None,
             require_client_cert: false,
+            witnesses: Vec::new(),
         }
     }
 }
@@ -130,6 +135,7 @@ pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<ServeConfig> {
         tls_key: over.tls_key.clone().or_else(|| file.tls_key.clone()),
         tls_client_ca: over.tls_client_ca.clone().or_else(|| file.tls_client_ca.clone()),
         require_client_cert: pick!(require_client_cert),
+        witnesses: pick!(witnesses),
     };
     validate(&c)?;
     Ok(c)
@@ -194,6 +200,9 @@ fn validate(c: &ServeConfig) -> Result<()> {
     }
     if c.require_client_cert && c.tls_client_ca.is_none() {
         return Err(Error::invalid("require_client_cert", "needs tls_client_ca (the CA client certificates chain to)"));
+    }
+    for (i, w) in c.witnesses.iter().enumerate() {
+        crate::witness::WitnessTarget::parse(w).map_err(|e| Error::invalid(format!("witnesses[{i}]"), e.message))?;
     }
     if c.max_payload_bytes * c.max_batch > crate::server::MAX_MESSAGE_BYTES {
         return Err(Error::invalid(

@@ -14,6 +14,7 @@
 //! - [`audit`]: whole-ledger audit with evidence.
 //! - [`api`]: generated protobuf code, error→Status mapping, the gRPC service implementations.
 //! - [`web`]: the public, read-only transparency page over HTTP.
+//! - [`witness`]: the C2SP tlog-witness server and the ledger's witness client.
 //! - [`server`]: transport, health, reflection, graceful shutdown.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
 //! - [`cli`]: the `accord` commands.
@@ -37,6 +38,7 @@ pub mod report;
 pub mod server;
 pub mod storage;
 pub mod web;
+pub mod witness;
 
 /// DSSE payload type of an Accord statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.accord.statement.v1+protobuf";

@@ -191,6 +191,13 @@ async fn go_sumdb_accepts_our_checkpoints_and_proofs() {
     assert_eq!(info.origin, common::ORIGIN);
     let collected = started.elapsed();
     s.stop().await;
+    // A witness-cosigned checkpoint (C2SP tlog-cosignature line appended) must still open in Go with the
+    // log key alone: the newest note goes to Go with a cosignature from a test witness.
+    let last = *notes.keys().last().unwrap();
+    let witness = accord::crypto::cosign::Cosigner::new("witness.example/w1", accord::crypto::generate_key());
+    let (body, _) = accord::crypto::cosign::split_note(&notes[&last]).unwrap();
+    let cosigned = format!("{}{}", notes[&last], witness.cosign(body, 1_800_000_000));
+    notes.insert(last, cosigned);
 
     let input = json!({
         "verifier_key": info.verifier_key,

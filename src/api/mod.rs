@@ -219,7 +219,7 @@ impl LedgerService for LedgerApi {
             }
         })?;
         Ok(Response::new(pb::GetCheckpointResponse {
-            checkpoint: cp.note,
+            checkpoint: self.ledger.cosigned_note(cp.size, &cp.note),
             tree_size: cp.size,
             root_hash: cp.root.to_vec(),
         }))

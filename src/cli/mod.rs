@@ -8,6 +8,7 @@ mod book;
 mod keys;
 mod ops;
 mod report;
+mod witness;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +83,9 @@ enum Command {
     /// A plan's transparency report (markdown, html, csv, json, iati); `report verify` recomputes it from the
     /// log and compares byte for byte.
     Report(report::ReportArgs),
+    /// Run a witness (C2SP tlog-witness) that cosigns consistent checkpoints.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
     /// Audit the whole ledger (a database file or a server): signatures, rules, tree, checkpoints; exit 0
     /// only when all holds, evidence written on failure.
     Audit(audit::AuditArgs),
@@ -179,6 +183,9 @@ struct ServeArgs {
     /// Submissions need a client certificate from --tls-client-ca; reads stay public [default: false].
     #[arg(long, env = "ACCORD_REQUIRE_CLIENT_CERT")]
     require_client_cert: Option<bool>,
+    /// A witness to send every new checkpoint to, as URL=COSIGNER_KEY (repeat) [default: none].
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -320,13 +327,20 @@ struct CheckpointArgs {
     /// Write the checkpoint note to this file.
     #[arg(short, long)]
     out: Option<PathBuf>,
+    /// A C2SP tlog-policy file: accept the checkpoint only when its quorum of witnesses cosigned it (the
+    /// log key is taken from the policy when --log-key is not given).
+    #[arg(long)]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 struct VerifyArgs {
-    /// Trusted log verifier key (name+hex8+base64) or a file holding it.
+    /// Trusted log verifier key (name+hex8+base64) or a file holding it (or give --policy).
     #[arg(long, env = "ACCORD_LOG_KEY")]
-    log_key: String,
+    log_key: Option<String>,
+    /// A C2SP tlog-policy file (log key, witness keys, quorum): the bundle's checkpoint must satisfy it.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// The .tlog-proof bundle (its extra line carries the leaf unless --leaf is given).
     bundle: PathBuf,
     /// Leaf bytes (accord.v1.LogEntry) when the bundle has no extra line.
@@ -441,6 +455,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Restore(a) => ops::restore(a, json),
         Command::Export(c) => report::export(c, json).await,
         Command::Audit(a) => audit::audit(a, json).await,
+        Command::Witness(c) => witness::run(c, json).await,
         Command::Monitor(a) => audit::monitor(a).await,
     }
 }
@@ -498,6 +513,7 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         tls_key: a.tls_key.clone(),
         tls_client_ca: a.tls_client_ca.clone(),
         require_client_cert: a.require_client_cert,
+        witnesses: if a.witnesses.is_empty() { None } else { Some(a.witnesses.clone()) },
     };
     let cfg = crate::config::resolve(&over, &file)?;
     if a.print_config {
@@ -576,6 +592,10 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         println!("accord: serving {} on {addr}", ledger.origin());
         println!("accord: log verifier key: {}", ledger.verifier_key());
         println!("accord: tree size {}", latest.size);
+    }
+    for w in &a.witnesses {
+        let target = crate::witness::WitnessTarget::parse(w)?;
+        tokio::spawn(crate::witness::run_sender(ledger.clone(), target));
     }
     let settings = crate::server::Settings {
         max_concurrent_requests: a.max_concurrent_requests,
@@ -834,16 +854,30 @@ async fn get(a: GetArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
+fn read_policy(p: &Path) -> Result<crate::crypto::cosign::Policy> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    crate::crypto::cosign::Policy::parse(&text).with_context(|| format!("{}", p.display()))
+}
+
 async fn checkpoint(a: CheckpointArgs, json: bool) -> Result<()> {
-    let mut c = connect(&a.server).await?;
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
+    let mut server = a.server.clone();
+    if server.log_key.is_none() {
+        server.log_key = policy.as_ref().and_then(|p| p.logs.first()).map(|l| l.verifier_key());
+    }
+    let mut c = connect(&server).await?;
     let cp = c.checkpoint(a.size).await?;
+    let cosigned_by = match &policy {
+        Some(p) => Some(p.check(&cp.note)?.cosigned_by),
+        None => None,
+    };
     if let Some(p) = &a.out {
         std::fs::write(p, &cp.note)?;
     }
     if json {
         println!(
             "{}",
-            json!({"origin": cp.origin, "tree_size": cp.size, "root_hash": hex::encode(cp.root), "checkpoint": cp.note, "verified": true})
+            json!({"origin": cp.origin, "tree_size": cp.size, "root_hash": hex::encode(cp.root), "checkpoint": cp.note, "verified": true, "cosigned_by": cosigned_by})
         );
     } else {
         print!("{}", cp.note);
@@ -852,10 +886,18 @@ async fn checkpoint(a: CheckpointArgs, json: bool) -> Result<()> {
 }
 
 fn verify(a: VerifyArgs, json: bool) -> Result<()> {
-    let log_key = keys::read_log_key(&a.log_key)?;
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
+    let log_key = match (&a.log_key, &policy) {
+        (Some(k), _) => keys::read_log_key(k)?,
+        (None, Some(p)) => p.logs.first().map(|l| l.verifier_key()).context("the policy names no log")?,
+        (None, None) => bail!("give --log-key or --policy"),
+    };
     let verifier = crypto::StrictNoteVerifier::from_verifier_key(&log_key)?;
     let text = std::fs::read_to_string(&a.bundle).with_context(|| format!("reading {}", a.bundle.display()))?;
     let bundle = ProofBundle::parse(&text)?;
+    if let Some(p) = &policy {
+        p.check(&bundle.checkpoint)?;
+    }
     let leaf = match (&a.leaf, &bundle.extra) {
         (Some(p), _) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
         (None, Some(extra)) => extra.clone(),

@@ -10,6 +10,8 @@ use tlog_tiles::{Checkpoint, Hash};
 
 use crate::error::{Error, Result};
 
+pub mod cosign;
+
 pub use ed25519_dalek::{SigningKey as PrivateKey, VerifyingKey as PublicKey};
 
 const ALG_ED25519: u8 = 1;
@@ -98,6 +100,16 @@ pub fn private_key_string(name: &str, key: &SigningKey) -> String {
 /// Split `name+hex8+base64(0x01 ‖ 32 bytes)` (the shared shape of signed-note private and verifier keys)
 /// into the name, the key ID and the 32 key bytes, checking the name and the algorithm byte.
 fn split_note_key<'a>(s: &'a str, field: &'static str, what: &str) -> Result<(&'a str, u32, [u8; 32])> {
+    split_note_key_alg(s, field, what, ALG_ED25519)
+}
+
+/// Split `name+hex8+base64(alg‖key)` for a given signature algorithm byte.
+pub(crate) fn split_note_key_alg<'a>(
+    s: &'a str,
+    field: &'static str,
+    what: &str,
+    alg: u8,
+) -> Result<(&'a str, u32, [u8; 32])> {
     let bad = |m: String| Error::invalid(field, m);
     let mut parts = s.splitn(3, '+');
     let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
@@ -107,8 +119,8 @@ fn split_note_key<'a>(s: &'a str, field: &'static str, what: &str) -> Result<(&'
         return Err(bad("key name must be non-empty with no spaces or '+'".into()));
     }
     let raw = BASE64_STANDARD.decode(b64).map_err(|_| bad("key is not valid base64".into()))?;
-    if raw.len() != 33 || raw[0] != ALG_ED25519 {
-        return Err(bad(format!("key must be 0x01 followed by a 32-byte Ed25519 {what}")));
+    if raw.len() != 33 || raw[0] != alg {
+        return Err(bad(format!("key must be 0x{alg:02x} followed by a 32-byte Ed25519 {what}")));
     }
     let id = u32::from_str_radix(id16, 16)
         .ok()

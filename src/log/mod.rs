@@ -198,6 +198,10 @@ pub struct Ledger {
     readers: Readers,
     shared: Arc<Shared>,
     size_rx: watch::Receiver<u64>,
+    /// Witness cosignature lines collected per tree size (recent sizes only), and when each witness last
+    /// cosigned (Unix ms).
+    cosignatures: Mutex<std::collections::BTreeMap<u64, std::collections::BTreeMap<String, String>>>,
+    witness_seen: Mutex<std::collections::BTreeMap<String, i64>>,
 }
 
 /// File names inside the data directory.
@@ -331,6 +335,8 @@ impl Ledger {
             readers: Readers::new(&db, opts.readers),
             shared,
             size_rx,
+            cosignatures: Mutex::new(Default::default()),
+            witness_seen: Mutex::new(Default::default()),
         })
     }
 
@@ -355,6 +361,30 @@ impl Ledger {
     }
     pub fn readers(&self) -> &Readers {
         &self.readers
+    }
+    /// Keep a witness's cosignature line for the checkpoint of `size` (verified by the caller).
+    pub fn add_cosignature(&self, size: u64, witness: &str, line: &str) {
+        let mut c = self.cosignatures.lock().expect("cosignatures lock");
+        c.entry(size).or_default().insert(witness.to_string(), line.trim_end().to_string());
+        while c.len() > 64 {
+            let first = *c.keys().next().expect("non-empty");
+            c.remove(&first);
+        }
+        self.witness_seen.lock().expect("cosignatures lock").insert(witness.to_string(), now_ms());
+    }
+    /// The checkpoint note of `size` with the witness cosignatures collected for it appended.
+    pub fn cosigned_note(&self, size: u64, note: &str) -> String {
+        let c = self.cosignatures.lock().expect("cosignatures lock");
+        let mut out = note.to_string();
+        for line in c.get(&size).into_iter().flat_map(|m| m.values()) {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+    /// When each witness last returned a cosignature (Unix ms).
+    pub fn witness_seen(&self) -> Vec<(String, i64)> {
+        self.witness_seen.lock().expect("cosignatures lock").iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
     /// The party a registered key belongs to.
     pub fn party_of_key(&self, keyid: &str) -> Option<String> {

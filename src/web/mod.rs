@@ -268,7 +268,8 @@ async fn checkpoint_page(State(ledger): State<Arc<Ledger>>) -> Response {
 }
 
 async fn checkpoint_text(State(ledger): State<Arc<Ledger>>) -> Response {
-    let note = ledger.latest().note.to_string();
+    let latest = ledger.latest();
+    let note = ledger.cosigned_note(latest.size, &latest.note);
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
 }
 

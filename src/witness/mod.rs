@@ -1,0 +1,298 @@
+//! Witnesses (C2SP tlog-witness): `accord witness serve` cosigns checkpoints that are consistent with the
+//! latest one it verified for that log, and the ledger's side that submits each new checkpoint to its
+//! configured witnesses and keeps the cosignatures they return.
+//!
+//! The witness state (latest cosigned checkpoint per log origin) is persisted atomically — written to a
+//! temporary file, synced and renamed — while a lock is held across the size check, the proof check and
+//! the write, so two requests can never roll the state back (the race the spec warns about).
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use base64::prelude::*;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+use crate::crypto::cosign::{split_note, CosignatureVerifier, Cosigner};
+use crate::crypto::{self, StrictNoteVerifier};
+use crate::error::{Error, Result};
+use crate::log::Ledger;
+use crate::merkle;
+
+/// Most consistency proof lines a request may carry (the spec's limit).
+const MAX_PROOF_LINES: usize = 63;
+
+/// What a witness remembers per log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogState {
+    pub size: u64,
+    /// Base64 root hash.
+    pub root: String,
+    pub checkpoint: String,
+}
+
+/// A witness: its key, the logs it knows, its state file.
+#[derive(Debug)]
+pub struct Witness {
+    cosigner: Cosigner,
+    logs: HashMap<String, StrictNoteVerifier>,
+    state_path: PathBuf,
+    state: Mutex<BTreeMap<String, LogState>>,
+}
+
+impl Witness {
+    /// Load (or start) the witness state.
+    pub fn open(cosigner: Cosigner, logs: Vec<StrictNoteVerifier>, state_path: &Path) -> Result<Self> {
+        let state = match std::fs::read_to_string(state_path) {
+            Ok(t) => serde_json::from_str(&t).map_err(|e| {
+                Error::invalid("state", format!("{} is not a witness state file: {e}", state_path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(Error::internal(format!("reading {}: {e}", state_path.display()))),
+        };
+        Ok(Self {
+            cosigner,
+            logs: logs.into_iter().map(|l| (l.name().to_string(), l)).collect(),
+            state_path: state_path.to_path_buf(),
+            state: Mutex::new(state),
+        })
+    }
+
+    pub fn verifier_key(&self) -> String {
+        self.cosigner.verifier_key()
+    }
+
+    fn persist(&self, state: &BTreeMap<String, LogState>) -> std::io::Result<()> {
+        let tmp = self.state_path.with_extension("tmp");
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, serde_json::to_string_pretty(state).unwrap_or_default().as_bytes())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.state_path)?;
+        if let Some(dir) = self.state_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+
+    /// The add-checkpoint call: (HTTP status, content type, body).
+    pub async fn add_checkpoint(&self, body: &str) -> (StatusCode, &'static str, String) {
+        let text = |code, msg: String| (code, "text/plain; charset=utf-8", format!("{msg}\n"));
+        let Some((head, note)) = body.split_once("\n\n") else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "expected: old size line, proof lines, empty line, checkpoint".into(),
+            );
+        };
+        let mut lines = head.lines();
+        let Some(old) = lines.next().and_then(|l| l.strip_prefix("old ")).and_then(|n| n.parse::<u64>().ok()) else {
+            return text(StatusCode::BAD_REQUEST, "the first line must be `old <size>`".into());
+        };
+        let proof: Vec<Vec<u8>> = match lines.map(|l| BASE64_STANDARD.decode(l)).collect::<std::result::Result<_, _>>()
+        {
+            Ok(p) => p,
+            Err(_) => return text(StatusCode::BAD_REQUEST, "a proof line is not base64".into()),
+        };
+        if proof.len() > MAX_PROOF_LINES {
+            return text(StatusCode::BAD_REQUEST, format!("at most {MAX_PROOF_LINES} proof lines"));
+        }
+        let origin = note.lines().next().unwrap_or_default().to_string();
+        let Some(log) = self.logs.get(&origin) else {
+            return text(StatusCode::NOT_FOUND, format!("unknown log {origin:?}"));
+        };
+        let cp = match crypto::open_checkpoint(note.as_bytes(), log) {
+            Ok(cp) => cp,
+            Err(e) => return text(StatusCode::FORBIDDEN, format!("checkpoint signature: {e}")),
+        };
+        if old > cp.size {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("old size {old} is larger than the checkpoint's {}", cp.size),
+            );
+        }
+        // Check and persist under one lock: no request can roll the state back.
+        let mut state = self.state.lock().await;
+        let known = state.get(&origin).cloned().unwrap_or_default();
+        if old != known.size {
+            return (StatusCode::CONFLICT, "text/x.tlog.size", format!("{}\n", known.size));
+        }
+        let root_b64 = BASE64_STANDARD.encode(cp.root);
+        if old == cp.size {
+            if known.size > 0 && known.root != root_b64 {
+                return (StatusCode::CONFLICT, "text/x.tlog.size", format!("{}\n", known.size));
+            }
+        } else if old > 0 {
+            let old_root = BASE64_STANDARD.decode(&known.root).unwrap_or_default();
+            if let Err(e) = merkle::verify_consistency(old, cp.size, &old_root, &cp.root, &proof) {
+                tracing::warn!(origin, old, new = cp.size, error = %e, "inconsistent checkpoint refused (possible log misbehaviour)");
+                return text(StatusCode::UNPROCESSABLE_ENTITY, format!("consistency proof: {e}"));
+            }
+        } else if !proof.is_empty() {
+            return text(StatusCode::UNPROCESSABLE_ENTITY, "the proof must be empty when the old size is 0".into());
+        }
+        let mut next = state.clone();
+        next.insert(origin.clone(), LogState { size: cp.size, root: root_b64, checkpoint: note.to_string() });
+        if let Err(e) = self.persist(&next) {
+            tracing::error!(error = %e, "cannot persist the witness state");
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "cannot persist the witness state".into());
+        }
+        *state = next;
+        drop(state);
+        let (body, _) = match split_note(note) {
+            Ok(x) => x,
+            Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+        };
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        (StatusCode::OK, "text/plain; charset=utf-8", self.cosigner.cosign(body, ts))
+    }
+}
+
+/// The witness's HTTP routes: `POST /add-checkpoint`.
+pub fn router(w: Arc<Witness>) -> Router {
+    Router::new()
+        .route(
+            "/add-checkpoint",
+            post(|State(w): State<Arc<Witness>>, body: String| async move {
+                let (code, ct, body) = w.add_checkpoint(&body).await;
+                ([(header::CONTENT_TYPE, ct)], body).into_response().map_status(code)
+            }),
+        )
+        .with_state(w)
+}
+
+trait MapStatus {
+    fn map_status(self, code: StatusCode) -> Response;
+}
+
+impl MapStatus for Response {
+    fn map_status(mut self, code: StatusCode) -> Response {
+        *self.status_mut() = code;
+        self
+    }
+}
+
+/// A witness the ledger submits its checkpoints to.
+#[derive(Debug, Clone)]
+pub struct WitnessTarget {
+    /// Submission prefix, e.g. `http://witness.example:8081`.
+    pub url: String,
+    pub key: CosignatureVerifier,
+}
+
+impl WitnessTarget {
+    /// Parse `URL=VKEY`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let (url, key) = s.split_once('=').ok_or_else(|| Error::invalid("witness", "expected URL=VERIFIER_KEY"))?;
+        if !url.starts_with("http://") {
+            return Err(Error::invalid(
+                "witness",
+                format!("{url:?}: witnesses are reached over http:// (loopback or a private network)"),
+            ));
+        }
+        Ok(Self { url: url.trim_end_matches('/').to_string(), key: CosignatureVerifier::from_verifier_key(key)? })
+    }
+}
+
+/// POST a body to `url` (plain HTTP/1.1); returns (status, body).
+async fn http_post(url: &str, path: &str, body: &str) -> Result<(u16, String)> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| Error::invalid("witness", "http:// URLs only"))?;
+    let (host, prefix) = rest.split_once('/').map_or((rest, String::new()), |(h, p)| (h, format!("/{p}")));
+    let io = |e: std::io::Error| Error::new(crate::error::Kind::Unavailable, "witness", format!("{url}: {e}"));
+    let mut s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(host))
+        .await
+        .map_err(|_| Error::new(crate::error::Kind::Unavailable, "witness", format!("{url}: connect timed out")))?
+        .map_err(io)?;
+    let req = format!(
+        "POST {prefix}{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.map_err(io)?;
+    let mut resp = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut resp))
+        .await
+        .map_err(|_| Error::new(crate::error::Kind::Unavailable, "witness", format!("{url}: no answer")))?
+        .map_err(io)?;
+    let text = String::from_utf8_lossy(&resp);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    Ok((status, body.to_string()))
+}
+
+/// Submit the ledger's checkpoints to one witness, forever: after each new checkpoint (and every few
+/// seconds), send it with a consistency proof from the size the witness last cosigned, and keep the
+/// cosignature it returns.
+pub async fn run_sender(ledger: Arc<Ledger>, target: WitnessTarget) {
+    let mut known: u64 = 0;
+    let mut sizes = ledger.size_watch();
+    let mut last_cosigned = u64::MAX;
+    loop {
+        let latest = ledger.latest();
+        if latest.size != last_cosigned {
+            for _ in 0..3 {
+                let proof = if known == 0 || known >= latest.size {
+                    Ok(Vec::new())
+                } else {
+                    let (l, old, new) = (ledger.clone(), known, latest.size);
+                    tokio::task::spawn_blocking(move || l.consistency_proof(old, new))
+                        .await
+                        .unwrap_or_else(|e| Err(Error::internal(e.to_string())))
+                };
+                let proof = match proof {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(witness = %target.url, error = %e, "consistency proof");
+                        break;
+                    }
+                };
+                let mut body = format!("old {}\n", known.min(latest.size));
+                for h in &proof {
+                    body.push_str(&BASE64_STANDARD.encode(h));
+                    body.push('\n');
+                }
+                body.push('\n');
+                body.push_str(&latest.note);
+                match http_post(&target.url, "/add-checkpoint", &body).await {
+                    Ok((200, lines)) => {
+                        let note = latest.note.to_string();
+                        let (nbody, _) = split_note(&note).unwrap_or((&note, Vec::new()));
+                        for line in lines.lines().filter(|l| target.key.verify_line(nbody, l).is_some()) {
+                            ledger.add_cosignature(latest.size, &target.key.name, line);
+                        }
+                        known = latest.size;
+                        last_cosigned = latest.size;
+                        break;
+                    }
+                    Ok((409, size)) => match size.trim().parse::<u64>() {
+                        Ok(s) if s <= latest.size => known = s,
+                        _ => {
+                            tracing::warn!(witness = %target.url, their_size = %size.trim(), "the witness has seen a larger tree than this log");
+                            break;
+                        }
+                    },
+                    Ok((code, why)) => {
+                        tracing::warn!(witness = %target.url, code, why = %why.trim(), "the witness refused the checkpoint");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!(witness = %target.url, error = %e, "witness unreachable");
+                        break;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            r = sizes.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}

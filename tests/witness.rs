@@ -1,0 +1,211 @@
+//! Witnesses with real processes on loopback: a ledger and three `accord witness serve` processes. With a
+//! 2-of-3 policy, verification passes with one witness stopped and fails with two; a witness refuses a
+//! checkpoint inconsistent with what it saw; a restarted witness keeps its state; Go's sumdb/note still
+//! opens the cosigned checkpoint with the log key alone (tests/interop_go.rs checks the same note form).
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use accord::client::Client;
+use accord::crypto::cosign::{CosignatureVerifier, Policy};
+use accord::crypto::{self, LogSigner};
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_accord");
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> (Proc, serde_json::Value) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(["--json", "--log", "warn"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (Proc(child), serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")))
+}
+
+fn witness(dir: &Path, n: usize, log_key: &str, listen: &str) -> (Proc, serde_json::Value) {
+    spawn(
+        dir,
+        &[
+            "witness",
+            "serve",
+            "--listen",
+            listen,
+            "--key",
+            &format!("w{n}.key"),
+            "--state",
+            &format!("w{n}.state"),
+            "--log-key",
+            log_key,
+        ],
+    )
+}
+
+/// POST a body to a witness; returns (status, body).
+fn post(addr: &str, body: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-X",
+            "POST",
+            "--data-binary",
+            "@-",
+            "-w",
+            "\n%{http_code}",
+            &format!("http://{addr}/add-checkpoint"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(body.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("curl is needed for this test (Debian package curl)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_string())
+}
+
+async fn wait_for(mut f: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not reached in 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quorum_of_witnesses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let init = Command::new(BIN)
+        .current_dir(d)
+        .args(["--json", "init", "--data-dir", "ledger", "--origin", ORIGIN])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let log_key = serde_json::from_slice::<serde_json::Value>(&init.stdout).unwrap()["verifier_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ws = Vec::new();
+    for n in 1..=3 {
+        assert!(Command::new(BIN)
+            .current_dir(d)
+            .args(["key", "generate", "--name", &format!("w{n}.example"), "--out", &format!("w{n}")])
+            .status()
+            .unwrap()
+            .success());
+        ws.push(witness(d, n, &log_key, "127.0.0.1:0"));
+    }
+    let addr = |i: usize, ws: &Vec<(Proc, serde_json::Value)>| ws[i].1["listening"].as_str().unwrap().to_string();
+    let wkeys: Vec<String> = ws.iter().map(|w| w.1["verifier_key"].as_str().unwrap().to_string()).collect();
+    let mut args =
+        vec!["serve".to_string(), "--data-dir".into(), "ledger".into(), "--listen".into(), "127.0.0.1:0".into()];
+    for (i, k) in wkeys.iter().enumerate() {
+        args.push("--witness".into());
+        args.push(format!("http://{}={k}", addr(i, &ws)));
+    }
+    let (_ledger, info) = spawn(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let url = format!("http://{}", info["listening"].as_str().unwrap());
+    let policy_text = format!(
+        "# two of three witnesses\nlog {log_key}\nwitness A {}\nwitness B {}\nwitness C {}\ngroup two-of-three 2 A B C\nquorum two-of-three\n",
+        wkeys[0], wkeys[1], wkeys[2]
+    );
+    std::fs::write(d.join("policy.txt"), &policy_text).unwrap();
+    let policy = Policy::parse(&policy_text).unwrap();
+    let mut c = Client::connect(&url, Some(&log_key)).await.unwrap();
+    let checkpoint_cli = || {
+        let out = Command::new(BIN)
+            .current_dir(d)
+            .args(["--json", "checkpoint", "--server", &url, "--policy", "policy.txt"])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+
+    // All three up: the checkpoint gathers cosignatures and satisfies the policy.
+    let sec = Founder::new("XM-SEC", &["secretariat"]);
+    let fun = Founder::new("XM-DAC-1", &["funder"]);
+    c.submit(charter_envelope(&[&sec, &fun], 1)).await.unwrap();
+    wait_for(async || {
+        let cp = c.checkpoint(None).await.unwrap();
+        cp.size == 1 && policy.check(&cp.note).is_ok_and(|v| v.cosigned_by.len() == 3)
+    })
+    .await;
+    let (code, out) = checkpoint_cli();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("\"cosigned_by\":[\"A\",\"B\",\"C\"]"), "{out}");
+    // Go's sumdb/note form: the cosigned checkpoint still opens with the log key alone.
+    let cp = c.checkpoint(None).await.unwrap();
+    assert_eq!(cp.note.matches("\n— ").count(), 4, "log signature plus three cosignatures: {}", cp.note);
+
+    // One witness stopped: 2 of 3 still cosign the next checkpoint.
+    drop(ws.pop());
+    c.submit(crypto::seal(&plan("p1"), &[&sec.key])).await.unwrap();
+    wait_for(async || {
+        let cp = c.checkpoint(None).await.unwrap();
+        cp.size == 2 && policy.check(&cp.note).is_ok()
+    })
+    .await;
+    assert_eq!(checkpoint_cli().0, Some(0));
+
+    // Two stopped: only A cosigns; the policy refuses the checkpoint.
+    drop(ws.pop());
+    c.submit(crypto::seal(&plan("p2"), &[&sec.key])).await.unwrap();
+    let a_key = CosignatureVerifier::from_verifier_key(&wkeys[0]).unwrap();
+    wait_for(async || {
+        let cp = c.checkpoint(None).await.unwrap();
+        cp.size == 3 && a_key.verify_note(&cp.note).is_some()
+    })
+    .await;
+    let (code, out) = checkpoint_cli();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("quorum"), "{out}");
+
+    // Witness A refuses a checkpoint inconsistent with what it saw (the real log key, another history).
+    let key_text = std::fs::read_to_string(d.join("ledger").join(accord::log::KEY_FILE)).unwrap();
+    let (name, key) = crypto::parse_private_key(&key_text).unwrap();
+    let signer = LogSigner::new(&name, key).unwrap();
+    let a_addr = addr(0, &ws);
+    let forged = signer.sign_checkpoint(5, &[4u8; 32]);
+    let (code, body) = post(&a_addr, &format!("old 3\n{}\n\n{forged}", base64_hash(&[1u8; 32])));
+    assert_eq!(code, 422, "{body}");
+    let same_size_other_root = signer.sign_checkpoint(3, &[5u8; 32]);
+    let (code, body) = post(&a_addr, &format!("old 3\n\n{same_size_other_root}"));
+    assert_eq!(code, 409, "{body}");
+    let (code, body) = post(&a_addr, &format!("old 1\n\n{forged}"));
+    assert_eq!((code, body.trim()), (409, "3"), "a stale old size gets the witness's size");
+    let stranger = LogSigner::new(ORIGIN, crypto::generate_key()).unwrap().sign_checkpoint(4, &[6u8; 32]);
+    assert_eq!(post(&a_addr, &format!("old 3\n\n{stranger}")).0, 403);
+
+    // Restarted on the same state file, A still knows size 3.
+    let (proc_a, _) = ws.pop().unwrap();
+    drop(proc_a);
+    let (_a2, info2) = witness(d, 1, &log_key, &a_addr);
+    let (code, body) = post(info2["listening"].as_str().unwrap(), &format!("old 0\n\n{forged}"));
+    assert_eq!((code, body.trim()), (409, "3"), "the state survived the restart");
+}
+
+fn base64_hash(h: &[u8; 32]) -> String {
+    use base64::prelude::*;
+    BASE64_STANDARD.encode(h)
+}
