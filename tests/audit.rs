@@ -164,3 +164,41 @@ async fn monitor_follows_and_reports_a_fork() {
     assert_eq!(v["verified_checkpoint"], forged.as_str());
     assert!(v["served_checkpoint"].as_str().unwrap().contains(&name));
 }
+
+/// The auditor's workflow through the binary: select a subject's entries, list them, sign the attestation;
+/// anyone can then resolve what it covers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attest_selected_entries() {
+    let mut c = Coalition::start().await;
+    scenario::run(&mut c).await;
+    let work = tempfile::tempdir().unwrap();
+    let y = &c.parties["Y"];
+    std::fs::write(work.path().join("y.key"), crypto::private_key_string("Y", &y.key)).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(work.path())
+        .args(["--json", "attest", "--server", &c.server.url, "--log-key", &c.server.verifier_key])
+        .args(["--key", "y.key", "--auditor", "Y", "--subject", "report:R-SV-2026", "--opinion", "not_verified"])
+        .args(["--attestation-id", "A-SV"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let covered = v["covers"].as_array().unwrap();
+    assert_eq!(covered.len(), 1);
+    assert_eq!(covered[0]["kind"], "progress.reported");
+    // Anyone: the attestation is in the log, signed by Y, and covers exactly that entry.
+    let att = c.client.subject("attestation", "A-SV", true).await.unwrap().item.unwrap();
+    assert_eq!(att.status, "not_verified");
+    assert_eq!(att.figures.unwrap().covered_indexes, [covered[0]["index"].as_u64().unwrap()]);
+    // A non-auditor cannot attest.
+    let x = &c.parties["X"];
+    std::fs::write(work.path().join("x.key"), crypto::private_key_string("X", &x.key)).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(work.path())
+        .args(["attest", "--server", &c.server.url, "--log-key", &c.server.verifier_key])
+        .args(["--key", "x.key", "--auditor", "X", "--party", "GT"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auditor role"));
+}

@@ -212,3 +212,142 @@ pub async fn monitor(a: MonitorArgs) -> Result<()> {
         tokio::time::sleep(Duration::from_secs(a.interval.max(1))).await;
     }
 }
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The auditor's private key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// The auditor's party id (must hold the auditor role).
+    #[arg(long)]
+    auditor: String,
+    /// Cover every entry in a subject's history, as KIND:ID (e.g. report:R-GT-2026); repeat.
+    #[arg(long = "subject")]
+    subjects: Vec<String>,
+    /// Cover the progress reports and transactions of this party.
+    #[arg(long)]
+    party: Option<String>,
+    /// Only entries whose effective date is on or after this day (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only entries whose effective date is on or before this day.
+    #[arg(long)]
+    to: Option<String>,
+    /// verified, verified_with_exceptions, not_verified, unable_to_verify.
+    #[arg(long, default_value = "verified")]
+    opinion: String,
+    /// What the attestation covers, in words (default: the selection).
+    #[arg(long)]
+    scope: Option<String>,
+    #[arg(long)]
+    attestation_id: Option<String>,
+    /// Only list what would be covered; sign nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write the signed envelope here instead of submitting it.
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn attest(a: AttestArgs, json: bool) -> Result<()> {
+    let mut c = super::connect(&a.server).await?;
+    let info =
+        c.raw().get_log_info(pb::GetLogInfoRequest {}).await.map_err(|s| anyhow::anyhow!("server: {}", s.message()))?;
+    let origin = info.into_inner().origin;
+    // Select entries: by subject history, and by party (its reports and transactions).
+    let mut indexes = std::collections::BTreeSet::new();
+    for s in &a.subjects {
+        let (kind, id) = s.split_once(':').with_context(|| format!("--subject {s:?}: expected KIND:ID"))?;
+        let h = c.subject(kind, id, true).await?;
+        indexes.extend(h.history.iter().map(|e| e.index));
+    }
+    if let Some(p) = &a.party {
+        for kind in ["report", "transaction", "delivery"] {
+            let req = pb::ListRequest { party_id: p.clone(), page_size: 1000, ..Default::default() };
+            let resp = c.list(kind, req).await?;
+            indexes.extend(resp.items.iter().map(|i| i.index));
+        }
+    }
+    if indexes.is_empty() {
+        bail!("nothing selected: give --subject KIND:ID or --party P");
+    }
+    let mut covered = Vec::new();
+    let mut rows = Vec::new();
+    for i in indexes {
+        let (e, _) = c.entry(pb::get_entry_request::Key::Index(i)).await?;
+        let st = crate::query::statement_of_leaf(&e.leaf)?;
+        let day = st.effective_date.clone();
+        if a.from.as_ref().is_some_and(|f| &day < f) || a.to.as_ref().is_some_and(|t| &day > t) {
+            continue;
+        }
+        rows.push(json!({"index": e.index, "kind": e.kind, "statement_id": e.statement_id, "effective_date": day, "identity": hex::encode(&e.identity)}));
+        covered.push(e.identity);
+    }
+    if covered.is_empty() {
+        bail!("no selected entry falls in the period");
+    }
+    if !json {
+        println!("covers {} entries:", rows.len());
+        for r in &rows {
+            println!(
+                "  entry {:>6}  {:<22} {:<14} {}",
+                r["index"],
+                r["kind"].as_str().unwrap_or(""),
+                r["effective_date"].as_str().unwrap_or(""),
+                r["statement_id"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if a.dry_run {
+        if json {
+            println!("{}", json!({"ok": true, "covers": rows}));
+        }
+        return Ok(());
+    }
+    let (_, key) = keys::read_private(&a.key)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let id = a.attestation_id.clone().unwrap_or_else(|| format!("att-{}-{}", a.auditor, now.as_secs()));
+    let scope = a.scope.clone().unwrap_or_else(|| {
+        let mut parts: Vec<String> = a.subjects.clone();
+        parts.extend(a.party.iter().map(|p| format!("party {p}")));
+        format!("{} entries: {}", rows.len(), parts.join(", "))
+    });
+    let st = pb::Statement {
+        ledger: origin,
+        statement_id: id.clone(),
+        issued_at: Some(prost_types::Timestamp { seconds: now.as_secs() as i64, nanos: 0 }),
+        effective_date: super::today(),
+        body: Some(pb::statement::Body::AttestationIssued(pb::AttestationIssued {
+            attestation_id: id.clone(),
+            auditor_id: a.auditor.clone(),
+            scope,
+            covered_entries: covered,
+            opinion: a.opinion.clone(),
+            adjustments: vec![],
+        })),
+    };
+    crate::domain::check_statement(&st, &st.ledger).map_err(|e| anyhow::anyhow!("attestation: {e}"))?;
+    let env = crate::crypto::seal(&st, &[&key]);
+    if let Some(p) = &a.out {
+        std::fs::write(p, crate::json::envelope_to_json(&env))?;
+        if json {
+            println!("{}", json!({"ok": true, "attestation_id": id, "envelope": p, "covers": rows}));
+        }
+        return Ok(());
+    }
+    let r = c.submit(env).await?;
+    if json {
+        println!(
+            "{}",
+            json!({"ok": true, "attestation_id": id, "index": r.receipt.index, "tree_size": r.receipt.tree_size, "covers": rows})
+        );
+    } else {
+        println!(
+            "attestation {id} is entry {} (inclusion verified in the tree of size {})",
+            r.receipt.index, r.receipt.tree_size
+        );
+    }
+    Ok(())
+}

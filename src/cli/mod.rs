@@ -89,6 +89,9 @@ enum Command {
     /// Audit the whole ledger (a database file or a server): signatures, rules, tree, checkpoints; exit 0
     /// only when all holds, evidence written on failure.
     Audit(audit::AuditArgs),
+    /// Auditor workflow: select entries (by subject, party, period), list them, and sign an attestation
+    /// over their identity hashes.
+    Attest(audit::AttestArgs),
     /// Follow a ledger: verify every new checkpoint extends the last verified one (JSON lines).
     Monitor(audit::MonitorArgs),
     /// Exports of the ledger's data in other standards.
@@ -456,6 +459,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Export(c) => report::export(c, json).await,
         Command::Audit(a) => audit::audit(a, json).await,
         Command::Witness(c) => witness::run(c, json).await,
+        Command::Attest(a) => audit::attest(a, json).await,
         Command::Monitor(a) => audit::monitor(a).await,
     }
 }
