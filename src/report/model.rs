@@ -1,0 +1,327 @@
+//! The report model: every view of DOMAIN.md §5 as plain data, serialised as the canonical JSON.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// One row of pledged / committed / disbursed figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowRow {
+    pub key: String,
+    pub name: String,
+    pub currency: String,
+    pub pledged: String,
+    pub committed: String,
+    pub disbursed: String,
+    /// C/P, D/P, D/C in percent (one decimal); empty when the denominator is zero or not applicable.
+    pub conversion: String,
+    pub fulfilment: String,
+    pub execution: String,
+    /// P − C and C − D.
+    pub uncommitted: String,
+    pub pipeline: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Funding {
+    /// The reporting currency every flow is converted to, each at its own value-date rate.
+    pub currency: String,
+    /// External funders (pledges with funding_source external and their commitments and flows).
+    pub by_donor: Vec<FlowRow>,
+    pub total_external: FlowRow,
+    pub by_goal: Vec<FlowRow>,
+    /// Committed and disbursed by recipient (pledges are not split by recipient, so P is empty).
+    pub by_recipient: Vec<FlowRow>,
+    /// P by announcement year, C by signature year, D by transaction year.
+    pub by_year: Vec<FlowRow>,
+    /// Each donor in its own pledge currency (rates computed there, never mixed); donors pledging in more
+    /// than one currency are listed in `mixed_currency_donors` instead.
+    pub pledge_currency: Vec<FlowRow>,
+    pub mixed_currency_donors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Requirement R in the reporting currency (empty when the plan states none).
+    pub requirement: String,
+    /// F = Σ incoming flows counted once at their current status: paid plus committed-not-yet-paid.
+    pub funded: String,
+    pub paid: String,
+    pub committed_unpaid: String,
+    pub percent_funded: String,
+    pub unmet: String,
+    /// Shown beside F, never added to it.
+    pub pledged_beside: String,
+    /// Flows internal to the plan: shown, never added.
+    pub internal_flows: Vec<FlowLine>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLine {
+    pub txn_id: String,
+    pub transaction_type: u32,
+    pub date: String,
+    pub provider: String,
+    pub receiver: String,
+    pub amount: String,
+    pub currency: String,
+    pub converted: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restated {
+    pub pledge_id: String,
+    pub restates: String,
+    pub amount: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMoney {
+    pub new_money: String,
+    pub pledged: String,
+    pub share: String,
+    pub restatements: Vec<Restated>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YearAmount {
+    pub year: u32,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrancheLine {
+    pub tranche_id: String,
+    pub commitment_id: String,
+    pub recipient: String,
+    pub value: String,
+    pub currency: String,
+    pub disbursed: String,
+    /// released, withheld or pending.
+    pub status: String,
+    pub outcome: String,
+    pub date: String,
+    pub evidence_sha256: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionView {
+    pub condition_id: String,
+    pub condition_type: String,
+    pub party: String,
+    pub assessor: String,
+    pub status: String,
+    pub tranches: Vec<TrancheLine>,
+    /// Amount at stake not yet committed in tranches, with the condition's status.
+    pub uncommitted_at_stake: String,
+    pub uncommitted_status: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusTotal {
+    pub status: String,
+    pub currency: String,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tranches {
+    pub conditions: Vec<ConditionView>,
+    /// Totals released / withheld / pending per currency.
+    pub totals: Vec<StatusTotal>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoFinancingRow {
+    pub year: String,
+    pub party: String,
+    /// X: external grants disbursed to the party in the year (loans excluded).
+    pub external_grants: String,
+    /// X split by provider.
+    pub external_grants_by_provider: BTreeMap<String, String>,
+    pub required: String,
+    pub realised: String,
+    /// Own-resource pledges (indicative) and own commitments.
+    pub indicative: String,
+    pub committed: String,
+    pub realised_over_grants: String,
+    pub fulfilment: String,
+    pub realised_over_own_pledge: String,
+    /// met or notMet.
+    pub result: String,
+    pub verified: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoFinancing {
+    pub condition_id: String,
+    pub ratio: String,
+    pub finance_types: Vec<String>,
+    pub rows: Vec<CoFinancingRow>,
+    pub plan_realised: String,
+    pub plan_external_grants: String,
+    pub plan_share: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorValueView {
+    pub report_id: String,
+    pub reporter: String,
+    pub period_end: String,
+    pub reported: String,
+    pub verified: String,
+    /// The value used: the verified one when it exists.
+    pub used: String,
+    pub progress_to_end_target: String,
+    pub period_target: String,
+    pub progress_to_period_target: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorProgress {
+    pub indicator_id: String,
+    pub goal_id: String,
+    pub title: String,
+    pub ascending: bool,
+    pub unit: String,
+    pub baseline: String,
+    pub baseline_year: u32,
+    pub end_target: String,
+    pub targets: Vec<(String, String)>,
+    pub values: Vec<IndicatorValueView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneLine {
+    pub pledge_id: String,
+    pub milestone_id: String,
+    pub title: String,
+    pub original_due_date: String,
+    pub due_date: String,
+    pub status: String,
+    pub date: String,
+    pub days_late: i64,
+    pub quantity_done: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InKindLine {
+    pub pledge_id: String,
+    pub pledger: String,
+    pub currency: String,
+    pub pledged: String,
+    pub delivered: String,
+    pub share: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub in_kind: Vec<InKindLine>,
+    pub milestones: Vec<MilestoneLine>,
+    pub milestones_met: u32,
+    pub milestones_total: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportLine {
+    pub report_id: String,
+    pub period_end: String,
+    pub integrated: String,
+    pub lag_days: i64,
+    pub due_date: String,
+    pub days_late: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeliness {
+    pub party: String,
+    pub reports: Vec<ReportLine>,
+    pub median_lag_days: String,
+    pub p90_lag_days: String,
+    pub reports_due: u32,
+    pub on_time: u32,
+    pub punctuality: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Co-financing realised, reported and verified (reporting currency).
+    pub reported_amount: String,
+    pub verified_amount: String,
+    pub verified_share: String,
+    pub reports: u32,
+    pub reports_attested: u32,
+    pub attested_share: String,
+    pub median_attestation_lag_days: String,
+    pub opinions: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub index: u64,
+    pub date: String,
+    /// amended, withdrawn or reversed.
+    pub action: String,
+    pub rationale: String,
+    pub signers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendmentLog {
+    pub kind: String,
+    pub id: String,
+    pub corrections: Vec<Correction>,
+    /// Current amount − original amount, in the subject's currency (money subjects only).
+    pub net_change: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanInfo {
+    pub plan_id: String,
+    pub title: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub reporting_currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub as_of_date: String,
+    /// The signed checkpoint (C2SP signed note) the report is computed at.
+    pub checkpoint: String,
+}
+
+/// A plan's transparency report: every view of DOMAIN.md §5.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub format: String,
+    pub plan: PlanInfo,
+    pub read_at: CheckpointInfo,
+    pub funding: Funding,
+    pub coverage: Coverage,
+    pub new_money: NewMoney,
+    pub usage_years: Vec<YearAmount>,
+    pub tranches: Tranches,
+    pub co_financing: Vec<CoFinancing>,
+    pub indicators: Vec<IndicatorProgress>,
+    pub delivery: Delivery,
+    pub timeliness: Vec<Timeliness>,
+    pub verification: Verification,
+    pub amendments: Vec<AmendmentLog>,
+}
+
+impl Report {
+    /// The canonical JSON: compact, fields in declaration order, maps sorted. Byte-for-byte comparable.
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("plain data serialises")
+    }
+    pub fn from_json(s: &str) -> Result<Self> {
+        serde_json::from_str(s).map_err(|e| Error::invalid("report", format!("not an {} report: {e}", super::FORMAT)))
+    }
+}
