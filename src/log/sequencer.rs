@@ -91,6 +91,15 @@ impl Sequencer {
         let latest = match published {
             Ok(Some(latest)) => {
                 self.shared.publish(latest.clone(), &effects);
+                // Count entries only once committed (a job rolled back to its savepoint added none).
+                let m = crate::metrics::metrics();
+                for (_, res) in &results {
+                    for o in res.iter().flatten() {
+                        if let Outcome::New(e) = o {
+                            m.entry_committed(&e.kind);
+                        }
+                    }
+                }
                 latest
             }
             Ok(None) => self.shared.latest(),
@@ -230,7 +239,6 @@ impl Sequencer {
         };
         self.size += 1;
         self.last_ms = now;
-        crate::metrics::metrics().entry_committed(item.kind);
         Ok(Outcome::New(Arc::new(row)))
     }
 
