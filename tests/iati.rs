@@ -53,8 +53,10 @@ async fn scenario_a_iati_export_validates() {
     assert_eq!(count("<transaction-type code=\"2\"/>"), 8);
     assert_eq!(count("<transaction-type code=\"3\"/>"), 13);
     assert_eq!(count("<transaction-type code=\"4\"/>"), 3);
-    assert!(xml.contains("<iati-identifier>GT-CA-2026-2029</iati-identifier>"));
-    let gt = &xml[xml.find("<iati-identifier>GT-").unwrap()..];
+    assert!(xml.contains("<iati-identifier>S-CA-2026-2029-GT</iati-identifier>"));
+    // One reporting organisation for the whole file: the secretariat, as a secondary reporter.
+    assert_eq!(count("<reporting-org ref=\"S\" type=\"10\" secondary-reporter=\"1\">"), count("<iati-activity "));
+    let gt = &xml[xml.find("<iati-identifier>S-CA-2026-2029-GT").unwrap()..];
     let gt = &gt[..gt.find("</iati-activity>").unwrap()];
     assert!(
         gt.contains("<transaction-type code=\"4\"/>") && gt.contains("value-date=\"2026-12-31\">100000000</value>")

@@ -1,7 +1,8 @@
 //! IATI 2.03 activity XML export of a plan (DOMAIN.md §6), a view of the ledger at one checkpoint.
 //!
-//! Mapping (docs/EXPORTS.md): one `iati-activity` per party that pledged to the plan, reported by that
-//! party, identified `{party}-{plan}`. Its pledges are transaction type 12 (outgoing pledge; a partner's own
+//! Mapping (docs/EXPORTS.md): one `iati-activity` per party that pledged to the plan, all reported by the
+//! plan's secretariat as a secondary reporter (one reporting organisation per file), identified
+//! `{secretariat}-{plan}-{party}`. Its pledges are transaction type 12 (outgoing pledge; a partner's own
 //! resources are pledged to its own activity, so also 12), its commitments type 2, disbursements type 3,
 //! reimbursements 7, incoming funds 1, and co-financing realised from its progress reports type 4
 //! (expenditure) under the partner's own activity. Conditions the party set are `conditions/condition` with
@@ -116,6 +117,21 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
         r.scan(book::REPORT, plan_id)?.into_iter().map(|s| s.decode().map(|p| (s, p))).collect::<Result<_>>()?;
 
     let parties: BTreeSet<String> = pledges.iter().map(|(_, p)| p.pledger_id.clone()).collect();
+    // One file, one reporting organisation (IATI's publishing rule): the plan's secretariat reports every
+    // activity as a secondary reporter, on the parties' behalf, from their signed statements.
+    let reporter = plan
+        .signatories
+        .iter()
+        .map(|s| s.party_id.clone())
+        .chain(gov.parties.values().map(|p| p.party_id.clone()))
+        .find(|id| gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == "secretariat")))
+        .ok_or_else(|| {
+            Error::precondition("plan_id", "the IATI export needs a party with the secretariat role to report it")
+        })?;
+    let reporter_p = gov.parties.get(&reporter);
+    let reporter_name = reporter_p.map(|p| p.name.clone()).unwrap_or_else(|| reporter.clone());
+    let reporter_type =
+        reporter_p.map(|p| p.organisation_type.clone()).filter(|t| !t.is_empty()).unwrap_or_else(|| "10".into());
     let mut out = String::new();
     let _ = writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     let _ = writeln!(
@@ -138,9 +154,20 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
             .chain(my_pledges.iter().flat_map(|(_, p)| p.recipient_ids.clone()))
             .collect();
         let _ = writeln!(out, " <iati-activity last-updated-datetime=\"{}T00:00:00Z\" hierarchy=\"1\">", esc(&stamp));
-        let _ = writeln!(out, "  <iati-identifier>{}-{}</iati-identifier>", esc(party), esc(plan_id));
-        let _ = writeln!(out, "  <reporting-org ref=\"{}\" type=\"{}\">", esc(party), esc(&org_type));
-        narrative(&mut out, "   ", &name);
+        let _ = writeln!(
+            out,
+            "  <iati-identifier>{}-{}-{}</iati-identifier>",
+            esc(&reporter),
+            esc(&plan_id.replace('/', "-")),
+            esc(&party.replace('/', "-"))
+        );
+        let _ = writeln!(
+            out,
+            "  <reporting-org ref=\"{}\" type=\"{}\" secondary-reporter=\"1\">",
+            esc(&reporter),
+            esc(&reporter_type)
+        );
+        narrative(&mut out, "   ", &reporter_name);
         out.push_str("  </reporting-org>\n  <title>\n");
         narrative(&mut out, "   ", &format!("{} — {}", plan.title, name));
         out.push_str("  </title>\n  <description type=\"1\">\n");
