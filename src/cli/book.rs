@@ -457,21 +457,8 @@ async fn history(kind: &str, id: &str, server: &ServerArgs, with_proofs: bool, j
     if !f.amount.is_empty() {
         println!("amount {} {}; committed {}; disbursed {}", f.amount, f.currency, f.committed, f.disbursed);
     }
-    let rows = resp
-        .history
-        .iter()
-        .map(|h| {
-            vec![
-                h.index.to_string(),
-                h.statement.as_ref().map(|s| s.effective_date.clone()).unwrap_or_default(),
-                h.statement_kind.clone(),
-                h.actions.join(","),
-                h.signer_parties.join(","),
-                h.statement_id.clone(),
-            ]
-        })
-        .collect();
-    print_table(&["ENTRY", "DATE", "STATEMENT", "ACTIONS", "SIGNED BY", "STATEMENT ID"], rows);
+    let header: Vec<String> = crate::query::HISTORY_COLUMNS.iter().map(|c| c.to_uppercase()).collect();
+    print_table(&header.iter().map(String::as_str).collect::<Vec<_>>(), crate::query::history_rows(&resp.history));
     if with_proofs {
         println!("{} history entries verified against the signed checkpoint", resp.history.len());
     }

@@ -522,3 +522,23 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         },
     })
 }
+
+/// Columns shown for a subject's history, by the CLI and the public page alike.
+pub const HISTORY_COLUMNS: [&str; 6] = ["entry", "date", "statement", "actions", "signed by", "statement id"];
+
+/// One display row per history entry: index, effective date, statement kind, actions, signers, statement id.
+pub fn history_rows(history: &[pb::HistoryEntry]) -> Vec<Vec<String>> {
+    history
+        .iter()
+        .map(|h| {
+            vec![
+                h.index.to_string(),
+                h.statement.as_ref().map(|s| s.effective_date.clone()).unwrap_or_default(),
+                h.statement_kind.clone(),
+                h.actions.join(", "),
+                h.signer_parties.join(", "),
+                h.statement_id.clone(),
+            ]
+        })
+        .collect()
+}

@@ -206,27 +206,14 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
             vec!["new money".into(), if p.new_money { "yes".into() } else { "no".into() }],
             vec!["version".into(), format!("{} (entry {})", item.version, item.version_index)],
         ];
-        let history: Vec<Vec<String>> = resp
-            .history
-            .iter()
-            .map(|h| {
-                vec![
-                    h.index.to_string(),
-                    h.statement.as_ref().map(|s| s.effective_date.clone()).unwrap_or_default(),
-                    h.statement_kind.clone(),
-                    h.actions.join(", "),
-                    h.signer_parties.join(", "),
-                    h.statement_id.clone(),
-                ]
-            })
-            .collect();
+        let history = crate::query::history_rows(&resp.history);
         let at = resp.read_at.unwrap_or_default();
         let body = format!(
             "<h1>Pledge {}</h1>{}{}<h2>History</h2>{}<p>Every version and event is an entry of the log. Check them yourself: <code>accord query history pledge {} --with-proofs</code>.</p>",
             esc(&id),
             read_at_line(&at),
             html_table(&["", ""], facts, "pledge"),
-            html_table(&["entry", "date", "statement", "actions", "signed by", "statement id"], history, "history"),
+            html_table(&crate::query::HISTORY_COLUMNS, history, "history"),
             esc(&id)
         );
         Ok(page(&format!("Pledge {id}"), &body))
