@@ -111,13 +111,22 @@ pub fn audit(
             Ok(stored) => {
                 s.stored_hashes_checked = stored.len() as u64;
                 if let Some((i, (a, b))) = stored.iter().zip(tree.0.iter()).enumerate().find(|(_, (a, b))| **a != b.0) {
+                    // Stored hashes are written in integration order, so the first one that differs is at
+                    // the lowest level above the first changed leaf: the entry is the subtree's first leaf.
+                    let (level, n) = tlog_tiles::split_stored_hash_index(i as u64);
+                    let leaf = n << level;
+                    let what = if level == 0 {
+                        format!("entry {leaf}'s leaf hash stored at integration differs from the hash of its leaf now")
+                    } else {
+                        format!(
+                            "stored tree hash {i} (level {level}, from entry {leaf}) differs from the recomputed one"
+                        )
+                    };
                     s.findings.push(Finding {
+                        index: Some(leaf),
                         expected: hex::encode(b.0),
                         found: hex::encode(a),
-                        ..finding(
-                            "tree_hashes",
-                            format!("stored tree hash {i} differs from the hash recomputed from the leaves"),
-                        )
+                        ..finding("tree_hashes", what)
                     });
                 }
             }

@@ -83,8 +83,12 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
             }
             let log = StrictNoteVerifier::from_verifier_key(&key)?;
             let row = crate::storage::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() };
-            tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &[row], None, &extra, progress))
-                .await?
+            let leaf_hashes: Vec<[u8; 32]> = entries.iter().map(|e| crate::merkle::leaf_hash(&e.leaf)).collect();
+            let mut summary =
+                tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &[row], None, &extra, progress))
+                    .await?;
+            super::locate::explain(&mut c, &leaf_hashes, &cp, &mut summary).await;
+            summary
         }
         (None, None) => bail!("give --data-dir or --server"),
     };

@@ -6,6 +6,7 @@ mod audit;
 pub mod bench;
 mod book;
 mod keys;
+mod locate;
 mod ops;
 mod report;
 mod witness;

@@ -1,0 +1,116 @@
+//! Locate a changed entry over the network. When the leaves a server streams do not hash to its signed
+//! root, the server's own proofs (built from the tree hashes it stored when it integrated each entry) say
+//! which entry changed: a consistency proof from size `m` to the signed size verifies against the root
+//! recomputed from the first `m` served leaves exactly when those leaves are the signed ones, so a binary
+//! search over `m` finds the first changed entry in O(log n) requests. Inclusion proofs of its neighbours
+//! then tell a changed entry from a checkpoint signed over a root no leaves produce.
+use tlog_tiles::Hash;
+
+use crate::client::Client;
+use crate::crypto::VerifiedCheckpoint;
+use crate::merkle::{self, MemoryHashes};
+use crate::pb;
+
+/// What the search concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Located {
+    /// Entry `index` is not the entry the log signed (its neighbours prove against the signed root).
+    Entry { index: u64, proven_prefix: u64 },
+    /// No entry can be blamed: not even the neighbours of the first mismatch prove against the signed root,
+    /// so the checkpoint does not match the tree the server stores.
+    Checkpoint { proven_prefix: u64 },
+}
+
+/// The RFC 6962 tree of the given leaf hashes.
+fn tree_of(leaf_hashes: &[[u8; 32]]) -> MemoryHashes {
+    let mut t = MemoryHashes::default();
+    for (i, h) in leaf_hashes.iter().enumerate() {
+        let new = merkle::stored_hashes_for_record_hash(i as u64, Hash(*h), &t).expect("memory tree");
+        t.0.extend(new);
+    }
+    t
+}
+
+async fn consistency(c: &mut Client, from: u64, to: u64) -> Option<Vec<Vec<u8>>> {
+    let r = c.raw().get_consistency_proof(pb::GetConsistencyProofRequest { from_size: from, to_size: Some(to) }).await;
+    r.ok().map(|r| r.into_inner().proof)
+}
+
+async fn inclusion_holds(c: &mut Client, index: u64, leaf_hash: &[u8; 32], cp: &VerifiedCheckpoint) -> bool {
+    let req = pb::GetInclusionProofRequest {
+        leaf: Some(pb::get_inclusion_proof_request::Leaf::Index(index)),
+        tree_size: cp.size,
+    };
+    match c.raw().get_inclusion_proof(req).await {
+        Ok(r) => merkle::verify_inclusion(index, cp.size, leaf_hash, &r.into_inner().proof, &cp.root).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Find the first served leaf that is not the one the log signed in `cp`. `leaf_hashes` are the RFC 6962
+/// hashes of the served leaves `0..cp.size`, which do not hash to `cp.root`. None when the server's
+/// proofs are unavailable.
+pub async fn locate(c: &mut Client, leaf_hashes: &[[u8; 32]], cp: &VerifiedCheckpoint) -> Option<Located> {
+    let n = cp.size;
+    if leaf_hashes.len() as u64 != n || n == 0 {
+        return None;
+    }
+    let tree = tree_of(leaf_hashes);
+    // Invariant: the first `lo` served leaves are proven; the first `hi` are not (hi = n: the roots differ).
+    let (mut lo, mut hi) = (0u64, n);
+    while hi - lo > 1 {
+        let m = lo + (hi - lo) / 2;
+        let root = merkle::tree_hash(m, &tree).ok()?;
+        let proof = consistency(c, m, n).await?;
+        if merkle::verify_consistency(m, n, &root, &cp.root, &proof).is_ok() {
+            lo = m;
+        } else {
+            hi = m;
+        }
+    }
+    let k = lo;
+    let genuine_root = (k > 0 && inclusion_holds(c, k - 1, &leaf_hashes[(k - 1) as usize], cp).await)
+        || (k + 1 < n && inclusion_holds(c, k + 1, &leaf_hashes[(k + 1) as usize], cp).await);
+    if genuine_root && !inclusion_holds(c, k, &leaf_hashes[k as usize], cp).await {
+        Some(Located::Entry { index: k, proven_prefix: lo })
+    } else {
+        Some(Located::Checkpoint { proven_prefix: lo })
+    }
+}
+
+/// After a network audit whose served leaves do not hash to the signed root of `cp`: add the located
+/// entry to the findings, or say that the checkpoint itself is at fault.
+pub async fn explain(c: &mut Client, leaf_hashes: &[[u8; 32]], cp: &VerifiedCheckpoint, s: &mut crate::audit::Summary) {
+    let mismatch = s.findings.iter().any(|f| f.check == "checkpoint_root" && f.checkpoint_size == Some(cp.size));
+    if !mismatch || leaf_hashes.len() as u64 != cp.size {
+        return;
+    }
+    match locate(c, leaf_hashes, cp).await {
+        Some(Located::Entry { index, proven_prefix }) => s.findings.push(crate::audit::Finding {
+            check: "leaf".into(),
+            index: Some(index),
+            checkpoint_size: Some(cp.size),
+            expected: "the leaf the log signed (its neighbours prove against the signed root)".into(),
+            found: hex::encode(leaf_hashes[index as usize]),
+            message: format!(
+                "entry {index} as served is not the entry the log signed: the first {proven_prefix} entries prove \
+                 against the signed root of size {} (server's consistency proofs), entry {index}'s inclusion proof \
+                 fails",
+                cp.size
+            ),
+            checkpoints: vec![cp.note.clone()],
+        }),
+        Some(Located::Checkpoint { proven_prefix }) => {
+            if let Some(f) =
+                s.findings.iter_mut().find(|f| f.check == "checkpoint_root" && f.checkpoint_size == Some(cp.size))
+            {
+                f.message.push_str(&format!(
+                    "; no entry is to blame: the first {proven_prefix} entries prove against it and the \
+                     neighbours of entry {proven_prefix} do not, so the signed root is not the root of the tree \
+                     the server stores"
+                ));
+            }
+        }
+        None => {}
+    }
+}

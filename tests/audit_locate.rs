@@ -1,0 +1,109 @@
+//! Tampering that breaks no signature and no domain rule — a stored leaf whose integration time was moved
+//! (still in order) — changes only the tree. The audit must still point at the entry: from a database
+//! file through the tree hashes stored at integration time, and over the network by bisecting with the
+//! server's own consistency proofs against the signed root.
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use accord::crypto;
+use accord::pb;
+use accord::storage;
+use common::*;
+use prost::Message;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_accord");
+
+/// A ledger: the charter, three single plans, a batch of five, two more singles (11 entries). Returns the
+/// stopped ledger's directory and log key.
+async fn ledger() -> (tempfile::TempDir, PathBuf, String) {
+    let (s, sec, _fun) = chartered().await;
+    let mut c = s.client().await;
+    for i in 0..3 {
+        c.submit(crypto::seal(&plan(&format!("single-{i}")), &[&sec.key])).await.unwrap();
+    }
+    let batch = (0..5).map(|i| crypto::seal(&plan(&format!("batch-{i}")), &[&sec.key])).collect();
+    c.submit_batch(batch).await.unwrap();
+    for i in 3..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        c.submit(crypto::seal(&plan(&format!("single-{i}")), &[&sec.key])).await.unwrap();
+    }
+    let key = s.verifier_key.clone();
+    let (dir, tmp) = s.stop().await;
+    (tmp.expect("temp dir"), dir, key)
+}
+
+/// Run `accord --json audit ARGS…` without blocking the runtime an in-process server runs on.
+async fn audit(args: &[&str]) -> (i32, Value) {
+    let out = tokio::process::Command::new(BIN)
+        .current_dir(std::env::temp_dir())
+        .args(["--json", "--log", "warn", "audit"])
+        .args(args)
+        .output()
+        .await
+        .expect("run accord");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), v)
+}
+
+fn entry(dir: &Path, index: u64) -> storage::EntryRow {
+    storage::open_read_only(&dir.join(accord::log::DB_FILE)).unwrap().entry_by_index(index).unwrap().unwrap()
+}
+
+fn indexes(v: &Value) -> Vec<u64> {
+    v["findings"].as_array().unwrap().iter().filter_map(|f| f["index"].as_u64()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_integration_time_is_found_at_its_entry_from_the_file_and_over_the_network() {
+    let (_tmp, dir, key) = ledger().await;
+    // Entry 8 (the last of the batch) takes entry 9's integration time: still in order, same envelope.
+    let k = 8u64;
+    let (row, next) = (entry(&dir, k), entry(&dir, k + 1));
+    assert!(row.integrated_at_ms < next.integrated_at_ms, "entry 9 was integrated later");
+    let mut le = pb::LogEntry::decode(row.leaf.as_slice()).unwrap();
+    le.integrated_at_ms = next.integrated_at_ms;
+    let db = dir.join(accord::log::DB_FILE);
+    storage::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
+    let sql = format!(
+        "UPDATE entries SET leaf = X'{}', integrated_at_ms = {} WHERE idx = {k}",
+        hex::encode(le.encode_to_vec()),
+        next.integrated_at_ms
+    );
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+
+    let (code, v) = audit(&["--data-dir", dir.to_str().unwrap(), "--log-key", &key]).await;
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(indexes(&v).into_iter().min(), Some(k), "the stored-hash finding names the entry: {v:#}");
+
+    let s = TestServer::start_in(dir.clone()).await;
+    let (code, v) = audit(&["--server", &s.url, "--log-key", &key]).await;
+    assert_eq!(code, 1, "{v:#}");
+    let located: Vec<&Value> = v["findings"].as_array().unwrap().iter().filter(|f| f["check"] == "leaf").collect();
+    assert_eq!(located.len(), 1, "{v:#}");
+    assert_eq!(located[0]["index"], k, "{v:#}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_resigned_over_another_root_is_not_blamed_on_an_entry() {
+    let (_tmp, dir, key) = ledger().await;
+    // The latest checkpoint, re-signed with the real log key over a root no leaves produce.
+    let text = std::fs::read_to_string(dir.join(accord::log::KEY_FILE)).unwrap();
+    let (name, sk) = crypto::parse_private_key(&text).unwrap();
+    let note = crypto::LogSigner::new(&name, sk).unwrap().sign_checkpoint(11, &[9; 32]);
+    let db = dir.join(accord::log::DB_FILE);
+    storage::raw_execute(&db, "DROP TRIGGER checkpoints_no_update").unwrap();
+    let sql = format!("UPDATE checkpoints SET root = X'{}', note = '{note}' WHERE size = 11", hex::encode([9u8; 32]));
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    let s = TestServer::start_in(dir.clone()).await;
+    let (code, v) = audit(&["--server", &s.url, "--log-key", &key]).await;
+    assert_eq!(code, 1, "{v:#}");
+    let f = v["findings"].as_array().unwrap();
+    assert!(f.iter().any(|f| f["check"] == "checkpoint_root" && f["checkpoint_size"] == 11), "{v:#}");
+    assert!(f.iter().all(|f| f["check"] != "leaf"), "no entry changed, the checkpoint did: {v:#}");
+    s.stop().await;
+}
