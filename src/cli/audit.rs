@@ -269,9 +269,16 @@ pub async fn attest(a: AttestArgs, json: bool) -> Result<()> {
     }
     if let Some(p) = &a.party {
         for kind in ["report", "transaction", "delivery"] {
-            let req = pb::ListRequest { party_id: p.clone(), page_size: 1000, ..Default::default() };
-            let resp = c.list(kind, req).await?;
-            indexes.extend(resp.items.iter().map(|i| i.index));
+            let mut page_token = String::new();
+            loop {
+                let req = pb::ListRequest { party_id: p.clone(), page_size: 1000, page_token, ..Default::default() };
+                let resp = c.list(kind, req).await?;
+                indexes.extend(resp.items.iter().map(|i| i.index));
+                if resp.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = resp.next_page_token;
+            }
         }
     }
     if indexes.is_empty() {
@@ -281,13 +288,19 @@ pub async fn attest(a: AttestArgs, json: bool) -> Result<()> {
     let mut rows = Vec::new();
     for i in indexes {
         let (e, _) = c.entry(pb::get_entry_request::Key::Index(i)).await?;
+        // Only the leaf bytes are proven (inclusion at a signed checkpoint); the identity signed over and
+        // everything listed are computed from them, never taken from the server's other fields.
         let st = crate::query::statement_of_leaf(&e.leaf)?;
+        let identity = crate::crypto::leaf_identity(&e.leaf)
+            .with_context(|| format!("entry {i}: the leaf is not an accord.v1.LogEntry"))?
+            .to_vec();
+        let kind = st.body.as_ref().map(crate::domain::kind_name).unwrap_or("?");
         let day = st.effective_date.clone();
         if a.from.as_ref().is_some_and(|f| &day < f) || a.to.as_ref().is_some_and(|t| &day > t) {
             continue;
         }
-        rows.push(json!({"index": e.index, "kind": e.kind, "statement_id": e.statement_id, "effective_date": day, "identity": hex::encode(&e.identity)}));
-        covered.push(e.identity);
+        rows.push(json!({"index": e.index, "kind": kind, "statement_id": st.statement_id, "effective_date": day, "identity": hex::encode(&identity)}));
+        covered.push(identity);
     }
     if covered.is_empty() {
         bail!("no selected entry falls in the period");
