@@ -140,13 +140,14 @@ pub struct MonitorArgs {
     /// File holding the last verified checkpoint (created on first run; written atomically).
     #[arg(long)]
     state: PathBuf,
-    /// Also download the new entries and check that they hash to the new checkpoint's root.
+    /// Also download the new entries (each poll fetches only those not yet checked) and check that all the
+    /// leaves hash to the new checkpoint's root.
     #[arg(long)]
     replay: bool,
-    /// Seconds between polls.
+    /// Seconds between polls (an unreachable server is reported and asked again after this long).
     #[arg(long, default_value_t = 10)]
     interval: u64,
-    /// Check once and exit.
+    /// Check once and exit (3 when the server cannot be reached).
     #[arg(long)]
     once: bool,
 }
@@ -170,51 +171,139 @@ pub async fn monitor(a: MonitorArgs) -> Result<()> {
     let Some(key) = a.server.log_key.as_deref().map(keys::read_log_key).transpose()? else {
         bail!("--log-key is required: a monitor trusts only the log key")
     };
-    let mut c = Client::connect(&a.server.server, Some(&key)).await?;
+    let mut client = None;
+    // --replay: the leaves downloaded and checked so far; each poll fetches only the new ones.
+    let mut replayed = crate::merkle::MemoryHashes::default();
     loop {
-        let new = c.checkpoint(None).await?;
-        let old = match std::fs::read_to_string(&a.state) {
-            Ok(text) => Some(crate::crypto::open_checkpoint(text.as_bytes(), c.log_key())?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", a.state.display())),
-        };
-        let verdict = match &old {
-            Some(old) if new.size < old.size || (new.size == old.size && new.root != old.root) => Err(format!(
-                "the log's checkpoint of size {} does not extend the verified one of size {}",
-                new.size, old.size
-            )),
-            Some(old) if new.size > old.size => {
-                c.check_consistency(old, &new).await.map(|_| ()).map_err(|e| e.to_string())
-            }
-            _ => Ok(()),
-        };
-        let verdict = match (verdict, a.replay) {
-            (Ok(()), true) => c.download(&new, |_| {}).await.map(|_| ()).map_err(|e| e.to_string()),
-            (v, _) => v,
-        };
-        match verdict {
-            Ok(()) => {
+        match poll(&a, &key, &mut client, &mut replayed).await {
+            Ok(()) => {}
+            // An unreachable server is not evidence of anything: say so and ask again (with --once, exit 3).
+            Err(e) if !a.once && unavailable(&e) => {
                 println!(
                     "{}",
-                    json!({"ok": true, "tree_size": new.size, "root_hash": hex::encode(new.root),
-                           "previous_size": old.as_ref().map(|o| o.size)})
+                    json!({"event": "unreachable", "server": a.server.server, "error": format!("{e:#}"),
+                           "retry_in_seconds": a.interval.max(1)})
                 );
-                write_atomic(&a.state, &new.note)?;
+                client = None;
             }
-            Err(why) => {
-                println!(
-                    "{}",
-                    json!({"ok": false, "error": why, "verified_checkpoint": old.as_ref().map(|o| o.note.clone()),
-                           "served_checkpoint": new.note})
-                );
-                return Err(Reported(1).into());
-            }
+            Err(e) => return Err(e),
         }
         if a.once {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_secs(a.interval.max(1))).await;
     }
+}
+
+fn unavailable(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::error::Error>().is_some_and(|e| e.kind == crate::error::Kind::Unavailable)
+}
+
+/// One look at the log: the served checkpoint must extend the last verified one (and, with --replay, the
+/// new entries must hash to it). Transient failures return an Unavailable error; misbehaviour prints the
+/// evidence and returns [`Reported`].
+async fn poll(
+    a: &MonitorArgs,
+    key: &str,
+    client: &mut Option<Client>,
+    replayed: &mut crate::merkle::MemoryHashes,
+) -> Result<()> {
+    if client.is_none() {
+        *client = Some(Client::connect(&a.server.server, Some(key)).await?);
+    }
+    let c = client.as_mut().expect("connected above");
+    let new = c.checkpoint(None).await?;
+    let old = match std::fs::read_to_string(&a.state) {
+        Ok(text) => Some(crate::crypto::open_checkpoint(text.as_bytes(), c.log_key())?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", a.state.display())),
+    };
+    let mut verdict = match &old {
+        Some(old) if new.size < old.size || (new.size == old.size && new.root != old.root) => Err(format!(
+            "the log's checkpoint of size {} does not extend the verified one of size {}",
+            new.size, old.size
+        )),
+        Some(old) if new.size > old.size => match c.check_consistency(old, &new).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == crate::error::Kind::Unavailable => return Err(e.into()),
+            Err(e) => Err(e.to_string()),
+        },
+        _ => Ok(()),
+    };
+    let mut downloaded = 0;
+    if verdict.is_ok() && a.replay {
+        match replay_new(c, replayed, &new).await {
+            Ok(n) => downloaded = n,
+            Err(e) if e.kind == crate::error::Kind::Unavailable => return Err(e.into()),
+            Err(e) => verdict = Err(e.to_string()),
+        }
+    }
+    match verdict {
+        Ok(()) => {
+            // Persisted before it is reported: a reader of the line finds the state already updated.
+            write_atomic(&a.state, &new.note)?;
+            println!(
+                "{}",
+                json!({"ok": true, "event": "verified", "tree_size": new.size, "root_hash": hex::encode(new.root),
+                       "previous_size": old.as_ref().map(|o| o.size), "entries_downloaded": a.replay.then_some(downloaded)})
+            );
+            Ok(())
+        }
+        Err(why) => {
+            println!(
+                "{}",
+                json!({"ok": false, "event": "inconsistent", "error": why,
+                       "verified_checkpoint": old.as_ref().map(|o| o.note.clone()), "served_checkpoint": new.note})
+            );
+            Err(Reported(1).into())
+        }
+    }
+}
+
+/// Download the entries the tree does not hold yet (up to `cp`) and check that all the leaves hash to its
+/// signed root; returns how many were downloaded. On failure the tree is left as it was.
+async fn replay_new(
+    c: &mut Client,
+    tree: &mut crate::merkle::MemoryHashes,
+    cp: &crate::crypto::VerifiedCheckpoint,
+) -> crate::error::Result<u64> {
+    use crate::error::{Error, Kind};
+    let start = tree.leaves();
+    let kept = crate::merkle::stored_hash_count(start) as usize;
+    let status = |s: tonic::Status| {
+        let kind = if s.code() == tonic::Code::Unavailable { Kind::Unavailable } else { Kind::PermissionDenied };
+        Error::new(kind, "entries", format!("server: {}", s.message()))
+    };
+    let result = async {
+        if start < cp.size {
+            let req = pb::StreamEntriesRequest { start_index: start, end_index: cp.size, follow: false };
+            let mut stream = c.raw().stream_entries(req).await.map_err(status)?.into_inner();
+            while let Some(e) = stream.message().await.map_err(status)? {
+                if e.index != tree.leaves() {
+                    return Err(Error::denied(
+                        "entries",
+                        format!("entry {} arrived where {} belongs", e.index, tree.leaves()),
+                    ));
+                }
+                tree.append(&e.leaf);
+            }
+        }
+        if tree.leaves() < cp.size {
+            return Err(Error::denied("entries", format!("the server sent {} of {} entries", tree.leaves(), cp.size)));
+        }
+        if crate::merkle::tree_hash(cp.size, &*tree)? != cp.root {
+            return Err(Error::denied(
+                "entries",
+                format!("the leaves do not hash to the signed root of tree size {} (the log was altered)", cp.size),
+            ));
+        }
+        Ok(cp.size.saturating_sub(start))
+    }
+    .await;
+    if result.is_err() {
+        tree.0.truncate(kept);
+    }
+    result
 }
 
 #[derive(Debug, Args)]
