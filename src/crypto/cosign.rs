@@ -139,6 +139,11 @@ impl Policy {
         let mut p =
             Policy { logs: Vec::new(), witnesses: BTreeMap::new(), groups: BTreeMap::new(), quorum: String::new() };
         let mut names: BTreeSet<String> = BTreeSet::new();
+        // The spec's rules that keep one key from counting twice towards a quorum: no two witnesses (or
+        // logs) with the same public key — an Ed25519 cosignature does not commit to the witness's name, so
+        // its line could be relabelled for a second name — and no name listed as a group member twice.
+        let mut witness_keys: BTreeMap<[u8; 32], String> = BTreeMap::new();
+        let mut members_used: BTreeSet<String> = BTreeSet::new();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -148,12 +153,22 @@ impl Policy {
             let w: Vec<&str> = line.split([' ', '\t']).filter(|s| !s.is_empty()).collect();
             match w[0] {
                 "log" if w.len() == 2 || w.len() == 3 => {
-                    p.logs.push(StrictNoteVerifier::from_verifier_key(w[1]).map_err(|e| e.scope(&f))?);
+                    let log = StrictNoteVerifier::from_verifier_key(w[1]).map_err(|e| e.scope(&f))?;
+                    if p.logs.iter().any(|l| l.key() == log.key()) {
+                        return Err(Error::invalid(f, "this log's public key is already listed"));
+                    }
+                    p.logs.push(log);
                 }
                 "witness" if w.len() == 3 || w.len() == 4 => {
                     let v = CosignatureVerifier::from_verifier_key(w[2]).map_err(|e| e.scope(&f))?;
-                    if !names.insert(w[1].to_string()) || w[1] == "none" {
+                    if w[1] == "none" || !names.insert(w[1].to_string()) {
                         return Err(Error::invalid(f, format!("name {:?} is already defined", w[1])));
+                    }
+                    if let Some(other) = witness_keys.insert(*v.key.as_bytes(), w[1].to_string()) {
+                        return Err(Error::invalid(
+                            f,
+                            format!("witness {:?} has the same public key as witness {other:?}", w[1]),
+                        ));
                     }
                     p.witnesses.insert(w[1].to_string(), (v, w.get(3).map(|s| s.to_string())));
                 }
@@ -163,6 +178,12 @@ impl Policy {
                         if !names.contains(m) {
                             return Err(Error::invalid(&f, format!("member {m:?} is not defined on an earlier line")));
                         }
+                        if !members_used.insert(m.clone()) {
+                            return Err(Error::invalid(
+                                &f,
+                                format!("{m:?} is already a group member (each name may be listed once)"),
+                            ));
+                        }
                     }
                     let k = match w[2] {
                         "all" => members.len(),
@@ -171,7 +192,7 @@ impl Policy {
                             Error::invalid(&f, format!("threshold {k:?} must be all, any or 1..={}", members.len()))
                         })?,
                     };
-                    if !names.insert(w[1].to_string()) {
+                    if w[1] == "none" || !names.insert(w[1].to_string()) {
                         return Err(Error::invalid(f, format!("name {:?} is already defined", w[1])));
                     }
                     p.groups.insert(w[1].to_string(), (k, members));
@@ -270,6 +291,33 @@ mod tests {
         assert_eq!(open_checkpoint(two.as_bytes(), log.verifier()).unwrap().size, 5);
         assert!(CosignatureVerifier::from_verifier_key(&log.verifier_key()).is_err(), "0x01 is not a cosigner key");
         assert!(Policy::parse("witness A x\nquorum A").is_err());
+        // One key cannot count twice: the cosignature message does not name the witness, so a line by A
+        // relabelled as B would verify under B if both held the same key.
+        let same_key = Cosigner::new("b.example", ws[0].key.clone());
+        let dup = format!(
+            "log {}\nwitness A {}\nwitness B {}\ngroup G 2 A B\nquorum G\n",
+            log.verifier_key(),
+            ws[0].verifier_key(),
+            same_key.verifier_key()
+        );
+        let e = Policy::parse(&dup).unwrap_err();
+        assert!(e.message.contains("same public key"), "{e}");
+        let relabelled = format!("{one}{}", same_key.cosign(body, 1_700_000_000));
+        assert!(p.check(&relabelled).is_err(), "B's name with A's key is not B's cosignature");
+        // Nor can one name be listed twice.
+        for bad in
+            ["group G 2 A A\nquorum G", "group G any A\ngroup H 2 A B\nquorum H", "group none any A\nquorum none"]
+        {
+            let text = format!(
+                "log {}\nwitness A {}\nwitness B {}\n{bad}\n",
+                log.verifier_key(),
+                ws[0].verifier_key(),
+                ws[1].verifier_key()
+            );
+            assert!(Policy::parse(&text).is_err(), "{bad}");
+        }
+        let two_logs = format!("log {}\nlog {}\nquorum none\n", log.verifier_key(), log.verifier_key());
+        assert!(Policy::parse(&two_logs).is_err());
         assert!(Policy::parse("log x").is_err());
     }
 }
