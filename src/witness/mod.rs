@@ -95,14 +95,22 @@ impl Witness {
             );
         };
         let mut lines = head.lines();
-        let Some(old) = lines.next().and_then(|l| l.strip_prefix("old ")).and_then(|n| n.parse::<u64>().ok()) else {
-            return text(StatusCode::BAD_REQUEST, "the first line must be `old <size>`".into());
+        // ASCII decimal without leading zeroes (or a sign), as the spec writes it.
+        let decimal = |n: &str| n.parse::<u64>().ok().filter(|v| v.to_string() == n);
+        let Some(old) = lines.next().and_then(|l| l.strip_prefix("old ")).and_then(decimal) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "the first line must be `old <size>` (decimal, no leading zeroes)".into(),
+            );
         };
         let proof: Vec<Vec<u8>> = match lines.map(|l| BASE64_STANDARD.decode(l)).collect::<std::result::Result<_, _>>()
         {
             Ok(p) => p,
             Err(_) => return text(StatusCode::BAD_REQUEST, "a proof line is not base64".into()),
         };
+        if proof.iter().any(|h| h.len() != 32) {
+            return text(StatusCode::BAD_REQUEST, "a proof line is not a 32-byte hash".into());
+        }
         if proof.len() > MAX_PROOF_LINES {
             return text(StatusCode::BAD_REQUEST, format!("at most {MAX_PROOF_LINES} proof lines"));
         }
@@ -112,6 +120,11 @@ impl Witness {
         };
         let cp = match crypto::open_checkpoint(note.as_bytes(), log) {
             Ok(cp) => cp,
+            // Not a signed note or not a checkpoint: malformed (400). Well-formed but not signed by the
+            // log's key: forbidden (403).
+            Err(e) if e.kind == crate::error::Kind::InvalidArgument => {
+                return text(StatusCode::BAD_REQUEST, format!("checkpoint: {e}"))
+            }
             Err(e) => return text(StatusCode::FORBIDDEN, format!("checkpoint signature: {e}")),
         };
         if old > cp.size {
@@ -294,5 +307,40 @@ pub async fn run_sender(ledger: Arc<Ledger>, target: WitnessTarget) {
             r = sizes.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{generate_key, LogSigner};
+
+    fn witness(dir: &Path, log: &LogSigner) -> Witness {
+        let w = Cosigner::new("w.example", generate_key());
+        Witness::open(w, vec![log.verifier().clone()], &dir.join("w.state")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn malformed_requests_are_400_and_foreign_signatures_403() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = LogSigner::new("example.com/log", generate_key()).unwrap();
+        let w = witness(tmp.path(), &log);
+        let note = log.sign_checkpoint(3, &[1; 32]);
+        let code = |r: (StatusCode, &'static str, String)| r.0;
+        assert_eq!(code(w.add_checkpoint(&format!("old 0\n\n{note}")).await), StatusCode::OK);
+        for bad in ["old 03", "old +3", "old -0", "old 3x", "old"] {
+            assert_eq!(code(w.add_checkpoint(&format!("{bad}\n\n{note}")).await), StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let short = BASE64_STANDARD.encode([0u8; 31]);
+        assert_eq!(code(w.add_checkpoint(&format!("old 3\n{short}\n\n{note}")).await), StatusCode::BAD_REQUEST);
+        // The log's origin line over a body that is not a checkpoint, or no signature block: malformed.
+        let not_a_note = "example.com/log\n3\nAQ==\n";
+        assert_eq!(code(w.add_checkpoint(&format!("old 3\n\n{not_a_note}")).await), StatusCode::BAD_REQUEST);
+        // Well formed, signed by another key of the same name: forbidden.
+        let other = LogSigner::new("example.com/log", generate_key()).unwrap().sign_checkpoint(4, &[2; 32]);
+        assert_eq!(code(w.add_checkpoint(&format!("old 3\n\n{other}")).await), StatusCode::FORBIDDEN);
+        // The state was not touched by any of these: 3 is still the size it knows.
+        let (c, ct, body) = w.add_checkpoint(&format!("old 0\n\n{note}")).await;
+        assert_eq!((c, ct, body.as_str()), (StatusCode::CONFLICT, "text/x.tlog.size", "3\n"));
     }
 }
