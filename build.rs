@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "proto/accord/v1/ledger.proto",
     "proto/accord/v1/coalition.proto",
     "proto/accord/v1/report.proto",
+    "proto/accord/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -10,8 +10,8 @@ use tonic::transport::server::TcpIncoming;
 use crate::api::{CoalitionApi, LedgerApi, ReportApi};
 use crate::log::Ledger;
 use crate::pb::{
-    coalition_service_server::CoalitionServiceServer, ledger_service_server::LedgerServiceServer,
-    report_service_server::ReportServiceServer, FILE_DESCRIPTOR_SET,
+    audit_service_server::AuditServiceServer, coalition_service_server::CoalitionServiceServer,
+    ledger_service_server::LedgerServiceServer, report_service_server::ReportServiceServer, FILE_DESCRIPTOR_SET,
 };
 
 /// Largest gRPC message accepted (a full SubmitBatch of 1024 × 64 KiB envelopes is the design maximum).
@@ -74,6 +74,7 @@ pub async fn run_with(
     health_reporter.set_serving::<LedgerServiceServer<LedgerApi>>().await;
     health_reporter.set_serving::<CoalitionServiceServer<CoalitionApi>>().await;
     health_reporter.set_serving::<ReportServiceServer<ReportApi>>().await;
+    health_reporter.set_serving::<AuditServiceServer<crate::api::audit::AuditApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -87,6 +88,8 @@ pub async fn run_with(
     let coalition =
         CoalitionServiceServer::new(CoalitionApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let reports = ReportServiceServer::new(ReportApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let audit = AuditServiceServer::new(crate::api::audit::AuditApi::new(ledger.clone()))
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut builder = tonic::transport::Server::builder();
     if let Some(t) = &settings.tls {
@@ -110,6 +113,7 @@ pub async fn run_with(
         .add_service(api)
         .add_service(coalition)
         .add_service(reports)
+        .add_service(audit)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     let l = ledger.clone();

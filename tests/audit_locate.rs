@@ -1,7 +1,8 @@
 //! Tampering that breaks no signature and no domain rule — a stored leaf whose integration time was moved
 //! (still in order) — changes only the tree. The audit must still point at the entry: from a database
 //! file through the tree hashes stored at integration time, and over the network by bisecting with the
-//! server's own consistency proofs against the signed root.
+//! server's own consistency proofs against the signed root. And a network audit checks every checkpoint
+//! the server stores, not only its latest.
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -105,5 +106,45 @@ async fn a_checkpoint_resigned_over_another_root_is_not_blamed_on_an_entry() {
     let f = v["findings"].as_array().unwrap();
     assert!(f.iter().any(|f| f["check"] == "checkpoint_root" && f["checkpoint_size"] == 11), "{v:#}");
     assert!(f.iter().all(|f| f["check"] != "leaf"), "no entry changed, the checkpoint did: {v:#}");
+    s.stop().await;
+}
+
+/// Re-sign the stored checkpoint of `size` over `root` with the ledger's own key; returns the new note.
+fn resign(dir: &Path, size: u64, root: [u8; 32]) -> String {
+    let text = std::fs::read_to_string(dir.join(accord::log::KEY_FILE)).unwrap();
+    let (name, sk) = crypto::parse_private_key(&text).unwrap();
+    let note = crypto::LogSigner::new(&name, sk).unwrap().sign_checkpoint(size, &root);
+    let db = dir.join(accord::log::DB_FILE);
+    let _ = storage::raw_execute(&db, "DROP TRIGGER checkpoints_no_update");
+    let sql = format!("UPDATE checkpoints SET root = X'{}', note = '{note}' WHERE size = {size}", hex::encode(root));
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    note
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_audit_checks_every_stored_checkpoint_not_only_the_latest() {
+    let (_tmp, dir, key) = ledger().await;
+    // An old checkpoint (size 4), re-signed over a foreign root: the server would hand it to anyone asking
+    // for size 4, while its latest checkpoint is genuine.
+    let forged = resign(&dir, 4, [5; 32]);
+    let s = TestServer::start_in(dir.clone()).await;
+    let (code, v) = audit(&["--server", &s.url, "--log-key", &key]).await;
+    assert_eq!(code, 1, "{v:#}");
+    let f = v["findings"].as_array().unwrap();
+    let bad: Vec<&Value> = f.iter().filter(|f| f["check"] == "checkpoint_root").collect();
+    assert_eq!(bad.len(), 1, "{v:#}");
+    assert_eq!(
+        (bad[0]["checkpoint_size"].as_u64(), bad[0]["checkpoints"][0].as_str()),
+        (Some(4), Some(forged.as_str()))
+    );
+    assert!(v["checkpoints_checked"].as_u64().unwrap() >= 8, "sizes 0, 1, 2, 3, 4, 9, 10, 11: {v:#}");
+    s.stop().await;
+
+    // The honest ledger passes, with every stored checkpoint checked.
+    let (_tmp, dir, key) = ledger().await;
+    let s = TestServer::start_in(dir.clone()).await;
+    let (code, v) = audit(&["--server", &s.url, "--log-key", &key]).await;
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["checkpoints_checked"], 8, "{v:#}");
     s.stop().await;
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+pub mod audit;
 pub mod limits;
 
 use crate::domain::book;

@@ -18,7 +18,7 @@ pub struct AuditArgs {
     /// Audit a database file directly (a data directory or its ledger.db).
     #[arg(long, conflicts_with = "server")]
     data_dir: Option<PathBuf>,
-    /// Audit a server through its public API (StreamEntries and checkpoints).
+    /// Audit a server through its public API (StreamEntries, every stored checkpoint, proofs).
     #[arg(long)]
     server: Option<String>,
     /// The trusted log verifier key (required for --server; for --data-dir the database's own is used
@@ -82,12 +82,24 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
                 }
             }
             let log = StrictNoteVerifier::from_verifier_key(&key)?;
-            let row = crate::storage::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() };
+            // Every checkpoint the log ever signed and stores, up to the one audited, and the one it serves
+            // as its latest (two different ones of the same size are a split view).
+            let mut rows = match super::netaudit::list_checkpoints(url).await {
+                Some(stored) => stored,
+                None => {
+                    eprintln!("accord: warning: the server has no audit API; checking its latest checkpoint only");
+                    Vec::new()
+                }
+            };
+            rows.retain(|r| r.size <= cp.size);
+            if !rows.iter().any(|r| r.size == cp.size && r.root == cp.root) {
+                rows.push(crate::storage::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() });
+            }
             let leaf_hashes: Vec<[u8; 32]> = entries.iter().map(|e| crate::merkle::leaf_hash(&e.leaf)).collect();
             let mut summary =
-                tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &[row], None, &extra, progress))
+                tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &rows, None, &extra, progress))
                     .await?;
-            super::locate::explain(&mut c, &leaf_hashes, &cp, &mut summary).await;
+            super::netaudit::explain(&mut c, &leaf_hashes, &cp, &mut summary).await;
             summary
         }
         (None, None) => bail!("give --data-dir or --server"),

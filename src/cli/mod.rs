@@ -6,7 +6,7 @@ mod audit;
 pub mod bench;
 mod book;
 mod keys;
-mod locate;
+mod netaudit;
 mod ops;
 mod report;
 mod witness;

@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
+mod audit;
+
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tlog_tiles::{Hash, HashReader};
 

@@ -1,4 +1,7 @@
-//! Locate a changed entry over the network. When the leaves a server streams do not hash to its signed
+//! Network audits: every checkpoint the server stores (AuditService.ListCheckpoints), and locating a
+//! changed entry.
+//!
+//! When the leaves a server streams do not hash to its signed
 //! root, the server's own proofs (built from the tree hashes it stored when it integrated each entry) say
 //! which entry changed: a consistency proof from size `m` to the signed size verifies against the root
 //! recomputed from the first `m` served leaves exactly when those leaves are the signed ones, so a binary
@@ -9,7 +12,8 @@ use tlog_tiles::Hash;
 use crate::client::Client;
 use crate::crypto::VerifiedCheckpoint;
 use crate::merkle::{self, MemoryHashes};
-use crate::pb;
+use crate::pb::{self, audit_service_client::AuditServiceClient};
+use crate::storage::CheckpointRow;
 
 /// What the search concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,4 +117,27 @@ pub async fn explain(c: &mut Client, leaf_hashes: &[[u8; 32]], cp: &VerifiedChec
         }
         None => {}
     }
+}
+
+/// Every checkpoint the server stores, in size order. None when the server does not offer the audit API
+/// (an older server): the caller then checks the latest checkpoint only.
+pub async fn list_checkpoints(url: &str) -> Option<Vec<CheckpointRow>> {
+    let channel = crate::client::channel(url).await.ok()?;
+    let mut c = AuditServiceClient::new(channel).max_decoding_message_size(crate::server::MAX_MESSAGE_BYTES);
+    let mut out = Vec::new();
+    let mut next = Some(0);
+    while let Some(start) = next {
+        let resp =
+            c.list_checkpoints(pb::ListCheckpointsRequest { start_size: start, limit: 0 }).await.ok()?.into_inner();
+        for cp in resp.checkpoints {
+            out.push(CheckpointRow {
+                size: cp.tree_size,
+                // A malformed root shows as a mismatch with the signed note.
+                root: cp.root_hash.as_slice().try_into().unwrap_or([0; 32]),
+                note: cp.checkpoint,
+            });
+        }
+        next = resp.next_size.filter(|n| *n > start);
+    }
+    Some(out)
 }
