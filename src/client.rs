@@ -105,6 +105,8 @@ pub struct Client {
     coalition: CoalitionServiceClient<Channel>,
     reports: ReportServiceClient<Channel>,
     log: StrictNoteVerifier,
+    /// With a C2SP tlog-policy, checkpoints count only when its quorum of witnesses cosigned them.
+    policy: Option<std::sync::Arc<crate::crypto::cosign::Policy>>,
 }
 
 impl Client {
@@ -132,7 +134,7 @@ impl Client {
                 StrictNoteVerifier::from_verifier_key(&info.verifier_key)?
             }
         };
-        Ok(Self { inner, coalition, reports, log })
+        Ok(Self { inner, coalition, reports, log, policy: None })
     }
 
     /// A plan's report; the checkpoint it names is checked against the log key.
@@ -280,6 +282,14 @@ impl Client {
     }
 
     /// The latest checkpoint, verified.
+    /// Accept checkpoints (from [`Client::checkpoint`], and so [`Client::entry`]) only when they satisfy
+    /// `policy`: signed by one of its logs and cosigned by its quorum of witnesses. Receipts are not
+    /// affected: a receipt's checkpoint is signed at commit, before any witness has seen it.
+    pub fn with_policy(mut self, policy: crate::crypto::cosign::Policy) -> Self {
+        self.policy = Some(std::sync::Arc::new(policy));
+        self
+    }
+
     pub async fn checkpoint(&mut self, size: Option<u64>) -> Result<VerifiedCheckpoint> {
         let r = self
             .inner
@@ -288,6 +298,9 @@ impl Client {
             .map_err(from_status)?
             .into_inner();
         let cp = open_checkpoint(r.checkpoint.as_bytes(), &self.log)?;
+        if let Some(p) = &self.policy {
+            p.check(&r.checkpoint)?;
+        }
         if let Some(s) = size {
             if cp.size != s {
                 return Err(Error::denied("checkpoint", format!("asked for size {s}, got {}", cp.size)));

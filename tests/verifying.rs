@@ -1,7 +1,8 @@
 //! docs/VERIFYING.md is enough: a verifier written here from the document alone — SHA-256, Ed25519 and
 //! base64, no Accord verification code — accepts the proof bundle `accord get --proof-out` writes for an
 //! entry of a real ledger whose checkpoint a real witness cosigned, under a policy requiring that witness;
-//! and it rejects the bundle when any part is changed. `accord verify --policy` agrees with it.
+//! and it rejects the bundle when any part is changed. `accord verify --policy` agrees with it, and
+//! `accord get --policy` refuses a checkpoint its quorum did not cosign.
 mod common;
 
 use std::sync::Arc;
@@ -236,5 +237,26 @@ async fn the_documented_procedure_verifies_a_cosigned_bundle_without_accord_code
         .await
         .unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+
+    // accord get --policy proves the entry only in a checkpoint the quorum cosigned: one witness meets a
+    // one-witness quorum; a policy also requiring a witness that never saw the log is refused.
+    let get = |policy: std::path::PathBuf| {
+        tokio::process::Command::new(BIN)
+            .args(["--log", "warn", "get", "--server", &s.url, "--index", "3", "--policy"])
+            .arg(policy)
+            .output()
+    };
+    let out = get(policy.clone()).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let absent = Cosigner::new("witness.example/w2", crypto::generate_key()).verifier_key();
+    let strict = tmp.path().join("strict.txt");
+    std::fs::write(
+        &strict,
+        format!("log {}\nwitness W1 {wkey}\nwitness W2 {absent}\ngroup both all W1 W2\nquorum both\n", s.verifier_key),
+    )
+    .unwrap();
+    let out = get(strict).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quorum"), "{}", String::from_utf8_lossy(&out.stderr));
     s.stop().await;
 }

@@ -319,6 +319,10 @@ struct GetArgs {
     /// Also write the entry's tlog-proof bundle here.
     #[arg(long)]
     proof_out: Option<PathBuf>,
+    /// A C2SP tlog-policy file: prove the entry only in a checkpoint its quorum of witnesses cosigned (the
+    /// log key is taken from the policy when --log-key is not given).
+    #[arg(long)]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -814,7 +818,15 @@ async fn get(a: GetArgs, json: bool) -> Result<()> {
         (_, _, Some(s)) => Key::StatementId(s.clone()),
         _ => bail!("give one of --index, --identity, --statement-id"),
     };
-    let mut c = connect(&a.server).await?;
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
+    let mut server = a.server.clone();
+    if server.log_key.is_none() {
+        server.log_key = policy.as_ref().and_then(|p| p.logs.first()).map(|l| l.verifier_key());
+    }
+    let mut c = connect(&server).await?;
+    if let Some(p) = policy {
+        c = c.with_policy(p);
+    }
     let (entry, cp) = c.entry(key).await?;
     let le: pb::LogEntry = prost::Message::decode(entry.leaf.as_slice()).context("leaf is not a LogEntry")?;
     let env = le.envelope.clone().unwrap_or_default();
