@@ -598,3 +598,87 @@ async fn a_data_directory_keeps_its_origin() {
     assert!(err.message.contains(ORIGIN), "{err}");
     drop(tmp);
 }
+
+/// The sequencer integrates concurrent requests in one transaction without savepoints; when one of them
+/// breaks a rule, the group is redone one savepoint per request. Every good request must then still be
+/// in, every bad one out, each with its own answer.
+#[tokio::test]
+async fn one_bad_request_in_a_group_leaves_the_others_in() {
+    let (s, sec, _) = chartered().await;
+    s.client().await.submit(crypto::seal(&plan("taken"), &[&sec.key])).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..120 {
+        let bad = i % 4 == 3;
+        let first = crypto::seal(&plan(&format!("g{i}a")), &[&sec.key]);
+        let mut second = plan(&format!("g{i}b"));
+        if bad {
+            if let Some(Body::PlanCreated(p)) = &mut second.body {
+                p.plan_id = "plan-taken".into();
+            }
+        }
+        let second = crypto::seal(&second, &[&sec.key]);
+        let mut raw = s.raw().await;
+        tasks.push(tokio::spawn(async move {
+            (bad, raw.submit_batch(pb::SubmitBatchRequest { envelopes: vec![first, second] }).await)
+        }));
+    }
+    let mut good = 0u64;
+    for t in tasks {
+        let (bad, res) = t.await.unwrap();
+        match res {
+            Ok(r) => {
+                assert!(!bad, "a batch reusing plan-taken was accepted");
+                assert_eq!(r.into_inner().receipts.len(), 2);
+                good += 1;
+            }
+            Err(e) => {
+                assert!(bad, "a good batch was refused: {}", e.message());
+                assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+                assert!(e.message().contains("envelopes[1]"), "{}", e.message());
+            }
+        }
+    }
+    assert_eq!(good, 90);
+    assert_eq!(size(&s).await, 2 + 2 * good);
+    // The projection agrees: every good plan is there, no first half of a bad batch is.
+    let mut c = s.client().await;
+    for i in 0..120 {
+        let found = c.subject("plan", &format!("plan-g{i}a"), false).await.is_ok();
+        assert_eq!(found, i % 4 != 3, "plan-g{i}a");
+    }
+}
+
+/// A subject whose body is its statement's own body is stored without a second copy (a one-byte marker)
+/// and read back whole, before and after an amendment.
+#[tokio::test]
+async fn subjects_do_not_store_a_second_copy_of_their_statement() {
+    let (s, sec, _) = chartered().await;
+    let mut c = s.client().await;
+    c.submit(crypto::seal(&plan("d1"), &[&sec.key])).await.unwrap();
+    let db = s.dir.join(accord::log::DB_FILE);
+    let body = |db: &std::path::Path| -> Vec<u8> {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.query_row("SELECT body FROM subjects WHERE kind = 'plan' AND id = 'plan-d1'", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(body(&db), accord::storage::DERIVED_BODY);
+    let item = c.subject("plan", "plan-d1", true).await.unwrap().item.unwrap();
+    let Some(Body::PlanCreated(p)) = item.compiled.unwrap().body else { panic!("not a plan") };
+    assert_eq!(p.title, "Regional plan");
+    // Amend it: the stored marker now stands for the amendment's new version.
+    let mut amended = p.clone();
+    amended.title = "Regional plan, amended".into();
+    let st = statement(
+        "d1-amend",
+        Body::Amended(pb::Amended {
+            subject_id: "plan-d1".into(),
+            rationale: "retitled".into(),
+            version: Some(pb::amended::Version::Plan(amended)),
+        }),
+    );
+    c.submit(crypto::seal(&st, &[&sec.key])).await.unwrap();
+    assert_eq!(body(&db), accord::storage::DERIVED_BODY);
+    let subject = s.ledger.readers().with(|r| r.subject("plan", "plan-d1")).unwrap().unwrap();
+    assert_eq!((subject.version, subject.version_at), (2, 2));
+    let p: pb::PlanCreated = subject.decode().unwrap();
+    assert_eq!(p.title, "Regional plan, amended");
+}

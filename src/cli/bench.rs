@@ -21,7 +21,8 @@ use crate::pb::{self, ledger_service_client::LedgerServiceClient};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Entries to load with SubmitBatch (the ledger size for the proof and start-up measurements).
+    /// Entries to load with SubmitBatch (the ledger size for the proof and start-up measurements; with
+    /// --soak, the ledger is loaded to this size before the soak starts).
     #[arg(long, default_value_t = 100_000)]
     entries: u64,
     /// Envelopes per SubmitBatch call.
@@ -271,24 +272,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let server_pid = server.child.id().unwrap_or(0);
     let meter = CpuMeter::start(server_pid);
     let t = Instant::now();
-    let chunks: Vec<Vec<pb::Envelope>> = batch_envs.chunks(a.batch).map(|c| c.to_vec()).collect();
-    let total = chunks.len();
-    let queue = Arc::new(std::sync::Mutex::new(chunks.into_iter()));
-    let mut tasks = Vec::new();
-    for t in 0..a.batch_in_flight.max(1) {
-        let mut c = clients[t % clients.len()].clone();
-        let q = queue.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let next = q.lock().expect("queue").next();
-                let Some(chunk) = next else { return Ok::<_, tonic::Status>(()) };
-                c.submit_batch(pb::SubmitBatchRequest { envelopes: chunk }).await?;
-            }
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
+    let total = batch_load(&clients, batch_envs, a.batch, a.batch_in_flight).await?;
     let batch_secs = t.elapsed().as_secs_f64();
     let batch_cpu = meter.per_op(a.entries);
     let batch_rate = a.entries as f64 / batch_secs;
@@ -411,6 +395,34 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
 }
 
 /// Sustained paced load, window by window: throughput, latency, errors, and the server's RSS.
+/// Load `envs` with SubmitBatch calls of `batch`, `in_flight` calls at a time; returns the number of calls.
+async fn batch_load(
+    clients: &[LedgerServiceClient<tonic::transport::Channel>],
+    envs: Vec<pb::Envelope>,
+    batch: usize,
+    in_flight: usize,
+) -> Result<usize> {
+    let chunks: Vec<Vec<pb::Envelope>> = envs.chunks(batch.max(1)).map(|c| c.to_vec()).collect();
+    let total = chunks.len();
+    let queue = Arc::new(std::sync::Mutex::new(chunks.into_iter()));
+    let mut tasks = Vec::new();
+    for t in 0..in_flight.max(1) {
+        let mut c = clients[t % clients.len()].clone();
+        let q = queue.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = q.lock().expect("queue").next();
+                let Some(chunk) = next else { return Ok::<_, tonic::Status>(()) };
+                c.submit_batch(pb::SubmitBatchRequest { envelopes: chunk }).await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(total)
+}
+
 async fn soak(
     a: &BenchArgs,
     clients: &[LedgerServiceClient<tonic::transport::Channel>],
@@ -421,6 +433,17 @@ async fn soak(
     json_out: bool,
 ) -> Result<()> {
     let pid = server.child.id().unwrap_or(0);
+    // The ledger the soak runs on: --entries loaded first, signed and sent in slices to bound memory.
+    let t = Instant::now();
+    let mut loaded = 0u64;
+    while loaded < a.entries {
+        let n = (a.entries - loaded).min(100_000);
+        let (origin, key, size, prefix) = (origin.to_string(), key.clone(), a.statement_bytes, format!("pre{loaded}"));
+        let envs = tokio::task::spawn_blocking(move || statements(&origin, &prefix, n, size, &key)).await?;
+        batch_load(clients, envs, a.batch, a.batch_in_flight).await?;
+        loaded += n;
+        eprintln!("soak: pre-loaded {loaded}/{} entries ({:.0} s)", a.entries, t.elapsed().as_secs_f64());
+    }
     let window = a.soak_window.max(1);
     let rss_start = rss_kib(pid).unwrap_or(0);
     let mut windows = Vec::new();
@@ -481,7 +504,7 @@ async fn soak(
     let rss_warm = windows.first().and_then(|w| w["rss_mib"].as_u64()).unwrap_or(rss_start / 1024).max(1);
     let p99s: Vec<f64> = windows.iter().filter_map(|w| w["p99_ms"].as_f64()).collect();
     let report = json!({
-        "soak_seconds": secs, "offered_per_s": a.rate, "errors": errors_total,
+        "soak_seconds": secs, "offered_per_s": a.rate, "errors": errors_total, "preloaded_entries": a.entries,
         "rss_mib_start": rss_start / 1024, "rss_mib_after_first_window": rss_warm, "rss_mib_end": rss_end / 1024,
         "rss_growth_after_first_window_pct": ((rss_end / 1024) as f64 / rss_warm as f64 - 1.0) * 100.0,
         "p99_ms_first_window": p99s.first(), "p99_ms_last_window": p99s.last(),

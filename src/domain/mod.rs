@@ -607,3 +607,12 @@ fn party_effects(p: &PbParty, index: u64) -> Vec<Effect> {
     }
     v
 }
+
+/// The statement inside a stored leaf (`LogEntry` → envelope → payload).
+pub fn statement_of_leaf(leaf: &[u8]) -> Result<crate::pb::Statement> {
+    use prost::Message as _;
+    let le = crate::pb::LogEntry::decode(leaf).map_err(|e| Error::internal(format!("leaf does not decode: {e}")))?;
+    let env = le.envelope.ok_or_else(|| Error::internal("leaf without envelope"))?;
+    crate::pb::Statement::decode(env.payload.as_slice())
+        .map_err(|e| Error::internal(format!("payload does not decode: {e}")))
+}

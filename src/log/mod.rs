@@ -21,7 +21,7 @@ use crate::domain::{self, Effect};
 use crate::error::{Error, Kind, Result};
 use crate::merkle;
 use crate::pb::{Envelope, Signature, Statement};
-use crate::storage::{CheckpointRow, EntryRow, Readers, Writer};
+use crate::storage::{CheckpointRow, Checkpointer, EntryRow, Readers, Writer};
 use crate::PAYLOAD_TYPE;
 
 pub use sequencer::MAX_GROUP;
@@ -312,6 +312,7 @@ impl Ledger {
         let origin = signer.origin().to_string();
         let verifier_key = signer.verifier_key();
         let seq = sequencer::Sequencer {
+            checkpointer: Checkpointer::start(&writer, opts.synchronous_full)?,
             writer,
             signer,
             gov: loaded.governance,
@@ -548,8 +549,9 @@ pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Re
             let eff = replay
                 .entry(&writer, &origin, &row)
                 .map_err(|e| Error::new(e.kind, e.field.clone(), format!("replaying entry {index}: {}", e.message)))?;
+            let body = crate::domain::book::compiled_body(&crate::domain::statement_of_leaf(&row.leaf)?);
             for e in &eff {
-                writer.apply_effect(e)?;
+                writer.apply_effect(e, (index, &body))?;
             }
             effects += eff.len() as u64;
             progress(index + 1, loaded.size);

@@ -17,7 +17,7 @@ use crate::domain::{Effect, Governance};
 use crate::error::{Error, Result};
 use crate::merkle;
 use crate::pb::LogEntry;
-use crate::storage::{EntryRow, Writer};
+use crate::storage::{Checkpointer, EntryRow, Writer};
 
 /// Most entries integrated in one transaction.
 pub const MAX_GROUP: usize = 8192;
@@ -30,6 +30,8 @@ pub(super) struct Job {
 }
 
 pub(super) struct Sequencer {
+    /// Declared before the writer so that it stops first; the writer's close then checkpoints the rest.
+    pub checkpointer: Checkpointer,
     pub writer: Writer,
     pub signer: LogSigner,
     pub gov: Governance,
@@ -76,13 +78,47 @@ impl Sequencer {
             return;
         }
         let base_size = self.size;
+        let base_ms = self.last_ms;
         let mut effects: Vec<Effect> = Vec::new();
-        let mut results: Vec<(Reply, Result<Vec<Outcome>>)> = Vec::new();
-        for job in jobs {
-            let res = self.integrate_job(&job.items, &mut effects);
-            results.push((job.reply, res));
+        // Fast path: every job straight into the transaction, without savepoints (a savepoint copies each
+        // page it first changes into its sub-journal). Jobs nearly always pass; when one breaks a rule,
+        // the whole transaction is undone and the group runs again the slow way, one savepoint per job,
+        // which gives every job the outcome it would have had there.
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut failed = None;
+        for job in &jobs {
+            match self.integrate_job(&job.items, &mut effects, false) {
+                Ok(o) => outcomes.push(Ok(o)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
+        if let Some(e) = failed {
+            self.writer.rollback();
+            for eff in effects.drain(..).rev() {
+                self.gov.revert(&eff);
+            }
+            self.size = base_size;
+            self.last_ms = base_ms;
+            outcomes.clear();
+            if jobs.len() == 1 {
+                outcomes.push(Err(e));
+            } else if let Err(e) = self.writer.begin() {
+                for j in jobs {
+                    let _ = j.reply.send(Err(e.clone()));
+                }
+                return;
+            } else {
+                for job in &jobs {
+                    outcomes.push(self.integrate_job(&job.items, &mut effects, true));
+                }
+            }
+        }
+        let results: Vec<(Reply, Result<Vec<Outcome>>)> = jobs.into_iter().map(|j| j.reply).zip(outcomes).collect();
         let published = if self.size == base_size {
+            // Nothing new (or the single job failed, already rolled back: a second ROLLBACK is a no-op).
             self.writer.rollback();
             Ok(None)
         } else {
@@ -142,17 +178,27 @@ impl Sequencer {
         }
     }
 
-    /// One job (an atomic request) inside a savepoint. On error the savepoint and the in-memory effects of
-    /// this job are rolled back, and the error names the envelope's position in a batch.
-    fn integrate_job(&mut self, items: &[Prepared], effects: &mut Vec<Effect>) -> Result<Vec<Outcome>> {
-        self.writer.savepoint()?;
+    /// One job (an atomic request). On error the in-memory effects of this job are reverted, and the
+    /// error names the envelope's position in a batch. With `savepoint` the job runs inside a savepoint
+    /// that is rolled back on error; without, the caller must roll back the whole transaction.
+    fn integrate_job(
+        &mut self,
+        items: &[Prepared],
+        effects: &mut Vec<Effect>,
+        savepoint: bool,
+    ) -> Result<Vec<Outcome>> {
+        if savepoint {
+            self.writer.savepoint()?;
+        }
         let mark = (effects.len(), self.size, self.last_ms);
         let mut outcomes = Vec::with_capacity(items.len());
         for (pos, item) in items.iter().enumerate() {
             match self.integrate_one(item, effects) {
                 Ok(o) => outcomes.push(o),
                 Err(e) => {
-                    self.writer.rollback_to_savepoint()?;
+                    if savepoint {
+                        self.writer.rollback_to_savepoint()?;
+                    }
                     for eff in effects.drain(mark.0..).rev() {
                         self.gov.revert(&eff);
                     }
@@ -162,7 +208,9 @@ impl Sequencer {
                 }
             }
         }
-        self.writer.release()?;
+        if savepoint {
+            self.writer.release()?;
+        }
         Ok(outcomes)
     }
 
@@ -208,8 +256,9 @@ impl Sequencer {
         let first_new = effects.len();
         effects.extend(new_effects);
         let persisted = (|| {
+            let body = crate::domain::book::compiled_body(&item.statement);
             for e in &effects[first_new..] {
-                self.writer.apply_effect(e)?;
+                self.writer.apply_effect(e, (index, &body))?;
             }
             let leaf = LogEntry { envelope: Some(item.envelope.clone()), integrated_at_ms: now }.encode_to_vec();
             let leaf_hash = merkle::leaf_hash(&leaf);
@@ -247,6 +296,7 @@ impl Sequencer {
         let note = self.signer.sign_checkpoint(self.size, &root);
         self.writer.insert_checkpoint(self.size, &root, &note, self.clock.now())?;
         self.writer.commit()?;
+        self.checkpointer.poke(&self.writer);
         Ok(Latest { size: self.size, root, note: Arc::from(note), at_ms: self.clock.now() })
     }
 

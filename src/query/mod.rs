@@ -36,12 +36,7 @@ fn as_of_day(at: &pb::ReadAt) -> i64 {
     date::parse_date(&at.as_of_date).unwrap_or(0)
 }
 
-/// The statement of an entry.
-pub fn statement_of_leaf(leaf: &[u8]) -> Result<Statement> {
-    let le = pb::LogEntry::decode(leaf).map_err(|e| Error::internal(format!("leaf does not decode: {e}")))?;
-    let env = le.envelope.ok_or_else(|| Error::internal("leaf without envelope"))?;
-    Statement::decode(env.payload.as_slice()).map_err(|e| Error::internal(format!("payload does not decode: {e}")))
-}
+pub use crate::domain::statement_of_leaf;
 
 /// A statement with an amendment's new version moved into the body (the compiled form).
 pub fn compiled(mut st: Statement) -> Statement {

@@ -12,7 +12,7 @@ mod audit;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tlog_tiles::{Hash, HashReader};
 
-use crate::domain::book::{Subject, Tally};
+use crate::domain::book::{self, Subject, Tally};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
 use crate::error::{Error, Result};
 
@@ -58,6 +58,11 @@ CREATE TABLE history (
 ) WITHOUT ROWID;
 "#;
 
+/// Stored in `subjects.body` for "the compiled body of the statement at `version_at`" (see
+/// [`book::compiled_body`]). No encoded message starts with a zero byte (field number 0 does not exist),
+/// and a tranche's empty body is not this, so the marker is never a real body.
+pub const DERIVED_BODY: &[u8] = &[0];
+
 const LOG_TABLES: &[&str] = &["meta", "entries", "tree_hashes", "checkpoints"];
 /// Tables derived from the log.
 pub const PROJECTION_TABLES: &[&str] = &["charter", "parties", "party_keys", "subjects", "history"];
@@ -95,7 +100,92 @@ fn pragmas(c: &Connection, synchronous_full: bool) -> Result<()> {
     c.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
     // 64 MiB: the writer's index pages (identity, leaf hash, statement id) stay cached at a million entries.
     c.pragma_update(None, "cache_size", -64_000).map_err(db_err)?;
+    // Savepoint sub-journals stay in memory instead of a temporary file (one savepoint per request).
+    c.pragma_update(None, "temp_store", "MEMORY").map_err(db_err)?;
     Ok(())
+}
+
+/// Copies committed WAL frames into the database file on its own thread and connection, so that the
+/// sequencer's COMMIT rarely pays for a checkpoint (SQLite would otherwise run a whole one inside every
+/// COMMIT that crosses `wal_autocheckpoint`). PASSIVE checkpoints never block the writer or readers.
+///
+/// Under steady load a checkpoint on another connection never catches up with the writer, and SQLite
+/// starts the WAL over only when a write transaction begins with the WAL fully copied. So once the WAL is
+/// long, [`Checkpointer::poke`] tells the writer to run one PASSIVE checkpoint itself between
+/// transactions: it copies only the short tail the background ones left, and the next transaction starts
+/// the WAL from its beginning.
+#[derive(Debug)]
+pub struct Checkpointer {
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// WAL length in frames, as the last background checkpoint saw it.
+    wal_frames: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Checkpointer {
+    /// Shortest pause between two background checkpoints.
+    const PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+    /// WAL length (frames of one page) from which the writer finishes a checkpoint itself: 16 MiB of 4 KiB
+    /// pages.
+    const RESTART_FRAMES: i64 = 4096;
+
+    /// Start the checkpointer for `writer`'s database and turn off the writer's own automatic checkpoints.
+    pub fn start(writer: &Writer, synchronous_full: bool) -> Result<Self> {
+        let conn = Connection::open(&writer.path).map_err(db_err)?;
+        pragmas(&conn, synchronous_full)?;
+        conn.pragma_update(None, "cache_size", -2_000).map_err(db_err)?;
+        writer.conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(db_err)?;
+        let wal_frames = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let seen = wal_frames.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("accord-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    std::thread::sleep(Self::PAUSE);
+                    while rx.try_recv().is_ok() {}
+                    match wal_checkpoint(&conn) {
+                        Ok((log, done)) => {
+                            seen.store(log, std::sync::atomic::Ordering::Relaxed);
+                            tracing::trace!(log, done, "wal checkpoint");
+                        }
+                        Err(e) => tracing::warn!(error = %e, "wal checkpoint failed"),
+                    }
+                }
+            })
+            .map_err(|e| Error::internal(format!("spawning the checkpointer: {e}")))?;
+        Ok(Self { tx: Some(tx), thread: Some(thread), wal_frames })
+    }
+
+    /// A transaction committed: checkpoint soon (at most once per [`Self::PAUSE`]). When the WAL has grown
+    /// long, also finish a checkpoint on `writer` now, so that its next transaction starts the WAL over.
+    pub fn poke(&self, writer: &Writer) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(());
+        }
+        if self.wal_frames.load(std::sync::atomic::Ordering::Relaxed) >= Self::RESTART_FRAMES {
+            self.wal_frames.store(0, std::sync::atomic::Ordering::Relaxed);
+            match wal_checkpoint(&writer.conn) {
+                Ok((log, done)) => tracing::debug!(log, done, "wal checkpoint by the writer"),
+                Err(e) => tracing::warn!(error = %e, "wal checkpoint failed"),
+            }
+        }
+    }
+}
+
+/// One PASSIVE checkpoint: (frames in the WAL, frames copied into the database).
+fn wal_checkpoint(c: &Connection) -> Result<(i64, i64)> {
+    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+        .map_err(db_err)
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Create the schema (with its append-only triggers) and the meta rows.
@@ -295,8 +385,10 @@ impl Writer {
         Ok(())
     }
 
-    /// Persist domain effects into the projection tables.
-    pub fn apply_effect(&self, e: &Effect) -> Result<()> {
+    /// Persist domain effects into the projection tables. `entry` is the index of the entry being applied
+    /// and [`book::compiled_body`] of its statement: a subject whose body is exactly that is stored with
+    /// [`DERIVED_BODY`] instead of a second copy of the statement.
+    pub fn apply_effect(&self, e: &Effect, entry: (u64, &[u8])) -> Result<()> {
         let c = &self.conn;
         match e {
             Effect::Charter { name, admission_k } => {
@@ -331,7 +423,7 @@ impl Writer {
                         s.version_at,
                         s.version,
                         s.signers.join(","),
-                        s.body,
+                        if s.version_at == entry.0 && s.body == entry.1 { DERIVED_BODY } else { &s.body[..] },
                         tally
                     ])
                 })
@@ -494,11 +586,12 @@ impl crate::domain::StateView for Reader {
 fn subjects_of(c: &Connection, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
     let mut st = c
         .prepare_cached(&format!(
-            "SELECT {SUBJECT_COLS} FROM subjects WHERE kind = ?1 AND plan_id = ?2 AND party_id = ?3 ORDER BY id"
+            "SELECT {SUBJECT_COLS} FROM subjects INDEXED BY subjects_plan_party
+             WHERE kind = ?1 AND plan_id = ?2 AND party_id = ?3 ORDER BY id"
         ))
         .map_err(db_err)?;
     let rows = st.query_map(params![kind, plan_id, party_id], subject_row).map_err(db_err)?;
-    rows.map(|r| r.map_err(db_err).and_then(finish_subject)).collect()
+    rows.map(|r| r.map_err(db_err).and_then(|r| finish_subject(c, r))).collect()
 }
 
 const SUBJECT_COLS: &str =
@@ -525,7 +618,14 @@ fn subject_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Subject, String)> {
     ))
 }
 
-fn finish_subject((mut s, tally): (Subject, String)) -> Result<Subject> {
+fn finish_subject(c: &Connection, (mut s, tally): (Subject, String)) -> Result<Subject> {
+    if s.body == DERIVED_BODY {
+        let leaf: Vec<u8> = c
+            .prepare_cached("SELECT leaf FROM entries WHERE idx = ?1")
+            .and_then(|mut st| st.query_row([s.version_at], |r| r.get(0)))
+            .map_err(db_err)?;
+        s.body = book::compiled_body(&crate::domain::statement_of_leaf(&leaf)?);
+    }
     s.tally = serde_json::from_str(&tally)
         .map_err(|e| Error::internal(format!("projection tally of {} {}: {e}", s.kind, s.id)))?;
     Ok(s)
@@ -537,7 +637,7 @@ fn subject(c: &Connection, kind: &str, id: &str) -> Result<Option<Subject>> {
         .query_row(params![kind, id], subject_row)
         .optional()
         .map_err(db_err)?
-        .map(finish_subject)
+        .map(|r| finish_subject(c, r))
         .transpose()
 }
 
@@ -721,16 +821,24 @@ impl Reader {
     }
     /// Subjects in id order, filtered; `visit` returns false to stop.
     pub fn scan_subjects(&self, f: &SubjectFilter, mut visit: impl FnMut(Subject) -> Result<bool>) -> Result<()> {
+        // One statement per filter shape, each with the index that reads only the matching rows (without
+        // statistics SQLite would walk every subject of the kind in primary-key order instead).
+        let (index, filter) = match (f.plan_id.is_empty(), f.party_id.is_empty()) {
+            (true, true) => ("", ""),
+            (true, false) => ("INDEXED BY subjects_party", "AND party_id = ?3"),
+            (false, true) => ("INDEXED BY subjects_plan_party", "AND plan_id = ?2"),
+            (false, false) => ("INDEXED BY subjects_plan_party", "AND plan_id = ?2 AND party_id = ?3"),
+        };
         let mut st = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {SUBJECT_COLS} FROM subjects WHERE kind = ?1 AND (?2 = '' OR plan_id = ?2)
-                 AND (?3 = '' OR party_id = ?3) AND id > ?4 ORDER BY id"
+                "SELECT {SUBJECT_COLS} FROM subjects {index} WHERE kind = ?1 {filter} AND id > ?4
+                 AND ?2 = ?2 AND ?3 = ?3 ORDER BY id"
             ))
             .map_err(db_err)?;
         let mut rows = st.query(params![f.kind, f.plan_id, f.party_id, f.after]).map_err(db_err)?;
         while let Some(r) = rows.next().map_err(db_err)? {
-            let s = finish_subject(subject_row(r).map_err(db_err)?)?;
+            let s = finish_subject(&self.conn, subject_row(r).map_err(db_err)?)?;
             if !visit(s)? {
                 break;
             }
