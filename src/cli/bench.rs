@@ -175,39 +175,39 @@ fn raw_verify_rate(envs: &[pb::Envelope], key: &crypto::PublicKey) -> f64 {
 
 fn statements(origin: &str, prefix: &str, n: u64, size: usize, key: &crypto::PrivateKey) -> Vec<pb::Envelope> {
     use rayon::prelude::*;
-    (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let mut st = pb::Statement {
-                ledger: origin.to_string(),
-                statement_id: format!("{prefix}-{i:010}"),
-                issued_at: Some(prost_types::Timestamp { seconds: 1_780_000_000, nanos: 0 }),
-                effective_date: "2026-01-01".into(),
-                body: Some(pb::statement::Body::PlanCreated(pb::PlanCreated {
-                    plan_id: format!("{prefix}-plan-{i:010}"),
-                    title: "Regional security and inclusive growth plan".into(),
-                    period: Some(pb::Period { start: "2026-01-01".into(), end: "2028-12-31".into() }),
-                    reporting_currency: "USD".into(),
-                    signatories: vec![],
-                    report_schedule: Some(pb::ReportSchedule {
-                        frequency: "quarterly".into(),
-                        days_after_period_end: 45,
-                    }),
-                    requirement: Some(pb::Money {
-                        value: "125000000.00".into(),
-                        currency: "USD".into(),
-                        value_date: "2026-01-01".into(),
-                    }),
-                    description: String::new(),
-                })),
-            };
-            let len = prost::Message::encoded_len(&st);
-            if let Some(pb::statement::Body::PlanCreated(p)) = &mut st.body {
-                p.description = "x".repeat(size.saturating_sub(len + 3));
-            }
-            crypto::seal(&st, &[key])
-        })
-        .collect()
+    (0..n).into_par_iter().map(|i| seal_statement(origin, prefix, i, size, key)).collect()
+}
+
+/// Statement `i` of a run: a `plan.created` padded to about `size` bytes, signed by `key`.
+fn seal_statement(origin: &str, prefix: &str, i: u64, size: usize, key: &crypto::PrivateKey) -> pb::Envelope {
+    let mut st = pb::Statement {
+        ledger: origin.to_string(),
+        statement_id: format!("{prefix}-{i:010}"),
+        issued_at: Some(prost_types::Timestamp { seconds: 1_780_000_000, nanos: 0 }),
+        effective_date: "2026-01-01".into(),
+        body: Some(pb::statement::Body::PlanCreated(pb::PlanCreated {
+            plan_id: format!("{prefix}-plan-{i:010}"),
+            title: "Regional security and inclusive growth plan".into(),
+            period: Some(pb::Period { start: "2026-01-01".into(), end: "2028-12-31".into() }),
+            reporting_currency: "USD".into(),
+            signatories: vec![],
+            report_schedule: Some(pb::ReportSchedule {
+                frequency: "quarterly".into(),
+                days_after_period_end: 45,
+            }),
+            requirement: Some(pb::Money {
+                value: "125000000.00".into(),
+                currency: "USD".into(),
+                value_date: "2026-01-01".into(),
+            }),
+            description: String::new(),
+        })),
+    };
+    let len = prost::Message::encoded_len(&st);
+    if let Some(pb::statement::Body::PlanCreated(p)) = &mut st.body {
+        p.description = "x".repeat(size.saturating_sub(len + 3));
+    }
+    crypto::seal(&st, &[key])
 }
 
 pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
@@ -326,28 +326,7 @@ pub async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let meter = CpuMeter::start(server_pid);
     let t = Instant::now();
     let per = a.proofs / 64;
-    let mut tasks = Vec::new();
-    for w in 0..64u64 {
-        let mut c = clients[w as usize % clients.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            let mut x = w.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            for _ in 0..per {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let idx = x % size;
-                c.get_inclusion_proof(pb::GetInclusionProofRequest {
-                    leaf: Some(pb::get_inclusion_proof_request::Leaf::Index(idx)),
-                    tree_size: size,
-                })
-                .await?;
-            }
-            Ok::<_, tonic::Status>(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
+    random_proofs(&clients, size, 64, per).await?;
     let proof_rate = (per * 64) as f64 / t.elapsed().as_secs_f64();
     let proof_cpu = meter.per_op(per * 64);
     eprintln!("bench: GetInclusionProof x64 in flight on {size} entries: {proof_rate:.0}/s");
@@ -423,6 +402,38 @@ async fn batch_load(
     Ok(total)
 }
 
+/// `in_flight` tasks each fetch `per` inclusion proofs of pseudo-random leaves in the tree of `size`.
+async fn random_proofs(
+    clients: &[LedgerServiceClient<tonic::transport::Channel>],
+    size: u64,
+    in_flight: u64,
+    per: u64,
+) -> Result<()> {
+    let mut tasks = Vec::new();
+    for w in 0..in_flight {
+        let mut c = clients[w as usize % clients.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut x = w.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for _ in 0..per {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let idx = x % size.max(1);
+                c.get_inclusion_proof(pb::GetInclusionProofRequest {
+                    leaf: Some(pb::get_inclusion_proof_request::Leaf::Index(idx)),
+                    tree_size: size,
+                })
+                .await?;
+            }
+            Ok::<_, tonic::Status>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
 async fn soak(
     a: &BenchArgs,
     clients: &[LedgerServiceClient<tonic::transport::Channel>],
@@ -444,17 +455,41 @@ async fn soak(
         loaded += n;
         eprintln!("soak: pre-loaded {loaded}/{} entries ({:.0} s)", a.entries, t.elapsed().as_secs_f64());
     }
+    // Warm-up before the baseline: 64 proof readers at once open every pooled read connection and fill
+    // its page cache. Writes flush those caches on every commit, so without this they would fill (and RSS
+    // would step up) whenever the load pauses, which is cache warm-up, not growth.
+    let mut info = clients[0].clone();
+    let size = info.get_log_info(pb::GetLogInfoRequest {}).await?.into_inner().tree_size;
+    random_proofs(clients, size, 64, 500).await?;
+    eprintln!("soak: warm-up: 32000 inclusion proofs read");
     let window = a.soak_window.max(1);
     let rss_start = rss_kib(pid).unwrap_or(0);
     let mut windows = Vec::new();
     let mut errors_total = 0u64;
     eprintln!("soak: {} submissions/s for {secs} s in {window} s windows", a.rate);
     let windows_n = secs.div_ceil(window);
-    // Each window's envelopes are signed in the background while the previous window runs.
+    // Each window's envelopes are signed in the background while the previous window runs, on one thread
+    // and spread over half the window: signing them in one burst on both cores would stall the server
+    // under test and show up as its latency.
     let sign = |w: u64| {
         let (origin, key, size) = (origin.to_string(), key.clone(), a.statement_bytes);
         let n = a.rate * window.min(secs - w * window);
-        tokio::task::spawn_blocking(move || statements(&origin, &format!("soak{w}"), n, size, &key))
+        let spread = Duration::from_secs(window) / 2;
+        tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            let slices = 100u64;
+            let mut envs = Vec::with_capacity(n as usize);
+            for k in 0..slices {
+                let (from, to) = (n * k / slices, n * (k + 1) / slices);
+                envs.extend(
+                    (from..to).map(|i| seal_statement(&origin, &format!("soak{w}"), i, size, &key)),
+                );
+                if let Some(wait) = (spread * (k + 1) as u32 / slices as u32).checked_sub(start.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            envs
+        })
     };
     let mut next = Some(sign(0));
     for w in 0..windows_n {

@@ -676,17 +676,21 @@ impl HashReader for SqlHashes<'_> {
 }
 
 /// Stored hashes of the upper tree levels, shared by all readers. Stored hashes never change once written,
-/// so caching them is always correct; the levels cached hold at most 1/16 of all hashes.
+/// so caching them is always correct.
+///
+/// A B-tree map, not a hash map: it grows by one small node at a time, so memory follows the number of
+/// cached hashes (about 50 bytes each). A hash map doubles its table when it fills, and near the bound
+/// below that is a 40 MiB step in RSS and a copy of the whole table under the write lock.
 #[derive(Debug, Default)]
 pub struct HashCache {
-    map: std::sync::RwLock<std::collections::HashMap<u64, Hash>>,
+    map: std::sync::RwLock<std::collections::BTreeMap<u64, Hash>>,
 }
 
 impl HashCache {
-    /// Lowest tree level kept in memory (level 2 and up: a quarter of all stored hashes, ~30 MiB at a
-    /// million entries), so a proof reads only its two lowest levels from SQLite.
+    /// Lowest tree level kept in memory (level 2 and up: a quarter of all stored hashes), so a proof reads
+    /// only its two lowest levels from SQLite.
     const MIN_LEVEL: u8 = 2;
-    /// Upper bound on cached hashes (~64 MiB at most).
+    /// Upper bound on cached hashes (about 50 MiB).
     const MAX_ENTRIES: usize = 1 << 20;
 }
 
