@@ -191,10 +191,7 @@ fn seal_statement(origin: &str, prefix: &str, i: u64, size: usize, key: &crypto:
             period: Some(pb::Period { start: "2026-01-01".into(), end: "2028-12-31".into() }),
             reporting_currency: "USD".into(),
             signatories: vec![],
-            report_schedule: Some(pb::ReportSchedule {
-                frequency: "quarterly".into(),
-                days_after_period_end: 45,
-            }),
+            report_schedule: Some(pb::ReportSchedule { frequency: "quarterly".into(), days_after_period_end: 45 }),
             requirement: Some(pb::Money {
                 value: "125000000.00".into(),
                 currency: "USD".into(),
@@ -481,9 +478,7 @@ async fn soak(
             let mut envs = Vec::with_capacity(n as usize);
             for k in 0..slices {
                 let (from, to) = (n * k / slices, n * (k + 1) / slices);
-                envs.extend(
-                    (from..to).map(|i| seal_statement(&origin, &format!("soak{w}"), i, size, &key)),
-                );
+                envs.extend((from..to).map(|i| seal_statement(&origin, &format!("soak{w}"), i, size, &key)));
                 if let Some(wait) = (spread * (k + 1) as u32 / slices as u32).checked_sub(start.elapsed()) {
                     std::thread::sleep(wait);
                 }
