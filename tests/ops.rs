@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,13 +14,7 @@ use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::ChildGuard as Server;
 
 fn serve(dir: &std::path::Path, extra: &[&str]) -> (Server, serde_json::Value) {
     let mut child = Command::new(BIN)

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use accord::client::Client;
@@ -16,13 +16,7 @@ use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::ChildGuard as Proc;
 
 fn spawn(dir: &Path, args: &[&str]) -> (Proc, serde_json::Value) {
     let mut child = Command::new(BIN)

@@ -11,6 +11,16 @@ use accord::log::{Ledger, Options};
 use accord::pb::{self, ledger_service_client::LedgerServiceClient, statement::Body, Envelope, Statement};
 use tokio::sync::oneshot;
 
+/// A child process (a server, a witness, a monitor) that is killed and reaped when the guard drops, so a
+/// failing test leaves nothing running.
+pub struct ChildGuard(pub std::process::Child);
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub mod scenario;
 
 pub const ORIGIN: &str = "test.accord.example/ledger";
