@@ -124,7 +124,7 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
         }
     }
     // Pledges: 10 per funder in BIG (EUR for even funders), a domestic pledge per government.
-    let cur = |f: usize| if f % 2 == 0 { "EUR" } else { "USD" };
+    let cur = |f: usize| if f.is_multiple_of(2) { "EUR" } else { "USD" };
     for (fi, f) in funders.iter().enumerate() {
         for k in 0..10 {
             g.add(

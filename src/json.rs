@@ -42,9 +42,100 @@ pub fn message_to_json<M: Message>(full_name: &str, msg: &M) -> Result<String> {
     String::from_utf8(out).map_err(|e| Error::internal(e.to_string()))
 }
 
-/// A statement from its JSON mapping; `//` comments (as in templates) are allowed.
+/// A statement from its JSON mapping; `//` comments (as in templates) are allowed, a key given twice in
+/// one object is not (which of the two would be signed is parser-dependent).
 pub fn statement_from_json(json: &str) -> Result<Statement> {
-    message_from_json("accord.v1.Statement", &strip_comments(json))
+    let json = strip_comments(json);
+    reject_duplicate_keys(&json)?;
+    message_from_json("accord.v1.Statement", &json)
+}
+
+/// Refuse JSON with a key repeated inside one object, naming the key's path.
+pub fn reject_duplicate_keys(json: &str) -> Result<()> {
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    struct Walk(String);
+    impl<'de> DeserializeSeed<'de> for Walk {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> std::result::Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+            let mut i = 0usize;
+            while seq.next_element_seed(Walk(format!("{}[{i}]", self.0)))?.is_some() {
+                i = i.saturating_add(1);
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let path = if self.0.is_empty() { k.clone() } else { format!("{}.{k}", self.0) };
+                if !seen.insert(k) {
+                    return Err(serde::de::Error::custom(format!("{path}: the key is given twice")));
+                }
+                map.next_value_seed(Walk(path))?;
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    Walk(String::new()).deserialize(&mut de).map_err(|e| {
+        let msg = e.to_string();
+        match msg.split_once(": the key is given twice") {
+            Some((path, _)) => Error::invalid(path.to_string(), "the key is given twice (each key once per object)"),
+            None => Error::invalid("json", format!("not JSON: {msg}")),
+        }
+    })
+}
+
+/// The first string anywhere in a statement that holds a character free text may not hold (see
+/// [`crate::domain::is_forbidden_in_text`]), as (field path, character). Walks every string field through
+/// the descriptor, so a new field is covered without a new check.
+pub fn forbidden_text(st: &Statement) -> Option<(String, char)> {
+    fn walk(m: &DynamicMessage, path: &str) -> Option<(String, char)> {
+        use prost_reflect::Value;
+        fn value(v: &Value, path: &str) -> Option<(String, char)> {
+            match v {
+                Value::String(s) => {
+                    s.chars().find(|c| crate::domain::is_forbidden_in_text(*c)).map(|c| (path.into(), c))
+                }
+                Value::Message(m) => walk(m, path),
+                Value::List(l) => l.iter().enumerate().find_map(|(i, v)| value(v, &format!("{path}[{i}]"))),
+                _ => None,
+            }
+        }
+        m.fields().find_map(|(f, v)| {
+            let p = if path.is_empty() { f.name().to_string() } else { format!("{path}.{}", f.name()) };
+            value(v, &p)
+        })
+    }
+    let desc = pool().get_message_by_name("accord.v1.Statement")?;
+    let m = DynamicMessage::decode(desc, st.encode_to_vec().as_slice()).ok()?;
+    walk(&m, "")
 }
 
 pub fn statement_to_json(st: &Statement) -> Result<String> {

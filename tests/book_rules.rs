@@ -112,7 +112,7 @@ async fn references_ids_and_signers() {
         opinion: "verified".into(),
         adjustments: vec![],
     });
-    refused(&mut c, &["X"], "2026-05-31", att, Kind::FailedPrecondition, &["auditor_id", "auditor role"]).await;
+    refused(&mut c, &["X"], "2026-05-31", att, Kind::PermissionDenied, &["auditor_id", "auditor role"]).await;
     // A tranche assessed must be gated by that condition.
     let b = sc::commitment("DA-HN", "DA", "HN", "P1", "100", "EUR", "2026-02-15", "110", &[]);
     c.submit(&["DA", "HN"], "2026-02-15", b).await.unwrap();

@@ -208,7 +208,7 @@ async fn authorisation_rejections() {
 
     // Effective date in the future.
     let mut st = plan("future");
-    st.effective_date = "2999-01-01".into();
+    st.effective_date = "2199-01-01".into();
     rejected(&s, crypto::seal(&st, &[&sec.key]), Code::FailedPrecondition, "statement.effective_date").await;
 
     // Duplicate plan id.

@@ -1,7 +1,23 @@
 //! Calendar dates (`YYYY-MM-DD`, proleptic Gregorian, UTC) without a date library.
 
-/// Days since 1970-01-01 of a valid `YYYY-MM-DD`, or None.
+/// First year a statement's date may name (docs/SECURITY.md: dates outside 1900–2200 are refused as
+/// implausible, so year 0000 or 9999 never reaches a report or a JSON encoder).
+pub const MIN_YEAR: i64 = 1900;
+/// Last year a statement's date may name.
+pub const MAX_YEAR: i64 = 2200;
+
+/// Days since 1970-01-01 of a valid `YYYY-MM-DD` in years [`MIN_YEAR`]..=[`MAX_YEAR`], or None.
 pub fn parse_date(s: &str) -> Option<i64> {
+    parse_any_date(s).filter(|d| in_window(*d))
+}
+
+/// Whether a day number lies in the plausible window [`MIN_YEAR`]-01-01 ..= [`MAX_YEAR`]-12-31.
+pub fn in_window(day: i64) -> bool {
+    (days_from_civil(MIN_YEAR, 1, 1)..=days_from_civil(MAX_YEAR, 12, 31)).contains(&day)
+}
+
+/// Days since 1970-01-01 of any valid `YYYY-MM-DD` (years 0000–9999).
+fn parse_any_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -74,8 +90,13 @@ mod tests {
         // Years 0000..=9999, the range YYYY can express.
         for d in -719_528..2_932_897i64 {
             if d % 997 == 0 {
-                assert_eq!(parse_date(&format_date(d)), Some(d));
+                assert_eq!(parse_any_date(&format_date(d)), Some(d));
             }
         }
+        // Only 1900..=2200 is plausible for a statement.
+        for bad in ["0000-01-01", "1899-12-31", "2201-01-01", "9999-12-31"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        assert!(parse_date("1900-01-01").is_some() && parse_date("2200-12-31").is_some());
     }
 }

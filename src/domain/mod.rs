@@ -61,7 +61,9 @@ pub fn kind_name(body: &Body) -> &'static str {
     }
 }
 
-/// An identifier: 1..=128 printable ASCII characters, no spaces.
+/// An identifier: 1..=128 characters from `A–Z a–z 0–9 . _ - : @ + ~`, starting with a letter or digit
+/// (docs/SECURITY.md). Identifiers appear in URLs, HTML, XML, CSV and file names: this set needs no
+/// escaping in any of them and cannot start a spreadsheet formula.
 pub fn check_id(field: &str, s: &str) -> Result<()> {
     if s.is_empty() {
         return Err(Error::invalid(field, "is required"));
@@ -69,18 +71,57 @@ pub fn check_id(field: &str, s: &str) -> Result<()> {
     if s.len() > MAX_ID_LEN {
         return Err(Error::invalid(field, format!("is longer than {MAX_ID_LEN} characters")));
     }
-    if !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid(field, "must be printable ASCII without spaces"));
+    if !s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::invalid(field, format!("{s:?} must start with a letter or a digit")));
+    }
+    if let Some(c) = s.chars().find(|c| !is_id_char(*c)) {
+        return Err(Error::invalid(
+            field,
+            format!("{c:?} is not allowed in an identifier (letters, digits and . _ - : @ + ~ only)"),
+        ));
     }
     Ok(())
 }
 
+/// A character allowed in identifiers.
+pub fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@' | '+' | '~')
+}
+
+/// Free text: at most [`MAX_TEXT_LEN`] bytes, no control characters except newline and tab, and no
+/// bidirectional-override characters (which make text display differently from what was signed).
 pub(crate) fn check_text(field: &str, s: &str, required: bool) -> Result<()> {
     if required && s.trim().is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
     if s.len() > MAX_TEXT_LEN {
         return Err(Error::invalid(field, format!("is longer than {MAX_TEXT_LEN} bytes")));
+    }
+    if let Some(c) = s.chars().find(|c| is_forbidden_in_text(*c)) {
+        return Err(Error::invalid(
+            field,
+            format!("contains the control character U+{:04X} (only newline and tab are allowed in text)", u32::from(c)),
+        ));
+    }
+    Ok(())
+}
+
+/// Control characters (C0 but newline and tab, DEL, C1) and bidirectional overrides/isolates.
+pub fn is_forbidden_in_text(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `issued_at`: a valid protobuf Timestamp (nanos 0..1e9) inside the plausible date window.
+fn check_issued_at(t: Option<&prost_types::Timestamp>) -> Result<()> {
+    let t = t.ok_or_else(|| Error::invalid("issued_at", "is required"))?;
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(Error::invalid("issued_at.nanos", format!("{} is not in 0..=999999999", t.nanos)));
+    }
+    if !date::in_window(t.seconds.div_euclid(86_400)) {
+        return Err(Error::invalid(
+            "issued_at.seconds",
+            format!("{} is outside the years {}–{}", t.seconds, date::MIN_YEAR, date::MAX_YEAR),
+        ));
     }
     Ok(())
 }
@@ -133,8 +174,12 @@ pub fn check_statement(st: &Statement, origin: &str) -> Result<&'static str> {
         return Err(Error::invalid("ledger", format!("is {:?}, but this ledger's origin is {origin:?}", st.ledger)));
     }
     check_id("statement_id", &st.statement_id)?;
-    if st.issued_at.is_none() {
-        return Err(Error::invalid("issued_at", "is required"));
+    check_issued_at(st.issued_at.as_ref())?;
+    if let Some((field, c)) = crate::json::forbidden_text(st) {
+        return Err(Error::invalid(
+            field,
+            format!("contains the control character U+{:04X} (only newline and tab are allowed in text)", u32::from(c)),
+        ));
     }
     check_date("effective_date", &st.effective_date)?;
     let body = st.body.as_ref().ok_or_else(|| Error::invalid("body", "one statement kind must be set"))?;

@@ -22,6 +22,51 @@ pub const ISO_4217: &[&str] = &[
     "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
+/// ISO 4217 minor units of the currencies above that do not use two (list one's "Minor unit" column).
+const MINOR_UNITS: &[(&str, u32)] = &[
+    ("BHD", 3),
+    ("BIF", 0),
+    ("CLF", 4),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("IQD", 3),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("TND", 3),
+    ("UGX", 0),
+    ("UYI", 0),
+    ("UYW", 4),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+];
+
+/// Largest amount one statement may carry, in units of its currency (10^15: a thousand times the largest
+/// pledge ever recorded by OCHA FTS, and small enough that no sum a ledger can hold overflows).
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+
+/// Largest magnitude of any other decimal (rates, quantities, indicator values, shares): 10^18.
+pub const MAX_DECIMAL: Decimal = Decimal::from_parts(0xA764_0000, 0x0DE0_B6B3, 0, false, 0);
+
+/// Most decimal places of a decimal that is not an amount.
+pub const MAX_SCALE: u32 = 12;
+
+/// Decimal places an amount in `currency` may have: its ISO 4217 minor unit plus two.
+pub fn max_amount_scale(currency: &str) -> u32 {
+    MINOR_UNITS.iter().find(|(c, _)| *c == currency).map_or(2, |(_, u)| *u) + 2
+}
+
 /// An ISO 4217 code that is in the list above.
 pub fn check_currency(field: &str, s: &str) -> Result<()> {
     if ISO_4217.binary_search(&s).is_ok() {
@@ -45,8 +90,42 @@ pub fn parse_decimal(field: &str, s: &str) -> Result<Decimal> {
     if !shape {
         return Err(Error::invalid(field, format!("{s:?} is not a decimal number (e.g. \"1250000.00\")")));
     }
-    Decimal::from_str_exact(s)
-        .map_err(|_| Error::invalid(field, format!("{s:?} has more than 28 significant digits or is out of range")))
+    let d = Decimal::from_str_exact(s)
+        .map_err(|_| Error::invalid(field, format!("{s:?} has more than 28 significant digits or is out of range")))?;
+    if d.abs() > MAX_DECIMAL {
+        return Err(Error::invalid(field, format!("{s} is out of range (the largest magnitude is 10^18)")));
+    }
+    if d.scale() > MAX_SCALE {
+        return Err(Error::invalid(field, format!("{s} has more than {MAX_SCALE} decimal places")));
+    }
+    Ok(d)
+}
+
+/// `a + b`, or INVALID_ARGUMENT naming `field` when the exact sum would leave the decimal range.
+pub fn add(field: &str, a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_add(b).ok_or_else(|| overflow(field))
+}
+
+/// `a - b`, checked like [`add`].
+pub fn sub(field: &str, a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_sub(b).ok_or_else(|| overflow(field))
+}
+
+/// `a × b`, checked like [`add`].
+pub fn mul(field: &str, a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_mul(b).ok_or_else(|| overflow(field))
+}
+
+/// `a ÷ b`, checked like [`add`] (division by zero included).
+pub fn div(field: &str, a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_div(b).ok_or_else(|| overflow(field))
+}
+
+fn overflow(field: &str) -> Error {
+    Error::invalid(
+        field,
+        "the exact result leaves the decimal range (rule: every sum, product and conversion is exact)",
+    )
 }
 
 /// A decimal that must be > 0.
@@ -78,6 +157,19 @@ pub fn parse_money(field: &str, m: Option<&Money>) -> Result<Amount> {
     let m = m.ok_or_else(|| Error::invalid(field, "is required (value, currency, value_date)"))?;
     let value = parse_positive(&format!("{field}.value"), &m.value)?;
     check_currency(&format!("{field}.currency"), &m.currency)?;
+    if value > MAX_AMOUNT {
+        return Err(Error::invalid(
+            format!("{field}.value"),
+            format!("{} is more than the largest amount a statement may carry (10^15)", m.value),
+        ));
+    }
+    let scale = max_amount_scale(&m.currency);
+    if value.scale() > scale {
+        return Err(Error::invalid(
+            format!("{field}.value"),
+            format!("{} has more than {scale} decimal places ({}'s minor unit plus two)", m.value, m.currency),
+        ));
+    }
     let value_date = date::parse_date(&m.value_date).ok_or_else(|| {
         Error::invalid(
             format!("{field}.value_date"),
@@ -97,7 +189,8 @@ pub fn percent(num: Decimal, den: Decimal) -> Option<Decimal> {
     if den.is_zero() {
         return None;
     }
-    Some((num * Decimal::ONE_HUNDRED / den).round_dp_with_strategy(1, RoundingStrategy::MidpointNearestEven))
+    let p = num.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(den)?;
+    Some(p.round_dp_with_strategy(1, RoundingStrategy::MidpointNearestEven))
 }
 
 /// A decimal as text with at least two decimals (amounts), no exponent.
@@ -129,6 +222,28 @@ mod tests {
         }
         assert!(parse_decimal("v", "12345678901234567890123456789012").is_err());
         assert!(parse_positive("v", "0").is_err());
+    }
+
+    #[test]
+    fn amounts_are_bounded_by_value_and_scale() {
+        let m = |v: &str, c: &str| Money { value: v.into(), currency: c.into(), value_date: "2026-01-01".into() };
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000u64));
+        assert_eq!(MAX_DECIMAL, Decimal::from(1_000_000_000_000_000_000u64));
+        assert!(parse_money("a", Some(&m("1000000000000000", "USD"))).is_ok());
+        let e = parse_money("a", Some(&m("1000000000000000.01", "USD"))).unwrap_err();
+        assert_eq!(e.field, "a.value");
+        assert!(e.message.contains("10^15"), "{e}");
+        assert!(parse_money("a", Some(&m("1.2345", "USD"))).is_ok());
+        assert!(parse_money("a", Some(&m("1.23456", "USD"))).is_err());
+        assert!(parse_money("a", Some(&m("1.23", "JPY"))).is_ok());
+        assert!(parse_money("a", Some(&m("1.234", "JPY"))).is_err());
+        assert!(parse_money("a", Some(&m("1.23456", "KWD"))).is_ok());
+        assert!(parse_decimal("v", "79228162514264337593543950335").is_err());
+        assert!(parse_decimal("v", "0.0000000000001").is_err());
+        assert!(add("f", Decimal::MAX, Decimal::ONE).unwrap_err().message.contains("decimal range"));
+        assert!(mul("f", Decimal::MAX, Decimal::TWO).is_err());
+        assert!(div("f", Decimal::ONE, Decimal::ZERO).is_err());
+        assert_eq!(percent(Decimal::MAX, Decimal::ONE), None);
     }
 
     #[test]

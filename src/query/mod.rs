@@ -427,7 +427,14 @@ fn convert_money(r: &Reader, m: Option<&pb::Money>, to: &str) -> Result<Option<p
         return Ok(None);
     }
     let a = parse_money("amount", m)?;
-    let v = book::convert(r, &a, to)?;
+    // A missing rate (or a conversion out of range) leaves this item unconverted; it never fails the query.
+    let v = match book::convert(r, &a, to) {
+        Ok(v) => v,
+        Err(e) if matches!(e.kind, crate::error::Kind::FailedPrecondition | crate::error::Kind::InvalidArgument) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
     Ok(Some(pb::Money { value: v.normalize().to_string(), currency: to.to_string(), value_date: a.value_date_str() }))
 }
 

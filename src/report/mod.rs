@@ -169,7 +169,32 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let gov = r.governance()?;
     let as_of = date::parse_date(&at.as_of_date).unwrap_or(0);
     let name = |p: &str| gov.parties.get(p).map(|x| x.name.clone()).unwrap_or_default();
-    let conv = |a: &Amount| book::convert(r, a, &cur);
+    // Conversion gaps never break a report (DOMAIN.md §7): an amount no recorded rate converts (or whose
+    // conversion leaves the decimal range) is listed in `unconverted` and left out of converted totals.
+    let gaps: std::cell::RefCell<Vec<Unconverted>> = std::cell::RefCell::new(Vec::new());
+    let conv = |a: &Amount, entry: u64| -> Result<Decimal> {
+        match book::convert(r, a, &cur) {
+            Ok(v) => Ok(v),
+            Err(e)
+                if matches!(e.kind, crate::error::Kind::FailedPrecondition | crate::error::Kind::InvalidArgument) =>
+            {
+                gaps.borrow_mut().push(Unconverted {
+                    entry,
+                    from: a.currency.clone(),
+                    to: cur.clone(),
+                    value_date: a.value_date_str(),
+                    amount: d(a.value),
+                    reason: if e.kind == crate::error::Kind::FailedPrecondition {
+                        "no recorded rate for the value date".into()
+                    } else {
+                        "the converted amount leaves the decimal range".into()
+                    },
+                });
+                Ok(Decimal::ZERO)
+            }
+            Err(e) => Err(e),
+        }
+    };
 
     // Effective pledges (latest version, net of restatements, withdrawals excluded).
     let mut pledges: Vec<(Subject, pb::PledgeAnnounced, Option<Amount>, Decimal)> = Vec::new();
@@ -182,7 +207,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         let usd = match &a {
             Some(a) => {
                 let eff = Amount { value: a.value - s.tally.restated, ..a.clone() };
-                conv(&eff)?
+                conv(&eff, s.version_at)?
             }
             None => Decimal::ZERO,
         };
@@ -204,7 +229,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         }
         let c: pb::CommitmentSigned = s.decode()?;
         let a = amount(c.amount.as_ref())?;
-        let usd = conv(&a)?;
+        let usd = conv(&a, s.version_at)?;
         let total: Decimal = c.allocations.iter().map(|x| dec(x.amount.as_ref().map_or("0", |m| &m.value))).sum();
         let mut goals = Vec::new();
         for al in &c.allocations {
@@ -224,7 +249,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     for s in all(r, book::TRANSACTION, plan_id)? {
         let t: pb::TransactionRecorded = s.decode()?;
         let a = amount(t.amount.as_ref())?;
-        let usd = conv(&a)?;
+        let usd = conv(&a, s.version_at)?;
         txns.push(Txn { s, t, amount: a, usd });
     }
     let disbursements: Vec<&Txn> =
@@ -351,7 +376,8 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     // Plan coverage (FTS): incoming flows counted once at their current status.
     let committed_external: Decimal = commits.iter().filter(|c| is_external_commit(c)).map(|c| c.usd).sum();
     let paid = total.d;
-    let requirement = plan.requirement.as_ref().map(|m| amount(Some(m)).and_then(|a| conv(&a))).transpose()?;
+    let requirement =
+        plan.requirement.as_ref().map(|m| amount(Some(m)).and_then(|a| conv(&a, plan_s.version_at))).transpose()?;
     let funded = paid + (committed_external - paid).max(Decimal::ZERO);
     let internal_flows = txns
         .iter()
@@ -407,7 +433,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     for c in commits.iter().filter(|c| is_external_commit(c)) {
         for y in &c.c.usage_years {
             let part = Amount { value: dec(&y.value), ..c.amount.clone() };
-            *usage.entry(y.year).or_default() += conv(&part)?;
+            *usage.entry(y.year).or_default() += conv(&part, c.s.version_at)?;
         }
     }
     let usage_years = usage.into_iter().map(|(year, a)| YearAmount { year, amount: d(a) }).collect();
@@ -565,7 +591,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                         None if attested.contains_key(&rep.created_at) => {}
                         None => all_verified = false,
                     }
-                    realised += conv(&a)?;
+                    realised += conv(&a, rep.created_at)?;
                 }
                 let indicative: Decimal = pledges
                     .iter()
@@ -772,14 +798,14 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             lags.push(integrated_day(r, *at_idx)? - integrated_day(r, rep.created_at)?);
         }
         if let Some(m) = b.co_financing_realised.as_ref() {
-            let usd = conv(&amount(Some(m))?)?;
+            let usd = conv(&amount(Some(m))?, rep.created_at)?;
             reported_amount += usd;
             if attested_here.is_some() {
                 let mut a = amount(Some(m))?;
                 if let Some(v) = verified_value(rep, "co_financing_realised") {
                     a.value = dec(&v);
                 }
-                verified_amount += conv(&a)?;
+                verified_amount += conv(&a, rep.created_at)?;
             }
         }
     }
@@ -835,6 +861,9 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         }
     }
 
+    let mut unconverted = gaps.into_inner();
+    unconverted.sort();
+    unconverted.dedup();
     Ok(Report {
         format: FORMAT.into(),
         plan: PlanInfo {
@@ -861,6 +890,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         timeliness,
         verification,
         amendments,
+        unconverted,
     })
 }
 

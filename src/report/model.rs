@@ -314,6 +314,42 @@ pub struct Report {
     pub timeliness: Vec<Timeliness>,
     pub verification: Verification,
     pub amendments: Vec<AmendmentLog>,
+    /// Amounts left out of every converted total because no recorded rate converts them on their value
+    /// date (pledge-currency views still count them). Empty when every amount converted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unconverted: Vec<Unconverted>,
+}
+
+/// An amount that could not be converted into the reporting currency.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unconverted {
+    /// The entry that carries the amount.
+    pub entry: u64,
+    pub from: String,
+    pub to: String,
+    pub value_date: String,
+    pub amount: String,
+    pub reason: String,
+}
+
+impl Report {
+    /// The warning a reader must see beside converted totals when some amounts are left out, naming every
+    /// missing rate at once; None when nothing is left out.
+    pub fn conversion_warning(&self) -> Option<String> {
+        if self.unconverted.is_empty() {
+            return None;
+        }
+        let mut pairs: Vec<String> =
+            self.unconverted.iter().map(|u| format!("{}→{} on {}", u.from, u.to, u.value_date)).collect();
+        pairs.sort();
+        pairs.dedup();
+        Some(format!(
+            "{} amount(s) are left out of the converted totals in {}: no recorded rate for {}",
+            self.unconverted.len(),
+            self.plan.reporting_currency,
+            pairs.join(", ")
+        ))
+    }
 }
 
 impl Report {

@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::date;
-use super::money::{parse_decimal, Amount};
+use super::money::{self, parse_decimal, Amount};
 use super::StateView;
 use crate::error::{Error, Result};
 use crate::pb::{self, amended::Version};
@@ -211,11 +211,11 @@ pub fn convert(view: &dyn StateView, a: &Amount, to: &str) -> Result<Decimal> {
     let day = a.value_date_str();
     if let Some(s) = view.subject(FX_RATE, &fx_id(&a.currency, to, &day))? {
         let r: pb::FxRateRecorded = s.decode()?;
-        return Ok(a.value * parse_decimal("rate", &r.rate)?);
+        return money::mul("fx_rate.rate", a.value, parse_decimal("rate", &r.rate)?);
     }
     if let Some(s) = view.subject(FX_RATE, &fx_id(to, &a.currency, &day))? {
         let r: pb::FxRateRecorded = s.decode()?;
-        return Ok(a.value / parse_decimal("rate", &r.rate)?);
+        return money::div("fx_rate.rate", a.value, parse_decimal("rate", &r.rate)?);
     }
     Err(Error::precondition(
         "fx_rate",
@@ -246,7 +246,7 @@ pub fn pledge_status(s: &Subject, p: &pb::PledgeAnnounced, as_of_day: i64) -> &'
             return "partially_disbursed";
         }
     } else {
-        let done = t.disbursed + t.delivered;
+        let done = t.disbursed.checked_add(t.delivered).unwrap_or(Decimal::MAX);
         if done >= amount && !amount.is_zero() {
             return "fulfilled";
         }

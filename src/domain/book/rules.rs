@@ -6,7 +6,7 @@ use prost::Message;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::domain::money::{parse_money, Amount};
+use crate::domain::money::{self, parse_money, Amount};
 use crate::domain::{Effect, Governance, StateView};
 use crate::error::{Error, Result};
 use crate::pb::{self, amended::Version, statement::Body};
@@ -226,7 +226,7 @@ fn versioned(
     body: Vec<u8>,
 ) -> Subject {
     match prev {
-        Some(p) => Subject { version: p.version + 1, version_at: out.ctx.index, body, ..p.clone() },
+        Some(p) => Subject { version: p.version.saturating_add(1), version_at: out.ctx.index, body, ..p.clone() },
         None => out.new_subject(kind, id, plan, party, body),
     }
 }
@@ -330,7 +330,12 @@ fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) ->
                 ));
             }
         }
-        let s = Subject { version: prev.version + 1, version_at: ctx.index, body: p.encode_to_vec(), ..prev.clone() };
+        let s = Subject {
+            version: prev.version.saturating_add(1),
+            version_at: ctx.index,
+            body: p.encode_to_vec(),
+            ..prev.clone()
+        };
         let mut s = s;
         s.status = pledge_status(&s, p, ctx.today).into();
         out.put(s, "amended");
@@ -358,7 +363,8 @@ fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) ->
                 format!("is {} but pledge {} is in {}", a.currency, r.pledge_id, old_amount.currency),
             ));
         }
-        if old.tally.restated + a.value > old_amount.value {
+        let restated_total = money::add(&format!("{field}.amount.value"), old.tally.restated, a.value)?;
+        if restated_total > old_amount.value {
             return Err(Error::precondition(
                 format!("{field}.amount.value"),
                 format!(
@@ -367,7 +373,7 @@ fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) ->
                 ),
             ));
         }
-        old.tally.restated += a.value;
+        old.tally.restated = restated_total;
         old.tally.restated_by.push(p.pledge_id.clone());
         old.status = pledge_status(&old, &old_body, ctx.today).into();
         restated.insert(r.pledge_id.clone());
@@ -485,7 +491,8 @@ fn allocate(out: &mut Out<'_>, c: &pb::CommitmentSigned, sign: i32, field: &str)
                     ),
                 ));
             }
-            if p.tally.committed + amt.value > pa.value {
+            let committed = money::add(&format!("{f}.amount.value"), p.tally.committed, amt.value)?;
+            if committed > pa.value {
                 return Err(Error::precondition(
                     format!("{f}.amount.value"),
                     format!(
@@ -493,14 +500,14 @@ fn allocate(out: &mut Out<'_>, c: &pb::CommitmentSigned, sign: i32, field: &str)
                         amt.value,
                         amt.currency,
                         a.pledge_id,
-                        p.tally.committed + amt.value,
+                        committed,
                         pa.value
                     ),
                 ));
             }
-            p.tally.committed += amt.value;
+            p.tally.committed = committed;
         } else {
-            p.tally.committed -= amt.value;
+            p.tally.committed = money::sub(&format!("{f}.amount.value"), p.tally.committed, amt.value)?;
         }
         p.status = pledge_status(&p, &pb_, today).into();
         out.put(p, if sign > 0 { "committed" } else { "uncommitted" });
@@ -605,18 +612,19 @@ fn post_disbursement(out: &mut Out<'_>, t: &pb::TransactionRecorded, value: Deci
     let mut cs = out.need("commitment_id", COMMITMENT, &t.commitment_id)?;
     let c: pb::CommitmentSigned = cs.decode()?;
     let total = parse_money("amount", c.amount.as_ref())?.value;
-    cs.tally.disbursed += value;
+    cs.tally.disbursed = money::add("amount.value", cs.tally.disbursed, value)?;
     cs.status = if cs.tally.disbursed >= total { "disbursed".into() } else { "active".into() };
     if !t.tranche_id.is_empty() {
         let mut tr = out.need("tranche_id", TRANCHE, &t.tranche_id)?;
-        tr.tally.disbursed += value;
+        tr.tally.disbursed = money::add("amount.value", tr.tally.disbursed, value)?;
         out.put(tr, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
     }
     for a in &c.allocations {
         let mut p = out.need("commitment_id", PLEDGE, &a.pledge_id)?;
         let pbody: pb::PledgeAnnounced = p.decode()?;
-        let share = dec(a.amount.as_ref().map_or("0", |m| m.value.as_str())) / total;
-        p.tally.disbursed += value * share;
+        let share = money::div("amount.value", dec(a.amount.as_ref().map_or("0", |m| m.value.as_str())), total)?;
+        let part = money::mul("amount.value", value, share)?;
+        p.tally.disbursed = money::add("amount.value", p.tally.disbursed, part)?;
         p.status = pledge_status(&p, &pbody, today).into();
         out.put(p, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
     }
@@ -666,14 +674,15 @@ fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
             ));
         }
         if matches!(t.transaction_type, 3 | 7) {
-            if cs.tally.disbursed + amount.value > ca.value {
+            let disbursed = money::add("amount.value", cs.tally.disbursed, amount.value)?;
+            if disbursed > ca.value {
                 return Err(Error::precondition(
                     "amount.value",
                     format!(
                         "disbursing {} would bring commitment {} to {} of {} (Σ disbursements − reversals ≤ the commitment)",
                         amount.value,
                         t.commitment_id,
-                        cs.tally.disbursed + amount.value,
+                        disbursed,
                         ca.value
                     ),
                 ));
@@ -692,15 +701,13 @@ fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
                         format!("tranche {} belongs to commitment {}", t.tranche_id, tr.tally.commitment_id),
                     ));
                 }
-                if tr.tally.disbursed + amount.value > tr.tally.value {
+                let tranche_disbursed = money::add("amount.value", tr.tally.disbursed, amount.value)?;
+                if tranche_disbursed > tr.tally.value {
                     return Err(Error::precondition(
                         "amount.value",
                         format!(
                             "disbursing {} would bring tranche {} to {} of {}",
-                            amount.value,
-                            t.tranche_id,
-                            tr.tally.disbursed + amount.value,
-                            tr.tally.value
+                            amount.value, t.tranche_id, tranche_disbursed, tr.tally.value
                         ),
                     ));
                 }
@@ -785,7 +792,7 @@ fn delivery(out: &mut Out<'_>, d: &pb::InkindDelivered) -> Result<()> {
             format!("is {}, but pledge {} is in {pa}", v.currency, d.pledge_id),
         ));
     }
-    p.tally.delivered += v.value;
+    p.tally.delivered = money::add("value.value", p.tally.delivered, v.value)?;
     p.status = pledge_status(&p, &pbody, ctx.today).into();
     out.put(p, "delivered");
     let mut s = out.new_subject(DELIVERY, &d.delivery_id, &pbody.plan_id, &pbody.pledger_id, d.encode_to_vec());
@@ -885,7 +892,14 @@ fn progress(out: &mut Out<'_>, r: &pb::ProgressReported) -> Result<()> {
 fn attestation(out: &mut Out<'_>, a: &pb::AttestationIssued) -> Result<()> {
     let ctx = out.ctx;
     out.fresh("attestation_id", ATTESTATION, &a.attestation_id)?;
-    ctx.role("auditor_id", &a.auditor_id, "auditor")?;
+    // The auditor acts (signs): lacking the role is an authorisation failure, like a missing signature.
+    ctx.party("auditor_id", &a.auditor_id)?;
+    if !ctx.has_role(&a.auditor_id, "auditor") {
+        return Err(Error::denied(
+            "auditor_id",
+            format!("party {:?} does not hold the auditor role (an attestation is signed by an auditor)", a.auditor_id),
+        ));
+    }
     ctx.signed_by("auditor_id", &a.auditor_id, "an attestation")?;
     let mut covered = Vec::new();
     for (i, id) in a.covered_entries.iter().enumerate() {

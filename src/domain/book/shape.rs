@@ -70,7 +70,7 @@ fn check_shares<'a>(field: &str, shares: impl Iterator<Item = (usize, &'a str)>)
     let mut any = false;
     for (i, s) in shares {
         let d = parse_positive(&format!("{field}[{i}].share"), s)?;
-        total += d;
+        total = money::add(field, total, d)?;
         any = true;
     }
     if any && total != Decimal::ONE_HUNDRED {
@@ -266,7 +266,8 @@ fn check_commitment(c: &pb::CommitmentSigned) -> Result<()> {
                 format!("{} is not a new plausible year", y.year),
             ));
         }
-        sum += parse_positive(&format!("usage_years[{i}].value"), &y.value)?;
+        let f = format!("usage_years[{i}].value");
+        sum = money::add(&f, sum, parse_positive(&f, &y.value)?)?;
     }
     if !c.usage_years.is_empty() && sum != amount.value {
         return Err(Error::invalid(
@@ -278,7 +279,8 @@ fn check_commitment(c: &pb::CommitmentSigned) -> Result<()> {
     check_unique_ids("tranches.tranche_id", c.tranches.iter().map(|t| t.tranche_id.as_str()))?;
     let mut sum = Decimal::ZERO;
     for (i, t) in c.tranches.iter().enumerate() {
-        sum += parse_positive(&format!("tranches[{i}].value"), &t.value)?;
+        let f = format!("tranches[{i}].value");
+        sum = money::add(&f, sum, parse_positive(&f, &t.value)?)?;
         check_unique_ids(&format!("tranches[{i}].condition_ids"), t.condition_ids.iter().map(String::as_str))?;
     }
     if !c.tranches.is_empty() && sum != amount.value {
