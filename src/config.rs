@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub require_client_cert: Option<bool>,
     /// Witnesses as URL=COSIGNER_KEY.
     pub witnesses: Option<Vec<String>>,
+    /// The high-water record of the latest signed checkpoint (default: DATA_DIR/high-water).
+    pub high_water: Option<PathBuf>,
 }
 
 /// Values given on the command line or in the environment (clap merges those two, flag first).
@@ -69,6 +71,8 @@ pub struct ServeConfig {
     pub require_client_cert: bool,
     /// Witnesses every new checkpoint is sent to (URL=COSIGNER_KEY).
     pub witnesses: Vec<String>,
+    /// The high-water record of the latest signed checkpoint; None = DATA_DIR/high-water.
+    pub high_water: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -95,6 +99,7 @@ impl Default for ServeConfig {
             tls_client_ca: None,
             require_client_cert: false,
             witnesses: Vec::new(),
+            high_water: None,
         }
     }
 }
@@ -136,6 +141,7 @@ pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<ServeConfig> {
         tls_client_ca: over.tls_client_ca.clone().or_else(|| file.tls_client_ca.clone()),
         require_client_cert: pick!(require_client_cert),
         witnesses: pick!(witnesses),
+        high_water: over.high_water.clone().or_else(|| file.high_water.clone()),
     };
     validate(&c)?;
     Ok(c)

@@ -75,6 +75,7 @@ pub async fn run_with(
     health_reporter.set_serving::<CoalitionServiceServer<CoalitionApi>>().await;
     health_reporter.set_serving::<ReportServiceServer<ReportApi>>().await;
     health_reporter.set_serving::<AuditServiceServer<crate::api::audit::AuditApi>>().await;
+    tokio::spawn(report_write_state(health_reporter.clone(), ledger.write_state()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -120,6 +121,30 @@ pub async fn run_with(
     tokio::task::spawn_blocking(move || l.close()).await?;
     tracing::info!(size = ledger.latest().size, "server stopped");
     Ok(())
+}
+
+/// Health follows the write path: a full disk makes LedgerService NOT_SERVING until writes succeed again
+/// (reads go on); a stopped sequencer makes the whole server NOT_SERVING (`""`), so an orchestrator
+/// restarts it.
+async fn report_write_state(
+    health: tonic_health::server::HealthReporter,
+    mut state: tokio::sync::watch::Receiver<crate::log::WriteState>,
+) {
+    use crate::log::WriteState;
+    loop {
+        let now = state.borrow_and_update().clone();
+        match now {
+            WriteState::Serving => health.set_serving::<LedgerServiceServer<LedgerApi>>().await,
+            WriteState::DiskFull => health.set_not_serving::<LedgerServiceServer<LedgerApi>>().await,
+            WriteState::Stopped(_) => {
+                health.set_not_serving::<LedgerServiceServer<LedgerApi>>().await;
+                health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            }
+        }
+        if state.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM.

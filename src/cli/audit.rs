@@ -28,6 +28,10 @@ pub struct AuditArgs {
     /// Checkpoints obtained elsewhere (files) that must agree with the log (split-view detection).
     #[arg(long = "checkpoint")]
     checkpoints: Vec<PathBuf>,
+    /// The log's high-water record (its latest signed checkpoint, kept outside the database): the audit
+    /// reports entries the database lost below it. With --data-dir, DATA_DIR/high-water is read when present.
+    #[arg(long = "high-water")]
+    high_water: Vec<PathBuf>,
     /// Where to write the evidence on failure.
     #[arg(long, default_value = "audit-evidence.json")]
     evidence: PathBuf,
@@ -40,9 +44,23 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
         .iter()
         .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
         .collect::<Result<Vec<_>>>()?;
+    let mut extra = extra;
+    let mut high_water = a.high_water.clone();
+    if let Some(d) = a.data_dir.as_ref().filter(|d| d.is_dir()) {
+        let own = d.join(crate::log::highwater::FILE);
+        if own.exists() && !high_water.contains(&own) {
+            high_water.push(own);
+        }
+    }
+    for p in &high_water {
+        match crate::log::highwater::read_note(p)? {
+            Some(note) => extra.push(note),
+            None => eprintln!("accord: warning: {} holds no checkpoint", p.display()),
+        }
+    }
     let started = std::time::Instant::now();
     let progress = move |n: u64| {
-        if tty && n % 10_000 == 0 {
+        if tty && n.is_multiple_of(10_000) {
             eprint!("\rreplayed {n} entries");
         }
     };

@@ -190,6 +190,14 @@ struct ServeArgs {
     /// A witness to send every new checkpoint to, as URL=COSIGNER_KEY (repeat) [default: none].
     #[arg(long = "witness")]
     witnesses: Vec<String>,
+    /// The high-water record: the latest signed checkpoint, kept outside the database so that a lost or
+    /// rolled-back database is refused instead of forking the log [default: DATA_DIR/high-water].
+    #[arg(long, env = "ACCORD_HIGH_WATER")]
+    high_water: Option<PathBuf>,
+    /// Start a new ledger although DATA_DIR holds a log key without its database (the key then signs a
+    /// second, unrelated history: only for a key that never published anything).
+    #[arg(long)]
+    new_ledger_with_existing_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -392,9 +400,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     if let Some(r) = e.downcast_ref::<Reported>() {
         return r.0;
     }
-    match e.downcast_ref::<Error>().map(|e| e.kind) {
-        Some(Kind::Unavailable) => 3,
-        Some(Kind::Internal) => 4,
+    match e.downcast_ref::<Error>().map(|e| (e.kind, e.field.as_str())) {
+        Some((Kind::Unavailable, _)) => 3,
+        Some((Kind::Internal, _)) => 4,
+        // The data directory cannot be served as it is (missing database, a database behind the
+        // high-water record, damaged pages, another process holding it): the operator must act.
+        Some((Kind::FailedPrecondition, "data_dir")) => 5,
         _ => 1,
     }
 }
@@ -523,14 +534,18 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         tls_client_ca: a.tls_client_ca.clone(),
         require_client_cert: a.require_client_cert,
         witnesses: if a.witnesses.is_empty() { None } else { Some(a.witnesses.clone()) },
+        high_water: a.high_water.clone(),
     };
     let cfg = crate::config::resolve(&over, &file)?;
     if a.print_config {
         println!("{}", serde_json::to_string_pretty(&cfg)?);
         return Ok(());
     }
+    let new_ledger_with_existing_key = a.new_ledger_with_existing_key;
     let a = cfg;
     let mut opts = Options::new(&a.data_dir);
+    opts.high_water = a.high_water.clone();
+    opts.new_ledger_with_existing_key = new_ledger_with_existing_key;
     opts.origin = Some(a.origin.clone());
     opts.synchronous_full = a.sync == "full";
     opts.readers = a.readers;
@@ -545,6 +560,12 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         opts.origin = None; // an existing ledger keeps its own origin
     }
     let ledger = Arc::new(tokio::task::spawn_blocking(move || Ledger::open(opts)).await??);
+    let witness_targets = a
+        .witnesses
+        .iter()
+        .map(|w| crate::witness::WitnessTarget::parse(w))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    crate::witness::check_views(&ledger, &witness_targets).await?;
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
     let latest = ledger.latest();
@@ -602,8 +623,7 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         println!("accord: log verifier key: {}", ledger.verifier_key());
         println!("accord: tree size {}", latest.size);
     }
-    for w in &a.witnesses {
-        let target = crate::witness::WitnessTarget::parse(w)?;
+    for target in witness_targets {
         tokio::spawn(crate::witness::run_sender(ledger.clone(), target));
     }
     let settings = crate::server::Settings {

@@ -125,11 +125,22 @@ pub fn restore(a: RestoreArgs, json: bool) -> Result<()> {
         bail!("{KEY_FILE} in the backup does not belong to the ledger in {DB_FILE}");
     }
     std::fs::create_dir_all(&a.data_dir).with_context(|| format!("creating {}", a.data_dir.display()))?;
-    let tmp = a.data_dir.join(format!("{DB_FILE}.restoring"));
+    // The projections (parties, keys, subjects, history) are derived data: the copy's own are never
+    // trusted, they are rebuilt from its audited log before it is installed.
+    let staging = a.data_dir.join(".restoring");
+    std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    let tmp = staging.join(DB_FILE);
     std::fs::copy(&db, &tmp).with_context(|| format!("copying {}", db.display()))?;
+    crate::log::rebuild(&staging, |_, _| {})?;
+    // Closing the rebuild's connection checkpointed its WAL into the file; a WAL left over would be lost.
+    if std::fs::metadata(staging.join(format!("{DB_FILE}-wal"))).is_ok_and(|m| m.len() > 0) {
+        bail!("the rebuilt copy in {} still has a WAL; nothing restored", staging.display());
+    }
     std::fs::File::open(&tmp)?.sync_all()?;
     crate::log::write_private(&a.data_dir.join(KEY_FILE), text.trim_end())?;
     std::fs::rename(&tmp, a.data_dir.join(DB_FILE))?;
+    std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
+    crate::log::highwater::sync_dir(&a.data_dir)?;
     if json {
         println!(
             "{}",

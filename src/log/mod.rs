@@ -5,6 +5,7 @@
 //! which applies the domain rules, integrates, signs a checkpoint and commits before replying. Reads use
 //! the read-only pool and the latest published checkpoint; they never wait for the writer.
 //! This module knows no SQL text and no tonic.
+pub mod highwater;
 mod sequencer;
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use crate::domain::{self, Effect};
 use crate::error::{Error, Kind, Result};
 use crate::merkle;
 use crate::pb::{Envelope, Signature, Statement};
-use crate::storage::{CheckpointRow, Checkpointer, EntryRow, Readers, Writer};
+use crate::storage::{self, CheckpointRow, Checkpointer, EntryRow, Readers, Writer};
 use crate::PAYLOAD_TYPE;
 
 pub use sequencer::MAX_GROUP;
@@ -58,6 +59,12 @@ pub struct Options {
     /// Integration clock (Unix ms). The real clock by default; tests and demos replaying a dated scenario
     /// set a fixed one.
     pub clock: Clock,
+    /// Where the high-water record lives ([`highwater`]); `DATA_DIR/high-water` by default. Put it on
+    /// another volume than the database to survive the loss of the database's volume.
+    pub high_water: Option<PathBuf>,
+    /// Start a new ledger even though the data directory holds a log key without a database (the
+    /// operator's explicit decision: the key then signs a second, unrelated history).
+    pub new_ledger_with_existing_key: bool,
 }
 
 /// A source of Unix time in milliseconds.
@@ -94,6 +101,8 @@ impl Options {
             readers: 8,
             limits: Limits::default(),
             clock: Clock::system(),
+            high_water: None,
+            new_ledger_with_existing_key: false,
         }
     }
 }
@@ -108,6 +117,19 @@ pub struct Latest {
     pub at_ms: i64,
 }
 
+/// Whether the write path works: read by health checks, and by [`Ledger::submit`] to fail fast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteState {
+    /// Taking submissions.
+    Serving,
+    /// The last commit failed because the disk is full; submissions get RESOURCE_EXHAUSTED until a commit
+    /// succeeds again (nothing acknowledged is lost; writing resumes by itself when space returns).
+    DiskFull,
+    /// The sequencer stopped (a storage failure such as a failed fsync, or shutdown): writes get
+    /// UNAVAILABLE at once; a restart is needed.
+    Stopped(String),
+}
+
 /// State the sequencer publishes after each commit.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -117,9 +139,25 @@ pub(crate) struct Shared {
     /// keyid → party (for per-party policy such as rate limits).
     key_parties: RwLock<HashMap<String, String>>,
     size_tx: watch::Sender<u64>,
+    write_state: watch::Sender<WriteState>,
 }
 
 impl Shared {
+    /// Change the write state (no-op when unchanged; a stopped sequencer stays stopped).
+    pub(crate) fn set_write_state(&self, new: WriteState) {
+        self.write_state.send_if_modified(|s| {
+            if *s == new || matches!(s, WriteState::Stopped(_)) {
+                return false;
+            }
+            match &new {
+                WriteState::Stopped(why) => tracing::error!(reason = %why, "the sequencer stopped; writes are refused"),
+                WriteState::DiskFull => tracing::error!("the disk is full; writes are refused until space returns"),
+                WriteState::Serving => tracing::info!("writes resumed"),
+            }
+            *s = new;
+            true
+        });
+    }
     fn latest(&self) -> Latest {
         self.latest.read().expect("latest lock").clone()
     }
@@ -198,6 +236,8 @@ pub struct Ledger {
     readers: Readers,
     shared: Arc<Shared>,
     size_rx: watch::Receiver<u64>,
+    /// Held (an exclusive lock on `DATA_DIR/LOCK`) while the ledger is open: one process per data directory.
+    _lock: std::fs::File,
     /// Witness cosignature lines collected per tree size (recent sizes only), and when each witness last
     /// cosigned (Unix ms).
     cosignatures: Mutex<std::collections::BTreeMap<u64, std::collections::BTreeMap<String, String>>>,
@@ -239,6 +279,63 @@ fn load_or_create_key(dir: &Path, origin: Option<&str>, create: bool) -> Result<
     Ok(signer)
 }
 
+/// Take the exclusive lock of a data directory (`DATA_DIR/LOCK`), which also proves the directory is
+/// writable. Refused when another process holds it.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("LOCK");
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| {
+        Error::precondition(
+            "data_dir",
+            format!("{} is not writable ({e}); the ledger needs to write there", dir.display()),
+        )
+    })?;
+    f.try_lock().map_err(|e| match e {
+        std::fs::TryLockError::WouldBlock => Error::precondition(
+            "data_dir",
+            format!(
+                "another process has {} open (it holds {}); one server per data directory",
+                dir.display(),
+                path.display()
+            ),
+        ),
+        std::fs::TryLockError::Error(e) => Error::internal(format!("locking {}: {e}", path.display())),
+    })?;
+    Ok(f)
+}
+
+/// Refuse a database that is behind the high-water record, or whose tree at the record's size has another
+/// root: either way, signing from it would fork the log.
+fn check_against_high_water(writer: &Writer, size: u64, hw: &crypto::VerifiedCheckpoint, path: &Path) -> Result<()> {
+    if hw.size > size {
+        return Err(Error::precondition(
+            "data_dir",
+            format!(
+                "the database holds {size} entries, but this log signed a checkpoint of size {} (high-water record \
+                 {}): acknowledged entries are missing (a lost or truncated WAL, or an older copy of the database). \
+                 Restore a backup holding at least {} entries; the server will not sign a shorter history",
+                hw.size,
+                path.display(),
+                hw.size
+            ),
+        ));
+    }
+    let root = merkle::tree_hash(hw.size, &writer.hashes())?;
+    if root != hw.root {
+        return Err(Error::precondition(
+            "data_dir",
+            format!(
+                "the database's tree of size {} has root {}, but the log signed root {} for that size (high-water \
+                 record {}): this database holds another history. Restore the right database",
+                hw.size,
+                hex::encode(root),
+                hex::encode(hw.root),
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Write a secret file readable by its owner only.
 pub fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
@@ -258,20 +355,57 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
 
 impl Ledger {
     /// Open the ledger in `opts.data_dir`, creating key, database and the signed size-0 checkpoint when
-    /// the directory holds no ledger yet.
+    /// the directory holds no ledger yet. Refuses (FAILED_PRECONDITION, with what to do) a directory that
+    /// another process holds, a log key without its database, a damaged database, and a database behind
+    /// or beside the high-water record ([`highwater`]): the log never signs a second history.
     pub fn open(opts: Options) -> Result<Self> {
         std::fs::create_dir_all(&opts.data_dir)
             .map_err(|e| Error::internal(format!("creating {}: {e}", opts.data_dir.display())))?;
+        let lock = lock_data_dir(&opts.data_dir)?;
         let db = opts.data_dir.join(DB_FILE);
         let is_new = !db.exists();
+        if is_new && opts.data_dir.join(KEY_FILE).exists() && !opts.new_ledger_with_existing_key {
+            return Err(Error::precondition(
+                "data_dir",
+                format!(
+                    "{} holds the log key {KEY_FILE} but no {DB_FILE}: this log's database is missing. Restore it \
+                     (accord restore); starting over would sign a second history under the same key. To start a \
+                     new ledger with this key anyway, pass --new-ledger-with-existing-key",
+                    opts.data_dir.display()
+                ),
+            ));
+        }
         let signer = load_or_create_key(&opts.data_dir, opts.origin.as_deref(), is_new)?;
-        let writer = Writer::open(&db, opts.synchronous_full, Some((signer.origin(), &signer.verifier_key())))?;
-        let loaded = writer.load()?;
+        let damaged = |e: Error| {
+            if storage::is_storage_failure(&e) {
+                Error::precondition(
+                    "data_dir",
+                    format!(
+                        "{} is damaged or unreadable ({}); restore it from a backup (accord restore)",
+                        db.display(),
+                        e.message
+                    ),
+                )
+            } else {
+                e
+            }
+        };
+        let writer = Writer::open(&db, opts.synchronous_full, Some((signer.origin(), &signer.verifier_key())))
+            .map_err(damaged)?;
+        writer.quick_check().map_err(damaged)?;
+        let loaded = writer.load().map_err(damaged)?;
         if loaded.meta.origin != signer.origin() || loaded.meta.verifier_key != signer.verifier_key() {
             return Err(Error::precondition(
                 "data_dir",
                 format!("{KEY_FILE} does not belong to the ledger {:?} in {DB_FILE}", loaded.meta.origin),
             ));
+        }
+        let hw_path = opts.high_water.clone().unwrap_or_else(|| opts.data_dir.join(highwater::FILE));
+        let mut high_water = highwater::HighWater::open(&hw_path, true)?;
+        if is_new && opts.new_ledger_with_existing_key && high_water.latest_note().is_some() {
+            tracing::warn!(path = %hw_path.display(), "starting a new ledger with an existing key, as asked: the high-water record starts over");
+        } else if let Some(hw) = high_water.latest(signer.verifier())? {
+            check_against_high_water(&writer, loaded.size, &hw, &hw_path)?;
         }
         let latest = match &loaded.latest {
             Some(cp) if cp.size == loaded.size => {
@@ -293,6 +427,20 @@ impl Ledger {
             }
             None => return Err(Error::internal("entries without any checkpoint")),
         };
+        if high_water.latest_note() != Some(&*latest.note) {
+            high_water.record(&latest.note)?;
+        }
+        let governance = replay_governance(&writer, signer.origin())?;
+        if governance != loaded.governance {
+            return Err(Error::precondition(
+                "data_dir",
+                format!(
+                    "the charter, party or key tables of {DB_FILE} differ from what the log's governance entries say \
+                     (edited outside accord?); run accord audit, then accord rebuild"
+                ),
+            ));
+        }
+        let loaded = storage::Loaded { governance, ..loaded };
         // Decompressed once here, not on every signature check.
         let keys = loaded
             .governance
@@ -307,6 +455,7 @@ impl Ledger {
             keys: RwLock::new(keys),
             key_parties: RwLock::new(key_parties),
             size_tx,
+            write_state: watch::channel(WriteState::Serving).0,
         });
         let (tx, rx) = sync_channel(opts.limits.queue_depth);
         let origin = signer.origin().to_string();
@@ -320,6 +469,7 @@ impl Ledger {
             last_ms: loaded.last_integrated_ms,
             shared: shared.clone(),
             clock: opts.clock.clone(),
+            high_water,
         };
         let thread = std::thread::Builder::new()
             .name("accord-sequencer".into())
@@ -338,6 +488,7 @@ impl Ledger {
             size_rx,
             cosignatures: Mutex::new(Default::default()),
             witness_seen: Mutex::new(Default::default()),
+            _lock: lock,
         })
     }
 
@@ -355,6 +506,10 @@ impl Ledger {
     }
     pub fn latest(&self) -> Latest {
         self.shared.latest()
+    }
+    /// The write path's state (health reports it).
+    pub fn write_state(&self) -> watch::Receiver<WriteState> {
+        self.shared.write_state.subscribe()
     }
     /// A receiver that changes whenever the tree grows.
     pub fn size_watch(&self) -> watch::Receiver<u64> {
@@ -402,6 +557,12 @@ impl Ledger {
 
     /// Hand prepared envelopes to the sequencer as one atomic request and wait for the commit.
     pub async fn submit(&self, items: Vec<Prepared>) -> Result<Vec<Committed>> {
+        match &*self.shared.write_state.borrow() {
+            WriteState::Stopped(why) => {
+                return Err(Error::new(Kind::Unavailable, "", format!("the ledger takes no writes: {why}")))
+            }
+            WriteState::Serving | WriteState::DiskFull => {}
+        }
         let (reply, rx) = oneshot::channel();
         {
             let guard = self.tx.lock().expect("tx lock");
@@ -416,7 +577,7 @@ impl Ledger {
                 }
             }
         }
-        rx.await.map_err(|_| Error::internal("sequencer dropped the request"))?
+        rx.await.map_err(|_| Error::new(Kind::Unavailable, "", "the sequencer stopped before answering; retry"))?
     }
 
     /// Stop taking submissions, let the sequencer finish what it has, and wait for it.
@@ -532,9 +693,37 @@ impl Replay {
     }
 }
 
+/// Statement kinds that change governance (charter, parties, keys).
+pub const GOVERNANCE_KINDS: &[&str] = &["charter", "party.admitted", "key.rotated", "key.revoked"];
+
+/// Governance state replayed from the log's governance entries (each re-verified: signatures against the
+/// key history so far, rules, and that the leaf really is of the stored kind), never read from the
+/// projection tables, which an attacker with the database file could have edited.
+pub fn replay_governance(writer: &Writer, origin: &str) -> Result<domain::Governance> {
+    let mut replay = Replay::default();
+    for row in writer.entries_of_kinds(GOVERNANCE_KINDS)? {
+        let st = domain::statement_of_leaf(&row.leaf)?;
+        let kind = st.body.as_ref().map(domain::kind_name).unwrap_or_default();
+        if kind != row.kind {
+            return Err(Error::precondition(
+                "data_dir",
+                format!(
+                    "entry {} is stored as {:?} but its leaf is a {kind:?} statement; run accord audit",
+                    row.index, row.kind
+                ),
+            ));
+        }
+        replay
+            .entry(writer, origin, &row)
+            .map_err(|e| Error::precondition("data_dir", format!("replaying governance entry {}: {e}", row.index)))?;
+    }
+    Ok(replay.gov)
+}
+
 /// Drop every projection and rebuild it by replaying the log from entry 0, in one transaction. The ledger
 /// must not be served meanwhile. `progress(done, total)` is called as entries are replayed.
 pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Rebuilt> {
+    let _lock = lock_data_dir(data_dir)?;
     let db = data_dir.join(DB_FILE);
     let writer = Writer::open(&db, true, None)?;
     let loaded = writer.load()?;

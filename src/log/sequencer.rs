@@ -11,10 +11,10 @@ use prost::Message;
 use tlog_tiles::Hash;
 use tokio::sync::oneshot;
 
-use super::{Committed, Latest, Prepared, Shared};
+use super::{highwater::HighWater, Committed, Latest, Prepared, Shared, WriteState};
 use crate::crypto::{self, LogSigner};
 use crate::domain::{Effect, Governance};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::merkle;
 use crate::pb::LogEntry;
 use crate::storage::{Checkpointer, EntryRow, Writer};
@@ -39,6 +39,18 @@ pub(super) struct Sequencer {
     pub last_ms: i64,
     pub shared: Arc<Shared>,
     pub clock: super::Clock,
+    /// Every checkpoint is recorded here after its COMMIT and before anyone is answered.
+    pub high_water: HighWater,
+}
+
+/// Marks the write path stopped when the sequencer thread ends, however it ends.
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        let why = if std::thread::panicking() { "the sequencer thread failed" } else { "the ledger is shutting down" };
+        self.0.set_write_state(WriteState::Stopped(why.into()));
+    }
 }
 
 enum Outcome {
@@ -50,6 +62,7 @@ enum Outcome {
 
 impl Sequencer {
     pub fn run(mut self, rx: Receiver<Job>) {
+        let _stopped = StopGuard(self.shared.clone());
         while let Ok(first) = rx.recv() {
             let mut jobs = vec![first];
             let mut n = jobs[0].items.len();
@@ -62,9 +75,46 @@ impl Sequencer {
                     Err(_) => break,
                 }
             }
-            self.integrate(jobs);
+            // A panic while integrating is a bug, never a reason to stop the log: undo the group (its
+            // requests are answered UNAVAILABLE as their reply channels drop), reload the state from the
+            // database and go on with the next group.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.integrate(jobs)));
+            if run.is_err() {
+                tracing::error!(size = self.size, "integrating a group panicked; it was undone and the state reloaded");
+                self.writer.rollback();
+                if let Err(e) = self.reload() {
+                    self.stop(&rx, format!("cannot reload the state after a failure: {e}"));
+                    break;
+                }
+            }
+            let stopped = match &*self.shared.write_state.borrow() {
+                WriteState::Stopped(why) => Some(why.clone()),
+                WriteState::Serving | WriteState::DiskFull => None,
+            };
+            if let Some(why) = stopped {
+                self.stop(&rx, why);
+                break;
+            }
         }
         tracing::info!(size = self.size, "sequencer stopped");
+    }
+
+    /// Stop for good: refuse what is queued (UNAVAILABLE) and mark the write path stopped.
+    fn stop(&mut self, rx: &Receiver<Job>, why: String) {
+        self.shared.set_write_state(WriteState::Stopped(why.clone()));
+        while let Ok(j) = rx.try_recv() {
+            let _ = j.reply.send(Err(Error::new(Kind::Unavailable, "", format!("the ledger takes no writes: {why}"))));
+        }
+    }
+
+    /// Record what a storage error says about the write path: a full disk pauses writes until a commit
+    /// succeeds; any other storage failure stops the sequencer (never retry after a failed fsync).
+    fn note_storage_error(&self, e: &Error) {
+        if e.kind == Kind::ResourceExhausted {
+            self.shared.set_write_state(WriteState::DiskFull);
+        } else if crate::storage::is_storage_failure(e) {
+            self.shared.set_write_state(WriteState::Stopped(e.message.clone()));
+        }
     }
 
     /// Integrate a group of jobs in one transaction: each job inside its own savepoint, so a job that
@@ -72,6 +122,7 @@ impl Sequencer {
     fn integrate(&mut self, jobs: Vec<Job>) {
         let started = std::time::Instant::now();
         if let Err(e) = self.writer.begin() {
+            self.note_storage_error(&e);
             for j in jobs {
                 let _ = j.reply.send(Err(e.clone()));
             }
@@ -106,6 +157,7 @@ impl Sequencer {
             if jobs.len() == 1 {
                 outcomes.push(Err(e));
             } else if let Err(e) = self.writer.begin() {
+                self.note_storage_error(&e);
                 for j in jobs {
                     let _ = j.reply.send(Err(e.clone()));
                 }
@@ -115,6 +167,9 @@ impl Sequencer {
                     outcomes.push(self.integrate_job(&job.items, &mut effects, true));
                 }
             }
+        }
+        for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+            self.note_storage_error(e);
         }
         let results: Vec<(Reply, Result<Vec<Outcome>>)> = jobs.into_iter().map(|j| j.reply).zip(outcomes).collect();
         let published = if self.size == base_size {
@@ -126,6 +181,7 @@ impl Sequencer {
         };
         let latest = match published {
             Ok(Some(latest)) => {
+                self.shared.set_write_state(WriteState::Serving);
                 self.shared.publish(latest.clone(), &effects);
                 // Count entries only once committed (a job rolled back to its savepoint added none).
                 let m = crate::metrics::metrics();
@@ -141,10 +197,19 @@ impl Sequencer {
             Ok(None) => self.shared.latest(),
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; reloading state from the database");
+                self.note_storage_error(&e);
                 self.writer.rollback();
-                self.reload();
+                if let Err(r) = self.reload() {
+                    self.shared.set_write_state(WriteState::Stopped(format!("cannot reload the state: {r}")));
+                }
+                // Nothing of this group is acknowledged: a full disk asks to retry later, anything else is
+                // the server's failure.
+                let answer = match e.kind {
+                    Kind::ResourceExhausted | Kind::Unavailable => e,
+                    _ => Error::internal("commit failed"),
+                };
                 for (reply, _) in results {
-                    let _ = reply.send(Err(Error::internal("commit failed")));
+                    let _ = reply.send(Err(answer.clone()));
                 }
                 return;
             }
@@ -296,21 +361,21 @@ impl Sequencer {
         let note = self.signer.sign_checkpoint(self.size, &root);
         self.writer.insert_checkpoint(self.size, &root, &note, self.clock.now())?;
         self.writer.commit()?;
+        // Durable outside the database before anyone sees it. If this fails the entries are committed but
+        // unacknowledged, and the sequencer stops: a restart finds the database ahead of the record (fine).
+        if let Err(e) = self.high_water.record(&note) {
+            self.shared.set_write_state(WriteState::Stopped(e.message.clone()));
+            return Err(e);
+        }
         self.checkpointer.poke(&self.writer);
         Ok(Latest { size: self.size, root, note: Arc::from(note), at_ms: self.clock.now() })
     }
 
-    fn reload(&mut self) {
-        match self.writer.load() {
-            Ok(l) => {
-                self.size = l.size;
-                self.last_ms = l.last_integrated_ms;
-                self.gov = l.governance;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot reload state; stopping the sequencer");
-                std::process::abort();
-            }
-        }
+    fn reload(&mut self) -> Result<()> {
+        let l = self.writer.load()?;
+        self.size = l.size;
+        self.last_ms = l.last_integrated_ms;
+        self.gov = super::replay_governance(&self.writer, self.signer.origin())?;
+        Ok(())
     }
 }

@@ -65,12 +65,33 @@ CREATE TABLE history (
 /// and a tranche's empty body is not this, so the marker is never a real body.
 pub const DERIVED_BODY: &[u8] = &[0];
 
-const LOG_TABLES: &[&str] = &["meta", "entries", "tree_hashes", "checkpoints"];
 /// Tables derived from the log.
 pub const PROJECTION_TABLES: &[&str] = &["charter", "parties", "party_keys", "subjects", "history"];
 
+/// Classify a database error: a full disk is RESOURCE_EXHAUSTED (retry when space returns); an I/O
+/// error (a failed write or fsync, a corrupt page) is UNAVAILABLE, and the sequencer stops on it rather
+/// than retry (after a failed fsync the kernel may have dropped the pages it could not write); anything
+/// else is internal.
 fn db_err(e: rusqlite::Error) -> Error {
-    Error::internal(format!("database: {e}"))
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => Error::new(
+            crate::error::Kind::ResourceExhausted,
+            "",
+            "the disk holding the ledger is full; nothing was written (retry when space is freed)",
+        ),
+        Some(ErrorCode::SystemIoFailure | ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::new(
+            crate::error::Kind::Unavailable,
+            "",
+            format!("storage failure ({e}); the ledger stopped taking writes until it is restarted"),
+        ),
+        _ => Error::internal(format!("database: {e}")),
+    }
+}
+
+/// Whether an error from this module means the storage itself failed (see [`db_err`]).
+pub fn is_storage_failure(e: &Error) -> bool {
+    e.kind == crate::error::Kind::Unavailable
 }
 
 /// One stored log entry. `identity` and `leaf_hash` are not stored: both are functions of the leaf
@@ -104,19 +125,58 @@ fn pragmas(c: &Connection, synchronous_full: bool) -> Result<()> {
     c.pragma_update(None, "cache_size", -64_000).map_err(db_err)?;
     // Savepoint sub-journals stay in memory instead of a temporary file (one savepoint per request).
     c.pragma_update(None, "temp_store", "MEMORY").map_err(db_err)?;
+    // REPLACE's implicit delete fires the append-only delete triggers too.
+    c.pragma_update(None, "recursive_triggers", "ON").map_err(db_err)?;
     Ok(())
+}
+
+/// `PRAGMA quick_check` on a connection.
+fn quick_check(c: &Connection, path: &Path) -> Result<()> {
+    let mut st = c.prepare("PRAGMA quick_check").map_err(db_err)?;
+    let problems: Vec<String> = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    if problems.len() == 1 && problems.first().is_some_and(|p| p == "ok") {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        "data_dir",
+        format!(
+            "{} is damaged (SQLite quick_check: {}); restore it from a backup (accord restore)",
+            path.display(),
+            problems.into_iter().take(5).collect::<Vec<_>>().join("; ")
+        ),
+    ))
+}
+
+/// The append-only triggers of the log tables: no UPDATE, no DELETE, and no INSERT over an existing key
+/// (which `INSERT OR REPLACE` would otherwise turn into a silent delete, whatever `recursive_triggers` says
+/// on the connection that does it). Created if missing on every open, so older databases get them too.
+fn append_only_triggers() -> String {
+    let mut sql = String::new();
+    for (t, key) in [
+        ("meta", "key = NEW.key"),
+        ("entries", "idx = NEW.idx OR statement_id = NEW.statement_id"),
+        ("tree_hashes", "id = NEW.id"),
+        ("checkpoints", "size = NEW.size"),
+    ] {
+        sql.push_str(&format!(
+            "CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;
+             CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;
+             CREATE TRIGGER IF NOT EXISTS {t}_no_replace BEFORE INSERT ON {t} WHEN EXISTS (SELECT 1 FROM {t} WHERE {key})
+             BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;"
+        ));
+    }
+    sql
 }
 
 /// Create the schema (with its append-only triggers) and the meta rows.
 fn create(c: &Connection, origin: &str, verifier_key: &str) -> Result<()> {
     let mut sql = String::from("BEGIN IMMEDIATE;");
     sql.push_str(SCHEMA);
-    for t in LOG_TABLES {
-        sql.push_str(&format!(
-            "CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;
-             CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;"
-        ));
-    }
+    sql.push_str(&append_only_triggers());
     sql.push_str("COMMIT;");
     c.execute_batch(&sql).map_err(db_err)?;
     c.execute(
@@ -182,6 +242,9 @@ impl Writer {
         }
         let w = Self { conn, path: path.to_path_buf() };
         let meta = read_meta(&w.conn)?;
+        if exists && meta.schema_version == SCHEMA_VERSION {
+            w.conn.execute_batch(&append_only_triggers()).map_err(db_err)?;
+        }
         if meta.schema_version != SCHEMA_VERSION {
             return Err(Error::precondition(
                 "schema_version",
@@ -264,6 +327,23 @@ impl Writer {
 
     pub fn entry(&self, index: u64) -> Result<Option<EntryRow>> {
         entry_by(&self.conn, "idx", &index)
+    }
+
+    /// Entries whose stored kind is one of `kinds`, in log order (one scan of the entries table).
+    pub fn entries_of_kinds(&self, kinds: &[&str]) -> Result<Vec<EntryRow>> {
+        let marks = vec!["?"; kinds.len()].join(", ");
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {ENTRY_COLS} FROM entries WHERE kind IN ({marks}) ORDER BY idx"))
+            .map_err(db_err)?;
+        let rows = st.query_map(rusqlite::params_from_iter(kinds.iter()), entry_row).map_err(db_err)?;
+        rows.map(|r| r.map(complete).map_err(db_err)).collect()
+    }
+
+    /// SQLite's `PRAGMA quick_check`: refuses a database with a damaged page or index (run at start and
+    /// by `accord audit`).
+    pub fn quick_check(&self) -> Result<()> {
+        quick_check(&self.conn, &self.path)
     }
 
     pub fn insert_entry(&self, e: &EntryRow) -> Result<()> {
@@ -657,6 +737,11 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// SQLite's `PRAGMA quick_check` on this connection's database.
+    pub fn quick_check(&self) -> Result<()> {
+        quick_check(&self.conn, Path::new(self.conn.path().unwrap_or("the database")))
+    }
+
     pub fn entry_by_index(&self, index: u64) -> Result<Option<EntryRow>> {
         entry_by(&self.conn, "idx", &index)
     }

@@ -241,6 +241,41 @@ async fn http_post(url: &str, path: &str, body: &str) -> Result<(u16, String)> {
     Ok((status, body.to_string()))
 }
 
+/// At start, before serving: ask each witness for its view of this log by offering the current checkpoint
+/// (`old 0`). A witness that answers 409 with a larger tree size has seen checkpoints this database does not
+/// hold — the database was rolled back — and the start is refused (docs/SECURITY.md). An unreachable
+/// witness is only a warning: the high-water record still guards the start.
+pub async fn check_views(ledger: &Ledger, targets: &[WitnessTarget]) -> Result<()> {
+    let latest = ledger.latest();
+    for t in targets {
+        let body = format!("old 0\n\n{}", latest.note);
+        match tokio::time::timeout(Duration::from_secs(5), http_post(&t.url, "/add-checkpoint", &body)).await {
+            Ok(Ok((409, size))) => {
+                if let Ok(theirs) = size.trim().parse::<u64>() {
+                    if theirs > latest.size {
+                        return Err(Error::precondition(
+                            "data_dir",
+                            format!(
+                                "witness {} has cosigned a tree of size {theirs} of this log, but the database holds {}: \
+                                 acknowledged entries are missing. Restore a backup holding at least {theirs} entries",
+                                t.url, latest.size
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(witness = %t.url, error = %e, "witness unreachable at start; its view is not checked")
+            }
+            Err(_) => {
+                tracing::warn!(witness = %t.url, "witness did not answer in 5 s at start; its view is not checked")
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Submit the ledger's checkpoints to one witness, forever: after each new checkpoint (and every few
 /// seconds), send it with a consistency proof from the size the witness last cosigned, and keep the
 /// cosignature it returns.
