@@ -398,7 +398,10 @@ pub fn verify_offline(
     if let Some(&i) = prepared.unverified.first() {
         return Err(Error::denied(
             format!("leaf.envelope.signatures[{i}].keyid"),
-            format!("no public key given for signer {} (pass it with --signer)", prepared.envelope.signatures[i].keyid),
+            format!(
+                "no public key given for signer {} (pass it with --signer)",
+                prepared.envelope.signatures.get(i).map(|s| s.keyid.as_str()).unwrap_or_default()
+            ),
         ));
     }
     Ok(OfflineVerified {

@@ -19,6 +19,9 @@
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
 //! - [`cli`]: the `accord` commands.
 #![warn(missing_debug_implementations)]
+// No panic on a path input can reach (docs/SECURITY.md): no unwrap, expect, indexing or slicing outside
+// tests; the few allows say why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod api;
 pub mod audit;
@@ -37,6 +40,7 @@ pub mod query;
 pub mod report;
 pub mod server;
 pub mod storage;
+pub mod sync;
 pub mod web;
 pub mod witness;
 

@@ -63,12 +63,12 @@ fn labels(pairs: &[(&str, &str)]) -> String {
 impl Metrics {
     fn counter(&self, name: &'static str, l: &[(&str, &str)]) -> &'static AtomicU64 {
         let key = (name, labels(l));
-        let mut m = self.counters.lock().expect("metrics lock");
+        let mut m = crate::sync::lock(&self.counters);
         m.entry(key).or_insert_with(|| Box::leak(Box::new(AtomicU64::new(0))))
     }
     fn histogram(&self, name: &'static str, l: &[(&str, &str)], bounds: &'static [f64]) -> &'static Histogram {
         let key = (name, labels(l));
-        let mut m = self.histograms.lock().expect("metrics lock");
+        let mut m = crate::sync::lock(&self.histograms);
         m.entry(key).or_insert_with(|| Box::leak(Box::new(Histogram::new(bounds))))
     }
 
@@ -97,7 +97,7 @@ impl Metrics {
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
-        let counters = self.counters.lock().expect("metrics lock");
+        let counters = crate::sync::lock(&self.counters);
         let mut last = "";
         for ((name, l), c) in counters.iter() {
             if *name != last {
@@ -107,7 +107,7 @@ impl Metrics {
             let _ = writeln!(out, "{name}{{{l}}} {}", c.load(Ordering::Relaxed));
         }
         drop(counters);
-        let hs = self.histograms.lock().expect("metrics lock");
+        let hs = crate::sync::lock(&self.histograms);
         let mut last = "";
         for ((name, l), h) in hs.iter() {
             if *name != last {

@@ -42,7 +42,7 @@ impl RateLimiter {
     /// Take `n` tokens from the bucket of every signing key (`party` tells the party of a keyid). All or
     /// nothing: when one key is over its limit nothing is taken.
     pub fn check(&self, signers: &[(String, Option<String>)], n: usize, now: Instant) -> Result<()> {
-        let mut buckets = self.buckets.lock().expect("limiter lock");
+        let mut buckets = crate::sync::lock(&self.buckets);
         let mut plan = Vec::new();
         for (i, (keyid, party)) in signers.iter().enumerate() {
             let rate =

@@ -131,9 +131,11 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
     }
     if json {
         let mut v = serde_json::to_value(&summary)?;
-        v["millis"] = (started.elapsed().as_millis() as u64).into();
-        if !summary.ok {
-            v["evidence_file"] = a.evidence.display().to_string().into();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("millis".into(), (started.elapsed().as_millis() as u64).into());
+            if !summary.ok {
+                o.insert("evidence_file".into(), a.evidence.display().to_string().into());
+            }
         }
         println!("{v}");
     } else if summary.ok {
@@ -238,10 +240,10 @@ async fn poll(
     client: &mut Option<Client>,
     replayed: &mut crate::merkle::MemoryHashes,
 ) -> Result<()> {
-    if client.is_none() {
-        *client = Some(Client::connect(&a.server.server, Some(key)).await?);
-    }
-    let c = client.as_mut().expect("connected above");
+    let c = match client {
+        Some(c) => c,
+        None => client.insert(Client::connect(&a.server.server, Some(key)).await?),
+    };
     let new = c.checkpoint(None).await?;
     let old = match std::fs::read_to_string(&a.state) {
         Ok(text) => Some(crate::crypto::open_checkpoint(text.as_bytes(), c.log_key())?),

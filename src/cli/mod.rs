@@ -731,14 +731,17 @@ fn propose(a: ProposeArgs) -> Result<()> {
     let mut founders = Vec::new();
     for (i, f) in a.founders.iter().enumerate() {
         let parts: Vec<&str> = f.split(';').collect();
-        if !(4..=6).contains(&parts.len()) {
+        let [party_id, name, roles, key, ..] = parts.as_slice() else {
+            bail!("--founder #{}: expected \"PARTY_ID;NAME;ROLE[,ROLE…];PUBKEY[;ORG_TYPE[;COUNTRY]]\"", i + 1);
+        };
+        if parts.len() > 6 {
             bail!("--founder #{}: expected \"PARTY_ID;NAME;ROLE[,ROLE…];PUBKEY[;ORG_TYPE[;COUNTRY]]\"", i + 1);
         }
-        let (_, pk) = keys::read_public(parts[3]).with_context(|| format!("--founder #{}: public key", i + 1))?;
+        let (_, pk) = keys::read_public(key).with_context(|| format!("--founder #{}: public key", i + 1))?;
         founders.push(pb::Party {
-            party_id: parts[0].trim().to_string(),
-            name: parts[1].trim().to_string(),
-            roles: parts[2].split(',').map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+            party_id: party_id.trim().to_string(),
+            name: name.trim().to_string(),
+            roles: roles.split(',').map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
             public_keys: vec![pk.as_bytes().to_vec()],
             organisation_type: parts.get(4).map(|s| s.trim().to_string()).unwrap_or_default(),
             country: parts.get(5).map(|s| s.trim().to_string()).unwrap_or_default(),
@@ -886,7 +889,7 @@ async fn get(a: GetArgs, json: bool) -> Result<()> {
         println!("entry {} ({}) statement_id {}", entry.index, entry.kind, entry.statement_id);
         println!("identity {}", hex::encode(&entry.identity));
         println!("inclusion verified in the checkpoint of size {}", cp.size);
-        println!("{}", serde_json::to_string_pretty(&out["statement"])?);
+        println!("{}", serde_json::to_string_pretty(out.get("statement").unwrap_or(&serde_json::Value::Null))?);
     }
     Ok(())
 }

@@ -58,14 +58,16 @@ pub fn backup(a: BackupArgs, json: bool) -> Result<()> {
     std::fs::write(a.out.join("BACKUP.json"), serde_json::to_string_pretty(&m)?)?;
     if json {
         let mut m = m;
-        m["ok"] = true.into();
-        m["millis"] = (started.elapsed().as_millis() as u64).into();
+        if let Some(o) = m.as_object_mut() {
+            o.insert("ok".into(), true.into());
+            o.insert("millis".into(), (started.elapsed().as_millis() as u64).into());
+        }
         println!("{m}");
     } else {
         println!(
             "backup of {} at tree size {} written to {} ({:.1} s); keep log.key secret",
-            m["origin"].as_str().unwrap_or_default(),
-            m["tree_size"],
+            m.get("origin").and_then(|v| v.as_str()).unwrap_or_default(),
+            m.get("tree_size").cloned().unwrap_or_default(),
             a.out.display(),
             started.elapsed().as_secs_f64()
         );

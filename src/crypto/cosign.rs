@@ -19,7 +19,8 @@ pub fn cosigner_key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
     h.update(b"\n");
     h.update([ALG_COSIGNATURE_V1]);
     h.update(key.as_bytes());
-    h.finalize()[..4].try_into().expect("4 bytes")
+    let d: [u8; 32] = h.finalize().into();
+    d.first_chunk::<4>().copied().unwrap_or_default()
 }
 
 /// The message a cosigner signs: `cosignature/v1`, `time T`, then the checkpoint body (with its final
@@ -101,11 +102,14 @@ impl CosignatureVerifier {
             return None;
         }
         let raw = BASE64_STANDARD.decode(b64).ok()?;
-        if raw.len() != 4 + 8 + 64 || raw[..4] != self.id {
+        let (id, rest) = raw.split_first_chunk::<4>()?;
+        let (ts, sig) = rest.split_first_chunk::<8>()?;
+        let sig: &[u8; 64] = sig.try_into().ok()?;
+        if *id != self.id {
             return None;
         }
-        let ts = u64::from_be_bytes(raw[4..12].try_into().ok()?);
-        let sig = ed25519_dalek::Signature::from_bytes(&raw[12..].try_into().ok()?);
+        let ts = u64::from_be_bytes(*ts);
+        let sig = ed25519_dalek::Signature::from_bytes(sig);
         self.key.verify_strict(cosigned_message(body, ts).as_bytes(), &sig).ok()?;
         Some(ts)
     }
@@ -149,31 +153,31 @@ impl Policy {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let f = format!("policy line {}", n + 1);
+            let f = format!("policy line {}", n.saturating_add(1));
             let w: Vec<&str> = line.split([' ', '\t']).filter(|s| !s.is_empty()).collect();
-            match w[0] {
-                "log" if w.len() == 2 || w.len() == 3 => {
-                    let log = StrictNoteVerifier::from_verifier_key(w[1]).map_err(|e| e.scope(&f))?;
+            match w.as_slice() {
+                ["log", key] | ["log", key, _] => {
+                    let log = StrictNoteVerifier::from_verifier_key(key).map_err(|e| e.scope(&f))?;
                     if p.logs.iter().any(|l| l.key() == log.key()) {
                         return Err(Error::invalid(f, "this log's public key is already listed"));
                     }
                     p.logs.push(log);
                 }
-                "witness" if w.len() == 3 || w.len() == 4 => {
-                    let v = CosignatureVerifier::from_verifier_key(w[2]).map_err(|e| e.scope(&f))?;
-                    if w[1] == "none" || !names.insert(w[1].to_string()) {
-                        return Err(Error::invalid(f, format!("name {:?} is already defined", w[1])));
+                ["witness", name, key, url @ ..] if url.len() <= 1 => {
+                    let v = CosignatureVerifier::from_verifier_key(key).map_err(|e| e.scope(&f))?;
+                    if *name == "none" || !names.insert(name.to_string()) {
+                        return Err(Error::invalid(f, format!("name {name:?} is already defined")));
                     }
-                    if let Some(other) = witness_keys.insert(*v.key.as_bytes(), w[1].to_string()) {
+                    if let Some(other) = witness_keys.insert(*v.key.as_bytes(), name.to_string()) {
                         return Err(Error::invalid(
                             f,
-                            format!("witness {:?} has the same public key as witness {other:?}", w[1]),
+                            format!("witness {name:?} has the same public key as witness {other:?}"),
                         ));
                     }
-                    p.witnesses.insert(w[1].to_string(), (v, w.get(3).map(|s| s.to_string())));
+                    p.witnesses.insert(name.to_string(), (v, url.first().map(|s| s.to_string())));
                 }
-                "group" if w.len() >= 4 => {
-                    let members: Vec<String> = w[3..].iter().map(|s| s.to_string()).collect();
+                ["group", name, threshold, members @ ..] if !members.is_empty() => {
+                    let members: Vec<String> = members.iter().map(|s| s.to_string()).collect();
                     for m in &members {
                         if !names.contains(m) {
                             return Err(Error::invalid(&f, format!("member {m:?} is not defined on an earlier line")));
@@ -185,26 +189,26 @@ impl Policy {
                             ));
                         }
                     }
-                    let k = match w[2] {
+                    let k = match *threshold {
                         "all" => members.len(),
                         "any" => 1,
                         k => k.parse().ok().filter(|k| (1..=members.len()).contains(k)).ok_or_else(|| {
                             Error::invalid(&f, format!("threshold {k:?} must be all, any or 1..={}", members.len()))
                         })?,
                     };
-                    if w[1] == "none" || !names.insert(w[1].to_string()) {
-                        return Err(Error::invalid(f, format!("name {:?} is already defined", w[1])));
+                    if *name == "none" || !names.insert(name.to_string()) {
+                        return Err(Error::invalid(f, format!("name {name:?} is already defined")));
                     }
-                    p.groups.insert(w[1].to_string(), (k, members));
+                    p.groups.insert(name.to_string(), (k, members));
                 }
-                "quorum" if w.len() == 2 => {
+                ["quorum", q] => {
                     if !p.quorum.is_empty() {
                         return Err(Error::invalid(f, "a policy has exactly one quorum line"));
                     }
-                    if w[1] != "none" && !names.contains(w[1]) {
-                        return Err(Error::invalid(f, format!("quorum {:?} is not defined on an earlier line", w[1])));
+                    if *q != "none" && !names.contains(*q) {
+                        return Err(Error::invalid(f, format!("quorum {q:?} is not defined on an earlier line")));
                     }
-                    p.quorum = w[1].to_string();
+                    p.quorum = q.to_string();
                 }
                 _ => return Err(Error::invalid(f, format!("cannot parse {line:?}"))),
             }

@@ -19,7 +19,7 @@ pub fn in_window(day: i64) -> bool {
 /// Days since 1970-01-01 of any valid `YYYY-MM-DD` (years 0000–9999).
 fn parse_any_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {

@@ -159,7 +159,7 @@ impl Shared {
         });
     }
     fn latest(&self) -> Latest {
-        self.latest.read().expect("latest lock").clone()
+        crate::sync::read(&self.latest).clone()
     }
     fn publish(&self, latest: Latest, effects: &[Effect]) {
         let new_keys: Vec<_> = effects
@@ -170,15 +170,15 @@ impl Shared {
             })
             .collect();
         if !new_keys.is_empty() {
-            self.keys.write().expect("keys lock").extend(new_keys);
+            crate::sync::write(&self.keys).extend(new_keys);
             let parties = effects.iter().filter_map(|e| match e {
                 Effect::Key(k) => Some((k.keyid.clone(), k.party_id.clone())),
                 _ => None,
             });
-            self.key_parties.write().expect("keys lock").extend(parties);
+            crate::sync::write(&self.key_parties).extend(parties);
         }
         let size = latest.size;
-        *self.latest.write().expect("latest lock") = latest;
+        *crate::sync::write(&self.latest) = latest;
         self.size_tx.send_replace(size);
     }
 }
@@ -520,17 +520,16 @@ impl Ledger {
     }
     /// Keep a witness's cosignature line for the checkpoint of `size` (verified by the caller).
     pub fn add_cosignature(&self, size: u64, witness: &str, line: &str) {
-        let mut c = self.cosignatures.lock().expect("cosignatures lock");
+        let mut c = crate::sync::lock(&self.cosignatures);
         c.entry(size).or_default().insert(witness.to_string(), line.trim_end().to_string());
         while c.len() > 64 {
-            let first = *c.keys().next().expect("non-empty");
-            c.remove(&first);
+            c.pop_first();
         }
-        self.witness_seen.lock().expect("cosignatures lock").insert(witness.to_string(), now_ms());
+        crate::sync::lock(&self.witness_seen).insert(witness.to_string(), now_ms());
     }
     /// The checkpoint note of `size` with the witness cosignatures collected for it appended.
     pub fn cosigned_note(&self, size: u64, note: &str) -> String {
-        let c = self.cosignatures.lock().expect("cosignatures lock");
+        let c = crate::sync::lock(&self.cosignatures);
         let mut out = note.to_string();
         for line in c.get(&size).into_iter().flat_map(|m| m.values()) {
             out.push_str(line);
@@ -540,18 +539,18 @@ impl Ledger {
     }
     /// When each witness last returned a cosignature (Unix ms).
     pub fn witness_seen(&self) -> Vec<(String, i64)> {
-        self.witness_seen.lock().expect("cosignatures lock").iter().map(|(k, v)| (k.clone(), *v)).collect()
+        crate::sync::lock(&self.witness_seen).iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
     /// The party a registered key belongs to.
     pub fn party_of_key(&self, keyid: &str) -> Option<String> {
-        self.shared.key_parties.read().expect("keys lock").get(keyid).cloned()
+        crate::sync::read(&self.shared.key_parties).get(keyid).cloned()
     }
 
     /// Stateless stage: sizes, payload type, statement decoding and canonical form, field rules, and
     /// every signature whose key is known (or introduced by the statement) checked with verify_strict.
     /// CPU-bound: call from a blocking context.
     pub fn prepare(&self, env: &Envelope) -> Result<Prepared> {
-        let keys = self.shared.keys.read().expect("keys lock");
+        let keys = crate::sync::read(&self.shared.keys);
         prepare_with(env, &self.origin, &self.limits, |kid| keys.get(kid).copied())
     }
 
@@ -565,7 +564,7 @@ impl Ledger {
         }
         let (reply, rx) = oneshot::channel();
         {
-            let guard = self.tx.lock().expect("tx lock");
+            let guard = crate::sync::lock(&self.tx);
             let tx = guard.as_ref().ok_or_else(|| Error::new(Kind::Unavailable, "", "the ledger is shutting down"))?;
             match tx.try_send(sequencer::Job { items, reply }) {
                 Ok(()) => {}
@@ -582,8 +581,8 @@ impl Ledger {
 
     /// Stop taking submissions, let the sequencer finish what it has, and wait for it.
     pub fn close(&self) {
-        self.tx.lock().expect("tx lock").take();
-        if let Some(t) = self.thread.lock().expect("thread lock").take() {
+        crate::sync::lock(&self.tx).take();
+        if let Some(t) = crate::sync::lock(&self.thread).take() {
             let _ = t.join();
         }
     }
@@ -677,7 +676,8 @@ impl Replay {
                 format!("envelope.signatures[{i}].keyid"),
                 format!(
                     "key {} was not registered when entry {} was integrated",
-                    prepared.envelope.signatures[i].keyid, row.index
+                    prepared.envelope.signatures.get(i).map(|s| s.keyid.as_str()).unwrap_or_default(),
+                    row.index
                 ),
             ));
         }
@@ -801,8 +801,10 @@ pub fn prepare_with(
     let kind = domain::check_statement(&statement, origin).map_err(|e| e.scope("statement"))?;
     let canonical = canonical_envelope(env);
     for w in canonical.signatures.windows(2) {
-        if w[0].keyid == w[1].keyid {
-            return Err(Error::invalid("envelope.signatures", format!("keyid {} signs twice", w[0].keyid)));
+        if let [a, b] = w {
+            if a.keyid == b.keyid {
+                return Err(Error::invalid("envelope.signatures", format!("keyid {} signs twice", a.keyid)));
+            }
         }
     }
     let introduced: HashMap<String, [u8; 32]> =
@@ -843,7 +845,7 @@ pub fn prepare_with(
     }
     // Keys unknown to the snapshot are left to the sequencer, which rejects unregistered ones.
     for &i in &unverified {
-        signers.push(canonical.signatures[i].keyid.clone());
+        signers.extend(canonical.signatures.get(i).map(|s| s.keyid.clone()));
     }
     let identity = identity(&canonical);
     Ok(Prepared { envelope: canonical, identity, statement, kind, signers, unverified })

@@ -65,7 +65,7 @@ impl Sequencer {
         let _stopped = StopGuard(self.shared.clone());
         while let Ok(first) = rx.recv() {
             let mut jobs = vec![first];
-            let mut n = jobs[0].items.len();
+            let mut n = jobs.iter().map(|j| j.items.len()).sum::<usize>();
             while n < MAX_GROUP {
                 match rx.try_recv() {
                     Ok(j) => {
@@ -293,7 +293,7 @@ impl Sequencer {
         }
         // Signatures by keys the verifier stage did not know yet are checked here, against current state.
         for &i in &item.unverified {
-            let s = &item.envelope.signatures[i];
+            let Some(s) = item.envelope.signatures.get(i) else { continue };
             let key = self.gov.keys.get(&s.keyid).ok_or_else(|| {
                 Error::denied(
                     format!("envelope.signatures[{i}].keyid"),
@@ -322,7 +322,7 @@ impl Sequencer {
         effects.extend(new_effects);
         let persisted = (|| {
             let body = crate::domain::book::compiled_body(&item.statement);
-            for e in &effects[first_new..] {
+            for e in effects.get(first_new..).unwrap_or_default() {
                 self.writer.apply_effect(e, (index, &body))?;
             }
             let leaf = LogEntry { envelope: Some(item.envelope.clone()), integrated_at_ms: now }.encode_to_vec();

@@ -127,8 +127,14 @@ fn median(v: &mut [i64]) -> String {
         return String::new();
     }
     v.sort_unstable();
-    let n = v.len();
-    let m = if n % 2 == 1 { Decimal::from(v[n / 2]) } else { Decimal::from(v[n / 2 - 1] + v[n / 2]) / Decimal::TWO };
+    let mid = v.len() / 2;
+    let upper = v.get(mid).copied().map(Decimal::from).unwrap_or_default();
+    let m = if v.len() % 2 == 1 {
+        upper
+    } else {
+        let lower = mid.checked_sub(1).and_then(|i| v.get(i)).copied().map(Decimal::from).unwrap_or_default();
+        (lower + upper) / Decimal::TWO
+    };
     d(m)
 }
 
@@ -138,8 +144,8 @@ fn p90(v: &mut [i64]) -> String {
     }
     v.sort_unstable();
     // Nearest-rank percentile.
-    let rank = (v.len() * 90).div_ceil(100).max(1);
-    v[rank - 1].to_string()
+    let rank = v.len().saturating_mul(90).div_ceil(100).max(1);
+    v.get(rank - 1).map(|x| x.to_string()).unwrap_or_default()
 }
 
 /// A commitment with its decoded body and converted amount.
@@ -241,7 +247,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         }
         commits.push(Commit { s, c, amount: a, usd, goals });
     }
-    let commit_by_id: BTreeMap<String, usize> = commits.iter().enumerate().map(|(i, c)| (c.s.id.clone(), i)).collect();
+    let commit_by_id: BTreeMap<String, &Commit> = commits.iter().map(|c| (c.s.id.clone(), c)).collect();
     let is_external_commit =
         |c: &Commit| c.c.allocations.iter().any(|a| external_pledge.get(&a.pledge_id) == Some(&true));
 
@@ -281,8 +287,8 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             c.amount.value;
     }
     for t in &disbursements {
-        let Some(&ci) = commit_by_id.get(&t.t.commitment_id) else { continue };
-        if !is_external_commit(&commits[ci]) {
+        let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        if !is_external_commit(cm) {
             continue;
         }
         let e = donors.entry(t.t.provider_id.clone()).or_default();
@@ -296,8 +302,9 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let mut mixed = Vec::new();
     for (k, by_cur) in &donor_cur {
         if by_cur.len() == 1 {
-            let (c, s) = by_cur.iter().next().expect("one");
-            pledge_currency.push(s.row(k, &name(k), c));
+            if let Some((c, s)) = by_cur.iter().next() {
+                pledge_currency.push(s.row(k, &name(k), c));
+            }
         } else {
             mixed.push(k.clone());
         }
@@ -316,11 +323,11 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         }
     }
     for t in &disbursements {
-        let Some(&ci) = commit_by_id.get(&t.t.commitment_id) else { continue };
-        if !is_external_commit(&commits[ci]) {
+        let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        if !is_external_commit(cm) {
             continue;
         }
-        for (g, w) in &commits[ci].goals {
+        for (g, w) in &cm.goals {
             goals.entry(g.clone()).or_default().d += t.usd * w;
         }
     }
@@ -352,8 +359,8 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         years.entry(year_of(&c.c.signed_date)).or_default().c += c.usd;
     }
     for t in &disbursements {
-        let Some(&ci) = commit_by_id.get(&t.t.commitment_id) else { continue };
-        if !is_external_commit(&commits[ci]) {
+        let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        if !is_external_commit(cm) {
             continue;
         }
         recips.entry(t.t.receiver_id.clone()).or_default().d += t.usd;
@@ -457,8 +464,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         let mut lines = Vec::new();
         let mut gated_by_cur: BTreeMap<String, Decimal> = BTreeMap::new();
         for t in gated.get(cs.id.as_str()).into_iter().flatten() {
-            let Some(&ci) = commit_by_id.get(&t.tally.commitment_id) else { continue };
-            let cm = &commits[ci];
+            let Some(&cm) = commit_by_id.get(&t.tally.commitment_id) else { continue };
             let gate = book::tranche_gate(r, t)?;
             let own = book::outcome_for(cs, &t.id);
             let evidence = own.and_then(|a| entry_statement(r, a.index).ok()).and_then(|(st, _)| match st.body {
@@ -563,10 +569,9 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     .iter()
                     .filter(|t| &t.t.receiver_id == party && &year_of(&t.t.date) == y)
                     .filter(|t| {
-                        commit_by_id.get(&t.t.commitment_id).is_some_and(|&ci| {
-                            is_external_commit(&commits[ci])
-                                && (rule.finance_types.is_empty()
-                                    || rule.finance_types.contains(&commits[ci].c.finance_type))
+                        commit_by_id.get(&t.t.commitment_id).is_some_and(|&cm| {
+                            is_external_commit(cm)
+                                && (rule.finance_types.is_empty() || rule.finance_types.contains(&cm.c.finance_type))
                         })
                     })
                     .collect();

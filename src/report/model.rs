@@ -355,7 +355,8 @@ impl Report {
 impl Report {
     /// The canonical JSON: compact, fields in declaration order, maps sorted. Byte-for-byte comparable.
     pub fn canonical_json(&self) -> String {
-        serde_json::to_string(self).expect("plain data serialises")
+        // Plain data (strings, numbers, vectors, string-keyed maps) always serialises.
+        serde_json::to_string(self).unwrap_or_default()
     }
     pub fn from_json(s: &str) -> Result<Self> {
         serde_json::from_str(s).map_err(|e| Error::invalid("report", format!("not an {} report: {e}", super::FORMAT)))

@@ -82,14 +82,17 @@ impl MemoryBook {
             for batch in rx {
                 for p in batch {
                     let p = p?;
-                    let e = &entries[next];
+                    let Some(e) = entries.get(next) else {
+                        return Err(Error::internal("more prepared entries than entries"));
+                    };
                     next += 1;
                     if let Some(&i) = p.unverified.first() {
                         return Err(Error::denied(
                             format!("envelope.signatures[{i}].keyid"),
                             format!(
                                 "entry {}: key {} is never registered in this log",
-                                e.index, p.envelope.signatures[i].keyid
+                                e.index,
+                                p.envelope.signatures.get(i).map(|s| s.keyid.as_str()).unwrap_or_default()
                             ),
                         ));
                     }

@@ -237,8 +237,9 @@ impl Writer {
         let conn = Connection::open(path).map_err(db_err)?;
         pragmas(&conn, synchronous_full)?;
         if !exists {
-            let (origin, vkey) = create_with.expect("checked above");
-            create(&conn, origin, vkey)?;
+            if let Some((origin, vkey)) = create_with {
+                create(&conn, origin, vkey)?;
+            }
         }
         let w = Self { conn, path: path.to_path_buf() };
         let meta = read_meta(&w.conn)?;
@@ -505,8 +506,9 @@ fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
 /// First 8 bytes of a hash as the integer SQLite indexes.
 fn prefix_key(h: &[u8]) -> i64 {
     let mut b = [0u8; 8];
-    let n = h.len().min(8);
-    b[..n].copy_from_slice(&h[..n]);
+    for (to, from) in b.iter_mut().zip(h) {
+        *to = *from;
+    }
     i64::from_be_bytes(b)
 }
 
@@ -705,12 +707,13 @@ impl HashReader for CachedHashes<'_> {
         let mut out = Vec::with_capacity(indexes.len());
         let mut fresh = Vec::new();
         {
-            let map = self.cache.map.read().expect("hash cache lock");
+            let map = crate::sync::read(&self.cache.map);
             for &i in indexes {
                 match map.get(&i) {
                     Some(h) => out.push(*h),
                     None => {
-                        let h = self.db.read_hashes(&[i])?[0];
+                        let h =
+                            self.db.read_hashes(&[i])?.into_iter().next().ok_or(tlog_tiles::Error::IndexesNotInTree)?;
                         if tlog_tiles::split_stored_hash_index(i).0 >= HashCache::MIN_LEVEL {
                             fresh.push((i, h));
                         }
@@ -720,7 +723,7 @@ impl HashReader for CachedHashes<'_> {
             }
         }
         if !fresh.is_empty() {
-            let mut map = self.cache.map.write().expect("hash cache lock");
+            let mut map = crate::sync::write(&self.cache.map);
             if map.len() + fresh.len() <= HashCache::MAX_ENTRIES {
                 map.extend(fresh);
             }
@@ -912,36 +915,36 @@ impl Readers {
     /// Run `f` with a reader. Blocking: call from a blocking context.
     pub fn with<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
         let reader = loop {
-            if let Some(r) = self.idle.lock().expect("pool lock").pop() {
+            if let Some(r) = crate::sync::lock(&self.idle).pop() {
                 break r;
             }
-            let mut open = self.open.lock().expect("pool lock");
+            let mut open = crate::sync::lock(&self.open);
             if *open < self.max {
                 *open += 1;
                 drop(open);
                 match self.open_reader() {
                     Ok(r) => break r,
                     Err(e) => {
-                        *self.open.lock().expect("pool lock") -= 1;
+                        *crate::sync::lock(&self.open) -= 1;
                         return Err(e);
                     }
                 }
             }
-            let _unused = self.available.wait_timeout(open, std::time::Duration::from_millis(50)).expect("pool lock");
+            drop(self.available.wait_timeout(open, std::time::Duration::from_millis(50)));
         };
         let out = f(&reader);
-        self.idle.lock().expect("pool lock").push(reader);
+        crate::sync::lock(&self.idle).push(reader);
         self.available.notify_one();
         out
     }
 
     /// Connections currently open (metrics).
     pub fn open_count(&self) -> usize {
-        *self.open.lock().expect("pool lock")
+        *crate::sync::lock(&self.open)
     }
     /// Connections currently lent out (metrics).
     pub fn busy_count(&self) -> usize {
-        self.open_count().saturating_sub(self.idle.lock().expect("pool lock").len())
+        self.open_count().saturating_sub(crate::sync::lock(&self.idle).len())
     }
 }
 

@@ -172,7 +172,10 @@ pub fn compiled_body(st: &pb::Statement) -> Vec<u8> {
     // `field` is one length-delimited field: key, length, then the message.
     let mut rest = field.as_slice();
     match (prost::encoding::decode_key(&mut rest), prost::encoding::decode_varint(&mut rest)) {
-        (Ok(_), Ok(len)) if len as usize <= rest.len() => rest[..len as usize].to_vec(),
+        (Ok(_), Ok(len)) => match usize::try_from(len).ok().and_then(|n| rest.get(..n)) {
+            Some(body) => body.to_vec(),
+            None => field,
+        },
         _ => field,
     }
 }
