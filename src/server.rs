@@ -320,12 +320,7 @@ struct Admission<S> {
 
 impl Admission<()> {
     fn wrap<S>(&self, inner: S) -> Admission<S> {
-        Admission {
-            inner,
-            slots: self.slots.clone(),
-            buffer: self.buffer.clone(),
-            body_timeout: self.body_timeout,
-        }
+        Admission { inner, slots: self.slots.clone(), buffer: self.buffer.clone(), body_timeout: self.body_timeout }
     }
 }
 
@@ -361,9 +356,7 @@ async fn read_body(
         let total = buf.len().saturating_add(data.len());
         // The message plus its 5-byte gRPC frame header.
         if total > MAX_MESSAGE_BYTES.saturating_add(5) {
-            return Err(tonic::Status::resource_exhausted(format!(
-                "request body is over {MAX_MESSAGE_BYTES} bytes"
-            )));
+            return Err(tonic::Status::resource_exhausted(format!("request body is over {MAX_MESSAGE_BYTES} bytes")));
         }
         let need_kib = total.div_ceil(1024);
         if need_kib > held_kib {
@@ -548,10 +541,7 @@ pub async fn serve_http(
 ) -> std::io::Result<()> {
     let conns = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()).http1_only();
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
@@ -573,7 +563,8 @@ pub async fn serve_http(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (tls, router, builder, handshake) = (tls.clone(), router.clone(), builder.clone(), limits.header_read_timeout);
+        let (tls, router, builder, handshake) =
+            (tls.clone(), router.clone(), builder.clone(), limits.header_read_timeout);
         tokio::spawn(async move {
             let _permit = permit;
             let service = hyper_util::service::TowerToHyperService::new(router);

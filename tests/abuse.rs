@@ -245,7 +245,8 @@ async fn unknown_paths_do_not_grow_the_metrics() {
                     let mut send = send.clone();
                     async move {
                         send = send.ready().await.unwrap();
-                        let (resp, _) = send.send_request(grpc_request(&format!("/x{w}.Junk{i}/Path{i}")), true).unwrap();
+                        let (resp, _) =
+                            send.send_request(grpc_request(&format!("/x{w}.Junk{i}/Path{i}")), true).unwrap();
                         grpc_status(resp).await
                     }
                 })

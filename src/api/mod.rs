@@ -114,8 +114,7 @@ fn client_identity<T>(req: &Request<T>) -> String {
 /// accepted; answering a replay from the log costs no one's rate budget.
 fn already_logged(ledger: &Ledger, envs: &[pb::Envelope]) -> Result<Vec<Option<Committed>>, Error> {
     let latest = ledger.latest();
-    let ids: Vec<[u8; 32]> =
-        envs.iter().map(|e| crate::log::identity(&crate::log::canonical_envelope(e))).collect();
+    let ids: Vec<[u8; 32]> = envs.iter().map(|e| crate::log::identity(&crate::log::canonical_envelope(e))).collect();
     ledger.readers().with(|r| {
         ids.iter()
             .map(|id| {
@@ -225,7 +224,8 @@ impl LedgerService for LedgerApi {
         .await?;
         self.rate_check(&prepared).map_err(status)?;
         let t1 = std::time::Instant::now();
-        let fresh = if prepared.is_empty() { Vec::new() } else { self.ledger.submit(prepared).await.map_err(status)? };
+        let fresh =
+            if prepared.is_empty() { Vec::new() } else { self.ledger.submit(prepared).await.map_err(status)? };
         let t2 = std::time::Instant::now();
         // One checkpoint for every receipt: the commit's when something was new, else the one read.
         let at = fresh.first().map(|c| c.latest.clone());
