@@ -27,6 +27,11 @@ pub struct FileConfig {
     pub request_timeout_ms: Option<u64>,
     pub rate_per_key: Option<u32>,
     pub rate_burst: Option<u32>,
+    pub rate_per_client: Option<u32>,
+    pub max_connections: Option<usize>,
+    pub max_streams_per_connection: Option<u32>,
+    pub request_body_timeout_ms: Option<u64>,
+    pub header_read_timeout_ms: Option<u64>,
     /// Per-party submissions per second for each of the party's keys (overrides rate_per_key).
     pub party_rates: Option<BTreeMap<String, u32>>,
     pub tls_cert: Option<PathBuf>,
@@ -61,6 +66,16 @@ pub struct ServeConfig {
     /// 0 = unlimited.
     pub rate_per_key: u32,
     pub rate_burst: u32,
+    /// Envelopes per second per client (TLS client certificate or remote IP), before signature work; 0 = unlimited.
+    pub rate_per_client: u32,
+    /// Open connections per port.
+    pub max_connections: usize,
+    /// Concurrent HTTP/2 streams per gRPC connection.
+    pub max_streams_per_connection: u32,
+    /// A request body must arrive within this before the request takes a slot.
+    pub request_body_timeout_ms: u64,
+    /// HTTP ports: request headers (and TLS handshakes) must arrive within this.
+    pub header_read_timeout_ms: u64,
     pub party_rates: BTreeMap<String, u32>,
     /// PEM certificate chain and key: TLS on the gRPC and HTTP ports when both are set.
     pub tls_cert: Option<PathBuf>,
@@ -93,6 +108,11 @@ impl Default for ServeConfig {
             request_timeout_ms: 30_000,
             rate_per_key: 0,
             rate_burst: 0,
+            rate_per_client: 0,
+            max_connections: 1024,
+            max_streams_per_connection: 100,
+            request_body_timeout_ms: 10_000,
+            header_read_timeout_ms: 10_000,
             party_rates: BTreeMap::new(),
             tls_cert: None,
             tls_key: None,
@@ -135,6 +155,11 @@ pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<ServeConfig> {
         request_timeout_ms: pick!(request_timeout_ms),
         rate_per_key: pick!(rate_per_key),
         rate_burst: pick!(rate_burst),
+        rate_per_client: pick!(rate_per_client),
+        max_connections: pick!(max_connections),
+        max_streams_per_connection: pick!(max_streams_per_connection),
+        request_body_timeout_ms: pick!(request_body_timeout_ms),
+        header_read_timeout_ms: pick!(header_read_timeout_ms),
         party_rates: over.party_rates.clone().or_else(|| file.party_rates.clone()).unwrap_or_default(),
         tls_cert: over.tls_cert.clone().or_else(|| file.tls_cert.clone()),
         tls_key: over.tls_key.clone().or_else(|| file.tls_key.clone()),
@@ -184,6 +209,11 @@ fn validate(c: &ServeConfig) -> Result<()> {
     range("queue_depth", c.queue_depth as u64, 1, 1 << 20)?;
     range("max_concurrent_requests", c.max_concurrent_requests as u64, 1, 1 << 20)?;
     range("request_timeout_ms", c.request_timeout_ms, 100, 3_600_000)?;
+    range("rate_per_client", u64::from(c.rate_per_client), 0, 1_000_000)?;
+    range("max_connections", c.max_connections as u64, 1, 1 << 20)?;
+    range("max_streams_per_connection", u64::from(c.max_streams_per_connection), 1, 10_000)?;
+    range("request_body_timeout_ms", c.request_body_timeout_ms, 100, 3_600_000)?;
+    range("header_read_timeout_ms", c.header_read_timeout_ms, 100, 3_600_000)?;
     if c.rate_burst != 0 && c.rate_per_key == 0 && c.party_rates.is_empty() {
         return Err(Error::invalid("rate_burst", "is set but no rate is (set rate_per_key or party_rates)"));
     }

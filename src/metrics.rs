@@ -1,5 +1,9 @@
 //! Prometheus metrics: a small registry of counters, gauges and histograms on atomics (no locks on the hot
 //! path except the first use of a new label set), rendered in the text exposition format at `/metrics`.
+//!
+//! Label values come from fixed sets (served gRPC methods or "other", status codes, statement kinds), so the
+//! registry cannot grow with what clients send; as a last guard each metric keeps at most [`MAX_SERIES`]
+//! label sets and counts the rest under `overflow="true"`.
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +13,23 @@ use std::sync::{Mutex, OnceLock};
 const SECONDS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Bucket upper bounds for batch sizes (entries per commit).
 const SIZES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0];
+
+/// Most label sets per metric name.
+pub const MAX_SERIES: usize = 1024;
+
+/// The key of a series: a new label set of a metric already at [`MAX_SERIES`] becomes the overflow series.
+fn series_key<V>(m: &BTreeMap<(&'static str, String), V>, name: &'static str, l: String) -> (&'static str, String) {
+    let key = (name, l);
+    if m.contains_key(&key) {
+        return key;
+    }
+    let n = m.range((name, String::new())..).take_while(|((k, _), _)| *k == name).take(MAX_SERIES).count();
+    if n >= MAX_SERIES {
+        (name, "overflow=\"true\"".to_string())
+    } else {
+        key
+    }
+}
 
 #[derive(Debug)]
 struct Histogram {
@@ -62,13 +83,13 @@ fn labels(pairs: &[(&str, &str)]) -> String {
 
 impl Metrics {
     fn counter(&self, name: &'static str, l: &[(&str, &str)]) -> &'static AtomicU64 {
-        let key = (name, labels(l));
         let mut m = crate::sync::lock(&self.counters);
+        let key = series_key(&m, name, labels(l));
         m.entry(key).or_insert_with(|| Box::leak(Box::new(AtomicU64::new(0))))
     }
     fn histogram(&self, name: &'static str, l: &[(&str, &str)], bounds: &'static [f64]) -> &'static Histogram {
-        let key = (name, labels(l));
         let mut m = crate::sync::lock(&self.histograms);
+        let key = series_key(&m, name, labels(l));
         m.entry(key).or_insert_with(|| Box::leak(Box::new(Histogram::new(bounds))))
     }
 
@@ -79,6 +100,10 @@ impl Metrics {
     /// A refused submission, by gRPC code.
     pub fn rejected(&self, method: &str, code: &str) {
         self.counter("accord_rejections_total", &[("method", method), ("code", code)]).fetch_add(1, Ordering::Relaxed);
+    }
+    /// A connection closed at accept because the port had `max_connections` open.
+    pub fn connection_refused(&self, port: &str) {
+        self.counter("accord_connections_refused_total", &[("port", port)]).fetch_add(1, Ordering::Relaxed);
     }
     /// One group commit: its size and how long the transaction took.
     pub fn commit(&self, entries: usize, seconds: f64) {
@@ -143,5 +168,18 @@ mod tests {
         assert!(t.contains("accord_commit_batch_entries_bucket{le=\"2\"} 0"));
         assert!(t.contains("accord_commit_batch_entries_bucket{le=\"4\"} 1"));
         assert!(t.contains("accord_commit_seconds_count{} 1"));
+    }
+
+    #[test]
+    fn label_sets_per_metric_are_capped() {
+        let m = Metrics { counters: Mutex::new(BTreeMap::new()), histograms: Mutex::new(BTreeMap::new()) };
+        m.entry_committed("charter");
+        for i in 0..5000 {
+            m.request(&format!("/x/{i}"), "Unimplemented", 0.001);
+        }
+        let t = m.render(&[]);
+        assert!(t.contains("accord_entries_total{kind=\"charter\"} 1"), "other metrics keep their series");
+        assert!(t.contains("accord_requests_total{overflow=\"true\"}"), "{}", &t[..2000]);
+        assert!(t.lines().filter(|l| l.starts_with("accord_requests_total")).count() <= MAX_SERIES + 1);
     }
 }

@@ -76,7 +76,7 @@ impl LedgerApi {
     }
     /// Apply the per-key rate limits to prepared envelopes (all signers of all of them).
     fn rate_check(&self, items: &[crate::log::Prepared]) -> Result<(), Error> {
-        if !self.limiter.enabled() {
+        if !self.limiter.enabled() || items.is_empty() {
             return Ok(());
         }
         let mut signers: Vec<(String, Option<String>)> = Vec::new();
@@ -89,6 +89,43 @@ impl LedgerApi {
         }
         self.limiter.check(&signers, items.len(), std::time::Instant::now())
     }
+    /// The per-client limit, taken before any signature work: `n` envelopes from the request's client.
+    fn client_check(&self, client: &str, n: usize) -> Result<(), Status> {
+        if !self.limiter.client_enabled() {
+            return Ok(());
+        }
+        self.limiter.check_client(client, n, std::time::Instant::now()).map_err(status)
+    }
+}
+
+/// Who a request comes from, for the per-client limit: the TLS client certificate when one was presented
+/// (its SHA-256, shortened), else the remote IP address (every port of one host is one client).
+fn client_identity<T>(req: &Request<T>) -> String {
+    use sha2::Digest;
+    if let Some(cert) = req.peer_certs().as_ref().and_then(|c| c.first().cloned()) {
+        let d = sha2::Sha256::digest(cert.as_ref());
+        return format!("cert:{}", hex::encode(d.get(..16).unwrap_or_default()));
+    }
+    req.remote_addr().map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+}
+
+/// Envelopes already in the log, found by identity (SHA-256 of the canonical envelope) without any signature
+/// work, each with the checkpoint it is answered at. A logged envelope was checked when it was first
+/// accepted; answering a replay from the log costs no one's rate budget.
+fn already_logged(ledger: &Ledger, envs: &[pb::Envelope]) -> Result<Vec<Option<Committed>>, Error> {
+    let latest = ledger.latest();
+    let ids: Vec<[u8; 32]> = envs.iter().map(|e| crate::log::identity(&crate::log::canonical_envelope(e))).collect();
+    ledger.readers().with(|r| {
+        ids.iter()
+            .map(|id| {
+                Ok(r.entry_by_identity(id)?.filter(|e| e.index < latest.size).map(|e| Committed {
+                    entry: Arc::new(e),
+                    latest: latest.clone(),
+                    duplicate: true,
+                }))
+            })
+            .collect()
+    })
 }
 
 fn entry_pb(e: &EntryRow) -> pb::Entry {
@@ -138,8 +175,14 @@ const STREAM_PAGE: usize = 512;
 impl LedgerService for LedgerApi {
     async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
         self.check_client_cert(&req)?;
+        self.client_check(&client_identity(&req), 1)?;
         let env = req.into_inner().envelope.ok_or_else(|| status(Error::invalid("envelope", "is required")))?;
         let ledger = self.ledger.clone();
+        // A replay of a logged envelope is answered from the log: no signature work, no rate budget.
+        if let Some(Some(c)) = inline(|| already_logged(&ledger, std::slice::from_ref(&env)))?.pop() {
+            let mut r = inline(|| receipts(&ledger, vec![c]))?;
+            return Ok(Response::new(pb::SubmitResponse { receipt: r.pop() }));
+        }
         let prepared = inline(|| ledger.prepare(&env))?;
         self.rate_check(std::slice::from_ref(&prepared)).map_err(status)?;
         let committed = self.ledger.submit(vec![prepared]).await.map_err(status)?;
@@ -153,6 +196,7 @@ impl LedgerService for LedgerApi {
         req: Request<pb::SubmitBatchRequest>,
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
         self.check_client_cert(&req)?;
+        let client = client_identity(&req);
         let envs = req.into_inner().envelopes;
         if envs.is_empty() {
             return Err(status(Error::invalid("envelopes", "at least one envelope is required")));
@@ -161,20 +205,46 @@ impl LedgerService for LedgerApi {
         if envs.len() > max {
             return Err(status(Error::invalid("envelopes", format!("{} envelopes; the limit is {max}", envs.len()))));
         }
+        self.client_check(&client, envs.len())?;
         let t0 = std::time::Instant::now();
         let ledger = self.ledger.clone();
-        let prepared = blocking(move || {
+        // Envelopes already logged are answered from the log (no signature work, no rate budget); only the
+        // others are prepared, limited and sequenced.
+        let (logged, prepared) = blocking(move || {
             use rayon::prelude::*;
-            envs.par_iter()
+            let logged = already_logged(&ledger, &envs)?;
+            let prepared = envs
+                .par_iter()
                 .enumerate()
+                .filter(|(i, _)| logged.get(*i).is_none_or(|l| l.is_none()))
                 .map(|(i, e)| ledger.prepare(e).map_err(|err| err.scope(&format!("envelopes[{i}]"))))
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((logged, prepared))
         })
         .await?;
         self.rate_check(&prepared).map_err(status)?;
         let t1 = std::time::Instant::now();
-        let committed = self.ledger.submit(prepared).await.map_err(status)?;
+        let fresh =
+            if prepared.is_empty() { Vec::new() } else { self.ledger.submit(prepared).await.map_err(status)? };
         let t2 = std::time::Instant::now();
+        // One checkpoint for every receipt: the commit's when something was new, else the one read.
+        let at = fresh.first().map(|c| c.latest.clone());
+        let mut fresh = fresh.into_iter();
+        let mut committed = Vec::with_capacity(logged.len());
+        for l in logged {
+            let c = match l {
+                Some(mut c) => {
+                    if let Some(at) = &at {
+                        c.latest = at.clone();
+                    }
+                    c
+                }
+                None => fresh
+                    .next()
+                    .ok_or_else(|| status(Error::internal("sequencer returned fewer receipts than envelopes")))?,
+            };
+            committed.push(c);
+        }
         let ledger = self.ledger.clone();
         let receipts = blocking(move || receipts(&ledger, committed)).await?;
         tracing::debug!(

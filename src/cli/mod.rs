@@ -175,6 +175,22 @@ struct ServeArgs {
     /// Token-bucket burst per key [default: 2 × the rate].
     #[arg(long, env = "ACCORD_RATE_BURST")]
     rate_burst: Option<u32>,
+    /// Envelopes per second per client (TLS client certificate, else remote IP), checked before any
+    /// signature work, 0 = unlimited [default: 0].
+    #[arg(long, env = "ACCORD_RATE_PER_CLIENT")]
+    rate_per_client: Option<u32>,
+    /// Open connections per port (gRPC, public page, metrics); more are closed at once [default: 1024].
+    #[arg(long, env = "ACCORD_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Concurrent HTTP/2 streams per gRPC connection [default: 100].
+    #[arg(long, env = "ACCORD_MAX_STREAMS_PER_CONNECTION")]
+    max_streams_per_connection: Option<u32>,
+    /// A request body must arrive within this many ms before the request takes a slot [default: 10000].
+    #[arg(long, env = "ACCORD_REQUEST_BODY_TIMEOUT_MS")]
+    request_body_timeout_ms: Option<u64>,
+    /// HTTP ports: request headers and TLS handshakes must arrive within this many ms [default: 10000].
+    #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT_MS")]
+    header_read_timeout_ms: Option<u64>,
     /// PEM certificate chain: serve gRPC and HTTP over TLS (with --tls-key) [default: plain text].
     #[arg(long, env = "ACCORD_TLS_CERT")]
     tls_cert: Option<PathBuf>,
@@ -528,6 +544,11 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         request_timeout_ms: a.request_timeout_ms,
         rate_per_key: a.rate_per_key,
         rate_burst: a.rate_burst,
+        rate_per_client: a.rate_per_client,
+        max_connections: a.max_connections,
+        max_streams_per_connection: a.max_streams_per_connection,
+        request_body_timeout_ms: a.request_body_timeout_ms,
+        header_read_timeout_ms: a.header_read_timeout_ms,
         party_rates: None,
         tls_cert: a.tls_cert.clone(),
         tls_key: a.tls_key.clone(),
@@ -577,13 +598,18 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         _ => None,
     };
     // The public page and metrics share the gRPC port's certificate when TLS is on.
+    let http_tls = match &tls_files {
+        Some((c, k)) => Some(crate::server::http_tls_config(c, k)?),
+        None => None,
+    };
+    let http_limits = crate::server::HttpLimits {
+        max_connections: a.max_connections,
+        header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
+    };
     let spawn_http = |l: tokio::net::TcpListener, router: axum::Router| {
-        let tls = tls_files.clone();
+        let (tls, limits) = (http_tls.clone(), http_limits.clone());
         tokio::spawn(async move {
-            let r = match tls {
-                Some((c, k)) => crate::web::serve_tls(l, router, &c, &k, crate::server::shutdown_signal()).await,
-                None => axum::serve(l, router).with_graceful_shutdown(crate::server::shutdown_signal()).await,
-            };
+            let r = crate::server::serve_http(l, router, tls, limits, crate::server::shutdown_signal()).await;
             if let Err(e) = r {
                 tracing::error!(error = %e, "HTTP listener stopped");
             }
@@ -633,7 +659,13 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
             per_key: a.rate_per_key,
             burst: a.rate_burst,
             parties: a.party_rates.clone(),
+            per_client: a.rate_per_client,
+            max_buckets: crate::api::limits::DEFAULT_MAX_BUCKETS,
         },
+        max_connections: a.max_connections,
+        max_streams_per_connection: a.max_streams_per_connection,
+        request_body_timeout: std::time::Duration::from_millis(a.request_body_timeout_ms),
+        header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
         tls: match (&a.tls_cert, &a.tls_key) {
             (Some(c), Some(k)) => Some(crate::server::TlsSettings {
                 cert_pem: std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,

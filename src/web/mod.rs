@@ -32,13 +32,14 @@ pub fn router(ledger: Arc<Ledger>) -> Router {
         .with_state(ledger)
 }
 
-/// Serve the public page on `listener` until `shutdown` completes.
+/// Serve the public page on `listener` until `shutdown` completes (default connection cap and header-read
+/// deadline, see [`crate::server::serve_http`]).
 pub async fn serve(
     listener: TcpListener,
     ledger: Arc<Ledger>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ledger)).with_graceful_shutdown(shutdown).await
+    crate::server::serve_http(listener, router(ledger), None, Default::default(), shutdown).await
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -296,35 +297,6 @@ pub async fn serve_tls(
     key_pem: &[u8],
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
-    let certs = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| bad(format!("tls_cert: {e}")))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| bad(format!("tls_key: {e}")))?;
-    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut cfg = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| bad(format!("tls: {e}")))?;
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg));
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            r = listener.accept() => r?,
-            _ = &mut shutdown => return Ok(()),
-        };
-        let (acceptor, router) = (acceptor.clone(), router.clone());
-        tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
-            let service = hyper_util::service::TowerToHyperService::new(router);
-            let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .await;
-        });
-    }
+    let tls = crate::server::http_tls_config(cert_pem, key_pem)?;
+    crate::server::serve_http(listener, router, Some(tls), Default::default(), shutdown).await
 }
