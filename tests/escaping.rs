@@ -200,6 +200,26 @@ async fn hostile_free_text_end_to_end() {
     c.submit(&["EV"], "2026-01-20", p9).await.expect("pledge");
     c.submit(&["EV"], "2026-01-20", scenario::condition("C9", "EV", HOSTILE, &["P9"], None)).await.expect("condition");
 
+    // The public page over real HTTP: the text escaped, and script forbidden on every response.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(accord::web::serve(listener, c.server.ledger.clone(), std::future::pending()));
+    let plan_page = format!("/plan/{}", scenario::PLAN);
+    for (path, charts, shows_text) in [("/", 0, true), (plan_page.as_str(), 2, true), ("/pledge/P9", 0, false)] {
+        let (status, headers, body) = get(addr, path).await;
+        assert!(status.contains(" 200 "), "{path}: {status}\n{body}");
+        assert_no_markup_from_data(&body, charts);
+        if shows_text {
+            assert_shown_escaped(&body);
+        }
+        let csp = header(&headers, "content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP"));
+        assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{path}: {csp}");
+        assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"), "{path}");
+    }
+    let (status, headers, _) = get(addr, "/no/such/page").await;
+    assert!(status.contains(" 404 "), "{status}");
+    assert!(header(&headers, "content-security-policy").is_some_and(|v| v.contains("default-src 'none'")));
+
     // The HTML report (GetReport).
     let report =
         |format: &str| pb::GetReportRequest { plan_id: scenario::PLAN.into(), format: format.into(), hxl: true };
@@ -227,24 +247,4 @@ async fn hostile_free_text_end_to_end() {
     assert!(lint.status.success(), "the export does not validate:\n{}\n{xml}", String::from_utf8_lossy(&lint.stderr));
     assert!(!xml.contains("<svg") && !xml.contains("<script"), "{xml}");
     assert!(xml.contains("&lt;script&gt;alert(2)&lt;/script&gt; &amp; ]]&gt;"), "{xml}");
-
-    // The public page over real HTTP: the text escaped, and script forbidden on every response.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(accord::web::serve(listener, c.server.ledger.clone(), std::future::pending()));
-    let plan_page = format!("/plan/{}", scenario::PLAN);
-    for (path, charts, shows_text) in [("/", 0, true), (plan_page.as_str(), 2, true), ("/pledge/P9", 0, false)] {
-        let (status, headers, body) = get(addr, path).await;
-        assert!(status.contains(" 200 "), "{path}: {status}\n{body}");
-        assert_no_markup_from_data(&body, charts);
-        if shows_text {
-            assert_shown_escaped(&body);
-        }
-        let csp = header(&headers, "content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP"));
-        assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{path}: {csp}");
-        assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"), "{path}");
-    }
-    let (status, headers, _) = get(addr, "/no/such/page").await;
-    assert!(status.contains(" 404 "), "{status}");
-    assert!(header(&headers, "content-security-policy").is_some_and(|v| v.contains("default-src 'none'")));
 }
