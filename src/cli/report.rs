@@ -1,7 +1,7 @@
 //! `accord report`: a plan's transparency report in every format, and `accord report verify`, which
 //! recomputes it from the downloaded log and compares byte for byte.
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -101,11 +101,7 @@ async fn show(a: ShowArgs, json: bool) -> Result<()> {
         }
         "csv" => {
             let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("."));
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            for f in &resp.files {
-                let p = dir.join(&f.name);
-                std::fs::write(&p, &f.content).with_context(|| format!("writing {}", p.display()))?;
-            }
+            write_files(&dir, &resp.files)?;
             eprintln!("{} CSV files written to {} (tree size {})", resp.files.len(), dir.display(), cp.size);
         }
         _ => {
@@ -115,11 +111,67 @@ async fn show(a: ShowArgs, json: bool) -> Result<()> {
                     std::fs::write(p, &f.content).with_context(|| format!("writing {}", p.display()))?;
                     eprintln!("{} written (plan {plan}, tree size {})", p.display(), cp.size);
                 }
-                None => println!("{}", String::from_utf8_lossy(&f.content)),
+                None => println!("{}", for_terminal(&String::from_utf8_lossy(&f.content))),
             }
         }
     }
     Ok(())
+}
+
+/// A file name sent by the server, made safe to create inside the output directory: only
+/// `A-Z a-z 0-9 . _ -` kept (anything else, path separators included, becomes `_`), no leading `.` (so
+/// never `.`, `..` or a hidden file), at most 120 bytes, never empty.
+pub(crate) fn safe_file_name(name: &str) -> String {
+    let mut o: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .take(120)
+        .collect();
+    if o.starts_with('.') {
+        o.replace_range(..1, "_");
+    }
+    if o.is_empty() {
+        o.push_str("file");
+    }
+    o
+}
+
+/// Write the server's files into `dir` under sanitised names ([`safe_file_name`]); two files that would
+/// land on one name are refused rather than overwritten.
+pub(crate) fn write_files(dir: &Path, files: &[pb::ReportFile]) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in files {
+        let name = safe_file_name(&f.name);
+        if !seen.insert(name.clone()) {
+            bail!("the server sent two files named {name:?}");
+        }
+        let p = dir.join(&name);
+        std::fs::write(&p, &f.content).with_context(|| format!("writing {}", p.display()))?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+/// Text for the terminal: when stdout is one, control characters other than newline and tab are shown as
+/// `\u{..}` instead of being sent, so served text cannot drive the terminal (escape sequences).
+fn for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
+    if !std::io::stdout().is_terminal() || !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
+        return s.into();
+    }
+    s.chars()
+        .map(
+            |c| {
+                if c.is_control() && !matches!(c, '\n' | '\t') {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            },
+        )
+        .collect::<String>()
+        .into()
 }
 
 async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
@@ -186,4 +238,36 @@ async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
         return Err(super::Reported(1).into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_file_names_stay_inside_the_output_directory() {
+        for (sent, safe) in [
+            ("funding_by_donor.csv", "funding_by_donor.csv"),
+            ("../escape.csv", "_._escape.csv"),
+            ("/etc/passwd", "_etc_passwd"),
+            ("..", "_."),
+            (".hidden", "_hidden"),
+            ("a\\b\u{0}c.csv", "a_b_c.csv"),
+            ("", "file"),
+        ] {
+            assert_eq!(safe_file_name(sent), safe, "{sent:?}");
+        }
+        assert_eq!(safe_file_name(&"x".repeat(500)).len(), 120);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let file = |name: &str| pb::ReportFile { name: name.into(), content: b"x".to_vec(), ..Default::default() };
+        let written = write_files(&out, &[file("../escaped.csv"), file("/tmp/absolute.csv"), file("ok.csv")]).unwrap();
+        assert_eq!(written.len(), 3);
+        assert!(written.iter().all(|p| p.parent() == Some(out.as_path())), "{written:?}");
+        assert!(!tmp.path().join("escaped.csv").exists());
+        let names: Vec<String> =
+            std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(write_files(&out, &[file("a/b"), file("a_b")]).is_err(), "two files on one name");
+    }
 }

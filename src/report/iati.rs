@@ -9,33 +9,98 @@
 //! @type 1 policy, 2 performance, 3 fiduciary; a co-financing rule has no IATI type and is exported as type 3
 //! with a narrative stating the rule, under each co-financing party's activity. Every `value` carries
 //! `@currency` and `@value-date`. Element order follows the 2.03 schema's sequences.
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::io;
+
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
 
 use super::Source;
 use crate::domain::book::{self, Subject};
 use crate::error::{Error, Result};
 use crate::pb;
 
-/// XML text and attribute escaping.
-pub fn esc(s: &str) -> String {
+/// Whether XML 1.0 allows a character at all (the `Char` production): not the C0 controls other than tab,
+/// newline and carriage return, nor U+FFFE / U+FFFF.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Text with every character that XML cannot carry dropped; escaping itself is quick-xml's (text and
+/// attribute values both), so nothing a party writes can end an element, open one or break the document.
+pub fn xml_chars(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.chars().filter(|c| is_xml_char(*c)).collect())
+    }
+}
+
+/// Text for an XML comment, which has no escaping: only `A-Z a-z 0-9 . _ : / -` kept (anything else becomes
+/// `_`) and never two `-` in a row, so the comment cannot end early.
+fn comment_text(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => o.push(c),
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-') { c } else { '_' };
+        if c == '-' && o.ends_with('-') {
+            o.push('_');
+        } else {
+            o.push(c);
         }
     }
     o
 }
 
-fn narrative(out: &mut String, indent: &str, text: &str) {
-    let _ = writeln!(out, "{indent}<narrative>{}</narrative>", esc(text));
+fn tag<'a>(name: &'a str, attrs: &[(&str, &str)]) -> BytesStart<'a> {
+    let mut t = BytesStart::new(name);
+    for (k, v) in attrs {
+        t.push_attribute((*k, xml_chars(v).as_ref()));
+    }
+    t
+}
+
+/// The document under construction: quick-xml's writer, indented one space per level. Writing to memory
+/// cannot fail; should it, the first error is kept and the export fails with it at the end.
+struct Xml {
+    w: Writer<Vec<u8>>,
+    err: Option<io::Error>,
+}
+
+impl Xml {
+    fn event(&mut self, e: Event) {
+        if self.err.is_none() {
+            self.err = self.w.write_event(e).err();
+        }
+    }
+    fn start(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.event(Event::Start(tag(name, attrs)));
+    }
+    fn end(&mut self, name: &str) {
+        self.event(Event::End(BytesEnd::new(name)));
+    }
+    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.event(Event::Empty(tag(name, attrs)));
+    }
+    fn text(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        self.start(name, attrs);
+        self.event(Event::Text(BytesText::new(&xml_chars(text))));
+        self.end(name);
+    }
+    /// `<name attrs><narrative>text</narrative></name>`.
+    fn narrated(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        self.start(name, attrs);
+        self.text("narrative", &[], text);
+        self.end(name);
+    }
+    fn finish(self) -> Result<String> {
+        if let Some(e) = self.err {
+            return Err(Error::internal(format!("writing the IATI document: {e}")));
+        }
+        let mut out = String::from_utf8(self.w.into_inner()).map_err(|e| Error::internal(e.to_string()))?;
+        out.push('\n');
+        Ok(out)
+    }
 }
 
 struct Tx {
@@ -49,32 +114,24 @@ struct Tx {
     finance_type: String,
 }
 
-fn transaction(out: &mut String, t: &Tx) {
-    let _ = writeln!(out, "  <transaction ref=\"{}\">", esc(&t.ref_));
-    let _ = writeln!(out, "   <transaction-type code=\"{}\"/>", t.code);
-    let _ = writeln!(out, "   <transaction-date iso-date=\"{}\"/>", esc(&t.date));
-    let _ = writeln!(
-        out,
-        "   <value currency=\"{}\" value-date=\"{}\">{}</value>",
-        esc(&t.money.currency),
-        esc(&t.money.value_date),
-        esc(&t.money.value)
-    );
+fn transaction(x: &mut Xml, t: &Tx) {
+    x.start("transaction", &[("ref", &t.ref_)]);
+    x.empty("transaction-type", &[("code", &t.code.to_string())]);
+    x.empty("transaction-date", &[("iso-date", &t.date)]);
+    x.text("value", &[("currency", &t.money.currency), ("value-date", &t.money.value_date)], &t.money.value);
     if !t.description.is_empty() {
-        out.push_str("   <description>\n");
-        narrative(out, "    ", &t.description);
-        out.push_str("   </description>\n");
+        x.narrated("description", &[], &t.description);
     }
     if !t.provider.is_empty() {
-        let _ = writeln!(out, "   <provider-org ref=\"{}\"/>", esc(&t.provider));
+        x.empty("provider-org", &[("ref", &t.provider)]);
     }
     if !t.receiver.is_empty() {
-        let _ = writeln!(out, "   <receiver-org ref=\"{}\"/>", esc(&t.receiver));
+        x.empty("receiver-org", &[("ref", &t.receiver)]);
     }
     if !t.finance_type.is_empty() {
-        let _ = writeln!(out, "   <finance-type code=\"{}\"/>", esc(&t.finance_type));
+        x.empty("finance-type", &[("code", &t.finance_type)]);
     }
-    out.push_str("  </transaction>\n");
+    x.end("transaction");
 }
 
 /// The plan as an IATI 2.03 `iati-activities` document. `generated_at` is a date (YYYY-MM-DD) used for
@@ -132,16 +189,16 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
     let reporter_name = reporter_p.map(|p| p.name.clone()).unwrap_or_else(|| reporter.clone());
     let reporter_type =
         reporter_p.map(|p| p.organisation_type.clone()).filter(|t| !t.is_empty()).unwrap_or_else(|| "10".into());
-    let mut out = String::new();
-    let _ = writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    let _ = writeln!(
-        out,
-        "<!-- Accord export of plan {} at tree size {} (root {}); the signed ledger is the source of truth. -->",
-        esc(plan_id),
+    let mut x = Xml { w: Writer::new_with_indent(Vec::new(), b' ', 1), err: None };
+    x.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    x.event(Event::Comment(BytesText::from_escaped(format!(
+        " Accord export of plan {} at tree size {} (root {}); the signed ledger is the source of truth. ",
+        comment_text(plan_id),
         at.tree_size,
         hex::encode(&at.root_hash)
-    );
-    let _ = writeln!(out, "<iati-activities version=\"2.03\" generated-datetime=\"{}T00:00:00Z\">", esc(&stamp));
+    ))));
+    let generated = format!("{stamp}T00:00:00Z");
+    x.start("iati-activities", &[("version", "2.03"), ("generated-datetime", &generated)]);
     for party in &parties {
         let p = gov.parties.get(party);
         let name = p.map(|p| p.name.clone()).unwrap_or_else(|| party.clone());
@@ -153,45 +210,34 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
             .map(|(_, c)| c.recipient_id.clone())
             .chain(my_pledges.iter().flat_map(|(_, p)| p.recipient_ids.clone()))
             .collect();
-        let _ = writeln!(out, " <iati-activity last-updated-datetime=\"{}T00:00:00Z\" hierarchy=\"1\">", esc(&stamp));
-        let _ = writeln!(
-            out,
-            "  <iati-identifier>{}-{}-{}</iati-identifier>",
-            esc(&reporter),
-            esc(&plan_id.replace('/', "-")),
-            esc(&party.replace('/', "-"))
+        x.start("iati-activity", &[("last-updated-datetime", &generated), ("hierarchy", "1")]);
+        x.text(
+            "iati-identifier",
+            &[],
+            &format!("{}-{}-{}", reporter, plan_id.replace('/', "-"), party.replace('/', "-")),
         );
-        let _ = writeln!(
-            out,
-            "  <reporting-org ref=\"{}\" type=\"{}\" secondary-reporter=\"1\">",
-            esc(&reporter),
-            esc(&reporter_type)
+        x.narrated(
+            "reporting-org",
+            &[("ref", &reporter), ("type", &reporter_type), ("secondary-reporter", "1")],
+            &reporter_name,
         );
-        narrative(&mut out, "   ", &reporter_name);
-        out.push_str("  </reporting-org>\n  <title>\n");
-        narrative(&mut out, "   ", &format!("{} — {}", plan.title, name));
-        out.push_str("  </title>\n  <description type=\"1\">\n");
-        narrative(
-            &mut out,
-            "   ",
+        x.narrated("title", &[], &format!("{} — {}", plan.title, name));
+        x.narrated(
+            "description",
+            &[("type", "1")],
             &format!(
                 "{}'s contribution to plan {} ({}), exported from a signed, append-only Accord ledger.",
                 name, plan.plan_id, plan.title
             ),
         );
-        out.push_str("  </description>\n");
-        let _ = writeln!(out, "  <participating-org ref=\"{}\" role=\"1\" type=\"{}\">", esc(party), esc(&org_type));
-        narrative(&mut out, "   ", &name);
-        out.push_str("  </participating-org>\n");
+        x.narrated("participating-org", &[("ref", party), ("role", "1"), ("type", &org_type)], &name);
         for rcp in &recipients {
             let rname = gov.parties.get(rcp).map(|p| p.name.clone()).unwrap_or_else(|| rcp.clone());
-            let _ = writeln!(out, "  <participating-org ref=\"{}\" role=\"4\">", esc(rcp));
-            narrative(&mut out, "   ", &rname);
-            out.push_str("  </participating-org>\n");
+            x.narrated("participating-org", &[("ref", rcp), ("role", "4")], &rname);
         }
-        out.push_str("  <activity-status code=\"2\"/>\n");
-        let _ = writeln!(out, "  <activity-date type=\"1\" iso-date=\"{}\"/>", esc(&period.start));
-        let _ = writeln!(out, "  <activity-date type=\"3\" iso-date=\"{}\"/>", esc(&period.end));
+        x.empty("activity-status", &[("code", "2")]);
+        x.empty("activity-date", &[("type", "1"), ("iso-date", &period.start)]);
+        x.empty("activity-date", &[("type", "3"), ("iso-date", &period.end)]);
         // Transactions: pledges (12), commitments (2), flows (1, 3, 4, 7), co-financing spend (4).
         for (s, p) in &my_pledges {
             let Some(m) = p.amount.clone() else { continue };
@@ -202,7 +248,7 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
                 .filter(|d| !d.is_empty())
                 .unwrap_or_else(|| m.value_date.clone());
             transaction(
-                &mut out,
+                &mut x,
                 &Tx {
                     ref_: s.id.clone(),
                     code: 12,
@@ -217,7 +263,7 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
         }
         for (s, c) in &my_commitments {
             transaction(
-                &mut out,
+                &mut x,
                 &Tx {
                     ref_: s.id.clone(),
                     code: 2,
@@ -238,7 +284,7 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
             }
         }) {
             transaction(
-                &mut out,
+                &mut x,
                 &Tx {
                     ref_: s.id.clone(),
                     code: t.transaction_type,
@@ -259,7 +305,7 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
             let Some(m) = rep.co_financing_realised.clone() else { continue };
             let end = rep.period.clone().unwrap_or_default().end;
             transaction(
-                &mut out,
+                &mut x,
                 &Tx {
                     ref_: format!("{}-co-financing", s.id),
                     code: 4,
@@ -303,16 +349,15 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
                 _ => {}
             }
         }
-        let _ = writeln!(out, "  <conditions attached=\"{}\">", if conds.is_empty() { 0 } else { 1 });
+        x.start("conditions", &[("attached", if conds.is_empty() { "0" } else { "1" })]);
         for (code, text) in conds {
-            let _ = writeln!(out, "   <condition type=\"{code}\">");
-            narrative(&mut out, "    ", &text);
-            out.push_str("   </condition>\n");
+            x.narrated("condition", &[("type", &code.to_string())], &text);
         }
-        out.push_str("  </conditions>\n </iati-activity>\n");
+        x.end("conditions");
+        x.end("iati-activity");
     }
-    out.push_str("</iati-activities>\n");
-    Ok(out)
+    x.end("iati-activities");
+    x.finish()
 }
 
 #[cfg(test)]
@@ -320,7 +365,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escaping() {
-        assert_eq!(esc("a<b>&\"c'\u{1}"), "a&lt;b&gt;&amp;&quot;c&apos;");
+    fn characters_xml_cannot_carry_are_dropped_and_comments_cannot_end_early() {
+        assert_eq!(xml_chars("a<b>&\"c'\u{1}\u{b}\u{fffe}\u{ffff}\td\ne"), "a<b>&\"c'\td\ne");
+        assert!(matches!(xml_chars("plain ✓"), Cow::Borrowed(_)));
+        assert_eq!(comment_text("CA--2026 -->x"), "CA-_2026_-__x");
     }
 }

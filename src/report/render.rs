@@ -3,6 +3,8 @@
 //! rounded to cents half-to-even here and nowhere earlier.
 use std::fmt::Write as _;
 
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
 use rust_decimal::Decimal;
 
 use super::{FlowRow, Report};
@@ -39,24 +41,39 @@ pub struct CsvFile {
     pub text: String,
 }
 
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+/// Whether a cell is a plain decimal number (`-1250.00`, `+3`, `42`): a spreadsheet reads it as a number,
+/// never as a formula, so it is written as it is.
+fn is_plain_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Formula neutralisation (OWASP "CSV injection"): a cell that a spreadsheet would evaluate — one starting
+/// with `=`, `+`, `-`, `@`, tab or carriage return — gets a leading `'`, unless it is a plain decimal number.
+pub fn csv_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(s) {
+        format!("'{s}").into()
     } else {
-        s.to_string()
+        s.into()
     }
 }
 
 fn csv(name: &str, header: &[&str], hxl: Option<&[&str]>, rows: Vec<Vec<String>>) -> CsvFile {
-    let mut text = String::new();
-    let line = |cells: Vec<String>| cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",") + "\r\n";
-    text.push_str(&line(header.iter().map(|s| s.to_string()).collect()));
+    // Quoting by the csv crate (RFC 4180, CRLF line ends); every data cell is neutralised first. Writing to a
+    // Vec cannot fail, and a failed write would only shorten the file, never corrupt a cell.
+    let mut w = csv::WriterBuilder::new().flexible(true).terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let _ = w.write_record(header);
     if let Some(tags) = hxl {
-        text.push_str(&line(tags.iter().map(|s| s.to_string()).collect()));
+        let _ = w.write_record(tags);
     }
-    for r in rows {
-        text.push_str(&line(r));
+    for r in &rows {
+        let _ = w.write_record(r.iter().map(|c| csv_safe(c).into_owned()));
     }
+    let text = w.into_inner().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     CsvFile { name: format!("{name}.csv"), text }
 }
 
@@ -638,83 +655,77 @@ pub fn markdown(rep: &Report) -> String {
     o
 }
 
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn num(s: &str) -> f64 {
     // Chart geometry only; every figure shown as text comes from the exact decimals.
     s.parse::<f64>().unwrap_or(0.0)
 }
 
+/// One decimal place, for chart geometry.
+fn f1(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+// Every page and chart below is built with maud's `html!`, which escapes every interpolated value (text and
+// attribute) by construction. The only pre-escaped markup is our own constants: the stylesheet [`CSS`] and
+// the verification help passed by the server ([`html`]'s `verify_help`, a `&'static str`). SVG elements are
+// written with explicit end tags (`rect … {}`), since HTML's parser does not self-close foreign elements.
+
+/// A chart label of at most 34 characters.
+fn short_label(label: &str) -> String {
+    if label.chars().count() > 34 {
+        label.chars().take(33).chain(['…']).collect()
+    } else {
+        label.to_string()
+    }
+}
+
 /// Grouped horizontal bars (pledged / committed / disbursed) as inline SVG.
-pub fn bars_svg(title: &str, rows: &[FlowRow]) -> String {
+pub fn bars_svg(title: &str, rows: &[FlowRow]) -> Markup {
     let colours = ["#9bb7d4", "#3f7cbf", "#1b3f6b"];
     let max =
         rows.iter().flat_map(|r| [num(&r.pledged), num(&r.committed), num(&r.disbursed)]).fold(0.0, f64::max).max(1.0);
     let row_h = 42.0;
     let h = 40.0 + row_h * rows.len() as f64;
-    let mut s = format!("<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 720 {h}\" width=\"100%\">", esc(title));
-    for (i, (label, c)) in ["pledged", "committed", "disbursed"].iter().zip(colours).enumerate() {
-        let _ = write!(s, "<rect x=\"{}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{c}\"/><text x=\"{}\" y=\"16\" font-size=\"12\">{label}</text>", 250 + i * 110, 266 + i * 110);
-    }
-    for (i, r) in rows.iter().enumerate() {
-        let y = 30.0 + row_h * i as f64;
-        let label = if r.name.is_empty() { &r.key } else { &r.name };
-        let short: String =
-            if label.chars().count() > 34 { label.chars().take(33).chain(['…']).collect() } else { label.clone() };
-        let _ = write!(
-            s,
-            "<text x=\"0\" y=\"{}\" font-size=\"12\"><title>{}</title>{}</text>",
-            y + 22.0,
-            esc(label),
-            esc(&short)
-        );
-        for (j, (v, c)) in [&r.pledged, &r.committed, &r.disbursed].iter().zip(colours).enumerate() {
-            let w = 460.0 * num(v) / max;
-            let yy = y + 4.0 + 11.0 * j as f64;
-            let _ = write!(
-                s,
-                "<rect x=\"250\" y=\"{yy}\" width=\"{w:.1}\" height=\"10\" fill=\"{c}\"><title>{}</title></rect>",
-                esc(&amount(v))
-            );
+    html! {
+        svg role="img" aria-label=(title) viewBox={ "0 0 720 " (h) } width="100%" {
+            @for (i, (label, c)) in ["pledged", "committed", "disbursed"].iter().zip(colours).enumerate() {
+                rect x=(250 + i * 110) y="6" width="12" height="12" fill=(c) {}
+                text x=(266 + i * 110) y="16" font-size="12" { (label) }
+            }
+            @for (i, r) in rows.iter().enumerate() {
+                @let y = 30.0 + row_h * i as f64;
+                @let label = if r.name.is_empty() { &r.key } else { &r.name };
+                text x="0" y=(y + 22.0) font-size="12" { title { (label) } (short_label(label)) }
+                @for (j, (v, c)) in [&r.pledged, &r.committed, &r.disbursed].iter().zip(colours).enumerate() {
+                    rect x="250" y=(y + 4.0 + 11.0 * j as f64) width=(f1(460.0 * num(v) / max)) height="10" fill=(c) {
+                        title { (amount(v)) }
+                    }
+                }
+            }
         }
     }
-    s.push_str("</svg>");
-    s
 }
 
 /// Realised co-financing against the required amount, per party.
-fn cofinancing_svg(cf: &super::CoFinancing) -> String {
+fn cofinancing_svg(cf: &super::CoFinancing) -> Markup {
     let max = cf.rows.iter().flat_map(|r| [num(&r.required), num(&r.realised)]).fold(0.0, f64::max).max(1.0);
     let h = 20.0 + 34.0 * cf.rows.len() as f64;
-    let mut s = format!(
-        "<svg role=\"img\" aria-label=\"co-financing against the rule\" viewBox=\"0 0 720 {h}\" width=\"100%\">"
-    );
-    for (i, r) in cf.rows.iter().enumerate() {
-        let y = 10.0 + 34.0 * i as f64;
-        let colour = if r.result == "met" { "#2e7d32" } else { "#c62828" };
-        let _ =
-            write!(s, "<text x=\"0\" y=\"{}\" font-size=\"12\">{} {}</text>", y + 14.0, esc(&r.party), esc(&r.year));
-        let _ = write!(
-            s,
-            "<rect x=\"120\" y=\"{y}\" width=\"{:.1}\" height=\"16\" fill=\"{colour}\"/>",
-            520.0 * num(&r.realised) / max
-        );
-        let x = 120.0 + 520.0 * num(&r.required) / max;
-        let _ = write!(
-            s,
-            "<line x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#000\" stroke-width=\"2\"/>",
-            y - 3.0,
-            y + 19.0
-        );
+    html! {
+        svg role="img" aria-label="co-financing against the rule" viewBox={ "0 0 720 " (h) } width="100%" {
+            @for (i, r) in cf.rows.iter().enumerate() {
+                @let y = 10.0 + 34.0 * i as f64;
+                @let colour = if r.result == "met" { "#2e7d32" } else { "#c62828" };
+                @let x = f1(120.0 + 520.0 * num(&r.required) / max);
+                text x="0" y=(y + 14.0) font-size="12" { (r.party) " " (r.year) }
+                rect x="120" y=(y) width=(f1(520.0 * num(&r.realised) / max)) height="16" fill=(colour) {}
+                line x1=(x) y1=(y - 3.0) x2=(x) y2=(y + 19.0) stroke="#000" stroke-width="2" {}
+            }
+        }
     }
-    s.push_str("</svg>");
-    s
 }
 
 /// Indicator values against the target path.
-fn indicator_svg(i: &super::IndicatorProgress) -> String {
+fn indicator_svg(i: &super::IndicatorProgress) -> Markup {
     let mut pts: Vec<(String, f64)> = i.targets.iter().map(|(e, v)| (e.clone(), num(v))).collect();
     pts.insert(0, (format!("{}-12-31", i.baseline_year), num(&i.baseline)));
     let vals: Vec<(String, f64)> = i.values.iter().map(|v| (v.period_end.clone(), num(&v.used))).collect();
@@ -729,23 +740,14 @@ fn indicator_svg(i: &super::IndicatorProgress) -> String {
     };
     let y = |v: f64| 150.0 - 130.0 * (v - lo) / span;
     let path: Vec<String> = pts.iter().map(|(d, v)| format!("{:.1},{:.1}", x(d), y(*v))).collect();
-    let mut s = format!(
-        "<svg role=\"img\" aria-label=\"{} against targets\" viewBox=\"0 0 720 170\" width=\"100%\"><polyline fill=\"none\" stroke=\"#999\" stroke-dasharray=\"4 3\" points=\"{}\"/>",
-        esc(&i.indicator_id),
-        path.join(" ")
-    );
-    for (d, v) in &vals {
-        let _ = write!(
-            s,
-            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"#1b3f6b\"><title>{}: {}</title></circle>",
-            x(d),
-            y(*v),
-            esc(d),
-            v
-        );
+    html! {
+        svg role="img" aria-label={ (i.indicator_id) " against targets" } viewBox="0 0 720 170" width="100%" {
+            polyline fill="none" stroke="#999" stroke-dasharray="4 3" points=(path.join(" ")) {}
+            @for (d, v) in &vals {
+                circle cx=(f1(x(d))) cy=(f1(y(*v))) r="5" fill="#1b3f6b" { title { (d) ": " (v) } }
+            }
+        }
     }
-    s.push_str("</svg>");
-    s
 }
 
 pub const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
@@ -753,41 +755,78 @@ table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}th,td{border-botto
 th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}pre{white-space:pre-wrap;background:#f5f5f5;padding:.8em;font-size:.85em}\
 .met{color:#2e7d32}.notMet,.withheld{color:#c62828}.pending{color:#8a6d00}@media print{body{margin:0;max-width:none}section{break-inside:avoid}}";
 
-pub fn html_table(header: &[&str], rows: Vec<Vec<String>>, id: &str) -> String {
-    let mut s = format!("<table id=\"{id}\"><thead><tr>");
-    for h in header {
-        let _ = write!(s, "<th>{}</th>", esc(h));
-    }
-    s.push_str("</tr></thead><tbody>");
-    for r in rows {
-        s.push_str("<tr>");
-        for c in r {
-            let _ = write!(s, "<td class=\"{}\">{}</td>", esc(c.split(',').next().unwrap_or("")), esc(&c));
+/// A table; every header and cell is text (escaped). Each cell's class is its first comma-separated word
+/// (so a status such as `notMet, unverified` is styled by the stylesheet).
+pub fn html_table(header: &[&str], rows: Vec<Vec<String>>, id: &str) -> Markup {
+    html! {
+        table id=(id) {
+            thead { tr { @for h in header { th { (h) } } } }
+            tbody {
+                @for r in &rows {
+                    tr { @for c in r { td class=(c.split(',').next().unwrap_or("")) { (c) } } }
+                }
+            }
         }
-        s.push_str("</tr>");
     }
-    s.push_str("</tbody></table>");
-    s
 }
 
-/// The report as one self-contained HTML page (inline CSS and SVG, no external assets).
-pub fn html(rep: &Report, verify_help: &str) -> String {
+/// A whole HTML page: `<head>` with the title and our stylesheet, then `nav` and `body`.
+pub fn document(title: &str, nav: Markup, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(CSS)) }
+            }
+            body { (nav) (body) }
+        }
+    }
+}
+
+/// The report as one self-contained HTML page (inline CSS and SVG, no external assets). `verify_help` is
+/// our own constant markup (e.g. [`super::VERIFY_HELP`]), never data.
+pub fn html(rep: &Report, verify_help: &'static str) -> String {
+    document(&format!("{} — Accord report", rep.plan.title), html! {}, report_body(rep, verify_help)).into_string()
+}
+
+fn co_financing_rows(cf: &super::CoFinancing) -> Vec<Vec<String>> {
+    cf.rows
+        .iter()
+        .map(|r| {
+            vec![
+                format!("{} {}", r.party, r.year),
+                amount(&r.external_grants),
+                amount(&r.required),
+                amount(&r.realised),
+                percent(&r.realised_over_grants),
+                percent(&r.fulfilment),
+                format!("{}{}", r.result, if r.verified { "" } else { ", unverified" }),
+            ]
+        })
+        .collect()
+}
+
+fn indicator_rows(i: &super::IndicatorProgress) -> Vec<Vec<String>> {
+    i.values
+        .iter()
+        .map(|v| {
+            vec![
+                v.period_end.clone(),
+                v.reported.clone(),
+                v.verified.clone(),
+                percent(&v.progress_to_end_target),
+                percent(&v.progress_to_period_target),
+            ]
+        })
+        .collect()
+}
+
+/// The report's content (everything inside `<body>`), for the HTML report and the public plan page.
+pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
     let p = &rep.plan;
-    let mut s = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{} — Accord report</title><style>{CSS}</style></head><body>",
-        esc(&p.title)
-    );
-    let _ = write!(
-        s,
-        "<h1>{}</h1><p>Plan <b>{}</b>, {} to {}. Figures in {} (each flow converted at its own value-date rate). Computed at tree size <b id=\"tree-size\">{}</b>, as of {}.</p>",
-        esc(&p.title),
-        esc(&p.plan_id),
-        esc(&p.period_start),
-        esc(&p.period_end),
-        esc(&p.reporting_currency),
-        rep.read_at.tree_size,
-        esc(&rep.read_at.as_of_date)
-    );
     let f = &rep.funding;
     let h = ["donor", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C"];
     let hd = |first: &'static str| -> [&'static str; 7] {
@@ -795,14 +834,8 @@ pub fn html(rep: &Report, verify_help: &str) -> String {
         x[0] = first;
         x
     };
-    let mut rows: Vec<Vec<String>> = f.by_donor.iter().map(flow_md).collect();
-    rows.push(flow_md(&f.total_external));
-    let _ = write!(
-        s,
-        "<section><h2>Pledged, committed, disbursed</h2>{}{}",
-        bars_svg("by donor", &f.by_donor),
-        html_table(&h, rows, "funding-by-donor")
-    );
+    let mut donors: Vec<Vec<String>> = f.by_donor.iter().map(flow_md).collect();
+    donors.push(flow_md(&f.total_external));
     let pc: Vec<Vec<String>> = f
         .pledge_currency
         .iter()
@@ -812,42 +845,11 @@ pub fn html(rep: &Report, verify_help: &str) -> String {
             v
         })
         .collect();
-    let _ = write!(
-        s,
-        "<h3>In each donor's pledge currency</h3>{}",
-        html_table(&["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C"], pc, "funding-pledge-currency")
-    );
-    let _ = write!(
-        s,
-        "<h3>By goal</h3>{}{}",
-        bars_svg("by goal", &f.by_goal),
-        html_table(&hd("goal"), f.by_goal.iter().map(flow_md).collect(), "funding-by-goal")
-    );
-    let _ = write!(
-        s,
-        "<h3>By recipient</h3>{}",
-        html_table(&hd("recipient"), f.by_recipient.iter().map(flow_md).collect(), "funding-by-recipient")
-    );
-    let _ = write!(
-        s,
-        "<h3>By year</h3>{}</section>",
-        html_table(&hd("year"), f.by_year.iter().map(flow_md).collect(), "funding-by-year")
-    );
     let c = &rep.coverage;
-    let _ = write!(
-        s,
-        "<section><h2>Plan coverage</h2><p>Funded <b>{}</b> (paid {}, committed not yet paid {}); requirement {}; {} funded. Pledges are shown beside, never counted: {}.</p></section>",
-        amount(&c.funded),
-        amount(&c.paid),
-        amount(&c.committed_unpaid),
-        if c.requirement.is_empty() { "not stated".into() } else { amount(&c.requirement) },
-        percent(&c.percent_funded),
-        amount(&c.pledged_beside)
-    );
-    let mut rows = Vec::new();
+    let mut tranches = Vec::new();
     for cv in &rep.tranches.conditions {
         for t in &cv.tranches {
-            rows.push(vec![
+            tranches.push(vec![
                 format!("{} / {}", cv.condition_id, t.tranche_id),
                 t.recipient.clone(),
                 format!("{} {}", amount(&t.value), t.currency),
@@ -856,7 +858,7 @@ pub fn html(rep: &Report, verify_help: &str) -> String {
             ]);
         }
         if !cv.uncommitted_at_stake.is_empty() {
-            rows.push(vec![
+            tranches.push(vec![
                 cv.condition_id.clone(),
                 String::new(),
                 format!("{} {}", amount(&cv.uncommitted_at_stake), cv.currency),
@@ -871,91 +873,87 @@ pub fn html(rep: &Report, verify_help: &str) -> String {
         .iter()
         .map(|t| vec![t.status.clone(), format!("{} {}", amount(&t.amount), t.currency)])
         .collect();
-    let _ = write!(
-        s,
-        "<section><h2>Conditional tranches</h2>{}{}</section>",
-        html_table(&["condition / tranche", "recipient", "amount", "status", "assessment"], rows, "tranches"),
-        html_table(&["status", "total"], totals, "tranche-totals")
-    );
-    for cf in &rep.co_financing {
-        let rows = cf
-            .rows
-            .iter()
-            .map(|r| {
-                vec![
-                    format!("{} {}", r.party, r.year),
-                    amount(&r.external_grants),
-                    amount(&r.required),
-                    amount(&r.realised),
-                    percent(&r.realised_over_grants),
-                    percent(&r.fulfilment),
-                    format!("{}{}", r.result, if r.verified { "" } else { ", unverified" }),
-                ]
-            })
-            .collect();
-        let _ = write!(
-            s,
-            "<section><h2>Co-financing {} (own resources ≥ {} × external grants)</h2>{}{}<p>Plan level: realised {} against external grants {} → {}.</p></section>",
-            esc(&cf.condition_id),
-            esc(&cf.ratio),
-            cofinancing_svg(cf),
-            html_table(&["party", "external grants", "required", "realised", "realised / grants", "fulfilment", "result"], rows, &format!("cofinancing-{}", cf.condition_id)),
-            amount(&cf.plan_realised),
-            amount(&cf.plan_external_grants),
-            percent(&cf.plan_share)
-        );
-    }
-    if !rep.indicators.is_empty() {
-        s.push_str("<section><h2>Indicator progress</h2>");
-        for i in &rep.indicators {
-            let rows = i
-                .values
-                .iter()
-                .map(|v| {
-                    vec![
-                        v.period_end.clone(),
-                        v.reported.clone(),
-                        v.verified.clone(),
-                        percent(&v.progress_to_end_target),
-                        percent(&v.progress_to_period_target),
-                    ]
-                })
-                .collect();
-            let _ = write!(
-                s,
-                "<h3>{} — {}</h3><p>Baseline {} ({}), end target {}.</p>{}{}",
-                esc(&i.indicator_id),
-                esc(&i.title),
-                esc(&i.baseline),
-                i.baseline_year,
-                esc(&i.end_target),
-                indicator_svg(i),
-                html_table(
-                    &["period end", "reported", "verified", "to end target", "to period target"],
-                    rows,
-                    &format!("indicator-{}", i.indicator_id)
-                )
-            );
-        }
-        s.push_str("</section>");
-    }
     let v = &rep.verification;
-    let _ = write!(
-        s,
-        "<section><h2>Verification coverage</h2><p>Verified {} of {} reported ({}); {} of {} reports attested.</p></section>",
-        amount(&v.verified_amount),
-        amount(&v.reported_amount),
-        percent(&v.verified_share),
-        v.reports_attested,
-        v.reports
-    );
-    let _ = write!(
-        s,
-        "<section><h2>Checkpoint</h2><p>Every figure above is a function of the log up to this signed checkpoint.</p><pre id=\"checkpoint\">{}</pre>{}</section></body></html>",
-        esc(&rep.read_at.checkpoint),
-        verify_help
-    );
-    s
+    html! {
+        h1 { (p.title) }
+        p {
+            "Plan " b { (p.plan_id) } ", " (p.period_start) " to " (p.period_end) ". Figures in " (p.reporting_currency)
+            " (each flow converted at its own value-date rate). Computed at tree size "
+            b id="tree-size" { (rep.read_at.tree_size) } ", as of " (rep.read_at.as_of_date) "."
+        }
+        section {
+            h2 { "Pledged, committed, disbursed" }
+            (bars_svg("by donor", &f.by_donor))
+            (html_table(&h, donors, "funding-by-donor"))
+            h3 { "In each donor's pledge currency" }
+            (html_table(&["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C"], pc, "funding-pledge-currency"))
+            h3 { "By goal" }
+            (bars_svg("by goal", &f.by_goal))
+            (html_table(&hd("goal"), f.by_goal.iter().map(flow_md).collect(), "funding-by-goal"))
+            h3 { "By recipient" }
+            (html_table(&hd("recipient"), f.by_recipient.iter().map(flow_md).collect(), "funding-by-recipient"))
+            h3 { "By year" }
+            (html_table(&hd("year"), f.by_year.iter().map(flow_md).collect(), "funding-by-year"))
+        }
+        section {
+            h2 { "Plan coverage" }
+            p {
+                "Funded " b { (amount(&c.funded)) } " (paid " (amount(&c.paid)) ", committed not yet paid "
+                (amount(&c.committed_unpaid)) "); requirement "
+                @if c.requirement.is_empty() { "not stated" } @else { (amount(&c.requirement)) }
+                "; " (percent(&c.percent_funded)) " funded. Pledges are shown beside, never counted: "
+                (amount(&c.pledged_beside)) "."
+            }
+        }
+        section {
+            h2 { "Conditional tranches" }
+            (html_table(&["condition / tranche", "recipient", "amount", "status", "assessment"], tranches, "tranches"))
+            (html_table(&["status", "total"], totals, "tranche-totals"))
+        }
+        @for cf in &rep.co_financing {
+            section {
+                h2 { "Co-financing " (cf.condition_id) " (own resources ≥ " (cf.ratio) " × external grants)" }
+                (cofinancing_svg(cf))
+                (html_table(
+                    &["party", "external grants", "required", "realised", "realised / grants", "fulfilment", "result"],
+                    co_financing_rows(cf),
+                    &format!("cofinancing-{}", cf.condition_id),
+                ))
+                p {
+                    "Plan level: realised " (amount(&cf.plan_realised)) " against external grants "
+                    (amount(&cf.plan_external_grants)) " → " (percent(&cf.plan_share)) "."
+                }
+            }
+        }
+        @if !rep.indicators.is_empty() {
+            section {
+                h2 { "Indicator progress" }
+                @for i in &rep.indicators {
+                    h3 { (i.indicator_id) " — " (i.title) }
+                    p { "Baseline " (i.baseline) " (" (i.baseline_year) "), end target " (i.end_target) "." }
+                    (indicator_svg(i))
+                    (html_table(
+                        &["period end", "reported", "verified", "to end target", "to period target"],
+                        indicator_rows(i),
+                        &format!("indicator-{}", i.indicator_id),
+                    ))
+                }
+            }
+        }
+        section {
+            h2 { "Verification coverage" }
+            p {
+                "Verified " (amount(&v.verified_amount)) " of " (amount(&v.reported_amount)) " reported ("
+                (percent(&v.verified_share)) "); " (v.reports_attested) " of " (v.reports) " reports attested."
+            }
+        }
+        section {
+            h2 { "Checkpoint" }
+            p { "Every figure above is a function of the log up to this signed checkpoint." }
+            pre id="checkpoint" { (rep.read_at.checkpoint) }
+            (PreEscaped(verify_help))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -972,9 +970,23 @@ mod tests {
     }
 
     #[test]
-    fn csv_quotes_what_needs_quoting() {
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"x\""), "\"say \"\"x\"\"\"");
-        assert_eq!(csv_cell("plain"), "plain");
+    fn csv_quotes_what_needs_quoting_and_neutralises_formulas() {
+        let rows = vec![vec![
+            "a,b".to_string(),
+            "say \"x\"".into(),
+            "plain".into(),
+            "=cmd|' /C calc'!A0".into(),
+            "-1250.00".into(),
+            "+3".into(),
+            "-2+3".into(),
+            "@SUM(A1)".into(),
+            "\tx".into(),
+            "-".into(),
+        ]];
+        let f = csv("t", &["h"], Some(&["#tag"]), rows);
+        assert_eq!(
+            f.text,
+            "h\r\n#tag\r\n\"a,b\",\"say \"\"x\"\"\",plain,'=cmd|' /C calc'!A0,-1250.00,+3,'-2+3,'@SUM(A1),'\tx,'-\r\n"
+        );
     }
 }

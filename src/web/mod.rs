@@ -2,22 +2,32 @@
 //! --http ADDR`. Coalition overview, each plan's report, each pledge's history, and the current signed
 //! checkpoint with instructions for verifying it. Pages are computed from the same projections and report
 //! code as the API, each inside one read snapshot, and name the checkpoint they were read at.
+//!
+//! Every page is built with maud's `html!`, which escapes every interpolated value by construction, and
+//! every response carries a Content-Security-Policy that forbids script (the pages have none) and
+//! `X-Content-Type-Options: nosniff`, so even a rendering mistake could not run a member's text as code.
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use maud::{html, Markup};
 use tokio::net::TcpListener;
 
 use crate::domain::book;
 use crate::error::{Error, Kind, Result};
 use crate::log::Ledger;
 use crate::pb;
-use crate::report::render::{amount, esc, html_table, CSS};
+use crate::report::render::{amount, document, html_table};
 use crate::storage::{Reader, SubjectFilter};
+
+/// The Content-Security-Policy of every public response: nothing may load or run (no script at all, no
+/// frames, no forms, no base URL); only the pages' own inline stylesheet and inline images are allowed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The routes of the public page.
 pub fn router(ledger: Arc<Ledger>) -> Router {
@@ -29,6 +39,7 @@ pub fn router(ledger: Arc<Ledger>) -> Router {
         .route("/checkpoint.txt", get(checkpoint_text))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { page_error(Error::not_found("path", "no such page")) })
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(ledger)
 }
 
@@ -42,11 +53,36 @@ pub async fn serve(
     crate::server::serve_http(listener, router(ledger), None, Default::default(), shutdown).await
 }
 
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{} — Accord</title><style>{CSS}</style></head><body><nav><a href=\"/\">Overview</a> · <a href=\"/checkpoint\">Checkpoint</a></nav>{body}</body></html>",
-        esc(title)
-    )
+fn nav() -> Markup {
+    html! { nav { a href="/" { "Overview" } " · " a href="/checkpoint" { "Checkpoint" } } }
+}
+
+fn page(title: &str, body: Markup) -> String {
+    document(&format!("{title} — Accord"), nav(), body).into_string()
+}
+
+/// A path segment for a link: every byte outside RFC 3986's unreserved set percent-encoded, so an id can
+/// never leave its segment (`/`, `?`, `#`, `..`).
+fn seg(id: &str) -> String {
+    let mut o = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            o.push(char::from(b));
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+/// Headers on every response of the public page (errors and the fallback included).
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
 }
 
 fn page_error(e: Error) -> Response {
@@ -57,14 +93,13 @@ fn page_error(e: Error) -> Response {
             tracing::error!(error = %e, "public page");
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Html(page("Error", "<h1>Internal error</h1><p>Logged on the server.</p>")),
+                Html(page("Error", html! { h1 { "Internal error" } p { "Logged on the server." } })),
             )
                 .into_response();
         }
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
-    (code, Html(page("Not found", &format!("<h1>{}</h1><p>{}</p>", code.as_u16(), esc(&e.to_string())))))
-        .into_response()
+    (code, Html(page("Not found", html! { h1 { (code.as_u16()) } p { (e.to_string()) } }))).into_response()
 }
 
 /// Run a read in the blocking pool inside one snapshot and render it.
@@ -78,13 +113,21 @@ async fn read<T: Send + 'static>(
         .map_err(page_error)
 }
 
-fn read_at_line(at: &pb::ReadAt) -> String {
-    format!(
-        "<p class=\"read-at\">Read at the signed checkpoint of tree size <b>{}</b> (root <code>{}</code>, as of {}). <a href=\"/checkpoint\">How to verify</a>.</p>",
-        at.tree_size,
-        hex::encode(&at.root_hash),
-        esc(&at.as_of_date)
-    )
+fn read_at_line(at: &pb::ReadAt) -> Markup {
+    html! {
+        p class="read-at" {
+            "Read at the signed checkpoint of tree size " b { (at.tree_size) } " (root " code { (hex::encode(&at.root_hash)) }
+            ", as of " (at.as_of_date) "). " a href="/checkpoint" { "How to verify" } "."
+        }
+    }
+}
+
+/// One plan of the overview: link target, title, period, and the external totals in the plan's currency.
+struct PlanLine {
+    id: String,
+    title: String,
+    period: String,
+    figures: [String; 3],
 }
 
 async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
@@ -97,47 +140,48 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
             plans.push(s);
             Ok(true)
         })?;
-        let mut rows = Vec::new();
+        let mut lines = Vec::new();
         for s in &plans {
             let p: pb::PlanCreated = s.decode()?;
             let rep = crate::report::plan_report(r, &s.id, &at)?;
             let t = &rep.funding.total_external;
-            rows.push(vec![
-                format!("<a href=\"/plan/{}\">{}</a>", esc(&s.id), esc(&p.title)),
-                p.period.as_ref().map(|x| format!("{} – {}", x.start, x.end)).unwrap_or_default(),
-                format!("{} {}", amount(&t.pledged), p.reporting_currency),
-                format!("{} {}", amount(&t.committed), p.reporting_currency),
-                format!("{} {}", amount(&t.disbursed), p.reporting_currency),
-            ]);
+            let cur = &p.reporting_currency;
+            lines.push(PlanLine {
+                id: s.id.clone(),
+                title: p.title.clone(),
+                period: p.period.as_ref().map(|x| format!("{} – {}", x.start, x.end)).unwrap_or_default(),
+                figures: [
+                    format!("{} {cur}", amount(&t.pledged)),
+                    format!("{} {cur}", amount(&t.committed)),
+                    format!("{} {cur}", amount(&t.disbursed)),
+                ],
+            });
         }
         let parties: Vec<Vec<String>> = gov
             .parties
             .values()
             .map(|p| vec![p.party_id.clone(), p.name.clone(), p.roles.join(", "), p.country.clone()])
             .collect();
-        // Plan titles are links: build that table by hand (html_table escapes its cells).
-        let mut plan_table = String::from(
-            "<table id=\"plans\"><thead><tr><th>plan</th><th>period</th><th>pledged</th><th>committed</th><th>disbursed</th></tr></thead><tbody>",
-        );
-        for r in rows {
-            plan_table.push_str("<tr>");
-            for (i, c) in r.iter().enumerate() {
-                if i == 0 {
-                    plan_table.push_str(&format!("<td>{c}</td>"));
-                } else {
-                    plan_table.push_str(&format!("<td>{}</td>", esc(c)));
+        let body = html! {
+            h1 { (name) }
+            (read_at_line(&at))
+            h2 { "Plans" }
+            table id="plans" {
+                thead { tr { th { "plan" } th { "period" } th { "pledged" } th { "committed" } th { "disbursed" } } }
+                tbody {
+                    @for l in &lines {
+                        tr {
+                            td { a href={ "/plan/" (seg(&l.id)) } { (l.title) } }
+                            td { (l.period) }
+                            @for f in &l.figures { td { (f) } }
+                        }
+                    }
                 }
             }
-            plan_table.push_str("</tr>");
-        }
-        plan_table.push_str("</tbody></table>");
-        let body = format!(
-            "<h1>{}</h1>{}<h2>Plans</h2>{plan_table}<h2>Members</h2>{}",
-            esc(&name),
-            read_at_line(&at),
-            html_table(&["party", "name", "roles", "country"], parties, "parties")
-        );
-        Ok(page(&name, &body))
+            h2 { "Members" }
+            (html_table(&["party", "name", "roles", "country"], parties, "parties"))
+        };
+        Ok(page(&name, body))
     })
     .await;
     match res {
@@ -146,36 +190,51 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
     }
 }
 
+/// One pledge in a plan page's list.
+struct PledgeLine {
+    id: String,
+    pledger: String,
+    amount: String,
+    currency: String,
+    status: String,
+}
+
 async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Response {
     let res = read(ledger, move |r| {
         crate::domain::check_id("plan_id", &id)?;
         let at = crate::query::read_at(r)?;
         let rep = crate::report::plan_report(r, &id, &at)?;
-        let mut html = crate::report::render::html(&rep, crate::report::VERIFY_HELP);
-        let mut links = String::from("<section><h2>Pledges</h2><ul id=\"pledges\">");
+        let as_of = crate::domain::date::parse_date(&at.as_of_date).unwrap_or(0);
+        let mut pledges = Vec::new();
         r.scan_subjects(
             &SubjectFilter { kind: book::PLEDGE.into(), plan_id: id.clone(), ..Default::default() },
             |s| {
                 let p: pb::PledgeAnnounced = s.decode()?;
-                let status = book::pledge_status(&s, &p, crate::domain::date::parse_date(&at.as_of_date).unwrap_or(0));
-                links.push_str(&format!(
-                    "<li><a href=\"/pledge/{0}\">{0}</a> — {1}, {2} {3} ({4})</li>",
-                    esc(&s.id),
-                    esc(&p.pledger_id),
-                    esc(&amount(p.amount.as_ref().map_or("", |m| m.value.as_str()))),
-                    esc(p.amount.as_ref().map_or("", |m| m.currency.as_str())),
-                    status
-                ));
+                pledges.push(PledgeLine {
+                    id: s.id.clone(),
+                    pledger: p.pledger_id.clone(),
+                    amount: amount(p.amount.as_ref().map_or("", |m| m.value.as_str())),
+                    currency: p.amount.as_ref().map_or("", |m| m.currency.as_str()).to_string(),
+                    status: book::pledge_status(&s, &p, as_of).to_string(),
+                });
                 Ok(true)
             },
         )?;
-        links.push_str("</ul></section>");
-        html = html.replacen(
-            "<body>",
-            "<body><nav><a href=\"/\">Overview</a> · <a href=\"/checkpoint\">Checkpoint</a></nav>",
-            1,
-        );
-        Ok(html.replacen("</body>", &format!("{links}</body>"), 1))
+        let body = html! {
+            (crate::report::render::report_body(&rep, crate::report::VERIFY_HELP))
+            section {
+                h2 { "Pledges" }
+                ul id="pledges" {
+                    @for l in &pledges {
+                        li {
+                            a href={ "/pledge/" (seg(&l.id)) } { (l.id) }
+                            " — " (l.pledger) ", " (l.amount) " " (l.currency) " (" (l.status) ")"
+                        }
+                    }
+                }
+            }
+        };
+        Ok(document(&format!("{} — Accord report", rep.plan.title), nav(), body).into_string())
     })
     .await;
     match res {
@@ -186,7 +245,12 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
 
 async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Response {
     let res = read(ledger, move |r| {
-        let q = pb::GetSubjectRequest { kind: book::PLEDGE.into(), id: id.clone(), with_proofs: false, currency: String::new() };
+        let q = pb::GetSubjectRequest {
+            kind: book::PLEDGE.into(),
+            id: id.clone(),
+            with_proofs: false,
+            currency: String::new(),
+        };
         let resp = crate::query::get(r, &q)?;
         let item = resp.item.unwrap_or_default();
         let f = item.figures.clone().unwrap_or_default();
@@ -209,15 +273,18 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
         ];
         let history = crate::query::history_rows(&resp.history);
         let at = resp.read_at.unwrap_or_default();
-        let body = format!(
-            "<h1>Pledge {}</h1>{}{}<h2>History</h2>{}<p>Every version and event is an entry of the log. Check them yourself: <code>accord query history pledge {} --with-proofs</code>.</p>",
-            esc(&id),
-            read_at_line(&at),
-            html_table(&["", ""], facts, "pledge"),
-            html_table(&crate::query::HISTORY_COLUMNS, history, "history"),
-            esc(&id)
-        );
-        Ok(page(&format!("Pledge {id}"), &body))
+        let body = html! {
+            h1 { "Pledge " (id) }
+            (read_at_line(&at))
+            (html_table(&["", ""], facts, "pledge"))
+            h2 { "History" }
+            (html_table(&crate::query::HISTORY_COLUMNS, history, "history"))
+            p {
+                "Every version and event is an entry of the log. Check them yourself: "
+                code { "accord query history pledge " (id) " --with-proofs" } "."
+            }
+        };
+        Ok(page(&format!("Pledge {id}"), body))
     })
     .await;
     match res {
@@ -231,22 +298,38 @@ async fn checkpoint_page(State(ledger): State<Arc<Ledger>>) -> Response {
     let vkey = ledger.verifier_key().to_string();
     let res = read(ledger, move |r| {
         let at = crate::query::read_at(r)?;
-        let body = format!(
-            "<h1>Current signed checkpoint</h1><p>Tree size <b id=\"size\">{}</b>, root hash <code>{}</code>.</p><pre id=\"checkpoint\">{}</pre>\
-             <h2>How to verify it</h2><ol>\
-             <li>Obtain the log's public key from the coalition (not from this page): it should read <code>{}</code>.</li>\
-             <li>Check the signature: <code>accord checkpoint --server URL --log-key KEY</code>, or any C2SP signed-note implementation (Go: <code>golang.org/x/mod/sumdb/note</code>, <code>note.Open</code>) with that key. The first line must be the origin <code>{}</code>.</li>\
-             <li>Check that the log only grows: keep this checkpoint and later run <code>accord consistency old.checkpoint</code> (an RFC 6962 consistency proof).</li>\
-             <li>Check any entry: <code>accord get --index N --server URL --log-key KEY</code> verifies its inclusion proof against a signed checkpoint; <code>accord verify</code> does so offline from a tlog-proof bundle.</li>\
-             <li>Check any report: <code>accord report verify --plan PLAN --server URL --log-key KEY</code> recomputes it from every entry up to this checkpoint.</li></ol>\
-             <p>The raw note is at <a href=\"/checkpoint.txt\">/checkpoint.txt</a>.</p>",
-            at.tree_size,
-            hex::encode(&at.root_hash),
-            esc(&at.checkpoint),
-            esc(&vkey),
-            esc(&origin)
-        );
-        Ok(page("Checkpoint", &body))
+        let body = html! {
+            h1 { "Current signed checkpoint" }
+            p { "Tree size " b id="size" { (at.tree_size) } ", root hash " code { (hex::encode(&at.root_hash)) } "." }
+            pre id="checkpoint" { (at.checkpoint) }
+            h2 { "How to verify it" }
+            ol {
+                li {
+                    "Obtain the log's public key from the coalition (not from this page): it should read "
+                    code { (vkey) } "."
+                }
+                li {
+                    "Check the signature: " code { "accord checkpoint --server URL --log-key KEY" }
+                    ", or any C2SP signed-note implementation (Go: " code { "golang.org/x/mod/sumdb/note" } ", "
+                    code { "note.Open" } ") with that key. The first line must be the origin " code { (origin) } "."
+                }
+                li {
+                    "Check that the log only grows: keep this checkpoint and later run "
+                    code { "accord consistency old.checkpoint" } " (an RFC 6962 consistency proof)."
+                }
+                li {
+                    "Check any entry: " code { "accord get --index N --server URL --log-key KEY" }
+                    " verifies its inclusion proof against a signed checkpoint; " code { "accord verify" }
+                    " does so offline from a tlog-proof bundle."
+                }
+                li {
+                    "Check any report: " code { "accord report verify --plan PLAN --server URL --log-key KEY" }
+                    " recomputes it from every entry up to this checkpoint."
+                }
+            }
+            p { "The raw note is at " a href="/checkpoint.txt" { "/checkpoint.txt" } "." }
+        };
+        Ok(page("Checkpoint", body))
     })
     .await;
     match res {
