@@ -145,7 +145,16 @@ async fn a_missing_rate_never_breaks_a_report() {
     assert_eq!(rep.funding.total_external.pledged, "0", "unconverted amounts are left out of converted totals");
     for format in ["markdown", "html", "csv", "iati"] {
         let req = pb::GetReportRequest { plan_id: sc::PLAN.into(), format: format.into(), hxl: false };
-        c.client.report(req).await.unwrap_or_else(|e| panic!("{format}: {e}"));
+        let (resp, _) = c.client.report(req).await.unwrap_or_else(|e| panic!("{format}: {e}"));
+        if format != "iati" {
+            let text: String = resp
+                .files
+                .iter()
+                .map(|f| String::from_utf8_lossy(&f.content).into_owned())
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(text.contains("JPY") && text.contains("CHF"), "{format} lists the unconverted amounts");
+        }
     }
 }
 

@@ -144,7 +144,7 @@ impl RateLimiter {
         }
         let burst = burst_of(0, rate);
         let need = n as f64;
-        let mut buckets = self.clients.lock().map_err(|_| Error::internal("rate limiter lock poisoned"))?;
+        let mut buckets = crate::sync::lock(&self.clients);
         let tokens = buckets.level(client, burst, now);
         if tokens < need {
             let wait = wait_ms(need, tokens, rate);

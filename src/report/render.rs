@@ -366,7 +366,32 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         None,
         am,
     ));
+    if !rep.unconverted.is_empty() {
+        out.push(csv(
+            "unconverted",
+            &["entry", "from", "to", "value_date", "amount", "reason"],
+            None,
+            unconverted_rows(rep),
+        ));
+    }
     out
+}
+
+/// The amounts left out of converted totals, one row each.
+fn unconverted_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.unconverted
+        .iter()
+        .map(|u| {
+            vec![
+                u.entry.to_string(),
+                u.from.clone(),
+                u.to.clone(),
+                u.value_date.clone(),
+                u.amount.clone(),
+                u.reason.clone(),
+            ]
+        })
+        .collect()
 }
 
 fn md_table(out: &mut String, header: &[&str], rows: Vec<Vec<String>>) {
@@ -405,6 +430,9 @@ pub fn markdown(rep: &Report) -> String {
         rep.read_at.as_of_date,
         rep.read_at.root_hash
     );
+    if let Some(w) = rep.conversion_warning() {
+        let _ = writeln!(o, "> **Warning:** {w}. They are listed under \"Unconverted amounts\".\n");
+    }
     let h = &["", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C"];
     let _ =
         writeln!(o, "## Pledged, committed, disbursed ({}; each flow at its value-date rate)\n", rep.funding.currency);
@@ -651,6 +679,10 @@ pub fn markdown(rep: &Report) -> String {
         }
     }
     md_table(&mut o, &["subject", "entry", "action", "rationale", "signed by", "net change"], rows);
+    if !rep.unconverted.is_empty() {
+        let _ = writeln!(o, "## Unconverted amounts\n");
+        md_table(&mut o, &["entry", "from", "to", "value date", "amount", "reason"], unconverted_rows(rep));
+    }
     let _ = writeln!(o, "## Checkpoint\n\n```\n{}```", rep.read_at.checkpoint);
     o
 }
@@ -880,6 +912,13 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
             "Plan " b { (p.plan_id) } ", " (p.period_start) " to " (p.period_end) ". Figures in " (p.reporting_currency)
             " (each flow converted at its own value-date rate). Computed at tree size "
             b id="tree-size" { (rep.read_at.tree_size) } ", as of " (rep.read_at.as_of_date) "."
+        }
+        @if let Some(w) = rep.conversion_warning() {
+            section {
+                p class="warning" role="alert" { strong { "Warning: " } (w) "." }
+                h2 { "Unconverted amounts" }
+                (html_table(&["entry", "from", "to", "value date", "amount", "reason"], unconverted_rows(rep), "unconverted"))
+            }
         }
         section {
             h2 { "Pledged, committed, disbursed" }
