@@ -126,3 +126,47 @@ proptest! {
         let _ = accord::report::diff_json(&raw, "{}");
     }
 }
+
+/// Shared with the cargo-fuzz targets: fixed keys, a small coalition's statements, checkpoints and proofs.
+#[path = "../fuzz/fuzz_targets/common/mod.rs"]
+mod fuzz_common;
+
+/// The seed corpus of the cargo-fuzz targets (fuzz/corpus/<target>/seed-*, run by scripts/fuzz.sh) is
+/// exactly what fuzz/fuzz_targets/common builds, so seeds cannot silently rot into inputs every parser
+/// rejects early. `ACCORD_FUZZ_WRITE_SEEDS=1 cargo test --test fuzz fuzz_seed_corpus` rewrites them.
+#[test]
+fn fuzz_seed_corpus_is_current() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let seeds = fuzz_common::seeds();
+    let write = std::env::var_os("ACCORD_FUZZ_WRITE_SEEDS").is_some();
+    for (target, name, bytes) in &seeds {
+        let path = root.join(target).join(name);
+        if write {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+            continue;
+        }
+        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            committed == *bytes,
+            "{} is stale: regenerate the seeds with ACCORD_FUZZ_WRITE_SEEDS=1 cargo test --test fuzz fuzz_seed_corpus",
+            path.display()
+        );
+    }
+    // Valid seeds are valid: the envelopes pass the stateless stage with every signature verified, the
+    // bundles verify offline, the checkpoints open.
+    let keys = fuzz_common::party_keys();
+    for env in fuzz_common::envelopes() {
+        let p = prepare_with(&env, fuzz_common::ORIGIN, &Limits::default(), |k| keys.get(k).copied()).unwrap();
+        assert!(p.unverified.is_empty());
+    }
+    let log = fuzz_common::log_verifier();
+    let signers: Vec<_> = keys.values().copied().collect();
+    for (i, n) in [(0, 1), (4, 8), (7, 8)] {
+        let b = fuzz_common::bundle(i, n);
+        accord::client::verify_offline(b.extra.as_deref().unwrap(), &b, &log, &signers).unwrap();
+    }
+    assert_eq!(crypto::open_checkpoint(fuzz_common::checkpoint(8).as_bytes(), &log).unwrap().size, 8);
+    let targets: std::collections::BTreeSet<&str> = seeds.iter().map(|s| s.0).collect();
+    assert_eq!(targets.len(), 6, "every fuzz target has seeds: {targets:?}");
+}
