@@ -5,7 +5,7 @@ mod common;
 
 use accord::error::{Kind, Result};
 use accord::pb::{self, statement::Body};
-use common::scenario::{self as sc, money, period, Coalition};
+use common::scenario::{self as sc, money, Coalition};
 
 /// A coalition with rates, the plan, goals G1–G4, pledges P1 (DA, EUR 120 m) and P3 (BC, USD 300 m), and
 /// condition C1 on P1.
@@ -325,27 +325,7 @@ async fn tranches_overlap_and_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_kind_and_policy_pledges() {
     let mut c = setup().await;
-    let inkind = Body::PledgeAnnounced(pb::PledgeAnnounced {
-        pledge_id: "K1".into(),
-        plan_id: sc::PLAN.into(),
-        pledger_id: "DB".into(),
-        pledge_kind: "in_kind".into(),
-        amount: money("500000", "USD", "2026-01-20"),
-        goals: sc::shares(&[("G2", "100")]),
-        recipient_ids: vec!["HN".into()],
-        usage_period: period("2026-01-01", "2026-12-31"),
-        funding_source: "external".into(),
-        new_money: true,
-        items: vec![pb::InKindItem {
-            item_id: "vehicles".into(),
-            description: "Patrol vehicles".into(),
-            quantity: "20".into(),
-            unit: "vehicle".into(),
-            unit_value: money("25000", "USD", "2026-01-20"),
-            valuation_basis: "donor_cost".into(),
-        }],
-        ..Default::default()
-    });
+    let inkind = sc::inkind_pledge("K1", "500000");
     c.submit(&["DB"], "2026-01-20", inkind).await.unwrap();
     let delivery = |id: &str, v: &str| {
         Body::InkindDelivered(pb::InkindDelivered {

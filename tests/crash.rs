@@ -29,16 +29,6 @@ fn spawn_server(dir: &std::path::Path) -> (Child, String) {
     (child, format!("http://{}", v["listening"].as_str().unwrap()))
 }
 
-async fn connect(url: &str) -> Client {
-    for _ in 0..200 {
-        if let Ok(c) = Client::connect(url, None).await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("server at {url} did not come up");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_load_loses_nothing_acknowledged() {
     stop_mid_load(false).await;
@@ -55,7 +45,7 @@ async fn sigterm_mid_load_is_graceful() {
 async fn stop_mid_load(graceful: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let (mut child, url) = spawn_server(tmp.path());
-    let mut c = connect(&url).await;
+    let mut c = connect_when_up(&url).await;
     let log_key = c.log_key().verifier_key();
     let sec = Founder::new("XM-SEC", &["secretariat"]);
     let fun = Founder::new("XM-DAC-1", &["funder"]);

@@ -60,16 +60,6 @@ fn refused(dir: &Path, extra: &[&str]) -> String {
     }
 }
 
-async fn connect(url: &str) -> Client {
-    for _ in 0..200 {
-        if let Ok(c) = Client::connect(url, None).await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("server at {url} did not come up");
-}
-
 async fn health(url: &str, service: &str) -> i32 {
     use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
     let channel =
@@ -107,6 +97,13 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A server over `dir` with its client and the two founders (nothing submitted yet).
+async fn loaded(dir: &Path) -> (ChildGuard, Client, Founder, Founder) {
+    let (child, url) = serve(dir, &[], &[]).expect("start");
+    let c = connect_when_up(&url).await;
+    (child, c, Founder::new("XM-SEC", &["secretariat"]), Founder::new("XM-DAC-1", &["funder"]))
+}
+
 /// A charter, then `n` acknowledged plans.
 async fn load(c: &mut Client, sec: &Founder, fun: &Founder, prefix: &str, n: usize) -> Vec<VerifiedReceipt> {
     let mut acked = Vec::new();
@@ -141,7 +138,7 @@ async fn full_disk_refuses_writes_says_so_and_resumes_by_itself() {
     let _fs = Tmpfs::mount(&mnt, "size=24m");
     let dir = mnt.join("data");
     let (_child, url) = serve(&dir, &[], &[]).expect("start");
-    let mut c = connect(&url).await;
+    let mut c = connect_when_up(&url).await;
     let (sec, fun) = (Founder::new("XM-SEC", &["secretariat"]), Founder::new("XM-DAC-1", &["funder"]));
     let mut acked = load(&mut c, &sec, &fun, "before-", 5).await;
     // Take every free byte.
@@ -238,7 +235,7 @@ async fn failed_fsync_stops_acknowledgements_for_good() {
     let env =
         [("LD_PRELOAD", lib.to_str().unwrap_or_default()), ("ACCORD_FAULT_FSYNC", flag.to_str().unwrap_or_default())];
     let (mut child, url) = serve(&dir, &env, &[]).expect("start");
-    let mut c = connect(&url).await;
+    let mut c = connect_when_up(&url).await;
     let (sec, fun) = (Founder::new("XM-SEC", &["secretariat"]), Founder::new("XM-DAC-1", &["funder"]));
     let acked = load(&mut c, &sec, &fun, "ok-", 10).await;
     std::fs::write(&flag, b"").expect("flag");
@@ -256,7 +253,7 @@ async fn failed_fsync_stops_acknowledgements_for_good() {
     let _ = child.0.wait();
     // A restart on a healthy disk: everything acknowledged is there, and the log goes on consistently.
     let (_child, url) = serve(&dir, &[], &[]).expect("restart");
-    let mut c = connect(&url).await;
+    let mut c = connect_when_up(&url).await;
     all_present(&mut c, &acked).await;
     let r = c.submit(crypto::seal(&plan("restarted"), &[&sec.key])).await.expect("writes after restart");
     let mut all = acked.clone();
@@ -274,9 +271,7 @@ fn stop(mut child: ChildGuard) {
 async fn a_database_behind_the_high_water_record_is_refused_and_audit_names_the_gap() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("data");
-    let (child, url) = serve(&dir, &[], &[]).expect("start");
-    let mut c = connect(&url).await;
-    let (sec, fun) = (Founder::new("XM-SEC", &["secretariat"]), Founder::new("XM-DAC-1", &["funder"]));
+    let (child, mut c, sec, fun) = loaded(&dir).await;
     load(&mut c, &sec, &fun, "a-", 5).await;
     // An "older copy" of the database: a backup taken now, put back after more entries were acknowledged.
     let old = tmp.path().join("old");
@@ -309,9 +304,7 @@ async fn a_database_behind_the_high_water_record_is_refused_and_audit_names_the_
 async fn a_log_key_without_its_database_never_starts_a_second_history() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("data");
-    let (child, url) = serve(&dir, &[], &[]).expect("start");
-    let mut c = connect(&url).await;
-    let (sec, fun) = (Founder::new("XM-SEC", &["secretariat"]), Founder::new("XM-DAC-1", &["funder"]));
+    let (child, mut c, sec, fun) = loaded(&dir).await;
     load(&mut c, &sec, &fun, "a-", 3).await;
     stop(child);
     for f in ["ledger.db", "ledger.db-wal", "ledger.db-shm"] {
@@ -321,7 +314,7 @@ async fn a_log_key_without_its_database_never_starts_a_second_history() {
     assert!(msg.contains("log.key") && msg.contains("--new-ledger-with-existing-key"), "{msg}");
     // The operator's explicit decision starts a new ledger (size 0) with the key.
     let (_child, url) = serve(&dir, &[], &["--new-ledger-with-existing-key"]).expect("explicit new ledger");
-    let mut c = connect(&url).await;
+    let mut c = connect_when_up(&url).await;
     assert_eq!(c.checkpoint(None).await.expect("cp").size, 0);
 }
 
@@ -329,9 +322,7 @@ async fn a_log_key_without_its_database_never_starts_a_second_history() {
 async fn a_corrupted_page_is_refused_at_start_and_by_audit() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("data");
-    let (child, url) = serve(&dir, &[], &[]).expect("start");
-    let mut c = connect(&url).await;
-    let (sec, fun) = (Founder::new("XM-SEC", &["secretariat"]), Founder::new("XM-DAC-1", &["funder"]));
+    let (child, mut c, sec, fun) = loaded(&dir).await;
     load(&mut c, &sec, &fun, "a-", 40).await;
     stop(child);
     // Damage the b-tree page header of the entries table's root page.
@@ -372,9 +363,7 @@ async fn one_server_per_data_directory_and_a_read_only_one_is_refused() {
 async fn projections_are_verified_at_start_and_rebuilt_by_restore() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("data");
-    let (child, url) = serve(&dir, &[], &[]).expect("start");
-    let mut c = connect(&url).await;
-    let (sec, fun) = (Founder::new("XM-SEC", &["secretariat"]), Founder::new("XM-DAC-1", &["funder"]));
+    let (child, mut c, sec, fun) = loaded(&dir).await;
     load(&mut c, &sec, &fun, "a-", 3).await;
     let backup = tmp.path().join("backup");
     assert!(accord()
@@ -411,7 +400,7 @@ async fn projections_are_verified_at_start_and_rebuilt_by_restore() {
         accord().args(["restore", "--from"]).arg(&backup).arg("--data-dir").arg(&restored).output().expect("restore");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (_child, url) = serve(&restored, &[], &[]).expect("restored ledger starts");
-    let mut c = connect(&url).await;
+    let mut c = connect_when_up(&url).await;
     let e = c
         .submit(crypto::seal(&plan("intruder"), &[&intruder]))
         .await

@@ -22,30 +22,6 @@ async fn refused(c: &mut Coalition, signers: &[&str], body: Body, field: &str, p
     assert_eq!(c.client.checkpoint(None).await.expect("checkpoint").size, before, "a refusal wrote something");
 }
 
-fn inkind(id: &str, value: &str) -> Body {
-    Body::PledgeAnnounced(pb::PledgeAnnounced {
-        pledge_id: id.into(),
-        plan_id: sc::PLAN.into(),
-        pledger_id: "DB".into(),
-        pledge_kind: "in_kind".into(),
-        amount: money(value, "USD", "2026-01-20"),
-        goals: sc::shares(&[("G2", "100")]),
-        recipient_ids: vec!["HN".into()],
-        usage_period: period("2026-01-01", "2026-12-31"),
-        funding_source: "external".into(),
-        new_money: true,
-        items: vec![pb::InKindItem {
-            item_id: "vehicles".into(),
-            description: "Patrol vehicles".into(),
-            quantity: "20".into(),
-            unit: "vehicle".into(),
-            unit_value: money("25000", "USD", "2026-01-20"),
-            valuation_basis: "donor_cost".into(),
-        }],
-        ..Default::default()
-    })
-}
-
 fn delivery(id: &str, pledge: &str, value: &str) -> Body {
     Body::InkindDelivered(pb::InkindDelivered {
         delivery_id: id.into(),
@@ -64,11 +40,15 @@ fn delivery(id: &str, pledge: &str, value: &str) -> Body {
 async fn huge_amounts_are_refused_and_the_sequencer_never_dies() {
     let mut c = Coalition::start().await;
     sc::plan_and_goals(&mut c).await;
-    c.submit(&["DB"], "2026-01-20", inkind("K1", "1000000000000000")).await.expect("the largest amount is accepted");
+    c.submit(&["DB"], "2026-01-20", sc::inkind_pledge("K1", "1000000000000000"))
+        .await
+        .expect("the largest amount is accepted");
     let max = "79228162514264337593543950335";
     refused(&mut c, &["DB", "HN"], delivery("D1", "K1", max), "inkind_delivered.value.value", "out of range").await;
-    refused(&mut c, &["DB"], inkind("K2", "1000000000000000.01"), "pledge_announced.amount.value", "10^15").await;
-    refused(&mut c, &["DB"], inkind("K3", "1.23456"), "pledge_announced.amount.value", "decimal places").await;
+    refused(&mut c, &["DB"], sc::inkind_pledge("K2", "1000000000000000.01"), "pledge_announced.amount.value", "10^15")
+        .await;
+    refused(&mut c, &["DB"], sc::inkind_pledge("K3", "1.23456"), "pledge_announced.amount.value", "decimal places")
+        .await;
     // Deliveries beyond the pledge add up exactly, without overflow, many times over.
     for i in 0..3 {
         c.submit(&["DB", "HN"], "2026-05-01", delivery(&format!("D{i}"), "K1", "1000000000000000"))
@@ -78,7 +58,7 @@ async fn huge_amounts_are_refused_and_the_sequencer_never_dies() {
     let k1 = c.client.subject("pledge", "K1", false).await.expect("K1").item.expect("item");
     assert_eq!(k1.figures.expect("figures").delivered, "3000000000000000");
     // The writer still works.
-    c.submit(&["DB"], "2026-05-02", inkind("K4", "10")).await.expect("the sequencer is alive");
+    c.submit(&["DB"], "2026-05-02", sc::inkind_pledge("K4", "10")).await.expect("the sequencer is alive");
 }
 
 /// Identifiers from a documented character set; no control or bidi characters in text; valid timestamps
@@ -95,15 +75,15 @@ async fn ids_text_timestamps_and_dates_are_checked_at_the_shape() {
         ("-P1", "must start with a letter or a digit"),
         ("=cmd", "must start with a letter or a digit"),
     ] {
-        refused(&mut c, &["DB"], inkind(id, "10"), "pledge_announced.pledge_id", part).await;
+        refused(&mut c, &["DB"], sc::inkind_pledge(id, "10"), "pledge_announced.pledge_id", part).await;
     }
     for text in ["bell\u{7}", "esc\u{1b}[31m", "rtl\u{202e}gnp.exe", "del\u{7f}"] {
-        let Body::PledgeAnnounced(mut p) = inkind("K9", "10") else { unreachable!() };
+        let Body::PledgeAnnounced(mut p) = sc::inkind_pledge("K9", "10") else { unreachable!() };
         p.description = text.into();
         refused(&mut c, &["DB"], Body::PledgeAnnounced(p), "pledge_announced.description", "control character").await;
     }
     // Newlines and tabs are fine in text.
-    let Body::PledgeAnnounced(mut p) = inkind("K9", "10") else { unreachable!() };
+    let Body::PledgeAnnounced(mut p) = sc::inkind_pledge("K9", "10") else { unreachable!() };
     p.description = "line one\n\tline two".into();
     c.submit(&["DB"], "2026-05-01", Body::PledgeAnnounced(p)).await.expect("newline and tab are text");
     // Timestamps: nanos out of range, year 0.
@@ -111,7 +91,7 @@ async fn ids_text_timestamps_and_dates_are_checked_at_the_shape() {
         (prost_types::Timestamp { seconds: 1_780_000_000, nanos: 2_000_000_000 }, "issued_at.nanos"),
         (prost_types::Timestamp { seconds: -62_135_596_800, nanos: 0 }, "issued_at.seconds"),
     ] {
-        let mut st = c.statement("2026-05-01", inkind("K10", "10"));
+        let mut st = c.statement("2026-05-01", sc::inkind_pledge("K10", "10"));
         st.issued_at = Some(ts);
         let keys = [&c.parties["DB"].key];
         let e = c.client.submit(accord::crypto::seal(&st, &keys)).await.expect_err("bad timestamp");
@@ -119,7 +99,7 @@ async fn ids_text_timestamps_and_dates_are_checked_at_the_shape() {
         assert!(e.message.contains(field), "{e}");
     }
     for day in ["0000-01-01", "9999-12-31", "1899-12-31"] {
-        let Body::PledgeAnnounced(mut p) = inkind("K11", "10") else { unreachable!() };
+        let Body::PledgeAnnounced(mut p) = sc::inkind_pledge("K11", "10") else { unreachable!() };
         p.usage_period = period("2026-01-01", day);
         refused(&mut c, &["DB"], Body::PledgeAnnounced(p), "pledge_announced.usage_period.end", "YYYY-MM-DD").await;
     }

@@ -23,6 +23,17 @@ impl Drop for ChildGuard {
 
 pub mod scenario;
 
+/// Connect to a server child that is still starting (retries for up to 4 s).
+pub async fn connect_when_up(url: &str) -> Client {
+    for _ in 0..200 {
+        if let Ok(c) = Client::connect(url, None).await {
+            return c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("server at {url} did not come up");
+}
+
 pub const ORIGIN: &str = "test.accord.example/ledger";
 
 pub struct TestServer {

@@ -173,6 +173,31 @@ pub fn pledge(
     })
 }
 
+/// An in-kind pledge of DB to HN (20 patrol vehicles at USD 25,000) of `value` USD.
+pub fn inkind_pledge(id: &str, value: &str) -> Body {
+    Body::PledgeAnnounced(pb::PledgeAnnounced {
+        pledge_id: id.into(),
+        plan_id: PLAN.into(),
+        pledger_id: "DB".into(),
+        pledge_kind: "in_kind".into(),
+        amount: money(value, "USD", "2026-01-20"),
+        goals: shares(&[("G2", "100")]),
+        recipient_ids: vec!["HN".into()],
+        usage_period: period("2026-01-01", "2026-12-31"),
+        funding_source: "external".into(),
+        new_money: true,
+        items: vec![pb::InKindItem {
+            item_id: "vehicles".into(),
+            description: "Patrol vehicles".into(),
+            quantity: "20".into(),
+            unit: "vehicle".into(),
+            unit_value: money("25000", "USD", "2026-01-20"),
+            valuation_basis: "donor_cost".into(),
+        }],
+        ..Default::default()
+    })
+}
+
 pub fn condition(id: &str, party: &str, text: &str, pledges: &[&str], at_stake: Option<pb::Money>) -> Body {
     Body::ConditionDefined(pb::ConditionDefined {
         condition_id: id.into(),
