@@ -46,6 +46,10 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 }
 
 /// Howard Hinnant's days_from_civil.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "years 0000-9999 (four digits), months 1-12, days 1-31: every intermediate is far inside i64"
+)]
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
@@ -57,6 +61,10 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// `YYYY-MM-DD` of a day number.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "day numbers come from dates or from millisecond times divided by 86,400,000 (|days| < 1.1e11): every intermediate is far inside i64"
+)]
 pub fn format_date(days: i64) -> String {
     let z = days + 719468;
     let era = if z >= 0 { z } else { z - 146096 } / 146097;

@@ -64,7 +64,7 @@ pub const MAX_SCALE: u32 = 12;
 
 /// Decimal places an amount in `currency` may have: its ISO 4217 minor unit plus two.
 pub fn max_amount_scale(currency: &str) -> u32 {
-    MINOR_UNITS.iter().find(|(c, _)| *c == currency).map_or(2, |(_, u)| *u) + 2
+    MINOR_UNITS.iter().find(|(c, _)| *c == currency).map_or(2, |(_, u)| *u).saturating_add(2)
 }
 
 /// An ISO 4217 code that is in the list above.

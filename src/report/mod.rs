@@ -1,3 +1,4 @@
+#![deny(clippy::arithmetic_side_effects)]
 //! Transparency reports (DOMAIN.md §5): a deterministic function of the ledger up to a checkpoint.
 //!
 //! [`plan_report`] reads the projections inside one read transaction and computes every view; the result's
@@ -57,8 +58,8 @@ impl Sums {
             conversion: if self.has_p { pct(c, p) } else { String::new() },
             fulfilment: if self.has_p { pct(dd, p) } else { String::new() },
             execution: pct(dd, c),
-            uncommitted: if self.has_p { d(p - c) } else { String::new() },
-            pipeline: d(c - dd),
+            uncommitted: if self.has_p { d(sub(p, c)) } else { String::new() },
+            pipeline: d(sub(c, dd)),
         }
     }
 }
@@ -133,7 +134,7 @@ fn median(v: &mut [i64]) -> String {
         upper
     } else {
         let lower = mid.checked_sub(1).and_then(|i| v.get(i)).copied().map(Decimal::from).unwrap_or_default();
-        (lower + upper) / Decimal::TWO
+        div(add(lower, upper), Decimal::TWO)
     };
     d(m)
 }
@@ -145,7 +146,7 @@ fn p90(v: &mut [i64]) -> String {
     v.sort_unstable();
     // Nearest-rank percentile.
     let rank = v.len().saturating_mul(90).div_ceil(100).max(1);
-    v.get(rank - 1).map(|x| x.to_string()).unwrap_or_default()
+    v.get(rank.saturating_sub(1)).map(|x| x.to_string()).unwrap_or_default()
 }
 
 /// A commitment with its decoded body and converted amount.
@@ -171,6 +172,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let plan_s =
         r.subject(book::PLAN, plan_id)?.ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
     let plan: pb::PlanCreated = plan_s.decode()?;
+    OVERFLOW.with(|o| o.set(false));
     let cur = plan.reporting_currency.clone();
     let gov = r.governance()?;
     let as_of = date::parse_date(&at.as_of_date).unwrap_or(0);
@@ -212,7 +214,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         let a = p.amount.as_ref().map(|m| amount(Some(m))).transpose()?;
         let usd = match &a {
             Some(a) => {
-                let eff = Amount { value: a.value - s.tally.restated, ..a.clone() };
+                let eff = Amount { value: sub(a.value, s.tally.restated), ..a.clone() };
                 conv(&eff, s.version_at)?
             }
             None => Decimal::ZERO,
@@ -222,7 +224,10 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let pledge_goals: BTreeMap<String, Vec<(String, Decimal)>> = pledges
         .iter()
         .map(|(s, p, _, _)| {
-            (s.id.clone(), p.goals.iter().map(|g| (g.goal_id.clone(), dec(&g.share) / Decimal::ONE_HUNDRED)).collect())
+            (
+                s.id.clone(),
+                p.goals.iter().map(|g| (g.goal_id.clone(), div(dec(&g.share), Decimal::ONE_HUNDRED))).collect(),
+            )
         })
         .collect();
     let external_pledge: BTreeMap<String, bool> =
@@ -236,13 +241,16 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         let c: pb::CommitmentSigned = s.decode()?;
         let a = amount(c.amount.as_ref())?;
         let usd = conv(&a, s.version_at)?;
-        let total: Decimal = c.allocations.iter().map(|x| dec(x.amount.as_ref().map_or("0", |m| &m.value))).sum();
+        let total: Decimal = exact_sum(c.allocations.iter().map(|x| dec(x.amount.as_ref().map_or("0", |m| &m.value))));
         let mut goals = Vec::new();
         for al in &c.allocations {
-            let w =
-                if total.is_zero() { Decimal::ZERO } else { dec(al.amount.as_ref().map_or("0", |m| &m.value)) / total };
+            let w = if total.is_zero() {
+                Decimal::ZERO
+            } else {
+                div(dec(al.amount.as_ref().map_or("0", |m| &m.value)), total)
+            };
             for (g, sh) in pledge_goals.get(&al.pledge_id).cloned().unwrap_or_default() {
-                goals.push((g, w * sh));
+                goals.push((g, mul(w, sh)));
             }
         }
         commits.push(Commit { s, c, amount: a, usd, goals });
@@ -270,21 +278,26 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             continue;
         }
         let e = donors.entry(p.pledger_id.clone()).or_default();
-        e.p += usd;
+        e.p.acc(*usd);
         e.has_p = true;
-        total.p += usd;
+        total.p.acc(*usd);
         if let Some(a) = a {
             let pc = donor_cur.entry(p.pledger_id.clone()).or_default().entry(a.currency.clone()).or_default();
-            pc.p += a.value - s.tally.restated;
+            pc.p.acc(sub(a.value, s.tally.restated));
             pc.has_p = true;
         }
     }
     for c in commits.iter().filter(|c| is_external_commit(c)) {
         let e = donors.entry(c.c.provider_id.clone()).or_default();
-        e.c += c.usd;
-        total.c += c.usd;
-        donor_cur.entry(c.c.provider_id.clone()).or_default().entry(c.amount.currency.clone()).or_default().c +=
-            c.amount.value;
+        e.c.acc(c.usd);
+        total.c.acc(c.usd);
+        donor_cur
+            .entry(c.c.provider_id.clone())
+            .or_default()
+            .entry(c.amount.currency.clone())
+            .or_default()
+            .c
+            .acc(c.amount.value);
     }
     for t in &disbursements {
         let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
@@ -292,10 +305,15 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             continue;
         }
         let e = donors.entry(t.t.provider_id.clone()).or_default();
-        e.d += t.usd;
-        total.d += t.usd;
-        donor_cur.entry(t.t.provider_id.clone()).or_default().entry(t.amount.currency.clone()).or_default().d +=
-            t.amount.value;
+        e.d.acc(t.usd);
+        total.d.acc(t.usd);
+        donor_cur
+            .entry(t.t.provider_id.clone())
+            .or_default()
+            .entry(t.amount.currency.clone())
+            .or_default()
+            .d
+            .acc(t.amount.value);
     }
     let by_donor = donors.iter().map(|(k, s)| s.row(k, &name(k), &cur)).collect();
     let mut pledge_currency = Vec::new();
@@ -313,13 +331,13 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     for (_, p, _, usd) in pledges.iter().filter(|x| x.1.funding_source == "external") {
         for g in &p.goals {
             let e = goals.entry(g.goal_id.clone()).or_default();
-            e.p += usd * dec(&g.share) / Decimal::ONE_HUNDRED;
+            e.p.acc(div(mul(*usd, dec(&g.share)), Decimal::ONE_HUNDRED));
             e.has_p = true;
         }
     }
     for c in commits.iter().filter(|c| is_external_commit(c)) {
         for (g, w) in &c.goals {
-            goals.entry(g.clone()).or_default().c += c.usd * w;
+            goals.entry(g.clone()).or_default().c.acc(mul(c.usd, *w));
         }
     }
     for t in &disbursements {
@@ -328,7 +346,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             continue;
         }
         for (g, w) in &cm.goals {
-            goals.entry(g.clone()).or_default().d += t.usd * w;
+            goals.entry(g.clone()).or_default().d.acc(mul(t.usd, *w));
         }
     }
     let goal_title = |g: &str| -> String {
@@ -351,20 +369,20 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             .or_else(|| a.as_ref().map(|a| year_of(&a.value_date_str())))
             .unwrap_or_default();
         let e = years.entry(y).or_default();
-        e.p += usd;
+        e.p.acc(*usd);
         e.has_p = true;
     }
     for c in commits.iter().filter(|c| is_external_commit(c)) {
-        recips.entry(c.c.recipient_id.clone()).or_default().c += c.usd;
-        years.entry(year_of(&c.c.signed_date)).or_default().c += c.usd;
+        recips.entry(c.c.recipient_id.clone()).or_default().c.acc(c.usd);
+        years.entry(year_of(&c.c.signed_date)).or_default().c.acc(c.usd);
     }
     for t in &disbursements {
         let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
         if !is_external_commit(cm) {
             continue;
         }
-        recips.entry(t.t.receiver_id.clone()).or_default().d += t.usd;
-        years.entry(year_of(&t.t.date)).or_default().d += t.usd;
+        recips.entry(t.t.receiver_id.clone()).or_default().d.acc(t.usd);
+        years.entry(year_of(&t.t.date)).or_default().d.acc(t.usd);
     }
     for y in years.values_mut() {
         y.has_p = true;
@@ -381,11 +399,11 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     };
 
     // Plan coverage (FTS): incoming flows counted once at their current status.
-    let committed_external: Decimal = commits.iter().filter(|c| is_external_commit(c)).map(|c| c.usd).sum();
+    let committed_external: Decimal = exact_sum(commits.iter().filter(|c| is_external_commit(c)).map(|c| c.usd));
     let paid = total.d;
     let requirement =
         plan.requirement.as_ref().map(|m| amount(Some(m)).and_then(|a| conv(&a, plan_s.version_at))).transpose()?;
-    let funded = paid + (committed_external - paid).max(Decimal::ZERO);
+    let funded = add(paid, sub(committed_external, paid).max(Decimal::ZERO));
     let internal_flows = txns
         .iter()
         .filter(|t| t.t.boundary == "internal" && !t.s.tally.reversed)
@@ -404,9 +422,9 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         requirement: requirement.map(d).unwrap_or_default(),
         funded: d(funded),
         paid: d(paid),
-        committed_unpaid: d(funded - paid),
+        committed_unpaid: d(sub(funded, paid)),
         percent_funded: requirement.map(|r| pct(funded, r)).unwrap_or_default(),
-        unmet: requirement.map(|r| d(r - funded)).unwrap_or_default(),
+        unmet: requirement.map(|r| d(sub(r, funded))).unwrap_or_default(),
         pledged_beside: d(total.p),
         internal_flows,
     };
@@ -419,9 +437,9 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         if p.funding_source != "external" {
             continue;
         }
-        all_p += usd;
+        all_p.acc(*usd);
         if p.new_money {
-            new_money += usd;
+            new_money.acc(*usd);
         }
         for x in &p.restates {
             let a = amount(x.amount.as_ref())?;
@@ -440,7 +458,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     for c in commits.iter().filter(|c| is_external_commit(c)) {
         for y in &c.c.usage_years {
             let part = Amount { value: dec(&y.value), ..c.amount.clone() };
-            *usage.entry(y.year).or_default() += conv(&part, c.s.version_at)?;
+            usage.entry(y.year).or_default().acc(conv(&part, c.s.version_at)?);
         }
     }
     let usage_years = usage.into_iter().map(|(year, a)| YearAmount { year, amount: d(a) }).collect();
@@ -471,8 +489,8 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                 Some(Body::ConditionAssessed(x)) => Some(hex::encode(x.evidence_sha256)),
                 _ => None,
             });
-            *gated_by_cur.entry(cm.amount.currency.clone()).or_default() += t.tally.value;
-            *totals.entry((gate.status.to_string(), cm.amount.currency.clone())).or_default() += t.tally.value;
+            gated_by_cur.entry(cm.amount.currency.clone()).or_default().acc(t.tally.value);
+            totals.entry((gate.status.to_string(), cm.amount.currency.clone())).or_default().acc(t.tally.value);
             lines.push(TrancheLine {
                 tranche_id: t.id.clone(),
                 commitment_id: cm.s.id.clone(),
@@ -488,14 +506,14 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         }
         let (mut rest, mut rest_cur, mut rest_status) = (String::new(), String::new(), String::new());
         if let Some(stake) = c.amount_at_stake.as_ref().map(|m| amount(Some(m))).transpose()? {
-            let left = stake.value - gated_by_cur.get(&stake.currency).copied().unwrap_or_default();
+            let left = sub(stake.value, gated_by_cur.get(&stake.currency).copied().unwrap_or_default());
             if left > Decimal::ZERO {
                 let status = match cs.status.as_str() {
                     "met" | "waived" => "released",
                     "pending" => "pending",
                     _ => "withheld",
                 };
-                *totals.entry((status.to_string(), stake.currency.clone())).or_default() += left;
+                totals.entry((status.to_string(), stake.currency.clone())).or_default().acc(left);
                 rest = d(left);
                 rest_cur = stake.currency.clone();
                 rest_status = status.into();
@@ -575,10 +593,10 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                         })
                     })
                     .collect();
-                let x: Decimal = grants.iter().map(|t| t.usd).sum();
+                let x: Decimal = exact_sum(grants.iter().map(|t| t.usd));
                 let mut by_provider: BTreeMap<String, Decimal> = BTreeMap::new();
                 for t in &grants {
-                    *by_provider.entry(t.t.provider_id.clone()).or_default() += t.usd;
+                    by_provider.entry(t.t.provider_id.clone()).or_default().acc(t.usd);
                 }
                 let mut realised = Decimal::ZERO;
                 let mut all_verified = true;
@@ -596,17 +614,19 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                         None if attested.contains_key(&rep.created_at) => {}
                         None => all_verified = false,
                     }
-                    realised += conv(&a, rep.created_at)?;
+                    realised.acc(conv(&a, rep.created_at)?);
                 }
-                let indicative: Decimal = pledges
-                    .iter()
-                    .filter(|(_, p, _, _)| &p.pledger_id == party && p.funding_source == "domestic_own_resources")
-                    .map(|x| x.3)
-                    .sum();
-                let own_committed: Decimal = commits.iter().filter(|c| &c.c.provider_id == party).map(|c| c.usd).sum();
-                let required = ratio * x;
-                plan_real += realised;
-                plan_x += x;
+                let indicative: Decimal = exact_sum(
+                    pledges
+                        .iter()
+                        .filter(|(_, p, _, _)| &p.pledger_id == party && p.funding_source == "domestic_own_resources")
+                        .map(|x| x.3),
+                );
+                let own_committed: Decimal =
+                    exact_sum(commits.iter().filter(|c| &c.c.provider_id == party).map(|c| c.usd));
+                let required = mul(ratio, x);
+                plan_real.acc(realised);
+                plan_x.acc(x);
                 rows.push(CoFinancingRow {
                     year: y.clone(),
                     party: party.clone(),
@@ -644,7 +664,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             x.targets.iter().map(|t| (t.period.clone().unwrap_or_default().end, dec(&t.value))).collect();
         targets.sort();
         let end = targets.last().map(|t| t.1);
-        let progress = |actual: Decimal, target: Decimal| pct(actual - base, target - base);
+        let progress = |actual: Decimal, target: Decimal| pct(sub(actual, base), sub(target, base));
         let mut values = Vec::new();
         for rep in &reports {
             let b: pb::ProgressReported = rep.decode()?;
@@ -708,12 +728,14 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     let st = s.tally.milestones.get(&m.milestone_id);
                     let due = date::parse_date(&m.due_date).unwrap_or(0);
                     let days_late = match st {
-                        Some(x) if x.status == "met" => (date::parse_date(&x.date).unwrap_or(due) - due).max(0),
-                        _ => (as_of - due).max(0),
+                        Some(x) if x.status == "met" => {
+                            date::parse_date(&x.date).unwrap_or(due).saturating_sub(due).max(0)
+                        }
+                        _ => as_of.saturating_sub(due).max(0),
                     };
-                    delivery.milestones_total += 1;
+                    delivery.milestones_total.acc(1);
                     if st.is_some_and(|x| x.status == "met") {
-                        delivery.milestones_met += 1;
+                        delivery.milestones_met.acc(1);
                     }
                     delivery.milestones.push(MilestoneLine {
                         pledge_id: s.id.clone(),
@@ -748,28 +770,28 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             let b: pb::ProgressReported = rep.decode()?;
             let pe = date::parse_date(&b.period.unwrap_or_default().end).unwrap_or(0);
             let day = integrated_day(r, rep.created_at)?;
-            let due = pe + i64::from(schedule.days_after_period_end);
-            lags.push(day - pe);
+            let due = pe.saturating_add(i64::from(schedule.days_after_period_end));
+            lags.push(day.saturating_sub(pe));
             lines.push(ReportLine {
                 report_id: rep.id.clone(),
                 period_end: date::format_date(pe),
                 integrated: date::format_date(day),
-                lag_days: day - pe,
+                lag_days: day.saturating_sub(pe),
                 due_date: date::format_date(due),
-                days_late: (day - due).max(0),
+                days_late: day.saturating_sub(due).max(0),
             });
         }
         let mut due_n = 0;
         let mut on_time = 0;
         for pe in &period_ends {
-            let due = pe + i64::from(schedule.days_after_period_end);
+            let due = pe.saturating_add(i64::from(schedule.days_after_period_end));
             if due > as_of {
                 continue;
             }
-            due_n += 1;
+            due_n.acc(1);
             let pe_s = date::format_date(*pe);
             if lines.iter().any(|l| l.period_end == pe_s && l.days_late == 0) {
-                on_time += 1;
+                on_time.acc(1);
             }
         }
         timeliness.push(Timeliness {
@@ -792,25 +814,25 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     for a in &attestations {
         let body: pb::AttestationIssued = a.decode()?;
         if a.tally.covered.iter().any(|i| reports.iter().any(|r| r.created_at == *i)) {
-            *opinions.entry(body.opinion.clone()).or_default() += 1;
+            opinions.entry(body.opinion.clone()).or_default().acc(1);
         }
     }
     for rep in &reports {
         let b: pb::ProgressReported = rep.decode()?;
         let attested_here = attested.get(&rep.created_at);
         if let Some((_, _, at_idx)) = attested_here {
-            n_attested += 1;
-            lags.push(integrated_day(r, *at_idx)? - integrated_day(r, rep.created_at)?);
+            n_attested.acc(1);
+            lags.push(integrated_day(r, *at_idx)?.saturating_sub(integrated_day(r, rep.created_at)?));
         }
         if let Some(m) = b.co_financing_realised.as_ref() {
             let usd = conv(&amount(Some(m))?, rep.created_at)?;
-            reported_amount += usd;
+            reported_amount.acc(usd);
             if attested_here.is_some() {
                 let mut a = amount(Some(m))?;
                 if let Some(v) = verified_value(rep, "co_financing_realised") {
                     a.value = dec(&v);
                 }
-                verified_amount += conv(&a, rep.created_at)?;
+                verified_amount.acc(conv(&a, rep.created_at)?);
             }
         }
     }
@@ -896,7 +918,74 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         verification,
         amendments,
         unconverted,
+        overflow: OVERFLOW.with(|o| o.replace(false)),
     })
+}
+
+thread_local! {
+    /// Set when a figure of the report being computed left the exact decimal range.
+    static OVERFLOW: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Exact report arithmetic that never panics (docs/SECURITY.md): a result that would leave the decimal
+/// range is clamped and flagged, and the report then says so instead of failing. With amounts bounded at
+/// the shape check this takes hundreds of thousands of maximal statements in one plan.
+fn clamp(r: Option<Decimal>, positive: bool) -> Decimal {
+    r.unwrap_or_else(|| {
+        OVERFLOW.with(|o| o.set(true));
+        if positive {
+            Decimal::MAX
+        } else {
+            Decimal::MIN
+        }
+    })
+}
+fn add(a: Decimal, b: Decimal) -> Decimal {
+    clamp(a.checked_add(b), b.is_sign_positive())
+}
+fn sub(a: Decimal, b: Decimal) -> Decimal {
+    clamp(a.checked_sub(b), b.is_sign_negative())
+}
+fn mul(a: Decimal, b: Decimal) -> Decimal {
+    clamp(a.checked_mul(b), a.is_sign_negative() == b.is_sign_negative())
+}
+fn div(a: Decimal, b: Decimal) -> Decimal {
+    if b.is_zero() {
+        return Decimal::ZERO;
+    }
+    clamp(a.checked_div(b), a.is_sign_negative() == b.is_sign_negative())
+}
+
+/// `+=` that never panics: exact (clamped and flagged) for decimals, saturating for counters.
+trait Acc {
+    fn acc(&mut self, x: Self);
+    fn acc_sub(&mut self, x: Self);
+}
+impl Acc for Decimal {
+    fn acc(&mut self, x: Self) {
+        *self = add(*self, x);
+    }
+    fn acc_sub(&mut self, x: Self) {
+        *self = sub(*self, x);
+    }
+}
+macro_rules! saturating_acc {
+    ($($t:ty),*) => {$(
+        impl Acc for $t {
+            fn acc(&mut self, x: Self) {
+                *self = self.saturating_add(x);
+            }
+            fn acc_sub(&mut self, x: Self) {
+                *self = self.saturating_sub(x);
+            }
+        }
+    )*};
+}
+saturating_acc!(u32, u64, usize, i64);
+
+/// Sum decimals exactly (clamped and flagged like [`add`]).
+fn exact_sum(it: impl IntoIterator<Item = Decimal>) -> Decimal {
+    it.into_iter().fold(Decimal::ZERO, add)
 }
 
 fn dec(s: &str) -> Decimal {
@@ -926,7 +1015,7 @@ fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
     let a = amount(Some(&cur))?;
     let orig = original.map(|o| amount(Some(&o))).transpose()?.map(|b| b.value).unwrap_or_default();
     // A withdrawal takes the subject to zero.
-    let delta = if s.tally.withdrawn { -orig } else { a.value - orig };
+    let delta = if s.tally.withdrawn { sub(Decimal::ZERO, orig) } else { sub(a.value, orig) };
     Ok((d(delta), a.currency))
 }
 
@@ -944,13 +1033,13 @@ fn period_ends(plan: &pb::PlanCreated, frequency: &str) -> Vec<i64> {
     let (mut y, mut m) = (p.start[..4].parse::<i64>().unwrap_or(0), p.start[5..7].parse::<i64>().unwrap_or(1));
     let mut out = Vec::new();
     loop {
-        m += months;
+        m.acc(months);
         while m > 12 {
-            m -= 12;
-            y += 1;
+            m.acc_sub(12);
+            y.acc(1);
         }
         let Some(next_start) = date::parse_date(&format!("{y:04}-{m:02}-01")) else { break };
-        let pe = next_start - 1;
+        let pe = next_start.saturating_sub(1);
         if pe > end || pe < start {
             break;
         }

@@ -318,6 +318,9 @@ pub struct Report {
     /// date (pledge-currency views still count them). Empty when every amount converted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unconverted: Vec<Unconverted>,
+    /// Some figure left the exact decimal range and is shown clamped (never silently: see the warning).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overflow: bool,
 }
 
 /// An amount that could not be converted into the reporting currency.
@@ -336,6 +339,9 @@ impl Report {
     /// The warning a reader must see beside converted totals when some amounts are left out, naming every
     /// missing rate at once; None when nothing is left out.
     pub fn conversion_warning(&self) -> Option<String> {
+        if self.overflow {
+            return Some("some figures of this plan leave the exact decimal range and are shown clamped".into());
+        }
         if self.unconverted.is_empty() {
             return None;
         }

@@ -18,7 +18,7 @@ pub fn amount(s: &str) -> String {
     let (int, frac) = t.split_once('.').unwrap_or((t, "00"));
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && int.len().saturating_sub(i) % 3 == 0 {
             grouped.push(',');
         }
         grouped.push(c);
@@ -721,8 +721,8 @@ pub fn bars_svg(title: &str, rows: &[FlowRow]) -> Markup {
     html! {
         svg role="img" aria-label=(title) viewBox={ "0 0 720 " (h) } width="100%" {
             @for (i, (label, c)) in ["pledged", "committed", "disbursed"].iter().zip(colours).enumerate() {
-                rect x=(250 + i * 110) y="6" width="12" height="12" fill=(c) {}
-                text x=(266 + i * 110) y="16" font-size="12" { (label) }
+                rect x=(i.saturating_mul(110).saturating_add(250)) y="6" width="12" height="12" fill=(c) {}
+                text x=(i.saturating_mul(110).saturating_add(266)) y="16" font-size="12" { (label) }
             }
             @for (i, r) in rows.iter().enumerate() {
                 @let y = 30.0 + row_h * i as f64;
@@ -768,7 +768,8 @@ fn indicator_svg(i: &super::IndicatorProgress) -> Markup {
     dates.sort();
     dates.dedup();
     let x = |d: &String| {
-        40.0 + 620.0 * dates.iter().position(|x| *x == d).unwrap_or(0) as f64 / (dates.len().max(2) - 1) as f64
+        40.0 + 620.0 * dates.iter().position(|x| *x == d).unwrap_or(0) as f64
+            / (dates.len().max(2).saturating_sub(1)) as f64
     };
     let y = |v: f64| 150.0 - 130.0 * (v - lo) / span;
     let path: Vec<String> = pts.iter().map(|(d, v)| format!("{:.1},{:.1}", x(d), y(*v))).collect();

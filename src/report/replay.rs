@@ -85,7 +85,7 @@ impl MemoryBook {
                     let Some(e) = entries.get(next) else {
                         return Err(Error::internal("more prepared entries than entries"));
                     };
-                    next += 1;
+                    next = next.saturating_add(1);
                     if let Some(&i) = p.unverified.first() {
                         return Err(Error::denied(
                             format!("envelope.signatures[{i}].keyid"),
@@ -108,7 +108,7 @@ impl MemoryBook {
                         book.absorb(eff);
                     }
                     book.identities.insert(e.identity.clone(), e.index);
-                    progress(e.index + 1);
+                    progress(e.index.saturating_add(1));
                 }
             }
             Ok(())

@@ -585,7 +585,7 @@ fn commitment(out: &mut Out<'_>, c: &pb::CommitmentSigned, prev: Option<&Subject
         }
         ts.tally.value = value;
         ts.tally.conditions = t.condition_ids.clone();
-        ts.version += u32::from(prev.is_some() && ts.created_at != ctx.index);
+        ts.version = ts.version.saturating_add(u32::from(prev.is_some() && ts.created_at != ctx.index));
         for cid in &t.condition_ids {
             out.touch(CONDITION, cid, "gates");
         }
@@ -760,7 +760,7 @@ fn reversal(out: &mut Out<'_>, r: &pb::TransactionReversed) -> Result<()> {
     let t: pb::TransactionRecorded = s.decode()?;
     if matches!(t.transaction_type, 3 | 7) {
         let amount = parse_money("amount", t.amount.as_ref())?;
-        post_disbursement(out, &t, -amount.value)?;
+        post_disbursement(out, &t, money::sub("amount.value", Decimal::ZERO, amount.value)?)?;
     }
     s.tally.reversed = true;
     s.status = "reversed".into();
