@@ -433,14 +433,14 @@ fn open_read_at(log: &StrictNoteVerifier, at: &pb::ReadAt) -> Result<VerifiedChe
 /// compiled view shown is exactly the statement in the current-version entry. Returns the entries checked.
 pub fn verify_items(log: &StrictNoteVerifier, at: &pb::ReadAt, items: &[pb::Item]) -> Result<usize> {
     let cp = open_read_at(log, at)?;
-    let mut n = 0;
+    let mut n = 0usize;
     for (i, item) in items.iter().enumerate() {
         let field = format!("items[{i}]");
         let mut saw_created = false;
         let mut saw_version = false;
         for p in &item.proofs {
             let st = check_proven(&cp, p).map_err(|e| e.scope(&field))?;
-            n += 1;
+            n = n.saturating_add(1);
             saw_created |= p.index == item.index;
             if p.index == item.version_index {
                 saw_version = true;

@@ -240,12 +240,12 @@ fn validate(c: &ServeConfig) -> Result<()> {
     for (i, w) in c.witnesses.iter().enumerate() {
         crate::witness::WitnessTarget::parse(w).map_err(|e| Error::invalid(format!("witnesses[{i}]"), e.message))?;
     }
-    if c.max_payload_bytes * c.max_batch > crate::server::MAX_MESSAGE_BYTES {
+    if c.max_payload_bytes.saturating_mul(c.max_batch) > crate::server::MAX_MESSAGE_BYTES {
         return Err(Error::invalid(
             "max_batch",
             format!(
                 "max_batch × max_payload_bytes ({}) exceeds the largest gRPC message ({} bytes)",
-                c.max_payload_bytes * c.max_batch,
+                c.max_payload_bytes.saturating_mul(c.max_batch),
                 crate::server::MAX_MESSAGE_BYTES
             ),
         ));

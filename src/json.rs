@@ -365,7 +365,7 @@ fn template_fields(
         if !c.is_empty() {
             out.push_str(&format!("{pad}// {c}\n"));
         }
-        let comma = if i + 1 < n { "," } else { "" };
+        let comma = if i.saturating_add(1) < n { "," } else { "" };
         let key = f.json_name();
         match f.kind() {
             prost_reflect::Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
@@ -374,7 +374,7 @@ fn template_fields(
             prost_reflect::Kind::Message(m) if depth < 6 => {
                 let (open, close) = if f.is_list() { ("[{", "}]") } else { ("{", "}") };
                 out.push_str(&format!("{pad}\"{key}\": {open}\n"));
-                template_fields(&m, indent + 1, today, out, depth + 1);
+                template_fields(&m, indent.saturating_add(1), today, out, depth.saturating_add(1));
                 out.push_str(&format!("{pad}{close}{comma}\n"));
             }
             prost_reflect::Kind::Message(_) => out.push_str(&format!("{pad}\"{key}\": null{comma}\n")),

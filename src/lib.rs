@@ -21,7 +21,10 @@
 #![warn(missing_debug_implementations)]
 // No panic on a path input can reach (docs/SECURITY.md): no unwrap, expect, indexing or slicing outside
 // tests; the few allows say why the value cannot be absent.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 
 pub mod api;
 pub mod audit;

@@ -185,9 +185,9 @@ impl MemoryHashes {
     pub fn leaves(&self) -> u64 {
         // stored_hash_count(n) is strictly increasing; invert by search.
         let total = self.0.len() as u64;
-        let (mut lo, mut hi) = (0u64, total + 1);
-        while lo + 1 < hi {
-            let mid = (lo + hi) / 2;
+        let (mut lo, mut hi) = (0u64, total.saturating_add(1));
+        while lo.saturating_add(1) < hi {
+            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
             if tlog_tiles::stored_hash_count(mid) <= total {
                 lo = mid
             } else {

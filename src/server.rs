@@ -361,7 +361,7 @@ async fn read_body(
     budget: &Arc<Semaphore>,
 ) -> Result<(bytes::Bytes, Vec<OwnedSemaphorePermit>), tonic::Status> {
     use http_body_util::BodyExt;
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = tokio::time::Instant::now().checked_add(timeout).unwrap_or_else(tokio::time::Instant::now);
     let mut buf = bytes::BytesMut::new();
     let mut held: Vec<OwnedSemaphorePermit> = Vec::new();
     let mut held_kib: usize = 0;

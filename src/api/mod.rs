@@ -249,8 +249,8 @@ impl LedgerService for LedgerApi {
         let receipts = blocking(move || receipts(&ledger, committed)).await?;
         tracing::debug!(
             n = receipts.len(),
-            verify_us = (t1 - t0).as_micros() as u64,
-            sequence_us = (t2 - t1).as_micros() as u64,
+            verify_us = t1.saturating_duration_since(t0).as_micros() as u64,
+            sequence_us = t2.saturating_duration_since(t1).as_micros() as u64,
             receipts_us = t2.elapsed().as_micros() as u64,
             "submit_batch"
         );
@@ -380,7 +380,7 @@ impl LedgerService for LedgerApi {
                             return;
                         }
                     }
-                    next += page.len() as u64;
+                    next = next.saturating_add(page.len() as u64);
                     if page.is_empty() {
                         break;
                     }

@@ -81,7 +81,7 @@ pub fn audit(
                 index: Some(i as u64),
                 expected: format!("integrated_at_ms ≥ {last_ms}"),
                 found: ms.to_string(),
-                ..finding("integrated_at", format!("entry {i} was integrated before entry {}", i - 1))
+                ..finding("integrated_at", format!("entry {i} was integrated before entry {}", i.saturating_sub(1)))
             });
             return s;
         }
@@ -104,7 +104,7 @@ pub fn audit(
     }
     for e in &entries {
         tree.append(&e.leaf);
-        let n = e.index + 1;
+        let n = e.index.saturating_add(1);
         if wanted.contains(&n) {
             roots.insert(n, tree.root());
         }
@@ -146,7 +146,7 @@ pub fn audit(
         .chain(extra_checkpoints.iter().map(|n| (n.clone(), None)))
         .collect();
     for (note, row) in &all {
-        s.checkpoints_checked += 1;
+        s.checkpoints_checked = s.checkpoints_checked.saturating_add(1);
         let cp = match crypto::open_checkpoint(note.as_bytes(), log) {
             Ok(cp) => cp,
             Err(e) => {
@@ -290,7 +290,7 @@ pub fn audit_database(
         if batch.is_empty() {
             break;
         }
-        next = batch.last().map(|e| e.index + 1).unwrap_or(next);
+        next = batch.last().map(|e| e.index.saturating_add(1)).unwrap_or(next);
         // Rows are read by index order; a gap shows up as a jump in `index`, kept for the check.
         entries.extend(batch);
     }

@@ -764,12 +764,19 @@ fn propose(a: ProposeArgs) -> Result<()> {
     for (i, f) in a.founders.iter().enumerate() {
         let parts: Vec<&str> = f.split(';').collect();
         let [party_id, name, roles, key, ..] = parts.as_slice() else {
-            bail!("--founder #{}: expected \"PARTY_ID;NAME;ROLE[,ROLE…];PUBKEY[;ORG_TYPE[;COUNTRY]]\"", i + 1);
+            bail!(
+                "--founder #{}: expected \"PARTY_ID;NAME;ROLE[,ROLE…];PUBKEY[;ORG_TYPE[;COUNTRY]]\"",
+                i.saturating_add(1)
+            );
         };
         if parts.len() > 6 {
-            bail!("--founder #{}: expected \"PARTY_ID;NAME;ROLE[,ROLE…];PUBKEY[;ORG_TYPE[;COUNTRY]]\"", i + 1);
+            bail!(
+                "--founder #{}: expected \"PARTY_ID;NAME;ROLE[,ROLE…];PUBKEY[;ORG_TYPE[;COUNTRY]]\"",
+                i.saturating_add(1)
+            );
         }
-        let (_, pk) = keys::read_public(key).with_context(|| format!("--founder #{}: public key", i + 1))?;
+        let (_, pk) =
+            keys::read_public(key).with_context(|| format!("--founder #{}: public key", i.saturating_add(1)))?;
         founders.push(pb::Party {
             party_id: party_id.trim().to_string(),
             name: name.trim().to_string(),

@@ -64,8 +64,8 @@ pub async fn locate(c: &mut Client, leaf_hashes: &[[u8; 32]], cp: &VerifiedCheck
     let tree = tree_of(leaf_hashes);
     // Invariant: the first `lo` served leaves are proven; the first `hi` are not (hi = n: the roots differ).
     let (mut lo, mut hi) = (0u64, n);
-    while hi - lo > 1 {
-        let m = lo + (hi - lo) / 2;
+    while hi.saturating_sub(lo) > 1 {
+        let m = lo.saturating_add(hi.saturating_sub(lo) / 2);
         let root = merkle::tree_hash(m, &tree).ok()?;
         let proof = consistency(c, m, n).await?;
         if merkle::verify_consistency(m, n, &root, &cp.root, &proof).is_ok() {
@@ -76,8 +76,9 @@ pub async fn locate(c: &mut Client, leaf_hashes: &[[u8; 32]], cp: &VerifiedCheck
     }
     let k = lo;
     let leaf = |i: u64| usize::try_from(i).ok().and_then(|i| leaf_hashes.get(i)).copied().unwrap_or_default();
-    let genuine_root = (k > 0 && inclusion_holds(c, k - 1, &leaf(k - 1), cp).await)
-        || (k + 1 < n && inclusion_holds(c, k + 1, &leaf(k + 1), cp).await);
+    let (before, after) = (k.saturating_sub(1), k.saturating_add(1));
+    let genuine_root = (k > 0 && inclusion_holds(c, before, &leaf(before), cp).await)
+        || (after < n && inclusion_holds(c, after, &leaf(after), cp).await);
     if genuine_root && !inclusion_holds(c, k, &leaf(k), cp).await {
         Some(Located::Entry { index: k, proven_prefix: lo })
     } else {

@@ -32,8 +32,9 @@ pub fn cosigned_message(body: &str, timestamp: u64) -> String {
 /// Split a signed note into its body (through the newline before the blank line) and signature lines.
 pub fn split_note(note: &str) -> Result<(&str, Vec<&str>)> {
     let i = note.find("\n\n").ok_or_else(|| Error::invalid("checkpoint", "not a signed note (no blank line)"))?;
-    let body = &note[..=i];
-    let sigs = note[i + 2..].lines().filter(|l| !l.is_empty()).collect();
+    // The body keeps its final newline; the signatures follow the blank line.
+    let (body, rest) = note.split_at(i.saturating_add(1));
+    let sigs = rest.strip_prefix('\n').unwrap_or(rest).lines().filter(|l| !l.is_empty()).collect();
     Ok((body, sigs))
 }
 

@@ -37,7 +37,7 @@ pub fn is_valid_keyid(s: &str) -> bool {
 /// assert_eq!(accord::crypto::pae("text/plain", b"hi"), b"DSSEv1 10 text/plain 2 hi".to_vec());
 /// ```
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    let mut out = Vec::with_capacity(payload.len().saturating_add(payload_type.len()).saturating_add(32));
     out.extend_from_slice(b"DSSEv1 ");
     out.extend_from_slice(payload_type.len().to_string().as_bytes());
     out.push(b' ');

@@ -1,4 +1,3 @@
-#![deny(clippy::arithmetic_side_effects)]
 //! The domain: statement validation, governance state and signer rules. Pure functions over plain values:
 //! no I/O, no async, no tonic, no SQL.
 //!

@@ -63,9 +63,9 @@ fn decode_slot(b: &[u8]) -> Option<(u64, String)> {
 }
 
 fn encode_slot(seq: u64, note: &str) -> Result<Vec<u8>> {
-    let len = u32::try_from(note.len()).ok().filter(|l| (*l as usize) + HEADER + 32 <= SLOT).ok_or_else(|| {
-        Error::internal(format!("a checkpoint of {} bytes does not fit a high-water slot", note.len()))
-    })?;
+    let len = u32::try_from(note.len()).ok().filter(|l| (*l as usize).saturating_add(HEADER + 32) <= SLOT).ok_or_else(
+        || Error::internal(format!("a checkpoint of {} bytes does not fit a high-water slot", note.len())),
+    )?;
     let mut b = Vec::with_capacity(SLOT);
     b.extend_from_slice(MAGIC);
     b.extend_from_slice(&seq.to_be_bytes());

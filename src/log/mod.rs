@@ -78,8 +78,8 @@ impl Clock {
     }
     /// A clock that starts at `start_ms` and runs at real speed from now on.
     pub fn starting_at(start_ms: i64) -> Self {
-        let offset = start_ms - now_ms();
-        Self(Arc::new(move || now_ms() + offset))
+        let offset = start_ms.saturating_sub(now_ms());
+        Self(Arc::new(move || now_ms().saturating_add(offset)))
     }
     pub fn now(&self) -> i64 {
         (self.0)()
@@ -742,8 +742,8 @@ pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Re
             for e in &eff {
                 writer.apply_effect(e, (index, &body))?;
             }
-            effects += eff.len() as u64;
-            progress(index + 1, loaded.size);
+            effects = effects.saturating_add(eff.len() as u64);
+            progress(index.saturating_add(1), loaded.size);
         }
         Ok(Rebuilt { entries: loaded.size, effects })
     })();

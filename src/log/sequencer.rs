@@ -69,7 +69,7 @@ impl Sequencer {
             while n < MAX_GROUP {
                 match rx.try_recv() {
                     Ok(j) => {
-                        n += j.items.len();
+                        n = n.saturating_add(j.items.len());
                         jobs.push(j);
                     }
                     Err(_) => break,
@@ -231,7 +231,7 @@ impl Sequencer {
             });
             let _ = reply.send(res);
         }
-        let n_new = self.size - base_size;
+        let n_new = self.size.saturating_sub(base_size);
         if n_new > 0 {
             crate::metrics::metrics().commit(n_new as usize, started.elapsed().as_secs_f64());
             tracing::debug!(
@@ -351,7 +351,7 @@ impl Sequencer {
                 return Err(e);
             }
         };
-        self.size += 1;
+        self.size = self.size.saturating_add(1);
         self.last_ms = now;
         Ok(Outcome::New(Arc::new(row)))
     }

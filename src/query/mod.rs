@@ -26,7 +26,7 @@ pub fn read_at(r: &Reader) -> Result<pb::ReadAt> {
     let as_of = if cp.size == 0 {
         String::new()
     } else {
-        let last = r.entry_by_index(cp.size - 1)?.ok_or_else(|| Error::internal("last entry missing"))?;
+        let last = r.entry_by_index(cp.size.saturating_sub(1))?.ok_or_else(|| Error::internal("last entry missing"))?;
         date::format_date(date::day_of_ms(last.integrated_at_ms))
     };
     Ok(pb::ReadAt { tree_size: cp.size, root_hash: cp.root.to_vec(), checkpoint: cp.note, as_of_date: as_of })
@@ -405,8 +405,8 @@ fn milestone_views(r: &Reader, s: &Subject, p: &pb::PledgeAnnounced, as_of: i64)
             let st = s.tally.milestones.get(&m.milestone_id);
             let due = date::parse_date(&m.due_date).unwrap_or(0);
             let days_late = match st {
-                Some(x) if x.status == "met" => (date::parse_date(&x.date).unwrap_or(due) - due).max(0),
-                _ => (as_of - due).max(0),
+                Some(x) if x.status == "met" => date::parse_date(&x.date).unwrap_or(due).saturating_sub(due).max(0),
+                _ => as_of.saturating_sub(due).max(0),
             };
             pb::MilestoneView {
                 milestone_id: m.milestone_id.clone(),
@@ -459,7 +459,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
             f.disbursed = s(t.disbursed);
             f.delivered = s(t.delivered);
             f.restated = s(t.restated);
-            f.remaining = s(a - t.committed);
+            f.remaining = s(a.checked_sub(t.committed).unwrap_or_default());
             f.restated_by = t.restated_by.clone();
             f.milestones = milestone_views(r, sub, &p, as_of)?;
             f.converted = convert_money(r, p.amount.as_ref(), currency)?;
@@ -471,7 +471,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
             f.amount = amount;
             f.currency = cur;
             f.disbursed = s(t.disbursed);
-            f.remaining = s(a - t.disbursed);
+            f.remaining = s(a.checked_sub(t.disbursed).unwrap_or_default());
             f.converted = convert_money(r, c.amount.as_ref(), currency)?;
             for tr in &c.tranches {
                 if let Some(ts) = r.subject(book::TRANCHE, &tr.tranche_id)? {
@@ -482,7 +482,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         book::TRANCHE => {
             f.amount = s(t.value);
             f.disbursed = s(t.disbursed);
-            f.remaining = s(t.value - t.disbursed);
+            f.remaining = s(t.value.checked_sub(t.disbursed).unwrap_or_default());
             tranches.push(tranche_view(r, sub)?);
         }
         book::CONDITION => f.assessments = assessment_views(sub),

@@ -1,4 +1,3 @@
-#![deny(clippy::arithmetic_side_effects)]
 //! Transparency reports (DOMAIN.md §5): a deterministic function of the ledger up to a checkpoint.
 //!
 //! [`plan_report`] reads the projections inside one read transaction and computes every view; the result's

@@ -371,7 +371,7 @@ impl Writer {
     pub fn insert_hashes(&self, first_id: u64, hashes: &[Hash]) -> Result<()> {
         let mut st = self.conn.prepare_cached("INSERT INTO tree_hashes (id, hash) VALUES (?1, ?2)").map_err(db_err)?;
         for (i, h) in hashes.iter().enumerate() {
-            st.execute(params![first_id + i as u64, &h.0[..]]).map_err(db_err)?;
+            st.execute(params![first_id.saturating_add(i as u64), &h.0[..]]).map_err(db_err)?;
         }
         Ok(())
     }
@@ -724,7 +724,7 @@ impl HashReader for CachedHashes<'_> {
         }
         if !fresh.is_empty() {
             let mut map = crate::sync::write(&self.cache.map);
-            if map.len() + fresh.len() <= HashCache::MAX_ENTRIES {
+            if map.len().saturating_add(fresh.len()) <= HashCache::MAX_ENTRIES {
                 map.extend(fresh);
             }
         }
@@ -920,12 +920,13 @@ impl Readers {
             }
             let mut open = crate::sync::lock(&self.open);
             if *open < self.max {
-                *open += 1;
+                *open = open.saturating_add(1);
                 drop(open);
                 match self.open_reader() {
                     Ok(r) => break r,
                     Err(e) => {
-                        *crate::sync::lock(&self.open) -= 1;
+                        let mut open = crate::sync::lock(&self.open);
+                        *open = open.saturating_sub(1);
                         return Err(e);
                     }
                 }

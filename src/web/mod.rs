@@ -358,7 +358,7 @@ async fn metrics(State(ledger): State<Arc<Ledger>>) -> Response {
         (
             "accord_checkpoint_age_seconds",
             "Seconds since the latest checkpoint was signed (or the ledger opened).",
-            ((now - latest.at_ms).max(0) as f64) / 1000.0,
+            (now.saturating_sub(latest.at_ms).max(0) as f64) / 1000.0,
         ),
         (
             "accord_reader_connections_open",
