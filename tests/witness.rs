@@ -203,3 +203,63 @@ fn base64_hash(h: &[u8; 32]) -> String {
     use base64::prelude::*;
     BASE64_STANDARD.encode(h)
 }
+
+/// A ledger whose database was rolled back and whose high-water record was lost too is still refused at
+/// start: a configured witness that cosigned a larger tree of this log says so (issue 11, finding 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_that_saw_more_refuses_a_rolled_back_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let init = Command::new(BIN)
+        .current_dir(d)
+        .args(["--json", "init", "--data-dir", "ledger", "--origin", ORIGIN])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let log_key = serde_json::from_slice::<serde_json::Value>(&init.stdout).unwrap()["verifier_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(Command::new(BIN)
+        .current_dir(d)
+        .args(["key", "generate", "--name", "w1.example", "--out", "w1"])
+        .status()
+        .unwrap()
+        .success());
+    let (_w, winfo) = witness(d, 1, &log_key, "127.0.0.1:0");
+    let wkey = winfo["verifier_key"].as_str().unwrap().to_string();
+    let target = format!("http://{}={wkey}", winfo["listening"].as_str().unwrap());
+    let serve_args = ["serve", "--data-dir", "ledger", "--listen", "127.0.0.1:0", "--witness", &target];
+    let (ledger, info) = spawn(d, &serve_args);
+    let url = format!("http://{}", info["listening"].as_str().unwrap());
+    let mut c = Client::connect(&url, Some(&log_key)).await.unwrap();
+    let sec = Founder::new("XM-SEC", &["secretariat"]);
+    let fun = Founder::new("XM-DAC-1", &["funder"]);
+    c.submit(charter_envelope(&[&sec, &fun], 1)).await.unwrap();
+    assert!(Command::new(BIN)
+        .current_dir(d)
+        .args(["backup", "--data-dir", "ledger", "--out", "old"])
+        .status()
+        .unwrap()
+        .success());
+    for i in 0..3 {
+        c.submit(crypto::seal(&plan(&format!("p{i}")), &[&sec.key])).await.unwrap();
+    }
+    let w = CosignatureVerifier::from_verifier_key(&wkey).unwrap();
+    wait_for(async || {
+        let cp = c.checkpoint(None).await.unwrap();
+        cp.size == 4 && w.verify_note(&cp.note).is_some()
+    })
+    .await;
+    drop(ledger);
+    // The database rolled back to the backup, and the high-water record lost with it.
+    for f in ["ledger.db", "ledger.db-wal", "ledger.db-shm", "high-water"] {
+        let _ = std::fs::remove_file(d.join("ledger").join(f));
+    }
+    std::fs::copy(d.join("old").join("ledger.db"), d.join("ledger").join("ledger.db")).unwrap();
+    let (_refused, v) = spawn(d, &serve_args);
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["exit_code"], 5, "{v}");
+    let err = v["error"].as_str().unwrap_or_default();
+    assert!(err.contains("has cosigned a tree of size 4") && err.contains("holds 1"), "{err}");
+}
