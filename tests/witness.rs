@@ -49,6 +49,27 @@ fn witness(dir: &Path, n: usize, log_key: &str, listen: &str) -> (Proc, serde_js
     )
 }
 
+/// `accord init` a ledger in `dir/ledger`; returns its verifier key.
+fn init_ledger(dir: &Path) -> String {
+    let init = Command::new(BIN)
+        .current_dir(dir)
+        .args(["--json", "init", "--data-dir", "ledger", "--origin", ORIGIN])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    serde_json::from_slice::<serde_json::Value>(&init.stdout).unwrap()["verifier_key"].as_str().unwrap().to_string()
+}
+
+/// Witness `n`'s key pair, `dir/wN.key` and `dir/wN.pub`.
+fn witness_key(dir: &Path, n: usize) {
+    assert!(Command::new(BIN)
+        .current_dir(dir)
+        .args(["key", "generate", "--name", &format!("w{n}.example"), "--out", &format!("w{n}")])
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// POST a body to a witness; returns (status, body).
 fn post(addr: &str, body: &str) -> (u16, String) {
     let out = Command::new("curl")
@@ -90,24 +111,10 @@ async fn wait_for(mut f: impl AsyncFnMut() -> bool) {
 async fn quorum_of_witnesses() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let init = Command::new(BIN)
-        .current_dir(d)
-        .args(["--json", "init", "--data-dir", "ledger", "--origin", ORIGIN])
-        .output()
-        .unwrap();
-    assert!(init.status.success());
-    let log_key = serde_json::from_slice::<serde_json::Value>(&init.stdout).unwrap()["verifier_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let log_key = init_ledger(d);
     let mut ws = Vec::new();
     for n in 1..=3 {
-        assert!(Command::new(BIN)
-            .current_dir(d)
-            .args(["key", "generate", "--name", &format!("w{n}.example"), "--out", &format!("w{n}")])
-            .status()
-            .unwrap()
-            .success());
+        witness_key(d, n);
         ws.push(witness(d, n, &log_key, "127.0.0.1:0"));
     }
     let addr = |i: usize, ws: &Vec<(Proc, serde_json::Value)>| ws[i].1["listening"].as_str().unwrap().to_string();
@@ -210,22 +217,8 @@ fn base64_hash(h: &[u8; 32]) -> String {
 async fn a_witness_that_saw_more_refuses_a_rolled_back_start() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let init = Command::new(BIN)
-        .current_dir(d)
-        .args(["--json", "init", "--data-dir", "ledger", "--origin", ORIGIN])
-        .output()
-        .unwrap();
-    assert!(init.status.success());
-    let log_key = serde_json::from_slice::<serde_json::Value>(&init.stdout).unwrap()["verifier_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(Command::new(BIN)
-        .current_dir(d)
-        .args(["key", "generate", "--name", "w1.example", "--out", "w1"])
-        .status()
-        .unwrap()
-        .success());
+    let log_key = init_ledger(d);
+    witness_key(d, 1);
     let (_w, winfo) = witness(d, 1, &log_key, "127.0.0.1:0");
     let wkey = winfo["verifier_key"].as_str().unwrap().to_string();
     let target = format!("http://{}={wkey}", winfo["listening"].as_str().unwrap());

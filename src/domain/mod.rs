@@ -88,20 +88,14 @@ pub fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@' | '+' | '~')
 }
 
-/// Free text: at most [`MAX_TEXT_LEN`] bytes, no control characters except newline and tab, and no
-/// bidirectional-override characters (which make text display differently from what was signed).
+/// Free text: required or not, at most [`MAX_TEXT_LEN`] bytes. Control and bidi characters are refused for
+/// every string of a statement at once, in [`check_statement`] (see [`is_forbidden_in_text`]).
 pub(crate) fn check_text(field: &str, s: &str, required: bool) -> Result<()> {
     if required && s.trim().is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
     if s.len() > MAX_TEXT_LEN {
         return Err(Error::invalid(field, format!("is longer than {MAX_TEXT_LEN} bytes")));
-    }
-    if let Some(c) = s.chars().find(|c| is_forbidden_in_text(*c)) {
-        return Err(Error::invalid(
-            field,
-            format!("contains the control character U+{:04X} (only newline and tab are allowed in text)", u32::from(c)),
-        ));
     }
     Ok(())
 }

@@ -430,9 +430,7 @@ fn convert_money(r: &Reader, m: Option<&pb::Money>, to: &str) -> Result<Option<p
     // A missing rate (or a conversion out of range) leaves this item unconverted; it never fails the query.
     let v = match book::convert(r, &a, to) {
         Ok(v) => v,
-        Err(e) if matches!(e.kind, crate::error::Kind::FailedPrecondition | crate::error::Kind::InvalidArgument) => {
-            return Ok(None)
-        }
+        Err(e) if book::is_conversion_gap(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
     Ok(Some(pb::Money { value: v.normalize().to_string(), currency: to.to_string(), value_date: a.value_date_str() }))

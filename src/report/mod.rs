@@ -182,9 +182,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let conv = |a: &Amount, entry: u64| -> Result<Decimal> {
         match book::convert(r, a, &cur) {
             Ok(v) => Ok(v),
-            Err(e)
-                if matches!(e.kind, crate::error::Kind::FailedPrecondition | crate::error::Kind::InvalidArgument) =>
-            {
+            Err(e) if book::is_conversion_gap(&e) => {
                 gaps.borrow_mut().push(Unconverted {
                     entry,
                     from: a.currency.clone(),

@@ -229,6 +229,12 @@ pub fn convert(view: &dyn StateView, a: &Amount, to: &str) -> Result<Decimal> {
     ))
 }
 
+/// Whether a [`convert`] error is a gap in the rates (no rate recorded, or a result out of the decimal
+/// range) rather than a failure to read: readers list such amounts as unconverted instead of failing.
+pub fn is_conversion_gap(e: &crate::error::Error) -> bool {
+    matches!(e.kind, crate::error::Kind::FailedPrecondition | crate::error::Kind::InvalidArgument)
+}
+
 /// The derived status of a pledge as of a day (lapse depends on the day; everything else on the tally).
 pub fn pledge_status(s: &Subject, p: &pb::PledgeAnnounced, as_of_day: i64) -> &'static str {
     let t = &s.tally;
