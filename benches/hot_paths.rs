@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the hot paths: envelope verification (the physical bound of the write path),
 //! the stateless prepare stage, leaf hashing and tree growth, proof construction and verification, and
-//! checkpoint signing and opening. Whole-server throughput is measured by `accord bench` (a separate
+//! checkpoint signing and opening. Whole-server throughput is measured by `accord-bench` (a separate
 //! load-generator process), not here.
 use std::hint::black_box;
 

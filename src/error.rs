@@ -78,3 +78,26 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The log layer's refusals keep their field and rule: malformed input is INVALID_ARGUMENT, a proof or
+/// signature that does not verify is PERMISSION_DENIED, unreadable stored hashes are INTERNAL.
+impl From<accord_tlog::Error> for Error {
+    fn from(e: accord_tlog::Error) -> Self {
+        match e {
+            accord_tlog::Error::Malformed { field, rule } => Self::invalid(field, rule),
+            accord_tlog::Error::Unverified { field, rule } => Self::denied(field, rule),
+            e @ accord_tlog::Error::Hashes(_) => Self::internal(e.to_string()),
+        }
+    }
+}
+
+/// The domain's refusals keep their field and rule.
+impl From<accord_domain::Refusal> for Error {
+    fn from(e: accord_domain::Refusal) -> Self {
+        let kind = match e.kind {
+            accord_domain::RefusalKind::Invalid => Kind::InvalidArgument,
+            accord_domain::RefusalKind::Precondition => Kind::FailedPrecondition,
+        };
+        Self::new(kind, e.field, e.rule)
+    }
+}

@@ -1,23 +1,29 @@
 //! Accord: a verifiable, append-only ledger of signed multilateral commitments.
 //!
 //! # Layout
-//! Dependencies point down; `main.rs` is wiring only.
+//! Dependencies point down, floor by floor; `main.rs` is wiring only. `tests/architecture.rs` holds this
+//! map as a table, reads the import graph of `src/` and fails on any other arrow.
+//! - [`accord_tlog`] (the crate `crates/accord-tlog`, re-exported as [`merkle`] and through [`crypto`]):
+//!   RFC 6962 hashing and proofs, the C2SP `tlog-proof` bundle, signed notes, checkpoints, cosignatures.
+//!   Pure; Cargo keeps it so.
+//! - [`sync`], [`error`], [`pb`] (generated protobuf), [`metrics`]: the ground floor.
+//! - [`crypto`]: keys, DSSE PAE, envelopes; re-exports the note and cosignature API of `accord-tlog`.
+//! - [`json`]: the protobuf JSON mapping, statement templates.
 //! - [`domain`]: statement validation, governance (charter, admission, keys), the coalition's book
-//!   (pledges, commitments, flows ...), exact money and signer rules. Pure.
-//! - [`crypto`]: keys, DSSE PAE, envelope verification, checkpoint signing and opening.
-//! - [`merkle`]: RFC 6962 hashing and proof verification, and the C2SP `tlog-proof` bundle.
+//!   (pledges, commitments, flows ...), exact money and signer rules. Pure: no clock, file or network.
 //! - [`storage`]: the SQLite schema, the writer connection and the read-only pool. The only module
 //!   that names rusqlite.
 //! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API.
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
+//! - [`witness`]: the C2SP tlog-witness server and the ledger's witness client.
 //! - [`report`]: transparency reports (every view of DOMAIN.md §5) and their renderers.
 //! - [`audit`]: whole-ledger audit with evidence.
-//! - [`api`]: generated protobuf code, error→Status mapping, the gRPC service implementations.
-//! - [`web`]: the public, read-only transparency page over HTTP.
-//! - [`witness`]: the C2SP tlog-witness server and the ledger's witness client.
+//! - [`api`]: error→Status mapping, the gRPC service implementations.
 //! - [`server`]: transport, health, reflection, graceful shutdown.
+//! - [`web`]: the public, read-only transparency page over HTTP.
+//! - [`config`]: the configuration file and its defaults.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
-//! - [`cli`]: the `accord` commands.
+//! - [`cli`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench.rs`).
 #![warn(missing_debug_implementations)]
 // No panic on a path input can reach (docs/SECURITY.md): no unwrap, expect, indexing or slicing outside
 // tests; the few allows say why the value cannot be absent.
@@ -36,7 +42,6 @@ pub mod domain;
 pub mod error;
 pub mod json;
 pub mod log;
-pub mod merkle;
 pub mod metrics;
 pub mod pb;
 pub mod query;
@@ -46,6 +51,8 @@ pub mod storage;
 pub mod sync;
 pub mod web;
 pub mod witness;
+
+pub use accord_tlog::merkle;
 
 /// DSSE payload type of an Accord statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.accord.statement.v1+protobuf";

@@ -163,7 +163,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 fn schema() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas/iati-2.03/iati-activities-schema.xsd")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/iati-2.03/iati-activities-schema.xsd")
 }
 
 /// End to end through real submissions: a member's hostile free text (party name, plan title and

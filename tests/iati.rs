@@ -1,5 +1,5 @@
 //! The IATI 2.03 export of scenario A, validated with xmllint against the official 2.03 activity schema
-//! (../shared/schemas/iati-2.03), and checked for the facts the scenario names.
+//! (vendored in tests/data/iati-2.03), and checked for the facts the scenario names.
 mod common;
 
 use std::process::Command;
@@ -7,7 +7,7 @@ use std::process::Command;
 use common::scenario::{self, Coalition};
 
 fn schema() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas/iati-2.03/iati-activities-schema.xsd")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/iati-2.03/iati-activities-schema.xsd")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

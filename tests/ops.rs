@@ -213,12 +213,12 @@ async fn backup_under_load_has_everything_acknowledged_before_it() {
     assert!(!bad_target.join(accord::log::DB_FILE).exists());
 }
 
-/// The soak command works end to end (the real 10-minute soak is run by hand; see docs/OPERATIONS.md).
+/// The load generator's soak works end to end (the real 10-minute soak is run by hand; see docs/OPERATIONS.md).
 #[test]
 fn soak_command_reports_windows() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["--json", "--log", "warn", "bench", "--soak", "2", "--soak-window", "1", "--rate", "50", "--data-dir"])
+    let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
+        .args(["--json", "--soak", "2", "--soak-window", "1", "--rate", "50", "--accord", BIN, "--data-dir"])
         .arg(tmp.path().join("d"))
         .output()
         .unwrap();

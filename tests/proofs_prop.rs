@@ -27,7 +27,7 @@ fn tree(leaves: &[Vec<u8>]) -> MemoryHashes {
     t
 }
 
-fn vecs(p: &[tlog_tiles::Hash]) -> Vec<Vec<u8>> {
+fn vecs(p: &[accord::merkle::Hash]) -> Vec<Vec<u8>> {
     p.iter().map(|h| h.0.to_vec()).collect()
 }
 

@@ -321,7 +321,7 @@ impl LedgerService for LedgerApi {
                 None => return Err(Error::invalid("leaf", "one of index or leaf_hash is required")),
             };
             let proof = ledger.inclusion_proof(index, size)?;
-            let checkpoint = ledger.checkpoint(size).map(|c| c.note).unwrap_or_default();
+            let checkpoint = ledger.checkpoint(size)?.note;
             Ok(pb::GetInclusionProofResponse {
                 index,
                 tree_size: size,

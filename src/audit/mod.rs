@@ -96,8 +96,10 @@ pub fn audit(
     let mut tree = MemoryHashes::default();
     let mut roots = std::collections::BTreeMap::new();
     let mut wanted: std::collections::BTreeSet<u64> = checkpoints.iter().map(|c| c.size).collect();
-    let extra: Vec<(String, Result<crypto::VerifiedCheckpoint>)> =
-        extra_checkpoints.iter().map(|n| (n.clone(), crypto::open_checkpoint(n.as_bytes(), log))).collect();
+    let extra: Vec<(String, Result<crypto::VerifiedCheckpoint>)> = extra_checkpoints
+        .iter()
+        .map(|n| (n.clone(), crypto::open_checkpoint(n.as_bytes(), log).map_err(Into::into)))
+        .collect();
     wanted.extend(extra.iter().filter_map(|(_, c)| c.as_ref().ok().map(|c| c.size)));
     if wanted.contains(&0) {
         roots.insert(0, merkle::empty_root());
@@ -118,7 +120,7 @@ pub fn audit(
                 if let Some((i, (a, b))) = stored.iter().zip(tree.0.iter()).enumerate().find(|(_, (a, b))| **a != b.0) {
                     // Stored hashes are written in integration order, so the first one that differs is at
                     // the lowest level above the first changed leaf: the entry is the subtree's first leaf.
-                    let (level, n) = tlog_tiles::split_stored_hash_index(i as u64);
+                    let (level, n) = crate::merkle::split_stored_hash_index(i as u64);
                     let leaf = n << level;
                     let what = if level == 0 {
                         format!("entry {leaf}'s leaf hash stored at integration differs from the hash of its leaf now")

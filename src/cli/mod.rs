@@ -3,7 +3,6 @@
 //! Exit codes: 0 success; 1 the thing checked does not hold or the server rejected the request;
 //! 2 usage error; 3 the server could not be reached or is unavailable; 4 internal error.
 mod audit;
-pub mod bench;
 mod book;
 mod keys;
 mod netaudit;
@@ -104,8 +103,6 @@ enum Command {
     Restore(ops::RestoreArgs),
     /// Drop the projections and rebuild them by replaying the log (the ledger must not be served).
     Rebuild(book::RebuildArgs),
-    /// Load generator: drives a real server with pre-signed envelopes and reports throughput and latency.
-    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -481,7 +478,6 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Consistency(a) => consistency(a, json).await,
         Command::Info(a) => info(a, json).await,
         Command::Health(a) => health(a, json).await,
-        Command::Bench(a) => bench::run(a, json).await,
         Command::Statement(c) => book::statement(c, json),
         Command::Query(c) => book::query(c, json).await,
         Command::Rebuild(a) => book::rebuild(a, json),
@@ -703,7 +699,7 @@ fn init(a: InitArgs, json: bool) -> Result<()> {
 fn key_cmd(k: KeyCommand, json: bool) -> Result<()> {
     match k {
         KeyCommand::Generate { name, out } => {
-            if !signed_note::is_key_name_valid(&name) {
+            if !crate::crypto::is_key_name_valid(&name) {
                 bail!("--name: must be non-empty with no spaces or '+'");
             }
             let prefix = out.unwrap_or_else(|| PathBuf::from(&name));

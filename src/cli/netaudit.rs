@@ -7,7 +7,7 @@
 //! recomputed from the first `m` served leaves exactly when those leaves are the signed ones, so a binary
 //! search over `m` finds the first changed entry in O(log n) requests. Inclusion proofs of its neighbours
 //! then tell a changed entry from a checkpoint signed over a root no leaves produce.
-use tlog_tiles::Hash;
+use crate::merkle::Hash;
 
 use crate::client::Client;
 use crate::crypto::VerifiedCheckpoint;

@@ -6,8 +6,10 @@
 //! - [`Governance::apply`] runs in the sequencer against the state as of the entry, decides whether the
 //!   signatures authorise the statement, and returns the [`Effect`]s to persist.
 pub mod book;
-pub mod date;
 pub mod money;
+
+pub use accord_domain::date;
+pub use accord_domain::text::{is_forbidden_in_text, is_id_char, MAX_ID_LEN, MAX_TEXT_LEN};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -27,10 +29,6 @@ pub const ROLES: &[&str] = &[
     "observer",
 ];
 
-/// Longest identifier (party_id, plan_id, statement_id).
-pub const MAX_ID_LEN: usize = 128;
-/// Longest free-text field (names, titles, reasons).
-pub const MAX_TEXT_LEN: usize = 4096;
 /// Most parties in a charter, keys per party.
 pub const MAX_PARTIES: usize = 1000;
 pub const MAX_KEYS_PER_PARTY: usize = 16;
@@ -61,48 +59,15 @@ pub fn kind_name(body: &Body) -> &'static str {
     }
 }
 
-/// An identifier: 1..=128 characters from `A–Z a–z 0–9 . _ - : @ + ~`, starting with a letter or digit
-/// (docs/SECURITY.md). Identifiers appear in URLs, HTML, XML, CSV and file names: this set needs no
-/// escaping in any of them and cannot start a spreadsheet formula.
+/// [`accord_domain::text::check_id`] with this crate's error (the rules: 1..=128 characters from
+/// `A–Z a–z 0–9 . _ - : @ + ~`, starting with a letter or digit).
 pub fn check_id(field: &str, s: &str) -> Result<()> {
-    if s.is_empty() {
-        return Err(Error::invalid(field, "is required"));
-    }
-    if s.len() > MAX_ID_LEN {
-        return Err(Error::invalid(field, format!("is longer than {MAX_ID_LEN} characters")));
-    }
-    if !s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(field, format!("{s:?} must start with a letter or a digit")));
-    }
-    if let Some(c) = s.chars().find(|c| !is_id_char(*c)) {
-        return Err(Error::invalid(
-            field,
-            format!("{c:?} is not allowed in an identifier (letters, digits and . _ - : @ + ~ only)"),
-        ));
-    }
-    Ok(())
+    Ok(accord_domain::text::check_id(field, s)?)
 }
 
-/// A character allowed in identifiers.
-pub fn is_id_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@' | '+' | '~')
-}
-
-/// Free text: required or not, at most [`MAX_TEXT_LEN`] bytes. Control and bidi characters are refused for
-/// every string of a statement at once, in [`check_statement`] (see [`is_forbidden_in_text`]).
+/// [`accord_domain::text::check_text`] with this crate's error.
 pub(crate) fn check_text(field: &str, s: &str, required: bool) -> Result<()> {
-    if required && s.trim().is_empty() {
-        return Err(Error::invalid(field, "is required"));
-    }
-    if s.len() > MAX_TEXT_LEN {
-        return Err(Error::invalid(field, format!("is longer than {MAX_TEXT_LEN} bytes")));
-    }
-    Ok(())
-}
-
-/// Control characters (C0 but newline and tab, DEL, C1) and bidirectional overrides/isolates.
-pub fn is_forbidden_in_text(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    Ok(accord_domain::text::check_text(field, s, required)?)
 }
 
 /// `issued_at`: a valid protobuf Timestamp (nanos 0..1e9) inside the plausible date window.
@@ -169,7 +134,7 @@ pub fn check_statement(st: &Statement, origin: &str) -> Result<&'static str> {
     }
     check_id("statement_id", &st.statement_id)?;
     check_issued_at(st.issued_at.as_ref())?;
-    if let Some((field, c)) = crate::json::forbidden_text(st) {
+    if let Some((field, c)) = crate::json::forbidden_text(st, &is_forbidden_in_text) {
         return Err(Error::invalid(
             field,
             format!("contains the control character U+{:04X} (only newline and tab are allowed in text)", u32::from(c)),
@@ -654,4 +619,33 @@ pub fn statement_of_leaf(leaf: &[u8]) -> Result<crate::pb::Statement> {
     let env = le.envelope.ok_or_else(|| Error::internal("leaf without envelope"))?;
     crate::pb::Statement::decode(env.payload.as_slice())
         .map_err(|e| Error::internal(format!("payload does not decode: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    /// The JSON templates and kind names of `crate::json` agree with the domain's kinds.
+    fn kind_names_match_the_domain() {
+        for (kind, field) in crate::json::statement_kinds() {
+            let st = crate::json::statement_from_json(
+                &crate::json::statement_template(&kind, "o", "id", "2026-01-01").unwrap(),
+            )
+            .unwrap_or_else(|e| panic!("{kind}: template does not parse: {e}"));
+            let body = st.body.unwrap_or_else(|| panic!("{kind}: no body"));
+            assert_eq!(kind_name(&body), kind, "{field}");
+            let t = crate::json::statement_template(&kind, "o", "id", "2026-01-01").unwrap();
+            let lines: Vec<&str> = t.lines().map(str::trim).collect();
+            for w in lines.windows(2) {
+                if w[1].starts_with('"') && w[1].contains("\":") {
+                    assert!(w[0].starts_with("//"), "{kind}: {} is not explained", w[1]);
+                }
+            }
+        }
+        assert!(crate::json::statement_template("nope", "o", "id", "2026-01-01")
+            .unwrap_err()
+            .message
+            .contains("pledge.announced"));
+    }
 }

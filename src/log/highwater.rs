@@ -141,7 +141,7 @@ impl HighWater {
                 crypto::open_checkpoint(n.as_bytes(), log).map_err(|e| {
                     Error::precondition(
                         "high_water",
-                        format!("{} holds a checkpoint the log key did not sign: {}", self.path.display(), e.message),
+                        format!("{} holds a checkpoint the log key did not sign: {}", self.path.display(), e.rule()),
                     )
                 })
             })

@@ -267,7 +267,7 @@ fn load_or_create_key(dir: &Path, origin: Option<&str>, create: bool) -> Result<
                 ));
             }
         }
-        return LogSigner::new(&name, key);
+        return Ok(LogSigner::new(&name, key)?);
     }
     if !create {
         return Err(Error::not_found("data_dir", format!("no log key at {}", path.display())));

@@ -7,8 +7,8 @@
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
+use crate::merkle::Hash;
 use prost::Message;
-use tlog_tiles::Hash;
 use tokio::sync::oneshot;
 
 use super::{highwater::HighWater, Committed, Latest, Prepared, Shared, WriteState};

@@ -11,8 +11,8 @@ mod audit;
 mod checkpointer;
 pub use checkpointer::Checkpointer;
 
+use crate::merkle::{Hash, HashError, HashReader};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use tlog_tiles::{Hash, HashReader};
 
 use crate::domain::book::{self, Subject, Tally};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
@@ -474,11 +474,10 @@ fn load_governance(c: &Connection) -> Result<Governance> {
         c.prepare("SELECT keyid, party_id, public_key, added_at, revoked_at FROM party_keys").map_err(db_err)?;
     let keys = st
         .query_map([], |r| {
-            let pk: Vec<u8> = r.get(2)?;
             Ok(KeyRecord {
                 keyid: r.get(0)?,
                 party_id: r.get(1)?,
-                public_key: pk.try_into().unwrap_or([0; 32]),
+                public_key: bytes32(r, 2)?,
                 added_at: r.get(3)?,
                 revoked_at: r.get(4)?,
             })
@@ -499,8 +498,21 @@ fn latest_checkpoint(c: &Connection) -> Result<Option<CheckpointRow>> {
 }
 
 fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
-    let root: Vec<u8> = r.get(1)?;
-    Ok(CheckpointRow { size: r.get(0)?, root: root.try_into().unwrap_or([0; 32]), note: r.get(2)? })
+    Ok(CheckpointRow { size: r.get(0)?, root: bytes32(r, 1)?, note: r.get(2)? })
+}
+
+/// A 32-byte column (a key or a hash). Any other length is corruption, reported as a conversion error
+/// naming the column, never read as zeros.
+fn bytes32(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<[u8; 32]> {
+    let v: Vec<u8> = r.get(i)?;
+    let len = v.len();
+    v.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Blob,
+            format!("expected 32 bytes, found {len}").into(),
+        )
+    })
 }
 
 /// First 8 bytes of a hash as the integer SQLite indexes.
@@ -661,16 +673,16 @@ pub struct SubjectFilter {
 }
 
 impl HashReader for SqlHashes<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, HashError> {
         let mut st = self
             .0
             .prepare_cached("SELECT hash FROM tree_hashes WHERE id = ?1")
-            .map_err(|_| tlog_tiles::Error::IndexesNotInTree)?;
+            .map_err(|_| HashError::IndexesNotInTree)?;
         indexes
             .iter()
             .map(|&i| {
-                let v: Vec<u8> = st.query_row([i], |r| r.get(0)).map_err(|_| tlog_tiles::Error::IndexesNotInTree)?;
-                <[u8; 32]>::try_from(v.as_slice()).map(Hash).map_err(|_| tlog_tiles::Error::MalformedHash)
+                let v: Vec<u8> = st.query_row([i], |r| r.get(0)).map_err(|_| HashError::IndexesNotInTree)?;
+                <[u8; 32]>::try_from(v.as_slice()).map(Hash).map_err(|_| HashError::MalformedHash)
             })
             .collect()
     }
@@ -703,7 +715,7 @@ pub struct CachedHashes<'a> {
 }
 
 impl HashReader for CachedHashes<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, HashError> {
         let mut out = Vec::with_capacity(indexes.len());
         let mut fresh = Vec::new();
         {
@@ -712,9 +724,8 @@ impl HashReader for CachedHashes<'_> {
                 match map.get(&i) {
                     Some(h) => out.push(*h),
                     None => {
-                        let h =
-                            self.db.read_hashes(&[i])?.into_iter().next().ok_or(tlog_tiles::Error::IndexesNotInTree)?;
-                        if tlog_tiles::split_stored_hash_index(i).0 >= HashCache::MIN_LEVEL {
+                        let h = self.db.read_hashes(&[i])?.into_iter().next().ok_or(HashError::IndexesNotInTree)?;
+                        if crate::merkle::split_stored_hash_index(i).0 >= HashCache::MIN_LEVEL {
                             fresh.push((i, h));
                         }
                         out.push(h);

@@ -122,7 +122,7 @@ impl Witness {
             Ok(cp) => cp,
             // Not a signed note or not a checkpoint: malformed (400). Well-formed but not signed by the
             // log's key: forbidden (403).
-            Err(e) if e.kind == crate::error::Kind::InvalidArgument => {
+            Err(e @ accord_tlog::Error::Malformed { .. }) => {
                 return text(StatusCode::BAD_REQUEST, format!("checkpoint: {e}"))
             }
             Err(e) => return text(StatusCode::FORBIDDEN, format!("checkpoint signature: {e}")),

@@ -1,4 +1,4 @@
-//! Scenario A of ../shared/scenarios/central-america-2026.md as signed statements, each signed by the party
+//! Scenario A of tests/data/scenarios/central-america-2026.md as signed statements, each signed by the party
 //! that must sign it, submitted in date order to a real server whose clock starts on 2027-02-01.
 use std::collections::BTreeMap;
 

@@ -214,11 +214,11 @@ pub fn convert(view: &dyn StateView, a: &Amount, to: &str) -> Result<Decimal> {
     let day = a.value_date_str();
     if let Some(s) = view.subject(FX_RATE, &fx_id(&a.currency, to, &day))? {
         let r: pb::FxRateRecorded = s.decode()?;
-        return money::mul("fx_rate.rate", a.value, parse_decimal("rate", &r.rate)?);
+        return Ok(money::mul("fx_rate.rate", a.value, parse_decimal("rate", &r.rate)?)?);
     }
     if let Some(s) = view.subject(FX_RATE, &fx_id(to, &a.currency, &day))? {
         let r: pb::FxRateRecorded = s.decode()?;
-        return money::div("fx_rate.rate", a.value, parse_decimal("rate", &r.rate)?);
+        return Ok(money::div("fx_rate.rate", a.value, parse_decimal("rate", &r.rate)?)?);
     }
     Err(Error::precondition(
         "fx_rate",

@@ -1,0 +1,24 @@
+//! Accord's domain layer, pure: the values every statement is made of, parsed once and checked exactly.
+//!
+//! No protobuf, SQL, async runtime, clock or file system: Cargo enforces it, as none is a dependency. The
+//! wire types are converted at the boundary (`accord::domain`), and every refusal carries the field path
+//! and the rule, which the server turns into a gRPC status in one place.
+//!
+//! - [`money`]: exact decimals (never floats), ISO 4217 currencies and their minor units, amounts with
+//!   value dates, checked arithmetic, presentation rounding.
+//! - [`date`]: calendar days (`YYYY-MM-DD`, proleptic Gregorian) in the plausible window 1900–2200.
+//! - [`text`]: identifiers and free text: lengths, character sets, control and bidi characters.
+//! - [`error`]: [`Refusal`], why a value was refused.
+#![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![warn(clippy::too_many_lines)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
+pub mod date;
+pub mod error;
+pub mod money;
+pub mod text;
+
+pub use error::{Refusal, RefusalKind, Result};

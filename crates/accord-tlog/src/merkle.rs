@@ -1,0 +1,249 @@
+//! RFC 6962 / RFC 9162 Merkle tree hashing and proof verification, and the C2SP `tlog-proof` bundle.
+//!
+//! Hashing, stored-hash indexing and proof construction come from `tlog_tiles` (a port of Go's
+//! `sumdb/tlog`), checked against the transparency-dev/merkle vectors in `tests/vectors.rs`. This module
+//! adds the edge cases those vectors require and the empty-tree root. No storage, no signing, no network.
+use base64::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Why a [`HashReader`] could not read (the stored-hash contract of `tlog_tiles`).
+pub use tlog_tiles::Error as HashError;
+pub use tlog_tiles::{
+    prove_record, prove_tree, split_stored_hash_index, stored_hash_count, stored_hash_index,
+    stored_hashes_for_record_hash, Hash, HashReader,
+};
+
+/// Root of the empty tree: SHA-256("") (RFC 6962 §2.1). Go's `tlog.TreeHash(0)` returns zeros instead;
+/// a size-0 checkpoint must carry this value.
+///
+/// ```
+/// let root = accord_tlog::merkle::empty_root();
+/// assert_eq!(hex::encode(root), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+/// ```
+pub fn empty_root() -> [u8; 32] {
+    Sha256::digest(b"").into()
+}
+
+/// `SHA-256(0x00 ‖ leaf)` (RFC 6962 §2.1).
+pub fn leaf_hash(leaf: &[u8]) -> [u8; 32] {
+    tlog_tiles::record_hash(leaf).0
+}
+
+/// Tree hash of the first `n` leaves, with the RFC 6962 empty root for n = 0.
+pub fn tree_hash<R: HashReader>(n: u64, r: &R) -> Result<[u8; 32]> {
+    if n == 0 {
+        return Ok(empty_root());
+    }
+    tlog_tiles::tree_hash(n, r).map(|h| h.0).map_err(Error::Hashes)
+}
+
+fn to_hashes(proof: &[Vec<u8>]) -> Result<Vec<Hash>> {
+    proof
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            <[u8; 32]>::try_from(p.as_slice()).map(Hash).map_err(|_| {
+                Error::invalid(format!("proof[{i}]"), format!("a proof hash is 32 bytes, got {}", p.len()))
+            })
+        })
+        .collect()
+}
+
+fn to_hash(h: &[u8], field: &str) -> Result<Hash> {
+    <[u8; 32]>::try_from(h).map(Hash).map_err(|_| Error::invalid(field, format!("a hash is 32 bytes, got {}", h.len())))
+}
+
+/// Verify that `leaf_hash` is leaf `index` of the tree of `size` leaves with root `root`.
+///
+/// Always take `size` from a signed checkpoint: an audit path alone does not pin the tree size.
+pub fn verify_inclusion(index: u64, size: u64, leaf_hash: &[u8], proof: &[Vec<u8>], root: &[u8]) -> Result<()> {
+    if index >= size {
+        return Err(Error::invalid("index", format!("index {index} is not below tree size {size}")));
+    }
+    let p = to_hashes(proof)?;
+    let lh = to_hash(leaf_hash, "leaf_hash")?;
+    let th = to_hash(root, "root")?;
+    tlog_tiles::check_record(&p, size, th, index, lh)
+        .map_err(|e| Error::denied("inclusion_proof", format!("does not verify: {e}")))
+}
+
+/// Verify that the tree of `size2` (root `root2`) extends the tree of `size1` (root `root1`).
+///
+/// As in the transparency-dev/merkle vectors, `size1 = 0` is rejected: every tree extends the empty tree,
+/// so such a check proves nothing and callers handle size 0 themselves. Equal sizes need an empty proof
+/// and byte-identical roots.
+pub fn verify_consistency(size1: u64, size2: u64, root1: &[u8], root2: &[u8], proof: &[Vec<u8>]) -> Result<()> {
+    let fail = |m: String| Error::denied("consistency_proof", m);
+    if size1 > size2 {
+        return Err(Error::invalid("from_size", format!("{size1} is larger than to_size {size2}")));
+    }
+    if size1 == 0 {
+        return Err(fail("a consistency proof from the empty tree proves nothing".into()));
+    }
+    if size1 == size2 {
+        if !proof.is_empty() {
+            return Err(fail("sizes are equal but the proof is not empty".into()));
+        }
+        if root1 != root2 {
+            return Err(fail("sizes are equal but the roots differ".into()));
+        }
+        return Ok(());
+    }
+    let r1 = to_hash(root1, "root1")?;
+    let r2 = to_hash(root2, "root2")?;
+    let p = to_hashes(proof)?;
+    tlog_tiles::check_tree(&p, size2, r2, size1, r1).map_err(|e| fail(format!("does not verify: {e}")))
+}
+
+/// Header line of a C2SP tlog-proof.
+pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
+
+/// A C2SP `tlog-proof` (c2sp.org/tlog-proof@v1): the checkpoint, the index, the inclusion proof and
+/// optional opaque extra data. Accord puts the leaf bytes in the `extra` line, so one file is enough to
+/// verify an entry offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofBundle {
+    /// Opaque extra data; Accord's is the leaf, exactly as hashed.
+    pub extra: Option<Vec<u8>>,
+    /// The leaf index.
+    pub index: u64,
+    /// The inclusion proof, from the leaf up.
+    pub proof: Vec<[u8; 32]>,
+    /// The signed checkpoint note, verbatim.
+    pub checkpoint: String,
+}
+
+/// Longest bundle we parse (leaf ≤ 1 MiB base64, 64 proof lines, checkpoint with cosignatures).
+pub const MAX_BUNDLE_BYTES: usize = 2 * 1024 * 1024;
+
+impl ProofBundle {
+    /// The bundle as text, exactly as c2sp.org/tlog-proof writes it.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("{TLOG_PROOF_HEADER}\n");
+        if let Some(extra) = &self.extra {
+            s.push_str(&format!("extra {}\n", BASE64_STANDARD.encode(extra)));
+        }
+        s.push_str(&format!("index {}\n", self.index));
+        for h in &self.proof {
+            s.push_str(&BASE64_STANDARD.encode(h));
+            s.push('\n');
+        }
+        s.push('\n');
+        s.push_str(&self.checkpoint);
+        s
+    }
+
+    /// Parse a bundle (at most [`MAX_BUNDLE_BYTES`]); the checkpoint is kept verbatim, not verified.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = |m: &str| Error::invalid("tlog-proof", m.to_string());
+        if text.len() > MAX_BUNDLE_BYTES {
+            return Err(bad("larger than 2 MiB"));
+        }
+        let (head, checkpoint) = text.split_once("\n\n").ok_or_else(|| bad("no blank line before the checkpoint"))?;
+        let mut lines = head.split('\n');
+        if lines.next() != Some(TLOG_PROOF_HEADER) {
+            return Err(bad("first line must be c2sp.org/tlog-proof@v1"));
+        }
+        let mut extra = None;
+        let mut line = lines.next().ok_or_else(|| bad("missing index line"))?;
+        if let Some(b64) = line.strip_prefix("extra ") {
+            extra = Some(BASE64_STANDARD.decode(b64).map_err(|_| bad("extra is not base64"))?);
+            line = lines.next().ok_or_else(|| bad("missing index line"))?;
+        }
+        let idx = line.strip_prefix("index ").ok_or_else(|| bad("expected 'index N'"))?;
+        let index: u64 = idx.parse().map_err(|_| bad("index is not a decimal number"))?;
+        if index.to_string() != idx {
+            return Err(bad("index has leading zeros or a sign"));
+        }
+        let mut proof = Vec::new();
+        for l in lines {
+            if proof.len() >= 64 {
+                return Err(bad("more than 64 proof hashes"));
+            }
+            let h = BASE64_STANDARD.decode(l).map_err(|_| bad("proof line is not base64"))?;
+            proof.push(<[u8; 32]>::try_from(h.as_slice()).map_err(|_| bad("proof hash is not 32 bytes"))?);
+        }
+        if checkpoint.is_empty() {
+            return Err(bad("checkpoint is empty"));
+        }
+        Ok(Self { extra, index, proof, checkpoint: checkpoint.to_string() })
+    }
+
+    /// The proof hashes as byte vectors, the form [`verify_inclusion`] takes.
+    pub fn proof_vecs(&self) -> Vec<Vec<u8>> {
+        self.proof.iter().map(|h| h.to_vec()).collect()
+    }
+}
+
+/// A [`HashReader`] over an in-memory vector of stored hashes (tests, benches, offline replay).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryHashes(pub Vec<Hash>);
+
+impl MemoryHashes {
+    /// Append a leaf and every stored hash it completes.
+    pub fn append(&mut self, leaf: &[u8]) {
+        let n = self.leaves();
+        // Reading the hashes this tree itself holds cannot fail; on a bug the leaf is left out, which
+        // every root comparison then reports.
+        if let Ok(hashes) = tlog_tiles::stored_hashes(n, leaf, self) {
+            self.0.extend(hashes);
+        }
+    }
+    /// Number of leaves.
+    pub fn leaves(&self) -> u64 {
+        // stored_hash_count(n) is strictly increasing; invert by search.
+        let total = self.0.len() as u64;
+        let (mut lo, mut hi) = (0u64, total.saturating_add(1));
+        while lo.saturating_add(1) < hi {
+            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+            if tlog_tiles::stored_hash_count(mid) <= total {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        lo
+    }
+    /// The RFC 6962 root of the leaves appended so far.
+    pub fn root(&self) -> [u8; 32] {
+        tree_hash(self.leaves(), self).unwrap_or_default()
+    }
+}
+
+impl HashReader for MemoryHashes {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        indexes.iter().map(|&i| self.0.get(i as usize).copied().ok_or(tlog_tiles::Error::IndexesNotInTree)).collect()
+    }
+}
+
+/// A [`HashReader`] that remembers what it read: proofs for neighbouring leaves share most hashes, so a
+/// batch of receipts reads each stored hash once.
+#[derive(Debug)]
+pub struct CachingReader<R> {
+    inner: R,
+    cache: std::cell::RefCell<std::collections::HashMap<u64, Hash>>,
+}
+
+impl<R: HashReader> CachingReader<R> {
+    /// Cache what `inner` reads.
+    pub fn new(inner: R) -> Self {
+        Self { inner, cache: Default::default() }
+    }
+}
+
+impl<R: HashReader> HashReader for CachingReader<R> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        let mut cache = self.cache.borrow_mut();
+        let missing: Vec<u64> = indexes.iter().copied().filter(|i| !cache.contains_key(i)).collect();
+        if !missing.is_empty() {
+            let got = self.inner.read_hashes(&missing)?;
+            if got.len() != missing.len() {
+                return Err(tlog_tiles::Error::IndexesNotInTree);
+            }
+            cache.extend(missing.into_iter().zip(got));
+        }
+        indexes.iter().map(|i| cache.get(i).copied().ok_or(tlog_tiles::Error::IndexesNotInTree)).collect()
+    }
+}
