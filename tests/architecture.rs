@@ -1,6 +1,68 @@
-//! Architecture fence (after tessera's forbidden-function test): the module map of DESIGN.md §5 stays true
-//! because a test says so.
+//! Architecture fence: the module map of `src/lib.rs` stays true because a test reads the import graph.
+//!
+//! Every `.rs` file under `src/` is lexed (comments, strings and character literals removed), and every
+//! path it names is resolved to its first segment: `crate::log::Ledger` and `use crate::{log, query}` are
+//! arrows to the top-level modules `log` and `query`; `rusqlite::params` is an arrow to the external
+//! crate `rusqlite`. The test fails on an arrow the map below does not allow, names the file, and fails
+//! if the map itself has a cycle. The pure layers (`crates/accord-tlog`) are fenced by Cargo instead:
+//! their manifests do not list protobuf, SQL or async crates at all.
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// Which top-level modules of `src/` each module may name. `main` is `src/main.rs`. Items defined in
+/// `lib.rs` itself (`PAYLOAD_TYPE`) and the re-exported `merkle` (the `accord-tlog` crate) sit at the
+/// bottom with `error`, `sync` and `pb`.
+const MAP: &[(&str, &[&str])] = &[
+    ("sync", &[]),
+    ("error", &[]),
+    ("pb", &[]),
+    ("metrics", &["sync"]),
+    ("crypto", &["error", "pb", "PAYLOAD_TYPE"]),
+    ("json", &["error", "pb"]),
+    ("domain", &["crypto", "error", "json", "pb"]),
+    ("storage", &["crypto", "domain", "error", "merkle", "sync"]),
+    ("log", &["crypto", "domain", "error", "merkle", "metrics", "pb", "storage", "sync", "PAYLOAD_TYPE"]),
+    ("query", &["domain", "error", "merkle", "pb", "storage"]),
+    ("witness", &["crypto", "error", "log", "merkle"]),
+    ("report", &["crypto", "domain", "error", "log", "pb", "query", "storage"]),
+    ("audit", &["crypto", "domain", "error", "merkle", "pb", "report", "storage"]),
+    ("api", &["domain", "error", "log", "pb", "query", "report", "storage", "sync", "PAYLOAD_TYPE"]),
+    ("server", &["api", "log", "metrics", "pb"]),
+    ("web", &["domain", "error", "log", "metrics", "pb", "query", "report", "server", "storage"]),
+    ("config", &["domain", "error", "log", "server", "witness"]),
+    ("client", &["crypto", "error", "log", "merkle", "pb", "query", "server", "storage"]),
+    (
+        "cli",
+        &[
+            "api", "audit", "client", "config", "crypto", "domain", "error", "json", "log", "merkle", "pb", "query",
+            "report", "server", "storage", "sync", "web", "witness",
+        ],
+    ),
+    ("main", &["cli"]),
+    // src/bin/*: binaries beside the product, using the library's public API only (`accord::...`).
+    ("bin", &["client", "crypto", "pb", "sync"]),
+];
+
+/// External crates that only some modules may name.
+const EXTERNAL: &[(&str, &[&str])] = &[
+    // SQLite only in the storage layer.
+    ("rusqlite", &["storage"]),
+    // gRPC only at the transport edge.
+    ("tonic", &["api", "server", "client", "cli", "pb", "bin"]),
+    ("tonic_health", &["server", "cli"]),
+    ("tonic_reflection", &["server"]),
+    // The HTTP framework only where HTTP is served.
+    ("axum", &["server", "web", "witness", "cli"]),
+    // The async runtime stays out of the pure and storage layers.
+    ("tokio", &["api", "server", "web", "witness", "log", "client", "cli", "main", "bin"]),
+    // Renderers and exporters only in the report layer (and the CLI's CSV writer).
+    ("maud", &["report", "web"]),
+    ("quick_xml", &["report"]),
+    ("csv", &["report", "cli"]),
+    // Signed notes and tlog hashing live in crates/accord-tlog; the root crate names them through it.
+    ("signed_note", &[]),
+    ("tlog_tiles", &[]),
+];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -12,58 +74,297 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
             out.push(p);
         }
     }
+    out.sort();
     out
 }
 
-fn src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
-}
-
-fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
-    let root = src();
-    rust_files(&root)
-        .into_iter()
-        .filter_map(|p| {
-            let rel = p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
-            if allowed.iter().any(|a| rel.starts_with(a)) {
-                return None;
+/// The source with comments, string literals and character literals replaced by spaces; lifetimes kept.
+fn code_only(src: &str) -> String {
+    let b: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    let at = |i: usize| b.get(i).copied().unwrap_or('\0');
+    while i < b.len() {
+        let c = b[i];
+        if c == '/' && at(i + 1) == '/' {
+            while i < b.len() && b[i] != '\n' {
+                i += 1;
             }
-            let text = std::fs::read_to_string(&p).unwrap();
-            text.lines().any(|l| !l.trim_start().starts_with("//") && l.contains(needle)).then_some(rel)
-        })
-        .collect()
-}
-
-#[test]
-fn rusqlite_only_in_storage() {
-    assert_eq!(offenders("rusqlite", &["storage/"]), Vec::<String>::new());
-}
-
-#[test]
-fn tonic_only_in_transport_layers() {
-    let allowed = &["api/", "server.rs", "client.rs", "cli/", "pb.rs"];
-    assert_eq!(offenders("tonic", allowed), Vec::<String>::new());
-}
-
-#[test]
-fn domain_is_pure() {
-    let root = src().join("domain");
-    for p in rust_files(&root) {
-        let text: String = std::fs::read_to_string(&p)
-            .unwrap()
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for banned in ["tokio", "tonic", "rusqlite", "std::fs", "std::net", "SystemTime::now"] {
-            assert!(!text.contains(banned), "{} uses {banned}", p.display());
+        } else if c == '/' && at(i + 1) == '*' {
+            let mut depth = 0;
+            while i < b.len() {
+                if b[i] == '/' && at(i + 1) == '*' {
+                    depth += 1;
+                    i += 2;
+                } else if b[i] == '*' && at(i + 1) == '/' {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            out.push(' ');
+        } else if c == 'r'
+            && (at(i + 1) == '"' || (at(i + 1) == '#' && (at(i + 2) == '"' || at(i + 2) == '#')))
+            && !at(i.wrapping_sub(1)).is_alphanumeric()
+        {
+            // Raw string r#"..."#: skip to the closing quote followed by as many hashes.
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while at(j) == '#' {
+                hashes += 1;
+                j += 1;
+            }
+            j += 1;
+            loop {
+                if j >= b.len() {
+                    break;
+                }
+                if b[j] == '"' && (1..=hashes).all(|k| at(j + k) == '#') {
+                    j += 1 + hashes;
+                    break;
+                }
+                j += 1;
+            }
+            i = j;
+            out.push(' ');
+        } else if c == '"' {
+            i += 1;
+            while i < b.len() && b[i] != '"' {
+                if b[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            out.push(' ');
+        } else if c == '\'' && (at(i + 2) == '\'' || at(i + 1) == '\\') {
+            // A character literal ('x', '\n', '\u{..}'); a lifetime ('a) has no closing quote after one char.
+            i += 1;
+            while i < b.len() && b[i] != '\'' {
+                if b[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            out.push(' ');
+        } else {
+            out.push(c);
+            i += 1;
         }
+    }
+    out
+}
+
+/// Identifier and punctuation tokens of code without comments and strings.
+fn tokens(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = code.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_alphanumeric() || c == '_' {
+            cur.push(c);
+        } else {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            if c == ':' && chars.get(i + 1) == Some(&':') {
+                out.push("::".into());
+                i += 1;
+            } else if !c.is_whitespace() {
+                out.push(c.to_string());
+            }
+        }
+        i += 1;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The first segments of every path in the file: `crate::X` gives `X` (each item of `crate::{X, Y}`
+/// too; binaries name the library `accord::X`, read the same way), and a path `x::...` that does not start after `::` gives `x` (external crates, `std`, local
+/// modules and types alike; the caller keeps those it knows).
+fn path_roots(toks: &[String]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let is_ident = |t: &str| t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_');
+    for (i, t) in toks.iter().enumerate() {
+        let next = toks.get(i + 1).map(String::as_str);
+        let prev = i.checked_sub(1).and_then(|p| toks.get(p)).map(String::as_str);
+        if (t == "crate" || t == "accord") && next == Some("::") {
+            match toks.get(i + 2).map(String::as_str) {
+                Some("{") => {
+                    // `crate::{a, b::c, d::{e, f}}`: the first identifier of each top-level item.
+                    let mut depth = 0;
+                    let mut expect = true;
+                    for t in &toks[i + 2..] {
+                        match t.as_str() {
+                            "{" => {
+                                depth += 1;
+                                if depth > 1 {
+                                    expect = false;
+                                }
+                            }
+                            "}" => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            "," if depth == 1 => expect = true,
+                            s if expect && depth == 1 && is_ident(s) => {
+                                out.insert(s.to_string());
+                                expect = false;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Some(s) if is_ident(s) => {
+                    out.insert(s.to_string());
+                }
+                _ => {}
+            }
+        } else if is_ident(t)
+            && t != "crate"
+            && t != "accord"
+            && ((next == Some("::") && prev != Some("::")) || prev == Some("use"))
+        {
+            out.insert(t.clone());
+        }
+    }
+    out
+}
+
+/// Top-level module of a file under `src/`: `log/sequencer.rs` → `log`, `server.rs` → `server`.
+fn top_module(rel: &Path) -> String {
+    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+    first.strip_suffix(".rs").map(str::to_string).unwrap_or(first)
+}
+
+/// (module, file, name) for every arrow out of every file of `src/` (lib.rs, which only declares the
+/// modules, excepted).
+fn arrows() -> Vec<(String, String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    for p in rust_files(&src) {
+        let rel = p.strip_prefix(&src).unwrap().to_path_buf();
+        if rel == Path::new("lib.rs") {
+            continue;
+        }
+        let module = top_module(&rel);
+        let text = std::fs::read_to_string(&p).unwrap();
+        for root in path_roots(&tokens(&code_only(&text))) {
+            out.push((module.clone(), rel.display().to_string(), root));
+        }
+    }
+    out
+}
+
+fn modules() -> BTreeSet<&'static str> {
+    MAP.iter().map(|(m, _)| *m).chain(["merkle", "PAYLOAD_TYPE"]).collect()
+}
+
+#[test]
+fn every_arrow_between_modules_is_on_the_map() {
+    let map: BTreeMap<&str, &[&str]> = MAP.iter().copied().collect();
+    let known = modules();
+    let mut bad = Vec::new();
+    for (module, file, to) in arrows() {
+        let Some(allowed) = map.get(module.as_str()) else {
+            bad.push(format!("{file}: module {module} is not on the map in tests/architecture.rs"));
+            continue;
+        };
+        if to != module && known.contains(to.as_str()) && !allowed.contains(&to.as_str()) {
+            bad.push(format!("{file}: {module} -> {to} is not allowed"));
+        }
+    }
+    assert!(bad.is_empty(), "arrows the map forbids:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn external_crates_stay_in_their_layers() {
+    let mut bad = Vec::new();
+    for (module, file, to) in arrows() {
+        if let Some((_, allowed)) = EXTERNAL.iter().find(|(c, _)| *c == to) {
+            if !allowed.contains(&module.as_str()) {
+                bad.push(format!("{file}: {module} names {to}"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "external crates outside their layers:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn the_map_has_no_cycle() {
+    let map: BTreeMap<&str, &[&str]> = MAP.iter().copied().collect();
+    // Depth-first search; a module met again while still on the stack closes a cycle.
+    fn visit<'a>(
+        m: &'a str,
+        map: &BTreeMap<&'a str, &'a [&'a str]>,
+        stack: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        assert!(!stack.contains(&m), "cycle in the module map: {} -> {m}", stack.join(" -> "));
+        stack.push(m);
+        for d in map.get(m).copied().unwrap_or_default() {
+            visit(d, map, stack, done);
+        }
+        stack.pop();
+        done.insert(m);
+    }
+    let mut done = BTreeSet::new();
+    for (m, _) in MAP {
+        visit(m, &map, &mut Vec::new(), &mut done);
     }
 }
 
 #[test]
-fn log_signing_key_stays_in_crypto() {
-    // Signing with the log key happens only through crypto::LogSigner.
-    assert_eq!(offenders("ed25519_dalek::Signer", &["crypto/"]), Vec::<String>::new());
-    assert_eq!(offenders("signed_note::Note", &["crypto/"]), Vec::<String>::new());
+fn the_domain_reads_no_clock_file_or_network() {
+    let mut bad = Vec::new();
+    for (module, file, to) in arrows() {
+        if module == "domain" && ["tokio", "tonic", "rusqlite", "axum", "hyper"].contains(&to.as_str()) {
+            bad.push(format!("{file}: names {to}"));
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+    for p in rust_files(&src) {
+        let toks = tokens(&code_only(&std::fs::read_to_string(&p).unwrap()));
+        for w in toks.windows(3) {
+            let path = format!("{}{}{}", w[0], w[1], w[2]);
+            if ["std::fs", "std::net", "SystemTime::now", "Instant::now"].contains(&path.as_str()) {
+                bad.push(format!("{}: {path}", p.display()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "the domain must stay pure:\n{}", bad.join("\n"));
+}
+
+/// The lexer itself: a fence that cannot see an arrow cannot fail.
+#[test]
+fn the_lexer_sees_paths_and_skips_comments_and_strings() {
+    let src = r##"
+        use crate::{log::Ledger, query, domain::{a, b}};
+        // use crate::web;
+        /* crate::audit */
+        let s = "crate::report"; let r = r#"crate::cli"#; let c = '"'; fn f<'a>(x: &'a str) {}
+        fn g() { crate::storage::open(); rusqlite::params![]; }
+    "##;
+    let roots = path_roots(&tokens(&code_only(src)));
+    for want in ["log", "query", "domain", "storage", "rusqlite"] {
+        assert!(roots.contains(want), "{want} missing from {roots:?}");
+    }
+    for not in ["web", "audit", "report", "cli", "a", "b", "Ledger"] {
+        assert!(!roots.contains(not), "{not} wrongly found in {roots:?}");
+    }
 }
