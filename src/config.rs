@@ -8,39 +8,96 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// The config file: every key optional, unknown keys refused.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// Every setting of `accord serve`, each optional, in one place: the same struct is the command line (with
+/// its environment variables) and the TOML config file (the same key names; unknown keys refused).
+/// [`resolve`] applies the precedence flag > environment > file > [`ServeConfig::default`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// Directory holding ledger.db and log.key [default: ./accord-data].
+    #[arg(long, env = "ACCORD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// gRPC address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "ACCORD_LISTEN")]
     pub listen: Option<String>,
+    /// Also serve the public, read-only transparency page over HTTP on this address [default: off].
+    #[arg(long, env = "ACCORD_HTTP")]
     pub http: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [default: off].
+    #[arg(long, env = "ACCORD_METRICS")]
     pub metrics: Option<String>,
+    /// Origin (checkpoint origin line and log key name) of a new ledger [default: accord.localhost/ledger].
+    #[arg(long, env = "ACCORD_ORIGIN")]
     pub origin: Option<String>,
+    /// SQLite synchronous mode: full (an acknowledged entry survives power loss) or normal [default: full].
+    #[arg(long, env = "ACCORD_SYNC", value_parser = ["full", "normal"])]
     pub sync: Option<String>,
+    /// Read-only connections in the pool [default: 8].
+    #[arg(long, env = "ACCORD_READERS")]
     pub readers: Option<usize>,
+    /// Largest statement (envelope payload) in bytes [default: 65536].
+    #[arg(long, env = "ACCORD_MAX_PAYLOAD_BYTES")]
     pub max_payload_bytes: Option<usize>,
+    /// Most signatures on one envelope [default: 32].
+    #[arg(long, env = "ACCORD_MAX_SIGNATURES")]
     pub max_signatures: Option<usize>,
+    /// Most envelopes in one SubmitBatch [default: 1024].
+    #[arg(long, env = "ACCORD_MAX_BATCH")]
     pub max_batch: Option<usize>,
+    /// Submissions waiting for the sequencer before new ones get UNAVAILABLE [default: 1024].
+    #[arg(long, env = "ACCORD_QUEUE_DEPTH")]
     pub queue_depth: Option<usize>,
+    /// Requests handled at once across all connections; more wait [default: 512].
+    #[arg(long, env = "ACCORD_MAX_CONCURRENT_REQUESTS")]
     pub max_concurrent_requests: Option<usize>,
+    /// Per-request deadline in milliseconds (DEADLINE_EXCEEDED after) [default: 30000].
+    #[arg(long, env = "ACCORD_REQUEST_TIMEOUT_MS")]
     pub request_timeout_ms: Option<u64>,
+    /// Submissions per second allowed per signing key, 0 = unlimited (token bucket; RESOURCE_EXHAUSTED with a
+    /// retry hint beyond it) [default: 0].
+    #[arg(long, env = "ACCORD_RATE_PER_KEY")]
     pub rate_per_key: Option<u32>,
+    /// Token-bucket burst per key [default: 2 × the rate].
+    #[arg(long, env = "ACCORD_RATE_BURST")]
     pub rate_burst: Option<u32>,
+    /// Envelopes per second per client (TLS client certificate, else remote IP), checked before any
+    /// signature work, 0 = unlimited [default: 0].
+    #[arg(long, env = "ACCORD_RATE_PER_CLIENT")]
     pub rate_per_client: Option<u32>,
+    /// Open connections per port (gRPC, public page, metrics); more are closed at once [default: 1024].
+    #[arg(long, env = "ACCORD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Concurrent HTTP/2 streams per gRPC connection [default: 100].
+    #[arg(long, env = "ACCORD_MAX_STREAMS_PER_CONNECTION")]
     pub max_streams_per_connection: Option<u32>,
+    /// A request body must arrive within this many ms before the request takes a slot [default: 10000].
+    #[arg(long, env = "ACCORD_REQUEST_BODY_TIMEOUT_MS")]
     pub request_body_timeout_ms: Option<u64>,
+    /// HTTP ports: request headers and TLS handshakes must arrive within this many ms [default: 10000].
+    #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT_MS")]
     pub header_read_timeout_ms: Option<u64>,
-    /// Per-party submissions per second for each of the party's keys (overrides rate_per_key).
+    /// Per-party submissions per second for each of the party's keys (overrides rate_per_key); config
+    /// file only, as a table.
+    #[arg(skip)]
     pub party_rates: Option<BTreeMap<String, u32>>,
+    /// PEM certificate chain: serve gRPC and HTTP over TLS (with --tls-key) [default: plain text].
+    #[arg(long, env = "ACCORD_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert [default: none].
+    #[arg(long, env = "ACCORD_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// PEM CA that client certificates must chain to (mutual TLS) [default: none].
+    #[arg(long, env = "ACCORD_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Submissions need a client certificate from --tls-client-ca; reads stay public [default: false].
+    #[arg(long, env = "ACCORD_REQUIRE_CLIENT_CERT")]
     pub require_client_cert: Option<bool>,
-    /// Witnesses as URL=COSIGNER_KEY.
+    /// A witness to send every new checkpoint to, as URL=COSIGNER_KEY (repeat) [default: none].
+    #[arg(long = "witness")]
     pub witnesses: Option<Vec<String>>,
-    /// The high-water record of the latest signed checkpoint (default: DATA_DIR/high-water).
+    /// The high-water record: the latest signed checkpoint, kept outside the database so that a lost or
+    /// rolled-back database is refused instead of forking the log [default: DATA_DIR/high-water].
+    #[arg(long, env = "ACCORD_HIGH_WATER")]
     pub high_water: Option<PathBuf>,
 }
 
@@ -264,6 +321,33 @@ mod tests {
         let c = resolve(&over, &file).unwrap();
         assert_eq!((c.listen.as_str(), c.readers, c.sync.as_str()), ("0.0.0.0:1", 16, "full"));
         assert_eq!(c.party_rates["DA"], 5);
+    }
+
+    /// The defaults the help text states are the defaults [`resolve`] applies: one truth, checked.
+    #[test]
+    fn stated_defaults_are_the_real_ones() {
+        use clap::Args as _;
+        let defaults = serde_json::to_value(ServeConfig::default()).unwrap();
+        let cmd = FileConfig::augment_args(clap::Command::new("serve"));
+        let mut checked = 0;
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let stated = help.rsplit_once("[default: ").and_then(|(_, d)| d.strip_suffix(']'));
+            let Some(stated) = stated else { panic!("--{id}: the help states no [default: ...]") };
+            let real = &defaults[id];
+            match real {
+                // Off by default: the text says what that means (off, none, plain text, DATA_DIR/...).
+                serde_json::Value::Null => {}
+                serde_json::Value::Array(a) if a.is_empty() => {}
+                // 0 = a burst of twice the rate.
+                _ if id == "rate_burst" => assert_eq!(real, 0),
+                serde_json::Value::String(s) => assert_eq!(stated, s, "--{id}"),
+                other => assert_eq!(stated, other.to_string(), "--{id}"),
+            }
+            checked += 1;
+        }
+        assert!(checked >= 25, "only {checked} settings seen");
     }
 
     #[test]

@@ -126,87 +126,8 @@ struct ServeArgs {
     /// Print the resolved configuration (JSON) and exit.
     #[arg(long)]
     print_config: bool,
-    /// Directory holding ledger.db and log.key [default: ./accord-data].
-    #[arg(long, env = "ACCORD_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-    /// gRPC address to listen on [default: 127.0.0.1:50051].
-    #[arg(long, env = "ACCORD_LISTEN")]
-    listen: Option<String>,
-    /// Also serve the public, read-only transparency page over HTTP on this address [default: off].
-    #[arg(long, env = "ACCORD_HTTP")]
-    http: Option<String>,
-    /// Serve Prometheus metrics at http://ADDR/metrics [default: off].
-    #[arg(long, env = "ACCORD_METRICS")]
-    metrics: Option<String>,
-    /// Origin (checkpoint origin line and log key name) of a new ledger [default: accord.localhost/ledger].
-    #[arg(long, env = "ACCORD_ORIGIN")]
-    origin: Option<String>,
-    /// SQLite synchronous mode: full (an acknowledged entry survives power loss) or normal [default: full].
-    #[arg(long, env = "ACCORD_SYNC", value_parser = ["full", "normal"])]
-    sync: Option<String>,
-    /// Read-only connections in the pool [default: 8].
-    #[arg(long, env = "ACCORD_READERS")]
-    readers: Option<usize>,
-    /// Largest statement (envelope payload) in bytes [default: 65536].
-    #[arg(long, env = "ACCORD_MAX_PAYLOAD_BYTES")]
-    max_payload_bytes: Option<usize>,
-    /// Most signatures on one envelope [default: 32].
-    #[arg(long, env = "ACCORD_MAX_SIGNATURES")]
-    max_signatures: Option<usize>,
-    /// Most envelopes in one SubmitBatch [default: 1024].
-    #[arg(long, env = "ACCORD_MAX_BATCH")]
-    max_batch: Option<usize>,
-    /// Submissions waiting for the sequencer before new ones get UNAVAILABLE [default: 1024].
-    #[arg(long, env = "ACCORD_QUEUE_DEPTH")]
-    queue_depth: Option<usize>,
-    /// Requests handled at once across all connections; more wait [default: 512].
-    #[arg(long, env = "ACCORD_MAX_CONCURRENT_REQUESTS")]
-    max_concurrent_requests: Option<usize>,
-    /// Per-request deadline in milliseconds (DEADLINE_EXCEEDED after) [default: 30000].
-    #[arg(long, env = "ACCORD_REQUEST_TIMEOUT_MS")]
-    request_timeout_ms: Option<u64>,
-    /// Submissions per second allowed per signing key, 0 = unlimited (token bucket; RESOURCE_EXHAUSTED with a
-    /// retry hint beyond it) [default: 0].
-    #[arg(long, env = "ACCORD_RATE_PER_KEY")]
-    rate_per_key: Option<u32>,
-    /// Token-bucket burst per key [default: 2 × the rate].
-    #[arg(long, env = "ACCORD_RATE_BURST")]
-    rate_burst: Option<u32>,
-    /// Envelopes per second per client (TLS client certificate, else remote IP), checked before any
-    /// signature work, 0 = unlimited [default: 0].
-    #[arg(long, env = "ACCORD_RATE_PER_CLIENT")]
-    rate_per_client: Option<u32>,
-    /// Open connections per port (gRPC, public page, metrics); more are closed at once [default: 1024].
-    #[arg(long, env = "ACCORD_MAX_CONNECTIONS")]
-    max_connections: Option<usize>,
-    /// Concurrent HTTP/2 streams per gRPC connection [default: 100].
-    #[arg(long, env = "ACCORD_MAX_STREAMS_PER_CONNECTION")]
-    max_streams_per_connection: Option<u32>,
-    /// A request body must arrive within this many ms before the request takes a slot [default: 10000].
-    #[arg(long, env = "ACCORD_REQUEST_BODY_TIMEOUT_MS")]
-    request_body_timeout_ms: Option<u64>,
-    /// HTTP ports: request headers and TLS handshakes must arrive within this many ms [default: 10000].
-    #[arg(long, env = "ACCORD_HEADER_READ_TIMEOUT_MS")]
-    header_read_timeout_ms: Option<u64>,
-    /// PEM certificate chain: serve gRPC and HTTP over TLS (with --tls-key) [default: plain text].
-    #[arg(long, env = "ACCORD_TLS_CERT")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert.
-    #[arg(long, env = "ACCORD_TLS_KEY")]
-    tls_key: Option<PathBuf>,
-    /// PEM CA that client certificates must chain to (mutual TLS) [default: none].
-    #[arg(long, env = "ACCORD_TLS_CLIENT_CA")]
-    tls_client_ca: Option<PathBuf>,
-    /// Submissions need a client certificate from --tls-client-ca; reads stay public [default: false].
-    #[arg(long, env = "ACCORD_REQUIRE_CLIENT_CERT")]
-    require_client_cert: Option<bool>,
-    /// A witness to send every new checkpoint to, as URL=COSIGNER_KEY (repeat) [default: none].
-    #[arg(long = "witness")]
-    witnesses: Vec<String>,
-    /// The high-water record: the latest signed checkpoint, kept outside the database so that a lost or
-    /// rolled-back database is refused instead of forking the log [default: DATA_DIR/high-water].
-    #[arg(long, env = "ACCORD_HIGH_WATER")]
-    high_water: Option<PathBuf>,
+    #[command(flatten)]
+    settings: crate::config::Overrides,
     /// Start a new ledger although DATA_DIR holds a log key without its database (the key then signs a
     /// second, unrelated history: only for a key that never published anything).
     #[arg(long)]
@@ -524,36 +445,7 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         Some(p) => crate::config::read_file(p)?,
         None => Default::default(),
     };
-    let over = crate::config::Overrides {
-        data_dir: a.data_dir.clone(),
-        listen: a.listen.clone(),
-        http: a.http.clone(),
-        metrics: a.metrics.clone(),
-        origin: a.origin.clone(),
-        sync: a.sync.clone(),
-        readers: a.readers,
-        max_payload_bytes: a.max_payload_bytes,
-        max_signatures: a.max_signatures,
-        max_batch: a.max_batch,
-        queue_depth: a.queue_depth,
-        max_concurrent_requests: a.max_concurrent_requests,
-        request_timeout_ms: a.request_timeout_ms,
-        rate_per_key: a.rate_per_key,
-        rate_burst: a.rate_burst,
-        rate_per_client: a.rate_per_client,
-        max_connections: a.max_connections,
-        max_streams_per_connection: a.max_streams_per_connection,
-        request_body_timeout_ms: a.request_body_timeout_ms,
-        header_read_timeout_ms: a.header_read_timeout_ms,
-        party_rates: None,
-        tls_cert: a.tls_cert.clone(),
-        tls_key: a.tls_key.clone(),
-        tls_client_ca: a.tls_client_ca.clone(),
-        require_client_cert: a.require_client_cert,
-        witnesses: if a.witnesses.is_empty() { None } else { Some(a.witnesses.clone()) },
-        high_water: a.high_water.clone(),
-    };
-    let cfg = crate::config::resolve(&over, &file)?;
+    let cfg = crate::config::resolve(&a.settings, &file)?;
     if a.print_config {
         println!("{}", serde_json::to_string_pretty(&cfg)?);
         return Ok(());
