@@ -79,6 +79,85 @@ async fn refused(c: &mut Coalition, signers: &[&str], day: &str, body: Body, kin
     assert_eq!(c.client.checkpoint(None).await.unwrap().size, before, "a refusal wrote something: {e}");
 }
 
+/// Bug 1: a re-announcement that claims `new_money` but declares no `restates` is refused like any other;
+/// a restatement of 0 says explicitly that none of the other pledge is re-announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlap_rule_holds_whatever_new_money_says() {
+    let mut c = setup().await;
+    for new_money in [true, false] {
+        refused(
+            &mut c,
+            &["BC"],
+            "2026-06-01",
+            again("P3b", "100000000", &[], new_money),
+            Kind::FailedPrecondition,
+            &["restates", "overlaps open pledge P3"],
+        )
+        .await;
+    }
+    c.submit(&["BC"], "2026-06-01", again("P3b", "100000000", &[("P3", "0")], true))
+        .await
+        .expect("a restatement of 0: all of P3b is additional");
+    let p3 = c.client.subject("pledge", "P3", false).await.unwrap().item.unwrap();
+    assert_eq!(p3.status, "announced");
+    let rep = report(&mut c).await;
+    assert_eq!((rep.new_money.pledged.as_str(), rep.new_money.new_money.as_str()), ("400000000", "400000000"));
+    report_verify(&c);
+}
+
+/// Bug 2: new money subtracts what a pledge restates. P3 (300 m) and P3b (100 m restating 20 m of P3):
+/// P = 280 + 100 = 380 m; P_new = 280 + (100 − 20) = 360 m.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_money_is_net_of_restated_amounts() {
+    let mut c = setup().await;
+    c.submit(&["BC"], "2026-06-01", again("P3b", "100000000", &[("P3", "20000000")], true)).await.expect("P3b");
+    let rep = report(&mut c).await;
+    assert_eq!(rep.new_money.pledged, "380000000");
+    assert_eq!(rep.new_money.new_money, "360000000");
+    assert_eq!(rep.new_money.share, "94.7");
+    let r = &rep.new_money.restatements;
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].pledge_id.as_str(), r[0].restates.as_str(), r[0].amount.as_str()), ("P3b", "P3", "20000000"));
+    assert_eq!(r[0].status, "effective");
+    report_verify(&c);
+}
+
+/// Bug 3: withdrawing a restating pledge releases what it restated: total pledged goes back up, the
+/// original is active again, the restatement stays listed as withdrawn, and the replay agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawing_a_restating_pledge_releases_its_restatements() {
+    let mut c = setup().await;
+    c.submit(&["BC"], "2026-06-01", again("P3b", "300000000", &[("P3", "300000000")], true)).await.expect("P3b");
+    let p3 = c.client.subject("pledge", "P3", false).await.unwrap().item.unwrap();
+    assert_eq!(p3.status, "superseded");
+    assert_eq!(report(&mut c).await.funding.total_external.pledged, "300000000");
+
+    c.submit(&["BC"], "2026-08-01", withdraw("pledge", "P3b")).await.expect("withdrawal");
+    let p3 = c.client.subject("pledge", "P3", false).await.unwrap().item.unwrap();
+    assert_eq!(p3.status, "announced");
+    let f = p3.figures.unwrap();
+    assert!(f.restated_by.is_empty(), "{:?}", f.restated_by);
+    let rep = report(&mut c).await;
+    assert_eq!(rep.funding.total_external.pledged, "300000000");
+    assert_eq!((rep.new_money.pledged.as_str(), rep.new_money.new_money.as_str()), ("300000000", "300000000"));
+    let r = &rep.new_money.restatements;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].pledge_id.as_str(), r[0].restates.as_str(), r[0].status.as_str()), ("P3b", "P3", "withdrawn"));
+    let md = report_file(&mut c, "markdown").await;
+    assert!(md.contains("P3b restates 300,000,000.00 USD of P3 (withdrawn"), "{md}");
+    // P3 is open again: a new overlapping pledge must restate it.
+    refused(
+        &mut c,
+        &["BC"],
+        "2026-09-01",
+        again("P3c", "10000000", &[], true),
+        Kind::FailedPrecondition,
+        &["overlaps open pledge P3"],
+    )
+    .await;
+    report_verify(&c);
+}
+
 /// Bug 7: DSSE JSON is read as the spec allows (URL-safe base64, padded or not; unknown fields ignored),
 /// and the server accepts the envelope so read; the JSON written stays standard base64.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

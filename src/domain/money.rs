@@ -179,6 +179,19 @@ pub fn parse_money(field: &str, m: Option<&Money>) -> Result<Amount> {
     Ok(Amount { value, currency: m.currency.clone(), value_date })
 }
 
+/// Like [`parse_money`], but 0 is allowed: a restated amount of 0 states that none of a pledge is
+/// re-announced (DOMAIN.md §7).
+pub fn parse_money_or_zero(field: &str, m: Option<&Money>) -> Result<Amount> {
+    if let Some(x) = m {
+        if parse_decimal(&format!("{field}.value"), &x.value)?.is_zero() {
+            let one = Money { value: "1".into(), ..x.clone() };
+            let a = parse_money(field, Some(&one))?;
+            return Ok(Amount { value: Decimal::ZERO, ..a });
+        }
+    }
+    parse_money(field, m)
+}
+
 /// Banker's rounding (half to even) to cents, for presentation only.
 pub fn cents(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven)

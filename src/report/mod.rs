@@ -426,28 +426,62 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         internal_flows,
     };
 
-    // New money and restatements.
+    // New money and restatements (DOMAIN.md §7): P_new = Σ over effective pledges claiming `new_money` of
+    // (amount net of later restatements − the amounts it restates), never below zero per pledge; every
+    // restatement listed, those of withdrawn pledges marked withdrawn (they no longer restate anything).
     let mut new_money = Decimal::ZERO;
     let mut all_p = Decimal::ZERO;
     let mut restatements = Vec::new();
-    for (s, p, _, usd) in &pledges {
+    for s in all(r, book::PLEDGE, plan_id)? {
+        if !s.tally.withdrawn {
+            continue;
+        }
+        let p: pb::PledgeAnnounced = s.decode()?;
         if p.funding_source != "external" {
             continue;
         }
-        all_p.acc(*usd);
-        if p.new_money {
-            new_money.acc(*usd);
-        }
         for x in &p.restates {
-            let a = amount(x.amount.as_ref())?;
+            let a = money::parse_money_or_zero("restates.amount", x.amount.as_ref())?;
             restatements.push(Restated {
                 pledge_id: s.id.clone(),
                 restates: x.pledge_id.clone(),
                 amount: d(a.value),
                 currency: a.currency,
+                status: "withdrawn".into(),
             });
         }
     }
+    for (s, p, _, usd) in &pledges {
+        if p.funding_source != "external" {
+            continue;
+        }
+        all_p.acc(*usd);
+        let mut restated_here = Decimal::ZERO;
+        let mut unconvertible = false;
+        for x in &p.restates {
+            let a = money::parse_money_or_zero("restates.amount", x.amount.as_ref())?;
+            if !a.value.is_zero() {
+                // The restated pledge's own amount is listed as unconverted when no rate converts it; a
+                // restatement that cannot be converted leaves this pledge no new money (never overstated).
+                match book::convert(r, &a, &cur) {
+                    Ok(v) => restated_here.acc(v),
+                    Err(e) if book::is_conversion_gap(&e) => unconvertible = true,
+                    Err(e) => return Err(e),
+                }
+            }
+            restatements.push(Restated {
+                pledge_id: s.id.clone(),
+                restates: x.pledge_id.clone(),
+                amount: d(a.value),
+                currency: a.currency,
+                status: "effective".into(),
+            });
+        }
+        if p.new_money && !unconvertible {
+            new_money.acc(sub(*usd, restated_here).max(Decimal::ZERO));
+        }
+    }
+    restatements.sort_by(|a, b| (&a.pledge_id, &a.restates).cmp(&(&b.pledge_id, &b.restates)));
     let new_money = NewMoney { new_money: d(new_money), pledged: d(all_p), share: pct(new_money, all_p), restatements };
 
     // Usage years: commitments split by year, each at the commitment's value-date rate.

@@ -75,6 +75,10 @@ pub struct Restated {
     pub restates: String,
     pub amount: String,
     pub currency: String,
+    /// `effective`, or `withdrawn` when the restating pledge was withdrawn (the restated amount is released
+    /// back to the original pledge).
+    #[serde(default)]
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

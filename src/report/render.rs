@@ -481,7 +481,9 @@ pub fn markdown(rep: &Report) -> String {
         percent(&n.share)
     );
     for r in &n.restatements {
-        let _ = writeln!(o, "- {} restates {} {} of {}", r.pledge_id, amount(&r.amount), r.currency, r.restates);
+        let withdrawn = if r.status == "withdrawn" { " (withdrawn: no longer restated)" } else { "" };
+        let _ =
+            writeln!(o, "- {} restates {} {} of {}{withdrawn}", r.pledge_id, amount(&r.amount), r.currency, r.restates);
     }
     let _ = writeln!(o, "## Usage years\n");
     md_table(
