@@ -158,6 +158,50 @@ async fn withdrawing_a_restating_pledge_releases_its_restatements() {
     report_verify(&c);
 }
 
+/// Bug 4: the IATI export counts restated money once: a superseded pledge is not exported, a partly
+/// restated one is exported net of what was restated, and the file still validates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iati_export_does_not_double_count_restated_pledges() {
+    let mut c = setup().await;
+    c.submit(&["BC"], "2026-06-01", again("P3b", "300000000", &[("P3", "300000000")], true)).await.expect("P3b");
+    let p1 = sc::pledge("P1", "DA", "120000000", "EUR", &[("G1", "100")], "110", "external", "2029-12-31");
+    c.submit(&["DA"], "2026-01-20", p1).await.expect("P1");
+    let p1b = Body::PledgeAnnounced(pb::PledgeAnnounced {
+        pledge_id: "P1b".into(),
+        pledger_id: "DA".into(),
+        restates: vec![pb::Restatement { pledge_id: "P1".into(), amount: money("20000000", "EUR", "2026-01-20") }],
+        ..match sc::pledge("P1b", "DA", "50000000", "EUR", &[("G1", "100")], "110", "external", "2029-12-31") {
+            Body::PledgeAnnounced(p) => p,
+            _ => unreachable!(),
+        }
+    });
+    c.submit(&["DA"], "2026-06-01", p1b).await.expect("P1b");
+
+    let xml = report_file(&mut c, "iati").await;
+    let pledge_value = |id: &str| -> Option<String> {
+        let start = xml.find(&format!("<transaction ref=\"{id}\">"))?;
+        let t = &xml[start..];
+        let t = &t[..t.find("</transaction>")?];
+        assert!(t.contains("<transaction-type code=\"12\"/>"), "{t}");
+        let v = &t[t.find("<value ")?..];
+        Some(v[v.find('>')? + 1..v.find("</value>")?].to_string())
+    };
+    assert_eq!(pledge_value("P3"), None, "a superseded pledge is not exported:\n{xml}");
+    assert_eq!(pledge_value("P3b").as_deref(), Some("300000000"));
+    assert_eq!(pledge_value("P1").as_deref(), Some("100000000"), "P1 net of the 20 m P1b restates");
+    assert_eq!(pledge_value("P1b").as_deref(), Some("50000000"));
+    assert!(xml.contains("restates 20000000 EUR of pledge P1"), "{xml}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let schema =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas/iati-2.03/iati-activities-schema.xsd");
+    let lint = Command::new("xmllint").args(["--noout", "--nonet", "--schema"]).arg(schema).arg(&file).output();
+    let lint = lint.expect("xmllint is required: run scripts/test.sh (it installs Debian's libxml2-utils)");
+    assert!(lint.status.success(), "the export does not validate:\n{}", String::from_utf8_lossy(&lint.stderr));
+}
+
 /// Bug 7: DSSE JSON is read as the spec allows (URL-safe base64, padded or not; unknown fields ignored),
 /// and the server accepts the envelope so read; the JSON written stays standard base64.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
