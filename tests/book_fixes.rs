@@ -202,6 +202,72 @@ async fn iati_export_does_not_double_count_restated_pledges() {
     assert!(lint.status.success(), "the export does not validate:\n{}", String::from_utf8_lossy(&lint.stderr));
 }
 
+/// Bug 5: a clean `verified` attestation verifies the values as reported; the opinion is shown beside
+/// each value (JSON, Markdown, HTML, CSV); an adjustment still replaces the value it names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_attestation_fills_the_verified_value() {
+    let mut c = Coalition::start().await;
+    sc::plan_and_goals(&mut c).await;
+    let ind = |id: &str| {
+        Body::IndicatorDefined(pb::IndicatorDefined {
+            indicator_id: id.into(),
+            goal_id: "G1".into(),
+            title: format!("indicator {id}"),
+            measure: 1,
+            ascending: true,
+            unit: "cases".into(),
+            baseline: Some(pb::Baseline { value: "100".into(), year: 2025 }),
+            targets: vec![pb::IndicatorTarget { period: sc::period("2026-01-01", "2029-12-31"), value: "300".into() }],
+        })
+    };
+    c.submit(&["S"], "2026-01-10", ind("I-A")).await.unwrap();
+    c.submit(&["S"], "2026-01-10", ind("I-B")).await.unwrap();
+    let report_body = |id: &str, who: &str| {
+        Body::ProgressReported(pb::ProgressReported {
+            report_id: id.into(),
+            reporter_id: who.into(),
+            plan_id: sc::PLAN.into(),
+            period: sc::period("2026-01-01", "2026-12-31"),
+            indicator_values: vec![
+                pb::IndicatorValue { indicator_id: "I-A".into(), value: "160".into() },
+                pb::IndicatorValue { indicator_id: "I-B".into(), value: "120".into() },
+            ],
+            co_financing_realised: None,
+            narrative_sha256: vec![],
+        })
+    };
+    let gt = c.submit(&["GT"], "2027-01-20", report_body("R-GT", "GT")).await.unwrap();
+    c.submit(&["HN"], "2027-01-20", report_body("R-HN", "HN")).await.unwrap();
+    let covered = vec![c.identity(gt).await];
+    let att = Body::AttestationIssued(pb::AttestationIssued {
+        attestation_id: "A1".into(),
+        auditor_id: "Y".into(),
+        scope: "GT 2026".into(),
+        covered_entries: covered,
+        opinion: "verified".into(),
+        adjustments: vec![],
+    });
+    c.submit(&["Y"], "2027-01-25", att).await.unwrap();
+
+    let rep = report(&mut c).await;
+    let value = |ind: &str, report: &str| {
+        let i = rep.indicators.iter().find(|i| i.indicator_id == ind).unwrap();
+        i.values.iter().find(|v| v.report_id == report).unwrap().clone()
+    };
+    let a = value("I-A", "R-GT");
+    assert_eq!((a.reported.as_str(), a.verified.as_str(), a.used.as_str()), ("160", "160", "160"));
+    assert_eq!(a.opinion, "verified");
+    assert_eq!((value("I-B", "R-GT").verified.as_str(), value("I-B", "R-GT").opinion.as_str()), ("120", "verified"));
+    // An unattested report has no verified value and no opinion.
+    let h = value("I-A", "R-HN");
+    assert_eq!((h.reported.as_str(), h.verified.as_str(), h.opinion.as_str()), ("160", "", ""));
+    let md = report_file(&mut c, "markdown").await;
+    assert!(md.contains("| 160 | 160 | verified |"), "{md}");
+    let html = report_file(&mut c, "html").await;
+    assert!(html.contains("<th>opinion</th>") || html.contains(">opinion<"), "{html}");
+    report_verify(&c);
+}
+
 /// Bug 7: DSSE JSON is read as the spec allows (URL-safe base64, padded or not; unknown fields ignored),
 /// and the server accepts the envelope so read; the JSON written stays standard base64.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

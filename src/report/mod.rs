@@ -587,6 +587,17 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             attested.insert(*idx, (body.opinion.clone(), body.adjustments.clone(), a.created_at));
         }
     }
+    // The opinion of the latest attestation covering each entry, whatever the opinion.
+    let mut opinion_of: BTreeMap<u64, (u64, String)> = BTreeMap::new();
+    for a in &attestations {
+        let body: pb::AttestationIssued = a.decode()?;
+        for idx in &a.tally.covered {
+            let e = opinion_of.entry(*idx).or_default();
+            if a.created_at >= e.0 {
+                *e = (a.created_at, body.opinion.clone());
+            }
+        }
+    }
     let verified_value = |report: &Subject, item: &str| -> Option<String> {
         let (_, adj, _) = attested.get(&report.created_at)?;
         adj.iter().find(|x| x.item == item).map(|x| x.verified.clone())
@@ -701,7 +712,13 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             let b: pb::ProgressReported = rep.decode()?;
             let pe = b.period.clone().unwrap_or_default().end;
             for v in b.indicator_values.iter().filter(|v| v.indicator_id == is.id) {
-                let verified = verified_value(rep, &format!("indicator:{}", is.id)).unwrap_or_default();
+                // DOMAIN.md §7: a clean attestation verifies the value as reported; an adjustment replaces it.
+                let verified = match verified_value(rep, &format!("indicator:{}", is.id)) {
+                    Some(v) => v,
+                    None if attested.contains_key(&rep.created_at) => v.value.clone(),
+                    None => String::new(),
+                };
+                let opinion = opinion_of.get(&rep.created_at).map(|o| o.1.clone()).unwrap_or_default();
                 let used = if verified.is_empty() { v.value.clone() } else { verified.clone() };
                 let period_t = targets.iter().find(|(e, _)| *e >= pe).map(|t| t.1);
                 values.push(IndicatorValueView {
@@ -711,6 +728,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     reported: v.value.clone(),
                     verified,
                     used: used.clone(),
+                    opinion,
                     progress_to_end_target: end.map(|t| progress(dec(&used), t)).unwrap_or_default(),
                     period_target: period_t.map(d).unwrap_or_default(),
                     progress_to_period_target: period_t.map(|t| progress(dec(&used), t)).unwrap_or_default(),

@@ -179,6 +179,9 @@ pub struct IndicatorValueView {
     pub verified: String,
     /// The value used: the verified one when it exists.
     pub used: String,
+    /// The opinion of the attestation covering the report (empty when none does), shown beside the value.
+    #[serde(default)]
+    pub opinion: String,
     pub progress_to_end_target: String,
     pub period_target: String,
     pub progress_to_period_target: String,

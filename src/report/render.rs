@@ -263,6 +263,7 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
                 i.end_target.clone(),
                 v.reported.clone(),
                 v.verified.clone(),
+                v.opinion.clone(),
                 v.progress_to_end_target.clone(),
                 v.progress_to_period_target.clone(),
             ]);
@@ -278,6 +279,7 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             "end_target",
             "reported",
             "verified",
+            "opinion",
             "progress_end_pct",
             "progress_period_pct",
         ],
@@ -576,6 +578,7 @@ pub fn markdown(rep: &Report) -> String {
                 i.end_target.clone(),
                 v.reported.clone(),
                 v.verified.clone(),
+                v.opinion.clone(),
                 percent(&v.progress_to_end_target),
                 percent(&v.progress_to_period_target),
             ]);
@@ -590,6 +593,7 @@ pub fn markdown(rep: &Report) -> String {
             "end target",
             "reported",
             "verified",
+            "opinion",
             "to end target",
             "to period target",
         ],
@@ -852,6 +856,7 @@ fn indicator_rows(i: &super::IndicatorProgress) -> Vec<Vec<String>> {
                 v.period_end.clone(),
                 v.reported.clone(),
                 v.verified.clone(),
+                v.opinion.clone(),
                 percent(&v.progress_to_end_target),
                 percent(&v.progress_to_period_target),
             ]
@@ -975,7 +980,7 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                     p { "Baseline " (i.baseline) " (" (i.baseline_year) "), end target " (i.end_target) "." }
                     (indicator_svg(i))
                     (html_table(
-                        &["period end", "reported", "verified", "to end target", "to period target"],
+                        &["period end", "reported", "verified", "opinion", "to end target", "to period target"],
                         indicator_rows(i),
                         &format!("indicator-{}", i.indicator_id),
                     ))
