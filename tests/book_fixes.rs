@@ -306,3 +306,39 @@ async fn dsse_json_in_url_safe_base64_with_unknown_fields_is_accepted() {
     let p3 = c.client.subject("pledge", "P3", false).await.unwrap().item.unwrap();
     assert_eq!(p3.status, "announced");
 }
+
+/// Bug 6 (part): internal flows are listed with their total in every format (JSON, CSV, Markdown, HTML),
+/// and never added to F.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_flows_are_listed_with_their_total_in_every_format() {
+    let mut c = Coalition::start().await;
+    sc::plan_and_goals(&mut c).await;
+    let p4 = sc::pledge("P4", "GT", "1000000", "USD", &[("G1", "100")], "", "domestic_own_resources", "2029-12-31");
+    c.submit(&["GT"], "2026-01-20", p4).await.expect("P4");
+    let k = sc::commitment("K4", "GT", "HN", "P4", "500000", "USD", "2026-03-01", "110", &[]);
+    c.submit(&["GT", "HN"], "2026-03-01", k).await.expect("K4");
+    let Body::TransactionRecorded(mut t) =
+        sc::disbursement("T-INT", "K4", "", "GT", "HN", "200000", "USD", "2026-04-01")
+    else {
+        unreachable!()
+    };
+    t.boundary = "internal".into();
+    c.submit(&["GT"], "2026-04-01", Body::TransactionRecorded(t)).await.expect("internal flow");
+
+    let rep = report(&mut c).await;
+    assert_eq!(rep.coverage.internal_flows.len(), 1);
+    assert_eq!(rep.coverage.internal_flows[0].txn_id, "T-INT");
+    assert_eq!(rep.coverage.internal_total, "200000");
+    assert_eq!(rep.coverage.funded, "0", "internal flows are never added to F");
+    let md = report_file(&mut c, "markdown").await;
+    assert!(md.contains("| T-INT |") && md.contains("| Total internal |"), "{md}");
+    assert!(md.contains("200,000.00"), "{md}");
+    let html = report_file(&mut c, "html").await;
+    assert!(html.contains("T-INT") && html.contains("Total internal") && html.contains("200,000.00"), "{html}");
+    let req = pb::GetReportRequest { plan_id: sc::PLAN.into(), format: "csv".into(), hxl: false };
+    let (resp, _) = c.client.report(req).await.expect("csv");
+    let f = resp.files.iter().find(|f| f.name.ends_with("internal_flows.csv")).expect("internal_flows.csv");
+    let text = String::from_utf8(f.content.clone()).unwrap();
+    assert!(text.contains("T-INT") && text.contains("total_internal") && text.contains("200000"), "{text}");
+    report_verify(&c);
+}

@@ -401,6 +401,8 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let requirement =
         plan.requirement.as_ref().map(|m| amount(Some(m)).and_then(|a| conv(&a, plan_s.version_at))).transpose()?;
     let funded = add(paid, sub(committed_external, paid).max(Decimal::ZERO));
+    let internal_total: Decimal =
+        exact_sum(txns.iter().filter(|t| t.t.boundary == "internal" && !t.s.tally.reversed).map(|t| t.usd));
     let internal_flows = txns
         .iter()
         .filter(|t| t.t.boundary == "internal" && !t.s.tally.reversed)
@@ -424,6 +426,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         unmet: requirement.map(|r| d(sub(r, funded))).unwrap_or_default(),
         pledged_beside: d(total.p),
         internal_flows,
+        internal_total: d(internal_total),
     };
 
     // New money and restatements (DOMAIN.md §7): P_new = Σ over effective pledges claiming `new_money` of

@@ -55,6 +55,9 @@ pub struct Coverage {
     pub pledged_beside: String,
     /// Flows internal to the plan: shown, never added.
     pub internal_flows: Vec<FlowLine>,
+    /// Σ of the internal flows in the reporting currency (shown with them, never added to F).
+    #[serde(default)]
+    pub internal_total: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

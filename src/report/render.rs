@@ -156,6 +156,32 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             c.pledged_beside.clone(),
         ]],
     ));
+    let mut internal: Vec<Vec<String>> = c
+        .internal_flows
+        .iter()
+        .map(|f| {
+            vec![
+                f.txn_id.clone(),
+                f.transaction_type.to_string(),
+                f.date.clone(),
+                f.provider.clone(),
+                f.receiver.clone(),
+                f.amount.clone(),
+                f.currency.clone(),
+                f.converted.clone(),
+            ]
+        })
+        .collect();
+    let mut total_row = vec!["total_internal".to_string()];
+    total_row.extend(std::iter::repeat_n(String::new(), 6));
+    total_row.push(c.internal_total.clone());
+    internal.push(total_row);
+    out.push(csv(
+        "internal_flows",
+        &["txn_id", "transaction_type", "date", "provider", "receiver", "amount", "currency", "converted"],
+        None,
+        internal,
+    ));
     out.push(csv(
         "new_money",
         &["new_money", "pledged", "share_pct"],
@@ -474,6 +500,8 @@ pub fn markdown(rep: &Report) -> String {
         if c.unmet.is_empty() { "–".into() } else { amount(&c.unmet) },
         amount(&c.pledged_beside)
     );
+    let _ = writeln!(o, "### Internal flows (listed, never added to F)\n");
+    md_table(&mut o, INTERNAL_HEADER, internal_rows(rep));
     let n = &rep.new_money;
     let _ = writeln!(
         o,
@@ -848,6 +876,39 @@ fn co_financing_rows(cf: &super::CoFinancing) -> Vec<Vec<String>> {
         .collect()
 }
 
+const INTERNAL_HEADER: &[&str] = &["transaction", "type", "date", "provider", "receiver", "amount", "converted"];
+
+/// The internal flows of the plan, then their total in the reporting currency.
+fn internal_rows(rep: &Report) -> Vec<Vec<String>> {
+    let c = &rep.coverage;
+    let mut rows: Vec<Vec<String>> = c
+        .internal_flows
+        .iter()
+        .map(|f| {
+            vec![
+                f.txn_id.clone(),
+                f.transaction_type.to_string(),
+                f.date.clone(),
+                f.provider.clone(),
+                f.receiver.clone(),
+                format!("{} {}", amount(&f.amount), f.currency),
+                amount(&f.converted),
+            ]
+        })
+        .collect();
+    let total = if c.internal_total.is_empty() { "0".to_string() } else { c.internal_total.clone() };
+    rows.push(vec![
+        "Total internal".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        amount(&total),
+    ]);
+    rows
+}
+
 fn indicator_rows(i: &super::IndicatorProgress) -> Vec<Vec<String>> {
     i.values
         .iter()
@@ -951,6 +1012,8 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                 "; " (percent(&c.percent_funded)) " funded. Pledges are shown beside, never counted: "
                 (amount(&c.pledged_beside)) "."
             }
+            h3 { "Internal flows (listed, never added to F)" }
+            (html_table(INTERNAL_HEADER, internal_rows(rep), "internal-flows"))
         }
         section {
             h2 { "Conditional tranches" }
