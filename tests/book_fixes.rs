@@ -342,3 +342,47 @@ async fn internal_flows_are_listed_with_their_total_in_every_format() {
     assert!(text.contains("T-INT") && text.contains("total_internal") && text.contains("200000"), "{text}");
     report_verify(&c);
 }
+
+/// Bug 6 (part): the HTML report shows every view the Markdown report shows (new money, usage years,
+/// in-kind and policy delivery, timeliness, amendments and corrections); the usage years have a total
+/// row; an amended pledge shows the reason and the old and new amounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_has_every_view_usage_years_total_and_amendment_amounts() {
+    let mut c = setup().await;
+    let k = sc::commitment("K1", "BC", "GT", "P3", "100000000", "USD", "2026-03-01", "421", &[]);
+    c.submit(&["BC", "GT"], "2026-03-01", k).await.expect("K1");
+    let Body::PledgeAnnounced(p) =
+        sc::pledge("P3", "BC", "250000000", "USD", &[("G3", "100")], "421", "external", "2029-12-31")
+    else {
+        unreachable!()
+    };
+    let amend = Body::Amended(pb::Amended {
+        subject_id: "P3".into(),
+        rationale: "board cut the envelope".into(),
+        version: Some(pb::amended::Version::Pledge(p)),
+    });
+    c.submit(&["BC"], "2026-05-01", amend).await.expect("amendment");
+
+    let rep = report(&mut c).await;
+    assert_eq!(rep.usage_years_total, "100000000");
+    let a = rep.amendments.iter().find(|a| a.id == "P3").expect("P3 in the amendment log");
+    let x = &a.corrections[0];
+    assert_eq!(
+        (x.rationale.as_str(), x.old_amount.as_str(), x.new_amount.as_str()),
+        ("board cut the envelope", "300000000", "250000000")
+    );
+    let md = report_file(&mut c, "markdown").await;
+    let html = report_file(&mut c, "html").await;
+    for view in ["New money", "Usage years", "In-kind and policy delivery", "Timeliness", "Amendments and corrections"]
+    {
+        assert!(md.contains(&format!("## {view}")), "markdown lacks {view}");
+        assert!(html.contains(&format!("<h2>{view}</h2>")), "HTML lacks {view}:\n{html}");
+    }
+    for text in [&md, &html] {
+        assert!(text.contains("board cut the envelope"), "{text}");
+        assert!(text.contains("300,000,000.00 → 250,000,000.00 USD"), "{text}");
+        assert!(text.contains("Total") && text.contains("100,000,000.00"), "{text}");
+    }
+    assert!(md.contains("| Total | 100,000,000.00 |"), "{md}");
+    report_verify(&c);
+}

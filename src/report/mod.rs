@@ -495,6 +495,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             usage.entry(y.year).or_default().acc(conv(&part, c.s.version_at)?);
         }
     }
+    let usage_years_total = d(exact_sum(usage.values().copied()));
     let usage_years = usage.into_iter().map(|(year, a)| YearAmount { year, amount: d(a) }).collect();
 
     // Conditional tranches.
@@ -910,6 +911,12 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                 continue;
             }
             let mut corrections = Vec::new();
+            // The amount before each amendment or withdrawal, starting from the original statement's.
+            let mut prev_amount = match entry_statement(r, s.created_at)?.0.body {
+                Some(Body::PledgeAnnounced(p)) => p.amount.map(|m| m.value),
+                Some(Body::CommitmentSigned(c)) => c.amount.map(|m| m.value),
+                _ => None,
+            };
             for h in r.history(kind, &s.id)? {
                 if !matches!(h.action.as_str(), "amended" | "withdrawn" | "reversed") {
                     continue;
@@ -921,12 +928,30 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     Some(Body::TransactionReversed(x)) => x.rationale.clone(),
                     _ => String::new(),
                 };
+                let next_amount = match &st.body {
+                    Some(Body::Amended(a)) => match &a.version {
+                        Some(pb::amended::Version::Pledge(p)) => p.amount.as_ref().map(|m| m.value.clone()),
+                        Some(pb::amended::Version::Commitment(c)) => c.amount.as_ref().map(|m| m.value.clone()),
+                        _ => None,
+                    },
+                    Some(Body::Withdrawn(_)) => prev_amount.as_ref().map(|_| "0".to_string()),
+                    _ => None,
+                };
+                let (old_amount, new_amount) = match (&prev_amount, &next_amount) {
+                    (Some(o), Some(n)) => (o.clone(), n.clone()),
+                    _ => (String::new(), String::new()),
+                };
+                if next_amount.is_some() {
+                    prev_amount = next_amount;
+                }
                 corrections.push(Correction {
                     index: h.index,
                     date: st.effective_date.clone(),
                     action: h.action.clone(),
                     rationale,
                     signers: signer_parties(&gov, &keyids),
+                    old_amount,
+                    new_amount,
                 });
             }
             let (net, currency) = net_change(r, &s)?;
@@ -962,6 +987,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         coverage,
         new_money,
         usage_years,
+        usage_years_total,
         tranches,
         co_financing,
         indicators,

@@ -277,6 +277,12 @@ pub struct Correction {
     pub action: String,
     pub rationale: String,
     pub signers: Vec<String>,
+    /// For an amendment or withdrawal of a pledge or commitment: the amount before and after (subject's
+    /// currency; a withdrawal takes it to 0). Empty for other subjects.
+    #[serde(default)]
+    pub old_amount: String,
+    #[serde(default)]
+    pub new_amount: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,6 +323,9 @@ pub struct Report {
     pub coverage: Coverage,
     pub new_money: NewMoney,
     pub usage_years: Vec<YearAmount>,
+    /// Σ of the usage years (reporting currency).
+    #[serde(default)]
+    pub usage_years_total: String,
     pub tranches: Tranches,
     pub co_financing: Vec<CoFinancing>,
     pub indicators: Vec<IndicatorProgress>,

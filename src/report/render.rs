@@ -192,7 +192,11 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         "usage_years",
         &["year", "amount"],
         h(&["#date+year", "#value"]),
-        rep.usage_years.iter().map(|y| vec![y.year.to_string(), y.amount.clone()]).collect(),
+        rep.usage_years
+            .iter()
+            .map(|y| vec![y.year.to_string(), y.amount.clone()])
+            .chain(std::iter::once(vec!["total".to_string(), rep.usage_years_total.clone()]))
+            .collect(),
     ));
     let mut tr = Vec::new();
     for cv in &rep.tranches.conditions {
@@ -516,11 +520,7 @@ pub fn markdown(rep: &Report) -> String {
             writeln!(o, "- {} restates {} {} of {}{withdrawn}", r.pledge_id, amount(&r.amount), r.currency, r.restates);
     }
     let _ = writeln!(o, "## Usage years\n");
-    md_table(
-        &mut o,
-        &["year", "committed"],
-        rep.usage_years.iter().map(|y| vec![y.year.to_string(), amount(&y.amount)]).collect(),
-    );
+    md_table(&mut o, &["year", "committed"], usage_rows(rep));
     let _ = writeln!(o, "## Conditional tranches\n");
     let mut rows = Vec::new();
     for cv in &rep.tranches.conditions {
@@ -628,60 +628,10 @@ pub fn markdown(rep: &Report) -> String {
         rows,
     );
     let _ = writeln!(o, "## In-kind and policy delivery\n");
-    md_table(
-        &mut o,
-        &["pledge", "pledged", "delivered", "share"],
-        rep.delivery
-            .in_kind
-            .iter()
-            .map(|k| {
-                vec![
-                    k.pledge_id.clone(),
-                    format!("{} {}", amount(&k.pledged), k.currency),
-                    amount(&k.delivered),
-                    percent(&k.share),
-                ]
-            })
-            .collect(),
-    );
-    md_table(
-        &mut o,
-        &["pledge", "milestone", "original due", "due", "status", "date", "days late"],
-        rep.delivery
-            .milestones
-            .iter()
-            .map(|m| {
-                vec![
-                    m.pledge_id.clone(),
-                    m.title.clone(),
-                    m.original_due_date.clone(),
-                    m.due_date.clone(),
-                    m.status.clone(),
-                    m.date.clone(),
-                    m.days_late.to_string(),
-                ]
-            })
-            .collect(),
-    );
+    md_table(&mut o, INKIND_HEADER, inkind_rows(rep));
+    md_table(&mut o, MILESTONE_HEADER, milestone_rows(rep));
     let _ = writeln!(o, "## Timeliness\n");
-    md_table(
-        &mut o,
-        &["party", "reports", "median lag (days)", "p90 lag", "due", "on time", "punctuality"],
-        rep.timeliness
-            .iter()
-            .map(|t| {
-                vec![
-                    t.party.clone(),
-                    t.reports.len().to_string(),
-                    t.median_lag_days.clone(),
-                    t.p90_lag_days.clone(),
-                    t.reports_due.to_string(),
-                    t.on_time.to_string(),
-                    percent(&t.punctuality),
-                ]
-            })
-            .collect(),
-    );
+    md_table(&mut o, TIMELINESS_HEADER, timeliness_rows(rep));
     let v = &rep.verification;
     let _ = writeln!(
         o,
@@ -695,24 +645,7 @@ pub fn markdown(rep: &Report) -> String {
         if v.median_attestation_lag_days.is_empty() { "–" } else { &v.median_attestation_lag_days }
     );
     let _ = writeln!(o, "## Amendments and corrections\n");
-    let mut rows = Vec::new();
-    for a in &rep.amendments {
-        for c in &a.corrections {
-            rows.push(vec![
-                format!("{} {}", a.kind, a.id),
-                c.index.to_string(),
-                c.action.clone(),
-                c.rationale.clone(),
-                c.signers.join(", "),
-                if a.net_change.is_empty() {
-                    String::new()
-                } else {
-                    format!("{} {}", amount(&a.net_change), a.currency)
-                },
-            ]);
-        }
-    }
-    md_table(&mut o, &["subject", "entry", "action", "rationale", "signed by", "net change"], rows);
+    md_table(&mut o, AMENDMENT_HEADER, amendment_rows(rep));
     if !rep.unconverted.is_empty() {
         let _ = writeln!(o, "## Unconverted amounts\n");
         md_table(&mut o, &["entry", "from", "to", "value date", "amount", "reason"], unconverted_rows(rep));
@@ -909,6 +842,119 @@ fn internal_rows(rep: &Report) -> Vec<Vec<String>> {
     rows
 }
 
+fn usage_rows(rep: &Report) -> Vec<Vec<String>> {
+    let total = if rep.usage_years_total.is_empty() { "0" } else { rep.usage_years_total.as_str() };
+    rep.usage_years
+        .iter()
+        .map(|y| vec![y.year.to_string(), amount(&y.amount)])
+        .chain(std::iter::once(vec!["Total".to_string(), amount(total)]))
+        .collect()
+}
+
+const RESTATEMENT_HEADER: &[&str] = &["pledge", "restates", "amount", "status"];
+
+fn restatement_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.new_money
+        .restatements
+        .iter()
+        .map(|r| {
+            vec![
+                r.pledge_id.clone(),
+                r.restates.clone(),
+                format!("{} {}", amount(&r.amount), r.currency),
+                r.status.clone(),
+            ]
+        })
+        .collect()
+}
+
+const INKIND_HEADER: &[&str] = &["pledge", "pledged", "delivered", "share"];
+
+fn inkind_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.delivery
+        .in_kind
+        .iter()
+        .map(|k| {
+            vec![
+                k.pledge_id.clone(),
+                format!("{} {}", amount(&k.pledged), k.currency),
+                amount(&k.delivered),
+                percent(&k.share),
+            ]
+        })
+        .collect()
+}
+
+const MILESTONE_HEADER: &[&str] = &["pledge", "milestone", "original due", "due", "status", "date", "days late"];
+
+fn milestone_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.delivery
+        .milestones
+        .iter()
+        .map(|m| {
+            vec![
+                m.pledge_id.clone(),
+                m.title.clone(),
+                m.original_due_date.clone(),
+                m.due_date.clone(),
+                m.status.clone(),
+                m.date.clone(),
+                m.days_late.to_string(),
+            ]
+        })
+        .collect()
+}
+
+const TIMELINESS_HEADER: &[&str] =
+    &["party", "reports", "median lag (days)", "p90 lag", "due", "on time", "punctuality"];
+
+fn timeliness_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.timeliness
+        .iter()
+        .map(|t| {
+            vec![
+                t.party.clone(),
+                t.reports.len().to_string(),
+                t.median_lag_days.clone(),
+                t.p90_lag_days.clone(),
+                t.reports_due.to_string(),
+                t.on_time.to_string(),
+                percent(&t.punctuality),
+            ]
+        })
+        .collect()
+}
+
+const AMENDMENT_HEADER: &[&str] =
+    &["subject", "entry", "date", "action", "rationale", "signed by", "old → new", "net change"];
+
+fn amendment_rows(rep: &Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for a in &rep.amendments {
+        for c in &a.corrections {
+            rows.push(vec![
+                format!("{} {}", a.kind, a.id),
+                c.index.to_string(),
+                c.date.clone(),
+                c.action.clone(),
+                c.rationale.clone(),
+                c.signers.join(", "),
+                if c.old_amount.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} → {} {}", amount(&c.old_amount), amount(&c.new_amount), a.currency)
+                },
+                if a.net_change.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} {}", amount(&a.net_change), a.currency)
+                },
+            ]);
+        }
+    }
+    rows
+}
+
 fn indicator_rows(i: &super::IndicatorProgress) -> Vec<Vec<String>> {
     i.values
         .iter()
@@ -1016,6 +1062,18 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
             (html_table(INTERNAL_HEADER, internal_rows(rep), "internal-flows"))
         }
         section {
+            h2 { "New money" }
+            p {
+                "New money " b { (amount(&rep.new_money.new_money)) } " of " (amount(&rep.new_money.pledged))
+                " pledged (" (percent(&rep.new_money.share)) ")."
+            }
+            (html_table(RESTATEMENT_HEADER, restatement_rows(rep), "restatements"))
+        }
+        section {
+            h2 { "Usage years" }
+            (html_table(&["year", "committed"], usage_rows(rep), "usage-years"))
+        }
+        section {
             h2 { "Conditional tranches" }
             (html_table(&["condition / tranche", "recipient", "amount", "status", "assessment"], tranches, "tranches"))
             (html_table(&["status", "total"], totals, "tranche-totals"))
@@ -1051,11 +1109,24 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
             }
         }
         section {
+            h2 { "In-kind and policy delivery" }
+            (html_table(INKIND_HEADER, inkind_rows(rep), "in-kind"))
+            (html_table(MILESTONE_HEADER, milestone_rows(rep), "milestones"))
+        }
+        section {
+            h2 { "Timeliness" }
+            (html_table(TIMELINESS_HEADER, timeliness_rows(rep), "timeliness"))
+        }
+        section {
             h2 { "Verification coverage" }
             p {
                 "Verified " (amount(&v.verified_amount)) " of " (amount(&v.reported_amount)) " reported ("
                 (percent(&v.verified_share)) "); " (v.reports_attested) " of " (v.reports) " reports attested."
             }
+        }
+        section {
+            h2 { "Amendments and corrections" }
+            (html_table(AMENDMENT_HEADER, amendment_rows(rep), "amendments"))
         }
         section {
             h2 { "Checkpoint" }
