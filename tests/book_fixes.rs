@@ -119,6 +119,21 @@ async fn new_money_is_net_of_restated_amounts() {
     assert_eq!(r.len(), 1);
     assert_eq!((r[0].pledge_id.as_str(), r[0].restates.as_str(), r[0].amount.as_str()), ("P3b", "P3", "20000000"));
     assert_eq!(r[0].status, "effective");
+    // Per pledge and per pledger (DOMAIN.md §7), each restatement linked to its original.
+    let by: Vec<(&str, &str, &str, &str)> = rep
+        .new_money
+        .by_pledge
+        .iter()
+        .map(|p| (p.pledge_id.as_str(), p.pledged.as_str(), p.restated.as_str(), p.new_money.as_str()))
+        .collect();
+    assert_eq!(by, [("P3", "280000000", "0", "280000000"), ("P3b", "100000000", "20000000", "80000000")]);
+    assert_eq!(rep.new_money.by_pledge[1].restates, ["P3"]);
+    let bc = &rep.new_money.by_pledger[0];
+    assert_eq!((bc.pledger.as_str(), bc.pledged.as_str(), bc.new_money.as_str()), ("BC", "380000000", "360000000"));
+    let md = report_file(&mut c, "markdown").await;
+    assert!(md.contains("| P3b | BC | yes | 100,000,000.00 | P3 | 20,000,000.00 | 80,000,000.00 |"), "{md}");
+    let html = report_file(&mut c, "html").await;
+    assert!(html.contains("new-money-by-pledge") && html.contains("80,000,000.00"), "{html}");
     report_verify(&c);
 }
 

@@ -435,6 +435,8 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let mut new_money = Decimal::ZERO;
     let mut all_p = Decimal::ZERO;
     let mut restatements = Vec::new();
+    let mut by_pledge = Vec::new();
+    let mut pledger_new: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
     for s in all(r, book::PLEDGE, plan_id)? {
         if !s.tally.withdrawn {
             continue;
@@ -480,12 +482,35 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                 status: "effective".into(),
             });
         }
-        if p.new_money && !unconvertible {
-            new_money.acc(sub(*usd, restated_here).max(Decimal::ZERO));
-        }
+        let mine =
+            if p.new_money && !unconvertible { sub(*usd, restated_here).max(Decimal::ZERO) } else { Decimal::ZERO };
+        new_money.acc(mine);
+        let e = pledger_new.entry(p.pledger_id.clone()).or_default();
+        e.0.acc(*usd);
+        e.1.acc(mine);
+        by_pledge.push(NewMoneyPledge {
+            pledge_id: s.id.clone(),
+            pledger: p.pledger_id.clone(),
+            claims_new_money: p.new_money,
+            pledged: d(*usd),
+            restated: d(restated_here),
+            new_money: d(mine),
+            restates: p.restates.iter().map(|x| x.pledge_id.clone()).collect(),
+        });
     }
     restatements.sort_by(|a, b| (&a.pledge_id, &a.restates).cmp(&(&b.pledge_id, &b.restates)));
-    let new_money = NewMoney { new_money: d(new_money), pledged: d(all_p), share: pct(new_money, all_p), restatements };
+    let by_pledger = pledger_new
+        .into_iter()
+        .map(|(pledger, (pl, nm))| NewMoneyPledger { pledger, pledged: d(pl), new_money: d(nm), share: pct(nm, pl) })
+        .collect();
+    let new_money = NewMoney {
+        new_money: d(new_money),
+        pledged: d(all_p),
+        share: pct(new_money, all_p),
+        restatements,
+        by_pledge,
+        by_pledger,
+    };
 
     // Usage years: commitments split by year, each at the commitment's value-date rate.
     let mut usage: BTreeMap<u32, Decimal> = BTreeMap::new();

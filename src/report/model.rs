@@ -90,6 +90,35 @@ pub struct NewMoney {
     pub pledged: String,
     pub share: String,
     pub restatements: Vec<Restated>,
+    /// Per effective external pledge, in pledge id order (DOMAIN.md §7).
+    #[serde(default)]
+    pub by_pledge: Vec<NewMoneyPledge>,
+    /// Per pledger, in id order: pledged (P), new money and its share.
+    #[serde(default)]
+    pub by_pledger: Vec<NewMoneyPledger>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMoneyPledge {
+    pub pledge_id: String,
+    pub pledger: String,
+    /// Whether the pledge claims new money.
+    pub claims_new_money: bool,
+    /// What the pledge counts in P (net of later restatements), reporting currency.
+    pub pledged: String,
+    /// Σ of the amounts it restates, reporting currency.
+    pub restated: String,
+    pub new_money: String,
+    /// The pledges it restates (each linked to its original).
+    pub restates: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMoneyPledger {
+    pub pledger: String,
+    pub pledged: String,
+    pub new_money: String,
+    pub share: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

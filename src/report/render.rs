@@ -189,6 +189,26 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         vec![vec![rep.new_money.new_money.clone(), rep.new_money.pledged.clone(), rep.new_money.share.clone()]],
     ));
     out.push(csv(
+        "new_money_by_pledge",
+        &["pledge_id", "pledger", "claims_new_money", "pledged", "restated", "new_money", "restates"],
+        None,
+        rep.new_money
+            .by_pledge
+            .iter()
+            .map(|p| {
+                vec![
+                    p.pledge_id.clone(),
+                    p.pledger.clone(),
+                    p.claims_new_money.to_string(),
+                    p.pledged.clone(),
+                    p.restated.clone(),
+                    p.new_money.clone(),
+                    p.restates.join(" "),
+                ]
+            })
+            .collect(),
+    ));
+    out.push(csv(
         "usage_years",
         &["year", "amount"],
         h(&["#date+year", "#value"]),
@@ -514,6 +534,8 @@ pub fn markdown(rep: &Report) -> String {
         amount(&n.pledged),
         percent(&n.share)
     );
+    md_table(&mut o, NEW_MONEY_PLEDGE_HEADER, new_money_pledge_rows(rep));
+    md_table(&mut o, NEW_MONEY_PLEDGER_HEADER, new_money_pledger_rows(rep));
     for r in &n.restatements {
         let withdrawn = if r.status == "withdrawn" { " (withdrawn: no longer restated)" } else { "" };
         let _ =
@@ -868,6 +890,38 @@ fn restatement_rows(rep: &Report) -> Vec<Vec<String>> {
         .collect()
 }
 
+const NEW_MONEY_PLEDGE_HEADER: &[&str] =
+    &["pledge", "pledger", "claims new money", "pledged (in P)", "restates", "restated", "new money"];
+
+/// New money per pledge (DOMAIN.md §7).
+fn new_money_pledge_rows(rep: &Report) -> Vec<Vec<String>> {
+    let n = &rep.new_money;
+    n.by_pledge
+        .iter()
+        .map(|p| {
+            vec![
+                p.pledge_id.clone(),
+                p.pledger.clone(),
+                if p.claims_new_money { "yes".into() } else { "no".into() },
+                amount(&p.pledged),
+                p.restates.join(", "),
+                amount(&p.restated),
+                amount(&p.new_money),
+            ]
+        })
+        .collect()
+}
+
+const NEW_MONEY_PLEDGER_HEADER: &[&str] = &["pledger", "pledged (in P)", "new money", "share"];
+
+fn new_money_pledger_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.new_money
+        .by_pledger
+        .iter()
+        .map(|p| vec![p.pledger.clone(), amount(&p.pledged), amount(&p.new_money), percent(&p.share)])
+        .collect()
+}
+
 const INKIND_HEADER: &[&str] = &["pledge", "pledged", "delivered", "share"];
 
 fn inkind_rows(rep: &Report) -> Vec<Vec<String>> {
@@ -1067,6 +1121,8 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                 "New money " b { (amount(&rep.new_money.new_money)) } " of " (amount(&rep.new_money.pledged))
                 " pledged (" (percent(&rep.new_money.share)) ")."
             }
+            (html_table(NEW_MONEY_PLEDGE_HEADER, new_money_pledge_rows(rep), "new-money-by-pledge"))
+            (html_table(NEW_MONEY_PLEDGER_HEADER, new_money_pledger_rows(rep), "new-money-by-pledger"))
             (html_table(RESTATEMENT_HEADER, restatement_rows(rep), "restatements"))
         }
         section {
