@@ -332,6 +332,15 @@ async fn dsse_json_in_url_safe_base64_with_unknown_fields_is_accepted() {
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let p3 = c.client.subject("pledge", "P3", false).await.unwrap().item.unwrap();
     assert_eq!(p3.status, "announced");
+    // `accord sign` adds a signature to such a file and writes it back in standard base64.
+    let st = Command::new(BIN).args(["key", "generate", "--name", "XM-X", "--out"]).arg(dir.path().join("k")).output();
+    assert!(st.unwrap().status.success());
+    let out = Command::new(BIN).arg("sign").arg("--key").arg(dir.path().join("k.key")).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["payload"].as_str().unwrap(), BASE64_STANDARD.encode(&env.payload));
+    assert_eq!(v["signatures"][0]["sig"].as_str().unwrap(), BASE64_STANDARD.encode(&env.signatures[0].sig));
+    assert_eq!(v["signatures"].as_array().unwrap().len(), 2);
 }
 
 /// Bug 6 (part): internal flows are listed with their total in every format (JSON, CSV, Markdown, HTML),
