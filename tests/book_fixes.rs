@@ -422,3 +422,22 @@ async fn html_has_every_view_usage_years_total_and_amendment_amounts() {
     assert!(md.contains("| Total | 100,000,000.00 |"), "{md}");
     report_verify(&c);
 }
+
+/// Bug 5 (co-financing): each co-financing row shows the opinion of the attestations covering the
+/// realised amounts (scenario A: GT's and HN's reports attested `verified`, SV's not); figures unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn co_financing_rows_show_the_opinion() {
+    let mut c = Coalition::start().await;
+    sc::run(&mut c).await;
+    let rep = report(&mut c).await;
+    let rows: Vec<(&str, &str, bool, &str)> = rep.co_financing[0]
+        .rows
+        .iter()
+        .map(|r| (r.party.as_str(), r.realised.as_str(), r.verified, r.opinion.as_str()))
+        .filter(|r| !r.1.is_empty() && r.1 != "0")
+        .collect();
+    assert!(rows.iter().any(|r| r.0 == "GT" && r.2 && r.3 == "verified"), "{rows:?}");
+    assert!(rows.iter().any(|r| r.0 == "SV" && !r.2 && r.3.is_empty()), "{rows:?}");
+    let md = report_file(&mut c, "markdown").await;
+    assert!(md.contains("| met | verified |") || md.contains("| notMet | verified |"), "{md}");
+}

@@ -672,6 +672,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                 let mut realised = Decimal::ZERO;
                 let mut all_verified = true;
                 let mut any = false;
+                let mut row_opinions: BTreeSet<String> = BTreeSet::new();
                 for rep in reports.iter().filter(|rep| &rep.party_id == party) {
                     let b: pb::ProgressReported = rep.decode()?;
                     if year_of(&b.period.clone().unwrap_or_default().end) != *y {
@@ -680,6 +681,9 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     let Some(m) = b.co_financing_realised.as_ref() else { continue };
                     let mut a = amount(Some(m))?;
                     any = true;
+                    if let Some((_, o)) = opinion_of.get(&rep.created_at) {
+                        row_opinions.insert(o.clone());
+                    }
                     match verified_value(rep, "co_financing_realised") {
                         Some(v) => a.value = dec(&v),
                         None if attested.contains_key(&rep.created_at) => {}
@@ -712,6 +716,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     realised_over_own_pledge: pct(realised, indicative),
                     result: if realised >= required { "met".into() } else { "notMet".into() },
                     verified: any && all_verified,
+                    opinion: row_opinions.into_iter().collect::<Vec<_>>().join(", "),
                 });
             }
         }

@@ -189,6 +189,9 @@ pub struct CoFinancingRow {
     /// met or notMet.
     pub result: String,
     pub verified: bool,
+    /// The opinions of the attestations covering the realised amounts (distinct, sorted, comma-separated).
+    #[serde(default)]
+    pub opinion: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -281,6 +281,7 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
                 r.realised_over_own_pledge.clone(),
                 r.result.clone(),
                 r.verified.to_string(),
+                r.opinion.clone(),
             ]);
         }
     }
@@ -298,6 +299,7 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             "realised_over_own_pledge_pct",
             "result",
             "verified",
+            "opinion",
         ],
         None,
         cf,
@@ -591,6 +593,7 @@ pub fn markdown(rep: &Report) -> String {
                 "fulfilment",
                 "realised / own pledge",
                 "result",
+                "opinion",
             ],
             cf.rows
                 .iter()
@@ -605,6 +608,7 @@ pub fn markdown(rep: &Report) -> String {
                         percent(&r.fulfilment),
                         percent(&r.realised_over_own_pledge),
                         format!("{}{}", r.result, if r.verified { "" } else { ", unverified" }),
+                        r.opinion.clone(),
                     ]
                 })
                 .collect(),
@@ -826,6 +830,7 @@ fn co_financing_rows(cf: &super::CoFinancing) -> Vec<Vec<String>> {
                 percent(&r.realised_over_grants),
                 percent(&r.fulfilment),
                 format!("{}{}", r.result, if r.verified { "" } else { ", unverified" }),
+                r.opinion.clone(),
             ]
         })
         .collect()
@@ -1139,7 +1144,16 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                 h2 { "Co-financing " (cf.condition_id) " (own resources ≥ " (cf.ratio) " × external grants)" }
                 (cofinancing_svg(cf))
                 (html_table(
-                    &["party", "external grants", "required", "realised", "realised / grants", "fulfilment", "result"],
+                    &[
+                        "party",
+                        "external grants",
+                        "required",
+                        "realised",
+                        "realised / grants",
+                        "fulfilment",
+                        "result",
+                        "opinion",
+                    ],
                     co_financing_rows(cf),
                     &format!("cofinancing-{}", cf.condition_id),
                 ))
