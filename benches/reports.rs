@@ -143,6 +143,13 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
                     finance_type: if fi < 7 { "110".into() } else { "421".into() },
                     funding_source: "external".into(),
                     new_money: true,
+                    // DOMAIN.md §7: each overlaps the funder's earlier pledges, so it restates them, by 0.
+                    restates: (0..k)
+                        .map(|j| pb::Restatement {
+                            pledge_id: format!("P-{}-{j}", f.id),
+                            amount: money(0, cur(fi), "2026-01-20"),
+                        })
+                        .collect(),
                     announced: Some(pb::Announcement { event: "conference".into(), date: "2026-01-20".into() }),
                     ..Default::default()
                 }),

@@ -144,19 +144,19 @@ pub fn statement_to_json(st: &Statement) -> Result<String> {
     message_to_json("accord.v1.Statement", st)
 }
 
-/// DSSE envelope JSON.
+/// DSSE envelope JSON. Read as the DSSE spec allows (unknown fields ignored, standard or URL-safe base64,
+/// padded or not); written with standard padded base64.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvelopeJson {
     pub payload_type: String,
-    /// Standard base64 of the payload bytes.
+    /// Base64 of the payload bytes (standard when written).
     pub payload: String,
     #[serde(default)]
     pub signatures: Vec<SignatureJson>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SignatureJson {
     pub keyid: String,
     pub sig: String,
@@ -176,22 +176,27 @@ impl From<&Envelope> for EnvelopeJson {
     }
 }
 
+/// Base64 as DSSE reads it: the standard or the URL-safe alphabet, with or without padding.
+pub fn dsse_base64(field: &str, s: &str) -> Result<Vec<u8>> {
+    use base64::alphabet;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let cfg = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    GeneralPurpose::new(&alphabet::STANDARD, cfg)
+        .decode(s)
+        .or_else(|_| GeneralPurpose::new(&alphabet::URL_SAFE, cfg).decode(s))
+        .map_err(|_| Error::invalid(field, "is not base64 (standard or URL-safe, padded or not, as DSSE allows)"))
+}
+
 impl TryFrom<&EnvelopeJson> for Envelope {
     type Error = Error;
     fn try_from(j: &EnvelopeJson) -> Result<Self> {
-        let payload =
-            BASE64_STANDARD.decode(&j.payload).map_err(|_| Error::invalid("payload", "is not standard base64"))?;
+        let payload = dsse_base64("payload", &j.payload)?;
         let signatures = j
             .signatures
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                Ok(Signature {
-                    keyid: s.keyid.clone(),
-                    sig: BASE64_STANDARD
-                        .decode(&s.sig)
-                        .map_err(|_| Error::invalid(format!("signatures[{i}].sig"), "is not standard base64"))?,
-                })
+                Ok(Signature { keyid: s.keyid.clone(), sig: dsse_base64(&format!("signatures[{i}].sig"), &s.sig)? })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Envelope { payload, payload_type: j.payload_type.clone(), signatures })
@@ -418,6 +423,33 @@ pub fn statement_template(kind: &str, ledger: &str, statement_id: &str, today: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dsse_reader_accepts_what_the_spec_accepts() {
+        let env = Envelope {
+            payload: vec![0xfb, 0xff, 0xfe, 1, 2],
+            payload_type: "application/vnd.accord.statement+protobuf".into(),
+            signatures: vec![Signature { keyid: "k".into(), sig: vec![0xff; 64] }],
+        };
+        let std_json = envelope_to_json(&env);
+        // Written in standard padded base64, unchanged.
+        assert!(std_json.contains("\"+//+AQI=\""), "{std_json}");
+        assert_eq!(envelope_from_json(&std_json).unwrap(), env);
+        for (payload, sig) in [
+            ("-__-AQI", BASE64_URL_SAFE_NO_PAD.encode([0xff; 64])),
+            ("-__-AQI=", BASE64_URL_SAFE.encode([0xff; 64])),
+            ("+//+AQI", BASE64_STANDARD_NO_PAD.encode([0xff; 64])),
+        ] {
+            let j = format!(
+                r#"{{"payloadType": "{}", "payload": "{payload}", "extra": {{"x": 1}},
+                    "signatures": [{{"keyid": "k", "sig": "{sig}", "note": "ignored"}}]}}"#,
+                env.payload_type
+            );
+            assert_eq!(envelope_from_json(&j).unwrap(), env, "{j}");
+        }
+        let bad = r#"{"payloadType": "t", "payload": "a*b", "signatures": []}"#;
+        assert_eq!(envelope_from_json(bad).unwrap_err().field, "payload");
+    }
 
     #[test]
     fn comments_are_stripped_outside_strings_only() {

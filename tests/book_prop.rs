@@ -1,6 +1,8 @@
 //! Property: any history of book statements — valid or refused, in any order — leaves projections that a
 //! rebuild from the log reproduces exactly (every query answer byte for byte), and no statement ever
-//! causes an internal error.
+//! causes an internal error. Pledges restate the donor's earlier pledges (by 0, by 1 or in full), so
+//! restatements, their release on withdrawal and new money are exercised too: the report gives the same
+//! canonical JSON after the rebuild, and new money never exceeds total pledged.
 mod common;
 
 use accord::error::Kind;
@@ -10,7 +12,7 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Pledge { who: usize, amount: u32, eur: bool, new_money: bool },
+    Pledge { who: usize, amount: u32, eur: bool, new_money: bool, restate: usize },
     Commit { pledge: usize, amount: u32, gated: bool },
     Disburse { commitment: usize, tranche: usize, amount: u32 },
     Assess { tranche: usize, outcome: usize },
@@ -21,12 +23,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0..3usize, 1..1000u32, any::<bool>(), any::<bool>()).prop_map(|(who, amount, eur, new_money)| Op::Pledge {
-            who,
-            amount,
-            eur,
-            new_money
-        }),
+        (0..3usize, 1..1000u32, any::<bool>(), any::<bool>(), 0..3usize)
+            .prop_map(|(who, amount, eur, new_money, restate)| Op::Pledge { who, amount, eur, new_money, restate }),
         (0..8usize, 1..600u32, any::<bool>()).prop_map(|(pledge, amount, gated)| Op::Commit { pledge, amount, gated }),
         (0..8usize, 0..2usize, 1..400u32).prop_map(|(commitment, tranche, amount)| Op::Disburse {
             commitment,
@@ -43,10 +41,11 @@ fn op() -> impl Strategy<Value = Op> {
 const DONORS: [&str; 3] = ["DA", "DB", "BC"];
 const RECIPIENTS: [&str; 3] = ["GT", "HN", "SV"];
 
-/// What has been accepted so far: (id, pledger, currency).
+/// What has been submitted so far: (id, pledger, currency), and each pledge's original amount.
 #[derive(Default)]
 struct Model {
     pledges: Vec<(String, &'static str, &'static str)>,
+    amounts: Vec<u32>,
     commitments: Vec<(String, &'static str, &'static str, &'static str)>,
     tranches: Vec<String>,
     txns: Vec<(String, &'static str)>,
@@ -57,7 +56,7 @@ async fn apply(c: &mut Coalition, m: &mut Model, op: &Op) {
     m.n += 1;
     let n = m.n;
     let (signers, body): (Vec<&str>, Body) = match op.clone() {
-        Op::Pledge { who, amount, eur, new_money } => {
+        Op::Pledge { who, amount, eur, new_money, restate } => {
             let cur = if eur { "EUR" } else { "USD" };
             let id = format!("P{n}");
             let Body::PledgeAnnounced(mut p) = sc::pledge(
@@ -73,7 +72,19 @@ async fn apply(c: &mut Coalition, m: &mut Model, op: &Op) {
                 unreachable!()
             };
             p.new_money = new_money;
+            // Every earlier pledge of the donor is restated (the overlap rule), by 0, by 1 or in full.
+            p.restates = m
+                .pledges
+                .iter()
+                .zip(&m.amounts)
+                .filter(|((_, w, _), _)| *w == DONORS[who])
+                .map(|((pid, _, c), a)| pb::Restatement {
+                    pledge_id: pid.clone(),
+                    amount: money(&[0, 1, *a][restate].to_string(), c, "2026-01-20"),
+                })
+                .collect();
             m.pledges.push((id, DONORS[who], cur));
+            m.amounts.push(amount);
             (vec![DONORS[who]], Body::PledgeAnnounced(p))
         }
         Op::Commit { pledge, amount, gated } => {
@@ -158,17 +169,23 @@ async fn run(ops: Vec<Op>) {
     let p0 = sc::pledge("P0", "DA", "100", "EUR", &[("G1", "100")], "110", "external", "2029-12-31");
     c.submit(&["DA"], "2026-01-20", p0).await.unwrap();
     c.submit(&["DA"], "2026-01-20", sc::condition("C1", "DA", "policy", &["P0"], None)).await.unwrap();
-    let mut m = Model::default();
+    let mut m = Model { pledges: vec![("P0".into(), "DA", "EUR")], amounts: vec![100], ..Model::default() };
     for op in &ops {
         apply(&mut c, &mut m, op).await;
     }
     let before = sc::all_answers(&mut c.client).await;
+    let req = pb::GetReportRequest { plan_id: sc::PLAN.into(), format: "json".into(), hxl: false };
+    let report_before = c.client.report(req.clone()).await.expect("report").0.canonical_json;
+    let rep = accord::report::Report::from_json(&report_before).unwrap();
+    let dec = |s: &str| rust_decimal::Decimal::from_str_exact(s).unwrap();
+    assert!(dec(&rep.new_money.new_money) <= dec(&rep.new_money.pledged), "P_new > P for {ops:?}");
     let (dir, tmp) = c.server.stop().await;
     accord::log::rebuild(&dir, |_, _| {}).expect("rebuild");
     let server = common::TestServer::start_with(dir, Some(sc::CLOCK_START_MS)).await;
     let mut client = server.client().await;
     let after = sc::all_answers(&mut client).await;
     assert!(before == after, "answers differ after rebuild for {ops:?}");
+    assert_eq!(client.report(req).await.expect("report").0.canonical_json, report_before, "{ops:?}");
     drop(server);
     drop(tmp);
 }

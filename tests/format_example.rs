@@ -73,25 +73,82 @@ fn example() -> Example {
     }
 }
 
+/// The fenced code blocks of FORMAT.md §8, in order, each exactly as written (content lines, each ending
+/// in a newline).
+fn example_blocks(doc: &str) -> Vec<String> {
+    let start = doc.find("## 8. Worked example").expect("FORMAT.md has a §8 worked example");
+    let rest = &doc[start + 1..];
+    let section = rest.find("\n## ").map_or(rest, |end| &rest[..end]);
+    let mut blocks = Vec::new();
+    let mut open: Option<String> = None;
+    for line in section.lines() {
+        match open.as_mut() {
+            None if line.starts_with("```") => open = Some(String::new()),
+            None => {}
+            Some(b) if line == "```" => {
+                blocks.push(std::mem::take(b));
+                open = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+        }
+    }
+    assert!(open.is_none(), "FORMAT.md §8 has an unterminated code block");
+    blocks
+}
+
+/// Each example block is compared whole with what the code computes (nothing more, nothing less), then
+/// parsed and verified as a reader of the document would: keys, envelope, leaf, checkpoints and the proof.
 #[test]
 fn format_md_worked_example_matches_the_code() {
     let ex = example();
     if std::env::var("ACCORD_PRINT_EXAMPLE").is_ok() {
         for (k, v) in &ex.values {
-            println!("### {k}\n{v}\n");
+            println!("### {k}\n```\n{}```\n", if v.ends_with('\n') { v.clone() } else { format!("{v}\n") });
         }
     }
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).expect("docs/FORMAT.md");
-    for (k, v) in &ex.values {
-        for line in v.lines().filter(|l| !l.is_empty()) {
-            assert!(doc.contains(line), "docs/FORMAT.md lacks the {k} line {line:?}");
-        }
+    let blocks = example_blocks(&doc);
+    assert_eq!(blocks.len(), ex.values.len(), "FORMAT.md §8 has {} code blocks, one per example value", blocks.len());
+    for ((k, v), block) in ex.values.iter().zip(&blocks) {
+        let want = if v.ends_with('\n') { v.clone() } else { format!("{v}\n") };
+        assert_eq!(block, &want, "docs/FORMAT.md §8: the {k} block differs from what the code computes");
     }
+    let b = |i: usize| blocks[i].trim_end_matches('\n');
+    let unhex = |i: usize| hex::decode(b(i)).unwrap_or_else(|e| panic!("block {i} is not hex: {e}"));
+    // Keys: the private key matches the verifier key; the party keyid is the SHA-256 of the public key.
+    let (name, sk) = crypto::parse_private_key(b(0)).unwrap();
+    let v = crypto::StrictNoteVerifier::from_verifier_key(b(1)).unwrap();
+    assert_eq!(crypto::verifier_key_string(&name, &sk.verifying_key()), b(1));
+    let party = crypto::public_key_from_bytes(&unhex(2)).unwrap();
+    assert_eq!(crypto::keyid(&party), b(3));
+    // Payload, PAE, signature and the DSSE JSON envelope agree, and the signature verifies.
+    let payload = unhex(4);
+    let st = pb::Statement::decode(payload.as_slice()).unwrap();
+    assert_eq!(st.statement_id, "charter");
+    assert_eq!(unhex(5), crypto::pae(accord::PAYLOAD_TYPE, &payload));
+    let sig = BASE64_STANDARD.decode(b(6)).unwrap();
+    assert!(crypto::verify_pae(&party, accord::PAYLOAD_TYPE, &payload, &sig));
+    let env = accord::json::envelope_from_json(&blocks[7]).unwrap();
+    assert_eq!((env.payload.as_slice(), env.signatures[0].sig.as_slice()), (payload.as_slice(), sig.as_slice()));
+    assert_eq!(env.signatures[0].keyid, b(3));
+    // Canonical envelope, identity, leaf, leaf hash and root.
+    let canonical = pb::Envelope::decode(unhex(8).as_slice()).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(unhex(8))), b(9));
+    let leaf = unhex(10);
+    let entry = pb::LogEntry::decode(leaf.as_slice()).unwrap();
+    assert_eq!(entry.envelope.as_ref(), Some(&canonical));
+    assert_eq!(hex::encode(merkle::leaf_hash(&leaf)), b(11));
+    assert_eq!(BASE64_STANDARD.decode(b(12)).unwrap(), merkle::leaf_hash(&leaf).to_vec());
     // The checkpoints verify with the published verifier key, strictly.
-    let vk = &ex.values[1].1;
-    let v = crypto::StrictNoteVerifier::from_verifier_key(vk).unwrap();
-    let cp = crypto::open_checkpoint(ex.values[14].1.as_bytes(), &v).unwrap();
-    assert_eq!(cp.size, 1);
-    let cp0 = crypto::open_checkpoint(ex.values[13].1.as_bytes(), &v).unwrap();
-    assert_eq!(cp0.root, merkle::empty_root());
+    let cp0 = crypto::open_checkpoint(blocks[13].as_bytes(), &v).unwrap();
+    assert_eq!((cp0.size, cp0.root), (0, merkle::empty_root()));
+    let cp1 = crypto::open_checkpoint(blocks[14].as_bytes(), &v).unwrap();
+    assert_eq!(cp1.size, 1);
+    // The tlog-proof parses and proves the leaf offline, its signature included.
+    let bundle = merkle::ProofBundle::parse(&blocks[15]).unwrap();
+    let ok = accord::client::verify_offline(&leaf, &bundle, &v, &[party]).unwrap();
+    assert_eq!((ok.index, ok.verified_signers.as_slice()), (0, &[b(3).to_string()][..]));
 }

@@ -114,8 +114,9 @@ async fn a_missing_rate_never_breaks_a_report() {
     sc::plan_and_goals(&mut c).await;
     let p = sc::pledge("PCHF", "DB", "1000000", "CHF", &[("G2", "100")], "110", "external", "2027-12-31");
     c.submit(&["DB"], "2026-01-20", p).await.expect("a CHF pledge");
-    let p = sc::pledge("PJPY", "DB", "5000000", "JPY", &[("G2", "100")], "110", "external", "2027-12-31");
-    c.submit(&["DB"], "2026-01-20", p).await.expect("a JPY pledge");
+    // Another pledger: a second open pledge of DB in the same period would have to restate PCHF (§7).
+    let p = sc::pledge("PJPY", "BC", "5000000", "JPY", &[("G2", "100")], "110", "external", "2027-12-31");
+    c.submit(&["BC"], "2026-01-20", p).await.expect("a JPY pledge");
     let req = pb::GetReportRequest { plan_id: sc::PLAN.into(), format: "json".into(), hxl: false };
     let (resp, _) = c.client.report(req).await.expect("the report is computed");
     let rep = Report::from_json(&resp.canonical_json).expect("report JSON");

@@ -240,7 +240,29 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
         x.empty("activity-date", &[("type", "3"), ("iso-date", &period.end)]);
         // Transactions: pledges (12), commitments (2), flows (1, 3, 4, 7), co-financing spend (4).
         for (s, p) in &my_pledges {
-            let Some(m) = p.amount.clone() else { continue };
+            let Some(mut m) = p.amount.clone() else { continue };
+            // Net of what later pledges restate (DOMAIN.md §7), as total pledged counts it: the restated part
+            // is exported once, under the restating pledge; a superseded pledge is not exported at all.
+            if !s.tally.restated.is_zero() {
+                let value = rust_decimal::Decimal::from_str_exact(&m.value).unwrap_or_default();
+                let net = value.checked_sub(s.tally.restated).unwrap_or_default();
+                if net <= rust_decimal::Decimal::ZERO {
+                    continue;
+                }
+                m.value = net.normalize().to_string();
+            }
+            let mut description = format!("Pledge {} ({}, {})", s.id, p.pledge_kind, p.funding_source);
+            if !s.tally.restated.is_zero() {
+                description.push_str(&format!(
+                    "; net of {} restated by {}",
+                    s.tally.restated.normalize(),
+                    s.tally.restated_by.join(", ")
+                ));
+            }
+            for r in &p.restates {
+                let a = r.amount.as_ref().map(|a| format!("{} {}", a.value, a.currency)).unwrap_or_default();
+                description.push_str(&format!("; restates {a} of pledge {}", r.pledge_id));
+            }
             let date = p
                 .announced
                 .as_ref()
@@ -254,7 +276,7 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
                     code: 12,
                     date,
                     money: m,
-                    description: format!("Pledge {} ({}, {})", s.id, p.pledge_kind, p.funding_source),
+                    description,
                     provider: party.clone(),
                     receiver: String::new(),
                     finance_type: p.finance_type.clone(),

@@ -401,6 +401,8 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let requirement =
         plan.requirement.as_ref().map(|m| amount(Some(m)).and_then(|a| conv(&a, plan_s.version_at))).transpose()?;
     let funded = add(paid, sub(committed_external, paid).max(Decimal::ZERO));
+    let internal_total: Decimal =
+        exact_sum(txns.iter().filter(|t| t.t.boundary == "internal" && !t.s.tally.reversed).map(|t| t.usd));
     let internal_flows = txns
         .iter()
         .filter(|t| t.t.boundary == "internal" && !t.s.tally.reversed)
@@ -424,31 +426,91 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         unmet: requirement.map(|r| d(sub(r, funded))).unwrap_or_default(),
         pledged_beside: d(total.p),
         internal_flows,
+        internal_total: d(internal_total),
     };
 
-    // New money and restatements.
+    // New money and restatements (DOMAIN.md §7): P_new = Σ over effective pledges claiming `new_money` of
+    // (amount net of later restatements − the amounts it restates), never below zero per pledge; every
+    // restatement listed, those of withdrawn pledges marked withdrawn (they no longer restate anything).
     let mut new_money = Decimal::ZERO;
     let mut all_p = Decimal::ZERO;
     let mut restatements = Vec::new();
-    for (s, p, _, usd) in &pledges {
+    let mut by_pledge = Vec::new();
+    let mut pledger_new: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    for s in all(r, book::PLEDGE, plan_id)? {
+        if !s.tally.withdrawn {
+            continue;
+        }
+        let p: pb::PledgeAnnounced = s.decode()?;
         if p.funding_source != "external" {
             continue;
         }
-        all_p.acc(*usd);
-        if p.new_money {
-            new_money.acc(*usd);
-        }
         for x in &p.restates {
-            let a = amount(x.amount.as_ref())?;
+            let a = money::parse_money_or_zero("restates.amount", x.amount.as_ref())?;
             restatements.push(Restated {
                 pledge_id: s.id.clone(),
                 restates: x.pledge_id.clone(),
                 amount: d(a.value),
                 currency: a.currency,
+                status: "withdrawn".into(),
             });
         }
     }
-    let new_money = NewMoney { new_money: d(new_money), pledged: d(all_p), share: pct(new_money, all_p), restatements };
+    for (s, p, _, usd) in &pledges {
+        if p.funding_source != "external" {
+            continue;
+        }
+        all_p.acc(*usd);
+        let mut restated_here = Decimal::ZERO;
+        let mut unconvertible = false;
+        for x in &p.restates {
+            let a = money::parse_money_or_zero("restates.amount", x.amount.as_ref())?;
+            if !a.value.is_zero() {
+                // The restated pledge's own amount is listed as unconverted when no rate converts it; a
+                // restatement that cannot be converted leaves this pledge no new money (never overstated).
+                match book::convert(r, &a, &cur) {
+                    Ok(v) => restated_here.acc(v),
+                    Err(e) if book::is_conversion_gap(&e) => unconvertible = true,
+                    Err(e) => return Err(e),
+                }
+            }
+            restatements.push(Restated {
+                pledge_id: s.id.clone(),
+                restates: x.pledge_id.clone(),
+                amount: d(a.value),
+                currency: a.currency,
+                status: "effective".into(),
+            });
+        }
+        let mine =
+            if p.new_money && !unconvertible { sub(*usd, restated_here).max(Decimal::ZERO) } else { Decimal::ZERO };
+        new_money.acc(mine);
+        let e = pledger_new.entry(p.pledger_id.clone()).or_default();
+        e.0.acc(*usd);
+        e.1.acc(mine);
+        by_pledge.push(NewMoneyPledge {
+            pledge_id: s.id.clone(),
+            pledger: p.pledger_id.clone(),
+            claims_new_money: p.new_money,
+            pledged: d(*usd),
+            restated: d(restated_here),
+            new_money: d(mine),
+            restates: p.restates.iter().map(|x| x.pledge_id.clone()).collect(),
+        });
+    }
+    restatements.sort_by(|a, b| (&a.pledge_id, &a.restates).cmp(&(&b.pledge_id, &b.restates)));
+    let by_pledger = pledger_new
+        .into_iter()
+        .map(|(pledger, (pl, nm))| NewMoneyPledger { pledger, pledged: d(pl), new_money: d(nm), share: pct(nm, pl) })
+        .collect();
+    let new_money = NewMoney {
+        new_money: d(new_money),
+        pledged: d(all_p),
+        share: pct(new_money, all_p),
+        restatements,
+        by_pledge,
+        by_pledger,
+    };
 
     // Usage years: commitments split by year, each at the commitment's value-date rate.
     let mut usage: BTreeMap<u32, Decimal> = BTreeMap::new();
@@ -458,6 +520,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             usage.entry(y.year).or_default().acc(conv(&part, c.s.version_at)?);
         }
     }
+    let usage_years_total = d(exact_sum(usage.values().copied()));
     let usage_years = usage.into_iter().map(|(year, a)| YearAmount { year, amount: d(a) }).collect();
 
     // Conditional tranches.
@@ -553,6 +616,17 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             attested.insert(*idx, (body.opinion.clone(), body.adjustments.clone(), a.created_at));
         }
     }
+    // The opinion of the latest attestation covering each entry, whatever the opinion.
+    let mut opinion_of: BTreeMap<u64, (u64, String)> = BTreeMap::new();
+    for a in &attestations {
+        let body: pb::AttestationIssued = a.decode()?;
+        for idx in &a.tally.covered {
+            let e = opinion_of.entry(*idx).or_default();
+            if a.created_at >= e.0 {
+                *e = (a.created_at, body.opinion.clone());
+            }
+        }
+    }
     let verified_value = |report: &Subject, item: &str| -> Option<String> {
         let (_, adj, _) = attested.get(&report.created_at)?;
         adj.iter().find(|x| x.item == item).map(|x| x.verified.clone())
@@ -598,6 +672,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                 let mut realised = Decimal::ZERO;
                 let mut all_verified = true;
                 let mut any = false;
+                let mut row_opinions: BTreeSet<String> = BTreeSet::new();
                 for rep in reports.iter().filter(|rep| &rep.party_id == party) {
                     let b: pb::ProgressReported = rep.decode()?;
                     if year_of(&b.period.clone().unwrap_or_default().end) != *y {
@@ -606,6 +681,9 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     let Some(m) = b.co_financing_realised.as_ref() else { continue };
                     let mut a = amount(Some(m))?;
                     any = true;
+                    if let Some((_, o)) = opinion_of.get(&rep.created_at) {
+                        row_opinions.insert(o.clone());
+                    }
                     match verified_value(rep, "co_financing_realised") {
                         Some(v) => a.value = dec(&v),
                         None if attested.contains_key(&rep.created_at) => {}
@@ -638,6 +716,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     realised_over_own_pledge: pct(realised, indicative),
                     result: if realised >= required { "met".into() } else { "notMet".into() },
                     verified: any && all_verified,
+                    opinion: row_opinions.into_iter().collect::<Vec<_>>().join(", "),
                 });
             }
         }
@@ -667,7 +746,13 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
             let b: pb::ProgressReported = rep.decode()?;
             let pe = b.period.clone().unwrap_or_default().end;
             for v in b.indicator_values.iter().filter(|v| v.indicator_id == is.id) {
-                let verified = verified_value(rep, &format!("indicator:{}", is.id)).unwrap_or_default();
+                // DOMAIN.md §7: a clean attestation verifies the value as reported; an adjustment replaces it.
+                let verified = match verified_value(rep, &format!("indicator:{}", is.id)) {
+                    Some(v) => v,
+                    None if attested.contains_key(&rep.created_at) => v.value.clone(),
+                    None => String::new(),
+                };
+                let opinion = opinion_of.get(&rep.created_at).map(|o| o.1.clone()).unwrap_or_default();
                 let used = if verified.is_empty() { v.value.clone() } else { verified.clone() };
                 let period_t = targets.iter().find(|(e, _)| *e >= pe).map(|t| t.1);
                 values.push(IndicatorValueView {
@@ -677,6 +762,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     reported: v.value.clone(),
                     verified,
                     used: used.clone(),
+                    opinion,
                     progress_to_end_target: end.map(|t| progress(dec(&used), t)).unwrap_or_default(),
                     period_target: period_t.map(d).unwrap_or_default(),
                     progress_to_period_target: period_t.map(|t| progress(dec(&used), t)).unwrap_or_default(),
@@ -855,6 +941,12 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                 continue;
             }
             let mut corrections = Vec::new();
+            // The amount before each amendment or withdrawal, starting from the original statement's.
+            let mut prev_amount = match entry_statement(r, s.created_at)?.0.body {
+                Some(Body::PledgeAnnounced(p)) => p.amount.map(|m| m.value),
+                Some(Body::CommitmentSigned(c)) => c.amount.map(|m| m.value),
+                _ => None,
+            };
             for h in r.history(kind, &s.id)? {
                 if !matches!(h.action.as_str(), "amended" | "withdrawn" | "reversed") {
                     continue;
@@ -866,12 +958,30 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                     Some(Body::TransactionReversed(x)) => x.rationale.clone(),
                     _ => String::new(),
                 };
+                let next_amount = match &st.body {
+                    Some(Body::Amended(a)) => match &a.version {
+                        Some(pb::amended::Version::Pledge(p)) => p.amount.as_ref().map(|m| m.value.clone()),
+                        Some(pb::amended::Version::Commitment(c)) => c.amount.as_ref().map(|m| m.value.clone()),
+                        _ => None,
+                    },
+                    Some(Body::Withdrawn(_)) => prev_amount.as_ref().map(|_| "0".to_string()),
+                    _ => None,
+                };
+                let (old_amount, new_amount) = match (&prev_amount, &next_amount) {
+                    (Some(o), Some(n)) => (o.clone(), n.clone()),
+                    _ => (String::new(), String::new()),
+                };
+                if next_amount.is_some() {
+                    prev_amount = next_amount;
+                }
                 corrections.push(Correction {
                     index: h.index,
                     date: st.effective_date.clone(),
                     action: h.action.clone(),
                     rationale,
                     signers: signer_parties(&gov, &keyids),
+                    old_amount,
+                    new_amount,
                 });
             }
             let (net, currency) = net_change(r, &s)?;
@@ -907,6 +1017,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         coverage,
         new_money,
         usage_years,
+        usage_years_total,
         tranches,
         co_financing,
         indicators,

@@ -55,6 +55,9 @@ pub struct Coverage {
     pub pledged_beside: String,
     /// Flows internal to the plan: shown, never added.
     pub internal_flows: Vec<FlowLine>,
+    /// Σ of the internal flows in the reporting currency (shown with them, never added to F).
+    #[serde(default)]
+    pub internal_total: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +78,10 @@ pub struct Restated {
     pub restates: String,
     pub amount: String,
     pub currency: String,
+    /// `effective`, or `withdrawn` when the restating pledge was withdrawn (the restated amount is released
+    /// back to the original pledge).
+    #[serde(default)]
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +90,35 @@ pub struct NewMoney {
     pub pledged: String,
     pub share: String,
     pub restatements: Vec<Restated>,
+    /// Per effective external pledge, in pledge id order (DOMAIN.md §7).
+    #[serde(default)]
+    pub by_pledge: Vec<NewMoneyPledge>,
+    /// Per pledger, in id order: pledged (P), new money and its share.
+    #[serde(default)]
+    pub by_pledger: Vec<NewMoneyPledger>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMoneyPledge {
+    pub pledge_id: String,
+    pub pledger: String,
+    /// Whether the pledge claims new money.
+    pub claims_new_money: bool,
+    /// What the pledge counts in P (net of later restatements), reporting currency.
+    pub pledged: String,
+    /// Σ of the amounts it restates, reporting currency.
+    pub restated: String,
+    pub new_money: String,
+    /// The pledges it restates (each linked to its original).
+    pub restates: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMoneyPledger {
+    pub pledger: String,
+    pub pledged: String,
+    pub new_money: String,
+    pub share: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +189,9 @@ pub struct CoFinancingRow {
     /// met or notMet.
     pub result: String,
     pub verified: bool,
+    /// The opinions of the attestations covering the realised amounts (distinct, sorted, comma-separated).
+    #[serde(default)]
+    pub opinion: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +214,9 @@ pub struct IndicatorValueView {
     pub verified: String,
     /// The value used: the verified one when it exists.
     pub used: String,
+    /// The opinion of the attestation covering the report (empty when none does), shown beside the value.
+    #[serde(default)]
+    pub opinion: String,
     pub progress_to_end_target: String,
     pub period_target: String,
     pub progress_to_period_target: String,
@@ -267,6 +309,12 @@ pub struct Correction {
     pub action: String,
     pub rationale: String,
     pub signers: Vec<String>,
+    /// For an amendment or withdrawal of a pledge or commitment: the amount before and after (subject's
+    /// currency; a withdrawal takes it to 0). Empty for other subjects.
+    #[serde(default)]
+    pub old_amount: String,
+    #[serde(default)]
+    pub new_amount: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,6 +355,9 @@ pub struct Report {
     pub coverage: Coverage,
     pub new_money: NewMoney,
     pub usage_years: Vec<YearAmount>,
+    /// Σ of the usage years (reporting currency).
+    #[serde(default)]
+    pub usage_years_total: String,
     pub tranches: Tranches,
     pub co_financing: Vec<CoFinancing>,
     pub indicators: Vec<IndicatorProgress>,

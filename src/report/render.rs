@@ -156,6 +156,32 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             c.pledged_beside.clone(),
         ]],
     ));
+    let mut internal: Vec<Vec<String>> = c
+        .internal_flows
+        .iter()
+        .map(|f| {
+            vec![
+                f.txn_id.clone(),
+                f.transaction_type.to_string(),
+                f.date.clone(),
+                f.provider.clone(),
+                f.receiver.clone(),
+                f.amount.clone(),
+                f.currency.clone(),
+                f.converted.clone(),
+            ]
+        })
+        .collect();
+    let mut total_row = vec!["total_internal".to_string()];
+    total_row.extend(std::iter::repeat_n(String::new(), 6));
+    total_row.push(c.internal_total.clone());
+    internal.push(total_row);
+    out.push(csv(
+        "internal_flows",
+        &["txn_id", "transaction_type", "date", "provider", "receiver", "amount", "currency", "converted"],
+        None,
+        internal,
+    ));
     out.push(csv(
         "new_money",
         &["new_money", "pledged", "share_pct"],
@@ -163,10 +189,34 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         vec![vec![rep.new_money.new_money.clone(), rep.new_money.pledged.clone(), rep.new_money.share.clone()]],
     ));
     out.push(csv(
+        "new_money_by_pledge",
+        &["pledge_id", "pledger", "claims_new_money", "pledged", "restated", "new_money", "restates"],
+        None,
+        rep.new_money
+            .by_pledge
+            .iter()
+            .map(|p| {
+                vec![
+                    p.pledge_id.clone(),
+                    p.pledger.clone(),
+                    p.claims_new_money.to_string(),
+                    p.pledged.clone(),
+                    p.restated.clone(),
+                    p.new_money.clone(),
+                    p.restates.join(" "),
+                ]
+            })
+            .collect(),
+    ));
+    out.push(csv(
         "usage_years",
         &["year", "amount"],
         h(&["#date+year", "#value"]),
-        rep.usage_years.iter().map(|y| vec![y.year.to_string(), y.amount.clone()]).collect(),
+        rep.usage_years
+            .iter()
+            .map(|y| vec![y.year.to_string(), y.amount.clone()])
+            .chain(std::iter::once(vec!["total".to_string(), rep.usage_years_total.clone()]))
+            .collect(),
     ));
     let mut tr = Vec::new();
     for cv in &rep.tranches.conditions {
@@ -231,6 +281,7 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
                 r.realised_over_own_pledge.clone(),
                 r.result.clone(),
                 r.verified.to_string(),
+                r.opinion.clone(),
             ]);
         }
     }
@@ -248,6 +299,7 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             "realised_over_own_pledge_pct",
             "result",
             "verified",
+            "opinion",
         ],
         None,
         cf,
@@ -263,6 +315,7 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
                 i.end_target.clone(),
                 v.reported.clone(),
                 v.verified.clone(),
+                v.opinion.clone(),
                 v.progress_to_end_target.clone(),
                 v.progress_to_period_target.clone(),
             ]);
@@ -278,6 +331,7 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             "end_target",
             "reported",
             "verified",
+            "opinion",
             "progress_end_pct",
             "progress_period_pct",
         ],
@@ -472,6 +526,8 @@ pub fn markdown(rep: &Report) -> String {
         if c.unmet.is_empty() { "–".into() } else { amount(&c.unmet) },
         amount(&c.pledged_beside)
     );
+    let _ = writeln!(o, "### Internal flows (listed, never added to F)\n");
+    md_table(&mut o, INTERNAL_HEADER, internal_rows(rep));
     let n = &rep.new_money;
     let _ = writeln!(
         o,
@@ -480,15 +536,15 @@ pub fn markdown(rep: &Report) -> String {
         amount(&n.pledged),
         percent(&n.share)
     );
+    md_table(&mut o, NEW_MONEY_PLEDGE_HEADER, new_money_pledge_rows(rep));
+    md_table(&mut o, NEW_MONEY_PLEDGER_HEADER, new_money_pledger_rows(rep));
     for r in &n.restatements {
-        let _ = writeln!(o, "- {} restates {} {} of {}", r.pledge_id, amount(&r.amount), r.currency, r.restates);
+        let withdrawn = if r.status == "withdrawn" { " (withdrawn: no longer restated)" } else { "" };
+        let _ =
+            writeln!(o, "- {} restates {} {} of {}{withdrawn}", r.pledge_id, amount(&r.amount), r.currency, r.restates);
     }
     let _ = writeln!(o, "## Usage years\n");
-    md_table(
-        &mut o,
-        &["year", "committed"],
-        rep.usage_years.iter().map(|y| vec![y.year.to_string(), amount(&y.amount)]).collect(),
-    );
+    md_table(&mut o, &["year", "committed"], usage_rows(rep));
     let _ = writeln!(o, "## Conditional tranches\n");
     let mut rows = Vec::new();
     for cv in &rep.tranches.conditions {
@@ -537,6 +593,7 @@ pub fn markdown(rep: &Report) -> String {
                 "fulfilment",
                 "realised / own pledge",
                 "result",
+                "opinion",
             ],
             cf.rows
                 .iter()
@@ -551,6 +608,7 @@ pub fn markdown(rep: &Report) -> String {
                         percent(&r.fulfilment),
                         percent(&r.realised_over_own_pledge),
                         format!("{}{}", r.result, if r.verified { "" } else { ", unverified" }),
+                        r.opinion.clone(),
                     ]
                 })
                 .collect(),
@@ -574,6 +632,7 @@ pub fn markdown(rep: &Report) -> String {
                 i.end_target.clone(),
                 v.reported.clone(),
                 v.verified.clone(),
+                v.opinion.clone(),
                 percent(&v.progress_to_end_target),
                 percent(&v.progress_to_period_target),
             ]);
@@ -588,66 +647,17 @@ pub fn markdown(rep: &Report) -> String {
             "end target",
             "reported",
             "verified",
+            "opinion",
             "to end target",
             "to period target",
         ],
         rows,
     );
     let _ = writeln!(o, "## In-kind and policy delivery\n");
-    md_table(
-        &mut o,
-        &["pledge", "pledged", "delivered", "share"],
-        rep.delivery
-            .in_kind
-            .iter()
-            .map(|k| {
-                vec![
-                    k.pledge_id.clone(),
-                    format!("{} {}", amount(&k.pledged), k.currency),
-                    amount(&k.delivered),
-                    percent(&k.share),
-                ]
-            })
-            .collect(),
-    );
-    md_table(
-        &mut o,
-        &["pledge", "milestone", "original due", "due", "status", "date", "days late"],
-        rep.delivery
-            .milestones
-            .iter()
-            .map(|m| {
-                vec![
-                    m.pledge_id.clone(),
-                    m.title.clone(),
-                    m.original_due_date.clone(),
-                    m.due_date.clone(),
-                    m.status.clone(),
-                    m.date.clone(),
-                    m.days_late.to_string(),
-                ]
-            })
-            .collect(),
-    );
+    md_table(&mut o, INKIND_HEADER, inkind_rows(rep));
+    md_table(&mut o, MILESTONE_HEADER, milestone_rows(rep));
     let _ = writeln!(o, "## Timeliness\n");
-    md_table(
-        &mut o,
-        &["party", "reports", "median lag (days)", "p90 lag", "due", "on time", "punctuality"],
-        rep.timeliness
-            .iter()
-            .map(|t| {
-                vec![
-                    t.party.clone(),
-                    t.reports.len().to_string(),
-                    t.median_lag_days.clone(),
-                    t.p90_lag_days.clone(),
-                    t.reports_due.to_string(),
-                    t.on_time.to_string(),
-                    percent(&t.punctuality),
-                ]
-            })
-            .collect(),
-    );
+    md_table(&mut o, TIMELINESS_HEADER, timeliness_rows(rep));
     let v = &rep.verification;
     let _ = writeln!(
         o,
@@ -661,24 +671,7 @@ pub fn markdown(rep: &Report) -> String {
         if v.median_attestation_lag_days.is_empty() { "–" } else { &v.median_attestation_lag_days }
     );
     let _ = writeln!(o, "## Amendments and corrections\n");
-    let mut rows = Vec::new();
-    for a in &rep.amendments {
-        for c in &a.corrections {
-            rows.push(vec![
-                format!("{} {}", a.kind, a.id),
-                c.index.to_string(),
-                c.action.clone(),
-                c.rationale.clone(),
-                c.signers.join(", "),
-                if a.net_change.is_empty() {
-                    String::new()
-                } else {
-                    format!("{} {}", amount(&a.net_change), a.currency)
-                },
-            ]);
-        }
-    }
-    md_table(&mut o, &["subject", "entry", "action", "rationale", "signed by", "net change"], rows);
+    md_table(&mut o, AMENDMENT_HEADER, amendment_rows(rep));
     if !rep.unconverted.is_empty() {
         let _ = writeln!(o, "## Unconverted amounts\n");
         md_table(&mut o, &["entry", "from", "to", "value date", "amount", "reason"], unconverted_rows(rep));
@@ -837,9 +830,188 @@ fn co_financing_rows(cf: &super::CoFinancing) -> Vec<Vec<String>> {
                 percent(&r.realised_over_grants),
                 percent(&r.fulfilment),
                 format!("{}{}", r.result, if r.verified { "" } else { ", unverified" }),
+                r.opinion.clone(),
             ]
         })
         .collect()
+}
+
+const INTERNAL_HEADER: &[&str] = &["transaction", "type", "date", "provider", "receiver", "amount", "converted"];
+
+/// The internal flows of the plan, then their total in the reporting currency.
+fn internal_rows(rep: &Report) -> Vec<Vec<String>> {
+    let c = &rep.coverage;
+    let mut rows: Vec<Vec<String>> = c
+        .internal_flows
+        .iter()
+        .map(|f| {
+            vec![
+                f.txn_id.clone(),
+                f.transaction_type.to_string(),
+                f.date.clone(),
+                f.provider.clone(),
+                f.receiver.clone(),
+                format!("{} {}", amount(&f.amount), f.currency),
+                amount(&f.converted),
+            ]
+        })
+        .collect();
+    let total = if c.internal_total.is_empty() { "0".to_string() } else { c.internal_total.clone() };
+    rows.push(vec![
+        "Total internal".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        amount(&total),
+    ]);
+    rows
+}
+
+fn usage_rows(rep: &Report) -> Vec<Vec<String>> {
+    let total = if rep.usage_years_total.is_empty() { "0" } else { rep.usage_years_total.as_str() };
+    rep.usage_years
+        .iter()
+        .map(|y| vec![y.year.to_string(), amount(&y.amount)])
+        .chain(std::iter::once(vec!["Total".to_string(), amount(total)]))
+        .collect()
+}
+
+const RESTATEMENT_HEADER: &[&str] = &["pledge", "restates", "amount", "status"];
+
+fn restatement_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.new_money
+        .restatements
+        .iter()
+        .map(|r| {
+            vec![
+                r.pledge_id.clone(),
+                r.restates.clone(),
+                format!("{} {}", amount(&r.amount), r.currency),
+                r.status.clone(),
+            ]
+        })
+        .collect()
+}
+
+const NEW_MONEY_PLEDGE_HEADER: &[&str] =
+    &["pledge", "pledger", "claims new money", "pledged (in P)", "restates", "restated", "new money"];
+
+/// New money per pledge (DOMAIN.md §7).
+fn new_money_pledge_rows(rep: &Report) -> Vec<Vec<String>> {
+    let n = &rep.new_money;
+    n.by_pledge
+        .iter()
+        .map(|p| {
+            vec![
+                p.pledge_id.clone(),
+                p.pledger.clone(),
+                if p.claims_new_money { "yes".into() } else { "no".into() },
+                amount(&p.pledged),
+                p.restates.join(", "),
+                amount(&p.restated),
+                amount(&p.new_money),
+            ]
+        })
+        .collect()
+}
+
+const NEW_MONEY_PLEDGER_HEADER: &[&str] = &["pledger", "pledged (in P)", "new money", "share"];
+
+fn new_money_pledger_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.new_money
+        .by_pledger
+        .iter()
+        .map(|p| vec![p.pledger.clone(), amount(&p.pledged), amount(&p.new_money), percent(&p.share)])
+        .collect()
+}
+
+const INKIND_HEADER: &[&str] = &["pledge", "pledged", "delivered", "share"];
+
+fn inkind_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.delivery
+        .in_kind
+        .iter()
+        .map(|k| {
+            vec![
+                k.pledge_id.clone(),
+                format!("{} {}", amount(&k.pledged), k.currency),
+                amount(&k.delivered),
+                percent(&k.share),
+            ]
+        })
+        .collect()
+}
+
+const MILESTONE_HEADER: &[&str] = &["pledge", "milestone", "original due", "due", "status", "date", "days late"];
+
+fn milestone_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.delivery
+        .milestones
+        .iter()
+        .map(|m| {
+            vec![
+                m.pledge_id.clone(),
+                m.title.clone(),
+                m.original_due_date.clone(),
+                m.due_date.clone(),
+                m.status.clone(),
+                m.date.clone(),
+                m.days_late.to_string(),
+            ]
+        })
+        .collect()
+}
+
+const TIMELINESS_HEADER: &[&str] =
+    &["party", "reports", "median lag (days)", "p90 lag", "due", "on time", "punctuality"];
+
+fn timeliness_rows(rep: &Report) -> Vec<Vec<String>> {
+    rep.timeliness
+        .iter()
+        .map(|t| {
+            vec![
+                t.party.clone(),
+                t.reports.len().to_string(),
+                t.median_lag_days.clone(),
+                t.p90_lag_days.clone(),
+                t.reports_due.to_string(),
+                t.on_time.to_string(),
+                percent(&t.punctuality),
+            ]
+        })
+        .collect()
+}
+
+const AMENDMENT_HEADER: &[&str] =
+    &["subject", "entry", "date", "action", "rationale", "signed by", "old → new", "net change"];
+
+fn amendment_rows(rep: &Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for a in &rep.amendments {
+        for c in &a.corrections {
+            rows.push(vec![
+                format!("{} {}", a.kind, a.id),
+                c.index.to_string(),
+                c.date.clone(),
+                c.action.clone(),
+                c.rationale.clone(),
+                c.signers.join(", "),
+                if c.old_amount.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} → {} {}", amount(&c.old_amount), amount(&c.new_amount), a.currency)
+                },
+                if a.net_change.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} {}", amount(&a.net_change), a.currency)
+                },
+            ]);
+        }
+    }
+    rows
 }
 
 fn indicator_rows(i: &super::IndicatorProgress) -> Vec<Vec<String>> {
@@ -850,6 +1022,7 @@ fn indicator_rows(i: &super::IndicatorProgress) -> Vec<Vec<String>> {
                 v.period_end.clone(),
                 v.reported.clone(),
                 v.verified.clone(),
+                v.opinion.clone(),
                 percent(&v.progress_to_end_target),
                 percent(&v.progress_to_period_target),
             ]
@@ -944,6 +1117,22 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                 "; " (percent(&c.percent_funded)) " funded. Pledges are shown beside, never counted: "
                 (amount(&c.pledged_beside)) "."
             }
+            h3 { "Internal flows (listed, never added to F)" }
+            (html_table(INTERNAL_HEADER, internal_rows(rep), "internal-flows"))
+        }
+        section {
+            h2 { "New money" }
+            p {
+                "New money " b { (amount(&rep.new_money.new_money)) } " of " (amount(&rep.new_money.pledged))
+                " pledged (" (percent(&rep.new_money.share)) ")."
+            }
+            (html_table(NEW_MONEY_PLEDGE_HEADER, new_money_pledge_rows(rep), "new-money-by-pledge"))
+            (html_table(NEW_MONEY_PLEDGER_HEADER, new_money_pledger_rows(rep), "new-money-by-pledger"))
+            (html_table(RESTATEMENT_HEADER, restatement_rows(rep), "restatements"))
+        }
+        section {
+            h2 { "Usage years" }
+            (html_table(&["year", "committed"], usage_rows(rep), "usage-years"))
         }
         section {
             h2 { "Conditional tranches" }
@@ -955,7 +1144,16 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                 h2 { "Co-financing " (cf.condition_id) " (own resources ≥ " (cf.ratio) " × external grants)" }
                 (cofinancing_svg(cf))
                 (html_table(
-                    &["party", "external grants", "required", "realised", "realised / grants", "fulfilment", "result"],
+                    &[
+                        "party",
+                        "external grants",
+                        "required",
+                        "realised",
+                        "realised / grants",
+                        "fulfilment",
+                        "result",
+                        "opinion",
+                    ],
                     co_financing_rows(cf),
                     &format!("cofinancing-{}", cf.condition_id),
                 ))
@@ -973,7 +1171,7 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                     p { "Baseline " (i.baseline) " (" (i.baseline_year) "), end target " (i.end_target) "." }
                     (indicator_svg(i))
                     (html_table(
-                        &["period end", "reported", "verified", "to end target", "to period target"],
+                        &["period end", "reported", "verified", "opinion", "to end target", "to period target"],
                         indicator_rows(i),
                         &format!("indicator-{}", i.indicator_id),
                     ))
@@ -981,11 +1179,24 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
             }
         }
         section {
+            h2 { "In-kind and policy delivery" }
+            (html_table(INKIND_HEADER, inkind_rows(rep), "in-kind"))
+            (html_table(MILESTONE_HEADER, milestone_rows(rep), "milestones"))
+        }
+        section {
+            h2 { "Timeliness" }
+            (html_table(TIMELINESS_HEADER, timeliness_rows(rep), "timeliness"))
+        }
+        section {
             h2 { "Verification coverage" }
             p {
                 "Verified " (amount(&v.verified_amount)) " of " (amount(&v.reported_amount)) " reported ("
                 (percent(&v.verified_share)) "); " (v.reports_attested) " of " (v.reports) " reports attested."
             }
+        }
+        section {
+            h2 { "Amendments and corrections" }
+            (html_table(AMENDMENT_HEADER, amendment_rows(rep), "amendments"))
         }
         section {
             h2 { "Checkpoint" }

@@ -309,10 +309,10 @@ fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) ->
         immutable("plan_id", &old.plan_id, &p.plan_id)?;
         immutable("pledge_kind", &old.pledge_kind, &p.pledge_kind)?;
         if old.restates != p.restates {
-            return Err(Error::precondition(
-                "restates",
-                "cannot change in an amendment (announce a new pledge that restates this one)",
-            ));
+            // Amending a pledge changes what it restates (DOMAIN.md §7): the old restatements are released,
+            // the new ones applied with the same rules as at announcement.
+            release_restatements(out, &old)?;
+            restate(out, p)?;
         }
         let old_amount = amount_of(old.amount.as_ref());
         if let (Some(o), Some(n)) = (&old_amount, &amount) {
@@ -342,7 +342,40 @@ fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) ->
         return Ok(());
     }
     out.fresh("pledge_id", PLEDGE, &p.pledge_id)?;
-    // Restatements: earlier pledges of the same pledger, in their own currency, never over-restated.
+    let restated = restate(out, p)?;
+    // Overlap (DOMAIN.md §7): an open pledge of the same pledger, plan and usage period must be restated,
+    // whatever `new_money` says; `new_money` only claims that the part not restated is additional, and a
+    // restatement of 0 declares that none of the other pledge is re-announced.
+    for other in ctx.view.subjects(PLEDGE, &p.plan_id, &p.pledger_id)? {
+        if restated.contains(&other.id) {
+            continue;
+        }
+        let ob: pb::PledgeAnnounced = other.decode()?;
+        let open =
+            !matches!(pledge_status(&other, &ob, ctx.today), "withdrawn" | "superseded" | "fulfilled" | "lapsed");
+        if open && ob.pledge_kind == p.pledge_kind && periods_overlap(ob.usage_period.as_ref(), p.usage_period.as_ref())
+        {
+            return Err(Error::precondition(
+                "restates",
+                format!(
+                    "the pledge overlaps open pledge {} of the same pledger, plan and period: declare `restates` \
+                     (the amount re-announced, 0 if none is), whatever `new_money` says",
+                    other.id
+                ),
+            ));
+        }
+    }
+    let mut s = out.new_subject(PLEDGE, &p.pledge_id, &p.plan_id, &p.pledger_id, p.encode_to_vec());
+    s.signers = vec![p.pledger_id.clone()];
+    s.status = pledge_status(&s, p, ctx.today).into();
+    out.put(s, "created");
+    Ok(())
+}
+
+/// Apply a pledge's restatements: earlier pledges of the same pledger, in their own currency, never
+/// over-restated. Returns the ids restated.
+fn restate(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<BTreeSet<String>> {
+    let ctx = out.ctx;
     let mut restated = BTreeSet::new();
     for (i, r) in p.restates.iter().enumerate() {
         let field = format!("restates[{i}]");
@@ -354,7 +387,8 @@ fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) ->
                 format!("pledge {} is {}'s; a pledger restates only its own pledges", r.pledge_id, old_body.pledger_id),
             ));
         }
-        let a = parse_money(&format!("{field}.amount"), r.amount.as_ref())?;
+        // A restatement of 0 is allowed: it states, auditably, that none of that pledge is re-announced.
+        let a = money::parse_money_or_zero(&format!("{field}.amount"), r.amount.as_ref())?;
         let old_amount = amount_of(old_body.amount.as_ref())
             .ok_or_else(|| Error::precondition(format!("{field}.pledge_id"), "the restated pledge has no amount"))?;
         if a.currency != old_amount.currency {
@@ -379,35 +413,23 @@ fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) ->
         restated.insert(r.pledge_id.clone());
         out.put(old, "restated");
     }
-    // Overlap: an open pledge of the same pledger, plan and usage period must be restated, or this one
-    // must say it is new money.
-    if !p.new_money {
-        for other in ctx.view.subjects(PLEDGE, &p.plan_id, &p.pledger_id)? {
-            if restated.contains(&other.id) {
-                continue;
-            }
-            let ob: pb::PledgeAnnounced = other.decode()?;
-            let open =
-                !matches!(pledge_status(&other, &ob, ctx.today), "withdrawn" | "superseded" | "fulfilled" | "lapsed");
-            if open
-                && ob.pledge_kind == p.pledge_kind
-                && periods_overlap(ob.usage_period.as_ref(), p.usage_period.as_ref())
-            {
-                return Err(Error::precondition(
-                    "restates",
-                    format!(
-                        "the pledge overlaps open pledge {} of the same pledger, plan and period: declare `restates` \
-                         (a re-announcement) or set `new_money` (additional money)",
-                        other.id
-                    ),
-                ));
-            }
+    Ok(restated)
+}
+
+/// Release a pledge's restatements (DOMAIN.md §7: a restatement counts only while the restating pledge is
+/// effective as it stands): the restated pledges' totals, `restated_by` and statuses are restored.
+fn release_restatements(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<()> {
+    for r in &p.restates {
+        let Some(mut old) = out.get(PLEDGE, &r.pledge_id)? else { continue };
+        let a = money::parse_money_or_zero("restates.amount", r.amount.as_ref())?;
+        old.tally.restated = money::sub("restates.amount.value", old.tally.restated, a.value)?.max(Decimal::ZERO);
+        if let Some(pos) = old.tally.restated_by.iter().position(|x| x == &p.pledge_id) {
+            old.tally.restated_by.remove(pos);
         }
+        let ob: pb::PledgeAnnounced = old.decode()?;
+        old.status = pledge_status(&old, &ob, out.ctx.today).into();
+        out.put(old, "restatement_released");
     }
-    let mut s = out.new_subject(PLEDGE, &p.pledge_id, &p.plan_id, &p.pledger_id, p.encode_to_vec());
-    s.signers = vec![p.pledger_id.clone()];
-    s.status = pledge_status(&s, p, ctx.today).into();
-    out.put(s, "created");
     Ok(())
 }
 
@@ -952,6 +974,11 @@ fn withdrawal(out: &mut Out<'_>, w: &pb::Withdrawn) -> Result<()> {
                 "subject_id",
                 format!("pledge {} is already committed or delivered in part; amend it down instead", w.subject_id),
             ))
+        }
+        PLEDGE => {
+            // A restatement counts only while the restating pledge is effective (DOMAIN.md §7): release it.
+            let p: pb::PledgeAnnounced = s.decode()?;
+            release_restatements(out, &p)?;
         }
         COMMITMENT => {
             if !s.tally.disbursed.is_zero() {

@@ -171,7 +171,7 @@ fn check_pledge(p: &pb::PledgeAnnounced) -> Result<()> {
         if r.pledge_id == p.pledge_id {
             return Err(Error::invalid(format!("restates[{i}].pledge_id"), "a pledge cannot restate itself"));
         }
-        parse_money(&format!("restates[{i}].amount"), r.amount.as_ref())?;
+        money::parse_money_or_zero(&format!("restates[{i}].amount"), r.amount.as_ref())?;
     }
     if let Some(a) = &p.announced {
         check_text("announced.event", &a.event, false)?;
