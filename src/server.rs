@@ -1,6 +1,6 @@
 //! Transport: the gRPC server with health and reflection, bound to a listener the caller gives, stopped by
-//! a shutdown future the caller chooses (ctrl-c/SIGTERM in `main`, a channel in tests).
-//! No business logic here.
+//! a cancellation token the caller holds ([`shutdown_token`]: ctrl-c/SIGTERM, once for the whole process;
+//! a channel in tests). No business logic here.
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tonic::transport::server::{Connected, TcpIncoming};
 
 use crate::api::{CoalitionApi, LedgerApi, ReportApi};
@@ -104,13 +105,66 @@ pub async fn run_with(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = shutdown => cancel.cancel(),
+            _ = cancel.cancelled() => {}
+        }
+    });
+    let served = serve_grpc(listener, ledger.clone(), settings, token.clone()).await;
+    token.cancel();
+    close(ledger).await?;
+    served
+}
+
+/// The last step of the drain order: every listener has stopped, so the sequencer is drained, the final
+/// checkpoint signed and the store closed.
+pub async fn close(ledger: Arc<Ledger>) -> anyhow::Result<()> {
+    let l = ledger.clone();
+    tokio::task::spawn_blocking(move || l.close()).await?;
+    tracing::info!(size = ledger.latest().size, "server stopped");
+    Ok(())
+}
+
+/// The process's one shutdown token: cancelled on the first ctrl-c or SIGTERM. Every listener and
+/// background task holds a child of it, so one signal stops them all, in the drain order the caller
+/// writes: stop accepting and finish in-flight requests, then [`close`] the ledger.
+pub fn shutdown_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = shutdown_signal() => cancel.cancel(),
+            _ = cancel.cancelled() => {}
+        }
+    });
+    token
+}
+
+/// Serve gRPC on `listener` until `shutdown` is cancelled, then finish the requests in flight. The ledger
+/// stays open: the caller closes it (with [`close`]) once every other listener has stopped too.
+pub async fn serve_grpc(
+    listener: TcpListener,
+    ledger: Arc<Ledger>,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     init_method_labels();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<LedgerServiceServer<LedgerApi>>().await;
     health_reporter.set_serving::<CoalitionServiceServer<CoalitionApi>>().await;
     health_reporter.set_serving::<ReportServiceServer<ReportApi>>().await;
     health_reporter.set_serving::<AuditServiceServer<crate::api::audit::AuditApi>>().await;
-    tokio::spawn(report_write_state(health_reporter.clone(), ledger.write_state()));
+    let health_task = shutdown.child_token();
+    let (reporter, state) = (health_reporter.clone(), ledger.write_state());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = report_write_state(reporter, state) => {}
+            _ = health_task.cancelled() => {}
+        }
+    });
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -178,11 +232,8 @@ pub async fn run_with(
         .add_service(coalition)
         .add_service(reports)
         .add_service(audit)
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await?;
-    let l = ledger.clone();
-    tokio::task::spawn_blocking(move || l.close()).await?;
-    tracing::info!(size = ledger.latest().size, "server stopped");
     Ok(())
 }
 

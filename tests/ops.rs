@@ -228,3 +228,37 @@ fn soak_command_reports_windows() {
     assert_eq!(v["windows"].as_array().unwrap().len(), 2);
     assert!(v["windows"][0]["achieved_per_s"].as_f64().unwrap() > 30.0, "{v}");
 }
+
+/// One signal stops the whole process in the drain order: with the gRPC, public-page and metrics ports
+/// open, one SIGTERM is handled once (one shutdown token, not one signal handler per listener), every port
+/// closes, the ledger closes once, and a clean stop logs no error.
+#[test]
+fn one_sigterm_stops_every_port_once_and_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--json", "--log", "info", "serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(["--metrics", "127.0.0.1:0", "--origin", "stop.example/ledger", "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let ports: Vec<String> =
+        ["listening", "http", "metrics"].iter().map(|k| v[k].as_str().unwrap().to_string()).collect();
+    for p in &ports {
+        assert!(std::net::TcpStream::connect(p).is_ok(), "{p} is not open");
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(child.wait().unwrap().success(), "{stderr}");
+    assert_eq!(stderr.matches("shutdown requested").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("server stopped").count(), 1, "{stderr}");
+    assert!(!stderr.contains("ERROR"), "a clean stop logged an error:\n{stderr}");
+    for p in &ports {
+        assert!(std::net::TcpStream::connect(p).is_err(), "{p} is still open");
+    }
+}

@@ -494,20 +494,23 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         max_connections: a.max_connections,
         header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
     };
+    // One shutdown for the whole process; every listener and task below holds a child token.
+    let shutdown = crate::server::shutdown_token();
+    let mut listeners = Vec::new();
     let spawn_http = |l: tokio::net::TcpListener, router: axum::Router| {
-        let (tls, limits) = (http_tls.clone(), http_limits.clone());
+        let (tls, limits, stop) = (http_tls.clone(), http_limits.clone(), shutdown.child_token());
         tokio::spawn(async move {
-            let r = crate::server::serve_http(l, router, tls, limits, crate::server::shutdown_signal()).await;
+            let r = crate::server::serve_http(l, router, tls, limits, stop.cancelled_owned()).await;
             if let Err(e) = r {
                 tracing::error!(error = %e, "HTTP listener stopped");
             }
-        });
+        })
     };
     let http = match &a.http {
         Some(h) => {
             let l = tokio::net::TcpListener::bind(h).await.with_context(|| format!("binding --http {h}"))?;
             let http_addr = l.local_addr()?;
-            spawn_http(l, crate::web::router(ledger.clone()));
+            listeners.push(spawn_http(l, crate::web::router(ledger.clone())));
             Some(http_addr.to_string())
         }
         None => None,
@@ -516,7 +519,7 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         Some(m) => {
             let l = tokio::net::TcpListener::bind(m).await.with_context(|| format!("binding --metrics {m}"))?;
             let addr = l.local_addr()?.to_string();
-            spawn_http(l, crate::web::metrics_router(ledger.clone()));
+            listeners.push(spawn_http(l, crate::web::metrics_router(ledger.clone())));
             Some(addr)
         }
         None => None,
@@ -538,7 +541,13 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         println!("accord: tree size {}", latest.size);
     }
     for target in witness_targets {
-        tokio::spawn(crate::witness::run_sender(ledger.clone(), target));
+        let (ledger, stop) = (ledger.clone(), shutdown.child_token());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = crate::witness::run_sender(ledger, target) => {}
+                _ = stop.cancelled() => {}
+            }
+        });
     }
     let settings = crate::server::Settings {
         max_concurrent_requests: a.max_concurrent_requests,
@@ -568,7 +577,15 @@ async fn serve(a: ServeArgs, json: bool) -> Result<()> {
             _ => None,
         },
     };
-    crate::server::run_with(listener, ledger, settings, crate::server::shutdown_signal()).await
+    // The drain order: stop accepting and finish in-flight requests on every port, then drain the
+    // sequencer, sign the final checkpoint and close the store.
+    let served = crate::server::serve_grpc(listener, ledger.clone(), settings, shutdown.clone()).await;
+    shutdown.cancel();
+    for l in listeners {
+        let _ = l.await;
+    }
+    crate::server::close(ledger).await?;
+    served
 }
 
 fn init(a: InitArgs, json: bool) -> Result<()> {

@@ -150,6 +150,8 @@ impl Shared {
                 return false;
             }
             match &new {
+                // A requested close is the normal end, not an error an operator must look into.
+                WriteState::Stopped(why) if why == SHUTTING_DOWN => tracing::info!("the sequencer stopped (shutdown)"),
                 WriteState::Stopped(why) => tracing::error!(reason = %why, "the sequencer stopped; writes are refused"),
                 WriteState::DiskFull => tracing::error!("the disk is full; writes are refused until space returns"),
                 WriteState::Serving => tracing::info!("writes resumed"),
@@ -243,6 +245,9 @@ pub struct Ledger {
     cosignatures: Mutex<std::collections::BTreeMap<u64, std::collections::BTreeMap<String, String>>>,
     witness_seen: Mutex<std::collections::BTreeMap<String, i64>>,
 }
+
+/// Why writes stop when the ledger is closed on purpose.
+pub(crate) const SHUTTING_DOWN: &str = "the ledger is shutting down";
 
 /// File names inside the data directory.
 pub const DB_FILE: &str = "ledger.db";
@@ -565,15 +570,13 @@ impl Ledger {
         let (reply, rx) = oneshot::channel();
         {
             let guard = crate::sync::lock(&self.tx);
-            let tx = guard.as_ref().ok_or_else(|| Error::new(Kind::Unavailable, "", "the ledger is shutting down"))?;
+            let tx = guard.as_ref().ok_or_else(|| Error::new(Kind::Unavailable, "", SHUTTING_DOWN))?;
             match tx.try_send(sequencer::Job { items, reply }) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
                     return Err(Error::new(Kind::Unavailable, "", "the sequencer queue is full; retry shortly"))
                 }
-                Err(TrySendError::Disconnected(_)) => {
-                    return Err(Error::new(Kind::Unavailable, "", "the ledger is shutting down"))
-                }
+                Err(TrySendError::Disconnected(_)) => return Err(Error::new(Kind::Unavailable, "", SHUTTING_DOWN)),
             }
         }
         rx.await.map_err(|_| Error::new(Kind::Unavailable, "", "the sequencer stopped before answering; retry"))?

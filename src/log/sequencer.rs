@@ -48,7 +48,7 @@ struct StopGuard(Arc<Shared>);
 
 impl Drop for StopGuard {
     fn drop(&mut self) {
-        let why = if std::thread::panicking() { "the sequencer thread failed" } else { "the ledger is shutting down" };
+        let why = if std::thread::panicking() { "the sequencer thread failed" } else { super::SHUTTING_DOWN };
         self.0.set_write_state(WriteState::Stopped(why.into()));
     }
 }
