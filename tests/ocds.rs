@@ -64,6 +64,9 @@ async fn scenario_a_ocds_export_validates_and_states_the_report_figures() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ca.ocds.json");
     let text = export(&c, &file);
+    if let Ok(p) = std::env::var("OCDS_DUMP") {
+        std::fs::write(p, &text).unwrap();
+    }
     if let Err(e) = validate(&file) {
         panic!("the OCDS export does not validate against the official 1.1 schemas:\n{e}\n{text}");
     }
@@ -146,4 +149,36 @@ async fn scenario_a_ocds_export_validates_and_states_the_report_figures() {
     std::fs::write(&bad, serde_json::to_string(&broken).unwrap()).unwrap();
     let e = validate(&bad).expect_err("an unknown tag and a bad date must not validate");
     assert!(e.contains("tag") && e.contains("date"), "{e}");
+}
+
+/// A keying error reversed: the reversed disbursement leaves `implementation.transactions` (never a
+/// negative amount), the reversal is named with its rationale in the contract's amendments, and the
+/// package still validates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reversed_disbursement_is_a_correction_not_a_negative_payment() {
+    let mut c = Coalition::start().await;
+    scenario::run(&mut c).await;
+    let rev = accord::pb::statement::Body::TransactionReversed(accord::pb::TransactionReversed {
+        txn_id: "T-DA-GT-2".into(),
+        rationale: "keyed against the wrong account".into(),
+    });
+    c.submit(&["DA"], "2027-01-15", rev).await.expect("reversal by the original signer");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ca.ocds.json");
+    let text = export(&c, &file);
+    if let Err(e) = validate(&file) {
+        panic!("the OCDS export does not validate against the official 1.1 schemas:\n{e}\n{text}");
+    }
+    let pkg: Value = serde_json::from_str(&text).unwrap();
+    let contracts = pkg["releases"][0]["contracts"].as_array().unwrap();
+    let txns: Vec<&Value> =
+        contracts.iter().flat_map(|k| k["implementation"]["transactions"].as_array().into_iter().flatten()).collect();
+    assert_eq!(txns.len(), 12, "{txns:?}");
+    assert!(txns.iter().all(|t| t["id"] != "T-DA-GT-2" && num(&t["value"]["amount"]) > 0.0));
+    let da_gt = contracts.iter().find(|k| k["id"] == "DA-GT").unwrap();
+    let amendments = da_gt["amendments"].as_array().unwrap();
+    assert_eq!(amendments.len(), 1, "{da_gt}");
+    assert_eq!(amendments[0]["rationale"], "keyed against the wrong account");
+    assert!(amendments[0]["description"].as_str().unwrap().contains("T-DA-GT-2 reversed"), "{}", amendments[0]);
+    assert_eq!(amendments[0]["date"], "2027-01-15T00:00:00Z");
 }

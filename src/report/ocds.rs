@@ -92,7 +92,7 @@ fn milestone_status(s: &str) -> &'static str {
     }
 }
 
-/// The plan as an OCDS 1.1 release package (pretty JSON, keys in a fixed order, one trailing newline).
+/// The plan as an OCDS 1.1 release package (pretty JSON, object keys sorted, one trailing newline).
 pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<String> {
     let plan_id = rep.plan.plan_id.as_str();
     let plan_s =
@@ -304,19 +304,19 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
 
         let mut payments = Vec::new();
         let mut amendments = Vec::new();
-        if let Some(log) = corrections.get(&("commitment", s.id.as_str())) {
-            for (i, corr) in log.corrections.iter().enumerate() {
-                amendments.push(amendment(&format!("{}-{}", s.id, i + 1), corr, &format!("commitment {}", s.id)));
+        if let Some(log) = corrections.get(&(book::COMMITMENT, s.id.as_str())) {
+            for corr in &log.corrections {
+                amendments.push(amendment(&format!("{}-{}", s.id, corr.index), corr, &format!("commitment {}", s.id)));
             }
         }
         for (ts, t) in
             transactions.iter().filter(|(_, t)| t.commitment_id == s.id && matches!(t.transaction_type, 3 | 7))
         {
             if ts.tally.reversed {
-                if let Some(log) = corrections.get(&("transaction", ts.id.as_str())) {
-                    for (i, corr) in log.corrections.iter().enumerate() {
+                if let Some(log) = corrections.get(&(book::TRANSACTION, ts.id.as_str())) {
+                    for corr in &log.corrections {
                         amendments.push(amendment(
-                            &format!("{}-{}", ts.id, i + 1),
+                            &format!("{}-{}", ts.id, corr.index),
                             corr,
                             &format!("transaction {}", ts.id),
                         ));
