@@ -74,6 +74,17 @@ async fn scenario_a_ocds_export_validates_and_states_the_report_figures() {
     // Deterministic: the same ledger gives the same bytes.
     let again = export(&c, &dir.path().join("again.json"));
     assert_eq!(text, again, "two exports of one checkpoint differ");
+    // `accord report --format ocds` (GetReport format ocds) serves the same file.
+    let via_report = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["report", "--plan", scenario::PLAN, "--format", "ocds", "--server", &c.server.url])
+        .args(["--log-key", &c.server.verifier_key])
+        .arg("-o")
+        .arg(&via_report)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&via_report).unwrap(), text);
 
     // The report the server serves, for the figures.
     let report = Command::new(env!("CARGO_BIN_EXE_accord"))
