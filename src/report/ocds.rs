@@ -264,7 +264,9 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
         k.insert("id".into(), s.id.clone().into());
         k.insert("awardID".into(), award_id.into());
         k.insert("title".into(), title.into());
-        put(&mut k, "description", format!("Finance type {} (IATI FinanceType)", c.finance_type));
+        if !c.finance_type.is_empty() {
+            put(&mut k, "description", format!("Finance type {} (IATI FinanceType)", c.finance_type));
+        }
         k.insert("status".into(), "active".into());
         let years: Vec<u32> = c.usage_years.iter().map(|u| u.year).collect();
         if let (Some(first), Some(last)) = (years.iter().min(), years.iter().max()) {
@@ -289,7 +291,15 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
                             format!("Tranche {} ({} {})", t.tranche_id, t.value, t.currency).into(),
                         );
                         o.insert("type".into(), "financing".into());
-                        put(&mut o, "description", format!("{}: {}", t.status, t.outcome));
+                        put(
+                            &mut o,
+                            "description",
+                            if t.outcome.is_empty() {
+                                t.status.clone()
+                            } else {
+                                format!("{}: {}", t.status, t.outcome)
+                            },
+                        );
                         let status = milestone_status(&t.status);
                         if status == "met" {
                             put(&mut o, "dateMet", datetime(&t.date));
