@@ -6,6 +6,8 @@
 #   - chromium (Debian package): the public transparency page is loaded in headless Chromium.
 #   - xmllint (libxml2-utils): the IATI export is validated against the official 2.03 schema.
 #   - curl: the public page is fetched over TLS with a test CA.
+#   - Python's jsonschema with its date-time and uri format checkers (PyPI): the OCDS export is validated
+#     against the official OCDS 1.1 schemas (tests/data/ocds-1.1, scripts/ocds_validate.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,19 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+py_need="jsonschema==4.26.0 rfc3339-validator==0.1.4 rfc3986-validator==0.1.1"
+if ! python3 -c 'import jsonschema, referencing, rfc3339_validator, rfc3986_validator' >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing $py_need (PyPI)" >&2
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-pip >/dev/null
+  fi
+  # shellcheck disable=SC2086
+  python3 -m pip install --quiet $py_need 2>/dev/null || python3 -m pip install --quiet --break-system-packages $py_need
 fi
 
 log=$(mktemp)

@@ -33,8 +33,9 @@ struct ShowArgs {
     /// The plan to report on.
     #[arg(long)]
     plan: Option<String>,
-    /// json (canonical), markdown, html, csv (one file per view) or iati (IATI 2.03 activity XML).
-    #[arg(long, default_value = "markdown", value_parser = ["json", "markdown", "html", "csv", "iati"])]
+    /// json (canonical), markdown, html, csv (one file per view), iati (IATI 2.03 activity XML) or ocds
+    /// (OCDS 1.1 release package).
+    #[arg(long, default_value = "markdown", value_parser = ["json", "markdown", "html", "csv", "iati", "ocds"])]
     format: String,
     /// Output file (directory for csv). Default: stdout (csv: the current directory).
     #[arg(short, long)]
@@ -55,9 +56,20 @@ struct VerifyArgs {
     report: Option<PathBuf>,
 }
 
-/// `accord export iati`.
+/// `accord export iati` and `accord export ocds`.
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
+    /// The plan as an OCDS 1.1 release package (JSON; validated by CI against the official OCDS 1.1
+    /// release-package and release schemas).
+    Ocds {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        plan: String,
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
     /// The plan as an IATI 2.03 activity file (validated by CI against the official schema).
     Iati {
         #[command(flatten)]
@@ -71,8 +83,11 @@ pub enum ExportCommand {
 }
 
 pub async fn export(c: ExportCommand, json: bool) -> Result<()> {
-    let ExportCommand::Iati { server, plan, out } = c;
-    let args = ShowArgs { server: Some(server), plan: Some(plan), format: "iati".into(), out, hxl: false };
+    let (server, plan, out, format) = match c {
+        ExportCommand::Iati { server, plan, out } => (server, plan, out, "iati"),
+        ExportCommand::Ocds { server, plan, out } => (server, plan, out, "ocds"),
+    };
+    let args = ShowArgs { server: Some(server), plan: Some(plan), format: format.into(), out, hxl: false };
     let _ = json;
     show(args, false).await
 }

@@ -7,6 +7,7 @@
 //! ([`render`]) round amounts to cents (banker's rounding) only when presenting.
 pub mod iati;
 mod model;
+pub mod ocds;
 pub mod render;
 pub mod replay;
 
@@ -1159,13 +1160,16 @@ fn period_ends(plan: &pb::PlanCreated, frequency: &str) -> Vec<i64> {
 /// How a third party verifies the checkpoint a report names (shown on HTML pages).
 pub const VERIFY_HELP: &str = "<p>To check these figures yourself: <code>accord report verify --plan PLAN --server URL --log-key KEY</code> downloads every entry up to this checkpoint, checks them against its signature and root hash, recomputes the report and compares it byte for byte. The log key is published by the coalition; any RFC 6962 and Ed25519 implementation can check the checkpoint (see docs/FORMAT.md).</p>";
 
+/// The formats `GetReport` serves.
+pub const FORMATS: &[&str] = &["json", "markdown", "html", "csv", "iati", "ocds"];
+
 /// Answer a `GetReport` request from the read pool: compute the report at the latest checkpoint inside one
 /// snapshot and render the requested format.
 pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest) -> Result<pb::GetReportResponse> {
     crate::domain::check_id("plan_id", &q.plan_id)?;
     let format = if q.format.is_empty() { "json" } else { q.format.as_str() };
-    if !["json", "markdown", "html", "csv", "iati"].contains(&format) {
-        return Err(Error::invalid("format", format!("{format:?} is not one of json, markdown, html, csv, iati")));
+    if !FORMATS.contains(&format) {
+        return Err(Error::invalid("format", format!("{format:?} is not one of {}", FORMATS.join(", "))));
     }
     readers.with(|r| {
         r.snapshot(|r| {
@@ -1185,6 +1189,11 @@ pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest)
                     format!("{}.iati.xml", q.plan_id),
                     "application/xml",
                     iati::iati_activities(r, &q.plan_id, &at, &at.as_of_date)?,
+                )],
+                "ocds" => vec![file(
+                    format!("{}.ocds.json", q.plan_id),
+                    "application/json",
+                    ocds::release_package(r, &rep, &at)?,
                 )],
                 _ => Vec::new(),
             };
