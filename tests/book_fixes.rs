@@ -6,11 +6,11 @@ mod common;
 
 use std::process::Command;
 
-use accord::error::{Kind, Result};
+use accord::error::Kind;
 use accord::pb::{self, statement::Body};
 use accord::report::Report;
 use base64::prelude::*;
-use common::scenario::{self as sc, money, Coalition};
+use common::scenario::{self as sc, money, refused, Coalition};
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
@@ -66,17 +66,6 @@ fn report_verify(c: &Coalition) {
     assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["ok"], true, "{text}");
-}
-
-async fn refused(c: &mut Coalition, signers: &[&str], day: &str, body: Body, kind: Kind, parts: &[&str]) {
-    let before = c.client.checkpoint(None).await.unwrap().size;
-    let res: Result<u64> = c.submit(signers, day, body).await;
-    let e = res.expect_err("must be refused");
-    assert_eq!(e.kind, kind, "{e}");
-    for p in parts {
-        assert!(e.message.contains(p), "{p:?} not in: {e}");
-    }
-    assert_eq!(c.client.checkpoint(None).await.unwrap().size, before, "a refusal wrote something: {e}");
 }
 
 /// Bug 1: a re-announcement that claims `new_money` but declares no `restates` is refused like any other;

@@ -3,9 +3,9 @@
 //! carry the right status, name the field and the rule, and write nothing.
 mod common;
 
-use accord::error::{Kind, Result};
+use accord::error::Kind;
 use accord::pb::{self, statement::Body};
-use common::scenario::{self as sc, money, Coalition};
+use common::scenario::{self as sc, money, refused, Coalition};
 
 /// A coalition with rates, the plan, goals G1–G4, pledges P1 (DA, EUR 120 m) and P3 (BC, USD 300 m), and
 /// condition C1 on P1.
@@ -19,18 +19,6 @@ async fn setup() -> Coalition {
     let c1 = sc::condition("C1", "DA", "Anti-corruption unit constituted", &["P1"], None);
     c.submit(&["DA"], "2026-01-20", c1).await.expect("C1");
     c
-}
-
-/// Submit and expect a refusal of `kind` whose message contains every part; the log must not grow.
-async fn refused(c: &mut Coalition, signers: &[&str], day: &str, body: Body, kind: Kind, parts: &[&str]) {
-    let before = c.client.checkpoint(None).await.unwrap().size;
-    let res: Result<u64> = c.submit(signers, day, body).await;
-    let e = res.expect_err("must be refused");
-    assert_eq!(e.kind, kind, "{e}");
-    for p in parts {
-        assert!(e.message.contains(p), "{p:?} not in: {e}");
-    }
-    assert_eq!(c.client.checkpoint(None).await.unwrap().size, before, "a refusal wrote something: {e}");
 }
 
 fn bc_commitment(id: &str, amount: &str) -> Body {

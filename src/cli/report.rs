@@ -61,33 +61,29 @@ struct VerifyArgs {
 pub enum ExportCommand {
     /// The plan as an OCDS 1.1 release package (JSON; validated by CI against the official OCDS 1.1
     /// release-package and release schemas).
-    Ocds {
-        #[command(flatten)]
-        server: ServerArgs,
-        #[arg(long)]
-        plan: String,
-        /// Output file (default: stdout).
-        #[arg(short, long)]
-        out: Option<PathBuf>,
-    },
+    Ocds(ExportArgs),
     /// The plan as an IATI 2.03 activity file (validated by CI against the official schema).
-    Iati {
-        #[command(flatten)]
-        server: ServerArgs,
-        #[arg(long)]
-        plan: String,
-        /// Output file (default: stdout).
-        #[arg(short, long)]
-        out: Option<PathBuf>,
-    },
+    Iati(ExportArgs),
+}
+
+/// What every export takes: the server, the plan and where to write.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[arg(long)]
+    plan: String,
+    /// Output file (default: stdout).
+    #[arg(short, long)]
+    out: Option<PathBuf>,
 }
 
 pub async fn export(c: ExportCommand, json: bool) -> Result<()> {
-    let (server, plan, out, format) = match c {
-        ExportCommand::Iati { server, plan, out } => (server, plan, out, "iati"),
-        ExportCommand::Ocds { server, plan, out } => (server, plan, out, "ocds"),
+    let (a, format) = match c {
+        ExportCommand::Iati(a) => (a, "iati"),
+        ExportCommand::Ocds(a) => (a, "ocds"),
     };
-    let args = ShowArgs { server: Some(server), plan: Some(plan), format: format.into(), out, hxl: false };
+    let args = ShowArgs { server: Some(a.server), plan: Some(a.plan), format: format.into(), out: a.out, hxl: false };
     let _ = json;
     show(args, false).await
 }

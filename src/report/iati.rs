@@ -144,18 +144,8 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
     let stamp = if generated_at.is_empty() { "1970-01-01".to_string() } else { generated_at.to_string() };
     let period = plan.period.clone().unwrap_or_default();
 
-    let pledges: Vec<(Subject, pb::PledgeAnnounced)> = r
-        .scan(book::PLEDGE, plan_id)?
-        .into_iter()
-        .filter(|s| !s.tally.withdrawn)
-        .map(|s| s.decode().map(|p| (s, p)))
-        .collect::<Result<_>>()?;
-    let commitments: Vec<(Subject, pb::CommitmentSigned)> = r
-        .scan(book::COMMITMENT, plan_id)?
-        .into_iter()
-        .filter(|s| !s.tally.withdrawn)
-        .map(|s| s.decode().map(|c| (s, c)))
-        .collect::<Result<_>>()?;
+    let pledges: Vec<(Subject, pb::PledgeAnnounced)> = super::standing(r, book::PLEDGE, plan_id)?;
+    let commitments: Vec<(Subject, pb::CommitmentSigned)> = super::standing(r, book::COMMITMENT, plan_id)?;
     let finance_of: BTreeMap<String, String> =
         commitments.iter().map(|(s, c)| (s.id.clone(), c.finance_type.clone())).collect();
     let transactions: Vec<(Subject, pb::TransactionRecorded)> = r

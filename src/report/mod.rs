@@ -102,6 +102,11 @@ fn all(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<Subject>> {
     r.scan(kind, plan)
 }
 
+/// The plan's subjects of one kind that are not withdrawn, decoded: what the exports list.
+fn standing<T: Message + Default>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
+    r.scan(kind, plan)?.into_iter().filter(|s| !s.tally.withdrawn).map(|s| s.decode().map(|v| (s, v))).collect()
+}
+
 fn amount(m: Option<&pb::Money>) -> Result<Amount> {
     parse_money("amount", m)
 }

@@ -111,18 +111,8 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
             Error::precondition("plan_id", "the OCDS export needs a party with the secretariat role to publish it")
         })?;
 
-    let pledges: Vec<(Subject, pb::PledgeAnnounced)> = r
-        .scan(book::PLEDGE, plan_id)?
-        .into_iter()
-        .filter(|s| !s.tally.withdrawn)
-        .map(|s| s.decode().map(|p| (s, p)))
-        .collect::<Result<_>>()?;
-    let commitments: Vec<(Subject, pb::CommitmentSigned)> = r
-        .scan(book::COMMITMENT, plan_id)?
-        .into_iter()
-        .filter(|s| !s.tally.withdrawn)
-        .map(|s| s.decode().map(|c| (s, c)))
-        .collect::<Result<_>>()?;
+    let pledges: Vec<(Subject, pb::PledgeAnnounced)> = super::standing(r, book::PLEDGE, plan_id)?;
+    let commitments: Vec<(Subject, pb::CommitmentSigned)> = super::standing(r, book::COMMITMENT, plan_id)?;
     // Every transaction (reversed ones too: their reversal is named in the contract's amendments).
     let transactions: Vec<(Subject, pb::TransactionRecorded)> =
         r.scan(book::TRANSACTION, plan_id)?.into_iter().map(|s| s.decode().map(|t| (s, t))).collect::<Result<_>>()?;

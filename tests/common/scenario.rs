@@ -565,3 +565,22 @@ pub async fn all_answers(client: &mut Client) -> Vec<Vec<u8>> {
     out.push(parties.encode_to_vec());
     out
 }
+
+/// Submit and expect a refusal of `kind` whose message contains every part; the log must not grow.
+pub async fn refused(
+    c: &mut Coalition,
+    signers: &[&str],
+    day: &str,
+    body: Body,
+    kind: accord::error::Kind,
+    parts: &[&str],
+) {
+    let before = c.client.checkpoint(None).await.unwrap().size;
+    let res: accord::error::Result<u64> = c.submit(signers, day, body).await;
+    let e = res.expect_err("must be refused");
+    assert_eq!(e.kind, kind, "{e}");
+    for p in parts {
+        assert!(e.message.contains(p), "{p:?} not in: {e}");
+    }
+    assert_eq!(c.client.checkpoint(None).await.unwrap().size, before, "a refusal wrote something: {e}");
+}
