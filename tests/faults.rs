@@ -60,12 +60,28 @@ fn refused(dir: &Path, extra: &[&str]) -> String {
     }
 }
 
-async fn health(url: &str, service: &str) -> i32 {
+/// The service's health once it has become `want` (watched, not polled), or the last status seen within
+/// 5 s: health follows the write state through a watch channel, a moment after the reply that changed it.
+async fn health_becomes(url: &str, service: &str, want: i32) -> i32 {
     use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
     let channel =
         tonic::transport::Channel::from_shared(url.to_string()).expect("url").connect().await.expect("connect");
-    let mut h = HealthClient::new(channel);
-    h.check(HealthCheckRequest { service: service.into() }).await.expect("health").into_inner().status
+    let mut stream = HealthClient::new(channel)
+        .watch(HealthCheckRequest { service: service.into() })
+        .await
+        .expect("watch")
+        .into_inner();
+    let mut last = -1;
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(m)) = stream.message().await {
+            last = m.status;
+            if last == want {
+                break;
+            }
+        }
+    })
+    .await;
+    last
 }
 
 const SERVING: i32 = 1;
@@ -168,7 +184,7 @@ async fn full_disk_refuses_writes_says_so_and_resumes_by_itself() {
     let e = refusal.expect("a full disk must refuse writes");
     assert_eq!(e.kind, Kind::ResourceExhausted, "a full disk is RESOURCE_EXHAUSTED: {e}");
     assert!(e.message.contains("disk"), "{e}");
-    assert_eq!(health(&url, LEDGER).await, NOT_SERVING, "health reports the full disk");
+    assert_eq!(health_becomes(&url, LEDGER, NOT_SERVING).await, NOT_SERVING, "health reports the full disk");
     // Reads go on.
     all_present(&mut c, &acked).await;
     // Space returns: writing resumes without a restart.
@@ -187,7 +203,7 @@ async fn full_disk_refuses_writes_says_so_and_resumes_by_itself() {
         }
     }
     acked.push(resumed.expect("writes resume once space returns"));
-    assert_eq!(health(&url, LEDGER).await, SERVING);
+    assert_eq!(health_becomes(&url, LEDGER, SERVING).await, SERVING);
     all_present(&mut c, &acked).await;
 }
 
@@ -247,7 +263,11 @@ async fn failed_fsync_stops_acknowledgements_for_good() {
     std::fs::remove_file(&flag).expect("unflag");
     let e = c.submit(crypto::seal(&plan("after"), &[&sec.key])).await.expect_err("never retry and continue");
     assert_eq!(e.kind, Kind::Unavailable, "{e}");
-    assert_eq!(health(&url, "").await, NOT_SERVING, "a stopped sequencer makes the server NOT_SERVING");
+    assert_eq!(
+        health_becomes(&url, "", NOT_SERVING).await,
+        NOT_SERVING,
+        "a stopped sequencer makes the server NOT_SERVING"
+    );
     all_present(&mut c, &acked).await;
     let _ = child.0.kill();
     let _ = child.0.wait();
