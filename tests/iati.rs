@@ -16,23 +16,7 @@ async fn scenario_a_iati_export_validates() {
     scenario::run(&mut c).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ca.xml");
-    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args([
-            "export",
-            "iati",
-            "--plan",
-            scenario::PLAN,
-            "--server",
-            &c.server.url,
-            "--log-key",
-            &c.server.verifier_key,
-        ])
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let xml = std::fs::read_to_string(&file).unwrap();
+    let xml = scenario::export(&c, "iati", &file);
 
     let lint = Command::new("xmllint").args(["--noout", "--nonet", "--schema"]).arg(schema()).arg(&file).output();
     let lint = lint.expect("xmllint is required: run scripts/test.sh (it installs Debian's libxml2-utils)");

@@ -34,23 +34,7 @@ fn validate(file: &Path) -> Result<(), String> {
 }
 
 fn export(c: &Coalition, file: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args([
-            "export",
-            "ocds",
-            "--plan",
-            scenario::PLAN,
-            "--server",
-            &c.server.url,
-            "--log-key",
-            &c.server.verifier_key,
-        ])
-        .arg("-o")
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::read_to_string(file).unwrap()
+    scenario::export(c, "ocds", file)
 }
 
 fn num(v: &Value) -> f64 {

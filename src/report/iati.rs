@@ -154,27 +154,14 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
         .filter(|s| !s.tally.reversed)
         .map(|s| s.decode().map(|t| (s, t)))
         .collect::<Result<_>>()?;
-    let conditions: Vec<(Subject, pb::ConditionDefined)> = r
-        .scan(book::CONDITION, plan_id)?
-        .into_iter()
-        .filter(|s| !s.tally.withdrawn)
-        .map(|s| s.decode().map(|c| (s, c)))
-        .collect::<Result<_>>()?;
+    let conditions: Vec<(Subject, pb::ConditionDefined)> = super::standing(r, book::CONDITION, plan_id)?;
     let reports: Vec<(Subject, pb::ProgressReported)> =
         r.scan(book::REPORT, plan_id)?.into_iter().map(|s| s.decode().map(|p| (s, p))).collect::<Result<_>>()?;
 
     let parties: BTreeSet<String> = pledges.iter().map(|(_, p)| p.pledger_id.clone()).collect();
     // One file, one reporting organisation (IATI's publishing rule): the plan's secretariat reports every
     // activity as a secondary reporter, on the parties' behalf, from their signed statements.
-    let reporter = plan
-        .signatories
-        .iter()
-        .map(|s| s.party_id.clone())
-        .chain(gov.parties.values().map(|p| p.party_id.clone()))
-        .find(|id| gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == "secretariat")))
-        .ok_or_else(|| {
-            Error::precondition("plan_id", "the IATI export needs a party with the secretariat role to report it")
-        })?;
+    let reporter = super::publisher(&plan, &gov, "IATI")?;
     let reporter_p = gov.parties.get(&reporter);
     let reporter_name = reporter_p.map(|p| p.name.clone()).unwrap_or_else(|| reporter.clone());
     let reporter_type =

@@ -107,6 +107,23 @@ fn standing<T: Message + Default>(r: &dyn Source, kind: &str, plan: &str) -> Res
     r.scan(kind, plan)?.into_iter().filter(|s| !s.tally.withdrawn).map(|s| s.decode().map(|v| (s, v))).collect()
 }
 
+/// The party that publishes an export of the plan (IATI's reporting organisation, OCDS's publisher): the
+/// first of its signatories with the secretariat role, else any party with that role.
+fn publisher(plan: &pb::PlanCreated, gov: &Governance, export: &str) -> Result<String> {
+    let is_secretariat = |id: &String| gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == "secretariat"));
+    plan.signatories
+        .iter()
+        .map(|s| s.party_id.clone())
+        .chain(gov.parties.values().map(|p| p.party_id.clone()))
+        .find(is_secretariat)
+        .ok_or_else(|| {
+            Error::precondition(
+                "plan_id",
+                format!("the {export} export needs a party with the secretariat role to publish it"),
+            )
+        })
+}
+
 fn amount(m: Option<&pb::Money>) -> Result<Amount> {
     parse_money("amount", m)
 }

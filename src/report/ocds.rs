@@ -101,15 +101,7 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
     let gov = r.governance()?;
     let name_of = |id: &str| gov.parties.get(id).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string());
     let org = |id: &str| json!({ "id": id, "name": name_of(id) });
-    let secretariat = plan
-        .signatories
-        .iter()
-        .map(|s| s.party_id.clone())
-        .chain(gov.parties.values().map(|p| p.party_id.clone()))
-        .find(|id| gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == "secretariat")))
-        .ok_or_else(|| {
-            Error::precondition("plan_id", "the OCDS export needs a party with the secretariat role to publish it")
-        })?;
+    let secretariat = super::publisher(&plan, &gov, "OCDS")?;
 
     let pledges: Vec<(Subject, pb::PledgeAnnounced)> = super::standing(r, book::PLEDGE, plan_id)?;
     let commitments: Vec<(Subject, pb::CommitmentSigned)> = super::standing(r, book::COMMITMENT, plan_id)?;

@@ -584,3 +584,16 @@ pub async fn refused(
     }
     assert_eq!(c.client.checkpoint(None).await.unwrap().size, before, "a refusal wrote something: {e}");
 }
+
+/// `accord export FORMAT --plan PLAN -o FILE` through the real binary against the coalition's server;
+/// returns the file's text.
+pub fn export(c: &Coalition, format: &str, file: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["export", format, "--plan", PLAN, "--server", &c.server.url, "--log-key", &c.server.verifier_key])
+        .arg("-o")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(file).unwrap()
+}
