@@ -54,6 +54,24 @@ impl Error {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, "", message)
     }
+    /// Whether the field path is rooted at one of a submission's two roots (`envelope…` or `statement…`):
+    /// such a path is complete and is not scoped again by [`Error::within`].
+    pub fn is_rooted(&self) -> bool {
+        let first = self.field.split(['.', '[']).next().unwrap_or_default();
+        first == "envelope" || first == "statement"
+    }
+
+    /// [`Error::scope`] for a path relative to `parent`; a path already rooted at the envelope or the
+    /// statement (see [`Error::is_rooted`]) is left as it is. Rules name fields relative to the statement
+    /// body they check, signer rules name `envelope.signatures`; each layer scopes once with this.
+    pub fn within(self, parent: &str) -> Self {
+        if self.is_rooted() {
+            self
+        } else {
+            self.scope(parent)
+        }
+    }
+
     /// Prefix the field path with a parent, e.g. `statement` + `ledger` → `statement.ledger`.
     pub fn scope(mut self, parent: &str) -> Self {
         self.field = if self.field.is_empty() {
@@ -99,5 +117,24 @@ impl From<accord_domain::Refusal> for Error {
             accord_domain::RefusalKind::Precondition => Kind::FailedPrecondition,
         };
         Self::new(kind, e.field, e.rule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn within_scopes_relative_paths_once() {
+        let f = |field: &str| Error::invalid(field, "r");
+        assert_eq!(f("amount.value").within("pledge").field, "pledge.amount.value");
+        assert_eq!(f("").within("pledge").field, "pledge");
+        assert_eq!(f("[2].id").within("goals").field, "goals[2].id");
+        // Rooted at the envelope or the statement: complete already.
+        assert_eq!(f("envelope.signatures[0].keyid").within("pledge").field, "envelope.signatures[0].keyid");
+        assert_eq!(f("statement.pledge.amount").within("statement").field, "statement.pledge.amount");
+        // A field that merely starts with a root's letters is relative.
+        assert_eq!(f("statement_id").within("statement").field, "statement.statement_id");
+        assert_eq!(f("envelopes[3]").within("batch").field, "batch.envelopes[3]");
     }
 }

@@ -573,13 +573,7 @@ impl Governance {
                     today: date::day_of_ms(integrated_ms),
                     view,
                 };
-                book::apply(&ctx, other).map_err(|e| {
-                    if e.field.starts_with("envelope") {
-                        e
-                    } else {
-                        e.scope("statement")
-                    }
-                })?
+                book::apply(&ctx, other).map_err(|e| e.within("statement"))?
             }
         };
         for e in &effects {

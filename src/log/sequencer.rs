@@ -310,13 +310,10 @@ impl Sequencer {
         }
         let now = self.clock.now().max(self.last_ms);
         let index = self.size;
-        let new_effects = self.gov.apply(&item.statement, &item.signers, index, now, &self.writer).map_err(|e| {
-            if e.field.starts_with("statement") || e.field.starts_with("envelope") {
-                e
-            } else {
-                e.scope("statement")
-            }
-        })?;
+        let new_effects = self
+            .gov
+            .apply(&item.statement, &item.signers, index, now, &self.writer)
+            .map_err(|e| e.within("statement"))?;
         // From here on the entry is in; the in-memory effects must be reverted if persisting fails.
         let first_new = effects.len();
         effects.extend(new_effects);

@@ -184,7 +184,7 @@ fn periods_overlap(a: Option<&pb::Period>, b: Option<&pb::Period>) -> bool {
 
 /// Scope an error under a statement body name, leaving envelope-level fields alone.
 fn sc(name: &'static str) -> impl Fn(Error) -> Error {
-    move |e| if e.field.starts_with("envelope") { e } else { e.scope(name) }
+    move |e| e.within(name)
 }
 
 /// Apply a book statement (anything but governance) at `ctx.index`. Errors name fields relative to the
