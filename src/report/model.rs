@@ -419,3 +419,75 @@ impl Report {
         serde_json::from_str(s).map_err(|e| Error::invalid("report", format!("not an {} report: {e}", super::FORMAT)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key of the canonical JSON, nested ones too, is named in docs/REPORTS.md's field-by-field
+    /// section: an auditor finds every figure there without reading the code, and a new field without its
+    /// line fails here.
+    #[test]
+    fn every_json_field_is_documented_in_reports_md() {
+        let one = |r: &mut Report| {
+            r.funding.by_donor.push(FlowRow::default());
+            r.funding.mixed_currency_donors.push(String::new());
+            r.coverage.internal_flows.push(FlowLine::default());
+            r.new_money.restatements.push(Restated::default());
+            r.new_money.by_pledge.push(NewMoneyPledge::default());
+            r.new_money.by_pledger.push(NewMoneyPledger::default());
+            r.usage_years.push(YearAmount::default());
+            let mut c = ConditionView::default();
+            c.tranches.push(TrancheLine::default());
+            r.tranches.conditions.push(c);
+            r.tranches.totals.push(StatusTotal::default());
+            let mut cf = CoFinancing::default();
+            cf.rows.push(CoFinancingRow::default());
+            r.co_financing.push(cf);
+            let mut ind = IndicatorProgress::default();
+            ind.values.push(IndicatorValueView::default());
+            r.indicators.push(ind);
+            r.delivery.in_kind.push(InKindLine::default());
+            r.delivery.milestones.push(MilestoneLine::default());
+            let mut t = Timeliness::default();
+            t.reports.push(ReportLine::default());
+            r.timeliness.push(t);
+            let mut a = AmendmentLog::default();
+            a.corrections.push(Correction::default());
+            r.amendments.push(a);
+            r.unconverted.push(Unconverted {
+                entry: 0,
+                from: String::new(),
+                to: String::new(),
+                value_date: String::new(),
+                amount: String::new(),
+                reason: String::new(),
+            });
+            r.overflow = true;
+        };
+        let mut r = Report::default();
+        one(&mut r);
+        let v: serde_json::Value = serde_json::from_str(&r.canonical_json()).unwrap();
+        fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        out.insert(k.clone());
+                        keys(v, out);
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = std::collections::BTreeSet::new();
+        keys(&v, &mut all);
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/REPORTS.md")).unwrap();
+        let section = doc.split("## The JSON, field by field").nth(1).unwrap().split("\n## ").next().unwrap();
+        // A list is written `name[]`.
+        let named = |k: &String| section.contains(&format!("`{k}`")) || section.contains(&format!("`{k}[]`"));
+        let missing: Vec<&String> = all.iter().filter(|k| !named(k)).collect();
+        assert!(missing.is_empty(), "fields of the report JSON not in docs/REPORTS.md: {missing:?}");
+        assert!(all.len() > 120, "only {} keys seen", all.len());
+    }
+}
