@@ -84,6 +84,16 @@ fn pledge(id: &str, amount: &str, currency: &str) -> Body {
     })
 }
 
+/// DA's second pledge, in EUR: it overlaps P1 (same pledger, plan and usage period), so it declares that it
+/// restates none of it (a restatement of 0, DOMAIN.md §7).
+fn second_pledge() -> Body {
+    let mut b = pledge("P2", "250000.50", "EUR");
+    if let Body::PledgeAnnounced(p) = &mut b {
+        p.restates = vec![pb::Restatement { pledge_id: "P1".into(), amount: money("0", "USD", "2026-01-20") }];
+    }
+    b
+}
+
 /// The statements of a small coalition, in order, each with the parties that sign it.
 pub fn statements() -> Vec<(Statement, Vec<&'static str>)> {
     let party = |id: &str, role: &str| pb::Party {
@@ -154,7 +164,7 @@ pub fn statements() -> Vec<(Statement, Vec<&'static str>)> {
             vec!["S"],
         ),
         (statement("pledge-1", "2026-01-20", pledge("P1", "1000000", "USD")), vec!["DA"]),
-        (statement("pledge-2", "2026-01-20", pledge("P2", "250000.50", "EUR")), vec!["DA"]),
+        (statement("pledge-2", "2026-01-20", second_pledge()), vec!["DA"]),
         (
             statement(
                 "commitment-1",
