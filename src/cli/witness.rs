@@ -43,12 +43,14 @@ pub async fn run(c: WitnessCommand, json: bool) -> Result<()> {
     let w = Arc::new(crate::witness::Witness::open(Cosigner::new(&name, key), logs, &a.state)?);
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
+    // Handlers installed before the address is printed, so a SIGTERM right after it stops cleanly.
+    let stop = crate::server::shutdown_signal();
     if json {
         println!("{}", json!({"listening": addr.to_string(), "name": name, "verifier_key": w.verifier_key()}));
     } else {
         println!("accord: witness {name} on http://{addr}/add-checkpoint");
         println!("accord: witness cosigner key: {}", w.verifier_key());
     }
-    axum::serve(listener, crate::witness::router(w)).with_graceful_shutdown(crate::server::shutdown_signal()).await?;
+    axum::serve(listener, crate::witness::router(w)).with_graceful_shutdown(stop).await?;
     Ok(())
 }
