@@ -27,6 +27,7 @@ fn statement(i: u64) -> pb::Statement {
             report_schedule: None,
             requirement: None,
             description: "x".repeat(150),
+            ..Default::default()
         })),
     }
 }

@@ -107,6 +107,7 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
                 report_schedule: Some(pb::ReportSchedule { frequency: "quarterly".into(), days_after_period_end: 45 }),
                 requirement: money(5_000_000_000, "USD", "2026-01-01"),
                 description: String::new(),
+                ..Default::default()
             }),
         );
         for k in 1..=4 {
@@ -283,6 +284,7 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
                     boundary: "incoming".into(),
                     evidence_sha256: vec![],
                     description: String::new(),
+                    ..Default::default()
                 }),
             );
         }

@@ -131,7 +131,14 @@ async fn apply(c: &mut Coalition, m: &mut Model, op: &Op) {
         }
         Op::Reverse { txn } => {
             let Some((id, who)) = m.txns.get(txn).cloned() else { return };
-            (vec![who], Body::TransactionReversed(pb::TransactionReversed { txn_id: id, rationale: "error".into() }))
+            (
+                vec![who],
+                Body::TransactionReversed(pb::TransactionReversed {
+                    txn_id: id,
+                    rationale: "error".into(),
+                    ..Default::default()
+                }),
+            )
         }
         Op::Amend { pledge, amount } => {
             let Some((pid, who, cur)) = m.pledges.get(pledge).cloned() else { return };

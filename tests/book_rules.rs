@@ -177,8 +177,11 @@ async fn money_and_sums() {
         &["Σ disbursements − reversals ≤ the commitment"],
     )
     .await;
-    let rev =
-        Body::TransactionReversed(pb::TransactionReversed { txn_id: "T1".into(), rationale: "wrong account".into() });
+    let rev = Body::TransactionReversed(pb::TransactionReversed {
+        txn_id: "T1".into(),
+        rationale: "wrong account".into(),
+        ..Default::default()
+    });
     refused(&mut c, &["GT"], "2026-10-02", rev.clone(), Kind::PermissionDenied, &["signed by BC"]).await;
     c.submit(&["BC"], "2026-10-02", rev.clone()).await.expect("reversal by the original signer");
     refused(&mut c, &["BC"], "2026-10-02", rev, Kind::FailedPrecondition, &["already reversed"]).await;
@@ -346,11 +349,13 @@ async fn in_kind_and_policy_pledges() {
                 milestone_id: "M1".into(),
                 title: "Law passed".into(),
                 due_date: "2026-03-31".into(),
+                ..Default::default()
             },
             pb::PolicyMilestone {
                 milestone_id: "M2".into(),
                 title: "Unit staffed".into(),
                 due_date: "2026-06-30".into(),
+                ..Default::default()
             },
         ],
         ..Default::default()

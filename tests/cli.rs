@@ -211,6 +211,7 @@ fn book_through_the_cli() {
         p["title"] = "Plan".into();
         p["period"] = serde_json::json!({"start": "2026-01-01", "end": "2027-12-31"});
         p["signatories"] = serde_json::json!([]);
+        p["expectedReporters"] = serde_json::json!([{"partyId": "S", "schedule": null}]);
         p["reportSchedule"] = serde_json::json!({"frequency": "annual", "daysAfterPeriodEnd": 60});
         p["requirement"] = serde_json::Value::Null;
     });

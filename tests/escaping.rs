@@ -191,6 +191,7 @@ async fn hostile_free_text_end_to_end() {
             report_schedule: Some(pb::ReportSchedule { frequency: "annual".into(), days_after_period_end: 60 }),
             requirement: None,
             description: HOSTILE.into(),
+            ..Default::default()
         }),
     )
     .await

@@ -5,33 +5,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::scenario::{self, Coalition};
 use serde_json::Value;
 
-fn schema_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ocds-1.1")
-}
-
-/// Run the validator on a package file: Ok(()) when valid, Err(errors) when not. A missing Python or
-/// `jsonschema` fails the test (never a skip).
-fn validate(file: &Path) -> Result<(), String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ocds_validate.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(file)
-        .arg(schema_dir())
-        .output()
-        .expect("python3 is required to validate the OCDS export: run scripts/test.sh");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    match out.status.code() {
-        Some(0) => Ok(()),
-        Some(1) => Err(text),
-        _ => panic!("the OCDS validator could not run (run scripts/test.sh, which installs it):\n{text}"),
-    }
-}
+use scenario::ocds_validate as validate;
 
 fn export(c: &Coalition, file: &Path) -> String {
     scenario::export(c, "ocds", file)
@@ -156,6 +136,7 @@ async fn a_reversed_disbursement_is_a_correction_not_a_negative_payment() {
     let rev = accord::pb::statement::Body::TransactionReversed(accord::pb::TransactionReversed {
         txn_id: "T-DA-GT-2".into(),
         rationale: "keyed against the wrong account".into(),
+        ..Default::default()
     });
     c.submit(&["DA"], "2027-01-15", rev).await.expect("reversal by the original signer");
     let dir = tempfile::tempdir().unwrap();

@@ -292,6 +292,7 @@ async fn indicators_timeliness_delivery_and_corrections() {
             milestone_id: "M1".into(),
             title: "Law passed".into(),
             due_date: due.into(),
+            ..Default::default()
         }],
         ..Default::default()
     };

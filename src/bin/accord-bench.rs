@@ -232,6 +232,7 @@ fn seal_statement(origin: &str, prefix: &str, i: u64, size: usize, key: &crypto:
                 value_date: "2026-01-01".into(),
             }),
             description: String::new(),
+            ..Default::default()
         })),
     };
     let len = prost::Message::encoded_len(&st);

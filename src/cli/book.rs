@@ -23,7 +23,7 @@ pub enum StatementCommand {
 pub struct NewArgs {
     /// Statement kind: charter, party.admitted, plan.created, goal.defined, indicator.defined,
     /// pledge.announced, condition.defined, commitment.signed, transaction.recorded, transaction.reversed,
-    /// inkind.delivered, milestone.updated, condition.assessed, progress.reported, attestation.issued,
+    /// inkind.delivered, delivery.confirmed, milestone.updated, condition.assessed, progress.reported, attestation.issued,
     /// amended, withdrawn, fx_rate.recorded, key.rotated, key.revoked.
     kind: String,
     /// The ledger origin the statement is bound to.

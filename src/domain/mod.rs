@@ -56,6 +56,7 @@ pub fn kind_name(body: &Body) -> &'static str {
         Body::Amended(_) => "amended",
         Body::Withdrawn(_) => "withdrawn",
         Body::FxRateRecorded(_) => "fx_rate.recorded",
+        Body::DeliveryConfirmed(_) => "delivery.confirmed",
     }
 }
 
@@ -225,18 +226,56 @@ pub fn check_plan(p: &crate::pb::PlanCreated) -> Result<()> {
         }
     }
     if let Some(r) = &p.report_schedule {
-        if !["monthly", "quarterly", "semiannual", "annual"].contains(&r.frequency.as_str()) {
-            return Err(Error::invalid(
-                "report_schedule.frequency",
-                "must be one of monthly, quarterly, semiannual, annual",
-            ));
-        }
-        if r.days_after_period_end > 366 {
-            return Err(Error::invalid("report_schedule.days_after_period_end", "at most 366"));
+        check_schedule("report_schedule", r)?;
+    }
+    check_party_list(|i| format!("boundary_party_ids[{i}]"), p.boundary_party_ids.iter())?;
+    check_party_list(
+        |i| format!("expected_reporters[{i}].party_id"),
+        p.expected_reporters.iter().map(|x| &x.party_id),
+    )?;
+    for (i, x) in p.expected_reporters.iter().enumerate() {
+        match &x.schedule {
+            Some(r) => check_schedule(&format!("expected_reporters[{i}].schedule"), r)?,
+            None if p.report_schedule.is_none() => {
+                return Err(Error::invalid(
+                    format!("expected_reporters[{i}].schedule"),
+                    "is required when the plan has no report_schedule (a reporter owes reports on a schedule)",
+                ))
+            }
+            None => {}
         }
     }
     if p.requirement.is_some() {
         money::parse_money("requirement", p.requirement.as_ref())?;
+    }
+    Ok(())
+}
+
+/// A reporting schedule: a known frequency and a grace period of at most a year.
+fn check_schedule(field: &str, r: &crate::pb::ReportSchedule) -> Result<()> {
+    if !["monthly", "quarterly", "semiannual", "annual"].contains(&r.frequency.as_str()) {
+        return Err(Error::invalid(
+            format!("{field}.frequency"),
+            "must be one of monthly, quarterly, semiannual, annual",
+        ));
+    }
+    if r.days_after_period_end > 366 {
+        return Err(Error::invalid(format!("{field}.days_after_period_end"), "at most 366"));
+    }
+    Ok(())
+}
+
+/// A list of party ids (`field(i)` names the i-th): each a valid id, none twice, at most [`MAX_PARTIES`].
+fn check_party_list<'a>(field: impl Fn(usize) -> String, ids: impl Iterator<Item = &'a String>) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for (i, id) in ids.enumerate() {
+        if i >= MAX_PARTIES {
+            return Err(Error::invalid(field(i), format!("at most {MAX_PARTIES} parties")));
+        }
+        check_id(&field(i), id)?;
+        if !seen.insert(id) {
+            return Err(Error::invalid(field(i), format!("{id:?} is listed twice")));
+        }
     }
     Ok(())
 }

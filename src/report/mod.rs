@@ -5,11 +5,15 @@
 //! recomputes locally from the downloaded log and compares byte for byte. Amounts stay exact decimals in
 //! the JSON (normalised strings); percentages are rounded half-to-even to one decimal; renderers
 //! ([`render`]) round amounts to cents (banker's rounding) only when presenting.
+mod corrections;
+mod delivery;
 pub mod iati;
 mod model;
 pub mod ocds;
+mod periods;
 pub mod render;
 pub mod replay;
+pub mod tables;
 
 pub use model::*;
 
@@ -27,7 +31,7 @@ use crate::pb::{self, statement::Body};
 use crate::storage::{EntryRow, HistoryRow, Reader, SubjectFilter};
 
 /// Report format identifier (bumped on any change to the JSON shape or a definition).
-pub const FORMAT: &str = "accord.report.v1";
+pub const FORMAT: &str = "accord.report.v2";
 
 fn d(x: Decimal) -> String {
     x.normalize().to_string()
@@ -279,15 +283,30 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let is_external_commit =
         |c: &Commit| c.c.allocations.iter().any(|a| external_pledge.get(&a.pledge_id) == Some(&true));
 
+    // A flow's boundary (DOMAIN.md §5, §7): as the transaction states it, or else derived from the plan's
+    // boundary parties (both inside: internal; only the receiver: incoming; only the provider: outgoing).
+    let inside = |p: &str| plan.boundary_party_ids.iter().any(|b| b == p);
     let mut txns = Vec::new();
     for s in all(r, book::TRANSACTION, plan_id)? {
-        let t: pb::TransactionRecorded = s.decode()?;
+        let mut t: pb::TransactionRecorded = s.decode()?;
+        if t.boundary.is_empty() && !plan.boundary_party_ids.is_empty() {
+            t.boundary = match (inside(&t.provider_id), inside(&t.receiver_id)) {
+                (true, true) => "internal",
+                (false, true) => "incoming",
+                (true, false) => "outgoing",
+                (false, false) => "",
+            }
+            .into();
+        }
         let a = amount(t.amount.as_ref())?;
         let usd = conv(&a, s.version_at)?;
         txns.push(Txn { s, t, amount: a, usd });
     }
-    let disbursements: Vec<&Txn> =
-        txns.iter().filter(|x| matches!(x.t.transaction_type, 3 | 7) && !x.s.tally.reversed).collect();
+    // Internal flows are shown, never added (DOMAIN.md §5 boundaries).
+    let disbursements: Vec<&Txn> = txns
+        .iter()
+        .filter(|x| matches!(x.t.transaction_type, 3 | 7) && !x.s.tally.reversed && x.t.boundary != "internal")
+        .collect();
 
     // Pledged / committed / disbursed.
     let mut donors: BTreeMap<String, Sums> = BTreeMap::new();
@@ -856,6 +875,14 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                         date: st.map(|x| x.date.clone()).unwrap_or_default(),
                         days_late,
                         quantity_done: st.map(|x| x.quantity_done.clone()).unwrap_or_default(),
+                        quantity_target: m.quantity_target.clone(),
+                        unit: m.unit.clone(),
+                        percent_done: match st {
+                            Some(x) if !m.quantity_target.is_empty() && !x.quantity_done.is_empty() => {
+                                pct(dec(&x.quantity_done), dec(&m.quantity_target))
+                            }
+                            _ => String::new(),
+                        },
                     });
                 }
             }
@@ -863,53 +890,41 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         }
     }
 
-    // Timeliness: reporting lag, punctuality against the plan's schedule, days late.
-    let schedule = plan.report_schedule.clone().unwrap_or_default();
-    let mut reporters: BTreeSet<String> = reports.iter().map(|s| s.party_id.clone()).collect();
-    reporters.extend(commits.iter().filter(|c| is_external_commit(c)).map(|c| c.c.recipient_id.clone()));
-    let period_ends = period_ends(&plan, &schedule.frequency);
-    let mut timeliness = Vec::new();
-    for party in reporters {
-        let mut lines = Vec::new();
-        let mut lags = Vec::new();
-        for rep in reports.iter().filter(|s| s.party_id == party) {
-            let b: pb::ProgressReported = rep.decode()?;
-            let pe = date::parse_date(&b.period.unwrap_or_default().end).unwrap_or(0);
-            let day = integrated_day(r, rep.created_at)?;
-            let due = pe.saturating_add(i64::from(schedule.days_after_period_end));
-            lags.push(day.saturating_sub(pe));
-            lines.push(ReportLine {
-                report_id: rep.id.clone(),
-                period_end: date::format_date(pe),
-                integrated: date::format_date(day),
-                lag_days: day.saturating_sub(pe),
-                due_date: date::format_date(due),
-                days_late: day.saturating_sub(due).max(0),
-            });
-        }
-        let mut due_n = 0;
-        let mut on_time = 0;
-        for pe in &period_ends {
-            let due = pe.saturating_add(i64::from(schedule.days_after_period_end));
-            if due > as_of {
-                continue;
-            }
-            due_n.acc(1);
-            let pe_s = date::format_date(*pe);
-            if lines.iter().any(|l| l.period_end == pe_s && l.days_late == 0) {
-                on_time.acc(1);
+    let effective: Vec<(&Subject, &pb::PledgeAnnounced)> = pledges.iter().map(|(s, p, _, _)| (s, p)).collect();
+    delivery.in_kind_items = delivery::items(r, plan_id, &effective)?;
+
+    // Timeliness and verification coverage per reporter and per reporting period (DOMAIN.md §7): the
+    // reporters owing reports are the plan's expected reporters, every party that filed one, and the
+    // recipients of external commitments.
+    let mut others: BTreeSet<String> = reports.iter().map(|s| s.party_id.clone()).collect();
+    others.extend(commits.iter().filter(|c| is_external_commit(c)).map(|c| c.c.recipient_id.clone()));
+    let mut filed = Vec::new();
+    for rep in &reports {
+        let b: pb::ProgressReported = rep.decode()?;
+        let attested_at = attested.get(&rep.created_at).map(|(_, _, i)| integrated_day(r, *i)).transpose()?;
+        let (mut reported, mut verified) = (None, None);
+        if let Some(m) = b.co_financing_realised.as_ref() {
+            let mut a = amount(Some(m))?;
+            reported = Some(conv(&a, rep.created_at)?);
+            if attested_at.is_some() {
+                if let Some(v) = verified_value(rep, "co_financing_realised") {
+                    a.value = dec(&v);
+                }
+                verified = Some(conv(&a, rep.created_at)?);
             }
         }
-        timeliness.push(Timeliness {
-            party,
-            reports: lines,
-            median_lag_days: median(&mut lags.clone()),
-            p90_lag_days: p90(&mut lags),
-            reports_due: due_n,
-            on_time,
-            punctuality: pct(Decimal::from(on_time), Decimal::from(due_n)),
+        filed.push(periods::Filed {
+            party: rep.party_id.clone(),
+            report_id: rep.id.clone(),
+            period_end: date::parse_date(&b.period.unwrap_or_default().end).unwrap_or(0),
+            integrated: integrated_day(r, rep.created_at)?,
+            attested: attested_at,
+            opinion: opinion_of.get(&rep.created_at).map(|o| o.1.clone()).unwrap_or_default(),
+            reported,
+            verified,
         });
     }
+    let (timeliness, period_views) = periods::build(&plan, as_of, &periods::owing(&plan, others), &filed);
 
     // Verification coverage.
     let mut reported_amount = Decimal::ZERO;
@@ -1018,6 +1033,9 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         }
     }
 
+    let txn_subjects: Vec<&Subject> = txns.iter().map(|t| &t.s).collect();
+    let corrections = corrections::log(r, &gov, &txn_subjects)?;
+
     let mut unconverted = gaps.into_inner();
     unconverted.sort();
     unconverted.dedup();
@@ -1046,8 +1064,10 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         indicators,
         delivery,
         timeliness,
+        periods: period_views,
         verification,
         amendments,
+        corrections,
         unconverted,
         overflow: OVERFLOW.with(|o| o.replace(false)),
     })
@@ -1148,35 +1168,6 @@ fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
     // A withdrawal takes the subject to zero.
     let delta = if s.tally.withdrawn { sub(Decimal::ZERO, orig) } else { sub(a.value, orig) };
     Ok((d(delta), a.currency))
-}
-
-/// Ends of the plan's reporting periods (day numbers) for a frequency.
-fn period_ends(plan: &pb::PlanCreated, frequency: &str) -> Vec<i64> {
-    let months = match frequency {
-        "monthly" => 1,
-        "quarterly" => 3,
-        "semiannual" => 6,
-        "annual" => 12,
-        _ => return Vec::new(),
-    };
-    let Some(p) = plan.period.as_ref() else { return Vec::new() };
-    let (Some(start), Some(end)) = (date::parse_date(&p.start), date::parse_date(&p.end)) else { return Vec::new() };
-    let (mut y, mut m) = (p.start[..4].parse::<i64>().unwrap_or(0), p.start[5..7].parse::<i64>().unwrap_or(1));
-    let mut out = Vec::new();
-    loop {
-        m.acc(months);
-        while m > 12 {
-            m.acc_sub(12);
-            y.acc(1);
-        }
-        let Some(next_start) = date::parse_date(&format!("{y:04}-{m:02}-01")) else { break };
-        let pe = next_start.saturating_sub(1);
-        if pe > end || pe < start {
-            break;
-        }
-        out.push(pe);
-    }
-    out
 }
 
 /// How a third party verifies the checkpoint a report names (shown on HTML pages).

@@ -247,6 +247,34 @@ pub struct MilestoneLine {
     pub date: String,
     pub days_late: i64,
     pub quantity_done: String,
+    /// Quantity target and unit (DOMAIN.md §7), and quantity done / target; empty without a target.
+    #[serde(default)]
+    pub quantity_target: String,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub percent_done: String,
+}
+
+/// One pledged in-kind item (or the part of a pledge's deliveries that names no item): quantity and value
+/// pledged, delivered and confirmed by the receiver (DOMAIN.md §7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InKindItemLine {
+    pub pledge_id: String,
+    /// Empty for deliveries that name no item.
+    pub item_id: String,
+    pub description: String,
+    pub unit: String,
+    pub currency: String,
+    pub quantity_pledged: String,
+    pub value_pledged: String,
+    pub quantity_delivered: String,
+    pub value_delivered: String,
+    pub quantity_confirmed: String,
+    pub value_confirmed: String,
+    /// Deliveries recorded against it, and how many of them the receiver confirmed.
+    pub deliveries: u32,
+    pub confirmed: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +290,9 @@ pub struct InKindLine {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub in_kind: Vec<InKindLine>,
+    /// The in-kind view per item.
+    #[serde(default)]
+    pub in_kind_items: Vec<InKindItemLine>,
     pub milestones: Vec<MilestoneLine>,
     pub milestones_met: u32,
     pub milestones_total: u32,
@@ -286,6 +317,88 @@ pub struct Timeliness {
     pub reports_due: u32,
     pub on_time: u32,
     pub punctuality: String,
+    /// Reports owed and not filed (DOMAIN.md §7).
+    #[serde(default)]
+    pub missing: Vec<MissingReport>,
+}
+
+/// A report a reporter owed and has not filed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingReport {
+    pub period_end: String,
+    pub due_date: String,
+    pub days_overdue: i64,
+}
+
+/// One reporter in one reporting period: its report (or that it is missing), timeliness and verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodReporter {
+    pub party: String,
+    /// on_time, late, missing or not_due.
+    pub status: String,
+    pub report_id: String,
+    pub due_date: String,
+    pub integrated: String,
+    pub lag_days: String,
+    pub days_late: String,
+    pub days_overdue: String,
+    pub attested: bool,
+    pub opinion: String,
+    pub attestation_lag_days: String,
+    /// Co-financing realised, as reported and as verified (reporting currency).
+    pub reported_amount: String,
+    pub verified_amount: String,
+}
+
+/// Timeliness and verification coverage of one reporting period (DOMAIN.md §7), per reporter within it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodView {
+    pub period_end: String,
+    pub reporters: Vec<PeriodReporter>,
+    pub reports_due: u32,
+    pub on_time: u32,
+    pub missing: u32,
+    pub punctuality: String,
+    pub median_lag_days: String,
+    pub reports: u32,
+    pub reports_attested: u32,
+    pub attested_share: String,
+    pub median_attestation_lag_days: String,
+    pub reported_amount: String,
+    pub verified_amount: String,
+    pub verified_share: String,
+    pub opinions: BTreeMap<String, u32>,
+}
+
+/// One step of a transaction's correction: the original, its reversal or the corrected re-entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrectionStep {
+    /// original, reversal or correction.
+    pub step: String,
+    pub txn_id: String,
+    pub entry: u64,
+    /// The statement's effective date.
+    pub date: String,
+    /// The amount's value date (the reversal's is the original's).
+    pub value_date: String,
+    pub signers: Vec<String>,
+    /// Signed: the reversal's is the negative of the original.
+    pub amount: String,
+    pub currency: String,
+    pub rationale: String,
+}
+
+/// The correction log of one reversed transaction (DOMAIN.md §7): original, reversal, corrected re-entry,
+/// and the net change (re-entry − original, or − original when nothing was re-entered).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnCorrection {
+    pub txn_id: String,
+    pub transaction_type: u32,
+    pub steps: Vec<CorrectionStep>,
+    pub corrected_by: String,
+    /// Empty when the re-entry is in another currency than the original.
+    pub net_change: String,
+    pub currency: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,8 +476,14 @@ pub struct Report {
     pub indicators: Vec<IndicatorProgress>,
     pub delivery: Delivery,
     pub timeliness: Vec<Timeliness>,
+    /// Timeliness and verification per reporting period and reporter (DOMAIN.md §7).
+    #[serde(default)]
+    pub periods: Vec<PeriodView>,
     pub verification: Verification,
     pub amendments: Vec<AmendmentLog>,
+    /// Per reversed transaction: original, reversal, corrected re-entry, net change (DOMAIN.md §7).
+    #[serde(default)]
+    pub corrections: Vec<TxnCorrection>,
     /// Amounts left out of every converted total because no recorded rate converts them on their value
     /// date (pledge-currency views still count them). Empty when every amount converted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -449,9 +568,17 @@ mod tests {
             r.indicators.push(ind);
             r.delivery.in_kind.push(InKindLine::default());
             r.delivery.milestones.push(MilestoneLine::default());
+            r.delivery.in_kind_items.push(InKindItemLine::default());
             let mut t = Timeliness::default();
             t.reports.push(ReportLine::default());
+            t.missing.push(MissingReport::default());
             r.timeliness.push(t);
+            let mut pv = PeriodView::default();
+            pv.reporters.push(PeriodReporter::default());
+            r.periods.push(pv);
+            let mut tc = TxnCorrection::default();
+            tc.steps.push(CorrectionStep::default());
+            r.corrections.push(tc);
             let mut a = AmendmentLog::default();
             a.corrections.push(Correction::default());
             r.amendments.push(a);

@@ -11,7 +11,8 @@
 //! per commitment, one implementation transaction per disbursement) are listed from the same snapshot the
 //! report was computed in, with the report's rule for what counts: withdrawn commitments and reversed
 //! transactions are left out (an OCDS release is a snapshot; a correction is a later release without the
-//! erroneous item, never a negative amount) and each reversal is named in the contract's `amendments`.
+//! erroneous item, never a negative amount) and each reversal is named in the contract's `amendments`, with
+//! the re-entry that corrects it (DOMAIN.md §7); the release is then also tagged `implementationUpdate`.
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
@@ -226,7 +227,7 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
     // Awards and contracts: one each per signed commitment.
     let mut awards = Vec::new();
     let mut contracts = Vec::new();
-    let mut any_payment = false;
+    let (mut any_payment, mut any_update) = (false, false);
     for (s, c) in &commitments {
         let money = c.amount.clone().unwrap_or_default();
         let award_id = format!("{}-award", s.id);
@@ -305,13 +306,16 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
             transactions.iter().filter(|(_, t)| t.commitment_id == s.id && matches!(t.transaction_type, 3 | 7))
         {
             if ts.tally.reversed {
+                any_update = true;
+                // DOMAIN.md §7: a corrected re-entry names the transaction it replaces.
+                let what = if ts.tally.corrected_by.is_empty() {
+                    format!("transaction {}", ts.id)
+                } else {
+                    format!("transaction {} (corrected by {})", ts.id, ts.tally.corrected_by)
+                };
                 if let Some(log) = corrections.get(&(book::TRANSACTION, ts.id.as_str())) {
                     for corr in &log.corrections {
-                        amendments.push(amendment(
-                            &format!("{}-{}", ts.id, corr.index),
-                            corr,
-                            &format!("transaction {}", ts.id),
-                        ));
+                        amendments.push(amendment(&format!("{}-{}", ts.id, corr.index), corr, &what));
                     }
                 }
                 continue;
@@ -341,6 +345,9 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
     }
     if any_payment {
         tag.push("implementation");
+    }
+    if any_update {
+        tag.push("implementationUpdate");
     }
     let origin = at.checkpoint.lines().next().unwrap_or_default();
     let date = datetime(if rep.read_at.as_of_date.is_empty() { "1970-01-01" } else { &rep.read_at.as_of_date });

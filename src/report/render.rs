@@ -7,7 +7,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use rust_decimal::Decimal;
 
-use super::{FlowRow, Report};
+use super::{tables, FlowRow, Report};
 use crate::domain::money;
 
 /// An amount for people: cents, banker's rounding, thousands separators. Empty stays empty.
@@ -338,26 +338,8 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         None,
         ind,
     ));
-    out.push(csv(
-        "milestones",
-        &["pledge", "milestone", "original_due_date", "due_date", "status", "date", "days_late"],
-        None,
-        rep.delivery
-            .milestones
-            .iter()
-            .map(|m| {
-                vec![
-                    m.pledge_id.clone(),
-                    m.milestone_id.clone(),
-                    m.original_due_date.clone(),
-                    m.due_date.clone(),
-                    m.status.clone(),
-                    m.date.clone(),
-                    m.days_late.to_string(),
-                ]
-            })
-            .collect(),
-    ));
+    out.push(csv_table(&tables::milestones(rep)));
+    out.push(csv_table(&tables::in_kind_items(rep)));
     out.push(csv(
         "timeliness",
         &["party", "reports", "median_lag_days", "p90_lag_days", "reports_due", "on_time", "punctuality_pct"],
@@ -420,6 +402,11 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         None,
         am,
     ));
+    for t in
+        [tables::missing_reports(rep), tables::periods(rep), tables::period_reporters(rep), tables::corrections(rep)]
+    {
+        out.push(csv_table(&t));
+    }
     if !rep.unconverted.is_empty() {
         out.push(csv(
             "unconverted",
@@ -446,6 +433,25 @@ fn unconverted_rows(rep: &Report) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+/// A [`tables::Table`] as one CSV file (exact values).
+fn csv_table(t: &tables::Table) -> CsvFile {
+    csv(t.id, &t.csv_header(), None, t.raw_rows())
+}
+
+/// A [`tables::Table`] under its own heading, in Markdown (amounts for people).
+fn md_view(out: &mut String, t: &tables::Table) {
+    let _ = writeln!(out, "### {}\n", t.title);
+    md_table(out, &t.header(), t.shown_rows());
+}
+
+/// A [`tables::Table`] under its own heading, in HTML (amounts for people).
+fn html_view(t: &tables::Table) -> Markup {
+    html! {
+        h3 { (t.title) }
+        (html_table(&t.header(), t.shown_rows(), t.id))
+    }
 }
 
 fn md_table(out: &mut String, header: &[&str], rows: Vec<Vec<String>>) {
@@ -655,9 +661,13 @@ pub fn markdown(rep: &Report) -> String {
     );
     let _ = writeln!(o, "## In-kind and policy delivery\n");
     md_table(&mut o, INKIND_HEADER, inkind_rows(rep));
-    md_table(&mut o, MILESTONE_HEADER, milestone_rows(rep));
+    md_view(&mut o, &tables::in_kind_items(rep));
+    md_view(&mut o, &tables::milestones(rep));
     let _ = writeln!(o, "## Timeliness\n");
     md_table(&mut o, TIMELINESS_HEADER, timeliness_rows(rep));
+    md_view(&mut o, &tables::missing_reports(rep));
+    md_view(&mut o, &tables::periods(rep));
+    md_view(&mut o, &tables::period_reporters(rep));
     let v = &rep.verification;
     let _ = writeln!(
         o,
@@ -672,6 +682,7 @@ pub fn markdown(rep: &Report) -> String {
     );
     let _ = writeln!(o, "## Amendments and corrections\n");
     md_table(&mut o, AMENDMENT_HEADER, amendment_rows(rep));
+    md_view(&mut o, &tables::corrections(rep));
     if !rep.unconverted.is_empty() {
         let _ = writeln!(o, "## Unconverted amounts\n");
         md_table(&mut o, &["entry", "from", "to", "value date", "amount", "reason"], unconverted_rows(rep));
@@ -944,26 +955,6 @@ fn inkind_rows(rep: &Report) -> Vec<Vec<String>> {
         .collect()
 }
 
-const MILESTONE_HEADER: &[&str] = &["pledge", "milestone", "original due", "due", "status", "date", "days late"];
-
-fn milestone_rows(rep: &Report) -> Vec<Vec<String>> {
-    rep.delivery
-        .milestones
-        .iter()
-        .map(|m| {
-            vec![
-                m.pledge_id.clone(),
-                m.title.clone(),
-                m.original_due_date.clone(),
-                m.due_date.clone(),
-                m.status.clone(),
-                m.date.clone(),
-                m.days_late.to_string(),
-            ]
-        })
-        .collect()
-}
-
 const TIMELINESS_HEADER: &[&str] =
     &["party", "reports", "median lag (days)", "p90 lag", "due", "on time", "punctuality"];
 
@@ -1181,11 +1172,15 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
         section {
             h2 { "In-kind and policy delivery" }
             (html_table(INKIND_HEADER, inkind_rows(rep), "in-kind"))
-            (html_table(MILESTONE_HEADER, milestone_rows(rep), "milestones"))
+            (html_view(&tables::in_kind_items(rep)))
+            (html_view(&tables::milestones(rep)))
         }
         section {
             h2 { "Timeliness" }
             (html_table(TIMELINESS_HEADER, timeliness_rows(rep), "timeliness"))
+            (html_view(&tables::missing_reports(rep)))
+            (html_view(&tables::periods(rep)))
+            (html_view(&tables::period_reporters(rep)))
         }
         section {
             h2 { "Verification coverage" }
@@ -1197,6 +1192,7 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
         section {
             h2 { "Amendments and corrections" }
             (html_table(AMENDMENT_HEADER, amendment_rows(rep), "amendments"))
+            (html_view(&tables::corrections(rep)))
         }
         section {
             h2 { "Checkpoint" }

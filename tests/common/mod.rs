@@ -185,6 +185,7 @@ pub fn plan(id: &str) -> Statement {
             report_schedule: Some(pb::ReportSchedule { frequency: "quarterly".into(), days_after_period_end: 45 }),
             requirement: None,
             description: String::new(),
+            ..Default::default()
         }),
     )
 }

@@ -270,6 +270,7 @@ pub fn disbursement(
         boundary: "incoming".into(),
         evidence_sha256: vec![],
         description: String::new(),
+        ..Default::default()
     })
 }
 
@@ -321,6 +322,7 @@ pub async fn plan_and_goals(c: &mut Coalition) {
             report_schedule: Some(pb::ReportSchedule { frequency: "annual".into(), days_after_period_end: 60 }),
             requirement: None,
             description: String::new(),
+            ..Default::default()
         }),
     )
     .await
@@ -596,4 +598,24 @@ pub fn export(c: &Coalition, format: &str, file: &std::path::Path) -> String {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::read_to_string(file).unwrap()
+}
+
+/// Validate an OCDS release package file against the vendored OCDS 1.1 schemas (tests/data/ocds-1.1) with
+/// scripts/ocds_validate.py: Ok(()) when valid, Err(errors) when not. A missing Python or `jsonschema`
+/// fails the test (never a skip).
+#[allow(dead_code)]
+pub fn ocds_validate(file: &std::path::Path) -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("python3")
+        .arg(root.join("scripts/ocds_validate.py"))
+        .arg(file)
+        .arg(root.join("tests/data/ocds-1.1"))
+        .output()
+        .expect("python3 is required to validate the OCDS export: run scripts/test.sh");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(1) => Err(text),
+        _ => panic!("the OCDS validator could not run (run scripts/test.sh, which installs it):\n{text}"),
+    }
 }

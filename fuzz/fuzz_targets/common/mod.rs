@@ -141,6 +141,7 @@ pub fn statements() -> Vec<(Statement, Vec<&'static str>)> {
                     report_schedule: Some(pb::ReportSchedule { frequency: "annual".into(), days_after_period_end: 60 }),
                     requirement: None,
                     description: String::new(),
+                    ..Default::default()
                 }),
             ),
             vec!["S"],
@@ -204,6 +205,7 @@ pub fn statements() -> Vec<(Statement, Vec<&'static str>)> {
                     boundary: "incoming".into(),
                     evidence_sha256: vec![],
                     description: String::new(),
+                    ..Default::default()
                 }),
             ),
             vec!["DA"],

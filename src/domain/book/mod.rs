@@ -134,6 +134,9 @@ pub struct Tally {
     pub confirmed: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reversed: bool,
+    /// The transaction that corrects this (reversed) one (DOMAIN.md §7).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub corrected_by: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub withdrawn: bool,
 }

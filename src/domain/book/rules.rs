@@ -208,6 +208,7 @@ pub fn apply(ctx: &Ctx<'_>, body: &Body) -> Result<Vec<Effect>> {
         Body::Amended(a) => amendment(&mut out, a).map_err(sc("amended"))?,
         Body::Withdrawn(w) => withdrawal(&mut out, w).map_err(sc("withdrawn"))?,
         Body::FxRateRecorded(f) => fx_rate(&mut out, f).map_err(sc("fx_rate_recorded"))?,
+        Body::DeliveryConfirmed(c) => confirmation(&mut out, c).map_err(sc("delivery_confirmed"))?,
         Body::Charter(_) | Body::PartyAdmitted(_) | Body::KeyRotated(_) | Body::KeyRevoked(_) => {
             return Err(Error::internal("governance statement routed to the book"))
         }
@@ -249,6 +250,12 @@ fn plan(out: &mut Out<'_>, p: &pb::PlanCreated, prev: Option<&Subject>) -> Resul
     }
     for (i, s) in p.signatories.iter().enumerate() {
         ctx.party(&format!("signatories[{i}].party_id"), &s.party_id)?;
+    }
+    for (i, b) in p.boundary_party_ids.iter().enumerate() {
+        ctx.party(&format!("boundary_party_ids[{i}]"), b)?;
+    }
+    for (i, x) in p.expected_reporters.iter().enumerate() {
+        ctx.party(&format!("expected_reporters[{i}].party_id"), &x.party_id)?;
     }
     ctx.plan_authority(None, "plan.created")?;
     let s = versioned(out, prev, PLAN, &p.plan_id, &p.plan_id, "", p.encode_to_vec());
@@ -759,6 +766,9 @@ fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
     } else if !t.tranche_id.is_empty() {
         return Err(Error::invalid("tranche_id", "a tranche is disbursed against its commitment: set commitment_id"));
     }
+    if !t.corrects.is_empty() {
+        correct(out, t)?;
+    }
     if matches!(t.transaction_type, 3 | 7) {
         post_disbursement(out, t, amount.value)?;
     }
@@ -773,6 +783,43 @@ fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
     Ok(())
 }
 
+/// A corrected re-entry (DOMAIN.md §7): it replaces a transaction of the same type that is already reversed
+/// and not yet corrected; the original is marked corrected by it.
+fn correct(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
+    let mut orig = out.need("corrects", TRANSACTION, &t.corrects)?;
+    if !orig.tally.reversed {
+        return Err(Error::precondition(
+            "corrects",
+            format!(
+                "transaction {} is not reversed: a correction replaces a reversed transaction (reverse it first)",
+                t.corrects
+            ),
+        ));
+    }
+    if !orig.tally.corrected_by.is_empty() {
+        return Err(Error::precondition(
+            "corrects",
+            format!(
+                "transaction {} is already corrected by {}: a transaction is corrected once",
+                t.corrects, orig.tally.corrected_by
+            ),
+        ));
+    }
+    let o: pb::TransactionRecorded = orig.decode()?;
+    if o.transaction_type != t.transaction_type {
+        return Err(Error::precondition(
+            "transaction_type",
+            format!(
+                "is {}, but transaction {} that it corrects is of type {}: a correction keeps the type",
+                t.transaction_type, t.corrects, o.transaction_type
+            ),
+        ));
+    }
+    orig.tally.corrected_by = t.txn_id.clone();
+    out.put(orig, "corrected");
+    Ok(())
+}
+
 fn reversal(out: &mut Out<'_>, r: &pb::TransactionReversed) -> Result<()> {
     let mut s = out.need("txn_id", TRANSACTION, &r.txn_id)?;
     if s.tally.reversed {
@@ -780,6 +827,18 @@ fn reversal(out: &mut Out<'_>, r: &pb::TransactionReversed) -> Result<()> {
     }
     out.ctx.original_signers(&s, "a reversal")?;
     let t: pb::TransactionRecorded = s.decode()?;
+    if let Some(m) = r.amount.as_ref() {
+        let (given, whole) = (parse_money("amount", Some(m))?, parse_money("amount", t.amount.as_ref())?);
+        if given.currency != whole.currency || given.value != whole.value {
+            return Err(Error::precondition(
+                "amount",
+                format!(
+                    "is {} {}, but transaction {} is {} {}: a reversal takes back the whole amount",
+                    given.value, given.currency, r.txn_id, whole.value, whole.currency
+                ),
+            ));
+        }
+    }
     if matches!(t.transaction_type, 3 | 7) {
         let amount = parse_money("amount", t.amount.as_ref())?;
         post_disbursement(out, &t, money::sub("amount.value", Decimal::ZERO, amount.value)?)?;
@@ -822,6 +881,27 @@ fn delivery(out: &mut Out<'_>, d: &pb::InkindDelivered) -> Result<()> {
     s.tally.confirmed = ctx.signers.contains(&d.receiver_id);
     s.status = if s.tally.confirmed { "confirmed".into() } else { "recorded".into() };
     out.put(s, "created");
+    Ok(())
+}
+
+/// The receiver confirms a delivery recorded without its countersignature (DOMAIN.md §7).
+fn confirmation(out: &mut Out<'_>, c: &pb::DeliveryConfirmed) -> Result<()> {
+    let mut s = out.need("delivery_id", DELIVERY, &c.delivery_id)?;
+    let d: pb::InkindDelivered = s.decode()?;
+    out.ctx.signed_by("delivery_id", &d.receiver_id, "the confirmation of a delivery")?;
+    if s.tally.confirmed {
+        return Err(Error::precondition("delivery_id", format!("delivery {} is already confirmed", c.delivery_id)));
+    }
+    let (given, delivered) = (date::parse_date(&c.date), date::parse_date(&d.date));
+    if given < delivered {
+        return Err(Error::precondition(
+            "date",
+            format!("{} is before the delivery's date {}: goods are received after they are delivered", c.date, d.date),
+        ));
+    }
+    s.tally.confirmed = true;
+    s.status = "confirmed".into();
+    out.put(s, "confirmed");
     Ok(())
 }
 

@@ -192,6 +192,12 @@ fn check_pledge(p: &pb::PledgeAnnounced) -> Result<()> {
     for (i, m) in p.milestones.iter().enumerate() {
         check_text(&format!("milestones[{i}].title"), &m.title, true)?;
         check_date(&format!("milestones[{i}].due_date"), &m.due_date)?;
+        if !m.quantity_target.is_empty() {
+            parse_positive(&format!("milestones[{i}].quantity_target"), &m.quantity_target)?;
+            check_text(&format!("milestones[{i}].unit"), &m.unit, true)?;
+        } else {
+            check_text(&format!("milestones[{i}].unit"), &m.unit, false)?;
+        }
     }
     check_text("description", &p.description, false)
 }
@@ -351,11 +357,20 @@ pub fn check_shape(body: &Body) -> Result<()> {
                 one_of("boundary", &t.boundary, BOUNDARIES)?;
             }
             check_sha256("evidence_sha256", &t.evidence_sha256)?;
+            if !t.corrects.is_empty() {
+                check_id("corrects", &t.corrects)?;
+                if t.corrects == t.txn_id {
+                    return Err(Error::invalid("corrects", "names this transaction itself"));
+                }
+            }
             check_text("description", &t.description, false)
         })()
         .map_err(|e| e.scope("transaction_recorded")),
         Body::TransactionReversed(r) => (|| {
             check_id("txn_id", &r.txn_id)?;
+            if r.amount.is_some() {
+                parse_money("amount", r.amount.as_ref())?;
+            }
             check_text("rationale", &r.rationale, true)
         })()
         .map_err(|e| e.scope("transaction_reversed")),
@@ -373,6 +388,12 @@ pub fn check_shape(body: &Body) -> Result<()> {
             check_id("receiver_id", &d.receiver_id)
         })()
         .map_err(|e| e.scope("inkind_delivered")),
+        Body::DeliveryConfirmed(c) => (|| {
+            check_id("delivery_id", &c.delivery_id)?;
+            check_date("date", &c.date)?;
+            check_text("note", &c.note, false)
+        })()
+        .map_err(|e| e.scope("delivery_confirmed")),
         Body::MilestoneUpdated(m) => (|| {
             check_id("pledge_id", &m.pledge_id)?;
             check_id("milestone_id", &m.milestone_id)?;
