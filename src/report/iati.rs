@@ -756,4 +756,123 @@ mod tests {
         assert!(matches!(xml_chars("plain ✓"), Cow::Borrowed(_)));
         assert_eq!(comment_text("CA--2026 -->x"), "CA-_2026_-__x");
     }
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str_exact(s).unwrap()
+    }
+
+    #[test]
+    fn percentages_sum_to_exactly_100() {
+        assert_eq!(percentages(&[d("1"), d("1"), d("1")]), [d("33.34"), d("33.33"), d("33.33")]);
+        assert_eq!(percentages(&[d("2"), d("1")]), [d("66.67"), d("33.33")]);
+        assert_eq!(percentages(&[d("0"), d("5")]), [d("0"), d("100")]);
+        assert!(percentages(&[d("0")]).is_empty());
+    }
+
+    fn goal(id: &str, classes: &[(&str, &str, &str)]) -> (String, pb::GoalDefined) {
+        let classifications = classes
+            .iter()
+            .map(|(v, c, s)| pb::Classification {
+                vocabulary: v.to_string(),
+                code: c.to_string(),
+                share: s.to_string(),
+            })
+            .collect();
+        (
+            id.into(),
+            pb::GoalDefined { goal_id: id.into(), title: format!("Goal {id}"), classifications, ..Default::default() },
+        )
+    }
+
+    fn pledge(goals: &[(&str, &str)], money: Option<(&str, &str)>) -> (pb::PledgeAnnounced, Option<pb::Money>) {
+        let goals = goals.iter().map(|(g, s)| pb::GoalShare { goal_id: g.to_string(), share: s.to_string() }).collect();
+        let money =
+            money.map(|(v, c)| pb::Money { value: v.into(), currency: c.into(), value_date: "2026-01-20".into() });
+        (pb::PledgeAnnounced { goals, ..Default::default() }, money)
+    }
+
+    /// Sectors per vocabulary: DAC codes (1) weighted by amount and goal share, given code shares used, SDG
+    /// targets (8) over the goals that have one, the plan's own codes (99) with a narrative.
+    #[test]
+    fn sectors_are_weighted_per_vocabulary_and_sum_to_100() {
+        let goals: BTreeMap<String, pb::GoalDefined> = [
+            goal(
+                "G1",
+                &[("dac5", "15113", "70"), ("dac5", "15130", "30"), ("sdg_target", "16.5", ""), ("plan", "RL", "")],
+            ),
+            goal("G2", &[("dac5", "15210", ""), ("other", "x", "")]),
+        ]
+        .into_iter()
+        .collect();
+        let p1 = pledge(&[("G1", "50"), ("G2", "50")], Some(("300", "USD")));
+        let p2 = pledge(&[("G2", "100")], Some(("100", "USD")));
+        let pledges = [(&p1.0, p1.1.clone()), (&p2.0, p2.1.clone())];
+        let got: Vec<(&str, String, String, String)> =
+            sectors(&pledges, &goals).into_iter().map(|(v, c, p, n)| (v, c, p.normalize().to_string(), n)).collect();
+        // G1 weighs 150, G2 250 of the 400: 15113 = 150 × 0.7 = 105, 15130 = 45, 15210 = 250.
+        assert_eq!(
+            got,
+            [
+                ("1", "15113".into(), "26.25".into(), "Goal G1".into()),
+                ("1", "15130".into(), "11.25".into(), "Goal G1".into()),
+                ("1", "15210".into(), "62.5".into(), "Goal G2".into()),
+                ("8", "16.5".into(), "100".into(), "Goal G1".into()),
+                ("99", "RL".into(), "100".into(), "Goal G1".into()),
+            ]
+        );
+        // Pledges in two currencies are weighted equally rather than summed across currencies.
+        let p3 = pledge(&[("G2", "100")], Some(("100", "EUR")));
+        let mixed = [(&p1.0, p1.1.clone()), (&p3.0, p3.1.clone())];
+        let dac: Vec<String> = sectors(&mixed, &goals)
+            .into_iter()
+            .filter(|s| s.0 == "1")
+            .map(|s| format!("{}={}", s.1, s.2.normalize()))
+            .collect();
+        assert_eq!(dac, ["15113=17.5", "15130=7.5", "15210=75"]);
+    }
+
+    fn gov(countries: &[(&str, &str)]) -> Governance {
+        let mut g = Governance::default();
+        for (id, c) in countries {
+            g.parties.insert(
+                id.to_string(),
+                crate::domain::PartyRecord {
+                    party_id: id.to_string(),
+                    name: id.to_string(),
+                    roles: vec![],
+                    organisation_type: "10".into(),
+                    country: c.to_string(),
+                    admitted_at: 0,
+                },
+            );
+        }
+        g
+    }
+
+    fn commitment(to: &str, value: &str, currency: &str) -> (Subject, pb::CommitmentSigned) {
+        let amount =
+            Some(pb::Money { value: value.into(), currency: currency.into(), value_date: "2026-02-15".into() });
+        (Subject::default(), pb::CommitmentSigned { recipient_id: to.into(), amount, ..Default::default() })
+    }
+
+    /// Recipient countries come from the parties' countries, split by committed amount; nothing is
+    /// invented when a country is missing or amounts in several currencies would have to be added.
+    #[test]
+    fn recipient_countries_only_from_data_the_ledger_has() {
+        let g = gov(&[("GT", "GT"), ("HN", "HN"), ("X", ""), ("DA", "DE")]);
+        let (a, b) = (commitment("GT", "30", "EUR"), commitment("HN", "10", "EUR"));
+        let got = recipient_countries("DA", &[&a, &b], &[], &g);
+        assert_eq!(got, Some(vec![("GT".into(), d("75")), ("HN".into(), d("25"))]));
+        let c = commitment("HN", "10", "USD");
+        assert_eq!(recipient_countries("DA", &[&a, &c], &[], &g), None, "two currencies");
+        let x = commitment("X", "10", "EUR");
+        assert_eq!(recipient_countries("DA", &[&a, &x], &[], &g), None, "a recipient without a country");
+        // No commitment: the one country of the pledges' recipients, or the party's own for own resources.
+        let mut own = pledge(&[], Some(("5", "GTQ")));
+        own.0.funding_source = "domestic_own_resources".into();
+        assert_eq!(recipient_countries("GT", &[], &[(&own.0, own.1.clone())], &g), Some(vec![("GT".into(), d("100"))]));
+        let mut two = pledge(&[], Some(("5", "EUR")));
+        two.0.recipient_ids = vec!["GT".into(), "HN".into()];
+        assert_eq!(recipient_countries("DA", &[], &[(&two.0, two.1.clone())], &g), None, "no amounts to split by");
+    }
 }
