@@ -233,12 +233,21 @@ fn each_broken_copy_is_refused_with_its_rule() {
         ),
         // range: a negative percentage.
         (r#"code="HN" percentage="60""#, r#"code="HN" percentage="-60""#, "range", "not a decimal ≥ 0"),
-        // no_more_than_one: two planned starts.
+        // no_more_than_one (2.0x ruleset): a reference on the result and on its indicator.
         (
-            r#"<activity-date type="3""#,
-            r#"<activity-date type="1" iso-date="2026-01-02"/><activity-date type="3""#,
+            r#"<indicator measure="2" ascending="1"><title><narrative>Verdicts within 24 months</narrative></title>"#,
+            r#"<reference vocabulary="99" code="R1"/><indicator measure="2" ascending="1"><title><narrative>Verdicts within 24 months</narrative></title><reference vocabulary="1" code="16.5.1"/>"#,
             "no_more_than_one",
-            "type 1",
+            "both the result and its indicator",
+        ),
+        // atleast_one (2.0x ruleset): a quantitative actual without @value.
+        (r#"<actual value="22"/>"#, "<actual/>", "atleast_one", "actual of a quantitative indicator"),
+        // atleast_one (2.0x ruleset): a quantitative baseline without @value.
+        (
+            r#"<baseline year="2025" value="18"/>"#,
+            r#"<baseline year="2025"/>"#,
+            "atleast_one",
+            "baseline of a quantitative",
         ),
     ];
     for (from, to, rule, part) in cases {
@@ -250,6 +259,23 @@ fn each_broken_copy_is_refused_with_its_rule() {
             "case {rule} ({part}) not reported; found {found:#?}"
         );
     }
+}
+
+/// A qualitative indicator needs no values; an identifier may carry a previous reporting-org prefix (B1).
+#[test]
+fn qualitative_indicators_and_previous_prefixes_pass() {
+    let qualitative = VALID.replacen(r#"<indicator measure="2""#, r#"<indicator measure="5""#, 1).replacen(
+        r#"<actual value="22"/>"#,
+        "<actual/>",
+        1,
+    );
+    assert_eq!(rules_broken(&qualitative), vec![]);
+    let renamed = VALID.replacen("<iati-identifier>XM-EXAMPLE-ORG-ACT-1", "<iati-identifier>XM-OLD-ACT-1", 1).replacen(
+        r#"<activity-status"#,
+        r#"<other-identifier ref="XM-OLD" type="B1"/><activity-status"#,
+        1,
+    );
+    assert_eq!(rules_broken(&renamed), vec![]);
 }
 
 #[test]

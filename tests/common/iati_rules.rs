@@ -3,9 +3,12 @@
 //!
 //! Each check names the rule of `standard.json` it implements (`atleast_one`, `one_or_all`, `only_one_of`,
 //! `date_now`, `date_order`, `time_limit`, `regex_matches`, `sum`, `strict_sum`, `loop`, `no_percent`,
-//! `if_then`, `range`), with the context and case it comes from. A few rules of the 2.03 rules text that the
-//! published ruleset does not encode are added under the rule types the Python ruleset runner defines for
-//! them (`startswith`, `unique`, `no_more_than_one`, `dependent`); they are marked "(2.03 rules text)".
+//! `if_then`, `range`), with the context and case it comes from. Two rules of the earlier (2.01/2.02)
+//! `standard.json` that the current one dropped are kept, marked "(2.0x ruleset)": `atleast_one` @value on
+//! quantitative targets, actuals and baselines, and `no_more_than_one` reference on a result and its
+//! indicator. A few rules of the 2.03 rules text that no ruleset encodes are added under the rule types the
+//! ruleset runner defines for them (`startswith`, `unique`, `dependent`); they are marked "(2.03 rules
+//! text)".
 //!
 //! It is written for any IATI 2.03 activity file, not for Accord's export: every rule reads only the
 //! document. `now` (YYYY-MM-DD) is the ruleset's NOW: the day the file is validated (a test passes the day of
@@ -293,11 +296,24 @@ fn activity(c: &mut Ctx, a: Node) {
     let now = c.now.to_string();
     date_order(c, "//iati-activity", date("2"), Some(&now), "activity-date type 2 vs NOW");
     date_order(c, "//iati-activity", date("4"), Some(&now), "activity-date type 4 vs NOW");
-    // no_more_than_one (2.03 rules text: each activity-date type at most once).
-    for t in ["1", "2", "3", "4"] {
-        let n = children(a, "activity-date").filter(|d| d.attribute("type") == Some(t)).count();
-        if n > 1 {
-            c.fail("no_more_than_one", format!("{n} activity-date elements of type {t}"));
+    // Results (2.0x ruleset).
+    for r in children(a, "result") {
+        for i in children(r, "indicator") {
+            // //result/indicator no_more_than_one: `reference[1]` or `../reference[1]`: references on the
+            // result or on its indicator, not both.
+            if child(i, "reference").is_some() && child(r, "reference").is_some() {
+                c.fail("no_more_than_one", "a reference on both the result and its indicator");
+            }
+            // //result/indicator[@measure='1' … '4']/(baseline | period/target | period/actual)
+            // atleast_one: @value.
+            if !matches!(i.attribute("measure"), Some("1" | "2" | "3" | "4")) {
+                continue;
+            }
+            let valued = children(i, "baseline")
+                .chain(children(i, "period").flat_map(|p| children(p, "target").chain(children(p, "actual"))));
+            for v in valued.filter(|v| v.attribute("value").is_none()) {
+                c.fail("atleast_one", format!("{} of a quantitative indicator has no @value", v.tag_name().name()));
+            }
         }
     }
 
@@ -339,10 +355,15 @@ fn activity(c: &mut Ctx, a: Node) {
             c.fail("regex_matches", format!("{path} {v:?} must be non-empty and contain none of / & | ?"));
         }
     }
-    // startswith (2.03 rules text: the identifier "MUST be prefixed with the reporting organisation's
-    // identifier"): iati-identifier starts with reporting-org/@ref.
+    // startswith (2.03 rules text: the identifier "MUST be prefixed with EITHER the organisation identifier
+    // found in reporting-org/@ref OR a previous reporting-org identifier reported in other-identifier"
+    // (type B1)).
     if let Some(r) = child(a, "reporting-org").and_then(|r| r.attribute("ref")) {
-        if !c.id.starts_with(r) {
+        let previous = children(a, "other-identifier")
+            .filter(|o| o.attribute("type") == Some("B1"))
+            .filter_map(|o| o.attribute("ref"))
+            .any(|p| !p.is_empty() && c.id.starts_with(p));
+        if !c.id.starts_with(r) && !previous {
             c.fail("startswith", format!("iati-identifier {:?} does not start with reporting-org/@ref {r:?}", c.id));
         }
     }
