@@ -95,6 +95,11 @@ async fn scenario_a_iati_export_has_sectors_budgets_and_language() {
     ] {
         assert!(da.contains(s), "missing {s} in {da}");
     }
+    // The plan's goals themselves, vocabulary 98 with the goal's title.
+    assert!(
+        da.contains("<sector vocabulary=\"98\" code=\"G1\" percentage=\"50\">\n   <narrative>Anti-corruption and rule of law</narrative>"),
+        "{da}"
+    );
     // P2: G2 60 % (15210, 16063), G3 40 % (16020, 25010).
     let db = activity(&xml, "S-CA-2026-2029-DB");
     for s in [

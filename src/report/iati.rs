@@ -196,8 +196,10 @@ fn percentages(weights: &[Decimal]) -> Vec<Decimal> {
 /// Activity-level sectors (vocabulary, code, percentage, narrative): the goal classifications of the
 /// activity's pledges, each pledge weighted by its amount as exported (in its own currency when all the
 /// party's pledges share one; otherwise, and when no pledge has an amount, each pledge equally), each goal by
-/// the pledge's share in it, each code by its share in the goal (equal shares when the goal gives none).
-/// Percentages are per vocabulary and sum to 100 in each.
+/// the pledge's share in it, each code by its share in the goal (equal shares when the goal gives none); and
+/// the goals themselves under vocabulary 98 (reporting organisation 2), so that every activity funding a goal
+/// has a sector even when its goals carry no classification. Percentages are per vocabulary and sum to 100
+/// in each.
 fn sectors(
     pledges: &[(&pb::PledgeAnnounced, Option<pb::Money>)],
     goals: &BTreeMap<String, pb::GoalDefined>,
@@ -225,6 +227,11 @@ fn sectors(
                 .and_then(|s| w.checked_mul(s))
                 .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
                 .unwrap_or_default();
+            let title = if goal.title.is_empty() { goal.goal_id.clone() } else { goal.title.clone() };
+            // The plan's goals themselves: vocabulary 98 (reporting organisation 2), code = goal id.
+            let e = acc.entry("98").or_default().entry(goal.goal_id.clone()).or_default();
+            e.0 = e.0.checked_add(wg).unwrap_or(e.0);
+            e.1.insert(title.clone());
             let mut by_vocab: BTreeMap<&'static str, Vec<&pb::Classification>> = BTreeMap::new();
             for c in &goal.classifications {
                 if let Some(v) = sector_vocabulary(&c.vocabulary) {
@@ -245,7 +252,7 @@ fn sectors(
                     };
                     let e = acc.entry(v).or_default().entry(c.code.clone()).or_default();
                     e.0 = e.0.checked_add(part).unwrap_or(e.0);
-                    e.1.insert(if goal.title.is_empty() { goal.goal_id.clone() } else { goal.title.clone() });
+                    e.1.insert(title.clone());
                 }
             }
         }
@@ -341,9 +348,10 @@ fn results(
             x.narrated("title", &[], &if ind.unit.is_empty() { t } else { format!("{t} ({})", ind.unit) });
             if let Some(b) = ind.baseline.as_ref().filter(|b| b.year > 0) {
                 let year = b.year.to_string();
-                if qualitative || b.value.is_empty() {
+                // A quantitative baseline without a value is left out (the ruleset asks for @value).
+                if qualitative {
                     x.empty("baseline", &[("year", &year)]);
-                } else {
+                } else if !b.value.is_empty() {
                     x.empty("baseline", &[("year", &year), ("value", &b.value)]);
                 }
             }
@@ -364,15 +372,17 @@ fn results(
                 x.empty("period-start", &[("iso-date", start)]);
                 x.empty("period-end", &[("iso-date", end)]);
                 for t in targets {
-                    if qualitative || t.is_empty() {
+                    if qualitative {
                         x.empty("target", &[]);
-                    } else {
+                    } else if !t.is_empty() {
                         x.empty("target", &[("value", t)]);
                     }
                 }
                 for v in actuals {
-                    if qualitative || v.used.is_empty() {
+                    if qualitative {
                         x.start("actual", &[]);
+                    } else if v.used.is_empty() {
+                        continue;
                     } else {
                         x.start("actual", &[("value", &v.used)]);
                     }
@@ -537,7 +547,7 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
             let attrs = [("vocabulary", vocabulary), ("code", code.as_str())];
             let pct = pct.normalize().to_string();
             let attrs = [attrs[0], attrs[1], ("percentage", pct.as_str())];
-            if vocabulary == "99" {
+            if matches!(vocabulary, "98" | "99") {
                 x.narrated("sector", &attrs, &titles);
             } else {
                 x.empty("sector", &attrs);
@@ -817,6 +827,8 @@ mod tests {
                 ("1", "15130".into(), "11.25".into(), "Goal G1".into()),
                 ("1", "15210".into(), "62.5".into(), "Goal G2".into()),
                 ("8", "16.5".into(), "100".into(), "Goal G1".into()),
+                ("98", "G1".into(), "37.5".into(), "Goal G1".into()),
+                ("98", "G2".into(), "62.5".into(), "Goal G2".into()),
                 ("99", "RL".into(), "100".into(), "Goal G1".into()),
             ]
         );
@@ -874,5 +886,55 @@ mod tests {
         let mut two = pledge(&[], Some(("5", "EUR")));
         two.0.recipient_ids = vec!["GT".into(), "HN".into()];
         assert_eq!(recipient_countries("DA", &[], &[(&two.0, two.1.clone())], &g), None, "no amounts to split by");
+    }
+
+    fn results_xml(measure: u32, baseline: &str, target: &str, used: &str) -> String {
+        let mut x = Xml { w: Writer::new(Vec::new()), err: None };
+        let goals: BTreeMap<String, pb::GoalDefined> = [goal("G1", &[])].into_iter().collect();
+        let ind = pb::IndicatorDefined {
+            indicator_id: "I1".into(),
+            goal_id: "G1".into(),
+            title: "I".into(),
+            measure,
+            baseline: Some(pb::Baseline { value: baseline.into(), year: 2025 }),
+            targets: vec![pb::IndicatorTarget {
+                period: Some(pb::Period { start: "2026-01-01".into(), end: "2026-12-31".into() }),
+                value: target.into(),
+            }],
+            ..Default::default()
+        };
+        let subject = Subject { id: "I1".into(), ..Default::default() };
+        let progress = [IndicatorProgress {
+            indicator_id: "I1".into(),
+            values: vec![IndicatorValueView {
+                report_id: "R1".into(),
+                reporter: "GT".into(),
+                reported: used.into(),
+                used: used.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }];
+        let period_of: BTreeMap<String, pb::Period> =
+            [("R1".to_string(), pb::Period { start: "2026-01-01".into(), end: "2026-12-31".into() })].into();
+        let goal_ids: BTreeSet<String> = ["G1".to_string()].into();
+        results(&mut x, &goal_ids, &goals, &[(subject, ind)], &progress, &period_of, &Governance::default());
+        x.finish().unwrap()
+    }
+
+    /// A quantitative indicator never shows a baseline, target or actual without a value (the ruleset asks
+    /// for @value); a qualitative one shows them without values.
+    #[test]
+    fn results_leave_out_valueless_quantities() {
+        let q = results_xml(1, "18", "25", "22");
+        assert!(q.contains(r#"<baseline year="2025" value="18"/>"#), "{q}");
+        assert!(q.contains(r#"<target value="25"/><actual value="22"><dimension name="reporter" value="GT"/>"#), "{q}");
+        let empty = results_xml(1, "", "", "");
+        assert!(!empty.contains("<baseline") && !empty.contains("<target") && !empty.contains("<actual"), "{empty}");
+        assert!(empty.contains("<period><period-start iso-date=\"2026-01-01\"/>"), "{empty}");
+        let qualitative = results_xml(5, "good", "better", "fair");
+        assert!(qualitative.contains(r#"<baseline year="2025"/>"#), "{qualitative}");
+        assert!(qualitative.contains("<target/><actual><dimension"), "{qualitative}");
+        assert!(!qualitative.contains("value=\"fair\""), "{qualitative}");
     }
 }
