@@ -230,3 +230,38 @@ async fn reversal_is_a_negative_linked_transaction_and_results_carry_indicators(
         assert!(result.contains(part), "missing {part} in {result}");
     }
 }
+
+/// A party whose only pledge is a policy action (no money value) still gets an activity that keeps the
+/// ruleset: the pledge is a type 12 transaction of value 0 naming its milestones, its goals its sectors.
+/// Before, the pledge left no transaction at all and the activity broke `atleast_one` (no provider or
+/// receiver on any transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_pledge_without_money_keeps_the_ruleset() {
+    let mut c = Coalition::start().await;
+    scenario::plan_and_goals(&mut c).await;
+    let p3 = scenario::pledge("P3", "BC", "300000000", "USD", &[("G3", "100")], "421", "external", "2029-12-31");
+    c.submit(&["BC"], "2026-01-20", p3).await.expect("P3");
+    let policy = Body::PledgeAnnounced(pb::PledgeAnnounced {
+        pledge_id: "PA-GT".into(),
+        plan_id: scenario::PLAN.into(),
+        pledger_id: "GT".into(),
+        pledge_kind: "policy_action".into(),
+        goals: scenario::shares(&[("G1", "100")]),
+        usage_period: scenario::period("2026-01-01", "2027-12-31"),
+        funding_source: "domestic_own_resources".into(),
+        announced: Some(pb::Announcement { event: "Conference".into(), date: "2026-01-20".into() }),
+        milestones: vec![pb::PolicyMilestone {
+            milestone_id: "M1".into(),
+            title: "Anti-corruption law passed".into(),
+            due_date: "2026-12-31".into(),
+        }],
+        ..Default::default()
+    });
+    c.submit(&["GT"], "2026-01-20", policy).await.expect("policy pledge");
+    let xml = export_valid(&c);
+    let gt = activity(&xml, "S-CA-2026-2029-GT");
+    assert!(gt.contains(r#"<value currency="USD" value-date="2026-01-20">0</value>"#), "{gt}");
+    assert!(gt.contains("no money value; milestones: M1 Anti-corruption law passed (due 2026-12-31)"), "{gt}");
+    assert!(gt.contains(r#"<receiver-org ref="GT"/>"#), "{gt}");
+    assert!(gt.contains(r#"<sector vocabulary="1" code="15113" percentage="50"/>"#), "{gt}");
+}

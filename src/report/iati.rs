@@ -588,8 +588,25 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
         // Transactions: pledges (12), commitments (2), flows (1, 3, 4, 7) each followed by its reversal if
         // reversed, co-financing spend (4).
         for (s, p, m) in &my_pledges {
-            let Some(m) = m.clone() else { continue };
             let mut description = format!("Pledge {} ({}, {})", s.id, p.pledge_kind, p.funding_source);
+            // A pledge without a money value (a policy action) is still a pledge: value 0 in the activity's
+            // default currency, at its announcement date, its milestones in the description.
+            let m = match (m.clone(), &default_currency) {
+                (Some(m), _) => m,
+                (None, Some(currency)) => {
+                    let Some(day) = p.announced.as_ref().map(|a| a.date.clone()).filter(|d| !d.is_empty()) else {
+                        continue;
+                    };
+                    let milestones: Vec<String> = p
+                        .milestones
+                        .iter()
+                        .map(|m| format!("{} {} (due {})", m.milestone_id, m.title, m.due_date))
+                        .collect();
+                    description.push_str(&format!("; no money value; milestones: {}", milestones.join("; ")));
+                    pb::Money { value: "0".into(), currency: currency.clone(), value_date: day }
+                }
+                (None, None) => continue,
+            };
             if !s.tally.restated.is_zero() {
                 description.push_str(&format!(
                     "; net of {} restated by {}",
