@@ -83,6 +83,17 @@ async fn with_commitment() -> Coalition {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keying_error_is_reversed_and_corrected_with_its_log() {
     let mut c = with_commitment().await;
+    // Money that has not moved yet is not a transaction: a date after the integration date (the test
+    // clock's 2027-02-01) is refused.
+    refused(
+        &mut c,
+        &["BC"],
+        "2027-01-31",
+        txn("T0", "500000", "2027-03-01", ""),
+        Kind::FailedPrecondition,
+        &["date", "2027-03-01 is after the integration date 2027-02-01"],
+    )
+    .await;
     c.submit(&["BC", "GT"], "2026-03-01", txn("T1", "500000", "2026-03-01", "")).await.expect("T1");
     refused(
         &mut c,

@@ -163,6 +163,7 @@ async fn reversal_is_a_negative_linked_transaction_and_results_carry_indicators(
     let rev = Body::TransactionReversed(pb::TransactionReversed {
         txn_id: "T-DA-GT-2".into(),
         rationale: "keyed against the wrong account".into(),
+        ..Default::default()
     });
     c.submit(&["DA"], "2027-01-29", rev).await.expect("reversal by the original signer");
     let Body::TransactionRecorded(mut again) =
@@ -171,6 +172,7 @@ async fn reversal_is_a_negative_linked_transaction_and_results_carry_indicators(
         unreachable!()
     };
     again.description = "re-entry of T-DA-GT-2 on the right account".into();
+    again.corrects = "T-DA-GT-2".into();
     c.submit(&["DA"], "2027-01-30", Body::TransactionRecorded(again)).await.expect("corrected re-entry");
 
     let xml = export_valid(&c);
@@ -195,6 +197,7 @@ async fn reversal_is_a_negative_linked_transaction_and_results_carry_indicators(
     let re = &da[da.find(r#"<transaction ref="T-DA-GT-2b">"#).expect("the re-entry")..];
     let re = &re[..re.find("</transaction>").unwrap()];
     assert!(re.contains(">2500000</value>") && re.contains("re-entry of T-DA-GT-2 on the right account"), "{re}");
+    assert!(re.contains("corrects T-DA-GT-2 (reversed)"), "the re-entry names what it corrects: {re}");
     // 13 disbursements of scenario A, the reversal and the re-entry.
     assert_eq!(xml.matches(r#"<transaction-type code="3"/>"#).count(), 15);
     // Net disbursed by DA in EUR is unchanged: 3 × 7.5 m + 2.5 m (HN) + 2.5 − 2.5 + 2.5 (GT).
@@ -254,6 +257,7 @@ async fn a_policy_pledge_without_money_keeps_the_ruleset() {
             milestone_id: "M1".into(),
             title: "Anti-corruption law passed".into(),
             due_date: "2026-12-31".into(),
+            ..Default::default()
         }],
         ..Default::default()
     });

@@ -411,18 +411,18 @@ fn results(
     }
 }
 
-/// The plan as an IATI 2.03 `iati-activities` document. `generated_at` is a date (YYYY-MM-DD) used for
-/// `generated-datetime` and `last-updated-datetime`, so the output is a function of the ledger alone.
-pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated_at: &str) -> Result<String> {
+/// The plan as an IATI 2.03 `iati-activities` document. `rep` is the plan's report computed from the same
+/// snapshot: indicator values as it uses them (verified where attested) and the correction log (reversal
+/// dates and rationales). `generated_at` is a date (YYYY-MM-DD) used for `generated-datetime` and
+/// `last-updated-datetime`, so the output is a function of the ledger alone.
+pub fn iati_activities(r: &dyn Source, rep: &super::Report, generated_at: &str) -> Result<String> {
+    let plan_id = rep.plan.plan_id.as_str();
     let plan_s =
         r.subject(book::PLAN, plan_id)?.ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
     let plan: pb::PlanCreated = plan_s.decode()?;
     let gov = r.governance()?;
     let stamp = if generated_at.is_empty() { "1970-01-01".to_string() } else { generated_at.to_string() };
     let period = plan.period.clone().unwrap_or_default();
-    // The report at the same checkpoint: indicator values as it uses them (verified where attested) and the
-    // correction log (reversal dates and rationales).
-    let rep = super::plan_report(r, plan_id, at)?;
 
     let pledges: Vec<(Subject, pb::PledgeAnnounced)> = super::standing(r, book::PLEDGE, plan_id)?;
     let commitments: Vec<(Subject, pb::CommitmentSigned)> = super::standing(r, book::COMMITMENT, plan_id)?;
@@ -464,8 +464,8 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
     x.event(Event::Comment(BytesText::from_escaped(format!(
         " Accord export of plan {} at tree size {} (root {}); the signed ledger is the source of truth. ",
         comment_text(plan_id),
-        at.tree_size,
-        hex::encode(&at.root_hash)
+        rep.read_at.tree_size,
+        comment_text(&rep.read_at.root_hash)
     ))));
     let generated = format!("{stamp}T00:00:00Z");
     x.start("iati-activities", &[("version", "2.03"), ("generated-datetime", &generated)]);
@@ -680,6 +680,10 @@ pub fn iati_activities(r: &dyn Source, plan_id: &str, at: &pb::ReadAt, generated
             };
             if !t.description.is_empty() {
                 description.push_str(&format!(": {}", t.description));
+            }
+            // DOMAIN.md §7: a corrected re-entry names the reversed transaction it replaces.
+            if !t.corrects.is_empty() {
+                description.push_str(&format!("; corrects {} (reversed)", t.corrects));
             }
             let reversal = reversals.get(s.id.as_str()).filter(|_| s.tally.reversed);
             if let Some(rev) = reversal {

@@ -1201,7 +1201,7 @@ pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest)
                 "iati" => vec![file(
                     format!("{}.iati.xml", q.plan_id),
                     "application/xml",
-                    iati::iati_activities(r, &q.plan_id, &at, &at.as_of_date)?,
+                    iati::iati_activities(r, &rep, &at.as_of_date)?,
                 )],
                 "ocds" => vec![file(
                     format!("{}.ocds.json", q.plan_id),

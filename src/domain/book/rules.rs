@@ -673,6 +673,20 @@ fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
         if t.transaction_type == 1 { (&t.receiver_id, &t.provider_id) } else { (&t.provider_id, &t.receiver_id) };
     ctx.signed_by(if t.transaction_type == 1 { "receiver_id" } else { "provider_id" }, recorder, "this transaction")?;
     let amount = parse_money("amount", t.amount.as_ref())?;
+    // A transaction records money that moved: never dated after the day it is integrated (IATI Standard
+    // Ruleset: transaction-date and value-date ≤ now).
+    for (field, day) in [("date", date::parse_date(&t.date)), ("amount.value_date", Some(amount.value_date))] {
+        if day.is_some_and(|d| d > ctx.today) {
+            return Err(Error::precondition(
+                field,
+                format!(
+                    "{} is after the integration date {}: a transaction records money that has moved",
+                    day.map(date::format_date).unwrap_or_default(),
+                    date::format_date(ctx.today)
+                ),
+            ));
+        }
+    }
     let mut plan_id = String::new();
     if !t.commitment_id.is_empty() {
         let cs = out.need("commitment_id", COMMITMENT, &t.commitment_id)?;
