@@ -206,8 +206,24 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     // Conversion gaps never break a report (DOMAIN.md §7): an amount no recorded rate converts (or whose
     // conversion leaves the decimal range) is listed in `unconverted` and left out of converted totals.
     let gaps: std::cell::RefCell<Vec<Unconverted>> = std::cell::RefCell::new(Vec::new());
+    // Each (currency, value date) rate is looked up once: a plan has many flows and few rates.
+    let rates: std::cell::RefCell<BTreeMap<(String, i64), Option<book::Rate>>> = Default::default();
     let conv = |a: &Amount, entry: u64| -> Result<Decimal> {
-        match book::convert(r, a, &cur) {
+        let rate = if a.currency == cur {
+            None
+        } else {
+            let key = (a.currency.clone(), a.value_date);
+            let known = rates.borrow().get(&key).copied();
+            match known {
+                Some(rate) => rate,
+                None => {
+                    let rate = book::recorded_rate(r, &a.currency, &cur, &a.value_date_str())?;
+                    rates.borrow_mut().insert(key, rate);
+                    rate
+                }
+            }
+        };
+        match book::apply_rate(a, &cur, rate) {
             Ok(v) => Ok(v),
             Err(e) if book::is_conversion_gap(&e) => {
                 gaps.borrow_mut().push(Unconverted {

@@ -214,22 +214,47 @@ pub fn convert(view: &dyn StateView, a: &Amount, to: &str) -> Result<Decimal> {
     if a.currency == to {
         return Ok(a.value);
     }
-    let day = a.value_date_str();
-    if let Some(s) = view.subject(FX_RATE, &fx_id(&a.currency, to, &day))? {
+    apply_rate(a, to, recorded_rate(view, &a.currency, to, &a.value_date_str())?)
+}
+
+/// How a recorded rate converts one currency into another on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// A rate recorded in this direction: multiply.
+    Direct(Decimal),
+    /// A rate recorded in the opposite direction: divide.
+    Inverse(Decimal),
+}
+
+/// The rate recorded for `from` → `to` on `day` (direct first, else the inverse), or None. Readers that
+/// convert many amounts look each (pair, day) up once ([`apply_rate`] then gives [`convert`]'s answer).
+pub fn recorded_rate(view: &dyn StateView, from: &str, to: &str, day: &str) -> Result<Option<Rate>> {
+    if let Some(s) = view.subject(FX_RATE, &fx_id(from, to, day))? {
         let r: pb::FxRateRecorded = s.decode()?;
-        return Ok(money::mul("fx_rate.rate", a.value, parse_decimal("rate", &r.rate)?)?);
+        return Ok(Some(Rate::Direct(parse_decimal("rate", &r.rate)?)));
     }
-    if let Some(s) = view.subject(FX_RATE, &fx_id(to, &a.currency, &day))? {
+    if let Some(s) = view.subject(FX_RATE, &fx_id(to, from, day))? {
         let r: pb::FxRateRecorded = s.decode()?;
-        return Ok(money::div("fx_rate.rate", a.value, parse_decimal("rate", &r.rate)?)?);
+        return Ok(Some(Rate::Inverse(parse_decimal("rate", &r.rate)?)));
     }
-    Err(Error::precondition(
-        "fx_rate",
-        format!(
-            "no fx_rate.recorded converts {} to {to} on {day} (the value date); a rate_publisher must record one",
-            a.currency
-        ),
-    ))
+    Ok(None)
+}
+
+/// [`convert`] with the rate already looked up by [`recorded_rate`].
+pub fn apply_rate(a: &Amount, to: &str, rate: Option<Rate>) -> Result<Decimal> {
+    match rate {
+        _ if a.currency == to => Ok(a.value),
+        Some(Rate::Direct(r)) => Ok(money::mul("fx_rate.rate", a.value, r)?),
+        Some(Rate::Inverse(r)) => Ok(money::div("fx_rate.rate", a.value, r)?),
+        None => Err(Error::precondition(
+            "fx_rate",
+            format!(
+                "no fx_rate.recorded converts {} to {to} on {} (the value date); a rate_publisher must record one",
+                a.currency,
+                a.value_date_str()
+            ),
+        )),
+    }
 }
 
 /// Whether a [`convert`] error is a gap in the rates (no rate recorded, or a result out of the decimal
