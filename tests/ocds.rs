@@ -302,3 +302,56 @@ async fn a_plan_without_commitments_is_refused_not_exported_invalid() {
     assert!(stderr.contains("plan_id") && stderr.contains("no commitment"), "{stderr}");
     assert!(!dir.path().join("none.json").exists());
 }
+
+/// A payment keyed against the wrong commitment, reversed and re-entered (`corrects`) against the right one:
+/// each process names its side of the correction in `amendments` and is tagged `implementationUpdate`; the
+/// payment is counted once, in the process it now belongs to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_onto_another_commitment_is_named_in_both_processes() {
+    let mut c = Coalition::start().await;
+    scenario::plan_and_goals(&mut c).await;
+    let p3 = scenario::pledge("P3", "BC", "300000000", "USD", &[("G3", "100")], "110", "external", "2029-12-31");
+    c.submit(&["BC"], "2026-01-20", p3).await.expect("P3");
+    for (k, gov) in [("K3", "GT"), ("K4", "HN")] {
+        let body = scenario::commitment(k, "BC", gov, "P3", "1000000", "USD", "2026-02-01", "110", &[]);
+        c.submit(&["BC", gov], "2026-02-01", body).await.expect("commitment");
+    }
+    let t1 = scenario::disbursement("T1", "K3", "", "BC", "GT", "500000", "USD", "2026-03-01");
+    c.submit(&["BC", "GT"], "2026-03-01", t1).await.expect("T1");
+    let rev = Body::TransactionReversed(pb::TransactionReversed {
+        txn_id: "T1".into(),
+        rationale: "keyed against the wrong commitment".into(),
+        amount: None,
+    });
+    c.submit(&["BC"], "2026-03-05", rev).await.expect("reversal of T1");
+    let Body::TransactionRecorded(mut t2) =
+        scenario::disbursement("T2", "K4", "", "BC", "HN", "500000", "USD", "2026-03-01")
+    else {
+        unreachable!()
+    };
+    t2.corrects = "T1".into();
+    c.submit(&["BC", "HN"], "2026-03-06", Body::TransactionRecorded(t2)).await.expect("T2 corrects T1");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("moved.json");
+    let text = export(&c, &file);
+    validate(&file).unwrap_or_else(|e| panic!("the OCDS export does not validate: {e}\n{text}"));
+    let pkg: Value = serde_json::from_str(&text).unwrap();
+    let [k3, k4] = pkg["releases"].as_array().unwrap().as_slice() else { panic!("two processes: {text}") };
+    assert_eq!(k3["tag"], serde_json::json!(["planning", "tender", "award", "contract", "implementationUpdate"]));
+    assert!(k3["contracts"][0].get("implementation").is_none(), "{k3}");
+    let a3 = k3["contracts"][0]["amendments"].as_array().unwrap();
+    assert_eq!(a3.len(), 1, "{k3}");
+    assert!(a3[0]["description"].as_str().unwrap().starts_with("transaction T1 (corrected by T2) reversed"), "{k3}");
+    assert_eq!(a3[0]["rationale"], "keyed against the wrong commitment");
+    assert_eq!(
+        k4["tag"],
+        serde_json::json!(["planning", "tender", "award", "contract", "implementation", "implementationUpdate"])
+    );
+    assert_eq!(k4["contracts"][0]["implementation"]["transactions"][0]["id"], "T2");
+    let a4 = k4["contracts"][0]["amendments"].as_array().unwrap();
+    assert_eq!(a4.len(), 1, "{k4}");
+    assert_eq!(a4[0]["description"], "transaction T2 corrects transaction T1 of commitment K3 (reversed)");
+    // Dated when the re-entry was recorded, not at its value date.
+    assert_eq!(a4[0]["date"], "2026-03-06T00:00:00Z");
+}

@@ -458,7 +458,16 @@ impl Ctx<'_> {
                 update = true;
                 let mut o = Map::new();
                 o.insert("id".into(), format!("{}-corrects", ts.id).into());
-                put(&mut o, "date", datetime(&t.date));
+                // Dated when the re-entry was recorded (the report's correction log), else its value date.
+                let recorded = self
+                    .rep
+                    .corrections
+                    .iter()
+                    .filter(|x| x.txn_id == t.corrects)
+                    .flat_map(|x| x.steps.iter())
+                    .find(|step| step.step == "correction" && step.txn_id == ts.id)
+                    .map_or(t.date.as_str(), |step| step.date.as_str());
+                put(&mut o, "date", datetime(recorded));
                 let of = self
                     .transactions
                     .iter()
