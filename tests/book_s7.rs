@@ -165,14 +165,24 @@ async fn a_keying_error_is_reversed_and_corrected_with_its_log() {
     let log_csv = csv_file(&csv, "corrections");
     assert!(log_csv.starts_with("transaction,step,txn_id,entry,date,value_date,signers,amount"), "{log_csv}");
     assert!(log_csv.contains("T1,correction,T2,") && log_csv.contains(",-50000"), "{log_csv}");
-    // OCDS: the reversal is an amendment naming the re-entry, and the release says it updates implementation.
+    // OCDS: K3's contracting process pays T2 only; the reversal is an amendment naming the re-entry and the
+    // report's net change, and the release says it updates implementation.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ocds.json");
     let ocds = sc::export(&c, "ocds", &file);
-    assert!(
-        ocds.contains("transaction T1 (corrected by T2) reversed") && ocds.contains("implementationUpdate"),
-        "{ocds}"
-    );
+    let pkg: serde_json::Value = serde_json::from_str(&ocds).unwrap();
+    let [k3] = pkg["releases"].as_array().unwrap().as_slice() else { panic!("one process per commitment: {ocds}") };
+    assert!(k3["ocid"].as_str().unwrap().ends_with("-K3"), "{ocds}");
+    assert!(k3["tag"].as_array().unwrap().contains(&"implementationUpdate".into()), "{ocds}");
+    let paid: Vec<&str> = k3["contracts"][0]["implementation"]["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(paid, ["T2"], "{ocds}");
+    let amendment = k3["contracts"][0]["amendments"][0]["description"].as_str().unwrap_or_default();
+    assert!(amendment.contains("transaction T1 (corrected by T2) reversed; net change -50000 USD"), "{ocds}");
     sc::ocds_validate(&file).unwrap_or_else(|e| panic!("the OCDS export does not validate: {e}\n{ocds}"));
     report_verify(&c);
 }

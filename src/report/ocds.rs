@@ -1,18 +1,33 @@
 //! OCDS 1.1 release package of a plan (docs/EXPORTS.md), a view of the ledger at one checkpoint.
 //!
-//! One contracting process per plan: `ocid` = `ocds-{h}-{plan}`, where `{h}` is the first six hex digits of
-//! SHA-256 of the ledger's origin (the first line of the signed checkpoint), so the prefix is stable for a
-//! ledger and differs between ledgers. The release is the state at the checkpoint (`id` =
-//! `{plan}-{tree size}`, `date` = the checkpoint's as-of date), tagged with the stages it carries.
+//! One contracting process per commitment (DOMAIN.md §7): `ocid` = `{prefix}-{commitment id}`. The prefix
+//! stands in for an OCDS-registered one: `ocds-{h}`, where `{h}` is the first six hex digits of SHA-256 of
+//! the ledger's origin (the first line of the signed checkpoint), so it is stable for a ledger and differs
+//! between ledgers (a coalition that registers a prefix should publish under it instead). Each release is
+//! the state of its process at the checkpoint (`id` = `{commitment}-{tree size}`, `date` = the checkpoint's
+//! as-of date), tagged with the stages it carries; the package's `uri` names the checkpoint (origin, plan,
+//! tree size and root hash).
 //!
-//! Every figure that the transparency report shows is taken from the report model ([`Report`]): the budget
-//! (total external pledged P), each funder's pledged / committed / disbursed, the requirement, milestones,
-//! tranche statuses and the corrections. The individual agreements and payments (one award and one contract
-//! per commitment, one implementation transaction per disbursement) are listed from the same snapshot the
-//! report was computed in, with the report's rule for what counts: withdrawn commitments and reversed
-//! transactions are left out (an OCDS release is a snapshot; a correction is a later release without the
-//! erroneous item, never a negative amount) and each reversal is named in the contract's `amendments`, with
-//! the re-entry that corrects it (DOMAIN.md §7); the release is then also tagged `implementationUpdate`.
+//! In a release: `planning` is the pledges the commitment draws on (its allocations: `budget.amount` is
+//! their sum, the pledgers are `funder`s, their delivery milestones are the planning milestones); `tender`
+//! is the plan's call for funding; one `award` and one `contract` are the commitment (value, dates,
+//! tranches as milestones); `contract.implementation.transactions` are its disbursements and
+//! reimbursements.
+//!
+//! Every figure that the transparency report shows is taken from the report model ([`Report`]): total
+//! external pledged P and the requirement R (in the budget's and the tender's descriptions), each pledge's
+//! P, each funder's pledged / committed / disbursed, milestones, tranche statuses, the corrections and
+//! their net changes. The individual agreements and payments are listed from the same snapshot the report
+//! was computed in, with the report's rule for what counts: reversed transactions are left out (an OCDS
+//! release is a snapshot; a correction is a later release without the erroneous item, never a negative
+//! amount) and each reversal is named in the contract's `amendments` with the re-entry that corrects it
+//! (DOMAIN.md §7); the release is then also tagged `implementationUpdate`. An amended commitment is tagged
+//! `contractAmendment`, each amendment (rationale, old → new amount) in `amendments`.
+//!
+//! A withdrawn commitment keeps its process (OCDS never deletes an ocid): the award is `cancelled`, the
+//! contract `terminated` (it was signed by both parties, then ended before any money moved: a commitment
+//! with disbursements cannot be withdrawn), the release is tagged `awardCancellation` and
+//! `contractTermination`, and the withdrawal (rationale, amount → 0) is in the contract's `amendments`.
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
@@ -93,155 +108,278 @@ fn milestone_status(s: &str) -> &'static str {
     }
 }
 
-/// The plan as an OCDS 1.1 release package (pretty JSON, object keys sorted, one trailing newline).
+/// The plan as an OCDS 1.1 release package, one release per commitment (pretty JSON, object keys sorted,
+/// releases in commitment id order, one trailing newline).
 pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<String> {
     let plan_id = rep.plan.plan_id.as_str();
     let plan_s =
         r.subject(book::PLAN, plan_id)?.ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
     let plan: pb::PlanCreated = plan_s.decode()?;
     let gov = r.governance()?;
-    let name_of = |id: &str| gov.parties.get(id).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string());
-    let org = |id: &str| json!({ "id": id, "name": name_of(id) });
     let secretariat = super::publisher(&plan, &gov, "OCDS")?;
-
-    let pledges: Vec<(Subject, pb::PledgeAnnounced)> = super::standing(r, book::PLEDGE, plan_id)?;
-    let commitments: Vec<(Subject, pb::CommitmentSigned)> = super::standing(r, book::COMMITMENT, plan_id)?;
+    // Every commitment, withdrawn ones too (their process is kept, marked cancelled).
+    let commitments: Vec<(Subject, pb::CommitmentSigned)> =
+        r.scan(book::COMMITMENT, plan_id)?.into_iter().map(|s| s.decode().map(|c| (s, c))).collect::<Result<_>>()?;
+    if commitments.is_empty() {
+        // A release package holds one or more releases, and a process is a commitment.
+        return Err(Error::precondition(
+            "plan_id",
+            format!(
+                "plan {plan_id} has no commitment yet: the OCDS export publishes one contracting process per \
+                 commitment and a release package needs at least one"
+            ),
+        ));
+    }
     // Every transaction (reversed ones too: their reversal is named in the contract's amendments).
     let transactions: Vec<(Subject, pb::TransactionRecorded)> =
         r.scan(book::TRANSACTION, plan_id)?.into_iter().map(|s| s.decode().map(|t| (s, t))).collect::<Result<_>>()?;
+    let ctx = Ctx {
+        r,
+        rep,
+        plan: &plan,
+        gov: &gov,
+        secretariat: &secretariat,
+        transactions: &transactions,
+        origin: at.checkpoint.lines().next().unwrap_or_default(),
+        tree_size: at.tree_size,
+        date: datetime(if rep.read_at.as_of_date.is_empty() { "1970-01-01" } else { &rep.read_at.as_of_date }),
+    };
+    let releases: Vec<Value> = commitments.iter().map(|(s, c)| ctx.release(s, c)).collect::<Result<_>>()?;
+    let package = json!({
+        "uri": format!(
+            "urn:x-accord:{}:{}:ocds:{}:{}",
+            pct(ctx.origin),
+            pct(plan_id),
+            at.tree_size,
+            hex::encode(&at.root_hash)
+        ),
+        "version": "1.1",
+        "publishedDate": ctx.date,
+        "publisher": { "name": ctx.name_of(&secretariat), "uid": secretariat },
+        "releases": releases,
+    });
+    let mut out = serde_json::to_string_pretty(&package).map_err(|e| Error::internal(e.to_string()))?;
+    out.push('\n');
+    Ok(out)
+}
 
-    // Parties and their roles.
-    let mut roles: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
-    roles.entry(secretariat.clone()).or_default().extend(["buyer", "procuringEntity"]);
-    for (_, p) in &pledges {
-        roles.entry(p.pledger_id.clone()).or_default().insert("funder");
+/// What every release of one package shares.
+struct Ctx<'a> {
+    r: &'a dyn Source,
+    rep: &'a Report,
+    plan: &'a pb::PlanCreated,
+    gov: &'a crate::domain::Governance,
+    secretariat: &'a str,
+    transactions: &'a [(Subject, pb::TransactionRecorded)],
+    origin: &'a str,
+    tree_size: u64,
+    date: String,
+}
+
+impl Ctx<'_> {
+    fn name_of(&self, id: &str) -> String {
+        self.gov.parties.get(id).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string())
     }
-    for (_, c) in &commitments {
+
+    fn org(&self, id: &str) -> Value {
+        json!({ "id": id, "name": self.name_of(id) })
+    }
+
+    /// The report's corrections of one subject (amendments, withdrawals, reversals).
+    fn corrections(&self, kind: &str, id: &str) -> &[super::Correction] {
+        self.rep
+            .amendments
+            .iter()
+            .find(|a| a.kind == kind && a.id == id)
+            .map(|a| a.corrections.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// `; net change {n} {currency}` from the report's correction log of a reversed transaction.
+    fn net_change(&self, txn: &str) -> String {
+        self.rep
+            .corrections
+            .iter()
+            .find(|c| c.txn_id == txn && !c.net_change.is_empty())
+            .map(|c| format!("; net change {} {}", c.net_change, c.currency))
+            .unwrap_or_default()
+    }
+
+    /// The contracting process of one commitment.
+    fn release(&self, s: &Subject, c: &pb::CommitmentSigned) -> Result<Value> {
+        let rep = self.rep;
+        let plan_id = rep.plan.plan_id.as_str();
+        let withdrawn = s.tally.withdrawn;
+        let currency = rep.funding.currency.as_str();
+
+        // The pledges it draws on.
+        let mut pledges: Vec<(String, pb::PledgeAnnounced, pb::Money)> = Vec::new();
+        for a in &c.allocations {
+            let p: pb::PledgeAnnounced = match self.r.subject(book::PLEDGE, &a.pledge_id)? {
+                Some(ps) => ps.decode()?,
+                None => pb::PledgeAnnounced { pledge_id: a.pledge_id.clone(), ..Default::default() },
+            };
+            pledges.push((a.pledge_id.clone(), p, a.amount.clone().unwrap_or_default()));
+        }
+
+        // Parties and their roles.
+        let mut roles: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+        roles.entry(self.secretariat.to_string()).or_default().extend(["buyer", "procuringEntity"]);
+        for (_, p, _) in &pledges {
+            if !p.pledger_id.is_empty() {
+                roles.entry(p.pledger_id.clone()).or_default().insert("funder");
+            }
+        }
         roles.entry(c.provider_id.clone()).or_default().insert("funder");
         roles.entry(c.recipient_id.clone()).or_default().insert("supplier");
-    }
-    for (s, t) in &transactions {
-        if s.tally.reversed || t.commitment_id.is_empty() || !matches!(t.transaction_type, 3 | 7) {
-            continue;
+        let txns: Vec<&(Subject, pb::TransactionRecorded)> = self
+            .transactions
+            .iter()
+            .filter(|(_, t)| t.commitment_id == s.id && matches!(t.transaction_type, 3 | 7))
+            .collect();
+        for (ts, t) in &txns {
+            if !ts.tally.reversed {
+                roles.entry(t.provider_id.clone()).or_default().insert("payer");
+                roles.entry(t.receiver_id.clone()).or_default().insert("payee");
+            }
         }
-        roles.entry(t.provider_id.clone()).or_default().insert("payer");
-        roles.entry(t.receiver_id.clone()).or_default().insert("payee");
-    }
-    let donors: BTreeMap<&str, &super::FlowRow> =
-        rep.funding.by_donor.iter().map(|row| (row.key.as_str(), row)).collect();
-    let parties: Vec<Value> = roles
-        .iter()
-        .map(|(id, rs)| {
-            let mut o = Map::new();
-            o.insert("id".into(), id.as_str().into());
-            o.insert("name".into(), name_of(id).into());
-            o.insert("roles".into(), rs.iter().copied().collect::<Vec<_>>().into());
-            if let Some(country) = gov.parties.get(id).map(|p| p.country.clone()).filter(|c| !c.is_empty()) {
-                o.insert("address".into(), json!({ "countryName": country }));
-            }
-            if let Some(row) = donors.get(id.as_str()) {
-                // The report's figures for this funder, in the reporting currency.
-                o.insert(
-                    "details".into(),
-                    json!({
-                        "accordFunding": {
-                            "currency": rep.funding.currency,
-                            "pledged": row.pledged,
-                            "committed": row.committed,
-                            "disbursed": row.disbursed,
-                        }
-                    }),
-                );
-            }
-            Value::Object(o)
-        })
-        .collect();
+        let donors: BTreeMap<&str, &super::FlowRow> =
+            rep.funding.by_donor.iter().map(|row| (row.key.as_str(), row)).collect();
+        let parties: Vec<Value> = roles
+            .iter()
+            .map(|(id, rs)| {
+                let mut o = Map::new();
+                o.insert("id".into(), id.as_str().into());
+                o.insert("name".into(), self.name_of(id).into());
+                o.insert("roles".into(), rs.iter().copied().collect::<Vec<_>>().into());
+                if let Some(country) = self.gov.parties.get(id).map(|p| p.country.clone()).filter(|c| !c.is_empty()) {
+                    o.insert("address".into(), json!({ "countryName": country }));
+                }
+                if let Some(row) = donors.get(id.as_str()) {
+                    // The report's figures for this funder across the plan, in the reporting currency.
+                    o.insert(
+                        "details".into(),
+                        json!({
+                            "accordFunding": {
+                                "currency": rep.funding.currency,
+                                "pledged": row.pledged,
+                                "committed": row.committed,
+                                "disbursed": row.disbursed,
+                            }
+                        }),
+                    );
+                }
+                Value::Object(o)
+            })
+            .collect();
 
-    // Planning: the budget is total external pledged (P), as the report states it.
-    let currency = rep.funding.currency.as_str();
-    let mut budget = Map::new();
-    budget.insert("id".into(), plan_id.into());
-    let per_donor: Vec<String> =
-        rep.funding.by_donor.iter().map(|row| format!("{} {} {}", row.name, row.pledged, row.currency)).collect();
-    budget.insert(
-        "description".into(),
-        format!(
-            "Total external pledged (P) to plan {plan_id} in {currency}, each pledge converted at its value date: {}",
-            per_donor.join("; ")
-        )
-        .into(),
-    );
-    if let Some(v) = value(&rep.funding.total_external.pledged, currency) {
-        budget.insert("amount".into(), v);
-    }
-    let milestones: Vec<Value> = rep
-        .delivery
-        .milestones
-        .iter()
-        .map(|m| {
-            let mut o = Map::new();
-            o.insert("id".into(), format!("{}-{}", m.pledge_id, m.milestone_id).into());
-            put(&mut o, "title", m.title.as_str());
-            o.insert("type".into(), "delivery".into());
-            put(&mut o, "description", format!("Milestone {} of pledge {}", m.milestone_id, m.pledge_id));
-            put(&mut o, "dueDate", datetime(&m.due_date));
-            let status = milestone_status(&m.status);
-            if status == "met" {
-                put(&mut o, "dateMet", datetime(&m.date));
-            }
-            o.insert("status".into(), status.into());
-            Value::Object(o)
-        })
-        .collect();
-    let mut planning = Map::new();
-    put(&mut planning, "rationale", plan.description.as_str());
-    planning.insert("budget".into(), Value::Object(budget));
-    put(&mut planning, "milestones", milestones);
-
-    // Tender: the plan as the coalition's call for funding; its value is the requirement R.
-    let period = plan.period.clone().unwrap_or_default();
-    let mut tender = Map::new();
-    tender.insert("id".into(), plan_id.into());
-    put(&mut tender, "title", plan.title.as_str());
-    tender.insert("status".into(), "active".into());
-    if let Some(v) = value(&rep.coverage.requirement, currency) {
-        tender.insert("value".into(), v);
-    }
-    tender.insert("procuringEntity".into(), org(&secretariat));
-    if !period.start.is_empty() && !period.end.is_empty() {
-        tender.insert(
-            "contractPeriod".into(),
-            json!({ "startDate": datetime(&period.start), "endDate": datetime(&period.end) }),
+        // Planning: the allocations from the pledges are the budget of this process.
+        let alloc_currencies: BTreeSet<&str> = pledges.iter().map(|(_, _, m)| m.currency.as_str()).collect();
+        let mut budget = Map::new();
+        budget.insert("id".into(), pledges.iter().map(|(id, _, _)| id.as_str()).collect::<Vec<_>>().join("+").into());
+        let lines: Vec<String> = pledges
+            .iter()
+            .map(|(id, p, m)| {
+                let own = p.amount.clone().unwrap_or_default();
+                let counted = rep
+                    .new_money
+                    .by_pledge
+                    .iter()
+                    .find(|n| &n.pledge_id == id)
+                    .map(|n| format!(", counted {} {currency} in P", n.pledged))
+                    .unwrap_or_default();
+                format!(
+                    "pledge {id} by {} ({} {} pledged{counted}): {} {} allocated",
+                    self.name_of(&p.pledger_id),
+                    own.value,
+                    own.currency,
+                    m.value,
+                    m.currency
+                )
+            })
+            .collect();
+        budget.insert(
+            "description".into(),
+            format!(
+                "Commitment {} draws on {}. Plan {plan_id}: total external pledged (P) {} {currency}",
+                s.id,
+                lines.join("; "),
+                rep.funding.total_external.pledged
+            )
+            .into(),
         );
-    }
+        if let [cur] = alloc_currencies.iter().copied().collect::<Vec<_>>().as_slice() {
+            let sum = pledges
+                .iter()
+                .map(|(_, _, m)| m.value.trim().parse::<rust_decimal::Decimal>().ok())
+                .try_fold(rust_decimal::Decimal::ZERO, |acc, v| v.and_then(|v| acc.checked_add(v)));
+            if let Some(v) = sum.and_then(|x| value(&x.normalize().to_string(), cur)) {
+                budget.insert("amount".into(), v);
+            }
+        }
+        budget.insert("projectID".into(), plan_id.into());
+        put(&mut budget, "project", self.plan.title.as_str());
+        let pledge_ids: BTreeSet<&str> = pledges.iter().map(|(id, _, _)| id.as_str()).collect();
+        let milestones: Vec<Value> = rep
+            .delivery
+            .milestones
+            .iter()
+            .filter(|m| pledge_ids.contains(m.pledge_id.as_str()))
+            .map(|m| {
+                let mut o = Map::new();
+                o.insert("id".into(), format!("{}-{}", m.pledge_id, m.milestone_id).into());
+                put(&mut o, "title", m.title.as_str());
+                o.insert("type".into(), "delivery".into());
+                put(&mut o, "description", format!("Milestone {} of pledge {}", m.milestone_id, m.pledge_id));
+                put(&mut o, "dueDate", datetime(&m.due_date));
+                let status = milestone_status(&m.status);
+                if status == "met" {
+                    put(&mut o, "dateMet", datetime(&m.date));
+                }
+                o.insert("status".into(), status.into());
+                Value::Object(o)
+            })
+            .collect();
+        let mut planning = Map::new();
+        put(&mut planning, "rationale", self.plan.description.as_str());
+        planning.insert("budget".into(), Value::Object(budget));
+        put(&mut planning, "milestones", milestones);
 
-    // Corrections from the report, by subject.
-    let corrections: BTreeMap<(&str, &str), &super::AmendmentLog> =
-        rep.amendments.iter().map(|a| ((a.kind.as_str(), a.id.as_str()), a)).collect();
-    let tranches: BTreeMap<&str, Vec<&super::TrancheLine>> =
-        rep.tranches.conditions.iter().flat_map(|c| c.tranches.iter()).fold(BTreeMap::new(), |mut m, t| {
-            m.entry(t.commitment_id.as_str()).or_insert_with(Vec::new).push(t);
-            m
-        });
+        // Tender: the plan's call for funding, which this commitment answers (its requirement R is the
+        // plan's, so it is stated, not given as this process's value).
+        let period = self.plan.period.clone().unwrap_or_default();
+        let mut tender = Map::new();
+        tender.insert("id".into(), plan_id.into());
+        put(&mut tender, "title", self.plan.title.as_str());
+        let requirement = if rep.coverage.requirement.is_empty() {
+            String::new()
+        } else {
+            format!(", requirement (R) {} {currency}", rep.coverage.requirement)
+        };
+        tender.insert("description".into(), format!("The call for funding of plan {plan_id}{requirement}").into());
+        tender.insert("status".into(), "complete".into());
+        tender.insert("procuringEntity".into(), self.org(self.secretariat));
+        if !period.start.is_empty() && !period.end.is_empty() {
+            tender.insert(
+                "contractPeriod".into(),
+                json!({ "startDate": datetime(&period.start), "endDate": datetime(&period.end) }),
+            );
+        }
 
-    // Awards and contracts: one each per signed commitment.
-    let mut awards = Vec::new();
-    let mut contracts = Vec::new();
-    let (mut any_payment, mut any_update) = (false, false);
-    for (s, c) in &commitments {
+        // Award and contract: the commitment.
         let money = c.amount.clone().unwrap_or_default();
         let award_id = format!("{}-award", s.id);
-        let title = format!("Commitment {} from {} to {}", s.id, name_of(&c.provider_id), name_of(&c.recipient_id));
+        let title =
+            format!("Commitment {} from {} to {}", s.id, self.name_of(&c.provider_id), self.name_of(&c.recipient_id));
         let mut a = Map::new();
         a.insert("id".into(), award_id.clone().into());
         a.insert("title".into(), title.clone().into());
-        a.insert("status".into(), "active".into());
+        a.insert("status".into(), if withdrawn { "cancelled" } else { "active" }.into());
         put(&mut a, "date", datetime(&c.signed_date));
         if let Some(v) = value(&money.value, &money.currency) {
             a.insert("value".into(), v);
         }
-        a.insert("suppliers".into(), json!([org(&c.recipient_id)]));
-        awards.push(Value::Object(a));
+        a.insert("suppliers".into(), json!([self.org(&c.recipient_id)]));
 
         let mut k = Map::new();
         k.insert("id".into(), s.id.clone().into());
@@ -250,7 +388,7 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
         if !c.finance_type.is_empty() {
             put(&mut k, "description", format!("Finance type {} (IATI FinanceType)", c.finance_type));
         }
-        k.insert("status".into(), "active".into());
+        k.insert("status".into(), if withdrawn { "terminated" } else { "active" }.into());
         let years: Vec<u32> = c.usage_years.iter().map(|u| u.year).collect();
         if let (Some(first), Some(last)) = (years.iter().min(), years.iter().max()) {
             k.insert(
@@ -262,63 +400,85 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
             k.insert("value".into(), v);
         }
         put(&mut k, "dateSigned", datetime(&c.signed_date));
-        let tranche_ms: Vec<Value> = tranches
-            .get(s.id.as_str())
-            .map(|ts| {
-                ts.iter()
-                    .map(|t| {
-                        let mut o = Map::new();
-                        o.insert("id".into(), t.tranche_id.clone().into());
-                        o.insert(
-                            "title".into(),
-                            format!("Tranche {} ({} {})", t.tranche_id, t.value, t.currency).into(),
-                        );
-                        o.insert("type".into(), "financing".into());
-                        put(
-                            &mut o,
-                            "description",
-                            if t.outcome.is_empty() {
-                                t.status.clone()
-                            } else {
-                                format!("{}: {}", t.status, t.outcome)
-                            },
-                        );
-                        let status = milestone_status(&t.status);
-                        if status == "met" {
-                            put(&mut o, "dateMet", datetime(&t.date));
-                        }
-                        o.insert("status".into(), status.into());
-                        Value::Object(o)
-                    })
-                    .collect()
+        let tranche_ms: Vec<Value> = rep
+            .tranches
+            .conditions
+            .iter()
+            .flat_map(|cv| cv.tranches.iter())
+            .filter(|t| t.commitment_id == s.id)
+            .map(|t| {
+                let mut o = Map::new();
+                o.insert("id".into(), t.tranche_id.clone().into());
+                o.insert("title".into(), format!("Tranche {} ({} {})", t.tranche_id, t.value, t.currency).into());
+                o.insert("type".into(), "financing".into());
+                put(
+                    &mut o,
+                    "description",
+                    if t.outcome.is_empty() { t.status.clone() } else { format!("{}: {}", t.status, t.outcome) },
+                );
+                let status = milestone_status(&t.status);
+                if status == "met" {
+                    put(&mut o, "dateMet", datetime(&t.date));
+                }
+                o.insert("status".into(), status.into());
+                Value::Object(o)
             })
-            .unwrap_or_default();
+            .collect();
         put(&mut k, "milestones", tranche_ms);
 
-        let mut payments = Vec::new();
+        // Amendments: of the commitment, then the corrections of its payments.
         let mut amendments = Vec::new();
-        if let Some(log) = corrections.get(&(book::COMMITMENT, s.id.as_str())) {
-            for corr in &log.corrections {
-                amendments.push(amendment(&format!("{}-{}", s.id, corr.index), corr, &format!("commitment {}", s.id)));
-            }
+        let mut amended = false;
+        for corr in self.corrections(book::COMMITMENT, &s.id) {
+            amended |= corr.action == "amended";
+            amendments.push(amendment(&format!("{}-{}", s.id, corr.index), corr, &format!("commitment {}", s.id)));
         }
-        for (ts, t) in
-            transactions.iter().filter(|(_, t)| t.commitment_id == s.id && matches!(t.transaction_type, 3 | 7))
-        {
+        let mut payments = Vec::new();
+        let mut update = false;
+        for (ts, t) in &txns {
             if ts.tally.reversed {
-                any_update = true;
+                update = true;
                 // DOMAIN.md §7: a corrected re-entry names the transaction it replaces.
                 let what = if ts.tally.corrected_by.is_empty() {
                     format!("transaction {}", ts.id)
                 } else {
                     format!("transaction {} (corrected by {})", ts.id, ts.tally.corrected_by)
                 };
-                if let Some(log) = corrections.get(&(book::TRANSACTION, ts.id.as_str())) {
-                    for corr in &log.corrections {
-                        amendments.push(amendment(&format!("{}-{}", ts.id, corr.index), corr, &what));
+                for corr in self.corrections(book::TRANSACTION, &ts.id) {
+                    let mut am = amendment(&format!("{}-{}", ts.id, corr.index), corr, &what);
+                    if let Some(Value::String(d)) = am.get_mut("description") {
+                        d.push_str(&self.net_change(&ts.id));
                     }
+                    amendments.push(am);
                 }
                 continue;
+            }
+            if !t.corrects.is_empty() && !txns.iter().any(|(o, _)| o.id == t.corrects) {
+                // The re-entry of a transaction of another commitment: named here too.
+                update = true;
+                let mut o = Map::new();
+                o.insert("id".into(), format!("{}-corrects", ts.id).into());
+                // Dated when the re-entry was recorded (the report's correction log), else its value date.
+                let recorded = self
+                    .rep
+                    .corrections
+                    .iter()
+                    .filter(|x| x.txn_id == t.corrects)
+                    .flat_map(|x| x.steps.iter())
+                    .find(|step| step.step == "correction" && step.txn_id == ts.id)
+                    .map_or(t.date.as_str(), |step| step.date.as_str());
+                put(&mut o, "date", datetime(recorded));
+                let of = self
+                    .transactions
+                    .iter()
+                    .find(|(o, _)| o.id == t.corrects)
+                    .map(|(_, x)| format!(" of commitment {}", x.commitment_id))
+                    .unwrap_or_default();
+                o.insert(
+                    "description".into(),
+                    format!("transaction {} corrects transaction {}{of} (reversed)", ts.id, t.corrects).into(),
+                );
+                amendments.push(Value::Object(o));
             }
             let m = t.amount.clone().unwrap_or_default();
             let mut o = Map::new();
@@ -327,54 +487,44 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
             if let Some(v) = value(&m.value, &m.currency) {
                 o.insert("value".into(), v);
             }
-            o.insert("payer".into(), org(&t.provider_id));
-            o.insert("payee".into(), org(&t.receiver_id));
+            o.insert("payer".into(), self.org(&t.provider_id));
+            o.insert("payee".into(), self.org(&t.receiver_id));
             payments.push(Value::Object(o));
         }
-        if !payments.is_empty() {
-            any_payment = true;
+        let any_payment = !payments.is_empty();
+        if any_payment {
             k.insert("implementation".into(), json!({ "transactions": payments }));
         }
         put(&mut k, "amendments", amendments);
-        contracts.push(Value::Object(k));
-    }
 
-    let mut tag = vec!["planning", "tender"];
-    if !awards.is_empty() {
-        tag.extend(["award", "contract"]);
+        let mut tag = vec!["planning", "tender", "award", "contract"];
+        if amended {
+            tag.push("contractAmendment");
+        }
+        if any_payment {
+            tag.push("implementation");
+        }
+        if update {
+            tag.push("implementationUpdate");
+        }
+        if withdrawn {
+            tag.extend(["awardCancellation", "contractTermination"]);
+        }
+        let mut release = Map::new();
+        release.insert("ocid".into(), format!("{}-{}", ocid_prefix(self.origin), s.id).into());
+        release.insert("id".into(), format!("{}-{}", s.id, self.tree_size).into());
+        release.insert("date".into(), self.date.clone().into());
+        release.insert("tag".into(), tag.into());
+        release.insert("initiationType".into(), "tender".into());
+        release.insert("parties".into(), parties.into());
+        release.insert("buyer".into(), self.org(self.secretariat));
+        release.insert("planning".into(), Value::Object(planning));
+        release.insert("tender".into(), Value::Object(tender));
+        release.insert("awards".into(), json!([Value::Object(a)]));
+        release.insert("contracts".into(), json!([Value::Object(k)]));
+        release.insert("language".into(), "en".into());
+        Ok(Value::Object(release))
     }
-    if any_payment {
-        tag.push("implementation");
-    }
-    if any_update {
-        tag.push("implementationUpdate");
-    }
-    let origin = at.checkpoint.lines().next().unwrap_or_default();
-    let date = datetime(if rep.read_at.as_of_date.is_empty() { "1970-01-01" } else { &rep.read_at.as_of_date });
-    let mut release = Map::new();
-    release.insert("ocid".into(), format!("{}-{}", ocid_prefix(origin), plan_id).into());
-    release.insert("id".into(), format!("{plan_id}-{}", at.tree_size).into());
-    release.insert("date".into(), date.clone().into());
-    release.insert("tag".into(), tag.into());
-    release.insert("initiationType".into(), "tender".into());
-    release.insert("parties".into(), parties.into());
-    release.insert("buyer".into(), org(&secretariat));
-    release.insert("planning".into(), Value::Object(planning));
-    release.insert("tender".into(), Value::Object(tender));
-    put(&mut release, "awards", awards);
-    put(&mut release, "contracts", contracts);
-    release.insert("language".into(), "en".into());
-
-    let package = json!({
-        "uri": format!("urn:x-accord:{}:{}:ocds:{}", pct(origin), pct(plan_id), at.tree_size),
-        "version": "1.1",
-        "publishedDate": date,
-        "publisher": { "name": name_of(&secretariat), "uid": secretariat },
-        "releases": [Value::Object(release)],
-    });
-    let mut out = serde_json::to_string_pretty(&package).map_err(|e| Error::internal(e.to_string()))?;
-    out.push('\n');
-    Ok(out)
 }
 
 fn amendment(id: &str, c: &super::Correction, what: &str) -> Value {
