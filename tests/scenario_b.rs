@@ -7,6 +7,8 @@
 //! then the server is stopped, `accord rebuild` replays the log, and the report JSON must be byte-identical
 //! and `accord report verify` must pass.
 mod common;
+#[path = "common/iati_rules.rs"]
+mod iati_rules;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1529,6 +1531,9 @@ async fn check_everything(b: &mut B, k: &mut Check, round: &str) -> Vec<String> 
         let file = dir.path().join(format!("{plan}.xml"));
         let xml = cli_export(b, "iati", plan, &file);
         xmllint(&file);
+        // The IATI Standard Ruleset, with the ruleset's NOW the day of the export (the last integration day).
+        let broken: Vec<String> = iati_rules::check(&xml, "2027-04-15").iter().map(|v| v.to_string()).collect();
+        k.eq(&format!("[{round}] {plan} IATI Standard Ruleset violations"), broken, vec![]);
         if plan == SAHEL {
             k.eq(&format!("[{round}] IATI SN1"), iati_value(&xml, "SN1").as_deref(), Some("17000000"));
             k.eq(&format!("[{round}] IATI SN2"), iati_value(&xml, "SN2").as_deref(), Some("8000000"));
