@@ -1654,5 +1654,7 @@ async fn scenario_b_end_to_end() {
         k.disagreements.len(),
         k.disagreements.join("\n")
     );
+    // The counts the closing note quotes (scenario-b.md, "Result of the first run"): none may go missing.
+    assert!(k.figures.len() >= 461 && k.checked >= 1992, "{} figures, {} checks", k.figures.len(), k.checked);
     assert!(k.failures.is_empty(), "{} of {} checks failed:\n{}", k.failures.len(), k.checked, k.failures.join("\n"));
 }
