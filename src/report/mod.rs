@@ -1002,7 +1002,10 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
                 _ => None,
             };
             for h in r.history(kind, &s.id)? {
-                if !matches!(h.action.as_str(), "amended" | "withdrawn" | "reversed") {
+                // A reversal corrects the transaction it reverses; the pledges and commitment it drew on
+                // record it in their history too, but it is not a correction of theirs.
+                let reversal = h.action == "reversed" && kind == book::TRANSACTION;
+                if !(matches!(h.action.as_str(), "amended" | "withdrawn") || reversal) {
                     continue;
                 }
                 let (st, keyids) = entry_statement(r, h.index)?;

@@ -472,6 +472,8 @@ fn flow_md(r: &FlowRow) -> Vec<String> {
         percent(&r.conversion),
         percent(&r.fulfilment),
         percent(&r.execution),
+        amount(&r.uncommitted),
+        amount(&r.pipeline),
     ]
 }
 
@@ -493,7 +495,8 @@ pub fn markdown(rep: &Report) -> String {
     if let Some(w) = rep.conversion_warning() {
         let _ = writeln!(o, "> **Warning:** {w}. They are listed under \"Unconverted amounts\".\n");
     }
-    let h = &["", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C"];
+    let h =
+        &["", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C", "uncommitted P − C", "pipeline C − D"];
     let _ =
         writeln!(o, "## Pledged, committed, disbursed ({}; each flow at its value-date rate)\n", rep.funding.currency);
     let mut rows: Vec<Vec<String>> = rep.funding.by_donor.iter().map(flow_md).collect();
@@ -502,7 +505,7 @@ pub fn markdown(rep: &Report) -> String {
     let _ = writeln!(o, "### In each donor's pledge currency\n");
     md_table(
         &mut o,
-        &["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C"],
+        &["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C", "P − C", "C − D"],
         rep.funding
             .pledge_currency
             .iter()
@@ -1025,8 +1028,18 @@ fn indicator_rows(i: &super::IndicatorProgress) -> Vec<Vec<String>> {
 pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
     let p = &rep.plan;
     let f = &rep.funding;
-    let h = ["donor", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C"];
-    let hd = |first: &'static str| -> [&'static str; 7] {
+    let h = [
+        "donor",
+        "pledged P",
+        "committed C",
+        "disbursed D",
+        "C/P",
+        "D/P",
+        "D/C",
+        "uncommitted P − C",
+        "pipeline C − D",
+    ];
+    let hd = |first: &'static str| -> [&'static str; 9] {
         let mut x = h;
         x[0] = first;
         x
@@ -1090,7 +1103,7 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
             (bars_svg("by donor", &f.by_donor))
             (html_table(&h, donors, "funding-by-donor"))
             h3 { "In each donor's pledge currency" }
-            (html_table(&["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C"], pc, "funding-pledge-currency"))
+            (html_table(&["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C", "P − C", "C − D"], pc, "funding-pledge-currency"))
             h3 { "By goal" }
             (bars_svg("by goal", &f.by_goal))
             (html_table(&hd("goal"), f.by_goal.iter().map(flow_md).collect(), "funding-by-goal"))
@@ -1105,7 +1118,9 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                 "Funded " b { (amount(&c.funded)) } " (paid " (amount(&c.paid)) ", committed not yet paid "
                 (amount(&c.committed_unpaid)) "); requirement "
                 @if c.requirement.is_empty() { "not stated" } @else { (amount(&c.requirement)) }
-                "; " (percent(&c.percent_funded)) " funded. Pledges are shown beside, never counted: "
+                "; " (percent(&c.percent_funded)) " funded; unmet "
+                @if c.unmet.is_empty() { "–" } @else { (amount(&c.unmet)) }
+                ". Pledges are shown beside, never counted: "
                 (amount(&c.pledged_beside)) "."
             }
             h3 { "Internal flows (listed, never added to F)" }
@@ -1186,7 +1201,10 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
             h2 { "Verification coverage" }
             p {
                 "Verified " (amount(&v.verified_amount)) " of " (amount(&v.reported_amount)) " reported ("
-                (percent(&v.verified_share)) "); " (v.reports_attested) " of " (v.reports) " reports attested."
+                (percent(&v.verified_share)) "); " (v.reports_attested) " of " (v.reports) " reports attested ("
+                (percent(&v.attested_share)) "); median attestation lag "
+                @if v.median_attestation_lag_days.is_empty() { "–" } @else { (v.median_attestation_lag_days) }
+                " days."
             }
         }
         section {
