@@ -55,19 +55,6 @@ async fn report_file(c: &mut Coalition, format: &str) -> String {
     String::from_utf8(f.content.clone()).expect("UTF-8")
 }
 
-/// `accord report verify` (the in-memory replay of the downloaded log) agrees with the served report.
-fn report_verify(c: &Coalition) {
-    let out = Command::new(BIN)
-        .args(["--json", "report", "verify", "--plan", sc::PLAN, "--server", &c.server.url])
-        .args(["--log-key", &c.server.verifier_key])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["ok"], true, "{text}");
-}
-
 /// Bug 1: a re-announcement that claims `new_money` but declares no `restates` is refused like any other;
 /// a restatement of 0 says explicitly that none of the other pledge is re-announced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +78,7 @@ async fn overlap_rule_holds_whatever_new_money_says() {
     assert_eq!(p3.status, "announced");
     let rep = report(&mut c).await;
     assert_eq!((rep.new_money.pledged.as_str(), rep.new_money.new_money.as_str()), ("400000000", "400000000"));
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }
 
 /// Bug 2: new money subtracts what a pledge restates. P3 (300 m) and P3b (100 m restating 20 m of P3):
@@ -123,7 +110,7 @@ async fn new_money_is_net_of_restated_amounts() {
     assert!(md.contains("| P3b | BC | yes | 100,000,000.00 | P3 | 20,000,000.00 | 80,000,000.00 |"), "{md}");
     let html = report_file(&mut c, "html").await;
     assert!(html.contains("new-money-by-pledge") && html.contains("80,000,000.00"), "{html}");
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }
 
 /// Bug 3: withdrawing a restating pledge releases what it restated: total pledged goes back up, the
@@ -159,7 +146,7 @@ async fn withdrawing_a_restating_pledge_releases_its_restatements() {
         &["overlaps open pledge P3"],
     )
     .await;
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
     // Rebuild: drop the projections, replay the log; every answer and the report identical.
     let before = sc::all_answers(&mut c.client).await;
     let req = pb::GetReportRequest { plan_id: sc::PLAN.into(), format: "json".into(), hxl: false };
@@ -281,7 +268,7 @@ async fn clean_attestation_fills_the_verified_value() {
     assert!(md.contains("| 160 | 160 | verified |"), "{md}");
     let html = report_file(&mut c, "html").await;
     assert!(html.contains("<th>opinion</th>") || html.contains(">opinion<"), "{html}");
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }
 
 /// Bug 7: DSSE JSON is read as the spec allows (URL-safe base64, padded or not; unknown fields ignored),
@@ -367,7 +354,7 @@ async fn internal_flows_are_listed_with_their_total_in_every_format() {
     let f = resp.files.iter().find(|f| f.name.ends_with("internal_flows.csv")).expect("internal_flows.csv");
     let text = String::from_utf8(f.content.clone()).unwrap();
     assert!(text.contains("T-INT") && text.contains("total_internal") && text.contains("200000"), "{text}");
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }
 
 /// Bug 6 (part): the HTML report shows every view the Markdown report shows (new money, usage years,
@@ -411,7 +398,7 @@ async fn html_has_every_view_usage_years_total_and_amendment_amounts() {
         assert!(text.contains("Total") && text.contains("100,000,000.00"), "{text}");
     }
     assert!(md.contains("| Total | 100,000,000.00 |"), "{md}");
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }
 
 /// Bug 5 (co-financing): each co-financing row shows the opinion of the attestations covering the
@@ -464,5 +451,5 @@ async fn amending_a_restating_pledge_changes_its_restatements() {
     // P = (300 − 50) + 100 = 350 m; P_new = 250 + (100 − 50) = 300 m.
     assert_eq!((rep.new_money.pledged.as_str(), rep.new_money.new_money.as_str()), ("350000000", "300000000"));
     assert_eq!(rep.new_money.restatements[0].amount, "50000000");
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }

@@ -287,21 +287,6 @@ fn flows_counted_once(m: &Model, rep: &accord::report::Report, ops: &[Op]) {
     }
 }
 
-/// `accord report verify`: the in-memory replay of the downloaded log computes the report the server serves.
-fn replay_agrees(url: &str, log_key: &str, ops: &[Op]) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
-        .args(["--json", "report", "verify", "--plan", sc::PLAN, "--server", url, "--log-key", log_key])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "the in-memory replay disagrees for {ops:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 async fn run(ops: Vec<Op>) {
     let mut c = Coalition::start().await;
     sc::plan_and_goals(&mut c).await;
@@ -319,7 +304,7 @@ async fn run(ops: Vec<Op>) {
     let dec = |s: &str| rust_decimal::Decimal::from_str_exact(s).unwrap();
     assert!(dec(&rep.new_money.new_money) <= dec(&rep.new_money.pledged), "P_new > P for {ops:?}");
     flows_counted_once(&m, &rep, &ops);
-    replay_agrees(&c.server.url, &c.server.verifier_key, &ops);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, &format!("for {ops:?}"));
     let (dir, tmp) = c.server.stop().await;
     accord::log::rebuild(&dir, |_, _| {}).expect("rebuild");
     let server = common::TestServer::start_with(dir, Some(sc::CLOCK_START_MS)).await;

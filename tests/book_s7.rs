@@ -4,14 +4,10 @@
 //! milestones with quantity targets, and in-kind deliveries confirmed by their receivers.
 mod common;
 
-use std::process::Command;
-
 use accord::error::Kind;
 use accord::pb::{self, statement::Body};
 use accord::report::Report;
 use common::scenario::{self as sc, money, refused, Coalition};
-
-const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
 async fn report(c: &mut Coalition) -> Report {
     let req = pb::GetReportRequest { plan_id: sc::PLAN.into(), format: "json".into(), hxl: false };
@@ -36,17 +32,6 @@ async fn formats(c: &mut Coalition) -> (String, String, Vec<(String, String)>) {
 
 fn csv_file<'a>(files: &'a [(String, String)], name: &str) -> &'a str {
     &files.iter().find(|(n, _)| n.ends_with(&format!("{name}.csv"))).unwrap_or_else(|| panic!("no {name}.csv")).1
-}
-
-/// `accord report verify` (the in-memory replay of the downloaded log) agrees with the served report.
-fn report_verify(c: &Coalition) {
-    let out = Command::new(BIN)
-        .args(["--json", "report", "verify", "--plan", sc::PLAN, "--server", &c.server.url])
-        .args(["--log-key", &c.server.verifier_key])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn txn(id: &str, amount: &str, day: &str, corrects: &str) -> Body {
@@ -184,7 +169,7 @@ async fn a_keying_error_is_reversed_and_corrected_with_its_log() {
     let amendment = k3["contracts"][0]["amendments"][0]["description"].as_str().unwrap_or_default();
     assert!(amendment.contains("transaction T1 (corrected by T2) reversed; net change -50000 USD"), "{ocds}");
     sc::ocds_validate(&file).unwrap_or_else(|e| panic!("the OCDS export does not validate: {e}\n{ocds}"));
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }
 
 /// The plan names its boundary and its expected reporters: a flow between two parties inside the boundary is
@@ -280,7 +265,7 @@ async fn expected_reporters_who_did_not_report_are_shown_missing_per_period() {
     assert!(html.contains("id=\"missing_reports\"") && html.contains("id=\"period_reporters\""), "{html}");
     assert!(csv_file(&csv, "missing_reports").contains("HN,2026-12-31,2027-01-30,2"), "{csv:?}");
     assert!(csv_file(&csv, "period_reporters").contains("2026-12-31,HN,missing"), "{csv:?}");
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }
 
 /// Milestones with a quantity target show % done; an in-kind delivery is confirmed when the receiver
@@ -399,5 +384,5 @@ async fn deliveries_are_confirmed_by_their_receivers_and_milestones_measured() {
         "{csv:?}"
     );
     assert!(csv_file(&csv, "milestones").contains(",90,120,judges trained,75.0"), "{csv:?}");
-    report_verify(&c);
+    sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }

@@ -1224,16 +1224,6 @@ fn cli_export(b: &B, format: &str, plan: &str, file: &Path) -> String {
     std::fs::read_to_string(file).unwrap()
 }
 
-fn report_verify(b: &B, plan: &str) {
-    let o = Command::new(BIN)
-        .args(["--json", "report", "verify", "--plan", plan, "--server", &b.server.url])
-        .args(["--log-key", &b.server.verifier_key])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "report verify {plan}: {text}{}", String::from_utf8_lossy(&o.stderr));
-}
-
 fn csv<'a>(files: &'a [(String, String)], name: &str) -> &'a str {
     files.iter().find(|(n, _)| n.ends_with(&format!("{name}.csv"))).map(|(_, t)| t.as_str()).unwrap_or("")
 }
@@ -1595,7 +1585,7 @@ async fn scenario_b_end_to_end() {
     check_lists(&mut b, &mut k).await;
     let before = check_everything(&mut b, &mut k, "before rebuild").await;
     for plan in [SAHEL, DANUBE] {
-        report_verify(&b, plan);
+        common::scenario::report_verify(&b.server.url, &b.server.verifier_key, plan, "");
     }
 
     // Rebuild: stop the server, `accord rebuild` replays the log into fresh projections, serve again.
@@ -1617,7 +1607,7 @@ async fn scenario_b_end_to_end() {
         k.eq("report JSON byte-identical after rebuild", x.as_bytes() == y.as_bytes(), true);
     }
     for plan in [SAHEL, DANUBE] {
-        report_verify(&b, plan);
+        common::scenario::report_verify(&b.server.url, &b.server.verifier_key, plan, "");
     }
 
     let agree = k.checked - k.failures.len() - k.disagreements.len();

@@ -619,3 +619,22 @@ pub fn ocds_validate(file: &std::path::Path) -> Result<(), String> {
         _ => panic!("the OCDS validator could not run (run scripts/test.sh, which installs it):\n{text}"),
     }
 }
+
+/// `accord report verify --plan PLAN` against a server: the in-memory replay of the downloaded log computes
+/// the report the server serves (exit 0, `"ok": true`); `context` is shown when it does not.
+#[allow(dead_code)]
+pub fn report_verify(url: &str, log_key: &str, plan: &str, context: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["--json", "report", "verify", "--plan", plan, "--server", url, "--log-key", log_key])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "report verify {plan} disagrees {context}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["ok"], true, "{text}");
+}
