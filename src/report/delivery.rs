@@ -1,5 +1,9 @@
-//! The in-kind view per item (DOMAIN.md §7): for each item an in-kind pledge lists (and for deliveries
-//! that name no item), the quantity and value pledged, delivered, and confirmed by the receiver.
+//! In-kind and policy delivery (DOMAIN.md §5, §7): delivered value / pledged value per in-kind pledge; per
+//! item (and for deliveries that name no item) the quantity and value pledged, delivered, and confirmed by
+//! the receiver; policy milestones with due dates, days late and quantity done against target.
+use super::context::PlanContext;
+#[allow(unused_imports)]
+use super::*;
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
@@ -75,4 +79,81 @@ pub(super) fn items(
         }
     }
     Ok(out)
+}
+
+/// The delivery view.
+pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
+    let r = ctx.r;
+    let plan_id = ctx.plan.plan_id.as_str();
+    let as_of = ctx.as_of;
+    let pledges = &ctx.pledges;
+    // In-kind and policy delivery.
+    let mut delivery = Delivery::default();
+    for (s, p, a, _) in pledges.iter() {
+        match p.pledge_kind.as_str() {
+            "in_kind" => {
+                let a = a.clone().unwrap_or(Amount { value: Decimal::ZERO, currency: String::new(), value_date: 0 });
+                delivery.in_kind.push(InKindLine {
+                    pledge_id: s.id.clone(),
+                    pledger: p.pledger_id.clone(),
+                    currency: a.currency.clone(),
+                    pledged: d(a.value),
+                    delivered: d(s.tally.delivered),
+                    share: pct(s.tally.delivered, a.value),
+                });
+            }
+            "policy_action" => {
+                let original: Option<pb::PledgeAnnounced> = if s.version > 1 {
+                    match entry_statement(r, s.created_at)?.0.body {
+                        Some(Body::PledgeAnnounced(p)) => Some(p),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                for m in &p.milestones {
+                    let st = s.tally.milestones.get(&m.milestone_id);
+                    let due = date::parse_date(&m.due_date).unwrap_or(0);
+                    let days_late = match st {
+                        Some(x) if x.status == "met" => {
+                            date::parse_date(&x.date).unwrap_or(due).saturating_sub(due).max(0)
+                        }
+                        _ => as_of.saturating_sub(due).max(0),
+                    };
+                    delivery.milestones_total.acc(1);
+                    if st.is_some_and(|x| x.status == "met") {
+                        delivery.milestones_met.acc(1);
+                    }
+                    delivery.milestones.push(MilestoneLine {
+                        pledge_id: s.id.clone(),
+                        milestone_id: m.milestone_id.clone(),
+                        title: m.title.clone(),
+                        original_due_date: original
+                            .as_ref()
+                            .and_then(|o| o.milestones.iter().find(|x| x.milestone_id == m.milestone_id))
+                            .map_or(m.due_date.clone(), |x| x.due_date.clone()),
+                        due_date: m.due_date.clone(),
+                        status: st.map_or("pending".into(), |x| x.status.clone()),
+                        date: st.map(|x| x.date.clone()).unwrap_or_default(),
+                        days_late,
+                        quantity_done: st.map(|x| x.quantity_done.clone()).unwrap_or_default(),
+                        quantity_target: m.quantity_target.clone(),
+                        unit: m.unit.clone(),
+                        percent_done: match st {
+                            Some(x) if !m.quantity_target.is_empty() && !x.quantity_done.is_empty() => {
+                                pct(dec(&x.quantity_done), dec(&m.quantity_target))
+                            }
+                            _ => String::new(),
+                        },
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let effective: Vec<(&Subject, &pb::PledgeAnnounced)> = pledges.iter().map(|(s, p, _, _)| (s, p)).collect();
+    delivery.in_kind_items = delivery::items(r, plan_id, &effective)?;
+
+    Ok(delivery)
 }

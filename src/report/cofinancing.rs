@@ -1,0 +1,123 @@
+//! Co-financing (DOMAIN.md §5): per co_financing condition, year and party, own resources realised against
+//! ratio × external grants disbursed; verified values replace reported ones; the opinion beside the result.
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+
+use super::context::{Commit, PlanContext, Txn};
+use super::*;
+use crate::domain::money::Amount;
+
+pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
+    let conv = |a: &Amount, entry: u64| ctx.conv(a, entry);
+    let pledges = &ctx.pledges;
+    let commits = &ctx.commits;
+    let reports = &ctx.reports;
+    let conditions = &ctx.conditions;
+    let attested = &ctx.attested;
+    let opinion_of = &ctx.opinion_of;
+    let verified_value = |rep: &Subject, item: &str| ctx.verified_value(rep, item);
+    let commit_by_id = ctx.commit_by_id();
+    let is_external_commit = |c: &Commit| ctx.is_external(c);
+    let disbursements = ctx.disbursements();
+    // Co-financing tests.
+    let mut co_financing = Vec::new();
+    for cs in conditions.iter() {
+        let c: pb::ConditionDefined = cs.decode()?;
+        let Some(rule) = c.co_financing.as_ref() else { continue };
+        let ratio = dec(&rule.ratio);
+        let mut rows = Vec::new();
+        let (mut plan_real, mut plan_x) = (Decimal::ZERO, Decimal::ZERO);
+        let mut years: BTreeSet<String> = BTreeSet::new();
+        for t in &disbursements {
+            if rule.party_ids.contains(&t.t.receiver_id) {
+                years.insert(year_of(&t.t.date));
+            }
+        }
+        for rep in reports.iter() {
+            if rule.party_ids.contains(&rep.party_id) {
+                let b: pb::ProgressReported = rep.decode()?;
+                years.insert(year_of(&b.period.unwrap_or_default().end));
+            }
+        }
+        for y in &years {
+            for party in &rule.party_ids {
+                let grants: Vec<&&Txn> = disbursements
+                    .iter()
+                    .filter(|t| &t.t.receiver_id == party && &year_of(&t.t.date) == y)
+                    .filter(|t| {
+                        commit_by_id.get(&t.t.commitment_id).is_some_and(|&cm| {
+                            is_external_commit(cm)
+                                && (rule.finance_types.is_empty() || rule.finance_types.contains(&cm.c.finance_type))
+                        })
+                    })
+                    .collect();
+                let x: Decimal = exact_sum(grants.iter().map(|t| t.usd));
+                let mut by_provider: BTreeMap<String, Decimal> = BTreeMap::new();
+                for t in &grants {
+                    by_provider.entry(t.t.provider_id.clone()).or_default().acc(t.usd);
+                }
+                let mut realised = Decimal::ZERO;
+                let mut all_verified = true;
+                let mut any = false;
+                let mut row_opinions: BTreeSet<String> = BTreeSet::new();
+                for rep in reports.iter().filter(|rep| &rep.party_id == party) {
+                    let b: pb::ProgressReported = rep.decode()?;
+                    if year_of(&b.period.clone().unwrap_or_default().end) != *y {
+                        continue;
+                    }
+                    let Some(m) = b.co_financing_realised.as_ref() else { continue };
+                    let mut a = amount(Some(m))?;
+                    any = true;
+                    if let Some((_, o)) = opinion_of.get(&rep.created_at) {
+                        row_opinions.insert(o.clone());
+                    }
+                    match verified_value(rep, "co_financing_realised") {
+                        Some(v) => a.value = dec(&v),
+                        None if attested.contains_key(&rep.created_at) => {}
+                        None => all_verified = false,
+                    }
+                    realised.acc(conv(&a, rep.created_at)?);
+                }
+                let indicative: Decimal = exact_sum(
+                    pledges
+                        .iter()
+                        .filter(|(_, p, _, _)| &p.pledger_id == party && p.funding_source == "domestic_own_resources")
+                        .map(|x| x.3),
+                );
+                let own_committed: Decimal =
+                    exact_sum(commits.iter().filter(|c| &c.c.provider_id == party).map(|c| c.usd));
+                let required = mul(ratio, x);
+                plan_real.acc(realised);
+                plan_x.acc(x);
+                rows.push(CoFinancingRow {
+                    year: y.clone(),
+                    party: party.clone(),
+                    external_grants: d(x),
+                    external_grants_by_provider: by_provider.into_iter().map(|(k, v)| (k, d(v))).collect(),
+                    required: d(required),
+                    realised: d(realised),
+                    indicative: d(indicative),
+                    committed: d(own_committed),
+                    realised_over_grants: pct(realised, x),
+                    fulfilment: pct(realised, required),
+                    realised_over_own_pledge: pct(realised, indicative),
+                    result: if realised >= required { "met".into() } else { "notMet".into() },
+                    verified: any && all_verified,
+                    opinion: row_opinions.into_iter().collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        co_financing.push(CoFinancing {
+            condition_id: cs.id.clone(),
+            ratio: d(ratio),
+            finance_types: rule.finance_types.clone(),
+            rows,
+            plan_realised: d(plan_real),
+            plan_external_grants: d(plan_x),
+            plan_share: pct(plan_real, plan_x),
+        });
+    }
+
+    Ok(co_financing)
+}

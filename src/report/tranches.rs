@@ -1,0 +1,95 @@
+//! Conditional tranches (DOMAIN.md §5): per condition, each gated tranche with its status, assessment and
+//! evidence, the amount at stake not yet in a tranche, and totals per status and currency.
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::context::PlanContext;
+use super::*;
+
+pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
+    let r = ctx.r;
+    let plan_id = ctx.plan.plan_id.as_str();
+    let conditions = &ctx.conditions;
+    let commit_by_id = ctx.commit_by_id();
+    // Conditional tranches.
+    let tranches_all = all(r, book::TRANCHE, plan_id)?;
+    let mut gated: BTreeMap<&str, Vec<&Subject>> = BTreeMap::new();
+    for t in &tranches_all {
+        for c in &t.tally.conditions {
+            gated.entry(c.as_str()).or_default().push(t);
+        }
+    }
+    let mut totals: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    let mut cond_views = Vec::new();
+    for cs in conditions.iter() {
+        let c: pb::ConditionDefined = cs.decode()?;
+        if c.condition_type == "co_financing" {
+            continue;
+        }
+        let mut lines = Vec::new();
+        let mut gated_by_cur: BTreeMap<String, Decimal> = BTreeMap::new();
+        for t in gated.get(cs.id.as_str()).into_iter().flatten() {
+            let Some(&cm) = commit_by_id.get(&t.tally.commitment_id) else { continue };
+            let gate = book::tranche_gate(r, t)?;
+            let own = book::outcome_for(cs, &t.id);
+            let evidence = own.and_then(|a| entry_statement(r, a.index).ok()).and_then(|(st, _)| match st.body {
+                Some(Body::ConditionAssessed(x)) => Some(hex::encode(x.evidence_sha256)),
+                _ => None,
+            });
+            gated_by_cur.entry(cm.amount.currency.clone()).or_default().acc(t.tally.value);
+            totals.entry((gate.status.to_string(), cm.amount.currency.clone())).or_default().acc(t.tally.value);
+            lines.push(TrancheLine {
+                tranche_id: t.id.clone(),
+                commitment_id: cm.s.id.clone(),
+                recipient: cm.c.recipient_id.clone(),
+                value: d(t.tally.value),
+                currency: cm.amount.currency.clone(),
+                disbursed: d(t.tally.disbursed),
+                status: gate.status.to_string(),
+                outcome: own.map(|a| a.outcome.clone()).unwrap_or_else(|| "pending".into()),
+                date: own.map(|a| a.date.clone()).unwrap_or_default(),
+                evidence_sha256: evidence.unwrap_or_default(),
+            });
+        }
+        let (mut rest, mut rest_cur, mut rest_status) = (String::new(), String::new(), String::new());
+        if let Some(stake) = c.amount_at_stake.as_ref().map(|m| amount(Some(m))).transpose()? {
+            let left = sub(stake.value, gated_by_cur.get(&stake.currency).copied().unwrap_or_default());
+            if left > Decimal::ZERO {
+                let status = match cs.status.as_str() {
+                    "met" | "waived" => "released",
+                    "pending" => "pending",
+                    _ => "withheld",
+                };
+                totals.entry((status.to_string(), stake.currency.clone())).or_default().acc(left);
+                rest = d(left);
+                rest_cur = stake.currency.clone();
+                rest_status = status.into();
+            }
+        }
+        cond_views.push(ConditionView {
+            condition_id: cs.id.clone(),
+            condition_type: c.condition_type.clone(),
+            party: c.party_id.clone(),
+            assessor: c.assessor_id.clone(),
+            status: cs.status.clone(),
+            currency: if rest_cur.is_empty() {
+                lines.first().map(|l| l.currency.clone()).unwrap_or_default()
+            } else {
+                rest_cur
+            },
+            tranches: lines,
+            uncommitted_at_stake: rest,
+            uncommitted_status: rest_status,
+        });
+    }
+    let tranches = Tranches {
+        conditions: cond_views,
+        totals: totals
+            .into_iter()
+            .map(|((status, currency), a)| StatusTotal { status, currency, amount: d(a) })
+            .collect(),
+    };
+
+    Ok(tranches)
+}
