@@ -262,3 +262,28 @@ fn one_sigterm_stops_every_port_once_and_cleanly() {
         assert!(std::net::TcpStream::connect(p).is_err(), "{p} is still open");
     }
 }
+
+/// The checkpoint age in /metrics is measured on the ledger's integration clock, the clock that dates the
+/// checkpoints, not on the host's wall clock: a ledger whose clock runs at 2020-01-01 reports an age of
+/// seconds, where reading the wall clock would have made it six years.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_age_is_measured_on_the_ledger_clock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut opts = accord::log::Options::new(tmp.path());
+    opts.origin = Some(ORIGIN.to_string());
+    opts.clock = accord::log::Clock::starting_at(1_577_836_800_000); // 2020-01-01
+    let ledger = Arc::new(tokio::task::spawn_blocking(move || accord::log::Ledger::open(opts)).await.unwrap().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = tokio::spawn(async move { axum::serve(listener, accord::web::metrics_router(ledger)).await });
+    let m = tokio::task::spawn_blocking(move || http_get(&addr, "/metrics")).await.unwrap();
+    let age: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("accord_checkpoint_age_seconds "))
+        .unwrap_or_else(|| panic!("no checkpoint age in {m}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((0.0..60.0).contains(&age), "checkpoint age {age} s on a ledger opened just now:\n{m}");
+    server.abort();
+}

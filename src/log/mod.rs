@@ -244,6 +244,8 @@ pub struct Ledger {
     /// cosigned (Unix ms).
     cosignatures: Mutex<std::collections::BTreeMap<u64, std::collections::BTreeMap<String, String>>>,
     witness_seen: Mutex<std::collections::BTreeMap<String, i64>>,
+    /// The integration clock (the sequencer's): every time the ledger states is read from it.
+    clock: Clock,
 }
 
 /// Why writes stop when the ledger is closed on purpose.
@@ -493,6 +495,7 @@ impl Ledger {
             size_rx,
             cosignatures: Mutex::new(Default::default()),
             witness_seen: Mutex::new(Default::default()),
+            clock: opts.clock.clone(),
             _lock: lock,
         })
     }
@@ -523,6 +526,11 @@ impl Ledger {
     pub fn readers(&self) -> &Readers {
         &self.readers
     }
+    /// Now on the ledger's integration clock (Unix ms): checkpoint ages and witness freshness are measured on
+    /// the clock that dates the checkpoints.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now()
+    }
     /// Keep a witness's cosignature line for the checkpoint of `size` (verified by the caller).
     pub fn add_cosignature(&self, size: u64, witness: &str, line: &str) {
         let mut c = crate::sync::lock(&self.cosignatures);
@@ -530,7 +538,7 @@ impl Ledger {
         while c.len() > 64 {
             c.pop_first();
         }
-        crate::sync::lock(&self.witness_seen).insert(witness.to_string(), now_ms());
+        crate::sync::lock(&self.witness_seen).insert(witness.to_string(), self.clock.now());
     }
     /// The checkpoint note of `size` with the witness cosignatures collected for it appended.
     pub fn cosigned_note(&self, size: u64, note: &str) -> String {

@@ -351,8 +351,7 @@ pub fn metrics_router(ledger: Arc<Ledger>) -> Router {
 
 async fn metrics(State(ledger): State<Arc<Ledger>>) -> Response {
     let latest = ledger.latest();
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let now = ledger.now_ms();
     let gauges = [
         ("accord_tree_size", "Entries in the log (size of the latest signed checkpoint).", latest.size as f64),
         (
