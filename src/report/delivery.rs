@@ -2,7 +2,6 @@
 //! item (and for deliveries that name no item) the quantity and value pledged, delivered, and confirmed by
 //! the receiver; policy milestones with due dates, days late and quantity done against target.
 use super::context::PlanContext;
-#[allow(unused_imports)]
 use super::*;
 use std::collections::BTreeMap;
 

@@ -2,7 +2,6 @@
 //! with every reporter within it, reports owed and not filed shown as missing with the days they are
 //! overdue. A pure function of the reports filed, the reporters owing and their schedules.
 use super::context::{Commit, PlanContext};
-#[allow(unused_imports)]
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,0 +1,262 @@
+//! The signer rules and invariants of DOMAIN.md §3–§4, applied in the sequencer against the state as of
+//! the entry, producing the effects that update the projections. One file per group of statement kinds;
+//! [`apply`] dispatches, and [`Out`] collects the effects.
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::domain::money::{self, parse_money, Amount};
+use crate::domain::{Effect, Governance, StateView};
+use crate::error::{Error, Result};
+use crate::pb::{self, amended::Version, statement::Body};
+
+mod commitments;
+mod deliveries;
+mod fx;
+mod plans;
+mod pledges;
+mod reporting;
+mod transactions;
+mod versions;
+
+use commitments::*;
+use deliveries::*;
+use fx::*;
+use plans::*;
+use pledges::*;
+use reporting::*;
+use transactions::*;
+use versions::*;
+
+/// Everything [`apply`] needs about the entry being sequenced.
+pub struct Ctx<'a> {
+    pub gov: &'a Governance,
+    /// Parties with at least one valid signature on the statement.
+    pub signers: &'a BTreeSet<String>,
+    pub index: u64,
+    /// Integration day.
+    pub today: i64,
+    pub view: &'a dyn StateView,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").field("signers", &self.signers).field("index", &self.index).finish_non_exhaustive()
+    }
+}
+
+/// Collects effects, and keeps subjects updated earlier in the same statement visible to later steps.
+struct Out<'a> {
+    ctx: &'a Ctx<'a>,
+    effects: Vec<Effect>,
+    pending: BTreeMap<(String, String), Subject>,
+}
+
+impl<'a> Out<'a> {
+    fn new(ctx: &'a Ctx<'a>) -> Self {
+        Self { ctx, effects: Vec::new(), pending: BTreeMap::new() }
+    }
+    fn get(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+        if let Some(s) = self.pending.get(&(kind.to_string(), id.to_string())) {
+            return Ok(Some(s.clone()));
+        }
+        self.ctx.view.subject(kind, id)
+    }
+    /// An earlier subject of the right kind, or a FAILED_PRECONDITION naming what is missing.
+    fn need(&self, field: &str, kind: &str, id: &str) -> Result<Subject> {
+        self.get(kind, id)?.ok_or_else(|| {
+            Error::precondition(
+                field,
+                format!("refers to no earlier {kind} {id:?} (references point to earlier entries of the right kind)"),
+            )
+        })
+    }
+    fn fresh(&self, field: &str, kind: &str, id: &str) -> Result<()> {
+        match self.get(kind, id)? {
+            Some(s) => Err(Error::precondition(
+                field,
+                format!("{kind} {id:?} already exists (entry {}); ids are unique and immutable", s.created_at),
+            )),
+            None => Ok(()),
+        }
+    }
+    fn put(&mut self, mut s: Subject, action: &str) {
+        s.updated_at = self.ctx.index;
+        self.effects.push(Effect::History {
+            kind: s.kind.clone(),
+            id: s.id.clone(),
+            index: self.ctx.index,
+            action: action.into(),
+        });
+        self.pending.insert((s.kind.clone(), s.id.clone()), s.clone());
+        self.effects.push(Effect::Subject(Box::new(s)));
+    }
+    /// Record that this entry touched a subject without changing its projection.
+    fn touch(&mut self, kind: &str, id: &str, action: &str) {
+        self.effects.push(Effect::History {
+            kind: kind.into(),
+            id: id.into(),
+            index: self.ctx.index,
+            action: action.into(),
+        });
+    }
+    fn new_subject(&self, kind: &str, id: &str, plan_id: &str, party_id: &str, body: Vec<u8>) -> Subject {
+        Subject {
+            kind: kind.into(),
+            id: id.into(),
+            plan_id: plan_id.into(),
+            party_id: party_id.into(),
+            status: "active".into(),
+            created_at: self.ctx.index,
+            updated_at: self.ctx.index,
+            version_at: self.ctx.index,
+            version: 1,
+            signers: Vec::new(),
+            body,
+            tally: Tally::default(),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn party(&self, field: &str, id: &str) -> Result<()> {
+        if self.gov.parties.contains_key(id) {
+            Ok(())
+        } else {
+            Err(Error::precondition(field, format!("party {id:?} is not a member of the coalition")))
+        }
+    }
+    fn has_role(&self, id: &str, role: &str) -> bool {
+        self.gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == role))
+    }
+    fn role(&self, field: &str, id: &str, role: &str) -> Result<()> {
+        self.party(field, id)?;
+        if self.has_role(id, role) {
+            Ok(())
+        } else {
+            Err(Error::precondition(field, format!("party {id:?} does not hold the {role} role")))
+        }
+    }
+    /// The party must have signed: a party acts only as itself.
+    fn signed_by(&self, field: &str, id: &str, what: &str) -> Result<()> {
+        if self.signers.contains(id) {
+            Ok(())
+        } else {
+            Err(Error::denied(
+                field,
+                format!(
+                    "{what} must be signed by {id} (a party acts only as itself; signed by: {})",
+                    self.signer_list()
+                ),
+            ))
+        }
+    }
+    fn signer_list(&self) -> String {
+        if self.signers.is_empty() {
+            "nobody registered".into()
+        } else {
+            self.signers.iter().cloned().collect::<Vec<_>>().join(", ")
+        }
+    }
+    /// Plans, goals and indicators: signed by the secretariat, a plan signatory, or k members.
+    fn plan_authority(&self, plan: Option<&pb::PlanCreated>, what: &str) -> Result<()> {
+        let secretariat = self.signers.iter().any(|p| self.has_role(p, "secretariat"));
+        let signatory = plan.is_some_and(|pl| pl.signatories.iter().any(|s| self.signers.contains(&s.party_id)));
+        let k = self.gov.charter.as_ref().map_or(1, |c| c.1) as usize;
+        if secretariat || signatory || self.signers.len() >= k {
+            Ok(())
+        } else {
+            Err(Error::denied(
+                "envelope.signatures",
+                format!(
+                    "{what} is signed by the secretariat, a plan signatory or {k} member(s); signed by: {}",
+                    self.signer_list()
+                ),
+            ))
+        }
+    }
+    /// Every one of the subject's original required signers signed again.
+    fn original_signers(&self, s: &Subject, what: &str) -> Result<()> {
+        for p in &s.signers {
+            self.signed_by("envelope.signatures", p, &format!("{what} of {} {}", s.kind, s.id))?;
+        }
+        Ok(())
+    }
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str_exact(s).unwrap_or_default()
+}
+
+fn amount_of(m: Option<&pb::Money>) -> Option<Amount> {
+    parse_money("amount", m).ok()
+}
+
+fn periods_overlap(a: Option<&pb::Period>, b: Option<&pb::Period>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.start <= b.end && b.start <= a.end,
+        _ => true,
+    }
+}
+
+/// Scope an error under a statement body name, leaving envelope-level fields alone.
+fn sc(name: &'static str) -> impl Fn(Error) -> Error {
+    move |e| e.within(name)
+}
+
+/// Apply a book statement (anything but governance) at `ctx.index`. Errors name fields relative to the
+/// statement (e.g. `pledge_announced.amount`).
+pub fn apply(ctx: &Ctx<'_>, body: &Body) -> Result<Vec<Effect>> {
+    let mut out = Out::new(ctx);
+    match body {
+        Body::PlanCreated(p) => plan(&mut out, p, None).map_err(sc("plan_created"))?,
+        Body::GoalDefined(g) => goal(&mut out, g, None).map_err(sc("goal_defined"))?,
+        Body::IndicatorDefined(x) => indicator(&mut out, x, None).map_err(sc("indicator_defined"))?,
+        Body::PledgeAnnounced(p) => pledge(&mut out, p, None).map_err(sc("pledge_announced"))?,
+        Body::ConditionDefined(c) => condition(&mut out, c, None).map_err(sc("condition_defined"))?,
+        Body::CommitmentSigned(c) => commitment(&mut out, c, None).map_err(sc("commitment_signed"))?,
+        Body::TransactionRecorded(t) => transaction(&mut out, t).map_err(sc("transaction_recorded"))?,
+        Body::TransactionReversed(r) => reversal(&mut out, r).map_err(sc("transaction_reversed"))?,
+        Body::InkindDelivered(d) => delivery(&mut out, d).map_err(sc("inkind_delivered"))?,
+        Body::MilestoneUpdated(m) => milestone(&mut out, m).map_err(sc("milestone_updated"))?,
+        Body::ConditionAssessed(a) => assessment(&mut out, a).map_err(sc("condition_assessed"))?,
+        Body::ProgressReported(r) => progress(&mut out, r).map_err(sc("progress_reported"))?,
+        Body::AttestationIssued(a) => attestation(&mut out, a).map_err(sc("attestation_issued"))?,
+        Body::Amended(a) => amendment(&mut out, a).map_err(sc("amended"))?,
+        Body::Withdrawn(w) => withdrawal(&mut out, w).map_err(sc("withdrawn"))?,
+        Body::FxRateRecorded(f) => fx_rate(&mut out, f).map_err(sc("fx_rate_recorded"))?,
+        Body::DeliveryConfirmed(c) => confirmation(&mut out, c).map_err(sc("delivery_confirmed"))?,
+        Body::Charter(_) | Body::PartyAdmitted(_) | Body::KeyRotated(_) | Body::KeyRevoked(_) => {
+            return Err(Error::internal("governance statement routed to the book"))
+        }
+    }
+    Ok(out.effects)
+}
+
+/// Start a subject, or continue the previous version of an amended one (same creation entry and tally).
+fn versioned(
+    out: &Out<'_>,
+    prev: Option<&Subject>,
+    kind: &str,
+    id: &str,
+    plan: &str,
+    party: &str,
+    body: Vec<u8>,
+) -> Subject {
+    match prev {
+        Some(p) => Subject { version: p.version.saturating_add(1), version_at: out.ctx.index, body, ..p.clone() },
+        None => out.new_subject(kind, id, plan, party, body),
+    }
+}
+
+fn immutable(field: &str, old: &str, new: &str) -> Result<()> {
+    if old == new {
+        Ok(())
+    } else {
+        Err(Error::precondition(
+            field,
+            format!("is {old:?} and cannot change in an amendment (amend by withdrawing and re-creating)"),
+        ))
+    }
+}

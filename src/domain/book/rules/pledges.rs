@@ -1,0 +1,155 @@
+//! Pledges: the overlap rule, restatements and their release (DOMAIN.md §4, §7).
+use std::collections::BTreeSet;
+
+use prost::Message;
+use rust_decimal::Decimal;
+
+use super::*;
+
+pub(super) fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) -> Result<()> {
+    let ctx = out.ctx;
+    ctx.party("pledger_id", &p.pledger_id)?;
+    ctx.signed_by("pledger_id", &p.pledger_id, "a pledge")?;
+    out.need("plan_id", PLAN, &p.plan_id)?;
+    for (i, r) in p.recipient_ids.iter().enumerate() {
+        ctx.party(&format!("recipient_ids[{i}]"), r)?;
+    }
+    for (i, g) in p.goals.iter().enumerate() {
+        let goal = out.need(&format!("goals[{i}].goal_id"), GOAL, &g.goal_id)?;
+        if goal.plan_id != p.plan_id {
+            return Err(Error::precondition(
+                format!("goals[{i}].goal_id"),
+                format!("goal {} belongs to plan {}, not {}", g.goal_id, goal.plan_id, p.plan_id),
+            ));
+        }
+    }
+    let amount = amount_of(p.amount.as_ref());
+    if let Some(prev) = prev {
+        let old: pb::PledgeAnnounced = prev.decode()?;
+        immutable("pledger_id", &old.pledger_id, &p.pledger_id)?;
+        immutable("plan_id", &old.plan_id, &p.plan_id)?;
+        immutable("pledge_kind", &old.pledge_kind, &p.pledge_kind)?;
+        if old.restates != p.restates {
+            // Amending a pledge changes what it restates (DOMAIN.md §7): the old restatements are released,
+            // the new ones applied with the same rules as at announcement.
+            release_restatements(out, &old)?;
+            restate(out, p)?;
+        }
+        let old_amount = amount_of(old.amount.as_ref());
+        if let (Some(o), Some(n)) = (&old_amount, &amount) {
+            if o.currency != n.currency && !(prev.tally.committed.is_zero() && prev.tally.delivered.is_zero()) {
+                return Err(Error::precondition(
+                    "amount.currency",
+                    "cannot change once the pledge is committed or delivered",
+                ));
+            }
+            let drawn = prev.tally.committed.max(prev.tally.delivered);
+            if n.value < drawn {
+                return Err(Error::precondition(
+                    "amount.value",
+                    format!("{} is below the {drawn} already committed or delivered against the pledge", n.value),
+                ));
+            }
+        }
+        let s = Subject {
+            version: prev.version.saturating_add(1),
+            version_at: ctx.index,
+            body: p.encode_to_vec(),
+            ..prev.clone()
+        };
+        let mut s = s;
+        s.status = pledge_status(&s, p, ctx.today).into();
+        out.put(s, "amended");
+        return Ok(());
+    }
+    out.fresh("pledge_id", PLEDGE, &p.pledge_id)?;
+    let restated = restate(out, p)?;
+    // Overlap (DOMAIN.md §7): an open pledge of the same pledger, plan and usage period must be restated,
+    // whatever `new_money` says; `new_money` only claims that the part not restated is additional, and a
+    // restatement of 0 declares that none of the other pledge is re-announced.
+    for other in ctx.view.subjects(PLEDGE, &p.plan_id, &p.pledger_id)? {
+        if restated.contains(&other.id) {
+            continue;
+        }
+        let ob: pb::PledgeAnnounced = other.decode()?;
+        let open =
+            !matches!(pledge_status(&other, &ob, ctx.today), "withdrawn" | "superseded" | "fulfilled" | "lapsed");
+        if open && ob.pledge_kind == p.pledge_kind && periods_overlap(ob.usage_period.as_ref(), p.usage_period.as_ref())
+        {
+            return Err(Error::precondition(
+                "restates",
+                format!(
+                    "the pledge overlaps open pledge {} of the same pledger, plan and period: declare `restates` \
+                     (the amount re-announced, 0 if none is), whatever `new_money` says",
+                    other.id
+                ),
+            ));
+        }
+    }
+    let mut s = out.new_subject(PLEDGE, &p.pledge_id, &p.plan_id, &p.pledger_id, p.encode_to_vec());
+    s.signers = vec![p.pledger_id.clone()];
+    s.status = pledge_status(&s, p, ctx.today).into();
+    out.put(s, "created");
+    Ok(())
+}
+
+/// Apply a pledge's restatements: earlier pledges of the same pledger, in their own currency, never
+/// over-restated. Returns the ids restated.
+pub(super) fn restate(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<BTreeSet<String>> {
+    let ctx = out.ctx;
+    let mut restated = BTreeSet::new();
+    for (i, r) in p.restates.iter().enumerate() {
+        let field = format!("restates[{i}]");
+        let mut old = out.need(&format!("{field}.pledge_id"), PLEDGE, &r.pledge_id)?;
+        let old_body: pb::PledgeAnnounced = old.decode()?;
+        if old_body.pledger_id != p.pledger_id {
+            return Err(Error::precondition(
+                format!("{field}.pledge_id"),
+                format!("pledge {} is {}'s; a pledger restates only its own pledges", r.pledge_id, old_body.pledger_id),
+            ));
+        }
+        // A restatement of 0 is allowed: it states, auditably, that none of that pledge is re-announced.
+        let a = money::parse_money_or_zero(&format!("{field}.amount"), r.amount.as_ref())?;
+        let old_amount = amount_of(old_body.amount.as_ref())
+            .ok_or_else(|| Error::precondition(format!("{field}.pledge_id"), "the restated pledge has no amount"))?;
+        if a.currency != old_amount.currency {
+            return Err(Error::invalid(
+                format!("{field}.amount.currency"),
+                format!("is {} but pledge {} is in {}", a.currency, r.pledge_id, old_amount.currency),
+            ));
+        }
+        let restated_total = money::add(&format!("{field}.amount.value"), old.tally.restated, a.value)?;
+        if restated_total > old_amount.value {
+            return Err(Error::precondition(
+                format!("{field}.amount.value"),
+                format!(
+                    "restating {} would restate more than pledge {} ({}; {} already restated)",
+                    a.value, r.pledge_id, old_amount.value, old.tally.restated
+                ),
+            ));
+        }
+        old.tally.restated = restated_total;
+        old.tally.restated_by.push(p.pledge_id.clone());
+        old.status = pledge_status(&old, &old_body, ctx.today).into();
+        restated.insert(r.pledge_id.clone());
+        out.put(old, "restated");
+    }
+    Ok(restated)
+}
+
+/// Release a pledge's restatements (DOMAIN.md §7: a restatement counts only while the restating pledge is
+/// effective as it stands): the restated pledges' totals, `restated_by` and statuses are restored.
+pub(super) fn release_restatements(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<()> {
+    for r in &p.restates {
+        let Some(mut old) = out.get(PLEDGE, &r.pledge_id)? else { continue };
+        let a = money::parse_money_or_zero("restates.amount", r.amount.as_ref())?;
+        old.tally.restated = money::sub("restates.amount.value", old.tally.restated, a.value)?.max(Decimal::ZERO);
+        if let Some(pos) = old.tally.restated_by.iter().position(|x| x == &p.pledge_id) {
+            old.tally.restated_by.remove(pos);
+        }
+        let ob: pb::PledgeAnnounced = old.decode()?;
+        old.status = pledge_status(&old, &ob, out.ctx.today).into();
+        out.put(old, "restatement_released");
+    }
+    Ok(())
+}
