@@ -4,15 +4,16 @@
 //! 2 usage error; 3 the server could not be reached or is unavailable; 4 internal error.
 mod audit;
 mod book;
+mod entries;
 mod keys;
 mod netaudit;
 mod ops;
 mod report;
+mod serve;
 mod witness;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -25,6 +26,8 @@ use crate::json as sj;
 use crate::log::{Ledger, Options};
 use crate::merkle::ProofBundle;
 use crate::pb;
+use entries::{checkpoint, consistency, get, info, verify, CheckpointArgs, ConsistencyArgs, GetArgs, VerifyArgs};
+use serve::{health, serve, HealthArgs, ServeArgs};
 
 /// Accord: a verifiable, append-only ledger of signed multilateral commitments.
 ///
@@ -114,34 +117,6 @@ pub struct ServerArgs {
     /// used (trust on first use) and a warning is printed.
     #[arg(long, env = "ACCORD_LOG_KEY")]
     pub log_key: Option<String>,
-}
-
-/// Every setting: flag, then environment variable, then the --config file (same key names, TOML), then the
-/// default. See docs/OPERATIONS.md.
-#[derive(Debug, Args)]
-struct ServeArgs {
-    /// TOML config file (keys as the flags, with underscores; party_rates as a table).
-    #[arg(long, env = "ACCORD_CONFIG")]
-    config: Option<PathBuf>,
-    /// Print the resolved configuration (JSON) and exit.
-    #[arg(long)]
-    print_config: bool,
-    #[command(flatten)]
-    settings: crate::config::Overrides,
-    /// Start a new ledger although DATA_DIR holds a log key without its database (the key then signs a
-    /// second, unrelated history: only for a key that never published anything).
-    #[arg(long)]
-    new_ledger_with_existing_key: bool,
-}
-
-#[derive(Debug, Args)]
-struct HealthArgs {
-    /// gRPC endpoint of the server.
-    #[arg(long, env = "ACCORD_SERVER", default_value = "http://127.0.0.1:50051")]
-    server: String,
-    /// Service to ask about ("" = the whole server).
-    #[arg(long, default_value = "")]
-    service: String,
 }
 
 #[derive(Debug, Args)]
@@ -238,78 +213,6 @@ struct SubmitArgs {
     /// Directory for the .tlog-proof bundles (default: beside each envelope).
     #[arg(long)]
     proof_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-struct EntryKey {
-    #[arg(long)]
-    index: Option<u64>,
-    /// Hex identity (SHA-256 of the canonical envelope).
-    #[arg(long)]
-    identity: Option<String>,
-    #[arg(long)]
-    statement_id: Option<String>,
-}
-
-#[derive(Debug, Args)]
-struct GetArgs {
-    #[command(flatten)]
-    server: ServerArgs,
-    #[command(flatten)]
-    key: EntryKey,
-    /// Also write the entry's tlog-proof bundle here.
-    #[arg(long)]
-    proof_out: Option<PathBuf>,
-    /// A C2SP tlog-policy file: prove the entry only in a checkpoint its quorum of witnesses cosigned (the
-    /// log key is taken from the policy when --log-key is not given).
-    #[arg(long)]
-    policy: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-struct CheckpointArgs {
-    #[command(flatten)]
-    server: ServerArgs,
-    /// A stored checkpoint of this size instead of the latest.
-    #[arg(long)]
-    size: Option<u64>,
-    /// Write the checkpoint note to this file.
-    #[arg(short, long)]
-    out: Option<PathBuf>,
-    /// A C2SP tlog-policy file: accept the checkpoint only when its quorum of witnesses cosigned it (the
-    /// log key is taken from the policy when --log-key is not given).
-    #[arg(long)]
-    policy: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-struct VerifyArgs {
-    /// Trusted log verifier key (name+hex8+base64) or a file holding it (or give --policy).
-    #[arg(long, env = "ACCORD_LOG_KEY")]
-    log_key: Option<String>,
-    /// A C2SP tlog-policy file (log key, witness keys, quorum): the bundle's checkpoint must satisfy it.
-    #[arg(long)]
-    policy: Option<PathBuf>,
-    /// The .tlog-proof bundle (its extra line carries the leaf unless --leaf is given).
-    bundle: PathBuf,
-    /// Leaf bytes (accord.v1.LogEntry) when the bundle has no extra line.
-    #[arg(long)]
-    leaf: Option<PathBuf>,
-    /// Public key (.pub file, verifier key or 64 hex) of a signer; repeat for co-signers. Keys that the
-    /// statement itself introduces (charter founders, admitted party, rotated key) need not be given.
-    #[arg(long = "signer")]
-    signers: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-struct ConsistencyArgs {
-    #[command(flatten)]
-    server: ServerArgs,
-    /// The older checkpoint note file.
-    old: PathBuf,
-    /// The newer checkpoint note file (default: the server's latest).
-    new: Option<PathBuf>,
 }
 
 /// A failure with its exit code.
@@ -438,154 +341,6 @@ pub(crate) async fn connect(a: &ServerArgs) -> Result<Client> {
         );
     }
     Ok(Client::connect(&a.server, key.as_deref()).await?)
-}
-
-async fn serve(a: ServeArgs, json: bool) -> Result<()> {
-    let file = match &a.config {
-        Some(p) => crate::config::read_file(p)?,
-        None => Default::default(),
-    };
-    let cfg = crate::config::resolve(&a.settings, &file)?;
-    if a.print_config {
-        println!("{}", serde_json::to_string_pretty(&cfg)?);
-        return Ok(());
-    }
-    let new_ledger_with_existing_key = a.new_ledger_with_existing_key;
-    let a = cfg;
-    let mut opts = Options::new(&a.data_dir);
-    opts.high_water = a.high_water.clone();
-    opts.new_ledger_with_existing_key = new_ledger_with_existing_key;
-    opts.origin = Some(a.origin.clone());
-    opts.synchronous_full = a.sync == "full";
-    opts.readers = a.readers;
-    opts.limits = crate::log::Limits {
-        max_payload_bytes: a.max_payload_bytes,
-        max_signatures: a.max_signatures,
-        max_batch: a.max_batch,
-        queue_depth: a.queue_depth,
-    };
-    let existing = a.data_dir.join(crate::log::KEY_FILE).exists();
-    if existing {
-        opts.origin = None; // an existing ledger keeps its own origin
-    }
-    let ledger = Arc::new(tokio::task::spawn_blocking(move || Ledger::open(opts)).await??);
-    let witness_targets = a
-        .witnesses
-        .iter()
-        .map(|w| crate::witness::WitnessTarget::parse(w))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    crate::witness::check_views(&ledger, &witness_targets).await?;
-    let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
-    let addr = listener.local_addr()?;
-    let latest = ledger.latest();
-    let tls_files = match (&a.tls_cert, &a.tls_key) {
-        (Some(c), Some(k)) => Some((
-            std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
-            std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
-        )),
-        _ => None,
-    };
-    // The public page and metrics share the gRPC port's certificate when TLS is on.
-    let http_tls = match &tls_files {
-        Some((c, k)) => Some(crate::server::http_tls_config(c, k)?),
-        None => None,
-    };
-    let http_limits = crate::server::HttpLimits {
-        max_connections: a.max_connections,
-        header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
-    };
-    // One shutdown for the whole process; every listener and task below holds a child token.
-    let shutdown = crate::server::shutdown_token();
-    let mut listeners = Vec::new();
-    let spawn_http = |l: tokio::net::TcpListener, router: axum::Router| {
-        let (tls, limits, stop) = (http_tls.clone(), http_limits.clone(), shutdown.child_token());
-        tokio::spawn(async move {
-            let r = crate::server::serve_http(l, router, tls, limits, stop.cancelled_owned()).await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "HTTP listener stopped");
-            }
-        })
-    };
-    let http = match &a.http {
-        Some(h) => {
-            let l = tokio::net::TcpListener::bind(h).await.with_context(|| format!("binding --http {h}"))?;
-            let http_addr = l.local_addr()?;
-            listeners.push(spawn_http(l, crate::web::router(ledger.clone())));
-            Some(http_addr.to_string())
-        }
-        None => None,
-    };
-    let metrics_addr = match &a.metrics {
-        Some(m) => {
-            let l = tokio::net::TcpListener::bind(m).await.with_context(|| format!("binding --metrics {m}"))?;
-            let addr = l.local_addr()?.to_string();
-            listeners.push(spawn_http(l, crate::web::metrics_router(ledger.clone())));
-            Some(addr)
-        }
-        None => None,
-    };
-    if json {
-        println!(
-            "{}",
-            json!({"listening": addr.to_string(), "http": http, "metrics": metrics_addr, "origin": ledger.origin(), "verifier_key": ledger.verifier_key(), "tree_size": latest.size})
-        );
-    } else {
-        if let Some(h) = &http {
-            println!("accord: public transparency page on http://{h}/");
-        }
-        if let Some(m) = &metrics_addr {
-            println!("accord: metrics on http://{m}/metrics");
-        }
-        println!("accord: serving {} on {addr}", ledger.origin());
-        println!("accord: log verifier key: {}", ledger.verifier_key());
-        println!("accord: tree size {}", latest.size);
-    }
-    for target in witness_targets {
-        let (ledger, stop) = (ledger.clone(), shutdown.child_token());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = crate::witness::run_sender(ledger, target) => {}
-                _ = stop.cancelled() => {}
-            }
-        });
-    }
-    let settings = crate::server::Settings {
-        max_concurrent_requests: a.max_concurrent_requests,
-        request_timeout: std::time::Duration::from_millis(a.request_timeout_ms),
-        rates: crate::api::limits::RateSettings {
-            per_key: a.rate_per_key,
-            burst: a.rate_burst,
-            parties: a.party_rates.clone(),
-            per_client: a.rate_per_client,
-            max_buckets: crate::api::limits::DEFAULT_MAX_BUCKETS,
-        },
-        max_connections: a.max_connections,
-        max_streams_per_connection: a.max_streams_per_connection,
-        request_body_timeout: std::time::Duration::from_millis(a.request_body_timeout_ms),
-        header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
-        tls: match (&a.tls_cert, &a.tls_key) {
-            (Some(c), Some(k)) => Some(crate::server::TlsSettings {
-                cert_pem: std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
-                key_pem: std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
-                client_ca_pem: a
-                    .tls_client_ca
-                    .as_ref()
-                    .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
-                    .transpose()?,
-                require_client_cert: a.require_client_cert,
-            }),
-            _ => None,
-        },
-    };
-    // The drain order: stop accepting and finish in-flight requests on every port, then drain the
-    // sequencer, sign the final checkpoint and close the store.
-    let served = crate::server::serve_grpc(listener, ledger.clone(), settings, shutdown.clone()).await;
-    shutdown.cancel();
-    for l in listeners {
-        let _ = l.await;
-    }
-    crate::server::close(ledger).await?;
-    served
 }
 
 fn init(a: InitArgs, json: bool) -> Result<()> {
@@ -773,215 +528,6 @@ async fn submit(a: SubmitArgs, json: bool) -> Result<()> {
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&json!({"ok": true, "receipts": outs}))?);
-    }
-    Ok(())
-}
-
-async fn get(a: GetArgs, json: bool) -> Result<()> {
-    use pb::get_entry_request::Key;
-    let key = match (&a.key.index, &a.key.identity, &a.key.statement_id) {
-        (Some(i), _, _) => Key::Index(*i),
-        (_, Some(h), _) => Key::Identity(hex::decode(h).context("--identity: not hex")?),
-        (_, _, Some(s)) => Key::StatementId(s.clone()),
-        _ => bail!("give one of --index, --identity, --statement-id"),
-    };
-    let policy = a.policy.as_deref().map(read_policy).transpose()?;
-    let mut server = a.server.clone();
-    if server.log_key.is_none() {
-        server.log_key = policy.as_ref().and_then(|p| p.logs.first()).map(|l| l.verifier_key());
-    }
-    let mut c = connect(&server).await?;
-    if let Some(p) = policy {
-        c = c.with_policy(p);
-    }
-    let (entry, cp) = c.entry(key).await?;
-    let le: pb::LogEntry = prost::Message::decode(entry.leaf.as_slice()).context("leaf is not a LogEntry")?;
-    let env = le.envelope.clone().unwrap_or_default();
-    let st: pb::Statement = prost::Message::decode(env.payload.as_slice()).context("payload is not a Statement")?;
-    if let Some(p) = &a.proof_out {
-        let proof = c
-            .raw()
-            .get_inclusion_proof(pb::GetInclusionProofRequest {
-                leaf: Some(pb::get_inclusion_proof_request::Leaf::Index(entry.index)),
-                tree_size: cp.size,
-            })
-            .await?
-            .into_inner();
-        let bundle = ProofBundle {
-            extra: Some(entry.leaf.clone()),
-            index: entry.index,
-            proof: proof.proof.iter().filter_map(|h| <[u8; 32]>::try_from(h.as_slice()).ok()).collect(),
-            checkpoint: cp.note.clone(),
-        };
-        std::fs::write(p, bundle.to_text())?;
-    }
-    let st_json: serde_json::Value = serde_json::from_str(&sj::statement_to_json(&st)?)?;
-    let out = json!({
-        "index": entry.index,
-        "kind": entry.kind,
-        "statement_id": entry.statement_id,
-        "identity": hex::encode(&entry.identity),
-        "leaf_hash": hex::encode(&entry.leaf_hash),
-        "integrated_at_ms": entry.integrated_at_ms,
-        "signers": env.signatures.iter().map(|s| s.keyid.clone()).collect::<Vec<_>>(),
-        "statement": st_json,
-        "verified_in_tree_size": cp.size,
-    });
-    if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!("entry {} ({}) statement_id {}", entry.index, entry.kind, entry.statement_id);
-        println!("identity {}", hex::encode(&entry.identity));
-        println!("inclusion verified in the checkpoint of size {}", cp.size);
-        println!("{}", serde_json::to_string_pretty(out.get("statement").unwrap_or(&serde_json::Value::Null))?);
-    }
-    Ok(())
-}
-
-fn read_policy(p: &Path) -> Result<crate::crypto::cosign::Policy> {
-    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    crate::crypto::cosign::Policy::parse(&text).with_context(|| format!("{}", p.display()))
-}
-
-async fn checkpoint(a: CheckpointArgs, json: bool) -> Result<()> {
-    let policy = a.policy.as_deref().map(read_policy).transpose()?;
-    let mut server = a.server.clone();
-    if server.log_key.is_none() {
-        server.log_key = policy.as_ref().and_then(|p| p.logs.first()).map(|l| l.verifier_key());
-    }
-    let mut c = connect(&server).await?;
-    let cp = c.checkpoint(a.size).await?;
-    let cosigned_by = match &policy {
-        Some(p) => Some(p.check(&cp.note)?.cosigned_by),
-        None => None,
-    };
-    if let Some(p) = &a.out {
-        std::fs::write(p, &cp.note)?;
-    }
-    if json {
-        println!(
-            "{}",
-            json!({"origin": cp.origin, "tree_size": cp.size, "root_hash": hex::encode(cp.root), "checkpoint": cp.note, "verified": true, "cosigned_by": cosigned_by})
-        );
-    } else {
-        print!("{}", cp.note);
-    }
-    Ok(())
-}
-
-fn verify(a: VerifyArgs, json: bool) -> Result<()> {
-    let policy = a.policy.as_deref().map(read_policy).transpose()?;
-    let log_key = match (&a.log_key, &policy) {
-        (Some(k), _) => keys::read_log_key(k)?,
-        (None, Some(p)) => p.logs.first().map(|l| l.verifier_key()).context("the policy names no log")?,
-        (None, None) => bail!("give --log-key or --policy"),
-    };
-    let verifier = crypto::StrictNoteVerifier::from_verifier_key(&log_key)?;
-    let text = std::fs::read_to_string(&a.bundle).with_context(|| format!("reading {}", a.bundle.display()))?;
-    let bundle = ProofBundle::parse(&text)?;
-    if let Some(p) = &policy {
-        p.check(&bundle.checkpoint)?;
-    }
-    let leaf = match (&a.leaf, &bundle.extra) {
-        (Some(p), _) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-        (None, Some(extra)) => extra.clone(),
-        (None, None) => bail!("the bundle has no extra line with the leaf; pass --leaf"),
-    };
-    let signers = a.signers.iter().map(|s| keys::read_public(s).map(|k| k.1)).collect::<Result<Vec<_>>>()?;
-    let v = client::verify_offline(&leaf, &bundle, &verifier, &signers)?;
-    let kind = v.statement.body.as_ref().map(crate::domain::kind_name).unwrap_or("?");
-    if json {
-        println!(
-            "{}",
-            json!({"ok": true, "index": v.index, "tree_size": v.checkpoint.size, "root_hash": hex::encode(v.checkpoint.root),
-                   "origin": v.checkpoint.origin, "kind": kind, "statement_id": v.statement.statement_id,
-                   "integrated_at_ms": v.entry.integrated_at_ms, "signers": v.verified_signers})
-        );
-    } else {
-        println!(
-            "OK: {} entry {} ({kind}, statement_id {}) is in {}'s tree of size {}",
-            a.bundle.display(),
-            v.index,
-            v.statement.statement_id,
-            v.checkpoint.origin,
-            v.checkpoint.size
-        );
-        println!(
-            "    checkpoint signed by the trusted log key; {} signature(s) verified (verify_strict)",
-            v.verified_signers.len()
-        );
-    }
-    Ok(())
-}
-
-async fn consistency(a: ConsistencyArgs, json: bool) -> Result<()> {
-    let mut c = connect(&a.server).await?;
-    let read_cp = |p: &Path| -> Result<crypto::VerifiedCheckpoint> {
-        let text = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-        crypto::open_checkpoint(&text, c.log_key()).with_context(|| format!("{}", p.display()))
-    };
-    let old = read_cp(&a.old)?;
-    let new = match &a.new {
-        Some(p) => read_cp(p)?,
-        None => c.checkpoint(None).await?,
-    };
-    let (old, new) = if old.size <= new.size { (old, new) } else { (new, old) };
-    let proof = c.check_consistency(&old, &new).await?;
-    if json {
-        println!("{}", json!({"ok": true, "from_size": old.size, "to_size": new.size, "proof_hashes": proof.len()}));
-    } else {
-        println!(
-            "OK: the tree of size {} extends the tree of size {} ({} proof hashes verified)",
-            new.size,
-            old.size,
-            proof.len()
-        );
-    }
-    Ok(())
-}
-
-async fn info(a: ServerArgs, json: bool) -> Result<()> {
-    let mut c = connect(&a).await?;
-    let info = c.raw().get_log_info(pb::GetLogInfoRequest {}).await?.into_inner();
-    if let Some(k) = &a.log_key {
-        if keys::read_log_key(k)? != info.verifier_key {
-            return Err(
-                Error::denied("verifier_key", "the server presents a different log key than the trusted one").into()
-            );
-        }
-    }
-    if json {
-        println!(
-            "{}",
-            json!({"origin": info.origin, "verifier_key": info.verifier_key, "tree_size": info.tree_size,
-                   "root_hash": hex::encode(&info.root_hash), "server_version": info.server_version, "schema_version": info.schema_version})
-        );
-    } else {
-        println!("origin        {}", info.origin);
-        println!("verifier key  {}", info.verifier_key);
-        println!("tree size     {}", info.tree_size);
-        println!("root hash     {}", hex::encode(&info.root_hash));
-        println!("version       {} (schema {})", info.server_version, info.schema_version);
-    }
-    Ok(())
-}
-
-async fn health(a: HealthArgs, json: bool) -> Result<()> {
-    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
-    let channel = client::channel(&a.server).await?;
-    let resp = HealthClient::new(channel)
-        .check(HealthCheckRequest { service: a.service.clone() })
-        .await
-        .map_err(|s| Error::new(Kind::Unavailable, "server", format!("health check failed: {}", s.message())))?;
-    let st = resp.into_inner().status;
-    let serving = st == tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
-    if json {
-        println!("{}", json!({"ok": serving, "status": st}));
-    } else {
-        println!("{}", if serving { "SERVING" } else { "NOT_SERVING" });
-    }
-    if !serving {
-        return Err(Reported(3).into());
     }
     Ok(())
 }
