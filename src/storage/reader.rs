@@ -1,0 +1,229 @@
+//! Read-only connections and their pool (WAL readers never wait behind the writer).
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use super::*;
+
+/// A read-only connection handed out by [`Readers`].
+#[derive(Debug)]
+pub struct Reader {
+    pub(super) conn: Connection,
+    pub(super) cache: std::sync::Arc<HashCache>,
+}
+
+impl Reader {
+    /// SQLite's `PRAGMA quick_check` on this connection's database.
+    pub fn quick_check(&self) -> Result<()> {
+        quick_check(&self.conn, Path::new(self.conn.path().unwrap_or("the database")))
+    }
+
+    pub fn entry_by_index(&self, index: u64) -> Result<Option<EntryRow>> {
+        entry_by(&self.conn, "idx", &index)
+    }
+    pub fn entry_by_identity(&self, identity: &[u8]) -> Result<Option<EntryRow>> {
+        entry_by_identity(&self.conn, identity)
+    }
+    pub fn entry_by_statement_id(&self, sid: &str) -> Result<Option<EntryRow>> {
+        entry_by(&self.conn, "statement_id", &sid)
+    }
+    pub fn index_by_leaf_hash(&self, leaf_hash: &[u8]) -> Result<Option<u64>> {
+        let mut st = self.conn.prepare_cached("SELECT idx, leaf FROM entries WHERE leaf_key = ?1").map_err(db_err)?;
+        let rows = st
+            .query_map([prefix_key(leaf_hash)], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(db_err)?;
+        for r in rows {
+            let (idx, leaf) = r.map_err(db_err)?;
+            if crate::merkle::leaf_hash(&leaf) == leaf_hash {
+                return Ok(Some(idx));
+            }
+        }
+        Ok(None)
+    }
+    /// Entries with `start <= idx < end`, at most `limit`.
+    pub fn entries(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLS} FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx LIMIT ?3"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
+        rows.map(|r| r.map(complete).map_err(db_err)).collect()
+    }
+    pub fn checkpoint(&self, size: u64) -> Result<Option<CheckpointRow>> {
+        self.conn
+            .prepare_cached("SELECT size, root, note FROM checkpoints WHERE size = ?1")
+            .map_err(db_err)?
+            .query_row([size], checkpoint_row)
+            .optional()
+            .map_err(db_err)
+    }
+    pub fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        latest_checkpoint(&self.conn)
+    }
+    /// The first `count` stored tree hashes by stored-hash index (audits); a missing row is an error.
+    pub fn stored_hashes(&self, count: u64) -> Result<Vec<[u8; 32]>> {
+        let mut st = self.conn.prepare("SELECT id, hash FROM tree_hashes WHERE id < ?1 ORDER BY id").map_err(db_err)?;
+        let rows = st.query_map([count], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(db_err)?;
+        let mut out = Vec::with_capacity(count as usize);
+        for row in rows {
+            let (id, h) = row.map_err(db_err)?;
+            if id != out.len() as u64 {
+                return Err(Error::internal(format!("stored tree hash {} is missing", out.len())));
+            }
+            out.push(h.try_into().map_err(|_| Error::internal(format!("stored tree hash {id} is not 32 bytes")))?);
+        }
+        if out.len() as u64 != count {
+            return Err(Error::internal(format!("{} of {count} stored tree hashes present", out.len())));
+        }
+        Ok(out)
+    }
+    /// All stored checkpoints in size order (audits).
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        let mut st = self.conn.prepare("SELECT size, root, note FROM checkpoints ORDER BY size").map_err(db_err)?;
+        let rows = st.query_map([], checkpoint_row).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+    pub fn meta(&self) -> Result<Meta> {
+        read_meta(&self.conn)
+    }
+    /// Run `f` inside one read transaction: everything it reads is from the same committed state
+    /// (entries, projections and the checkpoint committed with them).
+    /// Nested calls join the enclosing snapshot.
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        self.conn.execute_batch("BEGIN").map_err(db_err)?;
+        let out = f(self);
+        let _ = self.conn.execute_batch("COMMIT");
+        out
+    }
+    pub fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+        subject(&self.conn, kind, id)
+    }
+    /// Subjects in id order, filtered; `visit` returns false to stop.
+    pub fn scan_subjects(&self, f: &SubjectFilter, mut visit: impl FnMut(Subject) -> Result<bool>) -> Result<()> {
+        // One statement per filter shape, each with the index that reads only the matching rows (without
+        // statistics SQLite would walk every subject of the kind in primary-key order instead). Every shape
+        // names all four parameters (`?2 = ?2` where a filter is unused), so they bind alike.
+        let (index, filter) = match (f.plan_id.is_empty(), f.party_id.is_empty()) {
+            (true, true) => ("", ""),
+            (true, false) => ("INDEXED BY subjects_party", "AND party_id = ?3"),
+            (false, true) => ("INDEXED BY subjects_plan_party", "AND plan_id = ?2"),
+            (false, false) => ("INDEXED BY subjects_plan_party", "AND plan_id = ?2 AND party_id = ?3"),
+        };
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SUBJECT_COLS} FROM subjects {index} WHERE kind = ?1 {filter} AND id > ?4
+                 AND ?2 = ?2 AND ?3 = ?3 ORDER BY id"
+            ))
+            .map_err(db_err)?;
+        let mut rows = st.query(params![f.kind, f.plan_id, f.party_id, f.after]).map_err(db_err)?;
+        while let Some(r) = rows.next().map_err(db_err)? {
+            let s = finish_subject(&self.conn, subject_row(r).map_err(db_err)?)?;
+            if !visit(s)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+    /// Every entry that touched a subject, in log order.
+    pub fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT idx, action FROM history WHERE kind = ?1 AND id = ?2 ORDER BY idx, action")
+            .map_err(db_err)?;
+        let rows = st
+            .query_map(params![kind, id], |r| Ok(HistoryRow { index: r.get(0)?, action: r.get(1)? }))
+            .map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+    /// Governance state (parties and their key history).
+    pub fn governance(&self) -> Result<Governance> {
+        load_governance(&self.conn)
+    }
+    /// Stored hashes, upper levels from the shared cache.
+    pub fn hashes(&self) -> CachedHashes<'_> {
+        CachedHashes { db: SqlHashes(&self.conn), cache: &self.cache }
+    }
+}
+
+/// A small pool of read-only connections (WAL readers never wait behind the writer).
+#[derive(Debug)]
+pub struct Readers {
+    pub(super) path: PathBuf,
+    pub(super) idle: Mutex<Vec<Reader>>,
+    pub(super) cache: std::sync::Arc<HashCache>,
+    pub(super) open: Mutex<usize>,
+    pub(super) available: Condvar,
+    pub(super) max: usize,
+}
+
+impl Readers {
+    pub fn new(path: &Path, max: usize) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            cache: Default::default(),
+            open: Mutex::new(0),
+            available: Condvar::new(),
+            max: max.max(1),
+        }
+    }
+
+    fn open_reader(&self) -> Result<Reader> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+        conn.pragma_update(None, "cache_size", -8_000).map_err(db_err)?;
+        Ok(Reader { conn, cache: self.cache.clone() })
+    }
+
+    /// Run `f` with a reader. Blocking: call from a blocking context.
+    pub fn with<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
+        let reader = loop {
+            if let Some(r) = crate::sync::lock(&self.idle).pop() {
+                break r;
+            }
+            let mut open = crate::sync::lock(&self.open);
+            if *open < self.max {
+                *open = open.saturating_add(1);
+                drop(open);
+                match self.open_reader() {
+                    Ok(r) => break r,
+                    Err(e) => {
+                        let mut open = crate::sync::lock(&self.open);
+                        *open = open.saturating_sub(1);
+                        return Err(e);
+                    }
+                }
+            }
+            drop(self.available.wait_timeout(open, std::time::Duration::from_millis(50)));
+        };
+        let out = f(&reader);
+        crate::sync::lock(&self.idle).push(reader);
+        self.available.notify_one();
+        out
+    }
+
+    /// Connections currently open (metrics).
+    pub fn open_count(&self) -> usize {
+        *crate::sync::lock(&self.open)
+    }
+    /// Connections currently lent out (metrics).
+    pub fn busy_count(&self) -> usize {
+        self.open_count().saturating_sub(crate::sync::lock(&self.idle).len())
+    }
+}
+
+/// Open a database file read-only, outside any server (audits, tests).
+pub fn open_read_only(path: &Path) -> Result<Reader> {
+    Readers::new(path, 1).open_reader()
+}

@@ -1,0 +1,142 @@
+//! The schema: tables, append-only triggers, pragmas, creation and the meta row.
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::*;
+
+/// Current schema version; a database with another version refuses to open.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE entries (
+    idx INTEGER PRIMARY KEY,
+    identity_key INTEGER NOT NULL,
+    leaf_key INTEGER NOT NULL,
+    statement_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    integrated_at_ms INTEGER NOT NULL,
+    leaf BLOB NOT NULL
+);
+CREATE INDEX entries_identity_key ON entries (identity_key);
+CREATE INDEX entries_leaf_key ON entries (leaf_key);
+CREATE TABLE tree_hashes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE charter (id INTEGER PRIMARY KEY CHECK (id = 0), name TEXT NOT NULL, admission_k INTEGER NOT NULL);
+CREATE TABLE parties (
+    party_id TEXT PRIMARY KEY, name TEXT NOT NULL, roles TEXT NOT NULL,
+    organisation_type TEXT NOT NULL, country TEXT NOT NULL, admitted_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE party_keys (
+    keyid TEXT PRIMARY KEY, party_id TEXT NOT NULL, public_key BLOB NOT NULL,
+    added_at INTEGER NOT NULL, revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE subjects (
+    kind TEXT NOT NULL, id TEXT NOT NULL, plan_id TEXT NOT NULL, party_id TEXT NOT NULL, status TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version_at INTEGER NOT NULL, version INTEGER NOT NULL,
+    signers TEXT NOT NULL,
+    body BLOB NOT NULL, tally TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX subjects_plan_party ON subjects (kind, plan_id, party_id, id);
+CREATE INDEX subjects_party ON subjects (kind, party_id, id);
+CREATE TABLE history (
+    kind TEXT NOT NULL, id TEXT NOT NULL, idx INTEGER NOT NULL, action TEXT NOT NULL,
+    PRIMARY KEY (kind, id, idx, action)
+) WITHOUT ROWID;
+"#;
+
+pub(super) fn pragmas(c: &Connection, synchronous_full: bool) -> Result<()> {
+    c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+    c.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+    c.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" }).map_err(db_err)?;
+    c.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
+    // 64 MiB: the writer's index pages (identity, leaf hash, statement id) stay cached at a million entries.
+    c.pragma_update(None, "cache_size", -64_000).map_err(db_err)?;
+    // Savepoint sub-journals stay in memory instead of a temporary file (one savepoint per request).
+    c.pragma_update(None, "temp_store", "MEMORY").map_err(db_err)?;
+    // REPLACE's implicit delete fires the append-only delete triggers too.
+    c.pragma_update(None, "recursive_triggers", "ON").map_err(db_err)?;
+    Ok(())
+}
+
+/// `PRAGMA quick_check` on a connection.
+pub(super) fn quick_check(c: &Connection, path: &Path) -> Result<()> {
+    let mut st = c.prepare("PRAGMA quick_check").map_err(db_err)?;
+    let problems: Vec<String> = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    if problems.len() == 1 && problems.first().is_some_and(|p| p == "ok") {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        "data_dir",
+        format!(
+            "{} is damaged (SQLite quick_check: {}); restore it from a backup (accord restore)",
+            path.display(),
+            problems.into_iter().take(5).collect::<Vec<_>>().join("; ")
+        ),
+    ))
+}
+
+/// The append-only triggers of the log tables: no UPDATE, no DELETE, and no INSERT over an existing key
+/// (which `INSERT OR REPLACE` would otherwise turn into a silent delete, whatever `recursive_triggers` says
+/// on the connection that does it). Created if missing on every open, so older databases get them too.
+pub(super) fn append_only_triggers() -> String {
+    let mut sql = String::new();
+    for (t, key) in [
+        ("meta", "key = NEW.key"),
+        ("entries", "idx = NEW.idx OR statement_id = NEW.statement_id"),
+        ("tree_hashes", "id = NEW.id"),
+        ("checkpoints", "size = NEW.size"),
+    ] {
+        sql.push_str(&format!(
+            "CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;
+             CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;
+             CREATE TRIGGER IF NOT EXISTS {t}_no_replace BEFORE INSERT ON {t} WHEN EXISTS (SELECT 1 FROM {t} WHERE {key})
+             BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;"
+        ));
+    }
+    sql
+}
+
+/// Create the schema (with its append-only triggers) and the meta rows.
+pub(super) fn create(c: &Connection, origin: &str, verifier_key: &str) -> Result<()> {
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    sql.push_str(SCHEMA);
+    sql.push_str(&append_only_triggers());
+    sql.push_str("COMMIT;");
+    c.execute_batch(&sql).map_err(db_err)?;
+    c.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('origin', ?2), ('verifier_key', ?3)",
+        params![SCHEMA_VERSION.to_string(), origin, verifier_key],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Meta information of a ledger database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub schema_version: u32,
+    pub origin: String,
+    pub verifier_key: String,
+}
+
+pub(super) fn read_meta(c: &Connection) -> Result<Meta> {
+    let get = |k: &str| -> Result<String> {
+        c.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?
+            .ok_or_else(|| Error::internal(format!("database has no meta row {k:?}")))
+    };
+    let v = get("schema_version")?;
+    Ok(Meta {
+        schema_version: v.parse().map_err(|_| Error::internal("bad schema_version"))?,
+        origin: get("origin")?,
+        verifier_key: get("verifier_key")?,
+    })
+}
