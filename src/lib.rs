@@ -11,12 +11,13 @@
 //! - [`json`]: the protobuf JSON mapping, statement templates.
 //! - [`domain`]: statement validation, governance (charter, admission, keys), the coalition's book
 //!   (pledges, commitments, flows ...), exact money and signer rules. Pure: no clock, file or network.
-//! - [`storage`]: the SQLite schema, the writer connection and the read-only pool. The only module
-//!   that names rusqlite.
+//! - [`storage`]: the SQLite schema, the writer connection, row readers, the hash cache and the read-only
+//!   pool, one file each. The only module that names rusqlite.
 //! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API.
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
 //! - [`witness`]: the C2SP tlog-witness server and the ledger's witness client.
-//! - [`report`]: transparency reports (every view of DOMAIN.md §5) and their renderers.
+//! - [`report`]: transparency reports: a plan's context loaded once, one file per view of DOMAIN.md §5 and
+//!   §7, the JSON model, and one renderer per format (CSV, Markdown, HTML), IATI and OCDS exports.
 //! - [`audit`]: whole-ledger audit with evidence.
 //! - [`api`]: error→Status mapping, the gRPC service implementations.
 //! - [`server`]: transport, health, reflection, graceful shutdown.
