@@ -192,7 +192,8 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     let (funding, total) = funding::funding(&ctx)?;
     let coverage = coverage::coverage(&ctx, &total)?;
     let (usage_years, usage_years_total) = usage::usage_years(&ctx)?;
-    let (timeliness, periods) = periods::timeliness(&ctx)?;
+    let filed = periods::filed(&ctx)?;
+    let (timeliness, periods) = periods::timeliness(&ctx, &filed);
     let txn_subjects: Vec<&Subject> = ctx.txns.iter().map(|t| &t.s).collect();
     let plan = &ctx.plan;
     Ok(Report {
@@ -221,7 +222,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
         delivery: delivery::view(&ctx)?,
         timeliness,
         periods,
-        verification: periods::verification(&ctx)?,
+        verification: periods::verification(&ctx, &filed)?,
         amendments: amendments::amendments(&ctx)?,
         corrections: corrections::log(r, &ctx.gov, &txn_subjects)?,
         unconverted: ctx.unconverted(),

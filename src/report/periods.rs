@@ -1,7 +1,7 @@
 //! Timeliness and verification coverage (DOMAIN.md §5, §7): per reporter overall, and per reporting period
 //! with every reporter within it, reports owed and not filed shown as missing with the days they are
 //! overdue. A pure function of the reports filed, the reporters owing and their schedules.
-use super::context::{Commit, PlanContext};
+use super::context::PlanContext;
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -218,105 +218,83 @@ fn period_view(pe: i64, as_of: i64, reporters: Vec<PeriodReporter>) -> PeriodVie
     v
 }
 
-/// Timeliness per reporter and per period, from the reports the plan's context holds.
-pub(super) fn timeliness(ctx: &PlanContext<'_>) -> Result<(Vec<Timeliness>, Vec<PeriodView>)> {
-    let r = ctx.r;
-    let plan = &ctx.plan;
-    let as_of = ctx.as_of;
-    let conv = |a: &Amount, entry: u64| ctx.conv(a, entry);
-    let commits = &ctx.commits;
-    let reports = &ctx.reports;
-    let attested = &ctx.attested;
-    let opinion_of = &ctx.opinion_of;
-    let verified_value = |rep: &Subject, item: &str| ctx.verified_value(rep, item);
-    let is_external_commit = |c: &Commit| ctx.is_external(c);
-    // Timeliness and verification coverage per reporter and per reporting period (DOMAIN.md §7): the
-    // reporters owing reports are the plan's expected reporters, every party that filed one, and the
-    // recipients of external commitments.
-    let mut others: BTreeSet<String> = reports.iter().map(|s| s.party_id.clone()).collect();
-    others.extend(commits.iter().filter(|c| is_external_commit(c)).map(|c| c.c.recipient_id.clone()));
+/// Every progress report of the plan as the timeliness and verification views see it, read once: its
+/// period, integration and attestation days, the opinion covering it, and its co-financing as reported and
+/// (when attested) as verified, in the reporting currency.
+pub(super) fn filed(ctx: &PlanContext<'_>) -> Result<Vec<Filed>> {
     let mut filed = Vec::new();
-    for rep in reports.iter() {
+    for rep in &ctx.reports {
         let b: pb::ProgressReported = rep.decode()?;
-        let attested_at = attested.get(&rep.created_at).map(|(_, _, i)| integrated_day(r, *i)).transpose()?;
+        let attested_at = ctx.attested.get(&rep.created_at).map(|(_, _, i)| integrated_day(ctx.r, *i)).transpose()?;
         let (mut reported, mut verified) = (None, None);
         if let Some(m) = b.co_financing_realised.as_ref() {
             let mut a = amount(Some(m))?;
-            reported = Some(conv(&a, rep.created_at)?);
+            reported = Some(ctx.conv(&a, rep.created_at)?);
             if attested_at.is_some() {
-                if let Some(v) = verified_value(rep, "co_financing_realised") {
+                if let Some(v) = ctx.verified_value(rep, "co_financing_realised") {
                     a.value = dec(&v);
                 }
-                verified = Some(conv(&a, rep.created_at)?);
+                verified = Some(ctx.conv(&a, rep.created_at)?);
             }
         }
-        filed.push(periods::Filed {
+        filed.push(Filed {
             party: rep.party_id.clone(),
             report_id: rep.id.clone(),
             period_end: date::parse_date(&b.period.unwrap_or_default().end).unwrap_or(0),
-            integrated: integrated_day(r, rep.created_at)?,
+            integrated: integrated_day(ctx.r, rep.created_at)?,
             attested: attested_at,
-            opinion: opinion_of.get(&rep.created_at).map(|o| o.1.clone()).unwrap_or_default(),
+            opinion: ctx.opinion_of.get(&rep.created_at).map(|o| o.1.clone()).unwrap_or_default(),
             reported,
             verified,
         });
     }
-    let (timeliness, period_views) = build(plan, as_of, &owing(plan, others), &filed);
-
-    Ok((timeliness, period_views))
+    Ok(filed)
 }
 
-/// Verification coverage over the whole plan.
-pub(super) fn verification(ctx: &PlanContext<'_>) -> Result<Verification> {
-    let r = ctx.r;
-    let conv = |a: &Amount, entry: u64| ctx.conv(a, entry);
-    let reports = &ctx.reports;
-    let attestations = &ctx.attestations;
-    let attested = &ctx.attested;
-    let verified_value = |rep: &Subject, item: &str| ctx.verified_value(rep, item);
-    // Verification coverage.
-    let mut reported_amount = Decimal::ZERO;
-    let mut verified_amount = Decimal::ZERO;
-    let mut n_attested = 0u32;
-    let mut lags = Vec::new();
+/// Timeliness per reporter and per period (DOMAIN.md §7): the reporters owing reports are the plan's
+/// expected reporters, every party that filed one, and the recipients of external commitments.
+pub(super) fn timeliness(ctx: &PlanContext<'_>, filed: &[Filed]) -> (Vec<Timeliness>, Vec<PeriodView>) {
+    let mut others: BTreeSet<String> = ctx.reports.iter().map(|s| s.party_id.clone()).collect();
+    others.extend(ctx.commits.iter().filter(|c| ctx.is_external(c)).map(|c| c.c.recipient_id.clone()));
+    build(&ctx.plan, ctx.as_of, &owing(&ctx.plan, others), filed)
+}
+
+/// Verification coverage over the whole plan: co-financing reported vs verified, reports attested, the
+/// median attestation lag, and the opinions of the attestations covering any report.
+pub(super) fn verification(ctx: &PlanContext<'_>, filed: &[Filed]) -> Result<Verification> {
     let mut opinions: BTreeMap<String, u32> = BTreeMap::new();
-    for a in attestations.iter() {
+    for a in &ctx.attestations {
         let body: pb::AttestationIssued = a.decode()?;
-        if a.tally.covered.iter().any(|i| reports.iter().any(|r| r.created_at == *i)) {
+        if a.tally.covered.iter().any(|i| ctx.reports.iter().any(|r| r.created_at == *i)) {
             opinions.entry(body.opinion.clone()).or_default().acc(1);
         }
     }
-    for rep in reports.iter() {
-        let b: pb::ProgressReported = rep.decode()?;
-        let attested_here = attested.get(&rep.created_at);
-        if let Some((_, _, at_idx)) = attested_here {
+    let (mut reported_amount, mut verified_amount) = (Decimal::ZERO, Decimal::ZERO);
+    let mut n_attested = 0u32;
+    let mut lags = Vec::new();
+    for f in filed {
+        if let Some(at) = f.attested {
             n_attested.acc(1);
-            lags.push(integrated_day(r, *at_idx)?.saturating_sub(integrated_day(r, rep.created_at)?));
+            lags.push(at.saturating_sub(f.integrated));
         }
-        if let Some(m) = b.co_financing_realised.as_ref() {
-            let usd = conv(&amount(Some(m))?, rep.created_at)?;
-            reported_amount.acc(usd);
-            if attested_here.is_some() {
-                let mut a = amount(Some(m))?;
-                if let Some(v) = verified_value(rep, "co_financing_realised") {
-                    a.value = dec(&v);
-                }
-                verified_amount.acc(conv(&a, rep.created_at)?);
-            }
+        if let Some(x) = f.reported {
+            reported_amount.acc(x);
+        }
+        if let Some(x) = f.verified {
+            verified_amount.acc(x);
         }
     }
-    let verification = Verification {
+    let n = filed.len() as u32;
+    Ok(Verification {
         reported_amount: d(reported_amount),
         verified_amount: d(verified_amount),
         verified_share: pct(verified_amount, reported_amount),
-        reports: reports.len() as u32,
+        reports: n,
         reports_attested: n_attested,
-        attested_share: pct(Decimal::from(n_attested), Decimal::from(reports.len() as u32)),
+        attested_share: pct(Decimal::from(n_attested), Decimal::from(n)),
         median_attestation_lag_days: median(&mut lags),
         opinions,
-    };
-
-    Ok(verification)
+    })
 }
 
 #[cfg(test)]
