@@ -9,7 +9,9 @@
 //! - [`sync`], [`error`], [`pb`] (generated protobuf), [`metrics`]: the ground floor.
 //! - [`crypto`]: keys, DSSE PAE, envelopes; re-exports the note and cosignature API of `accord-tlog`.
 //! - [`json`]: the protobuf JSON mapping, statement templates.
-//! - [`domain`]: statement validation, governance (charter, admission, keys), the coalition's book
+//! - [`proto`]: the wire ⇄ domain boundary: a protobuf statement parsed once into the typed statement of
+//!   `accord-domain`, with every stateless rule of its shape.
+//! - [`domain`]: governance (charter, admission, keys), the coalition's book
 //!   (pledges, commitments, flows ...), exact money and signer rules. Pure: no clock, file or network.
 //! - [`storage`]: the SQLite schema, the writer connection, row readers, the hash cache and the read-only
 //!   pool, one file each. The only module that names rusqlite.
@@ -45,6 +47,7 @@ pub mod json;
 pub mod log;
 pub mod metrics;
 pub mod pb;
+pub mod proto;
 pub mod query;
 pub mod report;
 pub mod server;

@@ -1,25 +1,4 @@
-//! Exact money: the pure rules live in `accord-domain` ([`accord_domain::money`], re-exported here); this
-//! module adds the wire boundary, reading a protobuf `Money`.
+//! Exact money: the pure rules live in `accord-domain` ([`accord_domain::money`], re-exported here), the
+//! reading of a protobuf `Money` in [`crate::proto`].
+pub use crate::proto::{parse_money, parse_money_or_zero};
 pub use accord_domain::money::*;
-
-use crate::error::{Error, Result};
-use crate::pb::Money;
-
-/// Check a `Money`: positive exact value, ISO 4217 currency, required value date.
-pub fn parse_money(field: &str, m: Option<&Money>) -> Result<Amount> {
-    let m = m.ok_or_else(|| Error::invalid(field, "is required (value, currency, value_date)"))?;
-    Ok(parse_amount(field, &m.value, &m.currency, &m.value_date)?)
-}
-
-/// Like [`parse_money`], but 0 is allowed: a restated amount of 0 states that none of a pledge is
-/// re-announced (DOMAIN.md §7).
-pub fn parse_money_or_zero(field: &str, m: Option<&Money>) -> Result<Amount> {
-    if let Some(x) = m {
-        if parse_decimal(&format!("{field}.value"), &x.value)?.is_zero() {
-            let one = Money { value: "1".into(), ..x.clone() };
-            let a = parse_money(field, Some(&one))?;
-            return Ok(Amount { value: rust_decimal::Decimal::ZERO, ..a });
-        }
-    }
-    parse_money(field, m)
-}

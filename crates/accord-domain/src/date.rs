@@ -79,6 +79,41 @@ pub fn format_date(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// A calendar day in the plausible window, parsed once from `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(i64);
+
+impl Day {
+    /// Parse `YYYY-MM-DD` in years [`MIN_YEAR`]..=[`MAX_YEAR`], or refuse it naming `field`.
+    pub fn parse(field: &str, s: &str) -> crate::Result<Self> {
+        parse_date(s)
+            .map(Day)
+            .ok_or_else(|| crate::Refusal::invalid(field, format!("{s:?} is not a date of the form YYYY-MM-DD")))
+    }
+    /// An optional day: empty text is `None`.
+    pub fn parse_opt(field: &str, s: &str) -> crate::Result<Option<Self>> {
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            Self::parse(field, s).map(Some)
+        }
+    }
+    /// The day of a day number, if it lies in the plausible window.
+    pub fn from_days(days: i64) -> Option<Self> {
+        in_window(days).then_some(Day(days))
+    }
+    /// Days since 1970-01-01.
+    pub fn days(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_date(self.0))
+    }
+}
+
 /// Day number of a Unix time in milliseconds.
 pub fn day_of_ms(ms: i64) -> i64 {
     ms.div_euclid(86_400_000)

@@ -9,6 +9,8 @@
 //! - [`date`]: calendar days (`YYYY-MM-DD`, proleptic Gregorian) in the plausible window 1900–2200.
 //! - [`text`]: identifiers and free text: lengths, character sets, control and bidi characters.
 //! - [`error`]: [`Refusal`], why a value was refused.
+//! - [`ids`]: validated identifiers, one type per thing named; [`codes`]: the code lists as enums.
+//! - [`statement`]: typed statements, one struct per kind, parsed once at the wire boundary.
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![warn(clippy::too_many_lines)]
 #![cfg_attr(
@@ -16,9 +18,12 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+pub mod codes;
 pub mod date;
 pub mod error;
+pub mod ids;
 pub mod money;
+pub mod statement;
 pub mod text;
 
 pub use error::{Refusal, RefusalKind, Result};

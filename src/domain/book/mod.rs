@@ -2,15 +2,13 @@
 //! transactions, deliveries, milestones, assessments, progress reports, attestations, amendments,
 //! withdrawals and FX rates.
 //!
-//! Two stages, as for governance: [`check_shape`] is stateless (formats, code lists, sums that need no
-//! state); [`apply`] runs in the sequencer against the state as of the entry (through [`StateView`]),
+//! Two stages, as for governance: the stateless checks (formats, code lists, sums that need no state) are
+//! made once when the statement is parsed at the wire boundary ([`crate::proto`]); [`apply`] runs in the sequencer against the state as of the entry (through [`StateView`]),
 //! checks signers and invariants, and returns the [`Effect`]s that update the projections. Every rule
 //! names itself and the field in its error.
 //!
-//! - [`shape`]: the stateless checks (formats, code lists, sums that need no state);
 //! - [`rules`]: the signer rules and invariants applied in order, producing effects.
 mod rules;
-mod shape;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,7 +74,7 @@ pub const PLEDGE_STATUSES: &[&str] = &[
     "superseded",
 ];
 /// Most items in any repeated field of a statement body.
-pub const MAX_ITEMS: usize = 1000;
+pub use accord_domain::statement::MAX_ITEMS;
 
 /// One thing the ledger tracks, as projected from the log: its compiled (latest) version and the running
 /// figures derived from later entries.
@@ -369,4 +367,3 @@ pub fn condition_status(t: &Tally) -> String {
 }
 
 pub use rules::{apply, Ctx};
-pub use shape::check_shape;

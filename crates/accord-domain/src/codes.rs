@@ -1,0 +1,311 @@
+//! The code lists a statement's fields take their values from (DOMAIN.md §2–§4, IATI and OECD code
+//! lists), as enums: parsed once from their wire spelling, compared as values after.
+use std::fmt;
+
+use crate::error::{Refusal, Result};
+
+macro_rules! code_list {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in the order the code list gives them.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+            /// Every wire spelling, in the same order.
+            pub const NAMES: &'static [&'static str] = &[$($text,)*];
+
+            /// The wire spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            /// Parse the wire spelling, or refuse it naming `field` and the values allowed.
+            pub fn parse(field: &str, s: &str) -> Result<Self> {
+                match s {
+                    $($text => Ok($name::$variant),)*
+                    _ => Err(Refusal::invalid(field, format!("{s:?} is not one of {}", Self::NAMES.join(", ")))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+code_list! {
+    /// Roles a party may hold (DOMAIN.md §2).
+    Role {
+        /// Provides funds.
+        Funder = "funder",
+        /// The government of a partner country.
+        PartnerGovernment = "partner_government",
+        /// Implements activities.
+        Implementer = "implementer",
+        /// Runs the coalition's secretariat.
+        Secretariat = "secretariat",
+        /// Attests to what was reported.
+        Auditor = "auditor",
+        /// Assesses conditions.
+        Assessor = "assessor",
+        /// Publishes exchange rates.
+        RatePublisher = "rate_publisher",
+        /// Reads, signs nothing of the book.
+        Observer = "observer",
+    }
+}
+
+code_list! {
+    /// What a pledge promises (DOMAIN.md §3).
+    PledgeKind {
+        /// Money.
+        Money = "money",
+        /// Goods and services, valued.
+        InKind = "in_kind",
+        /// Policy actions with milestones.
+        PolicyAction = "policy_action",
+    }
+}
+
+code_list! {
+    /// Where a pledge's resources come from.
+    FundingSource {
+        /// From outside the partner country.
+        External = "external",
+        /// The partner's own resources (co-financing).
+        DomesticOwnResources = "domestic_own_resources",
+        /// Private sources.
+        Private = "private",
+    }
+}
+
+code_list! {
+    /// The kind of a condition.
+    ConditionType {
+        /// A policy action.
+        Policy = "policy",
+        /// A performance target.
+        Performance = "performance",
+        /// A fiduciary requirement.
+        Fiduciary = "fiduciary",
+        /// Co-financing by named parties.
+        CoFinancing = "co_financing",
+    }
+}
+
+code_list! {
+    /// The outcome of a condition's assessment.
+    Outcome {
+        /// Met.
+        Met = "met",
+        /// Not met.
+        NotMet = "notMet",
+        /// Partially met.
+        PartiallyMet = "partiallyMet",
+        /// Waived.
+        Waived = "waived",
+    }
+}
+
+code_list! {
+    /// The status a milestone update reports.
+    MilestoneStatus {
+        /// Met.
+        Met = "met",
+        /// Not met.
+        NotMet = "notMet",
+        /// Partially met.
+        PartiallyMet = "partiallyMet",
+    }
+}
+
+code_list! {
+    /// An auditor's opinion (DOMAIN.md §3).
+    Opinion {
+        /// Verified.
+        Verified = "verified",
+        /// Verified, with exceptions listed as adjustments.
+        VerifiedWithExceptions = "verified_with_exceptions",
+        /// Not verified.
+        NotVerified = "not_verified",
+        /// The auditor could not verify.
+        UnableToVerify = "unable_to_verify",
+    }
+}
+
+code_list! {
+    /// Which side of a plan's boundary a flow crosses (OCHA FTS).
+    Boundary {
+        /// Into the plan.
+        Incoming = "incoming",
+        /// Between parties inside the plan: counted once.
+        Internal = "internal",
+        /// Out of the plan.
+        Outgoing = "outgoing",
+    }
+}
+
+code_list! {
+    /// A goal classification's vocabulary.
+    Vocabulary {
+        /// OECD DAC 5-digit sector.
+        Dac5 = "dac5",
+        /// SDG target.
+        SdgTarget = "sdg_target",
+        /// The plan's own codes.
+        Plan = "plan",
+    }
+}
+
+code_list! {
+    /// Kinds of subject a withdrawal may name.
+    Withdrawable {
+        /// A pledge.
+        Pledge = "pledge",
+        /// A condition.
+        Condition = "condition",
+        /// A commitment.
+        Commitment = "commitment",
+    }
+}
+
+code_list! {
+    /// How often reports are due.
+    Frequency {
+        /// Every month.
+        Monthly = "monthly",
+        /// Every quarter.
+        Quarterly = "quarterly",
+        /// Every half year.
+        Semiannual = "semiannual",
+        /// Every year.
+        Annual = "annual",
+    }
+}
+
+code_list! {
+    /// The period a co-financing ratio is measured over.
+    CoFinancingPeriod {
+        /// Each calendar year.
+        Year = "year",
+        /// The whole plan.
+        Plan = "plan",
+    }
+}
+
+/// IATI TransactionType codes a transaction may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TransactionType {
+    /// 1: incoming funds.
+    IncomingFunds,
+    /// 3: disbursement.
+    Disbursement,
+    /// 4: expenditure.
+    Expenditure,
+    /// 7: reimbursement.
+    Reimbursement,
+}
+
+impl TransactionType {
+    /// The IATI code.
+    pub fn code(self) -> u32 {
+        match self {
+            Self::IncomingFunds => 1,
+            Self::Disbursement => 3,
+            Self::Expenditure => 4,
+            Self::Reimbursement => 7,
+        }
+    }
+
+    /// Parse an IATI code, or refuse it naming `field`.
+    pub fn parse(field: &str, code: u32) -> Result<Self> {
+        match code {
+            1 => Ok(Self::IncomingFunds),
+            3 => Ok(Self::Disbursement),
+            4 => Ok(Self::Expenditure),
+            7 => Ok(Self::Reimbursement),
+            _ => Err(Refusal::invalid(
+                field,
+                format!(
+                    "{code} is not one of 1 (incoming funds), 3 (disbursement), 4 (expenditure), 7 (reimbursement)"
+                ),
+            )),
+        }
+    }
+
+    /// Whether the transaction pays out against a commitment (disbursement or reimbursement).
+    pub fn pays_out(self) -> bool {
+        matches!(self, Self::Disbursement | Self::Reimbursement)
+    }
+}
+
+/// IATI IndicatorMeasure codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Measure {
+    /// 1: unit.
+    Unit,
+    /// 2: percentage.
+    Percentage,
+    /// 3: nominal.
+    Nominal,
+    /// 4: ordinal.
+    Ordinal,
+    /// 5: qualitative.
+    Qualitative,
+}
+
+impl Measure {
+    /// The IATI code.
+    pub fn code(self) -> u32 {
+        match self {
+            Self::Unit => 1,
+            Self::Percentage => 2,
+            Self::Nominal => 3,
+            Self::Ordinal => 4,
+            Self::Qualitative => 5,
+        }
+    }
+
+    /// Parse an IATI code, or refuse it naming `field`.
+    pub fn parse(field: &str, code: u32) -> Result<Self> {
+        match code {
+            1 => Ok(Self::Unit),
+            2 => Ok(Self::Percentage),
+            3 => Ok(Self::Nominal),
+            4 => Ok(Self::Ordinal),
+            5 => Ok(Self::Qualitative),
+            _ => Err(Refusal::invalid(
+                field,
+                "must be an IATI IndicatorMeasure: 1 unit, 2 percentage, 3 nominal, 4 ordinal, 5 qualitative",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_lists_round_trip_and_name_the_allowed_values() {
+        for (v, s) in Outcome::ALL.iter().zip(Outcome::NAMES) {
+            assert_eq!(Outcome::parse("outcome", s).unwrap(), *v);
+            assert_eq!(v.as_str(), *s);
+        }
+        let e = PledgeKind::parse("pledge_kind", "cash").unwrap_err();
+        assert_eq!(e.field, "pledge_kind");
+        assert_eq!(e.rule, "\"cash\" is not one of money, in_kind, policy_action");
+        assert_eq!(TransactionType::parse("t", 3).unwrap().code(), 3);
+        assert!(TransactionType::parse("t", 2).is_err());
+        assert_eq!(Measure::parse("m", 5).unwrap(), Measure::Qualitative);
+    }
+}
