@@ -192,6 +192,10 @@ pub struct Prepared {
     pub envelope: Envelope,
     pub identity: [u8; 32],
     pub statement: Statement,
+    /// The statement parsed into its typed form at the wire boundary ([`crate::proto`]).
+    pub parsed: accord_domain::statement::Statement,
+    /// The compiled body ([`domain::book::compiled_body`]) that subjects the statement creates keep.
+    pub compiled: Vec<u8>,
     pub kind: &'static str,
     /// keyids whose signatures verified.
     pub signers: Vec<String>,
@@ -692,7 +696,14 @@ impl Replay {
                 ),
             ));
         }
-        let effects = self.gov.apply(&prepared.statement, &prepared.signers, row.index, le.integrated_at_ms, view)?;
+        let effects = self.gov.apply(
+            &prepared.parsed,
+            &prepared.compiled,
+            &prepared.signers,
+            row.index,
+            le.integrated_at_ms,
+            view,
+        )?;
         for e in &effects {
             if let Effect::Key(k) = e {
                 if let Ok(pk) = crypto::public_key_from_bytes(&k.public_key) {
@@ -809,7 +820,8 @@ pub fn prepare_with(
             "is not the canonical encoding of the statement (fields out of order, defaults or unknown fields)",
         ));
     }
-    let kind = domain::check_statement(&statement, origin).map_err(|e| e.scope("statement"))?;
+    let parsed = crate::proto::parse_statement(&statement, origin).map_err(|e| e.scope("statement"))?;
+    let kind = parsed.body.kind_name();
     let canonical = canonical_envelope(env);
     for w in canonical.signatures.windows(2) {
         if let [a, b] = w {
@@ -819,7 +831,7 @@ pub fn prepare_with(
         }
     }
     let introduced: HashMap<String, [u8; 32]> =
-        domain::introduced_keys(&statement).into_iter().map(|k| (crypto::keyid_of_bytes(&k), k)).collect();
+        domain::introduced_keys(&parsed).into_iter().map(|k| (crypto::keyid_of_bytes(&k), k)).collect();
     let mut signers = Vec::new();
     let mut unverified = Vec::new();
     for (i, s) in canonical.signatures.iter().enumerate() {
@@ -859,5 +871,6 @@ pub fn prepare_with(
         signers.extend(canonical.signatures.get(i).map(|s| s.keyid.clone()));
     }
     let identity = identity(&canonical);
-    Ok(Prepared { envelope: canonical, identity, statement, kind, signers, unverified })
+    let compiled = domain::book::compiled_body(&statement);
+    Ok(Prepared { envelope: canonical, identity, statement, parsed, compiled, kind, signers, unverified })
 }

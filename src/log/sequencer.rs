@@ -312,15 +312,14 @@ impl Sequencer {
         let index = self.size;
         let new_effects = self
             .gov
-            .apply(&item.statement, &item.signers, index, now, &self.writer)
+            .apply(&item.parsed, &item.compiled, &item.signers, index, now, &self.writer)
             .map_err(|e| e.within("statement"))?;
         // From here on the entry is in; the in-memory effects must be reverted if persisting fails.
         let first_new = effects.len();
         effects.extend(new_effects);
         let persisted = (|| {
-            let body = crate::domain::book::compiled_body(&item.statement);
             for e in effects.get(first_new..).unwrap_or_default() {
-                self.writer.apply_effect(e, (index, &body))?;
+                self.writer.apply_effect(e, (index, &item.compiled))?;
             }
             let leaf = LogEntry { envelope: Some(item.envelope.clone()), integrated_at_ms: now }.encode_to_vec();
             let leaf_hash = merkle::leaf_hash(&leaf);

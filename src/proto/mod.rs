@@ -6,4 +6,4 @@ mod money;
 mod statement;
 
 pub use money::{parse_money, parse_money_or_zero};
-pub use statement::{parse_body, parse_statement, FromWire};
+pub use statement::{introduced_keys, parse_body, parse_statement, FromWire};

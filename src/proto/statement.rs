@@ -130,6 +130,20 @@ pub fn parse_body(body: &PbBody) -> Result<d::Body> {
     })
 }
 
+/// Public keys a statement introduces, read from the wire without checking the statement (a replay
+/// collects every key of a log before it verifies signatures); malformed keys are skipped.
+pub fn introduced_keys(st: &pb::Statement) -> Vec<[u8; 32]> {
+    let party_keys = |p: &pb::Party| -> Vec<[u8; 32]> {
+        p.public_keys.iter().filter_map(|k| <[u8; 32]>::try_from(k.as_slice()).ok()).collect()
+    };
+    match &st.body {
+        Some(PbBody::Charter(c)) => c.founders.iter().flat_map(party_keys).collect(),
+        Some(PbBody::PartyAdmitted(a)) => a.party.as_ref().map(party_keys).unwrap_or_default(),
+        Some(PbBody::KeyRotated(r)) => <[u8; 32]>::try_from(r.new_public_key.as_slice()).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
 // ---- values ----
 
 /// `issued_at`: a valid protobuf Timestamp (nanos 0..1e9) inside the plausible date window.

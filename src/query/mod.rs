@@ -149,7 +149,7 @@ fn subject_date(s: &Subject) -> Result<String> {
 /// The status as shown: pledges' lapse depends on the as-of date.
 fn status_of(s: &Subject, as_of: i64) -> Result<String> {
     if s.kind == book::PLEDGE {
-        return Ok(book::pledge_status(s, &s.decode()?, as_of).to_string());
+        return Ok(book::pledge_status(s, &s.parsed()?, as_of).to_string());
     }
     Ok(s.status.clone())
 }

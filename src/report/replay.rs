@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::Source;
 use crate::crypto;
 use crate::domain::book::Subject;
-use crate::domain::{self, Effect, Governance, StateView};
+use crate::domain::{Effect, Governance, StateView};
 use crate::error::{Error, Result};
 use crate::log::{prepare_with, Limits};
 use crate::pb;
@@ -47,7 +47,7 @@ impl MemoryBook {
         let mut keys: HashMap<String, crypto::PublicKey> = HashMap::new();
         for env in &decoded {
             let Ok(st) = pb::Statement::decode(env.payload.as_slice()) else { continue };
-            for k in domain::introduced_keys(&st) {
+            for k in crate::proto::introduced_keys(&st) {
                 if let Ok(pk) = crypto::public_key_from_bytes(&k) {
                     keys.insert(crypto::keyid_of_bytes(&k), pk);
                 }
@@ -96,8 +96,9 @@ impl MemoryBook {
                             ),
                         ));
                     }
-                    let effects =
-                        gov.apply(&p.statement, &p.signers, e.index, e.integrated_at_ms, &book).map_err(|err| {
+                    let effects = gov
+                        .apply(&p.parsed, &p.compiled, &p.signers, e.index, e.integrated_at_ms, &book)
+                        .map_err(|err| {
                             Error::new(
                                 err.kind,
                                 err.field.clone(),

@@ -209,12 +209,12 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
         r.scan_subjects(
             &SubjectFilter { kind: book::PLEDGE.into(), plan_id: id.clone(), ..Default::default() },
             |s| {
-                let p: pb::PledgeAnnounced = s.decode()?;
+                let p: accord_domain::statement::PledgeAnnounced = s.parsed()?;
                 pledges.push(PledgeLine {
                     id: s.id.clone(),
-                    pledger: p.pledger_id.clone(),
-                    amount: amount(p.amount.as_ref().map_or("", |m| m.value.as_str())),
-                    currency: p.amount.as_ref().map_or("", |m| m.currency.as_str()).to_string(),
+                    pledger: p.pledger_id.to_string(),
+                    amount: amount(&p.amount.as_ref().map(|m| m.value.to_string()).unwrap_or_default()),
+                    currency: p.amount.as_ref().map(|m| m.currency.clone()).unwrap_or_default(),
                     status: book::pledge_status(&s, &p, as_of).to_string(),
                 });
                 Ok(true)

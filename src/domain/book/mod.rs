@@ -17,10 +17,13 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::date;
-use super::money::{self, parse_decimal, Amount};
+use super::money::{self, Amount};
 use super::StateView;
 use crate::error::{Error, Result};
-use crate::pb::{self, amended::Version};
+use crate::pb;
+use crate::proto::FromWire;
+use accord_domain::codes::PledgeKind;
+use accord_domain::statement::{self as d, Version};
 
 /// Subject kinds kept in the projections.
 pub const PLAN: &str = "plan";
@@ -187,6 +190,13 @@ impl Subject {
         M::decode(self.body.as_slice())
             .map_err(|e| Error::internal(format!("projection of {} {} does not decode: {e}", self.kind, self.id)))
     }
+
+    /// The compiled body, parsed into its typed statement kind. The body passed every rule when it was
+    /// sequenced, so a failure here means the stored projection is corrupt (INTERNAL, naming the subject).
+    pub fn parsed<T: FromWire>(&self) -> Result<T> {
+        T::decode_wire(&self.body)
+            .map_err(|e| Error::internal(format!("projection of {} {} does not parse: {}", self.kind, self.id, e)))
+    }
 }
 
 /// The kind name of a statement body that creates or updates subjects.
@@ -228,12 +238,12 @@ pub enum Rate {
 /// convert many amounts look each (pair, day) up once ([`apply_rate`] then gives [`convert`]'s answer).
 pub fn recorded_rate(view: &dyn StateView, from: &str, to: &str, day: &str) -> Result<Option<Rate>> {
     if let Some(s) = view.subject(FX_RATE, &fx_id(from, to, day))? {
-        let r: pb::FxRateRecorded = s.decode()?;
-        return Ok(Some(Rate::Direct(parse_decimal("rate", &r.rate)?)));
+        let r: d::FxRateRecorded = s.parsed()?;
+        return Ok(Some(Rate::Direct(r.rate)));
     }
     if let Some(s) = view.subject(FX_RATE, &fx_id(to, from, day))? {
-        let r: pb::FxRateRecorded = s.decode()?;
-        return Ok(Some(Rate::Inverse(parse_decimal("rate", &r.rate)?)));
+        let r: d::FxRateRecorded = s.parsed()?;
+        return Ok(Some(Rate::Inverse(r.rate)));
     }
     Ok(None)
 }
@@ -262,18 +272,20 @@ pub fn is_conversion_gap(e: &crate::error::Error) -> bool {
 }
 
 /// The derived status of a pledge as of a day (lapse depends on the day; everything else on the tally).
-pub fn pledge_status(s: &Subject, p: &pb::PledgeAnnounced, as_of_day: i64) -> &'static str {
+pub fn pledge_status(s: &Subject, p: &d::PledgeAnnounced, as_of_day: i64) -> &'static str {
     let t = &s.tally;
     if t.withdrawn {
         return "withdrawn";
     }
-    let amount = p.amount.as_ref().and_then(|m| Decimal::from_str_exact(&m.value).ok()).unwrap_or_default();
+    let amount = p.amount.as_ref().map(|m| m.value).unwrap_or_default();
     if !amount.is_zero() && t.restated >= amount {
         return "superseded";
     }
-    if p.pledge_kind == "policy_action" {
+    if p.pledge_kind == PledgeKind::PolicyAction {
         let all_met = !p.milestones.is_empty()
-            && p.milestones.iter().all(|m| t.milestones.get(&m.milestone_id).is_some_and(|x| x.status == "met"));
+            && p.milestones
+                .iter()
+                .all(|m| t.milestones.get(m.milestone_id.as_str()).is_some_and(|x| x.status == "met"));
         if all_met {
             return "fulfilled";
         }
@@ -295,7 +307,7 @@ pub fn pledge_status(s: &Subject, p: &pb::PledgeAnnounced, as_of_day: i64) -> &'
             return "partially_committed";
         }
     }
-    if date::parse_date(&p.expires_on).is_some_and(|e| e < as_of_day) {
+    if p.expires_on.is_some_and(|e| e.days() < as_of_day) {
         return "lapsed";
     }
     "announced"

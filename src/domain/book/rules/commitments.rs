@@ -1,17 +1,17 @@
 //! Conditions and commitments: allocations against pledges, tranches and their conditions.
 use std::collections::BTreeMap;
 
-use prost::Message;
+use accord_domain::codes::ConditionType;
 
 use super::*;
 
-pub(super) fn condition(out: &mut Out<'_>, c: &pb::ConditionDefined, prev: Option<&Subject>) -> Result<()> {
+pub(super) fn condition(out: &mut Out<'_>, c: &d::ConditionDefined, prev: Option<&Subject>) -> Result<()> {
     let ctx = out.ctx;
     ctx.party("party_id", &c.party_id)?;
     ctx.signed_by("party_id", &c.party_id, "a condition")?;
     out.need("plan_id", PLAN, &c.plan_id)?;
-    if !c.assessor_id.is_empty() {
-        ctx.role("assessor_id", &c.assessor_id, "assessor")?;
+    if let Some(a) = &c.assessor_id {
+        ctx.role("assessor_id", a, "assessor")?;
     }
     for (i, pid) in c.pledge_ids.iter().enumerate() {
         let p = out.need(&format!("pledge_ids[{i}]"), PLEDGE, pid)?;
@@ -21,7 +21,7 @@ pub(super) fn condition(out: &mut Out<'_>, c: &pb::ConditionDefined, prev: Optio
                 format!("pledge {pid} is in plan {}", p.plan_id),
             ));
         }
-        if c.condition_type != "co_financing" && p.party_id != c.party_id {
+        if c.condition_type != ConditionType::CoFinancing && p.party_id != c.party_id {
             return Err(Error::precondition(
                 format!("pledge_ids[{i}]"),
                 format!("pledge {pid} is {}'s money; a condition is set by the party whose money it gates", p.party_id),
@@ -34,27 +34,27 @@ pub(super) fn condition(out: &mut Out<'_>, c: &pb::ConditionDefined, prev: Optio
         }
     }
     if let Some(p) = prev {
-        let old: pb::ConditionDefined = p.decode()?;
+        let old: d::ConditionDefined = p.parsed()?;
         immutable("party_id", &old.party_id, &c.party_id)?;
-        immutable("condition_type", &old.condition_type, &c.condition_type)?;
+        immutable("condition_type", old.condition_type.as_str(), c.condition_type.as_str())?;
     } else {
         out.fresh("condition_id", CONDITION, &c.condition_id)?;
     }
-    let mut s = versioned(out, prev, CONDITION, &c.condition_id, &c.plan_id, &c.party_id, c.encode_to_vec());
-    s.signers = vec![c.party_id.clone()];
+    let mut s = versioned(out, prev, CONDITION, &c.condition_id, &c.plan_id, &c.party_id);
+    s.signers = vec![c.party_id.to_string()];
     s.status = condition_status(&s.tally);
     out.put(s, if prev.is_some() { "amended" } else { "created" });
     Ok(())
 }
 
 /// Add (or with `sign = -1` remove) a commitment's allocations to its pledges, checking the pledge limit.
-pub(super) fn allocate(out: &mut Out<'_>, c: &pb::CommitmentSigned, sign: i32, field: &str) -> Result<()> {
+pub(super) fn allocate(out: &mut Out<'_>, c: &d::CommitmentSigned, sign: i32, field: &str) -> Result<()> {
     let today = out.ctx.today;
     for (i, a) in c.allocations.iter().enumerate() {
         let f = format!("{field}allocations[{i}]");
         let mut p = out.need(&format!("{f}.pledge_id"), PLEDGE, &a.pledge_id)?;
-        let pb_: pb::PledgeAnnounced = p.decode()?;
-        let amt = parse_money(&format!("{f}.amount"), a.amount.as_ref())?;
+        let pb_: d::PledgeAnnounced = p.parsed()?;
+        let amt = &a.amount;
         if sign > 0 {
             if pb_.pledger_id != c.provider_id {
                 return Err(Error::precondition(
@@ -74,7 +74,9 @@ pub(super) fn allocate(out: &mut Out<'_>, c: &pb::CommitmentSigned, sign: i32, f
                     format!("pledge {} was withdrawn", a.pledge_id),
                 ));
             }
-            let pa = amount_of(pb_.amount.as_ref())
+            let pa = pb_
+                .amount
+                .as_ref()
                 .ok_or_else(|| Error::precondition(format!("{f}.pledge_id"), "the pledge has no amount to commit"))?;
             if amt.currency != pa.currency {
                 return Err(Error::invalid(
@@ -109,22 +111,21 @@ pub(super) fn allocate(out: &mut Out<'_>, c: &pb::CommitmentSigned, sign: i32, f
     Ok(())
 }
 
-pub(super) fn commitment(out: &mut Out<'_>, c: &pb::CommitmentSigned, prev: Option<&Subject>) -> Result<()> {
+pub(super) fn commitment(out: &mut Out<'_>, c: &d::CommitmentSigned, prev: Option<&Subject>) -> Result<()> {
     let ctx = out.ctx;
     ctx.party("provider_id", &c.provider_id)?;
     ctx.party("recipient_id", &c.recipient_id)?;
     ctx.signed_by("provider_id", &c.provider_id, "a commitment")?;
     ctx.signed_by("recipient_id", &c.recipient_id, "a commitment")?;
     out.need("plan_id", PLAN, &c.plan_id)?;
-    let amount = parse_money("amount", c.amount.as_ref())?;
+    let amount = &c.amount;
     let mut old_tranches = BTreeMap::new();
     if let Some(p) = prev {
-        let old: pb::CommitmentSigned = p.decode()?;
+        let old: d::CommitmentSigned = p.parsed()?;
         immutable("provider_id", &old.provider_id, &c.provider_id)?;
         immutable("recipient_id", &old.recipient_id, &c.recipient_id)?;
         immutable("plan_id", &old.plan_id, &c.plan_id)?;
-        let old_amount = parse_money("amount", old.amount.as_ref())?;
-        immutable("amount.currency", &old_amount.currency, &amount.currency)?;
+        immutable("amount.currency", &old.amount.currency, &amount.currency)?;
         if amount.value < p.tally.disbursed {
             return Err(Error::precondition(
                 "amount.value",
@@ -156,7 +157,7 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &pb::CommitmentSigned, prev: Opti
                 ));
             }
         }
-        let value = dec(&t.value);
+        let value = t.value;
         let mut ts = match (old_tranches.remove(&t.tranche_id), out.get(TRANCHE, &t.tranche_id)?) {
             (Some(_), Some(existing)) => existing,
             (None, Some(existing)) => {
@@ -166,8 +167,9 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &pb::CommitmentSigned, prev: Opti
                 ))
             }
             (_, None) => {
-                let mut s = out.new_subject(TRANCHE, &t.tranche_id, &c.plan_id, &c.provider_id, Vec::new());
-                s.tally.commitment_id = c.commitment_id.clone();
+                let mut s = out.new_subject(TRANCHE, &t.tranche_id, &c.plan_id, &c.provider_id);
+                s.body = Vec::new();
+                s.tally.commitment_id = c.commitment_id.to_string();
                 s
             }
         };
@@ -178,7 +180,7 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &pb::CommitmentSigned, prev: Opti
             ));
         }
         ts.tally.value = value;
-        ts.tally.conditions = t.condition_ids.clone();
+        ts.tally.conditions = t.condition_ids.iter().map(ToString::to_string).collect();
         ts.version = ts.version.saturating_add(u32::from(prev.is_some() && ts.created_at != ctx.index));
         for cid in &t.condition_ids {
             out.touch(CONDITION, cid, "gates");
@@ -192,8 +194,8 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &pb::CommitmentSigned, prev: Opti
             format!("tranche {id} cannot be dropped in an amendment (set its value instead)"),
         ));
     }
-    let mut s = versioned(out, prev, COMMITMENT, &c.commitment_id, &c.plan_id, &c.provider_id, c.encode_to_vec());
-    s.signers = vec![c.provider_id.clone(), c.recipient_id.clone()];
+    let mut s = versioned(out, prev, COMMITMENT, &c.commitment_id, &c.plan_id, &c.provider_id);
+    s.signers = vec![c.provider_id.to_string(), c.recipient_id.to_string()];
     s.status = if s.tally.disbursed >= amount.value { "disbursed".into() } else { "active".into() };
     out.put(s, if prev.is_some() { "amended" } else { "created" });
     Ok(())

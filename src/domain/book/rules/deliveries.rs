@@ -1,57 +1,60 @@
 //! In-kind deliveries, their confirmation by the receiver, and policy milestones (DOMAIN.md §7).
 
-use prost::Message;
+use accord_domain::codes::PledgeKind;
 
 use super::*;
 
-pub(super) fn delivery(out: &mut Out<'_>, d: &pb::InkindDelivered) -> Result<()> {
+pub(super) fn delivery(out: &mut Out<'_>, x: &d::InkindDelivered) -> Result<()> {
+    let dl = x;
     let ctx = out.ctx;
-    out.fresh("delivery_id", DELIVERY, &d.delivery_id)?;
-    let mut p = out.need("pledge_id", PLEDGE, &d.pledge_id)?;
-    let pbody: pb::PledgeAnnounced = p.decode()?;
-    if pbody.pledge_kind != "in_kind" {
+    out.fresh("delivery_id", DELIVERY, &dl.delivery_id)?;
+    let mut p = out.need("pledge_id", PLEDGE, &dl.pledge_id)?;
+    let pbody: d::PledgeAnnounced = p.parsed()?;
+    if pbody.pledge_kind != PledgeKind::InKind {
         return Err(Error::precondition(
             "pledge_id",
-            format!("pledge {} is a {} pledge, not in_kind", d.pledge_id, pbody.pledge_kind),
+            format!("pledge {} is a {} pledge, not in_kind", dl.pledge_id, pbody.pledge_kind),
         ));
     }
     ctx.signed_by("pledge_id", &pbody.pledger_id, "a delivery")?;
-    ctx.party("receiver_id", &d.receiver_id)?;
-    if !d.item_id.is_empty() && !pbody.items.iter().any(|i| i.item_id == d.item_id) {
-        return Err(Error::precondition("item_id", format!("pledge {} has no item {}", d.pledge_id, d.item_id)));
+    ctx.party("receiver_id", &dl.receiver_id)?;
+    if let Some(item_id) = dl.item_id.as_ref().filter(|i| !pbody.items.iter().any(|x| x.item_id == **i)) {
+        return Err(Error::precondition("item_id", format!("pledge {} has no item {item_id}", dl.pledge_id)));
     }
-    let v = parse_money("value", d.value.as_ref())?;
-    let pa = amount_of(pbody.amount.as_ref()).map(|a| a.currency).unwrap_or_default();
+    let v = &dl.value;
+    let pa = pbody.amount.as_ref().map(|a| a.currency.clone()).unwrap_or_default();
     if v.currency != pa {
         return Err(Error::invalid(
             "value.currency",
-            format!("is {}, but pledge {} is in {pa}", v.currency, d.pledge_id),
+            format!("is {}, but pledge {} is in {pa}", v.currency, dl.pledge_id),
         ));
     }
     p.tally.delivered = money::add("value.value", p.tally.delivered, v.value)?;
     p.status = pledge_status(&p, &pbody, ctx.today).into();
     out.put(p, "delivered");
-    let mut s = out.new_subject(DELIVERY, &d.delivery_id, &pbody.plan_id, &pbody.pledger_id, d.encode_to_vec());
-    s.signers = vec![pbody.pledger_id.clone()];
-    s.tally.confirmed = ctx.signers.contains(&d.receiver_id);
+    let mut s = out.new_subject(DELIVERY, &dl.delivery_id, &pbody.plan_id, &pbody.pledger_id);
+    s.signers = vec![pbody.pledger_id.to_string()];
+    s.tally.confirmed = ctx.signers.contains(dl.receiver_id.as_str());
     s.status = if s.tally.confirmed { "confirmed".into() } else { "recorded".into() };
     out.put(s, "created");
     Ok(())
 }
 
 /// The receiver confirms a delivery recorded without its countersignature (DOMAIN.md §7).
-pub(super) fn confirmation(out: &mut Out<'_>, c: &pb::DeliveryConfirmed) -> Result<()> {
+pub(super) fn confirmation(out: &mut Out<'_>, c: &d::DeliveryConfirmed) -> Result<()> {
     let mut s = out.need("delivery_id", DELIVERY, &c.delivery_id)?;
-    let d: pb::InkindDelivered = s.decode()?;
-    out.ctx.signed_by("delivery_id", &d.receiver_id, "the confirmation of a delivery")?;
+    let dl: d::InkindDelivered = s.parsed()?;
+    out.ctx.signed_by("delivery_id", &dl.receiver_id, "the confirmation of a delivery")?;
     if s.tally.confirmed {
         return Err(Error::precondition("delivery_id", format!("delivery {} is already confirmed", c.delivery_id)));
     }
-    let (given, delivered) = (date::parse_date(&c.date), date::parse_date(&d.date));
-    if given < delivered {
+    if c.date < dl.date {
         return Err(Error::precondition(
             "date",
-            format!("{} is before the delivery's date {}: goods are received after they are delivered", c.date, d.date),
+            format!(
+                "{} is before the delivery's date {}: goods are received after they are delivered",
+                c.date, dl.date
+            ),
         ));
     }
     s.tally.confirmed = true;
@@ -60,11 +63,11 @@ pub(super) fn confirmation(out: &mut Out<'_>, c: &pb::DeliveryConfirmed) -> Resu
     Ok(())
 }
 
-pub(super) fn milestone(out: &mut Out<'_>, m: &pb::MilestoneUpdated) -> Result<()> {
+pub(super) fn milestone(out: &mut Out<'_>, m: &d::MilestoneUpdated) -> Result<()> {
     let ctx = out.ctx;
     let mut p = out.need("pledge_id", PLEDGE, &m.pledge_id)?;
-    let pbody: pb::PledgeAnnounced = p.decode()?;
-    if pbody.pledge_kind != "policy_action" {
+    let pbody: d::PledgeAnnounced = p.parsed()?;
+    if pbody.pledge_kind != PledgeKind::PolicyAction {
         return Err(Error::precondition(
             "pledge_id",
             format!("pledge {} is a {} pledge, not policy_action", m.pledge_id, pbody.pledge_kind),
@@ -78,12 +81,12 @@ pub(super) fn milestone(out: &mut Out<'_>, m: &pb::MilestoneUpdated) -> Result<(
         ));
     }
     p.tally.milestones.insert(
-        m.milestone_id.clone(),
+        m.milestone_id.to_string(),
         MilestoneState {
-            status: m.status.clone(),
-            date: m.date.clone(),
+            status: m.status.as_str().to_string(),
+            date: m.date.to_string(),
             index: ctx.index,
-            quantity_done: m.quantity_done.clone(),
+            quantity_done: m.quantity_done.map(|q| q.to_string()).unwrap_or_default(),
         },
     );
     p.status = pledge_status(&p, &pbody, ctx.today).into();

@@ -3,13 +3,11 @@
 //! [`apply`] dispatches, and [`Out`] collects the effects.
 use std::collections::{BTreeMap, BTreeSet};
 
-use rust_decimal::Decimal;
-
 use super::*;
-use crate::domain::money::{self, parse_money, Amount};
+use crate::domain::money;
 use crate::domain::{Effect, Governance, StateView};
 use crate::error::{Error, Result};
-use crate::pb::{self, amended::Version, statement::Body};
+use accord_domain::statement::{self as d, Body, Version};
 
 mod commitments;
 mod deliveries;
@@ -38,6 +36,8 @@ pub struct Ctx<'a> {
     /// Integration day.
     pub today: i64,
     pub view: &'a dyn StateView,
+    /// The statement's compiled body ([`super::compiled_body`]): the body a subject it creates keeps.
+    pub body: &'a [u8],
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -101,7 +101,8 @@ impl<'a> Out<'a> {
             action: action.into(),
         });
     }
-    fn new_subject(&self, kind: &str, id: &str, plan_id: &str, party_id: &str, body: Vec<u8>) -> Subject {
+    /// A new subject created by this entry, with the statement's compiled body.
+    fn new_subject(&self, kind: &str, id: &str, plan_id: &str, party_id: &str) -> Subject {
         Subject {
             kind: kind.into(),
             id: id.into(),
@@ -113,7 +114,7 @@ impl<'a> Out<'a> {
             version_at: self.ctx.index,
             version: 1,
             signers: Vec::new(),
-            body,
+            body: self.ctx.body.to_vec(),
             tally: Tally::default(),
         }
     }
@@ -160,9 +161,10 @@ impl Ctx<'_> {
         }
     }
     /// Plans, goals and indicators: signed by the secretariat, a plan signatory, or k members.
-    fn plan_authority(&self, plan: Option<&pb::PlanCreated>, what: &str) -> Result<()> {
+    fn plan_authority(&self, plan: Option<&d::PlanCreated>, what: &str) -> Result<()> {
         let secretariat = self.signers.iter().any(|p| self.has_role(p, "secretariat"));
-        let signatory = plan.is_some_and(|pl| pl.signatories.iter().any(|s| self.signers.contains(&s.party_id)));
+        let signatory =
+            plan.is_some_and(|pl| pl.signatories.iter().any(|s| self.signers.contains(s.party_id.as_str())));
         let k = self.gov.charter.as_ref().map_or(1, |c| c.1) as usize;
         if secretariat || signatory || self.signers.len() >= k {
             Ok(())
@@ -185,17 +187,10 @@ impl Ctx<'_> {
     }
 }
 
-fn dec(s: &str) -> Decimal {
-    Decimal::from_str_exact(s).unwrap_or_default()
-}
-
-fn amount_of(m: Option<&pb::Money>) -> Option<Amount> {
-    parse_money("amount", m).ok()
-}
-
-fn periods_overlap(a: Option<&pb::Period>, b: Option<&pb::Period>) -> bool {
+/// Whether two optional periods overlap (an absent period overlaps every period).
+fn periods_overlap(a: Option<&d::Period>, b: Option<&d::Period>) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => a.start <= b.end && b.start <= a.end,
+        (Some(a), Some(b)) => a.overlaps(b),
         _ => true,
     }
 }
@@ -209,44 +204,43 @@ fn sc(name: &'static str) -> impl Fn(Error) -> Error {
 /// statement (e.g. `pledge_announced.amount`).
 pub fn apply(ctx: &Ctx<'_>, body: &Body) -> Result<Vec<Effect>> {
     let mut out = Out::new(ctx);
+    let o = &mut out;
     match body {
-        Body::PlanCreated(p) => plan(&mut out, p, None).map_err(sc("plan_created"))?,
-        Body::GoalDefined(g) => goal(&mut out, g, None).map_err(sc("goal_defined"))?,
-        Body::IndicatorDefined(x) => indicator(&mut out, x, None).map_err(sc("indicator_defined"))?,
-        Body::PledgeAnnounced(p) => pledge(&mut out, p, None).map_err(sc("pledge_announced"))?,
-        Body::ConditionDefined(c) => condition(&mut out, c, None).map_err(sc("condition_defined"))?,
-        Body::CommitmentSigned(c) => commitment(&mut out, c, None).map_err(sc("commitment_signed"))?,
-        Body::TransactionRecorded(t) => transaction(&mut out, t).map_err(sc("transaction_recorded"))?,
-        Body::TransactionReversed(r) => reversal(&mut out, r).map_err(sc("transaction_reversed"))?,
-        Body::InkindDelivered(d) => delivery(&mut out, d).map_err(sc("inkind_delivered"))?,
-        Body::MilestoneUpdated(m) => milestone(&mut out, m).map_err(sc("milestone_updated"))?,
-        Body::ConditionAssessed(a) => assessment(&mut out, a).map_err(sc("condition_assessed"))?,
-        Body::ProgressReported(r) => progress(&mut out, r).map_err(sc("progress_reported"))?,
-        Body::AttestationIssued(a) => attestation(&mut out, a).map_err(sc("attestation_issued"))?,
-        Body::Amended(a) => amendment(&mut out, a).map_err(sc("amended"))?,
-        Body::Withdrawn(w) => withdrawal(&mut out, w).map_err(sc("withdrawn"))?,
-        Body::FxRateRecorded(f) => fx_rate(&mut out, f).map_err(sc("fx_rate_recorded"))?,
-        Body::DeliveryConfirmed(c) => confirmation(&mut out, c).map_err(sc("delivery_confirmed"))?,
+        Body::PlanCreated(p) => plan(o, p, None),
+        Body::GoalDefined(g) => goal(o, g, None),
+        Body::IndicatorDefined(x) => indicator(o, x, None),
+        Body::PledgeAnnounced(p) => pledge(o, p, None),
+        Body::ConditionDefined(c) => condition(o, c, None),
+        Body::CommitmentSigned(c) => commitment(o, c, None),
+        Body::TransactionRecorded(t) => transaction(o, t),
+        Body::TransactionReversed(r) => reversal(o, r),
+        Body::InkindDelivered(x) => delivery(o, x),
+        Body::MilestoneUpdated(m) => milestone(o, m),
+        Body::ConditionAssessed(a) => assessment(o, a),
+        Body::ProgressReported(r) => progress(o, r),
+        Body::AttestationIssued(a) => attestation(o, a),
+        Body::Amended(a) => amendment(o, a),
+        Body::Withdrawn(w) => withdrawal(o, w),
+        Body::FxRateRecorded(f) => fx_rate(o, f),
+        Body::DeliveryConfirmed(c) => confirmation(o, c),
         Body::Charter(_) | Body::PartyAdmitted(_) | Body::KeyRotated(_) | Body::KeyRevoked(_) => {
             return Err(Error::internal("governance statement routed to the book"))
         }
     }
+    .map_err(sc(body.field_name()))?;
     Ok(out.effects)
 }
 
 /// Start a subject, or continue the previous version of an amended one (same creation entry and tally).
-fn versioned(
-    out: &Out<'_>,
-    prev: Option<&Subject>,
-    kind: &str,
-    id: &str,
-    plan: &str,
-    party: &str,
-    body: Vec<u8>,
-) -> Subject {
+fn versioned(out: &Out<'_>, prev: Option<&Subject>, kind: &str, id: &str, plan: &str, party: &str) -> Subject {
     match prev {
-        Some(p) => Subject { version: p.version.saturating_add(1), version_at: out.ctx.index, body, ..p.clone() },
-        None => out.new_subject(kind, id, plan, party, body),
+        Some(p) => Subject {
+            version: p.version.saturating_add(1),
+            version_at: out.ctx.index,
+            body: out.ctx.body.to_vec(),
+            ..p.clone()
+        },
+        None => out.new_subject(kind, id, plan, party),
     }
 }
 

@@ -1,12 +1,11 @@
 //! Pledges: the overlap rule, restatements and their release (DOMAIN.md §4, §7).
 use std::collections::BTreeSet;
 
-use prost::Message;
 use rust_decimal::Decimal;
 
 use super::*;
 
-pub(super) fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&Subject>) -> Result<()> {
+pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Subject>) -> Result<()> {
     let ctx = out.ctx;
     ctx.party("pledger_id", &p.pledger_id)?;
     ctx.signed_by("pledger_id", &p.pledger_id, "a pledge")?;
@@ -23,20 +22,19 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&S
             ));
         }
     }
-    let amount = amount_of(p.amount.as_ref());
+    let amount = p.amount.as_ref();
     if let Some(prev) = prev {
-        let old: pb::PledgeAnnounced = prev.decode()?;
+        let old: d::PledgeAnnounced = prev.parsed()?;
         immutable("pledger_id", &old.pledger_id, &p.pledger_id)?;
         immutable("plan_id", &old.plan_id, &p.plan_id)?;
-        immutable("pledge_kind", &old.pledge_kind, &p.pledge_kind)?;
+        immutable("pledge_kind", old.pledge_kind.as_str(), p.pledge_kind.as_str())?;
         if old.restates != p.restates {
             // Amending a pledge changes what it restates (DOMAIN.md §7): the old restatements are released,
             // the new ones applied with the same rules as at announcement.
             release_restatements(out, &old)?;
             restate(out, p)?;
         }
-        let old_amount = amount_of(old.amount.as_ref());
-        if let (Some(o), Some(n)) = (&old_amount, &amount) {
+        if let (Some(o), Some(n)) = (&old.amount, amount) {
             if o.currency != n.currency && !(prev.tally.committed.is_zero() && prev.tally.delivered.is_zero()) {
                 return Err(Error::precondition(
                     "amount.currency",
@@ -51,13 +49,12 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&S
                 ));
             }
         }
-        let s = Subject {
+        let mut s = Subject {
             version: prev.version.saturating_add(1),
             version_at: ctx.index,
-            body: p.encode_to_vec(),
+            body: ctx.body.to_vec(),
             ..prev.clone()
         };
-        let mut s = s;
         s.status = pledge_status(&s, p, ctx.today).into();
         out.put(s, "amended");
         return Ok(());
@@ -68,10 +65,10 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&S
     // whatever `new_money` says; `new_money` only claims that the part not restated is additional, and a
     // restatement of 0 declares that none of the other pledge is re-announced.
     for other in ctx.view.subjects(PLEDGE, &p.plan_id, &p.pledger_id)? {
-        if restated.contains(&other.id) {
+        if restated.contains(other.id.as_str()) {
             continue;
         }
-        let ob: pb::PledgeAnnounced = other.decode()?;
+        let ob: d::PledgeAnnounced = other.parsed()?;
         let open =
             !matches!(pledge_status(&other, &ob, ctx.today), "withdrawn" | "superseded" | "fulfilled" | "lapsed");
         if open && ob.pledge_kind == p.pledge_kind && periods_overlap(ob.usage_period.as_ref(), p.usage_period.as_ref())
@@ -86,8 +83,8 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&S
             ));
         }
     }
-    let mut s = out.new_subject(PLEDGE, &p.pledge_id, &p.plan_id, &p.pledger_id, p.encode_to_vec());
-    s.signers = vec![p.pledger_id.clone()];
+    let mut s = out.new_subject(PLEDGE, &p.pledge_id, &p.plan_id, &p.pledger_id);
+    s.signers = vec![p.pledger_id.to_string()];
     s.status = pledge_status(&s, p, ctx.today).into();
     out.put(s, "created");
     Ok(())
@@ -95,13 +92,13 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &pb::PledgeAnnounced, prev: Option<&S
 
 /// Apply a pledge's restatements: earlier pledges of the same pledger, in their own currency, never
 /// over-restated. Returns the ids restated.
-pub(super) fn restate(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<BTreeSet<String>> {
+pub(super) fn restate(out: &mut Out<'_>, p: &d::PledgeAnnounced) -> Result<BTreeSet<String>> {
     let ctx = out.ctx;
     let mut restated = BTreeSet::new();
     for (i, r) in p.restates.iter().enumerate() {
         let field = format!("restates[{i}]");
         let mut old = out.need(&format!("{field}.pledge_id"), PLEDGE, &r.pledge_id)?;
-        let old_body: pb::PledgeAnnounced = old.decode()?;
+        let old_body: d::PledgeAnnounced = old.parsed()?;
         if old_body.pledger_id != p.pledger_id {
             return Err(Error::precondition(
                 format!("{field}.pledge_id"),
@@ -109,8 +106,10 @@ pub(super) fn restate(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<BTre
             ));
         }
         // A restatement of 0 is allowed: it states, auditably, that none of that pledge is re-announced.
-        let a = money::parse_money_or_zero(&format!("{field}.amount"), r.amount.as_ref())?;
-        let old_amount = amount_of(old_body.amount.as_ref())
+        let a = &r.amount;
+        let old_amount = old_body
+            .amount
+            .as_ref()
             .ok_or_else(|| Error::precondition(format!("{field}.pledge_id"), "the restated pledge has no amount"))?;
         if a.currency != old_amount.currency {
             return Err(Error::invalid(
@@ -129,9 +128,9 @@ pub(super) fn restate(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<BTre
             ));
         }
         old.tally.restated = restated_total;
-        old.tally.restated_by.push(p.pledge_id.clone());
+        old.tally.restated_by.push(p.pledge_id.to_string());
         old.status = pledge_status(&old, &old_body, ctx.today).into();
-        restated.insert(r.pledge_id.clone());
+        restated.insert(r.pledge_id.to_string());
         out.put(old, "restated");
     }
     Ok(restated)
@@ -139,15 +138,15 @@ pub(super) fn restate(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<BTre
 
 /// Release a pledge's restatements (DOMAIN.md §7: a restatement counts only while the restating pledge is
 /// effective as it stands): the restated pledges' totals, `restated_by` and statuses are restored.
-pub(super) fn release_restatements(out: &mut Out<'_>, p: &pb::PledgeAnnounced) -> Result<()> {
+pub(super) fn release_restatements(out: &mut Out<'_>, p: &d::PledgeAnnounced) -> Result<()> {
     for r in &p.restates {
         let Some(mut old) = out.get(PLEDGE, &r.pledge_id)? else { continue };
-        let a = money::parse_money_or_zero("restates.amount", r.amount.as_ref())?;
+        let a = &r.amount;
         old.tally.restated = money::sub("restates.amount.value", old.tally.restated, a.value)?.max(Decimal::ZERO);
-        if let Some(pos) = old.tally.restated_by.iter().position(|x| x == &p.pledge_id) {
+        if let Some(pos) = old.tally.restated_by.iter().position(|x| *x == p.pledge_id) {
             old.tally.restated_by.remove(pos);
         }
-        let ob: pb::PledgeAnnounced = old.decode()?;
+        let ob: d::PledgeAnnounced = old.parsed()?;
         old.status = pledge_status(&old, &ob, out.ctx.today).into();
         out.put(old, "restatement_released");
     }

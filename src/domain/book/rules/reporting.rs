@@ -1,43 +1,43 @@
 //! Condition assessments, progress reports and attestations.
 
-use prost::Message;
+use accord_domain::codes::Role;
 
 use super::*;
 
-pub(super) fn assessment(out: &mut Out<'_>, a: &pb::ConditionAssessed) -> Result<()> {
+pub(super) fn assessment(out: &mut Out<'_>, a: &d::ConditionAssessed) -> Result<()> {
     let ctx = out.ctx;
     let mut c = out.need("condition_id", CONDITION, &a.condition_id)?;
     if c.tally.withdrawn {
         return Err(Error::precondition("condition_id", format!("condition {} was withdrawn", a.condition_id)));
     }
-    let body: pb::ConditionDefined = c.decode()?;
-    if body.assessor_id.is_empty() {
+    let body: d::ConditionDefined = c.parsed()?;
+    let Some(assessor) = &body.assessor_id else {
         return Err(Error::precondition(
             "condition_id",
             format!("condition {} has no designated assessor", a.condition_id),
         ));
-    }
-    ctx.signed_by("condition_id", &body.assessor_id, "an assessment (by the designated assessor)")?;
-    if !a.tranche_id.is_empty() {
-        let tr = out.need("tranche_id", TRANCHE, &a.tranche_id)?;
-        if !tr.tally.conditions.contains(&a.condition_id) {
+    };
+    ctx.signed_by("condition_id", assessor, "an assessment (by the designated assessor)")?;
+    if let Some(tranche_id) = &a.tranche_id {
+        let tr = out.need("tranche_id", TRANCHE, tranche_id)?;
+        if !tr.tally.conditions.iter().any(|x| *x == a.condition_id) {
             return Err(Error::precondition(
                 "tranche_id",
-                format!("tranche {} is not gated by condition {}", a.tranche_id, a.condition_id),
+                format!("tranche {tranche_id} is not gated by condition {}", a.condition_id),
             ));
         }
-        out.touch(TRANCHE, &a.tranche_id, "assessed");
+        out.touch(TRANCHE, tranche_id, "assessed");
     }
     c.tally.outcomes.insert(
-        a.tranche_id.clone(),
-        Assessment { outcome: a.outcome.clone(), date: a.date.clone(), index: ctx.index },
+        a.tranche_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        Assessment { outcome: a.outcome.as_str().to_string(), date: a.date.to_string(), index: ctx.index },
     );
     c.status = condition_status(&c.tally);
     out.put(c, "assessed");
     Ok(())
 }
 
-pub(super) fn progress(out: &mut Out<'_>, r: &pb::ProgressReported) -> Result<()> {
+pub(super) fn progress(out: &mut Out<'_>, r: &d::ProgressReported) -> Result<()> {
     let ctx = out.ctx;
     out.fresh("report_id", REPORT, &r.report_id)?;
     ctx.party("reporter_id", &r.reporter_id)?;
@@ -52,19 +52,19 @@ pub(super) fn progress(out: &mut Out<'_>, r: &pb::ProgressReported) -> Result<()
             ));
         }
     }
-    let mut s = out.new_subject(REPORT, &r.report_id, &r.plan_id, &r.reporter_id, r.encode_to_vec());
-    s.signers = vec![r.reporter_id.clone()];
+    let mut s = out.new_subject(REPORT, &r.report_id, &r.plan_id, &r.reporter_id);
+    s.signers = vec![r.reporter_id.to_string()];
     s.status = "reported".into();
     out.put(s, "created");
     Ok(())
 }
 
-pub(super) fn attestation(out: &mut Out<'_>, a: &pb::AttestationIssued) -> Result<()> {
+pub(super) fn attestation(out: &mut Out<'_>, a: &d::AttestationIssued) -> Result<()> {
     let ctx = out.ctx;
     out.fresh("attestation_id", ATTESTATION, &a.attestation_id)?;
     // The auditor acts (signs): lacking the role is an authorisation failure, like a missing signature.
     ctx.party("auditor_id", &a.auditor_id)?;
-    if !ctx.has_role(&a.auditor_id, "auditor") {
+    if !ctx.has_role(&a.auditor_id, Role::Auditor.as_str()) {
         return Err(Error::denied(
             "auditor_id",
             format!("party {:?} does not hold the auditor role (an attestation is signed by an auditor)", a.auditor_id),
@@ -81,9 +81,9 @@ pub(super) fn attestation(out: &mut Out<'_>, a: &pb::AttestationIssued) -> Resul
         })?;
         covered.push(idx);
     }
-    let mut s = out.new_subject(ATTESTATION, &a.attestation_id, "", &a.auditor_id, a.encode_to_vec());
-    s.signers = vec![a.auditor_id.clone()];
-    s.status = a.opinion.clone();
+    let mut s = out.new_subject(ATTESTATION, &a.attestation_id, "", &a.auditor_id);
+    s.signers = vec![a.auditor_id.to_string()];
+    s.status = a.opinion.as_str().to_string();
     s.tally.covered = covered;
     out.put(s, "created");
     Ok(())

@@ -1,28 +1,30 @@
 //! Transactions: disbursements against commitments and tranches, reversals and corrections (DOMAIN.md §7).
 
-use prost::Message;
+use accord_domain::codes::TransactionType;
+use accord_domain::ids::TxnId;
 use rust_decimal::Decimal;
 
 use super::*;
 
 /// Move a disbursement (positive) or its reversal (negative) through the commitment, its tranche and the
 /// pledges it draws on. Pledges get their allocation's share, in the pledge's currency.
-pub(super) fn post_disbursement(out: &mut Out<'_>, t: &pb::TransactionRecorded, value: Decimal) -> Result<()> {
+pub(super) fn post_disbursement(out: &mut Out<'_>, t: &d::TransactionRecorded, value: Decimal) -> Result<()> {
     let today = out.ctx.today;
-    let mut cs = out.need("commitment_id", COMMITMENT, &t.commitment_id)?;
-    let c: pb::CommitmentSigned = cs.decode()?;
-    let total = parse_money("amount", c.amount.as_ref())?.value;
+    let commitment_id = t.commitment_id.as_deref().unwrap_or_default();
+    let mut cs = out.need("commitment_id", COMMITMENT, commitment_id)?;
+    let c: d::CommitmentSigned = cs.parsed()?;
+    let total = c.amount.value;
     cs.tally.disbursed = money::add("amount.value", cs.tally.disbursed, value)?;
     cs.status = if cs.tally.disbursed >= total { "disbursed".into() } else { "active".into() };
-    if !t.tranche_id.is_empty() {
-        let mut tr = out.need("tranche_id", TRANCHE, &t.tranche_id)?;
+    if let Some(tranche_id) = &t.tranche_id {
+        let mut tr = out.need("tranche_id", TRANCHE, tranche_id)?;
         tr.tally.disbursed = money::add("amount.value", tr.tally.disbursed, value)?;
         out.put(tr, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
     }
     for a in &c.allocations {
         let mut p = out.need("commitment_id", PLEDGE, &a.pledge_id)?;
-        let pbody: pb::PledgeAnnounced = p.decode()?;
-        let share = money::div("amount.value", dec(a.amount.as_ref().map_or("0", |m| m.value.as_str())), total)?;
+        let pbody: d::PledgeAnnounced = p.parsed()?;
+        let share = money::div("amount.value", a.amount.value, total)?;
         let part = money::mul("amount.value", value, share)?;
         p.tally.disbursed = money::add("amount.value", p.tally.disbursed, part)?;
         p.status = pledge_status(&p, &pbody, today).into();
@@ -32,21 +34,22 @@ pub(super) fn post_disbursement(out: &mut Out<'_>, t: &pb::TransactionRecorded, 
     Ok(())
 }
 
-pub(super) fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
+pub(super) fn transaction(out: &mut Out<'_>, t: &d::TransactionRecorded) -> Result<()> {
     let ctx = out.ctx;
     out.fresh("txn_id", TRANSACTION, &t.txn_id)?;
     ctx.party("provider_id", &t.provider_id)?;
-    if t.transaction_type != 4 {
-        ctx.party("receiver_id", &t.receiver_id)?;
+    let receiver = t.receiver_id.as_deref().unwrap_or_default();
+    if t.transaction_type != TransactionType::Expenditure {
+        ctx.party("receiver_id", receiver)?;
     }
     // The recording party: the receiver for incoming funds, the provider otherwise.
-    let (recorder, other) =
-        if t.transaction_type == 1 { (&t.receiver_id, &t.provider_id) } else { (&t.provider_id, &t.receiver_id) };
-    ctx.signed_by(if t.transaction_type == 1 { "receiver_id" } else { "provider_id" }, recorder, "this transaction")?;
-    let amount = parse_money("amount", t.amount.as_ref())?;
+    let incoming = t.transaction_type == TransactionType::IncomingFunds;
+    let (recorder, other) = if incoming { (receiver, &*t.provider_id) } else { (&*t.provider_id, receiver) };
+    ctx.signed_by(if incoming { "receiver_id" } else { "provider_id" }, recorder, "this transaction")?;
+    let amount = &t.amount;
     // A transaction records money that moved: never dated after the day it is integrated (IATI Standard
     // Ruleset: transaction-date and value-date ≤ now).
-    for (field, day) in [("date", date::parse_date(&t.date)), ("amount.value_date", Some(amount.value_date))] {
+    for (field, day) in [("date", Some(t.date.days())), ("amount.value_date", Some(amount.value_date))] {
         if day.is_some_and(|d| d > ctx.today) {
             return Err(Error::precondition(
                 field,
@@ -59,35 +62,35 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Res
         }
     }
     let mut plan_id = String::new();
-    if !t.commitment_id.is_empty() {
-        let cs = out.need("commitment_id", COMMITMENT, &t.commitment_id)?;
-        let c: pb::CommitmentSigned = cs.decode()?;
-        plan_id = c.plan_id.clone();
+    if let Some(commitment_id) = &t.commitment_id {
+        let cs = out.need("commitment_id", COMMITMENT, commitment_id)?;
+        let c: d::CommitmentSigned = cs.parsed()?;
+        plan_id = c.plan_id.to_string();
         if cs.tally.withdrawn {
-            return Err(Error::precondition("commitment_id", format!("commitment {} was withdrawn", t.commitment_id)));
+            return Err(Error::precondition("commitment_id", format!("commitment {commitment_id} was withdrawn")));
         }
-        if t.transaction_type != 4 {
+        if t.transaction_type != TransactionType::Expenditure {
             if t.provider_id != c.provider_id {
                 return Err(Error::precondition(
                     "provider_id",
-                    format!("commitment {} is provided by {}", t.commitment_id, c.provider_id),
+                    format!("commitment {commitment_id} is provided by {}", c.provider_id),
                 ));
             }
-            if t.receiver_id != c.recipient_id {
+            if receiver != c.recipient_id.as_str() {
                 return Err(Error::precondition(
                     "receiver_id",
-                    format!("commitment {} is to {}", t.commitment_id, c.recipient_id),
+                    format!("commitment {commitment_id} is to {}", c.recipient_id),
                 ));
             }
         }
-        let ca = parse_money("amount", c.amount.as_ref())?;
+        let ca = &c.amount;
         if amount.currency != ca.currency {
             return Err(Error::invalid(
                 "amount.currency",
-                format!("is {}, but commitment {} is in {}", amount.currency, t.commitment_id, ca.currency),
+                format!("is {}, but commitment {commitment_id} is in {}", amount.currency, ca.currency),
             ));
         }
-        if matches!(t.transaction_type, 3 | 7) {
+        if t.transaction_type.pays_out() {
             let disbursed = money::add("amount.value", cs.tally.disbursed, amount.value)?;
             if disbursed > ca.value {
                 return Err(Error::precondition(
@@ -95,24 +98,24 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Res
                     format!(
                         "disbursing {} would bring commitment {} to {} of {} (Σ disbursements − reversals ≤ the commitment)",
                         amount.value,
-                        t.commitment_id,
+                        commitment_id,
                         disbursed,
                         ca.value
                     ),
                 ));
             }
-            if !c.tranches.is_empty() && t.tranche_id.is_empty() {
+            if !c.tranches.is_empty() && t.tranche_id.is_none() {
                 return Err(Error::invalid(
                     "tranche_id",
-                    format!("commitment {} has tranches: name the one disbursed", t.commitment_id),
+                    format!("commitment {commitment_id} has tranches: name the one disbursed"),
                 ));
             }
-            if !t.tranche_id.is_empty() {
-                let tr = out.need("tranche_id", TRANCHE, &t.tranche_id)?;
-                if tr.tally.commitment_id != t.commitment_id {
+            if let Some(tranche_id) = &t.tranche_id {
+                let tr = out.need("tranche_id", TRANCHE, tranche_id)?;
+                if tr.tally.commitment_id != commitment_id.as_str() {
                     return Err(Error::precondition(
                         "tranche_id",
-                        format!("tranche {} belongs to commitment {}", t.tranche_id, tr.tally.commitment_id),
+                        format!("tranche {tranche_id} belongs to commitment {}", tr.tally.commitment_id),
                     ));
                 }
                 let tranche_disbursed = money::add("amount.value", tr.tally.disbursed, amount.value)?;
@@ -121,7 +124,7 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Res
                         "amount.value",
                         format!(
                             "disbursing {} would bring tranche {} to {} of {}",
-                            amount.value, t.tranche_id, tranche_disbursed, tr.tally.value
+                            amount.value, tranche_id, tranche_disbursed, tr.tally.value
                         ),
                     ));
                 }
@@ -141,43 +144,41 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Res
                     return Err(Error::precondition(
                         "tranche_id",
                         format!(
-                            "tranche {} is gated by condition {cid}, {how}: a gated tranche is disbursed only when all its conditions are met or waived",
-                            t.tranche_id
+                            "tranche {tranche_id} is gated by condition {cid}, {how}: a gated tranche is disbursed only when all its conditions are met or waived"
                         ),
                     ));
                 }
             }
         }
-    } else if !t.tranche_id.is_empty() {
+    } else if t.tranche_id.is_some() {
         return Err(Error::invalid("tranche_id", "a tranche is disbursed against its commitment: set commitment_id"));
     }
-    if !t.corrects.is_empty() {
-        correct(out, t)?;
+    if let Some(corrects) = &t.corrects {
+        correct(out, t, corrects)?;
     }
-    if matches!(t.transaction_type, 3 | 7) {
+    if t.transaction_type.pays_out() {
         post_disbursement(out, t, amount.value)?;
     }
-    let mut s = out.new_subject(TRANSACTION, &t.txn_id, &plan_id, recorder, t.encode_to_vec());
-    s.signers = vec![recorder.clone()];
-    s.tally.confirmed = !other.is_empty() && ctx.signers.contains(other.as_str());
+    let mut s = out.new_subject(TRANSACTION, &t.txn_id, &plan_id, recorder);
+    s.signers = vec![recorder.to_string()];
+    s.tally.confirmed = !other.is_empty() && ctx.signers.contains(other);
     s.status = if s.tally.confirmed { "confirmed".into() } else { "recorded".into() };
     out.put(s, "created");
-    if !t.commitment_id.is_empty() && !matches!(t.transaction_type, 3 | 7) {
-        out.touch(COMMITMENT, &t.commitment_id, "flow");
+    if let Some(commitment_id) = t.commitment_id.as_ref().filter(|_| !t.transaction_type.pays_out()) {
+        out.touch(COMMITMENT, commitment_id, "flow");
     }
     Ok(())
 }
 
 /// A corrected re-entry (DOMAIN.md §7): it replaces a transaction of the same type that is already reversed
 /// and not yet corrected; the original is marked corrected by it.
-pub(super) fn correct(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<()> {
-    let mut orig = out.need("corrects", TRANSACTION, &t.corrects)?;
+pub(super) fn correct(out: &mut Out<'_>, t: &d::TransactionRecorded, corrects: &TxnId) -> Result<()> {
+    let mut orig = out.need("corrects", TRANSACTION, corrects)?;
     if !orig.tally.reversed {
         return Err(Error::precondition(
             "corrects",
             format!(
-                "transaction {} is not reversed: a correction replaces a reversed transaction (reverse it first)",
-                t.corrects
+                "transaction {corrects} is not reversed: a correction replaces a reversed transaction (reverse it first)"
             ),
         ));
     }
@@ -185,35 +186,36 @@ pub(super) fn correct(out: &mut Out<'_>, t: &pb::TransactionRecorded) -> Result<
         return Err(Error::precondition(
             "corrects",
             format!(
-                "transaction {} is already corrected by {}: a transaction is corrected once",
-                t.corrects, orig.tally.corrected_by
+                "transaction {corrects} is already corrected by {}: a transaction is corrected once",
+                orig.tally.corrected_by
             ),
         ));
     }
-    let o: pb::TransactionRecorded = orig.decode()?;
+    let o: d::TransactionRecorded = orig.parsed()?;
     if o.transaction_type != t.transaction_type {
         return Err(Error::precondition(
             "transaction_type",
             format!(
-                "is {}, but transaction {} that it corrects is of type {}: a correction keeps the type",
-                t.transaction_type, t.corrects, o.transaction_type
+                "is {}, but transaction {corrects} that it corrects is of type {}: a correction keeps the type",
+                t.transaction_type.code(),
+                o.transaction_type.code()
             ),
         ));
     }
-    orig.tally.corrected_by = t.txn_id.clone();
+    orig.tally.corrected_by = t.txn_id.to_string();
     out.put(orig, "corrected");
     Ok(())
 }
 
-pub(super) fn reversal(out: &mut Out<'_>, r: &pb::TransactionReversed) -> Result<()> {
+pub(super) fn reversal(out: &mut Out<'_>, r: &d::TransactionReversed) -> Result<()> {
     let mut s = out.need("txn_id", TRANSACTION, &r.txn_id)?;
     if s.tally.reversed {
         return Err(Error::precondition("txn_id", format!("transaction {} is already reversed", r.txn_id)));
     }
     out.ctx.original_signers(&s, "a reversal")?;
-    let t: pb::TransactionRecorded = s.decode()?;
-    if let Some(m) = r.amount.as_ref() {
-        let (given, whole) = (parse_money("amount", Some(m))?, parse_money("amount", t.amount.as_ref())?);
+    let t: d::TransactionRecorded = s.parsed()?;
+    if let Some(given) = r.amount.as_ref() {
+        let whole = &t.amount;
         if given.currency != whole.currency || given.value != whole.value {
             return Err(Error::precondition(
                 "amount",
@@ -224,9 +226,8 @@ pub(super) fn reversal(out: &mut Out<'_>, r: &pb::TransactionReversed) -> Result
             ));
         }
     }
-    if matches!(t.transaction_type, 3 | 7) {
-        let amount = parse_money("amount", t.amount.as_ref())?;
-        post_disbursement(out, &t, money::sub("amount.value", Decimal::ZERO, amount.value)?)?;
+    if t.transaction_type.pays_out() {
+        post_disbursement(out, &t, money::sub("amount.value", Decimal::ZERO, t.amount.value)?)?;
     }
     s.tally.reversed = true;
     s.status = "reversed".into();

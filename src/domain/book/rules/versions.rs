@@ -1,9 +1,11 @@
 //! Amendments and withdrawals: new versions of a subject, and taking one back.
 
+use accord_domain::codes::Withdrawable;
+
 use super::*;
 
-pub(super) fn amendment(out: &mut Out<'_>, a: &pb::Amended) -> Result<()> {
-    let v = a.version.as_ref().ok_or_else(|| Error::invalid("version", "the new version is required"))?;
+pub(super) fn amendment(out: &mut Out<'_>, a: &d::Amended) -> Result<()> {
+    let v = &a.version;
     let kind = version_kind(v);
     let prev = out.need("subject_id", kind, &a.subject_id)?;
     if prev.tally.withdrawn {
@@ -20,8 +22,8 @@ pub(super) fn amendment(out: &mut Out<'_>, a: &pb::Amended) -> Result<()> {
     }
 }
 
-pub(super) fn withdrawal(out: &mut Out<'_>, w: &pb::Withdrawn) -> Result<()> {
-    let mut s = out.need("subject_id", &w.subject_kind, &w.subject_id)?;
+pub(super) fn withdrawal(out: &mut Out<'_>, w: &d::Withdrawn) -> Result<()> {
+    let mut s = out.need("subject_id", w.subject_kind.as_str(), &w.subject_id)?;
     if s.tally.withdrawn {
         return Err(Error::precondition(
             "subject_id",
@@ -29,30 +31,30 @@ pub(super) fn withdrawal(out: &mut Out<'_>, w: &pb::Withdrawn) -> Result<()> {
         ));
     }
     out.ctx.original_signers(&s, "a withdrawal")?;
-    match w.subject_kind.as_str() {
-        PLEDGE if !s.tally.committed.is_zero() || !s.tally.delivered.is_zero() => {
+    match w.subject_kind {
+        Withdrawable::Pledge if !s.tally.committed.is_zero() || !s.tally.delivered.is_zero() => {
             return Err(Error::precondition(
                 "subject_id",
                 format!("pledge {} is already committed or delivered in part; amend it down instead", w.subject_id),
             ))
         }
-        PLEDGE => {
+        Withdrawable::Pledge => {
             // A restatement counts only while the restating pledge is effective (DOMAIN.md §7): release it.
-            let p: pb::PledgeAnnounced = s.decode()?;
+            let p: d::PledgeAnnounced = s.parsed()?;
             release_restatements(out, &p)?;
         }
-        COMMITMENT => {
+        Withdrawable::Commitment => {
             if !s.tally.disbursed.is_zero() {
                 return Err(Error::precondition(
                     "subject_id",
                     format!("commitment {} has disbursements; amend it down instead", w.subject_id),
                 ));
             }
-            let c: pb::CommitmentSigned = s.decode()?;
+            let c: d::CommitmentSigned = s.parsed()?;
             allocate(out, &c, -1, "")?;
             s = out.need("subject_id", COMMITMENT, &w.subject_id)?;
         }
-        _ => {}
+        Withdrawable::Condition => {}
     }
     s.tally.withdrawn = true;
     s.status = "withdrawn".into();
