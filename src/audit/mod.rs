@@ -235,8 +235,8 @@ pub fn audit(
 /// The columns a server stores beside the leaf and serves (kind, statement id, integration time) must say
 /// what the leaf says: a row edited after integration is a finding, even though no hash covers the column.
 fn column_mismatch(e: &EntryRow, leaf_ms: i64) -> Option<Finding> {
-    let (kind, sid) = match crate::domain::statement_of_leaf(&e.leaf) {
-        Ok(st) => (st.body.as_ref().map(crate::domain::kind_name).unwrap_or_default(), st.statement_id),
+    let (kind, sid) = match crate::proto::statement_of_leaf(&e.leaf) {
+        Ok(st) => (st.body.as_ref().map(crate::proto::kind_name).unwrap_or_default(), st.statement_id),
         // An undecodable leaf is the replay's finding, with its message.
         Err(_) => return None,
     };

@@ -415,7 +415,7 @@ pub async fn attest(a: AttestArgs, json: bool) -> Result<()> {
         let identity = crate::crypto::leaf_identity(&e.leaf)
             .with_context(|| format!("entry {i}: the leaf is not an accord.v1.LogEntry"))?
             .to_vec();
-        let kind = st.body.as_ref().map(crate::domain::kind_name).unwrap_or("?");
+        let kind = st.body.as_ref().map(crate::proto::kind_name).unwrap_or("?");
         let day = st.effective_date.clone();
         if a.from.as_ref().is_some_and(|f| &day < f) || a.to.as_ref().is_some_and(|t| &day > t) {
             continue;
@@ -466,7 +466,7 @@ pub async fn attest(a: AttestArgs, json: bool) -> Result<()> {
             adjustments: vec![],
         })),
     };
-    crate::domain::check_statement(&st, &st.ledger).map_err(|e| anyhow::anyhow!("attestation: {e}"))?;
+    crate::proto::check_statement(&st, &st.ledger).map_err(|e| anyhow::anyhow!("attestation: {e}"))?;
     let env = crate::crypto::seal(&st, &[&key]);
     if let Some(p) = &a.out {
         std::fs::write(p, crate::json::envelope_to_json(&env))?;

@@ -191,7 +191,7 @@ pub(super) fn verify(a: VerifyArgs, json: bool) -> Result<()> {
     };
     let signers = a.signers.iter().map(|s| keys::read_public(s).map(|k| k.1)).collect::<Result<Vec<_>>>()?;
     let v = client::verify_offline(&leaf, &bundle, &verifier, &signers)?;
-    let kind = v.statement.body.as_ref().map(crate::domain::kind_name).unwrap_or("?");
+    let kind = v.statement.body.as_ref().map(crate::proto::kind_name).unwrap_or("?");
     if json {
         println!(
             "{}",

@@ -458,7 +458,7 @@ fn propose(a: ProposeArgs) -> Result<()> {
             purpose: a.purpose,
         })),
     };
-    crate::domain::check_statement(&st, &a.origin).map_err(|e| anyhow!("charter: {e}"))?;
+    crate::proto::check_statement(&st, &a.origin).map_err(|e| anyhow!("charter: {e}"))?;
     write_out(a.out.as_deref(), &sj::statement_to_json(&st)?)
 }
 

@@ -35,7 +35,7 @@ impl Governance {
     /// Decide whether the statement at `index`, signed by the (already cryptographically verified) keys
     /// `signers`, is allowed by the rules as of this state, and return the effects to persist. Changes
     /// nothing on error. `integrated_ms` is the integration time the log will record; `compiled` is the
-    /// statement's compiled body ([`book::compiled_body`]), which subjects it creates keep.
+    /// statement's compiled body ([`crate::proto::compiled_body`]), which subjects it creates keep.
     pub fn apply(
         &mut self,
         st: &d::Statement,

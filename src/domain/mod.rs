@@ -1,8 +1,9 @@
-//! The domain: statement validation, governance state and signer rules. Pure functions over plain values:
-//! no I/O, no async, no tonic, no SQL.
+//! The domain: governance state and signer rules, and the coalition's book. Pure functions over typed
+//! statements (`accord_domain::statement`): no I/O, no async, no tonic, no SQL.
 //!
 //! Two stages, matching the pipeline in DESIGN.md §1:
-//! - [`check_statement`] is stateless (shape, formats, origin) and runs before the sequencer;
+//! - the stateless checks (shape, formats, origin) run before the sequencer, as the statement is parsed at
+//!   the wire boundary ([`crate::proto::parse_statement`]);
 //! - [`Governance::apply`] runs in the sequencer against the state as of the entry, decides whether the
 //!   signatures authorise the statement, and returns the [`Effect`]s to persist.
 pub mod book;
@@ -16,8 +17,7 @@ pub use accord_domain::text::{is_forbidden_in_text, is_id_char, MAX_ID_LEN, MAX_
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{Error, Result};
-use crate::pb::{statement::Body, Statement};
+use crate::error::Result;
 
 /// Roles a party may hold (DOMAIN.md §2).
 pub const ROLES: &[&str] = &[
@@ -34,43 +34,10 @@ pub const ROLES: &[&str] = &[
 /// Most parties in a charter, keys per party.
 pub use accord_domain::statement::{MAX_KEYS_PER_PARTY, MAX_PARTIES};
 
-/// The statement kind's stable name, as stored and reported.
-pub fn kind_name(body: &Body) -> &'static str {
-    match body {
-        Body::Charter(_) => "charter",
-        Body::PartyAdmitted(_) => "party.admitted",
-        Body::KeyRotated(_) => "key.rotated",
-        Body::KeyRevoked(_) => "key.revoked",
-        Body::PlanCreated(_) => "plan.created",
-        Body::GoalDefined(_) => "goal.defined",
-        Body::IndicatorDefined(_) => "indicator.defined",
-        Body::PledgeAnnounced(_) => "pledge.announced",
-        Body::ConditionDefined(_) => "condition.defined",
-        Body::CommitmentSigned(_) => "commitment.signed",
-        Body::TransactionRecorded(_) => "transaction.recorded",
-        Body::TransactionReversed(_) => "transaction.reversed",
-        Body::InkindDelivered(_) => "inkind.delivered",
-        Body::MilestoneUpdated(_) => "milestone.updated",
-        Body::ConditionAssessed(_) => "condition.assessed",
-        Body::ProgressReported(_) => "progress.reported",
-        Body::AttestationIssued(_) => "attestation.issued",
-        Body::Amended(_) => "amended",
-        Body::Withdrawn(_) => "withdrawn",
-        Body::FxRateRecorded(_) => "fx_rate.recorded",
-        Body::DeliveryConfirmed(_) => "delivery.confirmed",
-    }
-}
-
 /// [`accord_domain::text::check_id`] with this crate's error (the rules: 1..=128 characters from
 /// `A–Z a–z 0–9 . _ - : @ + ~`, starting with a letter or digit).
 pub fn check_id(field: &str, s: &str) -> Result<()> {
     Ok(accord_domain::text::check_id(field, s)?)
-}
-
-/// Stateless checks of a decoded statement: ledger origin, ids, dates and each body's shape (the
-/// parsing at the wire boundary, [`crate::proto::parse_statement`]). Returns the statement kind.
-pub fn check_statement(st: &Statement, origin: &str) -> Result<&'static str> {
-    Ok(crate::proto::parse_statement(st, origin)?.body.kind_name())
 }
 
 /// A registered party.
@@ -184,43 +151,5 @@ impl Governance {
 
     fn admission_k(&self) -> u32 {
         self.charter.as_ref().map(|c| c.1).unwrap_or(1)
-    }
-}
-
-/// The statement inside a stored leaf (`LogEntry` → envelope → payload).
-pub fn statement_of_leaf(leaf: &[u8]) -> Result<crate::pb::Statement> {
-    use prost::Message as _;
-    let le = crate::pb::LogEntry::decode(leaf).map_err(|e| Error::internal(format!("leaf does not decode: {e}")))?;
-    let env = le.envelope.ok_or_else(|| Error::internal("leaf without envelope"))?;
-    crate::pb::Statement::decode(env.payload.as_slice())
-        .map_err(|e| Error::internal(format!("payload does not decode: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    /// The JSON templates and kind names of `crate::json` agree with the domain's kinds.
-    fn kind_names_match_the_domain() {
-        for (kind, field) in crate::json::statement_kinds() {
-            let st = crate::json::statement_from_json(
-                &crate::json::statement_template(&kind, "o", "id", "2026-01-01").unwrap(),
-            )
-            .unwrap_or_else(|e| panic!("{kind}: template does not parse: {e}"));
-            let body = st.body.unwrap_or_else(|| panic!("{kind}: no body"));
-            assert_eq!(kind_name(&body), kind, "{field}");
-            let t = crate::json::statement_template(&kind, "o", "id", "2026-01-01").unwrap();
-            let lines: Vec<&str> = t.lines().map(str::trim).collect();
-            for w in lines.windows(2) {
-                if w[1].starts_with('"') && w[1].contains("\":") {
-                    assert!(w[0].starts_with("//"), "{kind}: {} is not explained", w[1]);
-                }
-            }
-        }
-        assert!(crate::json::statement_template("nope", "o", "id", "2026-01-01")
-            .unwrap_err()
-            .message
-            .contains("pledge.announced"));
     }
 }

@@ -194,7 +194,7 @@ pub struct Prepared {
     pub statement: Statement,
     /// The statement parsed into its typed form at the wire boundary ([`crate::proto`]).
     pub parsed: accord_domain::statement::Statement,
-    /// The compiled body ([`domain::book::compiled_body`]) that subjects the statement creates keep.
+    /// The compiled body ([`crate::proto::compiled_body`]) that subjects the statement creates keep.
     pub compiled: Vec<u8>,
     pub kind: &'static str,
     /// keyids whose signatures verified.
@@ -724,8 +724,8 @@ pub const GOVERNANCE_KINDS: &[&str] = &["charter", "party.admitted", "key.rotate
 pub fn replay_governance(writer: &Writer, origin: &str) -> Result<domain::Governance> {
     let mut replay = Replay::default();
     for row in writer.entries_of_kinds(GOVERNANCE_KINDS)? {
-        let st = domain::statement_of_leaf(&row.leaf)?;
-        let kind = st.body.as_ref().map(domain::kind_name).unwrap_or_default();
+        let st = crate::proto::statement_of_leaf(&row.leaf)?;
+        let kind = st.body.as_ref().map(crate::proto::kind_name).unwrap_or_default();
         if kind != row.kind {
             return Err(Error::precondition(
                 "data_dir",
@@ -760,7 +760,7 @@ pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Re
             let eff = replay
                 .entry(&writer, &origin, &row)
                 .map_err(|e| Error::new(e.kind, e.field.clone(), format!("replaying entry {index}: {}", e.message)))?;
-            let body = crate::domain::book::compiled_body(&crate::domain::statement_of_leaf(&row.leaf)?);
+            let body = crate::proto::compiled_body(&crate::proto::statement_of_leaf(&row.leaf)?);
             for e in &eff {
                 writer.apply_effect(e, (index, &body))?;
             }
@@ -871,6 +871,6 @@ pub fn prepare_with(
         signers.extend(canonical.signatures.get(i).map(|s| s.keyid.clone()));
     }
     let identity = identity(&canonical);
-    let compiled = domain::book::compiled_body(&statement);
+    let compiled = crate::proto::compiled_body(&statement);
     Ok(Prepared { envelope: canonical, identity, statement, parsed, compiled, kind, signers, unverified })
 }

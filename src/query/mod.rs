@@ -36,7 +36,7 @@ fn as_of_day(at: &pb::ReadAt) -> i64 {
     date::parse_date(&at.as_of_date).unwrap_or(0)
 }
 
-pub use crate::domain::statement_of_leaf;
+pub use crate::proto::statement_of_leaf;
 
 /// A statement with an amendment's new version moved into the body (the compiled form).
 pub fn compiled(mut st: Statement) -> Statement {

@@ -24,12 +24,12 @@ pub use writer::{Loaded, Writer};
 use crate::merkle::{Hash, HashError, HashReader};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::domain::book::{self, Subject, Tally};
+use crate::domain::book::{Subject, Tally};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
 use crate::error::{Error, Result};
 
 /// Stored in `subjects.body` for "the compiled body of the statement at `version_at`" (see
-/// [`book::compiled_body`]). No encoded message starts with a zero byte (field number 0 does not exist),
+/// [`crate::proto::compiled_body`]). No encoded message starts with a zero byte (field number 0 does not exist),
 /// and a tranche's empty body is not this, so the marker is never a real body.
 pub const DERIVED_BODY: &[u8] = &[0];
 

@@ -171,7 +171,7 @@ pub(super) fn finish_subject(c: &Connection, (mut s, tally): (Subject, String)) 
             .prepare_cached("SELECT leaf FROM entries WHERE idx = ?1")
             .and_then(|mut st| st.query_row([s.version_at], |r| r.get(0)))
             .map_err(db_err)?;
-        s.body = book::compiled_body(&crate::domain::statement_of_leaf(&leaf)?);
+        s.body = crate::proto::compiled_body(&crate::proto::statement_of_leaf(&leaf)?);
     }
     s.tally = serde_json::from_str(&tally)
         .map_err(|e| Error::internal(format!("projection tally of {} {}: {e}", s.kind, s.id)))?;

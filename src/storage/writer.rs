@@ -181,7 +181,7 @@ impl Writer {
     }
 
     /// Persist domain effects into the projection tables. `entry` is the index of the entry being applied
-    /// and [`book::compiled_body`] of its statement: a subject whose body is exactly that is stored with
+    /// and [`crate::proto::compiled_body`] of its statement: a subject whose body is exactly that is stored with
     /// [`DERIVED_BODY`] instead of a second copy of the statement.
     pub fn apply_effect(&self, e: &Effect, entry: (u64, &[u8])) -> Result<()> {
         let c = &self.conn;

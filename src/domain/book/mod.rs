@@ -20,7 +20,6 @@ use super::date;
 use super::money::{self, Amount};
 use super::StateView;
 use crate::error::{Error, Result};
-use crate::pb;
 use crate::proto::FromWire;
 use accord_domain::codes::PledgeKind;
 use accord_domain::statement::{self as d, Version};
@@ -156,32 +155,6 @@ pub struct MilestoneState {
     pub index: u64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub quantity_done: String,
-}
-
-/// The compiled body a statement gives the subject it creates or versions: its body message encoded on its
-/// own (an amendment's new version for `amended`). Storage keeps a subject's body only where it differs
-/// from this function of the statement at the subject's `version_at` entry; both sides call this one
-/// function on the same decoded statement, so the derived body is byte for byte the one the rules built.
-pub fn compiled_body(st: &pb::Statement) -> Vec<u8> {
-    let mut field = Vec::new();
-    match &st.body {
-        Some(pb::statement::Body::Amended(a)) => {
-            if let Some(v) = &a.version {
-                v.encode(&mut field)
-            }
-        }
-        Some(b) => b.encode(&mut field),
-        None => {}
-    }
-    // `field` is one length-delimited field: key, length, then the message.
-    let mut rest = field.as_slice();
-    match (prost::encoding::decode_key(&mut rest), prost::encoding::decode_varint(&mut rest)) {
-        (Ok(_), Ok(len)) => match usize::try_from(len).ok().and_then(|n| rest.get(..n)) {
-            Some(body) => body.to_vec(),
-            None => field,
-        },
-        _ => field,
-    }
 }
 
 impl Subject {

@@ -36,7 +36,7 @@ pub struct Ctx<'a> {
     /// Integration day.
     pub today: i64,
     pub view: &'a dyn StateView,
-    /// The statement's compiled body ([`super::compiled_body`]): the body a subject it creates keeps.
+    /// The statement's compiled body ([`crate::proto::compiled_body`]): the body a subject it creates keeps.
     pub body: &'a [u8],
 }
 
