@@ -8,6 +8,7 @@
 //!   signatures authorise the statement, and returns the [`Effect`]s to persist.
 pub mod book;
 mod governance;
+pub mod memory;
 pub mod money;
 
 pub use governance::introduced_keys;

@@ -2,7 +2,7 @@
 //! applied to projections held in memory instead of SQLite. Signatures are checked in parallel first
 //! (against every key the log ever registers); whether each key was valid at its entry's position is then
 //! decided in order by the same governance rules the sequencer uses.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use prost::Message;
 use rayon::prelude::*;
@@ -10,20 +10,19 @@ use rayon::prelude::*;
 use super::Source;
 use crate::crypto;
 use crate::domain::book::Subject;
-use crate::domain::{Effect, Governance, StateView};
+use crate::domain::memory::{Entry, MemoryState};
+use crate::domain::{Governance, StateView};
 use crate::error::{Error, Result};
 use crate::log::{prepare_with, Limits};
 use crate::pb;
 use crate::storage::{EntryRow, HistoryRow};
 
-/// Projections of a replayed log, in memory.
+/// Projections of a replayed log, in memory: the domain's [`MemoryState`] (the same rules and effects as
+/// the sequencer) and the entries themselves.
 #[derive(Debug, Default)]
 pub struct MemoryBook {
-    subjects: BTreeMap<(String, String), Subject>,
-    history: HashMap<(String, String), Vec<HistoryRow>>,
+    state: MemoryState,
     entries: Vec<EntryRow>,
-    identities: HashMap<Vec<u8>, u64>,
-    gov: Governance,
 }
 
 impl MemoryBook {
@@ -55,7 +54,6 @@ impl MemoryBook {
         }
         let limits = Limits { max_payload_bytes: usize::MAX, max_signatures: usize::MAX, ..Limits::default() };
         let mut book = MemoryBook::default();
-        let mut gov = Governance::default();
         // Pipeline: a verifier thread checks the signatures of the next chunk (in parallel) while this
         // thread applies the rules to the current one in order.
         const CHUNK: usize = 2048;
@@ -96,81 +94,51 @@ impl MemoryBook {
                             ),
                         ));
                     }
-                    let effects = gov
-                        .apply(&p.parsed, &p.compiled, &p.signers, e.index, e.integrated_at_ms, &book)
-                        .map_err(|err| {
-                            Error::new(
-                                err.kind,
-                                err.field.clone(),
-                                format!("replaying entry {}: {}", e.index, err.message),
-                            )
-                        })?;
-                    for eff in effects {
-                        book.absorb(eff);
-                    }
-                    book.identities.insert(e.identity.clone(), e.index);
+                    let entry = Entry {
+                        statement: &p.parsed,
+                        compiled: &p.compiled,
+                        signers: &p.signers,
+                        index: e.index,
+                        identity: &e.identity,
+                        integrated_ms: e.integrated_at_ms,
+                    };
+                    book.state.apply(entry).map_err(|err| {
+                        Error::new(err.kind, err.field.clone(), format!("replaying entry {}: {}", e.index, err.message))
+                    })?;
                     progress(e.index.saturating_add(1));
                 }
             }
             Ok(())
         });
         result?;
-        book.gov = gov;
         book.entries = entries;
         Ok(book)
-    }
-
-    fn absorb(&mut self, e: Effect) {
-        match e {
-            Effect::Subject(s) => {
-                self.subjects.insert((s.kind.clone(), s.id.clone()), *s);
-            }
-            Effect::History { kind, id, index, action } => {
-                let rows = self.history.entry((kind, id)).or_default();
-                // Indexes only grow: a duplicate can only be among the rows of this same entry.
-                if !rows.iter().rev().take_while(|r| r.index == index).any(|r| r.action == action) {
-                    rows.push(HistoryRow { index, action });
-                }
-            }
-            _ => {}
-        }
     }
 }
 
 impl StateView for MemoryBook {
     fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
-        Ok(self.subjects.get(&(kind.to_string(), id.to_string())).cloned())
+        self.state.subject(kind, id)
     }
     fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
-        Ok(self.of_kind(kind).filter(|s| s.plan_id == plan_id && s.party_id == party_id).cloned().collect())
+        self.state.subjects(kind, plan_id, party_id)
     }
     fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>> {
-        Ok(self.identities.get(identity).copied())
-    }
-}
-
-impl MemoryBook {
-    fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Subject> + 'a {
-        self.subjects
-            .range((kind.to_string(), String::new())..)
-            .take_while(move |((k, _), _)| k == kind)
-            .map(|(_, s)| s)
+        self.state.entry_index(identity)
     }
 }
 
 impl Source for MemoryBook {
     fn scan(&self, kind: &str, plan_id: &str) -> Result<Vec<Subject>> {
-        Ok(self.of_kind(kind).filter(|s| plan_id.is_empty() || s.plan_id == plan_id).cloned().collect())
+        Ok(self.state.of_kind(kind).filter(|s| plan_id.is_empty() || s.plan_id == plan_id).cloned().collect())
     }
     fn entry(&self, index: u64) -> Result<Option<EntryRow>> {
         Ok(self.entries.get(index as usize).cloned())
     }
     fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>> {
-        let mut rows = self.history.get(&(kind.to_string(), id.to_string())).cloned().unwrap_or_default();
-        rows.sort_by(|a, b| (a.index, &a.action).cmp(&(b.index, &b.action)));
-        Ok(rows)
+        Ok(self.state.history(kind, id).into_iter().map(|(index, action)| HistoryRow { index, action }).collect())
     }
     fn governance(&self) -> Result<Governance> {
-        Ok(self.gov.clone())
+        Ok(self.state.governance().clone())
     }
 }
