@@ -15,18 +15,21 @@
 //!   (pledges, commitments, flows ...), exact money and signer rules. Pure: no clock, file or network.
 //! - [`storage`]: the SQLite schema, the writer connection, row readers, the hash cache and the read-only
 //!   pool, one file each. The only module that names rusqlite.
-//! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API.
+//! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API; opening
+//!   a data directory, the stateless stage, proofs and replay each in their own file.
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
 //! - [`witness`]: the C2SP tlog-witness server and the ledger's witness client.
 //! - [`report`]: transparency reports: a plan's context loaded once, one file per view of DOMAIN.md §5 and
-//!   §7, the JSON model, and one renderer per format (CSV, Markdown, HTML), IATI and OCDS exports.
+//!   §7, the JSON model (`model/`), and one renderer per format (CSV, Markdown, HTML), IATI (`iati/`) and
+//!   OCDS exports.
 //! - [`audit`]: whole-ledger audit with evidence.
 //! - [`api`]: error→Status mapping, the gRPC service implementations.
-//! - [`server`]: transport, health, reflection, graceful shutdown.
+//! - [`server`]: transport, health, reflection, graceful shutdown (`server/`: admission, connections,
+//!   observation, health, shutdown, the HTTP ports, one file each).
 //! - [`web`]: the public, read-only transparency page over HTTP.
 //! - [`config`]: the configuration file and its defaults.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
-//! - [`cli`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench.rs`).
+//! - [`cli`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench/`).
 #![warn(missing_debug_implementations)]
 // No panic on a path input can reach (docs/SECURITY.md): no unwrap, expect, indexing or slicing outside
 // tests; the few allows say why the value cannot be absent.

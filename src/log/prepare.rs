@@ -1,0 +1,169 @@
+//! The stateless stage: an envelope's size, payload type, canonical statement, field rules and signatures,
+//! checked before the sequencer sees it.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prost::Message;
+
+use super::{Latest, Ledger, Limits};
+use crate::crypto;
+use crate::domain;
+use crate::error::{Error, Result};
+use crate::pb::{Envelope, Signature, Statement};
+use crate::storage::EntryRow;
+use crate::PAYLOAD_TYPE;
+
+/// An envelope that passed the stateless stage.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The canonical envelope (signatures sorted by keyid, unknown fields dropped).
+    pub envelope: Envelope,
+    pub identity: [u8; 32],
+    pub statement: Statement,
+    /// The statement parsed into its typed form at the wire boundary ([`crate::proto`]).
+    pub parsed: accord_domain::statement::Statement,
+    /// The compiled body ([`crate::proto::compiled_body`]) that subjects the statement creates keep.
+    pub compiled: Vec<u8>,
+    pub kind: &'static str,
+    /// keyids whose signatures verified.
+    pub signers: Vec<String>,
+    /// Positions of signatures whose keys were unknown to the snapshot; the sequencer checks them.
+    pub unverified: Vec<usize>,
+}
+
+impl Prepared {
+    pub fn statement_id(&self) -> &str {
+        &self.statement.statement_id
+    }
+}
+
+/// A committed (or already present) entry with the checkpoint that covers it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub entry: Arc<EntryRow>,
+    pub latest: Latest,
+    pub duplicate: bool,
+}
+
+/// The canonical encoding of an envelope: signatures sorted by keyid, unknown fields dropped.
+pub fn canonical_envelope(env: &Envelope) -> Envelope {
+    let mut sigs: Vec<Signature> =
+        env.signatures.iter().map(|s| Signature { sig: s.sig.clone(), keyid: s.keyid.clone() }).collect();
+    sigs.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+    Envelope { payload: env.payload.clone(), payload_type: env.payload_type.clone(), signatures: sigs }
+}
+
+/// `identity = SHA-256(canonical envelope bytes)`.
+pub fn identity(canonical: &Envelope) -> [u8; 32] {
+    crypto::envelope_identity(canonical)
+}
+
+impl Ledger {
+    /// Stateless stage: sizes, payload type, statement decoding and canonical form, field rules, and
+    /// every signature whose key is known (or introduced by the statement) checked with verify_strict.
+    /// CPU-bound: call from a blocking context.
+    pub fn prepare(&self, env: &Envelope) -> Result<Prepared> {
+        let keys = crate::sync::read(&self.shared.keys);
+        prepare_with(env, &self.origin, &self.limits, |kid| keys.get(kid).copied())
+    }
+}
+
+/// The stateless stage with an explicit key lookup (shared by the server and offline verification).
+pub fn prepare_with(
+    env: &Envelope,
+    origin: &str,
+    limits: &Limits,
+    lookup: impl Fn(&str) -> Option<crypto::PublicKey>,
+) -> Result<Prepared> {
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(Error::invalid("envelope.payload_type", format!("must be {PAYLOAD_TYPE:?}")));
+    }
+    if env.payload.is_empty() {
+        return Err(Error::invalid("envelope.payload", "is empty"));
+    }
+    if env.payload.len() > limits.max_payload_bytes {
+        return Err(Error::invalid(
+            "envelope.payload",
+            format!("is {} bytes; the limit is {}", env.payload.len(), limits.max_payload_bytes),
+        ));
+    }
+    if env.signatures.is_empty() {
+        return Err(Error::invalid("envelope.signatures", "at least one signature is required"));
+    }
+    if env.signatures.len() > limits.max_signatures {
+        return Err(Error::invalid("envelope.signatures", format!("at most {} signatures", limits.max_signatures)));
+    }
+    let statement = Statement::decode(env.payload.as_slice())
+        .map_err(|e| Error::invalid("envelope.payload", format!("is not an accord.v1.Statement: {e}")))?;
+    if statement.encode_to_vec() != env.payload {
+        return Err(Error::invalid(
+            "envelope.payload",
+            "is not the canonical encoding of the statement (fields out of order, defaults or unknown fields)",
+        ));
+    }
+    let parsed = crate::proto::parse_statement(&statement, origin).map_err(|e| e.scope("statement"))?;
+    let kind = parsed.body.kind_name();
+    let canonical = canonical_envelope(env);
+    for w in canonical.signatures.windows(2) {
+        if let [a, b] = w {
+            if a.keyid == b.keyid {
+                return Err(Error::invalid("envelope.signatures", format!("keyid {} signs twice", a.keyid)));
+            }
+        }
+    }
+    let (signers, unverified) = verify_signatures(&parsed, &canonical, lookup)?;
+    let identity = identity(&canonical);
+    let compiled = crate::proto::compiled_body(&statement);
+    Ok(Prepared { envelope: canonical, identity, statement, parsed, compiled, kind, signers, unverified })
+}
+
+/// Check every signature of the canonical envelope whose key is known: introduced by the statement itself
+/// or found by `lookup`. Returns the keyids that signed (those whose keys are unknown included, last) and
+/// the positions of the signatures left unverified for the sequencer.
+fn verify_signatures(
+    statement: &accord_domain::statement::Statement,
+    canonical: &Envelope,
+    lookup: impl Fn(&str) -> Option<crypto::PublicKey>,
+) -> Result<(Vec<String>, Vec<usize>)> {
+    let introduced: HashMap<String, [u8; 32]> =
+        domain::introduced_keys(statement).into_iter().map(|k| (crypto::keyid_of_bytes(&k), k)).collect();
+    let mut signers = Vec::new();
+    let mut unverified = Vec::new();
+    for (i, s) in canonical.signatures.iter().enumerate() {
+        let field = format!("envelope.signatures[{i}]");
+        if !crypto::is_valid_keyid(&s.keyid) {
+            return Err(Error::invalid(
+                format!("{field}.keyid"),
+                "must be 64 lowercase hex characters (SHA-256 of the public key)",
+            ));
+        }
+        if s.sig.len() != 64 {
+            return Err(Error::invalid(
+                format!("{field}.sig"),
+                format!("an Ed25519 signature is 64 bytes, got {}", s.sig.len()),
+            ));
+        }
+        let key = match introduced.get(&s.keyid) {
+            Some(pk) => crypto::public_key_from_bytes(pk).map_err(|e| e.scope(&format!("{field}.keyid")))?,
+            None => match lookup(&s.keyid) {
+                Some(key) => key,
+                None => {
+                    unverified.push(i);
+                    continue;
+                }
+            },
+        };
+        if !crypto::verify_pae(&key, &canonical.payload_type, &canonical.payload, &s.sig) {
+            return Err(Error::denied(
+                format!("{field}.sig"),
+                "signature does not verify (Ed25519 verify_strict over DSSE PAE)",
+            ));
+        }
+        signers.push(s.keyid.clone());
+    }
+    // Keys unknown to the snapshot are left to the sequencer, which rejects unregistered ones.
+    for &i in &unverified {
+        signers.extend(canonical.signatures.get(i).map(|s| s.keyid.clone()));
+    }
+    Ok((signers, unverified))
+}

@@ -1,0 +1,203 @@
+//! An activity's `<transaction>`s: pledges (12), commitments (2), flows (1, 3, 4, 7) each followed by its
+//! reversal if reversed, and co-financing spend (4).
+use rust_decimal::Decimal;
+
+use super::activity::Activity;
+use super::xml::Xml;
+use super::{dec, Export};
+use crate::domain::book::Subject;
+use crate::pb;
+
+struct Tx {
+    ref_: String,
+    code: u32,
+    date: String,
+    money: pb::Money,
+    description: String,
+    provider: String,
+    receiver: String,
+    /// Named receivers when there is no single one to reference.
+    receiver_names: String,
+    finance_type: String,
+}
+
+fn transaction(x: &mut Xml, t: &Tx) {
+    x.start("transaction", &[("ref", &t.ref_)]);
+    x.empty("transaction-type", &[("code", &t.code.to_string())]);
+    x.empty("transaction-date", &[("iso-date", &t.date)]);
+    x.text("value", &[("currency", &t.money.currency), ("value-date", &t.money.value_date)], &t.money.value);
+    if !t.description.is_empty() {
+        x.narrated("description", &[], &t.description);
+    }
+    if !t.provider.is_empty() {
+        x.empty("provider-org", &[("ref", &t.provider)]);
+    }
+    if !t.receiver.is_empty() {
+        x.empty("receiver-org", &[("ref", &t.receiver)]);
+    } else if !t.receiver_names.is_empty() {
+        x.narrated("receiver-org", &[], &t.receiver_names);
+    }
+    if !t.finance_type.is_empty() {
+        x.empty("finance-type", &[("code", &t.finance_type)]);
+    }
+    x.end("transaction");
+}
+
+/// The party's pledges, type 12.
+pub(super) fn pledges(x: &mut Xml, e: &Export, a: &Activity) {
+    for (s, p, m) in &a.pledges {
+        if let Some(tx) = pledge(e, a, s, p, m.clone()) {
+            transaction(x, &tx);
+        }
+    }
+}
+
+/// One pledge as a transaction; none when it has no money value and the activity no currency to give it,
+/// or no announcement date.
+fn pledge(e: &Export, a: &Activity, s: &Subject, p: &pb::PledgeAnnounced, m: Option<pb::Money>) -> Option<Tx> {
+    let party = a.party;
+    let mut description = format!("Pledge {} ({}, {})", s.id, p.pledge_kind, p.funding_source);
+    // A pledge without a money value (a policy action) is still a pledge: value 0 in the activity's
+    // default currency, at its announcement date, its milestones in the description.
+    let m = match (m, &a.default_currency) {
+        (Some(m), _) => m,
+        (None, Some(currency)) => {
+            let day = p.announced.as_ref().map(|a| a.date.clone()).filter(|d| !d.is_empty())?;
+            let milestones: Vec<String> =
+                p.milestones.iter().map(|m| format!("{} {} (due {})", m.milestone_id, m.title, m.due_date)).collect();
+            description.push_str(&format!("; no money value; milestones: {}", milestones.join("; ")));
+            pb::Money { value: "0".into(), currency: currency.clone(), value_date: day }
+        }
+        (None, None) => return None,
+    };
+    if !s.tally.restated.is_zero() {
+        description.push_str(&format!(
+            "; net of {} restated by {}",
+            s.tally.restated.normalize(),
+            s.tally.restated_by.join(", ")
+        ));
+    }
+    for r in &p.restates {
+        let a = r.amount.as_ref().map(|a| format!("{} {}", a.value, a.currency)).unwrap_or_default();
+        description.push_str(&format!("; restates {a} of pledge {}", r.pledge_id));
+    }
+    let date =
+        p.announced.as_ref().map(|a| a.date.clone()).filter(|d| !d.is_empty()).unwrap_or_else(|| m.value_date.clone());
+    // The intended recipient: one party by reference, several named, or the party itself for its own
+    // resources.
+    let (receiver, receiver_names) = match p.recipient_ids.as_slice() {
+        [one] => (one.clone(), String::new()),
+        [] if p.funding_source == "domestic_own_resources" => (party.to_string(), String::new()),
+        [] => (String::new(), String::new()),
+        many => (
+            String::new(),
+            format!("Intended recipients: {}", many.iter().map(|r| e.name_of(r)).collect::<Vec<_>>().join(", ")),
+        ),
+    };
+    Some(Tx {
+        ref_: s.id.clone(),
+        code: 12,
+        date,
+        money: m,
+        description,
+        provider: party.to_string(),
+        receiver,
+        receiver_names,
+        finance_type: p.finance_type.clone(),
+    })
+}
+
+/// The commitments the party signed as provider, type 2.
+pub(super) fn commitments(x: &mut Xml, a: &Activity) {
+    for (s, c) in &a.commitments {
+        transaction(
+            x,
+            &Tx {
+                ref_: s.id.clone(),
+                code: 2,
+                date: c.signed_date.clone(),
+                money: c.amount.clone().unwrap_or_default(),
+                description: format!("Commitment {} to {}", s.id, c.recipient_id),
+                provider: c.provider_id.clone(),
+                receiver: c.recipient_id.clone(),
+                receiver_names: String::new(),
+                finance_type: c.finance_type.clone(),
+            },
+        );
+    }
+}
+
+/// The flows of the party (incoming funds it received, the others it provided), each followed by its
+/// reversal when reversed.
+pub(super) fn flows(x: &mut Xml, e: &Export, party: &str) {
+    for (s, t) in e.transactions.iter().filter(|(_, t)| {
+        if t.transaction_type == 1 {
+            t.receiver_id == party
+        } else {
+            t.provider_id == party
+        }
+    }) {
+        let mut description = if t.tranche_id.is_empty() {
+            format!("{} against commitment {}", s.id, t.commitment_id)
+        } else {
+            format!("{} against commitment {}, tranche {}", s.id, t.commitment_id, t.tranche_id)
+        };
+        if !t.description.is_empty() {
+            description.push_str(&format!(": {}", t.description));
+        }
+        // DOMAIN.md §7: a corrected re-entry names the reversed transaction it replaces.
+        if !t.corrects.is_empty() {
+            description.push_str(&format!("; corrects {} (reversed)", t.corrects));
+        }
+        let reversal = e.reversals.get(s.id.as_str()).filter(|_| s.tally.reversed);
+        if let Some(rev) = reversal {
+            description.push_str(&format!("; reversed on {} by {}-reversal", rev.date, s.id));
+        }
+        let money = t.amount.clone().unwrap_or_default();
+        let mut tx = Tx {
+            ref_: s.id.clone(),
+            code: t.transaction_type,
+            date: t.date.clone(),
+            money: money.clone(),
+            description,
+            provider: t.provider_id.clone(),
+            receiver: t.receiver_id.clone(),
+            receiver_names: String::new(),
+            finance_type: e.finance_of.get(&t.commitment_id).cloned().unwrap_or_default(),
+        };
+        transaction(x, &tx);
+        // A reversal: the same transaction type with the negated amount at the original value date (so
+        // any conversion nets to zero), dated when it was reversed, its ref and description naming the
+        // original.
+        if let Some(rev) = reversal {
+            let Some(neg) = dec(&money.value).and_then(|v| Decimal::ZERO.checked_sub(v)) else { continue };
+            tx.ref_ = format!("{}-reversal", s.id);
+            tx.date = if rev.date.is_empty() { t.date.clone() } else { rev.date.clone() };
+            tx.money = pb::Money { value: neg.normalize().to_string(), ..money };
+            tx.description = format!("Reversal of {} (original transaction ref {}): {}", s.id, s.id, rev.rationale);
+            transaction(x, &tx);
+        }
+    }
+}
+
+/// Co-financing from own resources realised in the party's progress reports, type 4.
+pub(super) fn co_financing(x: &mut Xml, e: &Export, party: &str) {
+    for (s, rep) in e.reports.iter().filter(|(s, _)| s.party_id == party) {
+        let Some(m) = rep.co_financing_realised.clone() else { continue };
+        let end = rep.period.clone().unwrap_or_default().end;
+        transaction(
+            x,
+            &Tx {
+                ref_: format!("{}-co-financing", s.id),
+                code: 4,
+                date: end,
+                money: m,
+                description: format!("Co-financing from own resources reported in {}", s.id),
+                provider: party.to_string(),
+                receiver: party.to_string(),
+                receiver_names: String::new(),
+                finance_type: String::new(),
+            },
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! Transport: the gRPC server with health and reflection, bound to a listener the caller gives, stopped by
+//! a cancellation token the caller holds ([`shutdown_token`]: ctrl-c/SIGTERM, once for the whole process;
+//! a channel in tests). No business logic here.
+//!
+//! This file holds the settings and the gRPC server; `admission.rs` the request slots and body budget,
+//! `connection.rs` the connection cap, `observe.rs` spans and metrics, `health.rs` the health service,
+//! `shutdown.rs` the shutdown token and the ledger's close, `http_ports.rs` the HTTP ports.
+mod admission;
+mod connection;
+mod health;
+mod http_ports;
+mod observe;
+mod shutdown;
+
+pub use http_ports::{http_tls_config, serve_http, HttpLimits};
+pub use observe::method_label;
+pub use shutdown::{close, shutdown_signal, shutdown_token};
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+
+use crate::api::{CoalitionApi, LedgerApi, ReportApi};
+use crate::log::Ledger;
+use crate::pb::{
+    audit_service_server::AuditServiceServer, coalition_service_server::CoalitionServiceServer,
+    ledger_service_server::LedgerServiceServer, report_service_server::ReportServiceServer, FILE_DESCRIPTOR_SET,
+};
+use admission::Admission;
+use connection::Capped;
+use observe::Observe;
+
+/// Largest gRPC message accepted (a full SubmitBatch of 1024 × 64 KiB envelopes is the design maximum).
+pub const MAX_MESSAGE_BYTES: usize = 80 * 1024 * 1024;
+
+/// HTTP/2 flow-control window per stream (the connection gets twice this).
+pub const WINDOW_BYTES: u32 = 4 * 1024 * 1024;
+
+/// Largest HTTP/2 header list accepted (gRPC requests carry a few hundred bytes of headers).
+pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+
+/// HTTP/2 keepalive: a PING after this much silence on a connection ...
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// ... and the connection is closed when the PING is not answered within this.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Request bytes buffered at once across all requests while their bodies arrive (see [`Admission`]); beyond
+/// it new bodies get RESOURCE_EXHAUSTED until buffered ones are handled.
+pub const BODY_BUFFER_BYTES: usize = 512 * 1024 * 1024;
+
+/// Transport settings (see `accord serve --help` and docs/OPERATIONS.md).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Requests handled at once across all connections; more wait their turn. A request takes its slot
+    /// only once its body has arrived; health checks take none.
+    pub max_concurrent_requests: usize,
+    /// Per-request deadline.
+    pub request_timeout: std::time::Duration,
+    /// Open connections on the gRPC port (and on each HTTP port); more are closed at once.
+    pub max_connections: usize,
+    /// Concurrent HTTP/2 streams per gRPC connection.
+    pub max_streams_per_connection: u32,
+    /// A request body (or a new connection's HTTP/2 preface) must arrive completely within this.
+    pub request_body_timeout: Duration,
+    /// HTTP ports: request headers must arrive within this (also the TLS handshake deadline).
+    pub header_read_timeout: Duration,
+    pub rates: crate::api::limits::RateSettings,
+    /// TLS (rustls) for the gRPC port; None = plain text.
+    pub tls: Option<TlsSettings>,
+}
+
+/// Server certificate, and optionally the CA client certificates must chain to.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub client_ca_pem: Option<Vec<u8>>,
+    /// Submissions need a verified client certificate; reads stay public.
+    pub require_client_cert: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_requests: 512,
+            request_timeout: std::time::Duration::from_secs(30),
+            max_connections: 1024,
+            max_streams_per_connection: 100,
+            request_body_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            rates: Default::default(),
+            tls: None,
+        }
+    }
+}
+
+/// Serve the ledger on `listener` until `shutdown` completes, with default settings.
+pub async fn run(
+    listener: TcpListener,
+    ledger: Arc<Ledger>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    run_with(listener, ledger, Settings::default(), shutdown).await
+}
+
+/// Serve the ledger on `listener` until `shutdown` completes, then close the ledger: in-flight
+/// submissions finish, the sequencer drains and the database is closed.
+pub async fn run_with(
+    listener: TcpListener,
+    ledger: Arc<Ledger>,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = shutdown => cancel.cancel(),
+            _ = cancel.cancelled() => {}
+        }
+    });
+    let served = serve_grpc(listener, ledger.clone(), settings, token.clone()).await;
+    token.cancel();
+    close(ledger).await?;
+    served
+}
+
+/// Serve gRPC on `listener` until `shutdown` is cancelled, then finish the requests in flight. The ledger
+/// stays open: the caller closes it (with [`close`]) once every other listener has stopped too.
+pub async fn serve_grpc(
+    listener: TcpListener,
+    ledger: Arc<Ledger>,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    observe::init_method_labels();
+    let health_service = health::health_service(&ledger, &shutdown).await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let limiter = crate::api::limits::RateLimiter::new(settings.rates.clone());
+    let require_cert = settings.tls.as_ref().is_some_and(|t| t.require_client_cert);
+    let api =
+        LedgerServiceServer::new(LedgerApi::with_limits(ledger.clone(), limiter).require_client_cert(require_cert))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let coalition =
+        CoalitionServiceServer::new(CoalitionApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let reports = ReportServiceServer::new(ReportApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let audit = AuditServiceServer::new(crate::api::audit::AuditApi::new(ledger.clone()))
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let incoming = capped_incoming(listener, &settings);
+    let admission = Admission::new(&settings);
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(t) = &settings.tls {
+        builder = builder.tls_config(grpc_tls_config(t, settings.header_read_timeout))?;
+    }
+    builder
+        // Batches and their receipts are hundreds of KiB: HTTP/2's default 64 KiB windows would stall them.
+        .initial_stream_window_size(Some(WINDOW_BYTES))
+        .initial_connection_window_size(Some(2 * WINDOW_BYTES))
+        .max_concurrent_streams(Some(settings.max_streams_per_connection))
+        .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES))
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .timeout(settings.request_timeout)
+        .layer(tower::layer::layer_fn(Observe))
+        .layer(tower::layer::layer_fn(move |inner| admission.wrap(inner)))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(api)
+        .add_service(coalition)
+        .add_service(reports)
+        .add_service(audit)
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// The connections accepted on `listener`, each holding one of the `max_connections` permits (more are
+/// refused at once) and owing its HTTP/2 preface within the body deadline.
+fn capped_incoming(
+    listener: TcpListener,
+    settings: &Settings,
+) -> impl futures::Stream<Item = std::io::Result<Capped<tokio::net::TcpStream>>> {
+    let conns = Arc::new(Semaphore::new(settings.max_connections));
+    let preface_deadline = settings.request_body_timeout;
+    TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(Duration::from_secs(60))).filter_map(
+        move |r| {
+            futures::future::ready(match r {
+                Ok(tcp) => match conns.clone().try_acquire_owned() {
+                    Ok(permit) => Some(Ok(Capped::new(tcp, permit, preface_deadline))),
+                    Err(_) => {
+                        crate::metrics::metrics().connection_refused("grpc");
+                        tracing::warn!("gRPC connection refused: max_connections reached");
+                        None
+                    }
+                },
+                Err(e) => Some(Err(e)),
+            })
+        },
+    )
+}
+
+/// The rustls configuration of the gRPC port, the handshake bounded by `handshake`.
+fn grpc_tls_config(t: &TlsSettings, handshake: Duration) -> tonic::transport::ServerTlsConfig {
+    let mut cfg = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(&t.cert_pem, &t.key_pem))
+        .timeout(handshake);
+    if let Some(ca) = &t.client_ca_pem {
+        // Optional at the TLS layer: reads stay public; submissions are checked in the handlers.
+        cfg = cfg.client_ca_root(tonic::transport::Certificate::from_pem(ca)).client_auth_optional(true);
+    }
+    cfg
+}
