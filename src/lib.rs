@@ -11,7 +11,7 @@
 //! - [`json`]: the protobuf JSON mapping, statement templates.
 //! - [`proto`]: the wire ⇄ domain boundary: a protobuf statement parsed once into the typed statement of
 //!   `accord-domain`, with every stateless rule of its shape.
-//! - [`domain`]: governance (charter, admission, keys), the coalition's book
+//! - [`domain`]: over typed statements: governance (charter, admission, keys), the coalition's book
 //!   (pledges, commitments, flows ...), exact money and signer rules. Pure: no clock, file or network.
 //! - [`storage`]: the SQLite schema, the writer connection, row readers, the hash cache and the read-only
 //!   pool, one file each. The only module that names rusqlite.
