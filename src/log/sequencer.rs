@@ -183,37 +183,51 @@ impl Sequencer {
             Ok(Some(latest)) => {
                 self.shared.set_write_state(WriteState::Serving);
                 self.shared.publish(latest.clone(), &effects);
-                // Count entries only once committed (a job rolled back to its savepoint added none).
-                let m = crate::metrics::metrics();
-                for (_, res) in &results {
-                    for o in res.iter().flatten() {
-                        if let Outcome::New(e) = o {
-                            m.entry_committed(&e.kind);
-                        }
-                    }
-                }
+                count_committed(&results);
                 latest
             }
             Ok(None) => self.shared.latest(),
             Err(e) => {
-                tracing::error!(error = %e, "commit failed; reloading state from the database");
-                self.note_storage_error(&e);
-                self.writer.rollback();
-                if let Err(r) = self.reload() {
-                    self.shared.set_write_state(WriteState::Stopped(format!("cannot reload the state: {r}")));
-                }
-                // Nothing of this group is acknowledged: a full disk asks to retry later, anything else is
-                // the server's failure.
-                let answer = match e.kind {
-                    Kind::ResourceExhausted | Kind::Unavailable => e,
-                    _ => Error::internal("commit failed"),
-                };
-                for (reply, _) in results {
-                    let _ = reply.send(Err(answer.clone()));
-                }
+                self.commit_failed(e, results);
                 return;
             }
         };
+        self.reply(results, &latest);
+        let n_new = self.size.saturating_sub(base_size);
+        if n_new > 0 {
+            crate::metrics::metrics().commit(n_new as usize, started.elapsed().as_secs_f64());
+            tracing::debug!(
+                entries = n_new,
+                size = self.size,
+                micros = started.elapsed().as_micros() as u64,
+                "committed"
+            );
+        }
+    }
+
+    /// A failed commit: roll back, reload the state from the database (or stop when that fails too), and
+    /// answer every job of the group with the error.
+    fn commit_failed(&mut self, e: Error, results: Vec<(Reply, Result<Vec<Outcome>>)>) {
+        tracing::error!(error = %e, "commit failed; reloading state from the database");
+        self.note_storage_error(&e);
+        self.writer.rollback();
+        if let Err(r) = self.reload() {
+            self.shared.set_write_state(WriteState::Stopped(format!("cannot reload the state: {r}")));
+        }
+        // Nothing of this group is acknowledged: a full disk asks to retry later, anything else is
+        // the server's failure.
+        let answer = match e.kind {
+            Kind::ResourceExhausted | Kind::Unavailable => e,
+            _ => Error::internal("commit failed"),
+        };
+        for (reply, _) in results {
+            let _ = reply.send(Err(answer.clone()));
+        }
+    }
+
+    /// Answer each job of a committed group: its new entries with the checkpoint that covers them, its
+    /// duplicates as stored.
+    fn reply(&self, results: Vec<(Reply, Result<Vec<Outcome>>)>, latest: &Latest) {
         for (reply, res) in results {
             let res = res.and_then(|outs| {
                 outs.into_iter()
@@ -230,16 +244,6 @@ impl Sequencer {
                     .collect()
             });
             let _ = reply.send(res);
-        }
-        let n_new = self.size.saturating_sub(base_size);
-        if n_new > 0 {
-            crate::metrics::metrics().commit(n_new as usize, started.elapsed().as_secs_f64());
-            tracing::debug!(
-                entries = n_new,
-                size = self.size,
-                micros = started.elapsed().as_micros() as u64,
-                "committed"
-            );
         }
     }
 
@@ -373,5 +377,18 @@ impl Sequencer {
         self.last_ms = l.last_integrated_ms;
         self.gov = super::replay_governance(&self.writer, self.signer.origin())?;
         Ok(())
+    }
+}
+
+/// Count the entries of a committed group in the metrics, only once committed (a job rolled back to its
+/// savepoint added none).
+fn count_committed(results: &[(Reply, Result<Vec<Outcome>>)]) {
+    let m = crate::metrics::metrics();
+    for (_, res) in results {
+        for o in res.iter().flatten() {
+            if let Outcome::New(e) = o {
+                m.entry_committed(&e.kind);
+            }
+        }
     }
 }

@@ -9,14 +9,9 @@ use super::*;
 use crate::domain::money::Amount;
 
 pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
-    let conv = |a: &Amount, entry: u64| ctx.conv(a, entry);
     let pledges = &ctx.pledges;
     let commits = &ctx.commits;
-    let reports = &ctx.reports;
     let conditions = &ctx.conditions;
-    let attested = &ctx.attested;
-    let opinion_of = &ctx.opinion_of;
-    let verified_value = |rep: &Subject, item: &str| ctx.verified_value(rep, item);
     let commit_by_id = ctx.commit_by_id();
     let is_external_commit = |c: &Commit| ctx.is_external(c);
     let disbursements = ctx.disbursements();
@@ -28,18 +23,7 @@ pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
         let ratio = dec(&rule.ratio);
         let mut rows = Vec::new();
         let (mut plan_real, mut plan_x) = (Decimal::ZERO, Decimal::ZERO);
-        let mut years: BTreeSet<String> = BTreeSet::new();
-        for t in &disbursements {
-            if rule.party_ids.contains(&t.t.receiver_id) {
-                years.insert(year_of(&t.t.date));
-            }
-        }
-        for rep in reports.iter() {
-            if rule.party_ids.contains(&rep.party_id) {
-                let b: pb::ProgressReported = rep.decode()?;
-                years.insert(year_of(&b.period.unwrap_or_default().end));
-            }
-        }
+        let years = years_of(ctx, rule, &disbursements)?;
         for y in &years {
             for party in &rule.party_ids {
                 let grants: Vec<&&Txn> = disbursements
@@ -57,28 +41,7 @@ pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
                 for t in &grants {
                     by_provider.entry(t.t.provider_id.clone()).or_default().acc(t.usd);
                 }
-                let mut realised = Decimal::ZERO;
-                let mut all_verified = true;
-                let mut any = false;
-                let mut row_opinions: BTreeSet<String> = BTreeSet::new();
-                for rep in reports.iter().filter(|rep| &rep.party_id == party) {
-                    let b: pb::ProgressReported = rep.decode()?;
-                    if year_of(&b.period.clone().unwrap_or_default().end) != *y {
-                        continue;
-                    }
-                    let Some(m) = b.co_financing_realised.as_ref() else { continue };
-                    let mut a = amount(Some(m))?;
-                    any = true;
-                    if let Some((_, o)) = opinion_of.get(&rep.created_at) {
-                        row_opinions.insert(o.clone());
-                    }
-                    match verified_value(rep, "co_financing_realised") {
-                        Some(v) => a.value = dec(&v),
-                        None if attested.contains_key(&rep.created_at) => {}
-                        None => all_verified = false,
-                    }
-                    realised.acc(conv(&a, rep.created_at)?);
-                }
+                let Realised { realised, all_verified, any, row_opinions } = realised_in(ctx, party, y)?;
                 let indicative: Decimal = exact_sum(
                     pledges
                         .iter()
@@ -120,4 +83,65 @@ pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
     }
 
     Ok(co_financing)
+}
+
+/// The years a co-financing rule is tested in: those of its parties' incoming disbursements and of the
+/// periods of their progress reports.
+fn years_of(ctx: &PlanContext<'_>, rule: &pb::CoFinancingRule, disbursements: &[&Txn]) -> Result<BTreeSet<String>> {
+    let mut years: BTreeSet<String> = BTreeSet::new();
+    for t in disbursements {
+        if rule.party_ids.contains(&t.t.receiver_id) {
+            years.insert(year_of(&t.t.date));
+        }
+    }
+    for rep in ctx.reports.iter() {
+        if rule.party_ids.contains(&rep.party_id) {
+            let b: pb::ProgressReported = rep.decode()?;
+            years.insert(year_of(&b.period.unwrap_or_default().end));
+        }
+    }
+    Ok(years)
+}
+
+/// Own resources a party reported as realised in one year.
+struct Realised {
+    /// Converted, verified values replacing reported ones where an auditor attested.
+    realised: Decimal,
+    /// Every such report is verified (or attested without a different value).
+    all_verified: bool,
+    /// Some report of the year states co-financing realised.
+    any: bool,
+    /// The auditors' opinions on those reports.
+    row_opinions: BTreeSet<String>,
+}
+
+/// What `party` reported as realised in year `y`.
+fn realised_in(ctx: &PlanContext<'_>, party: &str, y: &str) -> Result<Realised> {
+    let conv = |a: &Amount, entry: u64| ctx.conv(a, entry);
+    let attested = &ctx.attested;
+    let opinion_of = &ctx.opinion_of;
+    let verified_value = |rep: &Subject, item: &str| ctx.verified_value(rep, item);
+    let mut realised = Decimal::ZERO;
+    let mut all_verified = true;
+    let mut any = false;
+    let mut row_opinions: BTreeSet<String> = BTreeSet::new();
+    for rep in ctx.reports.iter().filter(|rep| rep.party_id == party) {
+        let b: pb::ProgressReported = rep.decode()?;
+        if year_of(&b.period.clone().unwrap_or_default().end) != y {
+            continue;
+        }
+        let Some(m) = b.co_financing_realised.as_ref() else { continue };
+        let mut a = amount(Some(m))?;
+        any = true;
+        if let Some((_, o)) = opinion_of.get(&rep.created_at) {
+            row_opinions.insert(o.clone());
+        }
+        match verified_value(rep, "co_financing_realised") {
+            Some(v) => a.value = dec(&v),
+            None if attested.contains_key(&rep.created_at) => {}
+            None => all_verified = false,
+        }
+        realised.acc(conv(&a, rep.created_at)?);
+    }
+    Ok(Realised { realised, all_verified, any, row_opinions })
 }

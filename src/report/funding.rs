@@ -4,18 +4,56 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::context::{Commit, PlanContext};
+use super::context::{Commit, PlanContext, Txn};
 use super::*;
 
 pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
-    let r = ctx.r;
     let cur = ctx.cur.clone();
     let name = |p: &str| ctx.name(p);
+    let commit_by_id = ctx.commit_by_id();
+    let disbursements = ctx.disbursements();
+    let (donors, donor_cur, total) = by_donor(ctx, &commit_by_id, &disbursements);
+    let by_donor = donors.iter().map(|(k, s)| s.row(k, &name(k), &cur)).collect();
+    let mut pledge_currency = Vec::new();
+    let mut mixed = Vec::new();
+    for (k, by_cur) in &donor_cur {
+        if by_cur.len() == 1 {
+            if let Some((c, s)) = by_cur.iter().next() {
+                pledge_currency.push(s.row(k, &name(k), c));
+            }
+        } else {
+            mixed.push(k.clone());
+        }
+    }
+    let by_goal = by_goal(ctx, &commit_by_id, &disbursements);
+    let (recips, years) = by_recipient_and_year(ctx, &commit_by_id, &disbursements);
+    let funding = Funding {
+        currency: cur.clone(),
+        by_donor,
+        total_external: total.row("total_external", "Total external", &cur),
+        by_goal,
+        by_recipient: recips.iter().map(|(k, s)| s.row(k, &name(k), &cur)).collect(),
+        by_year: years.iter().map(|(k, s)| s.row(k, k, &cur)).collect(),
+        pledge_currency,
+        mixed_currency_donors: mixed,
+    };
+
+    Ok((funding, total))
+}
+
+/// Donor → its own currency → pledged / committed / disbursed in that currency.
+type ByCurrency = BTreeMap<String, BTreeMap<String, Sums>>;
+
+/// External pledged / committed / disbursed per donor (converted, and per donor and own currency), and
+/// their total.
+fn by_donor(
+    ctx: &PlanContext<'_>,
+    commit_by_id: &BTreeMap<String, &Commit>,
+    disbursements: &[&Txn],
+) -> (BTreeMap<String, Sums>, ByCurrency, Sums) {
     let pledges = &ctx.pledges;
     let commits = &ctx.commits;
-    let commit_by_id = ctx.commit_by_id();
     let is_external_commit = |c: &Commit| ctx.is_external(c);
-    let disbursements = ctx.disbursements();
     // Pledged / committed / disbursed.
     let mut donors: BTreeMap<String, Sums> = BTreeMap::new();
     let mut donor_cur: BTreeMap<String, BTreeMap<String, Sums>> = BTreeMap::new();
@@ -46,7 +84,7 @@ pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
             .c
             .acc(c.amount.value);
     }
-    for t in &disbursements {
+    for t in disbursements {
         let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
         if !is_external_commit(cm) {
             continue;
@@ -62,18 +100,16 @@ pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
             .d
             .acc(t.amount.value);
     }
-    let by_donor = donors.iter().map(|(k, s)| s.row(k, &name(k), &cur)).collect();
-    let mut pledge_currency = Vec::new();
-    let mut mixed = Vec::new();
-    for (k, by_cur) in &donor_cur {
-        if by_cur.len() == 1 {
-            if let Some((c, s)) = by_cur.iter().next() {
-                pledge_currency.push(s.row(k, &name(k), c));
-            }
-        } else {
-            mixed.push(k.clone());
-        }
-    }
+    (donors, donor_cur, total)
+}
+
+/// External pledged / committed / disbursed per goal (each weighted by its share in the goal), as rows.
+fn by_goal(ctx: &PlanContext<'_>, commit_by_id: &BTreeMap<String, &Commit>, disbursements: &[&Txn]) -> Vec<FlowRow> {
+    let r = ctx.r;
+    let cur = &ctx.cur;
+    let pledges = &ctx.pledges;
+    let commits = &ctx.commits;
+    let is_external_commit = |c: &Commit| ctx.is_external(c);
     let mut goals: BTreeMap<String, Sums> = BTreeMap::new();
     for (_, p, _, usd) in pledges.iter().filter(|x| x.1.funding_source == "external") {
         for g in &p.goals {
@@ -87,7 +123,7 @@ pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
             goals.entry(g.clone()).or_default().c.acc(mul(c.usd, *w));
         }
     }
-    for t in &disbursements {
+    for t in disbursements {
         let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
         if !is_external_commit(cm) {
             continue;
@@ -104,7 +140,18 @@ pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
             .map(|x| x.title)
             .unwrap_or_default()
     };
-    let by_goal = goals.iter().map(|(k, s)| s.row(k, &goal_title(k), &cur)).collect();
+    goals.iter().map(|(k, s)| s.row(k, &goal_title(k), cur)).collect()
+}
+
+/// External committed / disbursed per recipient, and pledged / committed / disbursed per year.
+fn by_recipient_and_year(
+    ctx: &PlanContext<'_>,
+    commit_by_id: &BTreeMap<String, &Commit>,
+    disbursements: &[&Txn],
+) -> (BTreeMap<String, Sums>, BTreeMap<String, Sums>) {
+    let pledges = &ctx.pledges;
+    let commits = &ctx.commits;
+    let is_external_commit = |c: &Commit| ctx.is_external(c);
     let mut recips: BTreeMap<String, Sums> = BTreeMap::new();
     let mut years: BTreeMap<String, Sums> = BTreeMap::new();
     for (_, p, a, usd) in pledges.iter().filter(|x| x.1.funding_source == "external") {
@@ -123,7 +170,7 @@ pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
         recips.entry(c.c.recipient_id.clone()).or_default().c.acc(c.usd);
         years.entry(year_of(&c.c.signed_date)).or_default().c.acc(c.usd);
     }
-    for t in &disbursements {
+    for t in disbursements {
         let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
         if !is_external_commit(cm) {
             continue;
@@ -134,16 +181,5 @@ pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
     for y in years.values_mut() {
         y.has_p = true;
     }
-    let funding = Funding {
-        currency: cur.clone(),
-        by_donor,
-        total_external: total.row("total_external", "Total external", &cur),
-        by_goal,
-        by_recipient: recips.iter().map(|(k, s)| s.row(k, &name(k), &cur)).collect(),
-        by_year: years.iter().map(|(k, s)| s.row(k, k, &cur)).collect(),
-        pledge_currency,
-        mixed_currency_donors: mixed,
-    };
-
-    Ok((funding, total))
+    (recips, years)
 }

@@ -17,28 +17,9 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
     // restatement listed, those of withdrawn pledges marked withdrawn (they no longer restate anything).
     let mut new_money = Decimal::ZERO;
     let mut all_p = Decimal::ZERO;
-    let mut restatements = Vec::new();
+    let mut restatements = withdrawn_restatements(r, plan_id)?;
     let mut by_pledge = Vec::new();
     let mut pledger_new: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
-    for s in all(r, book::PLEDGE, plan_id)? {
-        if !s.tally.withdrawn {
-            continue;
-        }
-        let p: pb::PledgeAnnounced = s.decode()?;
-        if p.funding_source != "external" {
-            continue;
-        }
-        for x in &p.restates {
-            let a = money::parse_money_or_zero("restates.amount", x.amount.as_ref())?;
-            restatements.push(Restated {
-                pledge_id: s.id.clone(),
-                restates: x.pledge_id.clone(),
-                amount: d(a.value),
-                currency: a.currency,
-                status: "withdrawn".into(),
-            });
-        }
-    }
     for (s, p, _, usd) in pledges.iter() {
         if p.funding_source != "external" {
             continue;
@@ -96,4 +77,29 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
     };
 
     Ok(new_money)
+}
+
+/// The restatements of withdrawn external pledges, marked withdrawn (they no longer restate anything).
+fn withdrawn_restatements(r: &dyn Source, plan_id: &str) -> Result<Vec<Restated>> {
+    let mut restatements = Vec::new();
+    for s in all(r, book::PLEDGE, plan_id)? {
+        if !s.tally.withdrawn {
+            continue;
+        }
+        let p: pb::PledgeAnnounced = s.decode()?;
+        if p.funding_source != "external" {
+            continue;
+        }
+        for x in &p.restates {
+            let a = money::parse_money_or_zero("restates.amount", x.amount.as_ref())?;
+            restatements.push(Restated {
+                pledge_id: s.id.clone(),
+                restates: x.pledge_id.clone(),
+                amount: d(a.value),
+                currency: a.currency,
+                status: "withdrawn".into(),
+            });
+        }
+    }
+    Ok(restatements)
 }

@@ -207,12 +207,64 @@ impl Ctx<'_> {
 
     /// The contracting process of one commitment.
     fn release(&self, s: &Subject, c: &pb::CommitmentSigned) -> Result<Value> {
-        let rep = self.rep;
-        let plan_id = rep.plan.plan_id.as_str();
         let withdrawn = s.tally.withdrawn;
-        let currency = rep.funding.currency.as_str();
+        let pledges = self.drawn_pledges(c)?;
+        let txns: Vec<&(Subject, pb::TransactionRecorded)> = self
+            .transactions
+            .iter()
+            .filter(|(_, t)| t.commitment_id == s.id && matches!(t.transaction_type, 3 | 7))
+            .collect();
+        let parties = self.parties(c, &pledges, &txns);
+        let planning = self.planning(s, &pledges);
+        let tender = self.tender();
+        let (a, mut k) = self.award_and_contract(s, c, withdrawn);
 
-        // The pledges it draws on.
+        // Amendments: of the commitment, then the corrections of its payments.
+        let mut amendments = Vec::new();
+        let mut amended = false;
+        for corr in self.corrections(book::COMMITMENT, &s.id) {
+            amended |= corr.action == "amended";
+            amendments.push(amendment(&format!("{}-{}", s.id, corr.index), corr, &format!("commitment {}", s.id)));
+        }
+        let (payments, update) = self.payments(&txns, &mut amendments);
+        let any_payment = !payments.is_empty();
+        if any_payment {
+            k.insert("implementation".into(), json!({ "transactions": payments }));
+        }
+        put(&mut k, "amendments", amendments);
+
+        let mut tag = vec!["planning", "tender", "award", "contract"];
+        if amended {
+            tag.push("contractAmendment");
+        }
+        if any_payment {
+            tag.push("implementation");
+        }
+        if update {
+            tag.push("implementationUpdate");
+        }
+        if withdrawn {
+            tag.extend(["awardCancellation", "contractTermination"]);
+        }
+        let mut release = Map::new();
+        release.insert("ocid".into(), format!("{}-{}", ocid_prefix(self.origin), s.id).into());
+        release.insert("id".into(), format!("{}-{}", s.id, self.tree_size).into());
+        release.insert("date".into(), self.date.clone().into());
+        release.insert("tag".into(), tag.into());
+        release.insert("initiationType".into(), "tender".into());
+        release.insert("parties".into(), parties.into());
+        release.insert("buyer".into(), self.org(self.secretariat));
+        release.insert("planning".into(), Value::Object(planning));
+        release.insert("tender".into(), Value::Object(tender));
+        release.insert("awards".into(), json!([Value::Object(a)]));
+        release.insert("contracts".into(), json!([Value::Object(k)]));
+        release.insert("language".into(), "en".into());
+        Ok(Value::Object(release))
+    }
+
+    /// The pledges a commitment draws on, with the amount allocated from each (a pledge not found is named
+    /// by its id alone).
+    fn drawn_pledges(&self, c: &pb::CommitmentSigned) -> Result<Vec<(String, pb::PledgeAnnounced, pb::Money)>> {
         let mut pledges: Vec<(String, pb::PledgeAnnounced, pb::Money)> = Vec::new();
         for a in &c.allocations {
             let p: pb::PledgeAnnounced = match self.r.subject(book::PLEDGE, &a.pledge_id)? {
@@ -222,22 +274,29 @@ impl Ctx<'_> {
             pledges.push((a.pledge_id.clone(), p, a.amount.clone().unwrap_or_default()));
         }
 
-        // Parties and their roles.
+        Ok(pledges)
+    }
+
+    /// The parties of the process and their roles: the secretariat as buyer and procuring entity, pledgers
+    /// and the provider as funders (with the report's figures of each donor), the recipient as supplier,
+    /// payers and payees of the payments not reversed.
+    fn parties(
+        &self,
+        c: &pb::CommitmentSigned,
+        pledges: &[(String, pb::PledgeAnnounced, pb::Money)],
+        txns: &[&(Subject, pb::TransactionRecorded)],
+    ) -> Vec<Value> {
+        let rep = self.rep;
         let mut roles: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
         roles.entry(self.secretariat.to_string()).or_default().extend(["buyer", "procuringEntity"]);
-        for (_, p, _) in &pledges {
+        for (_, p, _) in pledges {
             if !p.pledger_id.is_empty() {
                 roles.entry(p.pledger_id.clone()).or_default().insert("funder");
             }
         }
         roles.entry(c.provider_id.clone()).or_default().insert("funder");
         roles.entry(c.recipient_id.clone()).or_default().insert("supplier");
-        let txns: Vec<&(Subject, pb::TransactionRecorded)> = self
-            .transactions
-            .iter()
-            .filter(|(_, t)| t.commitment_id == s.id && matches!(t.transaction_type, 3 | 7))
-            .collect();
-        for (ts, t) in &txns {
+        for (ts, t) in txns {
             if !ts.tally.reversed {
                 roles.entry(t.provider_id.clone()).or_default().insert("payer");
                 roles.entry(t.receiver_id.clone()).or_default().insert("payee");
@@ -245,7 +304,7 @@ impl Ctx<'_> {
         }
         let donors: BTreeMap<&str, &super::FlowRow> =
             rep.funding.by_donor.iter().map(|row| (row.key.as_str(), row)).collect();
-        let parties: Vec<Value> = roles
+        roles
             .iter()
             .map(|(id, rs)| {
                 let mut o = Map::new();
@@ -271,9 +330,14 @@ impl Ctx<'_> {
                 }
                 Value::Object(o)
             })
-            .collect();
+            .collect()
+    }
 
-        // Planning: the allocations from the pledges are the budget of this process.
+    /// Planning: the allocations from the pledges are the budget of this process; their milestones.
+    fn planning(&self, s: &Subject, pledges: &[(String, pb::PledgeAnnounced, pb::Money)]) -> Map<String, Value> {
+        let rep = self.rep;
+        let plan_id = rep.plan.plan_id.as_str();
+        let currency = rep.funding.currency.as_str();
         let alloc_currencies: BTreeSet<&str> = pledges.iter().map(|(_, _, m)| m.currency.as_str()).collect();
         let mut budget = Map::new();
         budget.insert("id".into(), pledges.iter().map(|(id, _, _)| id.as_str()).collect::<Vec<_>>().join("+").into());
@@ -344,9 +408,15 @@ impl Ctx<'_> {
         put(&mut planning, "rationale", self.plan.description.as_str());
         planning.insert("budget".into(), Value::Object(budget));
         put(&mut planning, "milestones", milestones);
+        planning
+    }
 
-        // Tender: the plan's call for funding, which this commitment answers (its requirement R is the
-        // plan's, so it is stated, not given as this process's value).
+    /// Tender: the plan's call for funding, which this commitment answers (its requirement R is the plan's,
+    /// so it is stated, not given as this process's value).
+    fn tender(&self) -> Map<String, Value> {
+        let rep = self.rep;
+        let plan_id = rep.plan.plan_id.as_str();
+        let currency = rep.funding.currency.as_str();
         let period = self.plan.period.clone().unwrap_or_default();
         let mut tender = Map::new();
         tender.insert("id".into(), plan_id.into());
@@ -365,8 +435,17 @@ impl Ctx<'_> {
                 json!({ "startDate": datetime(&period.start), "endDate": datetime(&period.end) }),
             );
         }
+        tender
+    }
 
-        // Award and contract: the commitment.
+    /// Award and contract: the commitment, with its tranches as the contract's milestones.
+    fn award_and_contract(
+        &self,
+        s: &Subject,
+        c: &pb::CommitmentSigned,
+        withdrawn: bool,
+    ) -> (Map<String, Value>, Map<String, Value>) {
+        let rep = self.rep;
         let money = c.amount.clone().unwrap_or_default();
         let award_id = format!("{}-award", s.id);
         let title =
@@ -425,17 +504,20 @@ impl Ctx<'_> {
             })
             .collect();
         put(&mut k, "milestones", tranche_ms);
+        (a, k)
+    }
 
-        // Amendments: of the commitment, then the corrections of its payments.
-        let mut amendments = Vec::new();
-        let mut amended = false;
-        for corr in self.corrections(book::COMMITMENT, &s.id) {
-            amended |= corr.action == "amended";
-            amendments.push(amendment(&format!("{}-{}", s.id, corr.index), corr, &format!("commitment {}", s.id)));
-        }
+    /// The payments of the process (its transactions not reversed), and whether any transaction was
+    /// reversed or re-enters one of another commitment (an implementation update); the amendments of
+    /// reversed transactions and the re-entries are added to `amendments`.
+    fn payments(
+        &self,
+        txns: &[&(Subject, pb::TransactionRecorded)],
+        amendments: &mut Vec<Value>,
+    ) -> (Vec<Value>, bool) {
         let mut payments = Vec::new();
         let mut update = false;
-        for (ts, t) in &txns {
+        for (ts, t) in txns {
             if ts.tally.reversed {
                 update = true;
                 // DOMAIN.md §7: a corrected re-entry names the transaction it replaces.
@@ -491,39 +573,7 @@ impl Ctx<'_> {
             o.insert("payee".into(), self.org(&t.receiver_id));
             payments.push(Value::Object(o));
         }
-        let any_payment = !payments.is_empty();
-        if any_payment {
-            k.insert("implementation".into(), json!({ "transactions": payments }));
-        }
-        put(&mut k, "amendments", amendments);
-
-        let mut tag = vec!["planning", "tender", "award", "contract"];
-        if amended {
-            tag.push("contractAmendment");
-        }
-        if any_payment {
-            tag.push("implementation");
-        }
-        if update {
-            tag.push("implementationUpdate");
-        }
-        if withdrawn {
-            tag.extend(["awardCancellation", "contractTermination"]);
-        }
-        let mut release = Map::new();
-        release.insert("ocid".into(), format!("{}-{}", ocid_prefix(self.origin), s.id).into());
-        release.insert("id".into(), format!("{}-{}", s.id, self.tree_size).into());
-        release.insert("date".into(), self.date.clone().into());
-        release.insert("tag".into(), tag.into());
-        release.insert("initiationType".into(), "tender".into());
-        release.insert("parties".into(), parties.into());
-        release.insert("buyer".into(), self.org(self.secretariat));
-        release.insert("planning".into(), Value::Object(planning));
-        release.insert("tender".into(), Value::Object(tender));
-        release.insert("awards".into(), json!([Value::Object(a)]));
-        release.insert("contracts".into(), json!([Value::Object(k)]));
-        release.insert("language".into(), "en".into());
-        Ok(Value::Object(release))
+        (payments, update)
     }
 }
 

@@ -100,24 +100,7 @@ pub(super) fn build(
                 due_date: date::format_date(due),
                 days_late: late,
             });
-            periods.entry(f.period_end).or_default().insert(
-                party.clone(),
-                PeriodReporter {
-                    party: party.clone(),
-                    status: if late == 0 { "on_time" } else { "late" }.into(),
-                    report_id: f.report_id.clone(),
-                    due_date: date::format_date(due),
-                    integrated: date::format_date(f.integrated),
-                    lag_days: days(lag),
-                    days_late: days(late),
-                    days_overdue: String::new(),
-                    attested: f.attested.is_some(),
-                    opinion: f.opinion.clone(),
-                    attestation_lag_days: f.attested.map(|a| days(a.saturating_sub(f.integrated))).unwrap_or_default(),
-                    reported_amount: f.reported.map(d).unwrap_or_default(),
-                    verified_amount: f.verified.map(d).unwrap_or_default(),
-                },
-            );
+            periods.entry(f.period_end).or_default().insert(party.clone(), filed_reporter(party, f, due, lag, late));
         }
         let (mut due_n, mut on_time) = (0u32, 0u32);
         let mut missing = Vec::new();
@@ -171,6 +154,25 @@ pub(super) fn build(
     let views =
         periods.into_iter().map(|(pe, reporters)| period_view(pe, as_of, reporters.into_values().collect())).collect();
     (timeliness, views)
+}
+
+/// A reporter's line in the period of a report it filed: on time or late, its lags, attestation and amounts.
+fn filed_reporter(party: &str, f: &Filed, due: i64, lag: i64, late: i64) -> PeriodReporter {
+    PeriodReporter {
+        party: party.to_string(),
+        status: if late == 0 { "on_time" } else { "late" }.into(),
+        report_id: f.report_id.clone(),
+        due_date: date::format_date(due),
+        integrated: date::format_date(f.integrated),
+        lag_days: days(lag),
+        days_late: days(late),
+        days_overdue: String::new(),
+        attested: f.attested.is_some(),
+        opinion: f.opinion.clone(),
+        attestation_lag_days: f.attested.map(|a| days(a.saturating_sub(f.integrated))).unwrap_or_default(),
+        reported_amount: f.reported.map(d).unwrap_or_default(),
+        verified_amount: f.verified.map(d).unwrap_or_default(),
+    }
 }
 
 /// The totals of one period over its reporters. As in the per-reporter view, a report counts as due (and as

@@ -28,30 +28,8 @@ pub struct MemoryBook {
 impl MemoryBook {
     /// Replay `entries` (indexes 0..n in order); `progress(done)` is called as entries are applied.
     pub fn replay(origin: &str, entries: Vec<EntryRow>, mut progress: impl FnMut(u64)) -> Result<Self> {
-        for (i, e) in entries.iter().enumerate() {
-            if e.index != i as u64 {
-                return Err(Error::invalid("entries", format!("expected entry {i}, got {}", e.index)));
-            }
-        }
-        let decoded: Vec<pb::Envelope> = entries
-            .par_iter()
-            .map(|e| {
-                pb::LogEntry::decode(e.leaf.as_slice())
-                    .ok()
-                    .and_then(|l| l.envelope)
-                    .ok_or_else(|| Error::invalid("leaf", format!("entry {} does not decode", e.index)))
-            })
-            .collect::<Result<_>>()?;
-        // Every key the log ever introduces (validity in time is checked later, in order).
-        let mut keys: HashMap<String, crypto::PublicKey> = HashMap::new();
-        for env in &decoded {
-            let Ok(st) = pb::Statement::decode(env.payload.as_slice()) else { continue };
-            for k in crate::proto::introduced_keys(&st) {
-                if let Ok(pk) = crypto::public_key_from_bytes(&k) {
-                    keys.insert(crypto::keyid_of_bytes(&k), pk);
-                }
-            }
-        }
+        let decoded = decode_envelopes(&entries)?;
+        let keys = every_key(&decoded);
         let limits = Limits { max_payload_bytes: usize::MAX, max_signatures: usize::MAX, ..Limits::default() };
         let mut book = MemoryBook::default();
         // Pipeline: a verifier thread checks the signatures of the next chunk (in parallel) while this
@@ -114,6 +92,38 @@ impl MemoryBook {
         book.entries = entries;
         Ok(book)
     }
+}
+
+/// The envelopes of `entries`, which must be indexes 0..n in order (decoded in parallel).
+fn decode_envelopes(entries: &[EntryRow]) -> Result<Vec<pb::Envelope>> {
+    for (i, e) in entries.iter().enumerate() {
+        if e.index != i as u64 {
+            return Err(Error::invalid("entries", format!("expected entry {i}, got {}", e.index)));
+        }
+    }
+    entries
+        .par_iter()
+        .map(|e| {
+            pb::LogEntry::decode(e.leaf.as_slice())
+                .ok()
+                .and_then(|l| l.envelope)
+                .ok_or_else(|| Error::invalid("leaf", format!("entry {} does not decode", e.index)))
+        })
+        .collect::<Result<_>>()
+}
+
+/// Every key the log ever introduces (validity in time is checked later, in order).
+fn every_key(decoded: &[pb::Envelope]) -> HashMap<String, crypto::PublicKey> {
+    let mut keys: HashMap<String, crypto::PublicKey> = HashMap::new();
+    for env in decoded {
+        let Ok(st) = pb::Statement::decode(env.payload.as_slice()) else { continue };
+        for k in crate::proto::introduced_keys(&st) {
+            if let Ok(pk) = crypto::public_key_from_bytes(&k) {
+                keys.insert(crypto::keyid_of_bytes(&k), pk);
+            }
+        }
+    }
+    keys
 }
 
 impl StateView for MemoryBook {

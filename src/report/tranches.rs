@@ -52,21 +52,7 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
                 evidence_sha256: evidence.unwrap_or_default(),
             });
         }
-        let (mut rest, mut rest_cur, mut rest_status) = (String::new(), String::new(), String::new());
-        if let Some(stake) = c.amount_at_stake.as_ref().map(|m| amount(Some(m))).transpose()? {
-            let left = sub(stake.value, gated_by_cur.get(&stake.currency).copied().unwrap_or_default());
-            if left > Decimal::ZERO {
-                let status = match cs.status.as_str() {
-                    "met" | "waived" => "released",
-                    "pending" => "pending",
-                    _ => "withheld",
-                };
-                totals.entry((status.to_string(), stake.currency.clone())).or_default().acc(left);
-                rest = d(left);
-                rest_cur = stake.currency.clone();
-                rest_status = status.into();
-            }
-        }
+        let (rest, rest_cur, rest_status) = not_in_tranche(cs, &c, &gated_by_cur, &mut totals)?;
         cond_views.push(ConditionView {
             condition_id: cs.id.clone(),
             condition_type: c.condition_type.clone(),
@@ -92,4 +78,31 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
     };
 
     Ok(tranches)
+}
+
+/// The amount at stake of a condition not yet in a tranche (in the stake's currency), with its currency and
+/// status (released, pending or withheld, from the condition's status), added to the totals; empty strings
+/// when nothing is left.
+fn not_in_tranche(
+    cs: &Subject,
+    c: &pb::ConditionDefined,
+    gated_by_cur: &BTreeMap<String, Decimal>,
+    totals: &mut BTreeMap<(String, String), Decimal>,
+) -> Result<(String, String, String)> {
+    let (mut rest, mut rest_cur, mut rest_status) = (String::new(), String::new(), String::new());
+    if let Some(stake) = c.amount_at_stake.as_ref().map(|m| amount(Some(m))).transpose()? {
+        let left = sub(stake.value, gated_by_cur.get(&stake.currency).copied().unwrap_or_default());
+        if left > Decimal::ZERO {
+            let status = match cs.status.as_str() {
+                "met" | "waived" => "released",
+                "pending" => "pending",
+                _ => "withheld",
+            };
+            totals.entry((status.to_string(), stake.currency.clone())).or_default().acc(left);
+            rest = d(left);
+            rest_cur = stake.currency.clone();
+            rest_status = status.into();
+        }
+    }
+    Ok((rest, rest_cur, rest_status))
 }

@@ -89,6 +89,17 @@ fn flow_cells(r: &FlowRow) -> Vec<String> {
 
 /// Every view as CSV, one file each. Amounts are the exact decimals of the report.
 pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
+    let mut out = funding_files(rep, hxl);
+    out.extend(new_money_files(rep, hxl));
+    out.extend(tranche_files(rep));
+    out.extend(cofinancing_and_indicator_files(rep));
+    out.extend(delivery_files(rep));
+    out.extend(record_files(rep));
+    out
+}
+
+/// Funding by donor, goal, recipient, year and pledge currency; plan coverage; internal flows.
+fn funding_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
     let h = |tags: &'static [&'static str]| if hxl { Some(tags) } else { None };
     let f = &rep.funding;
     let mut donors: Vec<Vec<String>> = f.by_donor.iter().map(flow_cells).collect();
@@ -149,6 +160,13 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         None,
         internal,
     ));
+    out
+}
+
+/// New money, per pledge, and the usage years.
+fn new_money_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
+    let h = |tags: &'static [&'static str]| if hxl { Some(tags) } else { None };
+    let mut out = Vec::new();
     out.push(csv(
         "new_money",
         &["new_money", "pledged", "share_pct"],
@@ -185,6 +203,12 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             .chain(std::iter::once(vec!["total".to_string(), rep.usage_years_total.clone()]))
             .collect(),
     ));
+    out
+}
+
+/// Conditional tranches.
+fn tranche_files(rep: &Report) -> Vec<CsvFile> {
+    let mut out = Vec::new();
     let mut tr = Vec::new();
     for cv in &rep.tranches.conditions {
         for t in &cv.tranches {
@@ -233,6 +257,12 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         None,
         tr,
     ));
+    out
+}
+
+/// Co-financing tests and indicator values.
+fn cofinancing_and_indicator_files(rep: &Report) -> Vec<CsvFile> {
+    let mut out = Vec::new();
     let mut cf = Vec::new();
     for c in &rep.co_financing {
         for r in &c.rows {
@@ -305,6 +335,12 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         None,
         ind,
     ));
+    out
+}
+
+/// Milestones, in-kind items and timeliness.
+fn delivery_files(rep: &Report) -> Vec<CsvFile> {
+    let mut out = Vec::new();
     out.push(csv_table(&tables::milestones(rep)));
     out.push(csv_table(&tables::in_kind_items(rep)));
     out.push(csv(
@@ -326,6 +362,12 @@ pub fn csv_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             })
             .collect(),
     ));
+    out
+}
+
+/// Verification, amendments, missing reports, periods, corrections and unconverted amounts.
+fn record_files(rep: &Report) -> Vec<CsvFile> {
+    let mut out = Vec::new();
     let v = &rep.verification;
     out.push(csv(
         "verification",

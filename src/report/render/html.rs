@@ -153,62 +153,7 @@ pub fn html(rep: &Report, verify_help: &'static str) -> String {
 /// The report's content (everything inside `<body>`), for the HTML report and the public plan page.
 pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
     let p = &rep.plan;
-    let f = &rep.funding;
-    let h = [
-        "donor",
-        "pledged P",
-        "committed C",
-        "disbursed D",
-        "C/P",
-        "D/P",
-        "D/C",
-        "uncommitted P − C",
-        "pipeline C − D",
-    ];
-    let hd = |first: &'static str| -> [&'static str; 9] {
-        let mut x = h;
-        x[0] = first;
-        x
-    };
-    let mut donors: Vec<Vec<String>> = f.by_donor.iter().map(flow_md).collect();
-    donors.push(flow_md(&f.total_external));
-    let pc: Vec<Vec<String>> = f
-        .pledge_currency
-        .iter()
-        .map(|r| {
-            let mut v = flow_md(r);
-            v.insert(1, r.currency.clone());
-            v
-        })
-        .collect();
     let c = &rep.coverage;
-    let mut tranches = Vec::new();
-    for cv in &rep.tranches.conditions {
-        for t in &cv.tranches {
-            tranches.push(vec![
-                format!("{} / {}", cv.condition_id, t.tranche_id),
-                t.recipient.clone(),
-                format!("{} {}", amount(&t.value), t.currency),
-                t.status.clone(),
-                format!("{} {}", t.outcome, t.date),
-            ]);
-        }
-        if !cv.uncommitted_at_stake.is_empty() {
-            tranches.push(vec![
-                cv.condition_id.clone(),
-                String::new(),
-                format!("{} {}", amount(&cv.uncommitted_at_stake), cv.currency),
-                cv.uncommitted_status.clone(),
-                cv.status.clone(),
-            ]);
-        }
-    }
-    let totals: Vec<Vec<String>> = rep
-        .tranches
-        .totals
-        .iter()
-        .map(|t| vec![t.status.clone(), format!("{} {}", amount(&t.amount), t.currency)])
-        .collect();
     let v = &rep.verification;
     html! {
         h1 { (p.title) }
@@ -224,20 +169,7 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
                 (html_table(&["entry", "from", "to", "value date", "amount", "reason"], unconverted_rows(rep), "unconverted"))
             }
         }
-        section {
-            h2 { "Pledged, committed, disbursed" }
-            (bars_svg("by donor", &f.by_donor))
-            (html_table(&h, donors, "funding-by-donor"))
-            h3 { "In each donor's pledge currency" }
-            (html_table(&["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C", "P − C", "C − D"], pc, "funding-pledge-currency"))
-            h3 { "By goal" }
-            (bars_svg("by goal", &f.by_goal))
-            (html_table(&hd("goal"), f.by_goal.iter().map(flow_md).collect(), "funding-by-goal"))
-            h3 { "By recipient" }
-            (html_table(&hd("recipient"), f.by_recipient.iter().map(flow_md).collect(), "funding-by-recipient"))
-            h3 { "By year" }
-            (html_table(&hd("year"), f.by_year.iter().map(flow_md).collect(), "funding-by-year"))
-        }
+        (funding_section(rep))
         section {
             h2 { "Plan coverage" }
             p {
@@ -266,63 +198,9 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
             h2 { "Usage years" }
             (html_table(&["year", "committed"], usage_rows(rep), "usage-years"))
         }
-        section {
-            h2 { "Conditional tranches" }
-            (html_table(&["condition / tranche", "recipient", "amount", "status", "assessment"], tranches, "tranches"))
-            (html_table(&["status", "total"], totals, "tranche-totals"))
-        }
-        @for cf in &rep.co_financing {
-            section {
-                h2 { "Co-financing " (cf.condition_id) " (own resources ≥ " (cf.ratio) " × external grants)" }
-                (cofinancing_svg(cf))
-                (html_table(
-                    &[
-                        "party",
-                        "external grants",
-                        "required",
-                        "realised",
-                        "realised / grants",
-                        "fulfilment",
-                        "result",
-                        "opinion",
-                    ],
-                    co_financing_rows(cf),
-                    &format!("cofinancing-{}", cf.condition_id),
-                ))
-                p {
-                    "Plan level: realised " (amount(&cf.plan_realised)) " against external grants "
-                    (amount(&cf.plan_external_grants)) " → " (percent(&cf.plan_share)) "."
-                }
-            }
-        }
-        @if !rep.indicators.is_empty() {
-            section {
-                h2 { "Indicator progress" }
-                @for i in &rep.indicators {
-                    h3 { (i.indicator_id) " — " (i.title) }
-                    p { "Baseline " (i.baseline) " (" (i.baseline_year) "), end target " (i.end_target) "." }
-                    (indicator_svg(i))
-                    (html_table(
-                        &["period end", "reported", "verified", "opinion", "to end target", "to period target"],
-                        indicator_rows(i),
-                        &format!("indicator-{}", i.indicator_id),
-                    ))
-                }
-            }
-        }
-        section {
-            h2 { "In-kind and policy delivery" }
-            (html_table(INKIND_HEADER, inkind_rows(rep), "in-kind"))
-            (html_view(&tables::in_kind_items(rep)))
-            (html_view(&tables::milestones(rep)))
-        }
-        section {
-            h2 { "Timeliness" }
-            (html_table(TIMELINESS_HEADER, timeliness_rows(rep), "timeliness"))
-            (html_view(&tables::missing_reports(rep)))
-            (html_view(&tables::periods(rep)))
-            (html_view(&tables::period_reporters(rep)))
-        }
+        (tranches_section(rep))
+        (co_financing_sections(rep))
+        (progress_sections(rep))
         section {
             h2 { "Verification coverage" }
             p {
@@ -344,5 +222,155 @@ pub fn report_body(rep: &Report, verify_help: &'static str) -> Markup {
             pre id="checkpoint" { (rep.read_at.checkpoint) }
             (PreEscaped(verify_help))
         }
+    }
+}
+
+/// Pledged, committed, disbursed: per donor (with bars), pledge currency, goal, recipient and year.
+fn funding_section(rep: &Report) -> Markup {
+    let f = &rep.funding;
+    let h = [
+        "donor",
+        "pledged P",
+        "committed C",
+        "disbursed D",
+        "C/P",
+        "D/P",
+        "D/C",
+        "uncommitted P − C",
+        "pipeline C − D",
+    ];
+    let hd = |first: &'static str| -> [&'static str; 9] {
+        let mut x = h;
+        x[0] = first;
+        x
+    };
+    let mut donors: Vec<Vec<String>> = f.by_donor.iter().map(flow_md).collect();
+    donors.push(flow_md(&f.total_external));
+    let pc: Vec<Vec<String>> = f
+        .pledge_currency
+        .iter()
+        .map(|r| {
+            let mut v = flow_md(r);
+            v.insert(1, r.currency.clone());
+            v
+        })
+        .collect();
+    html! {
+    section {
+        h2 { "Pledged, committed, disbursed" }
+        (bars_svg("by donor", &f.by_donor))
+        (html_table(&h, donors, "funding-by-donor"))
+        h3 { "In each donor's pledge currency" }
+        (html_table(&["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C", "P − C", "C − D"], pc, "funding-pledge-currency"))
+        h3 { "By goal" }
+        (bars_svg("by goal", &f.by_goal))
+        (html_table(&hd("goal"), f.by_goal.iter().map(flow_md).collect(), "funding-by-goal"))
+        h3 { "By recipient" }
+        (html_table(&hd("recipient"), f.by_recipient.iter().map(flow_md).collect(), "funding-by-recipient"))
+        h3 { "By year" }
+        (html_table(&hd("year"), f.by_year.iter().map(flow_md).collect(), "funding-by-year"))
+    }
+    }
+}
+
+/// Conditional tranches and their totals per status.
+fn tranches_section(rep: &Report) -> Markup {
+    let mut tranches = Vec::new();
+    for cv in &rep.tranches.conditions {
+        for t in &cv.tranches {
+            tranches.push(vec![
+                format!("{} / {}", cv.condition_id, t.tranche_id),
+                t.recipient.clone(),
+                format!("{} {}", amount(&t.value), t.currency),
+                t.status.clone(),
+                format!("{} {}", t.outcome, t.date),
+            ]);
+        }
+        if !cv.uncommitted_at_stake.is_empty() {
+            tranches.push(vec![
+                cv.condition_id.clone(),
+                String::new(),
+                format!("{} {}", amount(&cv.uncommitted_at_stake), cv.currency),
+                cv.uncommitted_status.clone(),
+                cv.status.clone(),
+            ]);
+        }
+    }
+    let totals: Vec<Vec<String>> = rep
+        .tranches
+        .totals
+        .iter()
+        .map(|t| vec![t.status.clone(), format!("{} {}", amount(&t.amount), t.currency)])
+        .collect();
+    html! {
+    section {
+        h2 { "Conditional tranches" }
+        (html_table(&["condition / tranche", "recipient", "amount", "status", "assessment"], tranches, "tranches"))
+        (html_table(&["status", "total"], totals, "tranche-totals"))
+    }
+    }
+}
+
+/// One section per co-financing test, with its chart.
+fn co_financing_sections(rep: &Report) -> Markup {
+    html! {
+    @for cf in &rep.co_financing {
+        section {
+            h2 { "Co-financing " (cf.condition_id) " (own resources ≥ " (cf.ratio) " × external grants)" }
+            (cofinancing_svg(cf))
+            (html_table(
+                &[
+                    "party",
+                    "external grants",
+                    "required",
+                    "realised",
+                    "realised / grants",
+                    "fulfilment",
+                    "result",
+                    "opinion",
+                ],
+                co_financing_rows(cf),
+                &format!("cofinancing-{}", cf.condition_id),
+            ))
+            p {
+                "Plan level: realised " (amount(&cf.plan_realised)) " against external grants "
+                (amount(&cf.plan_external_grants)) " → " (percent(&cf.plan_share)) "."
+            }
+        }
+    }
+    }
+}
+
+/// Indicator progress, in-kind and policy delivery, timeliness.
+fn progress_sections(rep: &Report) -> Markup {
+    html! {
+    @if !rep.indicators.is_empty() {
+        section {
+            h2 { "Indicator progress" }
+            @for i in &rep.indicators {
+                h3 { (i.indicator_id) " — " (i.title) }
+                p { "Baseline " (i.baseline) " (" (i.baseline_year) "), end target " (i.end_target) "." }
+                (indicator_svg(i))
+                (html_table(
+                    &["period end", "reported", "verified", "opinion", "to end target", "to period target"],
+                    indicator_rows(i),
+                    &format!("indicator-{}", i.indicator_id),
+                ))
+            }
+        }
+    }
+    section {
+        h2 { "In-kind and policy delivery" }
+        (html_table(INKIND_HEADER, inkind_rows(rep), "in-kind"))
+        (html_view(&tables::in_kind_items(rep)))
+        (html_view(&tables::milestones(rep)))
+    }
+    section {
+        h2 { "Timeliness" }
+        (html_table(TIMELINESS_HEADER, timeliness_rows(rep), "timeliness"))
+        (html_view(&tables::missing_reports(rep)))
+        (html_view(&tables::periods(rep)))
+        (html_view(&tables::period_reporters(rep)))
+    }
     }
 }

@@ -36,16 +36,28 @@ pub fn markdown(rep: &Report) -> String {
     if let Some(w) = rep.conversion_warning() {
         let _ = writeln!(o, "> **Warning:** {w}. They are listed under \"Unconverted amounts\".\n");
     }
+    md_funding(&mut o, rep);
+    md_coverage_and_new_money(&mut o, rep);
+    md_tranches(&mut o, rep);
+    md_co_financing(&mut o, rep);
+    md_progress(&mut o, rep);
+    md_records(&mut o, rep);
+    let _ = writeln!(o, "## Checkpoint\n\n```\n{}```", rep.read_at.checkpoint);
+    o
+}
+
+/// Pledged, committed, disbursed: per donor, pledge currency, goal, recipient and year.
+fn md_funding(o: &mut String, rep: &Report) {
     let h =
         &["", "pledged P", "committed C", "disbursed D", "C/P", "D/P", "D/C", "uncommitted P − C", "pipeline C − D"];
     let _ =
         writeln!(o, "## Pledged, committed, disbursed ({}; each flow at its value-date rate)\n", rep.funding.currency);
     let mut rows: Vec<Vec<String>> = rep.funding.by_donor.iter().map(flow_md).collect();
     rows.push(flow_md(&rep.funding.total_external));
-    md_table(&mut o, h, rows);
+    md_table(o, h, rows);
     let _ = writeln!(o, "### In each donor's pledge currency\n");
     md_table(
-        &mut o,
+        o,
         &["donor", "currency", "P", "C", "D", "C/P", "D/P", "D/C", "P − C", "C − D"],
         rep.funding
             .pledge_currency
@@ -58,11 +70,15 @@ pub fn markdown(rep: &Report) -> String {
             .collect(),
     );
     let _ = writeln!(o, "### By goal\n");
-    md_table(&mut o, h, rep.funding.by_goal.iter().map(flow_md).collect());
+    md_table(o, h, rep.funding.by_goal.iter().map(flow_md).collect());
     let _ = writeln!(o, "### By recipient\n");
-    md_table(&mut o, h, rep.funding.by_recipient.iter().map(flow_md).collect());
+    md_table(o, h, rep.funding.by_recipient.iter().map(flow_md).collect());
     let _ = writeln!(o, "### By year\n");
-    md_table(&mut o, h, rep.funding.by_year.iter().map(flow_md).collect());
+    md_table(o, h, rep.funding.by_year.iter().map(flow_md).collect());
+}
+
+/// Plan coverage, internal flows, new money and usage years.
+fn md_coverage_and_new_money(o: &mut String, rep: &Report) {
     let c = &rep.coverage;
     let _ = writeln!(o, "## Plan coverage\n");
     let _ = writeln!(
@@ -77,7 +93,7 @@ pub fn markdown(rep: &Report) -> String {
         amount(&c.pledged_beside)
     );
     let _ = writeln!(o, "### Internal flows (listed, never added to F)\n");
-    md_table(&mut o, INTERNAL_HEADER, internal_rows(rep));
+    md_table(o, INTERNAL_HEADER, internal_rows(rep));
     let n = &rep.new_money;
     let _ = writeln!(
         o,
@@ -86,15 +102,19 @@ pub fn markdown(rep: &Report) -> String {
         amount(&n.pledged),
         percent(&n.share)
     );
-    md_table(&mut o, NEW_MONEY_PLEDGE_HEADER, new_money_pledge_rows(rep));
-    md_table(&mut o, NEW_MONEY_PLEDGER_HEADER, new_money_pledger_rows(rep));
+    md_table(o, NEW_MONEY_PLEDGE_HEADER, new_money_pledge_rows(rep));
+    md_table(o, NEW_MONEY_PLEDGER_HEADER, new_money_pledger_rows(rep));
     for r in &n.restatements {
         let withdrawn = if r.status == "withdrawn" { " (withdrawn: no longer restated)" } else { "" };
         let _ =
             writeln!(o, "- {} restates {} {} of {}{withdrawn}", r.pledge_id, amount(&r.amount), r.currency, r.restates);
     }
     let _ = writeln!(o, "## Usage years\n");
-    md_table(&mut o, &["year", "committed"], usage_rows(rep));
+    md_table(o, &["year", "committed"], usage_rows(rep));
+}
+
+/// Conditional tranches.
+fn md_tranches(o: &mut String, rep: &Report) {
     let _ = writeln!(o, "## Conditional tranches\n");
     let mut rows = Vec::new();
     for cv in &rep.tranches.conditions {
@@ -119,12 +139,16 @@ pub fn markdown(rep: &Report) -> String {
             ]);
         }
     }
-    md_table(&mut o, &["condition", "tranche", "recipient", "amount", "status", "assessment"], rows);
+    md_table(o, &["condition", "tranche", "recipient", "amount", "status", "assessment"], rows);
     md_table(
-        &mut o,
+        o,
         &["status", "currency", "total"],
         rep.tranches.totals.iter().map(|t| vec![t.status.clone(), t.currency.clone(), amount(&t.amount)]).collect(),
     );
+}
+
+/// Co-financing tests.
+fn md_co_financing(o: &mut String, rep: &Report) {
     for cf in &rep.co_financing {
         let _ = writeln!(
             o,
@@ -132,7 +156,7 @@ pub fn markdown(rep: &Report) -> String {
             cf.condition_id, cf.ratio
         );
         md_table(
-            &mut o,
+            o,
             &[
                 "year",
                 "party",
@@ -171,6 +195,10 @@ pub fn markdown(rep: &Report) -> String {
             percent(&cf.plan_share)
         );
     }
+}
+
+/// Indicator progress, in-kind and policy delivery, timeliness.
+fn md_progress(o: &mut String, rep: &Report) {
     let _ = writeln!(o, "## Indicator progress\n");
     let mut rows = Vec::new();
     for i in &rep.indicators {
@@ -189,7 +217,7 @@ pub fn markdown(rep: &Report) -> String {
         }
     }
     md_table(
-        &mut o,
+        o,
         &[
             "indicator",
             "period end",
@@ -204,14 +232,18 @@ pub fn markdown(rep: &Report) -> String {
         rows,
     );
     let _ = writeln!(o, "## In-kind and policy delivery\n");
-    md_table(&mut o, INKIND_HEADER, inkind_rows(rep));
-    md_view(&mut o, &tables::in_kind_items(rep));
-    md_view(&mut o, &tables::milestones(rep));
+    md_table(o, INKIND_HEADER, inkind_rows(rep));
+    md_view(o, &tables::in_kind_items(rep));
+    md_view(o, &tables::milestones(rep));
     let _ = writeln!(o, "## Timeliness\n");
-    md_table(&mut o, TIMELINESS_HEADER, timeliness_rows(rep));
-    md_view(&mut o, &tables::missing_reports(rep));
-    md_view(&mut o, &tables::periods(rep));
-    md_view(&mut o, &tables::period_reporters(rep));
+    md_table(o, TIMELINESS_HEADER, timeliness_rows(rep));
+    md_view(o, &tables::missing_reports(rep));
+    md_view(o, &tables::periods(rep));
+    md_view(o, &tables::period_reporters(rep));
+}
+
+/// Verification, amendments and corrections, unconverted amounts.
+fn md_records(o: &mut String, rep: &Report) {
     let v = &rep.verification;
     let _ = writeln!(
         o,
@@ -225,12 +257,10 @@ pub fn markdown(rep: &Report) -> String {
         if v.median_attestation_lag_days.is_empty() { "–" } else { &v.median_attestation_lag_days }
     );
     let _ = writeln!(o, "## Amendments and corrections\n");
-    md_table(&mut o, AMENDMENT_HEADER, amendment_rows(rep));
-    md_view(&mut o, &tables::corrections(rep));
+    md_table(o, AMENDMENT_HEADER, amendment_rows(rep));
+    md_view(o, &tables::corrections(rep));
     if !rep.unconverted.is_empty() {
         let _ = writeln!(o, "## Unconverted amounts\n");
-        md_table(&mut o, &["entry", "from", "to", "value date", "amount", "reason"], unconverted_rows(rep));
+        md_table(o, &["entry", "from", "to", "value date", "amount", "reason"], unconverted_rows(rep));
     }
-    let _ = writeln!(o, "## Checkpoint\n\n```\n{}```", rep.read_at.checkpoint);
-    o
 }
