@@ -148,3 +148,60 @@ async fn a_network_audit_checks_every_stored_checkpoint_not_only_the_latest() {
     assert_eq!(v["checkpoints_checked"], 8, "{v:#}");
     s.stop().await;
 }
+
+/// A stored leaf that decodes but carries no envelope has no identity. The server must answer DATA_LOSS
+/// naming the row, where it used to serve the entry with an empty identity; the file audit still reports
+/// the entry as a finding (it reads rows as stored and judges each leaf itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_without_an_envelope_is_reported_as_corrupt_not_served_with_an_empty_identity() {
+    let (_tmp, dir, key) = ledger().await;
+    let k = 5u64;
+    let le = pb::LogEntry { envelope: None, integrated_at_ms: entry(&dir, k).integrated_at_ms };
+    let db = dir.join(accord::log::DB_FILE);
+    storage::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
+    let sql = format!("UPDATE entries SET leaf = X'{}' WHERE idx = {k}", hex::encode(le.encode_to_vec()));
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+
+    let e = storage::open_read_only(&db).unwrap().entry_by_index(k).unwrap_err();
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains(&format!("entries row {k}")), "names the row: {e}");
+
+    let (code, v) = audit(&["--data-dir", dir.to_str().unwrap(), "--log-key", &key]).await;
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(indexes(&v).into_iter().min(), Some(k), "{v:#}");
+
+    let s = TestServer::start_in(dir.clone()).await;
+    let mut raw = s.raw().await;
+    let get = |i: u64| pb::GetEntryRequest { key: Some(pb::get_entry_request::Key::Index(i)) };
+    let err = raw.get_entry(get(k)).await.expect_err("a corrupt row is not served");
+    assert_eq!(err.code(), tonic::Code::DataLoss, "{err:?}");
+    assert!(err.message().contains(&format!("entries row {k}")), "names the row: {err:?}");
+    raw.get_entry(get(k - 1)).await.expect("the rows around it are still served");
+    s.stop().await;
+}
+
+/// A stored public key or checkpoint root that is not 32 bytes is corruption: reading it (and so opening
+/// the ledger) fails with DATA_LOSS naming the table and the row, instead of a key or root read as zeros
+/// or an anonymous conversion error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_or_root_of_the_wrong_length_is_reported_with_its_table_and_row() {
+    let (_tmp, dir, _key) = ledger().await;
+    let db = dir.join(accord::log::DB_FILE);
+    let keyid = storage::open_read_only(&db).unwrap().governance().unwrap().keys.keys().next().unwrap().clone();
+    let sql = format!("UPDATE party_keys SET public_key = X'0102' WHERE keyid = '{keyid}'");
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    let e = storage::open_read_only(&db).unwrap().governance().unwrap_err();
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains(&format!("party_keys row {keyid}: public_key has 2 bytes")), "{e}");
+    let mut opts = accord::log::Options::new(&dir);
+    opts.origin = Some(ORIGIN.to_string());
+    let Err(e) = accord::log::Ledger::open(opts) else { panic!("a ledger with a corrupt key row does not open") };
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains(&format!("party_keys row {keyid}")), "{e}");
+
+    storage::raw_execute(&db, "DROP TRIGGER checkpoints_no_update").unwrap();
+    assert_eq!(storage::raw_execute(&db, "UPDATE checkpoints SET root = X'00' WHERE size = 4").unwrap(), 1);
+    let e = storage::open_read_only(&db).unwrap().checkpoint(4).unwrap_err();
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains("checkpoints row 4: root has 1 bytes"), "{e}");
+}

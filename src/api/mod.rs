@@ -26,6 +26,10 @@ pub fn status(e: Error) -> Status {
         Kind::FailedPrecondition => Code::FailedPrecondition,
         Kind::ResourceExhausted => Code::ResourceExhausted,
         Kind::Unavailable => Code::Unavailable,
+        Kind::DataLoss => {
+            tracing::error!(error = %e, "corrupt stored data");
+            Code::DataLoss
+        }
         Kind::Internal => {
             tracing::error!(error = %e, "internal error");
             return Status::internal("internal error (logged on the server)");

@@ -42,6 +42,11 @@ pub const PROJECTION_TABLES: &[&str] = &["charter", "parties", "party_keys", "su
 /// else is internal.
 fn db_err(e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode;
+    if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+        if let Some(c) = inner.downcast_ref::<CorruptColumn>() {
+            return Error::corrupt(c.table, &c.row, &c.what);
+        }
+    }
     match e.sqlite_error_code() {
         Some(ErrorCode::DiskFull) => Error::new(
             crate::error::Kind::ResourceExhausted,

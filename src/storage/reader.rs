@@ -50,7 +50,19 @@ impl Reader {
             ))
             .map_err(db_err)?;
         let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
-        rows.map(|r| r.map(complete).map_err(db_err)).collect()
+        rows.map(|r| r.map_err(db_err).and_then(complete)).collect()
+    }
+    /// [`Reader::entries`] as stored, for the audit: an undecodable leaf is returned (with an empty
+    /// identity) for the audit to report as a finding, instead of failing the read.
+    pub fn entries_as_stored(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLS} FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx LIMIT ?3"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
+        rows.map(|r| r.map(as_stored).map_err(db_err)).collect()
     }
     pub fn checkpoint(&self, size: u64) -> Result<Option<CheckpointRow>> {
         self.conn
@@ -71,12 +83,19 @@ impl Reader {
         for row in rows {
             let (id, h) = row.map_err(db_err)?;
             if id != out.len() as u64 {
-                return Err(Error::internal(format!("stored tree hash {} is missing", out.len())));
+                return Err(Error::corrupt("tree_hashes", out.len(), "is missing"));
             }
-            out.push(h.try_into().map_err(|_| Error::internal(format!("stored tree hash {id} is not 32 bytes")))?);
+            let len = h.len();
+            out.push(
+                h.try_into().map_err(|_| Error::corrupt("tree_hashes", id, format!("hash has {len} bytes, not 32")))?,
+            );
         }
         if out.len() as u64 != count {
-            return Err(Error::internal(format!("{} of {count} stored tree hashes present", out.len())));
+            return Err(Error::corrupt(
+                "tree_hashes",
+                out.len(),
+                format!("is missing ({} of {count} present)", out.len()),
+            ));
         }
         Ok(out)
     }

@@ -131,11 +131,13 @@ pub(super) fn read_meta(c: &Connection) -> Result<Meta> {
         c.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
             .optional()
             .map_err(db_err)?
-            .ok_or_else(|| Error::internal(format!("database has no meta row {k:?}")))
+            .ok_or_else(|| Error::corrupt("meta", k, "is missing"))
     };
     let v = get("schema_version")?;
     Ok(Meta {
-        schema_version: v.parse().map_err(|_| Error::internal("bad schema_version"))?,
+        schema_version: v
+            .parse()
+            .map_err(|_| Error::corrupt("meta", "schema_version", format!("{v:?} is not a number")))?,
         origin: get("origin")?,
         verifier_key: get("verifier_key")?,
     })

@@ -133,7 +133,7 @@ impl Writer {
             .prepare(&format!("SELECT {ENTRY_COLS} FROM entries WHERE kind IN ({marks}) ORDER BY idx"))
             .map_err(db_err)?;
         let rows = st.query_map(rusqlite::params_from_iter(kinds.iter()), entry_row).map_err(db_err)?;
-        rows.map(|r| r.map(complete).map_err(db_err)).collect()
+        rows.map(|r| r.map_err(db_err).and_then(complete)).collect()
     }
 
     /// SQLite's `PRAGMA quick_check`: refuses a database with a damaged page or index (run at start and

@@ -89,7 +89,7 @@ fn page_error(e: Error) -> Response {
     let code = match e.kind {
         Kind::NotFound => StatusCode::NOT_FOUND,
         Kind::InvalidArgument => StatusCode::BAD_REQUEST,
-        Kind::Internal => {
+        Kind::Internal | Kind::DataLoss => {
             tracing::error!(error = %e, "public page");
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -73,7 +73,9 @@ impl Witness {
         let tmp = self.state_path.with_extension("tmp");
         {
             let mut f = std::fs::File::create(&tmp)?;
-            std::io::Write::write_all(&mut f, serde_json::to_string_pretty(state).unwrap_or_default().as_bytes())?;
+            // Never an empty file in place of the state: a failed encoding fails the write.
+            let json = serde_json::to_string_pretty(state).map_err(std::io::Error::other)?;
+            std::io::Write::write_all(&mut f, json.as_bytes())?;
             f.sync_all()?;
         }
         std::fs::rename(&tmp, &self.state_path)?;
@@ -145,7 +147,15 @@ impl Witness {
                 return (StatusCode::CONFLICT, "text/x.tlog.size", format!("{}\n", known.size));
             }
         } else if old > 0 {
-            let old_root = BASE64_STANDARD.decode(&known.root).unwrap_or_default();
+            let Ok(old_root) = BASE64_STANDARD.decode(&known.root) else {
+                // A corrupt state file must not turn into "no previous root": the witness stops cosigning
+                // this log until an operator repairs it.
+                tracing::error!(origin, "witness state: the stored root is not base64");
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("witness state for {origin} is corrupt: the stored root is not base64"),
+                );
+            };
             if let Err(e) = merkle::verify_consistency(old, cp.size, &old_root, &cp.root, &proof) {
                 tracing::warn!(origin, old, new = cp.size, error = %e, "inconsistent checkpoint refused (possible log misbehaviour)");
                 return text(StatusCode::UNPROCESSABLE_ENTITY, format!("consistency proof: {e}"));
