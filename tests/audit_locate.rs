@@ -19,7 +19,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_accord");
 /// A ledger: the charter, three single plans, a batch of five, two more singles (11 entries). Returns the
 /// stopped ledger's directory and log key.
 async fn ledger() -> (tempfile::TempDir, PathBuf, String) {
-    let (s, sec, _fun) = chartered().await;
+    // An integration clock that moves 1 ms at every reading: each commit has its own integration time
+    // (the first test needs entry 9 integrated after entry 8) without letting wall time pass.
+    // It starts 10 s behind the system clock, so a restart on the system clock never goes backwards.
+    let start = accord::log::Clock::system().now() - 10_000;
+    let t = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start));
+    let clock = accord::log::Clock(std::sync::Arc::new(move || t.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    let (s, sec, _fun) = charter_on(TestServer::start_with_clock(clock).await).await;
     let mut c = s.client().await;
     for i in 0..3 {
         c.submit(crypto::seal(&plan(&format!("single-{i}")), &[&sec.key])).await.unwrap();
@@ -27,7 +33,6 @@ async fn ledger() -> (tempfile::TempDir, PathBuf, String) {
     let batch = (0..5).map(|i| crypto::seal(&plan(&format!("batch-{i}")), &[&sec.key])).collect();
     c.submit_batch(batch).await.unwrap();
     for i in 3..5 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         c.submit(crypto::seal(&plan(&format!("single-{i}")), &[&sec.key])).await.unwrap();
     }
     let key = s.verifier_key.clone();
