@@ -335,13 +335,15 @@ pub fn parties(r: &Reader, q: &pb::ListPartiesRequest) -> Result<pb::ListParties
     })
 }
 
-/// A stored statement's amount: validated when it was accepted, so one that does not parse is corruption.
-fn stored_amount(sub: &Subject, amount: &str) -> Result<Decimal> {
-    Decimal::from_str_exact(amount).map_err(|e| {
+/// A stored statement's amount: none (or an empty value) for a pledge without money (in kind, policy) counts as zero;
+/// one that was validated when it was accepted and no longer parses is corruption.
+fn stored_amount(sub: &Subject, m: Option<&pb::Money>) -> Result<Decimal> {
+    let Some(m) = m.filter(|m| !m.value.is_empty()) else { return Ok(Decimal::ZERO) };
+    Decimal::from_str_exact(&m.value).map_err(|e| {
         Error::corrupt(
             "subjects",
             format!("{} {}", sub.kind, sub.id),
-            format!("amount {amount:?} is not a decimal: {e}"),
+            format!("amount {:?} is not a decimal: {e}", m.value),
         )
     })
 }
@@ -472,7 +474,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         book::PLEDGE => {
             let p: pb::PledgeAnnounced = sub.decode()?;
             let (amount, cur) = money_of(p.amount.as_ref());
-            let a = stored_amount(sub, &amount)?;
+            let a = stored_amount(sub, p.amount.as_ref())?;
             f.amount = amount;
             f.currency = cur;
             f.committed = s(t.committed);
@@ -487,7 +489,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         book::COMMITMENT => {
             let c: pb::CommitmentSigned = sub.decode()?;
             let (amount, cur) = money_of(c.amount.as_ref());
-            let a = stored_amount(sub, &amount)?;
+            let a = stored_amount(sub, c.amount.as_ref())?;
             f.amount = amount;
             f.currency = cur;
             f.disbursed = s(t.disbursed);

@@ -123,10 +123,14 @@ pub(super) fn complete(mut e: EntryRow) -> Result<EntryRow> {
     Ok(e)
 }
 
-/// A row as stored, for the audit, which judges every leaf itself (an undecodable leaf is one of its
-/// findings): the leaf hash is recomputed, the identity is left empty and never served.
+/// A row as stored, for the audit, which judges every leaf itself: the leaf hash is recomputed and so is
+/// the identity when the leaf has one (the audit's replay looks entries up by it); a leaf without one
+/// keeps an empty identity, is never served, and is the replay's finding with its index.
 pub(super) fn as_stored(mut e: EntryRow) -> EntryRow {
     e.leaf_hash = crate::merkle::leaf_hash(&e.leaf).to_vec();
+    if let Some(id) = crate::crypto::leaf_identity(&e.leaf) {
+        e.identity = id.to_vec();
+    }
     e
 }
 
