@@ -167,7 +167,7 @@ async fn a_leaf_without_an_envelope_is_reported_as_corrupt_not_served_with_an_em
     let sql = format!("UPDATE entries SET leaf = X'{}' WHERE idx = {k}", hex::encode(le.encode_to_vec()));
     assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
 
-    let e = storage::open_read_only(&db).unwrap().entry_by_index(k).unwrap_err();
+    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().entry_by_index(k).unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains(&format!("entries row {k}")), "names the row: {e}");
 
@@ -195,7 +195,7 @@ async fn a_key_or_root_of_the_wrong_length_is_reported_with_its_table_and_row() 
     let keyid = storage::open_read_only(&db).unwrap().governance().unwrap().keys.keys().next().unwrap().clone();
     let sql = format!("UPDATE party_keys SET public_key = X'0102' WHERE keyid = '{keyid}'");
     assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
-    let e = storage::open_read_only(&db).unwrap().governance().unwrap_err();
+    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().governance().unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains(&format!("party_keys row {keyid}: public_key has 2 bytes")), "{e}");
     let mut opts = accord::log::Options::new(&dir);
@@ -206,7 +206,7 @@ async fn a_key_or_root_of_the_wrong_length_is_reported_with_its_table_and_row() 
 
     storage::raw_execute(&db, "DROP TRIGGER checkpoints_no_update").unwrap();
     assert_eq!(storage::raw_execute(&db, "UPDATE checkpoints SET root = X'00' WHERE size = 4").unwrap(), 1);
-    let e = storage::open_read_only(&db).unwrap().checkpoint(4).unwrap_err();
+    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().checkpoint(4).unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains("checkpoints row 4: root has 1 bytes"), "{e}");
 }

@@ -297,6 +297,6 @@ pub fn audit_database(
         entries.extend(batch);
     }
     let checkpoints = r.checkpoints()?;
-    let read = |count: u64| -> Result<Vec<[u8; 32]>> { r.stored_hashes(count) };
+    let read = |count: u64| -> Result<Vec<[u8; 32]>> { Ok(r.stored_hashes(count)?) };
     Ok(audit(&log, entries, &checkpoints, Some(&read), extra_checkpoints, progress))
 }

@@ -218,7 +218,7 @@ pub fn list(r: &Reader, kind: &str, q: &pb::ListRequest) -> Result<pb::ListRespo
             SubjectFilter { kind: kind.to_string(), plan_id: q.plan_id.clone(), party_id: q.party_id.clone(), after };
         let mut found = Vec::new();
         let mut more = false;
-        r.scan_subjects(&filter, |s| {
+        r.scan_subjects::<Error>(&filter, |s| {
             if !matches(&s, q, as_of)? {
                 return Ok(true);
             }

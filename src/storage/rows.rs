@@ -118,7 +118,7 @@ pub(super) fn prefix_key(h: &[u8]) -> i64 {
 pub(super) fn complete(mut e: EntryRow) -> Result<EntryRow> {
     e.leaf_hash = crate::merkle::leaf_hash(&e.leaf).to_vec();
     e.identity = crate::crypto::leaf_identity(&e.leaf)
-        .ok_or_else(|| Error::corrupt("entries", e.index, "the leaf is not a log entry with an envelope"))?
+        .ok_or_else(|| StoreError::corrupt("entries", e.index, "the leaf is not a log entry with an envelope"))?
         .to_vec();
     Ok(e)
 }
@@ -215,9 +215,8 @@ pub(super) fn finish_subject(c: &Connection, (mut s, tally): (Subject, String)) 
             .map_err(db_err)?;
         s.body = book::compiled_body(&crate::domain::statement_of_leaf(&leaf)?);
     }
-    s.tally = serde_json::from_str(&tally).map_err(|e| {
-        Error::corrupt("subjects", format!("{} {}", s.kind, s.id), format!("the tally does not parse: {e}"))
-    })?;
+    s.tally = serde_json::from_str(&tally)
+        .map_err(|source| StoreError::Tally { row: format!("{} {}", s.kind, s.id), source })?;
     Ok(s)
 }
 
