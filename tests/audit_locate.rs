@@ -210,3 +210,17 @@ async fn a_key_or_root_of_the_wrong_length_is_reported_with_its_table_and_row() 
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains("checkpoints row 4: root has 1 bytes"), "{e}");
 }
+
+/// A subject whose stored tally is not JSON is corrupt: reading it is DATA_LOSS naming the subjects row
+/// (it was an anonymous internal error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_tally_is_reported_with_its_row() {
+    let (_tmp, dir, _key) = ledger().await;
+    let db = dir.join(accord::log::DB_FILE);
+    let sql = "UPDATE subjects SET tally = '{not json' WHERE kind = 'plan' AND id = 'plan-single-0'";
+    assert_eq!(storage::raw_execute(&db, sql).unwrap(), 1);
+    let e =
+        accord::error::Error::from(storage::open_read_only(&db).unwrap().subject("plan", "plan-single-0").unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains("subjects row plan plan-single-0: the tally does not parse"), "{e}");
+}

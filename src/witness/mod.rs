@@ -388,4 +388,28 @@ mod tests {
         let (c, ct, body) = w.add_checkpoint(&format!("old 0\n\n{note}")).await;
         assert_eq!((c, ct, body.as_str()), (StatusCode::CONFLICT, "text/x.tlog.size", "3\n"));
     }
+
+    /// A state file whose stored root is not base64 is corrupt: the witness says so (500, naming the log)
+    /// instead of checking the consistency proof against an empty root (which answered 422 as if the log
+    /// had misbehaved).
+    #[tokio::test]
+    async fn a_corrupt_stored_root_is_reported_not_read_as_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = LogSigner::new("example.com/log", generate_key()).unwrap();
+        let w = witness(tmp.path(), &log);
+        let note = log.sign_checkpoint(3, &[1; 32]);
+        assert_eq!(w.add_checkpoint(&format!("old 0\n\n{note}")).await.0, StatusCode::OK);
+        drop(w);
+        let path = tmp.path().join("w.state");
+        let mut state: BTreeMap<String, LogState> =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        state.get_mut("example.com/log").unwrap().root = "not base64!".into();
+        std::fs::write(&path, serde_json::to_string(&state).unwrap()).unwrap();
+        let w = witness(tmp.path(), &log);
+        let next = log.sign_checkpoint(5, &[2; 32]);
+        let proof = BASE64_STANDARD.encode([0u8; 32]);
+        let (code, _, body) = w.add_checkpoint(&format!("old 3\n{proof}\n\n{next}")).await;
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        assert!(body.contains("example.com/log") && body.contains("corrupt"), "{body}");
+    }
 }
