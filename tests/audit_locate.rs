@@ -198,6 +198,13 @@ async fn a_key_or_root_of_the_wrong_length_is_reported_with_its_table_and_row() 
     let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().governance().unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains(&format!("party_keys row {keyid}: public_key has 2 bytes")), "{e}");
+    // 32 bytes that are not an Ed25519 point: the same, where the key was silently dropped at start.
+    let not_a_point = (0u8..=255).map(|b| [b; 32]).find(|k| crypto::public_key_from_bytes(k).is_err()).unwrap();
+    let sql = format!("UPDATE party_keys SET public_key = X'{}' WHERE keyid = '{keyid}'", hex::encode(not_a_point));
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().governance().unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains(&format!("party_keys row {keyid}: public_key: ")), "{e}");
     let mut opts = accord::log::Options::new(&dir);
     opts.origin = Some(ORIGIN.to_string());
     let Err(e) = accord::log::Ledger::open(opts) else { panic!("a ledger with a corrupt key row does not open") };

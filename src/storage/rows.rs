@@ -37,13 +37,12 @@ pub(super) fn load_governance(c: &Connection) -> Result<Governance> {
     let keys = st
         .query_map([], |r| {
             let keyid: String = r.get(0)?;
-            Ok(KeyRecord {
-                public_key: bytes32(r, 2, "party_keys", &keyid)?,
-                keyid,
-                party_id: r.get(1)?,
-                added_at: r.get(3)?,
-                revoked_at: r.get(4)?,
-            })
+            let public_key = bytes32(r, 2, "party_keys", &keyid)?;
+            // A key that is not an Ed25519 point would be dropped where keys are decompressed: say so here.
+            if let Err(e) = crate::crypto::public_key_from_bytes(&public_key) {
+                return Err(corrupt_column(2, "party_keys", &keyid, format!("public_key: {e}")));
+            }
+            Ok(KeyRecord { public_key, keyid, party_id: r.get(1)?, added_at: r.get(3)?, revoked_at: r.get(4)? })
         })
         .map_err(db_err)?;
     for k in keys {
@@ -95,13 +94,22 @@ pub(super) fn bytes32(
     let len = v.len();
     v.try_into().map_err(|_| {
         let column = r.as_ref().column_name(i).unwrap_or("?").to_string();
-        let what = format!("{column} has {len} bytes, not 32");
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Blob,
-            Box::new(CorruptColumn { table, row: row.to_string(), what }),
-        )
+        corrupt_column(i, table, row, format!("{column} has {len} bytes, not 32"))
     })
+}
+
+/// The error a row closure returns for column `i` of `table` row `row` holding what it cannot (`what`).
+pub(super) fn corrupt_column(
+    i: usize,
+    table: &'static str,
+    row: &dyn std::fmt::Display,
+    what: String,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        i,
+        rusqlite::types::Type::Blob,
+        Box::new(CorruptColumn { table, row: row.to_string(), what }),
+    )
 }
 
 /// First 8 bytes of a hash as the integer SQLite indexes.
