@@ -93,6 +93,7 @@ fn from_status(s: tonic::Status) -> Error {
         tonic::Code::FailedPrecondition => Kind::FailedPrecondition,
         tonic::Code::ResourceExhausted => Kind::ResourceExhausted,
         tonic::Code::Unavailable => Kind::Unavailable,
+        tonic::Code::DataLoss => Kind::DataLoss,
         _ => Kind::Internal,
     };
     Error::new(kind, "", format!("server: {}", s.message()))

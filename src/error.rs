@@ -21,6 +21,9 @@ pub enum Kind {
     Unavailable,
     /// A broken invariant or I/O failure. Details are logged, never sent.
     Internal,
+    /// Stored data is corrupt (a row that cannot be what it claims to be). The message names the table,
+    /// the row and what is wrong with it; nothing is read past it as a default.
+    DataLoss,
 }
 
 /// An error with the field it concerns and the rule that was broken.
@@ -53,6 +56,10 @@ impl Error {
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, "", message)
+    }
+    /// Corrupt stored data: `table` row `row` is not what it must be (`what`).
+    pub fn corrupt(table: &str, row: impl fmt::Display, what: impl fmt::Display) -> Self {
+        Self::new(Kind::DataLoss, "", format!("stored data is corrupt: {table} row {row}: {what}"))
     }
     /// Whether the field path is rooted at one of a submission's two roots (`envelope…` or `statement…`):
     /// such a path is complete and is not scoped again by [`Error::within`].

@@ -19,7 +19,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_accord");
 /// A ledger: the charter, three single plans, a batch of five, two more singles (11 entries). Returns the
 /// stopped ledger's directory and log key.
 async fn ledger() -> (tempfile::TempDir, PathBuf, String) {
-    let (s, sec, _fun) = chartered().await;
+    // An integration clock that moves 1 ms at every reading: each commit has its own integration time
+    // (the first test needs entry 9 integrated after entry 8) without letting wall time pass.
+    // It starts 10 s behind the system clock, so a restart on the system clock never goes backwards.
+    let start = accord::log::Clock::system().now() - 10_000;
+    let t = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start));
+    let clock = accord::log::Clock(std::sync::Arc::new(move || t.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    let (s, sec, _fun) = charter_on(TestServer::start_with_clock(clock).await).await;
     let mut c = s.client().await;
     for i in 0..3 {
         c.submit(crypto::seal(&plan(&format!("single-{i}")), &[&sec.key])).await.unwrap();
@@ -27,7 +33,6 @@ async fn ledger() -> (tempfile::TempDir, PathBuf, String) {
     let batch = (0..5).map(|i| crypto::seal(&plan(&format!("batch-{i}")), &[&sec.key])).collect();
     c.submit_batch(batch).await.unwrap();
     for i in 3..5 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         c.submit(crypto::seal(&plan(&format!("single-{i}")), &[&sec.key])).await.unwrap();
     }
     let key = s.verifier_key.clone();
@@ -147,4 +152,82 @@ async fn a_network_audit_checks_every_stored_checkpoint_not_only_the_latest() {
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["checkpoints_checked"], 8, "{v:#}");
     s.stop().await;
+}
+
+/// A stored leaf that decodes but carries no envelope has no identity. The server must answer DATA_LOSS
+/// naming the row, where it used to serve the entry with an empty identity; the file audit still reports
+/// the entry as a finding (it reads rows as stored and judges each leaf itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_without_an_envelope_is_reported_as_corrupt_not_served_with_an_empty_identity() {
+    let (_tmp, dir, key) = ledger().await;
+    let k = 5u64;
+    let le = pb::LogEntry { envelope: None, integrated_at_ms: entry(&dir, k).integrated_at_ms };
+    let db = dir.join(accord::log::DB_FILE);
+    storage::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
+    let sql = format!("UPDATE entries SET leaf = X'{}' WHERE idx = {k}", hex::encode(le.encode_to_vec()));
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+
+    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().entry_by_index(k).unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains(&format!("entries row {k}")), "names the row: {e}");
+
+    let (code, v) = audit(&["--data-dir", dir.to_str().unwrap(), "--log-key", &key]).await;
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(indexes(&v).into_iter().min(), Some(k), "{v:#}");
+
+    let s = TestServer::start_in(dir.clone()).await;
+    let mut raw = s.raw().await;
+    let get = |i: u64| pb::GetEntryRequest { key: Some(pb::get_entry_request::Key::Index(i)) };
+    let err = raw.get_entry(get(k)).await.expect_err("a corrupt row is not served");
+    assert_eq!(err.code(), tonic::Code::DataLoss, "{err:?}");
+    assert!(err.message().contains(&format!("entries row {k}")), "names the row: {err:?}");
+    raw.get_entry(get(k - 1)).await.expect("the rows around it are still served");
+    s.stop().await;
+}
+
+/// A stored public key or checkpoint root that is not 32 bytes is corruption: reading it (and so opening
+/// the ledger) fails with DATA_LOSS naming the table and the row, instead of a key or root read as zeros
+/// or an anonymous conversion error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_or_root_of_the_wrong_length_is_reported_with_its_table_and_row() {
+    let (_tmp, dir, _key) = ledger().await;
+    let db = dir.join(accord::log::DB_FILE);
+    let keyid = storage::open_read_only(&db).unwrap().governance().unwrap().keys.keys().next().unwrap().clone();
+    let sql = format!("UPDATE party_keys SET public_key = X'0102' WHERE keyid = '{keyid}'");
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().governance().unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains(&format!("party_keys row {keyid}: public_key has 2 bytes")), "{e}");
+    // 32 bytes that are not an Ed25519 point: the same, where the key was silently dropped at start.
+    let not_a_point = (0u8..=255).map(|b| [b; 32]).find(|k| crypto::public_key_from_bytes(k).is_err()).unwrap();
+    let sql = format!("UPDATE party_keys SET public_key = X'{}' WHERE keyid = '{keyid}'", hex::encode(not_a_point));
+    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().governance().unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains(&format!("party_keys row {keyid}: public_key: ")), "{e}");
+    let mut opts = accord::log::Options::new(&dir);
+    opts.origin = Some(ORIGIN.to_string());
+    let Err(e) = accord::log::Ledger::open(opts) else { panic!("a ledger with a corrupt key row does not open") };
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains(&format!("party_keys row {keyid}")), "{e}");
+
+    storage::raw_execute(&db, "DROP TRIGGER checkpoints_no_update").unwrap();
+    assert_eq!(storage::raw_execute(&db, "UPDATE checkpoints SET root = X'00' WHERE size = 4").unwrap(), 1);
+    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().checkpoint(4).unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains("checkpoints row 4: root has 1 bytes"), "{e}");
+}
+
+/// A subject whose stored tally is not JSON is corrupt: reading it is DATA_LOSS naming the subjects row
+/// (it was an anonymous internal error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_tally_is_reported_with_its_row() {
+    let (_tmp, dir, _key) = ledger().await;
+    let db = dir.join(accord::log::DB_FILE);
+    let sql = "UPDATE subjects SET tally = '{not json' WHERE kind = 'plan' AND id = 'plan-single-0'";
+    assert_eq!(storage::raw_execute(&db, sql).unwrap(), 1);
+    let e =
+        accord::error::Error::from(storage::open_read_only(&db).unwrap().subject("plan", "plan-single-0").unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains("subjects row plan plan-single-0: the tally does not parse"), "{e}");
 }

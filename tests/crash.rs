@@ -52,9 +52,17 @@ async fn stop_mid_load(graceful: bool) {
     c.submit(charter_envelope(&[&sec, &fun], 1)).await.unwrap();
 
     let acked: Arc<Mutex<Vec<VerifiedReceipt>>> = Arc::default();
+    // How many receipts the writers hold, announced after each one (the kill waits on it, not on a timer).
+    let (count_tx, mut count_rx) = tokio::sync::watch::channel(0usize);
+    let count_tx = Arc::new(count_tx);
     let mut tasks = Vec::new();
     for w in 0..12 {
-        let (url, key, acked) = (url.clone(), sec.key.clone(), acked.clone());
+        let (url, key, acked, count_tx) = (url.clone(), sec.key.clone(), acked.clone(), count_tx.clone());
+        let push = move |rs: Vec<VerifiedReceipt>| {
+            let mut a = acked.lock().unwrap();
+            a.extend(rs);
+            count_tx.send_replace(a.len());
+        };
         let log_key = log_key.clone();
         tasks.push(tokio::spawn(async move {
             let Ok(mut c) = Client::connect(&url, Some(&log_key)).await else { return };
@@ -64,7 +72,7 @@ async fn stop_mid_load(graceful: bool) {
                     let envs: Vec<_> = (0..8).map(|j| crypto::seal(&plan(&format!("w{w}-{i}-{j}")), &[&key])).collect();
                     match c.submit_batch(envs).await {
                         Ok(rs) => {
-                            acked.lock().unwrap().extend(rs);
+                            push(rs);
                             continue;
                         }
                         Err(_) => return,
@@ -73,31 +81,25 @@ async fn stop_mid_load(graceful: bool) {
                     crypto::seal(&plan(&format!("w{w}-{i}")), &[&key])
                 };
                 match c.submit(env).await {
-                    Ok(r) => acked.lock().unwrap().push(r),
+                    Ok(r) => push(vec![r]),
                     Err(_) => return, // the server died
                 }
             }
         }));
     }
-    // Let the load run until a good number of entries were acknowledged, then pull the plug.
-    for _ in 0..600 {
-        if acked.lock().unwrap().len() >= 1500 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // Let the load run until a good number of entries were acknowledged (at most 6 s: a slow machine
+    // pulls the plug with fewer, checked below), then pull the plug.
+    let _ = tokio::time::timeout(Duration::from_secs(6), count_rx.wait_for(|n| *n >= 1500)).await;
     if graceful {
         let pid = child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let mut exited = None;
-        for _ in 0..1000 {
-            if let Some(st) = child.try_wait().unwrap() {
-                exited = Some(st);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let st = exited.expect("the server did not stop within 10 s of SIGTERM");
+        // Wait for the exit itself (the child's status), not poll for it.
+        let exited = tokio::task::spawn_blocking(move || child.wait());
+        let st = tokio::time::timeout(Duration::from_secs(10), exited)
+            .await
+            .expect("the server did not stop within 10 s of SIGTERM")
+            .unwrap()
+            .unwrap();
         assert!(st.success(), "graceful shutdown must exit 0, got {st:?}");
     } else {
         child.kill().expect("SIGKILL");

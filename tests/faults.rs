@@ -189,20 +189,21 @@ async fn full_disk_refuses_writes_says_so_and_resumes_by_itself() {
     all_present(&mut c, &acked).await;
     // Space returns: writing resumes without a restart.
     std::fs::remove_file(&filler).expect("free space");
-    let mut resumed = None;
-    for i in 0..100 {
+    // Nothing announces free space: the server finds it on its next write, so each retry (bounded backoff)
+    // is the probe itself. The space is free once remove_file returns; the first attempt normally succeeds.
+    let mut i = 0;
+    let resumed = wait_until("writes resume once space returns", Duration::from_secs(5), async || {
+        i += 1;
         match c.submit(crypto::seal(&plan(&format!("after-{i}")), &[&sec.key])).await {
-            Ok(r) => {
-                resumed = Some(r);
-                break;
-            }
+            Ok(r) => Some(r),
             Err(e) => {
                 assert_eq!(e.kind, Kind::ResourceExhausted, "{e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                None
             }
         }
-    }
-    acked.push(resumed.expect("writes resume once space returns"));
+    })
+    .await;
+    acked.push(resumed);
     assert_eq!(health_becomes(&url, LEDGER, SERVING).await, SERVING);
     all_present(&mut c, &acked).await;
 }

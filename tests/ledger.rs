@@ -481,14 +481,9 @@ async fn stream_entries_follows_the_log() {
         .into_inner();
     assert_eq!(st.message().await.unwrap().unwrap().index, 4);
     assert_eq!(st.message().await.unwrap().unwrap().index, 5);
-    let sec_key = sec.key.clone();
-    let url = s.url.clone();
-    let vk = s.verifier_key.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let mut c = accord::client::Client::connect(&url, Some(&vk)).await.unwrap();
-        c.submit(crypto::seal(&plan("late"), &[&sec_key])).await.unwrap();
-    });
+    // Entries 4 and 5 were read and sent before this submission is made, so entry 6 is committed after
+    // the stream reached the end of the log; a stream that did not follow would end here instead.
+    c.submit(crypto::seal(&plan("late"), &[&sec.key])).await.unwrap();
     let e = tokio::time::timeout(std::time::Duration::from_secs(10), st.message()).await.unwrap().unwrap().unwrap();
     assert_eq!(e.index, 6);
     assert_eq!(e.statement_id, "late");

@@ -96,7 +96,9 @@ async fn metrics_and_rate_limits() {
     assert_eq!(e.kind, Kind::ResourceExhausted, "{e}");
     assert!(e.message.contains("retry in") && e.message.contains("XM-SEC"), "{e}");
     assert_eq!(c.checkpoint(None).await.unwrap().size, size, "a limited submission wrote nothing");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Wall time must pass for the running server's bucket to refill (the bucket takes its clock as an
+    // argument and is tested in-process in src/api/limits.rs): wait exactly what the refusal named.
+    tokio::time::sleep(retry_hint(&e.message)).await;
     c.submit(crypto::seal(&plan("c"), &[&sec.key])).await.expect("tokens refill at the rate");
     // A rule violation, for the rejection counter.
     let _ = c.submit(crypto::seal(&plan("a"), &[&fun.key])).await.unwrap_err();
@@ -131,23 +133,33 @@ async fn backup_under_load_has_everything_acknowledged_before_it() {
     let fun = Founder::new("XM-DAC-1", &["funder"]);
     c.submit(charter_envelope(&[&sec, &fun], 1)).await.unwrap();
     let acked: Arc<Mutex<Vec<u64>>> = Arc::default();
+    // How many receipts the writers hold, announced after each one: the backup starts once 300 are in.
+    let (count_tx, mut count_rx) = tokio::sync::watch::channel(0usize);
+    let count_tx = Arc::new(count_tx);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tasks = Vec::new();
     for w in 0..4 {
-        let (url, key, acked, stop) = (url.clone(), sec.key.clone(), acked.clone(), stop.clone());
+        let (url, key, acked, stop, count_tx) =
+            (url.clone(), sec.key.clone(), acked.clone(), stop.clone(), count_tx.clone());
         tasks.push(tokio::spawn(async move {
             let mut c = Client::connect(&url, None).await.unwrap();
             let mut i = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let r = c.submit(crypto::seal(&plan(&format!("w{w}-{i}")), &[&key])).await.unwrap();
-                acked.lock().unwrap().push(r.receipt.index);
+                let n = {
+                    let mut a = acked.lock().unwrap();
+                    a.push(r.receipt.index);
+                    a.len()
+                };
+                count_tx.send_replace(n);
                 i += 1;
             }
         }));
     }
-    while acked.lock().unwrap().len() < 300 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(60), count_rx.wait_for(|n| *n >= 300))
+        .await
+        .expect("300 submissions acknowledged within 60 s")
+        .expect("the writers run");
     let before: Vec<u64> = acked.lock().unwrap().clone();
     let out_dir = tmp.path().join("backup");
     let (d, o) = (data.clone(), out_dir.clone());

@@ -97,14 +97,10 @@ fn post(addr: &str, body: &str) -> (u16, String) {
     (code.trim().parse().unwrap(), body.to_string())
 }
 
+/// The witnesses cosign in the background (the ledger's sender pushes each new checkpoint to them) and
+/// announce nothing a test could await, so this retries with the bounded backoff of [`wait_until`].
 async fn wait_for(mut f: impl AsyncFnMut() -> bool) {
-    for _ in 0..200 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("condition not reached in 10 s");
+    wait_until("witness condition", Duration::from_secs(10), async || f().await.then_some(())).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,10 @@ pub fn status(e: Error) -> Status {
         Kind::FailedPrecondition => Code::FailedPrecondition,
         Kind::ResourceExhausted => Code::ResourceExhausted,
         Kind::Unavailable => Code::Unavailable,
+        Kind::DataLoss => {
+            tracing::error!(error = %e, "corrupt stored data");
+            Code::DataLoss
+        }
         Kind::Internal => {
             tracing::error!(error = %e, "internal error");
             return Status::internal("internal error (logged on the server)");
@@ -266,7 +270,7 @@ impl LedgerService for LedgerApi {
         let ledger = self.ledger.clone();
         let size = ledger.latest().size;
         let entry = inline(move || {
-            let (found, what) = ledger.readers().with(|r| match &key {
+            let (found, what) = ledger.readers().with::<_, Error>(|r| match &key {
                 Key::Index(i) => Ok((if *i < size { r.entry_by_index(*i)? } else { None }, format!("index {i}"))),
                 Key::Identity(id) => Ok((r.entry_by_identity(id)?, format!("identity {}", hex::encode(id)))),
                 Key::StatementId(s) => Ok((r.entry_by_statement_id(s)?, format!("statement_id {s:?}"))),
@@ -368,7 +372,11 @@ impl LedgerService for LedgerApi {
                 while next < size {
                     let l = ledger.clone();
                     let from = next;
-                    let page = match blocking(move || l.readers().with(|r| r.entries(from, size, STREAM_PAGE))).await {
+                    let page = match blocking(move || {
+                        l.readers().with(|r| r.entries(from, size, STREAM_PAGE)).map_err(Error::from)
+                    })
+                    .await
+                    {
                         Ok(p) => p,
                         Err(s) => {
                             let _ = tx.send(Err(s)).await;

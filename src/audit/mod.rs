@@ -288,7 +288,7 @@ pub fn audit_database(
     let mut entries = Vec::new();
     let mut next = 0u64;
     loop {
-        let batch = r.entries(next, i64::MAX as u64, 10_000)?;
+        let batch = r.entries_as_stored(next, i64::MAX as u64, 10_000)?;
         if batch.is_empty() {
             break;
         }
@@ -297,6 +297,6 @@ pub fn audit_database(
         entries.extend(batch);
     }
     let checkpoints = r.checkpoints()?;
-    let read = |count: u64| -> Result<Vec<[u8; 32]>> { r.stored_hashes(count) };
+    let read = |count: u64| -> Result<Vec<[u8; 32]>> { Ok(r.stored_hashes(count)?) };
     Ok(audit(&log, entries, &checkpoints, Some(&read), extra_checkpoints, progress))
 }

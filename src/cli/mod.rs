@@ -239,7 +239,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     }
     match e.downcast_ref::<Error>().map(|e| (e.kind, e.field.as_str())) {
         Some((Kind::Unavailable, _)) => 3,
-        Some((Kind::Internal, _)) => 4,
+        Some((Kind::Internal | Kind::DataLoss, _)) => 4,
         // The data directory cannot be served as it is (missing database, a database behind the
         // high-water record, damaged pages, another process holding it): the operator must act.
         Some((Kind::FailedPrecondition, "data_dir")) => 5,

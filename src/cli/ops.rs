@@ -20,9 +20,10 @@ pub struct BackupArgs {
 
 /// Manifest written beside a backup.
 fn manifest(db: &std::path::Path) -> Result<serde_json::Value> {
-    let r = crate::storage::open_read_only(db)?;
-    let meta = r.meta()?;
-    let cp = r.latest_checkpoint()?.context("the backup holds no checkpoint")?;
+    // Storage errors as the API error, so that the exit code follows their class.
+    let r = crate::storage::open_read_only(db).map_err(crate::error::Error::from)?;
+    let meta = r.meta().map_err(crate::error::Error::from)?;
+    let cp = r.latest_checkpoint().map_err(crate::error::Error::from)?.context("the backup holds no checkpoint")?;
     Ok(json!({
         "origin": meta.origin,
         "verifier_key": meta.verifier_key,
@@ -48,7 +49,8 @@ pub fn backup(a: BackupArgs, json: bool) -> Result<()> {
         if tty {
             eprint!("\rcopying {done}/{total} pages");
         }
-    })?;
+    })
+    .map_err(crate::error::Error::from)?;
     if tty {
         eprintln!();
     }
@@ -122,7 +124,7 @@ pub fn restore(a: RestoreArgs, json: bool) -> Result<()> {
     let text = std::fs::read_to_string(a.from.join(KEY_FILE))?;
     let (name, k) = crate::crypto::parse_private_key(&text)?;
     let signer = crate::crypto::LogSigner::new(&name, k)?;
-    let meta = crate::storage::open_read_only(&db)?.meta()?;
+    let meta = crate::storage::open_read_only(&db).and_then(|r| r.meta()).map_err(crate::error::Error::from)?;
     if signer.verifier_key() != meta.verifier_key {
         bail!("{KEY_FILE} in the backup does not belong to the ledger in {DB_FILE}");
     }

@@ -121,7 +121,7 @@ impl Sequencer {
     /// breaks a rule is rolled back alone; then one signed checkpoint, then COMMIT, then the replies.
     fn integrate(&mut self, jobs: Vec<Job>) {
         let started = std::time::Instant::now();
-        if let Err(e) = self.writer.begin() {
+        if let Err(e) = self.writer.begin().map_err(Error::from) {
             self.note_storage_error(&e);
             for j in jobs {
                 let _ = j.reply.send(Err(e.clone()));
@@ -156,7 +156,7 @@ impl Sequencer {
             outcomes.clear();
             if jobs.len() == 1 {
                 outcomes.push(Err(e));
-            } else if let Err(e) = self.writer.begin() {
+            } else if let Err(e) = self.writer.begin().map_err(Error::from) {
                 self.note_storage_error(&e);
                 for j in jobs {
                     let _ = j.reply.send(Err(e.clone()));

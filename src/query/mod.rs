@@ -218,7 +218,7 @@ pub fn list(r: &Reader, kind: &str, q: &pb::ListRequest) -> Result<pb::ListRespo
             SubjectFilter { kind: kind.to_string(), plan_id: q.plan_id.clone(), party_id: q.party_id.clone(), after };
         let mut found = Vec::new();
         let mut more = false;
-        r.scan_subjects(&filter, |s| {
+        r.scan_subjects::<Error>(&filter, |s| {
             if !matches(&s, q, as_of)? {
                 return Ok(true);
             }
@@ -260,8 +260,9 @@ pub fn get(r: &Reader, q: &pb::GetSubjectRequest) -> Result<pb::GetSubjectRespon
         let mut history = Vec::new();
         for (index, actions) in grouped {
             let e = r.entry_by_index(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
-            let le = pb::LogEntry::decode(e.leaf.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
-            let env = le.envelope.unwrap_or_default();
+            let le = pb::LogEntry::decode(e.leaf.as_slice())
+                .map_err(|e| Error::corrupt("entries", index, format!("the leaf does not decode: {e}")))?;
+            let env = le.envelope.ok_or_else(|| Error::corrupt("entries", index, "the leaf has no envelope"))?;
             let mut signer_parties: Vec<String> =
                 env.signatures.iter().filter_map(|sig| gov.keys.get(&sig.keyid).map(|k| k.party_id.clone())).collect();
             signer_parties.dedup();
@@ -334,6 +335,19 @@ pub fn parties(r: &Reader, q: &pb::ListPartiesRequest) -> Result<pb::ListParties
     })
 }
 
+/// A stored statement's amount: none (or an empty value) for a pledge without money (in kind, policy) counts as zero;
+/// one that was validated when it was accepted and no longer parses is corruption.
+fn stored_amount(sub: &Subject, m: Option<&pb::Money>) -> Result<Decimal> {
+    let Some(m) = m.filter(|m| !m.value.is_empty()) else { return Ok(Decimal::ZERO) };
+    Decimal::from_str_exact(&m.value).map_err(|e| {
+        Error::corrupt(
+            "subjects",
+            format!("{} {}", sub.kind, sub.id),
+            format!("amount {:?} is not a decimal: {e}", m.value),
+        )
+    })
+}
+
 fn money_of(m: Option<&pb::Money>) -> (String, String) {
     m.map(|m| (m.value.clone(), m.currency.clone())).unwrap_or_default()
 }
@@ -358,21 +372,21 @@ fn tranche_view(r: &Reader, t: &Subject) -> Result<pb::TrancheView> {
         .conditions
         .iter()
         .map(|(cid, outcome, day)| {
+            // A condition not assessed for this tranche yet has no assessing entry (index 0); a failed
+            // read is an error, not a missing assessment.
             let index = r
-                .subject(book::CONDITION, cid)
-                .ok()
-                .flatten()
+                .subject(book::CONDITION, cid)?
                 .and_then(|c| book::outcome_for(&c, &t.id).map(|a| a.index))
                 .unwrap_or_default();
-            pb::AssessmentView {
+            Ok(pb::AssessmentView {
                 condition_id: cid.clone(),
                 tranche_id: t.id.clone(),
                 outcome: outcome.clone(),
                 date: day.clone(),
                 index,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(pb::TrancheView {
         tranche_id: t.id.clone(),
         commitment_id: t.tally.commitment_id.clone(),
@@ -395,7 +409,8 @@ fn milestone_views(r: &Reader, s: &Subject, p: &pb::PledgeAnnounced, as_of: i64)
     } else {
         None
     };
-    Ok(p.milestones
+    let row = || format!("{} {}", s.kind, s.id);
+    p.milestones
         .iter()
         .map(|m| {
             let orig = original
@@ -403,12 +418,21 @@ fn milestone_views(r: &Reader, s: &Subject, p: &pb::PledgeAnnounced, as_of: i64)
                 .and_then(|o| o.milestones.iter().find(|x| x.milestone_id == m.milestone_id))
                 .map_or(m.due_date.clone(), |x| x.due_date.clone());
             let st = s.tally.milestones.get(&m.milestone_id);
-            let due = date::parse_date(&m.due_date).unwrap_or(0);
+            let day = |what: &str, d: &str| {
+                date::parse_date(d).ok_or_else(|| {
+                    Error::corrupt(
+                        "subjects",
+                        row(),
+                        format!("milestone {}'s {what} {d:?} is not a date", m.milestone_id),
+                    )
+                })
+            };
+            let due = day("due date", &m.due_date)?;
             let days_late = match st {
-                Some(x) if x.status == "met" => date::parse_date(&x.date).unwrap_or(due).saturating_sub(due).max(0),
+                Some(x) if x.status == "met" => day("date met", &x.date)?.saturating_sub(due).max(0),
                 _ => as_of.saturating_sub(due).max(0),
             };
-            pb::MilestoneView {
+            Ok(pb::MilestoneView {
                 milestone_id: m.milestone_id.clone(),
                 title: m.title.clone(),
                 due_date: m.due_date.clone(),
@@ -417,9 +441,9 @@ fn milestone_views(r: &Reader, s: &Subject, p: &pb::PledgeAnnounced, as_of: i64)
                 date: st.map(|x| x.date.clone()).unwrap_or_default(),
                 quantity_done: st.map(|x| x.quantity_done.clone()).unwrap_or_default(),
                 days_late,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 fn convert_money(r: &Reader, m: Option<&pb::Money>, to: &str) -> Result<Option<pb::Money>> {
@@ -450,7 +474,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         book::PLEDGE => {
             let p: pb::PledgeAnnounced = sub.decode()?;
             let (amount, cur) = money_of(p.amount.as_ref());
-            let a = Decimal::from_str_exact(&amount).unwrap_or_default();
+            let a = stored_amount(sub, p.amount.as_ref())?;
             f.amount = amount;
             f.currency = cur;
             f.committed = s(t.committed);
@@ -465,7 +489,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         book::COMMITMENT => {
             let c: pb::CommitmentSigned = sub.decode()?;
             let (amount, cur) = money_of(c.amount.as_ref());
-            let a = Decimal::from_str_exact(&amount).unwrap_or_default();
+            let a = stored_amount(sub, c.amount.as_ref())?;
             f.amount = amount;
             f.currency = cur;
             f.disbursed = s(t.disbursed);

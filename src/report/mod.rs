@@ -95,18 +95,18 @@ impl Source for Reader {
         let f = SubjectFilter { kind: kind.into(), plan_id: plan_id.into(), ..Default::default() };
         self.scan_subjects(&f, |s| {
             out.push(s);
-            Ok(true)
+            Ok::<_, crate::error::Error>(true)
         })?;
         Ok(out)
     }
     fn entry(&self, index: u64) -> Result<Option<EntryRow>> {
-        self.entry_by_index(index)
+        Ok(self.entry_by_index(index)?)
     }
     fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>> {
-        Reader::history(self, kind, id)
+        Ok(Reader::history(self, kind, id)?)
     }
     fn governance(&self) -> Result<Governance> {
-        Reader::governance(self)
+        Ok(Reader::governance(self)?)
     }
 }
 

@@ -1,8 +1,7 @@
 //! Reads for the audit API: pages of stored checkpoints.
 use rusqlite::params;
 
-use super::{checkpoint_row, db_err, CheckpointRow, Reader};
-use crate::error::Result;
+use super::{checkpoint_row, db_err, CheckpointRow, Reader, Result};
 
 impl Reader {
     /// Stored checkpoints with `size >= start`, in size order, at most `limit`.

@@ -1,8 +1,7 @@
 //! WAL checkpoints off the writer's thread.
 use rusqlite::Connection;
 
-use super::{db_err, pragmas, Writer};
-use crate::error::{Error, Result};
+use super::{db_err, pragmas, Result, StoreError, Writer};
 
 /// Copies committed WAL frames into the database file on its own thread and connection, so that the
 /// sequencer's COMMIT rarely pays for a checkpoint (SQLite would otherwise run a whole one inside every
@@ -52,7 +51,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| Error::internal(format!("spawning the checkpointer: {e}")))?;
+            .map_err(StoreError::Spawn)?;
         Ok(Self { tx: Some(tx), thread: Some(thread), wal_frames })
     }
 

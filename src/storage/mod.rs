@@ -8,12 +8,14 @@ use std::path::Path;
 
 mod audit;
 mod checkpointer;
+mod error;
 mod hashes;
 mod reader;
 mod rows;
 mod schema;
 mod writer;
 pub use checkpointer::Checkpointer;
+pub use error::StoreError;
 pub use hashes::{CachedHashes, HashCache, SqlHashes};
 pub use reader::{open_read_only, Reader, Readers};
 use rows::*;
@@ -26,7 +28,10 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::book::{Subject, Tally};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
-use crate::error::{Error, Result};
+use crate::error::Error;
+
+/// The storage layer's result: its own [`StoreError`], which `?` turns into [`crate::error::Error`].
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Stored in `subjects.body` for "the compiled body of the statement at `version_at`" (see
 /// [`crate::proto::compiled_body`]). No encoded message starts with a zero byte (field number 0 does not exist),
@@ -36,28 +41,14 @@ pub const DERIVED_BODY: &[u8] = &[0];
 /// Tables derived from the log.
 pub const PROJECTION_TABLES: &[&str] = &["charter", "parties", "party_keys", "subjects", "history"];
 
-/// Classify a database error: a full disk is RESOURCE_EXHAUSTED (retry when space returns); an I/O
-/// error (a failed write or fsync, a corrupt page) is UNAVAILABLE, and the sequencer stops on it rather
-/// than retry (after a failed fsync the kernel may have dropped the pages it could not write); anything
-/// else is internal.
-fn db_err(e: rusqlite::Error) -> Error {
-    use rusqlite::ErrorCode;
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DiskFull) => Error::new(
-            crate::error::Kind::ResourceExhausted,
-            "",
-            "the disk holding the ledger is full; nothing was written (retry when space is freed)",
-        ),
-        Some(ErrorCode::SystemIoFailure | ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::new(
-            crate::error::Kind::Unavailable,
-            "",
-            format!("storage failure ({e}); the ledger stopped taking writes until it is restarted"),
-        ),
-        _ => Error::internal(format!("database: {e}")),
-    }
+/// Wrap a database error, keeping it as the source; it is classified (full disk, I/O failure, other)
+/// when converted to [`crate::error::Error`] (see [`StoreError`]).
+fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::from(e)
 }
 
-/// Whether an error from this module means the storage itself failed (see [`db_err`]).
+/// Whether an error from this module means the storage itself failed (an I/O failure or a damaged file:
+/// UNAVAILABLE, see [`StoreError`]'s conversion).
 pub fn is_storage_failure(e: &Error) -> bool {
     e.kind == crate::error::Kind::Unavailable
 }
@@ -85,25 +76,25 @@ pub struct CheckpointRow {
 }
 
 impl crate::domain::StateView for Writer {
-    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
-        subject(&self.conn, kind, id)
+    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>, Error> {
+        Ok(subject(&self.conn, kind, id)?)
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
-        subjects_of(&self.conn, kind, plan_id, party_id)
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>, Error> {
+        Ok(subjects_of(&self.conn, kind, plan_id, party_id)?)
     }
-    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>> {
-        self.find_identity(identity)
+    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>, Error> {
+        Ok(self.find_identity(identity)?)
     }
 }
 
 impl crate::domain::StateView for Reader {
-    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
-        subject(&self.conn, kind, id)
+    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>, Error> {
+        Ok(subject(&self.conn, kind, id)?)
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
-        subjects_of(&self.conn, kind, plan_id, party_id)
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>, Error> {
+        Ok(subjects_of(&self.conn, kind, plan_id, party_id)?)
     }
-    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>> {
+    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>, Error> {
         Ok(entry_by_identity(&self.conn, identity)?.map(|e| e.index))
     }
 }
@@ -137,7 +128,7 @@ pub fn raw_execute(path: &Path, sql: &str) -> std::result::Result<usize, String>
 /// while the server keeps writing) into `dst`, which must not exist. `progress(copied_pages, total_pages)`.
 pub fn backup(src: &Path, dst: &Path, mut progress: impl FnMut(u64, u64)) -> Result<()> {
     if dst.exists() {
-        return Err(Error::precondition("out", format!("{} already exists", dst.display())));
+        return Err(StoreError::BackupTargetExists { path: dst.to_path_buf() });
     }
     let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
         .map_err(db_err)?;
@@ -162,7 +153,7 @@ pub fn backup(src: &Path, dst: &Path, mut progress: impl FnMut(u64, u64)) -> Res
     to.pragma_update(None, "journal_mode", "DELETE").map_err(db_err)?;
     let ok: String = to.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(db_err)?;
     if ok != "ok" {
-        return Err(Error::internal(format!("backup copy fails SQLite's integrity check: {ok}")));
+        return Err(StoreError::BackupIntegrity(ok));
     }
     Ok(())
 }

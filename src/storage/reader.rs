@@ -50,7 +50,19 @@ impl Reader {
             ))
             .map_err(db_err)?;
         let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
-        rows.map(|r| r.map(complete).map_err(db_err)).collect()
+        rows.map(|r| r.map_err(db_err).and_then(complete)).collect()
+    }
+    /// [`Reader::entries`] as stored, for the audit: an undecodable leaf is returned (with an empty
+    /// identity) for the audit to report as a finding, instead of failing the read.
+    pub fn entries_as_stored(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLS} FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx LIMIT ?3"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
+        rows.map(|r| r.map(as_stored).map_err(db_err)).collect()
     }
     pub fn checkpoint(&self, size: u64) -> Result<Option<CheckpointRow>> {
         self.conn
@@ -71,12 +83,20 @@ impl Reader {
         for row in rows {
             let (id, h) = row.map_err(db_err)?;
             if id != out.len() as u64 {
-                return Err(Error::internal(format!("stored tree hash {} is missing", out.len())));
+                return Err(StoreError::corrupt("tree_hashes", out.len(), "is missing"));
             }
-            out.push(h.try_into().map_err(|_| Error::internal(format!("stored tree hash {id} is not 32 bytes")))?);
+            let len = h.len();
+            out.push(
+                h.try_into()
+                    .map_err(|_| StoreError::corrupt("tree_hashes", id, format!("hash has {len} bytes, not 32")))?,
+            );
         }
         if out.len() as u64 != count {
-            return Err(Error::internal(format!("{} of {count} stored tree hashes present", out.len())));
+            return Err(StoreError::corrupt(
+                "tree_hashes",
+                out.len(),
+                format!("is missing ({} of {count} present)", out.len()),
+            ));
         }
         Ok(out)
     }
@@ -92,7 +112,7 @@ impl Reader {
     /// Run `f` inside one read transaction: everything it reads is from the same committed state
     /// (entries, projections and the checkpoint committed with them).
     /// Nested calls join the enclosing snapshot.
-    pub fn snapshot<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+    pub fn snapshot<T, E: From<StoreError>>(&self, f: impl FnOnce(&Self) -> Result<T, E>) -> Result<T, E> {
         if !self.conn.is_autocommit() {
             return f(self);
         }
@@ -105,7 +125,11 @@ impl Reader {
         subject(&self.conn, kind, id)
     }
     /// Subjects in id order, filtered; `visit` returns false to stop.
-    pub fn scan_subjects(&self, f: &SubjectFilter, mut visit: impl FnMut(Subject) -> Result<bool>) -> Result<()> {
+    pub fn scan_subjects<E: From<StoreError>>(
+        &self,
+        f: &SubjectFilter,
+        mut visit: impl FnMut(Subject) -> Result<bool, E>,
+    ) -> Result<(), E> {
         // One statement per filter shape, each with the index that reads only the matching rows (without
         // statistics SQLite would walk every subject of the kind in primary-key order instead). Every shape
         // names all four parameters (`?2 = ?2` where a filter is unused), so they bind alike.
@@ -186,8 +210,9 @@ impl Readers {
         Ok(Reader { conn, cache: self.cache.clone() })
     }
 
-    /// Run `f` with a reader. Blocking: call from a blocking context.
-    pub fn with<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
+    /// Run `f` with a reader. Blocking: call from a blocking context. `f` returns its caller's error type
+    /// (failing to open a reader is converted into it).
+    pub fn with<T, E: From<StoreError>>(&self, f: impl FnOnce(&Reader) -> Result<T, E>) -> Result<T, E> {
         let reader = loop {
             if let Some(r) = crate::sync::lock(&self.idle).pop() {
                 break r;
@@ -201,7 +226,7 @@ impl Readers {
                     Err(e) => {
                         let mut open = crate::sync::lock(&self.open);
                         *open = open.saturating_sub(1);
-                        return Err(e);
+                        return Err(e.into());
                     }
                 }
             }

@@ -36,13 +36,13 @@ pub(super) fn load_governance(c: &Connection) -> Result<Governance> {
         c.prepare("SELECT keyid, party_id, public_key, added_at, revoked_at FROM party_keys").map_err(db_err)?;
     let keys = st
         .query_map([], |r| {
-            Ok(KeyRecord {
-                keyid: r.get(0)?,
-                party_id: r.get(1)?,
-                public_key: bytes32(r, 2)?,
-                added_at: r.get(3)?,
-                revoked_at: r.get(4)?,
-            })
+            let keyid: String = r.get(0)?;
+            let public_key = bytes32(r, 2, "party_keys", &keyid)?;
+            // A key that is not an Ed25519 point would be dropped where keys are decompressed: say so here.
+            if let Err(e) = crate::crypto::public_key_from_bytes(&public_key) {
+                return Err(corrupt_column(2, "party_keys", &keyid, format!("public_key: {e}")));
+            }
+            Ok(KeyRecord { public_key, keyid, party_id: r.get(1)?, added_at: r.get(3)?, revoked_at: r.get(4)? })
         })
         .map_err(db_err)?;
     for k in keys {
@@ -60,21 +60,56 @@ pub(super) fn latest_checkpoint(c: &Connection) -> Result<Option<CheckpointRow>>
 }
 
 pub(super) fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
-    Ok(CheckpointRow { size: r.get(0)?, root: bytes32(r, 1)?, note: r.get(2)? })
+    let size: u64 = r.get(0)?;
+    Ok(CheckpointRow { size, root: bytes32(r, 1, "checkpoints", &size)?, note: r.get(2)? })
 }
 
-/// A 32-byte column (a key or a hash). Any other length is corruption, reported as a conversion error
-/// naming the column, never read as zeros.
-pub(super) fn bytes32(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<[u8; 32]> {
+/// A stored value that cannot be what its column holds, found while a row is read. It travels inside
+/// rusqlite's conversion error out of the row closure and [`db_err`] turns it into a corruption error
+/// naming the table and the row.
+#[derive(Debug)]
+pub(super) struct CorruptColumn {
+    pub(super) table: &'static str,
+    pub(super) row: String,
+    pub(super) what: String,
+}
+
+impl std::fmt::Display for CorruptColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} row {}: {}", self.table, self.row, self.what)
+    }
+}
+
+impl std::error::Error for CorruptColumn {}
+
+/// A 32-byte column (a key or a hash) of `table` row `row`. Any other length is corruption, reported
+/// with the table, the row and the column, never read as zeros.
+pub(super) fn bytes32(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    table: &'static str,
+    row: &dyn std::fmt::Display,
+) -> rusqlite::Result<[u8; 32]> {
     let v: Vec<u8> = r.get(i)?;
     let len = v.len();
     v.try_into().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Blob,
-            format!("expected 32 bytes, found {len}").into(),
-        )
+        let column = r.as_ref().column_name(i).unwrap_or("?").to_string();
+        corrupt_column(i, table, row, format!("{column} has {len} bytes, not 32"))
     })
+}
+
+/// The error a row closure returns for column `i` of `table` row `row` holding what it cannot (`what`).
+pub(super) fn corrupt_column(
+    i: usize,
+    table: &'static str,
+    row: &dyn std::fmt::Display,
+    what: String,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        i,
+        rusqlite::types::Type::Blob,
+        Box::new(CorruptColumn { table, row: row.to_string(), what }),
+    )
 }
 
 /// First 8 bytes of a hash as the integer SQLite indexes.
@@ -86,10 +121,24 @@ pub(super) fn prefix_key(h: &[u8]) -> i64 {
     i64::from_be_bytes(b)
 }
 
-/// Fill in the recomputed hashes of a row read from the table.
-pub(super) fn complete(mut e: EntryRow) -> EntryRow {
+/// Fill in the recomputed hashes of a row read from the table. A leaf that does not decode to a log entry
+/// with an envelope has no identity: that is corruption, reported with the row, never an empty identity.
+pub(super) fn complete(mut e: EntryRow) -> Result<EntryRow> {
     e.leaf_hash = crate::merkle::leaf_hash(&e.leaf).to_vec();
-    e.identity = crate::crypto::leaf_identity(&e.leaf).map(|h| h.to_vec()).unwrap_or_default();
+    e.identity = crate::crypto::leaf_identity(&e.leaf)
+        .ok_or_else(|| StoreError::corrupt("entries", e.index, "the leaf is not a log entry with an envelope"))?
+        .to_vec();
+    Ok(e)
+}
+
+/// A row as stored, for the audit, which judges every leaf itself: the leaf hash is recomputed and so is
+/// the identity when the leaf has one (the audit's replay looks entries up by it); a leaf without one
+/// keeps an empty identity, is never served, and is the replay's finding with its index.
+pub(super) fn as_stored(mut e: EntryRow) -> EntryRow {
+    e.leaf_hash = crate::merkle::leaf_hash(&e.leaf).to_vec();
+    if let Some(id) = crate::crypto::leaf_identity(&e.leaf) {
+        e.identity = id.to_vec();
+    }
     e
 }
 
@@ -99,7 +148,7 @@ pub(super) fn entry_by_identity(c: &Connection, identity: &[u8]) -> Result<Optio
         c.prepare_cached(&format!("SELECT {ENTRY_COLS} FROM entries WHERE identity_key = ?1")).map_err(db_err)?;
     let rows = st.query_map([prefix_key(identity)], entry_row).map_err(db_err)?;
     for r in rows {
-        let e = complete(r.map_err(db_err)?);
+        let e = complete(r.map_err(db_err)?)?;
         if e.identity == identity {
             return Ok(Some(e));
         }
@@ -126,8 +175,9 @@ pub(super) fn entry_by(c: &Connection, col: &str, key: &dyn rusqlite::ToSql) -> 
         .map_err(db_err)?
         .query_row([key], entry_row)
         .optional()
-        .map_err(db_err)
-        .map(|e| e.map(complete))
+        .map_err(db_err)?
+        .map(complete)
+        .transpose()
 }
 
 pub(super) fn subjects_of(c: &Connection, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
@@ -174,7 +224,7 @@ pub(super) fn finish_subject(c: &Connection, (mut s, tally): (Subject, String)) 
         s.body = crate::proto::compiled_body(&crate::proto::statement_of_leaf(&leaf)?);
     }
     s.tally = serde_json::from_str(&tally)
-        .map_err(|e| Error::internal(format!("projection tally of {} {}: {e}", s.kind, s.id)))?;
+        .map_err(|source| StoreError::Tally { row: format!("{} {}", s.kind, s.id), source })?;
     Ok(s)
 }
 

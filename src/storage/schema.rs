@@ -72,14 +72,10 @@ pub(super) fn quick_check(c: &Connection, path: &Path) -> Result<()> {
     if problems.len() == 1 && problems.first().is_some_and(|p| p == "ok") {
         return Ok(());
     }
-    Err(Error::precondition(
-        "data_dir",
-        format!(
-            "{} is damaged (SQLite quick_check: {}); restore it from a backup (accord restore)",
-            path.display(),
-            problems.into_iter().take(5).collect::<Vec<_>>().join("; ")
-        ),
-    ))
+    Err(StoreError::Damaged {
+        path: path.to_path_buf(),
+        problems: problems.into_iter().take(5).collect::<Vec<_>>().join("; "),
+    })
 }
 
 /// The append-only triggers of the log tables: no UPDATE, no DELETE, and no INSERT over an existing key
@@ -131,11 +127,13 @@ pub(super) fn read_meta(c: &Connection) -> Result<Meta> {
         c.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
             .optional()
             .map_err(db_err)?
-            .ok_or_else(|| Error::internal(format!("database has no meta row {k:?}")))
+            .ok_or_else(|| StoreError::corrupt("meta", k, "is missing"))
     };
     let v = get("schema_version")?;
     Ok(Meta {
-        schema_version: v.parse().map_err(|_| Error::internal("bad schema_version"))?,
+        schema_version: v
+            .parse()
+            .map_err(|_| StoreError::corrupt("meta", "schema_version", format!("{v:?} is not a number")))?,
         origin: get("origin")?,
         verifier_key: get("verifier_key")?,
     })

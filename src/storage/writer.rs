@@ -24,10 +24,11 @@ pub struct Loaded {
 
 impl Writer {
     /// Open (creating it when `create_with` is given and the file does not exist) a ledger database.
-    pub fn open(path: &Path, synchronous_full: bool, create_with: Option<(&str, &str)>) -> Result<Self> {
+    /// Returns the API error (not [`StoreError`]): the sequencer's start-up classifies it as it is.
+    pub fn open(path: &Path, synchronous_full: bool, create_with: Option<(&str, &str)>) -> Result<Self, Error> {
         let exists = path.exists();
         if !exists && create_with.is_none() {
-            return Err(Error::not_found("data_dir", format!("no ledger database at {}", path.display())));
+            return Err(StoreError::NoDatabase { path: path.to_path_buf() }.into());
         }
         let conn = Connection::open(path).map_err(db_err)?;
         pragmas(&conn, synchronous_full)?;
@@ -42,14 +43,7 @@ impl Writer {
             w.conn.execute_batch(&append_only_triggers()).map_err(db_err)?;
         }
         if meta.schema_version != SCHEMA_VERSION {
-            return Err(Error::precondition(
-                "schema_version",
-                format!(
-                    "database {} has schema version {}, this accord expects {SCHEMA_VERSION}; run a matching accord or migrate",
-                    path.display(),
-                    meta.schema_version
-                ),
-            ));
+            return Err(StoreError::SchemaVersion { path: path.to_path_buf(), found: meta.schema_version }.into());
         }
         Ok(w)
     }
@@ -58,8 +52,8 @@ impl Writer {
         &self.path
     }
 
-    /// Size, latest checkpoint and governance state from the database.
-    pub fn load(&self) -> Result<Loaded> {
+    /// Size, latest checkpoint and governance state from the database (the API error, like [`Writer::open`]).
+    pub fn load(&self) -> Result<Loaded, Error> {
         let c = &self.conn;
         let meta = read_meta(c)?;
         // The last row by primary key: O(log n), no scan (integrated_at_ms never decreases with idx).
@@ -133,13 +127,13 @@ impl Writer {
             .prepare(&format!("SELECT {ENTRY_COLS} FROM entries WHERE kind IN ({marks}) ORDER BY idx"))
             .map_err(db_err)?;
         let rows = st.query_map(rusqlite::params_from_iter(kinds.iter()), entry_row).map_err(db_err)?;
-        rows.map(|r| r.map(complete).map_err(db_err)).collect()
+        rows.map(|r| r.map_err(db_err).and_then(complete)).collect()
     }
 
     /// SQLite's `PRAGMA quick_check`: refuses a database with a damaged page or index (run at start and
     /// by `accord audit`).
-    pub fn quick_check(&self) -> Result<()> {
-        quick_check(&self.conn, &self.path)
+    pub fn quick_check(&self) -> Result<(), Error> {
+        Ok(quick_check(&self.conn, &self.path)?)
     }
 
     pub fn insert_entry(&self, e: &EntryRow) -> Result<()> {
@@ -201,7 +195,7 @@ impl Writer {
                 c.execute("UPDATE party_keys SET revoked_at = ?2 WHERE keyid = ?1", params![keyid, at])
             }
             Effect::Subject(s) => {
-                let tally = serde_json::to_string(&s.tally).map_err(|e| Error::internal(format!("tally: {e}")))?;
+                let tally = serde_json::to_string(&s.tally).map_err(StoreError::EncodeTally)?;
                 c.prepare_cached(
                     "INSERT OR REPLACE INTO subjects (kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, body, tally)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",

@@ -89,7 +89,7 @@ fn page_error(e: Error) -> Response {
     let code = match e.kind {
         Kind::NotFound => StatusCode::NOT_FOUND,
         Kind::InvalidArgument => StatusCode::BAD_REQUEST,
-        Kind::Internal => {
+        Kind::Internal | Kind::DataLoss => {
             tracing::error!(error = %e, "public page");
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -136,7 +136,7 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
         let gov = r.governance()?;
         let name = gov.charter.as_ref().map(|c| c.0.clone()).unwrap_or_else(|| "Coalition".into());
         let mut plans = Vec::new();
-        r.scan_subjects(&SubjectFilter { kind: book::PLAN.into(), ..Default::default() }, |s| {
+        r.scan_subjects::<Error>(&SubjectFilter { kind: book::PLAN.into(), ..Default::default() }, |s| {
             plans.push(s);
             Ok(true)
         })?;
@@ -206,7 +206,7 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
         let rep = crate::report::plan_report(r, &id, &at)?;
         let as_of = crate::domain::date::parse_date(&at.as_of_date).unwrap_or(0);
         let mut pledges = Vec::new();
-        r.scan_subjects(
+        r.scan_subjects::<Error>(
             &SubjectFilter { kind: book::PLEDGE.into(), plan_id: id.clone(), ..Default::default() },
             |s| {
                 let p: accord_domain::statement::PledgeAnnounced = s.parsed()?;

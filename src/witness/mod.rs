@@ -73,7 +73,9 @@ impl Witness {
         let tmp = self.state_path.with_extension("tmp");
         {
             let mut f = std::fs::File::create(&tmp)?;
-            std::io::Write::write_all(&mut f, serde_json::to_string_pretty(state).unwrap_or_default().as_bytes())?;
+            // Never an empty file in place of the state: a failed encoding fails the write.
+            let json = serde_json::to_string_pretty(state).map_err(std::io::Error::other)?;
+            std::io::Write::write_all(&mut f, json.as_bytes())?;
             f.sync_all()?;
         }
         std::fs::rename(&tmp, &self.state_path)?;
@@ -145,7 +147,15 @@ impl Witness {
                 return (StatusCode::CONFLICT, "text/x.tlog.size", format!("{}\n", known.size));
             }
         } else if old > 0 {
-            let old_root = BASE64_STANDARD.decode(&known.root).unwrap_or_default();
+            let Ok(old_root) = BASE64_STANDARD.decode(&known.root) else {
+                // A corrupt state file must not turn into "no previous root": the witness stops cosigning
+                // this log until an operator repairs it.
+                tracing::error!(origin, "witness state: the stored root is not base64");
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("witness state for {origin} is corrupt: the stored root is not base64"),
+                );
+            };
             if let Err(e) = merkle::verify_consistency(old, cp.size, &old_root, &cp.root, &proof) {
                 tracing::warn!(origin, old, new = cp.size, error = %e, "inconsistent checkpoint refused (possible log misbehaviour)");
                 return text(StatusCode::UNPROCESSABLE_ENTITY, format!("consistency proof: {e}"));
@@ -377,5 +387,29 @@ mod tests {
         // The state was not touched by any of these: 3 is still the size it knows.
         let (c, ct, body) = w.add_checkpoint(&format!("old 0\n\n{note}")).await;
         assert_eq!((c, ct, body.as_str()), (StatusCode::CONFLICT, "text/x.tlog.size", "3\n"));
+    }
+
+    /// A state file whose stored root is not base64 is corrupt: the witness says so (500, naming the log)
+    /// instead of checking the consistency proof against an empty root (which answered 422 as if the log
+    /// had misbehaved).
+    #[tokio::test]
+    async fn a_corrupt_stored_root_is_reported_not_read_as_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = LogSigner::new("example.com/log", generate_key()).unwrap();
+        let w = witness(tmp.path(), &log);
+        let note = log.sign_checkpoint(3, &[1; 32]);
+        assert_eq!(w.add_checkpoint(&format!("old 0\n\n{note}")).await.0, StatusCode::OK);
+        drop(w);
+        let path = tmp.path().join("w.state");
+        let mut state: BTreeMap<String, LogState> =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        state.get_mut("example.com/log").unwrap().root = "not base64!".into();
+        std::fs::write(&path, serde_json::to_string(&state).unwrap()).unwrap();
+        let w = witness(tmp.path(), &log);
+        let next = log.sign_checkpoint(5, &[2; 32]);
+        let proof = BASE64_STANDARD.encode([0u8; 32]);
+        let (code, _, body) = w.add_checkpoint(&format!("old 3\n{proof}\n\n{next}")).await;
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        assert!(body.contains("example.com/log") && body.contains("corrupt"), "{body}");
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use accord::client::Client;
 use accord::crypto::{self, PrivateKey};
@@ -23,15 +24,42 @@ impl Drop for ChildGuard {
 
 pub mod scenario;
 
-/// Connect to a server child that is still starting (retries for up to 4 s).
+/// Connect to a server child that announced its address. `accord serve` prints its `listening` line only
+/// once the listener is bound, so that line is the readiness notification: a connection made after it
+/// waits in the listener's backlog until the server accepts it, and one attempt suffices.
 pub async fn connect_when_up(url: &str) -> Client {
-    for _ in 0..200 {
-        if let Ok(c) = Client::connect(url, None).await {
-            return c;
+    Client::connect(url, None).await.unwrap_or_else(|e| panic!("server at {url} announced itself but refuses: {e}"))
+}
+
+/// Wait until `ready` yields a value, retrying with a bounded backoff (5 ms, doubling up to 100 ms) until
+/// `within` has passed; panics naming `what` at the deadline. Only for states the product announces by no
+/// notification a test can await (a peer's cosignature arriving, a freed connection slot); where the
+/// product does announce something (a child's `listening` line, a health watch), await that instead.
+pub async fn wait_until<T>(what: &str, within: Duration, mut ready: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(v) = ready().await {
+            return v;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let now = tokio::time::Instant::now();
+        assert!(now < deadline, "{what}: not reached within {within:?}");
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
     }
-    panic!("server at {url} did not come up");
+}
+
+/// The wait a rate-limit refusal names (`... retry in N ms`), for tests that must let wall time pass for
+/// the server's token bucket to refill. The bucket itself takes its clock as an argument and is tested
+/// in-process (src/api/limits.rs); end to end, only real time refills a running server's bucket.
+pub fn retry_hint(message: &str) -> Duration {
+    let ms = message
+        .split("retry in ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("a rate-limit refusal names its wait: {message}"));
+    Duration::from_millis(ms)
 }
 
 pub const ORIGIN: &str = "test.accord.example/ledger";
@@ -72,10 +100,24 @@ impl TestServer {
 
     /// Open (or create) the ledger in `dir`, optionally with a clock starting at `start_ms`, and serve it.
     pub async fn start_with(dir: PathBuf, start_ms: Option<i64>) -> Self {
+        Self::start_clocked(dir, start_ms.map(accord::log::Clock::starting_at)).await
+    }
+
+    /// A new ledger in a fresh temporary directory whose integration clock is `clock`.
+    pub async fn start_with_clock(clock: accord::log::Clock) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_clocked(dir, Some(clock)).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Open (or create) the ledger in `dir`, with `clock` when given, and serve it.
+    pub async fn start_clocked(dir: PathBuf, clock: Option<accord::log::Clock>) -> Self {
         let mut opts = Options::new(&dir);
         opts.origin = Some(ORIGIN.to_string());
-        if let Some(ms) = start_ms {
-            opts.clock = accord::log::Clock::starting_at(ms);
+        if let Some(clock) = clock {
+            opts.clock = clock;
         }
         let ledger =
             Arc::new(tokio::task::spawn_blocking(move || Ledger::open(opts)).await.unwrap().expect("open ledger"));
@@ -192,7 +234,11 @@ pub fn plan(id: &str) -> Statement {
 
 /// A server with a charter founded by a secretariat (returned) and a funder.
 pub async fn chartered() -> (TestServer, Founder, Founder) {
-    let s = TestServer::start().await;
+    charter_on(TestServer::start().await).await
+}
+
+/// [`chartered`] on a server the caller started.
+pub async fn charter_on(s: TestServer) -> (TestServer, Founder, Founder) {
     let sec = Founder::new("XM-SEC", &["secretariat"]);
     let fun = Founder::new("XM-DAC-1", &["funder"]);
     let mut c = s.client().await;
