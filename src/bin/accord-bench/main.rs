@@ -94,6 +94,7 @@ struct BenchArgs {
     soak_window: u64,
 }
 
+/// The measurement run, phase by phase, and its JSON report (or the soak, with --soak).
 async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let exe = accord_exe(&a)?;
     let tmp;
@@ -107,7 +108,6 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let origin = "bench.accord.localhost/ledger";
     let (server, _) = start_server(&exe, &dir, &a.sync).await?;
     let (clients, founder) = connect_and_charter(&server, a.connections, origin).await?;
-    let mut client = clients[0].clone();
     if let Some(secs) = a.soak {
         return soak::soak(&a, &clients, &founder, origin, server, secs, json_out).await;
     }
@@ -127,58 +127,12 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     let baseline = raw_verify_rate(&batch_envs, &founder.verifying_key());
     eprintln!("bench: baseline raw verify_strict on 2 threads: {baseline:.0}/s");
 
-    // 1. SubmitBatch, several calls in flight so the sequencer always has work.
     let server_pid = server.child.id().unwrap_or(0);
-    let meter = CpuMeter::start(server_pid);
-    let t = Instant::now();
-    let total = batch_load(&clients, batch_envs, a.batch, a.batch_in_flight).await?;
-    let batch_secs = t.elapsed().as_secs_f64();
-    let batch_cpu = meter.per_op(a.entries);
-    let batch_rate = a.entries as f64 / batch_secs;
-    eprintln!(
-        "bench: SubmitBatch({}) {} entries in {batch_secs:.1}s = {batch_rate:.0}/s ({total} calls)",
-        a.batch, a.entries
-    );
-
-    // 2. Unary Submit at fixed concurrency.
-    let meter = CpuMeter::start(server_pid);
-    let (unary_rate, unary_lat) = unary_run(&clients, unary_envs, a.concurrency, None).await?;
-    let unary_cpu = meter.per_op(a.unary);
-    eprintln!(
-        "bench: unary Submit x{} in flight: {unary_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-        a.concurrency,
-        percentile(&unary_lat, 0.5),
-        percentile(&unary_lat, 0.99)
-    );
-
-    // 3. Unary latency at a fixed offered rate.
-    let (paced_rate, paced_lat) = unary_run(&clients, rate_envs, 256, Some(a.rate)).await?;
-    eprintln!(
-        "bench: unary at {} /s offered: achieved {paced_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-        a.rate,
-        percentile(&paced_lat, 0.5),
-        percentile(&paced_lat, 0.99)
-    );
-
-    // 4. Transport baseline: the cheapest RPC (GetLogInfo, no storage) at 64 in flight, then inclusion
-    //    proofs at 64 in flight on the loaded ledger.
-    let meter = CpuMeter::start(server_pid);
-    let per_info = (a.proofs / 64).max(1);
-    let info_rate = get_log_info_load(&clients, per_info).await?;
-    let info_cpu = meter.per_op(per_info * 64);
-    eprintln!("bench: transport baseline GetLogInfo x64 in flight: {info_rate:.0}/s");
-    let size = client.get_log_info(pb::GetLogInfoRequest {}).await?.into_inner().tree_size;
-    let meter = CpuMeter::start(server_pid);
-    let t = Instant::now();
-    let per = a.proofs / 64;
-    random_proofs(&clients, size, 64, per).await?;
-    let proof_rate = (per * 64) as f64 / t.elapsed().as_secs_f64();
-    let proof_cpu = meter.per_op(per * 64);
-    eprintln!("bench: GetInclusionProof x64 in flight on {size} entries: {proof_rate:.0}/s");
-
+    let [submit_batch, submit_unary, submit_paced] =
+        submit_phases(&a, &clients, server_pid, [batch_envs, unary_envs, rate_envs], baseline).await?;
+    let (size, inclusion_proofs) = read_phase(&a, &clients, server_pid).await?;
     let pid = server.child.id().unwrap_or(0);
     let rss_loaded = rss_kib(pid).unwrap_or(0);
-    drop(client);
     drop(clients);
     stop(pid, server.child).await;
     let disk = dir_bytes(&dir);
@@ -194,13 +148,10 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         "synchronous": a.sync,
         "connections": a.connections,
         "baseline_verify_strict_per_s_2_threads": baseline.round(),
-        "submit_batch": {"batch": a.batch, "in_flight": a.batch_in_flight, "entries": a.entries, "per_s": batch_rate.round(), "ratio_to_baseline": (batch_rate / baseline * 1000.0).round() / 1000.0, "cpu": batch_cpu},
-        "submit_unary": {"in_flight": a.concurrency, "per_s": unary_rate.round(), "p50_ms": percentile(&unary_lat, 0.5), "p99_ms": percentile(&unary_lat, 0.99), "cpu": unary_cpu},
-        "submit_paced": {"offered_per_s": a.rate, "achieved_per_s": paced_rate.round(), "p50_ms": percentile(&paced_lat, 0.5), "p99_ms": percentile(&paced_lat, 0.99)},
-        "inclusion_proofs": {"tree_size": size, "in_flight": 64, "per_s": proof_rate.round(),
-                             "transport_baseline_get_log_info_per_s": info_rate.round(),
-                             "ratio_to_transport_baseline": (proof_rate / info_rate * 1000.0).round() / 1000.0,
-                             "cpu": proof_cpu, "transport_baseline_cpu": info_cpu},
+        "submit_batch": submit_batch,
+        "submit_unary": submit_unary,
+        "submit_paced": submit_paced,
+        "inclusion_proofs": inclusion_proofs,
         "ledger": {"entries": size, "startup_ms": startup.as_millis(), "rss_mib_after_load": rss_loaded / 1024, "rss_mib_after_restart": rss_start / 1024,
                    "disk_bytes": disk, "disk_bytes_per_entry": disk / size.max(1)},
     });
@@ -211,6 +162,81 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
+}
+
+/// Phases 1 to 3, each reported as it ends: SubmitBatch with several calls in flight, unary Submit at
+/// fixed concurrency, unary latency at a fixed offered rate. Returns their JSON figures.
+async fn submit_phases(
+    a: &BenchArgs,
+    clients: &Clients,
+    server_pid: u32,
+    [batch_envs, unary_envs, rate_envs]: [Vec<pb::Envelope>; 3],
+    baseline: f64,
+) -> Result<[serde_json::Value; 3]> {
+    // 1. SubmitBatch, several calls in flight so the sequencer always has work.
+    let meter = CpuMeter::start(server_pid);
+    let t = Instant::now();
+    let total = batch_load(clients, batch_envs, a.batch, a.batch_in_flight).await?;
+    let batch_secs = t.elapsed().as_secs_f64();
+    let batch_cpu = meter.per_op(a.entries);
+    let batch_rate = a.entries as f64 / batch_secs;
+    eprintln!(
+        "bench: SubmitBatch({}) {} entries in {batch_secs:.1}s = {batch_rate:.0}/s ({total} calls)",
+        a.batch, a.entries
+    );
+
+    // 2. Unary Submit at fixed concurrency.
+    let meter = CpuMeter::start(server_pid);
+    let (unary_rate, unary_lat) = unary_run(clients, unary_envs, a.concurrency, None).await?;
+    let unary_cpu = meter.per_op(a.unary);
+    eprintln!(
+        "bench: unary Submit x{} in flight: {unary_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        a.concurrency,
+        percentile(&unary_lat, 0.5),
+        percentile(&unary_lat, 0.99)
+    );
+
+    // 3. Unary latency at a fixed offered rate.
+    let (paced_rate, paced_lat) = unary_run(clients, rate_envs, 256, Some(a.rate)).await?;
+    eprintln!(
+        "bench: unary at {} /s offered: achieved {paced_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        a.rate,
+        percentile(&paced_lat, 0.5),
+        percentile(&paced_lat, 0.99)
+    );
+
+    Ok([
+        json!({"batch": a.batch, "in_flight": a.batch_in_flight, "entries": a.entries, "per_s": batch_rate.round(), "ratio_to_baseline": (batch_rate / baseline * 1000.0).round() / 1000.0, "cpu": batch_cpu}),
+        json!({"in_flight": a.concurrency, "per_s": unary_rate.round(), "p50_ms": percentile(&unary_lat, 0.5), "p99_ms": percentile(&unary_lat, 0.99), "cpu": unary_cpu}),
+        json!({"offered_per_s": a.rate, "achieved_per_s": paced_rate.round(), "p50_ms": percentile(&paced_lat, 0.5), "p99_ms": percentile(&paced_lat, 0.99)}),
+    ])
+}
+
+/// Phase 4: the transport baseline, then inclusion proofs at 64 in flight on the loaded ledger. Returns the
+/// tree size and the JSON figures.
+async fn read_phase(a: &BenchArgs, clients: &Clients, server_pid: u32) -> Result<(u64, serde_json::Value)> {
+    let mut client = clients[0].clone();
+    // 4. Transport baseline: the cheapest RPC (GetLogInfo, no storage) at 64 in flight, then inclusion
+    //    proofs at 64 in flight on the loaded ledger.
+    let meter = CpuMeter::start(server_pid);
+    let per_info = (a.proofs / 64).max(1);
+    let info_rate = get_log_info_load(clients, per_info).await?;
+    let info_cpu = meter.per_op(per_info * 64);
+    eprintln!("bench: transport baseline GetLogInfo x64 in flight: {info_rate:.0}/s");
+    let size = client.get_log_info(pb::GetLogInfoRequest {}).await?.into_inner().tree_size;
+    let meter = CpuMeter::start(server_pid);
+    let t = Instant::now();
+    let per = a.proofs / 64;
+    random_proofs(clients, size, 64, per).await?;
+    let proof_rate = (per * 64) as f64 / t.elapsed().as_secs_f64();
+    let proof_cpu = meter.per_op(per * 64);
+    eprintln!("bench: GetInclusionProof x64 in flight on {size} entries: {proof_rate:.0}/s");
+
+    let figures = json!({"tree_size": size, "in_flight": 64, "per_s": proof_rate.round(),
+                         "transport_baseline_get_log_info_per_s": info_rate.round(),
+                         "ratio_to_transport_baseline": (proof_rate / info_rate * 1000.0).round() / 1000.0,
+                         "cpu": proof_cpu, "transport_baseline_cpu": info_cpu});
+    Ok((size, figures))
 }
 
 /// One gRPC client per connection to `server`, and the founder's key of the charter signed and submitted
