@@ -408,5 +408,17 @@ async fn main() {
     let _ = stop.send(());
     let _ = server.await;
     drop(ledger);
-    let _ = std::fs::remove_dir_all(&tmp);
+    // ACCORD_BENCH_KEEP=DIR keeps the ledger (DIR/data) and its report (DIR/report.json), so that two builds
+    // can be compared on the same ledger (issue 12: report JSON byte-identical across a restructuring).
+    match std::env::var_os("ACCORD_BENCH_KEEP") {
+        Some(keep) => {
+            let keep = std::path::PathBuf::from(keep);
+            std::fs::create_dir_all(&keep).unwrap();
+            std::fs::rename(&tmp, keep.join("data")).unwrap();
+            std::fs::write(keep.join("report.json"), &json).unwrap();
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
 }

@@ -7,6 +7,8 @@ use rust_decimal::Decimal;
 use super::context::{Commit, PlanContext, Txn};
 use super::*;
 use crate::domain::money::Amount;
+use accord_domain::codes::FundingSource;
+use accord_domain::statement as ds;
 
 pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
     let pledges = &ctx.pledges;
@@ -18,9 +20,9 @@ pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
     // Co-financing tests.
     let mut co_financing = Vec::new();
     for cs in conditions.iter() {
-        let c: pb::ConditionDefined = cs.decode()?;
+        let c: ds::ConditionDefined = cs.parsed()?;
         let Some(rule) = c.co_financing.as_ref() else { continue };
-        let ratio = dec(&rule.ratio);
+        let ratio = rule.ratio;
         let mut rows = Vec::new();
         let (mut plan_real, mut plan_x) = (Decimal::ZERO, Decimal::ZERO);
         let years = years_of(ctx, rule, &disbursements)?;
@@ -28,34 +30,37 @@ pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
             for party in &rule.party_ids {
                 let grants: Vec<&&Txn> = disbursements
                     .iter()
-                    .filter(|t| &t.t.receiver_id == party && &year_of(&t.t.date) == y)
+                    .filter(|t| t.receiver() == party.as_str() && &year_of(&t.date()) == y)
                     .filter(|t| {
-                        commit_by_id.get(&t.t.commitment_id).is_some_and(|&cm| {
+                        commit_by_id.get(t.commitment()).is_some_and(|&cm| {
                             is_external_commit(cm)
-                                && (rule.finance_types.is_empty() || rule.finance_types.contains(&cm.c.finance_type))
+                                && (rule.finance_types.is_empty()
+                                    || rule.finance_types.iter().any(|f| Some(f) == cm.c.finance_type.as_ref()))
                         })
                     })
                     .collect();
                 let x: Decimal = exact_sum(grants.iter().map(|t| t.usd));
                 let mut by_provider: BTreeMap<String, Decimal> = BTreeMap::new();
                 for t in &grants {
-                    by_provider.entry(t.t.provider_id.clone()).or_default().acc(t.usd);
+                    by_provider.entry(t.t.provider_id.to_string()).or_default().acc(t.usd);
                 }
                 let Realised { realised, all_verified, any, row_opinions } = realised_in(ctx, party, y)?;
                 let indicative: Decimal = exact_sum(
                     pledges
                         .iter()
-                        .filter(|(_, p, _, _)| &p.pledger_id == party && p.funding_source == "domestic_own_resources")
+                        .filter(|(_, p, _, _)| {
+                            p.pledger_id == *party && p.funding_source == FundingSource::DomesticOwnResources
+                        })
                         .map(|x| x.3),
                 );
                 let own_committed: Decimal =
-                    exact_sum(commits.iter().filter(|c| &c.c.provider_id == party).map(|c| c.usd));
+                    exact_sum(commits.iter().filter(|c| c.c.provider_id == *party).map(|c| c.usd));
                 let required = mul(ratio, x);
                 plan_real.acc(realised);
                 plan_x.acc(x);
                 rows.push(CoFinancingRow {
                     year: y.clone(),
-                    party: party.clone(),
+                    party: party.to_string(),
                     external_grants: d(x),
                     external_grants_by_provider: by_provider.into_iter().map(|(k, v)| (k, d(v))).collect(),
                     required: d(required),
@@ -87,17 +92,17 @@ pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
 
 /// The years a co-financing rule is tested in: those of its parties' incoming disbursements and of the
 /// periods of their progress reports.
-fn years_of(ctx: &PlanContext<'_>, rule: &pb::CoFinancingRule, disbursements: &[&Txn]) -> Result<BTreeSet<String>> {
+fn years_of(ctx: &PlanContext<'_>, rule: &ds::CoFinancingRule, disbursements: &[&Txn]) -> Result<BTreeSet<String>> {
     let mut years: BTreeSet<String> = BTreeSet::new();
     for t in disbursements {
-        if rule.party_ids.contains(&t.t.receiver_id) {
-            years.insert(year_of(&t.t.date));
+        if rule.party_ids.iter().any(|p| *p == t.receiver()) {
+            years.insert(year_of(&t.date()));
         }
     }
     for rep in ctx.reports.iter() {
-        if rule.party_ids.contains(&rep.party_id) {
-            let b: pb::ProgressReported = rep.decode()?;
-            years.insert(year_of(&b.period.unwrap_or_default().end));
+        if rule.party_ids.iter().any(|p| *p == rep.party_id) {
+            let b: ds::ProgressReported = rep.parsed()?;
+            years.insert(year_of(&b.period.end.to_string()));
         }
     }
     Ok(years)
@@ -126,12 +131,12 @@ fn realised_in(ctx: &PlanContext<'_>, party: &str, y: &str) -> Result<Realised> 
     let mut any = false;
     let mut row_opinions: BTreeSet<String> = BTreeSet::new();
     for rep in ctx.reports.iter().filter(|rep| rep.party_id == party) {
-        let b: pb::ProgressReported = rep.decode()?;
-        if year_of(&b.period.clone().unwrap_or_default().end) != y {
+        let b: ds::ProgressReported = rep.parsed()?;
+        if year_of(&b.period.end.to_string()) != y {
             continue;
         }
         let Some(m) = b.co_financing_realised.as_ref() else { continue };
-        let mut a = amount(Some(m))?;
+        let mut a = m.clone();
         any = true;
         if let Some((_, o)) = opinion_of.get(&rep.created_at) {
             row_opinions.insert(o.clone());

@@ -7,17 +7,19 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::{all, amount, d, dec, div, exact_sum, mul, sub, Source, Unconverted};
+use accord_domain::codes::Boundary;
+use accord_domain::statement as ds;
+
+use super::{all, d, div, exact_sum, mul, sub, Source, Unconverted};
 use crate::domain::book::{self, Subject};
 use crate::domain::money::Amount;
 use crate::domain::{date, Governance};
 use crate::error::{Error, Result};
-use crate::pb;
 
 /// A commitment with its decoded body and converted amount.
 pub(super) struct Commit {
     pub s: Subject,
-    pub c: pb::CommitmentSigned,
+    pub c: ds::CommitmentSigned,
     pub amount: Amount,
     pub usd: Decimal,
     /// (goal, share of the commitment) from its allocations' pledges' goal shares.
@@ -27,19 +29,19 @@ pub(super) struct Commit {
 /// A transaction with its decoded body (its boundary derived when it states none) and converted amount.
 pub(super) struct Txn {
     pub s: Subject,
-    pub t: pb::TransactionRecorded,
+    pub t: ds::TransactionRecorded,
     pub amount: Amount,
     pub usd: Decimal,
 }
 
 /// An effective pledge: (subject, body, amount, amount net of restatements in the reporting currency).
-pub(super) type Pledge = (Subject, pb::PledgeAnnounced, Option<Amount>, Decimal);
+pub(super) type Pledge = (Subject, ds::PledgeAnnounced, Option<Amount>, Decimal);
 
 /// The plan's data, loaded once for every view.
 pub(super) struct PlanContext<'a> {
     pub r: &'a dyn Source,
     pub plan_s: Subject,
-    pub plan: pb::PlanCreated,
+    pub plan: ds::PlanCreated,
     /// The reporting currency.
     pub cur: String,
     pub gov: Governance,
@@ -55,7 +57,7 @@ pub(super) struct PlanContext<'a> {
     pub attestations: Vec<Subject>,
     /// Entry → (opinion, adjustments, attestation entry) of the verified (or verified_with_exceptions)
     /// attestation covering it.
-    pub attested: BTreeMap<u64, (String, Vec<pb::Adjustment>, u64)>,
+    pub attested: BTreeMap<u64, (String, Vec<ds::Adjustment>, u64)>,
     /// Entry → (attestation entry, opinion) of the latest attestation covering it, whatever the opinion.
     pub opinion_of: BTreeMap<u64, (u64, String)>,
     /// Whether each pledge (by id) is external.
@@ -72,7 +74,7 @@ impl<'a> PlanContext<'a> {
         let plan_s = r
             .subject(book::PLAN, plan_id)?
             .ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
-        let plan: pb::PlanCreated = plan_s.decode()?;
+        let plan: ds::PlanCreated = plan_s.parsed()?;
         let mut ctx = PlanContext {
             r,
             cur: plan.reporting_currency.clone(),
@@ -101,11 +103,11 @@ impl<'a> PlanContext<'a> {
 
     fn load_pledges(&mut self) -> Result<()> {
         for s in all(self.r, book::PLEDGE, &self.plan.plan_id)? {
-            let p: pb::PledgeAnnounced = s.decode()?;
             if s.tally.withdrawn {
                 continue;
             }
-            let a = p.amount.as_ref().map(|m| amount(Some(m))).transpose()?;
+            let p: ds::PledgeAnnounced = s.parsed()?;
+            let a = p.amount.clone();
             let usd = match &a {
                 Some(a) => {
                     let eff = Amount { value: sub(a.value, s.tally.restated), ..a.clone() };
@@ -116,7 +118,7 @@ impl<'a> PlanContext<'a> {
             self.pledges.push((s, p, a, usd));
         }
         self.external_pledge =
-            self.pledges.iter().map(|(s, p, _, _)| (s.id.clone(), p.funding_source == "external")).collect();
+            self.pledges.iter().map(|(s, p, _, _)| (s.id.clone(), p.funding_source.as_str() == "external")).collect();
         Ok(())
     }
 
@@ -127,7 +129,7 @@ impl<'a> PlanContext<'a> {
             .map(|(s, p, _, _)| {
                 (
                     s.id.clone(),
-                    p.goals.iter().map(|g| (g.goal_id.clone(), div(dec(&g.share), Decimal::ONE_HUNDRED))).collect(),
+                    p.goals.iter().map(|g| (g.goal_id.to_string(), div(g.share, Decimal::ONE_HUNDRED))).collect(),
                 )
             })
             .collect();
@@ -135,15 +137,15 @@ impl<'a> PlanContext<'a> {
             if s.tally.withdrawn {
                 continue;
             }
-            let c: pb::CommitmentSigned = s.decode()?;
-            let a = amount(c.amount.as_ref())?;
+            let c: ds::CommitmentSigned = s.parsed()?;
+            let a = c.amount.clone();
             let usd = self.conv(&a, s.version_at)?;
-            let value = |al: &pb::PledgeAllocation| dec(al.amount.as_ref().map_or("0", |m| &m.value));
+            let value = |al: &ds::PledgeAllocation| al.amount.value;
             let total: Decimal = exact_sum(c.allocations.iter().map(value));
             let mut goals = Vec::new();
             for al in &c.allocations {
                 let w = if total.is_zero() { Decimal::ZERO } else { div(value(al), total) };
-                for (g, sh) in pledge_goals.get(&al.pledge_id).cloned().unwrap_or_default() {
+                for (g, sh) in pledge_goals.get(al.pledge_id.as_str()).cloned().unwrap_or_default() {
                     goals.push((g, mul(w, sh)));
                 }
             }
@@ -156,18 +158,18 @@ impl<'a> PlanContext<'a> {
     /// boundary parties (both inside: internal; only the receiver: incoming; only the provider: outgoing).
     fn load_transactions(&mut self) -> Result<()> {
         for s in all(self.r, book::TRANSACTION, &self.plan.plan_id)? {
-            let mut t: pb::TransactionRecorded = s.decode()?;
-            let inside = |p: &str| self.plan.boundary_party_ids.iter().any(|b| b == p);
-            if t.boundary.is_empty() && !self.plan.boundary_party_ids.is_empty() {
-                t.boundary = match (inside(&t.provider_id), inside(&t.receiver_id)) {
-                    (true, true) => "internal",
-                    (false, true) => "incoming",
-                    (true, false) => "outgoing",
-                    (false, false) => "",
-                }
-                .into();
+            let mut t: ds::TransactionRecorded = s.parsed()?;
+            let inside = |p: &str| self.plan.boundary_party_ids.iter().any(|b| *b == p);
+            if t.boundary.is_none() && !self.plan.boundary_party_ids.is_empty() {
+                let receiver = t.receiver_id.as_deref().unwrap_or_default();
+                t.boundary = match (inside(&t.provider_id), inside(receiver)) {
+                    (true, true) => Some(Boundary::Internal),
+                    (false, true) => Some(Boundary::Incoming),
+                    (true, false) => Some(Boundary::Outgoing),
+                    (false, false) => None,
+                };
             }
-            let a = amount(t.amount.as_ref())?;
+            let a = t.amount.clone();
             let usd = self.conv(&a, s.version_at)?;
             self.txns.push(Txn { s, t, amount: a, usd });
         }
@@ -177,14 +179,15 @@ impl<'a> PlanContext<'a> {
     /// What auditors verified of each entry, and the opinion of the latest attestation covering it.
     fn load_attestations(&mut self) -> Result<()> {
         for a in &self.attestations {
-            let body: pb::AttestationIssued = a.decode()?;
+            let body: ds::AttestationIssued = a.parsed()?;
+            let opinion = body.opinion.as_str().to_string();
             for idx in &a.tally.covered {
                 let e = self.opinion_of.entry(*idx).or_default();
                 if a.created_at >= e.0 {
-                    *e = (a.created_at, body.opinion.clone());
+                    *e = (a.created_at, opinion.clone());
                 }
-                if matches!(body.opinion.as_str(), "verified" | "verified_with_exceptions") {
-                    self.attested.insert(*idx, (body.opinion.clone(), body.adjustments.clone(), a.created_at));
+                if matches!(opinion.as_str(), "verified" | "verified_with_exceptions") {
+                    self.attested.insert(*idx, (opinion.clone(), body.adjustments.clone(), a.created_at));
                 }
             }
         }
@@ -245,7 +248,7 @@ impl<'a> PlanContext<'a> {
 
     /// Whether a commitment draws on an external pledge.
     pub fn is_external(&self, c: &Commit) -> bool {
-        c.c.allocations.iter().any(|a| self.external_pledge.get(&a.pledge_id) == Some(&true))
+        c.c.allocations.iter().any(|a| self.external_pledge.get(a.pledge_id.as_str()) == Some(&true))
     }
 
     /// The commitments by id.
@@ -258,13 +261,34 @@ impl<'a> PlanContext<'a> {
     pub fn disbursements(&self) -> Vec<&Txn> {
         self.txns
             .iter()
-            .filter(|x| matches!(x.t.transaction_type, 3 | 7) && !x.s.tally.reversed && x.t.boundary != "internal")
+            .filter(|x| {
+                x.t.transaction_type.pays_out() && !x.s.tally.reversed && x.t.boundary != Some(Boundary::Internal)
+            })
             .collect()
     }
 
     /// The value an auditor's adjustment gives `item` of a report, when a verified attestation adjusts it.
     pub fn verified_value(&self, report: &Subject, item: &str) -> Option<String> {
         let (_, adj, _) = self.attested.get(&report.created_at)?;
-        adj.iter().find(|x| x.item == item).map(|x| x.verified.clone())
+        adj.iter().find(|x| x.item == item).map(|x| x.verified.to_string())
+    }
+}
+
+impl Txn {
+    /// The receiver's id, "" when the transaction names none.
+    pub fn receiver(&self) -> &str {
+        self.t.receiver_id.as_deref().unwrap_or_default()
+    }
+    /// The commitment's id, "" when none.
+    pub fn commitment(&self) -> &str {
+        self.t.commitment_id.as_deref().unwrap_or_default()
+    }
+    /// Whether the flow is internal to the plan (shown, never added).
+    pub fn is_internal(&self) -> bool {
+        self.t.boundary == Some(Boundary::Internal)
+    }
+    /// The transaction's date, `YYYY-MM-DD`.
+    pub fn date(&self) -> String {
+        self.t.date.to_string()
     }
 }

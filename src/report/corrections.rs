@@ -5,7 +5,8 @@ use super::{d, entry_statement, signer_parties, sub, CorrectionStep, Source, Txn
 use crate::domain::book::{self, Subject};
 use crate::domain::Governance;
 use crate::error::{Error, Result};
-use crate::pb::{self, statement::Body};
+use crate::pb::statement::Body;
+use accord_domain::statement as ds;
 
 /// One step read from its entry: the statement's date, signers and rationale.
 fn step(
@@ -13,7 +14,7 @@ fn step(
     gov: &Governance,
     index: u64,
     name: &str,
-    t: &pb::TransactionRecorded,
+    t: &ds::TransactionRecorded,
     negate: bool,
 ) -> Result<CorrectionStep> {
     let (st, keyids) = entry_statement(r, index)?;
@@ -22,17 +23,17 @@ fn step(
         Some(Body::TransactionRecorded(x)) => x.description.clone(),
         _ => String::new(),
     };
-    let m = t.amount.clone().unwrap_or_default();
-    let value = super::amount(Some(&m))?.value;
+    let m = &t.amount;
+    let value = m.value;
     Ok(CorrectionStep {
         step: name.into(),
-        txn_id: t.txn_id.clone(),
+        txn_id: t.txn_id.to_string(),
         entry: index,
         date: st.effective_date,
-        value_date: m.value_date,
+        value_date: m.value_date_str(),
         signers: signer_parties(gov, &keyids),
         amount: d(if negate { sub(rust_decimal::Decimal::ZERO, value) } else { value }),
-        currency: m.currency,
+        currency: m.currency.clone(),
         rationale,
     })
 }
@@ -41,27 +42,27 @@ fn step(
 pub(super) fn log(r: &dyn Source, gov: &Governance, txns: &[&Subject]) -> Result<Vec<TxnCorrection>> {
     let mut out = Vec::new();
     for s in txns.iter().filter(|s| s.tally.reversed) {
-        let t: pb::TransactionRecorded = s.decode()?;
+        let t: ds::TransactionRecorded = s.parsed()?;
         let mut steps = vec![step(r, gov, s.created_at, "original", &t, false)?];
         let reversal =
             r.history(book::TRANSACTION, &s.id)?.into_iter().find(|h| h.action == "reversed").ok_or_else(|| {
                 Error::internal(format!("transaction {} is reversed but has no reversal entry", s.id))
             })?;
         steps.push(step(r, gov, reversal.index, "reversal", &t, true)?);
-        let original = super::amount(t.amount.as_ref())?;
+        let original = t.amount.clone();
         let mut net = Some(sub(rust_decimal::Decimal::ZERO, original.value));
         if !s.tally.corrected_by.is_empty() {
             let c = r.subject(book::TRANSACTION, &s.tally.corrected_by)?.ok_or_else(|| {
                 Error::internal(format!("transaction {} is corrected by a missing {}", s.id, s.tally.corrected_by))
             })?;
-            let ct: pb::TransactionRecorded = c.decode()?;
-            let ca = super::amount(ct.amount.as_ref())?;
+            let ct: ds::TransactionRecorded = c.parsed()?;
+            let ca = ct.amount.clone();
             net = (ca.currency == original.currency).then(|| sub(ca.value, original.value));
             steps.push(step(r, gov, c.created_at, "correction", &ct, false)?);
         }
         out.push(TxnCorrection {
             txn_id: s.id.clone(),
-            transaction_type: t.transaction_type,
+            transaction_type: t.transaction_type.code(),
             steps,
             corrected_by: s.tally.corrected_by.clone(),
             net_change: net.map(d).unwrap_or_default(),

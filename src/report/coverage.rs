@@ -18,20 +18,19 @@ pub(super) fn coverage(ctx: &PlanContext<'_>, total: &Sums) -> Result<Coverage> 
     // Plan coverage (FTS): incoming flows counted once at their current status.
     let committed_external: Decimal = exact_sum(commits.iter().filter(|c| is_external_commit(c)).map(|c| c.usd));
     let paid = total.d;
-    let requirement =
-        plan.requirement.as_ref().map(|m| amount(Some(m)).and_then(|a| conv(&a, plan_s.version_at))).transpose()?;
+    let requirement = plan.requirement.as_ref().map(|a| conv(a, plan_s.version_at)).transpose()?;
     let funded = add(paid, sub(committed_external, paid).max(Decimal::ZERO));
     let internal_total: Decimal =
-        exact_sum(txns.iter().filter(|t| t.t.boundary == "internal" && !t.s.tally.reversed).map(|t| t.usd));
+        exact_sum(txns.iter().filter(|t| t.is_internal() && !t.s.tally.reversed).map(|t| t.usd));
     let internal_flows = txns
         .iter()
-        .filter(|t| t.t.boundary == "internal" && !t.s.tally.reversed)
+        .filter(|t| t.is_internal() && !t.s.tally.reversed)
         .map(|t| FlowLine {
             txn_id: t.s.id.clone(),
-            transaction_type: t.t.transaction_type,
-            date: t.t.date.clone(),
-            provider: t.t.provider_id.clone(),
-            receiver: t.t.receiver_id.clone(),
+            transaction_type: t.t.transaction_type.code(),
+            date: t.date(),
+            provider: t.t.provider_id.to_string(),
+            receiver: t.receiver().to_string(),
             amount: d(t.amount.value),
             currency: t.amount.currency.clone(),
             converted: d(t.usd),

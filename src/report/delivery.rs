@@ -11,6 +11,7 @@ use super::{add, d, dec, mul, Acc, InKindItemLine, Source};
 use crate::domain::book::{self, Subject};
 use crate::error::Result;
 use crate::pb;
+use accord_domain::statement as ds;
 
 #[derive(Default)]
 struct Sums {
@@ -27,14 +28,15 @@ struct Sums {
 pub(super) fn items(
     r: &dyn Source,
     plan_id: &str,
-    pledges: &[(&Subject, &pb::PledgeAnnounced)],
+    pledges: &[(&Subject, &ds::PledgeAnnounced)],
 ) -> Result<Vec<InKindItemLine>> {
     // (pledge, item) → sums of its deliveries.
     let mut sums: BTreeMap<(String, String), Sums> = BTreeMap::new();
     for s in super::all(r, book::DELIVERY, plan_id)? {
-        let x: pb::InkindDelivered = s.decode()?;
-        let e = sums.entry((x.pledge_id.clone(), x.item_id.clone())).or_default();
-        let (q, v) = (dec(&x.quantity), x.value.as_ref().map(|m| dec(&m.value)).unwrap_or_default());
+        let x: ds::InkindDelivered = s.parsed()?;
+        let e =
+            sums.entry((x.pledge_id.to_string(), x.item_id.as_deref().unwrap_or_default().to_string())).or_default();
+        let (q, v) = (x.quantity.unwrap_or_default(), x.value.value);
         e.q_delivered = add(e.q_delivered, q);
         e.v_delivered = add(e.v_delivered, v);
         e.n.acc(1);
@@ -45,7 +47,7 @@ pub(super) fn items(
         }
     }
     let mut out = Vec::new();
-    for (s, p) in pledges.iter().filter(|(_, p)| p.pledge_kind == "in_kind") {
+    for (s, p) in pledges.iter().filter(|(_, p)| p.pledge_kind.as_str() == "in_kind") {
         let currency = p.amount.as_ref().map(|m| m.currency.clone()).unwrap_or_default();
         let line = |item_id: &str, sums: Option<&Sums>| {
             let z = Sums::default();
@@ -64,12 +66,12 @@ pub(super) fn items(
             }
         };
         for it in &p.items {
-            let mut l = line(&it.item_id, sums.get(&(s.id.clone(), it.item_id.clone())));
+            let mut l = line(&it.item_id, sums.get(&(s.id.clone(), it.item_id.to_string())));
             l.description = it.description.clone();
             l.unit = it.unit.clone();
-            l.quantity_pledged = it.quantity.clone();
+            l.quantity_pledged = it.quantity.to_string();
             if let Some(uv) = &it.unit_value {
-                l.value_pledged = d(mul(dec(&it.quantity), dec(&uv.value)));
+                l.value_pledged = d(mul(it.quantity, uv.value));
             }
             out.push(l);
         }
@@ -94,7 +96,7 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
                 let a = a.clone().unwrap_or(Amount { value: Decimal::ZERO, currency: String::new(), value_date: 0 });
                 delivery.in_kind.push(InKindLine {
                     pledge_id: s.id.clone(),
-                    pledger: p.pledger_id.clone(),
+                    pledger: p.pledger_id.to_string(),
                     currency: a.currency.clone(),
                     pledged: d(a.value),
                     delivered: d(s.tally.delivered),
@@ -111,8 +113,8 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
                     None
                 };
                 for m in &p.milestones {
-                    let st = s.tally.milestones.get(&m.milestone_id);
-                    let due = date::parse_date(&m.due_date).unwrap_or(0);
+                    let st = s.tally.milestones.get(m.milestone_id.as_str());
+                    let due = m.due_date.days();
                     let days_late = match st {
                         Some(x) if x.status == "met" => {
                             date::parse_date(&x.date).unwrap_or(due).saturating_sub(due).max(0)
@@ -125,22 +127,22 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
                     }
                     delivery.milestones.push(MilestoneLine {
                         pledge_id: s.id.clone(),
-                        milestone_id: m.milestone_id.clone(),
+                        milestone_id: m.milestone_id.to_string(),
                         title: m.title.clone(),
                         original_due_date: original
                             .as_ref()
-                            .and_then(|o| o.milestones.iter().find(|x| x.milestone_id == m.milestone_id))
-                            .map_or(m.due_date.clone(), |x| x.due_date.clone()),
-                        due_date: m.due_date.clone(),
+                            .and_then(|o| o.milestones.iter().find(|x| m.milestone_id == x.milestone_id))
+                            .map_or(m.due_date.to_string(), |x| x.due_date.clone()),
+                        due_date: m.due_date.to_string(),
                         status: st.map_or("pending".into(), |x| x.status.clone()),
                         date: st.map(|x| x.date.clone()).unwrap_or_default(),
                         days_late,
                         quantity_done: st.map(|x| x.quantity_done.clone()).unwrap_or_default(),
-                        quantity_target: m.quantity_target.clone(),
+                        quantity_target: m.quantity_target.map(|q| q.to_string()).unwrap_or_default(),
                         unit: m.unit.clone(),
-                        percent_done: match st {
-                            Some(x) if !m.quantity_target.is_empty() && !x.quantity_done.is_empty() => {
-                                pct(dec(&x.quantity_done), dec(&m.quantity_target))
+                        percent_done: match (st, m.quantity_target) {
+                            (Some(x), Some(target)) if !x.quantity_done.is_empty() => {
+                                pct(dec(&x.quantity_done), target)
                             }
                             _ => String::new(),
                         },
@@ -151,7 +153,7 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
         }
     }
 
-    let effective: Vec<(&Subject, &pb::PledgeAnnounced)> = pledges.iter().map(|(s, p, _, _)| (s, p)).collect();
+    let effective: Vec<(&Subject, &ds::PledgeAnnounced)> = pledges.iter().map(|(s, p, _, _)| (s, p)).collect();
     delivery.in_kind_items = delivery::items(r, plan_id, &effective)?;
 
     Ok(delivery)

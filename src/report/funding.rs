@@ -59,25 +59,25 @@ fn by_donor(
     let mut donor_cur: BTreeMap<String, BTreeMap<String, Sums>> = BTreeMap::new();
     let mut total = Sums { has_p: true, ..Default::default() };
     for (s, p, a, usd) in pledges.iter() {
-        if p.funding_source != "external" {
+        if p.funding_source.as_str() != "external" {
             continue;
         }
-        let e = donors.entry(p.pledger_id.clone()).or_default();
+        let e = donors.entry(p.pledger_id.to_string()).or_default();
         e.p.acc(*usd);
         e.has_p = true;
         total.p.acc(*usd);
         if let Some(a) = a {
-            let pc = donor_cur.entry(p.pledger_id.clone()).or_default().entry(a.currency.clone()).or_default();
+            let pc = donor_cur.entry(p.pledger_id.to_string()).or_default().entry(a.currency.clone()).or_default();
             pc.p.acc(sub(a.value, s.tally.restated));
             pc.has_p = true;
         }
     }
     for c in commits.iter().filter(|c| is_external_commit(c)) {
-        let e = donors.entry(c.c.provider_id.clone()).or_default();
+        let e = donors.entry(c.c.provider_id.to_string()).or_default();
         e.c.acc(c.usd);
         total.c.acc(c.usd);
         donor_cur
-            .entry(c.c.provider_id.clone())
+            .entry(c.c.provider_id.to_string())
             .or_default()
             .entry(c.amount.currency.clone())
             .or_default()
@@ -85,15 +85,15 @@ fn by_donor(
             .acc(c.amount.value);
     }
     for t in disbursements {
-        let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        let Some(&cm) = commit_by_id.get(t.commitment()) else { continue };
         if !is_external_commit(cm) {
             continue;
         }
-        let e = donors.entry(t.t.provider_id.clone()).or_default();
+        let e = donors.entry(t.t.provider_id.to_string()).or_default();
         e.d.acc(t.usd);
         total.d.acc(t.usd);
         donor_cur
-            .entry(t.t.provider_id.clone())
+            .entry(t.t.provider_id.to_string())
             .or_default()
             .entry(t.amount.currency.clone())
             .or_default()
@@ -111,10 +111,10 @@ fn by_goal(ctx: &PlanContext<'_>, commit_by_id: &BTreeMap<String, &Commit>, disb
     let commits = &ctx.commits;
     let is_external_commit = |c: &Commit| ctx.is_external(c);
     let mut goals: BTreeMap<String, Sums> = BTreeMap::new();
-    for (_, p, _, usd) in pledges.iter().filter(|x| x.1.funding_source == "external") {
+    for (_, p, _, usd) in pledges.iter().filter(|x| x.1.funding_source.as_str() == "external") {
         for g in &p.goals {
-            let e = goals.entry(g.goal_id.clone()).or_default();
-            e.p.acc(div(mul(*usd, dec(&g.share)), Decimal::ONE_HUNDRED));
+            let e = goals.entry(g.goal_id.to_string()).or_default();
+            e.p.acc(div(mul(*usd, g.share), Decimal::ONE_HUNDRED));
             e.has_p = true;
         }
     }
@@ -124,7 +124,7 @@ fn by_goal(ctx: &PlanContext<'_>, commit_by_id: &BTreeMap<String, &Commit>, disb
         }
     }
     for t in disbursements {
-        let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        let Some(&cm) = commit_by_id.get(t.commitment()) else { continue };
         if !is_external_commit(cm) {
             continue;
         }
@@ -136,7 +136,7 @@ fn by_goal(ctx: &PlanContext<'_>, commit_by_id: &BTreeMap<String, &Commit>, disb
         r.subject(book::GOAL, g)
             .ok()
             .flatten()
-            .and_then(|s| s.decode::<pb::GoalDefined>().ok())
+            .and_then(|s| s.parsed::<accord_domain::statement::GoalDefined>().ok())
             .map(|x| x.title)
             .unwrap_or_default()
     };
@@ -154,11 +154,11 @@ fn by_recipient_and_year(
     let is_external_commit = |c: &Commit| ctx.is_external(c);
     let mut recips: BTreeMap<String, Sums> = BTreeMap::new();
     let mut years: BTreeMap<String, Sums> = BTreeMap::new();
-    for (_, p, a, usd) in pledges.iter().filter(|x| x.1.funding_source == "external") {
+    for (_, p, a, usd) in pledges.iter().filter(|x| x.1.funding_source.as_str() == "external") {
         let y = p
             .announced
             .as_ref()
-            .map(|x| year_of(&x.date))
+            .map(|x| x.date.map(|d| year_of(&d.to_string())).unwrap_or_default())
             .filter(|y| !y.is_empty())
             .or_else(|| a.as_ref().map(|a| year_of(&a.value_date_str())))
             .unwrap_or_default();
@@ -167,16 +167,16 @@ fn by_recipient_and_year(
         e.has_p = true;
     }
     for c in commits.iter().filter(|c| is_external_commit(c)) {
-        recips.entry(c.c.recipient_id.clone()).or_default().c.acc(c.usd);
-        years.entry(year_of(&c.c.signed_date)).or_default().c.acc(c.usd);
+        recips.entry(c.c.recipient_id.to_string()).or_default().c.acc(c.usd);
+        years.entry(year_of(&c.c.signed_date.to_string())).or_default().c.acc(c.usd);
     }
     for t in disbursements {
-        let Some(&cm) = commit_by_id.get(&t.t.commitment_id) else { continue };
+        let Some(&cm) = commit_by_id.get(t.commitment()) else { continue };
         if !is_external_commit(cm) {
             continue;
         }
-        recips.entry(t.t.receiver_id.clone()).or_default().d.acc(t.usd);
-        years.entry(year_of(&t.t.date)).or_default().d.acc(t.usd);
+        recips.entry(t.receiver().to_string()).or_default().d.acc(t.usd);
+        years.entry(year_of(&t.date())).or_default().d.acc(t.usd);
     }
     for y in years.values_mut() {
         y.has_p = true;

@@ -3,6 +3,8 @@
 
 use rust_decimal::Decimal;
 
+use accord_domain::statement as ds;
+
 use super::context::PlanContext;
 use super::*;
 
@@ -16,32 +18,33 @@ pub(super) fn indicators(ctx: &PlanContext<'_>) -> Result<Vec<IndicatorProgress>
     // Indicator progress.
     let mut indicators = Vec::new();
     for is in all(r, book::INDICATOR, plan_id)? {
-        let x: pb::IndicatorDefined = is.decode()?;
-        let base = x.baseline.as_ref().map(|b| dec(&b.value)).unwrap_or_default();
+        let x: ds::IndicatorDefined = is.parsed()?;
+        let base = x.baseline.as_ref().map(|b| b.value).unwrap_or_default();
         let mut targets: Vec<(String, Decimal)> =
-            x.targets.iter().map(|t| (t.period.clone().unwrap_or_default().end, dec(&t.value))).collect();
+            x.targets.iter().map(|t| (t.period.end.to_string(), t.value)).collect();
         targets.sort();
         let end = targets.last().map(|t| t.1);
         let progress = |actual: Decimal, target: Decimal| pct(sub(actual, base), sub(target, base));
         let mut values = Vec::new();
         for rep in reports.iter() {
-            let b: pb::ProgressReported = rep.decode()?;
-            let pe = b.period.clone().unwrap_or_default().end;
+            let b: ds::ProgressReported = rep.parsed()?;
+            let pe = b.period.end.to_string();
             for v in b.indicator_values.iter().filter(|v| v.indicator_id == is.id) {
+                let value = v.value.to_string();
                 // DOMAIN.md §7: a clean attestation verifies the value as reported; an adjustment replaces it.
                 let verified = match verified_value(rep, &format!("indicator:{}", is.id)) {
                     Some(v) => v,
-                    None if attested.contains_key(&rep.created_at) => v.value.clone(),
+                    None if attested.contains_key(&rep.created_at) => value.clone(),
                     None => String::new(),
                 };
                 let opinion = opinion_of.get(&rep.created_at).map(|o| o.1.clone()).unwrap_or_default();
-                let used = if verified.is_empty() { v.value.clone() } else { verified.clone() };
+                let used = if verified.is_empty() { value.clone() } else { verified.clone() };
                 let period_t = targets.iter().find(|(e, _)| *e >= pe).map(|t| t.1);
                 values.push(IndicatorValueView {
                     report_id: rep.id.clone(),
-                    reporter: rep.party_id.clone(),
+                    reporter: rep.party_id.to_string(),
                     period_end: pe.clone(),
-                    reported: v.value.clone(),
+                    reported: value,
                     verified,
                     used: used.clone(),
                     opinion,
@@ -53,11 +56,11 @@ pub(super) fn indicators(ctx: &PlanContext<'_>) -> Result<Vec<IndicatorProgress>
         }
         indicators.push(IndicatorProgress {
             indicator_id: is.id.clone(),
-            goal_id: x.goal_id.clone(),
+            goal_id: x.goal_id.to_string(),
             title: x.title.clone(),
             ascending: x.ascending,
             unit: x.unit.clone(),
-            baseline: x.baseline.as_ref().map(|b| b.value.clone()).unwrap_or_default(),
+            baseline: x.baseline.as_ref().map(|b| b.value.to_string()).unwrap_or_default(),
             baseline_year: x.baseline.as_ref().map_or(0, |b| b.year),
             end_target: end.map(d).unwrap_or_default(),
             targets: targets.iter().map(|(e, v)| (e.clone(), d(*v))).collect(),

@@ -126,8 +126,8 @@ fn publisher(plan: &pb::PlanCreated, gov: &Governance, export: &str) -> Result<S
     let is_secretariat = |id: &String| gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == "secretariat"));
     plan.signatories
         .iter()
-        .map(|s| s.party_id.clone())
-        .chain(gov.parties.values().map(|p| p.party_id.clone()))
+        .map(|s| s.party_id.to_string())
+        .chain(gov.parties.values().map(|p| p.party_id.to_string()))
         .find(is_secretariat)
         .ok_or_else(|| {
             Error::precondition(
@@ -199,10 +199,10 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Rep
     Ok(Report {
         format: FORMAT.into(),
         plan: PlanInfo {
-            plan_id: plan.plan_id.clone(),
+            plan_id: plan.plan_id.to_string(),
             title: plan.title.clone(),
-            period_start: plan.period.as_ref().map(|p| p.start.clone()).unwrap_or_default(),
-            period_end: plan.period.as_ref().map(|p| p.end.clone()).unwrap_or_default(),
+            period_start: plan.period.start.to_string(),
+            period_end: plan.period.end.to_string(),
             reporting_currency: ctx.cur.clone(),
         },
         read_at: CheckpointInfo {
@@ -301,7 +301,7 @@ fn dec(s: &str) -> Decimal {
 }
 
 fn signer_parties(gov: &Governance, keyids: &[String]) -> Vec<String> {
-    let mut v: Vec<String> = keyids.iter().filter_map(|k| gov.keys.get(k).map(|k| k.party_id.clone())).collect();
+    let mut v: Vec<String> = keyids.iter().filter_map(|k| gov.keys.get(k).map(|k| k.party_id.to_string())).collect();
     v.sort();
     v.dedup();
     v
@@ -310,8 +310,8 @@ fn signer_parties(gov: &Governance, keyids: &[String]) -> Vec<String> {
 /// Current amount − original amount of a money subject.
 fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
     let current = match s.kind.as_str() {
-        book::PLEDGE => s.decode::<pb::PledgeAnnounced>()?.amount,
-        book::COMMITMENT => s.decode::<pb::CommitmentSigned>()?.amount,
+        book::PLEDGE => s.parsed::<accord_domain::statement::PledgeAnnounced>()?.amount,
+        book::COMMITMENT => Some(s.parsed::<accord_domain::statement::CommitmentSigned>()?.amount),
         _ => None,
     };
     let Some(cur) = current else { return Ok((String::new(), String::new())) };
@@ -320,7 +320,7 @@ fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
         Some(Body::CommitmentSigned(c)) => c.amount,
         _ => None,
     };
-    let a = amount(Some(&cur))?;
+    let a = cur;
     let orig = original.map(|o| amount(Some(&o))).transpose()?.map(|b| b.value).unwrap_or_default();
     // A withdrawal takes the subject to zero.
     let delta = if s.tally.withdrawn { sub(Decimal::ZERO, orig) } else { sub(a.value, orig) };

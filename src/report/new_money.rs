@@ -21,14 +21,14 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
     let mut by_pledge = Vec::new();
     let mut pledger_new: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
     for (s, p, _, usd) in pledges.iter() {
-        if p.funding_source != "external" {
+        if p.funding_source.as_str() != "external" {
             continue;
         }
         all_p.acc(*usd);
         let mut restated_here = Decimal::ZERO;
         let mut unconvertible = false;
         for x in &p.restates {
-            let a = money::parse_money_or_zero("restates.amount", x.amount.as_ref())?;
+            let a = x.amount.clone();
             if !a.value.is_zero() {
                 // The restated pledge's own amount is listed as unconverted when no rate converts it; a
                 // restatement that cannot be converted leaves this pledge no new money (never overstated).
@@ -40,7 +40,7 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
             }
             restatements.push(Restated {
                 pledge_id: s.id.clone(),
-                restates: x.pledge_id.clone(),
+                restates: x.pledge_id.to_string(),
                 amount: d(a.value),
                 currency: a.currency,
                 status: "effective".into(),
@@ -49,17 +49,17 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
         let mine =
             if p.new_money && !unconvertible { sub(*usd, restated_here).max(Decimal::ZERO) } else { Decimal::ZERO };
         new_money.acc(mine);
-        let e = pledger_new.entry(p.pledger_id.clone()).or_default();
+        let e = pledger_new.entry(p.pledger_id.to_string()).or_default();
         e.0.acc(*usd);
         e.1.acc(mine);
         by_pledge.push(NewMoneyPledge {
             pledge_id: s.id.clone(),
-            pledger: p.pledger_id.clone(),
+            pledger: p.pledger_id.to_string(),
             claims_new_money: p.new_money,
             pledged: d(*usd),
             restated: d(restated_here),
             new_money: d(mine),
-            restates: p.restates.iter().map(|x| x.pledge_id.clone()).collect(),
+            restates: p.restates.iter().map(|x| x.pledge_id.to_string()).collect(),
         });
     }
     restatements.sort_by(|a, b| (&a.pledge_id, &a.restates).cmp(&(&b.pledge_id, &b.restates)));
@@ -86,17 +86,17 @@ fn withdrawn_restatements(r: &dyn Source, plan_id: &str) -> Result<Vec<Restated>
         if !s.tally.withdrawn {
             continue;
         }
-        let p: pb::PledgeAnnounced = s.decode()?;
-        if p.funding_source != "external" {
+        let p: accord_domain::statement::PledgeAnnounced = s.parsed()?;
+        if p.funding_source.as_str() != "external" {
             continue;
         }
         for x in &p.restates {
-            let a = money::parse_money_or_zero("restates.amount", x.amount.as_ref())?;
+            let a = x.amount.clone();
             restatements.push(Restated {
                 pledge_id: s.id.clone(),
-                restates: x.pledge_id.clone(),
+                restates: x.pledge_id.to_string(),
                 amount: d(a.value),
-                currency: a.currency,
+                currency: a.currency.clone(),
                 status: "withdrawn".into(),
             });
         }

@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 
 use super::{add, d, median, p90, pct, Acc, MissingReport, PeriodReporter, PeriodView, ReportLine, Timeliness};
 use crate::domain::date;
-use crate::pb;
+use accord_domain::codes::Frequency;
+use accord_domain::statement as ds;
 
 /// A progress report as the timeliness and verification views see it.
 pub(super) struct Filed {
@@ -28,19 +29,18 @@ pub(super) struct Filed {
 }
 
 /// Ends of a schedule's reporting periods within the plan period (day numbers).
-pub(super) fn period_ends(plan: &pb::PlanCreated, frequency: &str) -> Vec<i64> {
+pub(super) fn period_ends(plan: &ds::PlanCreated, frequency: Frequency) -> Vec<i64> {
     let months = match frequency {
-        "monthly" => 1,
-        "quarterly" => 3,
-        "semiannual" => 6,
-        "annual" => 12,
-        _ => return Vec::new(),
+        Frequency::Monthly => 1,
+        Frequency::Quarterly => 3,
+        Frequency::Semiannual => 6,
+        Frequency::Annual => 12,
     };
-    let Some(p) = plan.period.as_ref() else { return Vec::new() };
-    let (Some(start), Some(end)) = (date::parse_date(&p.start), date::parse_date(&p.end)) else { return Vec::new() };
+    let (start, end) = (plan.period.start.days(), plan.period.end.days());
+    let first = plan.period.start.to_string();
     let (mut y, mut m) = (
-        p.start.get(..4).and_then(|x| x.parse::<i64>().ok()).unwrap_or(0),
-        p.start.get(5..7).and_then(|x| x.parse::<i64>().ok()).unwrap_or(1),
+        first.get(..4).and_then(|x| x.parse::<i64>().ok()).unwrap_or(0),
+        first.get(5..7).and_then(|x| x.parse::<i64>().ok()).unwrap_or(1),
     );
     let mut out = Vec::new();
     loop {
@@ -60,12 +60,13 @@ pub(super) fn period_ends(plan: &pb::PlanCreated, frequency: &str) -> Vec<i64> {
 }
 
 /// Who owes reports and on which schedule: the plan's expected reporters on their own schedule (or the
-/// plan's), and every other party in `others` on the plan's schedule.
-pub(super) fn owing(plan: &pb::PlanCreated, others: BTreeSet<String>) -> BTreeMap<String, pb::ReportSchedule> {
-    let default = plan.report_schedule.clone().unwrap_or_default();
-    let mut out: BTreeMap<String, pb::ReportSchedule> = others.into_iter().map(|p| (p, default.clone())).collect();
+/// plan's), and every other party in `others` on the plan's schedule (None: the plan has none, so nothing
+/// falls due).
+pub(super) fn owing(plan: &ds::PlanCreated, others: BTreeSet<String>) -> BTreeMap<String, Option<ds::ReportSchedule>> {
+    let default = plan.report_schedule;
+    let mut out: BTreeMap<String, Option<ds::ReportSchedule>> = others.into_iter().map(|p| (p, default)).collect();
     for x in &plan.expected_reporters {
-        out.insert(x.party_id.clone(), x.schedule.clone().unwrap_or_else(|| default.clone()));
+        out.insert(x.party_id.to_string(), x.schedule.or(default));
     }
     out
 }
@@ -76,16 +77,16 @@ fn days(n: i64) -> String {
 
 /// The per-reporter timeliness view and the per-period view.
 pub(super) fn build(
-    plan: &pb::PlanCreated,
+    plan: &ds::PlanCreated,
     as_of: i64,
-    owing: &BTreeMap<String, pb::ReportSchedule>,
+    owing: &BTreeMap<String, Option<ds::ReportSchedule>>,
     filed: &[Filed],
 ) -> (Vec<Timeliness>, Vec<PeriodView>) {
     let mut timeliness = Vec::new();
     // period end → party → its line in that period.
     let mut periods: BTreeMap<i64, BTreeMap<String, PeriodReporter>> = BTreeMap::new();
     for (party, schedule) in owing {
-        let grace = i64::from(schedule.days_after_period_end);
+        let grace = i64::from(schedule.map_or(0, |s| s.days_after_period_end));
         let mut lines = Vec::new();
         let mut lags = Vec::new();
         for f in filed.iter().filter(|f| &f.party == party) {
@@ -104,7 +105,7 @@ pub(super) fn build(
         }
         let (mut due_n, mut on_time) = (0u32, 0u32);
         let mut missing = Vec::new();
-        for pe in period_ends(plan, &schedule.frequency) {
+        for pe in schedule.map(|s| period_ends(plan, s.frequency)).unwrap_or_default() {
             let due = pe.saturating_add(grace);
             let slot = periods.entry(pe).or_default();
             if due > as_of {
@@ -226,11 +227,11 @@ fn period_view(pe: i64, as_of: i64, reporters: Vec<PeriodReporter>) -> PeriodVie
 pub(super) fn filed(ctx: &PlanContext<'_>) -> Result<Vec<Filed>> {
     let mut filed = Vec::new();
     for rep in &ctx.reports {
-        let b: pb::ProgressReported = rep.decode()?;
+        let b: ds::ProgressReported = rep.parsed()?;
         let attested_at = ctx.attested.get(&rep.created_at).map(|(_, _, i)| integrated_day(ctx.r, *i)).transpose()?;
         let (mut reported, mut verified) = (None, None);
         if let Some(m) = b.co_financing_realised.as_ref() {
-            let mut a = amount(Some(m))?;
+            let mut a = m.clone();
             reported = Some(ctx.conv(&a, rep.created_at)?);
             if attested_at.is_some() {
                 if let Some(v) = ctx.verified_value(rep, "co_financing_realised") {
@@ -240,9 +241,9 @@ pub(super) fn filed(ctx: &PlanContext<'_>) -> Result<Vec<Filed>> {
             }
         }
         filed.push(Filed {
-            party: rep.party_id.clone(),
+            party: rep.party_id.to_string(),
             report_id: rep.id.clone(),
-            period_end: date::parse_date(&b.period.unwrap_or_default().end).unwrap_or(0),
+            period_end: b.period.end.days(),
             integrated: integrated_day(ctx.r, rep.created_at)?,
             attested: attested_at,
             opinion: ctx.opinion_of.get(&rep.created_at).map(|o| o.1.clone()).unwrap_or_default(),
@@ -256,8 +257,8 @@ pub(super) fn filed(ctx: &PlanContext<'_>) -> Result<Vec<Filed>> {
 /// Timeliness per reporter and per period (DOMAIN.md §7): the reporters owing reports are the plan's
 /// expected reporters, every party that filed one, and the recipients of external commitments.
 pub(super) fn timeliness(ctx: &PlanContext<'_>, filed: &[Filed]) -> (Vec<Timeliness>, Vec<PeriodView>) {
-    let mut others: BTreeSet<String> = ctx.reports.iter().map(|s| s.party_id.clone()).collect();
-    others.extend(ctx.commits.iter().filter(|c| ctx.is_external(c)).map(|c| c.c.recipient_id.clone()));
+    let mut others: BTreeSet<String> = ctx.reports.iter().map(|s| s.party_id.to_string()).collect();
+    others.extend(ctx.commits.iter().filter(|c| ctx.is_external(c)).map(|c| c.c.recipient_id.to_string()));
     build(&ctx.plan, ctx.as_of, &owing(&ctx.plan, others), filed)
 }
 
@@ -266,9 +267,9 @@ pub(super) fn timeliness(ctx: &PlanContext<'_>, filed: &[Filed]) -> (Vec<Timelin
 pub(super) fn verification(ctx: &PlanContext<'_>, filed: &[Filed]) -> Result<Verification> {
     let mut opinions: BTreeMap<String, u32> = BTreeMap::new();
     for a in &ctx.attestations {
-        let body: pb::AttestationIssued = a.decode()?;
+        let body: ds::AttestationIssued = a.parsed()?;
         if a.tally.covered.iter().any(|i| ctx.reports.iter().any(|r| r.created_at == *i)) {
-            opinions.entry(body.opinion.clone()).or_default().acc(1);
+            opinions.entry(body.opinion.as_str().to_string()).or_default().acc(1);
         }
     }
     let (mut reported_amount, mut verified_amount) = (Decimal::ZERO, Decimal::ZERO);
@@ -303,12 +304,22 @@ pub(super) fn verification(ctx: &PlanContext<'_>, filed: &[Filed]) -> Result<Ver
 mod tests {
     use super::*;
 
-    fn plan(freq: &str, grace: u32) -> pb::PlanCreated {
+    use crate::pb;
+    use crate::proto::FromWire;
+
+    fn plan_wire(freq: &str, grace: u32) -> pb::PlanCreated {
         pb::PlanCreated {
+            plan_id: "P".into(),
+            title: "Plan".into(),
+            reporting_currency: "USD".into(),
             period: Some(pb::Period { start: "2026-01-01".into(), end: "2026-12-31".into() }),
             report_schedule: Some(pb::ReportSchedule { frequency: freq.into(), days_after_period_end: grace }),
             ..Default::default()
         }
+    }
+
+    fn plan(freq: &str, grace: u32) -> ds::PlanCreated {
+        ds::PlanCreated::from_wire(&plan_wire(freq, grace)).unwrap()
     }
 
     fn day(s: &str) -> i64 {
@@ -332,7 +343,7 @@ mod tests {
     /// overdue counted from its due date; a reporter on its own schedule is judged on that schedule.
     #[test]
     fn missing_reports_are_shown_with_days_overdue() {
-        let mut p = plan("quarterly", 30);
+        let mut p = plan_wire("quarterly", 30);
         p.expected_reporters = vec![
             pb::ExpectedReporter { party_id: "GT".into(), schedule: None },
             pb::ExpectedReporter {
@@ -340,6 +351,7 @@ mod tests {
                 schedule: Some(pb::ReportSchedule { frequency: "semiannual".into(), days_after_period_end: 60 }),
             },
         ];
+        let p = ds::PlanCreated::from_wire(&p).unwrap();
         let owing = owing(&p, BTreeSet::from(["SV".to_string()]));
         let f = vec![filed("SV", "R1", "2026-03-31", "2026-04-20"), filed("SV", "R2", "2026-06-30", "2026-08-15")];
         let (t, periods) = build(&p, day("2026-10-15"), &owing, &f);

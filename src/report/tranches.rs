@@ -1,5 +1,7 @@
 //! Conditional tranches (DOMAIN.md §5): per condition, each gated tranche with its status, assessment and
 //! evidence, the amount at stake not yet in a tranche, and totals per status and currency.
+use accord_domain::codes::ConditionType;
+use accord_domain::statement as ds;
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
@@ -23,8 +25,8 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
     let mut totals: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     let mut cond_views = Vec::new();
     for cs in conditions.iter() {
-        let c: pb::ConditionDefined = cs.decode()?;
-        if c.condition_type == "co_financing" {
+        let c: ds::ConditionDefined = cs.parsed()?;
+        if c.condition_type == ConditionType::CoFinancing {
             continue;
         }
         let mut lines = Vec::new();
@@ -42,7 +44,7 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
             lines.push(TrancheLine {
                 tranche_id: t.id.clone(),
                 commitment_id: cm.s.id.clone(),
-                recipient: cm.c.recipient_id.clone(),
+                recipient: cm.c.recipient_id.to_string(),
                 value: d(t.tally.value),
                 currency: cm.amount.currency.clone(),
                 disbursed: d(t.tally.disbursed),
@@ -55,9 +57,9 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
         let (rest, rest_cur, rest_status) = not_in_tranche(cs, &c, &gated_by_cur, &mut totals)?;
         cond_views.push(ConditionView {
             condition_id: cs.id.clone(),
-            condition_type: c.condition_type.clone(),
-            party: c.party_id.clone(),
-            assessor: c.assessor_id.clone(),
+            condition_type: c.condition_type.as_str().to_string(),
+            party: c.party_id.to_string(),
+            assessor: c.assessor_id.as_ref().map(ToString::to_string).unwrap_or_default(),
             status: cs.status.clone(),
             currency: if rest_cur.is_empty() {
                 lines.first().map(|l| l.currency.clone()).unwrap_or_default()
@@ -85,12 +87,12 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
 /// when nothing is left.
 fn not_in_tranche(
     cs: &Subject,
-    c: &pb::ConditionDefined,
+    c: &ds::ConditionDefined,
     gated_by_cur: &BTreeMap<String, Decimal>,
     totals: &mut BTreeMap<(String, String), Decimal>,
 ) -> Result<(String, String, String)> {
     let (mut rest, mut rest_cur, mut rest_status) = (String::new(), String::new(), String::new());
-    if let Some(stake) = c.amount_at_stake.as_ref().map(|m| amount(Some(m))).transpose()? {
+    if let Some(stake) = c.amount_at_stake.as_ref() {
         let left = sub(stake.value, gated_by_cur.get(&stake.currency).copied().unwrap_or_default());
         if left > Decimal::ZERO {
             let status = match cs.status.as_str() {

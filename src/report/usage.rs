@@ -16,7 +16,7 @@ pub(super) fn usage_years(ctx: &PlanContext<'_>) -> Result<(Vec<YearAmount>, Str
     let mut usage: BTreeMap<u32, Decimal> = BTreeMap::new();
     for c in commits.iter().filter(|c| is_external_commit(c)) {
         for y in &c.c.usage_years {
-            let part = Amount { value: dec(&y.value), ..c.amount.clone() };
+            let part = Amount { value: y.value, ..c.amount.clone() };
             usage.entry(y.year).or_default().acc(conv(&part, c.s.version_at)?);
         }
     }

@@ -65,7 +65,7 @@ pub(super) fn activity(x: &mut Xml, e: &Export, party: &str) {
     transactions::co_financing(x, e, party);
     conditions(x, e, party);
     let goal_ids: BTreeSet<String> =
-        a.pledges.iter().flat_map(|(_, p, _)| p.goals.iter().map(|g| g.goal_id.clone())).collect();
+        a.pledges.iter().flat_map(|(_, p, _)| p.goals.iter().map(|g| g.goal_id.to_string())).collect();
     results(x, &goal_ids, &e.goals, &e.indicators, &e.rep.indicators, &e.period_of, &e.gov);
     x.end("iati-activity");
 }
@@ -80,7 +80,7 @@ fn header(x: &mut Xml, e: &Export, a: &Activity) {
     let recipients: BTreeSet<String> = a
         .commitments
         .iter()
-        .map(|(_, c)| c.recipient_id.clone())
+        .map(|(_, c)| c.recipient_id.to_string())
         .chain(a.pledges.iter().flat_map(|(_, p, _)| p.recipient_ids.clone()))
         .filter(|r| r != party)
         .collect();

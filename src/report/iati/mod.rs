@@ -158,7 +158,7 @@ impl<'a> Export<'a> {
 /// `last-updated-datetime`, so the output is a function of the ledger alone.
 pub fn iati_activities(r: &dyn Source, rep: &super::Report, generated_at: &str) -> Result<String> {
     let e = Export::load(r, rep, generated_at)?;
-    let parties: BTreeSet<String> = e.pledges.iter().map(|(_, p)| p.pledger_id.clone()).collect();
+    let parties: BTreeSet<String> = e.pledges.iter().map(|(_, p)| p.pledger_id.to_string()).collect();
     let mut x = Xml::new(Writer::new_with_indent(Vec::new(), b' ', 1));
     x.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
     x.event(Event::Comment(BytesText::from_escaped(format!(

@@ -83,9 +83,9 @@ pub(super) fn sectors(
                 .and_then(|s| w.checked_mul(s))
                 .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
                 .unwrap_or_default();
-            let title = if goal.title.is_empty() { goal.goal_id.clone() } else { goal.title.clone() };
+            let title = if goal.title.is_empty() { goal.goal_id.to_string() } else { goal.title.clone() };
             // The plan's goals themselves: vocabulary 98 (reporting organisation 2), code = goal id.
-            let e = acc.entry("98").or_default().entry(goal.goal_id.clone()).or_default();
+            let e = acc.entry("98").or_default().entry(goal.goal_id.to_string()).or_default();
             e.0 = e.0.checked_add(wg).unwrap_or(e.0);
             e.1.insert(title.clone());
             let mut by_vocab: BTreeMap<&'static str, Vec<&pb::Classification>> = BTreeMap::new();
@@ -153,7 +153,7 @@ pub(super) fn recipient_countries(
     }
     let mut recipients: BTreeSet<&str> =
         pledges.iter().flat_map(|(p, _)| p.recipient_ids.iter().map(String::as_str)).collect();
-    if recipients.is_empty() && pledges.iter().any(|(p, _)| p.funding_source == "domestic_own_resources") {
+    if recipients.is_empty() && pledges.iter().any(|(p, _)| p.funding_source.as_str() == "domestic_own_resources") {
         recipients.insert(party);
     }
     let countries: Option<BTreeSet<String>> = recipients.iter().map(|r| country(r)).collect();

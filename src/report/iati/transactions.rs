@@ -87,7 +87,7 @@ fn pledge(e: &Export, a: &Activity, s: &Subject, p: &pb::PledgeAnnounced, m: Opt
     // resources.
     let (receiver, receiver_names) = match p.recipient_ids.as_slice() {
         [one] => (one.clone(), String::new()),
-        [] if p.funding_source == "domestic_own_resources" => (party.to_string(), String::new()),
+        [] if p.funding_source.as_str() == "domestic_own_resources" => (party.to_string(), String::new()),
         [] => (String::new(), String::new()),
         many => (
             String::new(),
@@ -118,8 +118,8 @@ pub(super) fn commitments(x: &mut Xml, a: &Activity) {
                 date: c.signed_date.clone(),
                 money: c.amount.clone().unwrap_or_default(),
                 description: format!("Commitment {} to {}", s.id, c.recipient_id),
-                provider: c.provider_id.clone(),
-                receiver: c.recipient_id.clone(),
+                provider: c.provider_id.to_string(),
+                receiver: c.recipient_id.to_string(),
                 receiver_names: String::new(),
                 finance_type: c.finance_type.clone(),
             },
@@ -160,7 +160,7 @@ pub(super) fn flows(x: &mut Xml, e: &Export, party: &str) {
             date: t.date.clone(),
             money: money.clone(),
             description,
-            provider: t.provider_id.clone(),
+            provider: t.provider_id.to_string(),
             receiver: t.receiver_id.clone(),
             receiver_names: String::new(),
             finance_type: e.finance_of.get(&t.commitment_id).cloned().unwrap_or_default(),

@@ -74,9 +74,9 @@ impl Ctx<'_> {
         for a in &c.allocations {
             let p: pb::PledgeAnnounced = match self.r.subject(book::PLEDGE, &a.pledge_id)? {
                 Some(ps) => ps.decode()?,
-                None => pb::PledgeAnnounced { pledge_id: a.pledge_id.clone(), ..Default::default() },
+                None => pb::PledgeAnnounced { pledge_id: a.pledge_id.to_string(), ..Default::default() },
             };
-            pledges.push((a.pledge_id.clone(), p, a.amount.clone().unwrap_or_default()));
+            pledges.push((a.pledge_id.to_string(), p, a.amount.clone().unwrap_or_default()));
         }
 
         Ok(pledges)
@@ -96,14 +96,14 @@ impl Ctx<'_> {
         roles.entry(self.secretariat.to_string()).or_default().extend(["buyer", "procuringEntity"]);
         for (_, p, _) in pledges {
             if !p.pledger_id.is_empty() {
-                roles.entry(p.pledger_id.clone()).or_default().insert("funder");
+                roles.entry(p.pledger_id.to_string()).or_default().insert("funder");
             }
         }
-        roles.entry(c.provider_id.clone()).or_default().insert("funder");
-        roles.entry(c.recipient_id.clone()).or_default().insert("supplier");
+        roles.entry(c.provider_id.to_string()).or_default().insert("funder");
+        roles.entry(c.recipient_id.to_string()).or_default().insert("supplier");
         for (ts, t) in txns {
             if !ts.tally.reversed {
-                roles.entry(t.provider_id.clone()).or_default().insert("payer");
+                roles.entry(t.provider_id.to_string()).or_default().insert("payer");
                 roles.entry(t.receiver_id.clone()).or_default().insert("payee");
             }
         }
@@ -292,7 +292,7 @@ impl Ctx<'_> {
             .filter(|t| t.commitment_id == s.id)
             .map(|t| {
                 let mut o = Map::new();
-                o.insert("id".into(), t.tranche_id.clone().into());
+                o.insert("id".into(), t.tranche_id.to_string().into());
                 o.insert("title".into(), format!("Tranche {} ({} {})", t.tranche_id, t.value, t.currency).into());
                 o.insert("type".into(), "financing".into());
                 put(

@@ -139,7 +139,7 @@ fn funding_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
         .iter()
         .map(|f| {
             vec![
-                f.txn_id.clone(),
+                f.txn_id.to_string(),
                 f.transaction_type.to_string(),
                 f.date.clone(),
                 f.provider.clone(),
@@ -182,7 +182,7 @@ fn new_money_files(rep: &Report, hxl: bool) -> Vec<CsvFile> {
             .iter()
             .map(|p| {
                 vec![
-                    p.pledge_id.clone(),
+                    p.pledge_id.to_string(),
                     p.pledger.clone(),
                     p.claims_new_money.to_string(),
                     p.pledged.clone(),
@@ -213,9 +213,9 @@ fn tranche_files(rep: &Report) -> Vec<CsvFile> {
     for cv in &rep.tranches.conditions {
         for t in &cv.tranches {
             tr.push(vec![
-                cv.condition_id.clone(),
-                t.tranche_id.clone(),
-                t.commitment_id.clone(),
+                cv.condition_id.to_string(),
+                t.tranche_id.to_string(),
+                t.commitment_id.to_string(),
                 t.recipient.clone(),
                 t.value.clone(),
                 t.currency.clone(),
@@ -227,7 +227,7 @@ fn tranche_files(rep: &Report) -> Vec<CsvFile> {
         }
         if !cv.uncommitted_at_stake.is_empty() {
             tr.push(vec![
-                cv.condition_id.clone(),
+                cv.condition_id.to_string(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -267,7 +267,7 @@ fn cofinancing_and_indicator_files(rep: &Report) -> Vec<CsvFile> {
     for c in &rep.co_financing {
         for r in &c.rows {
             cf.push(vec![
-                c.condition_id.clone(),
+                c.condition_id.to_string(),
                 r.year.clone(),
                 r.party.clone(),
                 r.external_grants.clone(),
@@ -305,7 +305,7 @@ fn cofinancing_and_indicator_files(rep: &Report) -> Vec<CsvFile> {
     for i in &rep.indicators {
         for v in &i.values {
             ind.push(vec![
-                i.indicator_id.clone(),
+                i.indicator_id.to_string(),
                 v.report_id.clone(),
                 v.period_end.clone(),
                 i.baseline.clone(),

@@ -288,7 +288,7 @@ fn tranches_section(rep: &Report) -> Markup {
         }
         if !cv.uncommitted_at_stake.is_empty() {
             tranches.push(vec![
-                cv.condition_id.clone(),
+                cv.condition_id.to_string(),
                 String::new(),
                 format!("{} {}", amount(&cv.uncommitted_at_stake), cv.currency),
                 cv.uncommitted_status.clone(),

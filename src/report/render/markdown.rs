@@ -120,8 +120,8 @@ fn md_tranches(o: &mut String, rep: &Report) {
     for cv in &rep.tranches.conditions {
         for t in &cv.tranches {
             rows.push(vec![
-                cv.condition_id.clone(),
-                t.tranche_id.clone(),
+                cv.condition_id.to_string(),
+                t.tranche_id.to_string(),
                 t.recipient.clone(),
                 format!("{} {}", amount(&t.value), t.currency),
                 t.status.clone(),
@@ -130,7 +130,7 @@ fn md_tranches(o: &mut String, rep: &Report) {
         }
         if !cv.uncommitted_at_stake.is_empty() {
             rows.push(vec![
-                cv.condition_id.clone(),
+                cv.condition_id.to_string(),
                 "(not yet in a commitment)".into(),
                 String::new(),
                 format!("{} {}", amount(&cv.uncommitted_at_stake), cv.currency),
@@ -204,7 +204,7 @@ fn md_progress(o: &mut String, rep: &Report) {
     for i in &rep.indicators {
         for v in &i.values {
             rows.push(vec![
-                i.indicator_id.clone(),
+                i.indicator_id.to_string(),
                 v.period_end.clone(),
                 i.baseline.clone(),
                 i.end_target.clone(),

@@ -98,7 +98,7 @@ fn internal_rows(rep: &Report) -> Vec<Vec<String>> {
         .iter()
         .map(|f| {
             vec![
-                f.txn_id.clone(),
+                f.txn_id.to_string(),
                 f.transaction_type.to_string(),
                 f.date.clone(),
                 f.provider.clone(),
@@ -138,7 +138,7 @@ fn restatement_rows(rep: &Report) -> Vec<Vec<String>> {
         .iter()
         .map(|r| {
             vec![
-                r.pledge_id.clone(),
+                r.pledge_id.to_string(),
                 r.restates.clone(),
                 format!("{} {}", amount(&r.amount), r.currency),
                 r.status.clone(),
@@ -157,7 +157,7 @@ fn new_money_pledge_rows(rep: &Report) -> Vec<Vec<String>> {
         .iter()
         .map(|p| {
             vec![
-                p.pledge_id.clone(),
+                p.pledge_id.to_string(),
                 p.pledger.clone(),
                 if p.claims_new_money { "yes".into() } else { "no".into() },
                 amount(&p.pledged),
@@ -187,7 +187,7 @@ fn inkind_rows(rep: &Report) -> Vec<Vec<String>> {
         .iter()
         .map(|k| {
             vec![
-                k.pledge_id.clone(),
+                k.pledge_id.to_string(),
                 format!("{} {}", amount(&k.pledged), k.currency),
                 amount(&k.delivered),
                 percent(&k.share),
