@@ -89,24 +89,23 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     let http_limits = crate::server::HttpLimits {
         max_connections: a.max_connections,
         header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
+        grace: std::time::Duration::from_millis(a.request_timeout_ms),
     };
-    // One shutdown for the whole process; every listener and task below holds a child token.
+    // The root of the token tree, its signal handlers installed before the listening line is printed;
+    // every listener and task below holds a child of it, and `drain` stops them in the drain order.
     let shutdown = crate::server::shutdown_token();
     let mut listeners = Vec::new();
-    let spawn_http = |l: tokio::net::TcpListener, router: axum::Router| {
-        let (tls, limits, stop) = (http_tls.clone(), http_limits.clone(), shutdown.child_token());
-        tokio::spawn(async move {
-            let r = crate::server::serve_http(l, router, tls, limits, stop.cancelled_owned()).await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "HTTP listener stopped");
-            }
+    let spawn_http = |name: &'static str, l: tokio::net::TcpListener, router: axum::Router| {
+        let (tls, limits) = (http_tls.clone(), http_limits.clone());
+        crate::server::spawn_listener(&shutdown, name, move |stop| async move {
+            Ok(crate::server::serve_http(l, router, tls, limits, stop.cancelled_owned()).await?)
         })
     };
     let http = match &a.http {
         Some(h) => {
             let l = tokio::net::TcpListener::bind(h).await.with_context(|| format!("binding --http {h}"))?;
             let http_addr = l.local_addr()?;
-            listeners.push(spawn_http(l, crate::web::router(ledger.clone())));
+            listeners.push(spawn_http("http", l, crate::web::router(ledger.clone())));
             Some(http_addr.to_string())
         }
         None => None,
@@ -115,7 +114,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         Some(m) => {
             let l = tokio::net::TcpListener::bind(m).await.with_context(|| format!("binding --metrics {m}"))?;
             let addr = l.local_addr()?.to_string();
-            listeners.push(spawn_http(l, crate::web::metrics_router(ledger.clone())));
+            listeners.push(spawn_http("metrics", l, crate::web::metrics_router(ledger.clone())));
             Some(addr)
         }
         None => None,
@@ -173,15 +172,12 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
             _ => None,
         },
     };
-    // The drain order: stop accepting and finish in-flight requests on every port, then drain the
-    // sequencer, sign the final checkpoint and close the store.
-    let served = crate::server::serve_grpc(listener, ledger.clone(), settings, shutdown.clone()).await;
-    shutdown.cancel();
-    for l in listeners {
-        let _ = l.await;
-    }
-    crate::server::close(ledger).await?;
-    served
+    let grace = settings.request_timeout;
+    let l = ledger.clone();
+    listeners.push(crate::server::spawn_listener(&shutdown, "grpc", move |stop| {
+        crate::server::serve_grpc(listener, l, settings, stop)
+    }));
+    crate::server::drain(&shutdown, listeners, ledger, grace).await
 }
 
 pub(super) async fn health(a: HealthArgs, json: bool) -> Result<()> {
