@@ -147,36 +147,86 @@ pub struct ServeConfig {
     pub high_water: Option<PathBuf>,
 }
 
+/// Where a new server keeps its data unless told otherwise.
+const DEFAULT_DATA_DIR: &str = "./accord-data";
+
 impl Default for ServeConfig {
+    /// The built-in defaults. Each is written once, by the layer that uses it — the ledger's in
+    /// [`crate::log::Options::new`] and [`crate::log::Limits`], the transport's in
+    /// [`crate::server::Settings`] — and read from there; only the settings no lower layer knows (addresses,
+    /// origin, files) are spelled here. The help text, the TOML file and docs/OPERATIONS.md are checked
+    /// against this (tests below).
     fn default() -> Self {
+        let ledger = crate::log::Options::new(DEFAULT_DATA_DIR);
+        let server = crate::server::Settings::default();
         Self {
-            data_dir: PathBuf::from("./accord-data"),
+            data_dir: ledger.data_dir.clone(),
             listen: "127.0.0.1:50051".into(),
             http: None,
             metrics: None,
             origin: "accord.localhost/ledger".into(),
-            sync: "full".into(),
-            readers: 8,
-            max_payload_bytes: 64 * 1024,
-            max_signatures: 32,
-            max_batch: 1024,
-            queue_depth: 1024,
-            max_concurrent_requests: 512,
-            request_timeout_ms: 30_000,
-            rate_per_key: 0,
-            rate_burst: 0,
-            rate_per_client: 0,
-            max_connections: 1024,
-            max_streams_per_connection: 100,
-            request_body_timeout_ms: 10_000,
-            header_read_timeout_ms: 10_000,
-            party_rates: BTreeMap::new(),
+            sync: if ledger.synchronous_full { "full" } else { "normal" }.into(),
+            readers: ledger.readers,
+            max_payload_bytes: ledger.limits.max_payload_bytes,
+            max_signatures: ledger.limits.max_signatures,
+            max_batch: ledger.limits.max_batch,
+            queue_depth: ledger.limits.queue_depth,
+            max_concurrent_requests: server.max_concurrent_requests,
+            request_timeout_ms: millis(server.request_timeout),
+            rate_per_key: server.rates.per_key,
+            rate_burst: server.rates.burst,
+            rate_per_client: server.rates.per_client,
+            max_connections: server.max_connections,
+            max_streams_per_connection: server.max_streams_per_connection,
+            request_body_timeout_ms: millis(server.request_body_timeout),
+            header_read_timeout_ms: millis(server.header_read_timeout),
+            party_rates: server.rates.parties.clone(),
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
             require_client_cert: false,
             witnesses: Vec::new(),
-            high_water: None,
+            high_water: ledger.high_water.clone(),
+        }
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl ServeConfig {
+    /// How to open the ledger with these settings (the caller decides the origin of an existing ledger).
+    pub fn ledger_options(&self) -> crate::log::Options {
+        let mut o = crate::log::Options::new(&self.data_dir);
+        o.high_water = self.high_water.clone();
+        o.origin = Some(self.origin.clone());
+        o.synchronous_full = self.sync == "full";
+        o.readers = self.readers;
+        o.limits.max_payload_bytes = self.max_payload_bytes;
+        o.limits.max_signatures = self.max_signatures;
+        o.limits.max_batch = self.max_batch;
+        o.limits.queue_depth = self.queue_depth;
+        o
+    }
+
+    /// The transport settings, without TLS (whose files the caller reads).
+    pub fn server_settings(&self) -> crate::server::Settings {
+        let defaults = crate::server::Settings::default();
+        let mut rates = defaults.rates.clone();
+        rates.per_key = self.rate_per_key;
+        rates.burst = self.rate_burst;
+        rates.parties = self.party_rates.clone();
+        rates.per_client = self.rate_per_client;
+        crate::server::Settings {
+            max_concurrent_requests: self.max_concurrent_requests,
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            max_connections: self.max_connections,
+            max_streams_per_connection: self.max_streams_per_connection,
+            request_body_timeout: std::time::Duration::from_millis(self.request_body_timeout_ms),
+            header_read_timeout: std::time::Duration::from_millis(self.header_read_timeout_ms),
+            rates,
+            ..defaults
         }
     }
 }
@@ -348,6 +398,53 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 25, "only {checked} settings seen");
+    }
+
+    /// One set of defaults: no flags and no environment, or an empty TOML file, resolve to
+    /// [`ServeConfig::default`]; and that, handed to the layers, gives exactly their own defaults (which it
+    /// is read from), so a mis-wired setting shows here.
+    #[test]
+    fn clap_toml_and_layer_defaults_agree() {
+        use clap::{Args as _, FromArgMatches as _};
+        let cmd = FileConfig::augment_args(clap::Command::new("serve").no_binary_name(true));
+        let none: [&str; 0] = [];
+        let flags = FileConfig::from_arg_matches(&cmd.try_get_matches_from(none).unwrap()).unwrap();
+        let file: FileConfig = toml::from_str("").unwrap();
+        let d = ServeConfig::default();
+        assert_eq!(resolve(&flags, &FileConfig::default()).unwrap(), d, "clap");
+        assert_eq!(resolve(&Overrides::default(), &file).unwrap(), d, "toml");
+        assert_eq!(format!("{:?}", d.server_settings()), format!("{:?}", crate::server::Settings::default()));
+        let (o, want) = (d.ledger_options(), crate::log::Options::new("./accord-data"));
+        assert_eq!(format!("{:?}", o.limits), format!("{:?}", want.limits));
+        assert_eq!(
+            (o.readers, o.synchronous_full, &o.data_dir, &o.high_water),
+            (want.readers, want.synchronous_full, &want.data_dir, &want.high_water)
+        );
+    }
+
+    /// The configuration table of docs/OPERATIONS.md states the defaults [`ServeConfig::default`] has.
+    #[test]
+    fn documented_defaults_are_the_real_ones() {
+        let doc = include_str!("../docs/OPERATIONS.md");
+        let defaults = serde_json::to_value(ServeConfig::default()).unwrap();
+        let mut checked = 0;
+        for row in doc.lines().filter(|l| l.starts_with("| `")) {
+            // | key (TOML) | flag | environment | default | meaning |
+            let cols: Vec<&str> = row.split('|').map(str::trim).collect();
+            let (Some(key), Some(stated)) = (cols.get(1), cols.get(4)) else { continue };
+            let Some(real) = key.strip_prefix('`').and_then(|k| k.strip_suffix('`')).and_then(|k| defaults.get(k))
+            else {
+                continue; // another table, or a row for several keys
+            };
+            // `0` (off) states 0; off, none, 2 × rate are words for an unset value.
+            let (Some(stated), false) = (stated.split('`').nth(1), real.is_null()) else { continue };
+            match real {
+                serde_json::Value::String(r) => assert_eq!(stated, r, "{key}"),
+                r => assert_eq!(stated, r.to_string(), "{key}"),
+            }
+            checked += 1;
+        }
+        assert!(checked >= 18, "only {checked} documented defaults seen");
     }
 
     #[test]

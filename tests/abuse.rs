@@ -215,7 +215,8 @@ async fn http_port_cuts_slowloris_and_caps_connections() {
     let s = TestServer::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let limits = HttpLimits { max_connections: 8, header_read_timeout: Duration::from_millis(700) };
+    let limits =
+        HttpLimits { max_connections: 8, header_read_timeout: Duration::from_millis(700), ..Default::default() };
     tokio::spawn(accord::server::serve_http(
         listener,
         accord::web::router(s.ledger.clone()),

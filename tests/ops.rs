@@ -275,6 +275,48 @@ fn one_sigterm_stops_every_port_once_and_cleanly() {
     }
 }
 
+/// A client following the entry stream does not hold the shutdown open: the stream's task holds a child of
+/// the shutdown token, so SIGTERM ends the stream with UNAVAILABLE and the process drains and exits cleanly
+/// at once, not after the grace period (nor never, as when the stream kept its connection open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_a_followed_entry_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--json", "--log", "info", "serve", "--listen", "127.0.0.1:0", "--origin", ORIGIN, "--data-dir"])
+        .arg(tmp.path().join("d"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let url = format!("http://{}", v["listening"].as_str().unwrap());
+    let mut raw = accord::pb::ledger_service_client::LedgerServiceClient::connect(url).await.unwrap();
+    let req = accord::pb::StreamEntriesRequest { start_index: 0, end_index: 0, follow: true };
+    let mut stream = raw.stream_entries(req).await.unwrap().into_inner();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("the followed stream was still open 10 s after SIGTERM");
+    match end {
+        Err(s) => assert_eq!(s.code(), tonic::Code::Unavailable, "{s:?}"),
+        Ok(m) => panic!("the stream ended without saying why: {m:?}"),
+    }
+    let exited = tokio::task::spawn_blocking(move || {
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        (child.wait().unwrap(), stderr)
+    });
+    let (status, stderr) = tokio::time::timeout(Duration::from_secs(10), exited)
+        .await
+        .expect("the server did not stop within 10 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stderr.matches("server stopped").count(), 1, "{stderr}");
+    assert!(!stderr.contains("ERROR") && !stderr.contains("grace"), "an unclean stop:\n{stderr}");
+}
+
 /// The checkpoint age in /metrics is measured on the ledger's integration clock, the clock that dates the
 /// checkpoints, not on the host's wall clock: a ledger whose clock runs at 2020-01-01 reports an age of
 /// seconds, where reading the wall clock would have made it six years.

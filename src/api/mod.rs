@@ -56,6 +56,9 @@ pub struct LedgerApi {
     ledger: Arc<Ledger>,
     limiter: Arc<limits::RateLimiter>,
     require_client_cert: bool,
+    /// Cancelled when the server drains: followed entry streams end (with UNAVAILABLE) instead of holding
+    /// the shutdown open.
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl LedgerApi {
@@ -63,7 +66,17 @@ impl LedgerApi {
         Self::with_limits(ledger, limits::RateLimiter::default())
     }
     pub fn with_limits(ledger: Arc<Ledger>, limiter: limits::RateLimiter) -> Self {
-        Self { ledger, limiter: Arc::new(limiter), require_client_cert: false }
+        Self {
+            ledger,
+            limiter: Arc::new(limiter),
+            require_client_cert: false,
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+    /// Streams end when `shutdown` is cancelled (the server's drain), so none holds the shutdown open.
+    pub fn with_shutdown(mut self, shutdown: tokio_util::sync::CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
     /// Submissions need a verified TLS client certificate (reads stay public).
     pub fn require_client_cert(mut self, on: bool) -> Self {
@@ -363,6 +376,7 @@ impl LedgerService for LedgerApi {
         }
         let ledger = self.ledger.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             let mut next = req.start_index;
             let end = if req.end_index == 0 { u64::MAX } else { req.end_index };
@@ -399,6 +413,10 @@ impl LedgerService for LedgerApi {
                 tokio::select! {
                     changed = watch.changed() => if changed.is_err() { return },
                     _ = tx.closed() => return,
+                    _ = shutdown.cancelled() => {
+                        let _ = tx.send(Err(Status::unavailable("the server is shutting down; resume from the last index received"))).await;
+                        return;
+                    }
                 }
             }
         });

@@ -48,18 +48,8 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     }
     let new_ledger_with_existing_key = a.new_ledger_with_existing_key;
     let a = cfg;
-    let mut opts = Options::new(&a.data_dir);
-    opts.high_water = a.high_water.clone();
+    let mut opts = a.ledger_options();
     opts.new_ledger_with_existing_key = new_ledger_with_existing_key;
-    opts.origin = Some(a.origin.clone());
-    opts.synchronous_full = a.sync == "full";
-    opts.readers = a.readers;
-    opts.limits = crate::log::Limits {
-        max_payload_bytes: a.max_payload_bytes,
-        max_signatures: a.max_signatures,
-        max_batch: a.max_batch,
-        queue_depth: a.queue_depth,
-    };
     let existing = a.data_dir.join(crate::log::KEY_FILE).exists();
     if existing {
         opts.origin = None; // an existing ledger keeps its own origin
@@ -86,27 +76,31 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         Some((c, k)) => Some(crate::server::http_tls_config(c, k)?),
         None => None,
     };
-    let http_limits = crate::server::HttpLimits {
-        max_connections: a.max_connections,
-        header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
-    };
-    // One shutdown for the whole process; every listener and task below holds a child token.
+    let mut settings = a.server_settings();
+    if let Some((cert_pem, key_pem)) = tls_files {
+        let client_ca_pem = match &a.tls_client_ca {
+            Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+            None => None,
+        };
+        let require_client_cert = a.require_client_cert;
+        settings.tls = Some(crate::server::TlsSettings { cert_pem, key_pem, client_ca_pem, require_client_cert });
+    }
+    let http_limits = crate::server::HttpLimits::from(&settings);
+    // The root of the token tree, its signal handlers installed before the listening line is printed;
+    // every listener and task below holds a child of it, and `drain` stops them in the drain order.
     let shutdown = crate::server::shutdown_token();
     let mut listeners = Vec::new();
-    let spawn_http = |l: tokio::net::TcpListener, router: axum::Router| {
-        let (tls, limits, stop) = (http_tls.clone(), http_limits.clone(), shutdown.child_token());
-        tokio::spawn(async move {
-            let r = crate::server::serve_http(l, router, tls, limits, stop.cancelled_owned()).await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "HTTP listener stopped");
-            }
+    let spawn_http = |name: &'static str, l: tokio::net::TcpListener, router: axum::Router| {
+        let (tls, limits) = (http_tls.clone(), http_limits.clone());
+        crate::server::spawn_listener(&shutdown, name, move |stop| async move {
+            Ok(crate::server::serve_http(l, router, tls, limits, stop.cancelled_owned()).await?)
         })
     };
     let http = match &a.http {
         Some(h) => {
             let l = tokio::net::TcpListener::bind(h).await.with_context(|| format!("binding --http {h}"))?;
             let http_addr = l.local_addr()?;
-            listeners.push(spawn_http(l, crate::web::router(ledger.clone())));
+            listeners.push(spawn_http("http", l, crate::web::router(ledger.clone())));
             Some(http_addr.to_string())
         }
         None => None,
@@ -115,7 +109,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         Some(m) => {
             let l = tokio::net::TcpListener::bind(m).await.with_context(|| format!("binding --metrics {m}"))?;
             let addr = l.local_addr()?.to_string();
-            listeners.push(spawn_http(l, crate::web::metrics_router(ledger.clone())));
+            listeners.push(spawn_http("metrics", l, crate::web::metrics_router(ledger.clone())));
             Some(addr)
         }
         None => None,
@@ -145,43 +139,12 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
             }
         });
     }
-    let settings = crate::server::Settings {
-        max_concurrent_requests: a.max_concurrent_requests,
-        request_timeout: std::time::Duration::from_millis(a.request_timeout_ms),
-        rates: crate::api::limits::RateSettings {
-            per_key: a.rate_per_key,
-            burst: a.rate_burst,
-            parties: a.party_rates.clone(),
-            per_client: a.rate_per_client,
-            max_buckets: crate::api::limits::DEFAULT_MAX_BUCKETS,
-        },
-        max_connections: a.max_connections,
-        max_streams_per_connection: a.max_streams_per_connection,
-        request_body_timeout: std::time::Duration::from_millis(a.request_body_timeout_ms),
-        header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
-        tls: match (&a.tls_cert, &a.tls_key) {
-            (Some(c), Some(k)) => Some(crate::server::TlsSettings {
-                cert_pem: std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
-                key_pem: std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
-                client_ca_pem: a
-                    .tls_client_ca
-                    .as_ref()
-                    .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
-                    .transpose()?,
-                require_client_cert: a.require_client_cert,
-            }),
-            _ => None,
-        },
-    };
-    // The drain order: stop accepting and finish in-flight requests on every port, then drain the
-    // sequencer, sign the final checkpoint and close the store.
-    let served = crate::server::serve_grpc(listener, ledger.clone(), settings, shutdown.clone()).await;
-    shutdown.cancel();
-    for l in listeners {
-        let _ = l.await;
-    }
-    crate::server::close(ledger).await?;
-    served
+    let grace = settings.request_timeout;
+    let l = ledger.clone();
+    listeners.push(crate::server::spawn_listener(&shutdown, "grpc", move |stop| {
+        crate::server::serve_grpc(listener, l, settings, stop)
+    }));
+    crate::server::drain(&shutdown, listeners, ledger, grace).await
 }
 
 pub(super) async fn health(a: HealthArgs, json: bool) -> Result<()> {

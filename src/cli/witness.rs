@@ -43,8 +43,10 @@ pub async fn run(c: WitnessCommand, json: bool) -> Result<()> {
     let w = Arc::new(crate::witness::Witness::open(Cosigner::new(&name, key), logs, &a.state)?);
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
-    // Handlers installed before the address is printed, so a SIGTERM right after it stops cleanly.
-    let stop = crate::server::shutdown_signal();
+    // The root token, its handlers installed before the address is printed, so a SIGTERM right after it
+    // stops cleanly; the endpoint holds a child of it.
+    let root = crate::server::shutdown_token();
+    let stop = root.child_token().cancelled_owned();
     if json {
         println!("{}", json!({"listening": addr.to_string(), "name": name, "verifier_key": w.verifier_key()}));
     } else {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use super::Settings;
 
@@ -17,18 +18,24 @@ pub struct HttpLimits {
     /// Request headers (and a TLS handshake) must arrive within this; idle keep-alive connections are
     /// closed after it too.
     pub header_read_timeout: Duration,
+    /// At shutdown, requests in flight get this long to finish (the per-request deadline) before their
+    /// connections are dropped.
+    pub grace: Duration,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        let s = Settings::default();
-        Self { max_connections: s.max_connections, header_read_timeout: s.header_read_timeout }
+        Self::from(&Settings::default())
     }
 }
 
 impl From<&Settings> for HttpLimits {
     fn from(s: &Settings) -> Self {
-        Self { max_connections: s.max_connections, header_read_timeout: s.header_read_timeout }
+        Self {
+            max_connections: s.max_connections,
+            header_read_timeout: s.header_read_timeout,
+            grace: s.request_timeout,
+        }
     }
 }
 
@@ -53,7 +60,9 @@ pub fn http_tls_config(cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<tokio
 }
 
 /// Serve an axum router over HTTP/1.1 (TLS when `tls` is given) on `listener` until `shutdown` completes,
-/// with a connection cap and a header-read deadline, so slow or idle clients cannot hold the port.
+/// with a connection cap and a header-read deadline, so slow or idle clients cannot hold the port. At
+/// shutdown the port stops accepting, every open connection finishes the request it is serving and
+/// closes, and this returns once all have closed (at most [`HttpLimits::grace`] later).
 pub async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
@@ -62,6 +71,8 @@ pub async fn serve_http(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let conns = Arc::new(Semaphore::new(limits.max_connections));
+    // The connections' own token: cancelled once the port stops accepting.
+    let closing = CancellationToken::new();
     let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()).http1_only();
     builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
     let builder = Arc::new(builder);
@@ -77,7 +88,7 @@ pub async fn serve_http(
                     continue;
                 }
             },
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => break,
         };
         let Ok(permit) = conns.clone().try_acquire_owned() else {
             crate::metrics::metrics().connection_refused("http");
@@ -85,20 +96,47 @@ pub async fn serve_http(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (tls, router, builder, handshake) =
-            (tls.clone(), router.clone(), builder.clone(), limits.header_read_timeout);
+        let (tls, router, builder, handshake, closing) =
+            (tls.clone(), router.clone(), builder.clone(), limits.header_read_timeout, closing.clone());
         tokio::spawn(async move {
             let _permit = permit;
             let service = hyper_util::service::TowerToHyperService::new(router);
             match tls {
                 Some(acceptor) => {
-                    let Ok(Ok(stream)) = tokio::time::timeout(handshake, acceptor.accept(tcp)).await else { return };
-                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                    let accept = tokio::time::timeout(handshake, acceptor.accept(tcp));
+                    let Some(Ok(Ok(stream))) = closing.run_until_cancelled(accept).await else { return };
+                    serve_connection(&builder, stream, service, &closing).await;
                 }
-                None => {
-                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service).await;
-                }
+                None => serve_connection(&builder, tcp, service, &closing).await,
             }
         });
+    }
+    drop(listener);
+    closing.cancel();
+    // Every connection holds a permit until it has closed: having them all back means all are done.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(limits.grace, conns.acquire_many(all)).await.is_err() {
+        tracing::warn!(grace = ?limits.grace, "HTTP requests still in flight after the grace period are dropped");
+    }
+    Ok(())
+}
+
+/// Serve one connection; when `closing` is cancelled, finish the request in flight and close it.
+async fn serve_connection<T>(
+    builder: &hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    io: T,
+    service: hyper_util::service::TowerToHyperService<axum::Router>,
+    closing: &CancellationToken,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = closing.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }

@@ -1,10 +1,10 @@
 //! Transport: the gRPC server with health and reflection, bound to a listener the caller gives, stopped by
 //! a cancellation token the caller holds ([`shutdown_token`]: ctrl-c/SIGTERM, once for the whole process;
-//! a channel in tests). No business logic here.
+//! a channel in tests), in the one drain order of [`drain`]. No business logic here.
 //!
 //! This file holds the settings and the gRPC server; `admission.rs` the request slots and body budget,
 //! `connection.rs` the connection cap, `observe.rs` spans and metrics, `health.rs` the health service,
-//! `shutdown.rs` the shutdown token and the ledger's close, `http_ports.rs` the HTTP ports.
+//! `shutdown.rs` the shutdown token and the drain order, `http_ports.rs` the HTTP ports.
 mod admission;
 mod connection;
 mod health;
@@ -14,7 +14,7 @@ mod shutdown;
 
 pub use http_ports::{http_tls_config, serve_http, HttpLimits};
 pub use observe::method_label;
-pub use shutdown::{close, shutdown_signal, shutdown_token};
+pub use shutdown::{close, drain, shutdown_signal, shutdown_token, spawn_listener, Listener};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -109,30 +109,31 @@ pub async fn run(
     run_with(listener, ledger, Settings::default(), shutdown).await
 }
 
-/// Serve the ledger on `listener` until `shutdown` completes, then close the ledger: in-flight
-/// submissions finish, the sequencer drains and the database is closed.
+/// Serve the ledger on `listener` until `shutdown` completes, then [`drain`]: in-flight requests finish,
+/// the sequencer drains and the database is closed.
 pub async fn run_with(
     listener: TcpListener,
     ledger: Arc<Ledger>,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
+    let root = CancellationToken::new();
+    let cancel = root.clone();
     tokio::spawn(async move {
         tokio::select! {
             _ = shutdown => cancel.cancel(),
             _ = cancel.cancelled() => {}
         }
     });
-    let served = serve_grpc(listener, ledger.clone(), settings, token.clone()).await;
-    token.cancel();
-    close(ledger).await?;
-    served
+    let grace = settings.request_timeout;
+    let l = ledger.clone();
+    let grpc = spawn_listener(&root, "grpc", move |stop| serve_grpc(listener, l, settings, stop));
+    drain(&root, vec![grpc], ledger, grace).await
 }
 
-/// Serve gRPC on `listener` until `shutdown` is cancelled, then finish the requests in flight. The ledger
-/// stays open: the caller closes it (with [`close`]) once every other listener has stopped too.
+/// Serve gRPC on `listener` until `shutdown` is cancelled, then finish the requests in flight. The health
+/// task and followed entry streams hold children of `shutdown`. The ledger stays open: [`drain`] closes it
+/// once every other listener has stopped too.
 pub async fn serve_grpc(
     listener: TcpListener,
     ledger: Arc<Ledger>,
@@ -147,10 +148,13 @@ pub async fn serve_grpc(
         .build_v1()?;
     let limiter = crate::api::limits::RateLimiter::new(settings.rates.clone());
     let require_cert = settings.tls.as_ref().is_some_and(|t| t.require_client_cert);
-    let api =
-        LedgerServiceServer::new(LedgerApi::with_limits(ledger.clone(), limiter).require_client_cert(require_cert))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let api = LedgerServiceServer::new(
+        LedgerApi::with_limits(ledger.clone(), limiter)
+            .require_client_cert(require_cert)
+            .with_shutdown(shutdown.child_token()),
+    )
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let coalition =
         CoalitionServiceServer::new(CoalitionApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let reports = ReportServiceServer::new(ReportApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
