@@ -122,11 +122,10 @@ fn standing<T: Message + Default>(r: &dyn Source, kind: &str, plan: &str) -> Res
 
 /// The party that publishes an export of the plan (IATI's reporting organisation, OCDS's publisher): the
 /// first of its signatories with the secretariat role, else any party with that role.
-fn publisher(plan: &pb::PlanCreated, gov: &Governance, export: &str) -> Result<String> {
+fn publisher<'a>(signatories: impl Iterator<Item = &'a str>, gov: &Governance, export: &str) -> Result<String> {
     let is_secretariat = |id: &String| gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == "secretariat"));
-    plan.signatories
-        .iter()
-        .map(|s| s.party_id.to_string())
+    signatories
+        .map(str::to_string)
         .chain(gov.parties.values().map(|p| p.party_id.to_string()))
         .find(is_secretariat)
         .ok_or_else(|| {

@@ -112,7 +112,7 @@ impl<'a> Export<'a> {
 
         // One file, one reporting organisation (IATI's publishing rule): the plan's secretariat reports every
         // activity as a secondary reporter, on the parties' behalf, from their signed statements.
-        let reporter = super::publisher(&plan, &gov, "IATI")?;
+        let reporter = super::publisher(plan.signatories.iter().map(|s| s.party_id.as_str()), &gov, "IATI")?;
         let reporter_p = gov.parties.get(&reporter);
         let reporter_name = reporter_p.map(|p| p.name.clone()).unwrap_or_else(|| reporter.clone());
         let reporter_type =

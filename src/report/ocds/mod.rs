@@ -32,6 +32,7 @@
 //! This file holds the package and what its releases share; `release.rs` builds one release.
 mod release;
 
+use accord_domain::statement as ds;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -116,12 +117,12 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
     let plan_id = rep.plan.plan_id.as_str();
     let plan_s =
         r.subject(book::PLAN, plan_id)?.ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
-    let plan: pb::PlanCreated = plan_s.decode()?;
+    let plan: ds::PlanCreated = plan_s.parsed()?;
     let gov = r.governance()?;
-    let secretariat = super::publisher(&plan, &gov, "OCDS")?;
+    let secretariat = super::publisher(plan.signatories.iter().map(|s| s.party_id.as_str()), &gov, "OCDS")?;
     // Every commitment, withdrawn ones too (their process is kept, marked cancelled).
-    let commitments: Vec<(Subject, pb::CommitmentSigned)> =
-        r.scan(book::COMMITMENT, plan_id)?.into_iter().map(|s| s.decode().map(|c| (s, c))).collect::<Result<_>>()?;
+    let commitments: Vec<(Subject, ds::CommitmentSigned)> =
+        r.scan(book::COMMITMENT, plan_id)?.into_iter().map(|s| s.parsed().map(|c| (s, c))).collect::<Result<_>>()?;
     if commitments.is_empty() {
         // A release package holds one or more releases, and a process is a commitment.
         return Err(Error::precondition(
@@ -133,8 +134,8 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
         ));
     }
     // Every transaction (reversed ones too: their reversal is named in the contract's amendments).
-    let transactions: Vec<(Subject, pb::TransactionRecorded)> =
-        r.scan(book::TRANSACTION, plan_id)?.into_iter().map(|s| s.decode().map(|t| (s, t))).collect::<Result<_>>()?;
+    let transactions: Vec<(Subject, ds::TransactionRecorded)> =
+        r.scan(book::TRANSACTION, plan_id)?.into_iter().map(|s| s.parsed().map(|t| (s, t))).collect::<Result<_>>()?;
     let ctx = Ctx {
         r,
         rep,
@@ -169,10 +170,10 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
 struct Ctx<'a> {
     r: &'a dyn Source,
     rep: &'a Report,
-    plan: &'a pb::PlanCreated,
+    plan: &'a ds::PlanCreated,
     gov: &'a crate::domain::Governance,
     secretariat: &'a str,
-    transactions: &'a [(Subject, pb::TransactionRecorded)],
+    transactions: &'a [(Subject, ds::TransactionRecorded)],
     origin: &'a str,
     tree_size: u64,
     date: String,

@@ -6,18 +6,22 @@ use serde_json::{json, Map, Value};
 
 use super::{amendment, datetime, milestone_status, ocid_prefix, put, value, Ctx};
 use crate::domain::book::{self, Subject};
+use crate::domain::money::Amount;
 use crate::error::Result;
-use crate::pb;
+use accord_domain::statement as ds;
+
+/// A pledge a commitment draws on: its id, the pledge (None when not found) and the amount allocated.
+type Drawn = (String, Option<ds::PledgeAnnounced>, Amount);
 
 impl Ctx<'_> {
     /// The contracting process of one commitment.
-    pub(super) fn release(&self, s: &Subject, c: &pb::CommitmentSigned) -> Result<Value> {
+    pub(super) fn release(&self, s: &Subject, c: &ds::CommitmentSigned) -> Result<Value> {
         let withdrawn = s.tally.withdrawn;
         let pledges = self.drawn_pledges(c)?;
-        let txns: Vec<&(Subject, pb::TransactionRecorded)> = self
+        let txns: Vec<&(Subject, ds::TransactionRecorded)> = self
             .transactions
             .iter()
-            .filter(|(_, t)| t.commitment_id == s.id && matches!(t.transaction_type, 3 | 7))
+            .filter(|(_, t)| t.commitment_id.as_deref() == Some(s.id.as_str()) && t.transaction_type.pays_out())
             .collect();
         let parties = self.parties(c, &pledges, &txns);
         let planning = self.planning(s, &pledges);
@@ -69,14 +73,14 @@ impl Ctx<'_> {
 
     /// The pledges a commitment draws on, with the amount allocated from each (a pledge not found is named
     /// by its id alone).
-    fn drawn_pledges(&self, c: &pb::CommitmentSigned) -> Result<Vec<(String, pb::PledgeAnnounced, pb::Money)>> {
-        let mut pledges: Vec<(String, pb::PledgeAnnounced, pb::Money)> = Vec::new();
+    fn drawn_pledges(&self, c: &ds::CommitmentSigned) -> Result<Vec<Drawn>> {
+        let mut pledges: Vec<Drawn> = Vec::new();
         for a in &c.allocations {
-            let p: pb::PledgeAnnounced = match self.r.subject(book::PLEDGE, &a.pledge_id)? {
-                Some(ps) => ps.decode()?,
-                None => pb::PledgeAnnounced { pledge_id: a.pledge_id.to_string(), ..Default::default() },
+            let p: Option<ds::PledgeAnnounced> = match self.r.subject(book::PLEDGE, &a.pledge_id)? {
+                Some(ps) => Some(ps.parsed()?),
+                None => None,
             };
-            pledges.push((a.pledge_id.to_string(), p, a.amount.clone().unwrap_or_default()));
+            pledges.push((a.pledge_id.to_string(), p, a.amount.clone()));
         }
 
         Ok(pledges)
@@ -87,15 +91,15 @@ impl Ctx<'_> {
     /// payers and payees of the payments not reversed.
     fn parties(
         &self,
-        c: &pb::CommitmentSigned,
-        pledges: &[(String, pb::PledgeAnnounced, pb::Money)],
-        txns: &[&(Subject, pb::TransactionRecorded)],
+        c: &ds::CommitmentSigned,
+        pledges: &[Drawn],
+        txns: &[&(Subject, ds::TransactionRecorded)],
     ) -> Vec<Value> {
         let rep = self.rep;
         let mut roles: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
         roles.entry(self.secretariat.to_string()).or_default().extend(["buyer", "procuringEntity"]);
         for (_, p, _) in pledges {
-            if !p.pledger_id.is_empty() {
+            if let Some(p) = p {
                 roles.entry(p.pledger_id.to_string()).or_default().insert("funder");
             }
         }
@@ -104,7 +108,7 @@ impl Ctx<'_> {
         for (ts, t) in txns {
             if !ts.tally.reversed {
                 roles.entry(t.provider_id.to_string()).or_default().insert("payer");
-                roles.entry(t.receiver_id.clone()).or_default().insert("payee");
+                roles.entry(t.receiver_id.as_deref().unwrap_or_default().to_string()).or_default().insert("payee");
             }
         }
         let donors: BTreeMap<&str, &crate::report::FlowRow> =
@@ -139,7 +143,7 @@ impl Ctx<'_> {
     }
 
     /// Planning: the allocations from the pledges are the budget of this process; their milestones.
-    fn planning(&self, s: &Subject, pledges: &[(String, pb::PledgeAnnounced, pb::Money)]) -> Map<String, Value> {
+    fn planning(&self, s: &Subject, pledges: &[Drawn]) -> Map<String, Value> {
         let rep = self.rep;
         let plan_id = rep.plan.plan_id.as_str();
         let currency = rep.funding.currency.as_str();
@@ -149,7 +153,12 @@ impl Ctx<'_> {
         let lines: Vec<String> = pledges
             .iter()
             .map(|(id, p, m)| {
-                let own = p.amount.clone().unwrap_or_default();
+                let (own_value, own_currency) = p
+                    .as_ref()
+                    .and_then(|p| p.amount.as_ref())
+                    .map(|a| (a.value.to_string(), a.currency.clone()))
+                    .unwrap_or_default();
+                let pledger = p.as_ref().map(|p| p.pledger_id.to_string()).unwrap_or_default();
                 let counted = rep
                     .new_money
                     .by_pledge
@@ -159,9 +168,9 @@ impl Ctx<'_> {
                     .unwrap_or_default();
                 format!(
                     "pledge {id} by {} ({} {} pledged{counted}): {} {} allocated",
-                    self.name_of(&p.pledger_id),
-                    own.value,
-                    own.currency,
+                    self.name_of(&pledger),
+                    own_value,
+                    own_currency,
                     m.value,
                     m.currency
                 )
@@ -180,7 +189,7 @@ impl Ctx<'_> {
         if let [cur] = alloc_currencies.iter().copied().collect::<Vec<_>>().as_slice() {
             let sum = pledges
                 .iter()
-                .map(|(_, _, m)| m.value.trim().parse::<rust_decimal::Decimal>().ok())
+                .map(|(_, _, m)| Some(m.value))
                 .try_fold(rust_decimal::Decimal::ZERO, |acc, v| v.and_then(|v| acc.checked_add(v)));
             if let Some(v) = sum.and_then(|x| value(&x.normalize().to_string(), cur)) {
                 budget.insert("amount".into(), v);
@@ -222,7 +231,7 @@ impl Ctx<'_> {
         let rep = self.rep;
         let plan_id = rep.plan.plan_id.as_str();
         let currency = rep.funding.currency.as_str();
-        let period = self.plan.period.clone().unwrap_or_default();
+        let period = self.plan.period;
         let mut tender = Map::new();
         tender.insert("id".into(), plan_id.into());
         put(&mut tender, "title", self.plan.title.as_str());
@@ -234,12 +243,10 @@ impl Ctx<'_> {
         tender.insert("description".into(), format!("The call for funding of plan {plan_id}{requirement}").into());
         tender.insert("status".into(), "complete".into());
         tender.insert("procuringEntity".into(), self.org(self.secretariat));
-        if !period.start.is_empty() && !period.end.is_empty() {
-            tender.insert(
-                "contractPeriod".into(),
-                json!({ "startDate": datetime(&period.start), "endDate": datetime(&period.end) }),
-            );
-        }
+        tender.insert(
+            "contractPeriod".into(),
+            json!({ "startDate": datetime(&period.start.to_string()), "endDate": datetime(&period.end.to_string()) }),
+        );
         tender
     }
 
@@ -247,11 +254,12 @@ impl Ctx<'_> {
     fn award_and_contract(
         &self,
         s: &Subject,
-        c: &pb::CommitmentSigned,
+        c: &ds::CommitmentSigned,
         withdrawn: bool,
     ) -> (Map<String, Value>, Map<String, Value>) {
         let rep = self.rep;
-        let money = c.amount.clone().unwrap_or_default();
+        let money = &c.amount;
+        let signed = c.signed_date.to_string();
         let award_id = format!("{}-award", s.id);
         let title =
             format!("Commitment {} from {} to {}", s.id, self.name_of(&c.provider_id), self.name_of(&c.recipient_id));
@@ -259,8 +267,8 @@ impl Ctx<'_> {
         a.insert("id".into(), award_id.clone().into());
         a.insert("title".into(), title.clone().into());
         a.insert("status".into(), if withdrawn { "cancelled" } else { "active" }.into());
-        put(&mut a, "date", datetime(&c.signed_date));
-        if let Some(v) = value(&money.value, &money.currency) {
+        put(&mut a, "date", datetime(&signed));
+        if let Some(v) = value(&money.value.to_string(), &money.currency) {
             a.insert("value".into(), v);
         }
         a.insert("suppliers".into(), json!([self.org(&c.recipient_id)]));
@@ -269,8 +277,8 @@ impl Ctx<'_> {
         k.insert("id".into(), s.id.clone().into());
         k.insert("awardID".into(), award_id.into());
         k.insert("title".into(), title.into());
-        if !c.finance_type.is_empty() {
-            put(&mut k, "description", format!("Finance type {} (IATI FinanceType)", c.finance_type));
+        if let Some(finance_type) = &c.finance_type {
+            put(&mut k, "description", format!("Finance type {finance_type} (IATI FinanceType)"));
         }
         k.insert("status".into(), if withdrawn { "terminated" } else { "active" }.into());
         let years: Vec<u32> = c.usage_years.iter().map(|u| u.year).collect();
@@ -280,10 +288,10 @@ impl Ctx<'_> {
                 json!({ "startDate": format!("{first:04}-01-01T00:00:00Z"), "endDate": format!("{last:04}-12-31T00:00:00Z") }),
             );
         }
-        if let Some(v) = value(&money.value, &money.currency) {
+        if let Some(v) = value(&money.value.to_string(), &money.currency) {
             k.insert("value".into(), v);
         }
-        put(&mut k, "dateSigned", datetime(&c.signed_date));
+        put(&mut k, "dateSigned", datetime(&signed));
         let tranche_ms: Vec<Value> = rep
             .tranches
             .conditions
@@ -317,7 +325,7 @@ impl Ctx<'_> {
     /// reversed transactions and the re-entries are added to `amendments`.
     fn payments(
         &self,
-        txns: &[&(Subject, pb::TransactionRecorded)],
+        txns: &[&(Subject, ds::TransactionRecorded)],
         amendments: &mut Vec<Value>,
     ) -> (Vec<Value>, bool) {
         let mut payments = Vec::new();
@@ -340,7 +348,9 @@ impl Ctx<'_> {
                 }
                 continue;
             }
-            if !t.corrects.is_empty() && !txns.iter().any(|(o, _)| o.id == t.corrects) {
+            let corrects = t.corrects.as_deref().unwrap_or_default();
+            let date = t.date.to_string();
+            if !corrects.is_empty() && !txns.iter().any(|(o, _)| o.id == corrects) {
                 // The re-entry of a transaction of another commitment: named here too.
                 update = true;
                 let mut o = Map::new();
@@ -350,32 +360,32 @@ impl Ctx<'_> {
                     .rep
                     .corrections
                     .iter()
-                    .filter(|x| x.txn_id == t.corrects)
+                    .filter(|x| x.txn_id == corrects)
                     .flat_map(|x| x.steps.iter())
                     .find(|step| step.step == "correction" && step.txn_id == ts.id)
-                    .map_or(t.date.as_str(), |step| step.date.as_str());
+                    .map_or(date.as_str(), |step| step.date.as_str());
                 put(&mut o, "date", datetime(recorded));
                 let of = self
                     .transactions
                     .iter()
-                    .find(|(o, _)| o.id == t.corrects)
-                    .map(|(_, x)| format!(" of commitment {}", x.commitment_id))
+                    .find(|(o, _)| o.id == corrects)
+                    .map(|(_, x)| format!(" of commitment {}", x.commitment_id.as_deref().unwrap_or_default()))
                     .unwrap_or_default();
                 o.insert(
                     "description".into(),
-                    format!("transaction {} corrects transaction {}{of} (reversed)", ts.id, t.corrects).into(),
+                    format!("transaction {} corrects transaction {corrects}{of} (reversed)", ts.id).into(),
                 );
                 amendments.push(Value::Object(o));
             }
-            let m = t.amount.clone().unwrap_or_default();
+            let m = &t.amount;
             let mut o = Map::new();
             o.insert("id".into(), ts.id.clone().into());
-            put(&mut o, "date", datetime(&t.date));
-            if let Some(v) = value(&m.value, &m.currency) {
+            put(&mut o, "date", datetime(&date));
+            if let Some(v) = value(&m.value.to_string(), &m.currency) {
                 o.insert("value".into(), v);
             }
             o.insert("payer".into(), self.org(&t.provider_id));
-            o.insert("payee".into(), self.org(&t.receiver_id));
+            o.insert("payee".into(), self.org(t.receiver_id.as_deref().unwrap_or_default()));
             payments.push(Value::Object(o));
         }
         (payments, update)
