@@ -60,16 +60,43 @@ fn party_pb(p: &Party) -> pb::Party {
     }
 }
 
+/// The parties of the generated coalition: a secretariat, 10 funders, 20 governments, an assessor, an
+/// auditor and a rate publisher.
+struct Cast {
+    s: Party,
+    funders: Vec<Party>,
+    govs: Vec<Party>,
+    x: Party,
+    y: Party,
+    r: Party,
+}
+
+impl Cast {
+    fn new() -> Self {
+        let mk = |id: String, roles: Vec<&'static str>| Party { id, key: crypto::generate_key(), roles };
+        let s = mk("S".into(), vec!["secretariat"]);
+        let funders: Vec<Party> = (0..10).map(|i| mk(format!("F{i:02}"), vec!["funder"])).collect();
+        let govs: Vec<Party> = (0..20).map(|i| mk(format!("G{i:02}"), vec!["partner_government"])).collect();
+        let (x, y, r) =
+            (mk("X".into(), vec!["assessor"]), mk("Y".into(), vec!["auditor"]), mk("R".into(), vec!["rate_publisher"]));
+        Cast { s, funders, govs, x, y, r }
+    }
+}
+
+/// Funders' pledges and conditions in EUR for even funders, USD for odd ones.
+fn cur(f: usize) -> &'static str {
+    if f.is_multiple_of(2) {
+        "EUR"
+    } else {
+        "USD"
+    }
+}
+
 fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
-    let mk = |id: String, roles: Vec<&'static str>| Party { id, key: crypto::generate_key(), roles };
-    let s = mk("S".into(), vec!["secretariat"]);
-    let funders: Vec<Party> = (0..10).map(|i| mk(format!("F{i:02}"), vec!["funder"])).collect();
-    let govs: Vec<Party> = (0..20).map(|i| mk(format!("G{i:02}"), vec!["partner_government"])).collect();
-    let (x, y, r) =
-        (mk("X".into(), vec!["assessor"]), mk("Y".into(), vec!["auditor"]), mk("R".into(), vec!["rate_publisher"]));
+    let c = Cast::new();
     let mut groups = Vec::new();
     let mut g = Gen { n: 0, envs: Vec::new() };
-    let founders: Vec<&Party> = std::iter::once(&s).chain(funders.iter()).collect();
+    let founders: Vec<&Party> = std::iter::once(&c.s).chain(c.funders.iter()).collect();
     let charter = Body::Charter(pb::Charter {
         name: "Benchmark coalition".into(),
         founders: founders.iter().map(|p| party_pb(p)).collect(),
@@ -78,10 +105,23 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
     });
     g.add(&founders.iter().map(|p| &p.key).collect::<Vec<_>>(), "2026-01-01", charter);
     groups.push(std::mem::take(&mut g.envs));
-    for p in govs.iter().chain([&x, &y, &r]) {
-        g.add(&[&p.key, &s.key], "2026-01-01", Body::PartyAdmitted(pb::PartyAdmitted { party: Some(party_pb(p)) }));
+    for p in c.govs.iter().chain([&c.x, &c.y, &c.r]) {
+        g.add(&[&p.key, &c.s.key], "2026-01-01", Body::PartyAdmitted(pb::PartyAdmitted { party: Some(party_pb(p)) }));
     }
     groups.push(std::mem::take(&mut g.envs));
+    rates_plans_and_goals(&mut g, &c);
+    pledges_and_conditions(&mut g, &c);
+    groups.push(std::mem::take(&mut g.envs));
+    let (commits, per_commit) = commitments(&mut g, &c, target);
+    groups.push(std::mem::take(&mut g.envs));
+    disbursements(&mut g, &c, &commits, per_commit, &mut groups);
+    progress_reports(&mut g, &c);
+    groups.push(std::mem::take(&mut g.envs));
+    groups
+}
+
+/// A EUR→USD rate for every day of 2026, then 5 plans of 4 goals each.
+fn rates_plans_and_goals(g: &mut Gen, c: &Cast) {
     for n in 0..365 {
         let fx = Body::FxRateRecorded(pb::FxRateRecorded {
             from_currency: "EUR".into(),
@@ -91,12 +131,12 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
             source: "bench".into(),
             method: "daily_reference".into(),
         });
-        g.add(&[&r.key], &day(n), fx);
+        g.add(&[&c.r.key], &day(n), fx);
     }
     for p in 0..5 {
         let id = if p == 0 { PLAN.to_string() } else { format!("PL{p}") };
         g.add(
-            &[&s.key],
+            &[&c.s.key],
             "2026-01-01",
             Body::PlanCreated(pb::PlanCreated {
                 plan_id: id.clone(),
@@ -112,7 +152,7 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
         );
         for k in 1..=4 {
             g.add(
-                &[&s.key],
+                &[&c.s.key],
                 "2026-01-01",
                 Body::GoalDefined(pb::GoalDefined {
                     goal_id: format!("{id}-G{k}"),
@@ -124,9 +164,12 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
             );
         }
     }
-    // Pledges: 10 per funder in BIG (EUR for even funders), a domestic pledge per government.
-    let cur = |f: usize| if f.is_multiple_of(2) { "EUR" } else { "USD" };
-    for (fi, f) in funders.iter().enumerate() {
+}
+
+/// Pledges: 10 per funder (each with a condition on its first), a domestic pledge per government, and the
+/// co-financing condition.
+fn pledges_and_conditions(g: &mut Gen, c: &Cast) {
+    for (fi, f) in c.funders.iter().enumerate() {
         for k in 0..10 {
             g.add(
                 &[&f.key],
@@ -172,7 +215,7 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
             }),
         );
     }
-    for gv in &govs {
+    for gv in &c.govs {
         g.add(
             &[&gv.key],
             "2026-01-20",
@@ -188,8 +231,14 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
             }),
         );
     }
+    cofinancing_condition(g, c);
+}
+
+/// The secretariat's co-financing condition: governments' own resources at least a quarter of the
+/// grants (finance type 110) each year.
+fn cofinancing_condition(g: &mut Gen, c: &Cast) {
     g.add(
-        &[&s.key],
+        &[&c.s.key],
         "2026-01-20",
         Body::ConditionDefined(pb::ConditionDefined {
             condition_id: "C-COFIN".into(),
@@ -202,19 +251,24 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
             amount_at_stake: None,
             co_financing: Some(pb::CoFinancingRule {
                 ratio: "0.25".into(),
-                party_ids: govs.iter().map(|g| g.id.clone()).collect(),
+                party_ids: c.govs.iter().map(|g| g.id.clone()).collect(),
                 finance_types: vec!["110".into()],
                 period: "year".into(),
             }),
         }),
     );
-    groups.push(std::mem::take(&mut g.envs));
+}
+
+/// 2,000 commitments (funder → government) with two tranches each, the second gated by the funder's
+/// condition, then every funder's condition assessed met. Returns each commitment (id, funder, government)
+/// and the disbursements per commitment.
+fn commitments(g: &mut Gen, cast: &Cast, target: usize) -> (Vec<(String, usize, usize)>, u64) {
     // Commitments with two tranches each, the second gated by the funder's condition.
     let per_commit = ((target.saturating_sub(1000)) / 2000).clamp(2, 1000) as u64;
     let mut commits = Vec::new();
     for c in 0..2000usize {
         let fi = c % 10;
-        let (f, gv) = (&funders[fi], &govs[(c / 10) % 20]);
+        let (f, gv) = (&cast.funders[fi], &cast.govs[(c / 10) % 20]);
         let id = format!("K{c:05}");
         // Tranche U takes the even-numbered disbursements, tranche C the odd ones.
         let half = per_commit.div_ceil(2) * 10_000;
@@ -249,9 +303,9 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
         );
         commits.push((id, fi, (c / 10) % 20));
     }
-    for f in &funders {
+    for f in &cast.funders {
         g.add(
-            &[&x.key],
+            &[&cast.x.key],
             "2026-03-31",
             Body::ConditionAssessed(pb::ConditionAssessed {
                 condition_id: format!("C-{}", f.id),
@@ -263,14 +317,23 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
             }),
         );
     }
-    groups.push(std::mem::take(&mut g.envs));
-    // Disbursements, spread over April–December, alternating tranches.
+    (commits, per_commit)
+}
+
+/// Disbursements, spread over April–December, alternating tranches: one group per round.
+fn disbursements(
+    g: &mut Gen,
+    c: &Cast,
+    commits: &[(String, usize, usize)],
+    per_commit: u64,
+    groups: &mut Vec<Vec<pb::Envelope>>,
+) {
     for k in 0..per_commit {
-        for (id, fi, gi) in &commits {
+        for (id, fi, gi) in commits {
             let d = day(95 + ((k * 7 + *fi as u64) % 270) as u32);
             let tranche = if k % 2 == 0 { "U" } else { "C" };
             g.add(
-                &[&funders[*fi].key],
+                &[&c.funders[*fi].key],
                 &d,
                 Body::TransactionRecorded(pb::TransactionRecorded {
                     txn_id: format!("T-{id}-{k}"),
@@ -278,8 +341,8 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
                     transaction_type: 3,
                     date: d.clone(),
                     amount: money(10_000, cur(*fi), &d),
-                    provider_id: funders[*fi].id.clone(),
-                    receiver_id: govs[*gi].id.clone(),
+                    provider_id: c.funders[*fi].id.clone(),
+                    receiver_id: c.govs[*gi].id.clone(),
                     tranche_id: format!("{id}-{tranche}"),
                     boundary: "incoming".into(),
                     evidence_sha256: vec![],
@@ -290,7 +353,11 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
         }
         groups.push(std::mem::take(&mut g.envs));
     }
-    for (i, gv) in govs.iter().enumerate() {
+}
+
+/// Four quarterly progress reports per government.
+fn progress_reports(g: &mut Gen, c: &Cast) {
+    for (i, gv) in c.govs.iter().enumerate() {
         for q in 0..4u32 {
             let end = ["2026-03-31", "2026-06-30", "2026-09-30", "2026-12-31"][q as usize];
             g.add(
@@ -308,9 +375,25 @@ fn generate(target: usize) -> Vec<Vec<pb::Envelope>> {
             );
         }
     }
-    groups.push(std::mem::take(&mut g.envs));
-    let _ = &y;
-    groups
+}
+
+/// The baseline: seconds to stream every entry of the latest checkpoint once.
+async fn stream_all_entries(client: &mut Client) -> f64 {
+    let cp = client.checkpoint(None).await.unwrap();
+    let t = Instant::now();
+    let mut stream = client
+        .raw()
+        .stream_entries(pb::StreamEntriesRequest { start_index: 0, end_index: cp.size, follow: false })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut n = 0u64;
+    while let Some(_e) = stream.message().await.unwrap() {
+        n += 1;
+    }
+    let stream_s = t.elapsed().as_secs_f64();
+    assert_eq!(n, cp.size);
+    stream_s
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -349,20 +432,7 @@ async fn main() {
     eprintln!("loaded {size} entries in {:.1} s", t1.elapsed().as_secs_f64());
 
     // Baseline: stream every entry once.
-    let cp = client.checkpoint(None).await.unwrap();
-    let t = Instant::now();
-    let mut stream = client
-        .raw()
-        .stream_entries(pb::StreamEntriesRequest { start_index: 0, end_index: cp.size, follow: false })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut n = 0u64;
-    while let Some(_e) = stream.message().await.unwrap() {
-        n += 1;
-    }
-    let stream_s = t.elapsed().as_secs_f64();
-    assert_eq!(n, cp.size);
+    let stream_s = stream_all_entries(&mut client).await;
 
     // The full plan report (best of 3).
     let mut report_s = f64::MAX;

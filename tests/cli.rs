@@ -1,6 +1,8 @@
 //! The README walk-through through the real `accord` binary: two founders sign a charter separately,
 //! the signatures are combined, the secretariat submits a statement, and anyone verifies it offline.
 //! Exit codes are part of the contract.
+// Scenario tests read top to bottom as one story (setup, statements, checks); split, they would scatter it (issue 12).
+#![allow(clippy::too_many_lines)]
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -12,10 +12,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
 use common::ChildGuard as Server;
 
-#[test]
-fn grpc_over_tls_with_client_certificates_for_writes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
+/// A test CA (ca.pem), a server certificate for localhost (server.pem, server.key) and a client certificate
+/// (client.pem, client.key) signed by it, written in `d`.
+fn write_test_pki(d: &std::path::Path) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(DnType::CommonName, "Accord test CA");
@@ -35,6 +34,13 @@ fn grpc_over_tls_with_client_certificates_for_writes() {
     let cli = leaf("submitter.example").signed_by(&cli_key, &ca).unwrap();
     write("client.pem", cli.pem());
     write("client.key", cli_key.serialize_pem());
+}
+
+#[test]
+fn grpc_over_tls_with_client_certificates_for_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_test_pki(d);
 
     let mut child = Command::new(BIN)
         .current_dir(d)

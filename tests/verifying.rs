@@ -159,20 +159,26 @@ fn verify(
     Ok(cosigned)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_documented_procedure_verifies_a_cosigned_bundle_without_accord_code() {
-    let (s, sec, _fun) = chartered().await;
-    let tmp = tempfile::tempdir().unwrap();
-    // A witness, in this process, on loopback; the ledger sends it every new checkpoint.
+/// A witness, in this process, on loopback, keeping its state in `dir`; the ledger sends it every new
+/// checkpoint. Returns the witness's verifier key.
+async fn start_witness(s: &TestServer, dir: &std::path::Path) -> String {
     let cosigner = Cosigner::new("witness.example/w1", crypto::generate_key());
     let wkey = cosigner.verifier_key();
     let log = StrictNoteVerifier::from_verifier_key(&s.verifier_key).unwrap();
-    let w = Arc::new(accord::witness::Witness::open(cosigner, vec![log], &tmp.path().join("w1.state")).unwrap());
+    let w = Arc::new(accord::witness::Witness::open(cosigner, vec![log], &dir.join("w1.state")).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let waddr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, accord::witness::router(w)).await });
     let target = accord::witness::WitnessTarget::parse(&format!("http://{waddr}={wkey}")).unwrap();
     tokio::spawn(accord::witness::run_sender(s.ledger.clone(), target));
+    wkey
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_procedure_verifies_a_cosigned_bundle_without_accord_code() {
+    let (s, sec, _fun) = chartered().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let wkey = start_witness(&s, tmp.path()).await;
 
     let mut c = s.client().await;
     for i in 0..4 {

@@ -103,6 +103,17 @@ async fn wait_for(mut f: impl AsyncFnMut() -> bool) {
     wait_until("witness condition", Duration::from_secs(10), async || f().await.then_some(())).await
 }
 
+/// Start the ledger in `d`, sending its checkpoints to the witnesses at `addrs` with keys `wkeys`.
+fn serve_with_witnesses(d: &Path, addrs: &[String], wkeys: &[String]) -> (Proc, serde_json::Value) {
+    let mut args =
+        vec!["serve".to_string(), "--data-dir".into(), "ledger".into(), "--listen".into(), "127.0.0.1:0".into()];
+    for (a, k) in addrs.iter().zip(wkeys) {
+        args.push("--witness".into());
+        args.push(format!("http://{a}={k}"));
+    }
+    spawn(d, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quorum_of_witnesses() {
     let tmp = tempfile::tempdir().unwrap();
@@ -115,13 +126,8 @@ async fn quorum_of_witnesses() {
     }
     let addr = |i: usize, ws: &Vec<(Proc, serde_json::Value)>| ws[i].1["listening"].as_str().unwrap().to_string();
     let wkeys: Vec<String> = ws.iter().map(|w| w.1["verifier_key"].as_str().unwrap().to_string()).collect();
-    let mut args =
-        vec!["serve".to_string(), "--data-dir".into(), "ledger".into(), "--listen".into(), "127.0.0.1:0".into()];
-    for (i, k) in wkeys.iter().enumerate() {
-        args.push("--witness".into());
-        args.push(format!("http://{}={k}", addr(i, &ws)));
-    }
-    let (_ledger, info) = spawn(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let addrs: Vec<String> = (0..ws.len()).map(|i| addr(i, &ws)).collect();
+    let (_ledger, info) = serve_with_witnesses(d, &addrs, &wkeys);
     let url = format!("http://{}", info["listening"].as_str().unwrap());
     let policy_text = format!(
         "# two of three witnesses\nlog {log_key}\nwitness A {}\nwitness B {}\nwitness C {}\ngroup two-of-three 2 A B C\nquorum two-of-three\n",

@@ -8,6 +8,8 @@
 //! the log's origin, and its root equals the recomputed root at its size — so consecutive checkpoints are
 //! consistent, being prefixes of the one recomputed tree; and two checkpoints of the same size never differ
 //! (a split view). A failure carries its evidence.
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::Serialize;
 
 use crate::crypto::{self, StrictNoteVerifier};
@@ -64,84 +66,133 @@ pub fn audit(
     let origin = log.name().to_string();
     let mut s = Summary { origin: origin.clone(), entries: entries.len() as u64, ..Default::default() };
     // 1. Numbering and integration times.
+    if !check_numbering(&entries, &mut s.findings) {
+        return s;
+    }
+    // 2. The tree, recomputed from the leaves, with the root at every size a checkpoint names.
+    let mut wanted: BTreeSet<u64> = checkpoints.iter().map(|c| c.size).collect();
+    wanted.extend(
+        extra_checkpoints.iter().filter_map(|n| crypto::open_checkpoint(n.as_bytes(), log).ok().map(|c| c.size)),
+    );
+    let (tree, roots) = recompute_tree(&entries, &wanted);
+    s.root_hash = hex::encode(tree.root());
+    // 3. Stored hashes (a database's tree_hashes table) against the recomputed ones.
+    if let Some(read) = stored_hashes {
+        check_stored_hashes(read, entries.len() as u64, &tree, &mut s);
+    }
+    // 4. Checkpoints: signature, origin, size within the log, root equal to the recomputed root.
+    check_checkpoints(log, entries.len() as u64, checkpoints, extra_checkpoints, &roots, &mut s);
+    // 5. Signatures and domain rules, replayed in order (stops at the first failure).
+    let n = entries.len();
+    if let Err(e) = crate::report::replay::MemoryBook::replay(&origin, entries, &mut progress) {
+        let index = e
+            .message
+            .split("entry ")
+            .nth(1)
+            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|t| t.parse().ok());
+        s.findings.push(Finding { index, found: e.to_string(), ..finding("replay", format!("{e}")) });
+    } else {
+        progress(n as u64);
+    }
+    s.ok = s.findings.is_empty();
+    s
+}
+
+/// Entries are numbered 0..n without gaps and their integration times never decrease; columns that
+/// disagree with their leaf are noted (at most ten). Returns false when the audit must stop here.
+fn check_numbering(entries: &[EntryRow], findings: &mut Vec<Finding>) -> bool {
     let mut last_ms = i64::MIN;
     for (i, e) in entries.iter().enumerate() {
         if e.index != i as u64 {
-            s.findings.push(Finding {
+            findings.push(Finding {
                 index: Some(i as u64),
                 expected: format!("entry {i}"),
                 found: format!("entry {}", e.index),
                 ..finding("entries", format!("entry {i} is missing or out of place (rows deleted or swapped)"))
             });
-            return s;
+            return false;
         }
         let ms = crate::pb::LogEntry::decode_ms(&e.leaf).unwrap_or(i64::MIN);
         if ms < last_ms {
-            s.findings.push(Finding {
+            findings.push(Finding {
                 index: Some(i as u64),
                 expected: format!("integrated_at_ms ≥ {last_ms}"),
                 found: ms.to_string(),
                 ..finding("integrated_at", format!("entry {i} was integrated before entry {}", i.saturating_sub(1)))
             });
-            return s;
+            return false;
         }
         last_ms = ms;
         // A column that disagrees with its leaf does not change the tree: note it and go on, so that the
         // tree and checkpoint checks still run (at most ten such findings).
-        if s.findings.len() < 10 {
-            s.findings.extend(column_mismatch(e, ms));
+        if findings.len() < 10 {
+            findings.extend(column_mismatch(e, ms));
         }
     }
-    // 2. The tree, recomputed from the leaves, with the root at every size a checkpoint names.
+    true
+}
+
+/// The tree recomputed from the leaves, and its root at every size in `wanted`.
+fn recompute_tree(entries: &[EntryRow], wanted: &BTreeSet<u64>) -> (MemoryHashes, BTreeMap<u64, [u8; 32]>) {
     let mut tree = MemoryHashes::default();
-    let mut roots = std::collections::BTreeMap::new();
-    let mut wanted: std::collections::BTreeSet<u64> = checkpoints.iter().map(|c| c.size).collect();
-    let extra: Vec<(String, Result<crypto::VerifiedCheckpoint>)> = extra_checkpoints
-        .iter()
-        .map(|n| (n.clone(), crypto::open_checkpoint(n.as_bytes(), log).map_err(Into::into)))
-        .collect();
-    wanted.extend(extra.iter().filter_map(|(_, c)| c.as_ref().ok().map(|c| c.size)));
+    let mut roots = BTreeMap::new();
     if wanted.contains(&0) {
         roots.insert(0, merkle::empty_root());
     }
-    for e in &entries {
+    for e in entries {
         tree.append(&e.leaf);
         let n = e.index.saturating_add(1);
         if wanted.contains(&n) {
             roots.insert(n, tree.root());
         }
     }
-    s.root_hash = hex::encode(tree.root());
-    // 3. Stored hashes (a database's tree_hashes table) against the recomputed ones.
-    if let Some(read) = stored_hashes {
-        match read(merkle::stored_hash_count(entries.len() as u64)) {
-            Ok(stored) => {
-                s.stored_hashes_checked = stored.len() as u64;
-                if let Some((i, (a, b))) = stored.iter().zip(tree.0.iter()).enumerate().find(|(_, (a, b))| **a != b.0) {
-                    // Stored hashes are written in integration order, so the first one that differs is at
-                    // the lowest level above the first changed leaf: the entry is the subtree's first leaf.
-                    let (level, n) = crate::merkle::split_stored_hash_index(i as u64);
-                    let leaf = n << level;
-                    let what = if level == 0 {
-                        format!("entry {leaf}'s leaf hash stored at integration differs from the hash of its leaf now")
-                    } else {
-                        format!(
-                            "stored tree hash {i} (level {level}, from entry {leaf}) differs from the recomputed one"
-                        )
-                    };
-                    s.findings.push(Finding {
-                        index: Some(leaf),
-                        expected: hex::encode(b.0),
-                        found: hex::encode(a),
-                        ..finding("tree_hashes", what)
-                    });
-                }
+    (tree, roots)
+}
+
+/// Stored hashes (a database's tree_hashes table) against the recomputed ones: the first that differs.
+fn check_stored_hashes(
+    read: &dyn Fn(u64) -> Result<Vec<[u8; 32]>>,
+    entries: u64,
+    tree: &MemoryHashes,
+    s: &mut Summary,
+) {
+    match read(merkle::stored_hash_count(entries)) {
+        Ok(stored) => {
+            s.stored_hashes_checked = stored.len() as u64;
+            if let Some((i, (a, b))) = stored.iter().zip(tree.0.iter()).enumerate().find(|(_, (a, b))| **a != b.0) {
+                // Stored hashes are written in integration order, so the first one that differs is at
+                // the lowest level above the first changed leaf: the entry is the subtree's first leaf.
+                let (level, n) = crate::merkle::split_stored_hash_index(i as u64);
+                let leaf = n << level;
+                let what = if level == 0 {
+                    format!("entry {leaf}'s leaf hash stored at integration differs from the hash of its leaf now")
+                } else {
+                    format!("stored tree hash {i} (level {level}, from entry {leaf}) differs from the recomputed one")
+                };
+                s.findings.push(Finding {
+                    index: Some(leaf),
+                    expected: hex::encode(b.0),
+                    found: hex::encode(a),
+                    ..finding("tree_hashes", what)
+                });
             }
-            Err(e) => s.findings.push(finding("tree_hashes", format!("cannot read the stored hashes: {e}"))),
         }
+        Err(e) => s.findings.push(finding("tree_hashes", format!("cannot read the stored hashes: {e}"))),
     }
-    // 4. Checkpoints: signature, origin, size within the log, root equal to the recomputed root.
-    let mut by_size: std::collections::BTreeMap<u64, (String, [u8; 32])> = std::collections::BTreeMap::new();
+}
+
+/// Every checkpoint (stored ones with their rows, then the extra ones): signed by the log key, its row
+/// agreeing with its note, within the log, its root the recomputed one, and no two of one size differing.
+fn check_checkpoints(
+    log: &StrictNoteVerifier,
+    entries: u64,
+    checkpoints: &[CheckpointRow],
+    extra_checkpoints: &[String],
+    roots: &BTreeMap<u64, [u8; 32]>,
+    s: &mut Summary,
+) {
+    let mut by_size: BTreeMap<u64, (String, [u8; 32])> = BTreeMap::new();
     let all: Vec<(String, Option<CheckpointRow>)> = checkpoints
         .iter()
         .map(|c| (c.note.clone(), Some(c.clone())))
@@ -171,65 +222,62 @@ pub fn audit(
                 });
             }
         }
-        if cp.size > entries.len() as u64 {
+        if cp.size > entries {
             s.findings.push(Finding {
                 checkpoint_size: Some(cp.size),
-                expected: format!("at most {} entries", entries.len()),
+                expected: format!("at most {entries} entries"),
                 found: cp.size.to_string(),
                 checkpoints: vec![note.clone()],
                 ..finding("checkpoint_root", "a signed checkpoint covers entries the log does not hold")
             });
             continue;
         }
-        if let Some(root) = roots.get(&cp.size) {
-            if *root != cp.root {
-                s.findings.push(Finding {
-                    checkpoint_size: Some(cp.size),
-                    expected: hex::encode(root),
-                    found: hex::encode(cp.root),
-                    checkpoints: vec![note.clone()],
-                    ..finding(
-                        "checkpoint_root",
-                        format!(
-                            "the signed root of size {} is not the root of the log's first {} leaves",
-                            cp.size, cp.size
-                        ),
-                    )
-                });
-            }
-        }
-        match by_size.get(&cp.size) {
-            Some((other, root)) if *root != cp.root => s.findings.push(Finding {
+        check_checkpoint_root(note, &cp, roots, &mut by_size, &mut s.findings);
+    }
+}
+
+/// A checkpoint within the log: its root is the recomputed root at its size, and no other checkpoint of
+/// the same size seen so far (`by_size`) has a different root (a split view).
+fn check_checkpoint_root(
+    note: &str,
+    cp: &crypto::VerifiedCheckpoint,
+    roots: &BTreeMap<u64, [u8; 32]>,
+    by_size: &mut BTreeMap<u64, (String, [u8; 32])>,
+    findings: &mut Vec<Finding>,
+) {
+    if let Some(root) = roots.get(&cp.size) {
+        if *root != cp.root {
+            findings.push(Finding {
                 checkpoint_size: Some(cp.size),
                 expected: hex::encode(root),
                 found: hex::encode(cp.root),
-                checkpoints: vec![other.clone(), note.clone()],
+                checkpoints: vec![note.to_string()],
                 ..finding(
-                    "split_view",
-                    format!("two checkpoints of size {} signed by the log key have different roots", cp.size),
+                    "checkpoint_root",
+                    format!(
+                        "the signed root of size {} is not the root of the log's first {} leaves",
+                        cp.size, cp.size
+                    ),
                 )
-            }),
-            Some(_) => {}
-            None => {
-                by_size.insert(cp.size, (note.clone(), cp.root));
-            }
+            });
         }
     }
-    // 5. Signatures and domain rules, replayed in order (stops at the first failure).
-    let n = entries.len();
-    if let Err(e) = crate::report::replay::MemoryBook::replay(&origin, entries, &mut progress) {
-        let index = e
-            .message
-            .split("entry ")
-            .nth(1)
-            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|t| t.parse().ok());
-        s.findings.push(Finding { index, found: e.to_string(), ..finding("replay", format!("{e}")) });
-    } else {
-        progress(n as u64);
+    match by_size.get(&cp.size) {
+        Some((other, root)) if *root != cp.root => findings.push(Finding {
+            checkpoint_size: Some(cp.size),
+            expected: hex::encode(root),
+            found: hex::encode(cp.root),
+            checkpoints: vec![other.clone(), note.to_string()],
+            ..finding(
+                "split_view",
+                format!("two checkpoints of size {} signed by the log key have different roots", cp.size),
+            )
+        }),
+        Some(_) => {}
+        None => {
+            by_size.insert(cp.size, (note.to_string(), cp.root));
+        }
     }
-    s.ok = s.findings.is_empty();
-    s
 }
 
 /// The columns a server stores beside the leaf and serves (kind, statement id, integration time) must say

@@ -39,25 +39,7 @@ pub struct AuditArgs {
 
 pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
     let tty = !json && std::io::stderr().is_terminal();
-    let extra = a
-        .checkpoints
-        .iter()
-        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
-        .collect::<Result<Vec<_>>>()?;
-    let mut extra = extra;
-    let mut high_water = a.high_water.clone();
-    if let Some(d) = a.data_dir.as_ref().filter(|d| d.is_dir()) {
-        let own = d.join(crate::log::highwater::FILE);
-        if own.exists() && !high_water.contains(&own) {
-            high_water.push(own);
-        }
-    }
-    for p in &high_water {
-        match crate::log::highwater::read_note(p)? {
-            Some(note) => extra.push(note),
-            None => eprintln!("accord: warning: {} holds no checkpoint", p.display()),
-        }
-    }
+    let extra = extra_checkpoints(&a)?;
     let started = std::time::Instant::now();
     let progress = move |n: u64| {
         if tty && n.is_multiple_of(10_000) {
@@ -72,65 +54,112 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
             tokio::task::spawn_blocking(move || crate::audit::audit_database(&db, key.as_deref(), &extra, progress))
                 .await??
         }
-        (None, Some(url)) => {
-            let Some(key) = a.log_key.as_deref().map(keys::read_log_key).transpose()? else {
-                bail!("--log-key is required to audit a server (an audit trusts nothing the server says)")
-            };
-            let mut c = Client::connect(url, Some(&key)).await?;
-            let cp = c.checkpoint(None).await?;
-            let mut stream = c
-                .raw()
-                .stream_entries(pb::StreamEntriesRequest { start_index: 0, end_index: cp.size, follow: false })
-                .await
-                .map_err(|s| anyhow::anyhow!("server: {}", s.message()))?
-                .into_inner();
-            let mut entries = Vec::new();
-            while let Some(e) = stream.message().await.map_err(|s| anyhow::anyhow!("server: {}", s.message()))? {
-                entries.push(crate::storage::EntryRow {
-                    index: e.index,
-                    identity: crate::crypto::leaf_identity(&e.leaf).map(|h| h.to_vec()).unwrap_or_default(),
-                    leaf_hash: crate::merkle::leaf_hash(&e.leaf).to_vec(),
-                    statement_id: e.statement_id,
-                    kind: e.kind,
-                    integrated_at_ms: crate::pb::LogEntry::decode_ms(&e.leaf).unwrap_or_default(),
-                    leaf: e.leaf,
-                });
-                if tty && entries.len() % 10_000 == 0 {
-                    eprint!("\rdownloaded {} entries", entries.len());
-                }
-            }
-            let log = StrictNoteVerifier::from_verifier_key(&key)?;
-            // Every checkpoint the log ever signed and stores, up to the one audited, and the one it serves
-            // as its latest (two different ones of the same size are a split view).
-            let mut rows = match super::netaudit::list_checkpoints(url).await {
-                Some(stored) => stored,
-                None => {
-                    eprintln!("accord: warning: the server has no audit API; checking its latest checkpoint only");
-                    Vec::new()
-                }
-            };
-            rows.retain(|r| r.size <= cp.size);
-            if !rows.iter().any(|r| r.size == cp.size && r.root == cp.root) {
-                rows.push(crate::storage::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() });
-            }
-            let leaf_hashes: Vec<[u8; 32]> = entries.iter().map(|e| crate::merkle::leaf_hash(&e.leaf)).collect();
-            let mut summary =
-                tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &rows, None, &extra, progress))
-                    .await?;
-            super::netaudit::explain(&mut c, &leaf_hashes, &cp, &mut summary).await;
-            summary
-        }
+        (None, Some(url)) => audit_server(url, a.log_key.as_deref(), extra, tty, progress).await?,
         (None, None) => bail!("give --data-dir or --server"),
     };
     if tty {
         eprintln!();
     }
+    print_summary(&a, &summary, json, started)?;
     if !summary.ok {
-        std::fs::write(&a.evidence, serde_json::to_string_pretty(&summary)?)
+        return Err(Reported(1).into());
+    }
+    Ok(())
+}
+
+/// The checkpoints obtained elsewhere that must agree with the log: the --checkpoint files, then the
+/// high-water records (DATA_DIR/high-water included when present).
+fn extra_checkpoints(a: &AuditArgs) -> Result<Vec<String>> {
+    let mut extra = a
+        .checkpoints
+        .iter()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let mut high_water = a.high_water.clone();
+    if let Some(d) = a.data_dir.as_ref().filter(|d| d.is_dir()) {
+        let own = d.join(crate::log::highwater::FILE);
+        if own.exists() && !high_water.contains(&own) {
+            high_water.push(own);
+        }
+    }
+    for p in &high_water {
+        match crate::log::highwater::read_note(p)? {
+            Some(note) => extra.push(note),
+            None => eprintln!("accord: warning: {} holds no checkpoint", p.display()),
+        }
+    }
+    Ok(extra)
+}
+
+/// Audit a server through its public API: download every entry up to its latest checkpoint and every
+/// checkpoint it stores, audit them as a database would be, then ask the server to explain the findings.
+async fn audit_server(
+    url: &str,
+    log_key: Option<&str>,
+    extra: Vec<String>,
+    tty: bool,
+    progress: impl FnMut(u64) + Send + 'static,
+) -> Result<crate::audit::Summary> {
+    let Some(key) = log_key.map(keys::read_log_key).transpose()? else {
+        bail!("--log-key is required to audit a server (an audit trusts nothing the server says)")
+    };
+    let mut c = Client::connect(url, Some(&key)).await?;
+    let cp = c.checkpoint(None).await?;
+    let mut stream = c
+        .raw()
+        .stream_entries(pb::StreamEntriesRequest { start_index: 0, end_index: cp.size, follow: false })
+        .await
+        .map_err(|s| anyhow::anyhow!("server: {}", s.message()))?
+        .into_inner();
+    let mut entries = Vec::new();
+    while let Some(e) = stream.message().await.map_err(|s| anyhow::anyhow!("server: {}", s.message()))? {
+        entries.push(crate::storage::EntryRow {
+            index: e.index,
+            identity: crate::crypto::leaf_identity(&e.leaf).map(|h| h.to_vec()).unwrap_or_default(),
+            leaf_hash: crate::merkle::leaf_hash(&e.leaf).to_vec(),
+            statement_id: e.statement_id,
+            kind: e.kind,
+            integrated_at_ms: crate::pb::LogEntry::decode_ms(&e.leaf).unwrap_or_default(),
+            leaf: e.leaf,
+        });
+        if tty && entries.len() % 10_000 == 0 {
+            eprint!("\rdownloaded {} entries", entries.len());
+        }
+    }
+    let log = StrictNoteVerifier::from_verifier_key(&key)?;
+    // Every checkpoint the log ever signed and stores, up to the one audited, and the one it serves
+    // as its latest (two different ones of the same size are a split view).
+    let mut rows = match super::netaudit::list_checkpoints(url).await {
+        Some(stored) => stored,
+        None => {
+            eprintln!("accord: warning: the server has no audit API; checking its latest checkpoint only");
+            Vec::new()
+        }
+    };
+    rows.retain(|r| r.size <= cp.size);
+    if !rows.iter().any(|r| r.size == cp.size && r.root == cp.root) {
+        rows.push(crate::storage::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() });
+    }
+    let leaf_hashes: Vec<[u8; 32]> = entries.iter().map(|e| crate::merkle::leaf_hash(&e.leaf)).collect();
+    let mut summary =
+        tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &rows, None, &extra, progress)).await?;
+    super::netaudit::explain(&mut c, &leaf_hashes, &cp, &mut summary).await;
+    Ok(summary)
+}
+
+/// Write the evidence file on failure and print the summary (JSON, or a line per finding).
+fn print_summary(
+    a: &AuditArgs,
+    summary: &crate::audit::Summary,
+    json: bool,
+    started: std::time::Instant,
+) -> Result<()> {
+    if !summary.ok {
+        std::fs::write(&a.evidence, serde_json::to_string_pretty(summary)?)
             .with_context(|| format!("writing {}", a.evidence.display()))?;
     }
     if json {
-        let mut v = serde_json::to_value(&summary)?;
+        let mut v = serde_json::to_value(summary)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("millis".into(), (started.elapsed().as_millis() as u64).into());
             if !summary.ok {
@@ -158,9 +187,6 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
                 f.message
             );
         }
-    }
-    if !summary.ok {
-        return Err(Reported(1).into());
     }
     Ok(())
 }
@@ -381,48 +407,8 @@ pub async fn attest(a: AttestArgs, json: bool) -> Result<()> {
     let info =
         c.raw().get_log_info(pb::GetLogInfoRequest {}).await.map_err(|s| anyhow::anyhow!("server: {}", s.message()))?;
     let origin = info.into_inner().origin;
-    // Select entries: by subject history, and by party (its reports and transactions).
-    let mut indexes = std::collections::BTreeSet::new();
-    for s in &a.subjects {
-        let (kind, id) = s.split_once(':').with_context(|| format!("--subject {s:?}: expected KIND:ID"))?;
-        let h = c.subject(kind, id, true).await?;
-        indexes.extend(h.history.iter().map(|e| e.index));
-    }
-    if let Some(p) = &a.party {
-        for kind in ["report", "transaction", "delivery"] {
-            let mut page_token = String::new();
-            loop {
-                let req = pb::ListRequest { party_id: p.clone(), page_size: 1000, page_token, ..Default::default() };
-                let resp = c.list(kind, req).await?;
-                indexes.extend(resp.items.iter().map(|i| i.index));
-                if resp.next_page_token.is_empty() {
-                    break;
-                }
-                page_token = resp.next_page_token;
-            }
-        }
-    }
-    if indexes.is_empty() {
-        bail!("nothing selected: give --subject KIND:ID or --party P");
-    }
-    let mut covered = Vec::new();
-    let mut rows = Vec::new();
-    for i in indexes {
-        let (e, _) = c.entry(pb::get_entry_request::Key::Index(i)).await?;
-        // Only the leaf bytes are proven (inclusion at a signed checkpoint); the identity signed over and
-        // everything listed are computed from them, never taken from the server's other fields.
-        let st = crate::query::statement_of_leaf(&e.leaf)?;
-        let identity = crate::crypto::leaf_identity(&e.leaf)
-            .with_context(|| format!("entry {i}: the leaf is not an accord.v1.LogEntry"))?
-            .to_vec();
-        let kind = st.body.as_ref().map(crate::proto::kind_name).unwrap_or("?");
-        let day = st.effective_date.clone();
-        if a.from.as_ref().is_some_and(|f| &day < f) || a.to.as_ref().is_some_and(|t| &day > t) {
-            continue;
-        }
-        rows.push(json!({"index": e.index, "kind": kind, "statement_id": st.statement_id, "effective_date": day, "identity": hex::encode(&identity)}));
-        covered.push(identity);
-    }
+    let indexes = select_entries(&mut c, &a).await?;
+    let (covered, rows) = entries_in_period(&mut c, &a, indexes).await?;
     if covered.is_empty() {
         bail!("no selected entry falls in the period");
     }
@@ -488,4 +474,61 @@ pub async fn attest(a: AttestArgs, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The entries an attestation selects: the history of each --subject, and the reports, transactions and
+/// deliveries of --party.
+async fn select_entries(c: &mut Client, a: &AttestArgs) -> Result<std::collections::BTreeSet<u64>> {
+    let mut indexes = std::collections::BTreeSet::new();
+    for s in &a.subjects {
+        let (kind, id) = s.split_once(':').with_context(|| format!("--subject {s:?}: expected KIND:ID"))?;
+        let h = c.subject(kind, id, true).await?;
+        indexes.extend(h.history.iter().map(|e| e.index));
+    }
+    if let Some(p) = &a.party {
+        for kind in ["report", "transaction", "delivery"] {
+            let mut page_token = String::new();
+            loop {
+                let req = pb::ListRequest { party_id: p.clone(), page_size: 1000, page_token, ..Default::default() };
+                let resp = c.list(kind, req).await?;
+                indexes.extend(resp.items.iter().map(|i| i.index));
+                if resp.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = resp.next_page_token;
+            }
+        }
+    }
+    if indexes.is_empty() {
+        bail!("nothing selected: give --subject KIND:ID or --party P");
+    }
+    Ok(indexes)
+}
+
+/// Of the selected entries, those whose effective date falls in --from..--to: their leaf identities (what
+/// the attestation covers) and a row describing each, both computed from the leaf alone.
+async fn entries_in_period(
+    c: &mut Client,
+    a: &AttestArgs,
+    indexes: std::collections::BTreeSet<u64>,
+) -> Result<(Vec<Vec<u8>>, Vec<serde_json::Value>)> {
+    let mut covered = Vec::new();
+    let mut rows = Vec::new();
+    for i in indexes {
+        let (e, _) = c.entry(pb::get_entry_request::Key::Index(i)).await?;
+        // Only the leaf bytes are proven (inclusion at a signed checkpoint); the identity signed over and
+        // everything listed are computed from them, never taken from the server's other fields.
+        let st = crate::query::statement_of_leaf(&e.leaf)?;
+        let identity = crate::crypto::leaf_identity(&e.leaf)
+            .with_context(|| format!("entry {i}: the leaf is not an accord.v1.LogEntry"))?
+            .to_vec();
+        let kind = st.body.as_ref().map(crate::proto::kind_name).unwrap_or("?");
+        let day = st.effective_date.clone();
+        if a.from.as_ref().is_some_and(|f| &day < f) || a.to.as_ref().is_some_and(|t| &day > t) {
+            continue;
+        }
+        rows.push(json!({"index": e.index, "kind": kind, "statement_id": st.statement_id, "effective_date": day, "identity": hex::encode(&identity)}));
+        covered.push(identity);
+    }
+    Ok((covered, rows))
 }

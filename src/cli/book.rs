@@ -277,35 +277,9 @@ fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
 }
 
 fn print_items(kind: &str, items: &[pb::Item], converted: bool) {
-    use pb::statement::Body as B;
-    let conv =
-        |f: &pb::Figures| f.converted.as_ref().map(|m| format!("{} {}", m.value, m.currency)).unwrap_or_default();
     match kind {
         "pledge" => {
-            let rows = items
-                .iter()
-                .map(|i| {
-                    let f = figures(i);
-                    let k = match body(i) {
-                        Some(B::PledgeAnnounced(p)) => p.pledge_kind,
-                        _ => String::new(),
-                    };
-                    let mut r = vec![
-                        i.id.clone(),
-                        i.party_id.clone(),
-                        k,
-                        format!("{} {}", f.amount, f.currency),
-                        f.committed.clone(),
-                        f.disbursed.clone(),
-                        i.status.clone(),
-                        i.index.to_string(),
-                    ];
-                    if converted {
-                        r.push(conv(&f));
-                    }
-                    r
-                })
-                .collect();
+            let rows = items.iter().map(|i| pledge_row(i, converted)).collect();
             let mut h = vec!["PLEDGE", "PLEDGER", "KIND", "AMOUNT", "COMMITTED", "DISBURSED", "STATUS", "ENTRY"];
             if converted {
                 h.push("CONVERTED");
@@ -313,101 +287,113 @@ fn print_items(kind: &str, items: &[pb::Item], converted: bool) {
             print_table(&h, rows);
         }
         "commitment" => {
-            let rows = items
-                .iter()
-                .map(|i| {
-                    let f = figures(i);
-                    let (prov, rec) = match body(i) {
-                        Some(B::CommitmentSigned(c)) => (c.provider_id, c.recipient_id),
-                        _ => Default::default(),
-                    };
-                    let tranches: Vec<String> =
-                        i.tranches.iter().map(|t| format!("{} {} {}", t.tranche_id, t.value, t.status)).collect();
-                    vec![
-                        i.id.clone(),
-                        format!("{prov} → {rec}"),
-                        format!("{} {}", f.amount, f.currency),
-                        f.disbursed.clone(),
-                        i.status.clone(),
-                        tranches.join("; "),
-                    ]
-                })
-                .collect();
+            let rows = items.iter().map(commitment_row).collect();
             print_table(&["COMMITMENT", "PROVIDER → RECIPIENT", "AMOUNT", "DISBURSED", "STATUS", "TRANCHES"], rows);
         }
         "transaction" => {
-            let rows = items
-                .iter()
-                .map(|i| {
-                    let f = figures(i);
-                    let t = match body(i) {
-                        Some(B::TransactionRecorded(t)) => t,
-                        _ => Default::default(),
-                    };
-                    vec![
-                        i.id.clone(),
-                        t.transaction_type.to_string(),
-                        t.date,
-                        format!("{} → {}", t.provider_id, t.receiver_id),
-                        format!("{} {}", f.amount, f.currency),
-                        if t.tranche_id.is_empty() {
-                            t.commitment_id
-                        } else {
-                            format!("{}/{}", t.commitment_id, t.tranche_id)
-                        },
-                        i.status.clone(),
-                    ]
-                })
-                .collect();
+            let rows = items.iter().map(transaction_row).collect();
             print_table(
                 &["TXN", "TYPE", "DATE", "PROVIDER → RECEIVER", "AMOUNT", "COMMITMENT/TRANCHE", "STATUS"],
                 rows,
             );
         }
         "condition" => {
-            let rows = items
-                .iter()
-                .map(|i| {
-                    let c = match body(i) {
-                        Some(B::ConditionDefined(c)) => c,
-                        _ => Default::default(),
-                    };
-                    let a: Vec<String> = figures(i)
-                        .assessments
-                        .iter()
-                        .map(|a| {
-                            format!(
-                                "{} {} {}",
-                                if a.tranche_id.is_empty() { "all" } else { &a.tranche_id },
-                                a.outcome,
-                                a.date
-                            )
-                        })
-                        .collect();
-                    vec![i.id.clone(), c.condition_type, c.party_id, c.assessor_id, i.status.clone(), a.join("; ")]
-                })
-                .collect();
+            let rows = items.iter().map(condition_row).collect();
             print_table(&["CONDITION", "TYPE", "PARTY", "ASSESSOR", "STATUS", "ASSESSMENTS"], rows);
         }
         _ => {
-            let rows = items
-                .iter()
-                .map(|i| {
-                    let f = figures(i);
-                    vec![
-                        i.id.clone(),
-                        i.plan_id.clone(),
-                        i.party_id.clone(),
-                        if f.amount.is_empty() { String::new() } else { format!("{} {}", f.amount, f.currency) },
-                        i.status.clone(),
-                        i.version.to_string(),
-                        i.index.to_string(),
-                    ]
-                })
-                .collect();
+            let rows = items.iter().map(subject_row).collect();
             print_table(&["ID", "PLAN", "PARTY", "AMOUNT", "STATUS", "VERSION", "ENTRY"], rows);
         }
     }
+}
+
+/// A pledge's row: id, pledger, kind, amount, committed, disbursed, status, entry (and converted amount).
+fn pledge_row(i: &pb::Item, converted: bool) -> Vec<String> {
+    let f = figures(i);
+    let k = match body(i) {
+        Some(pb::statement::Body::PledgeAnnounced(p)) => p.pledge_kind,
+        _ => String::new(),
+    };
+    let mut r = vec![
+        i.id.clone(),
+        i.party_id.clone(),
+        k,
+        format!("{} {}", f.amount, f.currency),
+        f.committed.clone(),
+        f.disbursed.clone(),
+        i.status.clone(),
+        i.index.to_string(),
+    ];
+    if converted {
+        r.push(f.converted.as_ref().map(|m| format!("{} {}", m.value, m.currency)).unwrap_or_default());
+    }
+    r
+}
+
+/// A commitment's row: id, provider → recipient, amount, disbursed, status, tranches.
+fn commitment_row(i: &pb::Item) -> Vec<String> {
+    let f = figures(i);
+    let (prov, rec) = match body(i) {
+        Some(pb::statement::Body::CommitmentSigned(c)) => (c.provider_id, c.recipient_id),
+        _ => Default::default(),
+    };
+    let tranches: Vec<String> =
+        i.tranches.iter().map(|t| format!("{} {} {}", t.tranche_id, t.value, t.status)).collect();
+    vec![
+        i.id.clone(),
+        format!("{prov} → {rec}"),
+        format!("{} {}", f.amount, f.currency),
+        f.disbursed.clone(),
+        i.status.clone(),
+        tranches.join("; "),
+    ]
+}
+
+/// A transaction's row: id, type, date, provider → receiver, amount, commitment/tranche, status.
+fn transaction_row(i: &pb::Item) -> Vec<String> {
+    let f = figures(i);
+    let t = match body(i) {
+        Some(pb::statement::Body::TransactionRecorded(t)) => t,
+        _ => Default::default(),
+    };
+    vec![
+        i.id.clone(),
+        t.transaction_type.to_string(),
+        t.date,
+        format!("{} → {}", t.provider_id, t.receiver_id),
+        format!("{} {}", f.amount, f.currency),
+        if t.tranche_id.is_empty() { t.commitment_id } else { format!("{}/{}", t.commitment_id, t.tranche_id) },
+        i.status.clone(),
+    ]
+}
+
+/// A condition's row: id, type, party, assessor, status, assessments.
+fn condition_row(i: &pb::Item) -> Vec<String> {
+    let c = match body(i) {
+        Some(pb::statement::Body::ConditionDefined(c)) => c,
+        _ => Default::default(),
+    };
+    let a: Vec<String> = figures(i)
+        .assessments
+        .iter()
+        .map(|a| format!("{} {} {}", if a.tranche_id.is_empty() { "all" } else { &a.tranche_id }, a.outcome, a.date))
+        .collect();
+    vec![i.id.clone(), c.condition_type, c.party_id, c.assessor_id, i.status.clone(), a.join("; ")]
+}
+
+/// Any other subject's row: id, plan, party, amount, status, version, entry.
+fn subject_row(i: &pb::Item) -> Vec<String> {
+    let f = figures(i);
+    vec![
+        i.id.clone(),
+        i.plan_id.clone(),
+        i.party_id.clone(),
+        if f.amount.is_empty() { String::new() } else { format!("{} {}", f.amount, f.currency) },
+        i.status.clone(),
+        i.version.to_string(),
+        i.index.to_string(),
+    ]
 }
 
 async fn parties(q: QueryArgs, json: bool) -> Result<()> {

@@ -467,6 +467,33 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         .entry_by_index(sub.version_at)?
         .ok_or_else(|| Error::internal(format!("entry {} missing", sub.version_at)))?;
     let compiled_st = compiled(statement_of_leaf(&version_entry.leaf)?);
+    let (f, tranches) = figures(r, sub, as_of, currency)?;
+    let mut proof_at = vec![sub.created_at, sub.version_at];
+    proof_at.dedup();
+    Ok(pb::Item {
+        kind: sub.kind.clone(),
+        id: sub.id.clone(),
+        plan_id: sub.plan_id.clone(),
+        party_id: sub.party_id.clone(),
+        status: status_of(sub, as_of)?,
+        index: sub.created_at,
+        version_index: sub.version_at,
+        updated_index: sub.updated_at,
+        version: sub.version,
+        compiled: Some(compiled_st),
+        figures: Some(f),
+        tranches,
+        proofs: if with_proofs {
+            proof_at.iter().map(|&i| proven(r, i, at.tree_size)).collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// The figures derived for a subject (amounts, tallies, conversion into `currency`, milestones,
+/// assessments) and the views of its tranches.
+fn figures(r: &Reader, sub: &Subject, as_of: i64, currency: &str) -> Result<(pb::Figures, Vec<pb::TrancheView>)> {
     let mut f = pb::Figures { withdrawn: sub.tally.withdrawn, ..Default::default() };
     let mut tranches = Vec::new();
     let t = &sub.tally;
@@ -524,27 +551,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         book::ATTESTATION => f.covered_indexes = t.covered.clone(),
         _ => {}
     }
-    let mut proof_at = vec![sub.created_at, sub.version_at];
-    proof_at.dedup();
-    Ok(pb::Item {
-        kind: sub.kind.clone(),
-        id: sub.id.clone(),
-        plan_id: sub.plan_id.clone(),
-        party_id: sub.party_id.clone(),
-        status: status_of(sub, as_of)?,
-        index: sub.created_at,
-        version_index: sub.version_at,
-        updated_index: sub.updated_at,
-        version: sub.version,
-        compiled: Some(compiled_st),
-        figures: Some(f),
-        tranches,
-        proofs: if with_proofs {
-            proof_at.iter().map(|&i| proven(r, i, at.tree_size)).collect::<Result<_>>()?
-        } else {
-            Vec::new()
-        },
-    })
+    Ok((f, tranches))
 }
 
 /// Columns shown for a subject's history, by the CLI and the public page alike.

@@ -61,37 +61,8 @@ pub(super) fn pledge(p: &pb::PledgeAnnounced) -> Result<d::PledgeAnnounced> {
         None => None,
     };
     let expires_on = opt_day("expires_on", &p.expires_on)?;
-    count("items", p.items.len())?;
-    let item_ids = unique_ids(ItemId::parse, "items.item_id", p.items.iter().map(|x| x.item_id.as_str()))?;
-    let mut items = Vec::new();
-    for ((i, it), item_id) in p.items.iter().enumerate().zip(item_ids) {
-        let quantity = parse_positive(&format!("items[{i}].quantity"), &it.quantity)?;
-        let description = text(&format!("items[{i}].description"), &it.description, false)?;
-        let unit_value = opt_money(&format!("items[{i}].unit_value"), it.unit_value.as_ref())?;
-        items.push(d::InKindItem {
-            item_id,
-            description,
-            quantity,
-            unit: it.unit.clone(),
-            unit_value,
-            valuation_basis: it.valuation_basis.clone(),
-        });
-    }
-    count("milestones", p.milestones.len())?;
-    let milestone_ids = unique_ids(
-        MilestoneId::parse,
-        "milestones.milestone_id",
-        p.milestones.iter().map(|x| x.milestone_id.as_str()),
-    )?;
-    let mut milestones = Vec::new();
-    for ((i, m), milestone_id) in p.milestones.iter().enumerate().zip(milestone_ids) {
-        let title = text(&format!("milestones[{i}].title"), &m.title, true)?;
-        let due_date = day(&format!("milestones[{i}].due_date"), &m.due_date)?;
-        let quantity_target =
-            opt_decimal(&format!("milestones[{i}].quantity_target"), &m.quantity_target, parse_positive)?;
-        let unit = text(&format!("milestones[{i}].unit"), &m.unit, quantity_target.is_some())?;
-        milestones.push(d::PolicyMilestone { milestone_id, title, due_date, quantity_target, unit });
-    }
+    let items = in_kind_items(p)?;
+    let milestones = policy_milestones(p)?;
     let description = text("description", &p.description, false)?;
     Ok(d::PledgeAnnounced {
         pledge_id,
@@ -112,6 +83,47 @@ pub(super) fn pledge(p: &pb::PledgeAnnounced) -> Result<d::PledgeAnnounced> {
         milestones,
         description,
     })
+}
+
+/// The items of an in-kind pledge: unique ids, a positive quantity each.
+fn in_kind_items(p: &pb::PledgeAnnounced) -> Result<Vec<d::InKindItem>> {
+    count("items", p.items.len())?;
+    let item_ids = unique_ids(ItemId::parse, "items.item_id", p.items.iter().map(|x| x.item_id.as_str()))?;
+    let mut items = Vec::new();
+    for ((i, it), item_id) in p.items.iter().enumerate().zip(item_ids) {
+        let quantity = parse_positive(&format!("items[{i}].quantity"), &it.quantity)?;
+        let description = text(&format!("items[{i}].description"), &it.description, false)?;
+        let unit_value = opt_money(&format!("items[{i}].unit_value"), it.unit_value.as_ref())?;
+        items.push(d::InKindItem {
+            item_id,
+            description,
+            quantity,
+            unit: it.unit.clone(),
+            unit_value,
+            valuation_basis: it.valuation_basis.clone(),
+        });
+    }
+    Ok(items)
+}
+
+/// The milestones of a policy-action pledge: unique ids, a title and due date each, a unit with a target.
+fn policy_milestones(p: &pb::PledgeAnnounced) -> Result<Vec<d::PolicyMilestone>> {
+    count("milestones", p.milestones.len())?;
+    let milestone_ids = unique_ids(
+        MilestoneId::parse,
+        "milestones.milestone_id",
+        p.milestones.iter().map(|x| x.milestone_id.as_str()),
+    )?;
+    let mut milestones = Vec::new();
+    for ((i, m), milestone_id) in p.milestones.iter().enumerate().zip(milestone_ids) {
+        let title = text(&format!("milestones[{i}].title"), &m.title, true)?;
+        let due_date = day(&format!("milestones[{i}].due_date"), &m.due_date)?;
+        let quantity_target =
+            opt_decimal(&format!("milestones[{i}].quantity_target"), &m.quantity_target, parse_positive)?;
+        let unit = text(&format!("milestones[{i}].unit"), &m.unit, quantity_target.is_some())?;
+        milestones.push(d::PolicyMilestone { milestone_id, title, due_date, quantity_target, unit });
+    }
+    Ok(milestones)
 }
 
 pub(super) fn co_financing(r: &pb::CoFinancingRule) -> Result<d::CoFinancingRule> {

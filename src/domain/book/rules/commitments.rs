@@ -111,6 +111,26 @@ pub(super) fn allocate(out: &mut Out<'_>, c: &d::CommitmentSigned, sign: i32, fi
     Ok(())
 }
 
+/// Every condition gating tranche `t` (at field `f`) exists, is not withdrawn and belongs to the commitment's plan.
+fn check_gating_conditions(out: &Out<'_>, f: &str, t: &d::Tranche, c: &d::CommitmentSigned) -> Result<()> {
+    for (j, cid) in t.condition_ids.iter().enumerate() {
+        let cond = out.need(&format!("{f}.condition_ids[{j}]"), CONDITION, cid)?;
+        if cond.tally.withdrawn {
+            return Err(Error::precondition(
+                format!("{f}.condition_ids[{j}]"),
+                format!("condition {cid} was withdrawn"),
+            ));
+        }
+        if cond.plan_id != c.plan_id {
+            return Err(Error::precondition(
+                format!("{f}.condition_ids[{j}]"),
+                format!("condition {cid} is in plan {}", cond.plan_id),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn commitment(out: &mut Out<'_>, c: &d::CommitmentSigned, prev: Option<&Subject>) -> Result<()> {
     let ctx = out.ctx;
     ctx.party("provider_id", &c.provider_id)?;
@@ -142,21 +162,7 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &d::CommitmentSigned, prev: Optio
     allocate(out, c, 1, "")?;
     for (i, t) in c.tranches.iter().enumerate() {
         let f = format!("tranches[{i}]");
-        for (j, cid) in t.condition_ids.iter().enumerate() {
-            let cond = out.need(&format!("{f}.condition_ids[{j}]"), CONDITION, cid)?;
-            if cond.tally.withdrawn {
-                return Err(Error::precondition(
-                    format!("{f}.condition_ids[{j}]"),
-                    format!("condition {cid} was withdrawn"),
-                ));
-            }
-            if cond.plan_id != c.plan_id {
-                return Err(Error::precondition(
-                    format!("{f}.condition_ids[{j}]"),
-                    format!("condition {cid} is in plan {}", cond.plan_id),
-                ));
-            }
-        }
+        check_gating_conditions(out, &f, t, c)?;
         let value = t.value;
         let mut ts = match (old_tranches.remove(&t.tranche_id), out.get(TRANCHE, &t.tranche_id)?) {
             (Some(_), Some(existing)) => existing,

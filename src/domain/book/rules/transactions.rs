@@ -1,7 +1,7 @@
 //! Transactions: disbursements against commitments and tranches, reversals and corrections (DOMAIN.md §7).
 
 use accord_domain::codes::TransactionType;
-use accord_domain::ids::TxnId;
+use accord_domain::ids::{CommitmentId, TrancheId, TxnId};
 use rust_decimal::Decimal;
 
 use super::*;
@@ -47,112 +47,17 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &d::TransactionRecorded) -> Resu
     let (recorder, other) = if incoming { (receiver, &*t.provider_id) } else { (&*t.provider_id, receiver) };
     ctx.signed_by(if incoming { "receiver_id" } else { "provider_id" }, recorder, "this transaction")?;
     let amount = &t.amount;
-    // A transaction records money that moved: never dated after the day it is integrated (IATI Standard
-    // Ruleset: transaction-date and value-date ≤ now).
-    for (field, day) in [("date", Some(t.date.days())), ("amount.value_date", Some(amount.value_date))] {
-        if day.is_some_and(|d| d > ctx.today) {
-            return Err(Error::precondition(
-                field,
-                format!(
-                    "{} is after the integration date {}: a transaction records money that has moved",
-                    day.map(date::format_date).unwrap_or_default(),
-                    date::format_date(ctx.today)
-                ),
-            ));
-        }
-    }
-    let mut plan_id = String::new();
-    if let Some(commitment_id) = &t.commitment_id {
-        let cs = out.need("commitment_id", COMMITMENT, commitment_id)?;
-        let c: d::CommitmentSigned = cs.parsed()?;
-        plan_id = c.plan_id.to_string();
-        if cs.tally.withdrawn {
-            return Err(Error::precondition("commitment_id", format!("commitment {commitment_id} was withdrawn")));
-        }
-        if t.transaction_type != TransactionType::Expenditure {
-            if t.provider_id != c.provider_id {
-                return Err(Error::precondition(
-                    "provider_id",
-                    format!("commitment {commitment_id} is provided by {}", c.provider_id),
-                ));
-            }
-            if receiver != c.recipient_id.as_str() {
-                return Err(Error::precondition(
-                    "receiver_id",
-                    format!("commitment {commitment_id} is to {}", c.recipient_id),
-                ));
-            }
-        }
-        let ca = &c.amount;
-        if amount.currency != ca.currency {
+    check_not_after_today(ctx, t)?;
+    let plan_id = match &t.commitment_id {
+        Some(commitment_id) => check_against_commitment(out, t, commitment_id, receiver)?,
+        None if t.tranche_id.is_some() => {
             return Err(Error::invalid(
-                "amount.currency",
-                format!("is {}, but commitment {commitment_id} is in {}", amount.currency, ca.currency),
-            ));
+                "tranche_id",
+                "a tranche is disbursed against its commitment: set commitment_id",
+            ))
         }
-        if t.transaction_type.pays_out() {
-            let disbursed = money::add("amount.value", cs.tally.disbursed, amount.value)?;
-            if disbursed > ca.value {
-                return Err(Error::precondition(
-                    "amount.value",
-                    format!(
-                        "disbursing {} would bring commitment {} to {} of {} (Σ disbursements − reversals ≤ the commitment)",
-                        amount.value,
-                        commitment_id,
-                        disbursed,
-                        ca.value
-                    ),
-                ));
-            }
-            if !c.tranches.is_empty() && t.tranche_id.is_none() {
-                return Err(Error::invalid(
-                    "tranche_id",
-                    format!("commitment {commitment_id} has tranches: name the one disbursed"),
-                ));
-            }
-            if let Some(tranche_id) = &t.tranche_id {
-                let tr = out.need("tranche_id", TRANCHE, tranche_id)?;
-                if tr.tally.commitment_id != commitment_id.as_str() {
-                    return Err(Error::precondition(
-                        "tranche_id",
-                        format!("tranche {tranche_id} belongs to commitment {}", tr.tally.commitment_id),
-                    ));
-                }
-                let tranche_disbursed = money::add("amount.value", tr.tally.disbursed, amount.value)?;
-                if tranche_disbursed > tr.tally.value {
-                    return Err(Error::precondition(
-                        "amount.value",
-                        format!(
-                            "disbursing {} would bring tranche {} to {} of {}",
-                            amount.value, tranche_id, tranche_disbursed, tr.tally.value
-                        ),
-                    ));
-                }
-                let gate = tranche_gate(ctx.view, &tr)?;
-                if gate.status == "withheld" || gate.status == "pending" {
-                    let (cid, outcome, day) = gate
-                        .conditions
-                        .iter()
-                        .find(|(_, o, _)| o != "met" && o != "waived" && o != "withdrawn")
-                        .cloned()
-                        .unwrap_or_default();
-                    let how = if outcome == "pending" {
-                        "not yet assessed".to_string()
-                    } else {
-                        format!("assessed {outcome} on {day}")
-                    };
-                    return Err(Error::precondition(
-                        "tranche_id",
-                        format!(
-                            "tranche {tranche_id} is gated by condition {cid}, {how}: a gated tranche is disbursed only when all its conditions are met or waived"
-                        ),
-                    ));
-                }
-            }
-        }
-    } else if t.tranche_id.is_some() {
-        return Err(Error::invalid("tranche_id", "a tranche is disbursed against its commitment: set commitment_id"));
-    }
+        None => String::new(),
+    };
     if let Some(corrects) = &t.corrects {
         correct(out, t, corrects)?;
     }
@@ -166,6 +71,133 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &d::TransactionRecorded) -> Resu
     out.put(s, "created");
     if let Some(commitment_id) = t.commitment_id.as_ref().filter(|_| !t.transaction_type.pays_out()) {
         out.touch(COMMITMENT, commitment_id, "flow");
+    }
+    Ok(())
+}
+
+/// A transaction records money that moved: never dated after the day it is integrated (IATI Standard
+/// Ruleset: transaction-date and value-date ≤ now).
+fn check_not_after_today(ctx: &Ctx<'_>, t: &d::TransactionRecorded) -> Result<()> {
+    for (field, day) in [("date", Some(t.date.days())), ("amount.value_date", Some(t.amount.value_date))] {
+        if day.is_some_and(|d| d > ctx.today) {
+            return Err(Error::precondition(
+                field,
+                format!(
+                    "{} is after the integration date {}: a transaction records money that has moved",
+                    day.map(date::format_date).unwrap_or_default(),
+                    date::format_date(ctx.today)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A transaction against a commitment: the commitment is live, between the same parties (unless an
+/// expenditure), in the same currency, and a disbursement fits within it and its tranche. Returns the
+/// commitment's plan.
+fn check_against_commitment(
+    out: &Out<'_>,
+    t: &d::TransactionRecorded,
+    commitment_id: &CommitmentId,
+    receiver: &str,
+) -> Result<String> {
+    let amount = &t.amount;
+    let cs = out.need("commitment_id", COMMITMENT, commitment_id)?;
+    let c: d::CommitmentSigned = cs.parsed()?;
+    if cs.tally.withdrawn {
+        return Err(Error::precondition("commitment_id", format!("commitment {commitment_id} was withdrawn")));
+    }
+    if t.transaction_type != TransactionType::Expenditure {
+        if t.provider_id != c.provider_id {
+            return Err(Error::precondition(
+                "provider_id",
+                format!("commitment {commitment_id} is provided by {}", c.provider_id),
+            ));
+        }
+        if receiver != c.recipient_id.as_str() {
+            return Err(Error::precondition(
+                "receiver_id",
+                format!("commitment {commitment_id} is to {}", c.recipient_id),
+            ));
+        }
+    }
+    let ca = &c.amount;
+    if amount.currency != ca.currency {
+        return Err(Error::invalid(
+            "amount.currency",
+            format!("is {}, but commitment {commitment_id} is in {}", amount.currency, ca.currency),
+        ));
+    }
+    if t.transaction_type.pays_out() {
+        let disbursed = money::add("amount.value", cs.tally.disbursed, amount.value)?;
+        if disbursed > ca.value {
+            return Err(Error::precondition(
+                "amount.value",
+                format!(
+                    "disbursing {} would bring commitment {} to {} of {} (Σ disbursements − reversals ≤ the commitment)",
+                    amount.value,
+                    commitment_id,
+                    disbursed,
+                    ca.value
+                ),
+            ));
+        }
+        if !c.tranches.is_empty() && t.tranche_id.is_none() {
+            return Err(Error::invalid(
+                "tranche_id",
+                format!("commitment {commitment_id} has tranches: name the one disbursed"),
+            ));
+        }
+        if let Some(tranche_id) = &t.tranche_id {
+            check_tranche_disbursal(out, t, commitment_id, tranche_id)?;
+        }
+    }
+    Ok(c.plan_id.to_string())
+}
+
+/// A disbursement from a tranche: the tranche is the commitment's, has room for the amount, and is not
+/// gated by a condition that is not yet met or waived.
+fn check_tranche_disbursal(
+    out: &Out<'_>,
+    t: &d::TransactionRecorded,
+    commitment_id: &CommitmentId,
+    tranche_id: &TrancheId,
+) -> Result<()> {
+    let amount = &t.amount;
+    let tr = out.need("tranche_id", TRANCHE, tranche_id)?;
+    if tr.tally.commitment_id != commitment_id.as_str() {
+        return Err(Error::precondition(
+            "tranche_id",
+            format!("tranche {tranche_id} belongs to commitment {}", tr.tally.commitment_id),
+        ));
+    }
+    let tranche_disbursed = money::add("amount.value", tr.tally.disbursed, amount.value)?;
+    if tranche_disbursed > tr.tally.value {
+        return Err(Error::precondition(
+            "amount.value",
+            format!(
+                "disbursing {} would bring tranche {} to {} of {}",
+                amount.value, tranche_id, tranche_disbursed, tr.tally.value
+            ),
+        ));
+    }
+    let gate = tranche_gate(out.ctx.view, &tr)?;
+    if gate.status == "withheld" || gate.status == "pending" {
+        let (cid, outcome, day) = gate
+            .conditions
+            .iter()
+            .find(|(_, o, _)| o != "met" && o != "waived" && o != "withdrawn")
+            .cloned()
+            .unwrap_or_default();
+        let how =
+            if outcome == "pending" { "not yet assessed".to_string() } else { format!("assessed {outcome} on {day}") };
+        return Err(Error::precondition(
+            "tranche_id",
+            format!(
+                "tranche {tranche_id} is gated by condition {cid}, {how}: a gated tranche is disbursed only when all its conditions are met or waived"
+            ),
+        ));
     }
     Ok(())
 }
