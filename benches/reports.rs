@@ -478,17 +478,22 @@ async fn main() {
     let _ = stop.send(());
     let _ = server.await;
     drop(ledger);
-    // ACCORD_BENCH_KEEP=DIR keeps the ledger (DIR/data) and its report (DIR/report.json), so that two builds
-    // can be compared on the same ledger (issue 12: report JSON byte-identical across a restructuring).
+    keep_or_remove(&tmp, &json);
+}
+
+/// ACCORD_BENCH_KEEP=DIR keeps the ledger (DIR/data) and its report (DIR/report.json), so that two builds
+/// can be compared on the same ledger (issue 12: report JSON byte-identical across a restructuring);
+/// otherwise the ledger is removed.
+fn keep_or_remove(tmp: &std::path::Path, json: &str) {
     match std::env::var_os("ACCORD_BENCH_KEEP") {
         Some(keep) => {
             let keep = std::path::PathBuf::from(keep);
             std::fs::create_dir_all(&keep).unwrap();
-            std::fs::rename(&tmp, keep.join("data")).unwrap();
-            std::fs::write(keep.join("report.json"), &json).unwrap();
+            std::fs::rename(tmp, keep.join("data")).unwrap();
+            std::fs::write(keep.join("report.json"), json).unwrap();
         }
         None => {
-            let _ = std::fs::remove_dir_all(&tmp);
+            let _ = std::fs::remove_dir_all(tmp);
         }
     }
 }
