@@ -36,8 +36,6 @@ pub(super) struct HealthArgs {
     service: String,
 }
 
-// TODO(issue 12): over 80 lines; split where this file is being reworked (src/server, witness), then drop this.
-#[allow(clippy::too_many_lines)]
 pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     let file = match &a.config {
         Some(p) => crate::config::read_file(p)?,
@@ -66,27 +64,8 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
     let latest = ledger.latest();
-    let tls_files = match (&a.tls_cert, &a.tls_key) {
-        (Some(c), Some(k)) => Some((
-            std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
-            std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
-        )),
-        _ => None,
-    };
-    // The public page and metrics share the gRPC port's certificate when TLS is on.
-    let http_tls = match &tls_files {
-        Some((c, k)) => Some(crate::server::http_tls_config(c, k)?),
-        None => None,
-    };
     let mut settings = a.server_settings();
-    if let Some((cert_pem, key_pem)) = tls_files {
-        let client_ca_pem = match &a.tls_client_ca {
-            Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
-            None => None,
-        };
-        let require_client_cert = a.require_client_cert;
-        settings.tls = Some(crate::server::TlsSettings { cert_pem, key_pem, client_ca_pem, require_client_cert });
-    }
+    let http_tls = tls(&a, &mut settings)?;
     let http_limits = crate::server::HttpLimits::from(&settings);
     // The root of the token tree, its signal handlers installed before the listening line is printed;
     // every listener and task below holds a child of it, and `drain` stops them in the drain order.
@@ -116,22 +95,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         }
         None => None,
     };
-    if json {
-        println!(
-            "{}",
-            json!({"listening": addr.to_string(), "http": http, "metrics": metrics_addr, "origin": ledger.origin(), "verifier_key": ledger.verifier_key(), "tree_size": latest.size})
-        );
-    } else {
-        if let Some(h) = &http {
-            println!("accord: public transparency page on http://{h}/");
-        }
-        if let Some(m) = &metrics_addr {
-            println!("accord: metrics on http://{m}/metrics");
-        }
-        println!("accord: serving {} on {addr}", ledger.origin());
-        println!("accord: log verifier key: {}", ledger.verifier_key());
-        println!("accord: tree size {}", latest.size);
-    }
+    announce(json, &addr.to_string(), http.as_deref(), metrics_addr.as_deref(), &ledger, latest.size);
     for target in witness_targets {
         let (ledger, stop) = (ledger.clone(), shutdown.child_token());
         tokio::spawn(async move {
@@ -167,4 +131,44 @@ pub(super) async fn health(a: HealthArgs, json: bool) -> Result<()> {
         return Err(Reported(3).into());
     }
     Ok(())
+}
+
+/// The TLS files read once: the gRPC port's settings (with the client CA when given) go into `settings`;
+/// the public page and metrics share the certificate (returned) when TLS is on.
+fn tls(
+    a: &crate::config::ServeConfig,
+    settings: &mut crate::server::Settings,
+) -> Result<Option<tokio_rustls::TlsAcceptor>> {
+    let (Some(c), Some(k)) = (&a.tls_cert, &a.tls_key) else { return Ok(None) };
+    let cert_pem = std::fs::read(c).with_context(|| format!("reading {}", c.display()))?;
+    let key_pem = std::fs::read(k).with_context(|| format!("reading {}", k.display()))?;
+    let http_tls = crate::server::http_tls_config(&cert_pem, &key_pem)?;
+    let client_ca_pem = match &a.tls_client_ca {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+        None => None,
+    };
+    let require_client_cert = a.require_client_cert;
+    settings.tls = Some(crate::server::TlsSettings { cert_pem, key_pem, client_ca_pem, require_client_cert });
+    Ok(Some(http_tls))
+}
+
+/// The listening lines (or one JSON object), printed once every port is bound and the signal handlers are
+/// installed.
+fn announce(json: bool, addr: &str, http: Option<&str>, metrics: Option<&str>, ledger: &Ledger, size: u64) {
+    if json {
+        println!(
+            "{}",
+            json!({"listening": addr, "http": http, "metrics": metrics, "origin": ledger.origin(), "verifier_key": ledger.verifier_key(), "tree_size": size})
+        );
+        return;
+    }
+    if let Some(h) = http {
+        println!("accord: public transparency page on http://{h}/");
+    }
+    if let Some(m) = metrics {
+        println!("accord: metrics on http://{m}/metrics");
+    }
+    println!("accord: serving {} on {addr}", ledger.origin());
+    println!("accord: log verifier key: {}", ledger.verifier_key());
+    println!("accord: tree size {size}");
 }
