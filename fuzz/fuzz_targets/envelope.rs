@@ -21,7 +21,7 @@ fn stage(env: &pb::Envelope) {
     let keys = keys();
     if let Ok(p) = prepare_with(env, common::ORIGIN, &Limits::default(), |kid| keys.get(kid).copied()) {
         // What the sequencer and the read side do next with an accepted statement.
-        let _ = accord::domain::book::compiled_body(&p.statement);
+        let _ = accord::proto::compiled_body(&p.statement);
         let _ = accord::json::statement_to_json(&p.statement);
     }
 }
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(entry) = pb::LogEntry::decode(data) {
         let _ = crypto::leaf_identity(data);
-        let _ = accord::domain::statement_of_leaf(data);
+        let _ = accord::proto::statement_of_leaf(data);
         if let Some(env) = &entry.envelope {
             stage(env);
         }

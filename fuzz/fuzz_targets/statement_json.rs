@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = accord::json::envelope_to_json(&env);
         }
     } else if let Ok(st) = accord::json::statement_from_json(text) {
-        let _ = accord::domain::check_statement(&st, common::ORIGIN);
+        let _ = accord::proto::check_statement(&st, common::ORIGIN);
         let _ = accord::json::statement_to_json(&st);
     }
 });
