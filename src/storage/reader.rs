@@ -43,18 +43,21 @@ impl Reader {
     }
     /// Entries with `start <= idx < end`, at most `limit`.
     pub fn entries(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {ENTRY_COLS} FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx LIMIT ?3"
-            ))
-            .map_err(db_err)?;
-        let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
-        rows.map(|r| r.map_err(db_err).and_then(complete)).collect()
+        self.entry_range(start, end, limit, complete)
     }
     /// [`Reader::entries`] as stored, for the audit: an undecodable leaf is returned (with an empty
     /// identity) for the audit to report as a finding, instead of failing the read.
     pub fn entries_as_stored(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
+        self.entry_range(start, end, limit, |e| Ok(as_stored(e)))
+    }
+    /// Rows with `start <= idx < end`, at most `limit`, each finished by `finish`.
+    fn entry_range(
+        &self,
+        start: u64,
+        end: u64,
+        limit: usize,
+        finish: impl Fn(EntryRow) -> Result<EntryRow>,
+    ) -> Result<Vec<EntryRow>> {
         let mut st = self
             .conn
             .prepare_cached(&format!(
@@ -62,7 +65,7 @@ impl Reader {
             ))
             .map_err(db_err)?;
         let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
-        rows.map(|r| r.map(as_stored).map_err(db_err)).collect()
+        rows.map(|r| r.map_err(db_err).and_then(&finish)).collect()
     }
     pub fn checkpoint(&self, size: u64) -> Result<Option<CheckpointRow>> {
         self.conn
