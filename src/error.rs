@@ -64,8 +64,7 @@ impl Error {
     /// Whether the field path is rooted at one of a submission's two roots (`envelope…` or `statement…`):
     /// such a path is complete and is not scoped again by [`Error::within`].
     pub fn is_rooted(&self) -> bool {
-        let first = self.field.split(['.', '[']).next().unwrap_or_default();
-        first == "envelope" || first == "statement"
+        accord_domain::error::is_rooted(&self.field)
     }
 
     /// [`Error::scope`] for a path relative to `parent`; a path already rooted at the envelope or the
@@ -81,13 +80,7 @@ impl Error {
 
     /// Prefix the field path with a parent, e.g. `statement` + `ledger` → `statement.ledger`.
     pub fn scope(mut self, parent: &str) -> Self {
-        self.field = if self.field.is_empty() {
-            parent.to_string()
-        } else if self.field.starts_with('[') {
-            format!("{parent}{}", self.field)
-        } else {
-            format!("{parent}.{}", self.field)
-        };
+        self.field = accord_domain::error::scope(parent, &self.field);
         self
     }
 }
@@ -119,11 +112,36 @@ impl From<accord_tlog::Error> for Error {
 /// The domain's refusals keep their field and rule.
 impl From<accord_domain::Refusal> for Error {
     fn from(e: accord_domain::Refusal) -> Self {
+        use accord_domain::RefusalKind as R;
         let kind = match e.kind {
-            accord_domain::RefusalKind::Invalid => Kind::InvalidArgument,
-            accord_domain::RefusalKind::Precondition => Kind::FailedPrecondition,
+            R::Invalid => Kind::InvalidArgument,
+            R::Denied => Kind::PermissionDenied,
+            R::NotFound => Kind::NotFound,
+            R::Precondition => Kind::FailedPrecondition,
+            R::Internal => Kind::Internal,
         };
         Self::new(kind, e.field, e.rule)
+    }
+}
+
+/// A rule's refusal keeps its field and rule; a failure of the state it read is the storage error that the
+/// [`accord_domain::StateView`] passed up, recovered whole (any other error is INTERNAL).
+impl From<accord_domain::Error> for Error {
+    fn from(e: accord_domain::Error) -> Self {
+        match e {
+            accord_domain::Error::Refused(r) => r.into(),
+            accord_domain::Error::State(s) => match s.downcast::<Error>() {
+                Ok(e) => *e,
+                Err(other) => Self::internal(format!("reading the ledger state: {other}")),
+            },
+        }
+    }
+}
+
+/// Storage failures reach the domain rules through [`accord_domain::StateView`] as [`accord_domain::Error::State`].
+impl From<Error> for accord_domain::Error {
+    fn from(e: Error) -> Self {
+        accord_domain::Error::state(e)
     }
 }
 

@@ -60,7 +60,7 @@ impl Book {
             body: Some(body),
         };
         let parsed = accord::proto::parse_statement(&st, ORIGIN).map_err(|e| e.scope("statement"))?;
-        let compiled = accord::proto::compiled_body(&st);
+        let compiled = accord::proto::compiled(&st, &parsed);
         let signers: Vec<String> = signers.iter().map(|p| self.parties[*p].keyid()).collect();
         let identity = st.statement_id.as_bytes().to_vec();
         let entry = Entry {

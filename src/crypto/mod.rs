@@ -23,7 +23,7 @@ pub fn keyid(key: &VerifyingKey) -> String {
 
 /// [`keyid`] of raw public-key bytes (as carried in statements, before they are parsed).
 pub fn keyid_of_bytes(key: &[u8]) -> String {
-    hex::encode(Sha256::digest(key))
+    accord_domain::ids::keyid_of_bytes(key)
 }
 
 /// A keyid is exactly 64 lowercase hex characters.

@@ -22,8 +22,9 @@ pub struct Prepared {
     pub statement: Statement,
     /// The statement parsed into its typed form at the wire boundary ([`crate::proto`]).
     pub parsed: accord_domain::statement::Statement,
-    /// The compiled body ([`crate::proto::compiled_body`]) that subjects the statement creates keep.
-    pub compiled: Vec<u8>,
+    /// The compiled body ([`crate::proto::compiled`]), typed and encoded, that subjects the statement
+    /// creates or versions keep.
+    pub compiled: std::sync::Arc<accord_domain::book::Compiled>,
     pub kind: &'static str,
     /// keyids whose signatures verified.
     pub signers: Vec<String>,
@@ -113,7 +114,7 @@ pub fn prepare_with(
     }
     let (signers, unverified) = verify_signatures(&parsed, &canonical, lookup)?;
     let identity = identity(&canonical);
-    let compiled = crate::proto::compiled_body(&statement);
+    let compiled = crate::proto::compiled(&statement, &parsed);
     Ok(Prepared { envelope: canonical, identity, statement, parsed, compiled, kind, signers, unverified })
 }
 

@@ -323,7 +323,7 @@ impl Sequencer {
         effects.extend(new_effects);
         let persisted = (|| {
             for e in effects.get(first_new..).unwrap_or_default() {
-                self.writer.apply_effect(e, (index, &item.compiled))?;
+                self.writer.apply_effect(e, (index, &item.compiled.wire))?;
             }
             let leaf = LogEntry { envelope: Some(item.envelope.clone()), integrated_at_ms: now }.encode_to_vec();
             let leaf_hash = merkle::leaf_hash(&leaf);

@@ -2,10 +2,12 @@
 //! [`accord_domain::statement::Statement`] here, once ("parse, don't validate"). Every stateless rule of a
 //! statement's shape (formats, code lists, sums that need no state) is applied on the way, and a refusal
 //! names the field as the wire spells it. Above this module, the rules and reports read typed values.
+mod compiled;
 mod leaf;
 mod money;
 mod statement;
 
+pub use compiled::{compiled, parse_compiled, WireBody};
 pub use leaf::{check_statement, compiled_body, kind_name, statement_of_leaf};
 
 pub use money::{parse_money, parse_money_or_zero};

@@ -14,6 +14,7 @@ use crate::domain::money::{self, parse_money};
 use crate::error::{Error, Result};
 use crate::merkle;
 use crate::pb::{self, amended::Version, statement::Body, Statement};
+use crate::proto::WireBody;
 use crate::storage::{Reader, SubjectFilter};
 
 /// Largest page; the default is [`DEFAULT_PAGE`].
@@ -455,7 +456,7 @@ fn convert_money(r: &Reader, m: Option<&pb::Money>, to: &str) -> Result<Option<p
     let v = match book::convert(r, &a, to) {
         Ok(v) => v,
         Err(e) if book::is_conversion_gap(&e) => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     Ok(Some(pb::Money { value: v.normalize().to_string(), currency: to.to_string(), value_date: a.value_date_str() }))
 }

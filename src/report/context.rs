@@ -221,7 +221,7 @@ impl<'a> PlanContext<'a> {
                     to: self.cur.clone(),
                     value_date: a.value_date_str(),
                     amount: d(a.value),
-                    reason: if e.kind == crate::error::Kind::FailedPrecondition {
+                    reason: if e.refusal().is_some_and(|r| r.kind == accord_domain::RefusalKind::Precondition) {
                         "no recorded rate for the value date".into()
                     } else {
                         "the converted amount leaves the decimal range".into()
@@ -229,7 +229,7 @@ impl<'a> PlanContext<'a> {
                 });
                 Ok(Decimal::ZERO)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 

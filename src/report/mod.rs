@@ -37,6 +37,7 @@ use crate::domain::StateView;
 use crate::domain::{date, Governance};
 use crate::error::{Error, Result};
 use crate::pb::{self, statement::Body};
+use crate::proto::WireBody;
 use crate::storage::{EntryRow, HistoryRow, Reader, SubjectFilter};
 
 /// Report format identifier (bumped on any change to the JSON shape or a definition).

@@ -81,7 +81,8 @@ impl MemoryBook {
                         integrated_ms: e.integrated_at_ms,
                     };
                     book.state.apply(entry).map_err(|err| {
-                        Error::new(err.kind, err.field.clone(), format!("replaying entry {}: {}", e.index, err.message))
+                        let err = Error::from(err);
+                        Error::new(err.kind, err.field, format!("replaying entry {}: {}", e.index, err.message))
                     })?;
                     progress(e.index.saturating_add(1));
                 }
@@ -127,13 +128,13 @@ fn every_key(decoded: &[pb::Envelope]) -> HashMap<String, crypto::PublicKey> {
 }
 
 impl StateView for MemoryBook {
-    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+    fn subject(&self, kind: &str, id: &str) -> accord_domain::state::Result<Option<Subject>> {
         self.state.subject(kind, id)
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> accord_domain::state::Result<Vec<Subject>> {
         self.state.subjects(kind, plan_id, party_id)
     }
-    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>> {
+    fn entry_index(&self, identity: &[u8]) -> accord_domain::state::Result<Option<u64>> {
         self.state.entry_index(identity)
     }
 }

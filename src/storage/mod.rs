@@ -29,6 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::domain::book::{Subject, Tally};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
 use crate::error::Error;
+use accord_domain::state::Result as DomainResult;
 
 /// The storage layer's result: its own [`StoreError`], which `?` turns into [`crate::error::Error`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -75,27 +76,33 @@ pub struct CheckpointRow {
     pub note: String,
 }
 
+/// The domain rules read the projections through [`crate::domain::StateView`]; a storage failure reaches
+/// them as [`accord_domain::Error::State`] and comes back out as the same [`Error`].
+fn state_err(e: impl Into<Error>) -> accord_domain::Error {
+    accord_domain::Error::state(e.into())
+}
+
 impl crate::domain::StateView for Writer {
-    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>, Error> {
-        Ok(subject(&self.conn, kind, id)?)
+    fn subject(&self, kind: &str, id: &str) -> DomainResult<Option<Subject>> {
+        subject(&self.conn, kind, id).map_err(state_err)
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>, Error> {
-        Ok(subjects_of(&self.conn, kind, plan_id, party_id)?)
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> DomainResult<Vec<Subject>> {
+        subjects_of(&self.conn, kind, plan_id, party_id).map_err(state_err)
     }
-    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>, Error> {
-        Ok(self.find_identity(identity)?)
+    fn entry_index(&self, identity: &[u8]) -> DomainResult<Option<u64>> {
+        self.find_identity(identity).map_err(state_err)
     }
 }
 
 impl crate::domain::StateView for Reader {
-    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>, Error> {
-        Ok(subject(&self.conn, kind, id)?)
+    fn subject(&self, kind: &str, id: &str) -> DomainResult<Option<Subject>> {
+        subject(&self.conn, kind, id).map_err(state_err)
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>, Error> {
-        Ok(subjects_of(&self.conn, kind, plan_id, party_id)?)
+    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> DomainResult<Vec<Subject>> {
+        subjects_of(&self.conn, kind, plan_id, party_id).map_err(state_err)
     }
-    fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>, Error> {
-        Ok(entry_by_identity(&self.conn, identity)?.map(|e| e.index))
+    fn entry_index(&self, identity: &[u8]) -> DomainResult<Option<u64>> {
+        Ok(entry_by_identity(&self.conn, identity).map_err(state_err)?.map(|e| e.index))
     }
 }
 

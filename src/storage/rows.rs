@@ -194,7 +194,11 @@ pub(super) fn subjects_of(c: &Connection, kind: &str, plan_id: &str, party_id: &
 pub(super) const SUBJECT_COLS: &str =
     "kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, body, tally";
 
-pub(super) fn subject_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Subject, String)> {
+/// A subject row as read: the subject without body and tally, its stored body and its tally JSON
+/// ([`finish_subject`] completes it).
+pub(super) type SubjectRow = (Subject, Vec<u8>, String);
+
+pub(super) fn subject_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubjectRow> {
     let signers: String = r.get(9)?;
     Ok((
         Subject {
@@ -208,21 +212,23 @@ pub(super) fn subject_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Subject, S
             version_at: r.get(7)?,
             version: r.get(8)?,
             signers: signers.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
-            body: r.get(10)?,
+            body: None,
             tally: Tally::default(),
         },
+        r.get(10)?,
         r.get(11)?,
     ))
 }
 
-pub(super) fn finish_subject(c: &Connection, (mut s, tally): (Subject, String)) -> Result<Subject> {
-    if s.body == DERIVED_BODY {
+pub(super) fn finish_subject(c: &Connection, (mut s, mut body, tally): SubjectRow) -> Result<Subject> {
+    if body == DERIVED_BODY {
         let leaf: Vec<u8> = c
             .prepare_cached("SELECT leaf FROM entries WHERE idx = ?1")
             .and_then(|mut st| st.query_row([s.version_at], |r| r.get(0)))
             .map_err(db_err)?;
-        s.body = crate::proto::compiled_body(&crate::proto::statement_of_leaf(&leaf)?);
+        body = crate::proto::compiled_body(&crate::proto::statement_of_leaf(&leaf)?);
     }
+    s.body = crate::proto::parse_compiled(&s.kind, &s.id, body)?;
     s.tally = serde_json::from_str(&tally)
         .map_err(|source| StoreError::Tally { row: format!("{} {}", s.kind, s.id), source })?;
     Ok(s)

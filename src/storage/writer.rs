@@ -212,7 +212,7 @@ impl Writer {
                         s.version_at,
                         s.version,
                         s.signers.join(","),
-                        if s.version_at == entry.0 && s.body == entry.1 { DERIVED_BODY } else { &s.body[..] },
+                        stored_body(s, entry),
                         tally
                     ])
                 })
@@ -228,5 +228,17 @@ impl Writer {
     /// A hash reader over this connection (committed and uncommitted rows of the open transaction).
     pub fn hashes(&self) -> SqlHashes<'_> {
         SqlHashes(&self.conn)
+    }
+}
+
+/// What `subjects.body` holds for a subject: [`DERIVED_BODY`] when its body is the compiled body of the
+/// entry being applied (`entry`: index and compiled wire body), else the body's own wire encoding (empty
+/// for a tranche).
+fn stored_body<'a>(s: &'a Subject, entry: (u64, &[u8])) -> &'a [u8] {
+    let wire = s.body.as_ref().map(|c| c.wire.as_slice()).unwrap_or_default();
+    if s.version_at == entry.0 && wire == entry.1 {
+        DERIVED_BODY
+    } else {
+        wire
     }
 }

@@ -142,14 +142,14 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
         })?;
         let mut lines = Vec::new();
         for s in &plans {
-            let p: pb::PlanCreated = s.decode()?;
+            let p: &crate::domain::statement::PlanCreated = s.body_as()?;
             let rep = crate::report::plan_report(r, &s.id, &at)?;
             let t = &rep.funding.total_external;
             let cur = &p.reporting_currency;
             lines.push(PlanLine {
                 id: s.id.clone(),
                 title: p.title.clone(),
-                period: p.period.as_ref().map(|x| format!("{} – {}", x.start, x.end)).unwrap_or_default(),
+                period: format!("{} – {}", p.period.start, p.period.end),
                 figures: [
                     format!("{} {cur}", amount(&t.pledged)),
                     format!("{} {cur}", amount(&t.committed)),

@@ -125,6 +125,12 @@ id_type! {
     Code;
 }
 
+/// The keyid of a public key: the lowercase hex SHA-256 of its raw bytes (DESIGN.md: DSSE `keyid`).
+pub fn keyid_of_bytes(key: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

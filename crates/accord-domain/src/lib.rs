@@ -1,7 +1,7 @@
 //! Accord's domain layer, pure: the values every statement is made of, parsed once and checked exactly.
 //!
 //! No protobuf, SQL, async runtime, clock or file system: Cargo enforces it, as none is a dependency. The
-//! wire types are converted at the boundary (`accord::domain`), and every refusal carries the field path
+//! wire types are converted at the boundary (`accord::proto`), and every refusal carries the field path
 //! and the rule, which the server turns into a gRPC status in one place.
 //!
 //! - [`money`]: exact decimals (never floats), ISO 4217 currencies and their minor units, amounts with
@@ -11,6 +11,11 @@
 //! - [`error`]: [`Refusal`], why a value was refused.
 //! - [`ids`]: validated identifiers, one type per thing named; [`codes`]: the code lists as enums.
 //! - [`statement`]: typed statements, one struct per kind, parsed once at the wire boundary.
+//! - [`state`]: governance (charter, parties, keys), the [`Effect`]s a statement produces, and
+//!   [`StateView`], the rules' read access to the projections.
+//! - [`governance`] and [`book`]: the rules of DOMAIN.md §2–§4, applied in the sequencer against the state
+//!   as of the entry: who may sign what, and the coalition's book (one file per group of statement kinds).
+//! - [`memory`]: an in-memory book, for replay (`report verify`) and for testing the rules in-process.
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![warn(clippy::too_many_lines)]
 #![cfg_attr(
@@ -18,12 +23,18 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+pub mod book;
 pub mod codes;
 pub mod date;
 pub mod error;
+pub mod governance;
 pub mod ids;
+pub mod memory;
 pub mod money;
+pub mod state;
 pub mod statement;
 pub mod text;
 
-pub use error::{Refusal, RefusalKind, Result};
+pub use error::{Error, Refusal, RefusalKind, Result};
+pub use governance::introduced_keys;
+pub use state::{Effect, Governance, StateView};

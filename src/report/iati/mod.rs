@@ -32,6 +32,7 @@ use crate::domain::book::{self, Subject};
 use crate::domain::Governance;
 use crate::error::{Error, Result};
 use crate::pb;
+use crate::proto::WireBody;
 use xml::{comment_text, Xml};
 
 /// The language of every narrative the export writes (`iati-activity/@xml:lang`): its own sentences are

@@ -121,8 +121,11 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
     let gov = r.governance()?;
     let secretariat = super::publisher(plan.signatories.iter().map(|s| s.party_id.as_str()), &gov, "OCDS")?;
     // Every commitment, withdrawn ones too (their process is kept, marked cancelled).
-    let commitments: Vec<(Subject, ds::CommitmentSigned)> =
-        r.scan(book::COMMITMENT, plan_id)?.into_iter().map(|s| s.parsed().map(|c| (s, c))).collect::<Result<_>>()?;
+    let commitments: Vec<(Subject, ds::CommitmentSigned)> = r
+        .scan(book::COMMITMENT, plan_id)?
+        .into_iter()
+        .map(|s| s.parsed().map(|c| (s, c)))
+        .collect::<accord_domain::state::Result<_>>()?;
     if commitments.is_empty() {
         // A release package holds one or more releases, and a process is a commitment.
         return Err(Error::precondition(
@@ -134,8 +137,11 @@ pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<
         ));
     }
     // Every transaction (reversed ones too: their reversal is named in the contract's amendments).
-    let transactions: Vec<(Subject, ds::TransactionRecorded)> =
-        r.scan(book::TRANSACTION, plan_id)?.into_iter().map(|s| s.parsed().map(|t| (s, t))).collect::<Result<_>>()?;
+    let transactions: Vec<(Subject, ds::TransactionRecorded)> = r
+        .scan(book::TRANSACTION, plan_id)?
+        .into_iter()
+        .map(|s| s.parsed().map(|t| (s, t)))
+        .collect::<accord_domain::state::Result<_>>()?;
     let ctx = Ctx {
         r,
         rep,

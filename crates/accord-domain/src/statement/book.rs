@@ -2,7 +2,7 @@
 //! attestations, amendments, withdrawals and rates (DOMAIN.md §3–§4, §7).
 use rust_decimal::Decimal;
 
-use super::{Period, Sha256};
+use super::{Body, Period, Sha256};
 use crate::codes::*;
 use crate::date::Day;
 use crate::ids::*;
@@ -490,6 +490,18 @@ pub enum Version {
 }
 
 impl Version {
+    /// The version as the body of the statement kind that creates the subject (`Pledge` → `PledgeAnnounced`).
+    pub fn into_body(self) -> Body {
+        match self {
+            Version::Plan(p) => Body::PlanCreated(p),
+            Version::Goal(g) => Body::GoalDefined(g),
+            Version::Indicator(x) => Body::IndicatorDefined(x),
+            Version::Pledge(p) => Body::PledgeAnnounced(p),
+            Version::Condition(c) => Body::ConditionDefined(c),
+            Version::Commitment(c) => Body::CommitmentSigned(c),
+        }
+    }
+
     /// The id of the subject the version is of.
     pub fn id(&self) -> &str {
         match self {

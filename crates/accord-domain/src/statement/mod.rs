@@ -117,11 +117,63 @@ impl Body {
         }
     }
 
+    /// The compiled body: what a subject the statement creates or versions keeps as its current version
+    /// (an amendment's new version, otherwise the body itself).
+    pub fn compiled(&self) -> Body {
+        match self {
+            Body::Amended(a) => a.version.clone().into_body(),
+            other => other.clone(),
+        }
+    }
+
     /// Whether the kind governs the coalition (charter, admission, keys) rather than the book.
     pub fn is_governance(&self) -> bool {
         matches!(self, Body::Charter(_) | Body::PartyAdmitted(_) | Body::KeyRotated(_) | Body::KeyRevoked(_))
     }
 }
+
+/// A statement kind's struct, read out of a [`Body`] (`pledge.announced` from `Body::PledgeAnnounced`).
+pub trait OfBody: Sized {
+    /// The kind's struct, if the body is of this kind.
+    fn of_body(body: &Body) -> Option<&Self>;
+}
+
+macro_rules! of_body {
+    ($($variant:ident),* $(,)?) => {$(
+        impl OfBody for $variant {
+            fn of_body(body: &Body) -> Option<&Self> {
+                match body {
+                    Body::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+of_body!(
+    Charter,
+    PartyAdmitted,
+    KeyRotated,
+    KeyRevoked,
+    PlanCreated,
+    GoalDefined,
+    IndicatorDefined,
+    PledgeAnnounced,
+    ConditionDefined,
+    CommitmentSigned,
+    TransactionRecorded,
+    TransactionReversed,
+    InkindDelivered,
+    DeliveryConfirmed,
+    MilestoneUpdated,
+    ConditionAssessed,
+    ProgressReported,
+    AttestationIssued,
+    Amended,
+    Withdrawn,
+    FxRateRecorded,
+);
 
 /// A closed range of days, `start <= end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

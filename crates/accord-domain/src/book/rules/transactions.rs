@@ -1,7 +1,7 @@
 //! Transactions: disbursements against commitments and tranches, reversals and corrections (DOMAIN.md §7).
 
-use accord_domain::codes::TransactionType;
-use accord_domain::ids::{CommitmentId, TrancheId, TxnId};
+use crate::codes::TransactionType;
+use crate::ids::{CommitmentId, TrancheId, TxnId};
 use rust_decimal::Decimal;
 
 use super::*;

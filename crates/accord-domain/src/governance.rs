@@ -2,12 +2,14 @@
 //! revocation; book statements are handed to [`super::book::apply`] with the signing parties.
 use std::collections::BTreeSet;
 
-use accord_domain::statement::{self as d, Body};
+use std::sync::Arc;
 
-use super::book;
-use super::{date, Effect, Governance, KeyRecord, PartyRecord, StateView};
-use crate::crypto;
-use crate::error::{Error, Result};
+use crate::book::{self, Compiled};
+use crate::date;
+use crate::error::Error;
+use crate::ids::keyid_of_bytes;
+use crate::state::{Effect, Governance, KeyRecord, PartyRecord, Result, StateView};
+use crate::statement::{self as d, Body};
 
 /// Public keys a statement introduces (so its own signatures by those keys can be checked before the keys
 /// are registered).
@@ -35,11 +37,11 @@ impl Governance {
     /// Decide whether the statement at `index`, signed by the (already cryptographically verified) keys
     /// `signers`, is allowed by the rules as of this state, and return the effects to persist. Changes
     /// nothing on error. `integrated_ms` is the integration time the log will record; `compiled` is the
-    /// statement's compiled body ([`crate::proto::compiled_body`]), which subjects it creates keep.
+    /// statement's compiled body ([`Body::compiled`]), which subjects it creates keep.
     pub fn apply(
         &mut self,
         st: &d::Statement,
-        compiled: &[u8],
+        compiled: &Arc<Compiled>,
         signers: &[String],
         index: u64,
         integrated_ms: i64,
@@ -52,7 +54,7 @@ impl Governance {
                 format!("{} is after the integration date {}", st.effective_date, date::format_date(today)),
             ));
         }
-        let introduced: BTreeSet<String> = introduced_keys(st).iter().map(|k| crypto::keyid_of_bytes(k)).collect();
+        let introduced: BTreeSet<String> = introduced_keys(st).iter().map(|k| keyid_of_bytes(k)).collect();
         let parties = self.signer_parties(signers, &introduced)?;
         let s = Signed { signers, introduced, parties, index };
         if self.charter.is_none() && !matches!(st.body, Body::Charter(_)) {
@@ -113,7 +115,7 @@ impl Governance {
         let mut effects = vec![Effect::Charter { name: c.name.clone(), admission_k: c.admission_k }];
         let mut founder_keys = BTreeSet::new();
         for (i, f) in c.founders.iter().enumerate() {
-            let kids: Vec<String> = f.public_keys.iter().map(|k| crypto::keyid_of_bytes(k)).collect();
+            let kids: Vec<String> = f.public_keys.iter().map(|k| keyid_of_bytes(k)).collect();
             if !kids.iter().any(|k| s.signers.contains(k)) {
                 return Err(Error::denied(
                     format!("statement.charter.founders[{i}]"),
@@ -142,7 +144,7 @@ impl Governance {
                 format!("party {} is already a member", p.party_id),
             ));
         }
-        let kids: Vec<String> = p.public_keys.iter().map(|k| crypto::keyid_of_bytes(k)).collect();
+        let kids: Vec<String> = p.public_keys.iter().map(|k| keyid_of_bytes(k)).collect();
         for (i, kid) in kids.iter().enumerate() {
             if let Some(k) = self.keys.get(kid) {
                 return Err(Error::precondition(
@@ -181,7 +183,7 @@ impl Governance {
         let old = self.active_key(&r.old_keyid).filter(|k| k.party_id == party.party_id).ok_or_else(|| {
             Error::precondition(format!("{field}.old_keyid"), format!("is not an active key of {}", r.party_id))
         })?;
-        let new_kid = crypto::keyid_of_bytes(&r.new_public_key);
+        let new_kid = keyid_of_bytes(&r.new_public_key);
         if self.keys.contains_key(&new_kid) {
             return Err(Error::precondition(format!("{field}.new_public_key"), "key is already registered"));
         }
@@ -241,7 +243,7 @@ fn party_effects(p: &d::Party, index: u64) -> Vec<Effect> {
     })];
     for k in &p.public_keys {
         v.push(Effect::Key(KeyRecord {
-            keyid: crypto::keyid_of_bytes(k),
+            keyid: keyid_of_bytes(k),
             party_id: p.party_id.to_string(),
             public_key: *k,
             added_at: index,

@@ -3,11 +3,11 @@
 //! server, no database, no signatures: the signers are given as keyids already verified).
 use std::collections::{BTreeMap, HashMap};
 
-use accord_domain::statement::Statement;
+use std::sync::Arc;
 
-use super::book::Subject;
-use super::{Effect, Governance, StateView};
-use crate::error::Result;
+use crate::book::{Compiled, Subject};
+use crate::state::{Effect, Governance, Result, StateView};
+use crate::statement::Statement;
 
 /// Projections and governance of the entries applied so far.
 #[derive(Debug, Default)]
@@ -24,8 +24,8 @@ pub struct MemoryState {
 pub struct Entry<'a> {
     /// The statement, parsed at the boundary.
     pub statement: &'a Statement,
-    /// Its compiled body ([`crate::proto::compiled_body`]).
-    pub compiled: &'a [u8],
+    /// Its compiled body ([`crate::statement::Body::compiled`], with the wire encoding).
+    pub compiled: &'a Arc<Compiled>,
     /// Keyids whose signatures verified.
     pub signers: &'a [String],
     /// Log index.

@@ -1,6 +1,6 @@
 //! Amendments and withdrawals: new versions of a subject, and taking one back.
 
-use accord_domain::codes::Withdrawable;
+use crate::codes::Withdrawable;
 
 use super::*;
 

@@ -1,6 +1,6 @@
 //! Condition assessments, progress reports and attestations.
 
-use accord_domain::codes::Role;
+use crate::codes::Role;
 
 use super::*;
 

@@ -1,6 +1,6 @@
 //! In-kind deliveries, their confirmation by the receiver, and policy milestones (DOMAIN.md §7).
 
-use accord_domain::codes::PledgeKind;
+use crate::codes::PledgeKind;
 
 use super::*;
 

@@ -52,7 +52,7 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Su
         let mut s = Subject {
             version: prev.version.saturating_add(1),
             version_at: ctx.index,
-            body: ctx.body.to_vec(),
+            body: Some(Arc::clone(ctx.body)),
             ..prev.clone()
         };
         s.status = pledge_status(&s, p, ctx.today).into();

@@ -3,11 +3,13 @@
 //! [`apply`] dispatches, and [`Out`] collects the effects.
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::sync::Arc;
+
 use super::*;
-use crate::domain::money;
-use crate::domain::{Effect, Governance, StateView};
-use crate::error::{Error, Result};
-use accord_domain::statement::{self as d, Body, Version};
+use crate::error::Error;
+use crate::state::{Effect, Governance, Result, StateView};
+use crate::statement::{self as d, Body, Version};
+use crate::{date, money};
 
 mod commitments;
 mod deliveries;
@@ -29,15 +31,18 @@ use versions::*;
 
 /// Everything [`apply`] needs about the entry being sequenced.
 pub struct Ctx<'a> {
+    /// Governance as of the entry.
     pub gov: &'a Governance,
     /// Parties with at least one valid signature on the statement.
     pub signers: &'a BTreeSet<String>,
+    /// The entry's log index.
     pub index: u64,
     /// Integration day.
     pub today: i64,
+    /// The projections as of the entry.
     pub view: &'a dyn StateView,
-    /// The statement's compiled body ([`crate::proto::compiled_body`]): the body a subject it creates keeps.
-    pub body: &'a [u8],
+    /// The statement's compiled body: the body a subject it creates or versions keeps.
+    pub body: &'a Arc<Compiled>,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -114,7 +119,7 @@ impl<'a> Out<'a> {
             version_at: self.ctx.index,
             version: 1,
             signers: Vec::new(),
-            body: self.ctx.body.to_vec(),
+            body: Some(Arc::clone(self.ctx.body)),
             tally: Tally::default(),
         }
     }
@@ -237,7 +242,7 @@ fn versioned(out: &Out<'_>, prev: Option<&Subject>, kind: &str, id: &str, plan: 
         Some(p) => Subject {
             version: p.version.saturating_add(1),
             version_at: out.ctx.index,
-            body: out.ctx.body.to_vec(),
+            body: Some(Arc::clone(out.ctx.body)),
             ..p.clone()
         },
         None => out.new_subject(kind, id, plan, party),

@@ -1,7 +1,7 @@
 //! Conditions and commitments: allocations against pledges, tranches and their conditions.
 use std::collections::BTreeMap;
 
-use accord_domain::codes::ConditionType;
+use crate::codes::ConditionType;
 
 use super::*;
 
@@ -174,7 +174,7 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &d::CommitmentSigned, prev: Optio
             }
             (_, None) => {
                 let mut s = out.new_subject(TRANCHE, &t.tranche_id, &c.plan_id, &c.provider_id);
-                s.body = Vec::new();
+                s.body = None;
                 s.tally.commitment_id = c.commitment_id.to_string();
                 s
             }

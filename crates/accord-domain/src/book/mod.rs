@@ -3,7 +3,8 @@
 //! withdrawals and FX rates.
 //!
 //! Two stages, as for governance: the stateless checks (formats, code lists, sums that need no state) are
-//! made once when the statement is parsed at the wire boundary ([`crate::proto`]); [`apply`] runs in the sequencer against the state as of the entry (through [`StateView`]),
+//! made once when the statement is parsed at the wire boundary (`accord::proto`); [`apply`] runs in the
+//! sequencer against the state as of the entry (through [`StateView`]),
 //! checks signers and invariants, and returns the [`Effect`]s that update the projections. Every rule
 //! names itself and the field in its error.
 //!
@@ -11,31 +12,40 @@
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use prost::Message;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::date;
-use super::money::{self, Amount};
-use super::StateView;
-use crate::error::{Error, Result};
-use crate::proto::FromWire;
-use accord_domain::codes::PledgeKind;
-use accord_domain::statement::{self as d, Version};
+use crate::codes::PledgeKind;
+use crate::error::Error;
+use crate::money::{self, Amount};
+use crate::state::{Result, StateView};
+use crate::statement::{self as d, Body, OfBody, Version};
 
-/// Subject kinds kept in the projections.
+/// Subject kind: plans (`plan.created`).
 pub const PLAN: &str = "plan";
+/// Subject kind: goals.
 pub const GOAL: &str = "goal";
+/// Subject kind: indicators.
 pub const INDICATOR: &str = "indicator";
+/// Subject kind: pledges.
 pub const PLEDGE: &str = "pledge";
+/// Subject kind: conditions.
 pub const CONDITION: &str = "condition";
+/// Subject kind: commitments.
 pub const COMMITMENT: &str = "commitment";
+/// Subject kind: tranches (inside a commitment).
 pub const TRANCHE: &str = "tranche";
+/// Subject kind: transactions (`transaction.recorded`).
 pub const TRANSACTION: &str = "transaction";
+/// Subject kind: in-kind deliveries.
 pub const DELIVERY: &str = "delivery";
+/// Subject kind: progress reports.
 pub const REPORT: &str = "report";
+/// Subject kind: attestations.
 pub const ATTESTATION: &str = "attestation";
+/// Subject kind: recorded FX rates.
 pub const FX_RATE: &str = "fx_rate";
 /// Every subject kind, in the order queries list them.
 pub const SUBJECT_KINDS: &[&str] = &[
@@ -53,52 +63,47 @@ pub const SUBJECT_KINDS: &[&str] = &[
     FX_RATE,
 ];
 
-pub const PLEDGE_KINDS: &[&str] = &["money", "in_kind", "policy_action"];
-pub const FUNDING_SOURCES: &[&str] = &["external", "domestic_own_resources", "private"];
-pub const CONDITION_TYPES: &[&str] = &["policy", "performance", "fiduciary", "co_financing"];
-pub const OUTCOMES: &[&str] = &["met", "notMet", "partiallyMet", "waived"];
-pub const MILESTONE_STATUSES: &[&str] = &["met", "notMet", "partiallyMet"];
-pub const OPINIONS: &[&str] = &["verified", "verified_with_exceptions", "not_verified", "unable_to_verify"];
-pub const BOUNDARIES: &[&str] = &["incoming", "internal", "outgoing"];
-pub const VOCABULARIES: &[&str] = &["dac5", "sdg_target", "plan"];
-pub const WITHDRAWABLE: &[&str] = &[PLEDGE, CONDITION, COMMITMENT];
-/// IATI TransactionType codes accepted (1 incoming funds, 3 disbursement, 4 expenditure, 7 reimbursement).
-pub const TRANSACTION_TYPES: &[u32] = &[1, 3, 4, 7];
-/// Derived pledge statuses (DOMAIN.md §5).
-pub const PLEDGE_STATUSES: &[&str] = &[
-    "announced",
-    "partially_committed",
-    "committed",
-    "partially_disbursed",
-    "fulfilled",
-    "withdrawn",
-    "lapsed",
-    "superseded",
-];
 /// Most items in any repeated field of a statement body.
-pub use accord_domain::statement::MAX_ITEMS;
+pub use crate::statement::MAX_ITEMS;
+
+/// A statement's compiled body ([`Body::compiled`]), as the subjects it creates or versions keep it: typed,
+/// and with its wire encoding (opaque here), so that storage writes and proofs never re-encode it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// The typed body.
+    pub body: Body,
+    /// The body message as the wire encodes it (`accord::proto::compiled_body`).
+    pub wire: Vec<u8>,
+}
 
 /// One thing the ledger tracks, as projected from the log: its compiled (latest) version and the running
 /// figures derived from later entries.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Subject {
+    /// Subject kind ([`SUBJECT_KINDS`]).
     pub kind: String,
+    /// Its id, unique within the kind.
     pub id: String,
+    /// The plan it belongs to (empty for FX rates and attestations).
     pub plan_id: String,
     /// The party it belongs to (pledger, provider, condition party, reporter, auditor, recorder).
     pub party_id: String,
     /// Stored status (pledge lapse is applied at read time against the as-of date: [`pledge_status`]).
     pub status: String,
-    /// Entry that created it, entry of its latest version.
+    /// Entry that created it.
     pub created_at: u64,
+    /// Entry that last changed it (a new version, or a figure of its tally).
     pub updated_at: u64,
     /// Entry of the current version (the creation, or the latest amendment).
     pub version_at: u64,
+    /// Version number: 1 at creation, one more per amendment.
     pub version: u32,
     /// Parties whose signatures amendments, withdrawals and reversals need again.
     pub signers: Vec<String>,
-    /// Encoded compiled body message (e.g. `PledgeAnnounced`); empty for tranches.
-    pub body: Vec<u8>,
+    /// The compiled body of the entry at `version_at` (e.g. a `PledgeAnnounced`); none for tranches, which
+    /// live inside their commitment's body.
+    pub body: Option<Arc<Compiled>>,
+    /// Running figures from later entries.
     pub tally: Tally,
 }
 
@@ -106,69 +111,96 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Tally {
+    /// Committed against a pledge (in the pledge's currency).
     #[serde(skip_serializing_if = "Decimal::is_zero")]
     pub committed: Decimal,
+    /// Disbursed against a pledge, commitment or tranche.
     #[serde(skip_serializing_if = "Decimal::is_zero")]
     pub disbursed: Decimal,
+    /// Delivered in kind against a pledge.
     #[serde(skip_serializing_if = "Decimal::is_zero")]
     pub delivered: Decimal,
+    /// Part of a pledge restated by later pledges (so it is not counted twice).
     #[serde(skip_serializing_if = "Decimal::is_zero")]
     pub restated: Decimal,
+    /// The pledges that restate this one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub restated_by: Vec<String>,
     /// Tranche value and disbursed amount (tranche subjects).
     #[serde(skip_serializing_if = "Decimal::is_zero")]
     pub value: Decimal,
+    /// The commitment a tranche belongs to.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub commitment_id: String,
+    /// The conditions that gate a tranche.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<String>,
     /// Condition outcomes by tranche id ("" = every tranche the condition gates).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outcomes: BTreeMap<String, Assessment>,
+    /// A policy pledge's milestones by id, as last updated.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub milestones: BTreeMap<String, MilestoneState>,
+    /// Entries an attestation covers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub covered: Vec<u64>,
+    /// A delivery confirmed by its recipient.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub confirmed: bool,
+    /// A transaction reversed by a `transaction.reversed`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reversed: bool,
     /// The transaction that corrects this (reversed) one (DOMAIN.md §7).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub corrected_by: String,
+    /// Withdrawn (pledges, conditions, commitments).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub withdrawn: bool,
 }
 
+/// A condition's assessment (`condition.assessed`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Assessment {
+    /// met, notMet, partiallyMet or waived.
     pub outcome: String,
+    /// Day of the assessment (YYYY-MM-DD).
     pub date: String,
+    /// Entry that recorded it.
     pub index: u64,
 }
 
+/// A policy milestone as last updated (`milestone.updated`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MilestoneState {
+    /// met, notMet or partiallyMet.
     pub status: String,
+    /// Day of the update (YYYY-MM-DD).
     pub date: String,
+    /// Entry that recorded it.
     pub index: u64,
+    /// Quantity done so far, as written (empty when not given).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub quantity_done: String,
 }
 
 impl Subject {
-    /// Decode the compiled body.
-    pub fn decode<M: Message + Default>(&self) -> Result<M> {
-        M::decode(self.body.as_slice())
-            .map_err(|e| Error::internal(format!("projection of {} {} does not decode: {e}", self.kind, self.id)))
+    /// The compiled body as its statement kind's struct (`let p: &PledgeAnnounced = s.body_as()?`). The
+    /// body passed every rule when it was sequenced, so a subject without it, or with another kind, is a
+    /// projection that is not what the rules built (INTERNAL, naming the subject).
+    pub fn body_as<T: OfBody>(&self) -> Result<&T> {
+        self.body.as_deref().and_then(|c| T::of_body(&c.body)).ok_or_else(|| {
+            Error::internal(format!(
+                "projection of {} {} does not hold a {} body",
+                self.kind,
+                self.id,
+                std::any::type_name::<T>().rsplit("::").next().unwrap_or_default()
+            ))
+        })
     }
 
-    /// The compiled body, parsed into its typed statement kind. The body passed every rule when it was
-    /// sequenced, so a failure here means the stored projection is corrupt (INTERNAL, naming the subject).
-    pub fn parsed<T: FromWire>(&self) -> Result<T> {
-        T::decode_wire(&self.body)
-            .map_err(|e| Error::internal(format!("projection of {} {} does not parse: {}", self.kind, self.id, e)))
+    /// [`Subject::body_as`], owned.
+    pub fn parsed<T: OfBody + Clone>(&self) -> Result<T> {
+        self.body_as::<T>().cloned()
     }
 }
 
@@ -240,8 +272,9 @@ pub fn apply_rate(a: &Amount, to: &str, rate: Option<Rate>) -> Result<Decimal> {
 
 /// Whether a [`convert`] error is a gap in the rates (no rate recorded, or a result out of the decimal
 /// range) rather than a failure to read: readers list such amounts as unconverted instead of failing.
-pub fn is_conversion_gap(e: &crate::error::Error) -> bool {
-    matches!(e.kind, crate::error::Kind::FailedPrecondition | crate::error::Kind::InvalidArgument)
+pub fn is_conversion_gap(e: &Error) -> bool {
+    use crate::RefusalKind::{Invalid, Precondition};
+    e.refusal().is_some_and(|r| matches!(r.kind, Precondition | Invalid))
 }
 
 /// The derived status of a pledge as of a day (lapse depends on the day; everything else on the tally).
