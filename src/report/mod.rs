@@ -32,12 +32,14 @@ use prost::Message;
 use rust_decimal::Decimal;
 
 use crate::domain::book::{self, Subject};
-use crate::domain::money::{self, parse_money, Amount};
+use crate::domain::money::{self, Amount};
 use crate::domain::StateView;
 use crate::domain::{date, Governance};
 use crate::error::{Error, Result};
-use crate::pb::{self, statement::Body};
+use crate::pb;
+use crate::proto::{parse_statement, FromWire};
 use crate::storage::{EntryRow, HistoryRow, Reader, SubjectFilter};
+use accord_domain::statement::{self as ds, Body};
 
 /// Report format identifier (bumped on any change to the JSON shape or a definition).
 pub const FORMAT: &str = "accord.report.v2";
@@ -115,9 +117,14 @@ fn all(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<Subject>> {
     r.scan(kind, plan)
 }
 
-/// The plan's subjects of one kind that are not withdrawn, decoded: what the exports list.
-fn standing<T: Message + Default>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
-    r.scan(kind, plan)?.into_iter().filter(|s| !s.tally.withdrawn).map(|s| s.decode().map(|v| (s, v))).collect()
+/// The plan's subjects of one kind that are not withdrawn, with their typed bodies: what the exports list.
+fn standing<T: FromWire>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
+    r.scan(kind, plan)?.into_iter().filter(|s| !s.tally.withdrawn).map(|s| s.parsed().map(|v| (s, v))).collect()
+}
+
+/// Every subject of one kind in the plan (withdrawn ones too), with its typed body.
+fn typed<T: FromWire>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
+    r.scan(kind, plan)?.into_iter().map(|s| s.parsed().map(|v| (s, v))).collect()
 }
 
 /// The party that publishes an export of the plan (IATI's reporting organisation, OCDS's publisher): the
@@ -136,10 +143,6 @@ fn publisher<'a>(signatories: impl Iterator<Item = &'a str>, gov: &Governance, e
         })
 }
 
-fn amount(m: Option<&pb::Money>) -> Result<Amount> {
-    parse_money("amount", m)
-}
-
 fn year_of(day: &str) -> String {
     day.get(..4).unwrap_or("").to_string()
 }
@@ -149,11 +152,14 @@ fn integrated_day(r: &dyn Source, index: u64) -> Result<i64> {
     Ok(date::day_of_ms(e.integrated_at_ms))
 }
 
-fn entry_statement(r: &dyn Source, index: u64) -> Result<(pb::Statement, Vec<String>)> {
+/// The typed statement of an entry and the key ids that signed it. The leaf passed every rule when it was
+/// sequenced, so it parses for the ledger it names.
+fn entry_statement(r: &dyn Source, index: u64) -> Result<(ds::Statement, Vec<String>)> {
     let e = r.entry(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
     let le = pb::LogEntry::decode(e.leaf.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
     let env = le.envelope.unwrap_or_default();
     let st = pb::Statement::decode(env.payload.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
+    let st = parse_statement(&st, &st.ledger)?;
     Ok((st, env.signatures.iter().map(|s| s.keyid.clone()).collect()))
 }
 
@@ -309,18 +315,18 @@ fn signer_parties(gov: &Governance, keyids: &[String]) -> Vec<String> {
 /// Current amount − original amount of a money subject.
 fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
     let current = match s.kind.as_str() {
-        book::PLEDGE => s.parsed::<accord_domain::statement::PledgeAnnounced>()?.amount,
-        book::COMMITMENT => Some(s.parsed::<accord_domain::statement::CommitmentSigned>()?.amount),
+        book::PLEDGE => s.parsed::<ds::PledgeAnnounced>()?.amount,
+        book::COMMITMENT => Some(s.parsed::<ds::CommitmentSigned>()?.amount),
         _ => None,
     };
     let Some(cur) = current else { return Ok((String::new(), String::new())) };
     let original = match entry_statement(r, s.created_at)?.0.body {
-        Some(Body::PledgeAnnounced(p)) => p.amount,
-        Some(Body::CommitmentSigned(c)) => c.amount,
+        Body::PledgeAnnounced(p) => p.amount,
+        Body::CommitmentSigned(c) => Some(c.amount),
         _ => None,
     };
     let a = cur;
-    let orig = original.map(|o| amount(Some(&o))).transpose()?.map(|b| b.value).unwrap_or_default();
+    let orig = original.map(|b| b.value).unwrap_or_default();
     // A withdrawal takes the subject to zero.
     let delta = if s.tally.withdrawn { sub(Decimal::ZERO, orig) } else { sub(a.value, orig) };
     Ok((d(delta), a.currency))
