@@ -189,9 +189,34 @@ fn p90(v: &mut [i64]) -> String {
     v.get(rank.saturating_sub(1)).map(|x| x.to_string()).unwrap_or_default()
 }
 
+/// The signed checkpoint a report is computed at: tree size, root hash and note, and the as-of date (the
+/// day its last entry was integrated, `YYYY-MM-DD`; empty for an empty log).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadAt {
+    /// Entries in the tree.
+    pub tree_size: u64,
+    /// The tree's root hash.
+    pub root_hash: Vec<u8>,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+    /// The day of the last entry (`YYYY-MM-DD`), empty for an empty log.
+    pub as_of_date: String,
+}
+
+impl From<&pb::ReadAt> for ReadAt {
+    fn from(at: &pb::ReadAt) -> Self {
+        ReadAt {
+            tree_size: at.tree_size,
+            root_hash: at.root_hash.clone(),
+            checkpoint: at.checkpoint.clone(),
+            as_of_date: at.as_of_date.clone(),
+        }
+    }
+}
+
 /// Compute a plan's report at the reader's current state, naming the checkpoint `at` (the caller reads
 /// both inside one snapshot, or passes the verified checkpoint when recomputing locally).
-pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Report> {
+pub fn plan_report(r: &dyn Source, plan_id: &str, at: &ReadAt) -> Result<Report> {
     OVERFLOW.with(|o| o.set(false));
     let ctx = context::PlanContext::load(r, plan_id, &at.as_of_date)?;
     let (funding, total) = funding::funding(&ctx)?;
@@ -348,7 +373,8 @@ pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest)
     }
     readers.with(|r| {
         r.snapshot(|r| {
-            let at = crate::query::read_at(r)?;
+            let wire_at = crate::query::read_at(r)?;
+            let at = ReadAt::from(&wire_at);
             let rep = plan_report(r, &q.plan_id, &at)?;
             let json = rep.canonical_json();
             let file = |name: String, media: &str, content: String| pb::ReportFile {
@@ -372,14 +398,14 @@ pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest)
                 )],
                 _ => Vec::new(),
             };
-            Ok(pb::GetReportResponse { read_at: Some(at), canonical_json: json, files })
+            Ok(pb::GetReportResponse { read_at: Some(wire_at), canonical_json: json, files })
         })
     })
 }
 
 /// Recompute a plan's report from entries already checked against the signed checkpoint `at`: replay them
 /// in memory (every signature and rule re-checked, signatures in parallel) and compute the report the way
-/// the server does.
+/// the server does. `at` is the checkpoint as the server named it; its as-of date is recomputed here.
 pub fn recompute(
     origin: &str,
     entries: Vec<EntryRow>,
@@ -387,7 +413,7 @@ pub fn recompute(
     at: &pb::ReadAt,
     progress: impl FnMut(u64),
 ) -> Result<Report> {
-    let mut at = at.clone();
+    let mut at = ReadAt::from(at);
     at.as_of_date = entries.last().map(|e| date::format_date(date::day_of_ms(e.integrated_at_ms))).unwrap_or_default();
     let book = replay::MemoryBook::replay(origin, entries, progress)?;
     plan_report(&book, plan_id, &at)
