@@ -29,7 +29,7 @@ const MAP: &[(&str, &[&str])] = &[
     ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "storage"]),
     ("api", &["domain", "error", "log", "pb", "query", "report", "storage", "sync", "PAYLOAD_TYPE"]),
     ("server", &["api", "log", "metrics", "pb"]),
-    ("web", &["domain", "error", "log", "metrics", "pb", "query", "report", "server", "storage"]),
+    ("web", &["domain", "error", "log", "metrics", "pb", "proto", "query", "report", "server", "storage"]),
     ("config", &["domain", "error", "log", "server", "witness"]),
     ("client", &["crypto", "error", "log", "merkle", "pb", "query", "server", "storage"]),
     (

@@ -674,6 +674,6 @@ async fn subjects_do_not_store_a_second_copy_of_their_statement() {
     assert_eq!(body(&db), accord::storage::DERIVED_BODY);
     let subject = s.ledger.readers().with(|r| r.subject("plan", "plan-d1")).unwrap().unwrap();
     assert_eq!((subject.version, subject.version_at), (2, 2));
-    let p: &accord::domain::statement::PlanCreated = subject.body_as().unwrap();
+    let p: accord_domain::statement::PlanCreated = subject.parsed().unwrap();
     assert_eq!(p.title, "Regional plan, amended");
 }

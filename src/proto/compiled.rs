@@ -41,17 +41,3 @@ pub fn parse_compiled(kind: &str, id: &str, wire: Vec<u8>) -> Result<Option<Arc<
     .map_err(|e| Error::corrupt("subjects", format!("{kind} {id}"), format!("body does not parse: {e}")))?;
     Ok(Some(Arc::new(Compiled { body, wire })))
 }
-
-/// Reading a subject's body as its protobuf message (the readers that still build wire messages from it).
-pub trait WireBody {
-    /// Decode the compiled body's wire encoding.
-    fn decode<M: prost::Message + Default>(&self) -> Result<M>;
-}
-
-impl WireBody for book::Subject {
-    fn decode<M: prost::Message + Default>(&self) -> Result<M> {
-        let wire = self.body.as_ref().map(|c| c.wire.as_slice()).unwrap_or_default();
-        M::decode(wire)
-            .map_err(|e| Error::internal(format!("projection of {} {} does not decode: {e}", self.kind, self.id)))
-    }
-}

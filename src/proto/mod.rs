@@ -7,7 +7,7 @@ mod leaf;
 mod money;
 mod statement;
 
-pub use compiled::{compiled, parse_compiled, WireBody};
+pub use compiled::{compiled, parse_compiled};
 pub use leaf::{check_statement, compiled_body, kind_name, statement_of_leaf};
 
 pub use money::{parse_money, parse_money_or_zero};

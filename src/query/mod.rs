@@ -10,12 +10,12 @@ use rust_decimal::Decimal;
 
 use crate::domain::book::{self, Subject};
 use crate::domain::date;
-use crate::domain::money::{self, parse_money};
+use crate::domain::money::{self, Amount};
 use crate::error::{Error, Result};
 use crate::merkle;
 use crate::pb::{self, amended::Version, statement::Body, Statement};
-use crate::proto::WireBody;
 use crate::storage::{Reader, SubjectFilter};
+use accord_domain::statement as ds;
 
 /// Largest page; the default is [`DEFAULT_PAGE`].
 pub const MAX_PAGE: u32 = 1000;
@@ -138,11 +138,11 @@ fn check_filters(kind: &str, q: &pb::ListRequest) -> Result<()> {
 fn subject_date(s: &Subject) -> Result<String> {
     Ok(match s.kind.as_str() {
         book::PLEDGE => {
-            let p: pb::PledgeAnnounced = s.decode()?;
-            p.announced.map(|a| a.date).unwrap_or_default()
+            let p: ds::PledgeAnnounced = s.parsed()?;
+            p.announced.and_then(|a| a.date).map(|d| d.to_string()).unwrap_or_default()
         }
-        book::COMMITMENT => s.decode::<pb::CommitmentSigned>()?.signed_date,
-        book::TRANSACTION => s.decode::<pb::TransactionRecorded>()?.date,
+        book::COMMITMENT => s.parsed::<ds::CommitmentSigned>()?.signed_date.to_string(),
+        book::TRANSACTION => s.parsed::<ds::TransactionRecorded>()?.date.to_string(),
         _ => String::new(),
     })
 }
@@ -167,31 +167,31 @@ fn matches(s: &Subject, q: &pb::ListRequest, as_of: i64) -> Result<bool> {
     }
     match s.kind.as_str() {
         book::PLEDGE => {
-            let p: pb::PledgeAnnounced = s.decode()?;
+            let p: ds::PledgeAnnounced = s.parsed()?;
             if !q.goal_id.is_empty() && !p.goals.iter().any(|g| g.goal_id == q.goal_id) {
                 return Ok(false);
             }
-            if !q.pledge_kind.is_empty() && p.pledge_kind != q.pledge_kind {
+            if !q.pledge_kind.is_empty() && p.pledge_kind.as_str() != q.pledge_kind {
                 return Ok(false);
             }
         }
         book::INDICATOR => {
-            let x: pb::IndicatorDefined = s.decode()?;
+            let x: ds::IndicatorDefined = s.parsed()?;
             if !q.goal_id.is_empty() && x.goal_id != q.goal_id {
                 return Ok(false);
             }
         }
         book::COMMITMENT => {
-            let c: pb::CommitmentSigned = s.decode()?;
+            let c: ds::CommitmentSigned = s.parsed()?;
             if !q.recipient_id.is_empty() && c.recipient_id != q.recipient_id {
                 return Ok(false);
             }
         }
         book::TRANSACTION => {
-            let t: pb::TransactionRecorded = s.decode()?;
-            if (!q.commitment_id.is_empty() && t.commitment_id != q.commitment_id)
-                || (q.transaction_type != 0 && t.transaction_type != q.transaction_type)
-                || (!q.recipient_id.is_empty() && t.receiver_id != q.recipient_id)
+            let t: ds::TransactionRecorded = s.parsed()?;
+            if (!q.commitment_id.is_empty() && t.commitment_id.as_deref() != Some(q.commitment_id.as_str()))
+                || (q.transaction_type != 0 && t.transaction_type.code() != q.transaction_type)
+                || (!q.recipient_id.is_empty() && t.receiver_id.as_deref() != Some(q.recipient_id.as_str()))
             {
                 return Ok(false);
             }
@@ -336,21 +336,9 @@ pub fn parties(r: &Reader, q: &pb::ListPartiesRequest) -> Result<pb::ListParties
     })
 }
 
-/// A stored statement's amount: none (or an empty value) for a pledge without money (in kind, policy) counts as zero;
-/// one that was validated when it was accepted and no longer parses is corruption.
-fn stored_amount(sub: &Subject, m: Option<&pb::Money>) -> Result<Decimal> {
-    let Some(m) = m.filter(|m| !m.value.is_empty()) else { return Ok(Decimal::ZERO) };
-    Decimal::from_str_exact(&m.value).map_err(|e| {
-        Error::corrupt(
-            "subjects",
-            format!("{} {}", sub.kind, sub.id),
-            format!("amount {:?} is not a decimal: {e}", m.value),
-        )
-    })
-}
-
-fn money_of(m: Option<&pb::Money>) -> (String, String) {
-    m.map(|m| (m.value.clone(), m.currency.clone())).unwrap_or_default()
+/// An amount as the response spells it (value, currency); none gives two empty strings.
+fn money_of(m: Option<&Amount>) -> (String, String) {
+    m.map(|m| (m.value.to_string(), m.currency.clone())).unwrap_or_default()
 }
 
 fn assessment_views(c: &Subject) -> Vec<pb::AssessmentView> {
@@ -400,11 +388,12 @@ fn tranche_view(r: &Reader, t: &Subject) -> Result<pb::TrancheView> {
 }
 
 /// The milestones of a policy-action pledge: current and original due dates, status, days late.
-fn milestone_views(r: &Reader, s: &Subject, p: &pb::PledgeAnnounced, as_of: i64) -> Result<Vec<pb::MilestoneView>> {
-    let original: Option<pb::PledgeAnnounced> = if s.version > 1 {
+fn milestone_views(r: &Reader, s: &Subject, p: &ds::PledgeAnnounced, as_of: i64) -> Result<Vec<pb::MilestoneView>> {
+    let original: Option<ds::PledgeAnnounced> = if s.version > 1 {
         let e = r.entry_by_index(s.created_at)?.ok_or_else(|| Error::internal("creating entry missing"))?;
-        match statement_of_leaf(&e.leaf)?.body {
-            Some(Body::PledgeAnnounced(p)) => Some(p),
+        let st = statement_of_leaf(&e.leaf)?;
+        match crate::proto::parse_statement(&st, &st.ledger)?.body {
+            ds::Body::PledgeAnnounced(p) => Some(p),
             _ => None,
         }
     } else {
@@ -417,8 +406,9 @@ fn milestone_views(r: &Reader, s: &Subject, p: &pb::PledgeAnnounced, as_of: i64)
             let orig = original
                 .as_ref()
                 .and_then(|o| o.milestones.iter().find(|x| x.milestone_id == m.milestone_id))
-                .map_or(m.due_date.clone(), |x| x.due_date.clone());
-            let st = s.tally.milestones.get(&m.milestone_id);
+                .map_or(m.due_date, |x| x.due_date)
+                .to_string();
+            let st = s.tally.milestones.get(m.milestone_id.as_str());
             let day = |what: &str, d: &str| {
                 date::parse_date(d).ok_or_else(|| {
                     Error::corrupt(
@@ -428,15 +418,15 @@ fn milestone_views(r: &Reader, s: &Subject, p: &pb::PledgeAnnounced, as_of: i64)
                     )
                 })
             };
-            let due = day("due date", &m.due_date)?;
+            let due = m.due_date.days();
             let days_late = match st {
                 Some(x) if x.status == "met" => day("date met", &x.date)?.saturating_sub(due).max(0),
                 _ => as_of.saturating_sub(due).max(0),
             };
             Ok(pb::MilestoneView {
-                milestone_id: m.milestone_id.clone(),
+                milestone_id: m.milestone_id.to_string(),
                 title: m.title.clone(),
-                due_date: m.due_date.clone(),
+                due_date: m.due_date.to_string(),
                 original_due_date: orig,
                 status: st.map_or("pending".to_string(), |x| x.status.clone()),
                 date: st.map(|x| x.date.clone()).unwrap_or_default(),
@@ -447,13 +437,11 @@ fn milestone_views(r: &Reader, s: &Subject, p: &pb::PledgeAnnounced, as_of: i64)
         .collect()
 }
 
-fn convert_money(r: &Reader, m: Option<&pb::Money>, to: &str) -> Result<Option<pb::Money>> {
-    if to.is_empty() || m.is_none() {
-        return Ok(None);
-    }
-    let a = parse_money("amount", m)?;
+/// An amount converted into `to` as the response carries it (the only typed → wire step of a query).
+fn convert_money(r: &Reader, a: Option<&Amount>, to: &str) -> Result<Option<pb::Money>> {
+    let Some(a) = a.filter(|_| !to.is_empty()) else { return Ok(None) };
     // A missing rate (or a conversion out of range) leaves this item unconverted; it never fails the query.
-    let v = match book::convert(r, &a, to) {
+    let v = match book::convert(r, a, to) {
         Ok(v) => v,
         Err(e) if book::is_conversion_gap(&e) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -500,9 +488,10 @@ fn figures(r: &Reader, sub: &Subject, as_of: i64, currency: &str) -> Result<(pb:
     let t = &sub.tally;
     match sub.kind.as_str() {
         book::PLEDGE => {
-            let p: pb::PledgeAnnounced = sub.decode()?;
+            let p: ds::PledgeAnnounced = sub.parsed()?;
             let (amount, cur) = money_of(p.amount.as_ref());
-            let a = stored_amount(sub, p.amount.as_ref())?;
+            // A pledge without money (in kind without a value, a policy action) counts as zero.
+            let a = p.amount.as_ref().map_or(Decimal::ZERO, |m| m.value);
             f.amount = amount;
             f.currency = cur;
             f.committed = s(t.committed);
@@ -515,16 +504,15 @@ fn figures(r: &Reader, sub: &Subject, as_of: i64, currency: &str) -> Result<(pb:
             f.converted = convert_money(r, p.amount.as_ref(), currency)?;
         }
         book::COMMITMENT => {
-            let c: pb::CommitmentSigned = sub.decode()?;
-            let (amount, cur) = money_of(c.amount.as_ref());
-            let a = stored_amount(sub, c.amount.as_ref())?;
+            let c: ds::CommitmentSigned = sub.parsed()?;
+            let (amount, cur) = money_of(Some(&c.amount));
             f.amount = amount;
             f.currency = cur;
             f.disbursed = s(t.disbursed);
-            f.remaining = s(a.checked_sub(t.disbursed).unwrap_or_default());
-            f.converted = convert_money(r, c.amount.as_ref(), currency)?;
+            f.remaining = s(c.amount.value.checked_sub(t.disbursed).unwrap_or_default());
+            f.converted = convert_money(r, Some(&c.amount), currency)?;
             for tr in &c.tranches {
-                if let Some(ts) = r.subject(book::TRANCHE, &tr.tranche_id)? {
+                if let Some(ts) = r.subject(book::TRANCHE, tr.tranche_id.as_str())? {
                     tranches.push(tranche_view(r, &ts)?);
                 }
             }
@@ -537,17 +525,17 @@ fn figures(r: &Reader, sub: &Subject, as_of: i64, currency: &str) -> Result<(pb:
         }
         book::CONDITION => f.assessments = assessment_views(sub),
         book::TRANSACTION => {
-            let x: pb::TransactionRecorded = sub.decode()?;
-            (f.amount, f.currency) = money_of(x.amount.as_ref());
+            let x: ds::TransactionRecorded = sub.parsed()?;
+            (f.amount, f.currency) = money_of(Some(&x.amount));
             f.confirmed = t.confirmed;
             f.reversed = t.reversed;
-            f.converted = convert_money(r, x.amount.as_ref(), currency)?;
+            f.converted = convert_money(r, Some(&x.amount), currency)?;
         }
         book::DELIVERY => {
-            let d: pb::InkindDelivered = sub.decode()?;
-            (f.amount, f.currency) = money_of(d.value.as_ref());
+            let d: ds::InkindDelivered = sub.parsed()?;
+            (f.amount, f.currency) = money_of(Some(&d.value));
             f.confirmed = t.confirmed;
-            f.converted = convert_money(r, d.value.as_ref(), currency)?;
+            f.converted = convert_money(r, Some(&d.value), currency)?;
         }
         book::ATTESTATION => f.covered_indexes = t.covered.clone(),
         _ => {}

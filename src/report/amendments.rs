@@ -23,8 +23,8 @@ pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
             let mut corrections = Vec::new();
             // The amount before each amendment or withdrawal, starting from the original statement's.
             let mut prev_amount = match entry_statement(r, s.created_at)?.0.body {
-                Some(Body::PledgeAnnounced(p)) => p.amount.map(|m| m.value),
-                Some(Body::CommitmentSigned(c)) => c.amount.map(|m| m.value),
+                Body::PledgeAnnounced(p) => p.amount.map(|m| m.value.to_string()),
+                Body::CommitmentSigned(c) => Some(c.amount.value.to_string()),
                 _ => None,
             };
             for h in r.history(kind, &s.id)? {
@@ -36,18 +36,18 @@ pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
                 }
                 let (st, keyids) = entry_statement(r, h.index)?;
                 let rationale = match &st.body {
-                    Some(Body::Amended(a)) => a.rationale.clone(),
-                    Some(Body::Withdrawn(w)) => w.rationale.clone(),
-                    Some(Body::TransactionReversed(x)) => x.rationale.clone(),
+                    Body::Amended(a) => a.rationale.clone(),
+                    Body::Withdrawn(w) => w.rationale.clone(),
+                    Body::TransactionReversed(x) => x.rationale.clone(),
                     _ => String::new(),
                 };
                 let next_amount = match &st.body {
-                    Some(Body::Amended(a)) => match &a.version {
-                        Some(pb::amended::Version::Pledge(p)) => p.amount.as_ref().map(|m| m.value.clone()),
-                        Some(pb::amended::Version::Commitment(c)) => c.amount.as_ref().map(|m| m.value.clone()),
+                    Body::Amended(a) => match &a.version {
+                        ds::Version::Pledge(p) => p.amount.as_ref().map(|m| m.value.to_string()),
+                        ds::Version::Commitment(c) => Some(c.amount.value.to_string()),
                         _ => None,
                     },
-                    Some(Body::Withdrawn(_)) => prev_amount.as_ref().map(|_| "0".to_string()),
+                    Body::Withdrawn(_) => prev_amount.as_ref().map(|_| "0".to_string()),
                     _ => None,
                 };
                 let (old_amount, new_amount) = match (&prev_amount, &next_amount) {
@@ -59,7 +59,7 @@ pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
                 }
                 corrections.push(Correction {
                     index: h.index,
-                    date: st.effective_date.clone(),
+                    date: st.effective_date.to_string(),
                     action: h.action.clone(),
                     rationale,
                     signers: signer_parties(gov, &keyids),

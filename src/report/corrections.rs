@@ -5,8 +5,7 @@ use super::{d, entry_statement, signer_parties, sub, CorrectionStep, Source, Txn
 use crate::domain::book::{self, Subject};
 use crate::domain::Governance;
 use crate::error::{Error, Result};
-use crate::pb::statement::Body;
-use accord_domain::statement as ds;
+use accord_domain::statement::{self as ds, Body};
 
 /// One step read from its entry: the statement's date, signers and rationale.
 fn step(
@@ -19,8 +18,8 @@ fn step(
 ) -> Result<CorrectionStep> {
     let (st, keyids) = entry_statement(r, index)?;
     let rationale = match &st.body {
-        Some(Body::TransactionReversed(x)) => x.rationale.clone(),
-        Some(Body::TransactionRecorded(x)) => x.description.clone(),
+        Body::TransactionReversed(x) => x.rationale.clone(),
+        Body::TransactionRecorded(x) => x.description.clone(),
         _ => String::new(),
     };
     let m = &t.amount;
@@ -29,7 +28,7 @@ fn step(
         step: name.into(),
         txn_id: t.txn_id.to_string(),
         entry: index,
-        date: st.effective_date,
+        date: st.effective_date.to_string(),
         value_date: m.value_date_str(),
         signers: signer_parties(gov, &keyids),
         amount: d(if negate { sub(rust_decimal::Decimal::ZERO, value) } else { value }),

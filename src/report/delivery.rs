@@ -10,7 +10,6 @@ use rust_decimal::Decimal;
 use super::{add, d, dec, mul, Acc, InKindItemLine, Source};
 use crate::domain::book::{self, Subject};
 use crate::error::Result;
-use crate::pb;
 use accord_domain::statement as ds;
 
 #[derive(Default)]
@@ -104,9 +103,9 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
                 });
             }
             "policy_action" => {
-                let original: Option<pb::PledgeAnnounced> = if s.version > 1 {
+                let original: Option<ds::PledgeAnnounced> = if s.version > 1 {
                     match entry_statement(r, s.created_at)?.0.body {
-                        Some(Body::PledgeAnnounced(p)) => Some(p),
+                        Body::PledgeAnnounced(p) => Some(p),
                         _ => None,
                     }
                 } else {
@@ -132,7 +131,7 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
                         original_due_date: original
                             .as_ref()
                             .and_then(|o| o.milestones.iter().find(|x| m.milestone_id == x.milestone_id))
-                            .map_or(m.due_date.to_string(), |x| x.due_date.clone()),
+                            .map_or(m.due_date.to_string(), |x| x.due_date.to_string()),
                         due_date: m.due_date.to_string(),
                         status: st.map_or("pending".into(), |x| x.status.clone()),
                         date: st.map(|x| x.date.clone()).unwrap_or_default(),

@@ -32,13 +32,14 @@ use prost::Message;
 use rust_decimal::Decimal;
 
 use crate::domain::book::{self, Subject};
-use crate::domain::money::{self, parse_money, Amount};
+use crate::domain::money::{self, Amount};
 use crate::domain::StateView;
 use crate::domain::{date, Governance};
 use crate::error::{Error, Result};
-use crate::pb::{self, statement::Body};
-use crate::proto::WireBody;
+use crate::pb;
+use crate::proto::parse_statement;
 use crate::storage::{EntryRow, HistoryRow, Reader, SubjectFilter};
+use accord_domain::statement::{self as ds, Body, OfBody};
 
 /// Report format identifier (bumped on any change to the JSON shape or a definition).
 pub const FORMAT: &str = "accord.report.v2";
@@ -116,9 +117,15 @@ fn all(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<Subject>> {
     r.scan(kind, plan)
 }
 
-/// The plan's subjects of one kind that are not withdrawn, decoded: what the exports list.
-fn standing<T: Message + Default>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
-    r.scan(kind, plan)?.into_iter().filter(|s| !s.tally.withdrawn).map(|s| s.decode().map(|v| (s, v))).collect()
+/// The plan's subjects of one kind that are not withdrawn, with their typed bodies: what the exports list.
+fn standing<T: OfBody + Clone>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
+    let parsed = |s: Subject| s.parsed().map(|v| (s, v)).map_err(Error::from);
+    r.scan(kind, plan)?.into_iter().filter(|s| !s.tally.withdrawn).map(parsed).collect()
+}
+
+/// Every subject of one kind in the plan (withdrawn ones too), with its typed body.
+fn typed<T: OfBody + Clone>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
+    r.scan(kind, plan)?.into_iter().map(|s| s.parsed().map(|v| (s, v)).map_err(Error::from)).collect()
 }
 
 /// The party that publishes an export of the plan (IATI's reporting organisation, OCDS's publisher): the
@@ -137,10 +144,6 @@ fn publisher<'a>(signatories: impl Iterator<Item = &'a str>, gov: &Governance, e
         })
 }
 
-fn amount(m: Option<&pb::Money>) -> Result<Amount> {
-    parse_money("amount", m)
-}
-
 fn year_of(day: &str) -> String {
     day.get(..4).unwrap_or("").to_string()
 }
@@ -150,11 +153,14 @@ fn integrated_day(r: &dyn Source, index: u64) -> Result<i64> {
     Ok(date::day_of_ms(e.integrated_at_ms))
 }
 
-fn entry_statement(r: &dyn Source, index: u64) -> Result<(pb::Statement, Vec<String>)> {
+/// The typed statement of an entry and the key ids that signed it. The leaf passed every rule when it was
+/// sequenced, so it parses for the ledger it names.
+fn entry_statement(r: &dyn Source, index: u64) -> Result<(ds::Statement, Vec<String>)> {
     let e = r.entry(index)?.ok_or_else(|| Error::internal(format!("entry {index} missing")))?;
     let le = pb::LogEntry::decode(e.leaf.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
     let env = le.envelope.unwrap_or_default();
     let st = pb::Statement::decode(env.payload.as_slice()).map_err(|e| Error::internal(e.to_string()))?;
+    let st = parse_statement(&st, &st.ledger)?;
     Ok((st, env.signatures.iter().map(|s| s.keyid.clone()).collect()))
 }
 
@@ -184,9 +190,34 @@ fn p90(v: &mut [i64]) -> String {
     v.get(rank.saturating_sub(1)).map(|x| x.to_string()).unwrap_or_default()
 }
 
+/// The signed checkpoint a report is computed at: tree size, root hash and note, and the as-of date (the
+/// day its last entry was integrated, `YYYY-MM-DD`; empty for an empty log).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadAt {
+    /// Entries in the tree.
+    pub tree_size: u64,
+    /// The tree's root hash.
+    pub root_hash: Vec<u8>,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+    /// The day of the last entry (`YYYY-MM-DD`), empty for an empty log.
+    pub as_of_date: String,
+}
+
+impl From<&pb::ReadAt> for ReadAt {
+    fn from(at: &pb::ReadAt) -> Self {
+        ReadAt {
+            tree_size: at.tree_size,
+            root_hash: at.root_hash.clone(),
+            checkpoint: at.checkpoint.clone(),
+            as_of_date: at.as_of_date.clone(),
+        }
+    }
+}
+
 /// Compute a plan's report at the reader's current state, naming the checkpoint `at` (the caller reads
 /// both inside one snapshot, or passes the verified checkpoint when recomputing locally).
-pub fn plan_report(r: &dyn Source, plan_id: &str, at: &pb::ReadAt) -> Result<Report> {
+pub fn plan_report(r: &dyn Source, plan_id: &str, at: &ReadAt) -> Result<Report> {
     OVERFLOW.with(|o| o.set(false));
     let ctx = context::PlanContext::load(r, plan_id, &at.as_of_date)?;
     let (funding, total) = funding::funding(&ctx)?;
@@ -310,18 +341,18 @@ fn signer_parties(gov: &Governance, keyids: &[String]) -> Vec<String> {
 /// Current amount − original amount of a money subject.
 fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
     let current = match s.kind.as_str() {
-        book::PLEDGE => s.parsed::<accord_domain::statement::PledgeAnnounced>()?.amount,
-        book::COMMITMENT => Some(s.parsed::<accord_domain::statement::CommitmentSigned>()?.amount),
+        book::PLEDGE => s.parsed::<ds::PledgeAnnounced>()?.amount,
+        book::COMMITMENT => Some(s.parsed::<ds::CommitmentSigned>()?.amount),
         _ => None,
     };
     let Some(cur) = current else { return Ok((String::new(), String::new())) };
     let original = match entry_statement(r, s.created_at)?.0.body {
-        Some(Body::PledgeAnnounced(p)) => p.amount,
-        Some(Body::CommitmentSigned(c)) => c.amount,
+        Body::PledgeAnnounced(p) => p.amount,
+        Body::CommitmentSigned(c) => Some(c.amount),
         _ => None,
     };
     let a = cur;
-    let orig = original.map(|o| amount(Some(&o))).transpose()?.map(|b| b.value).unwrap_or_default();
+    let orig = original.map(|b| b.value).unwrap_or_default();
     // A withdrawal takes the subject to zero.
     let delta = if s.tally.withdrawn { sub(Decimal::ZERO, orig) } else { sub(a.value, orig) };
     Ok((d(delta), a.currency))
@@ -343,7 +374,8 @@ pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest)
     }
     readers.with(|r| {
         r.snapshot(|r| {
-            let at = crate::query::read_at(r)?;
+            let wire_at = crate::query::read_at(r)?;
+            let at = ReadAt::from(&wire_at);
             let rep = plan_report(r, &q.plan_id, &at)?;
             let json = rep.canonical_json();
             let file = |name: String, media: &str, content: String| pb::ReportFile {
@@ -367,14 +399,14 @@ pub fn serve_report(readers: &crate::storage::Readers, q: &pb::GetReportRequest)
                 )],
                 _ => Vec::new(),
             };
-            Ok(pb::GetReportResponse { read_at: Some(at), canonical_json: json, files })
+            Ok(pb::GetReportResponse { read_at: Some(wire_at), canonical_json: json, files })
         })
     })
 }
 
 /// Recompute a plan's report from entries already checked against the signed checkpoint `at`: replay them
 /// in memory (every signature and rule re-checked, signatures in parallel) and compute the report the way
-/// the server does.
+/// the server does. `at` is the checkpoint as the server named it; its as-of date is recomputed here.
 pub fn recompute(
     origin: &str,
     entries: Vec<EntryRow>,
@@ -382,7 +414,7 @@ pub fn recompute(
     at: &pb::ReadAt,
     progress: impl FnMut(u64),
 ) -> Result<Report> {
-    let mut at = at.clone();
+    let mut at = ReadAt::from(at);
     at.as_of_date = entries.last().map(|e| date::format_date(date::day_of_ms(e.integrated_at_ms))).unwrap_or_default();
     let book = replay::MemoryBook::replay(origin, entries, progress)?;
     plan_report(&book, plan_id, &at)

@@ -304,22 +304,27 @@ pub(super) fn verification(ctx: &PlanContext<'_>, filed: &[Filed]) -> Result<Ver
 mod tests {
     use super::*;
 
-    use crate::pb;
-    use crate::proto::FromWire;
+    use accord_domain::date::Day;
+    use accord_domain::ids::{PartyId, PlanId};
 
-    fn plan_wire(freq: &str, grace: u32) -> pb::PlanCreated {
-        pb::PlanCreated {
-            plan_id: "P".into(),
-            title: "Plan".into(),
-            reporting_currency: "USD".into(),
-            period: Some(pb::Period { start: "2026-01-01".into(), end: "2026-12-31".into() }),
-            report_schedule: Some(pb::ReportSchedule { frequency: freq.into(), days_after_period_end: grace }),
-            ..Default::default()
-        }
+    fn schedule(freq: &str, grace: u32) -> ds::ReportSchedule {
+        ds::ReportSchedule { frequency: Frequency::parse("frequency", freq).unwrap(), days_after_period_end: grace }
     }
 
     fn plan(freq: &str, grace: u32) -> ds::PlanCreated {
-        ds::PlanCreated::from_wire(&plan_wire(freq, grace)).unwrap()
+        let day = |s: &str| Day::parse("period", s).unwrap();
+        ds::PlanCreated {
+            plan_id: PlanId::parse("plan_id", "P").unwrap(),
+            title: "Plan".into(),
+            period: ds::Period { start: day("2026-01-01"), end: day("2026-12-31") },
+            reporting_currency: "USD".into(),
+            signatories: Vec::new(),
+            report_schedule: Some(schedule(freq, grace)),
+            requirement: None,
+            description: String::new(),
+            boundary_party_ids: Vec::new(),
+            expected_reporters: Vec::new(),
+        }
     }
 
     fn day(s: &str) -> i64 {
@@ -343,15 +348,12 @@ mod tests {
     /// overdue counted from its due date; a reporter on its own schedule is judged on that schedule.
     #[test]
     fn missing_reports_are_shown_with_days_overdue() {
-        let mut p = plan_wire("quarterly", 30);
+        let mut p = plan("quarterly", 30);
+        let party = |id: &str| PartyId::parse("party_id", id).unwrap();
         p.expected_reporters = vec![
-            pb::ExpectedReporter { party_id: "GT".into(), schedule: None },
-            pb::ExpectedReporter {
-                party_id: "HN".into(),
-                schedule: Some(pb::ReportSchedule { frequency: "semiannual".into(), days_after_period_end: 60 }),
-            },
+            ds::ExpectedReporter { party_id: party("GT"), schedule: None },
+            ds::ExpectedReporter { party_id: party("HN"), schedule: Some(schedule("semiannual", 60)) },
         ];
-        let p = ds::PlanCreated::from_wire(&p).unwrap();
         let owing = owing(&p, BTreeSet::from(["SV".to_string()]));
         let f = vec![filed("SV", "R1", "2026-03-31", "2026-04-20"), filed("SV", "R2", "2026-06-30", "2026-08-15")];
         let (t, periods) = build(&p, day("2026-10-15"), &owing, &f);

@@ -36,7 +36,7 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
             let gate = book::tranche_gate(r, t)?;
             let own = book::outcome_for(cs, &t.id);
             let evidence = own.and_then(|a| entry_statement(r, a.index).ok()).and_then(|(st, _)| match st.body {
-                Some(Body::ConditionAssessed(x)) => Some(hex::encode(x.evidence_sha256)),
+                Body::ConditionAssessed(x) => Some(x.evidence_sha256.map(hex::encode).unwrap_or_default()),
                 _ => None,
             });
             gated_by_cur.entry(cm.amount.currency.clone()).or_default().acc(t.tally.value);

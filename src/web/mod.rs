@@ -23,6 +23,7 @@ use crate::log::Ledger;
 use crate::pb;
 use crate::report::render::{amount, document, html_table};
 use crate::storage::{Reader, SubjectFilter};
+use accord_domain::statement as ds;
 
 /// The Content-Security-Policy of every public response: nothing may load or run (no script at all, no
 /// frames, no forms, no base URL); only the pages' own inline stylesheet and inline images are allowed.
@@ -142,8 +143,8 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
         })?;
         let mut lines = Vec::new();
         for s in &plans {
-            let p: &crate::domain::statement::PlanCreated = s.body_as()?;
-            let rep = crate::report::plan_report(r, &s.id, &at)?;
+            let p: ds::PlanCreated = s.parsed()?;
+            let rep = crate::report::plan_report(r, &s.id, &(&at).into())?;
             let t = &rep.funding.total_external;
             let cur = &p.reporting_currency;
             lines.push(PlanLine {
@@ -203,13 +204,13 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
     let res = read(ledger, move |r| {
         crate::domain::check_id("plan_id", &id)?;
         let at = crate::query::read_at(r)?;
-        let rep = crate::report::plan_report(r, &id, &at)?;
+        let rep = crate::report::plan_report(r, &id, &(&at).into())?;
         let as_of = crate::domain::date::parse_date(&at.as_of_date).unwrap_or(0);
         let mut pledges = Vec::new();
         r.scan_subjects::<Error>(
             &SubjectFilter { kind: book::PLEDGE.into(), plan_id: id.clone(), ..Default::default() },
             |s| {
-                let p: accord_domain::statement::PledgeAnnounced = s.parsed()?;
+                let p: ds::PledgeAnnounced = s.parsed()?;
                 pledges.push(PledgeLine {
                     id: s.id.clone(),
                     pledger: p.pledger_id.to_string(),
@@ -254,20 +255,21 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
         let resp = crate::query::get(r, &q)?;
         let item = resp.item.unwrap_or_default();
         let f = item.figures.clone().unwrap_or_default();
-        let p = match item.compiled.as_ref().and_then(|s| s.body.clone()) {
-            Some(pb::statement::Body::PledgeAnnounced(p)) => p,
+        // The compiled statement the item carries, read at the wire boundary.
+        let p = match item.compiled.as_ref().and_then(|s| s.body.as_ref()).map(crate::proto::parse_body).transpose()? {
+            Some(ds::Body::PledgeAnnounced(p)) => p,
             _ => return Err(Error::internal("pledge body")),
         };
         let goals: Vec<String> = p.goals.iter().map(|g| format!("{} {}%", g.goal_id, g.share)).collect();
         let facts = vec![
-            vec!["pledger".into(), p.pledger_id.clone()],
-            vec!["kind".into(), p.pledge_kind.clone()],
+            vec!["pledger".into(), p.pledger_id.to_string()],
+            vec!["kind".into(), p.pledge_kind.as_str().to_string()],
             vec!["amount".into(), format!("{} {}", amount(&f.amount), f.currency)],
             vec!["committed".into(), amount(&f.committed)],
             vec!["disbursed".into(), amount(&f.disbursed)],
             vec!["status".into(), item.status.clone()],
             vec!["goals".into(), goals.join(", ")],
-            vec!["funding source".into(), p.funding_source.clone()],
+            vec!["funding source".into(), p.funding_source.as_str().to_string()],
             vec!["new money".into(), if p.new_money { "yes".into() } else { "no".into() }],
             vec!["version".into(), format!("{} (entry {})", item.version, item.version_index)],
         ];

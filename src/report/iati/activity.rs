@@ -7,43 +7,45 @@ use rust_decimal::Decimal;
 use super::results::results;
 use super::sectors::{recipient_countries, sectors};
 use super::xml::Xml;
-use super::{dec, transactions, Export, LANG};
+use super::{transactions, Export, LANG};
 use crate::domain::book::Subject;
-use crate::pb;
+use crate::domain::money::Amount;
+use accord_domain::codes::ConditionType;
+use accord_domain::statement as ds;
 
 /// One party's part of the plan as the export shows it.
 pub(super) struct Activity<'e> {
     pub(super) party: &'e str,
     /// The party's pledges as exported: net of what later pledges restate (DOMAIN.md §7), as total pledged
     /// counts them; a fully superseded pledge is not exported at all.
-    pub(super) pledges: Vec<(&'e Subject, &'e pb::PledgeAnnounced, Option<pb::Money>)>,
+    pub(super) pledges: Vec<(&'e Subject, &'e ds::PledgeAnnounced, Option<Amount>)>,
     /// The commitments the party signed as provider.
-    pub(super) commitments: Vec<&'e (Subject, pb::CommitmentSigned)>,
+    pub(super) commitments: Vec<&'e (Subject, ds::CommitmentSigned)>,
     /// The currency of its first pledge or commitment with one, else the plan's reporting currency.
     pub(super) default_currency: Option<String>,
 }
 
 impl<'e> Activity<'e> {
     fn new(e: &'e Export, party: &'e str) -> Self {
-        let mut pledges: Vec<(&Subject, &pb::PledgeAnnounced, Option<pb::Money>)> = Vec::new();
+        let mut pledges: Vec<(&Subject, &ds::PledgeAnnounced, Option<Amount>)> = Vec::new();
         for (s, p) in e.pledges.iter().filter(|(_, p)| p.pledger_id == party) {
             let mut m = p.amount.clone();
             if let Some(m) = m.as_mut().filter(|_| !s.tally.restated.is_zero()) {
-                let net = dec(&m.value).unwrap_or_default().checked_sub(s.tally.restated).unwrap_or_default();
+                let net = m.value.checked_sub(s.tally.restated).unwrap_or_default();
                 if net <= Decimal::ZERO {
                     continue;
                 }
-                m.value = net.normalize().to_string();
+                m.value = net.normalize();
             }
             pledges.push((s, p, m));
         }
-        let commitments: Vec<&(Subject, pb::CommitmentSigned)> =
+        let commitments: Vec<&(Subject, ds::CommitmentSigned)> =
             e.commitments.iter().filter(|(_, c)| c.provider_id == party).collect();
         let default_currency = pledges
             .iter()
             .filter_map(|(_, _, m)| m.as_ref())
             .map(|m| m.currency.clone())
-            .chain(commitments.iter().filter_map(|(_, c)| c.amount.as_ref()).map(|m| m.currency.clone()))
+            .chain(commitments.iter().map(|(_, c)| c.amount.currency.clone()))
             .chain(std::iter::once(e.plan.reporting_currency.clone()))
             .find(|c| !c.is_empty());
         Activity { party, pledges, commitments, default_currency }
@@ -81,7 +83,7 @@ fn header(x: &mut Xml, e: &Export, a: &Activity) {
         .commitments
         .iter()
         .map(|(_, c)| c.recipient_id.to_string())
-        .chain(a.pledges.iter().flat_map(|(_, p, _)| p.recipient_ids.clone()))
+        .chain(a.pledges.iter().flat_map(|(_, p, _)| p.recipient_ids.iter().map(|r| r.to_string())))
         .filter(|r| r != party)
         .collect();
     let mut attrs = vec![("last-updated-datetime", e.generated.as_str()), ("xml:lang", LANG)];
@@ -117,13 +119,13 @@ fn header(x: &mut Xml, e: &Export, a: &Activity) {
     x.narrated("owner-org", &[("ref", &e.reporter)], &e.reporter_name);
     x.end("other-identifier");
     x.empty("activity-status", &[("code", "2")]);
-    x.empty("activity-date", &[("type", "1"), ("iso-date", &e.period.start)]);
-    x.empty("activity-date", &[("type", "3"), ("iso-date", &e.period.end)]);
+    x.empty("activity-date", &[("type", "1"), ("iso-date", &e.plan.period.start.to_string())]);
+    x.empty("activity-date", &[("type", "3"), ("iso-date", &e.plan.period.end.to_string())]);
 }
 
 /// Recipient countries and sectors, with percentages.
 fn geography(x: &mut Xml, e: &Export, a: &Activity) {
-    let weighted: Vec<(&pb::PledgeAnnounced, Option<pb::Money>)> =
+    let weighted: Vec<(&ds::PledgeAnnounced, Option<Amount>)> =
         a.pledges.iter().map(|(_, p, m)| (*p, m.clone())).collect();
     if let Some(countries) = recipient_countries(a.party, &a.commitments, &weighted, &e.gov) {
         for (code, pct) in countries {
@@ -147,10 +149,10 @@ fn geography(x: &mut Xml, e: &Export, a: &Activity) {
 fn budgets(x: &mut Xml, a: &Activity) {
     let mut budgets: BTreeMap<(u32, String), Decimal> = BTreeMap::new();
     for (_, c) in &a.commitments {
-        let currency = c.amount.as_ref().map(|m| m.currency.clone()).unwrap_or_default();
+        let currency = c.amount.currency.clone();
         for u in c.usage_years.iter().filter(|u| u.year > 0) {
             let e = budgets.entry((u.year, currency.clone())).or_default();
-            *e = e.checked_add(dec(&u.value).unwrap_or_default()).unwrap_or(*e);
+            *e = e.checked_add(u.value).unwrap_or(*e);
         }
     }
     for ((year, currency), v) in &budgets {
@@ -166,15 +168,15 @@ fn budgets(x: &mut Xml, a: &Activity) {
 /// Planned disbursements: per commitment and usage year, provider to recipient.
 fn planned_disbursements(x: &mut Xml, a: &Activity) {
     for (_, c) in &a.commitments {
-        let currency = c.amount.as_ref().map(|m| m.currency.clone()).unwrap_or_default();
+        let currency = &c.amount.currency;
         for u in c.usage_years.iter().filter(|u| u.year > 0) {
             let (start, end) = (format!("{:04}-01-01", u.year), format!("{:04}-12-31", u.year));
             x.start("planned-disbursement", &[("type", "1")]);
             x.empty("period-start", &[("iso-date", &start)]);
             x.empty("period-end", &[("iso-date", &end)]);
-            x.text("value", &[("currency", &currency), ("value-date", &start)], &u.value);
-            x.empty("provider-org", &[("ref", &c.provider_id)]);
-            x.empty("receiver-org", &[("ref", &c.recipient_id)]);
+            x.text("value", &[("currency", currency), ("value-date", &start)], &u.value.to_string());
+            x.empty("provider-org", &[("ref", c.provider_id.as_str())]);
+            x.empty("receiver-org", &[("ref", c.recipient_id.as_str())]);
             x.end("planned-disbursement");
         }
     }
@@ -184,8 +186,8 @@ fn planned_disbursements(x: &mut Xml, a: &Activity) {
 fn conditions(x: &mut Xml, e: &Export, party: &str) {
     let mut conds = Vec::new();
     for (s, c) in &e.conditions {
-        match c.condition_type.as_str() {
-            "co_financing" => {
+        match c.condition_type {
+            ConditionType::CoFinancing => {
                 let Some(rule) = &c.co_financing else { continue };
                 if rule.party_ids.iter().any(|p| p == party) {
                     conds.push((
@@ -195,7 +197,7 @@ fn conditions(x: &mut Xml, e: &Export, party: &str) {
                             s.id,
                             rule.ratio,
                             if rule.finance_types.is_empty() { "any".to_string() } else { rule.finance_types.join(", ") },
-                            if rule.period.is_empty() { "year" } else { &rule.period },
+                            rule.period.map_or("year", |p| p.as_str()),
                             c.text
                         ),
                     ));
@@ -203,8 +205,8 @@ fn conditions(x: &mut Xml, e: &Export, party: &str) {
             }
             kind if c.party_id == party => {
                 let code = match kind {
-                    "policy" => 1,
-                    "performance" => 2,
+                    ConditionType::Policy => 1,
+                    ConditionType::Performance => 2,
                     _ => 3,
                 };
                 conds.push((code, format!("{}: {}", s.id, c.text)));

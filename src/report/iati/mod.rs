@@ -31,17 +31,12 @@ use super::{Correction, Source};
 use crate::domain::book::{self, Subject};
 use crate::domain::Governance;
 use crate::error::{Error, Result};
-use crate::pb;
-use crate::proto::WireBody;
+use accord_domain::statement as ds;
 use xml::{comment_text, Xml};
 
 /// The language of every narrative the export writes (`iati-activity/@xml:lang`): its own sentences are
 /// English; names and texts the parties signed are carried as written.
 const LANG: &str = "en";
-
-fn dec(s: &str) -> Option<Decimal> {
-    Decimal::from_str_exact(s.trim()).ok()
-}
 
 fn sum(it: impl IntoIterator<Item = Decimal>) -> Decimal {
     it.into_iter().fold(Decimal::ZERO, |a, x| a.checked_add(x).unwrap_or(a))
@@ -52,19 +47,18 @@ fn sum(it: impl IntoIterator<Item = Decimal>) -> Decimal {
 struct Export<'a> {
     rep: &'a super::Report,
     plan_id: &'a str,
-    plan: pb::PlanCreated,
+    plan: ds::PlanCreated,
     gov: Governance,
-    period: pb::Period,
-    pledges: Vec<(Subject, pb::PledgeAnnounced)>,
-    commitments: Vec<(Subject, pb::CommitmentSigned)>,
+    pledges: Vec<(Subject, ds::PledgeAnnounced)>,
+    commitments: Vec<(Subject, ds::CommitmentSigned)>,
     finance_of: BTreeMap<String, String>,
-    transactions: Vec<(Subject, pb::TransactionRecorded)>,
+    transactions: Vec<(Subject, ds::TransactionRecorded)>,
     reversals: BTreeMap<&'a str, &'a Correction>,
-    conditions: Vec<(Subject, pb::ConditionDefined)>,
-    reports: Vec<(Subject, pb::ProgressReported)>,
-    period_of: BTreeMap<String, pb::Period>,
-    goals: BTreeMap<String, pb::GoalDefined>,
-    indicators: Vec<(Subject, pb::IndicatorDefined)>,
+    conditions: Vec<(Subject, ds::ConditionDefined)>,
+    reports: Vec<(Subject, ds::ProgressReported)>,
+    period_of: BTreeMap<String, ds::Period>,
+    goals: BTreeMap<String, ds::GoalDefined>,
+    indicators: Vec<(Subject, ds::IndicatorDefined)>,
     reporter: String,
     reporter_name: String,
     reporter_type: String,
@@ -78,38 +72,27 @@ impl<'a> Export<'a> {
         let plan_s = r
             .subject(book::PLAN, plan_id)?
             .ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
-        let plan: pb::PlanCreated = plan_s.decode()?;
+        let plan: ds::PlanCreated = plan_s.parsed()?;
         let gov = r.governance()?;
         let stamp = if generated_at.is_empty() { "1970-01-01".to_string() } else { generated_at.to_string() };
-        let period = plan.period.clone().unwrap_or_default();
 
-        let pledges: Vec<(Subject, pb::PledgeAnnounced)> = super::standing(r, book::PLEDGE, plan_id)?;
-        let commitments: Vec<(Subject, pb::CommitmentSigned)> = super::standing(r, book::COMMITMENT, plan_id)?;
+        let pledges: Vec<(Subject, ds::PledgeAnnounced)> = super::standing(r, book::PLEDGE, plan_id)?;
+        let commitments: Vec<(Subject, ds::CommitmentSigned)> = super::standing(r, book::COMMITMENT, plan_id)?;
         let finance_of: BTreeMap<String, String> =
-            commitments.iter().map(|(s, c)| (s.id.clone(), c.finance_type.clone())).collect();
-        let transactions: Vec<(Subject, pb::TransactionRecorded)> = r
-            .scan(book::TRANSACTION, plan_id)?
-            .into_iter()
-            .map(|s| s.decode().map(|t| (s, t)))
-            .collect::<Result<_>>()?;
+            commitments.iter().map(|(s, c)| (s.id.clone(), c.finance_type.clone().unwrap_or_default())).collect();
+        let transactions: Vec<(Subject, ds::TransactionRecorded)> = super::typed(r, book::TRANSACTION, plan_id)?;
         let reversals: BTreeMap<&str, &Correction> = rep
             .amendments
             .iter()
             .filter(|a| a.kind == book::TRANSACTION)
             .filter_map(|a| a.corrections.iter().find(|c| c.action == "reversed").map(|c| (a.id.as_str(), c)))
             .collect();
-        let conditions: Vec<(Subject, pb::ConditionDefined)> = super::standing(r, book::CONDITION, plan_id)?;
-        let reports: Vec<(Subject, pb::ProgressReported)> =
-            r.scan(book::REPORT, plan_id)?.into_iter().map(|s| s.decode().map(|p| (s, p))).collect::<Result<_>>()?;
-        let period_of: BTreeMap<String, pb::Period> =
-            reports.iter().map(|(s, p)| (s.id.clone(), p.period.clone().unwrap_or_default())).collect();
-        let goals: BTreeMap<String, pb::GoalDefined> = r
-            .scan(book::GOAL, plan_id)?
-            .into_iter()
-            .map(|s| s.decode::<pb::GoalDefined>().map(|g| (s.id.clone(), g)))
-            .collect::<Result<_>>()?;
-        let indicators: Vec<(Subject, pb::IndicatorDefined)> =
-            r.scan(book::INDICATOR, plan_id)?.into_iter().map(|s| s.decode().map(|i| (s, i))).collect::<Result<_>>()?;
+        let conditions: Vec<(Subject, ds::ConditionDefined)> = super::standing(r, book::CONDITION, plan_id)?;
+        let reports: Vec<(Subject, ds::ProgressReported)> = super::typed(r, book::REPORT, plan_id)?;
+        let period_of: BTreeMap<String, ds::Period> = reports.iter().map(|(s, p)| (s.id.clone(), p.period)).collect();
+        let goals: BTreeMap<String, ds::GoalDefined> =
+            super::typed(r, book::GOAL, plan_id)?.into_iter().map(|(s, g)| (s.id, g)).collect();
+        let indicators: Vec<(Subject, ds::IndicatorDefined)> = super::typed(r, book::INDICATOR, plan_id)?;
 
         // One file, one reporting organisation (IATI's publishing rule): the plan's secretariat reports every
         // activity as a secondary reporter, on the parties' behalf, from their signed statements.
@@ -124,7 +107,6 @@ impl<'a> Export<'a> {
             plan_id,
             plan,
             gov,
-            period,
             pledges,
             commitments,
             finance_of,

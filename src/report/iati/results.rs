@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::xml::Xml;
 use crate::domain::book::Subject;
 use crate::domain::Governance;
-use crate::pb;
 use crate::report::{IndicatorProgress, IndicatorValueView};
+use accord_domain::codes::Measure;
+use accord_domain::statement as ds;
 
 /// An indicator's periods, (start, end) → (targets, actual values).
 type Periods<'a> = BTreeMap<(String, String), (Vec<String>, Vec<&'a IndicatorValueView>)>;
@@ -20,15 +21,15 @@ type Periods<'a> = BTreeMap<(String, String), (Vec<String>, Vec<&'a IndicatorVal
 pub(super) fn results(
     x: &mut Xml,
     goal_ids: &BTreeSet<String>,
-    goals: &BTreeMap<String, pb::GoalDefined>,
-    indicators: &[(Subject, pb::IndicatorDefined)],
+    goals: &BTreeMap<String, ds::GoalDefined>,
+    indicators: &[(Subject, ds::IndicatorDefined)],
     progress: &[IndicatorProgress],
-    period_of: &BTreeMap<String, pb::Period>,
+    period_of: &BTreeMap<String, ds::Period>,
     gov: &Governance,
 ) {
     for gid in goal_ids {
-        let inds: Vec<&(Subject, pb::IndicatorDefined)> =
-            indicators.iter().filter(|(_, i)| &i.goal_id == gid).collect();
+        let inds: Vec<&(Subject, ds::IndicatorDefined)> =
+            indicators.iter().filter(|(_, i)| i.goal_id == *gid).collect();
         if inds.is_empty() {
             continue;
         }
@@ -51,36 +52,34 @@ pub(super) fn results(
 fn indicator(
     x: &mut Xml,
     s: &Subject,
-    ind: &pb::IndicatorDefined,
+    ind: &ds::IndicatorDefined,
     progress: &[IndicatorProgress],
-    period_of: &BTreeMap<String, pb::Period>,
+    period_of: &BTreeMap<String, ds::Period>,
     gov: &Governance,
 ) {
-    let measure = if (1..=5).contains(&ind.measure) { ind.measure.to_string() } else { "1".to_string() };
-    let qualitative = ind.measure == 5;
+    let measure = ind.measure.code().to_string();
+    let qualitative = ind.measure == Measure::Qualitative;
     x.start("indicator", &[("measure", &measure), ("ascending", if ind.ascending { "1" } else { "0" })]);
     let t = if ind.title.is_empty() { s.id.clone() } else { ind.title.clone() };
     x.narrated("title", &[], &if ind.unit.is_empty() { t } else { format!("{t} ({})", ind.unit) });
     if let Some(b) = ind.baseline.as_ref().filter(|b| b.year > 0) {
         let year = b.year.to_string();
-        // A quantitative baseline without a value is left out (the ruleset asks for @value).
+        // A qualitative baseline has no @value; a quantitative one always has one (the ruleset asks for it).
         if qualitative {
             x.empty("baseline", &[("year", &year)]);
-        } else if !b.value.is_empty() {
-            x.empty("baseline", &[("year", &year), ("value", &b.value)]);
+        } else {
+            x.empty("baseline", &[("year", &year), ("value", &b.value.to_string())]);
         }
     }
     // (start, end) → (targets, actuals)
     let mut periods: Periods = BTreeMap::new();
     for t in &ind.targets {
-        let Some(p) = t.period.as_ref().filter(|p| !p.start.is_empty() && !p.end.is_empty()) else { continue };
-        periods.entry((p.start.clone(), p.end.clone())).or_default().0.push(t.value.clone());
+        let p = &t.period;
+        periods.entry((p.start.to_string(), p.end.to_string())).or_default().0.push(t.value.to_string());
     }
     for v in progress.iter().filter(|p| p.indicator_id == s.id).flat_map(|p| &p.values) {
-        let Some(p) = period_of.get(&v.report_id).filter(|p| !p.start.is_empty() && !p.end.is_empty()) else {
-            continue;
-        };
-        periods.entry((p.start.clone(), p.end.clone())).or_default().1.push(v);
+        let Some(p) = period_of.get(&v.report_id) else { continue };
+        periods.entry((p.start.to_string(), p.end.to_string())).or_default().1.push(v);
     }
     for ((start, end), (targets, actuals)) in &periods {
         x.start("period", &[]);
@@ -89,7 +88,7 @@ fn indicator(
         for t in targets {
             if qualitative {
                 x.empty("target", &[]);
-            } else if !t.is_empty() {
+            } else {
                 x.empty("target", &[("value", t)]);
             }
         }
@@ -131,21 +130,35 @@ mod tests {
 
     use super::*;
 
-    fn results_xml(measure: u32, baseline: &str, target: &str, used: &str) -> String {
+    fn d(s: &str) -> rust_decimal::Decimal {
+        rust_decimal::Decimal::from_str_exact(s).unwrap()
+    }
+
+    fn year_2026() -> ds::Period {
+        let day = |s: &str| accord_domain::date::Day::parse("day", s).unwrap();
+        ds::Period { start: day("2026-01-01"), end: day("2026-12-31") }
+    }
+
+    fn results_xml(measure: u32, baseline: Option<&str>, target: &str, used: &str) -> String {
+        use accord_domain::ids::{GoalId, IndicatorId, PlanId};
         let mut x = Xml::new(Writer::new(Vec::new()));
-        let g1 = pb::GoalDefined { goal_id: "G1".into(), title: "Goal G1".into(), ..Default::default() };
-        let goals: BTreeMap<String, pb::GoalDefined> = [("G1".to_string(), g1)].into_iter().collect();
-        let ind = pb::IndicatorDefined {
-            indicator_id: "I1".into(),
-            goal_id: "G1".into(),
+        let g1 = ds::GoalDefined {
+            goal_id: GoalId::parse("goal_id", "G1").unwrap(),
+            plan_id: PlanId::parse("plan_id", "P").unwrap(),
+            title: "Goal G1".into(),
+            classifications: Vec::new(),
+            description: String::new(),
+        };
+        let goals: BTreeMap<String, ds::GoalDefined> = [("G1".to_string(), g1)].into_iter().collect();
+        let ind = ds::IndicatorDefined {
+            indicator_id: IndicatorId::parse("indicator_id", "I1").unwrap(),
+            goal_id: GoalId::parse("goal_id", "G1").unwrap(),
             title: "I".into(),
-            measure,
-            baseline: Some(pb::Baseline { value: baseline.into(), year: 2025 }),
-            targets: vec![pb::IndicatorTarget {
-                period: Some(pb::Period { start: "2026-01-01".into(), end: "2026-12-31".into() }),
-                value: target.into(),
-            }],
-            ..Default::default()
+            measure: Measure::parse("measure", measure).unwrap(),
+            ascending: false,
+            unit: String::new(),
+            baseline: baseline.map(|b| ds::Baseline { value: d(b), year: 2025 }),
+            targets: vec![ds::IndicatorTarget { period: year_2026(), value: d(target) }],
         };
         let subject = Subject { id: "I1".into(), ..Default::default() };
         let progress = [IndicatorProgress {
@@ -159,8 +172,7 @@ mod tests {
             }],
             ..Default::default()
         }];
-        let period_of: BTreeMap<String, pb::Period> =
-            [("R1".to_string(), pb::Period { start: "2026-01-01".into(), end: "2026-12-31".into() })].into();
+        let period_of: BTreeMap<String, ds::Period> = [("R1".to_string(), year_2026())].into();
         let goal_ids: BTreeSet<String> = ["G1".to_string()].into();
         results(&mut x, &goal_ids, &goals, &[(subject, ind)], &progress, &period_of, &Governance::default());
         x.finish().unwrap()
@@ -170,13 +182,13 @@ mod tests {
     /// for @value); a qualitative one shows them without values.
     #[test]
     fn results_leave_out_valueless_quantities() {
-        let q = results_xml(1, "18", "25", "22");
+        let q = results_xml(1, Some("18"), "25", "22");
         assert!(q.contains(r#"<baseline year="2025" value="18"/>"#), "{q}");
         assert!(q.contains(r#"<target value="25"/><actual value="22"><dimension name="reporter" value="GT"/>"#), "{q}");
-        let empty = results_xml(1, "", "", "");
-        assert!(!empty.contains("<baseline") && !empty.contains("<target") && !empty.contains("<actual"), "{empty}");
+        let empty = results_xml(1, None, "25", "");
+        assert!(!empty.contains("<baseline") && !empty.contains("<actual"), "{empty}");
         assert!(empty.contains("<period><period-start iso-date=\"2026-01-01\"/>"), "{empty}");
-        let qualitative = results_xml(5, "good", "better", "fair");
+        let qualitative = results_xml(5, Some("3"), "4", "fair");
         assert!(qualitative.contains(r#"<baseline year="2025"/>"#), "{qualitative}");
         assert!(qualitative.contains("<target/><actual><dimension"), "{qualitative}");
         assert!(!qualitative.contains("value=\"fair\""), "{qualitative}");

@@ -4,20 +4,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::{dec, sum};
+use super::sum;
 use crate::domain::book::Subject;
+use crate::domain::money::Amount;
 use crate::domain::Governance;
-use crate::pb;
+use accord_domain::codes::{FundingSource, Vocabulary};
+use accord_domain::statement as ds;
 
 /// The IATI sector vocabulary of a goal classification's vocabulary: `dac5` → 1 (OECD DAC CRS purpose code),
-/// `sdg_target` → 8 (SDG target), `plan` → 99 (reporting organisation: the plan's own codes). Classifications
-/// under other vocabularies are not exported.
-fn sector_vocabulary(v: &str) -> Option<&'static str> {
+/// `sdg_target` → 8 (SDG target), `plan` → 99 (reporting organisation: the plan's own codes).
+fn sector_vocabulary(v: Vocabulary) -> &'static str {
     match v {
-        "dac5" => Some("1"),
-        "sdg_target" => Some("8"),
-        "plan" => Some("99"),
-        _ => None,
+        Vocabulary::Dac5 => "1",
+        Vocabulary::SdgTarget => "8",
+        Vocabulary::Plan => "99",
     }
 }
 
@@ -57,8 +57,8 @@ fn percentages(weights: &[Decimal]) -> Vec<Decimal> {
 /// has a sector even when its goals carry no classification. Percentages are per vocabulary and sum to 100
 /// in each.
 pub(super) fn sectors(
-    pledges: &[(&pb::PledgeAnnounced, Option<pb::Money>)],
-    goals: &BTreeMap<String, pb::GoalDefined>,
+    pledges: &[(&ds::PledgeAnnounced, Option<Amount>)],
+    goals: &BTreeMap<String, ds::GoalDefined>,
 ) -> Vec<(&'static str, String, Decimal, String)> {
     let currencies: BTreeSet<&str> =
         pledges.iter().filter_map(|(_, m)| m.as_ref()).map(|m| m.currency.as_str()).collect();
@@ -66,7 +66,7 @@ pub(super) fn sectors(
     let mut weights: Vec<Decimal> = pledges
         .iter()
         .map(|(_, m)| match m {
-            Some(m) if by_amount => dec(&m.value).unwrap_or_default().max(Decimal::ZERO),
+            Some(m) if by_amount => m.value.max(Decimal::ZERO),
             _ if by_amount => Decimal::ZERO,
             _ => Decimal::ONE,
         })
@@ -78,24 +78,19 @@ pub(super) fn sectors(
     let mut acc: BTreeMap<&'static str, BTreeMap<String, (Decimal, BTreeSet<String>)>> = BTreeMap::new();
     for ((p, _), w) in pledges.iter().zip(&weights) {
         for gs in &p.goals {
-            let Some(goal) = goals.get(&gs.goal_id) else { continue };
-            let wg = dec(&gs.share)
-                .and_then(|s| w.checked_mul(s))
-                .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
-                .unwrap_or_default();
+            let Some(goal) = goals.get(gs.goal_id.as_str()) else { continue };
+            let wg = w.checked_mul(gs.share).and_then(|x| x.checked_div(Decimal::ONE_HUNDRED)).unwrap_or_default();
             let title = if goal.title.is_empty() { goal.goal_id.to_string() } else { goal.title.clone() };
             // The plan's goals themselves: vocabulary 98 (reporting organisation 2), code = goal id.
             let e = acc.entry("98").or_default().entry(goal.goal_id.to_string()).or_default();
             e.0 = e.0.checked_add(wg).unwrap_or(e.0);
             e.1.insert(title.clone());
-            let mut by_vocab: BTreeMap<&'static str, Vec<&pb::Classification>> = BTreeMap::new();
+            let mut by_vocab: BTreeMap<&'static str, Vec<&ds::Classification>> = BTreeMap::new();
             for c in &goal.classifications {
-                if let Some(v) = sector_vocabulary(&c.vocabulary) {
-                    by_vocab.entry(v).or_default().push(c);
-                }
+                by_vocab.entry(sector_vocabulary(c.vocabulary)).or_default().push(c);
             }
             for (v, cs) in by_vocab {
-                let shares: Option<Vec<Decimal>> = cs.iter().map(|c| dec(&c.share)).collect();
+                let shares: Option<Vec<Decimal>> = cs.iter().map(|c| c.share).collect();
                 let n = Decimal::from(cs.len());
                 for (i, c) in cs.iter().enumerate() {
                     let part = match &shares {
@@ -106,7 +101,7 @@ pub(super) fn sectors(
                             .unwrap_or_default(),
                         None => wg.checked_div(n).unwrap_or_default(),
                     };
-                    let e = acc.entry(v).or_default().entry(c.code.clone()).or_default();
+                    let e = acc.entry(v).or_default().entry(c.code.to_string()).or_default();
                     e.0 = e.0.checked_add(part).unwrap_or(e.0);
                     e.1.insert(title.clone());
                 }
@@ -131,8 +126,8 @@ pub(super) fn sectors(
 /// that data is missing or cannot be split without inventing figures.
 pub(super) fn recipient_countries(
     party: &str,
-    commitments: &[&(Subject, pb::CommitmentSigned)],
-    pledges: &[(&pb::PledgeAnnounced, Option<pb::Money>)],
+    commitments: &[&(Subject, ds::CommitmentSigned)],
+    pledges: &[(&ds::PledgeAnnounced, Option<Amount>)],
     gov: &Governance,
 ) -> Option<Vec<(String, Decimal)>> {
     let country = |id: &str| gov.parties.get(id).map(|p| p.country.clone()).filter(|c| !c.is_empty());
@@ -140,10 +135,10 @@ pub(super) fn recipient_countries(
         let mut by: BTreeMap<String, Decimal> = BTreeMap::new();
         let mut currencies = BTreeSet::new();
         for (_, c) in commitments {
-            let m = c.amount.clone().unwrap_or_default();
+            let m = &c.amount;
             currencies.insert(m.currency.clone());
             let e = by.entry(country(&c.recipient_id)?).or_default();
-            *e = e.checked_add(dec(&m.value).unwrap_or_default()).unwrap_or(*e);
+            *e = e.checked_add(m.value).unwrap_or(*e);
         }
         if by.len() > 1 && currencies.len() > 1 {
             return None;
@@ -152,8 +147,8 @@ pub(super) fn recipient_countries(
         return Some(by.keys().cloned().zip(percentages(&ws)).collect());
     }
     let mut recipients: BTreeSet<&str> =
-        pledges.iter().flat_map(|(p, _)| p.recipient_ids.iter().map(String::as_str)).collect();
-    if recipients.is_empty() && pledges.iter().any(|(p, _)| p.funding_source.as_str() == "domestic_own_resources") {
+        pledges.iter().flat_map(|(p, _)| p.recipient_ids.iter().map(|r| r.as_str())).collect();
+    if recipients.is_empty() && pledges.iter().any(|(p, _)| p.funding_source == FundingSource::DomesticOwnResources) {
         recipients.insert(party);
     }
     let countries: Option<BTreeSet<String>> = recipients.iter().map(|r| country(r)).collect();
@@ -167,6 +162,8 @@ pub(super) fn recipient_countries(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use accord_domain::codes::PledgeKind;
+    use accord_domain::ids::{Code, CommitmentId, GoalId, PartyId, PlanId, PledgeId};
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()
@@ -180,38 +177,67 @@ mod tests {
         assert!(percentages(&[d("0")]).is_empty());
     }
 
-    fn goal(id: &str, classes: &[(&str, &str, &str)]) -> (String, pb::GoalDefined) {
+    fn goal(id: &str, classes: &[(&str, &str, &str)]) -> (String, ds::GoalDefined) {
         let classifications = classes
             .iter()
-            .map(|(v, c, s)| pb::Classification {
-                vocabulary: v.to_string(),
-                code: c.to_string(),
-                share: s.to_string(),
+            .map(|(v, c, s)| ds::Classification {
+                vocabulary: Vocabulary::parse("vocabulary", v).unwrap(),
+                code: Code::parse("code", c).unwrap(),
+                share: (!s.is_empty()).then(|| d(s)),
             })
             .collect();
-        (
-            id.into(),
-            pb::GoalDefined { goal_id: id.into(), title: format!("Goal {id}"), classifications, ..Default::default() },
-        )
+        let g = ds::GoalDefined {
+            goal_id: GoalId::parse("goal_id", id).unwrap(),
+            plan_id: PlanId::parse("plan_id", "P").unwrap(),
+            title: format!("Goal {id}"),
+            classifications,
+            description: String::new(),
+        };
+        (id.into(), g)
     }
 
-    fn pledge(goals: &[(&str, &str)], money: Option<(&str, &str)>) -> (pb::PledgeAnnounced, Option<pb::Money>) {
-        let goals = goals.iter().map(|(g, s)| pb::GoalShare { goal_id: g.to_string(), share: s.to_string() }).collect();
-        let money =
-            money.map(|(v, c)| pb::Money { value: v.into(), currency: c.into(), value_date: "2026-01-20".into() });
-        (pb::PledgeAnnounced { goals, ..Default::default() }, money)
+    fn amount(value: &str, currency: &str, day: &str) -> Amount {
+        Amount { value: d(value), currency: currency.into(), value_date: accord_domain::date::parse_date(day).unwrap() }
+    }
+
+    fn pledge(goals: &[(&str, &str)], money: Option<(&str, &str)>) -> (ds::PledgeAnnounced, Option<Amount>) {
+        let goals = goals
+            .iter()
+            .map(|(g, s)| ds::GoalShare { goal_id: GoalId::parse("goal_id", g).unwrap(), share: d(s) })
+            .collect();
+        let money = money.map(|(v, c)| amount(v, c, "2026-01-20"));
+        let p = ds::PledgeAnnounced {
+            pledge_id: PledgeId::parse("pledge_id", "PL").unwrap(),
+            plan_id: PlanId::parse("plan_id", "P").unwrap(),
+            pledger_id: PartyId::parse("pledger_id", "DA").unwrap(),
+            pledge_kind: PledgeKind::Money,
+            amount: money.clone(),
+            goals,
+            recipient_ids: Vec::new(),
+            usage_period: None,
+            finance_type: None,
+            funding_source: FundingSource::External,
+            new_money: false,
+            restates: Vec::new(),
+            announced: None,
+            expires_on: None,
+            items: Vec::new(),
+            milestones: Vec::new(),
+            description: String::new(),
+        };
+        (p, money)
     }
 
     /// Sectors per vocabulary: DAC codes (1) weighted by amount and goal share, given code shares used, SDG
     /// targets (8) over the goals that have one, the plan's own codes (99) with a narrative.
     #[test]
     fn sectors_are_weighted_per_vocabulary_and_sum_to_100() {
-        let goals: BTreeMap<String, pb::GoalDefined> = [
+        let goals: BTreeMap<String, ds::GoalDefined> = [
             goal(
                 "G1",
                 &[("dac5", "15113", "70"), ("dac5", "15130", "30"), ("sdg_target", "16.5", ""), ("plan", "RL", "")],
             ),
-            goal("G2", &[("dac5", "15210", ""), ("other", "x", "")]),
+            goal("G2", &[("dac5", "15210", "")]),
         ]
         .into_iter()
         .collect();
@@ -262,10 +288,21 @@ mod tests {
         g
     }
 
-    fn commitment(to: &str, value: &str, currency: &str) -> (Subject, pb::CommitmentSigned) {
-        let amount =
-            Some(pb::Money { value: value.into(), currency: currency.into(), value_date: "2026-02-15".into() });
-        (Subject::default(), pb::CommitmentSigned { recipient_id: to.into(), amount, ..Default::default() })
+    fn commitment(to: &str, value: &str, currency: &str) -> (Subject, ds::CommitmentSigned) {
+        let c = ds::CommitmentSigned {
+            commitment_id: CommitmentId::parse("commitment_id", "C").unwrap(),
+            plan_id: PlanId::parse("plan_id", "P").unwrap(),
+            provider_id: PartyId::parse("provider_id", "DA").unwrap(),
+            recipient_id: PartyId::parse("recipient_id", to).unwrap(),
+            allocations: Vec::new(),
+            amount: amount(value, currency, "2026-02-15"),
+            signed_date: accord_domain::date::Day::parse("signed_date", "2026-02-15").unwrap(),
+            finance_type: None,
+            usage_years: Vec::new(),
+            tranches: Vec::new(),
+            agreement_sha256: None,
+        };
+        (Subject::default(), c)
     }
 
     /// Recipient countries come from the parties' countries, split by committed amount; nothing is
@@ -282,10 +319,11 @@ mod tests {
         assert_eq!(recipient_countries("DA", &[&a, &x], &[], &g), None, "a recipient without a country");
         // No commitment: the one country of the pledges' recipients, or the party's own for own resources.
         let mut own = pledge(&[], Some(("5", "GTQ")));
-        own.0.funding_source = "domestic_own_resources".into();
+        own.0.funding_source = FundingSource::DomesticOwnResources;
         assert_eq!(recipient_countries("GT", &[], &[(&own.0, own.1.clone())], &g), Some(vec![("GT".into(), d("100"))]));
         let mut two = pledge(&[], Some(("5", "EUR")));
-        two.0.recipient_ids = vec!["GT".into(), "HN".into()];
+        two.0.recipient_ids =
+            vec![PartyId::parse("recipient_ids", "GT").unwrap(), PartyId::parse("recipient_ids", "HN").unwrap()];
         assert_eq!(recipient_countries("DA", &[], &[(&two.0, two.1.clone())], &g), None, "no amounts to split by");
     }
 }

@@ -4,15 +4,17 @@ use rust_decimal::Decimal;
 
 use super::activity::Activity;
 use super::xml::Xml;
-use super::{dec, Export};
+use super::Export;
 use crate::domain::book::Subject;
-use crate::pb;
+use crate::domain::money::Amount;
+use accord_domain::codes::{FundingSource, TransactionType};
+use accord_domain::statement as ds;
 
 struct Tx {
     ref_: String,
     code: u32,
     date: String,
-    money: pb::Money,
+    money: Amount,
     description: String,
     provider: String,
     receiver: String,
@@ -25,7 +27,11 @@ fn transaction(x: &mut Xml, t: &Tx) {
     x.start("transaction", &[("ref", &t.ref_)]);
     x.empty("transaction-type", &[("code", &t.code.to_string())]);
     x.empty("transaction-date", &[("iso-date", &t.date)]);
-    x.text("value", &[("currency", &t.money.currency), ("value-date", &t.money.value_date)], &t.money.value);
+    x.text(
+        "value",
+        &[("currency", &t.money.currency), ("value-date", &t.money.value_date_str())],
+        &t.money.value.to_string(),
+    );
     if !t.description.is_empty() {
         x.narrated("description", &[], &t.description);
     }
@@ -54,7 +60,7 @@ pub(super) fn pledges(x: &mut Xml, e: &Export, a: &Activity) {
 
 /// One pledge as a transaction; none when it has no money value and the activity no currency to give it,
 /// or no announcement date.
-fn pledge(e: &Export, a: &Activity, s: &Subject, p: &pb::PledgeAnnounced, m: Option<pb::Money>) -> Option<Tx> {
+fn pledge(e: &Export, a: &Activity, s: &Subject, p: &ds::PledgeAnnounced, m: Option<Amount>) -> Option<Tx> {
     let party = a.party;
     let mut description = format!("Pledge {} ({}, {})", s.id, p.pledge_kind, p.funding_source);
     // A pledge without a money value (a policy action) is still a pledge: value 0 in the activity's
@@ -62,11 +68,11 @@ fn pledge(e: &Export, a: &Activity, s: &Subject, p: &pb::PledgeAnnounced, m: Opt
     let m = match (m, &a.default_currency) {
         (Some(m), _) => m,
         (None, Some(currency)) => {
-            let day = p.announced.as_ref().map(|a| a.date.clone()).filter(|d| !d.is_empty())?;
+            let day = p.announced.as_ref().and_then(|a| a.date)?;
             let milestones: Vec<String> =
                 p.milestones.iter().map(|m| format!("{} {} (due {})", m.milestone_id, m.title, m.due_date)).collect();
             description.push_str(&format!("; no money value; milestones: {}", milestones.join("; ")));
-            pb::Money { value: "0".into(), currency: currency.clone(), value_date: day }
+            Amount { value: Decimal::ZERO, currency: currency.clone(), value_date: day.days() }
         }
         (None, None) => return None,
     };
@@ -78,16 +84,15 @@ fn pledge(e: &Export, a: &Activity, s: &Subject, p: &pb::PledgeAnnounced, m: Opt
         ));
     }
     for r in &p.restates {
-        let a = r.amount.as_ref().map(|a| format!("{} {}", a.value, a.currency)).unwrap_or_default();
+        let a = format!("{} {}", r.amount.value, r.amount.currency);
         description.push_str(&format!("; restates {a} of pledge {}", r.pledge_id));
     }
-    let date =
-        p.announced.as_ref().map(|a| a.date.clone()).filter(|d| !d.is_empty()).unwrap_or_else(|| m.value_date.clone());
+    let date = p.announced.as_ref().and_then(|a| a.date).map_or_else(|| m.value_date_str(), |d| d.to_string());
     // The intended recipient: one party by reference, several named, or the party itself for its own
     // resources.
     let (receiver, receiver_names) = match p.recipient_ids.as_slice() {
-        [one] => (one.clone(), String::new()),
-        [] if p.funding_source.as_str() == "domestic_own_resources" => (party.to_string(), String::new()),
+        [one] => (one.to_string(), String::new()),
+        [] if p.funding_source == FundingSource::DomesticOwnResources => (party.to_string(), String::new()),
         [] => (String::new(), String::new()),
         many => (
             String::new(),
@@ -103,7 +108,7 @@ fn pledge(e: &Export, a: &Activity, s: &Subject, p: &pb::PledgeAnnounced, m: Opt
         provider: party.to_string(),
         receiver,
         receiver_names,
-        finance_type: p.finance_type.clone(),
+        finance_type: p.finance_type.clone().unwrap_or_default(),
     })
 }
 
@@ -115,13 +120,13 @@ pub(super) fn commitments(x: &mut Xml, a: &Activity) {
             &Tx {
                 ref_: s.id.clone(),
                 code: 2,
-                date: c.signed_date.clone(),
-                money: c.amount.clone().unwrap_or_default(),
+                date: c.signed_date.to_string(),
+                money: c.amount.clone(),
                 description: format!("Commitment {} to {}", s.id, c.recipient_id),
                 provider: c.provider_id.to_string(),
                 receiver: c.recipient_id.to_string(),
                 receiver_names: String::new(),
-                finance_type: c.finance_type.clone(),
+                finance_type: c.finance_type.clone().unwrap_or_default(),
             },
         );
     }
@@ -131,49 +136,49 @@ pub(super) fn commitments(x: &mut Xml, a: &Activity) {
 /// reversal when reversed.
 pub(super) fn flows(x: &mut Xml, e: &Export, party: &str) {
     for (s, t) in e.transactions.iter().filter(|(_, t)| {
-        if t.transaction_type == 1 {
-            t.receiver_id == party
+        if t.transaction_type == TransactionType::IncomingFunds {
+            t.receiver_id.as_deref() == Some(party)
         } else {
             t.provider_id == party
         }
     }) {
-        let mut description = if t.tranche_id.is_empty() {
-            format!("{} against commitment {}", s.id, t.commitment_id)
-        } else {
-            format!("{} against commitment {}, tranche {}", s.id, t.commitment_id, t.tranche_id)
+        let commitment_id = t.commitment_id.as_deref().unwrap_or_default();
+        let mut description = match &t.tranche_id {
+            None => format!("{} against commitment {commitment_id}", s.id),
+            Some(tranche) => format!("{} against commitment {commitment_id}, tranche {tranche}", s.id),
         };
         if !t.description.is_empty() {
             description.push_str(&format!(": {}", t.description));
         }
         // DOMAIN.md §7: a corrected re-entry names the reversed transaction it replaces.
-        if !t.corrects.is_empty() {
-            description.push_str(&format!("; corrects {} (reversed)", t.corrects));
+        if let Some(corrects) = &t.corrects {
+            description.push_str(&format!("; corrects {corrects} (reversed)"));
         }
         let reversal = e.reversals.get(s.id.as_str()).filter(|_| s.tally.reversed);
         if let Some(rev) = reversal {
             description.push_str(&format!("; reversed on {} by {}-reversal", rev.date, s.id));
         }
-        let money = t.amount.clone().unwrap_or_default();
+        let money = t.amount.clone();
         let mut tx = Tx {
             ref_: s.id.clone(),
-            code: t.transaction_type,
-            date: t.date.clone(),
+            code: t.transaction_type.code(),
+            date: t.date.to_string(),
             money: money.clone(),
             description,
             provider: t.provider_id.to_string(),
-            receiver: t.receiver_id.clone(),
+            receiver: t.receiver_id.as_ref().map(|r| r.to_string()).unwrap_or_default(),
             receiver_names: String::new(),
-            finance_type: e.finance_of.get(&t.commitment_id).cloned().unwrap_or_default(),
+            finance_type: e.finance_of.get(commitment_id).cloned().unwrap_or_default(),
         };
         transaction(x, &tx);
         // A reversal: the same transaction type with the negated amount at the original value date (so
         // any conversion nets to zero), dated when it was reversed, its ref and description naming the
         // original.
         if let Some(rev) = reversal {
-            let Some(neg) = dec(&money.value).and_then(|v| Decimal::ZERO.checked_sub(v)) else { continue };
+            let Some(neg) = Decimal::ZERO.checked_sub(money.value) else { continue };
             tx.ref_ = format!("{}-reversal", s.id);
-            tx.date = if rev.date.is_empty() { t.date.clone() } else { rev.date.clone() };
-            tx.money = pb::Money { value: neg.normalize().to_string(), ..money };
+            tx.date = if rev.date.is_empty() { t.date.to_string() } else { rev.date.clone() };
+            tx.money = Amount { value: neg.normalize(), ..money };
             tx.description = format!("Reversal of {} (original transaction ref {}): {}", s.id, s.id, rev.rationale);
             transaction(x, &tx);
         }
@@ -184,13 +189,12 @@ pub(super) fn flows(x: &mut Xml, e: &Export, party: &str) {
 pub(super) fn co_financing(x: &mut Xml, e: &Export, party: &str) {
     for (s, rep) in e.reports.iter().filter(|(s, _)| s.party_id == party) {
         let Some(m) = rep.co_financing_realised.clone() else { continue };
-        let end = rep.period.clone().unwrap_or_default().end;
         transaction(
             x,
             &Tx {
                 ref_: format!("{}-co-financing", s.id),
                 code: 4,
-                date: end,
+                date: rep.period.end.to_string(),
                 money: m,
                 description: format!("Co-financing from own resources reported in {}", s.id),
                 provider: party.to_string(),

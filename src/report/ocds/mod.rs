@@ -39,7 +39,6 @@ use sha2::{Digest, Sha256};
 use super::{Report, Source};
 use crate::domain::book::{self, Subject};
 use crate::error::{Error, Result};
-use crate::pb;
 
 /// The ocid prefix derived from a ledger origin: `ocds-` and six hex digits of SHA-256(origin).
 pub fn ocid_prefix(origin: &str) -> String {
@@ -113,7 +112,7 @@ fn milestone_status(s: &str) -> &'static str {
 
 /// The plan as an OCDS 1.1 release package, one release per commitment (pretty JSON, object keys sorted,
 /// releases in commitment id order, one trailing newline).
-pub fn release_package(r: &dyn Source, rep: &Report, at: &pb::ReadAt) -> Result<String> {
+pub fn release_package(r: &dyn Source, rep: &Report, at: &super::ReadAt) -> Result<String> {
     let plan_id = rep.plan.plan_id.as_str();
     let plan_s =
         r.subject(book::PLAN, plan_id)?.ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
