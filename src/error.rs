@@ -138,6 +138,13 @@ impl From<accord_domain::Error> for Error {
     }
 }
 
+/// A failure of this crate's layers (storage, decoding a stored leaf) as the domain and the views receive it
+/// from a [`accord_domain::StateView`] or a report source: [`accord_domain::Error::State`], recovered whole
+/// by `From<accord_domain::Error>` above.
+pub fn state(e: impl Into<Error>) -> accord_domain::Error {
+    accord_domain::Error::state(e.into())
+}
+
 /// Storage failures reach the domain rules through [`accord_domain::StateView`] as [`accord_domain::Error::State`].
 impl From<Error> for accord_domain::Error {
     fn from(e: Error) -> Self {

@@ -14,10 +14,13 @@ pub fn parse_money(field: &str, m: Option<&Money>) -> Result<Amount> {
 /// re-announced (DOMAIN.md §7).
 pub fn parse_money_or_zero(field: &str, m: Option<&Money>) -> Result<Amount> {
     if let Some(x) = m {
-        if parse_decimal(&format!("{field}.value"), &x.value)?.is_zero() {
+        let value = parse_decimal(&format!("{field}.value"), &x.value)?;
+        if value.is_zero() {
+            // The currency and value date are checked as for any amount; the zero keeps its written scale
+            // ("0.00" stays 0.00 where a value is shown as written).
             let one = Money { value: "1".into(), ..x.clone() };
             let a = parse_money(field, Some(&one))?;
-            return Ok(Amount { value: rust_decimal::Decimal::ZERO, ..a });
+            return Ok(Amount { value, ..a });
         }
     }
     parse_money(field, m)

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use prost::Message;
 use rayon::prelude::*;
 
-use super::Source;
+use super::{History, Source};
 use crate::crypto;
 use crate::domain::book::Subject;
 use crate::domain::memory::{Entry, MemoryState};
@@ -15,7 +15,8 @@ use crate::domain::{Governance, StateView};
 use crate::error::{Error, Result};
 use crate::log::{prepare_with, Limits};
 use crate::pb;
-use crate::storage::{EntryRow, HistoryRow};
+use crate::storage::EntryRow;
+use accord_domain::statement as ds;
 
 /// Projections of a replayed log, in memory: the domain's [`MemoryState`] (the same rules and effects as
 /// the sequencer) and the entries themselves.
@@ -140,16 +141,26 @@ impl StateView for MemoryBook {
 }
 
 impl Source for MemoryBook {
-    fn scan(&self, kind: &str, plan_id: &str) -> Result<Vec<Subject>> {
+    fn scan(&self, kind: &str, plan_id: &str) -> accord_views::Result<Vec<Subject>> {
         Ok(self.state.of_kind(kind).filter(|s| plan_id.is_empty() || s.plan_id == plan_id).cloned().collect())
     }
-    fn entry(&self, index: u64) -> Result<Option<EntryRow>> {
-        Ok(self.entries.get(index as usize).cloned())
+    fn integrated_ms(&self, index: u64) -> accord_views::Result<Option<i64>> {
+        Ok(self.entry(index).map(|e| e.integrated_at_ms))
     }
-    fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>> {
-        Ok(self.state.history(kind, id).into_iter().map(|(index, action)| HistoryRow { index, action }).collect())
+    fn statement(&self, index: u64) -> accord_views::Result<Option<(ds::Statement, Vec<String>)>> {
+        let signed = self.entry(index).map(|e| crate::proto::signed_statement_of_leaf(&e.leaf));
+        signed.transpose().map_err(crate::error::state)
     }
-    fn governance(&self) -> Result<Governance> {
+    fn history(&self, kind: &str, id: &str) -> accord_views::Result<Vec<History>> {
+        Ok(self.state.history(kind, id).into_iter().map(|(index, action)| History { index, action }).collect())
+    }
+    fn governance(&self) -> accord_views::Result<Governance> {
         Ok(self.state.governance().clone())
+    }
+}
+
+impl MemoryBook {
+    fn entry(&self, index: u64) -> Option<&EntryRow> {
+        usize::try_from(index).ok().and_then(|i| self.entries.get(i))
     }
 }

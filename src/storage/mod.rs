@@ -78,9 +78,7 @@ pub struct CheckpointRow {
 
 /// The domain rules read the projections through [`crate::domain::StateView`]; a storage failure reaches
 /// them as [`accord_domain::Error::State`] and comes back out as the same [`Error`].
-fn state_err(e: impl Into<Error>) -> accord_domain::Error {
-    accord_domain::Error::state(e.into())
-}
+use crate::error::state as state_err;
 
 impl crate::domain::StateView for Writer {
     fn subject(&self, kind: &str, id: &str) -> DomainResult<Option<Subject>> {

@@ -144,7 +144,7 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
         let mut lines = Vec::new();
         for s in &plans {
             let p: ds::PlanCreated = s.parsed()?;
-            let rep = crate::report::plan_report(r, &s.id, &(&at).into())?;
+            let rep = crate::report::plan_report(r, &s.id, &crate::report::read_at(&at))?;
             let t = &rep.funding.total_external;
             let cur = &p.reporting_currency;
             lines.push(PlanLine {
@@ -204,7 +204,7 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
     let res = read(ledger, move |r| {
         crate::domain::check_id("plan_id", &id)?;
         let at = crate::query::read_at(r)?;
-        let rep = crate::report::plan_report(r, &id, &(&at).into())?;
+        let rep = crate::report::plan_report(r, &id, &crate::report::read_at(&at))?;
         let as_of = crate::domain::date::parse_date(&at.as_of_date).unwrap_or(0);
         let mut pledges = Vec::new();
         r.scan_subjects::<Error>(

@@ -5,9 +5,9 @@ use rust_decimal::Decimal;
 use super::activity::Activity;
 use super::xml::Xml;
 use super::Export;
-use crate::domain::book::Subject;
-use crate::domain::money::Amount;
+use accord_domain::book::Subject;
 use accord_domain::codes::{FundingSource, TransactionType};
+use accord_domain::money::Amount;
 use accord_domain::statement as ds;
 
 struct Tx {

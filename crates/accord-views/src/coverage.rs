@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use super::context::{Commit, PlanContext};
 use super::*;
-use crate::domain::money::Amount;
+use accord_domain::money::Amount;
 
 pub(super) fn coverage(ctx: &PlanContext<'_>, total: &Sums) -> Result<Coverage> {
     let _r = ctx.r;

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::{add, d, dec, mul, Acc, InKindItemLine, Source};
-use crate::domain::book::{self, Subject};
-use crate::error::Result;
+use crate::Result;
+use accord_domain::book::{self, Subject};
 use accord_domain::statement as ds;
 
 #[derive(Default)]

@@ -11,10 +11,10 @@ use accord_domain::codes::Boundary;
 use accord_domain::statement as ds;
 
 use super::{all, d, div, exact_sum, mul, sub, Source, Unconverted};
-use crate::domain::book::{self, Subject};
-use crate::domain::money::Amount;
-use crate::domain::{date, Governance};
-use crate::error::{Error, Result};
+use crate::{Error, Result};
+use accord_domain::book::{self, Subject};
+use accord_domain::money::Amount;
+use accord_domain::{date, Governance};
 
 /// A commitment with its decoded body and converted amount.
 pub(super) struct Commit {
@@ -70,7 +70,7 @@ pub(super) struct PlanContext<'a> {
 
 impl<'a> PlanContext<'a> {
     /// Load the plan `plan_id` as of the checkpoint's date `as_of_date`.
-    pub fn load(r: &'a dyn Source, plan_id: &str, as_of_date: &str) -> Result<Self> {
+    pub(crate) fn load(r: &'a dyn Source, plan_id: &str, as_of_date: &str) -> Result<Self> {
         let plan_s = r
             .subject(book::PLAN, plan_id)?
             .ok_or_else(|| Error::not_found("plan_id", format!("no plan {plan_id:?}")))?;
@@ -197,7 +197,7 @@ impl<'a> PlanContext<'a> {
     /// An amount in the reporting currency at its value-date rate. A gap in the rates (no rate recorded,
     /// or a result out of the decimal range) never breaks the report (DOMAIN.md §7): the amount counts as
     /// zero in converted totals and is listed among the unconverted.
-    pub fn conv(&self, a: &Amount, entry: u64) -> Result<Decimal> {
+    pub(crate) fn conv(&self, a: &Amount, entry: u64) -> Result<Decimal> {
         let rate = if a.currency == self.cur {
             None
         } else {
@@ -229,12 +229,12 @@ impl<'a> PlanContext<'a> {
                 });
                 Ok(Decimal::ZERO)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
     /// The amounts no recorded rate converted, each once, in order.
-    pub fn unconverted(&self) -> Vec<Unconverted> {
+    pub(crate) fn unconverted(&self) -> Vec<Unconverted> {
         let mut v = self.gaps.borrow().clone();
         v.sort();
         v.dedup();
@@ -242,23 +242,23 @@ impl<'a> PlanContext<'a> {
     }
 
     /// A party's name ("" when unknown).
-    pub fn name(&self, party: &str) -> String {
+    pub(crate) fn name(&self, party: &str) -> String {
         self.gov.parties.get(party).map(|x| x.name.clone()).unwrap_or_default()
     }
 
     /// Whether a commitment draws on an external pledge.
-    pub fn is_external(&self, c: &Commit) -> bool {
+    pub(crate) fn is_external(&self, c: &Commit) -> bool {
         c.c.allocations.iter().any(|a| self.external_pledge.get(a.pledge_id.as_str()) == Some(&true))
     }
 
     /// The commitments by id.
-    pub fn commit_by_id(&self) -> BTreeMap<String, &Commit> {
+    pub(crate) fn commit_by_id(&self) -> BTreeMap<String, &Commit> {
         self.commits.iter().map(|c| (c.s.id.clone(), c)).collect()
     }
 
     /// Disbursements and reimbursements that count: not reversed, not internal (internal flows are shown,
     /// never added: DOMAIN.md §5 boundaries).
-    pub fn disbursements(&self) -> Vec<&Txn> {
+    pub(crate) fn disbursements(&self) -> Vec<&Txn> {
         self.txns
             .iter()
             .filter(|x| {
@@ -268,7 +268,7 @@ impl<'a> PlanContext<'a> {
     }
 
     /// The value an auditor's adjustment gives `item` of a report, when a verified attestation adjusts it.
-    pub fn verified_value(&self, report: &Subject, item: &str) -> Option<String> {
+    pub(crate) fn verified_value(&self, report: &Subject, item: &str) -> Option<String> {
         let (_, adj, _) = self.attested.get(&report.created_at)?;
         adj.iter().find(|x| x.item == item).map(|x| x.verified.to_string())
     }
@@ -276,19 +276,19 @@ impl<'a> PlanContext<'a> {
 
 impl Txn {
     /// The receiver's id, "" when the transaction names none.
-    pub fn receiver(&self) -> &str {
+    pub(crate) fn receiver(&self) -> &str {
         self.t.receiver_id.as_deref().unwrap_or_default()
     }
     /// The commitment's id, "" when none.
-    pub fn commitment(&self) -> &str {
+    pub(crate) fn commitment(&self) -> &str {
         self.t.commitment_id.as_deref().unwrap_or_default()
     }
     /// Whether the flow is internal to the plan (shown, never added).
-    pub fn is_internal(&self) -> bool {
+    pub(crate) fn is_internal(&self) -> bool {
         self.t.boundary == Some(Boundary::Internal)
     }
     /// The transaction's date, `YYYY-MM-DD`.
-    pub fn date(&self) -> String {
+    pub(crate) fn date(&self) -> String {
         self.t.date.to_string()
     }
 }

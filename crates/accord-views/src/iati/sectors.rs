@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::sum;
-use crate::domain::book::Subject;
-use crate::domain::money::Amount;
-use crate::domain::Governance;
+use accord_domain::book::Subject;
 use accord_domain::codes::{FundingSource, Vocabulary};
+use accord_domain::money::Amount;
 use accord_domain::statement as ds;
+use accord_domain::Governance;
 
 /// The IATI sector vocabulary of a goal classification's vocabulary: `dac5` → 1 (OECD DAC CRS purpose code),
 /// `sdg_target` → 8 (SDG target), `plan` → 99 (reporting organisation: the plan's own codes).
@@ -275,7 +275,7 @@ mod tests {
         for (id, c) in countries {
             g.parties.insert(
                 id.to_string(),
-                crate::domain::PartyRecord {
+                accord_domain::state::PartyRecord {
                     party_id: id.to_string(),
                     name: id.to_string(),
                     roles: vec![],

@@ -6,8 +6,8 @@ use rust_decimal::Decimal;
 
 use super::context::{Commit, PlanContext, Txn};
 use super::*;
-use crate::domain::money::Amount;
 use accord_domain::codes::FundingSource;
+use accord_domain::money::Amount;
 use accord_domain::statement as ds;
 
 pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {

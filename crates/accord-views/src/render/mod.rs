@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 
 use super::{tables, FlowRow, Report};
-use crate::domain::money;
+use accord_domain::money;
 
 mod csv;
 mod html;
@@ -70,7 +70,7 @@ fn flow_md(r: &FlowRow) -> Vec<String> {
     ]
 }
 
-fn co_financing_rows(cf: &crate::report::CoFinancing) -> Vec<Vec<String>> {
+fn co_financing_rows(cf: &crate::CoFinancing) -> Vec<Vec<String>> {
     cf.rows
         .iter()
         .map(|r| {
@@ -246,7 +246,7 @@ fn amendment_rows(rep: &Report) -> Vec<Vec<String>> {
     rows
 }
 
-fn indicator_rows(i: &crate::report::IndicatorProgress) -> Vec<Vec<String>> {
+fn indicator_rows(i: &crate::IndicatorProgress) -> Vec<Vec<String>> {
     i.values
         .iter()
         .map(|v| {

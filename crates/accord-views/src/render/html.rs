@@ -2,7 +2,7 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::*;
-use crate::report::{CoFinancing, IndicatorProgress};
+use crate::{CoFinancing, IndicatorProgress};
 
 /// A [`tables::Table`] under its own heading, in HTML (amounts for people).
 fn html_view(t: &tables::Table) -> Markup {

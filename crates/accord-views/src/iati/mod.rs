@@ -28,10 +28,10 @@ use quick_xml::Writer;
 use rust_decimal::Decimal;
 
 use super::{Correction, Source};
-use crate::domain::book::{self, Subject};
-use crate::domain::Governance;
-use crate::error::{Error, Result};
+use crate::{Error, Result};
+use accord_domain::book::{self, Subject};
 use accord_domain::statement as ds;
+use accord_domain::Governance;
 use xml::{comment_text, Xml};
 
 /// The language of every narrative the export writes (`iati-activity/@xml:lang`): its own sentences are

@@ -6,7 +6,7 @@ use std::io;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// Whether XML 1.0 allows a character at all (the `Char` production): not the C0 controls other than tab,
 /// newline and carriage return, nor U+FFFE / U+FFFF.

@@ -8,9 +8,9 @@ use super::results::results;
 use super::sectors::{recipient_countries, sectors};
 use super::xml::Xml;
 use super::{transactions, Export, LANG};
-use crate::domain::book::Subject;
-use crate::domain::money::Amount;
+use accord_domain::book::Subject;
 use accord_domain::codes::ConditionType;
+use accord_domain::money::Amount;
 use accord_domain::statement as ds;
 
 /// One party's part of the plan as the export shows it.

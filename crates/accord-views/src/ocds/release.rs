@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::{amendment, datetime, milestone_status, ocid_prefix, put, value, Ctx};
-use crate::domain::book::{self, Subject};
-use crate::domain::money::Amount;
-use crate::error::Result;
+use crate::Result;
+use accord_domain::book::{self, Subject};
+use accord_domain::money::Amount;
 use accord_domain::statement as ds;
 
 /// A pledge a commitment draws on: its id, the pledge (None when not found) and the amount allocated.
@@ -111,7 +111,7 @@ impl Ctx<'_> {
                 roles.entry(t.receiver_id.as_deref().unwrap_or_default().to_string()).or_default().insert("payee");
             }
         }
-        let donors: BTreeMap<&str, &crate::report::FlowRow> =
+        let donors: BTreeMap<&str, &crate::FlowRow> =
             rep.funding.by_donor.iter().map(|row| (row.key.as_str(), row)).collect();
         roles
             .iter()

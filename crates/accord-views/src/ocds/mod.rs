@@ -37,8 +37,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{Report, Source};
-use crate::domain::book::{self, Subject};
-use crate::error::{Error, Result};
+use crate::{Error, Result};
+use accord_domain::book::{self, Subject};
 
 /// The ocid prefix derived from a ledger origin: `ocds-` and six hex digits of SHA-256(origin).
 pub fn ocid_prefix(origin: &str) -> String {
@@ -176,7 +176,7 @@ struct Ctx<'a> {
     r: &'a dyn Source,
     rep: &'a Report,
     plan: &'a ds::PlanCreated,
-    gov: &'a crate::domain::Governance,
+    gov: &'a accord_domain::Governance,
     secretariat: &'a str,
     transactions: &'a [(Subject, ds::TransactionRecorded)],
     origin: &'a str,

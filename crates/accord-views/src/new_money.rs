@@ -35,7 +35,7 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
                 match book::convert(r, &a, &cur) {
                     Ok(v) => restated_here.acc(v),
                     Err(e) if book::is_conversion_gap(&e) => unconvertible = true,
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 }
             }
             restatements.push(Restated {

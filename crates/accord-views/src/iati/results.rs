@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::xml::Xml;
-use crate::domain::book::Subject;
-use crate::domain::Governance;
-use crate::report::{IndicatorProgress, IndicatorValueView};
+use crate::{IndicatorProgress, IndicatorValueView};
+use accord_domain::book::Subject;
 use accord_domain::codes::Measure;
 use accord_domain::statement as ds;
+use accord_domain::Governance;
 
 /// An indicator's periods, (start, end) → (targets, actual values).
 type Periods<'a> = BTreeMap<(String, String), (Vec<String>, Vec<&'a IndicatorValueView>)>;

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use super::context::{Commit, PlanContext};
 use super::*;
-use crate::domain::money::Amount;
+use accord_domain::money::Amount;
 
 pub(super) fn usage_years(ctx: &PlanContext<'_>) -> Result<(Vec<YearAmount>, String)> {
     let conv = |a: &Amount, entry: u64| ctx.conv(a, entry);

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 
 use super::{add, d, median, p90, pct, Acc, MissingReport, PeriodReporter, PeriodView, ReportLine, Timeliness};
-use crate::domain::date;
 use accord_domain::codes::Frequency;
+use accord_domain::date;
 use accord_domain::statement as ds;
 
 /// A progress report as the timeliness and verification views see it.

@@ -2,10 +2,10 @@
 //! corrected re-entry (a later `transaction.recorded` whose `corrects` names it), each with its signers and
 //! dates, and the net change the correction made.
 use super::{d, entry_statement, signer_parties, sub, CorrectionStep, Source, TxnCorrection};
-use crate::domain::book::{self, Subject};
-use crate::domain::Governance;
-use crate::error::{Error, Result};
+use crate::{Error, Result};
+use accord_domain::book::{self, Subject};
 use accord_domain::statement::{self as ds, Body};
+use accord_domain::Governance;
 
 /// One step read from its entry: the statement's date, signers and rationale.
 fn step(

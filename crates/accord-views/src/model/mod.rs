@@ -11,7 +11,7 @@ pub use progress::*;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanInfo {
@@ -182,7 +182,7 @@ mod tests {
         }
         let mut all = std::collections::BTreeSet::new();
         keys(&v, &mut all);
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/REPORTS.md")).unwrap();
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/REPORTS.md")).unwrap();
         let section = doc.split("## The JSON, field by field").nth(1).unwrap().split("\n## ").next().unwrap();
         // A list is written `name[]`.
         let named = |k: &String| section.contains(&format!("`{k}`")) || section.contains(&format!("`{k}[]`"));
