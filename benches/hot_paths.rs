@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use accord::crypto::{self, LogSigner};
-use accord::log::{prepare_with, Limits};
+use accord::ledger::{prepare_with, Limits};
 use accord::merkle::{self, MemoryHashes};
 use accord::pb::{self, statement::Body};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use accord::client::Client;
 use accord::crypto::{self, PrivateKey};
-use accord::log::{Clock, Ledger, Options};
+use accord::ledger::{Clock, Ledger, Options};
 use accord::pb::{self, statement::Body, Statement};
 
 const ORIGIN: &str = "bench.example/reports";

@@ -152,7 +152,7 @@ impl Client {
         &mut self,
         cp: &VerifiedCheckpoint,
         mut progress: impl FnMut(u64),
-    ) -> Result<Vec<crate::storage::EntryRow>> {
+    ) -> Result<Vec<crate::store::EntryRow>> {
         let req = pb::StreamEntriesRequest { start_index: 0, end_index: cp.size, follow: false };
         let mut stream = self.inner.stream_entries(req).await.map_err(from_status)?.into_inner();
         let mut rows = Vec::with_capacity(cp.size as usize);
@@ -162,7 +162,7 @@ impl Client {
                 return Err(Error::denied("entries", format!("entry {} arrived out of order", e.index)));
             }
             tree.append(&e.leaf);
-            rows.push(crate::storage::EntryRow {
+            rows.push(crate::store::EntryRow {
                 index: e.index,
                 identity: Vec::new(),
                 leaf_hash: Vec::new(),
@@ -271,7 +271,7 @@ impl Client {
         }
         let leaf = LogEntry::decode(receipt.leaf.as_slice())
             .map_err(|_| Error::denied("receipt.leaf", "is not a LogEntry"))?;
-        if leaf.envelope.as_ref() != Some(&crate::log::canonical_envelope(env)) {
+        if leaf.envelope.as_ref() != Some(&crate::ledger::canonical_envelope(env)) {
             return Err(Error::denied("receipt.leaf", "does not hold the envelope that was submitted"));
         }
         let lh = merkle::leaf_hash(&receipt.leaf);
@@ -392,9 +392,9 @@ pub fn verify_offline(
     let env = entry.envelope.clone().ok_or_else(|| Error::invalid("leaf.envelope", "is missing"))?;
     let keys: std::collections::HashMap<String, crypto::PublicKey> =
         signer_keys.iter().map(|k| (crypto::keyid(k), *k)).collect();
-    let limits = crate::log::Limits { max_payload_bytes: usize::MAX, ..Default::default() };
+    let limits = crate::ledger::Limits { max_payload_bytes: usize::MAX, ..Default::default() };
     // Keys introduced by the statement itself (charter, admission, rotation) verify their own signatures.
-    let prepared = crate::log::prepare_with(&env, &cp.origin, &limits, |kid| keys.get(kid).copied())
+    let prepared = crate::ledger::prepare_with(&env, &cp.origin, &limits, |kid| keys.get(kid).copied())
         .map_err(|e| e.scope("leaf"))?;
     if let Some(&i) = prepared.unverified.first() {
         return Err(Error::denied(

@@ -152,12 +152,12 @@ const DEFAULT_DATA_DIR: &str = "./accord-data";
 
 impl Default for ServeConfig {
     /// The built-in defaults. Each is written once, by the layer that uses it — the ledger's in
-    /// [`crate::log::Options::new`] and [`crate::log::Limits`], the transport's in
+    /// [`crate::ledger::Options::new`] and [`crate::ledger::Limits`], the transport's in
     /// [`crate::server::Settings`] — and read from there; only the settings no lower layer knows (addresses,
     /// origin, files) are spelled here. The help text, the TOML file and docs/OPERATIONS.md are checked
     /// against this (tests below).
     fn default() -> Self {
-        let ledger = crate::log::Options::new(DEFAULT_DATA_DIR);
+        let ledger = crate::ledger::Options::new(DEFAULT_DATA_DIR);
         let server = crate::server::Settings::default();
         Self {
             data_dir: ledger.data_dir.clone(),
@@ -197,8 +197,8 @@ fn millis(d: std::time::Duration) -> u64 {
 
 impl ServeConfig {
     /// How to open the ledger with these settings (the caller decides the origin of an existing ledger).
-    pub fn ledger_options(&self) -> crate::log::Options {
-        let mut o = crate::log::Options::new(&self.data_dir);
+    pub fn ledger_options(&self) -> crate::ledger::Options {
+        let mut o = crate::ledger::Options::new(&self.data_dir);
         o.high_water = self.high_water.clone();
         o.origin = Some(self.origin.clone());
         o.synchronous_full = self.sync == "full";
@@ -312,7 +312,7 @@ fn validate(c: &ServeConfig) -> Result<()> {
     range("readers", c.readers as u64, 1, 256)?;
     range("max_payload_bytes", c.max_payload_bytes as u64, 1024, 16 * 1024 * 1024)?;
     range("max_signatures", c.max_signatures as u64, 1, 1024)?;
-    range("max_batch", c.max_batch as u64, 1, crate::log::MAX_GROUP as u64)?;
+    range("max_batch", c.max_batch as u64, 1, crate::ledger::MAX_GROUP as u64)?;
     range("queue_depth", c.queue_depth as u64, 1, 1 << 20)?;
     range("max_concurrent_requests", c.max_concurrent_requests as u64, 1, 1 << 20)?;
     range("request_timeout_ms", c.request_timeout_ms, 100, 3_600_000)?;
@@ -414,7 +414,7 @@ mod tests {
         assert_eq!(resolve(&flags, &FileConfig::default()).unwrap(), d, "clap");
         assert_eq!(resolve(&Overrides::default(), &file).unwrap(), d, "toml");
         assert_eq!(format!("{:?}", d.server_settings()), format!("{:?}", crate::server::Settings::default()));
-        let (o, want) = (d.ledger_options(), crate::log::Options::new("./accord-data"));
+        let (o, want) = (d.ledger_options(), crate::ledger::Options::new("./accord-data"));
         assert_eq!(format!("{:?}", o.limits), format!("{:?}", want.limits));
         assert_eq!(
             (o.readers, o.synchronous_full, &o.data_dir, &o.high_water),

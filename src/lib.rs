@@ -6,22 +6,24 @@
 //! - [`accord_tlog`] (the crate `crates/accord-tlog`, re-exported as [`merkle`] and through [`crypto`]):
 //!   RFC 6962 hashing and proofs, the C2SP `tlog-proof` bundle, signed notes, checkpoints, cosignatures.
 //!   Pure; Cargo keeps it so.
+//! - [`accord_domain`] (`crates/accord-domain`, named through [`domain`]): typed statements, ids, codes,
+//!   exact money and days; the governance and book rules over a `StateView`, and the in-memory book. Pure.
+//! - [`accord_views`] (`crates/accord-views`, named through [`report`]): the transparency reports over a
+//!   `Source`, their renderers and the IATI and OCDS exports. Pure.
 //! - [`sync`], [`error`], [`pb`] (generated protobuf), [`metrics`]: the ground floor.
 //! - [`crypto`]: keys, DSSE PAE, envelopes; re-exports the note and cosignature API of `accord-tlog`.
 //! - [`json`]: the protobuf JSON mapping, statement templates.
 //! - [`proto`]: the wire ⇄ domain boundary: a protobuf statement parsed once into the typed statement of
-//!   `accord-domain`, with every stateless rule of its shape.
-//! - [`domain`]: over typed statements: governance (charter, admission, keys), the coalition's book
-//!   (pledges, commitments, flows ...), exact money and signer rules. Pure: no clock, file or network.
-//! - [`storage`]: the SQLite schema, the writer connection, row readers, the hash cache and the read-only
+//!   `accord-domain`, with every stateless rule of its shape; compiled bodies typed and encoded.
+//! - [`domain`]: the domain crate as the rest of `src/` names it.
+//! - [`store`]: the SQLite schema, the writer connection, row readers, the hash cache and the read-only
 //!   pool, one file each. The only module that names rusqlite.
-//! - [`log`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API; opening
-//!   a data directory, the stateless stage, proofs and replay each in their own file.
+//! - [`ledger`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API;
+//!   opening a data directory, the stateless stage, proofs and replay each in their own file.
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
 //! - [`witness`]: the C2SP tlog-witness server and the ledger's witness client.
-//! - [`report`]: transparency reports: a plan's context loaded once, one file per view of DOMAIN.md §5 and
-//!   §7, the JSON model (`model/`), and one renderer per format (CSV, Markdown, HTML), IATI (`iati/`) and
-//!   OCDS exports.
+//! - [`report`]: the reports' edge: the views' `Source` for the SQLite reader and for a replayed log,
+//!   `GetReport`, recomputing a report for `report verify`.
 //! - [`audit`]: whole-ledger audit with evidence.
 //! - [`api`]: error→Status mapping, the gRPC service implementations.
 //! - [`server`]: transport, health, reflection, graceful shutdown (`server/`: admission, connections,
@@ -29,7 +31,7 @@
 //! - [`web`]: the public, read-only transparency page over HTTP.
 //! - [`config`]: the configuration file and its defaults.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
-//! - [`cli`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench/`).
+//! - [`cmd`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench/`).
 #![warn(missing_debug_implementations)]
 // No panic on a path input can reach (docs/SECURITY.md): no unwrap, expect, indexing or slicing outside
 // tests; the few allows say why the value cannot be absent.
@@ -40,21 +42,21 @@
 
 pub mod api;
 pub mod audit;
-pub mod cli;
 pub mod client;
+pub mod cmd;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod json;
-pub mod log;
+pub mod ledger;
 pub mod metrics;
 pub mod pb;
 pub mod proto;
 pub mod query;
 pub mod report;
 pub mod server;
-pub mod storage;
+pub mod store;
 pub mod sync;
 pub mod web;
 pub mod witness;

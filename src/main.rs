@@ -1,4 +1,4 @@
 //! `accord`: wiring only. See `accord --help`.
 fn main() -> std::process::ExitCode {
-    accord::cli::main()
+    accord::cmd::main()
 }

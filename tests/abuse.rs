@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use accord::client::Client;
 use accord::crypto;
 use accord::error::Kind;
-use accord::log::{Ledger, Options};
+use accord::ledger::{Ledger, Options};
 use accord::server::{HttpLimits, Settings};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

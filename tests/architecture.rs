@@ -1,10 +1,10 @@
 //! Architecture fence: the module map of `src/lib.rs` stays true because a test reads the import graph.
 //!
 //! Every `.rs` file under `src/` is lexed (comments, strings and character literals removed), and every
-//! path it names is resolved to its first segment: `crate::log::Ledger` and `use crate::{log, query}` are
+//! path it names is resolved to its first segment: `crate::ledger::Ledger` and `use crate::{log, query}` are
 //! arrows to the top-level modules `log` and `query`; `rusqlite::params` is an arrow to the external
 //! crate `rusqlite`. The test fails on an arrow the map below does not allow, names the file, and fails
-//! if the map itself has a cycle. The pure layers (`crates/accord-tlog`) are fenced by Cargo instead:
+//! if the map itself has a cycle. The pure layers (`crates/accord-tlog`, `accord-domain`, `accord-views`) are fenced by Cargo instead:
 //! their manifests do not list protobuf, SQL or async crates at all.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,25 +21,25 @@ const MAP: &[(&str, &[&str])] = &[
     ("json", &["error", "pb"]),
     ("proto", &["crypto", "error", "json", "pb"]),
     ("domain", &["crypto", "error", "json", "pb", "proto"]),
-    ("storage", &["crypto", "domain", "error", "merkle", "proto", "sync"]),
-    ("log", &["crypto", "domain", "error", "merkle", "metrics", "pb", "proto", "storage", "sync", "PAYLOAD_TYPE"]),
-    ("query", &["domain", "error", "merkle", "pb", "proto", "storage"]),
-    ("witness", &["crypto", "error", "log", "merkle"]),
-    ("report", &["crypto", "domain", "error", "log", "pb", "proto", "query", "storage"]),
-    ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "storage"]),
-    ("api", &["domain", "error", "log", "pb", "query", "report", "storage", "sync", "PAYLOAD_TYPE"]),
-    ("server", &["api", "log", "metrics", "pb"]),
-    ("web", &["domain", "error", "log", "metrics", "pb", "proto", "query", "report", "server", "storage"]),
-    ("config", &["domain", "error", "log", "server", "witness"]),
-    ("client", &["crypto", "error", "log", "merkle", "pb", "query", "server", "storage"]),
+    ("store", &["crypto", "domain", "error", "merkle", "proto", "sync"]),
+    ("ledger", &["crypto", "domain", "error", "merkle", "metrics", "pb", "proto", "store", "sync", "PAYLOAD_TYPE"]),
+    ("query", &["domain", "error", "merkle", "pb", "proto", "store"]),
+    ("witness", &["crypto", "error", "ledger", "merkle"]),
+    ("report", &["crypto", "domain", "error", "ledger", "pb", "proto", "query", "store"]),
+    ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "store"]),
+    ("api", &["domain", "error", "ledger", "pb", "query", "report", "store", "sync", "PAYLOAD_TYPE"]),
+    ("server", &["api", "ledger", "metrics", "pb"]),
+    ("web", &["domain", "error", "ledger", "metrics", "pb", "proto", "query", "report", "server", "store"]),
+    ("config", &["domain", "error", "ledger", "server", "witness"]),
+    ("client", &["crypto", "error", "ledger", "merkle", "pb", "query", "server", "store"]),
     (
-        "cli",
+        "cmd",
         &[
-            "api", "audit", "client", "config", "crypto", "domain", "error", "json", "log", "merkle", "pb", "proto",
-            "query", "report", "server", "storage", "sync", "web", "witness",
+            "api", "audit", "client", "config", "crypto", "domain", "error", "json", "ledger", "merkle", "pb", "proto",
+            "query", "report", "server", "store", "sync", "web", "witness",
         ],
     ),
-    ("main", &["cli"]),
+    ("main", &["cmd"]),
     // src/bin/*: binaries beside the product, using the library's public API only (`accord::...`).
     ("bin", &["client", "crypto", "pb", "sync"]),
 ];
@@ -47,19 +47,19 @@ const MAP: &[(&str, &[&str])] = &[
 /// External crates that only some modules may name.
 const EXTERNAL: &[(&str, &[&str])] = &[
     // SQLite only in the storage layer.
-    ("rusqlite", &["storage"]),
+    ("rusqlite", &["store"]),
     // gRPC only at the transport edge.
-    ("tonic", &["api", "server", "client", "cli", "pb", "bin"]),
-    ("tonic_health", &["server", "cli"]),
+    ("tonic", &["api", "server", "client", "cmd", "pb", "bin"]),
+    ("tonic_health", &["server", "cmd"]),
     ("tonic_reflection", &["server"]),
     // The HTTP framework only where HTTP is served.
-    ("axum", &["server", "web", "witness", "cli"]),
+    ("axum", &["server", "web", "witness", "cmd"]),
     // The async runtime stays out of the pure and storage layers.
-    ("tokio", &["api", "server", "web", "witness", "log", "client", "cli", "main", "bin"]),
+    ("tokio", &["api", "server", "web", "witness", "ledger", "client", "cmd", "main", "bin"]),
     // Renderers and exporters only in the report layer (and the CLI's CSV writer).
     ("maud", &["report", "web"]),
     ("quick_xml", &["report"]),
-    ("csv", &["report", "cli"]),
+    ("csv", &["report", "cmd"]),
     // Signed notes and tlog hashing live in crates/accord-tlog; the root crate names them through it.
     ("signed_note", &[]),
     ("tlog_tiles", &[]),
@@ -355,17 +355,17 @@ fn the_domain_reads_no_clock_file_or_network() {
 #[test]
 fn the_lexer_sees_paths_and_skips_comments_and_strings() {
     let src = r##"
-        use crate::{log::Ledger, query, domain::{a, b}};
+        use crate::{ledger::Ledger, query, domain::{a, b}};
         // use crate::web;
         /* crate::audit */
-        let s = "crate::report"; let r = r#"crate::cli"#; let c = '"'; fn f<'a>(x: &'a str) {}
-        fn g() { crate::storage::open(); rusqlite::params![]; }
+        let s = "crate::report"; let r = r#"crate::cmd"#; let c = '"'; fn f<'a>(x: &'a str) {}
+        fn g() { crate::store::open(); rusqlite::params![]; }
     "##;
     let roots = path_roots(&tokens(&code_only(src)));
-    for want in ["log", "query", "domain", "storage", "rusqlite"] {
+    for want in ["ledger", "query", "domain", "store", "rusqlite"] {
         assert!(roots.contains(want), "{want} missing from {roots:?}");
     }
-    for not in ["web", "audit", "report", "cli", "a", "b", "Ledger"] {
+    for not in ["web", "audit", "report", "cmd", "a", "b", "Ledger"] {
         assert!(!roots.contains(not), "{not} wrongly found in {roots:?}");
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use accord::crypto::{self, LogSigner};
-use accord::storage::raw_execute;
+use accord::store::raw_execute;
 use common::scenario::{self, Coalition};
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
@@ -36,7 +36,7 @@ fn findings(v: &serde_json::Value) -> Vec<serde_json::Value> {
 fn tampered(base: &Path, name: &str, sql: &[&str]) -> PathBuf {
     let d = base.parent().unwrap().join(name);
     copy_dir(base, &d);
-    let db = d.join(accord::log::DB_FILE);
+    let db = d.join(accord::ledger::DB_FILE);
     for t in ["entries_no_update", "entries_no_delete", "checkpoints_no_update"] {
         raw_execute(&db, &format!("DROP TRIGGER {t}")).unwrap();
     }
@@ -56,7 +56,7 @@ async fn audit_passes_honest_and_catches_tampering() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["ok"], true);
     let size = v["entries"].as_u64().unwrap();
-    let key_text = std::fs::read_to_string(c.server.dir.join(accord::log::KEY_FILE)).unwrap();
+    let key_text = std::fs::read_to_string(c.server.dir.join(accord::ledger::KEY_FILE)).unwrap();
     let (dir, _tmp) = c.server.stop().await;
     let base = work.path().join("honest");
     copy_dir(&dir, &base);
@@ -153,7 +153,7 @@ async fn monitor_follows_and_reports_a_fork() {
     assert_eq!(v["previous_size"].as_u64().unwrap(), first);
     assert!(v["tree_size"].as_u64().unwrap() > first);
     // The monitor had been shown a different history of the same size (signed with the log key).
-    let key_text = std::fs::read_to_string(c.server.dir.join(accord::log::KEY_FILE)).unwrap();
+    let key_text = std::fs::read_to_string(c.server.dir.join(accord::ledger::KEY_FILE)).unwrap();
     let (name, key) = crypto::parse_private_key(&key_text).unwrap();
     let forged = LogSigner::new(&name, key).unwrap().sign_checkpoint(first, &[3u8; 32]);
     let forked = work.path().join("forked.state");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use accord::crypto;
 use accord::pb;
-use accord::storage;
+use accord::store;
 use common::*;
 use prost::Message;
 use serde_json::Value;
@@ -22,9 +22,9 @@ async fn ledger() -> (tempfile::TempDir, PathBuf, String) {
     // An integration clock that moves 1 ms at every reading: each commit has its own integration time
     // (the first test needs entry 9 integrated after entry 8) without letting wall time pass.
     // It starts 10 s behind the system clock, so a restart on the system clock never goes backwards.
-    let start = accord::log::Clock::system().now() - 10_000;
+    let start = accord::ledger::Clock::system().now() - 10_000;
     let t = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start));
-    let clock = accord::log::Clock(std::sync::Arc::new(move || t.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    let clock = accord::ledger::Clock(std::sync::Arc::new(move || t.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
     let (s, sec, _fun) = charter_on(TestServer::start_with_clock(clock).await).await;
     let mut c = s.client().await;
     for i in 0..3 {
@@ -55,8 +55,8 @@ async fn audit(args: &[&str]) -> (i32, Value) {
     (out.status.code().unwrap_or(-1), v)
 }
 
-fn entry(dir: &Path, index: u64) -> storage::EntryRow {
-    storage::open_read_only(&dir.join(accord::log::DB_FILE)).unwrap().entry_by_index(index).unwrap().unwrap()
+fn entry(dir: &Path, index: u64) -> store::EntryRow {
+    store::open_read_only(&dir.join(accord::ledger::DB_FILE)).unwrap().entry_by_index(index).unwrap().unwrap()
 }
 
 fn indexes(v: &Value) -> Vec<u64> {
@@ -72,14 +72,14 @@ async fn a_moved_integration_time_is_found_at_its_entry_from_the_file_and_over_t
     assert!(row.integrated_at_ms < next.integrated_at_ms, "entry 9 was integrated later");
     let mut le = pb::LogEntry::decode(row.leaf.as_slice()).unwrap();
     le.integrated_at_ms = next.integrated_at_ms;
-    let db = dir.join(accord::log::DB_FILE);
-    storage::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
+    let db = dir.join(accord::ledger::DB_FILE);
+    store::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
     let sql = format!(
         "UPDATE entries SET leaf = X'{}', integrated_at_ms = {} WHERE idx = {k}",
         hex::encode(le.encode_to_vec()),
         next.integrated_at_ms
     );
-    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    assert_eq!(store::raw_execute(&db, &sql).unwrap(), 1);
 
     let (code, v) = audit(&["--data-dir", dir.to_str().unwrap(), "--log-key", &key]).await;
     assert_eq!(code, 1, "{v:#}");
@@ -98,13 +98,13 @@ async fn a_moved_integration_time_is_found_at_its_entry_from_the_file_and_over_t
 async fn a_checkpoint_resigned_over_another_root_is_not_blamed_on_an_entry() {
     let (_tmp, dir, key) = ledger().await;
     // The latest checkpoint, re-signed with the real log key over a root no leaves produce.
-    let text = std::fs::read_to_string(dir.join(accord::log::KEY_FILE)).unwrap();
+    let text = std::fs::read_to_string(dir.join(accord::ledger::KEY_FILE)).unwrap();
     let (name, sk) = crypto::parse_private_key(&text).unwrap();
     let note = crypto::LogSigner::new(&name, sk).unwrap().sign_checkpoint(11, &[9; 32]);
-    let db = dir.join(accord::log::DB_FILE);
-    storage::raw_execute(&db, "DROP TRIGGER checkpoints_no_update").unwrap();
+    let db = dir.join(accord::ledger::DB_FILE);
+    store::raw_execute(&db, "DROP TRIGGER checkpoints_no_update").unwrap();
     let sql = format!("UPDATE checkpoints SET root = X'{}', note = '{note}' WHERE size = 11", hex::encode([9u8; 32]));
-    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    assert_eq!(store::raw_execute(&db, &sql).unwrap(), 1);
     let s = TestServer::start_in(dir.clone()).await;
     let (code, v) = audit(&["--server", &s.url, "--log-key", &key]).await;
     assert_eq!(code, 1, "{v:#}");
@@ -116,13 +116,13 @@ async fn a_checkpoint_resigned_over_another_root_is_not_blamed_on_an_entry() {
 
 /// Re-sign the stored checkpoint of `size` over `root` with the ledger's own key; returns the new note.
 fn resign(dir: &Path, size: u64, root: [u8; 32]) -> String {
-    let text = std::fs::read_to_string(dir.join(accord::log::KEY_FILE)).unwrap();
+    let text = std::fs::read_to_string(dir.join(accord::ledger::KEY_FILE)).unwrap();
     let (name, sk) = crypto::parse_private_key(&text).unwrap();
     let note = crypto::LogSigner::new(&name, sk).unwrap().sign_checkpoint(size, &root);
-    let db = dir.join(accord::log::DB_FILE);
-    let _ = storage::raw_execute(&db, "DROP TRIGGER checkpoints_no_update");
+    let db = dir.join(accord::ledger::DB_FILE);
+    let _ = store::raw_execute(&db, "DROP TRIGGER checkpoints_no_update");
     let sql = format!("UPDATE checkpoints SET root = X'{}', note = '{note}' WHERE size = {size}", hex::encode(root));
-    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    assert_eq!(store::raw_execute(&db, &sql).unwrap(), 1);
     note
 }
 
@@ -162,12 +162,12 @@ async fn a_leaf_without_an_envelope_is_reported_as_corrupt_not_served_with_an_em
     let (_tmp, dir, key) = ledger().await;
     let k = 5u64;
     let le = pb::LogEntry { envelope: None, integrated_at_ms: entry(&dir, k).integrated_at_ms };
-    let db = dir.join(accord::log::DB_FILE);
-    storage::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
+    let db = dir.join(accord::ledger::DB_FILE);
+    store::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
     let sql = format!("UPDATE entries SET leaf = X'{}' WHERE idx = {k}", hex::encode(le.encode_to_vec()));
-    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
+    assert_eq!(store::raw_execute(&db, &sql).unwrap(), 1);
 
-    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().entry_by_index(k).unwrap_err());
+    let e = accord::error::Error::from(store::open_read_only(&db).unwrap().entry_by_index(k).unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains(&format!("entries row {k}")), "names the row: {e}");
 
@@ -191,29 +191,29 @@ async fn a_leaf_without_an_envelope_is_reported_as_corrupt_not_served_with_an_em
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_or_root_of_the_wrong_length_is_reported_with_its_table_and_row() {
     let (_tmp, dir, _key) = ledger().await;
-    let db = dir.join(accord::log::DB_FILE);
-    let keyid = storage::open_read_only(&db).unwrap().governance().unwrap().keys.keys().next().unwrap().clone();
+    let db = dir.join(accord::ledger::DB_FILE);
+    let keyid = store::open_read_only(&db).unwrap().governance().unwrap().keys.keys().next().unwrap().clone();
     let sql = format!("UPDATE party_keys SET public_key = X'0102' WHERE keyid = '{keyid}'");
-    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
-    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().governance().unwrap_err());
+    assert_eq!(store::raw_execute(&db, &sql).unwrap(), 1);
+    let e = accord::error::Error::from(store::open_read_only(&db).unwrap().governance().unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains(&format!("party_keys row {keyid}: public_key has 2 bytes")), "{e}");
     // 32 bytes that are not an Ed25519 point: the same, where the key was silently dropped at start.
     let not_a_point = (0u8..=255).map(|b| [b; 32]).find(|k| crypto::public_key_from_bytes(k).is_err()).unwrap();
     let sql = format!("UPDATE party_keys SET public_key = X'{}' WHERE keyid = '{keyid}'", hex::encode(not_a_point));
-    assert_eq!(storage::raw_execute(&db, &sql).unwrap(), 1);
-    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().governance().unwrap_err());
+    assert_eq!(store::raw_execute(&db, &sql).unwrap(), 1);
+    let e = accord::error::Error::from(store::open_read_only(&db).unwrap().governance().unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains(&format!("party_keys row {keyid}: public_key: ")), "{e}");
-    let mut opts = accord::log::Options::new(&dir);
+    let mut opts = accord::ledger::Options::new(&dir);
     opts.origin = Some(ORIGIN.to_string());
-    let Err(e) = accord::log::Ledger::open(opts) else { panic!("a ledger with a corrupt key row does not open") };
+    let Err(e) = accord::ledger::Ledger::open(opts) else { panic!("a ledger with a corrupt key row does not open") };
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains(&format!("party_keys row {keyid}")), "{e}");
 
-    storage::raw_execute(&db, "DROP TRIGGER checkpoints_no_update").unwrap();
-    assert_eq!(storage::raw_execute(&db, "UPDATE checkpoints SET root = X'00' WHERE size = 4").unwrap(), 1);
-    let e = accord::error::Error::from(storage::open_read_only(&db).unwrap().checkpoint(4).unwrap_err());
+    store::raw_execute(&db, "DROP TRIGGER checkpoints_no_update").unwrap();
+    assert_eq!(store::raw_execute(&db, "UPDATE checkpoints SET root = X'00' WHERE size = 4").unwrap(), 1);
+    let e = accord::error::Error::from(store::open_read_only(&db).unwrap().checkpoint(4).unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains("checkpoints row 4: root has 1 bytes"), "{e}");
 }
@@ -223,11 +223,11 @@ async fn a_key_or_root_of_the_wrong_length_is_reported_with_its_table_and_row() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_tally_is_reported_with_its_row() {
     let (_tmp, dir, _key) = ledger().await;
-    let db = dir.join(accord::log::DB_FILE);
+    let db = dir.join(accord::ledger::DB_FILE);
     let sql = "UPDATE subjects SET tally = '{not json' WHERE kind = 'plan' AND id = 'plan-single-0'";
-    assert_eq!(storage::raw_execute(&db, sql).unwrap(), 1);
+    assert_eq!(store::raw_execute(&db, sql).unwrap(), 1);
     let e =
-        accord::error::Error::from(storage::open_read_only(&db).unwrap().subject("plan", "plan-single-0").unwrap_err());
+        accord::error::Error::from(store::open_read_only(&db).unwrap().subject("plan", "plan-single-0").unwrap_err());
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains("subjects row plan plan-single-0: the tally does not parse"), "{e}");
 }

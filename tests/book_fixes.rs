@@ -152,7 +152,7 @@ async fn withdrawing_a_restating_pledge_releases_its_restatements() {
     let req = pb::GetReportRequest { plan_id: sc::PLAN.into(), format: "json".into(), hxl: false };
     let json_before = c.client.report(req.clone()).await.expect("report").0.canonical_json;
     let (dir, tmp) = c.server.stop().await;
-    accord::log::rebuild(&dir, |_, _| {}).expect("rebuild");
+    accord::ledger::rebuild(&dir, |_, _| {}).expect("rebuild");
     let server = common::TestServer::start_with(dir, Some(sc::CLOCK_START_MS)).await;
     let mut client = server.client().await;
     assert!(before == sc::all_answers(&mut client).await, "answers differ after rebuild");

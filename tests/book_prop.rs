@@ -308,7 +308,7 @@ async fn run(ops: Vec<Op>) {
     flows_counted_once(&m, &rep, &ops);
     sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, &format!("for {ops:?}"));
     let (dir, tmp) = c.server.stop().await;
-    accord::log::rebuild(&dir, |_, _| {}).expect("rebuild");
+    accord::ledger::rebuild(&dir, |_, _| {}).expect("rebuild");
     let server = common::TestServer::start_with(dir, Some(sc::CLOCK_START_MS)).await;
     let mut client = server.client().await;
     let after = sc::all_answers(&mut client).await;

@@ -116,12 +116,12 @@ async fn stop_mid_load(graceful: bool) {
     if graceful {
         // Nothing half-written: the last stored checkpoint covers exactly the stored entries, and the
         // projections replay identically from the log.
-        let r = accord::storage::open_read_only(&tmp.path().join(accord::log::DB_FILE)).unwrap();
+        let r = accord::store::open_read_only(&tmp.path().join(accord::ledger::DB_FILE)).unwrap();
         let cp = r.latest_checkpoint().unwrap().unwrap();
         assert!(r.entry_by_index(cp.size - 1).unwrap().is_some());
         assert!(r.entry_by_index(cp.size).unwrap().is_none(), "entries beyond the last checkpoint");
         drop(r);
-        let rebuilt = accord::log::rebuild(tmp.path(), |_, _| {}).expect("projections rebuild from the log");
+        let rebuilt = accord::ledger::rebuild(tmp.path(), |_, _| {}).expect("projections rebuild from the log");
         assert_eq!(rebuilt.entries, cp.size);
     }
     // Restart on the same data directory.

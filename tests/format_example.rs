@@ -41,8 +41,8 @@ fn example() -> Example {
     let payload = st.encode_to_vec();
     let pae = crypto::pae(accord::PAYLOAD_TYPE, &payload);
     let env = crypto::seal(&st, &[&party]);
-    let canonical = accord::log::canonical_envelope(&env);
-    let identity = accord::log::identity(&canonical);
+    let canonical = accord::ledger::canonical_envelope(&env);
+    let identity = accord::ledger::identity(&canonical);
     let leaf = pb::LogEntry { envelope: Some(canonical.clone()), integrated_at_ms: 1_767_225_600_123 }.encode_to_vec();
     let leaf_hash = merkle::leaf_hash(&leaf);
     let mut t = merkle::MemoryHashes::default();

@@ -5,7 +5,7 @@
 //! value. Allocation stays bounded because every parser is given at most 64 KiB here and the stage limits
 //! (payload size, signature count) are checked before decoding.
 use accord::crypto::{self, LogSigner, StrictNoteVerifier};
-use accord::log::{prepare_with, Limits};
+use accord::ledger::{prepare_with, Limits};
 use accord::merkle::ProofBundle;
 use accord::pb::{self, statement::Body};
 use proptest::prelude::*;

@@ -52,7 +52,7 @@ async fn submit_receipt_and_offline_verification() {
     assert_eq!(r.receipt.index, 1);
     assert_eq!(r.receipt.tree_size, 2);
     assert!(!r.receipt.duplicate);
-    assert_eq!(r.receipt.identity, accord::log::identity(&accord::log::canonical_envelope(&env)).to_vec());
+    assert_eq!(r.receipt.identity, accord::ledger::identity(&accord::ledger::canonical_envelope(&env)).to_vec());
 
     // The tlog-proof bundle round-trips and verifies offline with only the log key and the signer's key.
     let text = r.bundle().to_text();
@@ -79,7 +79,7 @@ async fn submit_receipt_and_offline_verification() {
 
     // The leaf holds the canonical envelope and a plausible integration time.
     let le = pb::LogEntry::decode(leaf.as_slice()).unwrap();
-    assert_eq!(le.envelope.unwrap(), accord::log::canonical_envelope(&env));
+    assert_eq!(le.envelope.unwrap(), accord::ledger::canonical_envelope(&env));
     assert!(le.integrated_at_ms > 1_700_000_000_000);
 }
 
@@ -522,7 +522,7 @@ async fn restart_keeps_size_root_checkpoints_and_keys() {
 async fn log_tables_refuse_update_and_delete() {
     let (s, sec, _) = chartered().await;
     s.client().await.submit(crypto::seal(&plan("t1"), &[&sec.key])).await.unwrap();
-    let db = s.dir.join(accord::log::DB_FILE);
+    let db = s.dir.join(accord::ledger::DB_FILE);
     for sql in [
         "UPDATE entries SET kind = 'x' WHERE idx = 1",
         "DELETE FROM entries WHERE idx = 1",
@@ -533,7 +533,7 @@ async fn log_tables_refuse_update_and_delete() {
         "UPDATE meta SET value = 'x' WHERE key = 'origin'",
         "DELETE FROM meta",
     ] {
-        let err = accord::storage::raw_execute(&db, sql).expect_err(sql);
+        let err = accord::store::raw_execute(&db, sql).expect_err(sql);
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
     assert_eq!(size(&s).await, 2);
@@ -572,11 +572,11 @@ async fn health_and_reflection_are_served() {
 async fn schema_mismatch_refuses_to_start_with_a_clear_message() {
     let s = TestServer::start().await;
     let (dir, tmp) = s.stop().await;
-    let db = dir.join(accord::log::DB_FILE);
+    let db = dir.join(accord::ledger::DB_FILE);
     // Simulate a database written by another version (the triggers must be dropped first: meta is append-only).
-    accord::storage::raw_execute(&db, "DROP TRIGGER meta_no_update").unwrap();
-    accord::storage::raw_execute(&db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'").unwrap();
-    let err = accord::log::Ledger::open(accord::log::Options::new(&dir)).unwrap_err();
+    accord::store::raw_execute(&db, "DROP TRIGGER meta_no_update").unwrap();
+    accord::store::raw_execute(&db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'").unwrap();
+    let err = accord::ledger::Ledger::open(accord::ledger::Options::new(&dir)).unwrap_err();
     assert_eq!(err.kind, accord::error::Kind::FailedPrecondition);
     assert!(err.message.contains("schema version 99"), "{err}");
     drop(tmp);
@@ -586,9 +586,9 @@ async fn schema_mismatch_refuses_to_start_with_a_clear_message() {
 async fn a_data_directory_keeps_its_origin() {
     let s = TestServer::start().await;
     let (dir, tmp) = s.stop().await;
-    let mut opts = accord::log::Options::new(&dir);
+    let mut opts = accord::ledger::Options::new(&dir);
     opts.origin = Some("another.example/ledger".into());
-    let err = accord::log::Ledger::open(opts).unwrap_err();
+    let err = accord::ledger::Ledger::open(opts).unwrap_err();
     assert_eq!(err.kind, accord::error::Kind::FailedPrecondition);
     assert!(err.message.contains(ORIGIN), "{err}");
     drop(tmp);
@@ -650,12 +650,12 @@ async fn subjects_do_not_store_a_second_copy_of_their_statement() {
     let (s, sec, _) = chartered().await;
     let mut c = s.client().await;
     c.submit(crypto::seal(&plan("d1"), &[&sec.key])).await.unwrap();
-    let db = s.dir.join(accord::log::DB_FILE);
+    let db = s.dir.join(accord::ledger::DB_FILE);
     let body = |db: &std::path::Path| -> Vec<u8> {
         let conn = rusqlite::Connection::open(db).unwrap();
         conn.query_row("SELECT body FROM subjects WHERE kind = 'plan' AND id = 'plan-d1'", [], |r| r.get(0)).unwrap()
     };
-    assert_eq!(body(&db), accord::storage::DERIVED_BODY);
+    assert_eq!(body(&db), accord::store::DERIVED_BODY);
     let item = c.subject("plan", "plan-d1", true).await.unwrap().item.unwrap();
     let Some(Body::PlanCreated(p)) = item.compiled.unwrap().body else { panic!("not a plan") };
     assert_eq!(p.title, "Regional plan");
@@ -671,7 +671,7 @@ async fn subjects_do_not_store_a_second_copy_of_their_statement() {
         }),
     );
     c.submit(crypto::seal(&st, &[&sec.key])).await.unwrap();
-    assert_eq!(body(&db), accord::storage::DERIVED_BODY);
+    assert_eq!(body(&db), accord::store::DERIVED_BODY);
     let subject = s.ledger.readers().with(|r| r.subject("plan", "plan-d1")).unwrap().unwrap();
     assert_eq!((subject.version, subject.version_at), (2, 2));
     let p: accord_domain::statement::PlanCreated = subject.parsed().unwrap();

@@ -181,15 +181,15 @@ async fn backup_under_load_has_everything_acknowledged_before_it() {
     assert!(acked.lock().unwrap().len() > before.len(), "the server kept serving during the backup");
     // The copy is a complete ledger: it opens, its last checkpoint covers its entries, the projections
     // rebuild from its log, and its key file is private.
-    let r = accord::storage::open_read_only(&out_dir.join(accord::log::DB_FILE)).unwrap();
+    let r = accord::store::open_read_only(&out_dir.join(accord::ledger::DB_FILE)).unwrap();
     assert_eq!(r.latest_checkpoint().unwrap().unwrap().size, size);
     assert!(r.entry_by_index(size).unwrap().is_none());
     drop(r);
-    assert_eq!(accord::log::rebuild(&out_dir, |_, _| {}).unwrap().entries, size);
+    assert_eq!(accord::ledger::rebuild(&out_dir, |_, _| {}).unwrap().entries, size);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(out_dir.join(accord::log::KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(out_dir.join(accord::ledger::KEY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "log.key must not be readable by others");
     }
     // Restore: the copy is audited, then installed; a server starts on it with the same size and root.
@@ -208,9 +208,9 @@ async fn backup_under_load_has_everything_acknowledged_before_it() {
     let mut c2 = Client::connect(&format!("http://{}", info2["listening"].as_str().unwrap()), None).await.unwrap();
     assert_eq!(c2.checkpoint(None).await.unwrap().size, size);
     // A tampered backup is refused and nothing is installed.
-    let db = out_dir.join(accord::log::DB_FILE);
-    accord::storage::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
-    accord::storage::raw_execute(
+    let db = out_dir.join(accord::ledger::DB_FILE);
+    accord::store::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
+    accord::store::raw_execute(
         &db,
         "UPDATE entries SET leaf = unhex(substr(hex(leaf), 1, 80) || 'EE' || substr(hex(leaf), 83)) WHERE idx = 5",
     )
@@ -224,7 +224,7 @@ async fn backup_under_load_has_everything_acknowledged_before_it() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(!bad_target.join(accord::log::DB_FILE).exists());
+    assert!(!bad_target.join(accord::ledger::DB_FILE).exists());
 }
 
 /// The load generator's soak works end to end (the real 10-minute soak is run by hand; see docs/OPERATIONS.md).
@@ -325,10 +325,11 @@ async fn sigterm_ends_a_followed_entry_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoint_age_is_measured_on_the_ledger_clock() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut opts = accord::log::Options::new(tmp.path());
+    let mut opts = accord::ledger::Options::new(tmp.path());
     opts.origin = Some(ORIGIN.to_string());
-    opts.clock = accord::log::Clock::starting_at(1_577_836_800_000); // 2020-01-01
-    let ledger = Arc::new(tokio::task::spawn_blocking(move || accord::log::Ledger::open(opts)).await.unwrap().unwrap());
+    opts.clock = accord::ledger::Clock::starting_at(1_577_836_800_000); // 2020-01-01
+    let ledger =
+        Arc::new(tokio::task::spawn_blocking(move || accord::ledger::Ledger::open(opts)).await.unwrap().unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let server = tokio::spawn(async move { axum::serve(listener, accord::web::metrics_router(ledger)).await });

@@ -207,9 +207,9 @@ async fn scenario_a_report_figures_verify_and_formats() {
 
     // An entry altered in the server's database (triggers dropped): the leaves no longer hash to the
     // signed root, so verification fails.
-    let db = c.server.dir.join(accord::log::DB_FILE);
-    accord::storage::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
-    let n = accord::storage::raw_execute(
+    let db = c.server.dir.join(accord::ledger::DB_FILE);
+    accord::store::raw_execute(&db, "DROP TRIGGER entries_no_update").unwrap();
+    let n = accord::store::raw_execute(
         &db,
         "UPDATE entries SET leaf = unhex(substr(hex(leaf), 1, length(hex(leaf)) - 2) || '7E') WHERE idx = 20",
     )

@@ -151,7 +151,7 @@ async fn scenario_a_end_to_end() {
     // Rebuild: drop the projections, replay the log, every answer identical.
     let before = scenario::all_answers(&mut c.client).await;
     let (dir, tmp) = c.server.stop().await;
-    let rebuilt = accord::log::rebuild(&dir, |_, _| {}).expect("rebuild");
+    let rebuilt = accord::ledger::rebuild(&dir, |_, _| {}).expect("rebuild");
     assert!(rebuilt.entries > 50);
     let server = common::TestServer::start_with(dir, Some(scenario::CLOCK_START_MS)).await;
     let mut client = server.client().await;

@@ -185,7 +185,7 @@ async fn quorum_of_witnesses() {
     assert!(out.contains("quorum"), "{out}");
 
     // Witness A refuses a checkpoint inconsistent with what it saw (the real log key, another history).
-    let key_text = std::fs::read_to_string(d.join("ledger").join(accord::log::KEY_FILE)).unwrap();
+    let key_text = std::fs::read_to_string(d.join("ledger").join(accord::ledger::KEY_FILE)).unwrap();
     let (name, key) = crypto::parse_private_key(&key_text).unwrap();
     let signer = LogSigner::new(&name, key).unwrap();
     let a_addr = addr(0, &ws);

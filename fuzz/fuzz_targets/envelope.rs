@@ -1,4 +1,4 @@
-//! Envelope decoding and the whole stateless stage (`accord::log::prepare_with`), as the server runs it on
+//! Envelope decoding and the whole stateless stage (`accord::ledger::prepare_with`), as the server runs it on
 //! every Submit: the fixed parties' keys are "registered", so signatures of mutated seeds still verify
 //! and the fuzzer reaches the statement rules. The same bytes are also tried as a stored leaf.
 #![no_main]
@@ -7,7 +7,7 @@ mod common;
 use std::sync::OnceLock;
 
 use accord::crypto::{self, PublicKey};
-use accord::log::{prepare_with, Limits};
+use accord::ledger::{prepare_with, Limits};
 use accord::pb;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::{Arc, OnceLock};
 
-use accord::log::{Clock, Ledger, Options};
+use accord::ledger::{Clock, Ledger, Options};
 use axum::body::Body;
 use axum::Router;
 use http::Request;

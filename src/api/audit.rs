@@ -4,7 +4,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::blocking;
-use crate::log::Ledger;
+use crate::ledger::Ledger;
 use crate::pb;
 
 /// Default and largest page of checkpoints.

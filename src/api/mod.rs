@@ -1,4 +1,4 @@
-//! gRPC services. Handlers only delegate: decode the request, call [`crate::log::Ledger`], encode the
+//! gRPC services. Handlers only delegate: decode the request, call [`crate::ledger::Ledger`], encode the
 //! answer. Errors become `tonic::Status` in exactly one place, [`status`].
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,9 +11,9 @@ pub mod limits;
 
 use crate::domain::book;
 use crate::error::{Error, Kind};
-use crate::log::{Committed, Ledger};
+use crate::ledger::{Committed, Ledger};
 use crate::pb::{self, ledger_service_server::LedgerService};
-use crate::storage::EntryRow;
+use crate::store::EntryRow;
 
 /// The one mapping from [`Error`] to gRPC status. Internal errors are logged and never detailed to clients.
 pub fn status(e: Error) -> Status {
@@ -92,7 +92,7 @@ impl LedgerApi {
         Ok(())
     }
     /// Apply the per-key rate limits to prepared envelopes (all signers of all of them).
-    fn rate_check(&self, items: &[crate::log::Prepared]) -> Result<(), Error> {
+    fn rate_check(&self, items: &[crate::ledger::Prepared]) -> Result<(), Error> {
         if !self.limiter.enabled() || items.is_empty() {
             return Ok(());
         }
@@ -131,7 +131,8 @@ fn client_identity<T>(req: &Request<T>) -> String {
 /// accepted; answering a replay from the log costs no one's rate budget.
 fn already_logged(ledger: &Ledger, envs: &[pb::Envelope]) -> Result<Vec<Option<Committed>>, Error> {
     let latest = ledger.latest();
-    let ids: Vec<[u8; 32]> = envs.iter().map(|e| crate::log::identity(&crate::log::canonical_envelope(e))).collect();
+    let ids: Vec<[u8; 32]> =
+        envs.iter().map(|e| crate::ledger::identity(&crate::ledger::canonical_envelope(e))).collect();
     ledger.readers().with(|r| {
         ids.iter()
             .map(|id| {
@@ -303,7 +304,7 @@ impl LedgerService for LedgerApi {
             Some(s) => ledger.checkpoint(s),
             None => {
                 let l = ledger.latest();
-                Ok(crate::storage::CheckpointRow { size: l.size, root: l.root, note: l.note.to_string() })
+                Ok(crate::store::CheckpointRow { size: l.size, root: l.root, note: l.note.to_string() })
             }
         })?;
         Ok(Response::new(pb::GetCheckpointResponse {
@@ -432,7 +433,7 @@ impl LedgerService for LedgerApi {
             root_hash: l.root.to_vec(),
             checkpoint: l.note.to_string(),
             server_version: env!("CARGO_PKG_VERSION").to_string(),
-            schema_version: crate::storage::SCHEMA_VERSION,
+            schema_version: crate::store::SCHEMA_VERSION,
             payload_type: crate::PAYLOAD_TYPE.to_string(),
         }))
     }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::crypto::{self, StrictNoteVerifier};
 use crate::error::{Error, Result};
 use crate::merkle::{self, MemoryHashes};
-use crate::storage::{CheckpointRow, EntryRow};
+use crate::store::{CheckpointRow, EntryRow};
 
 /// What failed and the evidence.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -322,7 +322,7 @@ pub fn audit_database(
     extra_checkpoints: &[String],
     progress: impl FnMut(u64),
 ) -> Result<Summary> {
-    let r = crate::storage::open_read_only(path)?;
+    let r = crate::store::open_read_only(path)?;
     r.quick_check()?;
     let meta = r.meta()?;
     let key = log_key.unwrap_or(&meta.verifier_key);

@@ -1,7 +1,7 @@
 //! Queries over the projections (`accord.v1.CoalitionService`). Each answer is read inside one SQLite read
 //! transaction, so the items and the checkpoint it names come from the same committed state; items carry
 //! the entries they come from, with inclusion proofs at that checkpoint on request.
-//! No SQL here (that is [`crate::storage`]) and no tonic (that is [`crate::api`]).
+//! No SQL here (that is [`crate::store`]) and no tonic (that is [`crate::api`]).
 use std::collections::BTreeMap;
 
 use base64::prelude::*;
@@ -14,7 +14,7 @@ use crate::domain::money::{self, Amount};
 use crate::error::{Error, Result};
 use crate::merkle;
 use crate::pb::{self, amended::Version, statement::Body, Statement};
-use crate::storage::{Reader, SubjectFilter};
+use crate::store::{Reader, SubjectFilter};
 use accord_domain::statement as ds;
 
 /// Largest page; the default is [`DEFAULT_PAGE`].

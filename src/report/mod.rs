@@ -11,7 +11,7 @@ use crate::domain::book::Subject;
 use crate::domain::Governance;
 use crate::error;
 use crate::pb;
-use crate::storage::{EntryRow, Reader, SubjectFilter};
+use crate::store::{EntryRow, Reader, SubjectFilter};
 use accord_domain::statement as ds;
 
 impl Source for Reader {
@@ -53,10 +53,7 @@ pub fn read_at(at: &pb::ReadAt) -> ReadAt {
 
 /// Answer a `GetReport` request from the read pool: compute the report at the latest checkpoint inside one
 /// snapshot and render the requested format.
-pub fn serve_report(
-    readers: &crate::storage::Readers,
-    q: &pb::GetReportRequest,
-) -> error::Result<pb::GetReportResponse> {
+pub fn serve_report(readers: &crate::store::Readers, q: &pb::GetReportRequest) -> error::Result<pb::GetReportResponse> {
     crate::domain::check_id("plan_id", &q.plan_id)?;
     let format = if q.format.is_empty() { "json" } else { q.format.as_str() };
     if !FORMATS.contains(&format) {

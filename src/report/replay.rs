@@ -13,9 +13,9 @@ use crate::domain::book::Subject;
 use crate::domain::memory::{Entry, MemoryState};
 use crate::domain::{Governance, StateView};
 use crate::error::{Error, Result};
-use crate::log::{prepare_with, Limits};
+use crate::ledger::{prepare_with, Limits};
 use crate::pb;
-use crate::storage::EntryRow;
+use crate::store::EntryRow;
 use accord_domain::statement as ds;
 
 /// Projections of a replayed log, in memory: the domain's [`MemoryState`] (the same rules and effects as
@@ -36,7 +36,7 @@ impl MemoryBook {
         // Pipeline: a verifier thread checks the signatures of the next chunk (in parallel) while this
         // thread applies the rules to the current one in order.
         const CHUNK: usize = 2048;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<crate::log::Prepared>>>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<crate::ledger::Prepared>>>(2);
         let result: Result<()> = std::thread::scope(|scope| {
             let (decoded, entries, keys, limits) = (&decoded, &entries, &keys, &limits);
             scope.spawn(move || {

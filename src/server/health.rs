@@ -4,7 +4,7 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
 use crate::api::{CoalitionApi, LedgerApi, ReportApi};
-use crate::log::Ledger;
+use crate::ledger::Ledger;
 use crate::pb::{
     audit_service_server::AuditServiceServer, coalition_service_server::CoalitionServiceServer,
     ledger_service_server::LedgerServiceServer, report_service_server::ReportServiceServer,
@@ -34,9 +34,9 @@ pub(super) async fn health_service(ledger: &Ledger, shutdown: &CancellationToken
 /// restarts it.
 async fn report_write_state(
     health: tonic_health::server::HealthReporter,
-    mut state: tokio::sync::watch::Receiver<crate::log::WriteState>,
+    mut state: tokio::sync::watch::Receiver<crate::ledger::WriteState>,
 ) {
-    use crate::log::WriteState;
+    use crate::ledger::WriteState;
     loop {
         let now = state.borrow_and_update().clone();
         match now {

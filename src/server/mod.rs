@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 
 use crate::api::{CoalitionApi, LedgerApi, ReportApi};
-use crate::log::Ledger;
+use crate::ledger::Ledger;
 use crate::pb::{
     audit_service_server::AuditServiceServer, coalition_service_server::CoalitionServiceServer,
     ledger_service_server::LedgerServiceServer, report_service_server::ReportServiceServer, FILE_DESCRIPTOR_SET,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::log::Ledger;
+use crate::ledger::Ledger;
 
 /// A listener (or any task the drain waits for) running on its own task.
 #[derive(Debug)]

@@ -19,10 +19,10 @@ use tokio::net::TcpListener;
 
 use crate::domain::book;
 use crate::error::{Error, Kind, Result};
-use crate::log::Ledger;
+use crate::ledger::Ledger;
 use crate::pb;
 use crate::report::render::{amount, document, html_table};
-use crate::storage::{Reader, SubjectFilter};
+use crate::store::{Reader, SubjectFilter};
 use accord_domain::statement as ds;
 
 /// The Content-Security-Policy of every public response: nothing may load or run (no script at all, no

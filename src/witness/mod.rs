@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use crate::crypto::cosign::{split_note, CosignatureVerifier, Cosigner};
 use crate::crypto::{self, StrictNoteVerifier};
 use crate::error::{Error, Result};
-use crate::log::Ledger;
+use crate::ledger::Ledger;
 use crate::merkle;
 
 /// Most consistency proof lines a request may carry (the spec's limit).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use accord::client::Client;
 use accord::crypto::{self, PrivateKey};
-use accord::log::{Ledger, Options};
+use accord::ledger::{Ledger, Options};
 use accord::pb::{self, ledger_service_client::LedgerServiceClient, statement::Body, Envelope, Statement};
 use tokio::sync::oneshot;
 
@@ -100,11 +100,11 @@ impl TestServer {
 
     /// Open (or create) the ledger in `dir`, optionally with a clock starting at `start_ms`, and serve it.
     pub async fn start_with(dir: PathBuf, start_ms: Option<i64>) -> Self {
-        Self::start_clocked(dir, start_ms.map(accord::log::Clock::starting_at)).await
+        Self::start_clocked(dir, start_ms.map(accord::ledger::Clock::starting_at)).await
     }
 
     /// A new ledger in a fresh temporary directory whose integration clock is `clock`.
-    pub async fn start_with_clock(clock: accord::log::Clock) -> Self {
+    pub async fn start_with_clock(clock: accord::ledger::Clock) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();
         let mut s = Self::start_clocked(dir, Some(clock)).await;
@@ -113,7 +113,7 @@ impl TestServer {
     }
 
     /// Open (or create) the ledger in `dir`, with `clock` when given, and serve it.
-    pub async fn start_clocked(dir: PathBuf, clock: Option<accord::log::Clock>) -> Self {
+    pub async fn start_clocked(dir: PathBuf, clock: Option<accord::ledger::Clock>) -> Self {
         let mut opts = Options::new(&dir);
         opts.origin = Some(ORIGIN.to_string());
         if let Some(clock) = clock {

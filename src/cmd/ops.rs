@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::log::{DB_FILE, KEY_FILE};
+use crate::ledger::{DB_FILE, KEY_FILE};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -21,7 +21,7 @@ pub struct BackupArgs {
 /// Manifest written beside a backup.
 fn manifest(db: &std::path::Path) -> Result<serde_json::Value> {
     // Storage errors as the API error, so that the exit code follows their class.
-    let r = crate::storage::open_read_only(db).map_err(crate::error::Error::from)?;
+    let r = crate::store::open_read_only(db).map_err(crate::error::Error::from)?;
     let meta = r.meta().map_err(crate::error::Error::from)?;
     let cp = r.latest_checkpoint().map_err(crate::error::Error::from)?.context("the backup holds no checkpoint")?;
     Ok(json!({
@@ -45,7 +45,7 @@ pub fn backup(a: BackupArgs, json: bool) -> Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let started = std::time::Instant::now();
     let tty = !json && std::io::stderr().is_terminal();
-    crate::storage::backup(&src, &a.out.join(DB_FILE), |done, total| {
+    crate::store::backup(&src, &a.out.join(DB_FILE), |done, total| {
         if tty {
             eprint!("\rcopying {done}/{total} pages");
         }
@@ -55,7 +55,7 @@ pub fn backup(a: BackupArgs, json: bool) -> Result<()> {
         eprintln!();
     }
     let key = std::fs::read_to_string(a.data_dir.join(KEY_FILE)).with_context(|| format!("reading {KEY_FILE}"))?;
-    crate::log::write_private(&a.out.join(KEY_FILE), key.trim_end())?;
+    crate::ledger::write_private(&a.out.join(KEY_FILE), key.trim_end())?;
     let m = manifest(&a.out.join(DB_FILE))?;
     std::fs::write(a.out.join("BACKUP.json"), serde_json::to_string_pretty(&m)?)?;
     if json {
@@ -124,7 +124,7 @@ pub fn restore(a: RestoreArgs, json: bool) -> Result<()> {
     let text = std::fs::read_to_string(a.from.join(KEY_FILE))?;
     let (name, k) = crate::crypto::parse_private_key(&text)?;
     let signer = crate::crypto::LogSigner::new(&name, k)?;
-    let meta = crate::storage::open_read_only(&db).and_then(|r| r.meta()).map_err(crate::error::Error::from)?;
+    let meta = crate::store::open_read_only(&db).and_then(|r| r.meta()).map_err(crate::error::Error::from)?;
     if signer.verifier_key() != meta.verifier_key {
         bail!("{KEY_FILE} in the backup does not belong to the ledger in {DB_FILE}");
     }
@@ -135,16 +135,16 @@ pub fn restore(a: RestoreArgs, json: bool) -> Result<()> {
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     let tmp = staging.join(DB_FILE);
     std::fs::copy(&db, &tmp).with_context(|| format!("copying {}", db.display()))?;
-    crate::log::rebuild(&staging, |_, _| {})?;
+    crate::ledger::rebuild(&staging, |_, _| {})?;
     // Closing the rebuild's connection checkpointed its WAL into the file; a WAL left over would be lost.
     if std::fs::metadata(staging.join(format!("{DB_FILE}-wal"))).is_ok_and(|m| m.len() > 0) {
         bail!("the rebuilt copy in {} still has a WAL; nothing restored", staging.display());
     }
     std::fs::File::open(&tmp)?.sync_all()?;
-    crate::log::write_private(&a.data_dir.join(KEY_FILE), text.trim_end())?;
+    crate::ledger::write_private(&a.data_dir.join(KEY_FILE), text.trim_end())?;
     std::fs::rename(&tmp, a.data_dir.join(DB_FILE))?;
     std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
-    crate::log::highwater::sync_dir(&a.data_dir)?;
+    crate::ledger::highwater::sync_dir(&a.data_dir)?;
     if json {
         println!(
             "{}",

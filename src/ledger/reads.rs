@@ -3,7 +3,7 @@
 use super::Ledger;
 use crate::error::{Error, Result};
 use crate::merkle;
-use crate::storage::CheckpointRow;
+use crate::store::CheckpointRow;
 
 impl Ledger {
     /// Keep a witness's cosignature line for the checkpoint of `size` (verified by the caller).

@@ -17,7 +17,7 @@ use crate::domain::{Effect, Governance};
 use crate::error::{Error, Kind, Result};
 use crate::merkle;
 use crate::pb::LogEntry;
-use crate::storage::{Checkpointer, EntryRow, Writer};
+use crate::store::{Checkpointer, EntryRow, Writer};
 
 /// Most entries integrated in one transaction.
 pub const MAX_GROUP: usize = 8192;
@@ -112,7 +112,7 @@ impl Sequencer {
     fn note_storage_error(&self, e: &Error) {
         if e.kind == Kind::ResourceExhausted {
             self.shared.set_write_state(WriteState::DiskFull);
-        } else if crate::storage::is_storage_failure(e) {
+        } else if crate::store::is_storage_failure(e) {
             self.shared.set_write_state(WriteState::Stopped(e.message.clone()));
         }
     }

@@ -3,7 +3,7 @@
 //! The database can be lost or rolled back behind the log's back (a deleted or truncated WAL, a restored
 //! old copy, a lost volume with `log.key` kept elsewhere). Signing again from such a database would
 //! publish a second history under the same key: a fork. So every checkpoint is written here and
-//! fdatasync'ed after its COMMIT and before anyone sees it, and [`crate::log::Ledger::open`] refuses a
+//! fdatasync'ed after its COMMIT and before anyone sees it, and [`crate::ledger::Ledger::open`] refuses a
 //! database whose tree is behind this record or disagrees with it (docs/SECURITY.md, docs/OPERATIONS.md).
 //!
 //! Format (`high-water` in the data directory unless configured elsewhere): two slots of

@@ -50,7 +50,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     let a = cfg;
     let mut opts = a.ledger_options();
     opts.new_ledger_with_existing_key = new_ledger_with_existing_key;
-    let existing = a.data_dir.join(crate::log::KEY_FILE).exists();
+    let existing = a.data_dir.join(crate::ledger::KEY_FILE).exists();
     if existing {
         opts.origin = None; // an existing ledger keeps its own origin
     }

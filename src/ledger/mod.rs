@@ -33,7 +33,7 @@ use tokio::sync::{oneshot, watch};
 use crate::crypto;
 use crate::domain::Effect;
 use crate::error::{Error, Kind, Result};
-use crate::storage::Readers;
+use crate::store::Readers;
 use open::lock_data_dir;
 
 /// Limits applied before anything is parsed or verified.

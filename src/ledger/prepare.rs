@@ -10,7 +10,7 @@ use crate::crypto;
 use crate::domain;
 use crate::error::{Error, Result};
 use crate::pb::{Envelope, Signature, Statement};
-use crate::storage::EntryRow;
+use crate::store::EntryRow;
 use crate::PAYLOAD_TYPE;
 
 /// An envelope that passed the stateless stage.

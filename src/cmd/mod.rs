@@ -23,7 +23,7 @@ use crate::client::{self, Client};
 use crate::crypto;
 use crate::error::{Error, Kind};
 use crate::json as sj;
-use crate::log::{Ledger, Options};
+use crate::ledger::{Ledger, Options};
 use crate::merkle::ProofBundle;
 use crate::pb;
 use entries::{checkpoint, consistency, get, info, verify, CheckpointArgs, ConsistencyArgs, GetArgs, VerifyArgs};
@@ -344,7 +344,7 @@ pub(crate) async fn connect(a: &ServerArgs) -> Result<Client> {
 }
 
 fn init(a: InitArgs, json: bool) -> Result<()> {
-    if a.data_dir.join(crate::log::DB_FILE).exists() {
+    if a.data_dir.join(crate::ledger::DB_FILE).exists() {
         bail!("{} already holds a ledger", a.data_dir.display());
     }
     let mut opts = Options::new(&a.data_dir);
@@ -370,7 +370,7 @@ fn key_cmd(k: KeyCommand, json: bool) -> Result<()> {
             let key = crypto::generate_key();
             let priv_path = prefix.with_extension("key");
             let pub_path = prefix.with_extension("pub");
-            crate::log::write_private(&priv_path, &crypto::private_key_string(&name, &key))?;
+            crate::ledger::write_private(&priv_path, &crypto::private_key_string(&name, &key))?;
             let vk = crypto::verifier_key_string(&name, &key.verifying_key());
             std::fs::write(&pub_path, format!("{vk}\n"))?;
             print_key(&name, &key.verifying_key(), json, Some((&priv_path, &pub_path)));

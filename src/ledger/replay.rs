@@ -9,7 +9,7 @@ use super::{lock_data_dir, prepare_with, Limits, DB_FILE};
 use crate::crypto;
 use crate::domain::{self, Effect};
 use crate::error::{Error, Result};
-use crate::storage::{EntryRow, Writer};
+use crate::store::{EntryRow, Writer};
 
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]

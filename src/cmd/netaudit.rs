@@ -13,7 +13,7 @@ use crate::client::Client;
 use crate::crypto::VerifiedCheckpoint;
 use crate::merkle::{self, MemoryHashes};
 use crate::pb::{self, audit_service_client::AuditServiceClient};
-use crate::storage::CheckpointRow;
+use crate::store::CheckpointRow;
 
 /// What the search concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,7 +48,7 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
     };
     let summary = match (&a.data_dir, &a.server) {
         (Some(d), _) => {
-            let db = if d.is_dir() { d.join(crate::log::DB_FILE) } else { d.clone() };
+            let db = if d.is_dir() { d.join(crate::ledger::DB_FILE) } else { d.clone() };
             let key = a.log_key.as_deref().map(keys::read_log_key).transpose()?;
             let extra = extra.clone();
             tokio::task::spawn_blocking(move || crate::audit::audit_database(&db, key.as_deref(), &extra, progress))
@@ -77,13 +77,13 @@ fn extra_checkpoints(a: &AuditArgs) -> Result<Vec<String>> {
         .collect::<Result<Vec<_>>>()?;
     let mut high_water = a.high_water.clone();
     if let Some(d) = a.data_dir.as_ref().filter(|d| d.is_dir()) {
-        let own = d.join(crate::log::highwater::FILE);
+        let own = d.join(crate::ledger::highwater::FILE);
         if own.exists() && !high_water.contains(&own) {
             high_water.push(own);
         }
     }
     for p in &high_water {
-        match crate::log::highwater::read_note(p)? {
+        match crate::ledger::highwater::read_note(p)? {
             Some(note) => extra.push(note),
             None => eprintln!("accord: warning: {} holds no checkpoint", p.display()),
         }
@@ -113,7 +113,7 @@ async fn audit_server(
         .into_inner();
     let mut entries = Vec::new();
     while let Some(e) = stream.message().await.map_err(|s| anyhow::anyhow!("server: {}", s.message()))? {
-        entries.push(crate::storage::EntryRow {
+        entries.push(crate::store::EntryRow {
             index: e.index,
             identity: crate::crypto::leaf_identity(&e.leaf).map(|h| h.to_vec()).unwrap_or_default(),
             leaf_hash: crate::merkle::leaf_hash(&e.leaf).to_vec(),
@@ -138,7 +138,7 @@ async fn audit_server(
     };
     rows.retain(|r| r.size <= cp.size);
     if !rows.iter().any(|r| r.size == cp.size && r.root == cp.root) {
-        rows.push(crate::storage::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() });
+        rows.push(crate::store::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() });
     }
     let leaf_hashes: Vec<[u8; 32]> = entries.iter().map(|e| crate::merkle::leaf_hash(&e.leaf)).collect();
     let mut summary =

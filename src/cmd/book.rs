@@ -155,7 +155,7 @@ pub fn statement(c: StatementCommand, json: bool) -> Result<()> {
 pub fn rebuild(a: RebuildArgs, json: bool) -> Result<()> {
     let tty = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let started = std::time::Instant::now();
-    let r = crate::log::rebuild(&a.data_dir, |done, total| {
+    let r = crate::ledger::rebuild(&a.data_dir, |done, total| {
         if tty && (done % 1000 == 0 || done == total) {
             eprint!("\rreplaying {done}/{total} entries");
         }

@@ -10,7 +10,7 @@ use super::{highwater, replay_governance, sequencer, Latest, Ledger, Options, Sh
 use crate::crypto::{self, LogSigner};
 use crate::error::{Error, Result};
 use crate::merkle;
-use crate::storage::{self, Checkpointer, Readers, Writer};
+use crate::store::{self, Checkpointer, Readers, Writer};
 
 /// Read the log key from the data directory, or create it (mode 0600) when the ledger is new.
 fn load_or_create_key(dir: &Path, origin: Option<&str>, create: bool) -> Result<LogSigner> {
@@ -190,9 +190,9 @@ impl Ledger {
 
 /// Open the database with the log's origin and key, check it (a damaged or unreadable one is refused with
 /// what to do), load it, and refuse a database that belongs to another log.
-fn open_database(db: &Path, opts: &Options, signer: &LogSigner) -> Result<(Writer, storage::Loaded)> {
+fn open_database(db: &Path, opts: &Options, signer: &LogSigner) -> Result<(Writer, store::Loaded)> {
     let damaged = |e: Error| {
-        if storage::is_storage_failure(&e) {
+        if store::is_storage_failure(&e) {
             Error::precondition(
                 "data_dir",
                 format!(
@@ -219,7 +219,7 @@ fn open_database(db: &Path, opts: &Options, signer: &LogSigner) -> Result<(Write
 }
 
 /// The latest checkpoint, which must cover every entry; a new ledger signs and stores the one of size 0.
-fn latest_checkpoint(writer: &Writer, loaded: &storage::Loaded, signer: &LogSigner, opts: &Options) -> Result<Latest> {
+fn latest_checkpoint(writer: &Writer, loaded: &store::Loaded, signer: &LogSigner, opts: &Options) -> Result<Latest> {
     Ok(match &loaded.latest {
         Some(cp) if cp.size == loaded.size => {
             Latest { size: cp.size, root: cp.root, note: Arc::from(cp.note.as_str()), at_ms: opts.clock.now() }
@@ -244,7 +244,7 @@ fn latest_checkpoint(writer: &Writer, loaded: &storage::Loaded, signer: &LogSign
 
 /// Replay the governance entries and refuse a database whose charter, party or key tables say otherwise;
 /// the loaded state carries the replayed governance.
-fn check_governance(writer: &Writer, signer: &LogSigner, loaded: storage::Loaded) -> Result<storage::Loaded> {
+fn check_governance(writer: &Writer, signer: &LogSigner, loaded: store::Loaded) -> Result<store::Loaded> {
     let governance = replay_governance(writer, signer.origin())?;
     if governance != loaded.governance {
         return Err(Error::precondition(
@@ -255,7 +255,7 @@ fn check_governance(writer: &Writer, signer: &LogSigner, loaded: storage::Loaded
             ),
         ));
     }
-    Ok(storage::Loaded { governance, ..loaded })
+    Ok(store::Loaded { governance, ..loaded })
 }
 
 impl Shared {
