@@ -1,8 +1,8 @@
 //! Architecture fence: the module map of `src/lib.rs` stays true because a test reads the import graph.
 //!
 //! Every `.rs` file under `src/` is lexed (comments, strings and character literals removed), and every
-//! path it names is resolved to its first segment: `crate::ledger::Ledger` and `use crate::{log, query}` are
-//! arrows to the top-level modules `log` and `query`; `rusqlite::params` is an arrow to the external
+//! path it names is resolved to its first segment: `crate::ledger::Ledger` and `use crate::{ledger, query}` are
+//! arrows to the top-level modules `ledger` and `query`; `rusqlite::params` is an arrow to the external
 //! crate `rusqlite`. The test fails on an arrow the map below does not allow, names the file, and fails
 //! if the map itself has a cycle. The pure layers (`crates/accord-tlog`, `accord-domain`, `accord-views`) are fenced by Cargo instead:
 //! their manifests do not list protobuf, SQL or async crates at all.

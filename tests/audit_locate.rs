@@ -226,8 +226,9 @@ async fn a_corrupt_tally_is_reported_with_its_row() {
     let db = dir.join(accord::ledger::DB_FILE);
     let sql = "UPDATE subjects SET tally = '{not json' WHERE kind = 'plan' AND id = 'plan-single-0'";
     assert_eq!(store::raw_execute(&db, sql).unwrap(), 1);
-    let e =
-        accord::error::Error::from(store::open_read_only(&db).unwrap().subject("plan", "plan-single-0").unwrap_err());
+    let e = accord::error::Error::from(
+        store::open_read_only(&db).unwrap().subject(accord::domain::book::PLAN, "plan-single-0").unwrap_err(),
+    );
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains("subjects row plan plan-single-0: the tally does not parse"), "{e}");
 }

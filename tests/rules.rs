@@ -76,7 +76,7 @@ impl Book {
         Ok(effects)
     }
 
-    fn subject(&self, kind: &str, id: &str) -> Subject {
+    fn subject(&self, kind: book::SubjectKind, id: &str) -> Subject {
         self.state.subject(kind, id).expect("read").unwrap_or_else(|| panic!("{kind} {id} exists"))
     }
 
@@ -144,7 +144,7 @@ fn shape_rules_refuse_at_the_boundary_with_the_wire_field_path() {
     b.apply(&["DA"], "2026-01-20", usd_pledge("P1", "DA", "100")).expect("pledge");
     let s = b.subject(book::PLEDGE, "P1");
     let compiled = s.body.clone().expect("a pledge has a body");
-    let stored = accord::proto::parse_compiled(&s.kind, &s.id, compiled.wire.clone()).unwrap().unwrap();
+    let stored = accord::proto::parse_compiled(s.kind, &s.id, compiled.wire.clone()).unwrap().unwrap();
     assert_eq!(stored, compiled);
     let pledge: &accord::domain::statement::PledgeAnnounced = s.body_as().unwrap();
     assert_eq!(pledge.amount.as_ref().map(|a| a.value.to_string()), Some("100".into()));

@@ -450,7 +450,7 @@ impl CoalitionApi {
         Self { ledger }
     }
 
-    async fn list(&self, kind: &'static str, req: pb::ListRequest) -> Result<Response<pb::ListResponse>, Status> {
+    async fn list(&self, kind: book::SubjectKind, req: pb::ListRequest) -> Result<Response<pb::ListResponse>, Status> {
         let l = self.ledger.clone();
         blocking(move || l.readers().with(|r| crate::query::list(r, kind, &req))).await.map(Response::new)
     }
@@ -494,9 +494,7 @@ impl pb::coalition_service_server::CoalitionService for CoalitionApi {
     }
     async fn list_subjects(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
         let req = req.into_inner();
-        let kind = book::SUBJECT_KINDS.iter().find(|k| **k == req.kind).copied().ok_or_else(|| {
-            status(Error::invalid("kind", format!("{:?} is not one of {}", req.kind, book::SUBJECT_KINDS.join(", "))))
-        })?;
+        let kind = book::SubjectKind::parse("kind", &req.kind).map_err(|e| status(e.into()))?;
         self.list(kind, req).await
     }
     async fn get_pledge(
@@ -504,10 +502,10 @@ impl pb::coalition_service_server::CoalitionService for CoalitionApi {
         req: Request<pb::GetSubjectRequest>,
     ) -> Result<Response<pb::GetSubjectResponse>, Status> {
         let mut q = req.into_inner();
-        if !q.kind.is_empty() && q.kind != book::PLEDGE {
+        if !q.kind.is_empty() && q.kind != book::PLEDGE.as_str() {
             return Err(status(Error::invalid("kind", "GetPledge reads pledges; use GetSubject for other kinds")));
         }
-        q.kind = book::PLEDGE.into();
+        q.kind = book::PLEDGE.to_string();
         self.get(q).await
     }
     async fn get_subject(

@@ -19,7 +19,7 @@ pub fn compiled(st: &pb::Statement, parsed: &d::Statement) -> Arc<Compiled> {
 /// A subject's stored body (the encoded body message of its kind) read back: `None` for a tranche, which has
 /// none. The body passed every rule when it was sequenced, so a body that does not parse is corrupt data
 /// (DATA_LOSS, naming the subject).
-pub fn parse_compiled(kind: &str, id: &str, wire: Vec<u8>) -> Result<Option<Arc<Compiled>>> {
+pub fn parse_compiled(kind: book::SubjectKind, id: &str, wire: Vec<u8>) -> Result<Option<Arc<Compiled>>> {
     fn typed<T: FromWire>(wire: &[u8], into: fn(T) -> d::Body) -> Result<d::Body> {
         T::decode_wire(wire).map(into)
     }
@@ -36,7 +36,7 @@ pub fn parse_compiled(kind: &str, id: &str, wire: Vec<u8>) -> Result<Option<Arc<
         book::REPORT => typed(&wire, d::Body::ProgressReported),
         book::ATTESTATION => typed(&wire, d::Body::AttestationIssued),
         book::FX_RATE => typed(&wire, d::Body::FxRateRecorded),
-        _ => Err(Error::invalid("kind", "is not a subject kind with a body")),
+        book::TRANCHE => Err(Error::invalid("body", "a tranche has no body of its own")),
     }
     .map_err(|e| Error::corrupt("subjects", format!("{kind} {id}"), format!("body does not parse: {e}")))?;
     Ok(Some(Arc::new(Compiled { body, wire })))

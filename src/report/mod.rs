@@ -7,7 +7,7 @@ pub mod replay;
 
 pub use accord_views::*;
 
-use crate::domain::book::Subject;
+use crate::domain::book::{Subject, SubjectKind};
 use crate::domain::Governance;
 use crate::error;
 use crate::pb;
@@ -15,9 +15,9 @@ use crate::store::{EntryRow, Reader, SubjectFilter};
 use accord_domain::statement as ds;
 
 impl Source for Reader {
-    fn scan(&self, kind: &str, plan_id: &str) -> accord_views::Result<Vec<Subject>> {
+    fn scan(&self, kind: SubjectKind, plan_id: &str) -> accord_views::Result<Vec<Subject>> {
         let mut out = Vec::new();
-        let f = SubjectFilter { kind: kind.into(), plan_id: plan_id.into(), ..Default::default() };
+        let f = SubjectFilter { kind: kind.to_string(), plan_id: plan_id.into(), ..Default::default() };
         self.scan_subjects(&f, |s| {
             out.push(s);
             Ok::<_, error::Error>(true)
@@ -32,7 +32,7 @@ impl Source for Reader {
         let entry = self.entry_by_index(index).map_err(error::state)?;
         entry.map(|e| crate::proto::signed_statement_of_leaf(&e.leaf)).transpose().map_err(error::state)
     }
-    fn history(&self, kind: &str, id: &str) -> accord_views::Result<Vec<History>> {
+    fn history(&self, kind: SubjectKind, id: &str) -> accord_views::Result<Vec<History>> {
         let rows = Reader::history(self, kind, id).map_err(error::state)?;
         Ok(rows.into_iter().map(|h| History { index: h.index, action: h.action }).collect())
     }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::{History, Source};
 use crate::crypto;
-use crate::domain::book::Subject;
+use crate::domain::book::{Subject, SubjectKind};
 use crate::domain::memory::{Entry, MemoryState};
 use crate::domain::{Governance, StateView};
 use crate::error::{Error, Result};
@@ -129,10 +129,10 @@ fn every_key(decoded: &[pb::Envelope]) -> HashMap<String, crypto::PublicKey> {
 }
 
 impl StateView for MemoryBook {
-    fn subject(&self, kind: &str, id: &str) -> accord_domain::state::Result<Option<Subject>> {
+    fn subject(&self, kind: SubjectKind, id: &str) -> accord_domain::state::Result<Option<Subject>> {
         self.state.subject(kind, id)
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> accord_domain::state::Result<Vec<Subject>> {
+    fn subjects(&self, kind: SubjectKind, plan_id: &str, party_id: &str) -> accord_domain::state::Result<Vec<Subject>> {
         self.state.subjects(kind, plan_id, party_id)
     }
     fn entry_index(&self, identity: &[u8]) -> accord_domain::state::Result<Option<u64>> {
@@ -141,7 +141,7 @@ impl StateView for MemoryBook {
 }
 
 impl Source for MemoryBook {
-    fn scan(&self, kind: &str, plan_id: &str) -> accord_views::Result<Vec<Subject>> {
+    fn scan(&self, kind: SubjectKind, plan_id: &str) -> accord_views::Result<Vec<Subject>> {
         Ok(self.state.of_kind(kind).filter(|s| plan_id.is_empty() || s.plan_id == plan_id).cloned().collect())
     }
     fn integrated_ms(&self, index: u64) -> accord_views::Result<Option<i64>> {
@@ -151,7 +151,7 @@ impl Source for MemoryBook {
         let signed = self.entry(index).map(|e| crate::proto::signed_statement_of_leaf(&e.leaf));
         signed.transpose().map_err(crate::error::state)
     }
-    fn history(&self, kind: &str, id: &str) -> accord_views::Result<Vec<History>> {
+    fn history(&self, kind: SubjectKind, id: &str) -> accord_views::Result<Vec<History>> {
         Ok(self.state.history(kind, id).into_iter().map(|(index, action)| History { index, action }).collect())
     }
     fn governance(&self) -> accord_views::Result<Governance> {

@@ -26,7 +26,7 @@ pub use writer::{Loaded, Writer};
 use crate::merkle::{Hash, HashError, HashReader};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::domain::book::{Subject, Tally};
+use crate::domain::book::{Subject, SubjectKind, Tally};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
 use crate::error::Error;
 use accord_domain::state::Result as DomainResult;
@@ -81,10 +81,10 @@ pub struct CheckpointRow {
 use crate::error::state as state_err;
 
 impl crate::domain::StateView for Writer {
-    fn subject(&self, kind: &str, id: &str) -> DomainResult<Option<Subject>> {
+    fn subject(&self, kind: SubjectKind, id: &str) -> DomainResult<Option<Subject>> {
         subject(&self.conn, kind, id).map_err(state_err)
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> DomainResult<Vec<Subject>> {
+    fn subjects(&self, kind: SubjectKind, plan_id: &str, party_id: &str) -> DomainResult<Vec<Subject>> {
         subjects_of(&self.conn, kind, plan_id, party_id).map_err(state_err)
     }
     fn entry_index(&self, identity: &[u8]) -> DomainResult<Option<u64>> {
@@ -93,10 +93,10 @@ impl crate::domain::StateView for Writer {
 }
 
 impl crate::domain::StateView for Reader {
-    fn subject(&self, kind: &str, id: &str) -> DomainResult<Option<Subject>> {
+    fn subject(&self, kind: SubjectKind, id: &str) -> DomainResult<Option<Subject>> {
         subject(&self.conn, kind, id).map_err(state_err)
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> DomainResult<Vec<Subject>> {
+    fn subjects(&self, kind: SubjectKind, plan_id: &str, party_id: &str) -> DomainResult<Vec<Subject>> {
         subjects_of(&self.conn, kind, plan_id, party_id).map_err(state_err)
     }
     fn entry_index(&self, identity: &[u8]) -> DomainResult<Option<u64>> {

@@ -124,7 +124,7 @@ impl Reader {
         let _ = self.conn.execute_batch("COMMIT");
         out
     }
-    pub fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
+    pub fn subject(&self, kind: SubjectKind, id: &str) -> Result<Option<Subject>> {
         subject(&self.conn, kind, id)
     }
     /// Subjects in id order, filtered; `visit` returns false to stop.
@@ -159,13 +159,13 @@ impl Reader {
         Ok(())
     }
     /// Every entry that touched a subject, in log order.
-    pub fn history(&self, kind: &str, id: &str) -> Result<Vec<HistoryRow>> {
+    pub fn history(&self, kind: SubjectKind, id: &str) -> Result<Vec<HistoryRow>> {
         let mut st = self
             .conn
             .prepare_cached("SELECT idx, action FROM history WHERE kind = ?1 AND id = ?2 ORDER BY idx, action")
             .map_err(db_err)?;
         let rows = st
-            .query_map(params![kind, id], |r| Ok(HistoryRow { index: r.get(0)?, action: r.get(1)? }))
+            .query_map(params![kind.as_str(), id], |r| Ok(HistoryRow { index: r.get(0)?, action: r.get(1)? }))
             .map_err(db_err)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
     }

@@ -180,14 +180,14 @@ pub(super) fn entry_by(c: &Connection, col: &str, key: &dyn rusqlite::ToSql) -> 
         .transpose()
 }
 
-pub(super) fn subjects_of(c: &Connection, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
+pub(super) fn subjects_of(c: &Connection, kind: SubjectKind, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
     let mut st = c
         .prepare_cached(&format!(
             "SELECT {SUBJECT_COLS} FROM subjects INDEXED BY subjects_plan_party
              WHERE kind = ?1 AND plan_id = ?2 AND party_id = ?3 ORDER BY id"
         ))
         .map_err(db_err)?;
-    let rows = st.query_map(params![kind, plan_id, party_id], subject_row).map_err(db_err)?;
+    let rows = st.query_map(params![kind.as_str(), plan_id, party_id], subject_row).map_err(db_err)?;
     rows.map(|r| r.map_err(db_err).and_then(|r| finish_subject(c, r))).collect()
 }
 
@@ -200,10 +200,14 @@ pub(super) type SubjectRow = (Subject, Vec<u8>, String);
 
 pub(super) fn subject_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubjectRow> {
     let signers: String = r.get(9)?;
+    let kind: String = r.get(0)?;
+    let id: String = r.get(1)?;
+    let kind = SubjectKind::parse("kind", &kind)
+        .map_err(|e| corrupt_column(0, "subjects", &format_args!("{kind} {id}"), e.rule))?;
     Ok((
         Subject {
-            kind: r.get(0)?,
-            id: r.get(1)?,
+            kind,
+            id,
             plan_id: r.get(2)?,
             party_id: r.get(3)?,
             status: r.get(4)?,
@@ -228,16 +232,16 @@ pub(super) fn finish_subject(c: &Connection, (mut s, mut body, tally): SubjectRo
             .map_err(db_err)?;
         body = crate::proto::compiled_body(&crate::proto::statement_of_leaf(&leaf)?);
     }
-    s.body = crate::proto::parse_compiled(&s.kind, &s.id, body)?;
+    s.body = crate::proto::parse_compiled(s.kind, &s.id, body)?;
     s.tally = serde_json::from_str(&tally)
         .map_err(|source| StoreError::Tally { row: format!("{} {}", s.kind, s.id), source })?;
     Ok(s)
 }
 
-pub(super) fn subject(c: &Connection, kind: &str, id: &str) -> Result<Option<Subject>> {
+pub(super) fn subject(c: &Connection, kind: SubjectKind, id: &str) -> Result<Option<Subject>> {
     c.prepare_cached(&format!("SELECT {SUBJECT_COLS} FROM subjects WHERE kind = ?1 AND id = ?2"))
         .map_err(db_err)?
-        .query_row(params![kind, id], subject_row)
+        .query_row(params![kind.as_str(), id], subject_row)
         .optional()
         .map_err(db_err)?
         .map(|r| finish_subject(c, r))

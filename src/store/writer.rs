@@ -202,7 +202,7 @@ impl Writer {
                 )
                 .and_then(|mut st| {
                     st.execute(params![
-                        s.kind,
+                        s.kind.as_str(),
                         s.id,
                         s.plan_id,
                         s.party_id,
@@ -219,7 +219,7 @@ impl Writer {
             }
             Effect::History { kind, id, index, action } => c
                 .prepare_cached("INSERT OR IGNORE INTO history (kind, id, idx, action) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut st| st.execute(params![kind, id, index, action])),
+                .and_then(|mut st| st.execute(params![kind.as_str(), id, index, action])),
         }
         .map_err(db_err)?;
         Ok(())

@@ -137,7 +137,7 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
         let gov = r.governance()?;
         let name = gov.charter.as_ref().map(|c| c.0.clone()).unwrap_or_else(|| "Coalition".into());
         let mut plans = Vec::new();
-        r.scan_subjects::<Error>(&SubjectFilter { kind: book::PLAN.into(), ..Default::default() }, |s| {
+        r.scan_subjects::<Error>(&SubjectFilter { kind: book::PLAN.to_string(), ..Default::default() }, |s| {
             plans.push(s);
             Ok(true)
         })?;
@@ -208,7 +208,7 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
         let as_of = crate::domain::date::parse_date(&at.as_of_date).unwrap_or(0);
         let mut pledges = Vec::new();
         r.scan_subjects::<Error>(
-            &SubjectFilter { kind: book::PLEDGE.into(), plan_id: id.clone(), ..Default::default() },
+            &SubjectFilter { kind: book::PLEDGE.to_string(), plan_id: id.clone(), ..Default::default() },
             |s| {
                 let p: ds::PledgeAnnounced = s.parsed()?;
                 pledges.push(PledgeLine {
@@ -247,7 +247,7 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
 async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Response {
     let res = read(ledger, move |r| {
         let q = pb::GetSubjectRequest {
-            kind: book::PLEDGE.into(),
+            kind: book::PLEDGE.to_string(),
             id: id.clone(),
             with_proofs: false,
             currency: String::new(),

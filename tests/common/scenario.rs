@@ -544,7 +544,7 @@ pub async fn run(c: &mut Coalition) -> Outcome {
 /// subject with its history, and the parties.
 pub async fn all_answers(client: &mut Client) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for kind in accord::domain::book::SUBJECT_KINDS {
+    for kind in accord::domain::book::SubjectKind::NAMES {
         let mut token = String::new();
         loop {
             let req = pb::ListRequest { page_size: 3, page_token: token.clone(), ..Default::default() };

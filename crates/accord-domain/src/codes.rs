@@ -179,6 +179,46 @@ code_list! {
 }
 
 code_list! {
+    /// The kinds of subject the ledger tracks: what its projections (and queries) are about.
+    SubjectKind {
+        /// A plan (`plan.created`).
+        Plan = "plan",
+        /// A goal of a plan.
+        Goal = "goal",
+        /// An indicator of a goal.
+        Indicator = "indicator",
+        /// A pledge.
+        Pledge = "pledge",
+        /// A condition on pledges or tranches.
+        Condition = "condition",
+        /// A commitment.
+        Commitment = "commitment",
+        /// A tranche of a commitment (it lives inside the commitment's body).
+        Tranche = "tranche",
+        /// A transaction (`transaction.recorded`).
+        Transaction = "transaction",
+        /// An in-kind delivery.
+        Delivery = "delivery",
+        /// A progress report.
+        Report = "report",
+        /// An attestation.
+        Attestation = "attestation",
+        /// A recorded FX rate.
+        FxRate = "fx_rate",
+    }
+}
+
+impl From<Withdrawable> for SubjectKind {
+    fn from(w: Withdrawable) -> Self {
+        match w {
+            Withdrawable::Pledge => SubjectKind::Pledge,
+            Withdrawable::Condition => SubjectKind::Condition,
+            Withdrawable::Commitment => SubjectKind::Commitment,
+        }
+    }
+}
+
+code_list! {
     /// How often reports are due.
     Frequency {
         /// Every month.

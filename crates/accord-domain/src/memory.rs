@@ -5,16 +5,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use std::sync::Arc;
 
-use crate::book::{Compiled, Subject};
+use crate::book::{Compiled, Subject, SubjectKind};
 use crate::state::{Effect, Governance, Result, StateView};
 use crate::statement::Statement;
 
 /// Projections and governance of the entries applied so far.
 #[derive(Debug, Default)]
 pub struct MemoryState {
-    subjects: BTreeMap<(String, String), Subject>,
+    subjects: BTreeMap<(SubjectKind, String), Subject>,
     /// Per subject, `(entry index, action)` in the order applied, without duplicates within an entry.
-    history: HashMap<(String, String), Vec<(u64, String)>>,
+    history: HashMap<(SubjectKind, String), Vec<(u64, String)>>,
     identities: HashMap<Vec<u8>, u64>,
     gov: Governance,
 }
@@ -54,7 +54,7 @@ impl MemoryState {
     fn absorb(&mut self, e: Effect) {
         match e {
             Effect::Subject(s) => {
-                self.subjects.insert((s.kind.clone(), s.id.clone()), *s);
+                self.subjects.insert((s.kind, s.id.clone()), *s);
             }
             Effect::History { kind, id, index, action } => {
                 let rows = self.history.entry((kind, id)).or_default();
@@ -74,26 +74,23 @@ impl MemoryState {
     }
 
     /// Subjects of a kind, in id order.
-    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Subject> + 'a {
-        self.subjects
-            .range((kind.to_string(), String::new())..)
-            .take_while(move |((k, _), _)| k == kind)
-            .map(|(_, s)| s)
+    pub fn of_kind(&self, kind: SubjectKind) -> impl Iterator<Item = &Subject> + '_ {
+        self.subjects.range((kind, String::new())..).take_while(move |((k, _), _)| *k == kind).map(|(_, s)| s)
     }
 
     /// A subject's history: `(entry index, action)`, sorted.
-    pub fn history(&self, kind: &str, id: &str) -> Vec<(u64, String)> {
-        let mut rows = self.history.get(&(kind.to_string(), id.to_string())).cloned().unwrap_or_default();
+    pub fn history(&self, kind: SubjectKind, id: &str) -> Vec<(u64, String)> {
+        let mut rows = self.history.get(&(kind, id.to_string())).cloned().unwrap_or_default();
         rows.sort();
         rows
     }
 }
 
 impl StateView for MemoryState {
-    fn subject(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
-        Ok(self.subjects.get(&(kind.to_string(), id.to_string())).cloned())
+    fn subject(&self, kind: SubjectKind, id: &str) -> Result<Option<Subject>> {
+        Ok(self.subjects.get(&(kind, id.to_string())).cloned())
     }
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
+    fn subjects(&self, kind: SubjectKind, plan_id: &str, party_id: &str) -> Result<Vec<Subject>> {
         Ok(self.of_kind(kind).filter(|s| s.plan_id == plan_id && s.party_id == party_id).cloned().collect())
     }
     fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>> {

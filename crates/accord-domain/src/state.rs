@@ -68,7 +68,7 @@ pub enum Effect {
     /// The entry `index` touched the subject (its history).
     History {
         /// Subject kind.
-        kind: String,
+        kind: book::SubjectKind,
         /// Subject id.
         id: String,
         /// The entry.
@@ -94,9 +94,9 @@ pub struct Governance {
 /// in the same transaction).
 pub trait StateView {
     /// The projection of a subject, if it exists.
-    fn subject(&self, kind: &str, id: &str) -> Result<Option<book::Subject>>;
+    fn subject(&self, kind: book::SubjectKind, id: &str) -> Result<Option<book::Subject>>;
     /// Subjects of a kind in a plan belonging to a party, in id order.
-    fn subjects(&self, kind: &str, plan_id: &str, party_id: &str) -> Result<Vec<book::Subject>>;
+    fn subjects(&self, kind: book::SubjectKind, plan_id: &str, party_id: &str) -> Result<Vec<book::Subject>>;
     /// Index of the entry with this identity hash.
     fn entry_index(&self, identity: &[u8]) -> Result<Option<u64>>;
 }

@@ -122,7 +122,7 @@ impl Book {
         Ok(effects)
     }
 
-    fn subject(&self, kind: &str, id: &str) -> Subject {
+    fn subject(&self, kind: book::SubjectKind, id: &str) -> Subject {
         self.state.subject(kind, id).expect("read").unwrap_or_else(|| panic!("{kind} {id} exists"))
     }
 
@@ -298,6 +298,23 @@ fn a_pledge_is_signed_by_its_pledger_and_an_overlap_must_be_restated() {
     b.apply(&["DA"], "2026-02-01", Body::PledgeAnnounced(p2)).expect("restating pledge");
     let p1 = b.subject(book::PLEDGE, "P1");
     assert_eq!((p1.status.as_str(), p1.tally.restated_by.as_slice()), ("superseded", &["P2".to_string()][..]));
+    // P2 re-announces all 100 of P1: P1 cannot shrink below that (its effective amount would go negative).
+    let amend = |amount: &str| {
+        Body::Amended(Amended {
+            subject_id: SubjectId::parse("test", "P1").unwrap(),
+            rationale: "revised".into(),
+            version: Version::Pledge(pledge("P1", "DA", amount)),
+        })
+    };
+    b.refused(
+        &["DA"],
+        "2026-02-02",
+        amend("50"),
+        RefusalKind::Precondition,
+        "statement.amended.pledge.amount.value",
+        "below the 100 that later pledges restate (P2)",
+    );
+    b.apply(&["DA"], "2026-02-02", amend("120")).expect("an amendment above what is restated");
 }
 
 #[test]

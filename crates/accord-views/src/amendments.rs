@@ -69,7 +69,7 @@ pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
             }
             let (net, currency) = net_change(r, &s)?;
             amendments.push(AmendmentLog {
-                kind: kind.into(),
+                kind: kind.to_string(),
                 id: s.id.clone(),
                 corrections,
                 net_change: net,

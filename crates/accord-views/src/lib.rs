@@ -44,7 +44,7 @@ use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 
-use accord_domain::book::{self, Subject};
+use accord_domain::book::{self, Subject, SubjectKind};
 use accord_domain::money::{self, Amount};
 use accord_domain::statement::{self as ds, Body, OfBody};
 use accord_domain::{date, Governance, StateView};
@@ -99,14 +99,14 @@ impl Sums {
 /// answers in the same order, so the report is the same byte for byte.
 pub trait Source: StateView {
     /// Subjects of a kind in a plan ("" = any plan), in id order.
-    fn scan(&self, kind: &str, plan_id: &str) -> Result<Vec<Subject>>;
+    fn scan(&self, kind: SubjectKind, plan_id: &str) -> Result<Vec<Subject>>;
     /// When entry `index` was integrated (milliseconds since the epoch); `None` past the end of the log.
     fn integrated_ms(&self, index: u64) -> Result<Option<i64>>;
     /// The typed statement of entry `index` and the keyids that signed it; `None` past the end of the log.
     /// The entry passed every rule when it was sequenced, so one that does not parse is corrupt data.
     fn statement(&self, index: u64) -> Result<Option<(ds::Statement, Vec<String>)>>;
     /// Entries that touched a subject, ordered by (index, action).
-    fn history(&self, kind: &str, id: &str) -> Result<Vec<History>>;
+    fn history(&self, kind: SubjectKind, id: &str) -> Result<Vec<History>>;
     /// Charter, parties and keys.
     fn governance(&self) -> Result<Governance>;
 }
@@ -121,18 +121,18 @@ pub struct History {
 }
 
 /// Everything of one kind in the plan (or everywhere, for kinds without a plan).
-fn all(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<Subject>> {
+fn all(r: &dyn Source, kind: SubjectKind, plan: &str) -> Result<Vec<Subject>> {
     r.scan(kind, plan)
 }
 
 /// The plan's subjects of one kind that are not withdrawn, with their typed bodies: what the exports list.
-fn standing<T: OfBody + Clone>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
+fn standing<T: OfBody + Clone>(r: &dyn Source, kind: SubjectKind, plan: &str) -> Result<Vec<(Subject, T)>> {
     let parsed = |s: Subject| s.parsed().map(|v| (s, v));
     r.scan(kind, plan)?.into_iter().filter(|s| !s.tally.withdrawn).map(parsed).collect()
 }
 
 /// Every subject of one kind in the plan (withdrawn ones too), with its typed body.
-fn typed<T: OfBody + Clone>(r: &dyn Source, kind: &str, plan: &str) -> Result<Vec<(Subject, T)>> {
+fn typed<T: OfBody + Clone>(r: &dyn Source, kind: SubjectKind, plan: &str) -> Result<Vec<(Subject, T)>> {
     r.scan(kind, plan)?.into_iter().map(|s| s.parsed().map(|v| (s, v))).collect()
 }
 
@@ -331,7 +331,7 @@ fn signer_parties(gov: &Governance, keyids: &[String]) -> Vec<String> {
 
 /// Current amount − original amount of a money subject.
 fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
-    let current = match s.kind.as_str() {
+    let current = match s.kind {
         book::PLEDGE => s.parsed::<ds::PledgeAnnounced>()?.amount,
         book::COMMITMENT => Some(s.parsed::<ds::CommitmentSigned>()?.amount),
         _ => None,

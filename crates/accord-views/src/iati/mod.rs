@@ -84,7 +84,7 @@ impl<'a> Export<'a> {
         let reversals: BTreeMap<&str, &Correction> = rep
             .amendments
             .iter()
-            .filter(|a| a.kind == book::TRANSACTION)
+            .filter(|a| a.kind == book::TRANSACTION.as_str())
             .filter_map(|a| a.corrections.iter().find(|c| c.action == "reversed").map(|c| (a.id.as_str(), c)))
             .collect();
         let conditions: Vec<(Subject, ds::ConditionDefined)> = super::standing(r, book::CONDITION, plan_id)?;

@@ -160,7 +160,7 @@ mod tests {
             baseline: baseline.map(|b| ds::Baseline { value: d(b), year: 2025 }),
             targets: vec![ds::IndicatorTarget { period: year_2026(), value: d(target) }],
         };
-        let subject = Subject { id: "I1".into(), ..Default::default() };
+        let subject = Subject::new(accord_domain::book::INDICATOR, "I1");
         let progress = [IndicatorProgress {
             indicator_id: "I1".into(),
             values: vec![IndicatorValueView {

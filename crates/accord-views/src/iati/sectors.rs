@@ -302,7 +302,7 @@ mod tests {
             tranches: Vec::new(),
             agreement_sha256: None,
         };
-        (Subject::default(), c)
+        (Subject::new(accord_domain::book::COMMITMENT, ""), c)
     }
 
     /// Recipient countries come from the parties' countries, split by committed amount; nothing is

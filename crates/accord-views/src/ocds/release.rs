@@ -31,7 +31,7 @@ impl Ctx<'_> {
         // Amendments: of the commitment, then the corrections of its payments.
         let mut amendments = Vec::new();
         let mut amended = false;
-        for corr in self.corrections(book::COMMITMENT, &s.id) {
+        for corr in self.corrections(book::COMMITMENT.as_str(), &s.id) {
             amended |= corr.action == "amended";
             amendments.push(amendment(&format!("{}-{}", s.id, corr.index), corr, &format!("commitment {}", s.id)));
         }
@@ -339,7 +339,7 @@ impl Ctx<'_> {
                 } else {
                     format!("transaction {} (corrected by {})", ts.id, ts.tally.corrected_by)
                 };
-                for corr in self.corrections(book::TRANSACTION, &ts.id) {
+                for corr in self.corrections(book::TRANSACTION.as_str(), &ts.id) {
                     let mut am = amendment(&format!("{}-{}", ts.id, corr.index), corr, &what);
                     if let Some(Value::String(d)) = am.get_mut("description") {
                         d.push_str(&self.net_change(&ts.id));

@@ -55,21 +55,21 @@ impl std::fmt::Debug for Ctx<'_> {
 struct Out<'a> {
     ctx: &'a Ctx<'a>,
     effects: Vec<Effect>,
-    pending: BTreeMap<(String, String), Subject>,
+    pending: BTreeMap<(SubjectKind, String), Subject>,
 }
 
 impl<'a> Out<'a> {
     fn new(ctx: &'a Ctx<'a>) -> Self {
         Self { ctx, effects: Vec::new(), pending: BTreeMap::new() }
     }
-    fn get(&self, kind: &str, id: &str) -> Result<Option<Subject>> {
-        if let Some(s) = self.pending.get(&(kind.to_string(), id.to_string())) {
+    fn get(&self, kind: SubjectKind, id: &str) -> Result<Option<Subject>> {
+        if let Some(s) = self.pending.get(&(kind, id.to_string())) {
             return Ok(Some(s.clone()));
         }
         self.ctx.view.subject(kind, id)
     }
     /// An earlier subject of the right kind, or a FAILED_PRECONDITION naming what is missing.
-    fn need(&self, field: &str, kind: &str, id: &str) -> Result<Subject> {
+    fn need(&self, field: &str, kind: SubjectKind, id: &str) -> Result<Subject> {
         self.get(kind, id)?.ok_or_else(|| {
             Error::precondition(
                 field,
@@ -77,7 +77,7 @@ impl<'a> Out<'a> {
             )
         })
     }
-    fn fresh(&self, field: &str, kind: &str, id: &str) -> Result<()> {
+    fn fresh(&self, field: &str, kind: SubjectKind, id: &str) -> Result<()> {
         match self.get(kind, id)? {
             Some(s) => Err(Error::precondition(
                 field,
@@ -89,27 +89,22 @@ impl<'a> Out<'a> {
     fn put(&mut self, mut s: Subject, action: &str) {
         s.updated_at = self.ctx.index;
         self.effects.push(Effect::History {
-            kind: s.kind.clone(),
+            kind: s.kind,
             id: s.id.clone(),
             index: self.ctx.index,
             action: action.into(),
         });
-        self.pending.insert((s.kind.clone(), s.id.clone()), s.clone());
+        self.pending.insert((s.kind, s.id.clone()), s.clone());
         self.effects.push(Effect::Subject(Box::new(s)));
     }
     /// Record that this entry touched a subject without changing its projection.
-    fn touch(&mut self, kind: &str, id: &str, action: &str) {
-        self.effects.push(Effect::History {
-            kind: kind.into(),
-            id: id.into(),
-            index: self.ctx.index,
-            action: action.into(),
-        });
+    fn touch(&mut self, kind: SubjectKind, id: &str, action: &str) {
+        self.effects.push(Effect::History { kind, id: id.into(), index: self.ctx.index, action: action.into() });
     }
     /// A new subject created by this entry, with the statement's compiled body.
-    fn new_subject(&self, kind: &str, id: &str, plan_id: &str, party_id: &str) -> Subject {
+    fn new_subject(&self, kind: SubjectKind, id: &str, plan_id: &str, party_id: &str) -> Subject {
         Subject {
-            kind: kind.into(),
+            kind,
             id: id.into(),
             plan_id: plan_id.into(),
             party_id: party_id.into(),
@@ -237,7 +232,7 @@ pub fn apply(ctx: &Ctx<'_>, body: &Body) -> Result<Vec<Effect>> {
 }
 
 /// Start a subject, or continue the previous version of an amended one (same creation entry and tally).
-fn versioned(out: &Out<'_>, prev: Option<&Subject>, kind: &str, id: &str, plan: &str, party: &str) -> Subject {
+fn versioned(out: &Out<'_>, prev: Option<&Subject>, kind: SubjectKind, id: &str, plan: &str, party: &str) -> Subject {
     match prev {
         Some(p) => Subject {
             version: p.version.saturating_add(1),

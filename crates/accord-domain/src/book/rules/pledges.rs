@@ -35,17 +35,31 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Su
             restate(out, p)?;
         }
         if let (Some(o), Some(n)) = (&old.amount, amount) {
-            if o.currency != n.currency && !(prev.tally.committed.is_zero() && prev.tally.delivered.is_zero()) {
+            let t = &prev.tally;
+            if o.currency != n.currency && !(t.committed.is_zero() && t.delivered.is_zero() && t.restated.is_zero()) {
                 return Err(Error::precondition(
                     "amount.currency",
-                    "cannot change once the pledge is committed or delivered",
+                    "cannot change once the pledge is committed, delivered or restated by a later pledge",
                 ));
             }
-            let drawn = prev.tally.committed.max(prev.tally.delivered);
+            let drawn = t.committed.max(t.delivered);
             if n.value < drawn {
                 return Err(Error::precondition(
                     "amount.value",
                     format!("{} is below the {drawn} already committed or delivered against the pledge", n.value),
+                ));
+            }
+            // Later pledges restate part of this one (DOMAIN.md §7): the pledge cannot shrink below what they
+            // re-announce, or the effective amount would go negative and new money exceed what was pledged.
+            if n.value < t.restated {
+                return Err(Error::precondition(
+                    "amount.value",
+                    format!(
+                        "{} is below the {} that later pledges restate ({}); amend those first",
+                        n.value,
+                        t.restated,
+                        t.restated_by.join(", ")
+                    ),
                 ));
             }
         }

@@ -23,7 +23,7 @@ pub(super) fn amendment(out: &mut Out<'_>, a: &d::Amended) -> Result<()> {
 }
 
 pub(super) fn withdrawal(out: &mut Out<'_>, w: &d::Withdrawn) -> Result<()> {
-    let mut s = out.need("subject_id", w.subject_kind.as_str(), &w.subject_id)?;
+    let mut s = out.need("subject_id", w.subject_kind.into(), &w.subject_id)?;
     if s.tally.withdrawn {
         return Err(Error::precondition(
             "subject_id",
