@@ -35,33 +35,7 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Su
             restate(out, p)?;
         }
         if let (Some(o), Some(n)) = (&old.amount, amount) {
-            let t = &prev.tally;
-            if o.currency != n.currency && !(t.committed.is_zero() && t.delivered.is_zero() && t.restated.is_zero()) {
-                return Err(Error::precondition(
-                    "amount.currency",
-                    "cannot change once the pledge is committed, delivered or restated by a later pledge",
-                ));
-            }
-            let drawn = t.committed.max(t.delivered);
-            if n.value < drawn {
-                return Err(Error::precondition(
-                    "amount.value",
-                    format!("{} is below the {drawn} already committed or delivered against the pledge", n.value),
-                ));
-            }
-            // Later pledges restate part of this one (DOMAIN.md §7): the pledge cannot shrink below what they
-            // re-announce, or the effective amount would go negative and new money exceed what was pledged.
-            if n.value < t.restated {
-                return Err(Error::precondition(
-                    "amount.value",
-                    format!(
-                        "{} is below the {} that later pledges restate ({}); amend those first",
-                        n.value,
-                        t.restated,
-                        t.restated_by.join(", ")
-                    ),
-                ));
-            }
+            amended_amount(prev, o, n)?;
         }
         let mut s = Subject {
             version: prev.version.saturating_add(1),
@@ -163,6 +137,40 @@ pub(super) fn release_restatements(out: &mut Out<'_>, p: &d::PledgeAnnounced) ->
         let ob: d::PledgeAnnounced = old.parsed()?;
         old.status = pledge_status(&old, &ob, out.ctx.today).into();
         out.put(old, "restatement_released");
+    }
+    Ok(())
+}
+
+/// An amended pledge's amount against what already hangs off it: its currency is fixed once anything is
+/// committed, delivered or restated, and it never goes below what is committed or delivered, nor below what
+/// later pledges restate.
+fn amended_amount(prev: &Subject, o: &Amount, n: &Amount) -> Result<()> {
+    let t = &prev.tally;
+    if o.currency != n.currency && !(t.committed.is_zero() && t.delivered.is_zero() && t.restated.is_zero()) {
+        return Err(Error::precondition(
+            "amount.currency",
+            "cannot change once the pledge is committed, delivered or restated by a later pledge",
+        ));
+    }
+    let drawn = t.committed.max(t.delivered);
+    if n.value < drawn {
+        return Err(Error::precondition(
+            "amount.value",
+            format!("{} is below the {drawn} already committed or delivered against the pledge", n.value),
+        ));
+    }
+    // Later pledges restate part of this one (DOMAIN.md §7): the pledge cannot shrink below what they
+    // re-announce, or the effective amount would go negative and new money exceed what was pledged.
+    if n.value < t.restated {
+        return Err(Error::precondition(
+            "amount.value",
+            format!(
+                "{} is below the {} that later pledges restate ({}); amend those first",
+                n.value,
+                t.restated,
+                t.restated_by.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
