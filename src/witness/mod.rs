@@ -88,36 +88,12 @@ impl Witness {
     }
 
     /// The add-checkpoint call: (HTTP status, content type, body).
-    // TODO(issue 12): over 80 lines; split where this file is being reworked (src/server, witness), then drop this.
-    #[allow(clippy::too_many_lines)]
-    pub async fn add_checkpoint(&self, body: &str) -> (StatusCode, &'static str, String) {
-        let text = |code, msg: String| (code, "text/plain; charset=utf-8", format!("{msg}\n"));
-        let Some((head, note)) = body.split_once("\n\n") else {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "expected: old size line, proof lines, empty line, checkpoint".into(),
-            );
+    pub async fn add_checkpoint(&self, body: &str) -> Reply {
+        let (old, proof, note) = match parse_add_checkpoint(body) {
+            Ok(x) => x,
+            Err(reply) => return reply,
         };
-        let mut lines = head.lines();
-        // ASCII decimal without leading zeroes (or a sign), as the spec writes it.
-        let decimal = |n: &str| n.parse::<u64>().ok().filter(|v| v.to_string() == n);
-        let Some(old) = lines.next().and_then(|l| l.strip_prefix("old ")).and_then(decimal) else {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "the first line must be `old <size>` (decimal, no leading zeroes)".into(),
-            );
-        };
-        let proof: Vec<Vec<u8>> = match lines.map(|l| BASE64_STANDARD.decode(l)).collect::<std::result::Result<_, _>>()
-        {
-            Ok(p) => p,
-            Err(_) => return text(StatusCode::BAD_REQUEST, "a proof line is not base64".into()),
-        };
-        if proof.iter().any(|h| h.len() != 32) {
-            return text(StatusCode::BAD_REQUEST, "a proof line is not a 32-byte hash".into());
-        }
-        if proof.len() > MAX_PROOF_LINES {
-            return text(StatusCode::BAD_REQUEST, format!("at most {MAX_PROOF_LINES} proof lines"));
-        }
+        let text = text_reply;
         let origin = note.lines().next().unwrap_or_default().to_string();
         let Some(log) = self.logs.get(&origin) else {
             return text(StatusCode::NOT_FOUND, format!("unknown log {origin:?}"));
@@ -180,6 +156,45 @@ impl Witness {
         let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         (StatusCode::OK, "text/plain; charset=utf-8", self.cosigner.cosign(body, ts))
     }
+}
+
+/// A reply of the witness API: (HTTP status, content type, body).
+pub type Reply = (StatusCode, &'static str, String);
+
+fn text_reply(code: StatusCode, msg: String) -> Reply {
+    (code, "text/plain; charset=utf-8", format!("{msg}\n"))
+}
+
+/// An add-checkpoint request body: the old size, the consistency proof and the checkpoint note (C2SP
+/// tlog-witness), or the 400 reply that says what is malformed.
+fn parse_add_checkpoint(body: &str) -> std::result::Result<(u64, Vec<Vec<u8>>, &str), Reply> {
+    let text = text_reply;
+    let Some((head, note)) = body.split_once("\n\n") else {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            "expected: old size line, proof lines, empty line, checkpoint".into(),
+        ));
+    };
+    let mut lines = head.lines();
+    // ASCII decimal without leading zeroes (or a sign), as the spec writes it.
+    let decimal = |n: &str| n.parse::<u64>().ok().filter(|v| v.to_string() == n);
+    let Some(old) = lines.next().and_then(|l| l.strip_prefix("old ")).and_then(decimal) else {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            "the first line must be `old <size>` (decimal, no leading zeroes)".into(),
+        ));
+    };
+    let proof: Vec<Vec<u8>> = match lines.map(|l| BASE64_STANDARD.decode(l)).collect::<std::result::Result<_, _>>() {
+        Ok(p) => p,
+        Err(_) => return Err(text(StatusCode::BAD_REQUEST, "a proof line is not base64".into())),
+    };
+    if proof.iter().any(|h| h.len() != 32) {
+        return Err(text(StatusCode::BAD_REQUEST, "a proof line is not a 32-byte hash".into()));
+    }
+    if proof.len() > MAX_PROOF_LINES {
+        return Err(text(StatusCode::BAD_REQUEST, format!("at most {MAX_PROOF_LINES} proof lines")));
+    }
+    Ok((old, proof, note))
 }
 
 /// The witness's HTTP routes: `POST /add-checkpoint`.
