@@ -1,6 +1,7 @@
 //! The error model shared by every layer below the API. Each error is classified by what the caller should
 //! do about it; [`crate::api`] maps the class to a gRPC status in exactly one place.
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, from the caller's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,21 +27,38 @@ pub enum Kind {
     DataLoss,
 }
 
-/// An error with the field it concerns and the rule that was broken.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An error with the field it concerns and the rule that was broken, and the lower layer's error that
+/// caused it, kept whole ([`std::error::Error::source`]) rather than flattened into the message.
+#[derive(Debug, Clone)]
 pub struct Error {
     pub kind: Kind,
     /// Dotted path of the offending field, e.g. `envelope.signatures[1].keyid`; empty when none applies.
     pub field: String,
     /// The rule, in words.
     pub message: String,
+    /// The cause, when a lower layer's error was classified into this one (a SQLite error, a hash read).
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// Two errors are the same answer when kind, field and message are; the cause is for logs, not callers.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, &self.field, &self.message) == (other.kind, &other.field, &other.message)
+    }
+}
+
+impl Eq for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind, field: field.into(), message: message.into() }
+        Self { kind, field: field.into(), message: message.into(), source: None }
+    }
+    /// The same error, caused by `cause` (kept as its [`std::error::Error::source`]).
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(cause));
+        self
     }
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(Kind::InvalidArgument, field, message)
@@ -95,7 +113,11 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// The log layer's refusals keep their field and rule: malformed input is INVALID_ARGUMENT, a proof or
 /// signature that does not verify is PERMISSION_DENIED, unreadable stored hashes are INTERNAL.
@@ -104,7 +126,7 @@ impl From<accord_tlog::Error> for Error {
         match e {
             accord_tlog::Error::Malformed { field, rule } => Self::invalid(field, rule),
             accord_tlog::Error::Unverified { field, rule } => Self::denied(field, rule),
-            e @ accord_tlog::Error::Hashes(_) => Self::internal(e.to_string()),
+            e @ accord_tlog::Error::Hashes(_) => Self::internal(e.to_string()).caused_by(e),
         }
     }
 }
@@ -132,7 +154,7 @@ impl From<accord_domain::Error> for Error {
             accord_domain::Error::Refused(r) => r.into(),
             accord_domain::Error::State(s) => match s.downcast::<Error>() {
                 Ok(e) => *e,
-                Err(other) => Self::internal(format!("reading the ledger state: {other}")),
+                Err(other) => Self { source: Some(Arc::from(other)), ..Self::internal("reading the ledger state") },
             },
         }
     }

@@ -84,7 +84,11 @@ impl StoreError {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         use rusqlite::ErrorCode;
-        match e {
+        let e = match e {
+            StoreError::Ledger(inner) => return inner,
+            other => other,
+        };
+        let classified = match &e {
             StoreError::Sqlite { source } => match source.sqlite_error_code() {
                 Some(ErrorCode::DiskFull) => Error::new(
                     Kind::ResourceExhausted,
@@ -98,18 +102,17 @@ impl From<StoreError> for Error {
                 ),
                 _ => Error::internal(format!("database: {source}")),
             },
-            e @ (StoreError::Corrupt { .. } | StoreError::Tally { .. }) => {
-                Error::new(Kind::DataLoss, "", e.to_string())
-            }
-            e @ StoreError::NoDatabase { .. } => Error::not_found("data_dir", e.to_string()),
-            e @ StoreError::SchemaVersion { .. } => Error::precondition("schema_version", e.to_string()),
-            e @ StoreError::Damaged { .. } => Error::precondition("data_dir", e.to_string()),
-            e @ StoreError::BackupTargetExists { .. } => Error::precondition("out", e.to_string()),
-            e @ (StoreError::BackupIntegrity(_) | StoreError::Spawn(_) | StoreError::EncodeTally(_)) => {
+            StoreError::Corrupt { .. } | StoreError::Tally { .. } => Error::new(Kind::DataLoss, "", e.to_string()),
+            StoreError::NoDatabase { .. } => Error::not_found("data_dir", e.to_string()),
+            StoreError::SchemaVersion { .. } => Error::precondition("schema_version", e.to_string()),
+            StoreError::Damaged { .. } => Error::precondition("data_dir", e.to_string()),
+            StoreError::BackupTargetExists { .. } => Error::precondition("out", e.to_string()),
+            StoreError::BackupIntegrity(_) | StoreError::Spawn(_) | StoreError::EncodeTally(_) => {
                 Error::internal(e.to_string())
             }
-            StoreError::Ledger(e) => e,
-        }
+            StoreError::Ledger(_) => Error::internal(e.to_string()),
+        };
+        classified.caused_by(e)
     }
 }
 
@@ -128,6 +131,9 @@ mod tests {
         assert!(full.source().is_some(), "the SQLite error is the source, not flattened");
         let e = Error::from(full);
         assert_eq!(e.kind, Kind::ResourceExhausted);
+        // Classified, and still caused by the SQLite error: the chain reaches it.
+        let cause = e.source().expect("the storage error is kept as the cause");
+        assert!(cause.source().is_some_and(|s| s.to_string().contains("full")), "{cause}");
         assert!(e.message.starts_with("the disk holding the ledger is full"), "{e}");
         let e = Error::from(sqlite(rusqlite::ffi::SQLITE_IOERR));
         assert_eq!(e.kind, Kind::Unavailable);
