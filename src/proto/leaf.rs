@@ -72,13 +72,13 @@ pub fn statement_of_leaf(leaf: &[u8]) -> Result<pb::Statement> {
 }
 
 /// The typed statement inside a stored leaf and the keyids of its signatures, as the views read an entry.
-/// The leaf passed every rule when it was sequenced, so it parses for the ledger it names.
+/// The leaf passed every rule when it was sequenced ([`super::parse_stored_statement`]).
 pub fn signed_statement_of_leaf(leaf: &[u8]) -> Result<(accord_domain::statement::Statement, Vec<String>)> {
     let le = pb::LogEntry::decode(leaf).map_err(|e| Error::internal(format!("leaf does not decode: {e}")))?;
     let env = le.envelope.unwrap_or_default();
     let st = pb::Statement::decode(env.payload.as_slice())
         .map_err(|e| Error::internal(format!("payload does not decode: {e}")))?;
-    let typed = super::parse_statement(&st, &st.ledger)?;
+    let typed = super::parse_stored_statement(&st)?;
     Ok((typed, env.signatures.into_iter().map(|s| s.keyid).collect()))
 }
 

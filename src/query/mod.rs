@@ -387,7 +387,7 @@ fn milestone_views(r: &Reader, s: &Subject, p: &ds::PledgeAnnounced, as_of: i64)
     let original: Option<ds::PledgeAnnounced> = if s.version > 1 {
         let e = r.entry_by_index(s.created_at)?.ok_or_else(|| Error::internal("creating entry missing"))?;
         let st = statement_of_leaf(&e.leaf)?;
-        match crate::proto::parse_statement(&st, &st.ledger)?.body {
+        match crate::proto::parse_stored_statement(&st)?.body {
             ds::Body::PledgeAnnounced(p) => Some(p),
             _ => None,
         }

@@ -70,9 +70,20 @@ pub fn parse_statement(st: &pb::Statement, origin: &str) -> Result<d::Statement>
     if st.ledger != origin {
         return Err(Error::invalid("ledger", format!("is {:?}, but this ledger's origin is {origin:?}", st.ledger)));
     }
+    parse_fields(st, true)
+}
+
+/// A statement read back from the log: it passed every check of [`parse_statement`] when it was
+/// sequenced, so the ledger's origin and the scan of every text field for control characters (a walk by
+/// reflection, the costliest check) are not repeated; the typed fields are parsed as at submission.
+pub fn parse_stored_statement(st: &pb::Statement) -> Result<d::Statement> {
+    parse_fields(st, false)
+}
+
+fn parse_fields(st: &pb::Statement, scan_text: bool) -> Result<d::Statement> {
     let statement_id = StatementId::parse("statement_id", &st.statement_id)?;
     let issued_at = issued_at(st.issued_at.as_ref())?;
-    if let Some((field, c)) = crate::json::forbidden_text(st, &is_forbidden_in_text) {
+    if let Some((field, c)) = scan_text.then(|| crate::json::forbidden_text(st, &is_forbidden_in_text)).flatten() {
         return Err(Error::invalid(
             field,
             format!("contains the control character U+{:04X} (only newline and tab are allowed in text)", u32::from(c)),
