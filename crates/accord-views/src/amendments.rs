@@ -7,7 +7,6 @@ use super::*;
 pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
     let r = ctx.r;
     let plan_s = &ctx.plan_s;
-    let plan_id = ctx.plan.plan_id.as_str();
     let gov = &ctx.gov;
     let _pledges = &ctx.pledges;
     // Amendment and correction log.
@@ -15,8 +14,8 @@ pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
     for kind in
         [book::PLAN, book::GOAL, book::INDICATOR, book::PLEDGE, book::CONDITION, book::COMMITMENT, book::TRANSACTION]
     {
-        let subjects = if kind == book::PLAN { vec![plan_s.clone()] } else { all(r, kind, plan_id)? };
-        for s in subjects {
+        let subjects = if kind == book::PLAN { std::sync::Arc::new(vec![plan_s.clone()]) } else { ctx.all(kind)? };
+        for s in subjects.iter() {
             if s.version <= 1 && !s.tally.withdrawn && !s.tally.reversed {
                 continue;
             }
@@ -67,7 +66,7 @@ pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
                     new_amount,
                 });
             }
-            let (net, currency) = net_change(r, &s)?;
+            let (net, currency) = net_change(r, s)?;
             amendments.push(AmendmentLog {
                 kind: kind.to_string(),
                 id: s.id.clone(),

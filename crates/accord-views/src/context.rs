@@ -4,6 +4,7 @@
 //! reads a subject another view already read.
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
@@ -12,7 +13,7 @@ use accord_domain::statement as ds;
 
 use super::{all, d, div, exact_sum, mul, sub, Source, Unconverted};
 use crate::{Error, Result};
-use accord_domain::book::{self, Subject};
+use accord_domain::book::{self, Subject, SubjectKind};
 use accord_domain::money::Amount;
 use accord_domain::{date, Governance};
 
@@ -66,6 +67,9 @@ pub(super) struct PlanContext<'a> {
     gaps: RefCell<Vec<Unconverted>>,
     /// Each (currency, value date) rate, looked up once: a plan has many flows and few rates.
     rates: RefCell<BTreeMap<(String, i64), Option<book::Rate>>>,
+    /// Every subject of a kind in the plan (withdrawn ones too), read from the source once per report:
+    /// the context and the views that list changes (amendments, new money) share one scan.
+    scans: RefCell<BTreeMap<SubjectKind, Arc<Vec<Subject>>>>,
 }
 
 impl<'a> PlanContext<'a> {
@@ -93,6 +97,7 @@ impl<'a> PlanContext<'a> {
             external_pledge: BTreeMap::new(),
             gaps: RefCell::new(Vec::new()),
             rates: RefCell::new(BTreeMap::new()),
+            scans: RefCell::new(BTreeMap::new()),
         };
         ctx.load_pledges()?;
         ctx.load_commitments()?;
@@ -101,8 +106,18 @@ impl<'a> PlanContext<'a> {
         Ok(ctx)
     }
 
+    /// Every subject of `kind` in the plan, withdrawn ones too, in id order: scanned once per report.
+    pub(crate) fn all(&self, kind: SubjectKind) -> Result<Arc<Vec<Subject>>> {
+        if let Some(v) = self.scans.borrow().get(&kind) {
+            return Ok(Arc::clone(v));
+        }
+        let v = Arc::new(all(self.r, kind, &self.plan.plan_id)?);
+        self.scans.borrow_mut().insert(kind, Arc::clone(&v));
+        Ok(v)
+    }
+
     fn load_pledges(&mut self) -> Result<()> {
-        for s in all(self.r, book::PLEDGE, &self.plan.plan_id)? {
+        for s in self.all(book::PLEDGE)?.iter().cloned() {
             if s.tally.withdrawn {
                 continue;
             }
@@ -133,7 +148,7 @@ impl<'a> PlanContext<'a> {
                 )
             })
             .collect();
-        for s in all(self.r, book::COMMITMENT, &self.plan.plan_id)? {
+        for s in self.all(book::COMMITMENT)?.iter().cloned() {
             if s.tally.withdrawn {
                 continue;
             }
@@ -157,7 +172,7 @@ impl<'a> PlanContext<'a> {
     /// A flow's boundary (DOMAIN.md §5, §7): as the transaction states it, or else derived from the plan's
     /// boundary parties (both inside: internal; only the receiver: incoming; only the provider: outgoing).
     fn load_transactions(&mut self) -> Result<()> {
-        for s in all(self.r, book::TRANSACTION, &self.plan.plan_id)? {
+        for s in self.all(book::TRANSACTION)?.iter().cloned() {
             let mut t: ds::TransactionRecorded = s.parsed()?;
             let inside = |p: &str| self.plan.boundary_party_ids.iter().any(|b| *b == p);
             if t.boundary.is_none() && !self.plan.boundary_party_ids.is_empty() {

@@ -9,7 +9,6 @@ use super::*;
 
 pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
     let r = ctx.r;
-    let plan_id = ctx.plan.plan_id.as_str();
     let cur = ctx.cur.clone();
     let pledges = &ctx.pledges;
     // New money and restatements (DOMAIN.md §7): P_new = Σ over effective pledges claiming `new_money` of
@@ -17,7 +16,7 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
     // restatement listed, those of withdrawn pledges marked withdrawn (they no longer restate anything).
     let mut new_money = Decimal::ZERO;
     let mut all_p = Decimal::ZERO;
-    let mut restatements = withdrawn_restatements(r, plan_id)?;
+    let mut restatements = withdrawn_restatements(ctx)?;
     let mut by_pledge = Vec::new();
     let mut pledger_new: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
     for (s, p, _, usd) in pledges.iter() {
@@ -80,9 +79,9 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
 }
 
 /// The restatements of withdrawn external pledges, marked withdrawn (they no longer restate anything).
-fn withdrawn_restatements(r: &dyn Source, plan_id: &str) -> Result<Vec<Restated>> {
+fn withdrawn_restatements(ctx: &PlanContext<'_>) -> Result<Vec<Restated>> {
     let mut restatements = Vec::new();
-    for s in all(r, book::PLEDGE, plan_id)? {
+    for s in ctx.all(book::PLEDGE)?.iter() {
         if !s.tally.withdrawn {
             continue;
         }
