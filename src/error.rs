@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+pub use accord_domain::FieldPath;
+
 /// What went wrong, from the caller's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -32,8 +34,8 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct Error {
     pub kind: Kind,
-    /// Dotted path of the offending field, e.g. `envelope.signatures[1].keyid`; empty when none applies.
-    pub field: String,
+    /// Path of the offending field, e.g. `envelope.signatures[1].keyid`; empty when none applies.
+    pub field: FieldPath,
     /// The rule, in words.
     pub message: String,
     /// The cause, when a lower layer's error was classified into this one (a SQLite error, a hash read).
@@ -52,7 +54,7 @@ impl Eq for Error {}
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(kind: Kind, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(kind: Kind, field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self { kind, field: field.into(), message: message.into(), source: None }
     }
     /// The same error, caused by `cause` (kept as its [`std::error::Error::source`]).
@@ -60,45 +62,36 @@ impl Error {
         self.source = Some(Arc::new(cause));
         self
     }
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self::new(Kind::InvalidArgument, field, message)
     }
-    pub fn denied(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn denied(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self::new(Kind::PermissionDenied, field, message)
     }
-    pub fn not_found(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn not_found(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self::new(Kind::NotFound, field, message)
     }
-    pub fn precondition(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn precondition(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self::new(Kind::FailedPrecondition, field, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(Kind::Internal, "", message)
+        Self::new(Kind::Internal, FieldPath::none(), message)
     }
     /// Corrupt stored data: `table` row `row` is not what it must be (`what`).
     pub fn corrupt(table: &str, row: impl fmt::Display, what: impl fmt::Display) -> Self {
-        Self::new(Kind::DataLoss, "", format!("stored data is corrupt: {table} row {row}: {what}"))
+        Self::new(Kind::DataLoss, FieldPath::none(), format!("stored data is corrupt: {table} row {row}: {what}"))
     }
-    /// Whether the field path is rooted at one of a submission's two roots (`envelope…` or `statement…`):
-    /// such a path is complete and is not scoped again by [`Error::within`].
-    pub fn is_rooted(&self) -> bool {
-        accord_domain::error::is_rooted(&self.field)
-    }
-
-    /// [`Error::scope`] for a path relative to `parent`; a path already rooted at the envelope or the
-    /// statement (see [`Error::is_rooted`]) is left as it is. Rules name fields relative to the statement
-    /// body they check, signer rules name `envelope.signatures`; each layer scopes once with this.
-    pub fn within(self, parent: &str) -> Self {
-        if self.is_rooted() {
-            self
-        } else {
-            self.scope(parent)
-        }
+    /// [`FieldPath::within`]: the field path relative to `parent`, unless it is rooted at the envelope or
+    /// the statement already. Rules name fields relative to the statement body they check, signer rules
+    /// name `envelope.signatures`; each layer scopes once with this.
+    pub fn within(mut self, parent: impl Into<FieldPath>) -> Self {
+        self.field = self.field.within(parent);
+        self
     }
 
     /// Prefix the field path with a parent, e.g. `statement` + `ledger` → `statement.ledger`.
-    pub fn scope(mut self, parent: &str) -> Self {
-        self.field = accord_domain::error::scope(parent, &self.field);
+    pub fn scope(mut self, parent: impl Into<FieldPath>) -> Self {
+        self.field = self.field.under(parent);
         self
     }
 }

@@ -84,7 +84,7 @@ impl Book {
     fn refused(&mut self, signers: &[&str], day: &str, body: Body, kind: Kind, field: &str, rule: &str) {
         let before = format!("{:?}", self.state);
         let e = self.apply(signers, day, body).expect_err("refused");
-        assert_eq!((e.kind, e.field.as_str()), (kind, field), "{e}");
+        assert_eq!((e.kind, e.field.to_string().as_str()), (kind, field), "{e}");
         assert!(e.message.contains(rule), "{e}");
         assert_eq!(format!("{:?}", self.state), before, "a refused statement changes nothing");
     }

@@ -146,7 +146,7 @@ async fn scenario_a_end_to_end() {
     }
     let key = c.client.log_key().clone();
     let err = accord::client::verify_items(&key, bad.read_at.as_ref().unwrap(), &bad.items).unwrap_err();
-    assert!(err.field.contains("compiled"), "{err}");
+    assert!(err.field.to_string().contains("compiled"), "{err}");
 
     // Rebuild: drop the projections, replay the log, every answer identical.
     let before = scenario::all_answers(&mut c.client).await;

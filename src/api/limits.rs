@@ -247,7 +247,7 @@ mod tests {
         let t0 = Instant::now();
         l.check_client("127.0.0.1", 4, t0).unwrap();
         let e = l.check_client("127.0.0.1", 1, t0).unwrap_err();
-        assert_eq!((e.kind, e.field.as_str()), (Kind::ResourceExhausted, "client"));
+        assert_eq!((e.kind, e.field.to_string().as_str()), (Kind::ResourceExhausted, "client"));
         assert!(e.message.contains("retry in 500 ms"), "{e}");
         l.check_client("127.0.0.2", 1, t0).unwrap();
     }

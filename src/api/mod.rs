@@ -235,7 +235,7 @@ impl LedgerService for LedgerApi {
                 .par_iter()
                 .enumerate()
                 .filter(|(i, _)| logged.get(*i).is_none_or(|l| l.is_none()))
-                .map(|(i, e)| ledger.prepare(e).map_err(|err| err.scope(&format!("envelopes[{i}]"))))
+                .map(|(i, e)| ledger.prepare(e).map_err(|err| err.scope(format!("envelopes[{i}]"))))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((logged, prepared))
         })

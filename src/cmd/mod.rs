@@ -237,12 +237,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     if let Some(r) = e.downcast_ref::<Reported>() {
         return r.0;
     }
-    match e.downcast_ref::<Error>().map(|e| (e.kind, e.field.as_str())) {
-        Some((Kind::Unavailable, _)) => 3,
-        Some((Kind::Internal | Kind::DataLoss, _)) => 4,
+    match e.downcast_ref::<Error>() {
+        Some(e) if e.kind == Kind::Unavailable => 3,
+        Some(e) if matches!(e.kind, Kind::Internal | Kind::DataLoss) => 4,
         // The data directory cannot be served as it is (missing database, a database behind the
         // high-water record, damaged pages, another process holding it): the operator must act.
-        Some((Kind::FailedPrecondition, "data_dir")) => 5,
+        Some(e) if e.kind == Kind::FailedPrecondition && e.field == "data_dir" => 5,
         _ => 1,
     }
 }

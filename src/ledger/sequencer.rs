@@ -273,7 +273,7 @@ impl Sequencer {
                     }
                     self.size = mark.1;
                     self.last_ms = mark.2;
-                    return Err(if items.len() > 1 { e.scope(&format!("envelopes[{pos}]")) } else { e });
+                    return Err(if items.len() > 1 { e.scope(format!("envelopes[{pos}]")) } else { e });
                 }
             }
         }

@@ -148,7 +148,7 @@ mod tests {
         );
         let e = Error::from(StoreError::NoDatabase { path: "/x/ledger.db".into() });
         assert_eq!(
-            (e.kind, e.field.as_str(), e.message.as_str()),
+            (e.kind, e.field.to_string().as_str(), e.message.as_str()),
             (Kind::NotFound, "data_dir", "no ledger database at /x/ledger.db")
         );
         let tally = serde_json::from_str::<u8>("{").unwrap_err();

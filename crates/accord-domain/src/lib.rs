@@ -35,6 +35,6 @@ pub mod state;
 pub mod statement;
 pub mod text;
 
-pub use error::{Error, Refusal, RefusalKind, Result};
+pub use error::{Error, FieldPath, Refusal, RefusalKind, Result};
 pub use governance::introduced_keys;
 pub use state::{Effect, Governance, StateView};

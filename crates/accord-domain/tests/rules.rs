@@ -131,7 +131,7 @@ impl Book {
         let before = format!("{:?}", self.state);
         let e = self.apply(signers, on, body).expect_err("refused");
         let r = e.refusal().unwrap_or_else(|| panic!("a refusal, not {e}"));
-        assert_eq!((r.kind, r.field.as_str()), (kind, field), "{e}");
+        assert_eq!((r.kind, r.field.to_string().as_str()), (kind, field), "{e}");
         assert!(r.rule.contains(rule), "{e}");
         assert_eq!(format!("{:?}", self.state), before, "a refused statement changes nothing");
     }
