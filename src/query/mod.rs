@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use crate::domain::book::{self, Subject, SubjectKind};
 use crate::domain::date;
-use crate::domain::money::{self, Amount};
+use crate::domain::money::{self, Amount, Currency};
 use crate::error::{Error, Result};
 use crate::merkle;
 use crate::pb::{self, amended::Version, statement::Body, Statement};
@@ -333,7 +333,7 @@ pub fn parties(r: &Reader, q: &pb::ListPartiesRequest) -> Result<pb::ListParties
 
 /// An amount as the response spells it (value, currency); none gives two empty strings.
 fn money_of(m: Option<&Amount>) -> (String, String) {
-    m.map(|m| (m.value.to_string(), m.currency.clone())).unwrap_or_default()
+    m.map(|m| (m.value.to_string(), m.currency.to_string())).unwrap_or_default()
 }
 
 fn assessment_views(c: &Subject) -> Vec<pb::AssessmentView> {
@@ -435,6 +435,7 @@ fn milestone_views(r: &Reader, s: &Subject, p: &ds::PledgeAnnounced, as_of: i64)
 /// An amount converted into `to` as the response carries it (the only typed → wire step of a query).
 fn convert_money(r: &Reader, a: Option<&Amount>, to: &str) -> Result<Option<pb::Money>> {
     let Some(a) = a.filter(|_| !to.is_empty()) else { return Ok(None) };
+    let to = Currency::parse("currency", to)?;
     // A missing rate (or a conversion out of range) leaves this item unconverted; it never fails the query.
     let v = match book::convert(r, a, to) {
         Ok(v) => v,

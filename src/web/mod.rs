@@ -215,7 +215,7 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
                     id: s.id.clone(),
                     pledger: p.pledger_id.to_string(),
                     amount: amount(&p.amount.as_ref().map(|m| m.value.to_string()).unwrap_or_default()),
-                    currency: p.amount.as_ref().map(|m| m.currency.clone()).unwrap_or_default(),
+                    currency: p.amount.as_ref().map(|m| m.currency.to_string()).unwrap_or_default(),
                     status: book::pledge_status(&s, &p, as_of).to_string(),
                 });
                 Ok(true)

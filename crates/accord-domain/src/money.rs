@@ -3,7 +3,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::date;
-use crate::error::{Refusal, Result};
+use crate::error::{FieldPath, Refusal, Result};
 
 /// Active ISO 4217 alphabetic codes (list one, as published by the maintenance agency), plus the
 /// funds and special codes a coalition may meet (XDR, XAU are excluded: not currencies of account).
@@ -66,14 +66,76 @@ pub fn max_amount_scale(currency: &str) -> u32 {
     MINOR_UNITS.iter().find(|(c, _)| *c == currency).map_or(2, |(_, u)| *u).saturating_add(2)
 }
 
+/// An active ISO 4217 currency code (one of [`ISO_4217`]), checked once where it enters the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(&'static str);
+
+impl Currency {
+    /// The code named `s`, or INVALID_ARGUMENT naming `field` when it is not an active ISO 4217 code.
+    pub fn parse(field: impl Into<FieldPath>, s: &str) -> Result<Self> {
+        let code = ISO_4217.binary_search(&s).ok().and_then(|i| ISO_4217.get(i));
+        code.map(|c| Self(c)).ok_or_else(|| not_a_currency(field, s))
+    }
+    /// The three-letter code.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+    /// Decimal places an amount in it may have: its ISO 4217 minor unit plus two.
+    pub fn max_amount_scale(self) -> u32 {
+        max_amount_scale(self.0)
+    }
+}
+
+impl std::str::FromStr for Currency {
+    type Err = Refusal;
+    /// [`Currency::parse`], naming no field.
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(FieldPath::none(), s)
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A currency equals its code (`currency == "EUR"`).
+impl PartialEq<str> for Currency {
+    fn eq(&self, code: &str) -> bool {
+        self.0 == code
+    }
+}
+
+impl PartialEq<&str> for Currency {
+    fn eq(&self, code: &&str) -> bool {
+        self.0 == *code
+    }
+}
+
+impl serde::Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(FieldPath::none(), &s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// An ISO 4217 code that is in the list above.
 pub fn check_currency(field: &str, s: &str) -> Result<()> {
-    if ISO_4217.binary_search(&s).is_ok() {
-        Ok(())
-    } else if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
-        Err(Refusal::invalid(field, format!("{s:?} is not an active ISO 4217 currency code")))
+    Currency::parse(field, s).map(|_| ())
+}
+
+fn not_a_currency(field: impl Into<FieldPath>, s: &str) -> Refusal {
+    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+        Refusal::invalid(field, format!("{s:?} is not an active ISO 4217 currency code"))
     } else {
-        Err(Refusal::invalid(field, format!("{s:?} is not an ISO 4217 currency code (three upper-case letters)")))
+        Refusal::invalid(field, format!("{s:?} is not an ISO 4217 currency code (three upper-case letters)"))
     }
 }
 
@@ -143,12 +205,67 @@ pub struct Amount {
     /// The exact value, > 0.
     pub value: Decimal,
     /// The ISO 4217 code.
-    pub currency: String,
+    pub currency: Currency,
     /// Day number of the value date.
     pub value_date: i64,
 }
 
+/// An exact value in one currency. A ledger's sums are only ever taken within one currency: adding or
+/// subtracting money in another is refused (a recorded `fx_rate.recorded` converts it first), and so is a
+/// result that leaves the decimal range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Money {
+    /// The exact value.
+    pub value: Decimal,
+    /// Its currency.
+    pub currency: Currency,
+}
+
+impl Money {
+    /// `value` in `currency`.
+    pub fn new(value: Decimal, currency: Currency) -> Self {
+        Self { value, currency }
+    }
+    /// `self + other`; INVALID_ARGUMENT naming `field` (`.currency` when the currencies differ, `.value`
+    /// when the sum leaves the decimal range).
+    pub fn checked_add(self, other: Money, field: &str) -> Result<Money> {
+        self.same_currency(other, field)?;
+        Ok(Self::new(add(&format!("{field}.value"), self.value, other.value)?, self.currency))
+    }
+    /// `self - other`, checked like [`Money::checked_add`].
+    pub fn checked_sub(self, other: Money, field: &str) -> Result<Money> {
+        self.same_currency(other, field)?;
+        Ok(Self::new(sub(&format!("{field}.value"), self.value, other.value)?, self.currency))
+    }
+    /// `self × factor` (a share, a quantity), in the same currency; checked like [`add`].
+    pub fn times(self, factor: Decimal, field: &str) -> Result<Money> {
+        Ok(Self::new(mul(&format!("{field}.value"), self.value, factor)?, self.currency))
+    }
+    fn same_currency(self, other: Money, field: &str) -> Result<()> {
+        if self.currency == other.currency {
+            return Ok(());
+        }
+        Err(Refusal::invalid(
+            format!("{field}.currency"),
+            format!(
+                "is {} but must be {} (money in two currencies is added only after a recorded fx_rate converts it)",
+                other.currency, self.currency
+            ),
+        ))
+    }
+}
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.value, self.currency)
+    }
+}
+
 impl Amount {
+    /// Its value and currency.
+    pub fn money(&self) -> Money {
+        Money::new(self.value, self.currency)
+    }
     /// The value date as `YYYY-MM-DD`.
     pub fn value_date_str(&self) -> String {
         date::format_date(self.value_date)
@@ -160,14 +277,14 @@ impl Amount {
 /// at most the currency's minor unit plus two places, ISO 4217 currency, required value date.
 pub fn parse_amount(field: &str, text: &str, currency: &str, value_date: &str) -> Result<Amount> {
     let value = parse_positive(&format!("{field}.value"), text)?;
-    check_currency(&format!("{field}.currency"), currency)?;
+    let code = Currency::parse(format!("{field}.currency"), currency)?;
     if value > MAX_AMOUNT {
         return Err(Refusal::invalid(
             format!("{field}.value"),
             format!("{text} is more than the largest amount a statement may carry (10^15)"),
         ));
     }
-    let scale = max_amount_scale(currency);
+    let scale = code.max_amount_scale();
     if value.scale() > scale {
         return Err(Refusal::invalid(
             format!("{field}.value"),
@@ -180,7 +297,7 @@ pub fn parse_amount(field: &str, text: &str, currency: &str, value_date: &str) -
             format!("{value_date:?} is not a date of the form YYYY-MM-DD (a value date is required)"),
         )
     })?;
-    Ok(Amount { value, currency: currency.to_string(), value_date: day })
+    Ok(Amount { value, currency: code, value_date: day })
 }
 
 /// Banker's rounding (half to even) to cents, for presentation only.
@@ -252,6 +369,28 @@ mod tests {
         assert!(mul("f", Decimal::MAX, Decimal::TWO).is_err());
         assert!(div("f", Decimal::ONE, Decimal::ZERO).is_err());
         assert_eq!(percent(Decimal::MAX, Decimal::ONE), None);
+    }
+
+    #[test]
+    fn money_adds_only_within_one_currency_and_exactly() {
+        let c = |s: &str| s.parse::<Currency>().unwrap();
+        let m = |v: &str, cur: &str| Money::new(parse_decimal("v", v).unwrap(), c(cur));
+        assert_eq!(m("0.1", "EUR").checked_add(m("0.2", "EUR"), "a").unwrap(), m("0.3", "EUR"));
+        assert_eq!(m("1", "EUR").checked_sub(m("2.5", "EUR"), "a").unwrap(), m("-1.5", "EUR"));
+        assert_eq!(m("10", "JPY").times(Decimal::new(25, 2), "a").unwrap(), m("2.5", "JPY"));
+        let e = m("1", "EUR").checked_add(m("1", "USD"), "restates[0].amount").unwrap_err();
+        assert_eq!(
+            (e.field.to_string().as_str(), e.rule.starts_with("is USD but must be EUR")),
+            ("restates[0].amount.currency", true)
+        );
+        let max = Money::new(Decimal::MAX, c("USD"));
+        assert_eq!(max.checked_add(m("1", "USD"), "a").unwrap_err().field, "a.value");
+        assert!(max.times(Decimal::TWO, "a").is_err());
+        // Currencies are the active ISO 4217 codes, nothing else; they print and serialise as the code.
+        assert!("EUX".parse::<Currency>().is_err() && "eur".parse::<Currency>().is_err());
+        assert_eq!(serde_json::to_string(&c("CHF")).unwrap(), "\"CHF\"");
+        assert!(serde_json::from_str::<Currency>("\"XXX\"").is_err());
+        assert_eq!(m("12.50", "KWD").to_string(), "12.50 KWD");
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn dec(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 fn usd(v: &str, on: &str) -> Amount {
-    Amount { value: dec(v), currency: "USD".into(), value_date: day(on).days() }
+    Amount { value: dec(v), currency: "USD".parse().unwrap(), value_date: day(on).days() }
 }
 fn party_id(s: &str) -> PartyId {
     PartyId::parse("test", s).unwrap()
@@ -154,7 +154,7 @@ fn plan() -> Body {
         plan_id: plan_id(),
         title: "Plan".into(),
         period: Period { start: day("2026-01-01"), end: day("2029-12-31") },
-        reporting_currency: "USD".into(),
+        reporting_currency: "USD".parse().unwrap(),
         signatories: vec![Signatory { party_id: party_id("S"), role: Some(Role::Secretariat) }],
         report_schedule: None,
         requirement: None,

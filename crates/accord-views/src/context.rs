@@ -14,7 +14,7 @@ use accord_domain::statement as ds;
 use super::{all, d, div, exact_sum, mul, sub, Source, Unconverted};
 use crate::{Error, Result};
 use accord_domain::book::{self, Subject, SubjectKind};
-use accord_domain::money::Amount;
+use accord_domain::money::{Amount, Currency};
 use accord_domain::{date, Governance};
 
 /// A commitment with its decoded body and converted amount.
@@ -44,7 +44,7 @@ pub(super) struct PlanContext<'a> {
     pub plan_s: Subject,
     pub plan: ds::PlanCreated,
     /// The reporting currency.
-    pub cur: String,
+    pub cur: Currency,
     pub gov: Governance,
     /// The as-of day (day number) of the checkpoint.
     pub as_of: i64,
@@ -66,7 +66,7 @@ pub(super) struct PlanContext<'a> {
     /// Conversion gaps (DOMAIN.md §7): amounts no recorded rate converts, left out of converted totals.
     gaps: RefCell<Vec<Unconverted>>,
     /// Each (currency, value date) rate, looked up once: a plan has many flows and few rates.
-    rates: RefCell<BTreeMap<(String, i64), Option<book::Rate>>>,
+    rates: RefCell<BTreeMap<(Currency, i64), Option<book::Rate>>>,
     /// Every subject of a kind in the plan (withdrawn ones too), read from the source once per report:
     /// the context and the views that list changes (amendments, new money) share one scan.
     scans: RefCell<BTreeMap<SubjectKind, Arc<Vec<Subject>>>>,
@@ -81,7 +81,7 @@ impl<'a> PlanContext<'a> {
         let plan: ds::PlanCreated = plan_s.parsed()?;
         let mut ctx = PlanContext {
             r,
-            cur: plan.reporting_currency.clone(),
+            cur: plan.reporting_currency,
             plan_s,
             plan,
             gov: r.governance()?,
@@ -216,24 +216,24 @@ impl<'a> PlanContext<'a> {
         let rate = if a.currency == self.cur {
             None
         } else {
-            let key = (a.currency.clone(), a.value_date);
+            let key = (a.currency, a.value_date);
             let known = self.rates.borrow().get(&key).copied();
             match known {
                 Some(rate) => rate,
                 None => {
-                    let rate = book::recorded_rate(self.r, &a.currency, &self.cur, &a.value_date_str())?;
+                    let rate = book::recorded_rate(self.r, a.currency, self.cur, &a.value_date_str())?;
                     self.rates.borrow_mut().insert(key, rate);
                     rate
                 }
             }
         };
-        match book::apply_rate(a, &self.cur, rate) {
+        match book::apply_rate(a, self.cur, rate) {
             Ok(v) => Ok(v),
             Err(e) if book::is_conversion_gap(&e) => {
                 self.gaps.borrow_mut().push(Unconverted {
                     entry,
-                    from: a.currency.clone(),
-                    to: self.cur.clone(),
+                    from: a.currency.to_string(),
+                    to: self.cur.to_string(),
                     value_date: a.value_date_str(),
                     amount: d(a.value),
                     reason: if e.refusal().is_some_and(|r| r.kind == accord_domain::RefusalKind::Precondition) {

@@ -32,7 +32,7 @@ fn step(
         value_date: m.value_date_str(),
         signers: signer_parties(gov, &keyids),
         amount: d(if negate { sub(rust_decimal::Decimal::ZERO, value) } else { value }),
-        currency: m.currency.clone(),
+        currency: m.currency.to_string(),
         rationale,
     })
 }
@@ -65,7 +65,7 @@ pub(super) fn log(r: &dyn Source, gov: &Governance, txns: &[&Subject]) -> Result
             steps,
             corrected_by: s.tally.corrected_by.clone(),
             net_change: net.map(d).unwrap_or_default(),
-            currency: original.currency,
+            currency: original.currency.to_string(),
         });
     }
     Ok(out)

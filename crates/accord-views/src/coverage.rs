@@ -32,7 +32,7 @@ pub(super) fn coverage(ctx: &PlanContext<'_>, total: &Sums) -> Result<Coverage> 
             provider: t.t.provider_id.to_string(),
             receiver: t.receiver().to_string(),
             amount: d(t.amount.value),
-            currency: t.amount.currency.clone(),
+            currency: t.amount.currency.to_string(),
             converted: d(t.usd),
         })
         .collect();

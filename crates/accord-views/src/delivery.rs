@@ -47,7 +47,7 @@ pub(super) fn items(
     }
     let mut out = Vec::new();
     for (s, p) in pledges.iter().filter(|(_, p)| p.pledge_kind.as_str() == "in_kind") {
-        let currency = p.amount.as_ref().map(|m| m.currency.clone()).unwrap_or_default();
+        let currency = p.amount.as_ref().map(|m| m.currency.to_string()).unwrap_or_default();
         let line = |item_id: &str, sums: Option<&Sums>| {
             let z = Sums::default();
             let x = sums.unwrap_or(&z);
@@ -92,14 +92,14 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
     for (s, p, a, _) in pledges.iter() {
         match p.pledge_kind.as_str() {
             "in_kind" => {
-                let a = a.clone().unwrap_or(Amount { value: Decimal::ZERO, currency: String::new(), value_date: 0 });
+                let (value, currency) = a.as_ref().map_or((Decimal::ZERO, ""), |a| (a.value, a.currency.as_str()));
                 delivery.in_kind.push(InKindLine {
                     pledge_id: s.id.clone(),
                     pledger: p.pledger_id.to_string(),
-                    currency: a.currency.clone(),
-                    pledged: d(a.value),
+                    currency: currency.to_string(),
+                    pledged: d(value),
                     delivered: d(s.tally.delivered),
-                    share: pct(s.tally.delivered, a.value),
+                    share: pct(s.tally.delivered, value),
                 });
             }
             "policy_action" => {

@@ -8,7 +8,7 @@ use super::context::{Commit, PlanContext, Txn};
 use super::*;
 
 pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
-    let cur = ctx.cur.clone();
+    let cur = ctx.cur.to_string();
     let name = |p: &str| ctx.name(p);
     let commit_by_id = ctx.commit_by_id();
     let disbursements = ctx.disbursements();
@@ -67,7 +67,7 @@ fn by_donor(
         e.has_p = true;
         total.p.acc(*usd);
         if let Some(a) = a {
-            let pc = donor_cur.entry(p.pledger_id.to_string()).or_default().entry(a.currency.clone()).or_default();
+            let pc = donor_cur.entry(p.pledger_id.to_string()).or_default().entry(a.currency.to_string()).or_default();
             pc.p.acc(sub(a.value, s.tally.restated));
             pc.has_p = true;
         }
@@ -79,7 +79,7 @@ fn by_donor(
         donor_cur
             .entry(c.c.provider_id.to_string())
             .or_default()
-            .entry(c.amount.currency.clone())
+            .entry(c.amount.currency.to_string())
             .or_default()
             .c
             .acc(c.amount.value);
@@ -95,7 +95,7 @@ fn by_donor(
         donor_cur
             .entry(t.t.provider_id.to_string())
             .or_default()
-            .entry(t.amount.currency.clone())
+            .entry(t.amount.currency.to_string())
             .or_default()
             .d
             .acc(t.amount.value);
@@ -140,7 +140,7 @@ fn by_goal(ctx: &PlanContext<'_>, commit_by_id: &BTreeMap<String, &Commit>, disb
             .map(|x| x.title)
             .unwrap_or_default()
     };
-    goals.iter().map(|(k, s)| s.row(k, &goal_title(k), cur)).collect()
+    goals.iter().map(|(k, s)| s.row(k, &goal_title(k), cur.as_str())).collect()
 }
 
 /// External committed / disbursed per recipient, and pledged / committed / disbursed per year.

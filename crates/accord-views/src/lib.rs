@@ -45,7 +45,7 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 
 use accord_domain::book::{self, Subject, SubjectKind};
-use accord_domain::money::{self, Amount};
+use accord_domain::money;
 use accord_domain::statement::{self as ds, Body, OfBody};
 use accord_domain::{date, Governance, StateView};
 
@@ -225,7 +225,7 @@ pub fn plan_report(r: &dyn Source, plan_id: &str, at: &ReadAt) -> Result<Report>
             title: plan.title.clone(),
             period_start: plan.period.start.to_string(),
             period_end: plan.period.end.to_string(),
-            reporting_currency: ctx.cur.clone(),
+            reporting_currency: ctx.cur.to_string(),
         },
         read_at: CheckpointInfo {
             tree_size: at.tree_size,
@@ -346,7 +346,7 @@ fn net_change(r: &dyn Source, s: &Subject) -> Result<(String, String)> {
     let orig = original.map(|b| b.value).unwrap_or_default();
     // A withdrawal takes the subject to zero.
     let delta = if s.tally.withdrawn { sub(Decimal::ZERO, orig) } else { sub(a.value, orig) };
-    Ok((d(delta), a.currency))
+    Ok((d(delta), a.currency.to_string()))
 }
 
 /// How a third party verifies the checkpoint a report names (shown on HTML pages).

@@ -9,7 +9,7 @@ use super::*;
 
 pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
     let r = ctx.r;
-    let cur = ctx.cur.clone();
+    let cur = ctx.cur;
     let pledges = &ctx.pledges;
     // New money and restatements (DOMAIN.md §7): P_new = Σ over effective pledges claiming `new_money` of
     // (amount net of later restatements − the amounts it restates), never below zero per pledge; every
@@ -31,7 +31,7 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
             if !a.value.is_zero() {
                 // The restated pledge's own amount is listed as unconverted when no rate converts it; a
                 // restatement that cannot be converted leaves this pledge no new money (never overstated).
-                match book::convert(r, &a, &cur) {
+                match book::convert(r, &a, cur) {
                     Ok(v) => restated_here.acc(v),
                     Err(e) if book::is_conversion_gap(&e) => unconvertible = true,
                     Err(e) => return Err(e),
@@ -41,7 +41,7 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
                 pledge_id: s.id.clone(),
                 restates: x.pledge_id.to_string(),
                 amount: d(a.value),
-                currency: a.currency,
+                currency: a.currency.to_string(),
                 status: "effective".into(),
             });
         }
@@ -95,7 +95,7 @@ fn withdrawn_restatements(ctx: &PlanContext<'_>) -> Result<Vec<Restated>> {
                 pledge_id: s.id.clone(),
                 restates: x.pledge_id.to_string(),
                 amount: d(a.value),
-                currency: a.currency.clone(),
+                currency: a.currency.to_string(),
                 status: "withdrawn".into(),
             });
         }

@@ -317,7 +317,7 @@ mod tests {
             plan_id: PlanId::parse("plan_id", "P").unwrap(),
             title: "Plan".into(),
             period: ds::Period { start: day("2026-01-01"), end: day("2026-12-31") },
-            reporting_currency: "USD".into(),
+            reporting_currency: "USD".parse().unwrap(),
             signatories: Vec::new(),
             report_schedule: Some(schedule(freq, grace)),
             requirement: None,

@@ -1,6 +1,7 @@
 //! Conditional tranches (DOMAIN.md §5): per condition, each gated tranche with its status, assessment and
 //! evidence, the amount at stake not yet in a tranche, and totals per status and currency.
 use accord_domain::codes::ConditionType;
+use accord_domain::money::Currency;
 use accord_domain::statement as ds;
 use std::collections::BTreeMap;
 
@@ -30,7 +31,7 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
             continue;
         }
         let mut lines = Vec::new();
-        let mut gated_by_cur: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut gated_by_cur: BTreeMap<Currency, Decimal> = BTreeMap::new();
         for t in gated.get(cs.id.as_str()).into_iter().flatten() {
             let Some(&cm) = commit_by_id.get(&t.tally.commitment_id) else { continue };
             let gate = book::tranche_gate(r, t)?;
@@ -39,14 +40,14 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
                 Body::ConditionAssessed(x) => Some(x.evidence_sha256.map(hex::encode).unwrap_or_default()),
                 _ => None,
             });
-            gated_by_cur.entry(cm.amount.currency.clone()).or_default().acc(t.tally.value);
-            totals.entry((gate.status.to_string(), cm.amount.currency.clone())).or_default().acc(t.tally.value);
+            gated_by_cur.entry(cm.amount.currency).or_default().acc(t.tally.value);
+            totals.entry((gate.status.to_string(), cm.amount.currency.to_string())).or_default().acc(t.tally.value);
             lines.push(TrancheLine {
                 tranche_id: t.id.clone(),
                 commitment_id: cm.s.id.clone(),
                 recipient: cm.c.recipient_id.to_string(),
                 value: d(t.tally.value),
-                currency: cm.amount.currency.clone(),
+                currency: cm.amount.currency.to_string(),
                 disbursed: d(t.tally.disbursed),
                 status: gate.status.to_string(),
                 outcome: own.map(|a| a.outcome.clone()).unwrap_or_else(|| "pending".into()),
@@ -88,7 +89,7 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
 fn not_in_tranche(
     cs: &Subject,
     c: &ds::ConditionDefined,
-    gated_by_cur: &BTreeMap<String, Decimal>,
+    gated_by_cur: &BTreeMap<Currency, Decimal>,
     totals: &mut BTreeMap<(String, String), Decimal>,
 ) -> Result<(String, String, String)> {
     let (mut rest, mut rest_cur, mut rest_status) = (String::new(), String::new(), String::new());
@@ -100,9 +101,9 @@ fn not_in_tranche(
                 "pending" => "pending",
                 _ => "withheld",
             };
-            totals.entry((status.to_string(), stake.currency.clone())).or_default().acc(left);
+            totals.entry((status.to_string(), stake.currency.to_string())).or_default().acc(left);
             rest = d(left);
-            rest_cur = stake.currency.clone();
+            rest_cur = stake.currency.to_string();
             rest_status = status.into();
         }
     }

@@ -5,7 +5,7 @@ use accord_domain::codes::*;
 use accord_domain::ids::*;
 use accord_domain::statement as d;
 
-use accord_domain::money::{self, parse_decimal, parse_positive};
+use accord_domain::money::{parse_decimal, parse_positive, Currency};
 
 use super::super::money::parse_money;
 use super::values::*;
@@ -192,21 +192,14 @@ pub(super) fn withdrawal(w: &pb::Withdrawn) -> Result<d::Withdrawn> {
 }
 
 pub(super) fn fx_rate(f: &pb::FxRateRecorded) -> Result<d::FxRateRecorded> {
-    money::check_currency("from_currency", &f.from_currency)?;
-    money::check_currency("to_currency", &f.to_currency)?;
-    if f.from_currency == f.to_currency {
+    let from_currency = Currency::parse("from_currency", &f.from_currency)?;
+    let to_currency = Currency::parse("to_currency", &f.to_currency)?;
+    if from_currency == to_currency {
         return Err(Error::invalid("to_currency", "must differ from from_currency"));
     }
     let rate = parse_positive("rate", &f.rate)?;
     let rate_date = day("rate_date", &f.rate_date)?;
     let source = text("source", &f.source, true)?;
     let method = text("method", &f.method, false)?;
-    Ok(d::FxRateRecorded {
-        from_currency: f.from_currency.clone(),
-        to_currency: f.to_currency.clone(),
-        rate,
-        rate_date,
-        source,
-        method,
-    })
+    Ok(d::FxRateRecorded { from_currency, to_currency, rate, rate_date, source, method })
 }

@@ -6,7 +6,7 @@ use accord_domain::ids::*;
 use accord_domain::statement as d;
 use rust_decimal::Decimal;
 
-use accord_domain::money::{self, parse_decimal, parse_positive};
+use accord_domain::money::{parse_decimal, parse_positive, Currency};
 
 use super::values::*;
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ pub(super) fn plan(p: &pb::PlanCreated) -> Result<d::PlanCreated> {
     let title = text("title", &p.title, true)?;
     let description = text("description", &p.description, false)?;
     let period = required_period("period", p.period.as_ref())?;
-    money::check_currency("reporting_currency", &p.reporting_currency)?;
+    let reporting_currency = Currency::parse("reporting_currency", &p.reporting_currency)?;
     let mut signatories = Vec::new();
     for (i, sg) in p.signatories.iter().enumerate() {
         let party_id = id(PartyId::parse, &format!("signatories[{i}].party_id"), &sg.party_id)?;
@@ -58,7 +58,7 @@ pub(super) fn plan(p: &pb::PlanCreated) -> Result<d::PlanCreated> {
         plan_id,
         title,
         period,
-        reporting_currency: p.reporting_currency.clone(),
+        reporting_currency,
         signatories,
         report_schedule,
         requirement,

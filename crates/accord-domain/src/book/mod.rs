@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::codes::PledgeKind;
 pub use crate::codes::SubjectKind;
 use crate::error::Error;
-use crate::money::{self, Amount};
+use crate::money::{self, Amount, Currency};
 use crate::state::{Result, StateView};
 use crate::statement::{self as d, Body, OfBody, Version};
 
@@ -222,17 +222,17 @@ pub fn version_kind(v: &Version) -> SubjectKind {
 }
 
 /// Id of an FX rate subject.
-pub fn fx_id(from: &str, to: &str, day: &str) -> String {
+pub fn fx_id(from: Currency, to: Currency, day: &str) -> String {
     format!("{from}/{to}/{day}")
 }
 
 /// Convert an amount into `to` at its value date, only through a recorded `fx_rate.recorded` of that date
 /// (direct, or the inverse of the opposite direction). A missing rate is an error that says which.
-pub fn convert(view: &dyn StateView, a: &Amount, to: &str) -> Result<Decimal> {
+pub fn convert(view: &dyn StateView, a: &Amount, to: Currency) -> Result<Decimal> {
     if a.currency == to {
         return Ok(a.value);
     }
-    apply_rate(a, to, recorded_rate(view, &a.currency, to, &a.value_date_str())?)
+    apply_rate(a, to, recorded_rate(view, a.currency, to, &a.value_date_str())?)
 }
 
 /// How a recorded rate converts one currency into another on a day.
@@ -246,7 +246,7 @@ pub enum Rate {
 
 /// The rate recorded for `from` → `to` on `day` (direct first, else the inverse), or None. Readers that
 /// convert many amounts look each (pair, day) up once ([`apply_rate`] then gives [`convert`]'s answer).
-pub fn recorded_rate(view: &dyn StateView, from: &str, to: &str, day: &str) -> Result<Option<Rate>> {
+pub fn recorded_rate(view: &dyn StateView, from: Currency, to: Currency, day: &str) -> Result<Option<Rate>> {
     if let Some(s) = view.subject(FX_RATE, &fx_id(from, to, day))? {
         let r: d::FxRateRecorded = s.parsed()?;
         return Ok(Some(Rate::Direct(r.rate)));
@@ -259,7 +259,7 @@ pub fn recorded_rate(view: &dyn StateView, from: &str, to: &str, day: &str) -> R
 }
 
 /// [`convert`] with the rate already looked up by [`recorded_rate`].
-pub fn apply_rate(a: &Amount, to: &str, rate: Option<Rate>) -> Result<Decimal> {
+pub fn apply_rate(a: &Amount, to: Currency, rate: Option<Rate>) -> Result<Decimal> {
     match rate {
         _ if a.currency == to => Ok(a.value),
         Some(Rate::Direct(r)) => Ok(money::mul("fx_rate.rate", a.value, r)?),

@@ -6,7 +6,7 @@ use super::{Body, Period, Sha256};
 use crate::codes::*;
 use crate::date::Day;
 use crate::ids::*;
-use crate::money::Amount;
+use crate::money::{Amount, Currency};
 
 /// A party who signs a plan, with the role it signs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub struct PlanCreated {
     /// The period it covers.
     pub period: Period,
     /// The currency its figures are reported in (ISO 4217).
-    pub reporting_currency: String,
+    pub reporting_currency: Currency,
     /// Who signs it.
     pub signatories: Vec<Signatory>,
     /// When progress reports are due.
@@ -541,9 +541,9 @@ pub struct Withdrawn {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FxRateRecorded {
     /// From this currency.
-    pub from_currency: String,
+    pub from_currency: Currency,
     /// To this one (different).
-    pub to_currency: String,
+    pub to_currency: Currency,
     /// Units of `to` per unit of `from`, > 0.
     pub rate: Decimal,
     /// The rate's day.

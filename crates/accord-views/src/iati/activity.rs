@@ -10,7 +10,7 @@ use super::xml::Xml;
 use super::{transactions, Export, LANG};
 use accord_domain::book::Subject;
 use accord_domain::codes::ConditionType;
-use accord_domain::money::Amount;
+use accord_domain::money::{Amount, Currency};
 use accord_domain::statement as ds;
 
 /// One party's part of the plan as the export shows it.
@@ -22,7 +22,7 @@ pub(super) struct Activity<'e> {
     /// The commitments the party signed as provider.
     pub(super) commitments: Vec<&'e (Subject, ds::CommitmentSigned)>,
     /// The currency of its first pledge or commitment with one, else the plan's reporting currency.
-    pub(super) default_currency: Option<String>,
+    pub(super) default_currency: Currency,
 }
 
 impl<'e> Activity<'e> {
@@ -44,10 +44,10 @@ impl<'e> Activity<'e> {
         let default_currency = pledges
             .iter()
             .filter_map(|(_, _, m)| m.as_ref())
-            .map(|m| m.currency.clone())
-            .chain(commitments.iter().map(|(_, c)| c.amount.currency.clone()))
-            .chain(std::iter::once(e.plan.reporting_currency.clone()))
-            .find(|c| !c.is_empty());
+            .map(|m| m.currency)
+            .chain(commitments.iter().map(|(_, c)| c.amount.currency))
+            .next()
+            .unwrap_or(e.plan.reporting_currency);
         Activity { party, pledges, commitments, default_currency }
     }
 }
@@ -87,9 +87,7 @@ fn header(x: &mut Xml, e: &Export, a: &Activity) {
         .filter(|r| r != party)
         .collect();
     let mut attrs = vec![("last-updated-datetime", e.generated.as_str()), ("xml:lang", LANG)];
-    if let Some(c) = &a.default_currency {
-        attrs.push(("default-currency", c.as_str()));
-    }
+    attrs.push(("default-currency", a.default_currency.as_str()));
     attrs.push(("hierarchy", "1"));
     x.start("iati-activity", &attrs);
     x.text("iati-identifier", &[], &format!("{}-{}-{}", e.reporter, e.plan_id, party));
@@ -149,7 +147,7 @@ fn geography(x: &mut Xml, e: &Export, a: &Activity) {
 fn budgets(x: &mut Xml, a: &Activity) {
     let mut budgets: BTreeMap<(u32, String), Decimal> = BTreeMap::new();
     for (_, c) in &a.commitments {
-        let currency = c.amount.currency.clone();
+        let currency = c.amount.currency.to_string();
         for u in c.usage_years.iter().filter(|u| u.year > 0) {
             let e = budgets.entry((u.year, currency.clone())).or_default();
             *e = e.checked_add(u.value).unwrap_or(*e);
@@ -168,7 +166,7 @@ fn budgets(x: &mut Xml, a: &Activity) {
 /// Planned disbursements: per commitment and usage year, provider to recipient.
 fn planned_disbursements(x: &mut Xml, a: &Activity) {
     for (_, c) in &a.commitments {
-        let currency = &c.amount.currency;
+        let currency = c.amount.currency.as_str();
         for u in c.usage_years.iter().filter(|u| u.year > 0) {
             let (start, end) = (format!("{:04}-01-01", u.year), format!("{:04}-12-31", u.year));
             x.start("planned-disbursement", &[("type", "1")]);

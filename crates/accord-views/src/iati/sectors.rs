@@ -136,7 +136,7 @@ pub(super) fn recipient_countries(
         let mut currencies = BTreeSet::new();
         for (_, c) in commitments {
             let m = &c.amount;
-            currencies.insert(m.currency.clone());
+            currencies.insert(m.currency.to_string());
             let e = by.entry(country(&c.recipient_id)?).or_default();
             *e = e.checked_add(m.value).unwrap_or(*e);
         }
@@ -197,7 +197,11 @@ mod tests {
     }
 
     fn amount(value: &str, currency: &str, day: &str) -> Amount {
-        Amount { value: d(value), currency: currency.into(), value_date: accord_domain::date::parse_date(day).unwrap() }
+        Amount {
+            value: d(value),
+            currency: currency.parse().unwrap(),
+            value_date: accord_domain::date::parse_date(day).unwrap(),
+        }
     }
 
     fn pledge(goals: &[(&str, &str)], money: Option<(&str, &str)>) -> (ds::PledgeAnnounced, Option<Amount>) {

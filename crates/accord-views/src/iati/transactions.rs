@@ -29,7 +29,7 @@ fn transaction(x: &mut Xml, t: &Tx) {
     x.empty("transaction-date", &[("iso-date", &t.date)]);
     x.text(
         "value",
-        &[("currency", &t.money.currency), ("value-date", &t.money.value_date_str())],
+        &[("currency", t.money.currency.as_str()), ("value-date", &t.money.value_date_str())],
         &t.money.value.to_string(),
     );
     if !t.description.is_empty() {
@@ -65,16 +65,15 @@ fn pledge(e: &Export, a: &Activity, s: &Subject, p: &ds::PledgeAnnounced, m: Opt
     let mut description = format!("Pledge {} ({}, {})", s.id, p.pledge_kind, p.funding_source);
     // A pledge without a money value (a policy action) is still a pledge: value 0 in the activity's
     // default currency, at its announcement date, its milestones in the description.
-    let m = match (m, &a.default_currency) {
-        (Some(m), _) => m,
-        (None, Some(currency)) => {
+    let m = match m {
+        Some(m) => m,
+        None => {
             let day = p.announced.as_ref().and_then(|a| a.date)?;
             let milestones: Vec<String> =
                 p.milestones.iter().map(|m| format!("{} {} (due {})", m.milestone_id, m.title, m.due_date)).collect();
             description.push_str(&format!("; no money value; milestones: {}", milestones.join("; ")));
-            Amount { value: Decimal::ZERO, currency: currency.clone(), value_date: day.days() }
+            Amount { value: Decimal::ZERO, currency: a.default_currency, value_date: day.days() }
         }
-        (None, None) => return None,
     };
     if !s.tally.restated.is_zero() {
         description.push_str(&format!(

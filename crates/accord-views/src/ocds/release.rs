@@ -156,7 +156,7 @@ impl Ctx<'_> {
                 let (own_value, own_currency) = p
                     .as_ref()
                     .and_then(|p| p.amount.as_ref())
-                    .map(|a| (a.value.to_string(), a.currency.clone()))
+                    .map(|a| (a.value.to_string(), a.currency.to_string()))
                     .unwrap_or_default();
                 let pledger = p.as_ref().map(|p| p.pledger_id.to_string()).unwrap_or_default();
                 let counted = rep
@@ -268,7 +268,7 @@ impl Ctx<'_> {
         a.insert("title".into(), title.clone().into());
         a.insert("status".into(), if withdrawn { "cancelled" } else { "active" }.into());
         put(&mut a, "date", datetime(&signed));
-        if let Some(v) = value(&money.value.to_string(), &money.currency) {
+        if let Some(v) = value(&money.value.to_string(), money.currency.as_str()) {
             a.insert("value".into(), v);
         }
         a.insert("suppliers".into(), json!([self.org(&c.recipient_id)]));
@@ -288,7 +288,7 @@ impl Ctx<'_> {
                 json!({ "startDate": format!("{first:04}-01-01T00:00:00Z"), "endDate": format!("{last:04}-12-31T00:00:00Z") }),
             );
         }
-        if let Some(v) = value(&money.value.to_string(), &money.currency) {
+        if let Some(v) = value(&money.value.to_string(), money.currency.as_str()) {
             k.insert("value".into(), v);
         }
         put(&mut k, "dateSigned", datetime(&signed));
@@ -381,7 +381,7 @@ impl Ctx<'_> {
             let mut o = Map::new();
             o.insert("id".into(), ts.id.clone().into());
             put(&mut o, "date", datetime(&date));
-            if let Some(v) = value(&m.value.to_string(), &m.currency) {
+            if let Some(v) = value(&m.value.to_string(), m.currency.as_str()) {
                 o.insert("value".into(), v);
             }
             o.insert("payer".into(), self.org(&t.provider_id));

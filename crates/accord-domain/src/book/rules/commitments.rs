@@ -145,7 +145,7 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &d::CommitmentSigned, prev: Optio
         immutable("provider_id", &old.provider_id, &c.provider_id)?;
         immutable("recipient_id", &old.recipient_id, &c.recipient_id)?;
         immutable("plan_id", &old.plan_id, &c.plan_id)?;
-        immutable("amount.currency", &old.amount.currency, &amount.currency)?;
+        immutable("amount.currency", old.amount.currency.as_str(), amount.currency.as_str())?;
         if amount.value < p.tally.disbursed {
             return Err(Error::precondition(
                 "amount.value",

@@ -22,7 +22,7 @@ pub(super) fn delivery(out: &mut Out<'_>, x: &d::InkindDelivered) -> Result<()> 
         return Err(Error::precondition("item_id", format!("pledge {} has no item {item_id}", dl.pledge_id)));
     }
     let v = &dl.value;
-    let pa = pbody.amount.as_ref().map(|a| a.currency.clone()).unwrap_or_default();
+    let pa = pbody.amount.as_ref().map_or("", |a| a.currency.as_str());
     if v.currency != pa {
         return Err(Error::invalid(
             "value.currency",

@@ -10,7 +10,7 @@ pub(super) fn fx_rate(out: &mut Out<'_>, f: &d::FxRateRecorded) -> Result<()> {
             "fx_rate.recorded is signed by a party with the rate_publisher role",
         ));
     };
-    let id = fx_id(&f.from_currency, &f.to_currency, &f.rate_date.to_string());
+    let id = fx_id(f.from_currency, f.to_currency, &f.rate_date.to_string());
     out.fresh("rate_date", FX_RATE, &id)?;
     let mut s = out.new_subject(FX_RATE, &id, "", publisher);
     s.signers = vec![publisher.clone()];

@@ -3,6 +3,8 @@ use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 
+use crate::money::Money;
+
 use super::*;
 
 pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Subject>) -> Result<()> {
@@ -105,7 +107,9 @@ pub(super) fn restate(out: &mut Out<'_>, p: &d::PledgeAnnounced) -> Result<BTree
                 format!("is {} but pledge {} is in {}", a.currency, r.pledge_id, old_amount.currency),
             ));
         }
-        let restated_total = money::add(&format!("{field}.amount.value"), old.tally.restated, a.value)?;
+        let restated_total = Money::new(old.tally.restated, old_amount.currency)
+            .checked_add(a.money(), &format!("{field}.amount"))?
+            .value;
         if restated_total > old_amount.value {
             return Err(Error::precondition(
                 format!("{field}.amount.value"),
