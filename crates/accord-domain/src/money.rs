@@ -343,6 +343,11 @@ mod tests {
         }
         assert!(parse_decimal("v", "12345678901234567890123456789012").is_err());
         assert!(parse_positive("v", "0").is_err());
+        // Leading and trailing zeros write the same exact value (docs/FORMAT.md §1); the value, not the
+        // text, is what the rules compare and add.
+        assert_eq!(parse_decimal("v", "0100").unwrap(), Decimal::ONE_HUNDRED);
+        assert_eq!(parse_decimal("v", "0100.500").unwrap(), parse_decimal("v", "100.5").unwrap());
+        assert_eq!(parse_decimal("v", "0100").unwrap().normalize().to_string(), "100");
     }
 
     #[test]
