@@ -345,7 +345,8 @@ fn validate(c: &ServeConfig) -> Result<()> {
         return Err(Error::invalid("require_client_cert", "needs tls_client_ca (the CA client certificates chain to)"));
     }
     for (i, w) in c.witnesses.iter().enumerate() {
-        crate::witness::WitnessTarget::parse(w).map_err(|e| Error::invalid(format!("witnesses[{i}]"), e.message))?;
+        crate::server::witness::WitnessTarget::parse(w)
+            .map_err(|e| Error::invalid(format!("witnesses[{i}]"), e.message))?;
     }
     if c.max_payload_bytes.saturating_mul(c.max_batch) > crate::server::MAX_MESSAGE_BYTES {
         return Err(Error::invalid(

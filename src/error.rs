@@ -1,5 +1,5 @@
 //! The error model shared by every layer below the API. Each error is classified by what the caller should
-//! do about it; [`crate::api`] maps the class to a gRPC status in exactly one place.
+//! do about it; [`crate::server::api`] maps the class to a gRPC status in exactly one place.
 use std::fmt;
 use std::sync::Arc;
 

@@ -21,14 +21,15 @@
 //! - [`ledger`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API;
 //!   opening a data directory, the stateless stage, proofs and replay each in their own file.
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
-//! - [`witness`]: the C2SP tlog-witness server and the ledger's witness client.
 //! - [`report`]: the reports' edge: the views' `Source` for the SQLite reader and for a replayed log,
 //!   `GetReport`, recomputing a report for `report verify`.
 //! - [`audit`]: whole-ledger audit with evidence.
-//! - [`api`]: error→Status mapping, the gRPC service implementations.
-//! - [`server`]: transport, health, reflection, graceful shutdown (`server/`: admission, connections,
-//!   observation, health, shutdown, the HTTP ports, one file each).
-//! - [`web`]: the public, read-only transparency page over HTTP.
+//! - [`server`]: the network edge, one folder: transport, health, reflection, graceful shutdown
+//!   (admission, connections, observation, health, shutdown, the HTTP ports, one file each);
+//!   [`server::api`], the gRPC services with the one error→Status mapping and the rate limits;
+//!   [`server::web`], the public, read-only transparency page and the metrics endpoint;
+//!   [`server::witness`], the C2SP tlog-witness server and the ledger's witness client. Each part has
+//!   its own fence in `tests/architecture.rs`.
 //! - [`config`]: the configuration file and its defaults.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
 //! - [`cmd`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench/`).
@@ -40,7 +41,6 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-pub mod api;
 pub mod audit;
 pub mod client;
 pub mod cmd;
@@ -58,8 +58,6 @@ pub mod report;
 pub mod server;
 pub mod store;
 pub mod sync;
-pub mod web;
-pub mod witness;
 
 pub use accord_tlog::merkle;
 

@@ -219,7 +219,7 @@ async fn http_port_cuts_slowloris_and_caps_connections() {
         HttpLimits { max_connections: 8, header_read_timeout: Duration::from_millis(700), ..Default::default() };
     tokio::spawn(accord::server::serve_http(
         listener,
-        accord::web::router(s.ledger.clone()),
+        accord::server::web::router(s.ledger.clone()),
         None,
         limits,
         std::future::pending(),

@@ -9,9 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Which top-level modules of `src/` each module may name. `main` is `src/main.rs`. Items defined in
+/// Which modules of `src/` each module may name. `main` is `src/main.rs`. Items defined in
 /// `lib.rs` itself (`PAYLOAD_TYPE`) and the re-exported `merkle` (the `accord-tlog` crate) sit at the
-/// bottom with `error`, `sync` and `pb`.
+/// bottom with `error`, `sync` and `pb`. The edge, `src/server/`, is one folder with a fence per part:
+/// `server` is its own files (transport, health, shutdown, HTTP ports), `server/api` the gRPC services,
+/// `server/web` the public page, `server/witness` the tlog-witness server and client; a file under
+/// `src/server/X/` (or `src/server/X.rs`) is `server/X`, and `crate::server::X::...` is an arrow to it.
+/// No part of the edge names `store`: it reads through the ledger ([`the_edge_does_not_name_the_store`]).
 const MAP: &[(&str, &[&str])] = &[
     ("sync", &[]),
     ("error", &[]),
@@ -24,19 +28,36 @@ const MAP: &[(&str, &[&str])] = &[
     ("store", &["crypto", "domain", "error", "merkle", "proto", "sync"]),
     ("ledger", &["crypto", "domain", "error", "merkle", "metrics", "pb", "proto", "store", "sync", "PAYLOAD_TYPE"]),
     ("query", &["domain", "error", "merkle", "pb", "proto", "store"]),
-    ("witness", &["crypto", "error", "ledger", "merkle"]),
     ("report", &["crypto", "domain", "error", "ledger", "pb", "proto", "query", "store"]),
     ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "store"]),
-    ("api", &["domain", "error", "ledger", "pb", "query", "report", "store", "sync", "PAYLOAD_TYPE"]),
-    ("server", &["api", "ledger", "metrics", "pb"]),
-    ("web", &["domain", "error", "ledger", "metrics", "pb", "proto", "query", "report", "server", "store"]),
-    ("config", &["domain", "error", "ledger", "server", "witness"]),
+    ("server/witness", &["crypto", "error", "ledger", "merkle"]),
+    ("server/api", &["domain", "error", "ledger", "pb", "query", "report", "store", "sync", "PAYLOAD_TYPE"]),
+    ("server", &["server/api", "ledger", "metrics", "pb"]),
+    ("server/web", &["domain", "error", "ledger", "metrics", "pb", "proto", "query", "report", "server", "store"]),
+    ("config", &["domain", "error", "ledger", "server", "server/witness"]),
     ("client", &["crypto", "error", "ledger", "merkle", "pb", "query", "server", "store"]),
     (
         "cmd",
         &[
-            "api", "audit", "client", "config", "crypto", "domain", "error", "json", "ledger", "merkle", "pb", "proto",
-            "query", "report", "server", "store", "sync", "web", "witness",
+            "audit",
+            "client",
+            "config",
+            "crypto",
+            "domain",
+            "error",
+            "json",
+            "ledger",
+            "merkle",
+            "pb",
+            "proto",
+            "query",
+            "report",
+            "server",
+            "server/api",
+            "server/web",
+            "server/witness",
+            "store",
+            "sync",
         ],
     ),
     ("main", &["cmd"]),
@@ -49,15 +70,15 @@ const EXTERNAL: &[(&str, &[&str])] = &[
     // SQLite only in the storage layer.
     ("rusqlite", &["store"]),
     // gRPC only at the transport edge.
-    ("tonic", &["api", "server", "client", "cmd", "pb", "bin"]),
+    ("tonic", &["server/api", "server", "client", "cmd", "pb", "bin"]),
     ("tonic_health", &["server", "cmd"]),
     ("tonic_reflection", &["server"]),
     // The HTTP framework only where HTTP is served.
-    ("axum", &["server", "web", "witness", "cmd"]),
+    ("axum", &["server", "server/web", "server/witness", "cmd"]),
     // The async runtime stays out of the pure and storage layers.
-    ("tokio", &["api", "server", "web", "witness", "ledger", "client", "cmd", "main", "bin"]),
+    ("tokio", &["server/api", "server", "server/web", "server/witness", "ledger", "client", "cmd", "main", "bin"]),
     // Renderers and exporters only in the report layer (and the CLI's CSV writer).
-    ("maud", &["report", "web"]),
+    ("maud", &["report", "server/web"]),
     ("quick_xml", &["report"]),
     ("csv", &["report", "cmd"]),
     // Signed notes and tlog hashing live in crates/accord-tlog; the root crate names them through it.
@@ -229,7 +250,15 @@ fn path_roots(toks: &[String]) -> BTreeSet<String> {
                     }
                 }
                 Some(s) if is_ident(s) => {
-                    out.insert(s.to_string());
+                    // `crate::server::api::...` names the part `server/api` when the map fences it apart.
+                    let part = match (toks.get(i + 3).map(String::as_str), toks.get(i + 4)) {
+                        (Some("::"), Some(sub)) if is_ident(sub) => Some(format!("{s}/{sub}")),
+                        _ => None,
+                    };
+                    match part.filter(|p| is_part(p)) {
+                        Some(p) => out.insert(p),
+                        None => out.insert(s.to_string()),
+                    };
                 }
                 _ => {}
             }
@@ -244,10 +273,21 @@ fn path_roots(toks: &[String]) -> BTreeSet<String> {
     out
 }
 
-/// Top-level module of a file under `src/`: `log/sequencer.rs` → `log`, `server.rs` → `server`.
+/// Whether `name` (`server/api`) is a part of a module that the map fences on its own.
+fn is_part(name: &str) -> bool {
+    name.contains('/') && MAP.iter().any(|(m, _)| *m == name)
+}
+
+/// Module of a file under `src/` on the map: `log/sequencer.rs` → `log`, `server.rs` → `server`, and for a
+/// part the map fences on its own, `server/api/limits.rs` and `server/web.rs` → `server/api`, `server/web`.
 fn top_module(rel: &Path) -> String {
-    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
-    first.strip_suffix(".rs").map(str::to_string).unwrap_or(first)
+    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let strip = |s: String| s.strip_suffix(".rs").map(str::to_string).unwrap_or(s);
+    let first = strip(parts.next().unwrap());
+    match parts.next().map(strip) {
+        Some(second) if is_part(&format!("{first}/{second}")) => format!("{first}/{second}"),
+        _ => first,
+    }
 }
 
 /// (module, file, name) for every arrow out of every file of `src/` (lib.rs, which only declares the
@@ -368,4 +408,13 @@ fn the_lexer_sees_paths_and_skips_comments_and_strings() {
     for not in ["web", "audit", "report", "cmd", "a", "b", "Ledger"] {
         assert!(!roots.contains(not), "{not} wrongly found in {roots:?}");
     }
+    // The edge's parts: a path names the part, a file belongs to it.
+    let roots = path_roots(&tokens(&code_only(
+        "use crate::server::api::status; crate::server::serve_http(); crate::server::nope::x();",
+    )));
+    assert_eq!(roots, ["server", "server/api"].into_iter().map(String::from).collect());
+    assert_eq!(top_module(Path::new("server/web.rs")), "server/web");
+    assert_eq!(top_module(Path::new("server/witness/sender.rs")), "server/witness");
+    assert_eq!(top_module(Path::new("server/shutdown.rs")), "server");
+    assert_eq!(top_module(Path::new("ledger/reads.rs")), "ledger");
 }

@@ -204,7 +204,7 @@ async fn hostile_free_text_end_to_end() {
     // The public page over real HTTP: the text escaped, and script forbidden on every response.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(accord::web::serve(listener, c.server.ledger.clone(), std::future::pending()));
+    tokio::spawn(accord::server::web::serve(listener, c.server.ledger.clone(), std::future::pending()));
     let plan_page = format!("/plan/{}", scenario::PLAN);
     for (path, charts, shows_text) in [("/", 0, true), (plan_page.as_str(), 2, true), ("/pledge/P9", 0, false)] {
         let (status, headers, body) = get(addr, path).await;

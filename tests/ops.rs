@@ -332,7 +332,7 @@ async fn checkpoint_age_is_measured_on_the_ledger_clock() {
         Arc::new(tokio::task::spawn_blocking(move || accord::ledger::Ledger::open(opts)).await.unwrap().unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let server = tokio::spawn(async move { axum::serve(listener, accord::web::metrics_router(ledger)).await });
+    let server = tokio::spawn(async move { axum::serve(listener, accord::server::web::metrics_router(ledger)).await });
     let m = tokio::task::spawn_blocking(move || http_get(&addr, "/metrics")).await.unwrap();
     let age: f64 = m
         .lines()

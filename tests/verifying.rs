@@ -165,12 +165,12 @@ async fn start_witness(s: &TestServer, dir: &std::path::Path) -> String {
     let cosigner = Cosigner::new("witness.example/w1", crypto::generate_key());
     let wkey = cosigner.verifier_key();
     let log = StrictNoteVerifier::from_verifier_key(&s.verifier_key).unwrap();
-    let w = Arc::new(accord::witness::Witness::open(cosigner, vec![log], &dir.join("w1.state")).unwrap());
+    let w = Arc::new(accord::server::witness::Witness::open(cosigner, vec![log], &dir.join("w1.state")).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let waddr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, accord::witness::router(w)).await });
-    let target = accord::witness::WitnessTarget::parse(&format!("http://{waddr}={wkey}")).unwrap();
-    tokio::spawn(accord::witness::run_sender(s.ledger.clone(), target));
+    tokio::spawn(async move { axum::serve(listener, accord::server::witness::router(w)).await });
+    let target = accord::server::witness::WitnessTarget::parse(&format!("http://{waddr}={wkey}")).unwrap();
+    tokio::spawn(accord::server::witness::run_sender(s.ledger.clone(), target));
     wkey
 }
 

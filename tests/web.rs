@@ -32,7 +32,7 @@ async fn public_page_in_headless_chromium() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let ledger = c.server.ledger.clone();
-    tokio::spawn(accord::web::serve(listener, ledger, std::future::pending()));
+    tokio::spawn(accord::server::web::serve(listener, ledger, std::future::pending()));
     let size = c.client.checkpoint(None).await.unwrap().size;
 
     let page = |path: &str| {

@@ -43,5 +43,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = crypto::parse_private_key(text);
     let _ = StrictNoteVerifier::from_verifier_key(text);
     let _ = CosignatureVerifier::from_verifier_key(text);
-    let _ = accord::witness::WitnessTarget::parse(text);
+    let _ = accord::server::witness::WitnessTarget::parse(text);
 });

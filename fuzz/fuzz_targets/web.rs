@@ -36,7 +36,7 @@ fn fixed() -> &'static Fixed {
                 ledger.submit(vec![p]).await.expect("seed statement accepted");
             }
         });
-        let app = accord::web::router(ledger.clone()).merge(accord::web::metrics_router(ledger));
+        let app = accord::server::web::router(ledger.clone()).merge(accord::server::web::metrics_router(ledger));
         Fixed { rt, app }
     })
 }

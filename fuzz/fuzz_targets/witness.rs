@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::{Arc, OnceLock};
 
-use accord::witness::{router, Witness};
+use accord::server::witness::{router, Witness};
 use axum::body::Body;
 use http::Request;
 use libfuzzer_sys::fuzz_target;

@@ -58,9 +58,9 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     let witness_targets = a
         .witnesses
         .iter()
-        .map(|w| crate::witness::WitnessTarget::parse(w))
+        .map(|w| crate::server::witness::WitnessTarget::parse(w))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    crate::witness::check_views(&ledger, &witness_targets).await?;
+    crate::server::witness::check_views(&ledger, &witness_targets).await?;
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
     let latest = ledger.latest();
@@ -81,7 +81,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         Some(h) => {
             let l = tokio::net::TcpListener::bind(h).await.with_context(|| format!("binding --http {h}"))?;
             let http_addr = l.local_addr()?;
-            listeners.push(spawn_http("http", l, crate::web::router(ledger.clone())));
+            listeners.push(spawn_http("http", l, crate::server::web::router(ledger.clone())));
             Some(http_addr.to_string())
         }
         None => None,
@@ -90,7 +90,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         Some(m) => {
             let l = tokio::net::TcpListener::bind(m).await.with_context(|| format!("binding --metrics {m}"))?;
             let addr = l.local_addr()?.to_string();
-            listeners.push(spawn_http("metrics", l, crate::web::metrics_router(ledger.clone())));
+            listeners.push(spawn_http("metrics", l, crate::server::web::metrics_router(ledger.clone())));
             Some(addr)
         }
         None => None,
@@ -100,7 +100,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         let (ledger, stop) = (ledger.clone(), shutdown.child_token());
         tokio::spawn(async move {
             tokio::select! {
-                _ = crate::witness::run_sender(ledger, target) => {}
+                _ = crate::server::witness::run_sender(ledger, target) => {}
                 _ = stop.cancelled() => {}
             }
         });

@@ -40,7 +40,7 @@ pub async fn run(c: WitnessCommand, json: bool) -> Result<()> {
         .iter()
         .map(|k| keys::read_log_key(k).and_then(|k| Ok(StrictNoteVerifier::from_verifier_key(&k)?)))
         .collect::<Result<Vec<_>>>()?;
-    let w = Arc::new(crate::witness::Witness::open(Cosigner::new(&name, key), logs, &a.state)?);
+    let w = Arc::new(crate::server::witness::Witness::open(Cosigner::new(&name, key), logs, &a.state)?);
     let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
     // The root token, its handlers installed before the address is printed, so a SIGTERM right after it
@@ -53,6 +53,6 @@ pub async fn run(c: WitnessCommand, json: bool) -> Result<()> {
         println!("accord: witness {name} on http://{addr}/add-checkpoint");
         println!("accord: witness cosigner key: {}", w.verifier_key());
     }
-    axum::serve(listener, crate::witness::router(w)).with_graceful_shutdown(stop).await?;
+    axum::serve(listener, crate::server::witness::router(w)).with_graceful_shutdown(stop).await?;
     Ok(())
 }

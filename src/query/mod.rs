@@ -1,7 +1,7 @@
 //! Queries over the projections (`accord.v1.CoalitionService`). Each answer is read inside one SQLite read
 //! transaction, so the items and the checkpoint it names come from the same committed state; items carry
 //! the entries they come from, with inclusion proofs at that checkpoint on request.
-//! No SQL here (that is [`crate::store`]) and no tonic (that is [`crate::api`]).
+//! No SQL here (that is [`crate::store`]) and no tonic (that is [`crate::server::api`]).
 use std::collections::BTreeMap;
 
 use base64::prelude::*;

@@ -3,12 +3,12 @@
 use tokio_util::sync::CancellationToken;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
-use crate::api::{CoalitionApi, LedgerApi, ReportApi};
 use crate::ledger::Ledger;
 use crate::pb::{
     audit_service_server::AuditServiceServer, coalition_service_server::CoalitionServiceServer,
     ledger_service_server::LedgerServiceServer, report_service_server::ReportServiceServer,
 };
+use crate::server::api::{CoalitionApi, LedgerApi, ReportApi};
 
 /// The health service with every service SERVING, and a task, stopped by `shutdown`, that keeps it in step
 /// with the ledger's write state.
@@ -17,7 +17,7 @@ pub(super) async fn health_service(ledger: &Ledger, shutdown: &CancellationToken
     health_reporter.set_serving::<LedgerServiceServer<LedgerApi>>().await;
     health_reporter.set_serving::<CoalitionServiceServer<CoalitionApi>>().await;
     health_reporter.set_serving::<ReportServiceServer<ReportApi>>().await;
-    health_reporter.set_serving::<AuditServiceServer<crate::api::audit::AuditApi>>().await;
+    health_reporter.set_serving::<AuditServiceServer<crate::server::api::audit::AuditApi>>().await;
     let health_task = shutdown.child_token();
     let (reporter, state) = (health_reporter.clone(), ledger.write_state());
     tokio::spawn(async move {

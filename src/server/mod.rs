@@ -2,15 +2,23 @@
 //! a cancellation token the caller holds ([`shutdown_token`]: ctrl-c/SIGTERM, once for the whole process;
 //! a channel in tests), in the one drain order of [`drain`]. No business logic here.
 //!
+//! This folder is the whole edge of the server: everything that speaks a network protocol. The
+//! ledger is named through [`crate::ledger`] only; the store is never named here (tests/architecture.rs).
+//!
 //! This file holds the settings and the gRPC server; `admission.rs` the request slots and body budget,
 //! `connection.rs` the connection cap, `observe.rs` spans and metrics, `health.rs` the health service,
-//! `shutdown.rs` the shutdown token and the drain order, `http_ports.rs` the HTTP ports.
+//! `shutdown.rs` the shutdown token and the drain order, `http_ports.rs` the HTTP ports. [`api`] holds the
+//! gRPC services and the one error→Status mapping, [`web`] the public page and the metrics endpoint,
+//! [`witness`] the C2SP tlog-witness server and the ledger's witness client.
 mod admission;
+pub mod api;
 mod connection;
 mod health;
 mod http_ports;
 mod observe;
 mod shutdown;
+pub mod web;
+pub mod witness;
 
 pub use http_ports::{http_tls_config, serve_http, HttpLimits};
 pub use observe::method_label;
@@ -26,13 +34,13 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{CoalitionApi, LedgerApi, ReportApi};
 use crate::ledger::Ledger;
 use crate::pb::{
     audit_service_server::AuditServiceServer, coalition_service_server::CoalitionServiceServer,
     ledger_service_server::LedgerServiceServer, report_service_server::ReportServiceServer, FILE_DESCRIPTOR_SET,
 };
 use admission::Admission;
+use api::{CoalitionApi, LedgerApi, ReportApi};
 use connection::Capped;
 use observe::Observe;
 
@@ -70,7 +78,7 @@ pub struct Settings {
     pub request_body_timeout: Duration,
     /// HTTP ports: request headers must arrive within this (also the TLS handshake deadline).
     pub header_read_timeout: Duration,
-    pub rates: crate::api::limits::RateSettings,
+    pub rates: api::limits::RateSettings,
     /// TLS (rustls) for the gRPC port; None = plain text.
     pub tls: Option<TlsSettings>,
 }
@@ -146,7 +154,7 @@ pub async fn serve_grpc(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let limiter = crate::api::limits::RateLimiter::new(settings.rates.clone());
+    let limiter = api::limits::RateLimiter::new(settings.rates.clone());
     let require_cert = settings.tls.as_ref().is_some_and(|t| t.require_client_cert);
     let api = LedgerServiceServer::new(
         LedgerApi::with_limits(ledger.clone(), limiter)
@@ -158,8 +166,8 @@ pub async fn serve_grpc(
     let coalition =
         CoalitionServiceServer::new(CoalitionApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let reports = ReportServiceServer::new(ReportApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let audit = AuditServiceServer::new(crate::api::audit::AuditApi::new(ledger.clone()))
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let audit =
+        AuditServiceServer::new(api::audit::AuditApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incoming = capped_incoming(listener, &settings);
     let admission = Admission::new(&settings);
     let mut builder = tonic::transport::Server::builder();

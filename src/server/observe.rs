@@ -1,10 +1,10 @@
 //! Request observation: a tracing span per gRPC request with method, status and latency, the request
 //! metrics, and the bounded set of method labels they use.
-use crate::api::{CoalitionApi, LedgerApi, ReportApi};
 use crate::pb::{
     audit_service_server::AuditServiceServer, coalition_service_server::CoalitionServiceServer,
     ledger_service_server::LedgerServiceServer, report_service_server::ReportServiceServer, FILE_DESCRIPTOR_SET,
 };
+use crate::server::api::{CoalitionApi, LedgerApi, ReportApi};
 
 /// A span per request with method, status and latency, and the request metrics.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ pub(super) fn init_method_labels() {
             <LedgerServiceServer<LedgerApi> as NamedService>::NAME,
             <CoalitionServiceServer<CoalitionApi> as NamedService>::NAME,
             <ReportServiceServer<ReportApi> as NamedService>::NAME,
-            <AuditServiceServer<crate::api::audit::AuditApi> as NamedService>::NAME,
+            <AuditServiceServer<crate::server::api::audit::AuditApi> as NamedService>::NAME,
         ];
         let mut set: std::collections::BTreeSet<String> = [
             "/grpc.health.v1.Health/Check",
