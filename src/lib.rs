@@ -18,8 +18,9 @@
 //! - [`domain`]: the domain crate as the rest of `src/` names it.
 //! - [`store`]: the SQLite schema, the writer connection, row readers, the hash cache and the read-only
 //!   pool, one file each. The only module that names rusqlite.
-//! - [`ledger`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API;
-//!   opening a data directory, the stateless stage, proofs and replay each in their own file.
+//! - [`ledger`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API
+//!   ([`ledger::Ledger::read`] and [`ledger::Ledger::snapshot`] lend a [`ledger::ReadView`]; the read pool
+//!   stays inside); opening a data directory, the stateless stage, proofs and replay each in their own file.
 //! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
 //! - [`report`]: the reports' edge: the views' `Source` for the SQLite reader and for a replayed log,
 //!   `GetReport`, recomputing a report for `report verify`.
@@ -29,7 +30,7 @@
 //!   [`server::api`], the gRPC services with the one error→Status mapping and the rate limits;
 //!   [`server::web`], the public, read-only transparency page and the metrics endpoint;
 //!   [`server::witness`], the C2SP tlog-witness server and the ledger's witness client. Each part has
-//!   its own fence in `tests/architecture.rs`.
+//!   its own fence in `tests/architecture.rs`, and none names [`store`]: the edge reads through the ledger.
 //! - [`config`]: the configuration file and its defaults.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
 //! - [`cmd`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench/`).

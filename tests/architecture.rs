@@ -27,13 +27,13 @@ const MAP: &[(&str, &[&str])] = &[
     ("domain", &["crypto", "error", "json", "pb", "proto"]),
     ("store", &["crypto", "domain", "error", "merkle", "proto", "sync"]),
     ("ledger", &["crypto", "domain", "error", "merkle", "metrics", "pb", "proto", "store", "sync", "PAYLOAD_TYPE"]),
-    ("query", &["domain", "error", "merkle", "pb", "proto", "store"]),
+    ("query", &["domain", "error", "ledger", "merkle", "pb", "proto", "store"]),
     ("report", &["crypto", "domain", "error", "ledger", "pb", "proto", "query", "store"]),
     ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "store"]),
     ("server/witness", &["crypto", "error", "ledger", "merkle"]),
-    ("server/api", &["domain", "error", "ledger", "pb", "query", "report", "store", "sync", "PAYLOAD_TYPE"]),
+    ("server/api", &["domain", "error", "ledger", "pb", "query", "report", "sync", "PAYLOAD_TYPE"]),
     ("server", &["server/api", "ledger", "metrics", "pb"]),
-    ("server/web", &["domain", "error", "ledger", "metrics", "pb", "proto", "query", "report", "server", "store"]),
+    ("server/web", &["domain", "error", "ledger", "metrics", "pb", "proto", "query", "report", "server"]),
     ("config", &["domain", "error", "ledger", "server", "server/witness"]),
     ("client", &["crypto", "error", "ledger", "merkle", "pb", "query", "server", "store"]),
     (
@@ -389,6 +389,34 @@ fn the_domain_reads_no_clock_file_or_network() {
         }
     }
     assert!(bad.is_empty(), "the domain must stay pure:\n{}", bad.join("\n"));
+}
+
+/// The edge (`src/server`, every part of it) reads the ledger through `Ledger::read`/`Ledger::snapshot` and
+/// their `ReadView`, never through the store: the map gives no part of it `store`, no file of it names
+/// `store` or `rusqlite`, and none calls the two doors the read models use (`store_reader`, `readers`).
+#[test]
+fn the_edge_does_not_name_the_store() {
+    let mut bad = Vec::new();
+    for (m, allowed) in MAP {
+        if (*m == "server" || m.starts_with("server/")) && allowed.contains(&"store") {
+            bad.push(format!("the map lets {m} name store"));
+        }
+    }
+    for (module, file, to) in arrows() {
+        if module.starts_with("server") && (to == "store" || to == "rusqlite") {
+            bad.push(format!("{file}: {module} -> {to}"));
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for p in rust_files(&src.join("server")) {
+        let toks = tokens(&code_only(&std::fs::read_to_string(&p).unwrap()));
+        for w in toks.windows(2) {
+            if w[0] == "." && ["store_reader", "readers"].contains(&w[1].as_str()) {
+                bad.push(format!("{}: .{}", p.display(), w[1]));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "the edge must read through the ledger, not the store:\n{}", bad.join("\n"));
 }
 
 /// The lexer itself: a fence that cannot see an arrow cannot fail.

@@ -672,7 +672,7 @@ async fn subjects_do_not_store_a_second_copy_of_their_statement() {
     );
     c.submit(crypto::seal(&st, &[&sec.key])).await.unwrap();
     assert_eq!(body(&db), accord::store::DERIVED_BODY);
-    let subject = s.ledger.readers().with(|r| r.subject(accord::domain::book::PLAN, "plan-d1")).unwrap().unwrap();
+    let subject = s.ledger.read(|v| v.subject(accord::domain::book::PLAN, "plan-d1")).unwrap().unwrap();
     assert_eq!((subject.version, subject.version_at), (2, 2));
     let p: accord_domain::statement::PlanCreated = subject.parsed().unwrap();
     assert_eq!(p.title, "Regional plan, amended");

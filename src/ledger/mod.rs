@@ -8,19 +8,26 @@
 //!
 //! This file holds the ledger's types, its state and submission; `open.rs` opens a data directory,
 //! `prepare.rs` is the stateless stage, `sequencer.rs` the writer thread, `reads.rs` proofs, checkpoints and
-//! cosignatures, `replay.rs` the replay of stored entries (governance at open, rebuild), `highwater.rs` the
-//! high-water record.
+//! cosignatures, `view.rs` the read API of the edge ([`Ledger::read`], [`ReadView`]), `replay.rs` the
+//! replay of stored entries (governance at open, rebuild), `highwater.rs` the high-water record.
 pub mod highwater;
 mod open;
 mod prepare;
 mod reads;
 mod replay;
 mod sequencer;
+mod view;
 
+/// A stored log entry and a stored checkpoint, as the ledger's reads return them. Re-exported from the store
+/// rather than copied: they are plain data (no connection, no SQL), exactly the entries and checkpoints the
+/// ledger integrates and signs, and copying every entry of a stream into a twin struct would buy nothing.
+/// The edge names them here, never in `store`. `SCHEMA_VERSION` is the version `GetLogInfo` reports.
+pub use crate::store::{CheckpointRow, EntryRow, SCHEMA_VERSION};
 pub use open::write_private;
 pub use prepare::{canonical_envelope, identity, prepare_with, Committed, Prepared};
 pub use replay::{rebuild, replay_governance, Rebuilt, Replay, GOVERNANCE_KINDS};
 pub use sequencer::MAX_GROUP;
+pub use view::{ReadPool, ReadView};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -250,9 +257,6 @@ impl Ledger {
     /// A receiver that changes whenever the tree grows.
     pub fn size_watch(&self) -> watch::Receiver<u64> {
         self.size_rx.clone()
-    }
-    pub fn readers(&self) -> &Readers {
-        &self.readers
     }
     /// Now on the ledger's integration clock (Unix ms): checkpoint ages and witness freshness are measured on
     /// the clock that dates the checkpoints.

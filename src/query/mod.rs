@@ -12,6 +12,7 @@ use crate::domain::book::{self, Subject, SubjectKind};
 use crate::domain::date;
 use crate::domain::money::{self, Amount, Currency};
 use crate::error::{Error, Result};
+use crate::ledger::ReadView;
 use crate::merkle;
 use crate::pb::{self, amended::Version, statement::Body, Statement};
 use crate::store::{Reader, SubjectFilter};
@@ -31,6 +32,11 @@ pub fn read_at(r: &Reader) -> Result<pb::ReadAt> {
         date::format_date(date::day_of_ms(last.integrated_at_ms))
     };
     Ok(pb::ReadAt { tree_size: cp.size, root_hash: cp.root.to_vec(), checkpoint: cp.note, as_of_date: as_of })
+}
+
+/// [`read_at`] through a ledger read view (what the edge holds; call inside [`crate::ledger::Ledger::snapshot`]).
+pub fn read_at_of(view: &ReadView<'_>) -> Result<pb::ReadAt> {
+    read_at(view.store_reader())
 }
 
 fn as_of_day(at: &pb::ReadAt) -> i64 {
@@ -205,7 +211,8 @@ fn matches(s: &Subject, q: &pb::ListRequest, as_of: i64) -> Result<bool> {
 }
 
 /// List subjects of `kind` with the request's filters, one page.
-pub fn list(r: &Reader, kind: SubjectKind, q: &pb::ListRequest) -> Result<pb::ListResponse> {
+pub fn list(view: &ReadView<'_>, kind: SubjectKind, q: &pb::ListRequest) -> Result<pb::ListResponse> {
+    let r = view.store_reader();
     check_filters(kind, q)?;
     let limit = page_size(q.page_size)?;
     let after = untoken(kind.as_str(), &q.page_token)?;
@@ -237,7 +244,8 @@ pub fn list(r: &Reader, kind: SubjectKind, q: &pb::ListRequest) -> Result<pb::Li
 }
 
 /// One subject with its history.
-pub fn get(r: &Reader, q: &pb::GetSubjectRequest) -> Result<pb::GetSubjectResponse> {
+pub fn get(view: &ReadView<'_>, q: &pb::GetSubjectRequest) -> Result<pb::GetSubjectResponse> {
+    let r = view.store_reader();
     let kind = SubjectKind::parse("kind", &q.kind)?;
     if !q.currency.is_empty() {
         money::check_currency("currency", &q.currency)?;
@@ -279,7 +287,8 @@ pub fn get(r: &Reader, q: &pb::GetSubjectRequest) -> Result<pb::GetSubjectRespon
 }
 
 /// Parties with their key history.
-pub fn parties(r: &Reader, q: &pb::ListPartiesRequest) -> Result<pb::ListPartiesResponse> {
+pub fn parties(view: &ReadView<'_>, q: &pb::ListPartiesRequest) -> Result<pb::ListPartiesResponse> {
+    let r = view.store_reader();
     let limit = page_size(q.page_size)?;
     let after = untoken("party", &q.page_token)?;
     r.snapshot(|r| {

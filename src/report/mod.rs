@@ -10,6 +10,7 @@ pub use accord_views::*;
 use crate::domain::book::{Subject, SubjectKind};
 use crate::domain::Governance;
 use crate::error;
+use crate::ledger::ReadView;
 use crate::pb;
 use crate::store::{EntryRow, Reader, SubjectFilter};
 use accord_domain::statement as ds;
@@ -51,43 +52,45 @@ pub fn read_at(at: &pb::ReadAt) -> ReadAt {
     }
 }
 
-/// Answer a `GetReport` request from the read pool: compute the report at the latest checkpoint inside one
-/// snapshot and render the requested format.
-pub fn serve_report(readers: &crate::store::Readers, q: &pb::GetReportRequest) -> error::Result<pb::GetReportResponse> {
+/// A plan's report read through a ledger view at the checkpoint `at` (what the edge holds; call inside
+/// [`crate::ledger::Ledger::snapshot`]).
+pub fn plan_report_at(view: &ReadView<'_>, plan_id: &str, at: &ReadAt) -> error::Result<Report> {
+    Ok(plan_report(view.store_reader(), plan_id, at)?)
+}
+
+/// Answer a `GetReport` request through a ledger view: compute the report at the latest checkpoint inside
+/// one snapshot and render the requested format.
+pub fn serve_report(view: &ReadView<'_>, q: &pb::GetReportRequest) -> error::Result<pb::GetReportResponse> {
     crate::domain::check_id("plan_id", &q.plan_id)?;
     let format = if q.format.is_empty() { "json" } else { q.format.as_str() };
     if !FORMATS.contains(&format) {
         return Err(error::Error::invalid("format", format!("{format:?} is not one of {}", FORMATS.join(", "))));
     }
-    readers.with(|r| {
-        r.snapshot(|r| {
-            let wire_at = crate::query::read_at(r)?;
-            let at = read_at(&wire_at);
-            let rep = plan_report(r, &q.plan_id, &at)?;
-            let json = rep.canonical_json();
-            let file = |name: String, media: &str, content: String| pb::ReportFile {
-                name,
-                media_type: media.into(),
-                content: content.into_bytes(),
-            };
-            let files = match format {
-                "markdown" => vec![file(format!("{}.md", q.plan_id), "text/markdown", render::markdown(&rep))],
-                "html" => vec![file(format!("{}.html", q.plan_id), "text/html", render::html(&rep, VERIFY_HELP))],
-                "csv" => render::csv_files(&rep, q.hxl).into_iter().map(|f| file(f.name, "text/csv", f.text)).collect(),
-                "iati" => vec![file(
-                    format!("{}.iati.xml", q.plan_id),
-                    "application/xml",
-                    iati::iati_activities(r, &rep, &at.as_of_date)?,
-                )],
-                "ocds" => vec![file(
-                    format!("{}.ocds.json", q.plan_id),
-                    "application/json",
-                    ocds::release_package(r, &rep, &at)?,
-                )],
-                _ => Vec::new(),
-            };
-            Ok(pb::GetReportResponse { read_at: Some(wire_at), canonical_json: json, files })
-        })
+    view.store_reader().snapshot(|r| {
+        let wire_at = crate::query::read_at(r)?;
+        let at = read_at(&wire_at);
+        let rep = plan_report(r, &q.plan_id, &at)?;
+        let json = rep.canonical_json();
+        let file = |name: String, media: &str, content: String| pb::ReportFile {
+            name,
+            media_type: media.into(),
+            content: content.into_bytes(),
+        };
+        let files = match format {
+            "markdown" => vec![file(format!("{}.md", q.plan_id), "text/markdown", render::markdown(&rep))],
+            "html" => vec![file(format!("{}.html", q.plan_id), "text/html", render::html(&rep, VERIFY_HELP))],
+            "csv" => render::csv_files(&rep, q.hxl).into_iter().map(|f| file(f.name, "text/csv", f.text)).collect(),
+            "iati" => vec![file(
+                format!("{}.iati.xml", q.plan_id),
+                "application/xml",
+                iati::iati_activities(r, &rep, &at.as_of_date)?,
+            )],
+            "ocds" => {
+                vec![file(format!("{}.ocds.json", q.plan_id), "application/json", ocds::release_package(r, &rep, &at)?)]
+            }
+            _ => Vec::new(),
+        };
+        Ok(pb::GetReportResponse { read_at: Some(wire_at), canonical_json: json, files })
     })
 }
 

@@ -20,9 +20,9 @@ use tokio::net::TcpListener;
 use crate::domain::book;
 use crate::error::{Error, Kind, Result};
 use crate::ledger::Ledger;
+use crate::ledger::ReadView;
 use crate::pb;
 use crate::report::render::{amount, document, html_table};
-use crate::store::{Reader, SubjectFilter};
 use accord_domain::statement as ds;
 
 /// The Content-Security-Policy of every public response: nothing may load or run (no script at all, no
@@ -106,9 +106,9 @@ fn page_error(e: Error) -> Response {
 /// Run a read in the blocking pool inside one snapshot and render it.
 async fn read<T: Send + 'static>(
     ledger: Arc<Ledger>,
-    f: impl FnOnce(&Reader) -> Result<T> + Send + 'static,
+    f: impl FnOnce(&ReadView<'_>) -> Result<T> + Send + 'static,
 ) -> std::result::Result<T, Response> {
-    tokio::task::spawn_blocking(move || ledger.readers().with(|r| r.snapshot(f)))
+    tokio::task::spawn_blocking(move || ledger.snapshot(f))
         .await
         .map_err(|e| page_error(Error::internal(e.to_string())))?
         .map_err(page_error)
@@ -132,19 +132,19 @@ struct PlanLine {
 }
 
 async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
-    let res = read(ledger, |r| {
-        let at = crate::query::read_at(r)?;
-        let gov = r.governance()?;
+    let res = read(ledger, |v| {
+        let at = crate::query::read_at_of(v)?;
+        let gov = v.governance()?;
         let name = gov.charter.as_ref().map(|c| c.0.clone()).unwrap_or_else(|| "Coalition".into());
         let mut plans = Vec::new();
-        r.scan_subjects::<Error>(&SubjectFilter { kind: book::PLAN.to_string(), ..Default::default() }, |s| {
+        v.scan_subjects(book::PLAN, "", |s| {
             plans.push(s);
             Ok(true)
         })?;
         let mut lines = Vec::new();
         for s in &plans {
             let p: ds::PlanCreated = s.parsed()?;
-            let rep = crate::report::plan_report(r, &s.id, &crate::report::read_at(&at))?;
+            let rep = crate::report::plan_report_at(v, &s.id, &crate::report::read_at(&at))?;
             let t = &rep.funding.total_external;
             let cur = &p.reporting_currency;
             lines.push(PlanLine {
@@ -201,26 +201,23 @@ struct PledgeLine {
 }
 
 async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Response {
-    let res = read(ledger, move |r| {
+    let res = read(ledger, move |v| {
         crate::domain::check_id("plan_id", &id)?;
-        let at = crate::query::read_at(r)?;
-        let rep = crate::report::plan_report(r, &id, &crate::report::read_at(&at))?;
+        let at = crate::query::read_at_of(v)?;
+        let rep = crate::report::plan_report_at(v, &id, &crate::report::read_at(&at))?;
         let as_of = crate::domain::date::parse_date(&at.as_of_date).unwrap_or(0);
         let mut pledges = Vec::new();
-        r.scan_subjects::<Error>(
-            &SubjectFilter { kind: book::PLEDGE.to_string(), plan_id: id.clone(), ..Default::default() },
-            |s| {
-                let p: ds::PledgeAnnounced = s.parsed()?;
-                pledges.push(PledgeLine {
-                    id: s.id.clone(),
-                    pledger: p.pledger_id.to_string(),
-                    amount: amount(&p.amount.as_ref().map(|m| m.value.to_string()).unwrap_or_default()),
-                    currency: p.amount.as_ref().map(|m| m.currency.to_string()).unwrap_or_default(),
-                    status: book::pledge_status(&s, &p, as_of).to_string(),
-                });
-                Ok(true)
-            },
-        )?;
+        v.scan_subjects(book::PLEDGE, &id, |s| {
+            let p: ds::PledgeAnnounced = s.parsed()?;
+            pledges.push(PledgeLine {
+                id: s.id.clone(),
+                pledger: p.pledger_id.to_string(),
+                amount: amount(&p.amount.as_ref().map(|m| m.value.to_string()).unwrap_or_default()),
+                currency: p.amount.as_ref().map(|m| m.currency.to_string()).unwrap_or_default(),
+                status: book::pledge_status(&s, &p, as_of).to_string(),
+            });
+            Ok(true)
+        })?;
         let body = html! {
             (crate::report::render::report_body(&rep, crate::report::VERIFY_HELP))
             section {
@@ -245,14 +242,14 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
 }
 
 async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Response {
-    let res = read(ledger, move |r| {
+    let res = read(ledger, move |v| {
         let q = pb::GetSubjectRequest {
             kind: book::PLEDGE.to_string(),
             id: id.clone(),
             with_proofs: false,
             currency: String::new(),
         };
-        let resp = crate::query::get(r, &q)?;
+        let resp = crate::query::get(v, &q)?;
         let item = resp.item.unwrap_or_default();
         let f = item.figures.clone().unwrap_or_default();
         // The compiled statement the item carries, read at the wire boundary.
@@ -298,8 +295,8 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
 async fn checkpoint_page(State(ledger): State<Arc<Ledger>>) -> Response {
     let origin = ledger.origin().to_string();
     let vkey = ledger.verifier_key().to_string();
-    let res = read(ledger, move |r| {
-        let at = crate::query::read_at(r)?;
+    let res = read(ledger, move |v| {
+        let at = crate::query::read_at_of(v)?;
         let body = html! {
             h1 { "Current signed checkpoint" }
             p { "Tree size " b id="size" { (at.tree_size) } ", root hash " code { (hex::encode(&at.root_hash)) } "." }
@@ -354,6 +351,7 @@ pub fn metrics_router(ledger: Arc<Ledger>) -> Router {
 async fn metrics(State(ledger): State<Arc<Ledger>>) -> Response {
     let latest = ledger.latest();
     let now = ledger.now_ms();
+    let pool = ledger.read_pool();
     let gauges = [
         ("accord_tree_size", "Entries in the log (size of the latest signed checkpoint).", latest.size as f64),
         (
@@ -361,12 +359,8 @@ async fn metrics(State(ledger): State<Arc<Ledger>>) -> Response {
             "Seconds since the latest checkpoint was signed (or the ledger opened).",
             (now.saturating_sub(latest.at_ms).max(0) as f64) / 1000.0,
         ),
-        (
-            "accord_reader_connections_open",
-            "Read-only SQLite connections open in the pool.",
-            ledger.readers().open_count() as f64,
-        ),
-        ("accord_reader_connections_busy", "Read-only connections in use now.", ledger.readers().busy_count() as f64),
+        ("accord_reader_connections_open", "Read-only SQLite connections open in the pool.", pool.open as f64),
+        ("accord_reader_connections_busy", "Read-only connections in use now.", pool.busy as f64),
     ];
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::metrics().render(&gauges))
         .into_response()

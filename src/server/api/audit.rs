@@ -35,12 +35,8 @@ impl pb::audit_service_server::AuditService for AuditApi {
             n => n.min(MAX_PAGE),
         };
         let l = self.ledger.clone();
-        let mut rows = blocking(move || {
-            l.readers()
-                .with(|r| r.checkpoints_from(req.start_size, limit.saturating_add(1)))
-                .map_err(crate::error::Error::from)
-        })
-        .await?;
+        let mut rows =
+            blocking(move || l.read(|v| v.checkpoints_from(req.start_size, limit.saturating_add(1)))).await?;
         let next_size = if rows.len() > limit { rows.pop().map(|r| r.size) } else { None };
         Ok(Response::new(pb::ListCheckpointsResponse {
             checkpoints: rows

@@ -11,9 +11,8 @@ pub mod limits;
 
 use crate::domain::book;
 use crate::error::{Error, Kind};
-use crate::ledger::{Committed, Ledger};
+use crate::ledger::{Committed, EntryRow, Ledger};
 use crate::pb::{self, ledger_service_server::LedgerService};
-use crate::store::EntryRow;
 
 /// The one mapping from [`Error`] to gRPC status. Internal errors are logged and never detailed to clients.
 pub fn status(e: Error) -> Status {
@@ -133,10 +132,10 @@ fn already_logged(ledger: &Ledger, envs: &[pb::Envelope]) -> Result<Vec<Option<C
     let latest = ledger.latest();
     let ids: Vec<[u8; 32]> =
         envs.iter().map(|e| crate::ledger::identity(&crate::ledger::canonical_envelope(e))).collect();
-    ledger.readers().with(|r| {
+    ledger.read(|v| {
         ids.iter()
             .map(|id| {
-                Ok(r.entry_by_identity(id)?.filter(|e| e.index < latest.size).map(|e| Committed {
+                Ok(v.entry_by_identity(id)?.filter(|e| e.index < latest.size).map(|e| Committed {
                     entry: Arc::new(e),
                     latest: latest.clone(),
                     duplicate: true,
@@ -284,10 +283,10 @@ impl LedgerService for LedgerApi {
         let ledger = self.ledger.clone();
         let size = ledger.latest().size;
         let entry = inline(move || {
-            let (found, what) = ledger.readers().with::<_, Error>(|r| match &key {
-                Key::Index(i) => Ok((if *i < size { r.entry_by_index(*i)? } else { None }, format!("index {i}"))),
-                Key::Identity(id) => Ok((r.entry_by_identity(id)?, format!("identity {}", hex::encode(id)))),
-                Key::StatementId(s) => Ok((r.entry_by_statement_id(s)?, format!("statement_id {s:?}"))),
+            let (found, what) = ledger.read(|v| match &key {
+                Key::Index(i) => Ok((if *i < size { v.entry_by_index(*i)? } else { None }, format!("index {i}"))),
+                Key::Identity(id) => Ok((v.entry_by_identity(id)?, format!("identity {}", hex::encode(id)))),
+                Key::StatementId(s) => Ok((v.entry_by_statement_id(s)?, format!("statement_id {s:?}"))),
             })?;
             found.ok_or_else(|| Error::not_found("key", format!("no entry with {what}")))
         })?;
@@ -304,7 +303,7 @@ impl LedgerService for LedgerApi {
             Some(s) => ledger.checkpoint(s),
             None => {
                 let l = ledger.latest();
-                Ok(crate::store::CheckpointRow { size: l.size, root: l.root, note: l.note.to_string() })
+                Ok(crate::ledger::CheckpointRow { size: l.size, root: l.root, note: l.note.to_string() })
             }
         })?;
         Ok(Response::new(pb::GetCheckpointResponse {
@@ -331,8 +330,7 @@ impl LedgerService for LedgerApi {
                         return Err(Error::invalid("leaf_hash", format!("a leaf hash is 32 bytes, got {}", h.len())));
                     }
                     ledger
-                        .readers()
-                        .with(|r| r.index_by_leaf_hash(&h))?
+                        .read(|v| v.index_by_leaf_hash(&h))?
                         .filter(|i| *i < latest.size)
                         .ok_or_else(|| Error::not_found("leaf_hash", "no entry has this leaf hash"))?
                 }
@@ -387,11 +385,7 @@ impl LedgerService for LedgerApi {
                 while next < size {
                     let l = ledger.clone();
                     let from = next;
-                    let page = match blocking(move || {
-                        l.readers().with(|r| r.entries(from, size, STREAM_PAGE)).map_err(Error::from)
-                    })
-                    .await
-                    {
+                    let page = match blocking(move || l.read(|v| v.entries(from, size, STREAM_PAGE))).await {
                         Ok(p) => p,
                         Err(s) => {
                             let _ = tx.send(Err(s)).await;
@@ -433,7 +427,7 @@ impl LedgerService for LedgerApi {
             root_hash: l.root.to_vec(),
             checkpoint: l.note.to_string(),
             server_version: env!("CARGO_PKG_VERSION").to_string(),
-            schema_version: crate::store::SCHEMA_VERSION,
+            schema_version: crate::ledger::SCHEMA_VERSION,
             payload_type: crate::PAYLOAD_TYPE.to_string(),
         }))
     }
@@ -452,12 +446,12 @@ impl CoalitionApi {
 
     async fn list(&self, kind: book::SubjectKind, req: pb::ListRequest) -> Result<Response<pb::ListResponse>, Status> {
         let l = self.ledger.clone();
-        blocking(move || l.readers().with(|r| crate::query::list(r, kind, &req))).await.map(Response::new)
+        blocking(move || l.read(|v| crate::query::list(v, kind, &req))).await.map(Response::new)
     }
 
     async fn get(&self, req: pb::GetSubjectRequest) -> Result<Response<pb::GetSubjectResponse>, Status> {
         let l = self.ledger.clone();
-        blocking(move || l.readers().with(|r| crate::query::get(r, &req))).await.map(Response::new)
+        blocking(move || l.read(|v| crate::query::get(v, &req))).await.map(Response::new)
     }
 }
 
@@ -469,7 +463,7 @@ impl pb::coalition_service_server::CoalitionService for CoalitionApi {
     ) -> Result<Response<pb::ListPartiesResponse>, Status> {
         let l = self.ledger.clone();
         let q = req.into_inner();
-        blocking(move || l.readers().with(|r| crate::query::parties(r, &q))).await.map(Response::new)
+        blocking(move || l.read(|v| crate::query::parties(v, &q))).await.map(Response::new)
     }
     async fn list_plans(&self, req: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
         self.list(book::PLAN, req.into_inner()).await
@@ -533,6 +527,6 @@ impl pb::report_service_server::ReportService for ReportApi {
     async fn get_report(&self, req: Request<pb::GetReportRequest>) -> Result<Response<pb::GetReportResponse>, Status> {
         let l = self.ledger.clone();
         let q = req.into_inner();
-        blocking(move || crate::report::serve_report(l.readers(), &q)).await.map(Response::new)
+        blocking(move || l.read(|v| crate::report::serve_report(v, &q))).await.map(Response::new)
     }
 }
