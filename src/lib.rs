@@ -26,7 +26,8 @@
 //!   `GetReport`, recomputing a report for `report verify`.
 //! - [`audit`]: whole-ledger audit with evidence.
 //! - [`server`]: the network edge, one folder: transport, health, reflection, graceful shutdown
-//!   (admission, connections, observation, health, shutdown, the HTTP ports, one file each);
+//!   (admission, connections, observation, health, shutdown, the HTTP ports, one file each; listeners fail
+//!   with [`server::ServeError`], which `cmd` reports: anyhow stays in `cmd`, `main.rs` and `src/bin`);
 //!   [`server::api`], the gRPC services with the one error→Status mapping and the rate limits;
 //!   [`server::web`], the public, read-only transparency page and the metrics endpoint;
 //!   [`server::witness`], the C2SP tlog-witness server and the ledger's witness client. Each part has

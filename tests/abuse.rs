@@ -388,7 +388,7 @@ async fn the_client_limit_comes_before_signature_work() {
 
 /// Run a submission within the party's rate: when its bucket is empty, wait the time the refusal names
 /// and try once more. Wall time must pass for a running server's bucket to refill (the bucket itself takes
-/// its clock as an argument and is tested in-process in src/api/limits.rs); the wait is the server's own
+/// its clock as an argument and is tested in-process in src/server/api/limits.rs); the wait is the server's own
 /// hint, not a guess. A second refusal fails the test.
 async fn within_rate<T>(mut f: impl AsyncFnMut() -> Result<T, accord::error::Error>) -> T {
     match f().await {

@@ -81,6 +81,8 @@ const EXTERNAL: &[(&str, &[&str])] = &[
     ("maud", &["report", "server/web"]),
     ("quick_xml", &["report"]),
     ("csv", &["report", "cmd"]),
+    // Each layer has its own error enum (thiserror, with sources); anyhow only where errors are reported.
+    ("anyhow", &["cmd", "main", "bin"]),
     // Signed notes and tlog hashing live in crates/accord-tlog; the root crate names them through it.
     ("signed_note", &[]),
     ("tlog_tiles", &[]),

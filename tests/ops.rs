@@ -99,7 +99,7 @@ async fn metrics_and_rate_limits() {
     assert!(e.message.contains("retry in") && e.message.contains("XM-SEC"), "{e}");
     assert_eq!(c.checkpoint(None).await.unwrap().size, size, "a limited submission wrote nothing");
     // Wall time must pass for the running server's bucket to refill (the bucket takes its clock as an
-    // argument and is tested in-process in src/api/limits.rs): wait exactly what the refusal named.
+    // argument and is tested in-process in src/server/api/limits.rs): wait exactly what the refusal named.
     tokio::time::sleep(retry_hint(&e.message)).await;
     c.submit(crypto::seal(&plan("c"), &[&sec.key])).await.expect("tokens refill at the rate");
     // A rule violation, for the rejection counter.

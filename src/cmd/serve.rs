@@ -61,7 +61,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         .map(|w| crate::server::witness::WitnessTarget::parse(w))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     crate::server::witness::check_views(&ledger, &witness_targets).await?;
-    let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
+    let listener = crate::server::bind(&a.listen).await?;
     let addr = listener.local_addr()?;
     let latest = ledger.latest();
     let mut settings = a.server_settings();
@@ -74,12 +74,14 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     let spawn_http = |name: &'static str, l: tokio::net::TcpListener, router: axum::Router| {
         let (tls, limits) = (http_tls.clone(), http_limits.clone());
         crate::server::spawn_listener(&shutdown, name, move |stop| async move {
-            Ok(crate::server::serve_http(l, router, tls, limits, stop.cancelled_owned()).await?)
+            crate::server::serve_http(l, router, tls, limits, stop.cancelled_owned())
+                .await
+                .map_err(|source| crate::server::ServeError::Http { name, source })
         })
     };
     let http = match &a.http {
         Some(h) => {
-            let l = tokio::net::TcpListener::bind(h).await.with_context(|| format!("binding --http {h}"))?;
+            let l = crate::server::bind(h).await.context("--http")?;
             let http_addr = l.local_addr()?;
             listeners.push(spawn_http("http", l, crate::server::web::router(ledger.clone())));
             Some(http_addr.to_string())
@@ -88,7 +90,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     };
     let metrics_addr = match &a.metrics {
         Some(m) => {
-            let l = tokio::net::TcpListener::bind(m).await.with_context(|| format!("binding --metrics {m}"))?;
+            let l = crate::server::bind(m).await.context("--metrics")?;
             let addr = l.local_addr()?.to_string();
             listeners.push(spawn_http("metrics", l, crate::server::web::metrics_router(ledger.clone())));
             Some(addr)
@@ -110,7 +112,7 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     listeners.push(crate::server::spawn_listener(&shutdown, "grpc", move |stop| {
         crate::server::serve_grpc(listener, l, settings, stop)
     }));
-    crate::server::drain(&shutdown, listeners, ledger, grace).await
+    Ok(crate::server::drain(&shutdown, listeners, ledger, grace).await?)
 }
 
 pub(super) async fn health(a: HealthArgs, json: bool) -> Result<()> {

@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -41,7 +41,7 @@ pub async fn run(c: WitnessCommand, json: bool) -> Result<()> {
         .map(|k| keys::read_log_key(k).and_then(|k| Ok(StrictNoteVerifier::from_verifier_key(&k)?)))
         .collect::<Result<Vec<_>>>()?;
     let w = Arc::new(crate::server::witness::Witness::open(Cosigner::new(&name, key), logs, &a.state)?);
-    let listener = tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
+    let listener = crate::server::bind(&a.listen).await?;
     let addr = listener.local_addr()?;
     // The root token, its handlers installed before the address is printed, so a SIGTERM right after it
     // stops cleanly; the endpoint holds a child of it.

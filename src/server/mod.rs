@@ -7,7 +7,8 @@
 //!
 //! This file holds the settings and the gRPC server; `admission.rs` the request slots and body budget,
 //! `connection.rs` the connection cap, `observe.rs` spans and metrics, `health.rs` the health service,
-//! `shutdown.rs` the shutdown token and the drain order, `http_ports.rs` the HTTP ports. [`api`] holds the
+//! `shutdown.rs` the shutdown token and the drain order, `http_ports.rs` the HTTP ports, `serve_error.rs`
+//! [`ServeError`]. [`api`] holds the
 //! gRPC services and the one error→Status mapping, [`web`] the public page and the metrics endpoint,
 //! [`witness`] the C2SP tlog-witness server and the ledger's witness client.
 mod admission;
@@ -16,12 +17,14 @@ mod connection;
 mod health;
 mod http_ports;
 mod observe;
+mod serve_error;
 mod shutdown;
 pub mod web;
 pub mod witness;
 
 pub use http_ports::{http_tls_config, serve_http, HttpLimits};
 pub use observe::method_label;
+pub use serve_error::ServeError;
 pub use shutdown::{close, drain, shutdown_signal, shutdown_token, spawn_listener, Listener};
 
 use std::future::Future;
@@ -113,7 +116,7 @@ pub async fn run(
     listener: TcpListener,
     ledger: Arc<Ledger>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     run_with(listener, ledger, Settings::default(), shutdown).await
 }
 
@@ -124,7 +127,7 @@ pub async fn run_with(
     ledger: Arc<Ledger>,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     let root = CancellationToken::new();
     let cancel = root.clone();
     tokio::spawn(async move {
@@ -147,13 +150,14 @@ pub async fn serve_grpc(
     ledger: Arc<Ledger>,
     settings: Settings,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     observe::init_method_labels();
     let health_service = health::health_service(&ledger, &shutdown).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+        .build_v1()
+        .map_err(ServeError::Reflection)?;
     let limiter = api::limits::RateLimiter::new(settings.rates.clone());
     let require_cert = settings.tls.as_ref().is_some_and(|t| t.require_client_cert);
     let api = LedgerServiceServer::new(
@@ -172,7 +176,7 @@ pub async fn serve_grpc(
     let admission = Admission::new(&settings);
     let mut builder = tonic::transport::Server::builder();
     if let Some(t) = &settings.tls {
-        builder = builder.tls_config(grpc_tls_config(t, settings.header_read_timeout))?;
+        builder = builder.tls_config(grpc_tls_config(t, settings.header_read_timeout)).map_err(ServeError::Tls)?;
     }
     builder
         // Batches and their receipts are hundreds of KiB: HTTP/2's default 64 KiB windows would stall them.
@@ -192,8 +196,13 @@ pub async fn serve_grpc(
         .add_service(reports)
         .add_service(audit)
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-        .await?;
-    Ok(())
+        .await
+        .map_err(ServeError::Transport)
+}
+
+/// Bind a listening address (`host:port`); the error names the address.
+pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: addr.to_string(), source })
 }
 
 /// The connections accepted on `listener`, each holding one of the `max_connections` permits (more are

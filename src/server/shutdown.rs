@@ -12,13 +12,14 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::ServeError;
 use crate::ledger::Ledger;
 
 /// A listener (or any task the drain waits for) running on its own task.
 #[derive(Debug)]
 pub struct Listener {
     name: &'static str,
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<Result<(), ServeError>>,
 }
 
 /// Start `serve` on its own task with a child of `root`. When it ends on its own (a failure), `root` is
@@ -26,7 +27,7 @@ pub struct Listener {
 pub fn spawn_listener<F, Fut>(root: &CancellationToken, name: &'static str, serve: F) -> Listener
 where
     F: FnOnce(CancellationToken) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    Fut: Future<Output = Result<(), ServeError>> + Send + 'static,
 {
     let fut = serve(root.child_token());
     let all = root.clone().drop_guard();
@@ -58,7 +59,7 @@ pub async fn drain(
     listeners: Vec<Listener>,
     ledger: Arc<Ledger>,
     grace: Duration,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     root.cancelled().await;
     let mut failed = Ok(());
     // One deadline for all: once it has passed, it stays ready.
@@ -90,9 +91,9 @@ pub async fn drain(
 
 /// Steps 3–5 of the drain order ([`drain`]): every listener has stopped, so the sequencer is drained, the
 /// final checkpoint signed and the store closed.
-pub async fn close(ledger: Arc<Ledger>) -> anyhow::Result<()> {
+pub async fn close(ledger: Arc<Ledger>) -> Result<(), ServeError> {
     let l = ledger.clone();
-    tokio::task::spawn_blocking(move || l.close()).await?;
+    tokio::task::spawn_blocking(move || l.close()).await.map_err(ServeError::Close)?;
     tracing::info!(size = ledger.latest().size, "server stopped");
     Ok(())
 }

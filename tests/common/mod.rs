@@ -51,7 +51,7 @@ pub async fn wait_until<T>(what: &str, within: Duration, mut ready: impl AsyncFn
 
 /// The wait a rate-limit refusal names (`... retry in N ms`), for tests that must let wall time pass for
 /// the server's token bucket to refill. The bucket itself takes its clock as an argument and is tested
-/// in-process (src/api/limits.rs); end to end, only real time refills a running server's bucket.
+/// in-process (src/server/api/limits.rs); end to end, only real time refills a running server's bucket.
 pub fn retry_hint(message: &str) -> Duration {
     let ms = message
         .split("retry in ")
