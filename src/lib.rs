@@ -28,7 +28,7 @@
 //! - [`server`]: the network edge, one folder: transport, health, reflection, graceful shutdown
 //!   (admission, connections, observation, health, shutdown, the HTTP ports, one file each; listeners fail
 //!   with [`server::ServeError`], which `cmd` reports: anyhow stays in `cmd`, `main.rs` and `src/bin`);
-//!   [`server::api`], the gRPC services with the one error→Status mapping and the rate limits;
+//!   [`server::api`], one file per gRPC service, the one error→Status mapping and the rate limits;
 //!   [`server::web`], the public, read-only transparency page and the metrics endpoint;
 //!   [`server::witness`], the C2SP tlog-witness server and the ledger's witness client. Each part has
 //!   its own fence in `tests/architecture.rs`, and none names [`store`]: the edge reads through the ledger.

@@ -17,7 +17,7 @@ pub(super) async fn health_service(ledger: &Ledger, shutdown: &CancellationToken
     health_reporter.set_serving::<LedgerServiceServer<LedgerApi>>().await;
     health_reporter.set_serving::<CoalitionServiceServer<CoalitionApi>>().await;
     health_reporter.set_serving::<ReportServiceServer<ReportApi>>().await;
-    health_reporter.set_serving::<AuditServiceServer<crate::server::api::audit::AuditApi>>().await;
+    health_reporter.set_serving::<AuditServiceServer<crate::server::api::AuditApi>>().await;
     let health_task = shutdown.child_token();
     let (reporter, state) = (health_reporter.clone(), ledger.write_state());
     tokio::spawn(async move {

@@ -171,7 +171,7 @@ pub async fn serve_grpc(
         CoalitionServiceServer::new(CoalitionApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let reports = ReportServiceServer::new(ReportApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let audit =
-        AuditServiceServer::new(api::audit::AuditApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
+        AuditServiceServer::new(api::AuditApi::new(ledger.clone())).max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incoming = capped_incoming(listener, &settings);
     let admission = Admission::new(&settings);
     let mut builder = tonic::transport::Server::builder();

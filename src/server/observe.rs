@@ -72,7 +72,7 @@ pub(super) fn init_method_labels() {
             <LedgerServiceServer<LedgerApi> as NamedService>::NAME,
             <CoalitionServiceServer<CoalitionApi> as NamedService>::NAME,
             <ReportServiceServer<ReportApi> as NamedService>::NAME,
-            <AuditServiceServer<crate::server::api::audit::AuditApi> as NamedService>::NAME,
+            <AuditServiceServer<crate::server::api::AuditApi> as NamedService>::NAME,
         ];
         let mut set: std::collections::BTreeSet<String> = [
             "/grpc.health.v1.Health/Check",

@@ -18,6 +18,7 @@ pub struct AuditApi {
 }
 
 impl AuditApi {
+    /// The service over `ledger`.
     pub fn new(ledger: Arc<Ledger>) -> Self {
         Self { ledger }
     }
