@@ -8,7 +8,8 @@ use base64::prelude::*;
 use prost::Message;
 use rust_decimal::Decimal;
 
-use crate::domain::book::{self, Subject, SubjectKind};
+use crate::domain::book::{self, Subject, SubjectKind, SubjectStatus};
+use crate::domain::codes::MilestoneStatus;
 use crate::domain::date;
 use crate::domain::money::{self, Amount, Currency};
 use crate::error::{Error, Result};
@@ -154,16 +155,27 @@ fn subject_date(s: &Subject) -> Result<String> {
 }
 
 /// The status as shown: pledges' lapse depends on the as-of date.
-fn status_of(s: &Subject, as_of: i64) -> Result<String> {
+fn status_of(s: &Subject, as_of: i64) -> Result<SubjectStatus> {
     if s.kind == book::PLEDGE {
-        return Ok(book::pledge_status(s, &s.parsed()?, as_of).to_string());
+        return Ok(book::pledge_status(s, &s.parsed()?, as_of));
     }
-    Ok(s.status.clone())
+    Ok(s.status)
 }
 
-fn matches(s: &Subject, q: &pb::ListRequest, as_of: i64) -> Result<bool> {
-    if !q.status.is_empty() && status_of(s, as_of)? != q.status {
-        return Ok(false);
+/// The request's status filter, parsed once: empty is none; an unknown status is refused naming the
+/// values allowed (it would match nothing).
+fn status_filter(q: &pb::ListRequest) -> Result<Option<SubjectStatus>> {
+    if q.status.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(SubjectStatus::parse("status", &q.status)?))
+}
+
+fn matches(s: &Subject, q: &pb::ListRequest, status: Option<SubjectStatus>, as_of: i64) -> Result<bool> {
+    if let Some(want) = status {
+        if status_of(s, as_of)? != want {
+            return Ok(false);
+        }
     }
     if !q.from_date.is_empty() || !q.to_date.is_empty() {
         let d = subject_date(s)?;
@@ -214,6 +226,7 @@ fn matches(s: &Subject, q: &pb::ListRequest, as_of: i64) -> Result<bool> {
 pub fn list(view: &ReadView<'_>, kind: SubjectKind, q: &pb::ListRequest) -> Result<pb::ListResponse> {
     let r = view.store_reader();
     check_filters(kind, q)?;
+    let status = status_filter(q)?;
     let limit = page_size(q.page_size)?;
     let after = untoken(kind.as_str(), &q.page_token)?;
     r.snapshot(|r| {
@@ -224,7 +237,7 @@ pub fn list(view: &ReadView<'_>, kind: SubjectKind, q: &pb::ListRequest) -> Resu
         let mut found = Vec::new();
         let mut more = false;
         r.scan_subjects::<Error>(&filter, |s| {
-            if !matches(&s, q, as_of)? {
+            if !matches(&s, q, status, as_of)? {
                 return Ok(true);
             }
             if found.len() == limit {
@@ -352,8 +365,8 @@ fn assessment_views(c: &Subject) -> Vec<pb::AssessmentView> {
         .map(|(t, a)| pb::AssessmentView {
             condition_id: c.id.clone(),
             tranche_id: t.clone(),
-            outcome: a.outcome.clone(),
-            date: a.date.clone(),
+            outcome: a.outcome.to_string(),
+            date: a.date.to_string(),
             index: a.index,
         })
         .collect()
@@ -364,7 +377,7 @@ fn tranche_view(r: &Reader, t: &Subject) -> Result<pb::TrancheView> {
     let conditions = gate
         .conditions
         .iter()
-        .map(|(cid, outcome, day)| {
+        .map(|(cid, state)| {
             // A condition not assessed for this tranche yet has no assessing entry (index 0); a failed
             // read is an error, not a missing assessment.
             let index = r
@@ -374,8 +387,8 @@ fn tranche_view(r: &Reader, t: &Subject) -> Result<pb::TrancheView> {
             Ok(pb::AssessmentView {
                 condition_id: cid.clone(),
                 tranche_id: t.id.clone(),
-                outcome: outcome.clone(),
-                date: day.clone(),
+                outcome: state.as_str().to_string(),
+                date: state.date().map(|d| d.to_string()).unwrap_or_default(),
                 index,
             })
         })
@@ -385,7 +398,7 @@ fn tranche_view(r: &Reader, t: &Subject) -> Result<pb::TrancheView> {
         commitment_id: t.tally.commitment_id.clone(),
         value: s(t.tally.value),
         disbursed: s(t.tally.disbursed),
-        status: gate.status.to_string(),
+        status: gate.status.as_str().to_string(),
         conditions,
         index: t.created_at,
     })
@@ -403,7 +416,6 @@ fn milestone_views(r: &Reader, s: &Subject, p: &ds::PledgeAnnounced, as_of: i64)
     } else {
         None
     };
-    let row = || format!("{} {}", s.kind, s.id);
     p.milestones
         .iter()
         .map(|m| {
@@ -413,18 +425,10 @@ fn milestone_views(r: &Reader, s: &Subject, p: &ds::PledgeAnnounced, as_of: i64)
                 .map_or(m.due_date, |x| x.due_date)
                 .to_string();
             let st = s.tally.milestones.get(m.milestone_id.as_str());
-            let day = |what: &str, d: &str| {
-                date::parse_date(d).ok_or_else(|| {
-                    Error::corrupt(
-                        "subjects",
-                        row(),
-                        format!("milestone {}'s {what} {d:?} is not a date", m.milestone_id),
-                    )
-                })
-            };
             let due = m.due_date.days();
+            // The day met was parsed when storage read the tally (a stored day that is not one is DATA_LOSS).
             let days_late = match st {
-                Some(x) if x.status == "met" => day("date met", &x.date)?.saturating_sub(due).max(0),
+                Some(x) if x.status == MilestoneStatus::Met => x.date.days().saturating_sub(due).max(0),
                 _ => as_of.saturating_sub(due).max(0),
             };
             Ok(pb::MilestoneView {
@@ -432,8 +436,8 @@ fn milestone_views(r: &Reader, s: &Subject, p: &ds::PledgeAnnounced, as_of: i64)
                 title: m.title.clone(),
                 due_date: m.due_date.to_string(),
                 original_due_date: orig,
-                status: st.map_or("pending".to_string(), |x| x.status.clone()),
-                date: st.map(|x| x.date.clone()).unwrap_or_default(),
+                status: st.map_or("pending", |x| x.status.as_str()).to_string(),
+                date: st.map(|x| x.date.to_string()).unwrap_or_default(),
                 quantity_done: st.map(|x| x.quantity_done.clone()).unwrap_or_default(),
                 days_late,
             })
@@ -469,7 +473,7 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         id: sub.id.clone(),
         plan_id: sub.plan_id.clone(),
         party_id: sub.party_id.clone(),
-        status: status_of(sub, as_of)?,
+        status: status_of(sub, as_of)?.as_str().to_string(),
         index: sub.created_at,
         version_index: sub.version_at,
         updated_index: sub.updated_at,

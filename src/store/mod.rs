@@ -26,7 +26,7 @@ pub use writer::{Loaded, Writer};
 use crate::merkle::{Hash, HashError, HashReader};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::domain::book::{Subject, SubjectKind, Tally};
+use crate::domain::book::{Subject, SubjectKind, SubjectStatus, Tally};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
 use crate::error::Error;
 use accord_domain::state::Result as DomainResult;

@@ -204,13 +204,17 @@ pub(super) fn subject_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubjectRow>
     let id: String = r.get(1)?;
     let kind = SubjectKind::parse("kind", &kind)
         .map_err(|e| corrupt_column(0, "subjects", &format_args!("{kind} {id}"), e.rule))?;
+    // A status the rules never write is corruption, never a default.
+    let status: String = r.get(4)?;
+    let status = SubjectStatus::parse("status", &status)
+        .map_err(|e| corrupt_column(4, "subjects", &format_args!("{kind} {id}"), format!("status {}", e.rule)))?;
     Ok((
         Subject {
             kind,
             id,
             plan_id: r.get(2)?,
             party_id: r.get(3)?,
-            status: r.get(4)?,
+            status,
             created_at: r.get(5)?,
             updated_at: r.get(6)?,
             version_at: r.get(7)?,

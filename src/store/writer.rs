@@ -206,7 +206,7 @@ impl Writer {
                         s.id,
                         s.plan_id,
                         s.party_id,
-                        s.status,
+                        s.status.as_str(),
                         s.created_at,
                         s.updated_at,
                         s.version_at,

@@ -39,6 +39,21 @@ macro_rules! code_list {
                 f.write_str(self.as_str())
             }
         }
+
+        /// Serialised as its wire spelling.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        /// Read from its wire spelling; any other text is an error naming the values allowed (never a default).
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                Self::parse(stringify!($name), &s).map_err(|e| serde::de::Error::custom(e.rule))
+            }
+        }
     };
 }
 
@@ -239,6 +254,110 @@ code_list! {
         Year = "year",
         /// The whole plan.
         Plan = "plan",
+    }
+}
+
+code_list! {
+    /// The status a subject is stored with (the `status` column of the projections) and shown with. One
+    /// list for every kind, as storage and queries keep one status per subject whatever its kind:
+    ///
+    /// - plans, goals, indicators and tranches: `active`;
+    /// - pledges ([`crate::book::pledge_status`]): `announced`, `partially_committed`, `committed`,
+    ///   `partially_disbursed`, `fulfilled`, `superseded`, `lapsed` or `withdrawn`;
+    /// - conditions ([`crate::book::condition_status`]): `pending`, an [`Outcome`] or `withdrawn`;
+    /// - commitments: `active`, `disbursed` or `withdrawn`;
+    /// - transactions: `recorded` or `reversed`; deliveries: `recorded` or `confirmed`;
+    /// - progress reports: `reported`; attestations: the auditor's [`Opinion`]; FX rates: `recorded`.
+    SubjectStatus {
+        /// In force (plans, goals, indicators, tranches, commitments not yet fully disbursed).
+        Active = "active",
+        /// A pledge announced, nothing committed or disbursed against it yet.
+        Announced = "announced",
+        /// A pledge partly committed.
+        PartiallyCommitted = "partially_committed",
+        /// A pledge fully committed.
+        Committed = "committed",
+        /// A pledge partly disbursed or delivered (or a policy pledge with milestones under way).
+        PartiallyDisbursed = "partially_disbursed",
+        /// A pledge fully disbursed or delivered (or every milestone met).
+        Fulfilled = "fulfilled",
+        /// A pledge wholly restated by later pledges.
+        Superseded = "superseded",
+        /// A pledge past its expiry with nothing done.
+        Lapsed = "lapsed",
+        /// Withdrawn (pledges, conditions, commitments).
+        Withdrawn = "withdrawn",
+        /// A condition not yet assessed.
+        Pending = "pending",
+        /// A condition met.
+        Met = "met",
+        /// A condition not met.
+        NotMet = "notMet",
+        /// A condition partially met.
+        PartiallyMet = "partiallyMet",
+        /// A condition waived.
+        Waived = "waived",
+        /// A commitment fully disbursed.
+        Disbursed = "disbursed",
+        /// A transaction, FX rate, or a delivery not yet confirmed by its receiver.
+        Recorded = "recorded",
+        /// A delivery confirmed by its receiver.
+        Confirmed = "confirmed",
+        /// A transaction reversed.
+        Reversed = "reversed",
+        /// A progress report.
+        Reported = "reported",
+        /// An attestation: verified.
+        Verified = "verified",
+        /// An attestation: verified with exceptions.
+        VerifiedWithExceptions = "verified_with_exceptions",
+        /// An attestation: not verified.
+        NotVerified = "not_verified",
+        /// An attestation: the auditor could not verify.
+        UnableToVerify = "unable_to_verify",
+    }
+}
+
+impl From<Outcome> for SubjectStatus {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Met => SubjectStatus::Met,
+            Outcome::NotMet => SubjectStatus::NotMet,
+            Outcome::PartiallyMet => SubjectStatus::PartiallyMet,
+            Outcome::Waived => SubjectStatus::Waived,
+        }
+    }
+}
+
+impl From<Opinion> for SubjectStatus {
+    fn from(o: Opinion) -> Self {
+        match o {
+            Opinion::Verified => SubjectStatus::Verified,
+            Opinion::VerifiedWithExceptions => SubjectStatus::VerifiedWithExceptions,
+            Opinion::NotVerified => SubjectStatus::NotVerified,
+            Opinion::UnableToVerify => SubjectStatus::UnableToVerify,
+        }
+    }
+}
+
+code_list! {
+    /// How a tranche stands against the conditions that gate it ([`crate::book::tranche_gate`]).
+    GateStatus {
+        /// No condition gates it.
+        Unconditional = "unconditional",
+        /// Every condition met or waived (or withdrawn).
+        Released = "released",
+        /// A condition assessed and not met.
+        Withheld = "withheld",
+        /// A condition not yet assessed.
+        Pending = "pending",
+    }
+}
+
+impl GateStatus {
+    /// Whether the tranche may be disbursed.
+    pub fn is_open(self) -> bool {
+        matches!(self, GateStatus::Unconditional | GateStatus::Released)
     }
 }
 

@@ -114,6 +114,21 @@ impl std::fmt::Display for Day {
     }
 }
 
+/// Serialised as `YYYY-MM-DD`, the text it was parsed from.
+impl serde::Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Read from `YYYY-MM-DD` in the plausible window; any other text is an error (never a default day).
+impl<'de> serde::Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        Day::parse("date", &s).map_err(|e| serde::de::Error::custom(e.rule))
+    }
+}
+
 /// Day number of a Unix time in milliseconds.
 pub fn day_of_ms(ms: i64) -> i64 {
     ms.div_euclid(86_400_000)

@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use super::{add, d, dec, mul, Acc, InKindItemLine, Source};
 use crate::Result;
 use accord_domain::book::{self, Subject};
+use accord_domain::codes::MilestoneStatus;
 use accord_domain::statement as ds;
 
 #[derive(Default)]
@@ -115,13 +116,11 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
                     let st = s.tally.milestones.get(m.milestone_id.as_str());
                     let due = m.due_date.days();
                     let days_late = match st {
-                        Some(x) if x.status == "met" => {
-                            date::parse_date(&x.date).unwrap_or(due).saturating_sub(due).max(0)
-                        }
+                        Some(x) if x.status == MilestoneStatus::Met => x.date.days().saturating_sub(due).max(0),
                         _ => as_of.saturating_sub(due).max(0),
                     };
                     delivery.milestones_total.acc(1);
-                    if st.is_some_and(|x| x.status == "met") {
+                    if st.is_some_and(|x| x.status == MilestoneStatus::Met) {
                         delivery.milestones_met.acc(1);
                     }
                     delivery.milestones.push(MilestoneLine {
@@ -133,8 +132,8 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
                             .and_then(|o| o.milestones.iter().find(|x| m.milestone_id == x.milestone_id))
                             .map_or(m.due_date.to_string(), |x| x.due_date.to_string()),
                         due_date: m.due_date.to_string(),
-                        status: st.map_or("pending".into(), |x| x.status.clone()),
-                        date: st.map(|x| x.date.clone()).unwrap_or_default(),
+                        status: st.map_or("pending", |x| x.status.as_str()).to_string(),
+                        date: st.map(|x| x.date.to_string()).unwrap_or_default(),
                         days_late,
                         quantity_done: st.map(|x| x.quantity_done.clone()).unwrap_or_default(),
                         quantity_target: m.quantity_target.map(|q| q.to_string()).unwrap_or_default(),

@@ -1,6 +1,6 @@
 //! Conditional tranches (DOMAIN.md §5): per condition, each gated tranche with its status, assessment and
 //! evidence, the amount at stake not yet in a tranche, and totals per status and currency.
-use accord_domain::codes::ConditionType;
+use accord_domain::codes::{ConditionType, GateStatus, SubjectStatus};
 use accord_domain::money::Currency;
 use accord_domain::statement as ds;
 use std::collections::BTreeMap;
@@ -41,7 +41,10 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
                 _ => None,
             });
             gated_by_cur.entry(cm.amount.currency).or_default().acc(t.tally.value);
-            totals.entry((gate.status.to_string(), cm.amount.currency.to_string())).or_default().acc(t.tally.value);
+            totals
+                .entry((gate.status.as_str().to_string(), cm.amount.currency.to_string()))
+                .or_default()
+                .acc(t.tally.value);
             lines.push(TrancheLine {
                 tranche_id: t.id.clone(),
                 commitment_id: cm.s.id.clone(),
@@ -49,9 +52,9 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
                 value: d(t.tally.value),
                 currency: cm.amount.currency.to_string(),
                 disbursed: d(t.tally.disbursed),
-                status: gate.status.to_string(),
-                outcome: own.map(|a| a.outcome.clone()).unwrap_or_else(|| "pending".into()),
-                date: own.map(|a| a.date.clone()).unwrap_or_default(),
+                status: gate.status.as_str().to_string(),
+                outcome: own.map_or("pending", |a| a.outcome.as_str()).to_string(),
+                date: own.map(|a| a.date.to_string()).unwrap_or_default(),
                 evidence_sha256: evidence.unwrap_or_default(),
             });
         }
@@ -61,7 +64,7 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
             condition_type: c.condition_type.as_str().to_string(),
             party: c.party_id.to_string(),
             assessor: c.assessor_id.as_ref().map(ToString::to_string).unwrap_or_default(),
-            status: cs.status.clone(),
+            status: cs.status.as_str().to_string(),
             currency: if rest_cur.is_empty() {
                 lines.first().map(|l| l.currency.clone()).unwrap_or_default()
             } else {
@@ -96,11 +99,12 @@ fn not_in_tranche(
     if let Some(stake) = c.amount_at_stake.as_ref() {
         let left = sub(stake.value, gated_by_cur.get(&stake.currency).copied().unwrap_or_default());
         if left > Decimal::ZERO {
-            let status = match cs.status.as_str() {
-                "met" | "waived" => "released",
-                "pending" => "pending",
-                _ => "withheld",
-            };
+            let status = match cs.status {
+                SubjectStatus::Met | SubjectStatus::Waived => GateStatus::Released,
+                SubjectStatus::Pending => GateStatus::Pending,
+                _ => GateStatus::Withheld,
+            }
+            .as_str();
             totals.entry((status.to_string(), stake.currency.to_string())).or_default().acc(left);
             rest = d(left);
             rest_cur = stake.currency.to_string();

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::PledgeKind;
-pub use crate::codes::SubjectKind;
+pub use crate::codes::{GateStatus, SubjectKind, SubjectStatus};
+use crate::codes::{MilestoneStatus, Outcome, PledgeKind};
+use crate::date::Day;
 use crate::error::Error;
 use crate::money::{self, Amount, Currency};
 use crate::state::{Result, StateView};
@@ -75,7 +76,7 @@ pub struct Subject {
     /// The party it belongs to (pledger, provider, condition party, reporter, auditor, recorder).
     pub party_id: String,
     /// Stored status (pledge lapse is applied at read time against the as-of date: [`pledge_status`]).
-    pub status: String,
+    pub status: SubjectStatus,
     /// Entry that created it.
     pub created_at: u64,
     /// Entry that last changed it (a new version, or a figure of its tally).
@@ -144,24 +145,25 @@ pub struct Tally {
     pub withdrawn: bool,
 }
 
-/// A condition's assessment (`condition.assessed`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A condition's assessment (`condition.assessed`). Stored in the tally's JSON with the wire spellings
+/// (`"outcome":"notMet","date":"2026-05-01"`); a stored value that does not parse is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assessment {
     /// met, notMet, partiallyMet or waived.
-    pub outcome: String,
+    pub outcome: Outcome,
     /// Day of the assessment (YYYY-MM-DD).
-    pub date: String,
+    pub date: Day,
     /// Entry that recorded it.
     pub index: u64,
 }
 
-/// A policy milestone as last updated (`milestone.updated`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A policy milestone as last updated (`milestone.updated`), stored like [`Assessment`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MilestoneState {
     /// met, notMet or partiallyMet.
-    pub status: String,
+    pub status: MilestoneStatus,
     /// Day of the update (YYYY-MM-DD).
-    pub date: String,
+    pub date: Day,
     /// Entry that recorded it.
     pub index: u64,
     /// Quantity done so far, as written (empty when not given).
@@ -178,7 +180,7 @@ impl Subject {
             id: id.into(),
             plan_id: String::new(),
             party_id: String::new(),
-            status: "active".into(),
+            status: SubjectStatus::Active,
             created_at: 0,
             updated_at: 0,
             version_at: 0,
@@ -283,54 +285,89 @@ pub fn is_conversion_gap(e: &Error) -> bool {
 }
 
 /// The derived status of a pledge as of a day (lapse depends on the day; everything else on the tally).
-pub fn pledge_status(s: &Subject, p: &d::PledgeAnnounced, as_of_day: i64) -> &'static str {
+pub fn pledge_status(s: &Subject, p: &d::PledgeAnnounced, as_of_day: i64) -> SubjectStatus {
     let t = &s.tally;
     if t.withdrawn {
-        return "withdrawn";
+        return SubjectStatus::Withdrawn;
     }
     let amount = p.amount.as_ref().map(|m| m.value).unwrap_or_default();
     if !amount.is_zero() && t.restated >= amount {
-        return "superseded";
+        return SubjectStatus::Superseded;
     }
     if p.pledge_kind == PledgeKind::PolicyAction {
         let all_met = !p.milestones.is_empty()
             && p.milestones
                 .iter()
-                .all(|m| t.milestones.get(m.milestone_id.as_str()).is_some_and(|x| x.status == "met"));
+                .all(|m| t.milestones.get(m.milestone_id.as_str()).is_some_and(|x| x.status == MilestoneStatus::Met));
         if all_met {
-            return "fulfilled";
+            return SubjectStatus::Fulfilled;
         }
-        if t.milestones.values().any(|x| x.status != "notMet") {
-            return "partially_disbursed";
+        if t.milestones.values().any(|x| x.status != MilestoneStatus::NotMet) {
+            return SubjectStatus::PartiallyDisbursed;
         }
     } else {
         let done = t.disbursed.checked_add(t.delivered).unwrap_or(Decimal::MAX);
         if done >= amount && !amount.is_zero() {
-            return "fulfilled";
+            return SubjectStatus::Fulfilled;
         }
         if done > Decimal::ZERO {
-            return "partially_disbursed";
+            return SubjectStatus::PartiallyDisbursed;
         }
         if t.committed >= amount && !amount.is_zero() {
-            return "committed";
+            return SubjectStatus::Committed;
         }
         if t.committed > Decimal::ZERO {
-            return "partially_committed";
+            return SubjectStatus::PartiallyCommitted;
         }
     }
     if p.expires_on.is_some_and(|e| e.days() < as_of_day) {
-        return "lapsed";
+        return SubjectStatus::Lapsed;
     }
-    "announced"
+    SubjectStatus::Announced
+}
+
+/// Where one of the conditions gating a tranche stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateCondition {
+    /// The condition was withdrawn: it no longer gates.
+    Withdrawn,
+    /// Not yet assessed (for this tranche or condition-wide).
+    Pending,
+    /// Assessed: the outcome and its day.
+    Assessed(Outcome, Day),
+}
+
+impl GateCondition {
+    /// `withdrawn`, `pending` or the outcome's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateCondition::Withdrawn => "withdrawn",
+            GateCondition::Pending => "pending",
+            GateCondition::Assessed(o, _) => o.as_str(),
+        }
+    }
+
+    /// The day of the assessment, if assessed.
+    pub fn date(self) -> Option<Day> {
+        match self {
+            GateCondition::Assessed(_, day) => Some(day),
+            GateCondition::Withdrawn | GateCondition::Pending => None,
+        }
+    }
+
+    /// Whether it lets the tranche through: withdrawn, met or waived.
+    pub fn clears(self) -> bool {
+        matches!(self, GateCondition::Withdrawn | GateCondition::Assessed(Outcome::Met | Outcome::Waived, _))
+    }
 }
 
 /// How a tranche stands against its conditions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gate {
     /// unconditional, released (all met or waived), withheld (a condition not met), pending (not yet assessed).
-    pub status: &'static str,
-    /// Per condition: (condition id, outcome or "pending", date).
-    pub conditions: Vec<(String, String, String)>,
+    pub status: GateStatus,
+    /// Per condition: its id and where it stands.
+    pub conditions: Vec<(String, GateCondition)>,
 }
 
 /// The outcome that applies to a tranche: its own assessment, else the condition-wide one.
@@ -345,48 +382,123 @@ pub fn tranche_gate(view: &dyn StateView, tranche: &Subject) -> Result<Gate> {
     let mut any_pending = false;
     for cid in &tranche.tally.conditions {
         let Some(c) = view.subject(CONDITION, cid)? else { continue };
-        if c.tally.withdrawn {
-            conditions.push((cid.clone(), "withdrawn".to_string(), String::new()));
-            continue;
+        let state = if c.tally.withdrawn {
+            GateCondition::Withdrawn
+        } else {
+            outcome_for(&c, &tranche.id).map_or(GateCondition::Pending, |a| GateCondition::Assessed(a.outcome, a.date))
+        };
+        match state {
+            GateCondition::Pending => any_pending = true,
+            _ if !state.clears() => any_withheld = true,
+            _ => {}
         }
-        match outcome_for(&c, &tranche.id) {
-            Some(a) if a.outcome == "met" || a.outcome == "waived" => {
-                conditions.push((cid.clone(), a.outcome.clone(), a.date.clone()))
-            }
-            Some(a) => {
-                any_withheld = true;
-                conditions.push((cid.clone(), a.outcome.clone(), a.date.clone()))
-            }
-            None => {
-                any_pending = true;
-                conditions.push((cid.clone(), "pending".to_string(), String::new()))
-            }
-        }
+        conditions.push((cid.clone(), state));
     }
     let status = if tranche.tally.conditions.is_empty() {
-        "unconditional"
+        GateStatus::Unconditional
     } else if any_withheld {
-        "withheld"
+        GateStatus::Withheld
     } else if any_pending {
-        "pending"
+        GateStatus::Pending
     } else {
-        "released"
+        GateStatus::Released
     };
     Ok(Gate { status, conditions })
 }
 
 /// Status of a condition from its assessments: pending, met, notMet, partiallyMet, waived or withdrawn.
-pub fn condition_status(t: &Tally) -> String {
+pub fn condition_status(t: &Tally) -> SubjectStatus {
     if t.withdrawn {
-        return "withdrawn".into();
+        return SubjectStatus::Withdrawn;
     }
-    let outcomes: BTreeSet<&str> = t.outcomes.values().map(|a| a.outcome.as_str()).collect();
-    match outcomes.len() {
-        0 => "pending".into(),
-        1 => outcomes.into_iter().next().unwrap_or_default().to_string(),
-        _ if outcomes.iter().all(|o| *o == "met" || *o == "waived") => "met".into(),
-        _ => "partiallyMet".into(),
+    let outcomes: BTreeSet<Outcome> = t.outcomes.values().map(|a| a.outcome).collect();
+    let mut each = outcomes.iter().copied();
+    match (each.next(), each.next()) {
+        (None, _) => SubjectStatus::Pending,
+        (Some(only), None) => only.into(),
+        _ if outcomes.iter().all(|o| matches!(o, Outcome::Met | Outcome::Waived)) => SubjectStatus::Met,
+        _ => SubjectStatus::PartiallyMet,
     }
 }
 
 pub use rules::{apply, Ctx};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tally as storage kept it before statuses, outcomes and days were typed: the typed tally must
+    /// write exactly this text (stored rows stay byte-identical) and read it back.
+    const STORED: &str = r#"{"committed":"60","disbursed":"12.5","conditions":["C1","C2"],"outcomes":{"":{"outcome":"waived","date":"2026-03-31","index":7},"T1":{"outcome":"notMet","date":"2026-05-01","index":9},"T2":{"outcome":"partiallyMet","date":"2026-06-30","index":11}},"milestones":{"M1":{"status":"met","date":"2026-02-28","index":4,"quantity_done":"3"},"M2":{"status":"partiallyMet","date":"2026-04-15","index":5}},"withdrawn":true}"#;
+
+    fn day(s: &str) -> Day {
+        Day::parse("date", s).unwrap()
+    }
+
+    fn typed() -> Tally {
+        let a = |outcome, d: &str, index| Assessment { outcome, date: day(d), index };
+        let m = |status, d: &str, index, q: &str| MilestoneState {
+            status,
+            date: day(d),
+            index,
+            quantity_done: q.to_string(),
+        };
+        Tally {
+            committed: Decimal::new(60, 0),
+            disbursed: Decimal::new(125, 1),
+            conditions: vec!["C1".into(), "C2".into()],
+            outcomes: BTreeMap::from([
+                (String::new(), a(Outcome::Waived, "2026-03-31", 7)),
+                ("T1".into(), a(Outcome::NotMet, "2026-05-01", 9)),
+                ("T2".into(), a(Outcome::PartiallyMet, "2026-06-30", 11)),
+            ]),
+            milestones: BTreeMap::from([
+                ("M1".into(), m(MilestoneStatus::Met, "2026-02-28", 4, "3")),
+                ("M2".into(), m(MilestoneStatus::PartiallyMet, "2026-04-15", 5, "")),
+            ]),
+            withdrawn: true,
+            ..Tally::default()
+        }
+    }
+
+    #[test]
+    fn a_typed_tally_is_stored_as_the_same_text() {
+        assert_eq!(serde_json::to_string(&typed()).unwrap(), STORED);
+        let read: Tally = serde_json::from_str(STORED).unwrap();
+        assert_eq!(read, typed());
+        assert_eq!(serde_json::to_string(&read).unwrap(), STORED);
+    }
+
+    #[test]
+    fn an_unknown_stored_status_outcome_or_day_is_refused_not_defaulted() {
+        for (bad, why) in [
+            (STORED.replace(r#""outcome":"notMet""#, r#""outcome":"unmet""#), "\"unmet\" is not one of met, notMet"),
+            (STORED.replace(r#""status":"met""#, r#""status":"waived""#), "\"waived\" is not one of met, notMet"),
+            (STORED.replace(r#""outcome":"waived""#, r#""outcome":"""#), "\"\" is not one of met, notMet"),
+            (STORED.replace("2026-05-01", "2026-02-30"), "\"2026-02-30\" is not a date of the form YYYY-MM-DD"),
+        ] {
+            let e = serde_json::from_str::<Tally>(&bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = SubjectStatus::parse("status", "actve").unwrap_err();
+        assert_eq!(e.field, "status");
+        assert!(e.rule.starts_with("\"actve\" is not one of active, announced, "), "{}", e.rule);
+        for (s, text) in SubjectStatus::ALL.iter().zip(SubjectStatus::NAMES) {
+            assert_eq!(SubjectStatus::parse("status", text).unwrap(), *s);
+        }
+    }
+
+    #[test]
+    fn a_condition_takes_its_status_from_its_outcomes() {
+        let mut t = typed();
+        assert_eq!(condition_status(&t), SubjectStatus::Withdrawn);
+        t.withdrawn = false;
+        assert_eq!(condition_status(&t), SubjectStatus::PartiallyMet);
+        t.outcomes.retain(|k, _| k.is_empty());
+        assert_eq!(condition_status(&t).as_str(), "waived");
+        t.outcomes.insert("T1".into(), Assessment { outcome: Outcome::Met, date: day("2026-01-01"), index: 1 });
+        assert_eq!(condition_status(&t), SubjectStatus::Met);
+        t.outcomes.clear();
+        assert_eq!(condition_status(&t).to_string(), "pending");
+    }
+}

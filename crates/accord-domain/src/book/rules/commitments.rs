@@ -105,7 +105,7 @@ pub(super) fn allocate(out: &mut Out<'_>, c: &d::CommitmentSigned, sign: i32, fi
         } else {
             p.tally.committed = money::sub(&format!("{f}.amount.value"), p.tally.committed, amt.value)?;
         }
-        p.status = pledge_status(&p, &pb_, today).into();
+        p.status = pledge_status(&p, &pb_, today);
         out.put(p, if sign > 0 { "committed" } else { "uncommitted" });
     }
     Ok(())
@@ -202,7 +202,7 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &d::CommitmentSigned, prev: Optio
     }
     let mut s = versioned(out, prev, COMMITMENT, &c.commitment_id, &c.plan_id, &c.provider_id);
     s.signers = vec![c.provider_id.to_string(), c.recipient_id.to_string()];
-    s.status = if s.tally.disbursed >= amount.value { "disbursed".into() } else { "active".into() };
+    s.status = if s.tally.disbursed >= amount.value { SubjectStatus::Disbursed } else { SubjectStatus::Active };
     out.put(s, if prev.is_some() { "amended" } else { "created" });
     Ok(())
 }

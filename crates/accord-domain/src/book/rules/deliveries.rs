@@ -30,12 +30,12 @@ pub(super) fn delivery(out: &mut Out<'_>, x: &d::InkindDelivered) -> Result<()> 
         ));
     }
     p.tally.delivered = money::add("value.value", p.tally.delivered, v.value)?;
-    p.status = pledge_status(&p, &pbody, ctx.today).into();
+    p.status = pledge_status(&p, &pbody, ctx.today);
     out.put(p, "delivered");
     let mut s = out.new_subject(DELIVERY, &dl.delivery_id, &pbody.plan_id, &pbody.pledger_id);
     s.signers = vec![pbody.pledger_id.to_string()];
     s.tally.confirmed = ctx.signers.contains(dl.receiver_id.as_str());
-    s.status = if s.tally.confirmed { "confirmed".into() } else { "recorded".into() };
+    s.status = if s.tally.confirmed { SubjectStatus::Confirmed } else { SubjectStatus::Recorded };
     out.put(s, "created");
     Ok(())
 }
@@ -58,7 +58,7 @@ pub(super) fn confirmation(out: &mut Out<'_>, c: &d::DeliveryConfirmed) -> Resul
         ));
     }
     s.tally.confirmed = true;
-    s.status = "confirmed".into();
+    s.status = SubjectStatus::Confirmed;
     out.put(s, "confirmed");
     Ok(())
 }
@@ -83,13 +83,13 @@ pub(super) fn milestone(out: &mut Out<'_>, m: &d::MilestoneUpdated) -> Result<()
     p.tally.milestones.insert(
         m.milestone_id.to_string(),
         MilestoneState {
-            status: m.status.as_str().to_string(),
-            date: m.date.to_string(),
+            status: m.status,
+            date: m.date,
             index: ctx.index,
             quantity_done: m.quantity_done.map(|q| q.to_string()).unwrap_or_default(),
         },
     );
-    p.status = pledge_status(&p, &pbody, ctx.today).into();
+    p.status = pledge_status(&p, &pbody, ctx.today);
     out.put(p, "milestone");
     Ok(())
 }

@@ -14,7 +14,7 @@ pub(super) fn fx_rate(out: &mut Out<'_>, f: &d::FxRateRecorded) -> Result<()> {
     out.fresh("rate_date", FX_RATE, &id)?;
     let mut s = out.new_subject(FX_RATE, &id, "", publisher);
     s.signers = vec![publisher.clone()];
-    s.status = "recorded".into();
+    s.status = SubjectStatus::Recorded;
     out.put(s, "created");
     Ok(())
 }

@@ -108,7 +108,7 @@ impl<'a> Out<'a> {
             id: id.into(),
             plan_id: plan_id.into(),
             party_id: party_id.into(),
-            status: "active".into(),
+            status: SubjectStatus::Active,
             created_at: self.ctx.index,
             updated_at: self.ctx.index,
             version_at: self.ctx.index,

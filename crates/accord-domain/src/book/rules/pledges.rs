@@ -45,7 +45,7 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Su
             body: Some(Arc::clone(ctx.body)),
             ..prev.clone()
         };
-        s.status = pledge_status(&s, p, ctx.today).into();
+        s.status = pledge_status(&s, p, ctx.today);
         out.put(s, "amended");
         return Ok(());
     }
@@ -59,8 +59,10 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Su
             continue;
         }
         let ob: d::PledgeAnnounced = other.parsed()?;
-        let open =
-            !matches!(pledge_status(&other, &ob, ctx.today), "withdrawn" | "superseded" | "fulfilled" | "lapsed");
+        let open = !matches!(
+            pledge_status(&other, &ob, ctx.today),
+            SubjectStatus::Withdrawn | SubjectStatus::Superseded | SubjectStatus::Fulfilled | SubjectStatus::Lapsed
+        );
         if open && ob.pledge_kind == p.pledge_kind && periods_overlap(ob.usage_period.as_ref(), p.usage_period.as_ref())
         {
             return Err(Error::precondition(
@@ -75,7 +77,7 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Su
     }
     let mut s = out.new_subject(PLEDGE, &p.pledge_id, &p.plan_id, &p.pledger_id);
     s.signers = vec![p.pledger_id.to_string()];
-    s.status = pledge_status(&s, p, ctx.today).into();
+    s.status = pledge_status(&s, p, ctx.today);
     out.put(s, "created");
     Ok(())
 }
@@ -121,7 +123,7 @@ pub(super) fn restate(out: &mut Out<'_>, p: &d::PledgeAnnounced) -> Result<BTree
         }
         old.tally.restated = restated_total;
         old.tally.restated_by.push(p.pledge_id.to_string());
-        old.status = pledge_status(&old, &old_body, ctx.today).into();
+        old.status = pledge_status(&old, &old_body, ctx.today);
         restated.insert(r.pledge_id.to_string());
         out.put(old, "restated");
     }
@@ -139,7 +141,7 @@ pub(super) fn release_restatements(out: &mut Out<'_>, p: &d::PledgeAnnounced) ->
             old.tally.restated_by.remove(pos);
         }
         let ob: d::PledgeAnnounced = old.parsed()?;
-        old.status = pledge_status(&old, &ob, out.ctx.today).into();
+        old.status = pledge_status(&old, &ob, out.ctx.today);
         out.put(old, "restatement_released");
     }
     Ok(())

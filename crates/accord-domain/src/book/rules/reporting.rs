@@ -30,7 +30,7 @@ pub(super) fn assessment(out: &mut Out<'_>, a: &d::ConditionAssessed) -> Result<
     }
     c.tally.outcomes.insert(
         a.tranche_id.as_ref().map(ToString::to_string).unwrap_or_default(),
-        Assessment { outcome: a.outcome.as_str().to_string(), date: a.date.to_string(), index: ctx.index },
+        Assessment { outcome: a.outcome, date: a.date, index: ctx.index },
     );
     c.status = condition_status(&c.tally);
     out.put(c, "assessed");
@@ -54,7 +54,7 @@ pub(super) fn progress(out: &mut Out<'_>, r: &d::ProgressReported) -> Result<()>
     }
     let mut s = out.new_subject(REPORT, &r.report_id, &r.plan_id, &r.reporter_id);
     s.signers = vec![r.reporter_id.to_string()];
-    s.status = "reported".into();
+    s.status = SubjectStatus::Reported;
     out.put(s, "created");
     Ok(())
 }
@@ -83,7 +83,7 @@ pub(super) fn attestation(out: &mut Out<'_>, a: &d::AttestationIssued) -> Result
     }
     let mut s = out.new_subject(ATTESTATION, &a.attestation_id, "", &a.auditor_id);
     s.signers = vec![a.auditor_id.to_string()];
-    s.status = a.opinion.as_str().to_string();
+    s.status = a.opinion.into();
     s.tally.covered = covered;
     out.put(s, "created");
     Ok(())

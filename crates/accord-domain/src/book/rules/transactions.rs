@@ -15,7 +15,7 @@ pub(super) fn post_disbursement(out: &mut Out<'_>, t: &d::TransactionRecorded, v
     let c: d::CommitmentSigned = cs.parsed()?;
     let total = c.amount.value;
     cs.tally.disbursed = money::add("amount.value", cs.tally.disbursed, value)?;
-    cs.status = if cs.tally.disbursed >= total { "disbursed".into() } else { "active".into() };
+    cs.status = if cs.tally.disbursed >= total { SubjectStatus::Disbursed } else { SubjectStatus::Active };
     if let Some(tranche_id) = &t.tranche_id {
         let mut tr = out.need("tranche_id", TRANCHE, tranche_id)?;
         tr.tally.disbursed = money::add("amount.value", tr.tally.disbursed, value)?;
@@ -27,7 +27,7 @@ pub(super) fn post_disbursement(out: &mut Out<'_>, t: &d::TransactionRecorded, v
         let share = money::div("amount.value", a.amount.value, total)?;
         let part = money::mul("amount.value", value, share)?;
         p.tally.disbursed = money::add("amount.value", p.tally.disbursed, part)?;
-        p.status = pledge_status(&p, &pbody, today).into();
+        p.status = pledge_status(&p, &pbody, today);
         out.put(p, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
     }
     out.put(cs, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
@@ -67,7 +67,7 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &d::TransactionRecorded) -> Resu
     let mut s = out.new_subject(TRANSACTION, &t.txn_id, &plan_id, recorder);
     s.signers = vec![recorder.to_string()];
     s.tally.confirmed = !other.is_empty() && ctx.signers.contains(other);
-    s.status = if s.tally.confirmed { "confirmed".into() } else { "recorded".into() };
+    s.status = if s.tally.confirmed { SubjectStatus::Confirmed } else { SubjectStatus::Recorded };
     out.put(s, "created");
     if let Some(commitment_id) = t.commitment_id.as_ref().filter(|_| !t.transaction_type.pays_out()) {
         out.touch(COMMITMENT, commitment_id, "flow");
@@ -183,15 +183,16 @@ fn check_tranche_disbursal(
         ));
     }
     let gate = tranche_gate(out.ctx.view, &tr)?;
-    if gate.status == "withheld" || gate.status == "pending" {
-        let (cid, outcome, day) = gate
+    if !gate.status.is_open() {
+        let (cid, state) = gate
             .conditions
             .iter()
-            .find(|(_, o, _)| o != "met" && o != "waived" && o != "withdrawn")
-            .cloned()
-            .unwrap_or_default();
-        let how =
-            if outcome == "pending" { "not yet assessed".to_string() } else { format!("assessed {outcome} on {day}") };
+            .find(|(_, c)| !c.clears())
+            .ok_or_else(|| Error::internal(format!("tranche {tranche_id} is {} by no condition", gate.status)))?;
+        let how = match state {
+            GateCondition::Assessed(outcome, day) => format!("assessed {outcome} on {day}"),
+            GateCondition::Pending | GateCondition::Withdrawn => "not yet assessed".to_string(),
+        };
         return Err(Error::precondition(
             "tranche_id",
             format!(
@@ -262,7 +263,7 @@ pub(super) fn reversal(out: &mut Out<'_>, r: &d::TransactionReversed) -> Result<
         post_disbursement(out, &t, money::sub("amount.value", Decimal::ZERO, t.amount.value)?)?;
     }
     s.tally.reversed = true;
-    s.status = "reversed".into();
+    s.status = SubjectStatus::Reversed;
     out.put(s, "reversed");
     Ok(())
 }

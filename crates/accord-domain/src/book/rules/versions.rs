@@ -57,7 +57,7 @@ pub(super) fn withdrawal(out: &mut Out<'_>, w: &d::Withdrawn) -> Result<()> {
         Withdrawable::Condition => {}
     }
     s.tally.withdrawn = true;
-    s.status = "withdrawn".into();
+    s.status = SubjectStatus::Withdrawn;
     out.put(s, "withdrawn");
     Ok(())
 }
