@@ -232,3 +232,41 @@ async fn a_corrupt_tally_is_reported_with_its_row() {
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains("subjects row plan plan-single-0: the tally does not parse"), "{e}");
 }
+
+/// A subject whose stored status is not one the rules write, or whose tally holds an outcome or a day that
+/// is not one, is corrupt: reading it is DATA_LOSS naming the row and the values allowed (it was read as
+/// any text and shown as it was).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_stored_status_or_outcome_is_reported_with_its_row() {
+    let (_tmp, dir, _key) = ledger().await;
+    let db = dir.join(accord::ledger::DB_FILE);
+    let read = |id: &str| {
+        accord::error::Error::from(
+            store::open_read_only(&db).unwrap().subject(accord::domain::book::PLAN, id).unwrap_err(),
+        )
+    };
+    let sql = "UPDATE subjects SET status = 'actve' WHERE kind = 'plan' AND id = 'plan-single-0'";
+    assert_eq!(store::raw_execute(&db, sql).unwrap(), 1);
+    let e = read("plan-single-0");
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains("subjects row plan plan-single-0: status \"actve\" is not one of active, "), "{e}");
+
+    let tally = r#"{"outcomes":{"":{"outcome":"unmet","date":"2026-05-01","index":3}}}"#;
+    let sql = format!("UPDATE subjects SET tally = '{tally}' WHERE kind = 'plan' AND id = 'plan-single-1'");
+    assert_eq!(store::raw_execute(&db, &sql).unwrap(), 1);
+    let e = read("plan-single-1");
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(
+        e.to_string().contains(
+            "subjects row plan plan-single-1: the tally does not parse: \"unmet\" is not one of met, notMet, "
+        ),
+        "{e}"
+    );
+
+    let tally = r#"{"milestones":{"M1":{"status":"met","date":"2026-13-01","index":3}}}"#;
+    let sql = format!("UPDATE subjects SET tally = '{tally}' WHERE kind = 'plan' AND id = 'plan-single-2'");
+    assert_eq!(store::raw_execute(&db, &sql).unwrap(), 1);
+    let e = read("plan-single-2");
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains("the tally does not parse: \"2026-13-01\" is not a date"), "{e}");
+}

@@ -409,6 +409,11 @@ async fn query_limits_and_pages() {
     let req = pb::ListRequest { page_token: "garbage".into(), ..Default::default() };
     let e = c.client.list("pledge", req).await.unwrap_err();
     assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
+    // An unknown status filter is refused naming the field and the statuses allowed (it matched nothing).
+    let req = pb::ListRequest { status: "lapsd".into(), ..Default::default() };
+    let e = c.client.list("pledge", req).await.unwrap_err();
+    assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
+    assert!(e.message.contains("status") && e.message.contains("\"lapsd\" is not one of active, announced, "), "{e}");
     let e = c.client.list("nonsense", pb::ListRequest::default()).await.unwrap_err();
     assert!(e.message.contains("kind"), "{e}");
     let e = c.client.subject("pledge", "NOPE", false).await.unwrap_err();
