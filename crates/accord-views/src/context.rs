@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use accord_domain::codes::Boundary;
+use accord_domain::codes::{Boundary, FundingSource, Opinion};
 use accord_domain::statement as ds;
 
 use super::{all, d, div, exact_sum, mul, sub, Source, Unconverted};
@@ -132,8 +132,11 @@ impl<'a> PlanContext<'a> {
             };
             self.pledges.push((s, p, a, usd));
         }
-        self.external_pledge =
-            self.pledges.iter().map(|(s, p, _, _)| (s.id.clone(), p.funding_source.as_str() == "external")).collect();
+        self.external_pledge = self
+            .pledges
+            .iter()
+            .map(|(s, p, _, _)| (s.id.clone(), p.funding_source == FundingSource::External))
+            .collect();
         Ok(())
     }
 
@@ -201,7 +204,7 @@ impl<'a> PlanContext<'a> {
                 if a.created_at >= e.0 {
                     *e = (a.created_at, opinion.clone());
                 }
-                if matches!(opinion.as_str(), "verified" | "verified_with_exceptions") {
+                if matches!(body.opinion, Opinion::Verified | Opinion::VerifiedWithExceptions) {
                     self.attested.insert(*idx, (opinion.clone(), body.adjustments.clone(), a.created_at));
                 }
             }

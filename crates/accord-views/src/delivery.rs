@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::{add, d, dec, mul, Acc, InKindItemLine, Source};
 use crate::Result;
 use accord_domain::book::{self, Subject};
-use accord_domain::codes::MilestoneStatus;
+use accord_domain::codes::{MilestoneStatus, PledgeKind};
 use accord_domain::statement as ds;
 
 #[derive(Default)]
@@ -47,7 +47,7 @@ pub(super) fn items(
         }
     }
     let mut out = Vec::new();
-    for (s, p) in pledges.iter().filter(|(_, p)| p.pledge_kind.as_str() == "in_kind") {
+    for (s, p) in pledges.iter().filter(|(_, p)| p.pledge_kind == PledgeKind::InKind) {
         let currency = p.amount.as_ref().map(|m| m.currency.to_string()).unwrap_or_default();
         let line = |item_id: &str, sums: Option<&Sums>| {
             let z = Sums::default();
@@ -91,8 +91,8 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
     // In-kind and policy delivery.
     let mut delivery = Delivery::default();
     for (s, p, a, _) in pledges.iter() {
-        match p.pledge_kind.as_str() {
-            "in_kind" => {
+        match p.pledge_kind {
+            PledgeKind::InKind => {
                 let (value, currency) = a.as_ref().map_or((Decimal::ZERO, ""), |a| (a.value, a.currency.as_str()));
                 delivery.in_kind.push(InKindLine {
                     pledge_id: s.id.clone(),
@@ -103,7 +103,7 @@ pub(super) fn view(ctx: &PlanContext<'_>) -> Result<Delivery> {
                     share: pct(s.tally.delivered, value),
                 });
             }
-            "policy_action" => {
+            PledgeKind::PolicyAction => {
                 let original: Option<ds::PledgeAnnounced> = if s.version > 1 {
                     match entry_statement(r, s.created_at)?.0.body {
                         Body::PledgeAnnounced(p) => Some(p),

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 
 use super::context::{Commit, PlanContext, Txn};
 use super::*;
+use accord_domain::codes::FundingSource;
 
 pub(super) fn funding(ctx: &PlanContext<'_>) -> Result<(Funding, Sums)> {
     let cur = ctx.cur.to_string();
@@ -59,7 +60,7 @@ fn by_donor(
     let mut donor_cur: BTreeMap<String, BTreeMap<String, Sums>> = BTreeMap::new();
     let mut total = Sums { has_p: true, ..Default::default() };
     for (s, p, a, usd) in pledges.iter() {
-        if p.funding_source.as_str() != "external" {
+        if p.funding_source != FundingSource::External {
             continue;
         }
         let e = donors.entry(p.pledger_id.to_string()).or_default();
@@ -111,7 +112,7 @@ fn by_goal(ctx: &PlanContext<'_>, commit_by_id: &BTreeMap<String, &Commit>, disb
     let commits = &ctx.commits;
     let is_external_commit = |c: &Commit| ctx.is_external(c);
     let mut goals: BTreeMap<String, Sums> = BTreeMap::new();
-    for (_, p, _, usd) in pledges.iter().filter(|x| x.1.funding_source.as_str() == "external") {
+    for (_, p, _, usd) in pledges.iter().filter(|x| x.1.funding_source == FundingSource::External) {
         for g in &p.goals {
             let e = goals.entry(g.goal_id.to_string()).or_default();
             e.p.acc(div(mul(*usd, g.share), Decimal::ONE_HUNDRED));
@@ -154,7 +155,7 @@ fn by_recipient_and_year(
     let is_external_commit = |c: &Commit| ctx.is_external(c);
     let mut recips: BTreeMap<String, Sums> = BTreeMap::new();
     let mut years: BTreeMap<String, Sums> = BTreeMap::new();
-    for (_, p, a, usd) in pledges.iter().filter(|x| x.1.funding_source.as_str() == "external") {
+    for (_, p, a, usd) in pledges.iter().filter(|x| x.1.funding_source == FundingSource::External) {
         let y = p
             .announced
             .as_ref()

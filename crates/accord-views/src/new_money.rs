@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 
 use super::context::PlanContext;
 use super::*;
+use accord_domain::codes::FundingSource;
 
 pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
     let r = ctx.r;
@@ -20,7 +21,7 @@ pub(super) fn new_money(ctx: &PlanContext<'_>) -> Result<NewMoney> {
     let mut by_pledge = Vec::new();
     let mut pledger_new: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
     for (s, p, _, usd) in pledges.iter() {
-        if p.funding_source.as_str() != "external" {
+        if p.funding_source != FundingSource::External {
             continue;
         }
         all_p.acc(*usd);
@@ -86,7 +87,7 @@ fn withdrawn_restatements(ctx: &PlanContext<'_>) -> Result<Vec<Restated>> {
             continue;
         }
         let p: accord_domain::statement::PledgeAnnounced = s.parsed()?;
-        if p.funding_source.as_str() != "external" {
+        if p.funding_source != FundingSource::External {
             continue;
         }
         for x in &p.restates {
