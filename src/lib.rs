@@ -21,7 +21,9 @@
 //! - [`ledger`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API
 //!   ([`ledger::Ledger::read`] and [`ledger::Ledger::snapshot`] lend a [`ledger::ReadView`]; the read pool
 //!   stays inside); opening a data directory, the stateless stage, proofs and replay each in their own file.
-//! - [`query`]: the coalition queries (compiled views, figures, history, proofs at one checkpoint).
+//! - [`query`]: the coalition queries' wire mapping: a request parsed into the read models of
+//!   `accord_views::query` (filters, status, figures), answered with compiled statements, history and
+//!   proofs at one checkpoint.
 //! - [`report`]: the reports' edge: the views' `Source` for the SQLite reader and for a replayed log,
 //!   `GetReport`, recomputing a report for `report verify`.
 //! - [`audit`]: whole-ledger audit with evidence.

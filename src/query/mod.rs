@@ -8,16 +8,16 @@ use base64::prelude::*;
 use prost::Message;
 use rust_decimal::Decimal;
 
-use crate::domain::book::{self, Subject, SubjectKind, SubjectStatus};
-use crate::domain::codes::MilestoneStatus;
-use crate::domain::date;
-use crate::domain::money::{self, Amount, Currency};
+use crate::domain::book::{Subject, SubjectKind, SubjectStatus};
+use crate::domain::codes::{PledgeKind, TransactionType};
+use crate::domain::date::{self, Day};
+use crate::domain::money::Currency;
 use crate::error::{Error, Result};
 use crate::ledger::ReadView;
 use crate::merkle;
 use crate::pb::{self, amended::Version, statement::Body, Statement};
 use crate::store::{Reader, SubjectFilter};
-use accord_domain::statement as ds;
+use accord_views::query::{self as views, ListFilter};
 
 /// Largest page; the default is [`DEFAULT_PAGE`].
 pub const MAX_PAGE: u32 = 1000;
@@ -71,14 +71,6 @@ fn proven(r: &Reader, index: u64, size: u64) -> Result<pb::ProvenEntry> {
     Ok(pb::ProvenEntry { index, leaf: e.leaf, inclusion_proof: proof })
 }
 
-fn s(d: Decimal) -> String {
-    if d.is_zero() {
-        String::new()
-    } else {
-        d.normalize().to_string()
-    }
-}
-
 /// The page token of the last id listed (opaque to clients).
 fn token(kind: &str, id: &str) -> String {
     BASE64_URL_SAFE_NO_PAD.encode(format!("{kind}\n{id}"))
@@ -106,127 +98,53 @@ fn page_size(n: u32) -> Result<usize> {
     }
 }
 
-/// Which filters each kind accepts (anything else set is refused, so a typo never silently matches all).
-fn check_filters(kind: SubjectKind, q: &pb::ListRequest) -> Result<()> {
-    let set: &[(&str, bool)] = &[
-        ("goal_id", !q.goal_id.is_empty()),
-        ("pledge_kind", !q.pledge_kind.is_empty()),
-        ("from_date", !q.from_date.is_empty()),
-        ("to_date", !q.to_date.is_empty()),
-        ("commitment_id", !q.commitment_id.is_empty()),
-        ("transaction_type", q.transaction_type != 0),
-        ("recipient_id", !q.recipient_id.is_empty()),
-    ];
-    let allowed: &[&str] = match kind {
-        book::PLEDGE => &["goal_id", "pledge_kind", "from_date", "to_date"],
-        book::INDICATOR => &["goal_id"],
-        book::COMMITMENT => &["recipient_id", "from_date", "to_date"],
-        book::TRANSACTION => &["commitment_id", "transaction_type", "recipient_id", "from_date", "to_date"],
-        book::TRANCHE => &["commitment_id"],
-        _ => &[],
+/// The request's filters, parsed once: a filter that `kind` does not have is refused first (so a typo never
+/// silently matches everything), then each value (an unknown status, pledge kind or transaction type, or a
+/// day that is not one, is INVALID_ARGUMENT naming the field, where it would match nothing).
+fn list_filter(kind: SubjectKind, q: &pb::ListRequest) -> Result<ListFilter> {
+    views::check_filters(
+        kind,
+        [
+            ("goal_id", !q.goal_id.is_empty()),
+            ("pledge_kind", !q.pledge_kind.is_empty()),
+            ("from_date", !q.from_date.is_empty()),
+            ("to_date", !q.to_date.is_empty()),
+            ("commitment_id", !q.commitment_id.is_empty()),
+            ("transaction_type", q.transaction_type != 0),
+            ("recipient_id", !q.recipient_id.is_empty()),
+        ],
+    )?;
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let parsed = |f: &str, s: &str| -> Result<Option<SubjectStatus>> {
+        Ok((!s.is_empty()).then(|| SubjectStatus::parse(f, s)).transpose()?)
     };
-    for (name, on) in set {
-        if *on && !allowed.contains(name) {
-            return Err(Error::invalid(*name, format!("is not a filter of {kind} queries")));
-        }
-    }
-    for (f, v) in [("from_date", &q.from_date), ("to_date", &q.to_date)] {
-        if !v.is_empty() && date::parse_date(v).is_none() {
-            return Err(Error::invalid(f, format!("{v:?} is not a date of the form YYYY-MM-DD")));
-        }
-    }
-    if !q.currency.is_empty() {
-        money::check_currency("currency", &q.currency)?;
-    }
-    Ok(())
+    let filter = ListFilter {
+        status: parsed("status", &q.status)?,
+        from_date: Day::parse_opt("from_date", &q.from_date)?,
+        to_date: Day::parse_opt("to_date", &q.to_date)?,
+        goal_id: text(&q.goal_id),
+        pledge_kind: (!q.pledge_kind.is_empty())
+            .then(|| PledgeKind::parse("pledge_kind", &q.pledge_kind))
+            .transpose()?,
+        commitment_id: text(&q.commitment_id),
+        transaction_type: (q.transaction_type != 0)
+            .then(|| TransactionType::parse("transaction_type", q.transaction_type))
+            .transpose()?,
+        recipient_id: text(&q.recipient_id),
+    };
+    Ok(filter)
 }
 
-/// The subject's own date for range filters.
-fn subject_date(s: &Subject) -> Result<String> {
-    Ok(match s.kind {
-        book::PLEDGE => {
-            let p: ds::PledgeAnnounced = s.parsed()?;
-            p.announced.and_then(|a| a.date).map(|d| d.to_string()).unwrap_or_default()
-        }
-        book::COMMITMENT => s.parsed::<ds::CommitmentSigned>()?.signed_date.to_string(),
-        book::TRANSACTION => s.parsed::<ds::TransactionRecorded>()?.date.to_string(),
-        _ => String::new(),
-    })
-}
-
-/// The status as shown: pledges' lapse depends on the as-of date.
-fn status_of(s: &Subject, as_of: i64) -> Result<SubjectStatus> {
-    if s.kind == book::PLEDGE {
-        return Ok(book::pledge_status(s, &s.parsed()?, as_of));
-    }
-    Ok(s.status)
-}
-
-/// The request's status filter, parsed once: empty is none; an unknown status is refused naming the
-/// values allowed (it would match nothing).
-fn status_filter(q: &pb::ListRequest) -> Result<Option<SubjectStatus>> {
-    if q.status.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(SubjectStatus::parse("status", &q.status)?))
-}
-
-fn matches(s: &Subject, q: &pb::ListRequest, status: Option<SubjectStatus>, as_of: i64) -> Result<bool> {
-    if let Some(want) = status {
-        if status_of(s, as_of)? != want {
-            return Ok(false);
-        }
-    }
-    if !q.from_date.is_empty() || !q.to_date.is_empty() {
-        let d = subject_date(s)?;
-        if d.is_empty() || (!q.from_date.is_empty() && d < q.from_date) || (!q.to_date.is_empty() && d > q.to_date) {
-            return Ok(false);
-        }
-    }
-    match s.kind {
-        book::PLEDGE => {
-            let p: ds::PledgeAnnounced = s.parsed()?;
-            if !q.goal_id.is_empty() && !p.goals.iter().any(|g| g.goal_id == q.goal_id) {
-                return Ok(false);
-            }
-            if !q.pledge_kind.is_empty() && p.pledge_kind.as_str() != q.pledge_kind {
-                return Ok(false);
-            }
-        }
-        book::INDICATOR => {
-            let x: ds::IndicatorDefined = s.parsed()?;
-            if !q.goal_id.is_empty() && x.goal_id != q.goal_id {
-                return Ok(false);
-            }
-        }
-        book::COMMITMENT => {
-            let c: ds::CommitmentSigned = s.parsed()?;
-            if !q.recipient_id.is_empty() && c.recipient_id != q.recipient_id {
-                return Ok(false);
-            }
-        }
-        book::TRANSACTION => {
-            let t: ds::TransactionRecorded = s.parsed()?;
-            if (!q.commitment_id.is_empty() && t.commitment_id.as_deref() != Some(q.commitment_id.as_str()))
-                || (q.transaction_type != 0 && t.transaction_type.code() != q.transaction_type)
-                || (!q.recipient_id.is_empty() && t.receiver_id.as_deref() != Some(q.recipient_id.as_str()))
-            {
-                return Ok(false);
-            }
-        }
-        book::TRANCHE if !q.commitment_id.is_empty() && s.tally.commitment_id != q.commitment_id => {
-            return Ok(false);
-        }
-        _ => {}
-    }
-    Ok(true)
+/// The currency a request asks amounts to be converted into; empty is none.
+fn currency_of(field: &str, text: &str) -> Result<Option<Currency>> {
+    Ok((!text.is_empty()).then(|| Currency::parse(field, text)).transpose()?)
 }
 
 /// List subjects of `kind` with the request's filters, one page.
 pub fn list(view: &ReadView<'_>, kind: SubjectKind, q: &pb::ListRequest) -> Result<pb::ListResponse> {
     let r = view.store_reader();
-    check_filters(kind, q)?;
-    let status = status_filter(q)?;
+    let wanted = list_filter(kind, q)?;
+    let currency = currency_of("currency", &q.currency)?;
     let limit = page_size(q.page_size)?;
     let after = untoken(kind.as_str(), &q.page_token)?;
     r.snapshot(|r| {
@@ -237,7 +155,7 @@ pub fn list(view: &ReadView<'_>, kind: SubjectKind, q: &pb::ListRequest) -> Resu
         let mut found = Vec::new();
         let mut more = false;
         r.scan_subjects::<Error>(&filter, |s| {
-            if !matches(&s, q, status, as_of)? {
+            if !wanted.matches(&s, as_of)? {
                 return Ok(true);
             }
             if found.len() == limit {
@@ -251,7 +169,7 @@ pub fn list(view: &ReadView<'_>, kind: SubjectKind, q: &pb::ListRequest) -> Resu
             (true, Some(last)) => token(kind.as_str(), &last.id),
             _ => String::new(),
         };
-        let items = found.iter().map(|s| item(r, s, &at, q.with_proofs, &q.currency)).collect::<Result<Vec<_>>>()?;
+        let items = found.iter().map(|s| item(r, s, &at, q.with_proofs, currency)).collect::<Result<Vec<_>>>()?;
         Ok(pb::ListResponse { read_at: Some(at), items, next_page_token })
     })
 }
@@ -260,15 +178,13 @@ pub fn list(view: &ReadView<'_>, kind: SubjectKind, q: &pb::ListRequest) -> Resu
 pub fn get(view: &ReadView<'_>, q: &pb::GetSubjectRequest) -> Result<pb::GetSubjectResponse> {
     let r = view.store_reader();
     let kind = SubjectKind::parse("kind", &q.kind)?;
-    if !q.currency.is_empty() {
-        money::check_currency("currency", &q.currency)?;
-    }
+    let currency = currency_of("currency", &q.currency)?;
     r.snapshot(|r| {
         let at = read_at(r)?;
         let s = r
             .subject(kind, &q.id)?
             .ok_or_else(|| Error::not_found("id", format!("no {} with id {:?}", q.kind, q.id)))?;
-        let item = item(r, &s, &at, q.with_proofs, &q.currency)?;
+        let item = item(r, &s, &at, q.with_proofs, currency)?;
         let gov = r.governance()?;
         let mut grouped: BTreeMap<u64, Vec<String>> = BTreeMap::new();
         for h in r.history(kind, &q.id)? {
@@ -353,119 +269,83 @@ pub fn parties(view: &ReadView<'_>, q: &pb::ListPartiesRequest) -> Result<pb::Li
     })
 }
 
-/// An amount as the response spells it (value, currency); none gives two empty strings.
-fn money_of(m: Option<&Amount>) -> (String, String) {
-    m.map(|m| (m.value.to_string(), m.currency.to_string())).unwrap_or_default()
-}
-
-fn assessment_views(c: &Subject) -> Vec<pb::AssessmentView> {
-    c.tally
-        .outcomes
-        .iter()
-        .map(|(t, a)| pb::AssessmentView {
-            condition_id: c.id.clone(),
-            tranche_id: t.clone(),
-            outcome: a.outcome.to_string(),
-            date: a.date.to_string(),
-            index: a.index,
-        })
-        .collect()
-}
-
-fn tranche_view(r: &Reader, t: &Subject) -> Result<pb::TrancheView> {
-    let gate = book::tranche_gate(r, t)?;
-    let conditions = gate
-        .conditions
-        .iter()
-        .map(|(cid, state)| {
-            // A condition not assessed for this tranche yet has no assessing entry (index 0); a failed
-            // read is an error, not a missing assessment.
-            let index = r
-                .subject(book::CONDITION, cid)?
-                .and_then(|c| book::outcome_for(&c, &t.id).map(|a| a.index))
-                .unwrap_or_default();
-            Ok(pb::AssessmentView {
-                condition_id: cid.clone(),
-                tranche_id: t.id.clone(),
-                outcome: state.as_str().to_string(),
-                date: state.date().map(|d| d.to_string()).unwrap_or_default(),
-                index,
-            })
-        })
-        .collect::<Result<_>>()?;
-    Ok(pb::TrancheView {
-        tranche_id: t.id.clone(),
-        commitment_id: t.tally.commitment_id.clone(),
-        value: s(t.tally.value),
-        disbursed: s(t.tally.disbursed),
-        status: gate.status.as_str().to_string(),
-        conditions,
-        index: t.created_at,
-    })
-}
-
-/// The milestones of a policy-action pledge: current and original due dates, status, days late.
-fn milestone_views(r: &Reader, s: &Subject, p: &ds::PledgeAnnounced, as_of: i64) -> Result<Vec<pb::MilestoneView>> {
-    let original: Option<ds::PledgeAnnounced> = if s.version > 1 {
-        let e = r.entry_by_index(s.created_at)?.ok_or_else(|| Error::internal("creating entry missing"))?;
-        let st = statement_of_leaf(&e.leaf)?;
-        match crate::proto::parse_stored_statement(&st)?.body {
-            ds::Body::PledgeAnnounced(p) => Some(p),
-            _ => None,
-        }
+/// A decimal as the response spells it: normalised, and empty for zero.
+fn s(d: Decimal) -> String {
+    if d.is_zero() {
+        String::new()
     } else {
-        None
-    };
-    p.milestones
-        .iter()
-        .map(|m| {
-            let orig = original
-                .as_ref()
-                .and_then(|o| o.milestones.iter().find(|x| x.milestone_id == m.milestone_id))
-                .map_or(m.due_date, |x| x.due_date)
-                .to_string();
-            let st = s.tally.milestones.get(m.milestone_id.as_str());
-            let due = m.due_date.days();
-            // The day met was parsed when storage read the tally (a stored day that is not one is DATA_LOSS).
-            let days_late = match st {
-                Some(x) if x.status == MilestoneStatus::Met => x.date.days().saturating_sub(due).max(0),
-                _ => as_of.saturating_sub(due).max(0),
-            };
-            Ok(pb::MilestoneView {
-                milestone_id: m.milestone_id.to_string(),
-                title: m.title.clone(),
-                due_date: m.due_date.to_string(),
-                original_due_date: orig,
-                status: st.map_or("pending", |x| x.status.as_str()).to_string(),
-                date: st.map(|x| x.date.to_string()).unwrap_or_default(),
-                quantity_done: st.map(|x| x.quantity_done.clone()).unwrap_or_default(),
-                days_late,
-            })
-        })
-        .collect()
+        d.normalize().to_string()
+    }
 }
 
-/// An amount converted into `to` as the response carries it (the only typed → wire step of a query).
-fn convert_money(r: &Reader, a: Option<&Amount>, to: &str) -> Result<Option<pb::Money>> {
-    let Some(a) = a.filter(|_| !to.is_empty()) else { return Ok(None) };
-    let to = Currency::parse("currency", to)?;
-    // A missing rate (or a conversion out of range) leaves this item unconverted; it never fails the query.
-    let v = match book::convert(r, a, to) {
-        Ok(v) => v,
-        Err(e) if book::is_conversion_gap(&e) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Some(pb::Money { value: v.normalize().to_string(), currency: to.to_string(), value_date: a.value_date_str() }))
+fn assessment(a: &views::AssessmentView) -> pb::AssessmentView {
+    pb::AssessmentView {
+        condition_id: a.condition_id.clone(),
+        tranche_id: a.tranche_id.clone(),
+        outcome: a.state.as_str().to_string(),
+        date: a.state.date().map(|d| d.to_string()).unwrap_or_default(),
+        index: a.index,
+    }
+}
+
+fn tranche(t: &views::TrancheView) -> pb::TrancheView {
+    pb::TrancheView {
+        tranche_id: t.tranche_id.clone(),
+        commitment_id: t.commitment_id.clone(),
+        value: s(t.value),
+        disbursed: s(t.disbursed),
+        status: t.status.to_string(),
+        conditions: t.conditions.iter().map(assessment).collect(),
+        index: t.index,
+    }
+}
+
+fn milestone(m: &views::MilestoneView) -> pb::MilestoneView {
+    pb::MilestoneView {
+        milestone_id: m.milestone_id.clone(),
+        title: m.title.clone(),
+        due_date: m.due_date.to_string(),
+        original_due_date: m.original_due_date.to_string(),
+        status: m.status.map_or("pending", |x| x.as_str()).to_string(),
+        date: m.date.map(|d| d.to_string()).unwrap_or_default(),
+        quantity_done: m.quantity_done.clone(),
+        days_late: m.days_late,
+    }
+}
+
+/// The figures as the response carries them (the typed → wire step of a query).
+fn wire_figures(f: &views::Figures) -> pb::Figures {
+    pb::Figures {
+        amount: f.amount.map(|a| a.to_string()).unwrap_or_default(),
+        currency: f.currency.map(|c| c.to_string()).unwrap_or_default(),
+        committed: s(f.committed),
+        disbursed: s(f.disbursed),
+        delivered: s(f.delivered),
+        restated: s(f.restated),
+        remaining: s(f.remaining),
+        restated_by: f.restated_by.clone(),
+        milestones: f.milestones.iter().map(milestone).collect(),
+        converted: f.converted.map(|c| pb::Money {
+            value: c.value.normalize().to_string(),
+            currency: c.currency.to_string(),
+            value_date: date::format_date(c.value_date),
+        }),
+        assessments: f.assessments.iter().map(assessment).collect(),
+        confirmed: f.confirmed,
+        reversed: f.reversed,
+        withdrawn: f.withdrawn,
+        covered_indexes: f.covered.clone(),
+    }
 }
 
 /// Build one item: compiled view, derived figures and (optionally) the proven entries.
-fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency: &str) -> Result<pb::Item> {
+fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency: Option<Currency>) -> Result<pb::Item> {
     let as_of = as_of_day(at);
     let version_entry = r
         .entry_by_index(sub.version_at)?
         .ok_or_else(|| Error::internal(format!("entry {} missing", sub.version_at)))?;
     let compiled_st = compiled(statement_of_leaf(&version_entry.leaf)?);
-    let (f, tranches) = figures(r, sub, as_of, currency)?;
+    let (f, tranches) = views::figures(r, sub, as_of, currency)?;
     let mut proof_at = vec![sub.created_at, sub.version_at];
     proof_at.dedup();
     Ok(pb::Item {
@@ -473,83 +353,20 @@ fn item(r: &Reader, sub: &Subject, at: &pb::ReadAt, with_proofs: bool, currency:
         id: sub.id.clone(),
         plan_id: sub.plan_id.clone(),
         party_id: sub.party_id.clone(),
-        status: status_of(sub, as_of)?.as_str().to_string(),
+        status: views::status_of(sub, as_of)?.to_string(),
         index: sub.created_at,
         version_index: sub.version_at,
         updated_index: sub.updated_at,
         version: sub.version,
         compiled: Some(compiled_st),
-        figures: Some(f),
-        tranches,
+        figures: Some(wire_figures(&f)),
+        tranches: tranches.iter().map(tranche).collect(),
         proofs: if with_proofs {
             proof_at.iter().map(|&i| proven(r, i, at.tree_size)).collect::<Result<_>>()?
         } else {
             Vec::new()
         },
     })
-}
-
-/// The figures derived for a subject (amounts, tallies, conversion into `currency`, milestones,
-/// assessments) and the views of its tranches.
-fn figures(r: &Reader, sub: &Subject, as_of: i64, currency: &str) -> Result<(pb::Figures, Vec<pb::TrancheView>)> {
-    let mut f = pb::Figures { withdrawn: sub.tally.withdrawn, ..Default::default() };
-    let mut tranches = Vec::new();
-    let t = &sub.tally;
-    match sub.kind {
-        book::PLEDGE => {
-            let p: ds::PledgeAnnounced = sub.parsed()?;
-            let (amount, cur) = money_of(p.amount.as_ref());
-            // A pledge without money (in kind without a value, a policy action) counts as zero.
-            let a = p.amount.as_ref().map_or(Decimal::ZERO, |m| m.value);
-            f.amount = amount;
-            f.currency = cur;
-            f.committed = s(t.committed);
-            f.disbursed = s(t.disbursed);
-            f.delivered = s(t.delivered);
-            f.restated = s(t.restated);
-            f.remaining = s(a.checked_sub(t.committed).unwrap_or_default());
-            f.restated_by = t.restated_by.clone();
-            f.milestones = milestone_views(r, sub, &p, as_of)?;
-            f.converted = convert_money(r, p.amount.as_ref(), currency)?;
-        }
-        book::COMMITMENT => {
-            let c: ds::CommitmentSigned = sub.parsed()?;
-            let (amount, cur) = money_of(Some(&c.amount));
-            f.amount = amount;
-            f.currency = cur;
-            f.disbursed = s(t.disbursed);
-            f.remaining = s(c.amount.value.checked_sub(t.disbursed).unwrap_or_default());
-            f.converted = convert_money(r, Some(&c.amount), currency)?;
-            for tr in &c.tranches {
-                if let Some(ts) = r.subject(book::TRANCHE, tr.tranche_id.as_str())? {
-                    tranches.push(tranche_view(r, &ts)?);
-                }
-            }
-        }
-        book::TRANCHE => {
-            f.amount = s(t.value);
-            f.disbursed = s(t.disbursed);
-            f.remaining = s(t.value.checked_sub(t.disbursed).unwrap_or_default());
-            tranches.push(tranche_view(r, sub)?);
-        }
-        book::CONDITION => f.assessments = assessment_views(sub),
-        book::TRANSACTION => {
-            let x: ds::TransactionRecorded = sub.parsed()?;
-            (f.amount, f.currency) = money_of(Some(&x.amount));
-            f.confirmed = t.confirmed;
-            f.reversed = t.reversed;
-            f.converted = convert_money(r, Some(&x.amount), currency)?;
-        }
-        book::DELIVERY => {
-            let d: ds::InkindDelivered = sub.parsed()?;
-            (f.amount, f.currency) = money_of(Some(&d.value));
-            f.confirmed = t.confirmed;
-            f.converted = convert_money(r, Some(&d.value), currency)?;
-        }
-        book::ATTESTATION => f.covered_indexes = t.covered.clone(),
-        _ => {}
-    }
-    Ok((f, tranches))
 }
 
 /// Columns shown for a subject's history, by the CLI and the public page alike.

@@ -14,7 +14,9 @@
 //! - `model/` the JSON (the report, its money, progress and history views); [`tables`] the views described
 //!   once for every format; [`render`] one file per format (CSV, Markdown, HTML);
 //! - [`iati`] (activity, transactions, sectors, results, XML writer) and [`ocds`] (one release per
-//!   commitment) the exports.
+//!   commitment) the exports;
+//! - [`query`] the read models of the coalition queries: list filters, the status shown on a day, a
+//!   subject's figures, milestones, assessments and tranche gates (the server maps them to protobuf).
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
@@ -33,6 +35,7 @@ mod model;
 mod new_money;
 pub mod ocds;
 mod periods;
+pub mod query;
 pub mod render;
 pub mod tables;
 mod tranches;
