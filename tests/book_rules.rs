@@ -414,6 +414,15 @@ async fn query_limits_and_pages() {
     let e = c.client.list("pledge", req).await.unwrap_err();
     assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
     assert!(e.message.contains("status") && e.message.contains("\"lapsd\" is not one of active, announced, "), "{e}");
+    // So are a pledge kind and a transaction type that are not on their code lists.
+    let req = pb::ListRequest { pledge_kind: "cash".into(), ..Default::default() };
+    let e = c.client.list("pledge", req).await.unwrap_err();
+    assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
+    assert!(e.message.contains("pledge_kind: \"cash\" is not one of money, in_kind"), "{e}");
+    let req = pb::ListRequest { transaction_type: 99, ..Default::default() };
+    let e = c.client.list("transaction", req).await.unwrap_err();
+    assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
+    assert!(e.message.contains("transaction_type: "), "{e}");
     let e = c.client.list("nonsense", pb::ListRequest::default()).await.unwrap_err();
     assert!(e.message.contains("kind"), "{e}");
     let e = c.client.subject("pledge", "NOPE", false).await.unwrap_err();
