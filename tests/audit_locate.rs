@@ -269,4 +269,13 @@ async fn an_unknown_stored_status_or_outcome_is_reported_with_its_row() {
     let e = read("plan-single-2");
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains("the tally does not parse: \"2026-13-01\" is not a date"), "{e}");
+
+    // A history action the rules never write is corruption too, named with its row.
+    let sql = "UPDATE history SET action = 'creatd' WHERE kind = 'plan' AND id = 'plan-single-3'";
+    assert_eq!(store::raw_execute(&db, sql).unwrap(), 1);
+    let reader = store::open_read_only(&db).unwrap();
+    let e = accord::error::Error::from(reader.history(accord::domain::book::PLAN, "plan-single-3").unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(e.to_string().contains("history row plan plan-single-3 "), "{e}");
+    assert!(e.to_string().contains("action \"creatd\" is not one of created, amended, "), "{e}");
 }

@@ -188,7 +188,7 @@ pub fn get(view: &ReadView<'_>, q: &pb::GetSubjectRequest) -> Result<pb::GetSubj
         let gov = r.governance()?;
         let mut grouped: BTreeMap<u64, Vec<String>> = BTreeMap::new();
         for h in r.history(kind, &q.id)? {
-            grouped.entry(h.index).or_default().push(h.action);
+            grouped.entry(h.index).or_default().push(h.action.to_string());
         }
         let mut history = Vec::new();
         for (index, actions) in grouped {

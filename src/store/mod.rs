@@ -27,6 +27,7 @@ use crate::merkle::{Hash, HashError, HashReader};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::book::{Subject, SubjectKind, SubjectStatus, Tally};
+use crate::domain::codes::Action;
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
 use crate::error::Error;
 use accord_domain::state::Result as DomainResult;
@@ -107,8 +108,10 @@ impl crate::domain::StateView for Reader {
 /// One history row: the entry that touched a subject and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRow {
+    /// The entry.
     pub index: u64,
-    pub action: String,
+    /// What it did to the subject.
+    pub action: Action,
 }
 
 /// Which subjects a page lists.

@@ -164,9 +164,7 @@ impl Reader {
             .conn
             .prepare_cached("SELECT idx, action FROM history WHERE kind = ?1 AND id = ?2 ORDER BY idx, action")
             .map_err(db_err)?;
-        let rows = st
-            .query_map(params![kind.as_str(), id], |r| Ok(HistoryRow { index: r.get(0)?, action: r.get(1)? }))
-            .map_err(db_err)?;
+        let rows = st.query_map(params![kind.as_str(), id], |r| history_row(r, kind, id)).map_err(db_err)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
     }
     /// Governance state (parties and their key history).

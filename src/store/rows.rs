@@ -198,6 +198,16 @@ pub(super) const SUBJECT_COLS: &str =
 /// ([`finish_subject`] completes it).
 pub(super) type SubjectRow = (Subject, Vec<u8>, String);
 
+/// A history row of subject `kind` `id`: an action the rules never write is corruption, never a default.
+pub(super) fn history_row(r: &rusqlite::Row<'_>, kind: SubjectKind, id: &str) -> rusqlite::Result<HistoryRow> {
+    let index: u64 = r.get(0)?;
+    let action: String = r.get(1)?;
+    let action = Action::parse("action", &action).map_err(|e| {
+        corrupt_column(1, "history", &format_args!("{kind} {id} {index}"), format!("action {}", e.rule))
+    })?;
+    Ok(HistoryRow { index, action })
+}
+
 pub(super) fn subject_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubjectRow> {
     let signers: String = r.get(9)?;
     let kind: String = r.get(0)?;

@@ -219,7 +219,7 @@ impl Writer {
             }
             Effect::History { kind, id, index, action } => c
                 .prepare_cached("INSERT OR IGNORE INTO history (kind, id, idx, action) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut st| st.execute(params![kind.as_str(), id, index, action])),
+                .and_then(|mut st| st.execute(params![kind.as_str(), id, index, action.as_str()])),
         }
         .map_err(db_err)?;
         Ok(())

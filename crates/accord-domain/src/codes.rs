@@ -341,6 +341,46 @@ impl From<Opinion> for SubjectStatus {
 }
 
 code_list! {
+    /// What an entry did to a subject, as its history records it (one entry may do several things to
+    /// several subjects: a disbursement is `disbursed` on the transaction's commitment, tranche and pledge).
+    Action {
+        /// The subject was created.
+        Created = "created",
+        /// A new version replaced the subject (`amended`).
+        Amended = "amended",
+        /// The subject was withdrawn.
+        Withdrawn = "withdrawn",
+        /// Money was committed against a pledge.
+        Committed = "committed",
+        /// A commitment's amendment or withdrawal took money off a pledge.
+        Uncommitted = "uncommitted",
+        /// Money was disbursed against the subject.
+        Disbursed = "disbursed",
+        /// A reversal (a negative flow, or `transaction.reversed`) took money off the subject.
+        Reversed = "reversed",
+        /// A correcting transaction names this reversed one.
+        Corrected = "corrected",
+        /// A transaction under a commitment touched it without changing its figures (an incoming or
+        /// internal flow).
+        Flow = "flow",
+        /// A commitment's tranche is gated by this condition.
+        Gates = "gates",
+        /// A condition was assessed (the condition, and each tranche it gates).
+        Assessed = "assessed",
+        /// Goods or services were delivered in kind against a pledge.
+        Delivered = "delivered",
+        /// The recipient confirmed a delivery or a transaction.
+        Confirmed = "confirmed",
+        /// A policy milestone was updated.
+        Milestone = "milestone",
+        /// A later pledge restated part of this one.
+        Restated = "restated",
+        /// The restating pledge was withdrawn, so its restatement of this one no longer holds.
+        RestatementReleased = "restatement_released",
+    }
+}
+
+code_list! {
     /// How a tranche stands against the conditions that gate it ([`crate::book::tranche_gate`]).
     GateStatus {
         /// No condition gates it.

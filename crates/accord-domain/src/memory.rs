@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::book::{Compiled, Subject, SubjectKind};
+use crate::codes::Action;
 use crate::state::{Effect, Governance, Result, StateView};
 use crate::statement::Statement;
 
@@ -14,7 +15,7 @@ use crate::statement::Statement;
 pub struct MemoryState {
     subjects: BTreeMap<(SubjectKind, String), Subject>,
     /// Per subject, `(entry index, action)` in the order applied, without duplicates within an entry.
-    history: HashMap<(SubjectKind, String), Vec<(u64, String)>>,
+    history: HashMap<(SubjectKind, String), Vec<(u64, Action)>>,
     identities: HashMap<Vec<u8>, u64>,
     gov: Governance,
 }
@@ -79,7 +80,7 @@ impl MemoryState {
     }
 
     /// A subject's history: `(entry index, action)`, sorted.
-    pub fn history(&self, kind: SubjectKind, id: &str) -> Vec<(u64, String)> {
+    pub fn history(&self, kind: SubjectKind, id: &str) -> Vec<(u64, Action)> {
         let mut rows = self.history.get(&(kind, id.to_string())).cloned().unwrap_or_default();
         rows.sort();
         rows

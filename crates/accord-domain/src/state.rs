@@ -73,8 +73,8 @@ pub enum Effect {
         id: String,
         /// The entry.
         index: u64,
-        /// What it did (`created`, `amended`, `disbursed` …).
-        action: String,
+        /// What it did.
+        action: crate::codes::Action,
     },
 }
 

@@ -29,8 +29,8 @@ pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
             for h in r.history(kind, &s.id)? {
                 // A reversal corrects the transaction it reverses; the pledges and commitment it drew on
                 // record it in their history too, but it is not a correction of theirs.
-                let reversal = h.action == "reversed" && kind == book::TRANSACTION;
-                if !(matches!(h.action.as_str(), "amended" | "withdrawn") || reversal) {
+                let reversal = h.action == Action::Reversed && kind == book::TRANSACTION;
+                if !(matches!(h.action, Action::Amended | Action::Withdrawn) || reversal) {
                     continue;
                 }
                 let (st, keyids) = entry_statement(r, h.index)?;
@@ -59,7 +59,7 @@ pub(super) fn amendments(ctx: &PlanContext<'_>) -> Result<Vec<AmendmentLog>> {
                 corrections.push(Correction {
                     index: h.index,
                     date: st.effective_date.to_string(),
-                    action: h.action.clone(),
+                    action: h.action.to_string(),
                     rationale,
                     signers: signer_parties(gov, &keyids),
                     old_amount,

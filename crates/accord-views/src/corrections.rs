@@ -4,6 +4,7 @@
 use super::{d, entry_statement, signer_parties, sub, CorrectionStep, Source, TxnCorrection};
 use crate::{Error, Result};
 use accord_domain::book::{self, Subject};
+use accord_domain::codes::Action;
 use accord_domain::statement::{self as ds, Body};
 use accord_domain::Governance;
 
@@ -44,9 +45,9 @@ pub(super) fn log(r: &dyn Source, gov: &Governance, txns: &[&Subject]) -> Result
         let t: ds::TransactionRecorded = s.parsed()?;
         let mut steps = vec![step(r, gov, s.created_at, "original", &t, false)?];
         let reversal =
-            r.history(book::TRANSACTION, &s.id)?.into_iter().find(|h| h.action == "reversed").ok_or_else(|| {
-                Error::internal(format!("transaction {} is reversed but has no reversal entry", s.id))
-            })?;
+            r.history(book::TRANSACTION, &s.id)?.into_iter().find(|h| h.action == Action::Reversed).ok_or_else(
+                || Error::internal(format!("transaction {} is reversed but has no reversal entry", s.id)),
+            )?;
         steps.push(step(r, gov, reversal.index, "reversal", &t, true)?);
         let original = t.amount.clone();
         let mut net = Some(sub(rust_decimal::Decimal::ZERO, original.value));

@@ -48,6 +48,7 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 
 use accord_domain::book::{self, Subject, SubjectKind};
+use accord_domain::codes::Action;
 use accord_domain::money;
 use accord_domain::statement::{self as ds, Body, OfBody};
 use accord_domain::{date, Governance, StateView};
@@ -120,7 +121,7 @@ pub struct History {
     /// The entry.
     pub index: u64,
     /// What it did to the subject.
-    pub action: String,
+    pub action: Action,
 }
 
 /// Everything of one kind in the plan (or everywhere, for kinds without a plan).

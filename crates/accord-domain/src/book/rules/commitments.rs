@@ -43,7 +43,7 @@ pub(super) fn condition(out: &mut Out<'_>, c: &d::ConditionDefined, prev: Option
     let mut s = versioned(out, prev, CONDITION, &c.condition_id, &c.plan_id, &c.party_id);
     s.signers = vec![c.party_id.to_string()];
     s.status = condition_status(&s.tally);
-    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    out.put(s, if prev.is_some() { Action::Amended } else { Action::Created });
     Ok(())
 }
 
@@ -106,7 +106,7 @@ pub(super) fn allocate(out: &mut Out<'_>, c: &d::CommitmentSigned, sign: i32, fi
             p.tally.committed = money::sub(&format!("{f}.amount.value"), p.tally.committed, amt.value)?;
         }
         p.status = pledge_status(&p, &pb_, today);
-        out.put(p, if sign > 0 { "committed" } else { "uncommitted" });
+        out.put(p, if sign > 0 { Action::Committed } else { Action::Uncommitted });
     }
     Ok(())
 }
@@ -189,9 +189,9 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &d::CommitmentSigned, prev: Optio
         ts.tally.conditions = t.condition_ids.iter().map(ToString::to_string).collect();
         ts.version = ts.version.saturating_add(u32::from(prev.is_some() && ts.created_at != ctx.index));
         for cid in &t.condition_ids {
-            out.touch(CONDITION, cid, "gates");
+            out.touch(CONDITION, cid, Action::Gates);
         }
-        out.put(ts, if prev.is_some() { "amended" } else { "created" });
+        out.put(ts, if prev.is_some() { Action::Amended } else { Action::Created });
     }
     if let Some((id, t)) = old_tranches.into_iter().next() {
         let _ = t;
@@ -203,6 +203,6 @@ pub(super) fn commitment(out: &mut Out<'_>, c: &d::CommitmentSigned, prev: Optio
     let mut s = versioned(out, prev, COMMITMENT, &c.commitment_id, &c.plan_id, &c.provider_id);
     s.signers = vec![c.provider_id.to_string(), c.recipient_id.to_string()];
     s.status = if s.tally.disbursed >= amount.value { SubjectStatus::Disbursed } else { SubjectStatus::Active };
-    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    out.put(s, if prev.is_some() { Action::Amended } else { Action::Created });
     Ok(())
 }

@@ -31,12 +31,12 @@ pub(super) fn delivery(out: &mut Out<'_>, x: &d::InkindDelivered) -> Result<()> 
     }
     p.tally.delivered = money::add("value.value", p.tally.delivered, v.value)?;
     p.status = pledge_status(&p, &pbody, ctx.today);
-    out.put(p, "delivered");
+    out.put(p, Action::Delivered);
     let mut s = out.new_subject(DELIVERY, &dl.delivery_id, &pbody.plan_id, &pbody.pledger_id);
     s.signers = vec![pbody.pledger_id.to_string()];
     s.tally.confirmed = ctx.signers.contains(dl.receiver_id.as_str());
     s.status = if s.tally.confirmed { SubjectStatus::Confirmed } else { SubjectStatus::Recorded };
-    out.put(s, "created");
+    out.put(s, Action::Created);
     Ok(())
 }
 
@@ -59,7 +59,7 @@ pub(super) fn confirmation(out: &mut Out<'_>, c: &d::DeliveryConfirmed) -> Resul
     }
     s.tally.confirmed = true;
     s.status = SubjectStatus::Confirmed;
-    out.put(s, "confirmed");
+    out.put(s, Action::Confirmed);
     Ok(())
 }
 
@@ -90,6 +90,6 @@ pub(super) fn milestone(out: &mut Out<'_>, m: &d::MilestoneUpdated) -> Result<()
         },
     );
     p.status = pledge_status(&p, &pbody, ctx.today);
-    out.put(p, "milestone");
+    out.put(p, Action::Milestone);
     Ok(())
 }

@@ -15,6 +15,6 @@ pub(super) fn fx_rate(out: &mut Out<'_>, f: &d::FxRateRecorded) -> Result<()> {
     let mut s = out.new_subject(FX_RATE, &id, "", publisher);
     s.signers = vec![publisher.clone()];
     s.status = SubjectStatus::Recorded;
-    out.put(s, "created");
+    out.put(s, Action::Created);
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::*;
+use crate::codes::Action;
 use crate::error::Error;
 use crate::state::{Effect, Governance, Result, StateView};
 use crate::statement::{self as d, Body, Version};
@@ -86,20 +87,15 @@ impl<'a> Out<'a> {
             None => Ok(()),
         }
     }
-    fn put(&mut self, mut s: Subject, action: &str) {
+    fn put(&mut self, mut s: Subject, action: Action) {
         s.updated_at = self.ctx.index;
-        self.effects.push(Effect::History {
-            kind: s.kind,
-            id: s.id.clone(),
-            index: self.ctx.index,
-            action: action.into(),
-        });
+        self.effects.push(Effect::History { kind: s.kind, id: s.id.clone(), index: self.ctx.index, action });
         self.pending.insert((s.kind, s.id.clone()), s.clone());
         self.effects.push(Effect::Subject(Box::new(s)));
     }
     /// Record that this entry touched a subject without changing its projection.
-    fn touch(&mut self, kind: SubjectKind, id: &str, action: &str) {
-        self.effects.push(Effect::History { kind, id: id.into(), index: self.ctx.index, action: action.into() });
+    fn touch(&mut self, kind: SubjectKind, id: &str, action: Action) {
+        self.effects.push(Effect::History { kind, id: id.into(), index: self.ctx.index, action });
     }
     /// A new subject created by this entry, with the statement's compiled body.
     fn new_subject(&self, kind: SubjectKind, id: &str, plan_id: &str, party_id: &str) -> Subject {

@@ -18,7 +18,7 @@ pub(super) fn plan(out: &mut Out<'_>, p: &d::PlanCreated, prev: Option<&Subject>
     }
     ctx.plan_authority(None, "plan.created")?;
     let s = versioned(out, prev, PLAN, &p.plan_id, &p.plan_id, "");
-    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    out.put(s, if prev.is_some() { Action::Amended } else { Action::Created });
     Ok(())
 }
 
@@ -31,7 +31,7 @@ pub(super) fn goal(out: &mut Out<'_>, g: &d::GoalDefined, prev: Option<&Subject>
     let plan: d::PlanCreated = out.need("plan_id", PLAN, &g.plan_id)?.parsed()?;
     out.ctx.plan_authority(Some(&plan), "goal.defined")?;
     let s = versioned(out, prev, GOAL, &g.goal_id, &g.plan_id, "");
-    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    out.put(s, if prev.is_some() { Action::Amended } else { Action::Created });
     Ok(())
 }
 
@@ -47,6 +47,6 @@ pub(super) fn indicator(out: &mut Out<'_>, x: &d::IndicatorDefined, prev: Option
     let plan: d::PlanCreated = out.need("goal_id", PLAN, &goal.plan_id)?.parsed()?;
     out.ctx.plan_authority(Some(&plan), "indicator.defined")?;
     let s = versioned(out, prev, INDICATOR, &x.indicator_id, &goal.plan_id, "");
-    out.put(s, if prev.is_some() { "amended" } else { "created" });
+    out.put(s, if prev.is_some() { Action::Amended } else { Action::Created });
     Ok(())
 }

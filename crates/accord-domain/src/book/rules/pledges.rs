@@ -46,7 +46,7 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Su
             ..prev.clone()
         };
         s.status = pledge_status(&s, p, ctx.today);
-        out.put(s, "amended");
+        out.put(s, Action::Amended);
         return Ok(());
     }
     out.fresh("pledge_id", PLEDGE, &p.pledge_id)?;
@@ -78,7 +78,7 @@ pub(super) fn pledge(out: &mut Out<'_>, p: &d::PledgeAnnounced, prev: Option<&Su
     let mut s = out.new_subject(PLEDGE, &p.pledge_id, &p.plan_id, &p.pledger_id);
     s.signers = vec![p.pledger_id.to_string()];
     s.status = pledge_status(&s, p, ctx.today);
-    out.put(s, "created");
+    out.put(s, Action::Created);
     Ok(())
 }
 
@@ -125,7 +125,7 @@ pub(super) fn restate(out: &mut Out<'_>, p: &d::PledgeAnnounced) -> Result<BTree
         old.tally.restated_by.push(p.pledge_id.to_string());
         old.status = pledge_status(&old, &old_body, ctx.today);
         restated.insert(r.pledge_id.to_string());
-        out.put(old, "restated");
+        out.put(old, Action::Restated);
     }
     Ok(restated)
 }
@@ -142,7 +142,7 @@ pub(super) fn release_restatements(out: &mut Out<'_>, p: &d::PledgeAnnounced) ->
         }
         let ob: d::PledgeAnnounced = old.parsed()?;
         old.status = pledge_status(&old, &ob, out.ctx.today);
-        out.put(old, "restatement_released");
+        out.put(old, Action::RestatementReleased);
     }
     Ok(())
 }

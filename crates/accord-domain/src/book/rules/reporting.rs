@@ -26,14 +26,14 @@ pub(super) fn assessment(out: &mut Out<'_>, a: &d::ConditionAssessed) -> Result<
                 format!("tranche {tranche_id} is not gated by condition {}", a.condition_id),
             ));
         }
-        out.touch(TRANCHE, tranche_id, "assessed");
+        out.touch(TRANCHE, tranche_id, Action::Assessed);
     }
     c.tally.outcomes.insert(
         a.tranche_id.as_ref().map(ToString::to_string).unwrap_or_default(),
         Assessment { outcome: a.outcome, date: a.date, index: ctx.index },
     );
     c.status = condition_status(&c.tally);
-    out.put(c, "assessed");
+    out.put(c, Action::Assessed);
     Ok(())
 }
 
@@ -55,7 +55,7 @@ pub(super) fn progress(out: &mut Out<'_>, r: &d::ProgressReported) -> Result<()>
     let mut s = out.new_subject(REPORT, &r.report_id, &r.plan_id, &r.reporter_id);
     s.signers = vec![r.reporter_id.to_string()];
     s.status = SubjectStatus::Reported;
-    out.put(s, "created");
+    out.put(s, Action::Created);
     Ok(())
 }
 
@@ -85,6 +85,6 @@ pub(super) fn attestation(out: &mut Out<'_>, a: &d::AttestationIssued) -> Result
     s.signers = vec![a.auditor_id.to_string()];
     s.status = a.opinion.into();
     s.tally.covered = covered;
-    out.put(s, "created");
+    out.put(s, Action::Created);
     Ok(())
 }

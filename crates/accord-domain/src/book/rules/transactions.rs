@@ -19,7 +19,7 @@ pub(super) fn post_disbursement(out: &mut Out<'_>, t: &d::TransactionRecorded, v
     if let Some(tranche_id) = &t.tranche_id {
         let mut tr = out.need("tranche_id", TRANCHE, tranche_id)?;
         tr.tally.disbursed = money::add("amount.value", tr.tally.disbursed, value)?;
-        out.put(tr, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
+        out.put(tr, if value > Decimal::ZERO { Action::Disbursed } else { Action::Reversed });
     }
     for a in &c.allocations {
         let mut p = out.need("commitment_id", PLEDGE, &a.pledge_id)?;
@@ -28,9 +28,9 @@ pub(super) fn post_disbursement(out: &mut Out<'_>, t: &d::TransactionRecorded, v
         let part = money::mul("amount.value", value, share)?;
         p.tally.disbursed = money::add("amount.value", p.tally.disbursed, part)?;
         p.status = pledge_status(&p, &pbody, today);
-        out.put(p, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
+        out.put(p, if value > Decimal::ZERO { Action::Disbursed } else { Action::Reversed });
     }
-    out.put(cs, if value > Decimal::ZERO { "disbursed" } else { "reversed" });
+    out.put(cs, if value > Decimal::ZERO { Action::Disbursed } else { Action::Reversed });
     Ok(())
 }
 
@@ -68,9 +68,9 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &d::TransactionRecorded) -> Resu
     s.signers = vec![recorder.to_string()];
     s.tally.confirmed = !other.is_empty() && ctx.signers.contains(other);
     s.status = if s.tally.confirmed { SubjectStatus::Confirmed } else { SubjectStatus::Recorded };
-    out.put(s, "created");
+    out.put(s, Action::Created);
     if let Some(commitment_id) = t.commitment_id.as_ref().filter(|_| !t.transaction_type.pays_out()) {
-        out.touch(COMMITMENT, commitment_id, "flow");
+        out.touch(COMMITMENT, commitment_id, Action::Flow);
     }
     Ok(())
 }
@@ -236,7 +236,7 @@ pub(super) fn correct(out: &mut Out<'_>, t: &d::TransactionRecorded, corrects: &
         ));
     }
     orig.tally.corrected_by = t.txn_id.to_string();
-    out.put(orig, "corrected");
+    out.put(orig, Action::Corrected);
     Ok(())
 }
 
@@ -264,6 +264,6 @@ pub(super) fn reversal(out: &mut Out<'_>, r: &d::TransactionReversed) -> Result<
     }
     s.tally.reversed = true;
     s.status = SubjectStatus::Reversed;
-    out.put(s, "reversed");
+    out.put(s, Action::Reversed);
     Ok(())
 }

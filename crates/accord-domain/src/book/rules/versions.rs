@@ -58,6 +58,6 @@ pub(super) fn withdrawal(out: &mut Out<'_>, w: &d::Withdrawn) -> Result<()> {
     }
     s.tally.withdrawn = true;
     s.status = SubjectStatus::Withdrawn;
-    out.put(s, "withdrawn");
+    out.put(s, Action::Withdrawn);
     Ok(())
 }
