@@ -61,7 +61,7 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// ... and the connection is closed when the PING is not answered within this.
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Request bytes buffered at once across all requests while their bodies arrive (see [`Admission`]); beyond
+/// Request bytes buffered at once across all requests while their bodies arrive (see `Admission`); beyond
 /// it new bodies get RESOURCE_EXHAUSTED until buffered ones are handled.
 pub const BODY_BUFFER_BYTES: usize = 512 * 1024 * 1024;
 

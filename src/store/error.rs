@@ -81,7 +81,7 @@ pub enum StoreError {
     Ledger(#[from] crate::error::Error),
 }
 
-/// Wrap a SQLite error. A value that a row closure found corrupt ([`super::rows::CorruptColumn`]) travels
+/// Wrap a SQLite error. A value that a row closure found corrupt (`rows::CorruptColumn`) travels
 /// inside rusqlite's conversion error and comes out as [`StoreError::Corrupt`].
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
