@@ -140,8 +140,8 @@ pub fn forbidden_text(st: &Statement, forbidden: &dyn Fn(char) -> bool) -> Optio
     walk(&m, "", forbidden)
 }
 
-/// A statement in the protobuf JSON mapping (pretty-printed, 64-bit integers as numbers), as templates
-/// and `accord entries` show it.
+/// A statement in the protobuf JSON mapping, pretty-printed, with 64-bit integers as numbers (as the CLI
+/// shows statements).
 pub fn statement_to_json(st: &Statement) -> Result<String> {
     message_to_json("accord.v1.Statement", st)
 }

@@ -71,7 +71,7 @@ pub struct Options {
     pub origin: Option<String>,
     /// `synchronous=FULL` (default) or NORMAL.
     pub synchronous_full: bool,
-    /// Read-only connections in the pool (at least one is opened).
+    /// Most read-only connections in the pool, opened as needed (0 counts as 1).
     pub readers: usize,
     /// Limits checked before anything is parsed or verified.
     pub limits: Limits,
@@ -261,7 +261,7 @@ impl Ledger {
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
-    /// The latest published tree and checkpoint (never waits for the writer).
+    /// The latest published tree and checkpoint, from memory: never waits for a commit.
     pub fn latest(&self) -> Latest {
         self.shared.latest()
     }

@@ -119,7 +119,7 @@ impl crate::domain::StateView for Reader {
 pub struct HistoryRow {
     /// The entry that touched the subject.
     pub index: u64,
-    /// What the entry did to the subject (as stored in `history.action`).
+    /// What the entry did to the subject (`created`, `amended`, `disbursed` …).
     pub action: String,
 }
 
