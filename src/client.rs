@@ -15,7 +15,9 @@ use crate::pb::{
 /// A receipt whose checkpoint and inclusion proof have been verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedReceipt {
+    /// The receipt as the server sent it (index, leaf, inclusion proof, checkpoint).
     pub receipt: pb::Receipt,
+    /// The receipt's checkpoint, verified against the trusted log key; the leaf is included in its tree.
     pub checkpoint: VerifiedCheckpoint,
 }
 
@@ -229,10 +231,12 @@ impl Client {
         Ok(resp)
     }
 
+    /// The log key this client trusts: every checkpoint it accepts is signed by it.
     pub fn log_key(&self) -> &StrictNoteVerifier {
         &self.log
     }
 
+    /// The underlying gRPC client, for calls whose answers this client does not verify.
     pub fn raw(&mut self) -> &mut LedgerServiceClient<Channel> {
         &mut self.inner
     }
@@ -282,7 +286,6 @@ impl Client {
         Ok(VerifiedReceipt { receipt, checkpoint: cp })
     }
 
-    /// The latest checkpoint, verified.
     /// Accept checkpoints (from [`Client::checkpoint`], and so [`Client::entry`]) only when they satisfy
     /// `policy`: signed by one of its logs and cosigned by its quorum of witnesses. Receipts are not
     /// affected: a receipt's checkpoint is signed at commit, before any witness has seen it.
@@ -291,6 +294,8 @@ impl Client {
         self
     }
 
+    /// The latest checkpoint (or the one of tree size `size`), verified against the trusted log key and, when
+    /// set, the cosignature policy; PERMISSION_DENIED when it does not verify or has another size.
     pub async fn checkpoint(&mut self, size: Option<u64>) -> Result<VerifiedCheckpoint> {
         let r = self
             .inner
@@ -368,9 +373,13 @@ impl Client {
 /// What offline verification established.
 #[derive(Debug, Clone)]
 pub struct OfflineVerified {
+    /// Position of the entry in the log (0-based), as the bundle states it.
     pub index: u64,
+    /// The bundle's checkpoint, signed by the trusted log key; the leaf is included in its tree.
     pub checkpoint: VerifiedCheckpoint,
+    /// The decoded leaf: the envelope and its integration time.
     pub entry: LogEntry,
+    /// The statement the envelope carries, decoded and checked against its field rules.
     pub statement: Statement,
     /// keyids whose signatures verified.
     pub verified_signers: Vec<String>,

@@ -107,21 +107,35 @@ pub type Overrides = FileConfig;
 /// The resolved configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServeConfig {
+    /// Directory holding `ledger.db` and `log.key`.
     pub data_dir: PathBuf,
+    /// gRPC listen address (`HOST:PORT`).
     pub listen: String,
+    /// Address of the public, read-only transparency page; None = not served.
     pub http: Option<String>,
+    /// Address of the Prometheus metrics endpoint (`/metrics`); None = not served.
     pub metrics: Option<String>,
+    /// Origin of a new ledger (checkpoint origin line and log key name): non-empty, no spaces or `+`.
     pub origin: String,
+    /// SQLite synchronous mode: `full` (an acknowledged entry survives power loss) or `normal`.
     pub sync: String,
+    /// Read-only connections in the pool (1..=256).
     pub readers: usize,
+    /// Largest envelope payload in bytes (1 KiB..=16 MiB).
     pub max_payload_bytes: usize,
+    /// Most signatures on one envelope (1..=1024).
     pub max_signatures: usize,
+    /// Most envelopes in one SubmitBatch (1..=[`crate::ledger::MAX_GROUP`]).
     pub max_batch: usize,
+    /// Submissions waiting for the sequencer before new ones get UNAVAILABLE.
     pub queue_depth: usize,
+    /// Requests handled at once across all connections; more wait.
     pub max_concurrent_requests: usize,
+    /// Per-request deadline in milliseconds (100..=3 600 000).
     pub request_timeout_ms: u64,
     /// 0 = unlimited.
     pub rate_per_key: u32,
+    /// Token-bucket size per key; 0 = twice the rate. Set only together with a rate.
     pub rate_burst: u32,
     /// Envelopes per second per client (TLS client certificate or remote IP), before signature work; 0 = unlimited.
     pub rate_per_client: u32,
@@ -133,9 +147,12 @@ pub struct ServeConfig {
     pub request_body_timeout_ms: u64,
     /// HTTP ports: request headers (and TLS handshakes) must arrive within this.
     pub header_read_timeout_ms: u64,
+    /// Submissions per second for each key of a party (party id → rate, 1..=1 000 000); overrides
+    /// `rate_per_key` for that party's keys.
     pub party_rates: BTreeMap<String, u32>,
     /// PEM certificate chain and key: TLS on the gRPC and HTTP ports when both are set.
     pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`; set exactly when `tls_cert` is.
     pub tls_key: Option<PathBuf>,
     /// PEM CA that client certificates must chain to (mutual TLS).
     pub tls_client_ca: Option<PathBuf>,

@@ -33,6 +33,7 @@ pub enum Kind {
 /// caused it, kept whole ([`std::error::Error::source`]) rather than flattened into the message.
 #[derive(Debug, Clone)]
 pub struct Error {
+    /// What the caller should do about it; decides the gRPC status.
     pub kind: Kind,
     /// Path of the offending field, e.g. `envelope.signatures[1].keyid`; empty when none applies.
     pub field: FieldPath,
@@ -51,9 +52,11 @@ impl PartialEq for Error {
 
 impl Eq for Error {}
 
+/// The result of every layer below the API: [`Error`] unless another error is named.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error of `kind` about `field` (empty when none applies), breaking the rule `message`.
     pub fn new(kind: Kind, field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self { kind, field: field.into(), message: message.into(), source: None }
     }
@@ -62,18 +65,23 @@ impl Error {
         self.source = Some(Arc::new(cause));
         self
     }
+    /// INVALID_ARGUMENT: `field` breaks the rule `message`; resending unchanged will never work.
     pub fn invalid(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self::new(Kind::InvalidArgument, field, message)
     }
+    /// PERMISSION_DENIED: the signature or proof at `field` does not authorise or verify (`message`).
     pub fn denied(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self::new(Kind::PermissionDenied, field, message)
     }
+    /// NOT_FOUND: the thing `field` names does not exist (yet).
     pub fn not_found(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self::new(Kind::NotFound, field, message)
     }
+    /// FAILED_PRECONDITION: the ledger's state does not allow this now (`message` says why).
     pub fn precondition(field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self::new(Kind::FailedPrecondition, field, message)
     }
+    /// INTERNAL: a broken invariant or I/O failure; the message is logged, never sent to the caller.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, FieldPath::none(), message)
     }

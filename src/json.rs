@@ -140,6 +140,8 @@ pub fn forbidden_text(st: &Statement, forbidden: &dyn Fn(char) -> bool) -> Optio
     walk(&m, "", forbidden)
 }
 
+/// A statement in the protobuf JSON mapping, pretty-printed, with 64-bit integers as numbers (as the CLI
+/// shows statements).
 pub fn statement_to_json(st: &Statement) -> Result<String> {
     message_to_json("accord.v1.Statement", st)
 }
@@ -149,16 +151,21 @@ pub fn statement_to_json(st: &Statement) -> Result<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeJson {
+    /// DSSE payload type; an Accord statement's is [`crate::PAYLOAD_TYPE`].
     pub payload_type: String,
     /// Base64 of the payload bytes (standard when written).
     pub payload: String,
+    /// The signatures over the payload's DSSE PAE; absent in the JSON = none.
     #[serde(default)]
     pub signatures: Vec<SignatureJson>,
 }
 
+/// One DSSE signature in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureJson {
+    /// Key id of the signer (see [`crate::crypto::keyid`]).
     pub keyid: String,
+    /// Base64 of the Ed25519 signature (standard when written).
     pub sig: String,
 }
 
@@ -203,12 +210,15 @@ impl TryFrom<&EnvelopeJson> for Envelope {
     }
 }
 
+/// Parse DSSE envelope JSON (see [`EnvelopeJson`]); INVALID_ARGUMENT naming `envelope` when it is not
+/// such JSON, or naming the field whose base64 does not decode.
 pub fn envelope_from_json(json: &str) -> Result<Envelope> {
     let j: EnvelopeJson =
         serde_json::from_str(json).map_err(|e| Error::invalid("envelope", format!("not DSSE envelope JSON: {e}")))?;
     Envelope::try_from(&j)
 }
 
+/// DSSE envelope JSON, pretty-printed, with standard padded base64.
 pub fn envelope_to_json(e: &Envelope) -> String {
     // A struct of strings always serialises; the fallback is never taken.
     serde_json::to_string_pretty(&EnvelopeJson::from(e)).unwrap_or_default()

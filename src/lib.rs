@@ -38,6 +38,8 @@
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
 //! - [`cmd`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench/`).
 #![warn(missing_debug_implementations)]
+// Every public item documented (issue 12); the generated protobuf code is exempt in src/pb.rs.
+#![deny(missing_docs)]
 // No panic on a path input can reach (docs/SECURITY.md): no unwrap, expect, indexing or slicing outside
 // tests; the few allows say why the value cannot be absent.
 #![cfg_attr(

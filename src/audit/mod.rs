@@ -27,8 +27,12 @@ pub struct Finding {
     pub index: Option<u64>,
     /// The checkpoint size concerned, when one is.
     pub checkpoint_size: Option<u64>,
+    /// What the check expected, in the form of `found` (an index, a hash or checkpoint root in hex, a bound);
+    /// empty when the finding compares nothing.
     pub expected: String,
+    /// What the ledger holds instead, in the same form as `expected` (for a replay failure: the error).
     pub found: String,
+    /// The failure in words, for people.
     pub message: String,
     /// The signed checkpoint(s) involved (two for a split view).
     pub checkpoints: Vec<String>,
@@ -37,12 +41,19 @@ pub struct Finding {
 /// The audit's result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// True when the audit found nothing: `findings` is empty.
     pub ok: bool,
+    /// The origin of the log audited (the name of the trusted log key).
     pub origin: String,
+    /// Entries given to the audit (the log size it judged).
     pub entries: u64,
+    /// Checkpoints examined: the stored ones and the extra ones given.
     pub checkpoints_checked: u64,
+    /// Stored tree hashes compared with the recomputed tree; 0 for an audit without a database.
     pub stored_hashes_checked: u64,
+    /// Hex root of the tree recomputed from the leaves; empty when the entries were not numbered 0..n.
     pub root_hash: String,
+    /// Every failure found, with its evidence; the entry checks stop at the first.
     pub findings: Vec<Finding>,
 }
 

@@ -109,7 +109,7 @@ enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// gRPC endpoint of the ledger.
     #[arg(long, env = "ACCORD_SERVER", default_value = "http://127.0.0.1:50051")]
     pub server: String,
@@ -247,6 +247,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// The `accord` command: parse the arguments, run the command and turn a failure into its exit code (3
+/// unavailable, 4 internal or corrupt data, 5 a data directory the operator must repair, 1 any other; a
+/// command that reported its failure itself picks its own).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log, &cli.log_format);

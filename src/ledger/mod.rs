@@ -65,12 +65,15 @@ impl Default for Limits {
 /// How to open a ledger.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The data directory: `ledger.db`, `log.key`, the lock file and (by default) the high-water record.
     pub data_dir: PathBuf,
     /// Origin for a new ledger; an existing ledger's origin must match when given.
     pub origin: Option<String>,
     /// `synchronous=FULL` (default) or NORMAL.
     pub synchronous_full: bool,
+    /// Most read-only connections in the pool, opened as needed (0 counts as 1).
     pub readers: usize,
+    /// Limits checked before anything is parsed or verified.
     pub limits: Limits,
     /// Integration clock (Unix ms). The real clock by default; tests and demos replaying a dated scenario
     /// set a fixed one.
@@ -97,6 +100,7 @@ impl Clock {
         let offset = start_ms.saturating_sub(now_ms());
         Self(Arc::new(move || now_ms().saturating_add(offset)))
     }
+    /// The current time, Unix ms.
     pub fn now(&self) -> i64 {
         (self.0)()
     }
@@ -109,6 +113,8 @@ impl std::fmt::Debug for Clock {
 }
 
 impl Options {
+    /// The defaults for a ledger in `data_dir`: synchronous FULL, 8 readers, default [`Limits`], the system
+    /// clock, the high-water record inside the data directory, no origin.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -126,8 +132,11 @@ impl Options {
 /// The latest committed tree and its signed checkpoint.
 #[derive(Debug, Clone)]
 pub struct Latest {
+    /// Entries in the tree.
     pub size: u64,
+    /// RFC 6962 root hash of the tree (SHA-256).
     pub root: [u8; 32],
+    /// The signed checkpoint of this tree, as a C2SP signed note.
     pub note: Arc<str>,
     /// When this process published it, or opened the ledger (Unix ms).
     pub at_ms: i64,
@@ -226,8 +235,9 @@ pub struct Ledger {
 /// Why writes stop when the ledger is closed on purpose.
 pub(crate) const SHUTTING_DOWN: &str = "the ledger is shutting down";
 
-/// File names inside the data directory.
+/// The SQLite database inside the data directory.
 pub const DB_FILE: &str = "ledger.db";
+/// The log's private signing key (text, mode 0600), created with a new ledger.
 pub const KEY_FILE: &str = "log.key";
 
 fn now_ms() -> i64 {
@@ -235,18 +245,23 @@ fn now_ms() -> i64 {
 }
 
 impl Ledger {
+    /// The log's origin: the first line of its checkpoints and the name of its key.
     pub fn origin(&self) -> &str {
         &self.origin
     }
+    /// The log's verifier key (`name+hex8+base64`), for clients and witnesses to trust.
     pub fn verifier_key(&self) -> &str {
         &self.verifier_key
     }
+    /// The data directory this ledger was opened from.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+    /// The limits checked before anything is parsed or verified.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+    /// The latest published tree and checkpoint, from memory: never waits for a commit.
     pub fn latest(&self) -> Latest {
         self.shared.latest()
     }

@@ -18,13 +18,16 @@ use crate::PAYLOAD_TYPE;
 pub struct Prepared {
     /// The canonical envelope (signatures sorted by keyid, unknown fields dropped).
     pub envelope: Envelope,
+    /// SHA-256 of the canonical envelope's encoding: the same envelope always has the same identity.
     pub identity: [u8; 32],
+    /// The statement decoded from the payload.
     pub statement: Statement,
     /// The statement parsed into its typed form at the wire boundary ([`crate::proto`]).
     pub parsed: accord_domain::statement::Statement,
     /// The compiled body ([`crate::proto::compiled`]), typed and encoded, that subjects the statement
     /// creates or versions keep.
     pub compiled: std::sync::Arc<accord_domain::book::Compiled>,
+    /// The statement's kind name, e.g. `pledge.announced`.
     pub kind: &'static str,
     /// keyids whose signatures verified.
     pub signers: Vec<String>,
@@ -33,6 +36,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The statement's `statement_id`, unique in the log.
     pub fn statement_id(&self) -> &str {
         &self.statement.statement_id
     }
@@ -41,8 +45,11 @@ impl Prepared {
 /// A committed (or already present) entry with the checkpoint that covers it.
 #[derive(Debug, Clone)]
 pub struct Committed {
+    /// The stored entry (the existing one for a duplicate).
     pub entry: Arc<EntryRow>,
+    /// The latest checkpoint after the commit; its tree includes the entry.
     pub latest: Latest,
+    /// True when the envelope (same identity) was already in the log and nothing was appended.
     pub duplicate: bool,
 }
 

@@ -14,7 +14,9 @@ use crate::store::{EntryRow, Writer};
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rebuilt {
+    /// Entries replayed: the log's size.
     pub entries: u64,
+    /// Domain effects written to the projections.
     pub effects: u64,
 }
 
@@ -23,6 +25,7 @@ pub struct Rebuilt {
 /// verification and audits.
 #[derive(Debug, Default)]
 pub struct Replay {
+    /// The governance state (charter, parties, keys) as of the last replayed entry.
     pub gov: domain::Governance,
     /// Every key registered so far, decompressed once.
     keys: HashMap<String, crypto::PublicKey>,

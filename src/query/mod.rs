@@ -21,6 +21,7 @@ use accord_views::query::{self as views, ListFilter};
 
 /// Largest page; the default is [`DEFAULT_PAGE`].
 pub const MAX_PAGE: u32 = 1000;
+/// Page size when a request names none (`page_size` 0).
 pub const DEFAULT_PAGE: u32 = 100;
 
 /// The checkpoint and as-of date of a read (call inside [`Reader::snapshot`]).

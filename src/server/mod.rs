@@ -61,7 +61,7 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// ... and the connection is closed when the PING is not answered within this.
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Request bytes buffered at once across all requests while their bodies arrive (see [`Admission`]); beyond
+/// Request bytes buffered at once across all requests while their bodies arrive (see `Admission`); beyond
 /// it new bodies get RESOURCE_EXHAUSTED until buffered ones are handled.
 pub const BODY_BUFFER_BYTES: usize = 512 * 1024 * 1024;
 
@@ -81,6 +81,7 @@ pub struct Settings {
     pub request_body_timeout: Duration,
     /// HTTP ports: request headers must arrive within this (also the TLS handshake deadline).
     pub header_read_timeout: Duration,
+    /// Submission rate limits (per key, per party, per client).
     pub rates: api::limits::RateSettings,
     /// TLS (rustls) for the gRPC port; None = plain text.
     pub tls: Option<TlsSettings>,
@@ -89,8 +90,11 @@ pub struct Settings {
 /// Server certificate, and optionally the CA client certificates must chain to.
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
+    /// PEM certificate chain the server presents.
     pub cert_pem: Vec<u8>,
+    /// PEM private key of `cert_pem`.
     pub key_pem: Vec<u8>,
+    /// PEM CA that client certificates must chain to (mutual TLS); None = no client certificates asked.
     pub client_ca_pem: Option<Vec<u8>>,
     /// Submissions need a verified client certificate; reads stay public.
     pub require_client_cert: bool,

@@ -55,7 +55,7 @@ impl Checkpointer {
         Ok(Self { tx: Some(tx), thread: Some(thread), wal_frames })
     }
 
-    /// A transaction committed: checkpoint soon (at most once per [`Self::PAUSE`]). When the WAL has grown
+    /// A transaction committed: checkpoint soon (at most once per `PAUSE`, 100 ms). When the WAL has grown
     /// long, also finish a checkpoint on `writer` now, so that its next transaction starts the WAL over.
     pub fn poke(&self, writer: &Writer) {
         if let Some(tx) = &self.tx {

@@ -13,34 +13,60 @@ pub enum StoreError {
     /// damaged file, anything else).
     #[error("database: {source}")]
     Sqlite {
+        /// The SQLite error, with its extended code.
         #[source]
         source: rusqlite::Error,
     },
     /// A stored value cannot be what its table holds.
     #[error("stored data is corrupt: {table} row {row}: {what}")]
-    Corrupt { table: &'static str, row: String, what: String },
+    Corrupt {
+        /// The table the row is in.
+        table: &'static str,
+        /// The row's key (an index, an id, a meta key).
+        row: String,
+        /// What is wrong with it.
+        what: String,
+    },
     /// A subject's stored tally (JSON) does not parse.
     #[error("stored data is corrupt: subjects row {row}: the tally does not parse: {source}")]
     Tally {
+        /// The subject: its kind and id.
         row: String,
+        /// Why the JSON does not parse.
         #[source]
         source: serde_json::Error,
     },
     /// No database file where one must already be.
     #[error("no ledger database at {}", path.display())]
-    NoDatabase { path: PathBuf },
+    NoDatabase {
+        /// Where the database was looked for.
+        path: PathBuf,
+    },
     /// The database was written with another schema version.
     #[error(
         "database {} has schema version {found}, this accord expects {SCHEMA_VERSION}; run a matching accord or migrate",
         path.display()
     )]
-    SchemaVersion { path: PathBuf, found: u32 },
+    SchemaVersion {
+        /// The database file.
+        path: PathBuf,
+        /// The version its `meta` table records.
+        found: u32,
+    },
     /// SQLite's `quick_check` found damaged pages or indexes.
     #[error("{} is damaged (SQLite quick_check: {problems}); restore it from a backup (accord restore)", path.display())]
-    Damaged { path: PathBuf, problems: String },
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What `quick_check` reported: its first five lines, joined by `; `.
+        problems: String,
+    },
     /// A backup must go to a new file.
     #[error("{} already exists", path.display())]
-    BackupTargetExists { path: PathBuf },
+    BackupTargetExists {
+        /// The file that already exists.
+        path: PathBuf,
+    },
     /// The copy a backup made fails SQLite's integrity check.
     #[error("backup copy fails SQLite's integrity check: {0}")]
     BackupIntegrity(String),
@@ -55,7 +81,7 @@ pub enum StoreError {
     Ledger(#[from] crate::error::Error),
 }
 
-/// Wrap a SQLite error. A value that a row closure found corrupt ([`super::rows::CorruptColumn`]) travels
+/// Wrap a SQLite error. A value that a row closure found corrupt (`rows::CorruptColumn`) travels
 /// inside rusqlite's conversion error and comes out as [`StoreError::Corrupt`].
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {

@@ -60,20 +60,30 @@ pub fn is_storage_failure(e: &Error) -> bool {
 /// read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRow {
+    /// Position in the log, from 0.
     pub index: u64,
+    /// SHA-256 of the canonical envelope (32 bytes); recomputed from the leaf on read.
     pub identity: Vec<u8>,
+    /// RFC 6962 leaf hash of `leaf` (32 bytes); recomputed on read.
     pub leaf_hash: Vec<u8>,
+    /// The statement's `statement_id`, unique in the log.
     pub statement_id: String,
+    /// The statement's kind name, e.g. `pledge.announced`.
     pub kind: String,
+    /// When the sequencer integrated the entry (Unix ms); never decreases with the index.
     pub integrated_at_ms: i64,
+    /// The leaf: an encoded `accord.v1.LogEntry` (the canonical envelope and `integrated_at_ms`).
     pub leaf: Vec<u8>,
 }
 
 /// One stored checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointRow {
+    /// Tree size the checkpoint commits to.
     pub size: u64,
+    /// RFC 6962 root hash of the tree at `size`.
     pub root: [u8; 32],
+    /// The checkpoint as a signed note (C2SP), signed by the log key.
     pub note: String,
 }
 
@@ -108,18 +118,20 @@ impl crate::domain::StateView for Reader {
 /// One history row: the entry that touched a subject and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRow {
-    /// The entry.
+    /// The entry that touched the subject.
     pub index: u64,
-    /// What it did to the subject.
+    /// What the entry did to the subject.
     pub action: Action,
 }
 
 /// Which subjects a page lists.
 #[derive(Debug, Clone, Default)]
 pub struct SubjectFilter {
+    /// Subject kind (its stored name); required.
     pub kind: String,
     /// Empty = any.
     pub plan_id: String,
+    /// Party the subjects belong to; empty = any.
     pub party_id: String,
     /// List ids strictly after this one (page token).
     pub after: String,

@@ -19,15 +19,19 @@ impl Reader {
         quick_check(&self.conn, Path::new(self.conn.path().unwrap_or("the database")))
     }
 
+    /// The entry at `index`, if the log is that long.
     pub fn entry_by_index(&self, index: u64) -> Result<Option<EntryRow>> {
         entry_by(&self.conn, "idx", &index)
     }
+    /// The entry whose identity (SHA-256 of the canonical envelope) is `identity`.
     pub fn entry_by_identity(&self, identity: &[u8]) -> Result<Option<EntryRow>> {
         entry_by_identity(&self.conn, identity)
     }
+    /// The entry that carries the statement `sid`.
     pub fn entry_by_statement_id(&self, sid: &str) -> Result<Option<EntryRow>> {
         entry_by(&self.conn, "statement_id", &sid)
     }
+    /// Index of the entry whose RFC 6962 leaf hash is `leaf_hash`.
     pub fn index_by_leaf_hash(&self, leaf_hash: &[u8]) -> Result<Option<u64>> {
         let mut st = self.conn.prepare_cached("SELECT idx, leaf FROM entries WHERE leaf_key = ?1").map_err(db_err)?;
         let rows = st
@@ -67,6 +71,7 @@ impl Reader {
         let rows = st.query_map(params![start, end, limit as i64], entry_row).map_err(db_err)?;
         rows.map(|r| r.map_err(db_err).and_then(&finish)).collect()
     }
+    /// The stored checkpoint of tree size `size`, if one was signed at that size.
     pub fn checkpoint(&self, size: u64) -> Result<Option<CheckpointRow>> {
         self.conn
             .prepare_cached("SELECT size, root, note FROM checkpoints WHERE size = ?1")
@@ -75,6 +80,7 @@ impl Reader {
             .optional()
             .map_err(db_err)
     }
+    /// The stored checkpoint of the largest size; None for an empty log.
     pub fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
         latest_checkpoint(&self.conn)
     }
@@ -109,6 +115,7 @@ impl Reader {
         let rows = st.query_map([], checkpoint_row).map_err(db_err)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
     }
+    /// The database's schema version, origin and verifier key.
     pub fn meta(&self) -> Result<Meta> {
         read_meta(&self.conn)
     }
@@ -124,6 +131,7 @@ impl Reader {
         let _ = self.conn.execute_batch("COMMIT");
         out
     }
+    /// The subject of `kind` with this id, as the projections hold it now.
     pub fn subject(&self, kind: SubjectKind, id: &str) -> Result<Option<Subject>> {
         subject(&self.conn, kind, id)
     }
@@ -189,6 +197,8 @@ pub struct Readers {
 }
 
 impl Readers {
+    /// A pool of at most `max` (at least one) read-only connections to the database at `path`, opened
+    /// when first needed.
     pub fn new(path: &Path, max: usize) -> Self {
         Self {
             path: path.to_path_buf(),

@@ -117,8 +117,11 @@ pub(super) fn create(c: &Connection, origin: &str, verifier_key: &str) -> Result
 /// Meta information of a ledger database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
+    /// The schema version the database was created with; must equal [`SCHEMA_VERSION`] to open it.
     pub schema_version: u32,
+    /// The origin of the log the database holds.
     pub origin: String,
+    /// The verifier key of the log key that signs its checkpoints.
     pub verifier_key: String,
 }
 

@@ -15,10 +15,15 @@ pub struct Writer {
 /// What the writer finds at start-up.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The database's schema version, origin and verifier key.
     pub meta: Meta,
+    /// Entries in the log.
     pub size: u64,
+    /// `integrated_at_ms` of the last entry (Unix ms); 0 for an empty log.
     pub last_integrated_ms: i64,
+    /// The checkpoint of the largest size; None before the first.
     pub latest: Option<CheckpointRow>,
+    /// Charter, parties and keys as the projections hold them.
     pub governance: Governance,
 }
 
@@ -48,6 +53,7 @@ impl Writer {
         Ok(w)
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -90,12 +96,15 @@ impl Writer {
         self.conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(db_err)
     }
 
+    /// Begin the write transaction (`BEGIN IMMEDIATE`: takes the write lock now).
     pub fn begin(&self) -> Result<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)
     }
+    /// Commit the write transaction; under synchronous FULL it is durable when this returns.
     pub fn commit(&self) -> Result<()> {
         self.conn.execute_batch("COMMIT").map_err(db_err)
     }
+    /// Roll the write transaction back; an error (no transaction open) is ignored.
     pub fn rollback(&self) {
         let _ = self.conn.execute_batch("ROLLBACK");
     }
@@ -115,6 +124,7 @@ impl Writer {
             .map_err(db_err)
     }
 
+    /// The entry at `index`, if the log is that long.
     pub fn entry(&self, index: u64) -> Result<Option<EntryRow>> {
         entry_by(&self.conn, "idx", &index)
     }
@@ -136,6 +146,7 @@ impl Writer {
         Ok(quick_check(&self.conn, &self.path)?)
     }
 
+    /// Append `e` to the entries table (its identity and leaf hash are indexed by their first 8 bytes).
     pub fn insert_entry(&self, e: &EntryRow) -> Result<()> {
         self.conn
             .prepare_cached(
@@ -165,6 +176,7 @@ impl Writer {
         Ok(())
     }
 
+    /// Store the signed checkpoint `note` of tree size `size` with root `root`, created at `now_ms` (Unix ms).
     pub fn insert_checkpoint(&self, size: u64, root: &[u8; 32], note: &str, now_ms: i64) -> Result<()> {
         self.conn
             .prepare_cached("INSERT INTO checkpoints (size, root, note, created_ms) VALUES (?1, ?2, ?3, ?4)")

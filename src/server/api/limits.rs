@@ -114,6 +114,7 @@ impl Default for RateLimiter {
 }
 
 impl RateLimiter {
+    /// A limiter with `settings` and no buckets yet (every key and client starts full).
     pub fn new(settings: RateSettings) -> Self {
         let cap = settings.max_buckets;
         Self { settings, keys: Mutex::new(Buckets::new(cap)), clients: Mutex::new(Buckets::new(cap)) }

@@ -32,9 +32,11 @@ const MAX_PROOF_LINES: usize = 63;
 /// What a witness remembers per log.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogState {
+    /// Size of the latest checkpoint cosigned for this log.
     pub size: u64,
     /// Base64 root hash.
     pub root: String,
+    /// That checkpoint, as the signed note the log sent.
     pub checkpoint: String,
 }
 
@@ -65,6 +67,7 @@ impl Witness {
         })
     }
 
+    /// The witness's cosignature verifier key, for logs and clients to name it.
     pub fn verifier_key(&self) -> String {
         self.cosigner.verifier_key()
     }

@@ -16,6 +16,7 @@ use crate::ledger::Ledger;
 pub struct WitnessTarget {
     /// Submission prefix, e.g. `http://witness.example:8081`.
     pub url: String,
+    /// The witness's cosignature verifier key; only cosignature lines that verify with it are kept.
     pub key: CosignatureVerifier,
 }
 
