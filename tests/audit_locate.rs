@@ -278,4 +278,14 @@ async fn an_unknown_stored_status_or_outcome_is_reported_with_its_row() {
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(e.to_string().contains("history row plan plan-single-3 "), "{e}");
     assert!(e.to_string().contains("action \"creatd\" is not one of created, amended, "), "{e}");
+
+    // So is a party role no statement can grant.
+    let sql = "UPDATE parties SET roles = roles || ',banker' WHERE party_id = (SELECT MIN(party_id) FROM parties)";
+    assert_eq!(store::raw_execute(&db, sql).unwrap(), 1);
+    let e = accord::error::Error::from(reader.governance().unwrap_err());
+    assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
+    assert!(
+        e.to_string().contains("parties row ") && e.to_string().contains("role \"banker\" is not one of funder, "),
+        "{e}"
+    );
 }

@@ -246,7 +246,7 @@ pub fn parties(view: &ReadView<'_>, q: &pb::ListPartiesRequest) -> Result<pb::Li
             parties.push(pb::PartyView {
                 party_id: p.party_id.clone(),
                 name: p.name.clone(),
-                roles: p.roles.clone(),
+                roles: p.roles.iter().map(|r| r.to_string()).collect(),
                 organisation_type: p.organisation_type.clone(),
                 country: p.country.clone(),
                 index: p.admitted_at,

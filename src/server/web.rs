@@ -161,7 +161,14 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
         let parties: Vec<Vec<String>> = gov
             .parties
             .values()
-            .map(|p| vec![p.party_id.clone(), p.name.clone(), p.roles.join(", "), p.country.clone()])
+            .map(|p| {
+                vec![
+                    p.party_id.clone(),
+                    p.name.clone(),
+                    p.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+                    p.country.clone(),
+                ]
+            })
             .collect();
         let body = html! {
             h1 { (name) }

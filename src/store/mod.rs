@@ -27,7 +27,7 @@ use crate::merkle::{Hash, HashError, HashReader};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::book::{Subject, SubjectKind, SubjectStatus, Tally};
-use crate::domain::codes::Action;
+use crate::domain::codes::{Action, Role};
 use crate::domain::{Effect, Governance, KeyRecord, PartyRecord};
 use crate::error::Error;
 use accord_domain::state::Result as DomainResult;

@@ -19,10 +19,18 @@ pub(super) fn load_governance(c: &Connection) -> Result<Governance> {
         .map_err(db_err)?;
     let parties = st
         .query_map([], |r| {
+            let party_id: String = r.get(0)?;
+            let roles = r.get::<_, String>(2)?;
+            let roles = roles
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|role| Role::parse("roles", role))
+                .collect::<Result<Vec<_>, accord_domain::Refusal>>()
+                .map_err(|e| corrupt_column(2, "parties", &party_id, format!("role {}", e.rule)))?;
             Ok(PartyRecord {
-                party_id: r.get(0)?,
+                party_id,
                 name: r.get(1)?,
-                roles: r.get::<_, String>(2)?.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+                roles,
                 organisation_type: r.get(3)?,
                 country: r.get(4)?,
                 admitted_at: r.get(5)?,
@@ -197,6 +205,11 @@ pub(super) const SUBJECT_COLS: &str =
 /// A subject row as read: the subject without body and tally, its stored body and its tally JSON
 /// ([`finish_subject`] completes it).
 pub(super) type SubjectRow = (Subject, Vec<u8>, String);
+
+/// A party's roles as the parties table stores them: their spellings, comma-separated.
+pub(super) fn roles_text(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
 
 /// A history row of subject `kind` `id`: an action the rules never write is corruption, never a default.
 pub(super) fn history_row(r: &rusqlite::Row<'_>, kind: SubjectKind, id: &str) -> rusqlite::Result<HistoryRow> {

@@ -197,7 +197,7 @@ impl Writer {
             }
             Effect::Party(p) => c.execute(
                 "INSERT INTO parties (party_id, name, roles, organisation_type, country, admitted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![p.party_id, p.name, p.roles.join(","), p.organisation_type, p.country, p.admitted_at],
+                params![p.party_id, p.name, roles_text(&p.roles), p.organisation_type, p.country, p.admitted_at],
             ),
             Effect::Key(k) => c.execute(
                 "INSERT INTO party_keys (keyid, party_id, public_key, added_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -236,7 +236,7 @@ fn party_effects(p: &d::Party, index: u64) -> Vec<Effect> {
     let mut v = vec![Effect::Party(PartyRecord {
         party_id: p.party_id.to_string(),
         name: p.name.clone(),
-        roles: p.roles.iter().map(|r| r.as_str().to_string()).collect(),
+        roles: p.roles.clone(),
         organisation_type: p.organisation_type.clone(),
         country: p.country.clone().unwrap_or_default(),
         admitted_at: index,

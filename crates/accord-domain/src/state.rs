@@ -18,7 +18,7 @@ pub struct PartyRecord {
     /// Its name.
     pub name: String,
     /// The roles it holds (DOMAIN.md §2), as the wire spells them.
-    pub roles: Vec<String>,
+    pub roles: Vec<crate::codes::Role>,
     /// IATI OrganisationType code.
     pub organisation_type: String,
     /// ISO 3166-1 alpha-2 country code (may be empty).

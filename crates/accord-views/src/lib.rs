@@ -48,7 +48,7 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 
 use accord_domain::book::{self, Subject, SubjectKind};
-use accord_domain::codes::Action;
+use accord_domain::codes::{Action, Role};
 use accord_domain::money;
 use accord_domain::statement::{self as ds, Body, OfBody};
 use accord_domain::{date, Governance, StateView};
@@ -143,7 +143,7 @@ fn typed<T: OfBody + Clone>(r: &dyn Source, kind: SubjectKind, plan: &str) -> Re
 /// The party that publishes an export of the plan (IATI's reporting organisation, OCDS's publisher): the
 /// first of its signatories with the secretariat role, else any party with that role.
 fn publisher<'a>(signatories: impl Iterator<Item = &'a str>, gov: &Governance, export: &str) -> Result<String> {
-    let is_secretariat = |id: &String| gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == "secretariat"));
+    let is_secretariat = |id: &String| gov.parties.get(id).is_some_and(|p| p.roles.contains(&Role::Secretariat));
     signatories
         .map(str::to_string)
         .chain(gov.parties.values().map(|p| p.party_id.to_string()))

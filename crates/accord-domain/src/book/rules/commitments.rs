@@ -11,7 +11,7 @@ pub(super) fn condition(out: &mut Out<'_>, c: &d::ConditionDefined, prev: Option
     ctx.signed_by("party_id", &c.party_id, "a condition")?;
     out.need("plan_id", PLAN, &c.plan_id)?;
     if let Some(a) = &c.assessor_id {
-        ctx.role("assessor_id", a, "assessor")?;
+        ctx.role("assessor_id", a, Role::Assessor)?;
     }
     for (i, pid) in c.pledge_ids.iter().enumerate() {
         let p = out.need(&format!("pledge_ids[{i}]"), PLEDGE, pid)?;

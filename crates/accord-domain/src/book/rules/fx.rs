@@ -4,7 +4,7 @@ use super::*;
 
 pub(super) fn fx_rate(out: &mut Out<'_>, f: &d::FxRateRecorded) -> Result<()> {
     let ctx = out.ctx;
-    let Some(publisher) = ctx.signers.iter().find(|p| ctx.has_role(p, "rate_publisher")) else {
+    let Some(publisher) = ctx.signers.iter().find(|p| ctx.has_role(p, Role::RatePublisher)) else {
         return Err(Error::denied(
             "envelope.signatures",
             "fx_rate.recorded is signed by a party with the rate_publisher role",

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::*;
-use crate::codes::Action;
+use crate::codes::{Action, Role};
 use crate::error::Error;
 use crate::state::{Effect, Governance, Result, StateView};
 use crate::statement::{self as d, Body, Version};
@@ -124,10 +124,10 @@ impl Ctx<'_> {
             Err(Error::precondition(field, format!("party {id:?} is not a member of the coalition")))
         }
     }
-    fn has_role(&self, id: &str, role: &str) -> bool {
-        self.gov.parties.get(id).is_some_and(|p| p.roles.iter().any(|r| r == role))
+    fn has_role(&self, id: &str, role: Role) -> bool {
+        self.gov.parties.get(id).is_some_and(|p| p.roles.contains(&role))
     }
-    fn role(&self, field: &str, id: &str, role: &str) -> Result<()> {
+    fn role(&self, field: &str, id: &str, role: Role) -> Result<()> {
         self.party(field, id)?;
         if self.has_role(id, role) {
             Ok(())
@@ -158,7 +158,7 @@ impl Ctx<'_> {
     }
     /// Plans, goals and indicators: signed by the secretariat, a plan signatory, or k members.
     fn plan_authority(&self, plan: Option<&d::PlanCreated>, what: &str) -> Result<()> {
-        let secretariat = self.signers.iter().any(|p| self.has_role(p, "secretariat"));
+        let secretariat = self.signers.iter().any(|p| self.has_role(p, Role::Secretariat));
         let signatory =
             plan.is_some_and(|pl| pl.signatories.iter().any(|s| self.signers.contains(s.party_id.as_str())));
         let k = self.gov.charter.as_ref().map_or(1, |c| c.1) as usize;

@@ -64,7 +64,7 @@ pub(super) fn attestation(out: &mut Out<'_>, a: &d::AttestationIssued) -> Result
     out.fresh("attestation_id", ATTESTATION, &a.attestation_id)?;
     // The auditor acts (signs): lacking the role is an authorisation failure, like a missing signature.
     ctx.party("auditor_id", &a.auditor_id)?;
-    if !ctx.has_role(&a.auditor_id, Role::Auditor.as_str()) {
+    if !ctx.has_role(&a.auditor_id, Role::Auditor) {
         return Err(Error::denied(
             "auditor_id",
             format!("party {:?} does not hold the auditor role (an attestation is signed by an auditor)", a.auditor_id),
