@@ -301,3 +301,43 @@ async fn a_sender_stuck_on_a_silent_witness_stops_when_cancelled() {
     .await
     .expect("the sender's connection is closed when it stops");
 }
+
+/// `accord serve` stops promptly on SIGTERM while its witness sender is stuck on a witness that never
+/// answers: the sender holds a child of the shutdown token and the drain waits for it like for a listener.
+/// A sender left out of the token tree would keep the drain waiting for its whole grace period (the 30 s
+/// request deadline) or be aborted at its end; the 10 s bound is a bound on that hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_on_sigterm_with_its_sender_stuck_on_a_silent_witness() {
+    use accord::crypto::cosign::Cosigner;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    init_ledger(d);
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        // The start's view check is refused at once (the connection is closed: only a warning), so the
+        // ledger starts; the sender's first submission is then held open and never answered.
+        drop(silent.accept().await);
+        let held = silent.accept().await;
+        let _ = held_tx.send(());
+        let _held = held;
+        std::future::pending::<()>().await
+    });
+    let wkey = Cosigner::new("silent.example/w1", crypto::generate_key()).verifier_key();
+    let (ledger, _info) = serve_with_witnesses(d, &[addr], &[wkey]);
+    tokio::time::timeout(Duration::from_secs(10), held_rx).await.expect("the sender connects").unwrap();
+
+    let pid = ledger.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let stopped = tokio::task::spawn_blocking(move || {
+        let mut ledger = ledger;
+        ledger.0.wait().map(|s| s.code())
+    });
+    let code = tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("the ledger did not stop within 10 s of SIGTERM")
+        .unwrap()
+        .unwrap();
+    assert_eq!(code, Some(0), "a clean stop");
+}
