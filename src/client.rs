@@ -84,9 +84,12 @@ pub async fn channel(url: &str) -> Result<Channel> {
         .map_err(|e| Error::new(crate::error::Kind::Unavailable, "server", format!("cannot connect to {url}: {e}")))
 }
 
-/// Turn a transport status into our error, keeping the server's words.
-fn from_status(s: tonic::Status) -> Error {
+/// Turn a transport status into our error, keeping the server's words (the message, as before) and the
+/// field it names: from the status's google.rpc.BadRequest field violation (INVALID_ARGUMENT) or
+/// PreconditionFailure violation subject (FAILED_PRECONDITION), when the server attached one.
+pub fn from_status(s: tonic::Status) -> Error {
     use crate::error::Kind;
+    use tonic_types::StatusExt;
     let kind = match s.code() {
         tonic::Code::InvalidArgument | tonic::Code::OutOfRange => Kind::InvalidArgument,
         tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => Kind::PermissionDenied,
@@ -98,7 +101,14 @@ fn from_status(s: tonic::Status) -> Error {
         tonic::Code::DataLoss => Kind::DataLoss,
         _ => Kind::Internal,
     };
-    Error::new(kind, "", format!("server: {}", s.message()))
+    let details = s.get_error_details();
+    let field = details
+        .bad_request()
+        .and_then(|b| b.field_violations.first())
+        .map(|v| v.field.as_str())
+        .or_else(|| details.precondition_failure().and_then(|p| p.violations.first()).map(|v| v.subject.as_str()))
+        .unwrap_or_default();
+    Error::new(kind, field, format!("server: {}", s.message()))
 }
 
 /// The log-checking client.

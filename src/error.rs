@@ -104,9 +104,11 @@ impl Error {
     }
 }
 
+/// `field: rule`, naming the field once: when the message names it already (`…field: …`, as an error relayed
+/// from the server does: `client::from_status`), the message alone.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
+        if self.field.is_empty() || self.message.contains(&format!("{}: ", self.field)) {
             write!(f, "{}", self.message)
         } else {
             write!(f, "{}: {}", self.field, self.message)
@@ -191,5 +193,20 @@ mod tests {
         // A field that merely starts with a root's letters is relative.
         assert_eq!(f("statement_id").within("statement").field, "statement.statement_id");
         assert_eq!(f("envelopes[3]").within("batch").field, "batch.envelopes[3]");
+    }
+
+    #[test]
+    fn display_names_the_field_once() {
+        assert_eq!(Error::invalid("pledge.amount", "too large").to_string(), "pledge.amount: too large");
+        assert_eq!(Error::invalid("", "too large").to_string(), "too large");
+        // Relayed from the server: the field recovered from the status details, the message as the server
+        // wrote it.
+        let relayed = Error::invalid("pledge.amount", "server: pledge.amount: too large");
+        assert_eq!(relayed.to_string(), "server: pledge.amount: too large");
+        // A field that is only a prefix of the named one is still named.
+        assert_eq!(
+            Error::invalid("pledge", "server: pledge.amount: x").to_string(),
+            "pledge: server: pledge.amount: x"
+        );
     }
 }

@@ -72,6 +72,8 @@ const EXTERNAL: &[(&str, &[&str])] = &[
     // gRPC only at the transport edge.
     ("tonic", &["server/api", "server", "client", "cmd", "pb", "bin"]),
     ("tonic_health", &["server", "cmd"]),
+    // Rich error details: written by the one error mapping, read back by the client.
+    ("tonic_types", &["server/api", "client"]),
     ("tonic_reflection", &["server"]),
     // The HTTP framework only where HTTP is served.
     ("axum", &["server", "server/web", "server/witness", "cmd"]),

@@ -258,3 +258,46 @@ async fn a_flood_of_bad_inputs_changes_nothing() {
     assert!(after <= before + 8 * 1024, "memory grew from {before} KiB to {after} KiB over 3,000 bad inputs");
     c.submit(crypto::seal(&plan("after-flood"), &[&sec.key])).await.expect("still serving");
 }
+
+/// A refusal carries its field as the standard rich error details (google.rpc.Status, the
+/// `grpc-status-details-bin` trailer), not only in its message: INVALID_ARGUMENT a `BadRequest` whose one
+/// field violation names the exact field and the rule, FAILED_PRECONDITION a `PreconditionFailure` whose
+/// violation has type `STATE` and the field as its subject. The message is unchanged, and the client reads
+/// the field back into its error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_names_its_field_in_standard_error_details() {
+    use tonic_types::StatusExt;
+    let mut c = Coalition::start().await;
+    sc::plan_and_goals(&mut c).await;
+
+    let env = c.seal(&["DB"], "2026-01-20", sc::inkind_pledge("K3", "1.23456"));
+    let req = pb::SubmitRequest { envelope: Some(env.clone()) };
+    let st = c.client.raw().submit(req).await.expect_err("too many decimal places");
+    assert_eq!(st.code(), tonic::Code::InvalidArgument, "{st:?}");
+    let field = "statement.pledge_announced.amount.value";
+    let bad = st.get_details_bad_request().expect("a BadRequest in the status details");
+    assert_eq!(bad.field_violations.len(), 1, "{bad:?}");
+    assert_eq!(bad.field_violations[0].field, field);
+    assert!(bad.field_violations[0].description.contains("decimal places"), "{bad:?}");
+    assert_eq!(st.message(), format!("{field}: {}", bad.field_violations[0].description), "the message is as before");
+    let e = c.client.submit(env).await.expect_err("refused");
+    assert_eq!((e.kind, e.field.to_string()), (Kind::InvalidArgument, field.to_string()));
+    assert_eq!(e.to_string(), format!("server: {}", st.message()), "the CLI prints what it printed before");
+
+    let Body::PledgeAnnounced(mut p) = sc::inkind_pledge("K4", "100") else { unreachable!() };
+    p.plan_id = "NO-PLAN".into();
+    let env = c.seal(&["DB"], "2026-01-20", Body::PledgeAnnounced(p));
+    let st = c.client.raw().submit(pb::SubmitRequest { envelope: Some(env.clone()) }).await.expect_err("no plan");
+    assert_eq!(st.code(), tonic::Code::FailedPrecondition, "{st:?}");
+    let field = "statement.pledge_announced.plan_id";
+    let failed = st.get_details_precondition_failure().expect("a PreconditionFailure in the status details");
+    assert_eq!(failed.violations.len(), 1, "{failed:?}");
+    let v = &failed.violations[0];
+    assert_eq!((v.r#type.as_str(), v.subject.as_str()), (accord::server::api::PRECONDITION_TYPE, field));
+    assert!(v.description.contains("no earlier plan"), "{v:?}");
+    assert_eq!(st.message(), format!("{field}: {}", v.description));
+    assert!(st.get_details_bad_request().is_none(), "a precondition is not a bad request");
+    let e = c.client.submit(env).await.expect_err("refused");
+    assert_eq!((e.kind, e.field.to_string()), (Kind::FailedPrecondition, field.to_string()));
+    assert_eq!(e.to_string(), format!("server: {}", st.message()));
+}

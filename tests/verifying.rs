@@ -15,6 +15,7 @@ use common::*;
 use ed25519_dalek::{Signature, VerifyingKey};
 use prost::Message;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
@@ -170,7 +171,7 @@ async fn start_witness(s: &TestServer, dir: &std::path::Path) -> String {
     let waddr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, accord::server::witness::router(w)).await });
     let target = accord::server::witness::WitnessTarget::parse(&format!("http://{waddr}={wkey}")).unwrap();
-    tokio::spawn(accord::server::witness::run_sender(s.ledger.clone(), target));
+    tokio::spawn(accord::server::witness::run_sender(s.ledger.clone(), target, CancellationToken::new()));
     wkey
 }
 

@@ -258,3 +258,86 @@ async fn a_witness_that_saw_more_refuses_a_rolled_back_start() {
     let err = v["error"].as_str().unwrap_or_default();
     assert!(err.contains("has cosigned a tree of size 4") && err.contains("holds 1"), "{err}");
 }
+
+/// The ledger's witness sender stops when its token is cancelled, at once, even in the middle of a request
+/// to a witness that accepted the connection and never answers, and it closes that connection. (Before, the
+/// sender could only be dropped by a `select!` in `accord serve`; on its own it waited out its 10 s answer
+/// timeout and then retried forever.) The 5 s bounds are bounds on a hang, not performance assertions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_stuck_on_a_silent_witness_stops_when_cancelled() {
+    use accord::crypto::cosign::Cosigner;
+    use accord::server::witness::{run_sender, WitnessTarget};
+    use tokio::io::AsyncReadExt;
+    use tokio::time::timeout;
+    use tokio_util::sync::CancellationToken;
+
+    let s = TestServer::start().await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let wkey = Cosigner::new("silent.example/w1", crypto::generate_key()).verifier_key();
+    let target = WitnessTarget::parse(&format!("http://{}={wkey}", silent.local_addr().unwrap())).unwrap();
+    let stop = CancellationToken::new();
+    let sender = tokio::spawn(run_sender(s.ledger.clone(), target, stop.clone()));
+
+    // The sender's first submission arrives: read its request head, and never answer.
+    let (mut conn, _) = timeout(Duration::from_secs(5), silent.accept()).await.expect("the sender connects").unwrap();
+    let mut request = Vec::new();
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut buf = [0u8; 1024];
+        let n = timeout(Duration::from_secs(5), conn.read(&mut buf)).await.expect("the request arrives").unwrap();
+        assert!(n > 0, "the sender closed the connection before its request was complete");
+        request.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&request).into_owned();
+    assert!(head.starts_with("POST /add-checkpoint HTTP/1.1\r\n"), "{head}");
+
+    // Mid-request: cancelled, the sender ends...
+    stop.cancel();
+    timeout(Duration::from_secs(5), sender).await.expect("the sender stops when cancelled").unwrap();
+    // ...and its connection is closed: the witness reads the rest of the request, then end of stream.
+    timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 1024];
+        while conn.read(&mut buf).await.unwrap_or(0) > 0 {}
+    })
+    .await
+    .expect("the sender's connection is closed when it stops");
+}
+
+/// `accord serve` stops promptly on SIGTERM while its witness sender is stuck on a witness that never
+/// answers: the sender holds a child of the shutdown token and the drain waits for it like for a listener.
+/// A sender left out of the token tree would keep the drain waiting for its whole grace period (the 30 s
+/// request deadline) or be aborted at its end; the 10 s bound is a bound on that hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_on_sigterm_with_its_sender_stuck_on_a_silent_witness() {
+    use accord::crypto::cosign::Cosigner;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    init_ledger(d);
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        // The start's view check is refused at once (the connection is closed: only a warning), so the
+        // ledger starts; the sender's first submission is then held open and never answered.
+        drop(silent.accept().await);
+        let held = silent.accept().await;
+        let _ = held_tx.send(());
+        let _held = held;
+        std::future::pending::<()>().await
+    });
+    let wkey = Cosigner::new("silent.example/w1", crypto::generate_key()).verifier_key();
+    let (ledger, _info) = serve_with_witnesses(d, &[addr], &[wkey]);
+    tokio::time::timeout(Duration::from_secs(10), held_rx).await.expect("the sender connects").unwrap();
+
+    let pid = ledger.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let stopped = tokio::task::spawn_blocking(move || {
+        let mut ledger = ledger;
+        ledger.0.wait().map(|s| s.code())
+    });
+    let code = tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("the ledger did not stop within 10 s of SIGTERM")
+        .unwrap()
+        .unwrap();
+    assert_eq!(code, Some(0), "a clean stop");
+}

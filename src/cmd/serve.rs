@@ -99,13 +99,11 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
     };
     announce(json, &addr.to_string(), http.as_deref(), metrics_addr.as_deref(), &ledger, latest.size);
     for target in witness_targets {
-        let (ledger, stop) = (ledger.clone(), shutdown.child_token());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = crate::server::witness::run_sender(ledger, target) => {}
-                _ = stop.cancelled() => {}
-            }
-        });
+        let l = ledger.clone();
+        listeners.push(crate::server::spawn_listener(&shutdown, "witness sender", move |stop| async move {
+            crate::server::witness::run_sender(l, target, stop).await;
+            Ok(())
+        }));
     }
     let grace = settings.request_timeout;
     let l = ledger.clone();

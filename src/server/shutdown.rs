@@ -3,8 +3,8 @@
 //!
 //! The token tree: `serve` holds the root ([`shutdown_token`]); every listener gets a child
 //! ([`spawn_listener`]) and hands children on to what it starts (gRPC: the health task and followed entry
-//! streams; HTTP ports: their connections), and each witness sender gets a child. Cancelling the root stops
-//! them all; nothing else installs a signal handler.
+//! streams; HTTP ports: their connections), and each witness sender is started the same way (`accord serve`),
+//! so the drain waits for it too. Cancelling the root stops them all; nothing else installs a signal handler.
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

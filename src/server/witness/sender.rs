@@ -1,15 +1,29 @@
 //! The ledger's side of the witness protocol: submit each new checkpoint, with a consistency proof from the
-//! size the witness last cosigned, to every configured witness over plain HTTP/1.1, keep the cosignatures
-//! they return, and at start ask each for its view of the log (a rolled-back database is refused).
+//! size the witness last cosigned, to every configured witness over plain HTTP/1.1 (a hyper client, one
+//! connection per request), keep the cosignatures they return, and at start ask each for its view of the
+//! log (a rolled-back database is refused).
+//!
+//! A sender runs until its [`CancellationToken`] (a child of the process's root, `server::shutdown`) is
+//! cancelled, and stops then at once, also in the middle of a request: the request's connection is dropped.
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
 
 use crate::crypto::cosign::{split_note, CosignatureVerifier};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::ledger::Ledger;
+
+/// How long connecting to a witness may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a witness may take to answer once connected (sending the request and reading the whole answer).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read from a witness: a few cosignature lines, or a tree size.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// A witness the ledger submits its checkpoints to.
 #[derive(Debug, Clone)]
@@ -34,29 +48,61 @@ impl WitnessTarget {
     }
 }
 
-/// POST a body to `url` (plain HTTP/1.1); returns (status, body).
+/// POST a body to `url` + `path` (plain HTTP/1.1, `Connection: close`); returns (status, body). Connecting
+/// may take [`CONNECT_TIMEOUT`], the exchange after it [`ANSWER_TIMEOUT`]; an answer over
+/// [`MAX_ANSWER_BYTES`] is refused. Everything runs inside the returned future: dropping it closes the
+/// connection.
 async fn http_post(url: &str, path: &str, body: &str) -> Result<(u16, String)> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| Error::invalid("witness", "http:// URLs only"))?;
-    let (host, prefix) = rest.split_once('/').map_or((rest, String::new()), |(h, p)| (h, format!("/{p}")));
-    let io = |e: std::io::Error| Error::new(crate::error::Kind::Unavailable, "witness", format!("{url}: {e}"));
-    let mut s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(host))
+    let fail = |what: &dyn std::fmt::Display| Error::new(Kind::Unavailable, "witness", format!("{url}: {what}"));
+    let uri: hyper::Uri =
+        format!("{url}{path}").parse().map_err(|e| Error::invalid("witness", format!("{url}: {e}")))?;
+    let authority = uri.authority().ok_or_else(|| Error::invalid("witness", format!("{url}: no host")))?.clone();
+    let addr = match authority.port() {
+        Some(_) => authority.as_str().to_string(),
+        None => format!("{}:80", authority.host()),
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
         .await
-        .map_err(|_| Error::new(crate::error::Kind::Unavailable, "witness", format!("{url}: connect timed out")))?
-        .map_err(io)?;
-    let req = format!(
-        "POST {prefix}{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.map_err(io)?;
-    let mut resp = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut resp))
+        .map_err(|_| fail(&"connect timed out"))?
+        .map_err(|e| fail(&e))?;
+    // Origin form (`POST /prefix/add-checkpoint`), as a server expects it; the host goes in its header.
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let req = hyper::Request::post(target)
+        .header(hyper::header::HOST, authority.as_str())
+        .header(hyper::header::CONTENT_TYPE, "text/plain")
+        .header(hyper::header::CONNECTION, "close")
+        .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
+        .map_err(|e| fail(&e))?;
+    tokio::time::timeout(ANSWER_TIMEOUT, exchange(stream, req))
         .await
-        .map_err(|_| Error::new(crate::error::Kind::Unavailable, "witness", format!("{url}: no answer")))?
-        .map_err(io)?;
-    let text = String::from_utf8_lossy(&resp);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    Ok((status, body.to_string()))
+        .map_err(|_| fail(&"no answer"))?
+        .map_err(|e| fail(&e))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One request on a fresh connection, and its whole answer (at most [`MAX_ANSWER_BYTES`]). The connection is
+/// driven here, not on a task of its own, so that nothing outlives this future.
+async fn exchange(
+    stream: tokio::net::TcpStream,
+    req: hyper::Request<Full<Bytes>>,
+) -> std::result::Result<(u16, String), BoxError> {
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let answer = async {
+        let resp = sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES).collect().await?.to_bytes();
+        Ok::<_, BoxError>((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    let (mut conn, mut answer) = (std::pin::pin!(conn), std::pin::pin!(answer));
+    tokio::select! {
+        r = &mut answer => r,
+        // The witness closed the connection: what it sent is buffered for the answer, or the answer fails.
+        c = &mut conn => {
+            c?;
+            answer.await
+        }
+    }
 }
 
 /// At start, before serving: ask each witness for its view of this log by offering the current checkpoint
@@ -94,71 +140,98 @@ pub async fn check_views(ledger: &Ledger, targets: &[WitnessTarget]) -> Result<(
     Ok(())
 }
 
-/// Submit the ledger's checkpoints to one witness, forever: after each new checkpoint (and every few
-/// seconds), send it with a consistency proof from the size the witness last cosigned, and keep the
-/// cosignature it returns.
-pub async fn run_sender(ledger: Arc<Ledger>, target: WitnessTarget) {
-    let mut known: u64 = 0;
+/// Submit the ledger's checkpoints to one witness until `stop` is cancelled: after each new checkpoint (and
+/// every few seconds), send it with a consistency proof from the size the witness last cosigned, and keep
+/// the cosignature it returns. Cancelling `stop` ends the sender at once, also in the middle of a request
+/// (its connection is closed); a consistency proof being computed then finishes on the blocking pool and is
+/// dropped.
+pub async fn run_sender(ledger: Arc<Ledger>, target: WitnessTarget, stop: CancellationToken) {
+    stop.run_until_cancelled(send_forever(ledger, target)).await;
+}
+
+/// The sender's loop; it ends only when the ledger's size watch closes.
+async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     let mut sizes = ledger.size_watch();
-    let mut last_cosigned = u64::MAX;
+    // The size the witness last cosigned (0: not known yet), and the size whose cosignature was last kept.
+    let (mut known, mut last_cosigned) = (0u64, u64::MAX);
     loop {
         let latest = ledger.latest();
         if latest.size != last_cosigned {
             for _ in 0..3 {
-                let proof = if known == 0 || known >= latest.size {
-                    Ok(Vec::new())
-                } else {
-                    let (l, old, new) = (ledger.clone(), known, latest.size);
-                    tokio::task::spawn_blocking(move || l.consistency_proof(old, new))
-                        .await
-                        .unwrap_or_else(|e| Err(Error::internal(e.to_string())))
-                };
-                let proof = match proof {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!(witness = %target.url, error = %e, "consistency proof");
+                match submit(&ledger, &target, &latest, known).await {
+                    Submitted::Cosigned => {
+                        (known, last_cosigned) = (latest.size, latest.size);
                         break;
                     }
-                };
-                let mut body = format!("old {}\n", known.min(latest.size));
-                for h in &proof {
-                    body.push_str(&BASE64_STANDARD.encode(h));
-                    body.push('\n');
-                }
-                body.push('\n');
-                body.push_str(&latest.note);
-                match http_post(&target.url, "/add-checkpoint", &body).await {
-                    Ok((200, lines)) => {
-                        let note = latest.note.to_string();
-                        let (nbody, _) = split_note(&note).unwrap_or((&note, Vec::new()));
-                        for line in lines.lines().filter(|l| target.key.verify_line(nbody, l).is_some()) {
-                            ledger.add_cosignature(latest.size, &target.key.name, line);
-                        }
-                        known = latest.size;
-                        last_cosigned = latest.size;
-                        break;
-                    }
-                    Ok((409, size)) => match size.trim().parse::<u64>() {
-                        Ok(s) if s <= latest.size => known = s,
-                        _ => {
-                            tracing::warn!(witness = %target.url, their_size = %size.trim(), "the witness has seen a larger tree than this log");
-                            break;
-                        }
-                    },
-                    Ok((code, why)) => {
-                        tracing::warn!(witness = %target.url, code, why = %why.trim(), "the witness refused the checkpoint");
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::debug!(witness = %target.url, error = %e, "witness unreachable");
-                        break;
-                    }
+                    Submitted::Behind(size) => known = size,
+                    Submitted::Failed => break,
                 }
             }
         }
         tokio::select! {
             r = sizes.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+/// What one submission of a checkpoint to a witness came to.
+enum Submitted {
+    /// The witness cosigned it; its cosignatures were kept.
+    Cosigned,
+    /// The witness has cosigned this smaller size: resend with a proof from there.
+    Behind(u64),
+    /// Refused, unreachable, or no proof could be made (logged); try again at the next checkpoint.
+    Failed,
+}
+
+/// Send `latest` to the witness with a consistency proof from `known`, the size it last cosigned.
+async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::ledger::Latest, known: u64) -> Submitted {
+    let proof = if known == 0 || known >= latest.size {
+        Ok(Vec::new())
+    } else {
+        let (l, old, new) = (ledger.clone(), known, latest.size);
+        tokio::task::spawn_blocking(move || l.consistency_proof(old, new))
+            .await
+            .unwrap_or_else(|e| Err(Error::internal(e.to_string())))
+    };
+    let proof = match proof {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(witness = %target.url, error = %e, "consistency proof");
+            return Submitted::Failed;
+        }
+    };
+    let mut body = format!("old {}\n", known.min(latest.size));
+    for h in &proof {
+        body.push_str(&BASE64_STANDARD.encode(h));
+        body.push('\n');
+    }
+    body.push('\n');
+    body.push_str(&latest.note);
+    match http_post(&target.url, "/add-checkpoint", &body).await {
+        Ok((200, lines)) => {
+            let note = latest.note.to_string();
+            let (nbody, _) = split_note(&note).unwrap_or((&note, Vec::new()));
+            for line in lines.lines().filter(|l| target.key.verify_line(nbody, l).is_some()) {
+                ledger.add_cosignature(latest.size, &target.key.name, line);
+            }
+            Submitted::Cosigned
+        }
+        Ok((409, size)) => match size.trim().parse::<u64>() {
+            Ok(s) if s <= latest.size => Submitted::Behind(s),
+            _ => {
+                tracing::warn!(witness = %target.url, their_size = %size.trim(), "the witness has seen a larger tree than this log");
+                Submitted::Failed
+            }
+        },
+        Ok((code, why)) => {
+            tracing::warn!(witness = %target.url, code, why = %why.trim(), "the witness refused the checkpoint");
+            Submitted::Failed
+        }
+        Err(e) => {
+            tracing::debug!(witness = %target.url, error = %e, "witness unreachable");
+            Submitted::Failed
         }
     }
 }
