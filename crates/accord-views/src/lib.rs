@@ -21,7 +21,7 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
-#![warn(missing_debug_implementations, unreachable_pub)]
+#![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 mod amendments;
 mod cofinancing;
 mod context;
