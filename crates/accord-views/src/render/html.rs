@@ -146,7 +146,7 @@ pub fn document(title: &str, nav: Markup, body: Markup) -> Markup {
 }
 
 /// The report as one self-contained HTML page (inline CSS and SVG, no external assets). `verify_help` is
-/// our own constant markup (e.g. [`super::VERIFY_HELP`]), never data.
+/// our own constant markup (e.g. [`crate::VERIFY_HELP`]), never data.
 pub fn html(rep: &Report, verify_help: &'static str) -> String {
     document(&format!("{} — Accord report", rep.plan.title), html! {}, report_body(rep, verify_help)).into_string()
 }
