@@ -21,7 +21,7 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
-#![warn(missing_debug_implementations, unreachable_pub)]
+#![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 mod amendments;
 mod cofinancing;
 mod context;
@@ -99,7 +99,7 @@ impl Sums {
 }
 
 /// What a report reads: the projections and the log. Implemented by the SQLite reader (the server) and by
-/// the in-memory replay of a downloaded log ([`replay::MemoryBook`], `report verify`); both give the same
+/// the in-memory replay of a downloaded log (`accord::report::replay::MemoryBook`, `report verify`); both give the same
 /// answers in the same order, so the report is the same byte for byte.
 pub trait Source: StateView {
     /// Subjects of a kind in a plan ("" = any plan), in id order.

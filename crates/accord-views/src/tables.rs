@@ -8,6 +8,7 @@ use super::Report;
 /// One cell of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cell {
+    /// Text shown as it is (ids, names, dates, codes, counts).
     Text(String),
     /// An exact decimal amount (rounded to cents for people).
     Amount(String),
@@ -46,22 +47,28 @@ fn a(s: &str) -> Cell {
 pub struct Table {
     /// CSV file name (without `.csv`) and HTML id.
     pub id: &'static str,
+    /// The heading people see (Markdown and HTML).
     pub title: &'static str,
     /// (CSV column name, human header) per column.
     pub columns: &'static [(&'static str, &'static str)],
+    /// One cell per column, per row.
     pub rows: Vec<Vec<Cell>>,
 }
 
 impl Table {
+    /// The CSV column names.
     pub fn csv_header(&self) -> Vec<&'static str> {
         self.columns.iter().map(|c| c.0).collect()
     }
+    /// The human column headers (Markdown and HTML).
     pub fn header(&self) -> Vec<&'static str> {
         self.columns.iter().map(|c| c.1).collect()
     }
+    /// Every cell's exact value, for CSV.
     pub fn raw_rows(&self) -> Vec<Vec<String>> {
         self.rows.iter().map(|r| r.iter().map(|c| c.raw().to_string()).collect()).collect()
     }
+    /// Every cell as shown to people: amounts rounded to cents, percentages with `%`.
     pub fn shown_rows(&self) -> Vec<Vec<String>> {
         self.rows.iter().map(|r| r.iter().map(Cell::shown).collect()).collect()
     }

@@ -10,7 +10,7 @@
 //! with a narrative stating the rule, under each co-financing party's activity. Every `value` carries
 //! `@currency` and `@value-date`. Element order follows the 2.03 schema's sequences.
 //!
-//! This file loads the plan's statements once ([`Export`]) and writes the document; `activity.rs` writes one
+//! This file loads the plan's statements once (`Export`) and writes the document; `activity.rs` writes one
 //! party's activity, `transactions.rs` its transactions, `sectors.rs` its sectors and countries,
 //! `results.rs` its results, `xml.rs` holds the writer.
 mod activity;

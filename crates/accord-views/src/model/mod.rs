@@ -13,19 +13,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// The plan a report is about, as its current version states it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanInfo {
+    /// The plan's id.
     pub plan_id: String,
+    /// Its title.
     pub title: String,
+    /// First day of the plan period (`YYYY-MM-DD`).
     pub period_start: String,
+    /// Last day of the plan period (`YYYY-MM-DD`).
     pub period_end: String,
+    /// The currency (ISO 4217) every converted amount of the report is in.
     pub reporting_currency: String,
 }
 
+/// The checkpoint a report is computed at (see [`ReadAt`](crate::ReadAt)).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointInfo {
+    /// Number of log entries the checkpoint covers.
     pub tree_size: u64,
+    /// The tree's root hash in lowercase hex.
     pub root_hash: String,
+    /// The integration day of the last entry (`YYYY-MM-DD`), the day the report's figures are as of; empty
+    /// for an empty log.
     pub as_of_date: String,
     /// The signed checkpoint (C2SP signed note) the report is computed at.
     pub checkpoint: String,
@@ -34,25 +45,40 @@ pub struct CheckpointInfo {
 /// A plan's transparency report: every view of DOMAIN.md §5.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// The layout version of the JSON, [`FORMAT`](crate::FORMAT) (`accord.report.v2`).
     pub format: String,
+    /// The plan reported on.
     pub plan: PlanInfo,
+    /// The signed checkpoint the report is computed at.
     pub read_at: CheckpointInfo,
+    /// Pledged, committed and disbursed by external funders.
     pub funding: Funding,
+    /// Plan coverage: funded F against the requirement R.
     pub coverage: Coverage,
+    /// New money P_new against P.
     pub new_money: NewMoney,
+    /// External commitments split by usage year, in year order.
     pub usage_years: Vec<YearAmount>,
     /// Σ of the usage years (reporting currency).
     #[serde(default)]
     pub usage_years_total: String,
+    /// Conditional tranches per condition, and totals per status and currency.
     pub tranches: Tranches,
+    /// One test per co-financing condition, in condition id order.
     pub co_financing: Vec<CoFinancing>,
+    /// Progress of each indicator of the plan, in indicator id order.
     pub indicators: Vec<IndicatorProgress>,
+    /// In-kind and policy delivery.
     pub delivery: Delivery,
+    /// Reporting timeliness per reporter owing reports, in party id order.
     pub timeliness: Vec<Timeliness>,
     /// Timeliness and verification per reporting period and reporter (DOMAIN.md §7).
     #[serde(default)]
     pub periods: Vec<PeriodView>,
+    /// Verification coverage over the whole plan.
     pub verification: Verification,
+    /// Every subject amended, withdrawn or reversed: plan, goals, indicators, pledges, conditions,
+    /// commitments, then transactions, each kind in id order.
     pub amendments: Vec<AmendmentLog>,
     /// Per reversed transaction: original, reversal, corrected re-entry, net change (DOMAIN.md §7).
     #[serde(default)]
@@ -71,10 +97,15 @@ pub struct Report {
 pub struct Unconverted {
     /// The entry that carries the amount.
     pub entry: u64,
+    /// The amount's currency (ISO 4217).
     pub from: String,
+    /// The reporting currency it could not be converted into.
     pub to: String,
+    /// The amount's value date (`YYYY-MM-DD`), whose rate is missing.
     pub value_date: String,
+    /// The amount, an exact decimal in `from`.
     pub amount: String,
+    /// `no recorded rate for the value date`, or `the converted amount leaves the decimal range`.
     pub reason: String,
 }
 
@@ -107,6 +138,7 @@ impl Report {
         // Plain data (strings, numbers, vectors, string-keyed maps) always serialises.
         serde_json::to_string(self).unwrap_or_default()
     }
+    /// Parse a report from its canonical JSON; an invalid-input refusal naming `report` when it is not one.
     pub fn from_json(s: &str) -> Result<Self> {
         serde_json::from_str(s).map_err(|e| Error::invalid("report", format!("not an {} report: {e}", super::FORMAT)))
     }

@@ -4,7 +4,9 @@ use super::*;
 /// One CSV table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvFile {
+    /// The file name, `.csv` included.
     pub name: String,
+    /// The contents (RFC 4180, CRLF line ends): the header row, the HXL hashtag row when asked for, the rows.
     pub text: String,
 }
 

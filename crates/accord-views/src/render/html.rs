@@ -108,6 +108,7 @@ fn indicator_svg(i: &IndicatorProgress) -> Markup {
     }
 }
 
+/// The stylesheet inlined in every HTML page (self-contained: no network), with print rules.
 pub const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:right}\
 th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}pre{white-space:pre-wrap;background:#f5f5f5;padding:.8em;font-size:.85em}\
@@ -145,7 +146,7 @@ pub fn document(title: &str, nav: Markup, body: Markup) -> Markup {
 }
 
 /// The report as one self-contained HTML page (inline CSS and SVG, no external assets). `verify_help` is
-/// our own constant markup (e.g. [`super::VERIFY_HELP`]), never data.
+/// our own constant markup (e.g. [`crate::VERIFY_HELP`]), never data.
 pub fn html(rep: &Report, verify_help: &'static str) -> String {
     document(&format!("{} — Accord report", rep.plan.title), html! {}, report_body(rep, verify_help)).into_string()
 }
