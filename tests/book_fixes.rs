@@ -453,3 +453,37 @@ async fn amending_a_restating_pledge_changes_its_restatements() {
     assert_eq!(rep.new_money.restatements[0].amount, "50000000");
     sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
 }
+
+/// A tranche gated by two conditions is one amount at stake: the tranche totals count it once, under its
+/// gate's status (released when every condition is met, withheld when one is not), however many conditions
+/// list it. A withdrawn condition no longer gates, so what it still had at stake outside tranches is
+/// released, as `tranche_gate` treats it, never withheld.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tranche_gated_by_two_conditions_is_counted_once_in_the_totals() {
+    let mut c = setup().await;
+    for id in ["CA", "CB"] {
+        let body = sc::condition(id, "BC", "A reform", &["P3"], None);
+        c.submit(&["BC"], "2026-01-25", body).await.expect("condition");
+    }
+    let stake = money("5000000", "USD", "2026-01-25");
+    c.submit(&["BC"], "2026-01-25", sc::condition("CW", "BC", "Withdrawn later", &["P3"], stake)).await.expect("CW");
+    let tranches: &[(&str, &str, &[&str])] = &[("T-U", "40000000", &[]), ("T-AB", "20000000", &["CA", "CB"])];
+    let body = sc::commitment("BC-GT", "BC", "GT", "P3", "60000000", "USD", "2026-02-01", "421", tranches);
+    c.submit(&["BC", "GT"], "2026-02-01", body).await.expect("commitment");
+    c.submit(&["X"], "2026-03-01", sc::assessed("CA", "T-AB", "met", "2026-03-01")).await.expect("CA met");
+    c.submit(&["BC"], "2026-03-02", withdraw("condition", "CW")).await.expect("CW withdrawn");
+
+    let totals = |rep: &Report| -> Vec<(String, String, String)> {
+        rep.tranches.totals.iter().map(|t| (t.status.clone(), t.currency.clone(), t.amount.clone())).collect()
+    };
+    let row = |s: &str, a: &str| (s.to_string(), "USD".to_string(), a.to_string());
+    // CB not yet assessed: the tranche is pending, once (not 40 m); CW's stake is released.
+    let rep = report(&mut c).await;
+    assert_eq!(totals(&rep), vec![row("pending", "20000000"), row("released", "5000000")]);
+    let cw = rep.tranches.conditions.iter().find(|x| x.condition_id == "CW").expect("CW listed");
+    assert_eq!((cw.uncommitted_at_stake.as_str(), cw.uncommitted_status.as_str()), ("5000000", "released"));
+
+    c.submit(&["X"], "2026-03-10", sc::assessed("CB", "T-AB", "met", "2026-03-10")).await.expect("CB met");
+    let rep = report(&mut c).await;
+    assert_eq!(totals(&rep), vec![row("released", "25000000")]);
+}

@@ -3,7 +3,7 @@
 use accord_domain::codes::{ConditionType, GateStatus, SubjectStatus};
 use accord_domain::money::Currency;
 use accord_domain::statement as ds;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
@@ -24,6 +24,8 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
         }
     }
     let mut totals: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    // A tranche gated by several conditions is listed under each of them but counted once in the totals.
+    let mut counted: BTreeSet<&str> = BTreeSet::new();
     let mut cond_views = Vec::new();
     for cs in conditions.iter() {
         let c: ds::ConditionDefined = cs.parsed()?;
@@ -41,10 +43,12 @@ pub(super) fn tranches(ctx: &PlanContext<'_>) -> Result<Tranches> {
                 _ => None,
             });
             gated_by_cur.entry(cm.amount.currency).or_default().acc(t.tally.value);
-            totals
-                .entry((gate.status.as_str().to_string(), cm.amount.currency.to_string()))
-                .or_default()
-                .acc(t.tally.value);
+            if counted.insert(t.id.as_str()) {
+                totals
+                    .entry((gate.status.as_str().to_string(), cm.amount.currency.to_string()))
+                    .or_default()
+                    .acc(t.tally.value);
+            }
             lines.push(TrancheLine {
                 tranche_id: t.id.clone(),
                 commitment_id: cm.s.id.clone(),
@@ -99,8 +103,9 @@ fn not_in_tranche(
     if let Some(stake) = c.amount_at_stake.as_ref() {
         let left = sub(stake.value, gated_by_cur.get(&stake.currency).copied().unwrap_or_default());
         if left > Decimal::ZERO {
+            // A withdrawn condition no longer gates (as in `book::tranche_gate`): its stake is released.
             let status = match cs.status {
-                SubjectStatus::Met | SubjectStatus::Waived => GateStatus::Released,
+                SubjectStatus::Met | SubjectStatus::Waived | SubjectStatus::Withdrawn => GateStatus::Released,
                 SubjectStatus::Pending => GateStatus::Pending,
                 _ => GateStatus::Withheld,
             }
