@@ -99,28 +99,13 @@ fn page_size(n: u32) -> Result<usize> {
     }
 }
 
-/// The request's filters, parsed once: a filter that `kind` does not have is refused first (so a typo never
-/// silently matches everything), then each value (an unknown status, pledge kind or transaction type, or a
-/// day that is not one, is INVALID_ARGUMENT naming the field, where it would match nothing).
+/// The request's filters, parsed once (an unknown status, pledge kind or transaction type, or a day that
+/// is not one, is INVALID_ARGUMENT naming the field, where it would match nothing), then checked against
+/// the filters `kind` has (so a typo never silently matches everything).
 fn list_filter(kind: SubjectKind, q: &pb::ListRequest) -> Result<ListFilter> {
-    views::check_filters(
-        kind,
-        [
-            ("goal_id", !q.goal_id.is_empty()),
-            ("pledge_kind", !q.pledge_kind.is_empty()),
-            ("from_date", !q.from_date.is_empty()),
-            ("to_date", !q.to_date.is_empty()),
-            ("commitment_id", !q.commitment_id.is_empty()),
-            ("transaction_type", q.transaction_type != 0),
-            ("recipient_id", !q.recipient_id.is_empty()),
-        ],
-    )?;
     let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    let parsed = |f: &str, s: &str| -> Result<Option<SubjectStatus>> {
-        Ok((!s.is_empty()).then(|| SubjectStatus::parse(f, s)).transpose()?)
-    };
     let filter = ListFilter {
-        status: parsed("status", &q.status)?,
+        status: (!q.status.is_empty()).then(|| SubjectStatus::parse("status", &q.status)).transpose()?,
         from_date: Day::parse_opt("from_date", &q.from_date)?,
         to_date: Day::parse_opt("to_date", &q.to_date)?,
         goal_id: text(&q.goal_id),
@@ -133,6 +118,7 @@ fn list_filter(kind: SubjectKind, q: &pb::ListRequest) -> Result<ListFilter> {
             .transpose()?,
         recipient_id: text(&q.recipient_id),
     };
+    filter.check(kind)?;
     Ok(filter)
 }
 

@@ -48,9 +48,21 @@ impl ListFilter {
         ]
     }
 
-    /// [`check_filters`] for the filters set here.
+    /// Refuse a filter that subjects of `kind` do not have (INVALID_ARGUMENT naming it), so a filter on the
+    /// wrong kind never silently matches everything. The status filter applies to every kind.
     pub fn check(&self, kind: SubjectKind) -> Result<()> {
-        check_filters(kind, self.set())
+        let allowed: &[&str] = match kind {
+            book::PLEDGE => &["goal_id", "pledge_kind", "from_date", "to_date"],
+            book::INDICATOR => &["goal_id"],
+            book::COMMITMENT => &["recipient_id", "from_date", "to_date"],
+            book::TRANSACTION => &["commitment_id", "transaction_type", "recipient_id", "from_date", "to_date"],
+            book::TRANCHE => &["commitment_id"],
+            _ => &[],
+        };
+        match self.set().into_iter().find(|(name, on)| *on && !allowed.contains(name)) {
+            Some((name, _)) => Err(Error::invalid(name, format!("is not a filter of {kind} queries"))),
+            None => Ok(()),
+        }
     }
 
     /// Whether subject `s` passes every filter set, on the as-of day `as_of` (days since the epoch).
@@ -86,25 +98,6 @@ impl ListFilter {
             book::TRANCHE => same(&self.commitment_id, Some(s.tally.commitment_id.as_str())),
             _ => true,
         })
-    }
-}
-
-/// Refuse a filter that subjects of `kind` do not have (INVALID_ARGUMENT naming it), so a filter on the
-/// wrong kind never silently matches everything. `set` names each filter by its request field and says
-/// whether the request sets it (the edge checks this before it parses the values). The status filter
-/// applies to every kind.
-pub fn check_filters(kind: SubjectKind, set: impl IntoIterator<Item = (&'static str, bool)>) -> Result<()> {
-    let allowed: &[&str] = match kind {
-        book::PLEDGE => &["goal_id", "pledge_kind", "from_date", "to_date"],
-        book::INDICATOR => &["goal_id"],
-        book::COMMITMENT => &["recipient_id", "from_date", "to_date"],
-        book::TRANSACTION => &["commitment_id", "transaction_type", "recipient_id", "from_date", "to_date"],
-        book::TRANCHE => &["commitment_id"],
-        _ => &[],
-    };
-    match set.into_iter().find(|(name, on)| *on && !allowed.contains(name)) {
-        Some((name, _)) => Err(Error::invalid(name, format!("is not a filter of {kind} queries"))),
-        None => Ok(()),
     }
 }
 
