@@ -95,7 +95,11 @@ impl Metrics {
 
     /// A committed entry of a statement kind.
     pub fn entry_committed(&self, kind: &str) {
-        self.counter("accord_entries_total", &[("kind", kind)]).fetch_add(1, Ordering::Relaxed);
+        self.entries_committed(kind, 1);
+    }
+    /// `n` committed log entries of one statement kind.
+    pub fn entries_committed(&self, kind: &str, n: u64) {
+        self.counter("accord_entries_total", &[("kind", kind)]).fetch_add(n, Ordering::Relaxed);
     }
     /// A refused submission, by gRPC code.
     pub fn rejected(&self, method: &str, code: &str) {

@@ -220,6 +220,8 @@ pub struct Ledger {
     tx: Mutex<Option<SyncSender<sequencer::Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     readers: Readers,
+    /// The log in memory (tree hashes, identities, leaf hashes), shared with the readers and the writer.
+    mem: Arc<crate::store::LogMemory>,
     shared: Arc<Shared>,
     size_rx: watch::Receiver<u64>,
     /// Held (an exclusive lock on `DATA_DIR/LOCK`) while the ledger is open: one process per data directory.

@@ -136,7 +136,7 @@ impl Ledger {
             ));
         }
         let signer = load_or_create_key(&opts.data_dir, opts.origin.as_deref(), is_new)?;
-        let (writer, loaded) = open_database(&db, &opts, &signer)?;
+        let (mut writer, loaded) = open_database(&db, &opts, &signer)?;
         let hw_path = opts.high_water.clone().unwrap_or_else(|| opts.data_dir.join(highwater::FILE));
         let mut high_water = highwater::HighWater::open(&hw_path, true)?;
         if is_new && opts.new_ledger_with_existing_key && high_water.latest_note().is_some() {
@@ -144,11 +144,14 @@ impl Ledger {
         } else if let Some(hw) = high_water.latest(signer.verifier())? {
             check_against_high_water(&writer, loaded.size, &hw, &hw_path)?;
         }
-        let latest = latest_checkpoint(&writer, &loaded, &signer, &opts)?;
+        let latest = latest_checkpoint(&mut writer, &loaded, &signer, &opts)?;
         if high_water.latest_note() != Some(&*latest.note) {
             high_water.record(&latest.note)?;
         }
         let loaded = check_governance(&writer, &signer, loaded)?;
+        let started = std::time::Instant::now();
+        let mem = writer.load_memory(loaded.size)?;
+        tracing::debug!(size = loaded.size, millis = started.elapsed().as_millis() as u64, "log loaded into memory");
         let (shared, size_rx) = Shared::new(latest, &loaded.governance);
         let shared = Arc::new(shared);
         let (tx, rx) = sync_channel(opts.limits.queue_depth);
@@ -177,7 +180,8 @@ impl Ledger {
             limits: opts.limits,
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
-            readers: Readers::new(&db, opts.readers),
+            readers: Readers::new(&db, opts.readers, mem.clone()),
+            mem,
             shared,
             size_rx,
             cosignatures: Mutex::new(Default::default()),
@@ -219,7 +223,12 @@ fn open_database(db: &Path, opts: &Options, signer: &LogSigner) -> Result<(Write
 }
 
 /// The latest checkpoint, which must cover every entry; a new ledger signs and stores the one of size 0.
-fn latest_checkpoint(writer: &Writer, loaded: &store::Loaded, signer: &LogSigner, opts: &Options) -> Result<Latest> {
+fn latest_checkpoint(
+    writer: &mut Writer,
+    loaded: &store::Loaded,
+    signer: &LogSigner,
+    opts: &Options,
+) -> Result<Latest> {
     Ok(match &loaded.latest {
         Some(cp) if cp.size == loaded.size => {
             Latest { size: cp.size, root: cp.root, note: Arc::from(cp.note.as_str()), at_ms: opts.clock.now() }

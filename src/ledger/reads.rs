@@ -44,17 +44,16 @@ impl Ledger {
         if let Some(index) = indexes.iter().find(|i| **i >= size) {
             return Err(Error::invalid("index", format!("{index} is not below tree_size {size}")));
         }
-        self.readers.with(|r| {
-            let cached = merkle::CachingReader::new(r.hashes());
-            indexes
-                .iter()
-                .map(|&index| {
-                    merkle::prove_record(size, index, &cached)
-                        .map(|p| p.into_iter().map(|h| h.0).collect())
-                        .map_err(|e| Error::internal(format!("inclusion proof: {e}")))
-                })
-                .collect()
-        })
+        // From the tree hashes in memory: no database read, one read lock for the whole batch.
+        let tree = self.mem.tree();
+        indexes
+            .iter()
+            .map(|&index| {
+                merkle::prove_record(size, index, &*tree)
+                    .map(|p| p.into_iter().map(|h| h.0).collect())
+                    .map_err(|e| Error::internal(format!("inclusion proof: {e}")))
+            })
+            .collect()
     }
 
     /// Consistency proof between two sizes (blocking).
@@ -69,11 +68,9 @@ impl Ledger {
         if from == 0 || from == to {
             return Ok(Vec::new());
         }
-        self.readers.with(|r| {
-            merkle::prove_tree(to, from, &r.hashes())
-                .map(|p| p.into_iter().map(|h| h.0).collect())
-                .map_err(|e| Error::internal(format!("consistency proof: {e}")))
-        })
+        merkle::prove_tree(to, from, &*self.mem.tree())
+            .map(|p| p.into_iter().map(|h| h.0).collect())
+            .map_err(|e| Error::internal(format!("consistency proof: {e}")))
     }
 
     /// The stored checkpoint of exactly `size` (blocking).

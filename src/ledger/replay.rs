@@ -101,8 +101,10 @@ pub fn replay_governance(writer: &Writer, origin: &str) -> Result<domain::Govern
 pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Rebuilt> {
     let _lock = lock_data_dir(data_dir)?;
     let db = data_dir.join(DB_FILE);
-    let writer = Writer::open(&db, true, None)?;
+    let mut writer = Writer::open(&db, true, None)?;
     let loaded = writer.load()?;
+    // Attestations look the entries they cover up by identity: from memory, not by scanning the table.
+    writer.load_memory(loaded.size)?;
     let origin = loaded.meta.origin.clone();
     writer.begin()?;
     let run = (|| {

@@ -1,7 +1,8 @@
-//! Stored tree hashes, and the cache of upper levels shared by every reader.
+//! Stored tree hashes: the `tree_hashes` table, and readers over the log in memory ([`LogMemory`]).
 
 use rusqlite::Connection;
 
+use super::memory::LogMemory;
 use super::*;
 
 /// [`HashReader`] over the `tree_hashes` table.
@@ -24,57 +25,46 @@ impl HashReader for SqlHashes<'_> {
     }
 }
 
-/// Stored hashes of the upper tree levels, shared by all readers. Stored hashes never change once written,
-/// so caching them is always correct.
-///
-/// A B-tree map, not a hash map: it grows by one small node at a time, so memory follows the number of
-/// cached hashes (about 50 bytes each). A hash map doubles its table when it fills, and near the bound
-/// below that is a 40 MiB step in RSS and a copy of the whole table under the write lock.
-#[derive(Debug, Default)]
-pub struct HashCache {
-    pub(super) map: std::sync::RwLock<std::collections::BTreeMap<u64, Hash>>,
-}
-
-impl HashCache {
-    /// Lowest tree level kept in memory (level 2 and up: a quarter of all stored hashes), so a proof reads
-    /// only its two lowest levels from SQLite.
-    const MIN_LEVEL: u8 = 2;
-    /// Upper bound on cached hashes (about 50 MiB).
-    const MAX_ENTRIES: usize = 1 << 20;
-}
-
-/// [`HashReader`] over `tree_hashes` through the shared [`HashCache`].
+/// [`HashReader`] of a reader: the committed hashes in memory when the ledger loaded them, else the
+/// `tree_hashes` table (a database opened outside a running ledger).
 #[derive(Debug, Clone, Copy)]
-pub struct CachedHashes<'a> {
+pub struct ReaderHashes<'a> {
+    pub(super) mem: &'a LogMemory,
     pub(super) db: SqlHashes<'a>,
-    pub(super) cache: &'a HashCache,
 }
 
-impl HashReader for CachedHashes<'_> {
+impl HashReader for ReaderHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, HashError> {
-        let mut out = Vec::with_capacity(indexes.len());
-        let mut fresh = Vec::new();
-        {
-            let map = crate::sync::read(&self.cache.map);
-            for &i in indexes {
-                match map.get(&i) {
-                    Some(h) => out.push(*h),
-                    None => {
-                        let h = self.db.read_hashes(&[i])?.into_iter().next().ok_or(HashError::IndexesNotInTree)?;
-                        if crate::merkle::split_stored_hash_index(i).0 >= HashCache::MIN_LEVEL {
-                            fresh.push((i, h));
-                        }
-                        out.push(h);
-                    }
-                }
-            }
+        if self.mem.loaded {
+            self.mem.tree().read_hashes(indexes)
+        } else {
+            self.db.read_hashes(indexes)
         }
-        if !fresh.is_empty() {
-            let mut map = crate::sync::write(&self.cache.map);
-            if map.len().saturating_add(fresh.len()) <= HashCache::MAX_ENTRIES {
-                map.extend(fresh);
-            }
+    }
+}
+
+/// [`HashReader`] of the writer: the committed hashes and those its open transaction appended.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterHashes<'a> {
+    pub(super) mem: &'a LogMemory,
+    pub(super) pending: &'a [Hash],
+    pub(super) db: SqlHashes<'a>,
+}
+
+impl HashReader for WriterHashes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, HashError> {
+        if !self.mem.loaded {
+            return self.db.read_hashes(indexes);
         }
-        Ok(out)
+        let tree = self.mem.tree();
+        let base = tree.len();
+        indexes
+            .iter()
+            .map(|&i| match i.checked_sub(base) {
+                None => tree.get(i),
+                Some(p) => usize::try_from(p).ok().and_then(|p| self.pending.get(p).copied()),
+            })
+            .map(|h| h.ok_or(HashError::IndexesNotInTree))
+            .collect()
     }
 }

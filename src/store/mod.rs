@@ -10,13 +10,15 @@ mod audit;
 mod checkpointer;
 mod error;
 mod hashes;
+mod memory;
 mod reader;
 mod rows;
 mod schema;
 mod writer;
 pub use checkpointer::Checkpointer;
 pub use error::StoreError;
-pub use hashes::{CachedHashes, HashCache, SqlHashes};
+pub use hashes::{ReaderHashes, SqlHashes, WriterHashes};
+pub use memory::{LogMemory, MemoryUse};
 pub use reader::{open_read_only, Reader, Readers};
 use rows::*;
 use schema::*;
@@ -111,7 +113,7 @@ impl crate::domain::StateView for Reader {
         subjects_of(&self.conn, kind, plan_id, party_id).map_err(state_err)
     }
     fn entry_index(&self, identity: &[u8]) -> DomainResult<Option<u64>> {
-        Ok(entry_by_identity(&self.conn, identity).map_err(state_err)?.map(|e| e.index))
+        Ok(self.entry_by_identity(identity).map_err(state_err)?.map(|e| e.index))
     }
 }
 

@@ -4,13 +4,14 @@ use std::sync::{Condvar, Mutex};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use super::memory::prefix;
 use super::*;
 
 /// A read-only connection handed out by [`Readers`].
 #[derive(Debug)]
 pub struct Reader {
     pub(super) conn: Connection,
-    pub(super) cache: std::sync::Arc<HashCache>,
+    pub(super) mem: std::sync::Arc<LogMemory>,
 }
 
 impl Reader {
@@ -25,7 +26,16 @@ impl Reader {
     }
     /// The entry whose identity (SHA-256 of the canonical envelope) is `identity`.
     pub fn entry_by_identity(&self, identity: &[u8]) -> Result<Option<EntryRow>> {
-        entry_by_identity(&self.conn, identity)
+        if !self.mem.loaded {
+            return entry_by_identity(&self.conn, identity);
+        }
+        let candidates: Vec<u64> = crate::sync::read(&self.mem.identities).candidates(prefix(identity)).collect();
+        for index in candidates {
+            if let Some(e) = self.entry_by_index(index)?.filter(|e| e.identity == identity) {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
     }
     /// The entry that carries the statement `sid`.
     pub fn entry_by_statement_id(&self, sid: &str) -> Result<Option<EntryRow>> {
@@ -33,6 +43,13 @@ impl Reader {
     }
     /// Index of the entry whose RFC 6962 leaf hash is `leaf_hash`.
     pub fn index_by_leaf_hash(&self, leaf_hash: &[u8]) -> Result<Option<u64>> {
+        if self.mem.loaded {
+            let candidates: Vec<u64> = crate::sync::read(&self.mem.leaves).candidates(prefix(leaf_hash)).collect();
+            let tree = self.mem.tree();
+            return Ok(candidates.into_iter().find(|&i| {
+                tree.get(crate::merkle::stored_hash_index(0, i)).is_some_and(|h| h.0.as_slice() == leaf_hash)
+            }));
+        }
         let mut st = self.conn.prepare_cached("SELECT idx, leaf FROM entries WHERE leaf_key = ?1").map_err(db_err)?;
         let rows = st
             .query_map([prefix_key(leaf_hash)], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?)))
@@ -179,9 +196,9 @@ impl Reader {
     pub fn governance(&self) -> Result<Governance> {
         load_governance(&self.conn)
     }
-    /// Stored hashes, upper levels from the shared cache.
-    pub fn hashes(&self) -> CachedHashes<'_> {
-        CachedHashes { db: SqlHashes(&self.conn), cache: &self.cache }
+    /// Stored hashes: from memory in a running ledger, else from the table.
+    pub fn hashes(&self) -> ReaderHashes<'_> {
+        ReaderHashes { mem: &self.mem, db: SqlHashes(&self.conn) }
     }
 }
 
@@ -190,7 +207,7 @@ impl Reader {
 pub struct Readers {
     pub(super) path: PathBuf,
     pub(super) idle: Mutex<Vec<Reader>>,
-    pub(super) cache: std::sync::Arc<HashCache>,
+    pub(super) mem: std::sync::Arc<LogMemory>,
     pub(super) open: Mutex<usize>,
     pub(super) available: Condvar,
     pub(super) max: usize,
@@ -198,12 +215,13 @@ pub struct Readers {
 
 impl Readers {
     /// A pool of at most `max` (at least one) read-only connections to the database at `path`, opened
-    /// when first needed.
-    pub fn new(path: &Path, max: usize) -> Self {
+    /// when first needed, sharing the log in memory `mem` (an unloaded one for a database opened outside
+    /// a running ledger: reads then go to SQLite).
+    pub fn new(path: &Path, max: usize, mem: std::sync::Arc<LogMemory>) -> Self {
         Self {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
-            cache: Default::default(),
+            mem,
             open: Mutex::new(0),
             available: Condvar::new(),
             max: max.max(1),
@@ -218,7 +236,7 @@ impl Readers {
         .map_err(db_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
         conn.pragma_update(None, "cache_size", -8_000).map_err(db_err)?;
-        Ok(Reader { conn, cache: self.cache.clone() })
+        Ok(Reader { conn, mem: self.mem.clone() })
     }
 
     /// Run `f` with a reader. Blocking: call from a blocking context. `f` returns its caller's error type
@@ -261,5 +279,5 @@ impl Readers {
 
 /// Open a database file read-only, outside any server (audits, tests).
 pub fn open_read_only(path: &Path) -> Result<Reader> {
-    Readers::new(path, 1).open_reader()
+    Readers::new(path, 1, Default::default()).open_reader()
 }

@@ -122,11 +122,7 @@ pub(super) fn corrupt_column(
 
 /// First 8 bytes of a hash as the integer SQLite indexes.
 pub(super) fn prefix_key(h: &[u8]) -> i64 {
-    let mut b = [0u8; 8];
-    for (to, from) in b.iter_mut().zip(h) {
-        *to = *from;
-    }
-    i64::from_be_bytes(b)
+    i64::from_be_bytes(super::memory::prefix(h).to_be_bytes())
 }
 
 /// Fill in the recomputed hashes of a row read from the table. A leaf that does not decode to a log entry

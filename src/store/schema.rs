@@ -19,8 +19,7 @@ CREATE TABLE entries (
     integrated_at_ms INTEGER NOT NULL,
     leaf BLOB NOT NULL
 );
-CREATE INDEX entries_identity_key ON entries (identity_key);
-CREATE INDEX entries_leaf_key ON entries (leaf_key);
+CREATE INDEX entries_idx_identity ON entries (idx, identity_key);
 CREATE TABLE tree_hashes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE charter (id INTEGER PRIMARY KEY CHECK (id = 0), name TEXT NOT NULL, admission_k INTEGER NOT NULL);
@@ -47,13 +46,23 @@ CREATE TABLE history (
 ) WITHOUT ROWID;
 "#;
 
+/// Brings the indexes of a database created before issue 14 to today's: the two random-key indexes on
+/// identity and leaf-hash prefixes are dropped (their lookups are served from memory, [`super::LogMemory`]),
+/// and the identity prefixes are indexed in log order instead, which only ever appends at the right edge
+/// and lets the ledger load them at open without reading the leaves. Indexes are derived data: the log's
+/// rows are untouched. Run on every open; a no-op once done (the first run on a large log takes seconds).
+pub(super) const INDEX_MIGRATION: &str = "DROP INDEX IF EXISTS entries_identity_key;
+DROP INDEX IF EXISTS entries_leaf_key;
+CREATE INDEX IF NOT EXISTS entries_idx_identity ON entries (idx, identity_key);";
+
 pub(super) fn pragmas(c: &Connection, synchronous_full: bool) -> Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
     c.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
     c.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" }).map_err(db_err)?;
     c.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
-    // 64 MiB: the writer's index pages (identity, leaf hash, statement id) stay cached at a million entries.
-    c.pragma_update(None, "cache_size", -64_000).map_err(db_err)?;
+    // 16 MiB: the writer's hot pages (the right edges of the append-only tables and indexes, the statement
+    // id index, the projections) stay cached; identity and leaf-hash lookups are in memory.
+    c.pragma_update(None, "cache_size", -16_000).map_err(db_err)?;
     // Savepoint sub-journals stay in memory instead of a temporary file (one savepoint per request).
     c.pragma_update(None, "temp_store", "MEMORY").map_err(db_err)?;
     // REPLACE's implicit delete fires the append-only delete triggers too.

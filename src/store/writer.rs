@@ -1,8 +1,11 @@
 //! The single write connection: appends, projections, checkpoints, and what the sequencer finds at start-up.
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::memory::{prefix, LogMemory, PrefixMap, TreeHashes};
 use super::*;
 
 /// The single write connection. Owned by the sequencer thread.
@@ -10,6 +13,41 @@ use super::*;
 pub struct Writer {
     pub(super) conn: Connection,
     pub(super) path: PathBuf,
+    /// The log in memory, shared with the readers (see [`LogMemory`]); loaded by [`Writer::load_memory`].
+    pub(super) mem: Arc<LogMemory>,
+    /// What the open transaction appended, added to `mem` on COMMIT and forgotten on ROLLBACK.
+    pub(super) pending: Pending,
+}
+
+/// What the open write transaction appended to the log, not yet in [`LogMemory`].
+#[derive(Debug, Default)]
+pub(super) struct Pending {
+    /// Stored hashes after the committed ones.
+    hashes: Vec<Hash>,
+    /// (identity prefix, leaf-hash prefix, index) of each appended entry, in order.
+    entries: Vec<(u64, u64, u64)>,
+    /// Identity prefixes of `entries`, for duplicates inside the transaction.
+    ids: PrefixMap,
+    /// Lengths of `hashes` and `entries` at the open savepoint.
+    mark: Option<(usize, usize)>,
+}
+
+impl Pending {
+    fn clear(&mut self) {
+        self.hashes.clear();
+        self.entries.clear();
+        self.ids.clear();
+        self.mark = None;
+    }
+    /// Forget what was appended after the savepoint.
+    fn undo_to_mark(&mut self) {
+        if let Some((h, e)) = self.mark.take() {
+            self.hashes.truncate(h);
+            for (id, _, index) in self.entries.drain(e..) {
+                self.ids.remove(id, index);
+            }
+        }
+    }
 }
 
 /// What the writer finds at start-up.
@@ -42,10 +80,11 @@ impl Writer {
                 create(&conn, origin, vkey)?;
             }
         }
-        let w = Self { conn, path: path.to_path_buf() };
+        let w = Self { conn, path: path.to_path_buf(), mem: Default::default(), pending: Pending::default() };
         let meta = read_meta(&w.conn)?;
         if exists && meta.schema_version == SCHEMA_VERSION {
             w.conn.execute_batch(&append_only_triggers()).map_err(db_err)?;
+            w.conn.execute_batch(INDEX_MIGRATION).map_err(db_err)?;
         }
         if meta.schema_version != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion { path: path.to_path_buf(), found: meta.schema_version }.into());
@@ -84,34 +123,138 @@ impl Writer {
     }
 
     /// Open a savepoint inside the transaction (one per sequencer request).
-    pub fn savepoint(&self) -> Result<()> {
-        self.conn.prepare_cached("SAVEPOINT job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)
+    pub fn savepoint(&mut self) -> Result<()> {
+        self.conn.prepare_cached("SAVEPOINT job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)?;
+        self.pending.mark = Some((self.pending.hashes.len(), self.pending.entries.len()));
+        Ok(())
     }
     /// Keep the savepoint's work in the transaction.
-    pub fn release(&self) -> Result<()> {
-        self.conn.prepare_cached("RELEASE job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)
+    pub fn release(&mut self) -> Result<()> {
+        self.conn.prepare_cached("RELEASE job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)?;
+        self.pending.mark = None;
+        Ok(())
     }
     /// Undo everything since the savepoint.
-    pub fn rollback_to_savepoint(&self) -> Result<()> {
+    pub fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.pending.undo_to_mark();
         self.conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(db_err)
     }
 
     /// Begin the write transaction (`BEGIN IMMEDIATE`: takes the write lock now).
-    pub fn begin(&self) -> Result<()> {
+    pub fn begin(&mut self) -> Result<()> {
+        self.pending.clear();
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)
     }
-    /// Commit the write transaction; under synchronous FULL it is durable when this returns.
-    pub fn commit(&self) -> Result<()> {
-        self.conn.execute_batch("COMMIT").map_err(db_err)
+    /// Commit the write transaction; under synchronous FULL it is durable when this returns. Then what it
+    /// appended joins the log in memory, where readers find it.
+    pub fn commit(&mut self) -> Result<()> {
+        let done = self.conn.execute_batch("COMMIT").map_err(db_err);
+        if done.is_ok() && self.mem.loaded {
+            let p = std::mem::take(&mut self.pending);
+            crate::sync::write(&self.mem.hashes).extend(p.hashes.iter().copied());
+            let mut ids = crate::sync::write(&self.mem.identities);
+            for &(id, _, index) in &p.entries {
+                ids.insert(id, index);
+            }
+            drop(ids);
+            let mut leaves = crate::sync::write(&self.mem.leaves);
+            for &(_, leaf, index) in &p.entries {
+                leaves.insert(leaf, index);
+            }
+            // Keep the buffers' capacity for the next transaction.
+            self.pending = Pending { hashes: p.hashes, entries: p.entries, ids: p.ids, mark: None };
+        }
+        self.pending.clear();
+        done
     }
     /// Roll the write transaction back; an error (no transaction open) is ignored.
-    pub fn rollback(&self) {
+    pub fn rollback(&mut self) {
+        self.pending.clear();
         let _ = self.conn.execute_batch("ROLLBACK");
     }
 
-    /// Index of the entry with this identity.
+    /// Index of the entry with this identity: candidates by prefix from memory (committed, then this
+    /// transaction's), each confirmed on the full identity read back from its leaf.
     pub fn find_identity(&self, identity: &[u8]) -> Result<Option<u64>> {
-        Ok(entry_by_identity(&self.conn, identity)?.map(|e| e.index))
+        if !self.mem.loaded {
+            return Ok(entry_by_identity(&self.conn, identity)?.map(|e| e.index));
+        }
+        let key = prefix(identity);
+        let committed: Vec<u64> = crate::sync::read(&self.mem.identities).candidates(key).collect();
+        for index in committed.into_iter().chain(self.pending.ids.candidates(key)) {
+            if self.entry(index)?.is_some_and(|e| e.identity == identity) {
+                return Ok(Some(index));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Load the log into memory ([`LogMemory`]): every stored hash, and the identity and leaf-hash prefix
+    /// of each of the `size` entries. Refuses a database whose tables disagree with `size` (DATA_LOSS
+    /// naming the table). Call once, before the first transaction.
+    pub fn load_memory(&mut self, size: u64) -> Result<Arc<LogMemory>> {
+        let mut hashes = TreeHashes::default();
+        {
+            let mut st = self.conn.prepare("SELECT id, hash FROM tree_hashes ORDER BY id").map_err(db_err)?;
+            let mut rows = st.query([]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let id: u64 = r.get(0).map_err(db_err)?;
+                if id != hashes.len() {
+                    return Err(StoreError::corrupt("tree_hashes", hashes.len(), "is missing"));
+                }
+                let h = r.get_ref(1).map_err(db_err)?.as_blob().map_err(|e| db_err(e.into()))?;
+                let h = <[u8; 32]>::try_from(h).map_err(|_| {
+                    StoreError::corrupt("tree_hashes", id, format!("hash has {} bytes, not 32", h.len()))
+                })?;
+                hashes.extend([Hash(h)]);
+            }
+        }
+        let want = crate::merkle::stored_hash_count(size);
+        if hashes.len() != want {
+            return Err(StoreError::corrupt(
+                "tree_hashes",
+                hashes.len(),
+                format!("holds {} hashes; a tree of {size} entries has {want}", hashes.len()),
+            ));
+        }
+        let mut ids = PrefixMap::default();
+        let mut leaves = PrefixMap::default();
+        ids.reserve(size as usize);
+        leaves.reserve(size as usize);
+        {
+            let mut st = self
+                .conn
+                .prepare("SELECT idx, identity_key FROM entries INDEXED BY entries_idx_identity ORDER BY idx")
+                .map_err(db_err)?;
+            let mut rows = st.query([]).map_err(db_err)?;
+            let mut next = 0u64;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let index: u64 = r.get(0).map_err(db_err)?;
+                if index != next {
+                    return Err(StoreError::corrupt("entries", next, "is missing"));
+                }
+                ids.insert(u64::from_be_bytes(r.get::<_, i64>(1).map_err(db_err)?.to_be_bytes()), index);
+                next = next.saturating_add(1);
+            }
+            if next != size {
+                return Err(StoreError::corrupt("entries", next, format!("the log holds {next} entries, not {size}")));
+            }
+        }
+        for index in 0..size {
+            let h = hashes
+                .get(crate::merkle::stored_hash_index(0, index))
+                .ok_or_else(|| StoreError::corrupt("tree_hashes", index, "the leaf hash is missing"))?;
+            leaves.insert(prefix(&h.0), index);
+        }
+        let mem = Arc::new(LogMemory {
+            loaded: true,
+            hashes: std::sync::RwLock::new(hashes),
+            identities: std::sync::RwLock::new(ids),
+            leaves: std::sync::RwLock::new(leaves),
+        });
+        self.mem = mem.clone();
+        self.pending.clear();
+        Ok(mem)
     }
 
     /// Index of the entry using this statement_id.
@@ -147,7 +290,7 @@ impl Writer {
     }
 
     /// Append `e` to the entries table (its identity and leaf hash are indexed by their first 8 bytes).
-    pub fn insert_entry(&self, e: &EntryRow) -> Result<()> {
+    pub fn insert_entry(&mut self, e: &EntryRow) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO entries (idx, identity_key, leaf_key, statement_id, kind, integrated_at_ms, leaf)
@@ -164,14 +307,22 @@ impl Writer {
                 e.leaf
             ])
             .map_err(db_err)?;
+        if self.mem.loaded {
+            let id = prefix(&e.identity);
+            self.pending.entries.push((id, prefix(&e.leaf_hash), e.index));
+            self.pending.ids.insert(id, e.index);
+        }
         Ok(())
     }
 
     /// Store hashes at consecutive stored-hash indexes starting at `first_id`.
-    pub fn insert_hashes(&self, first_id: u64, hashes: &[Hash]) -> Result<()> {
+    pub fn insert_hashes(&mut self, first_id: u64, hashes: &[Hash]) -> Result<()> {
         let mut st = self.conn.prepare_cached("INSERT INTO tree_hashes (id, hash) VALUES (?1, ?2)").map_err(db_err)?;
         for (i, h) in hashes.iter().enumerate() {
             st.execute(params![first_id.saturating_add(i as u64), &h.0[..]]).map_err(db_err)?;
+        }
+        if self.mem.loaded {
+            self.pending.hashes.extend_from_slice(hashes);
         }
         Ok(())
     }
@@ -237,9 +388,10 @@ impl Writer {
         Ok(())
     }
 
-    /// A hash reader over this connection (committed and uncommitted rows of the open transaction).
-    pub fn hashes(&self) -> SqlHashes<'_> {
-        SqlHashes(&self.conn)
+    /// A hash reader that sees the committed hashes and those of the open transaction: from memory once
+    /// [`Writer::load_memory`] ran, else from the `tree_hashes` table.
+    pub fn hashes(&self) -> WriterHashes<'_> {
+        WriterHashes { mem: &self.mem, pending: &self.pending.hashes, db: SqlHashes(&self.conn) }
     }
 }
 
