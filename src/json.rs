@@ -175,18 +175,13 @@ fn wire_is_clean(
             2 => {
                 let len = usize::try_from(decode_varint(&mut wire).ok()?).ok()?;
                 let data = wire.get(..len)?;
-                match desc.get_field(number).map(|f| f.kind()) {
-                    Some(Kind::String) => {
-                        if std::str::from_utf8(data).ok()?.chars().any(forbidden) {
-                            return Some(false);
-                        }
-                    }
-                    Some(Kind::Message(m)) => {
-                        if !wire_is_clean(&m, data, forbidden, depth.saturating_add(1))? {
-                            return Some(false);
-                        }
-                    }
-                    _ => {}
+                let clean = match desc.get_field(number).map(|f| f.kind()) {
+                    Some(Kind::String) => !std::str::from_utf8(data).ok()?.chars().any(forbidden),
+                    Some(Kind::Message(m)) => wire_is_clean(&m, data, forbidden, depth.saturating_add(1))?,
+                    _ => true,
+                };
+                if !clean {
+                    return Some(false);
                 }
                 len
             }

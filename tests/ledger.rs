@@ -677,3 +677,70 @@ async fn subjects_do_not_store_a_second_copy_of_their_statement() {
     let p: accord_domain::statement::PlanCreated = subject.parsed().unwrap();
     assert_eq!(p.title, "Regional plan, amended");
 }
+
+/// Issue 14: identities, leaf hashes and tree hashes are served from memory, loaded at open. After a
+/// restart every lookup still finds what was logged before it: a resubmitted envelope is a duplicate at
+/// its old index (also inside a batch that appends), an entry is found by identity and by leaf hash, and
+/// proofs verify at old and new sizes. A database with the indexes of before issue 14 is migrated on open.
+#[tokio::test]
+async fn lookups_and_proofs_survive_a_restart_from_memory() {
+    let (s, sec, _) = chartered().await;
+    let mut c = s.client().await;
+    let envs: Vec<_> = (0..40).map(|i| crypto::seal(&plan(&format!("m{i}")), &[&sec.key])).collect();
+    let first = c.submit_batch(envs.clone()).await.unwrap();
+    let old = c.checkpoint(None).await.unwrap();
+    drop(c);
+    let (dir, tmp) = s.stop().await;
+    // The indexes a database had before issue 14: two random-key indexes, no log-order identity index.
+    let db = dir.join(accord::ledger::DB_FILE);
+    for sql in [
+        "CREATE INDEX entries_identity_key ON entries (identity_key)",
+        "CREATE INDEX entries_leaf_key ON entries (leaf_key)",
+        "DROP INDEX entries_idx_identity",
+    ] {
+        accord::store::raw_execute(&db, sql).expect(sql);
+    }
+    let s2 = TestServer::start_in(dir).await;
+    let mut c2 = s2.client().await;
+    let again = c2.submit_batch(vec![envs[7].clone(), crypto::seal(&plan("m-new"), &[&sec.key])]).await.unwrap();
+    assert!(again[0].receipt.duplicate, "a logged envelope is found after a restart");
+    assert_eq!(again[0].receipt.index, first[7].receipt.index);
+    assert!(!again[1].receipt.duplicate);
+    assert_eq!(again[1].receipt.index, old.size);
+    let mut raw = s2.raw().await;
+    for r in [&first[0].receipt, &first[39].receipt, &again[1].receipt] {
+        let by_id = raw
+            .get_entry(pb::GetEntryRequest { key: Some(pb::get_entry_request::Key::Identity(r.identity.clone())) })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(by_id.entry.unwrap().index, r.index);
+        let p = raw
+            .get_inclusion_proof(pb::GetInclusionProofRequest {
+                leaf: Some(pb::get_inclusion_proof_request::Leaf::LeafHash(r.leaf_hash.clone())),
+                tree_size: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(p.index, r.index);
+        let cp = c2.checkpoint(Some(p.tree_size)).await.unwrap();
+        merkle::verify_inclusion(p.index, p.tree_size, &r.leaf_hash, &p.proof, &cp.root).unwrap();
+    }
+    let new = c2.checkpoint(None).await.unwrap();
+    c2.check_consistency(&old, &new).await.unwrap();
+    // An unknown leaf hash or identity is NOT_FOUND, not a wrong entry.
+    let err = raw
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            leaf: Some(pb::get_inclusion_proof_request::Leaf::LeafHash(vec![9; 32])),
+            tree_size: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    // The migration dropped the random-key indexes and made the log-order one.
+    let names = |sql: &str| accord::store::raw_execute(&s2.dir.join(accord::ledger::DB_FILE), sql);
+    assert!(names("DROP INDEX entries_identity_key").is_err(), "the old identity index is gone");
+    assert!(names("DROP INDEX entries_leaf_key").is_err(), "the old leaf index is gone");
+    drop(tmp);
+}

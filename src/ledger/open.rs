@@ -166,7 +166,8 @@ impl Ledger {
             last_ms: loaded.last_integrated_ms,
             shared: shared.clone(),
             clock: opts.clock.clone(),
-            high_water,
+            high_water: Some(high_water),
+            publisher: None,
         };
         let thread = std::thread::Builder::new()
             .name("accord-sequencer".into())

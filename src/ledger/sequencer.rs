@@ -37,8 +37,88 @@ pub(super) struct Sequencer {
     pub last_ms: i64,
     pub shared: Arc<Shared>,
     pub clock: super::Clock,
-    /// Every checkpoint is recorded here after its COMMIT and before anyone is answered.
-    pub high_water: HighWater,
+    /// Every checkpoint is recorded here after its COMMIT and before anyone is answered (by the publisher
+    /// thread, which takes it when the sequencer starts).
+    pub high_water: Option<HighWater>,
+    /// The publisher thread's queue while the sequencer runs.
+    pub publisher: Option<std::sync::mpsc::Sender<Ticket>>,
+}
+
+/// A committed group handed to the publisher: its checkpoint (None when nothing was appended: the
+/// answers then carry the checkpoint published when the publisher gets to them, which covers every entry
+/// committed before), the effects to publish, and the answers.
+pub(super) struct Ticket {
+    latest: Option<Latest>,
+    effects: Vec<Effect>,
+    answers: Vec<(Reply, Result<Vec<Answer>>)>,
+    new_entries: u64,
+    started: std::time::Instant,
+}
+
+/// One envelope's answer before the checkpoint is attached.
+struct Answer {
+    entry: Arc<EntryRow>,
+    duplicate: bool,
+}
+
+/// The publisher thread: for each committed group in order, record its checkpoint in the high-water
+/// record (fsync), publish it (readers, key snapshot, size watchers), then answer the group's requests.
+/// While it waits on the record's fsync the sequencer already integrates the next group: the fsync is off
+/// the sequencer's critical path, and no one is answered before both the COMMIT and the record are durable.
+/// After a failed record nothing more is acknowledged.
+fn publish(tickets: std::sync::mpsc::Receiver<Ticket>, mut high_water: Option<HighWater>, shared: &Shared) {
+    let mut failed: Option<Error> = None;
+    while let Ok(first) = tickets.recv() {
+        let mut batch = vec![first];
+        batch.extend(tickets.try_iter());
+        // One record for the whole batch: the last checkpoint covers every earlier one.
+        if failed.is_none() {
+            if let (Some(hw), Some(last)) = (high_water.as_mut(), batch.iter().rev().find_map(|t| t.latest.as_ref())) {
+                if let Err(e) = hw.record(&last.note) {
+                    shared.set_write_state(WriteState::Stopped(e.message.clone()));
+                    failed = Some(e);
+                }
+            }
+        }
+        for t in batch {
+            if let Some(e) = &failed {
+                for (reply, _) in t.answers {
+                    let _ = reply.send(Err(Error::new(
+                        Kind::Unavailable,
+                        "",
+                        format!("the ledger takes no writes: recording the checkpoint failed ({})", e.message),
+                    )));
+                }
+                continue;
+            }
+            let latest = match t.latest {
+                Some(latest) => {
+                    shared.publish(latest.clone(), &t.effects);
+                    count_committed(&t.answers);
+                    latest
+                }
+                None => shared.latest(),
+            };
+            for (reply, res) in t.answers {
+                let res = res.map(|answers| {
+                    answers
+                        .into_iter()
+                        .map(|a| Committed { entry: a.entry, latest: latest.clone(), duplicate: a.duplicate })
+                        .collect()
+                });
+                let _ = reply.send(res);
+            }
+            if t.new_entries > 0 {
+                crate::metrics::metrics().commit(t.new_entries as usize, t.started.elapsed().as_secs_f64());
+                tracing::debug!(
+                    entries = t.new_entries,
+                    size = latest.size,
+                    micros = t.started.elapsed().as_micros() as u64,
+                    "committed"
+                );
+            }
+        }
+    }
 }
 
 /// Marks the write path stopped when the sequencer thread ends, however it ends.
@@ -61,6 +141,26 @@ enum Outcome {
 impl Sequencer {
     pub fn run(mut self, rx: Receiver<Job>) {
         let _stopped = StopGuard(self.shared.clone());
+        let high_water = self.high_water.take();
+        let shared = self.shared.clone();
+        std::thread::scope(|scope| {
+            let (tx, tickets) = std::sync::mpsc::channel::<Ticket>();
+            let publisher = std::thread::Builder::new()
+                .name("accord-publish".into())
+                .spawn_scoped(scope, move || publish(tickets, high_water, &shared));
+            if let Err(e) = publisher {
+                self.stop(&rx, format!("cannot start the publisher thread: {e}"));
+                return;
+            }
+            self.publisher = Some(tx);
+            self.sequence(&rx);
+            // Dropping the sender ends the publisher once it has answered every ticket; the scope waits.
+            self.publisher = None;
+        });
+        tracing::info!(size = self.size, "sequencer stopped");
+    }
+
+    fn sequence(&mut self, rx: &Receiver<Job>) {
         while let Ok(first) = rx.recv() {
             let mut jobs = vec![first];
             let mut n = jobs.iter().map(|j| j.items.len()).sum::<usize>();
@@ -81,7 +181,7 @@ impl Sequencer {
                 tracing::error!(size = self.size, "integrating a group panicked; it was undone and the state reloaded");
                 self.writer.rollback();
                 if let Err(e) = self.reload() {
-                    self.stop(&rx, format!("cannot reload the state after a failure: {e}"));
+                    self.stop(rx, format!("cannot reload the state after a failure: {e}"));
                     break;
                 }
             }
@@ -90,11 +190,10 @@ impl Sequencer {
                 WriteState::Serving | WriteState::DiskFull => None,
             };
             if let Some(why) = stopped {
-                self.stop(&rx, why);
+                self.stop(rx, why);
                 break;
             }
         }
-        tracing::info!(size = self.size, "sequencer stopped");
     }
 
     /// Stop for good: refuse what is queued (UNAVAILABLE) and mark the write path stopped.
@@ -175,31 +274,31 @@ impl Sequencer {
             self.writer.rollback();
             Ok(None)
         } else {
-            self.publish_checkpoint().map(Some)
+            self.commit_checkpoint().map(Some)
         };
         let latest = match published {
-            Ok(Some(latest)) => {
-                self.shared.set_write_state(WriteState::Serving);
-                self.shared.publish(latest.clone(), &effects);
-                count_committed(&results);
+            Ok(latest) => {
+                // A commit went through: a full disk has room again (set here, in commit order).
+                if latest.is_some() {
+                    self.shared.set_write_state(WriteState::Serving);
+                }
                 latest
             }
-            Ok(None) => self.shared.latest(),
             Err(e) => {
                 self.commit_failed(e, results);
                 return;
             }
         };
-        self.reply(results, &latest);
-        let n_new = self.size.saturating_sub(base_size);
-        if n_new > 0 {
-            crate::metrics::metrics().commit(n_new as usize, started.elapsed().as_secs_f64());
-            tracing::debug!(
-                entries = n_new,
-                size = self.size,
-                micros = started.elapsed().as_micros() as u64,
-                "committed"
-            );
+        let answers = self.answers(results);
+        let ticket = Ticket { latest, effects, answers, new_entries: self.size.saturating_sub(base_size), started };
+        if let Some(tx) = &self.publisher {
+            if let Err(std::sync::mpsc::SendError(t)) = tx.send(ticket) {
+                // The publisher is gone (it panicked): nothing can be acknowledged any more.
+                self.shared.set_write_state(WriteState::Stopped("the publisher thread failed".into()));
+                for (reply, _) in t.answers {
+                    let _ = reply.send(Err(Error::new(Kind::Unavailable, "", "the publisher thread failed")));
+                }
+            }
         }
     }
 
@@ -223,26 +322,29 @@ impl Sequencer {
         }
     }
 
-    /// Answer each job of a committed group: its new entries with the checkpoint that covers them, its
-    /// duplicates as stored.
-    fn reply(&self, results: Vec<(Reply, Result<Vec<Outcome>>)>, latest: &Latest) {
-        for (reply, res) in results {
-            let res = res.and_then(|outs| {
-                outs.into_iter()
-                    .map(|o| match o {
-                        Outcome::New(entry) => Ok(Committed { entry, latest: latest.clone(), duplicate: false }),
-                        Outcome::Duplicate(index) => {
-                            let entry = self
-                                .writer
-                                .entry(index)?
-                                .ok_or_else(|| Error::internal("duplicate entry not found"))?;
-                            Ok(Committed { entry: Arc::new(entry), latest: latest.clone(), duplicate: true })
-                        }
-                    })
-                    .collect()
-            });
-            let _ = reply.send(res);
-        }
+    /// The answers of a committed group's jobs: their new entries, and their duplicates as stored (read
+    /// here, on the writer's connection, before the group goes to the publisher).
+    fn answers(&self, results: Vec<(Reply, Result<Vec<Outcome>>)>) -> Vec<(Reply, Result<Vec<Answer>>)> {
+        results
+            .into_iter()
+            .map(|(reply, res)| {
+                let res = res.and_then(|outs| {
+                    outs.into_iter()
+                        .map(|o| match o {
+                            Outcome::New(entry) => Ok(Answer { entry, duplicate: false }),
+                            Outcome::Duplicate(index) => {
+                                let entry = self
+                                    .writer
+                                    .entry(index)?
+                                    .ok_or_else(|| Error::internal("duplicate entry not found"))?;
+                                Ok(Answer { entry: Arc::new(entry), duplicate: true })
+                            }
+                        })
+                        .collect()
+                });
+                (reply, res)
+            })
+            .collect()
     }
 
     /// One job (an atomic request). On error the in-memory effects of this job are reverted, and the
@@ -354,17 +456,15 @@ impl Sequencer {
         Ok(Outcome::New(Arc::new(row)))
     }
 
-    fn publish_checkpoint(&mut self) -> Result<Latest> {
+    /// Sign the group's checkpoint and COMMIT it with the entries (durable under synchronous FULL). The
+    /// publisher then records it in the high-water record before anyone sees it; if that fails the entries
+    /// are committed but unacknowledged and the write path stops: a restart finds the database ahead of the
+    /// record (fine).
+    fn commit_checkpoint(&mut self) -> Result<Latest> {
         let root = merkle::tree_hash(self.size, &self.writer.hashes())?;
         let note = self.signer.sign_checkpoint(self.size, &root);
         self.writer.insert_checkpoint(self.size, &root, &note, self.clock.now())?;
         self.writer.commit()?;
-        // Durable outside the database before anyone sees it. If this fails the entries are committed but
-        // unacknowledged, and the sequencer stops: a restart finds the database ahead of the record (fine).
-        if let Err(e) = self.high_water.record(&note) {
-            self.shared.set_write_state(WriteState::Stopped(e.message.clone()));
-            return Err(e);
-        }
         self.checkpointer.poke(&self.writer);
         Ok(Latest { size: self.size, root, note: Arc::from(note), at_ms: self.clock.now() })
     }
@@ -380,15 +480,13 @@ impl Sequencer {
 
 /// Count the entries of a committed group in the metrics, only once committed (a job rolled back to its
 /// savepoint added none): one counter update per kind, not per entry.
-fn count_committed(results: &[(Reply, Result<Vec<Outcome>>)]) {
+fn count_committed(results: &[(Reply, Result<Vec<Answer>>)]) {
     let mut per_kind: Vec<(&str, u64)> = Vec::new();
     for (_, res) in results {
-        for o in res.iter().flatten() {
-            if let Outcome::New(e) = o {
-                match per_kind.iter_mut().find(|(k, _)| *k == e.kind) {
-                    Some((_, n)) => *n = n.saturating_add(1),
-                    None => per_kind.push((&e.kind, 1)),
-                }
+        for a in res.iter().flatten().filter(|a| !a.duplicate) {
+            match per_kind.iter_mut().find(|(k, _)| *k == a.entry.kind) {
+                Some((_, n)) => *n = n.saturating_add(1),
+                None => per_kind.push((&a.entry.kind, 1)),
             }
         }
     }
