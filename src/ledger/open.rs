@@ -148,10 +148,10 @@ impl Ledger {
         if high_water.latest_note() != Some(&*latest.note) {
             high_water.record(&latest.note)?;
         }
-        let loaded = check_governance(&writer, &signer, loaded)?;
         let started = std::time::Instant::now();
-        let mem = writer.load_memory(loaded.size)?;
-        tracing::debug!(size = loaded.size, millis = started.elapsed().as_millis() as u64, "log loaded into memory");
+        let loaded = check_governance(&writer, &signer, loaded)?;
+        tracing::debug!(millis = started.elapsed().as_millis() as u64, "governance replayed");
+        let mem = writer.memory();
         let (shared, size_rx) = Shared::new(latest, &loaded.governance);
         let shared = Arc::new(shared);
         let (tx, rx) = sync_channel(opts.limits.queue_depth);
@@ -210,9 +210,8 @@ fn open_database(db: &Path, opts: &Options, signer: &LogSigner) -> Result<(Write
             e
         }
     };
-    let writer =
+    let mut writer =
         Writer::open(db, opts.synchronous_full, Some((signer.origin(), &signer.verifier_key()))).map_err(damaged)?;
-    writer.quick_check().map_err(damaged)?;
     let loaded = writer.load().map_err(damaged)?;
     if loaded.meta.origin != signer.origin() || loaded.meta.verifier_key != signer.verifier_key() {
         return Err(Error::precondition(
@@ -220,6 +219,23 @@ fn open_database(db: &Path, opts: &Options, signer: &LogSigner) -> Result<(Write
             format!("{KEY_FILE} does not belong to the ledger {:?} in {DB_FILE}", loaded.meta.origin),
         ));
     }
+    // The two reads of the whole database at start-up run side by side, each on its own connection:
+    // SQLite's quick_check, and loading the log into memory (nothing uses it unless the check passes).
+    let started = std::time::Instant::now();
+    let (checked, mem) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| store::load_memory(db, loaded.size));
+        let checked = writer.quick_check();
+        (checked, load.join())
+    });
+    checked.map_err(damaged)?;
+    let mem =
+        mem.map_err(|_| Error::internal("loading the log into memory panicked"))?.map_err(|e| damaged(e.into()))?;
+    writer.use_memory(Arc::new(mem));
+    tracing::debug!(
+        size = loaded.size,
+        millis = started.elapsed().as_millis() as u64,
+        "checked and loaded into memory"
+    );
     Ok((writer, loaded))
 }
 

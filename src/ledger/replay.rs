@@ -69,15 +69,15 @@ impl Replay {
     }
 }
 
-/// Statement kinds that change governance (charter, parties, keys).
-pub const GOVERNANCE_KINDS: &[&str] = &["charter", "party.admitted", "key.rotated", "key.revoked"];
+/// Statement kinds that change governance (charter, parties, keys); the store indexes their entries.
+pub use crate::store::GOVERNANCE_KINDS;
 
 /// Governance state replayed from the log's governance entries (each re-verified: signatures against the
 /// key history so far, rules, and that the leaf really is of the stored kind), never read from the
 /// projection tables, which an attacker with the database file could have edited.
 pub fn replay_governance(writer: &Writer, origin: &str) -> Result<domain::Governance> {
     let mut replay = Replay::default();
-    for row in writer.entries_of_kinds(GOVERNANCE_KINDS)? {
+    for row in writer.governance_entries()? {
         let st = crate::proto::statement_of_leaf(&row.leaf)?;
         let kind = st.body.as_ref().map(crate::proto::kind_name).unwrap_or_default();
         if kind != row.kind {

@@ -18,11 +18,11 @@ mod writer;
 pub use checkpointer::Checkpointer;
 pub use error::StoreError;
 pub use hashes::{ReaderHashes, SqlHashes, WriterHashes};
-pub use memory::{LogMemory, MemoryUse};
+pub use memory::{load_memory, LogMemory, MemoryUse};
 pub use reader::{open_read_only, Reader, Readers};
 use rows::*;
 use schema::*;
-pub use schema::{Meta, SCHEMA_VERSION};
+pub use schema::{Meta, GOVERNANCE_KINDS, SCHEMA_VERSION};
 pub use writer::{Loaded, Writer};
 
 use crate::merkle::{Hash, HashError, HashReader};

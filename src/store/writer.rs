@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::memory::{prefix, LogMemory, PrefixMap, TreeHashes};
+use super::memory::{prefix, LogMemory, PrefixMap};
 use super::*;
 
 /// The single write connection. Owned by the sequencer thread.
@@ -85,6 +85,7 @@ impl Writer {
         if exists && meta.schema_version == SCHEMA_VERSION {
             w.conn.execute_batch(&append_only_triggers()).map_err(db_err)?;
             w.conn.execute_batch(INDEX_MIGRATION).map_err(db_err)?;
+            w.conn.execute_batch(&governance_index()).map_err(db_err)?;
         }
         if meta.schema_version != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion { path: path.to_path_buf(), found: meta.schema_version }.into());
@@ -189,72 +190,23 @@ impl Writer {
         Ok(None)
     }
 
-    /// Load the log into memory ([`LogMemory`]): every stored hash, and the identity and leaf-hash prefix
-    /// of each of the `size` entries. Refuses a database whose tables disagree with `size` (DATA_LOSS
-    /// naming the table). Call once, before the first transaction.
+    /// Load the log into memory ([`LogMemory`], see [`load_memory`]) and use it from now on. Call once,
+    /// before the first transaction.
     pub fn load_memory(&mut self, size: u64) -> Result<Arc<LogMemory>> {
-        let mut hashes = TreeHashes::default();
-        {
-            let mut st = self.conn.prepare("SELECT id, hash FROM tree_hashes ORDER BY id").map_err(db_err)?;
-            let mut rows = st.query([]).map_err(db_err)?;
-            while let Some(r) = rows.next().map_err(db_err)? {
-                let id: u64 = r.get(0).map_err(db_err)?;
-                if id != hashes.len() {
-                    return Err(StoreError::corrupt("tree_hashes", hashes.len(), "is missing"));
-                }
-                let h = r.get_ref(1).map_err(db_err)?.as_blob().map_err(|e| db_err(e.into()))?;
-                let h = <[u8; 32]>::try_from(h).map_err(|_| {
-                    StoreError::corrupt("tree_hashes", id, format!("hash has {} bytes, not 32", h.len()))
-                })?;
-                hashes.extend([Hash(h)]);
-            }
-        }
-        let want = crate::merkle::stored_hash_count(size);
-        if hashes.len() != want {
-            return Err(StoreError::corrupt(
-                "tree_hashes",
-                hashes.len(),
-                format!("holds {} hashes; a tree of {size} entries has {want}", hashes.len()),
-            ));
-        }
-        let mut ids = PrefixMap::default();
-        let mut leaves = PrefixMap::default();
-        ids.reserve(size as usize);
-        leaves.reserve(size as usize);
-        {
-            let mut st = self
-                .conn
-                .prepare("SELECT idx, identity_key FROM entries INDEXED BY entries_idx_identity ORDER BY idx")
-                .map_err(db_err)?;
-            let mut rows = st.query([]).map_err(db_err)?;
-            let mut next = 0u64;
-            while let Some(r) = rows.next().map_err(db_err)? {
-                let index: u64 = r.get(0).map_err(db_err)?;
-                if index != next {
-                    return Err(StoreError::corrupt("entries", next, "is missing"));
-                }
-                ids.insert(u64::from_be_bytes(r.get::<_, i64>(1).map_err(db_err)?.to_be_bytes()), index);
-                next = next.saturating_add(1);
-            }
-            if next != size {
-                return Err(StoreError::corrupt("entries", next, format!("the log holds {next} entries, not {size}")));
-            }
-        }
-        for index in 0..size {
-            let h = hashes
-                .get(crate::merkle::stored_hash_index(0, index))
-                .ok_or_else(|| StoreError::corrupt("tree_hashes", index, "the leaf hash is missing"))?;
-            leaves.insert(prefix(&h.0), index);
-        }
-        let mem = Arc::new(LogMemory {
-            loaded: true,
-            hashes: std::sync::RwLock::new(hashes),
-            identities: std::sync::RwLock::new(ids),
-            leaves: std::sync::RwLock::new(leaves),
-        });
-        self.mem = mem.clone();
-        self.pending.clear();
+        let mem = Arc::new(load_memory(&self.path, size)?);
+        self.use_memory(mem.clone());
         Ok(mem)
+    }
+
+    /// The log in memory this writer keeps up to date (shared with readers).
+    pub fn memory(&self) -> Arc<LogMemory> {
+        self.mem.clone()
+    }
+
+    /// Use `mem`, loaded by [`load_memory`] at this database's current size, from now on.
+    pub fn use_memory(&mut self, mem: Arc<LogMemory>) {
+        self.mem = mem;
+        self.pending.clear();
     }
 
     /// Index of the entry using this statement_id.
@@ -272,14 +224,16 @@ impl Writer {
         entry_by(&self.conn, "idx", &index)
     }
 
-    /// Entries whose stored kind is one of `kinds`, in log order (one scan of the entries table).
-    pub fn entries_of_kinds(&self, kinds: &[&str]) -> Result<Vec<EntryRow>> {
-        let marks = vec!["?"; kinds.len()].join(", ");
+    /// The governance entries ([`GOVERNANCE_KINDS`]) in log order, through their partial index.
+    pub fn governance_entries(&self) -> Result<Vec<EntryRow>> {
         let mut st = self
             .conn
-            .prepare(&format!("SELECT {ENTRY_COLS} FROM entries WHERE kind IN ({marks}) ORDER BY idx"))
+            .prepare(&format!(
+                "SELECT {ENTRY_COLS} FROM entries INDEXED BY entries_governance WHERE {} ORDER BY idx",
+                governance_clause()
+            ))
             .map_err(db_err)?;
-        let rows = st.query_map(rusqlite::params_from_iter(kinds.iter()), entry_row).map_err(db_err)?;
+        let rows = st.query_map([], entry_row).map_err(db_err)?;
         rows.map(|r| r.map_err(db_err).and_then(complete)).collect()
     }
 
