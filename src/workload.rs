@@ -489,4 +489,3 @@ fn progress_reports(g: &mut Gen, c: &Cast) {
         }
     }
 }
-
