@@ -44,7 +44,7 @@ async fn main() {
     let tmp = std::env::temp_dir().join(format!("accord-bench-reports-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let t0 = Instant::now();
-    let groups = workload::generate(ORIGIN, target).groups;
+    let groups = workload::generate(ORIGIN, target, 2026).groups;
     let total: usize = groups.iter().map(|g| g.envelopes.len()).sum();
     eprintln!("generated and signed {total} statements in {:.1} s", t0.elapsed().as_secs_f64());
 

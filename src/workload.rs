@@ -129,21 +129,28 @@ fn money(v: u64, cur: &str, day: &str) -> Option<pb::Money> {
     Some(pb::Money { value: v.to_string(), currency: cur.into(), value_date: day.into() })
 }
 
-/// Day `n % 365` of 2026.
-fn day(n: u32) -> String {
-    // 2026-01-01 is day 20,454 since 1970-01-01.
-    crate::domain::date::format_date(20_454 + i64::from(n % 365))
-}
-
 /// The statements of the group being generated, signed in parallel when the group is closed.
 struct Gen<'o> {
     origin: &'o str,
+    /// The year the statements are dated in (progress reports: early the next year).
+    year: u32,
     n: u64,
     pending: Vec<(Statement, Vec<PrivateKey>)>,
     groups: Vec<Group>,
 }
 
 impl Gen<'_> {
+    /// `MM-DD` of the workload's year.
+    fn on(&self, mmdd: &str) -> String {
+        format!("{}-{mmdd}", self.year)
+    }
+
+    /// Day `n % 365` of the workload's year.
+    fn day(&self, n: u32) -> String {
+        let jan1 = crate::domain::date::parse_date(&self.on("01-01")).unwrap_or(20_454);
+        crate::domain::date::format_date(jan1 + i64::from(n % 365))
+    }
+
     fn add(&mut self, signers: &[&PrivateKey], date: &str, body: Body) {
         self.n += 1;
         let st = Statement {
@@ -210,10 +217,11 @@ fn cur(f: usize) -> &'static str {
 }
 
 /// The mixed workload: a coalition ledger of about `target` statements (at least ~9,000) for `origin`, in
-/// dependency order. Keys are fresh each call.
-pub fn generate(origin: &str, target: usize) -> Workload {
+/// dependency order, dated in `year` (progress reports on `year + 1`-01-15: the ledger's clock must be past
+/// that). Keys are fresh each call.
+pub fn generate(origin: &str, target: usize, year: u32) -> Workload {
     let c = Cast::new();
-    let mut g = Gen { origin, n: 0, pending: Vec::new(), groups: Vec::new() };
+    let mut g = Gen { origin, year, n: 0, pending: Vec::new(), groups: Vec::new() };
     let founders: Vec<&Party> = std::iter::once(&c.s).chain(c.funders.iter()).collect();
     let charter = Body::Charter(pb::Charter {
         name: "Benchmark coalition".into(),
@@ -221,10 +229,10 @@ pub fn generate(origin: &str, target: usize) -> Workload {
         admission: Some(pb::AdmissionRule { k: 1 }),
         purpose: String::new(),
     });
-    g.add(&founders.iter().map(|p| &p.key).collect::<Vec<_>>(), "2026-01-01", charter);
+    g.add(&founders.iter().map(|p| &p.key).collect::<Vec<_>>(), &g.on("01-01"), charter);
     g.close(true);
     for p in c.govs.iter().chain([&c.x, &c.y, &c.r]) {
-        g.add(&[&p.key, &c.s.key], "2026-01-01", Body::PartyAdmitted(pb::PartyAdmitted { party: Some(party_pb(p)) }));
+        g.add(&[&p.key, &c.s.key], &g.on("01-01"), Body::PartyAdmitted(pb::PartyAdmitted { party: Some(party_pb(p)) }));
     }
     g.close(false);
     rates_plans_and_goals(&mut g, &c);
@@ -239,32 +247,32 @@ pub fn generate(origin: &str, target: usize) -> Workload {
     Workload { groups: g.groups, secretariat: c.s.key }
 }
 
-/// A EUR→USD rate for every day of 2026, then 5 plans of 4 goals each.
+/// A EUR→USD rate for every day of the year, then 5 plans of 4 goals each.
 fn rates_plans_and_goals(g: &mut Gen, c: &Cast) {
     for n in 0..365 {
         let fx = Body::FxRateRecorded(pb::FxRateRecorded {
             from_currency: "EUR".into(),
             to_currency: "USD".into(),
             rate: format!("1.{:03}", 50 + n % 100),
-            rate_date: day(n),
+            rate_date: g.day(n),
             source: "bench".into(),
             method: "daily_reference".into(),
         });
-        g.add(&[&c.r.key], &day(n), fx);
+        g.add(&[&c.r.key], &g.day(n), fx);
     }
     for p in 0..5 {
         let id = if p == 0 { PLAN.to_string() } else { format!("PL{p}") };
         g.add(
             &[&c.s.key],
-            "2026-01-01",
+            &g.on("01-01"),
             Body::PlanCreated(pb::PlanCreated {
                 plan_id: id.clone(),
                 title: format!("Plan {id}"),
-                period: Some(pb::Period { start: "2026-01-01".into(), end: "2029-12-31".into() }),
+                period: Some(pb::Period { start: g.on("01-01"), end: format!("{}-12-31", g.year + 3) }),
                 reporting_currency: "USD".into(),
                 signatories: vec![],
                 report_schedule: Some(pb::ReportSchedule { frequency: "quarterly".into(), days_after_period_end: 45 }),
-                requirement: money(5_000_000_000, "USD", "2026-01-01"),
+                requirement: money(5_000_000_000, "USD", &g.on("01-01")),
                 description: String::new(),
                 ..Default::default()
             }),
@@ -272,7 +280,7 @@ fn rates_plans_and_goals(g: &mut Gen, c: &Cast) {
         for k in 1..=4 {
             g.add(
                 &[&c.s.key],
-                "2026-01-01",
+                &g.on("01-01"),
                 Body::GoalDefined(pb::GoalDefined {
                     goal_id: format!("{id}-G{k}"),
                     plan_id: id.clone(),
@@ -292,13 +300,13 @@ fn pledges_and_conditions(g: &mut Gen, c: &Cast) {
         for k in 0..10 {
             g.add(
                 &[&f.key],
-                "2026-01-20",
+                &g.on("01-20"),
                 Body::PledgeAnnounced(pb::PledgeAnnounced {
                     pledge_id: format!("P-{}-{k}", f.id),
                     plan_id: PLAN.into(),
                     pledger_id: f.id.clone(),
                     pledge_kind: "money".into(),
-                    amount: money(1_000_000_000, cur(fi), "2026-01-20"),
+                    amount: money(1_000_000_000, cur(fi), &g.on("01-20")),
                     goals: vec![
                         pb::GoalShare { goal_id: format!("{PLAN}-G{}", 1 + k % 4), share: "60".into() },
                         pb::GoalShare { goal_id: format!("{PLAN}-G{}", 1 + (k + 1) % 4), share: "40".into() },
@@ -310,17 +318,17 @@ fn pledges_and_conditions(g: &mut Gen, c: &Cast) {
                     restates: (0..k)
                         .map(|j| pb::Restatement {
                             pledge_id: format!("P-{}-{j}", f.id),
-                            amount: money(0, cur(fi), "2026-01-20"),
+                            amount: money(0, cur(fi), &g.on("01-20")),
                         })
                         .collect(),
-                    announced: Some(pb::Announcement { event: "conference".into(), date: "2026-01-20".into() }),
+                    announced: Some(pb::Announcement { event: "conference".into(), date: g.on("01-20") }),
                     ..Default::default()
                 }),
             );
         }
         g.add(
             &[&f.key],
-            "2026-01-20",
+            &g.on("01-20"),
             Body::ConditionDefined(pb::ConditionDefined {
                 condition_id: format!("C-{}", f.id),
                 plan_id: PLAN.into(),
@@ -337,13 +345,13 @@ fn pledges_and_conditions(g: &mut Gen, c: &Cast) {
     for gv in &c.govs {
         g.add(
             &[&gv.key],
-            "2026-01-20",
+            &g.on("01-20"),
             Body::PledgeAnnounced(pb::PledgeAnnounced {
                 pledge_id: format!("P-{}", gv.id),
                 plan_id: PLAN.into(),
                 pledger_id: gv.id.clone(),
                 pledge_kind: "money".into(),
-                amount: money(50_000_000, "USD", "2026-01-20"),
+                amount: money(50_000_000, "USD", &g.on("01-20")),
                 funding_source: "domestic_own_resources".into(),
                 new_money: true,
                 ..Default::default()
@@ -358,7 +366,7 @@ fn pledges_and_conditions(g: &mut Gen, c: &Cast) {
 fn cofinancing_condition(g: &mut Gen, c: &Cast) {
     g.add(
         &[&c.s.key],
-        "2026-01-20",
+        &g.on("01-20"),
         Body::ConditionDefined(pb::ConditionDefined {
             condition_id: "C-COFIN".into(),
             plan_id: PLAN.into(),
@@ -392,7 +400,7 @@ fn commitments(g: &mut Gen, cast: &Cast, target: usize) -> (Vec<(String, usize, 
         // Tranche U takes the even-numbered disbursements, tranche C the odd ones.
         let half = per_commit.div_ceil(2) * 10_000;
         let total = half + (per_commit / 2) * 10_000;
-        let signed = day(30 + (c % 60) as u32);
+        let signed = g.day(30 + (c % 60) as u32);
         g.add(
             &[&f.key, &gv.key],
             &signed,
@@ -408,7 +416,7 @@ fn commitments(g: &mut Gen, cast: &Cast, target: usize) -> (Vec<(String, usize, 
                 amount: money(total, cur(fi), &signed),
                 signed_date: signed.clone(),
                 finance_type: if fi < 7 { "110".into() } else { "421".into() },
-                usage_years: vec![pb::UsageYear { year: 2026, value: total.to_string() }],
+                usage_years: vec![pb::UsageYear { year: g.year, value: total.to_string() }],
                 tranches: vec![
                     pb::Tranche { tranche_id: format!("{id}-U"), value: half.to_string(), condition_ids: vec![] },
                     pb::Tranche {
@@ -425,12 +433,12 @@ fn commitments(g: &mut Gen, cast: &Cast, target: usize) -> (Vec<(String, usize, 
     for f in &cast.funders {
         g.add(
             &[&cast.x.key],
-            "2026-03-31",
+            &g.on("03-31"),
             Body::ConditionAssessed(pb::ConditionAssessed {
                 condition_id: format!("C-{}", f.id),
                 tranche_id: String::new(),
                 outcome: "met".into(),
-                date: "2026-03-31".into(),
+                date: g.on("03-31"),
                 evidence_sha256: vec![],
                 rationale: String::new(),
             }),
@@ -444,7 +452,7 @@ fn commitments(g: &mut Gen, cast: &Cast, target: usize) -> (Vec<(String, usize, 
 fn disbursements(g: &mut Gen, c: &Cast, commits: &[(String, usize, usize)], per_commit: u64) {
     for k in 0..per_commit {
         for (id, fi, gi) in commits {
-            let d = day(95 + ((k * 7 + *fi as u64) % 270) as u32);
+            let d = g.day(95 + ((k * 7 + *fi as u64) % 270) as u32);
             let tranche = if k % 2 == 0 { "U" } else { "C" };
             g.add(
                 &[&c.funders[*fi].key],
@@ -472,10 +480,12 @@ fn disbursements(g: &mut Gen, c: &Cast, commits: &[(String, usize, usize)], per_
 fn progress_reports(g: &mut Gen, c: &Cast) {
     for (i, gv) in c.govs.iter().enumerate() {
         for q in 0..4u32 {
-            let end = ["2026-03-31", "2026-06-30", "2026-09-30", "2026-12-31"][q as usize];
+            let end = g.on(["03-31", "06-30", "09-30", "12-31"][q as usize]);
+            let end = end.as_str();
+            let reported = format!("{}-01-15", g.year + 1);
             g.add(
                 &[&gv.key],
-                "2027-01-15",
+                &reported,
                 Body::ProgressReported(pb::ProgressReported {
                     report_id: format!("R-{}-{q}", gv.id),
                     reporter_id: gv.id.clone(),

@@ -49,6 +49,10 @@ use phase::{Against, Ctx, Figure};
 /// The ledger's origin (the server is started with it).
 const ORIGIN: &str = "bench.accord.localhost/ledger";
 
+/// The year the mixed workload is dated in: well before today, as the server integrates at the real clock
+/// and refuses a statement dated after it.
+const MIXED_YEAR: u32 = 2024;
+
 /// Load generator: drives a real `accord serve` with pre-signed envelopes through a lean gRPC client and
 /// reports throughput, latency, start-up time, memory and disk per entry. Every figure stands beside
 /// baselines measured right before and right after it (2-thread verify_strict, the no-op GetLogInfo
@@ -164,7 +168,7 @@ async fn build_load(a: &BenchArgs) -> Result<Load> {
             Load { groups: vec![(charter, true), (batch_requests(envs, batch), false)], secretariat: key, payload_len }
         }
         Workload::Mixed => {
-            let w = workload::generate(ORIGIN, usize::try_from(entries).unwrap_or(usize::MAX));
+            let w = workload::generate(ORIGIN, usize::try_from(entries).unwrap_or(usize::MAX), MIXED_YEAR);
             let n = w.len().max(1);
             let bytes: usize = w.groups.iter().flat_map(|g| &g.envelopes).map(|e| e.payload.len()).sum();
             let groups = w.groups.into_iter().map(|g| (batch_requests(g.envelopes, batch), g.ordered)).collect();
