@@ -61,7 +61,8 @@ const MIXED_YEAR: u32 = 2024;
 #[derive(Debug, Parser)]
 #[command(name = "accord-bench", version)]
 struct Cli {
-    /// One JSON line on stdout instead of pretty JSON (progress always goes to stderr).
+    /// One JSON line on stdout instead of pretty JSON followed by the table (the table then goes to
+    /// stderr; progress always does).
     #[arg(long, global = true)]
     json: bool,
     #[command(flatten)]
@@ -240,7 +241,7 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         return soak::soak(&a, &clients, &key, ORIGIN, server, secs, json_out).await;
     }
     eprintln!("bench: pre-signing the {:?} workload (~{} entries) and the unary statements…", a.workload, a.entries);
-    let load = build_load(&a).await?;
+    let mut load = build_load(&a).await?;
     let key = load.secretariat.clone();
     let (unary, paced, verify) = tokio::task::spawn_blocking({
         let (n, r, size) = (a.unary, a.rate * a.rate_seconds, a.statement_bytes);
@@ -258,67 +259,28 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         baseline_secs: a.baseline_seconds,
     };
     eprintln!("{}", phase::header());
-    let wl = format!("{:?}", a.workload).to_lowercase();
-    let mut figures = vec![
-        (
-            "submit_batch",
-            ctx.measured(
-                format!("SubmitBatch({}) {wl}", a.batch),
-                Against::VerifyStrict,
-                true,
-                batch_phase(&ctx.clients, load.groups, &a),
-            )
-            .await?,
-        ),
-        (
-            "submit_unary",
-            ctx.measured(
-                format!("Submit x{}", a.concurrency),
-                Against::GetLogInfo,
-                true,
-                unary_phase(&ctx.clients, unary, a.concurrency, None),
-            )
-            .await?,
-        ),
-        (
-            "submit_paced",
-            ctx.measured(
-                format!("Submit at {}/s offered", a.rate),
-                Against::GetLogInfo,
-                true,
-                unary_phase(&ctx.clients, paced, 256, Some(a.rate)),
-            )
-            .await?,
-        ),
-    ];
-    let size = LedgerServiceClient::connect(server.addr.clone())
-        .await?
-        .get_log_info(pb::GetLogInfoRequest {})
-        .await?
-        .into_inner()
-        .tree_size;
+    let groups = std::mem::take(&mut load.groups);
+    let mut figures = loaded_phases(&a, &ctx, groups, unary, paced).await?;
+    let size = tree_size(&server.addr).await?;
     let proofs = async {
         let n = proof_load(&ctx.clients, size, 64, Bound::Calls(a.proofs / 64)).await?;
         Ok((n, json!({"tree_size": size, "in_flight": 64})))
     };
-    figures.push((
-        "inclusion_proofs",
-        ctx.measured(format!("GetInclusionProof x64 on {size}"), Against::GetLogInfo, true, proofs).await?,
-    ));
+    let name = format!("GetInclusionProof x64 on {size}");
+    figures.push(("inclusion_proofs", ctx.measured(name, Against::GetLogInfo, true, proofs).await?));
     let rss_loaded = rss_kib(ctx.server_pid).unwrap_or(0);
     drop(ctx.clients);
     let stopped = stop(ctx.server_pid, server.child).await;
     let mut disk = disk_json(&dir, size);
     disk["server_stop"] = stopped;
-    let (restart, ledger) = restart_phase(&a, &exe, &dir, ctx.verify_envs, ctx.verify_key).await?;
+    let (restart, mut ledger) = restart_phase(&a, &exe, &dir, ctx.verify_envs, ctx.verify_key).await?;
     figures.push(("inclusion_proofs_after_restart", restart));
-    let mut ledger = ledger;
     ledger["entries"] = size.into();
     ledger["rss_mib_after_load"] = (rss_loaded / 1024).into();
     ledger["disk"] = disk;
     ledger["disk_note"] = "ledger.db and any ledger.db-wal left after the server stopped, per entry".into();
     let report = json!({
-        "workload": wl,
+        "workload": format!("{:?}", a.workload).to_lowercase(),
         "statement_payload_bytes_mean": load.payload_len,
         "synchronous": a.sync,
         "connections": a.connections,
@@ -327,6 +289,33 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         "ledger": ledger,
     });
     print_report(&report, &figures, json_out)
+}
+
+/// The ledger's size, asked with a plain typed client (outside any measurement).
+async fn tree_size(addr: &str) -> Result<u64> {
+    let mut c = LedgerServiceClient::connect(addr.to_string()).await?;
+    Ok(c.get_log_info(pb::GetLogInfoRequest {}).await?.into_inner().tree_size)
+}
+
+/// Phases 1 to 3, each between its baselines: SubmitBatch of the workload, unary Submit at fixed
+/// concurrency, unary Submit at a fixed offered rate.
+async fn loaded_phases(
+    a: &BenchArgs,
+    ctx: &Ctx,
+    groups: Vec<(Vec<Bytes>, bool)>,
+    unary: Vec<Bytes>,
+    paced: Vec<Bytes>,
+) -> Result<Vec<(&'static str, Figure)>> {
+    let wl = format!("{:?}", a.workload).to_lowercase();
+    let name = format!("SubmitBatch({}) {wl}", a.batch);
+    let batch = ctx.measured(name, Against::VerifyStrict, true, batch_phase(&ctx.clients, groups, a)).await?;
+    let name = format!("Submit x{}", a.concurrency);
+    let work = unary_phase(&ctx.clients, unary, a.concurrency, None);
+    let unary = ctx.measured(name, Against::GetLogInfo, true, work).await?;
+    let name = format!("Submit at {}/s offered", a.rate);
+    let work = unary_phase(&ctx.clients, paced, 256, Some(a.rate));
+    let paced = ctx.measured(name, Against::GetLogInfo, true, work).await?;
+    Ok(vec![("submit_batch", batch), ("submit_unary", unary), ("submit_paced", paced)])
 }
 
 /// Restart the server on the loaded ledger: start-up time and RSS, then GetInclusionProof for the first
@@ -343,12 +332,7 @@ async fn restart_phase(
     let pid = server.child.id().unwrap_or(0);
     let rss_start = rss_kib(pid).unwrap_or(0);
     let clients = lean::connect(&server.addr, a.connections).await?;
-    let size = LedgerServiceClient::connect(server.addr.clone())
-        .await?
-        .get_log_info(pb::GetLogInfoRequest {})
-        .await?
-        .into_inner()
-        .tree_size;
+    let size = tree_size(&server.addr).await?;
     let ctx = Ctx { clients, server_pid: pid, verify_envs, verify_key, baseline_secs: a.baseline_seconds };
     let until = ready + Duration::from_secs(a.restart_seconds);
     let work = async {
