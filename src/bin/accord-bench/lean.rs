@@ -4,13 +4,12 @@
 //! without allocating. The client then costs about what a bare tonic client costs per call, so the CPU
 //! the bench reports is the server's.
 use std::marker::PhantomData;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bytes::{BufMut, Bytes};
 use http::uri::PathAndQuery;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Status;
 
 /// A receipt reduced to the one field the load generator checks.
@@ -84,16 +83,13 @@ pub(crate) struct Lean(tonic::client::Grpc<Channel>);
 /// The clients of a run, one per connection.
 pub(crate) type Clients = [Lean];
 
-/// `n` connections to `url`: plain tonic endpoints, TCP_NODELAY, nothing else.
+/// `n` connections to `url`: plain tonic channels with the product client's transport settings
+/// ([`accord::client::channel`]: TCP_NODELAY and the server's HTTP/2 window sizes; no tower layers, no
+/// proof checking), so that flow control behaves as for a real client.
 pub(crate) async fn connect(url: &str, n: usize) -> Result<Vec<Lean>> {
     let mut out = Vec::new();
     for _ in 0..n.max(1) {
-        let ch = Endpoint::from_shared(url.to_string())?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .with_context(|| format!("connecting to {url}"))?;
+        let ch = accord::client::channel(url).await.with_context(|| format!("connecting to {url}"))?;
         out.push(Lean(tonic::client::Grpc::new(ch).max_decoding_message_size(usize::MAX)));
     }
     Ok(out)
