@@ -216,7 +216,7 @@ fn cur(f: usize) -> &'static str {
     }
 }
 
-/// The mixed workload: a coalition ledger of about `target` statements (at least ~9,000) for `origin`, in
+/// The mixed workload: a coalition ledger of about `target` statements (at least ~6,600) for `origin`, in
 /// dependency order, dated in `year` (progress reports on `year + 1`-01-15: the ledger's clock must be past
 /// that). Keys are fresh each call.
 pub fn generate(origin: &str, target: usize, year: u32) -> Workload {

@@ -76,7 +76,7 @@ struct BenchArgs {
     accord: Option<PathBuf>,
     /// Entries to load with SubmitBatch (the ledger size for the proof and start-up measurements; with
     /// --soak, the ledger is loaded to this size before the soak starts). The mixed workload comes out
-    /// near this size (at least ~9,000).
+    /// near this size (at least ~6,600).
     #[arg(long, default_value_t = 100_000)]
     entries: u64,
     /// What the SubmitBatch phase loads: `plan` (a charter, then independent `plan.created` statements,
