@@ -37,6 +37,8 @@
 //! - [`config`]: the configuration file and its defaults.
 //! - [`client`]: a typed client that re-verifies every proof and checkpoint it receives.
 //! - [`cmd`]: the `accord` commands. The load generator is a binary of its own (`src/bin/accord-bench/`).
+//! - `workload` (hidden, not part of the product): the benchmark statements shared by `accord-bench` and
+//!   the benches, the `plan` and the `mixed` workloads.
 #![warn(missing_debug_implementations)]
 // Every public item documented (issue 12); the generated protobuf code is exempt in src/pb.rs.
 #![deny(missing_docs)]
@@ -64,6 +66,8 @@ pub mod report;
 pub mod server;
 pub mod store;
 pub mod sync;
+#[doc(hidden)]
+pub mod workload;
 
 pub use accord_tlog::merkle;
 

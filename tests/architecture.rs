@@ -61,8 +61,10 @@ const MAP: &[(&str, &[&str])] = &[
         ],
     ),
     ("main", &["cmd"]),
+    // The benchmark workloads (hidden, not part of the product).
+    ("workload", &["crypto", "domain", "pb"]),
     // src/bin/*: binaries beside the product, using the library's public API only (`accord::...`).
-    ("bin", &["client", "crypto", "pb", "sync"]),
+    ("bin", &["client", "crypto", "pb", "sync", "workload"]),
 ];
 
 /// External crates that only some modules may name.

@@ -5,11 +5,15 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
+use bytes::Bytes;
+
 use accord::crypto;
-use accord::pb;
+use accord::pb::{self, ledger_service_client::LedgerServiceClient};
+use accord::workload::{plan_statement, plan_statements};
 
 use crate::child::{rss_kib, stop, Server};
-use crate::load::{batch_load, percentile, random_proofs, seal_statement, statements, Clients};
+use crate::lean::{encode, Clients};
+use crate::load::{batch_load, batch_requests, percentile, proof_load, Bound};
 use crate::BenchArgs;
 
 /// Sustained paced load, window by window: throughput, latency, errors, and the server's RSS.
@@ -27,9 +31,9 @@ pub(crate) async fn soak(
     // Warm-up before the baseline: 64 proof readers at once open every pooled read connection and fill
     // its page cache. Writes flush those caches on every commit, so without this they would fill (and RSS
     // would step up) whenever the load pauses, which is cache warm-up, not growth.
-    let mut info = clients[0].clone();
+    let mut info = LedgerServiceClient::connect(server.addr.clone()).await?;
     let size = info.get_log_info(pb::GetLogInfoRequest {}).await?.into_inner().tree_size;
-    random_proofs(clients, size, 64, 500).await?;
+    proof_load(clients, size, 64, Bound::Calls(500)).await?;
     eprintln!("soak: warm-up: 32000 inclusion proofs read");
     let window = a.soak_window.max(1);
     let rss_start = rss_kib(pid).unwrap_or(0);
@@ -64,7 +68,7 @@ pub(crate) async fn soak(
         "p99_ms_max": p99s.iter().cloned().fold(0.0, f64::max),
         "windows": windows,
     });
-    stop(pid, server.child).await;
+    let _ = stop(pid, server.child).await;
     if json_out {
         println!("{report}");
     } else {
@@ -80,8 +84,12 @@ async fn preload(a: &BenchArgs, clients: &Clients, key: &crypto::PrivateKey, ori
     while loaded < a.entries {
         let n = (a.entries - loaded).min(100_000);
         let (origin, key, size, prefix) = (origin.to_string(), key.clone(), a.statement_bytes, format!("pre{loaded}"));
-        let envs = tokio::task::spawn_blocking(move || statements(&origin, &prefix, n, size, &key)).await?;
-        batch_load(clients, envs, a.batch, a.batch_in_flight).await?;
+        let batch = a.batch;
+        let reqs = tokio::task::spawn_blocking(move || {
+            batch_requests(plan_statements(&origin, &prefix, n, size, &key), batch)
+        })
+        .await?;
+        batch_load(clients, reqs, a.batch_in_flight).await?;
         loaded += n;
         eprintln!("soak: pre-loaded {loaded}/{} entries ({:.0} s)", a.entries, t.elapsed().as_secs_f64());
     }
@@ -98,7 +106,7 @@ fn sign_window(
     w: u64,
     window: u64,
     secs: u64,
-) -> tokio::task::JoinHandle<Vec<pb::Envelope>> {
+) -> tokio::task::JoinHandle<Vec<Bytes>> {
     let (origin, key, size) = (origin.to_string(), key.clone(), a.statement_bytes);
     let n = a.rate * window.min(secs - w * window);
     let spread = Duration::from_secs(window) / 2;
@@ -108,7 +116,11 @@ fn sign_window(
         let mut envs = Vec::with_capacity(n as usize);
         for k in 0..slices {
             let (from, to) = (n * k / slices, n * (k + 1) / slices);
-            envs.extend((from..to).map(|i| seal_statement(&origin, &format!("soak{w}"), i, size, &key)));
+            envs.extend((from..to).map(|i| {
+                encode(&pb::SubmitRequest {
+                    envelope: Some(plan_statement(&origin, &format!("soak{w}"), i, size, &key)),
+                })
+            }));
             if let Some(wait) = (spread * (k + 1) as u32 / slices as u32).checked_sub(start.elapsed()) {
                 std::thread::sleep(wait);
             }
@@ -119,7 +131,7 @@ fn sign_window(
 
 /// One window: `envs` submitted unary at `rate` per second by 256 tasks; returns the sorted latencies of
 /// the accepted submissions, the achieved rate and the number of errors.
-async fn paced_window(clients: &Clients, envs: Vec<pb::Envelope>, rate: u64) -> Result<(Vec<Duration>, f64, u64)> {
+async fn paced_window(clients: &Clients, envs: Vec<Bytes>, rate: u64) -> Result<(Vec<Duration>, f64, u64)> {
     let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
     let queue = Arc::new(std::sync::Mutex::new(envs.into_iter().enumerate()));
@@ -134,7 +146,7 @@ async fn paced_window(clients: &Clients, envs: Vec<pb::Envelope>, rate: u64) -> 
                 let Some((i, env)) = next else { return lat };
                 tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / rate as f64)).into()).await;
                 let t = Instant::now();
-                match c.submit(pb::SubmitRequest { envelope: Some(env) }).await {
+                match c.submit(env).await {
                     Ok(_) => lat.push(t.elapsed()),
                     Err(_) => {
                         errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
