@@ -95,7 +95,7 @@ use crate::error::state as state_err;
 
 impl crate::domain::StateView for Writer {
     fn subject(&self, kind: SubjectKind, id: &str) -> DomainResult<Option<Subject>> {
-        subject(&self.conn, kind, id).map_err(state_err)
+        self.subjects.borrow_mut().subject(&self.conn, kind, id).map_err(state_err)
     }
     fn subjects(&self, kind: SubjectKind, plan_id: &str, party_id: &str) -> DomainResult<Vec<Subject>> {
         subjects_of(&self.conn, kind, plan_id, party_id).map_err(state_err)

@@ -1,6 +1,7 @@
 //! The single write connection: appends, projections, checkpoints, and what the sequencer finds at start-up.
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -17,6 +18,65 @@ pub struct Writer {
     pub(super) mem: Arc<LogMemory>,
     /// What the open transaction appended, added to `mem` on COMMIT and forgotten on ROLLBACK.
     pub(super) pending: Pending,
+    /// Subjects the rules read or the sequencer wrote lately, as the open transaction sees them.
+    pub(super) subjects: std::cell::RefCell<SubjectCache>,
+}
+
+/// Subjects the sequencer's rules read or wrote lately, so that the next rule that needs one does not read
+/// its row and decode and parse its body again (issue 14: on a coalition's mix, reading subjects was a
+/// third of the sequencer's time, most of it decoding pledge and commitment bodies). The writer is the
+/// only one that changes subjects, and every change it makes goes through the cache, so an entry is
+/// always what the open transaction holds; any rollback empties it. Two generations bound it: when the
+/// newer one fills, the older is dropped and a hit in the older one moves it back to the newer.
+#[derive(Debug, Default)]
+pub(super) struct SubjectCache {
+    new: HashMap<SubjectKind, HashMap<String, Subject>>,
+    old: HashMap<SubjectKind, HashMap<String, Subject>>,
+    new_len: usize,
+}
+
+impl SubjectCache {
+    /// Subjects in the newer generation before it becomes the older one.
+    const GENERATION: usize = 4096;
+
+    fn get(&mut self, kind: SubjectKind, id: &str) -> Option<Subject> {
+        if let Some(s) = self.new.get(&kind).and_then(|m| m.get(id)) {
+            return Some(s.clone());
+        }
+        let s = self.old.get_mut(&kind)?.remove(id)?;
+        self.put(s.clone());
+        Some(s)
+    }
+
+    fn put(&mut self, s: Subject) {
+        if self.new_len >= Self::GENERATION {
+            self.old = std::mem::take(&mut self.new);
+            self.new_len = 0;
+        }
+        if self.new.entry(s.kind).or_default().insert(s.id.clone(), s).is_none() {
+            self.new_len = self.new_len.saturating_add(1);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.new.clear();
+        self.old.clear();
+        self.new_len = 0;
+    }
+
+    /// The current version of a subject: from the cache, else read on `conn` and kept. In debug builds
+    /// (every test) a hit is checked against the row, so a change that bypassed the cache fails loudly.
+    pub(super) fn subject(&mut self, conn: &Connection, kind: SubjectKind, id: &str) -> Result<Option<Subject>> {
+        if let Some(s) = self.get(kind, id) {
+            debug_assert_eq!(Some(&s), subject(conn, kind, id).ok().flatten().as_ref(), "subject cache is stale");
+            return Ok(Some(s));
+        }
+        let found = subject(conn, kind, id)?;
+        if let Some(s) = &found {
+            self.put(s.clone());
+        }
+        Ok(found)
+    }
 }
 
 /// What the open write transaction appended to the log, not yet in [`LogMemory`].
@@ -80,7 +140,13 @@ impl Writer {
                 create(&conn, origin, vkey)?;
             }
         }
-        let w = Self { conn, path: path.to_path_buf(), mem: Default::default(), pending: Pending::default() };
+        let w = Self {
+            conn,
+            path: path.to_path_buf(),
+            mem: Default::default(),
+            pending: Pending::default(),
+            subjects: Default::default(),
+        };
         let meta = read_meta(&w.conn)?;
         if exists && meta.schema_version == SCHEMA_VERSION {
             w.conn.execute_batch(&append_only_triggers()).map_err(db_err)?;
@@ -117,6 +183,7 @@ impl Writer {
 
     /// Delete every projection row (inside the caller's transaction), for a rebuild from the log.
     pub fn clear_projections(&self) -> Result<()> {
+        self.subjects.borrow_mut().clear();
         for t in PROJECTION_TABLES {
             self.conn.execute(&format!("DELETE FROM {t}"), []).map_err(db_err)?;
         }
@@ -138,6 +205,7 @@ impl Writer {
     /// Undo everything since the savepoint.
     pub fn rollback_to_savepoint(&mut self) -> Result<()> {
         self.pending.undo_to_mark();
+        self.subjects.get_mut().clear();
         self.conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(db_err)
     }
 
@@ -171,6 +239,7 @@ impl Writer {
     /// Roll the write transaction back; an error (no transaction open) is ignored.
     pub fn rollback(&mut self) {
         self.pending.clear();
+        self.subjects.get_mut().clear();
         let _ = self.conn.execute_batch("ROLLBACK");
     }
 
@@ -344,6 +413,9 @@ impl Writer {
                 .and_then(|mut st| st.execute(params![kind.as_str(), id, index, action.as_str()])),
         }
         .map_err(db_err)?;
+        if let Effect::Subject(s) = e {
+            self.subjects.borrow_mut().put((**s).clone());
+        }
         Ok(())
     }
 
