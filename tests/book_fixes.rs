@@ -487,3 +487,26 @@ async fn a_tranche_gated_by_two_conditions_is_counted_once_in_the_totals() {
     let rep = report(&mut c).await;
     assert_eq!(totals(&rep), vec![row("released", "25000000")]);
 }
+
+/// Issue 14: a subject's body is stored once, as the one-byte marker of "the compiled body of the entry of
+/// its version", and stays so when later entries change only its tally (commitments and disbursements
+/// against a pledge, disbursements against a commitment and its tranches). Before, every tally change
+/// wrote the whole body again, a second copy that spilled into overflow pages on every disbursement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tally_changes_keep_the_stored_body_a_marker() {
+    let mut c = Coalition::start().await;
+    let _ = sc::run(&mut c).await;
+    let db = c.server.dir.join(accord::ledger::DB_FILE);
+    let conn = rusqlite::Connection::open(db).expect("db");
+    let updated: i64 =
+        conn.query_row("SELECT count(*) FROM subjects WHERE updated_at > version_at", [], |r| r.get(0)).expect("count");
+    assert!(updated > 5, "the scenario changes tallies after creation ({updated} subjects)");
+    let copies: Vec<(String, String)> = conn
+        .prepare("SELECT kind, id FROM subjects WHERE body != x'00' AND length(body) > 0")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(copies.is_empty(), "subjects storing a second copy of their body: {copies:?}");
+}
