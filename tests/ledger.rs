@@ -691,6 +691,8 @@ async fn lookups_and_proofs_survive_a_restart_from_memory() {
     let old = c.checkpoint(None).await.unwrap();
     drop(c);
     let (dir, tmp) = s.stop().await;
+    let wal_after_first_stop =
+        std::fs::metadata(dir.join(format!("{}-wal", accord::ledger::DB_FILE))).map_or(0, |m| m.len());
     // The indexes a database had before issue 14: two random-key indexes, no log-order identity index.
     let db = dir.join(accord::ledger::DB_FILE);
     for sql in [
@@ -729,6 +731,8 @@ async fn lookups_and_proofs_survive_a_restart_from_memory() {
     }
     let new = c2.checkpoint(None).await.unwrap();
     c2.check_consistency(&old, &new).await.unwrap();
+    // The first stop left no WAL behind: its final checkpoint copied everything into the database file.
+    assert_eq!(wal_after_first_stop, 0, "a clean stop truncates the WAL");
     // An unknown leaf hash or identity is NOT_FOUND, not a wrong entry.
     let err = raw
         .get_inclusion_proof(pb::GetInclusionProofRequest {

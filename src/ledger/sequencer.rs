@@ -157,6 +157,11 @@ impl Sequencer {
             // Dropping the sender ends the publisher once it has answered every ticket; the scope waits.
             self.publisher = None;
         });
+        // A clean stop leaves the database file whole and the WAL empty.
+        match self.writer.checkpoint_truncate() {
+            Ok((log, done)) => tracing::debug!(log, done, "final wal checkpoint"),
+            Err(e) => tracing::warn!(error = %e, "final wal checkpoint failed; the WAL is kept and replayed at open"),
+        }
         tracing::info!(size = self.size, "sequencer stopped");
     }
 
