@@ -236,7 +236,10 @@ pub fn generate(origin: &str, target: usize, year: u32) -> Workload {
     }
     g.close(false);
     rates_plans_and_goals(&mut g, &c);
-    pledges_and_conditions(&mut g, &c);
+    // Each funder's commitments (200 of them, `per_commit` disbursements of 10,000 each) all draw on one of
+    // its pledges: the pledges grow with the target so that every allocation fits (Σ allocations ≤ pledge).
+    let pledge_value = per_commit(target).saturating_mul(10_000).saturating_mul(200).max(1_000_000_000);
+    pledges_and_conditions(&mut g, &c, pledge_value);
     g.close(true);
     // Commitments need the pledges; the assessments, the conditions; disbursements need both.
     let (commits, per_commit) = commitments(&mut g, &c, target);
@@ -295,7 +298,7 @@ fn rates_plans_and_goals(g: &mut Gen, c: &Cast) {
 
 /// Pledges: 10 per funder (each with a condition on its first), a domestic pledge per government, and the
 /// co-financing condition.
-fn pledges_and_conditions(g: &mut Gen, c: &Cast) {
+fn pledges_and_conditions(g: &mut Gen, c: &Cast, pledge_value: u64) {
     for (fi, f) in c.funders.iter().enumerate() {
         for k in 0..10 {
             g.add(
@@ -306,7 +309,7 @@ fn pledges_and_conditions(g: &mut Gen, c: &Cast) {
                     plan_id: PLAN.into(),
                     pledger_id: f.id.clone(),
                     pledge_kind: "money".into(),
-                    amount: money(1_000_000_000, cur(fi), &g.on("01-20")),
+                    amount: money(pledge_value, cur(fi), &g.on("01-20")),
                     goals: vec![
                         pb::GoalShare { goal_id: format!("{PLAN}-G{}", 1 + k % 4), share: "60".into() },
                         pb::GoalShare { goal_id: format!("{PLAN}-G{}", 1 + (k + 1) % 4), share: "40".into() },
@@ -389,9 +392,14 @@ fn cofinancing_condition(g: &mut Gen, c: &Cast) {
 /// 2,000 commitments (funder → government) with two tranches each, the second gated by the funder's
 /// condition, then every funder's condition assessed met. Returns each commitment (id, funder, government)
 /// and the disbursements per commitment.
+/// Disbursements per commitment for a workload of about `target` statements (2,000 commitments).
+fn per_commit(target: usize) -> u64 {
+    ((target.saturating_sub(1000)) / 2000).clamp(2, 1000) as u64
+}
+
 fn commitments(g: &mut Gen, cast: &Cast, target: usize) -> (Vec<(String, usize, usize)>, u64) {
     // Commitments with two tranches each, the second gated by the funder's condition.
-    let per_commit = ((target.saturating_sub(1000)) / 2000).clamp(2, 1000) as u64;
+    let per_commit = per_commit(target);
     let mut commits = Vec::new();
     for c in 0..2000usize {
         let fi = c % 10;
