@@ -93,10 +93,6 @@ impl Metrics {
         m.entry(key).or_insert_with(|| Box::leak(Box::new(Histogram::new(bounds))))
     }
 
-    /// A committed entry of a statement kind.
-    pub fn entry_committed(&self, kind: &str) {
-        self.entries_committed(kind, 1);
-    }
     /// `n` committed log entries of one statement kind.
     pub fn entries_committed(&self, kind: &str, n: u64) {
         self.counter("accord_entries_total", &[("kind", kind)]).fetch_add(n, Ordering::Relaxed);
@@ -163,8 +159,8 @@ mod tests {
     #[test]
     fn exposition_has_counters_and_cumulative_buckets() {
         let m = Metrics { counters: Mutex::new(BTreeMap::new()), histograms: Mutex::new(BTreeMap::new()) };
-        m.entry_committed("pledge.announced");
-        m.entry_committed("pledge.announced");
+        m.entries_committed("pledge.announced", 1);
+        m.entries_committed("pledge.announced", 1);
         m.commit(3, 0.002);
         let t = m.render(&[("accord_tree_size", "entries", 7.0)]);
         assert!(t.contains("accord_tree_size 7"));
@@ -177,7 +173,7 @@ mod tests {
     #[test]
     fn label_sets_per_metric_are_capped() {
         let m = Metrics { counters: Mutex::new(BTreeMap::new()), histograms: Mutex::new(BTreeMap::new()) };
-        m.entry_committed("charter");
+        m.entries_committed("charter", 1);
         for i in 0..5000 {
             m.request(&format!("/x/{i}"), "Unimplemented", 0.001);
         }

@@ -166,12 +166,11 @@ impl Ledger {
             last_ms: loaded.last_integrated_ms,
             shared: shared.clone(),
             clock: opts.clock.clone(),
-            high_water: Some(high_water),
             publisher: None,
         };
         let thread = std::thread::Builder::new()
             .name("accord-sequencer".into())
-            .spawn(move || seq.run(rx))
+            .spawn(move || seq.run(rx, high_water))
             .map_err(|e| Error::internal(format!("spawning the sequencer: {e}")))?;
         tracing::info!(origin, size = loaded.size, "ledger open");
         Ok(Self {

@@ -37,9 +37,6 @@ pub(super) struct Sequencer {
     pub last_ms: i64,
     pub shared: Arc<Shared>,
     pub clock: super::Clock,
-    /// Every checkpoint is recorded here after its COMMIT and before anyone is answered (by the publisher
-    /// thread, which takes it when the sequencer starts).
-    pub high_water: Option<HighWater>,
     /// The publisher thread's queue while the sequencer runs.
     pub publisher: Option<std::sync::mpsc::Sender<Ticket>>,
 }
@@ -66,15 +63,15 @@ struct Answer {
 /// While it waits on the record's fsync the sequencer already integrates the next group: the fsync is off
 /// the sequencer's critical path, and no one is answered before both the COMMIT and the record are durable.
 /// After a failed record nothing more is acknowledged.
-fn publish(tickets: std::sync::mpsc::Receiver<Ticket>, mut high_water: Option<HighWater>, shared: &Shared) {
+fn publish(tickets: std::sync::mpsc::Receiver<Ticket>, mut high_water: HighWater, shared: &Shared) {
     let mut failed: Option<Error> = None;
     while let Ok(first) = tickets.recv() {
         let mut batch = vec![first];
         batch.extend(tickets.try_iter());
         // One record for the whole batch: the last checkpoint covers every earlier one.
         if failed.is_none() {
-            if let (Some(hw), Some(last)) = (high_water.as_mut(), batch.iter().rev().find_map(|t| t.latest.as_ref())) {
-                if let Err(e) = hw.record(&last.note) {
+            if let Some(last) = batch.iter().rev().find_map(|t| t.latest.as_ref()) {
+                if let Err(e) = high_water.record(&last.note) {
                     shared.set_write_state(WriteState::Stopped(e.message.clone()));
                     failed = Some(e);
                 }
@@ -139,9 +136,10 @@ enum Outcome {
 }
 
 impl Sequencer {
-    pub fn run(mut self, rx: Receiver<Job>) {
+    /// Run until `rx` closes. Every checkpoint is recorded in `high_water` after its COMMIT and before
+    /// anyone is answered, by the publisher thread started here.
+    pub fn run(mut self, rx: Receiver<Job>, high_water: HighWater) {
         let _stopped = StopGuard(self.shared.clone());
-        let high_water = self.high_water.take();
         let shared = self.shared.clone();
         std::thread::scope(|scope| {
             let (tx, tickets) = std::sync::mpsc::channel::<Ticket>();

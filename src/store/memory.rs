@@ -111,14 +111,12 @@ type Map<V> = HashMap<u32, V, BuildHasherDefault<PrefixHasher>>;
 pub struct PrefixMap {
     first: Map<u32>,
     more: Map<Vec<u64>>,
-    len: usize,
 }
 
 impl PrefixMap {
     /// Remember that the entry at `index` has a hash whose 8-byte prefix is `key`.
     pub fn insert(&mut self, key: u64, index: u64) {
         let k = short(key);
-        self.len = self.len.saturating_add(1);
         match (self.first.get(&k), u32::try_from(index)) {
             (None, Ok(i)) => {
                 self.first.insert(k, i);
@@ -140,13 +138,11 @@ impl PrefixMap {
                 if list.is_empty() {
                     self.more.remove(&k);
                 }
-                self.len = self.len.saturating_sub(1);
                 return;
             }
         }
         if self.first.get(&k).map(|&i| u64::from(i)) == Some(index) {
             self.first.remove(&k);
-            self.len = self.len.saturating_sub(1);
             // Keep the invariant that `more` holds a key only when `first` does, when it fits.
             if let Some(list) = self.more.get_mut(&k) {
                 if let Some(pos) = list.iter().position(|&i| u32::try_from(i).is_ok()) {
@@ -160,22 +156,18 @@ impl PrefixMap {
         }
     }
     /// Number of indexes remembered.
-    pub fn len(&self) -> usize {
-        self.len
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.first.len().saturating_add(self.more.values().map(Vec::len).sum())
     }
     /// Forget every key, keeping the table's capacity.
     pub fn clear(&mut self) {
         self.first.clear();
         self.more.clear();
-        self.len = 0;
     }
     /// Room for `n` more keys without growing.
     pub fn reserve(&mut self, n: usize) {
         self.first.reserve(n);
-    }
-    /// Bytes allocated for the table (a slot of two u32 and a control byte), for the metrics.
-    fn bytes(&self) -> u64 {
-        (self.first.capacity() as u64).saturating_mul(9)
     }
 }
 
@@ -189,27 +181,7 @@ pub struct LogMemory {
     pub(super) leaves: RwLock<PrefixMap>,
 }
 
-/// What the log in memory costs, for the metrics and the benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryUse {
-    /// Stored tree hashes held.
-    pub hashes: u64,
-    /// Entries in the identity and leaf-hash maps (each).
-    pub entries: u64,
-    /// Approximate bytes held (hash chunks plus both maps' tables).
-    pub bytes: u64,
-}
-
 impl LogMemory {
-    /// Approximate memory held.
-    pub fn usage(&self) -> MemoryUse {
-        let hashes = crate::sync::read(&self.hashes);
-        let ids = crate::sync::read(&self.identities);
-        let chunk_bytes = (hashes.chunks.len() as u64).saturating_mul((CHUNK * 32) as u64);
-        let map_bytes = ids.bytes().saturating_add(crate::sync::read(&self.leaves).bytes());
-        MemoryUse { hashes: hashes.len(), entries: ids.len() as u64, bytes: chunk_bytes.saturating_add(map_bytes) }
-    }
-
     /// The stored hashes, read-locked for a proof: a [`HashReader`] that never touches SQLite.
     pub fn tree(&self) -> std::sync::RwLockReadGuard<'_, TreeHashes> {
         crate::sync::read(&self.hashes)
