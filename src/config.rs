@@ -35,7 +35,8 @@ pub struct FileConfig {
     /// Read-only connections in the pool [default: 8].
     #[arg(long, env = "ACCORD_READERS")]
     pub readers: Option<usize>,
-    /// Largest statement (envelope payload) in bytes [default: 65536].
+    /// Largest statement (envelope payload) in bytes, at most 61440 so that every log entry fits a tlog-tiles
+    /// entry bundle [default: 61440].
     #[arg(long, env = "ACCORD_MAX_PAYLOAD_BYTES")]
     pub max_payload_bytes: Option<usize>,
     /// Most signatures on one envelope [default: 32].
@@ -99,6 +100,10 @@ pub struct FileConfig {
     /// rolled-back database is refused instead of forking the log [default: DATA_DIR/high-water].
     #[arg(long, env = "ACCORD_HIGH_WATER")]
     pub high_water: Option<PathBuf>,
+    /// Keep a static C2SP tlog-tiles copy of the log in this directory (checkpoint, hash tiles, entry
+    /// bundles), updated after every checkpoint, for any web server to publish [default: none].
+    #[arg(long, env = "ACCORD_TILES_DIR")]
+    pub tiles_dir: Option<PathBuf>,
 }
 
 /// Values given on the command line or in the environment (clap merges those two, flag first).
@@ -121,7 +126,7 @@ pub struct ServeConfig {
     pub sync: String,
     /// Read-only connections in the pool (1..=256).
     pub readers: usize,
-    /// Largest envelope payload in bytes (1 KiB..=16 MiB).
+    /// Largest envelope payload in bytes (1 KiB..=60 KiB).
     pub max_payload_bytes: usize,
     /// Most signatures on one envelope (1..=1024).
     pub max_signatures: usize,
@@ -162,6 +167,8 @@ pub struct ServeConfig {
     pub witnesses: Vec<String>,
     /// The high-water record of the latest signed checkpoint; None = DATA_DIR/high-water.
     pub high_water: Option<PathBuf>,
+    /// A static tlog-tiles directory kept up to date with the log.
+    pub tiles_dir: Option<PathBuf>,
 }
 
 /// Where a new server keeps its data unless told otherwise.
@@ -204,6 +211,7 @@ impl Default for ServeConfig {
             require_client_cert: false,
             witnesses: Vec::new(),
             high_water: ledger.high_water.clone(),
+            tiles_dir: None,
         }
     }
 }
@@ -291,6 +299,7 @@ pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<ServeConfig> {
         require_client_cert: pick!(require_client_cert),
         witnesses: pick!(witnesses),
         high_water: over.high_water.clone().or_else(|| file.high_water.clone()),
+        tiles_dir: over.tiles_dir.clone().or_else(|| file.tiles_dir.clone()),
     };
     validate(&c)?;
     Ok(c)
@@ -327,7 +336,7 @@ fn validate(c: &ServeConfig) -> Result<()> {
         ));
     }
     range("readers", c.readers as u64, 1, 256)?;
-    range("max_payload_bytes", c.max_payload_bytes as u64, 1024, 16 * 1024 * 1024)?;
+    range("max_payload_bytes", c.max_payload_bytes as u64, 1024, crate::ledger::MAX_PAYLOAD_BYTES as u64)?;
     range("max_signatures", c.max_signatures as u64, 1, 1024)?;
     range("max_batch", c.max_batch as u64, 1, crate::ledger::MAX_GROUP as u64)?;
     range("queue_depth", c.queue_depth as u64, 1, 1 << 20)?;

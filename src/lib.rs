@@ -66,6 +66,7 @@ pub mod report;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod tiles;
 #[doc(hidden)]
 pub mod workload;
 

@@ -31,9 +31,16 @@ const MAP: &[(&str, &[&str])] = &[
     ("report", &["crypto", "domain", "error", "ledger", "pb", "proto", "query", "store"]),
     ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "store"]),
     ("server/witness", &["crypto", "error", "ledger", "merkle"]),
+    // Reading and writing tlog-tiles (client side, static directories).
+    ("tiles", &["crypto", "error", "merkle"]),
+    // The tlog-tiles HTTP API: the live ledger's tiles, or a directory's.
+    ("server/tiles", &["crypto", "error", "ledger", "tiles"]),
     ("server/api", &["domain", "error", "ledger", "pb", "query", "report", "sync", "PAYLOAD_TYPE"]),
     ("server", &["server/api", "ledger", "metrics", "pb"]),
-    ("server/web", &["domain", "error", "ledger", "metrics", "pb", "proto", "query", "report", "server"]),
+    (
+        "server/web",
+        &["domain", "error", "ledger", "metrics", "pb", "proto", "query", "report", "server", "server/tiles"],
+    ),
     ("config", &["domain", "error", "ledger", "server", "server/witness"]),
     ("client", &["crypto", "error", "ledger", "merkle", "pb", "query", "server", "store"]),
     (
@@ -56,8 +63,10 @@ const MAP: &[(&str, &[&str])] = &[
             "server/api",
             "server/web",
             "server/witness",
+            "server/tiles",
             "store",
             "sync",
+            "tiles",
         ],
     ),
     ("main", &["cmd"]),
@@ -78,9 +87,26 @@ const EXTERNAL: &[(&str, &[&str])] = &[
     ("tonic_types", &["server/api", "client"]),
     ("tonic_reflection", &["server"]),
     // The HTTP framework only where HTTP is served.
-    ("axum", &["server", "server/web", "server/witness", "cmd"]),
+    ("axum", &["server", "server/web", "server/witness", "server/tiles", "cmd"]),
+    // The HTTP client of tile readers.
+    ("reqwest", &["tiles"]),
     // The async runtime stays out of the pure and storage layers.
-    ("tokio", &["server/api", "server", "server/web", "server/witness", "ledger", "client", "cmd", "main", "bin"]),
+    (
+        "tokio",
+        &[
+            "server/api",
+            "server",
+            "server/web",
+            "server/witness",
+            "server/tiles",
+            "tiles",
+            "ledger",
+            "client",
+            "cmd",
+            "main",
+            "bin",
+        ],
+    ),
     // Renderers and exporters only in the report layer (and the CLI's CSV writer).
     ("maud", &["report", "server/web"]),
     ("quick_xml", &["report"]),

@@ -73,7 +73,7 @@ async fn public_page_in_headless_chromium() {
     );
     assert!(p1.contains("commitment.signed") && p1.contains("transaction.recorded"), "{p1}");
 
-    let cp = page("/checkpoint").await.unwrap();
+    let cp = page("/checkpoint.html").await.unwrap();
     assert!(cp.contains(&c.server.verifier_key) && cp.contains("accord report verify"), "{cp}");
     let missing = page("/pledge/NOPE").await.unwrap();
     assert!(missing.contains("404"), "{missing}");

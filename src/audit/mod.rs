@@ -291,6 +291,24 @@ fn check_checkpoint_root(
     }
 }
 
+/// An entry known only by its leaf (a log read from tlog-tiles, which publish no columns): the columns are
+/// what the leaf says, left empty when it does not decode (the replay then reports it).
+pub fn entry_of_leaf(index: u64, leaf: Vec<u8>) -> EntryRow {
+    let (kind, statement_id) = match crate::proto::statement_of_leaf(&leaf) {
+        Ok(st) => (st.body.as_ref().map(crate::proto::kind_name).unwrap_or_default().to_string(), st.statement_id),
+        Err(_) => Default::default(),
+    };
+    EntryRow {
+        index,
+        identity: crate::crypto::leaf_identity(&leaf).map(|h| h.to_vec()).unwrap_or_default(),
+        leaf_hash: crate::merkle::leaf_hash(&leaf).to_vec(),
+        statement_id,
+        kind,
+        integrated_at_ms: crate::pb::LogEntry::decode_ms(&leaf).unwrap_or_default(),
+        leaf,
+    }
+}
+
 /// The columns a server stores beside the leaf and serves (kind, statement id, integration time) must say
 /// what the leaf says: a row edited after integration is a finding, even though no hash covers the column.
 fn column_mismatch(e: &EntryRow, leaf_ms: i64) -> Option<Finding> {

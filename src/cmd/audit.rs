@@ -16,11 +16,15 @@ use crate::pb;
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Audit a database file directly (a data directory or its ledger.db).
-    #[arg(long, conflicts_with = "server")]
+    #[arg(long, conflicts_with_all = ["server", "tiles"])]
     data_dir: Option<PathBuf>,
     /// Audit a server through its public API (StreamEntries, every stored checkpoint, proofs).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tiles")]
     server: Option<String>,
+    /// Audit a log from its C2SP tlog-tiles alone (no gRPC): the ledger's HTTP port, a mirror, a web cache
+    /// or a plain directory of static files. Every entry bundle, the checkpoint and every hash tile.
+    #[arg(long)]
+    tiles: Option<String>,
     /// The trusted log verifier key (required for --server; for --data-dir the database's own is used
     /// when not given).
     #[arg(long, env = "ACCORD_LOG_KEY")]
@@ -46,6 +50,17 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
             eprint!("\rreplayed {n} entries");
         }
     };
+    if let Some(location) = &a.tiles {
+        let summary = audit_tiles(location, a.log_key.as_deref(), extra, tty, progress).await?;
+        if tty {
+            eprintln!();
+        }
+        print_summary(&a, &summary, json, started)?;
+        if !summary.ok {
+            return Err(Reported(1).into());
+        }
+        return Ok(());
+    }
     let summary = match (&a.data_dir, &a.server) {
         (Some(d), _) => {
             let db = if d.is_dir() { d.join(crate::ledger::DB_FILE) } else { d.clone() };
@@ -55,7 +70,7 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
                 .await??
         }
         (None, Some(url)) => audit_server(url, a.log_key.as_deref(), extra, tty, progress).await?,
-        (None, None) => bail!("give --data-dir or --server"),
+        (None, None) => bail!("give --data-dir, --server or --tiles"),
     };
     if tty {
         eprintln!();
@@ -147,6 +162,62 @@ async fn audit_server(
     Ok(summary)
 }
 
+/// Audit a log from its tiles: every entry bundle up to the latest checkpoint (signed by the pinned key),
+/// audited as a server's entries are; then every hash tile the source serves for that tree must be the
+/// tile of the tree recomputed from the entries (a tile cache that lies to proof readers is a finding).
+async fn audit_tiles(
+    location: &str,
+    log_key: Option<&str>,
+    extra: Vec<String>,
+    tty: bool,
+    progress: impl FnMut(u64) + Send + 'static,
+) -> Result<crate::audit::Summary> {
+    let Some(key) = log_key.map(keys::read_log_key).transpose()? else {
+        bail!("--log-key is required to audit tiles (an audit trusts nothing the source says)")
+    };
+    let log = StrictNoteVerifier::from_verifier_key(&key)?;
+    let source = crate::tiles::Source::open(location)?;
+    let cp = source.checkpoint(&log).await?;
+    let leaves = source
+        .leaves(0, cp.size, cp.size, |n| {
+            if tty && n % 10_240 < 256 {
+                eprint!("\rdownloaded {n} entries");
+            }
+        })
+        .await?;
+    let mut tree = crate::tiles::Verifier::default();
+    tree.extend(leaves.iter().map(Vec::as_slice));
+    let entries: Vec<_> =
+        leaves.into_iter().enumerate().map(|(i, l)| crate::audit::entry_of_leaf(i as u64, l)).collect();
+    let rows = vec![crate::store::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() }];
+    let mut summary =
+        tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &rows, None, &extra, progress)).await?;
+    for t in accord_tlog::tiles::tiles_between(0, cp.size) {
+        if !matches!(t, accord_tlog::tiles::TilePath::Hashes { .. }) {
+            continue;
+        }
+        let want = tree.hash_tile(&t)?;
+        let (found, message) = match source.tile(t).await {
+            Ok(got) if got == want => continue,
+            Ok(got) => (
+                hex::encode(got.get(..32).unwrap_or(&got)),
+                format!("{t} is not the tile of the tree the entries give"),
+            ),
+            Err(e) => (String::new(), format!("{t}: {e}")),
+        };
+        summary.findings.push(crate::audit::Finding {
+            check: "tiles".into(),
+            checkpoint_size: Some(cp.size),
+            expected: hex::encode(want.get(..32).unwrap_or(&want)),
+            found,
+            message,
+            ..Default::default()
+        });
+        summary.ok = false;
+    }
+    Ok(summary)
+}
+
 /// Write the evidence file on failure and print the summary (JSON, or a line per finding).
 fn print_summary(
     a: &AuditArgs,
@@ -208,6 +279,98 @@ pub struct MonitorArgs {
     /// Check once and exit (3 when the server cannot be reached).
     #[arg(long)]
     once: bool,
+    /// Follow the log through its C2SP tlog-tiles instead of gRPC (the ledger's HTTP port, a mirror, a
+    /// cache or a directory): consistency is proven from hash tiles, --replay reads entry bundles.
+    #[arg(long)]
+    tiles: Option<String>,
+}
+
+/// Where a monitor reads the log: the gRPC API or tlog-tiles.
+#[allow(clippy::large_enum_variant)] // one per monitor process
+enum Feed {
+    Grpc(Box<Client>),
+    Tiles(crate::tiles::Source, StrictNoteVerifier),
+}
+
+impl Feed {
+    async fn open(a: &MonitorArgs, key: &str) -> Result<Self> {
+        Ok(match &a.tiles {
+            Some(t) => Feed::Tiles(crate::tiles::Source::open(t)?, StrictNoteVerifier::from_verifier_key(key)?),
+            None => Feed::Grpc(Box::new(Client::connect(&a.server.server, Some(key)).await?)),
+        })
+    }
+    fn log(&self) -> &StrictNoteVerifier {
+        match self {
+            Feed::Grpc(c) => c.log_key(),
+            Feed::Tiles(_, log) => log,
+        }
+    }
+    async fn checkpoint(&mut self) -> crate::error::Result<crate::crypto::VerifiedCheckpoint> {
+        match self {
+            Feed::Grpc(c) => c.checkpoint(None).await,
+            Feed::Tiles(s, log) => s.checkpoint(log).await,
+        }
+    }
+    /// `new` extends `old`, proven by the server's consistency proof or from hash tiles.
+    async fn check_consistency(
+        &mut self,
+        old: &crate::crypto::VerifiedCheckpoint,
+        new: &crate::crypto::VerifiedCheckpoint,
+    ) -> crate::error::Result<()> {
+        match self {
+            Feed::Grpc(c) => c.check_consistency(old, new).await.map(|_| ()),
+            Feed::Tiles(s, _) => {
+                let mut cache = accord_tlog::tiles::TileCache::default();
+                match s.prove(&mut cache, |c| c.extends(new.size, &new.root, old.size, &old.root)).await? {
+                    accord_tlog::tiles::Extends::Yes(_) => Ok(()),
+                    accord_tlog::tiles::Extends::Forked { root_in_tiles } => Err(crate::error::Error::denied(
+                        "checkpoint",
+                        format!(
+                            "the tree of size {} has root {} for its first {} entries, not the verified {}",
+                            new.size,
+                            hex::encode(root_in_tiles),
+                            old.size,
+                            hex::encode(old.root)
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+    /// The leaves `start..cp.size`.
+    async fn leaves(
+        &mut self,
+        start: u64,
+        cp: &crate::crypto::VerifiedCheckpoint,
+    ) -> crate::error::Result<Vec<Vec<u8>>> {
+        use crate::error::{Error, Kind};
+        match self {
+            Feed::Tiles(s, _) => s.leaves(start, cp.size, cp.size, |_| {}).await,
+            Feed::Grpc(c) => {
+                let status = |s: tonic::Status| {
+                    let kind =
+                        if s.code() == tonic::Code::Unavailable { Kind::Unavailable } else { Kind::PermissionDenied };
+                    Error::new(kind, "entries", format!("server: {}", s.message()))
+                };
+                let mut out = Vec::new();
+                if start < cp.size {
+                    let req = pb::StreamEntriesRequest { start_index: start, end_index: cp.size, follow: false };
+                    let mut stream = c.raw().stream_entries(req).await.map_err(status)?.into_inner();
+                    while let Some(e) = stream.message().await.map_err(status)? {
+                        let want = start.saturating_add(out.len() as u64);
+                        if e.index != want {
+                            return Err(Error::denied(
+                                "entries",
+                                format!("entry {} arrived where {want} belongs", e.index),
+                            ));
+                        }
+                        out.push(e.leaf);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
 }
 
 fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
@@ -229,7 +392,7 @@ pub async fn monitor(a: MonitorArgs) -> Result<()> {
     let Some(key) = a.server.log_key.as_deref().map(keys::read_log_key).transpose()? else {
         bail!("--log-key is required: a monitor trusts only the log key")
     };
-    let mut client = None;
+    let mut client: Option<Feed> = None;
     // --replay: the leaves downloaded and checked so far; each poll fetches only the new ones.
     let mut replayed = crate::merkle::MemoryHashes::default();
     loop {
@@ -239,7 +402,7 @@ pub async fn monitor(a: MonitorArgs) -> Result<()> {
             Err(e) if !a.once && unavailable(&e) => {
                 println!(
                     "{}",
-                    json!({"event": "unreachable", "server": a.server.server, "error": format!("{e:#}"),
+                    json!({"event": "unreachable", "server": a.tiles.as_ref().unwrap_or(&a.server.server), "error": format!("{e:#}"),
                            "retry_in_seconds": a.interval.max(1)})
                 );
                 client = None;
@@ -263,16 +426,16 @@ fn unavailable(e: &anyhow::Error) -> bool {
 async fn poll(
     a: &MonitorArgs,
     key: &str,
-    client: &mut Option<Client>,
+    client: &mut Option<Feed>,
     replayed: &mut crate::merkle::MemoryHashes,
 ) -> Result<()> {
     let c = match client {
         Some(c) => c,
-        None => client.insert(Client::connect(&a.server.server, Some(key)).await?),
+        None => client.insert(Feed::open(a, key).await?),
     };
-    let new = c.checkpoint(None).await?;
+    let new = c.checkpoint().await?;
     let old = match std::fs::read_to_string(&a.state) {
-        Ok(text) => Some(crate::crypto::open_checkpoint(text.as_bytes(), c.log_key())?),
+        Ok(text) => Some(crate::crypto::open_checkpoint(text.as_bytes(), c.log())?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading {}", a.state.display())),
     };
@@ -321,30 +484,16 @@ async fn poll(
 /// Download the entries the tree does not hold yet (up to `cp`) and check that all the leaves hash to its
 /// signed root; returns how many were downloaded. On failure the tree is left as it was.
 async fn replay_new(
-    c: &mut Client,
+    c: &mut Feed,
     tree: &mut crate::merkle::MemoryHashes,
     cp: &crate::crypto::VerifiedCheckpoint,
 ) -> crate::error::Result<u64> {
-    use crate::error::{Error, Kind};
+    use crate::error::Error;
     let start = tree.leaves();
     let kept = crate::merkle::stored_hash_count(start) as usize;
-    let status = |s: tonic::Status| {
-        let kind = if s.code() == tonic::Code::Unavailable { Kind::Unavailable } else { Kind::PermissionDenied };
-        Error::new(kind, "entries", format!("server: {}", s.message()))
-    };
     let result = async {
-        if start < cp.size {
-            let req = pb::StreamEntriesRequest { start_index: start, end_index: cp.size, follow: false };
-            let mut stream = c.raw().stream_entries(req).await.map_err(status)?.into_inner();
-            while let Some(e) = stream.message().await.map_err(status)? {
-                if e.index != tree.leaves() {
-                    return Err(Error::denied(
-                        "entries",
-                        format!("entry {} arrived where {} belongs", e.index, tree.leaves()),
-                    ));
-                }
-                tree.append(&e.leaf);
-            }
+        for leaf in c.leaves(start, cp).await? {
+            tree.append(&leaf);
         }
         if tree.leaves() < cp.size {
             return Err(Error::denied("entries", format!("the server sent {} of {} entries", tree.leaves(), cp.size)));

@@ -59,7 +59,19 @@ pub(super) struct VerifyArgs {
     #[arg(long)]
     policy: Option<PathBuf>,
     /// The .tlog-proof bundle (its extra line carries the leaf unless --leaf is given).
-    bundle: PathBuf,
+    #[arg(required_unless_present = "index")]
+    bundle: Option<PathBuf>,
+    /// Read the log from its C2SP tlog-tiles (the ledger's HTTP port, a mirror, a cache or a directory):
+    /// with a bundle, also check that the log as served today extends the bundle's checkpoint; with
+    /// --index, fetch that entry and prove it from the tiles alone.
+    #[arg(long)]
+    tiles: Option<String>,
+    /// The entry to fetch from --tiles and verify (instead of a bundle file).
+    #[arg(long, requires = "tiles", conflicts_with = "bundle")]
+    index: Option<u64>,
+    /// Write the verified entry's .tlog-proof bundle here (with --index).
+    #[arg(long, short = 'o', requires = "index")]
+    output: Option<PathBuf>,
     /// Leaf bytes (accord.v1.LogEntry) when the bundle has no extra line.
     #[arg(long)]
     leaf: Option<PathBuf>,
@@ -171,7 +183,59 @@ pub(super) async fn checkpoint(a: CheckpointArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn verify(a: VerifyArgs, json: bool) -> Result<()> {
+/// The bundle of entry `index` built from tiles alone: the entry from its bundle, the inclusion proof from
+/// hash tiles checked against the latest checkpoint signed by `log`.
+async fn bundle_from_tiles(
+    source: &crate::tiles::Source,
+    log: &crypto::StrictNoteVerifier,
+    index: u64,
+) -> Result<ProofBundle> {
+    let cp = source.checkpoint(log).await?;
+    if index >= cp.size {
+        return Err(Error::not_found(
+            "index",
+            format!("the log served at {} has {} entries", source.location(), cp.size),
+        )
+        .into());
+    }
+    let leaf = source.leaves(index, index.saturating_add(1), cp.size, |_| {}).await?.pop().context("no entry")?;
+    let lh = crate::merkle::leaf_hash(&leaf);
+    let mut cache = accord_tlog::tiles::TileCache::default();
+    let proof = source.prove(&mut cache, |c| c.inclusion_proof(cp.size, &cp.root, index, &lh)).await?;
+    Ok(ProofBundle { extra: Some(leaf), index, proof, checkpoint: cp.note })
+}
+
+/// The log as served by `source` today must extend the bundle's checkpoint (else it forked since).
+async fn check_still_logged(
+    source: &crate::tiles::Source,
+    log: &crypto::StrictNoteVerifier,
+    bundle: &ProofBundle,
+) -> Result<u64> {
+    let then = crypto::open_checkpoint(bundle.checkpoint.as_bytes(), log)?;
+    let now = source.checkpoint(log).await?;
+    if now.size < then.size {
+        bail!(
+            "{} serves a tree of {} entries, older than the bundle's {}; try the log itself",
+            source.location(),
+            now.size,
+            then.size
+        );
+    }
+    let mut cache = accord_tlog::tiles::TileCache::default();
+    match source.prove(&mut cache, |c| c.extends(now.size, &now.root, then.size, &then.root)).await? {
+        accord_tlog::tiles::Extends::Yes(_) => Ok(now.size),
+        accord_tlog::tiles::Extends::Forked { root_in_tiles } => Err(Error::denied(
+            "checkpoint",
+            format!(
+                "FORK: the log served at {} (size {}) does not extend the bundle's checkpoint: its first {} entries have root {}, the bundle's checkpoint says {}",
+                source.location(), now.size, then.size, hex::encode(root_in_tiles), hex::encode(then.root)
+            ),
+        )
+        .into()),
+    }
+}
+
+pub(super) async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
     let policy = a.policy.as_deref().map(read_policy).transpose()?;
     let log_key = match (&a.log_key, &policy) {
         (Some(k), _) => keys::read_log_key(k)?,
@@ -179,8 +243,17 @@ pub(super) fn verify(a: VerifyArgs, json: bool) -> Result<()> {
         (None, None) => bail!("give --log-key or --policy"),
     };
     let verifier = crypto::StrictNoteVerifier::from_verifier_key(&log_key)?;
-    let text = std::fs::read_to_string(&a.bundle).with_context(|| format!("reading {}", a.bundle.display()))?;
-    let bundle = ProofBundle::parse(&text)?;
+    let source = a.tiles.as_deref().map(crate::tiles::Source::open).transpose()?;
+    let (bundle, label) = match (&a.bundle, a.index, &source) {
+        (Some(path), _, _) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            (ProofBundle::parse(&text)?, path.display().to_string())
+        }
+        (None, Some(index), Some(s)) => {
+            (bundle_from_tiles(s, &verifier, index).await?, format!("tiles at {}", s.location()))
+        }
+        _ => bail!("give a bundle file, or --tiles with --index"),
+    };
     if let Some(p) = &policy {
         p.check(&bundle.checkpoint)?;
     }
@@ -191,27 +264,34 @@ pub(super) fn verify(a: VerifyArgs, json: bool) -> Result<()> {
     };
     let signers = a.signers.iter().map(|s| keys::read_public(s).map(|k| k.1)).collect::<Result<Vec<_>>>()?;
     let v = client::verify_offline(&leaf, &bundle, &verifier, &signers)?;
+    let still = match (&source, &a.bundle) {
+        (Some(s), Some(_)) => Some(check_still_logged(s, &verifier, &bundle).await?),
+        _ => None,
+    };
+    if let Some(out) = &a.output {
+        std::fs::write(out, bundle.to_text()).with_context(|| format!("writing {}", out.display()))?;
+    }
     let kind = v.statement.body.as_ref().map(crate::proto::kind_name).unwrap_or("?");
     if json {
         println!(
             "{}",
             json!({"ok": true, "index": v.index, "tree_size": v.checkpoint.size, "root_hash": hex::encode(v.checkpoint.root),
                    "origin": v.checkpoint.origin, "kind": kind, "statement_id": v.statement.statement_id,
-                   "integrated_at_ms": v.entry.integrated_at_ms, "signers": v.verified_signers})
+                   "integrated_at_ms": v.entry.integrated_at_ms, "signers": v.verified_signers,
+                   "still_in_tree_of_size": still})
         );
     } else {
         println!(
             "OK: {} entry {} ({kind}, statement_id {}) is in {}'s tree of size {}",
-            a.bundle.display(),
-            v.index,
-            v.statement.statement_id,
-            v.checkpoint.origin,
-            v.checkpoint.size
+            label, v.index, v.statement.statement_id, v.checkpoint.origin, v.checkpoint.size
         );
         println!(
             "    checkpoint signed by the trusted log key; {} signature(s) verified (verify_strict)",
             v.verified_signers.len()
         );
+        if let Some(size) = still {
+            println!("    the log as served today (size {size}) extends that checkpoint (verified from its tiles)");
+        }
     }
     Ok(())
 }

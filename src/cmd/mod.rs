@@ -10,6 +10,7 @@ mod netaudit;
 mod ops;
 mod report;
 mod serve;
+mod tiles;
 mod witness;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +98,12 @@ enum Command {
     Attest(audit::AttestArgs),
     /// Follow a ledger: verify every new checkpoint extends the last verified one (JSON lines).
     Monitor(audit::MonitorArgs),
+    /// Static C2SP tlog-tiles: `accord tiles export DIR` writes the log as files any web server can publish.
+    #[command(subcommand)]
+    Tiles(tiles::TilesCommand),
+    /// Follow a log through its tiles, verify every tile and entry against checkpoints signed by the log
+    /// key, keep them, and re-serve the same tlog-tiles API; refuses and reports a fork.
+    Mirror(tiles::MirrorArgs),
     /// Exports of the ledger's data in other standards.
     #[command(subcommand)]
     Export(report::ExportCommand),
@@ -301,7 +308,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Submit(a) => submit(a, json).await,
         Command::Get(a) => get(a, json).await,
         Command::Checkpoint(a) => checkpoint(a, json).await,
-        Command::Verify(a) => verify(a, json),
+        Command::Verify(a) => verify(a, json).await,
         Command::Consistency(a) => consistency(a, json).await,
         Command::Info(a) => info(a, json).await,
         Command::Health(a) => health(a, json).await,
@@ -316,6 +323,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Witness(c) => witness::run(c, json).await,
         Command::Attest(a) => audit::attest(a, json).await,
         Command::Monitor(a) => audit::monitor(a).await,
+        Command::Tiles(c) => tiles::run(c, json).await,
+        Command::Mirror(a) => tiles::mirror(a, json).await,
     }
 }
 

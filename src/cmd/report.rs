@@ -52,8 +52,77 @@ struct VerifyArgs {
     #[arg(long)]
     plan: String,
     /// Also compare against this saved canonical JSON (e.g. a published report) instead of the server's.
-    #[arg(long)]
+    #[arg(long, required_if_eq("tiles", "any"))]
     report: Option<PathBuf>,
+    /// Verify a published report (--report FILE, required) from the log's C2SP tlog-tiles alone, no gRPC:
+    /// the report's checkpoint must be signed by --log-key and extended by the log served there; its
+    /// entries come from entry bundles and must hash to that checkpoint's root.
+    #[arg(long, requires = "report")]
+    tiles: Option<String>,
+}
+
+/// The entries and checkpoint of a saved report, from tiles: (entries, read-at, log origin).
+async fn from_tiles(
+    a: &VerifyArgs,
+    served: &str,
+    tty: bool,
+) -> Result<(Vec<crate::store::EntryRow>, pb::ReadAt, String)> {
+    let Some(key) = a.server.log_key.as_deref().map(super::keys::read_log_key).transpose()? else {
+        anyhow::bail!("--log-key is required with --tiles (the report's checkpoint must be signed by it)")
+    };
+    let log = crate::crypto::StrictNoteVerifier::from_verifier_key(&key)?;
+    let v: serde_json::Value = serde_json::from_str(served).context("the report is not JSON")?;
+    let note = ["readAt", "read_at"]
+        .iter()
+        .find_map(|k| v.get(k).and_then(|r| r.get("checkpoint")).and_then(|c| c.as_str()))
+        .context("the report names no checkpoint (read_at.checkpoint)")?;
+    let then = crate::crypto::open_checkpoint(note.as_bytes(), &log)?;
+    let source = crate::tiles::Source::open(a.tiles.as_deref().unwrap_or_default())?;
+    let now = source.checkpoint(&log).await?;
+    if now.size < then.size {
+        anyhow::bail!(
+            "{} serves {} entries, fewer than the report's checkpoint ({})",
+            source.location(),
+            now.size,
+            then.size
+        );
+    }
+    let mut cache = accord_tlog::tiles::TileCache::default();
+    if let accord_tlog::tiles::Extends::Forked { .. } =
+        source.prove(&mut cache, |c| c.extends(now.size, &now.root, then.size, &then.root)).await?
+    {
+        return Err(crate::error::Error::denied(
+            "checkpoint",
+            format!(
+                "FORK: the log served at {} does not extend the report's checkpoint of size {}",
+                source.location(),
+                then.size
+            ),
+        )
+        .into());
+    }
+    let leaves = source
+        .leaves(0, then.size, now.size, |n| {
+            if tty {
+                eprint!("\rdownloaded {n}/{} entries", then.size);
+            }
+        })
+        .await?;
+    let mut tree = crate::tiles::Verifier::default();
+    tree.extend(leaves.iter().map(Vec::as_slice));
+    if tree.root() != then.root {
+        return Err(
+            crate::error::Error::denied("tiles", "the entry bundles do not hash to the report's checkpoint").into()
+        );
+    }
+    let entries = leaves.into_iter().enumerate().map(|(i, l)| crate::audit::entry_of_leaf(i as u64, l)).collect();
+    let at = pb::ReadAt {
+        tree_size: then.size,
+        root_hash: then.root.to_vec(),
+        checkpoint: then.note.clone(),
+        as_of_date: String::new(),
+    };
+    Ok((entries, at, log.name().to_string()))
 }
 
 /// `accord export iati` and `accord export ocds`.
@@ -188,27 +257,42 @@ fn for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
 async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
     let started = std::time::Instant::now();
     let tty = !json && std::io::stderr().is_terminal();
-    let mut client = connect(&a.server).await?;
-    let req = pb::GetReportRequest { plan_id: a.plan.clone(), format: "json".into(), hxl: false };
-    let (resp, cp) = client.report(req).await?;
-    let served = match &a.report {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        None => resp.canonical_json.clone(),
+    let (served, entries, at, origin) = if a.tiles.is_some() {
+        let p = a.report.as_ref().context("--tiles needs --report FILE")?;
+        let served = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let (entries, at, origin) = from_tiles(&a, &served, tty).await?;
+        (served, entries, at, origin)
+    } else {
+        let mut client = connect(&a.server).await?;
+        let req = pb::GetReportRequest { plan_id: a.plan.clone(), format: "json".into(), hxl: false };
+        let (resp, cp) = client.report(req).await?;
+        let served = match &a.report {
+            Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            None => resp.canonical_json.clone(),
+        };
+        let entries = client
+            .download(&cp, |n| {
+                if tty && (n % 5000 == 0 || n == cp.size) {
+                    eprint!("\rdownloaded {n}/{} entries", cp.size);
+                }
+            })
+            .await?;
+        let info = client
+            .raw()
+            .get_log_info(pb::GetLogInfoRequest {})
+            .await
+            .map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+        (served, entries, resp.read_at.clone().unwrap_or_default(), info.into_inner().origin)
     };
-    let entries = client
-        .download(&cp, |n| {
-            if tty && (n % 5000 == 0 || n == cp.size) {
-                eprint!("\rdownloaded {n}/{} entries", cp.size);
-            }
-        })
-        .await?;
     if tty {
         eprintln!(" — leaves hash to the signed root");
     }
-    let info =
-        client.raw().get_log_info(pb::GetLogInfoRequest {}).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
-    let origin = info.into_inner().origin;
-    let at = resp.read_at.clone().unwrap_or_default();
+    let cp = crate::crypto::VerifiedCheckpoint {
+        origin: origin.clone(),
+        size: at.tree_size,
+        root: at.root_hash.as_slice().try_into().unwrap_or_default(),
+        note: at.checkpoint.clone(),
+    };
     let plan = a.plan.clone();
     let total = cp.size;
     let local = tokio::task::spawn_blocking(move || {

@@ -98,19 +98,39 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         None => None,
     };
     announce(json, &addr.to_string(), http.as_deref(), metrics_addr.as_deref(), &ledger, latest.size);
-    for target in witness_targets {
-        let l = ledger.clone();
-        listeners.push(crate::server::spawn_listener(&shutdown, "witness sender", move |stop| async move {
-            crate::server::witness::run_sender(l, target, stop).await;
-            Ok(())
-        }));
-    }
+    listeners.extend(background(&shutdown, &ledger, witness_targets, a.tiles_dir.as_deref())?);
     let grace = settings.request_timeout;
     let l = ledger.clone();
     listeners.push(crate::server::spawn_listener(&shutdown, "grpc", move |stop| {
         crate::server::serve_grpc(listener, l, settings, stop)
     }));
     Ok(crate::server::drain(&shutdown, listeners, ledger, grace).await?)
+}
+
+/// The ledger's background tasks: a sender per witness, and the static tiles directory when configured.
+fn background(
+    shutdown: &tokio_util::sync::CancellationToken,
+    ledger: &Arc<Ledger>,
+    witnesses: Vec<crate::server::witness::WitnessTarget>,
+    tiles_dir: Option<&std::path::Path>,
+) -> Result<Vec<crate::server::Listener>> {
+    let mut tasks = Vec::new();
+    for target in witnesses {
+        let l = ledger.clone();
+        tasks.push(crate::server::spawn_listener(shutdown, "witness sender", move |stop| async move {
+            crate::server::witness::run_sender(l, target, stop).await;
+            Ok(())
+        }));
+    }
+    if let Some(dir) = tiles_dir {
+        let dir = crate::tiles::TileDir::create(dir)?;
+        let l = ledger.clone();
+        tasks.push(crate::server::spawn_listener(shutdown, "tiles dir", move |stop| async move {
+            crate::server::tiles::keep_dir(l, dir, stop).await;
+            Ok(())
+        }));
+    }
+    Ok(tasks)
 }
 
 pub(super) async fn health(a: HealthArgs, json: bool) -> Result<()> {

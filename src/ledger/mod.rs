@@ -43,6 +43,10 @@ use crate::error::{Error, Kind, Result};
 use crate::store::Readers;
 use open::lock_data_dir;
 
+/// Default and highest statement size: a statement with its signatures and log framing must fit one
+/// C2SP tlog-tiles entry, whose length prefix is a `uint16` (65,535 bytes).
+pub const MAX_PAYLOAD_BYTES: usize = 60 * 1024;
+
 /// Limits applied before anything is parsed or verified.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -58,7 +62,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_payload_bytes: 64 * 1024, max_signatures: 32, max_batch: 1024, queue_depth: 1024 }
+        Self { max_payload_bytes: MAX_PAYLOAD_BYTES, max_signatures: 32, max_batch: 1024, queue_depth: 1024 }
     }
 }
 

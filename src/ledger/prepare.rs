@@ -101,6 +101,19 @@ pub fn prepare_with(
     if env.signatures.len() > limits.max_signatures {
         return Err(Error::invalid("envelope.signatures", format!("at most {} signatures", limits.max_signatures)));
     }
+    // The leaf (LogEntry: the envelope and the integration time) must fit a tlog-tiles entry bundle, whose
+    // length prefix is a uint16; 15 bytes bound LogEntry's framing (two tags, a length, a 64-bit varint).
+    let leaf_max = prost::Message::encoded_len(env).saturating_add(15);
+    if leaf_max > accord_tlog::tiles::MAX_ENTRY_BYTES {
+        return Err(Error::invalid(
+            "envelope",
+            format!(
+                "with its signatures the log entry would be up to {leaf_max} bytes; an entry is at most {} \
+                 (a C2SP tlog-tiles entry bundle's uint16 length)",
+                accord_tlog::tiles::MAX_ENTRY_BYTES
+            ),
+        ));
+    }
     let statement = Statement::decode(env.payload.as_slice())
         .map_err(|e| Error::invalid("envelope.payload", format!("is not an accord.v1.Statement: {e}")))?;
     if statement.encode_to_vec() != env.payload {

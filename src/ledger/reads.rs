@@ -84,3 +84,35 @@ impl Ledger {
         })
     }
 }
+
+impl Ledger {
+    /// The contents of a C2SP tlog-tiles tile at the latest published checkpoint, or None when that tree
+    /// does not have it (yet). Hash tiles are copied from the stored hashes in memory; entry bundles are
+    /// the stored leaves, each length-prefixed. Blocking (an entry bundle reads the database).
+    pub fn tile(&self, tile: &accord_tlog::tiles::TilePath) -> Result<Option<Vec<u8>>> {
+        use accord_tlog::tiles::{entry_bundle, hash_tile, TilePath};
+        let size = self.latest().size;
+        if !tile.exists_at(size) {
+            return Ok(None);
+        }
+        match tile {
+            TilePath::Hashes { .. } => {
+                hash_tile(tile, &*self.mem.tree()).map(Some).map_err(|e| Error::internal(format!("tile {tile}: {e}")))
+            }
+            TilePath::Entries { .. } => {
+                let span = tile.span();
+                let leaves = self.read(|v| v.leaves(span.start, span.end))?;
+                if leaves.len() as u64 != span.end.saturating_sub(span.start) {
+                    return Err(Error::corrupt(
+                        "entries",
+                        format!("{}..{}", span.start, span.end),
+                        format!("in the signed tree, but only {} of them are stored", leaves.len()),
+                    ));
+                }
+                entry_bundle(leaves.iter().map(Vec::as_slice))
+                    .map(Some)
+                    .map_err(|e| Error::corrupt("entries", format!("{}..{}", span.start, span.end), e))
+            }
+        }
+    }
+}

@@ -65,6 +65,10 @@ impl<'a> ReadView<'a> {
     pub fn entries(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
         Ok(self.reader.entries(start, end, limit)?)
     }
+    /// The leaves of entries `start <= index < end`, in log order (tlog-tiles entry bundles).
+    pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        Ok(self.reader.leaves(start, end)?)
+    }
     /// At most `limit` stored checkpoints from tree size `start` on, in size order.
     pub fn checkpoints_from(&self, start: u64, limit: usize) -> Result<Vec<CheckpointRow>> {
         Ok(self.reader.checkpoints_from(start, limit)?)

@@ -19,6 +19,7 @@ mod http_ports;
 mod observe;
 mod serve_error;
 mod shutdown;
+pub mod tiles;
 pub mod web;
 pub mod witness;
 

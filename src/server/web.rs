@@ -36,9 +36,10 @@ pub fn router(ledger: Arc<Ledger>) -> Router {
         .route("/", get(overview))
         .route("/plan/{id}", get(plan))
         .route("/pledge/{id}", get(pledge))
-        .route("/checkpoint", get(checkpoint_page))
+        .route("/checkpoint.html", get(checkpoint_page))
         .route("/checkpoint.txt", get(checkpoint_text))
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(super::tiles::routes())
         .fallback(|| async { page_error(Error::not_found("path", "no such page")) })
         .layer(axum::middleware::map_response(security_headers))
         .with_state(ledger)
@@ -55,7 +56,7 @@ pub async fn serve(
 }
 
 fn nav() -> Markup {
-    html! { nav { a href="/" { "Overview" } " · " a href="/checkpoint" { "Checkpoint" } } }
+    html! { nav { a href="/" { "Overview" } " · " a href="/checkpoint.html" { "Checkpoint" } } }
 }
 
 fn page(title: &str, body: Markup) -> String {
@@ -118,7 +119,7 @@ fn read_at_line(at: &pb::ReadAt) -> Markup {
     html! {
         p class="read-at" {
             "Read at the signed checkpoint of tree size " b { (at.tree_size) } " (root " code { (hex::encode(&at.root_hash)) }
-            ", as of " (at.as_of_date) "). " a href="/checkpoint" { "How to verify" } "."
+            ", as of " (at.as_of_date) "). " a href="/checkpoint.html" { "How to verify" } "."
         }
     }
 }
@@ -333,7 +334,10 @@ async fn checkpoint_page(State(ledger): State<Arc<Ledger>>) -> Response {
                     " recomputes it from every entry up to this checkpoint."
                 }
             }
-            p { "The raw note is at " a href="/checkpoint.txt" { "/checkpoint.txt" } "." }
+            p { "The raw note is at " a href="/checkpoint" { "/checkpoint" } " (also " code { "/checkpoint.txt" } "). "
+                "The whole tree is published as C2SP tlog-tiles under " code { "/tile/" } ": hash tiles "
+                code { "/tile/<L>/<N>" } " and entry bundles " code { "/tile/entries/<N>" } ", so any web cache or "
+                "mirror can serve it and " code { "accord audit --tiles URL" } " can check the whole log from them." }
         };
         Ok(page("Checkpoint", body))
     })

@@ -71,6 +71,16 @@ impl Reader {
     pub fn entries_as_stored(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
         self.entry_range(start, end, limit, |e| Ok(as_stored(e)))
     }
+    /// The leaves (as hashed) of entries `start <= idx < end`, in log order: what a tlog-tiles entry
+    /// bundle carries. Fewer than asked only when the log is shorter.
+    pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT leaf FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
+            .map_err(db_err)?;
+        let rows = st.query_map(params![start, end], |r| r.get::<_, Vec<u8>>(0)).map_err(db_err)?;
+        rows.map(|r| r.map_err(db_err)).collect()
+    }
     /// Rows with `start <= idx < end`, at most `limit`, each finished by `finish`.
     fn entry_range(
         &self,

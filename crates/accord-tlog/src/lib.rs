@@ -10,6 +10,7 @@
 //! - [`note`]: Ed25519 signed-note keys, the strict verifier, the log's checkpoint signer, opening a
 //!   checkpoint.
 //! - [`cosign`]: `cosignature/v1` witness cosignatures and C2SP tlog-policy quorums.
+//! - [`tiles`]: C2SP tlog-tiles paths, hash tiles and entry bundles.
 //! - [`error`]: why an input was refused, with the field and the rule.
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![warn(clippy::too_many_lines)]
@@ -22,5 +23,6 @@ pub mod cosign;
 pub mod error;
 pub mod merkle;
 pub mod note;
+pub mod tiles;
 
 pub use error::{Error, Result};
