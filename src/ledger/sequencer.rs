@@ -15,15 +15,18 @@ use crate::crypto::{self, LogSigner};
 use crate::domain::{Effect, Governance};
 use crate::error::{Error, Kind, Result};
 use crate::merkle;
-use crate::store::{Checkpointer, EntryRow, Writer};
+use crate::store::{Checkpointer, CosignatureRow, EntryRow, Writer};
 
 /// Most entries integrated in one transaction.
 pub const MAX_GROUP: usize = 8192;
 
 type Reply = oneshot::Sender<Result<Vec<Committed>>>;
 
+/// One request to the sequencer: envelopes to integrate as one atomic request, or (with no envelopes)
+/// witness cosignatures to store in the next transaction. Replied to once committed.
 pub(super) struct Job {
     pub items: Vec<Prepared>,
+    pub cosignatures: Vec<CosignatureRow>,
     pub reply: Reply,
 }
 
@@ -268,11 +271,29 @@ impl Sequencer {
                 }
             }
         }
+        // Witness cosignatures ride in the same transaction, after the entries (their rows only ever add
+        // to the table, so a failed job's rollback never touches them).
+        let mut cosigned = false;
+        for (job, out) in jobs.iter().zip(outcomes.iter_mut()) {
+            if job.cosignatures.is_empty() || out.is_err() {
+                continue;
+            }
+            match self.writer.insert_cosignatures(&job.cosignatures) {
+                Ok(_) => cosigned = true,
+                Err(e) => *out = Err(e.into()),
+            }
+        }
         for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
             self.note_storage_error(e);
         }
         let results: Vec<(Reply, Result<Vec<Outcome>>)> = jobs.into_iter().map(|j| j.reply).zip(outcomes).collect();
-        let published = if self.size == base_size {
+        let published = if self.size == base_size && cosigned {
+            // Only cosignatures: commit them, no new checkpoint.
+            self.writer.commit().map_err(Error::from).map(|()| {
+                self.checkpointer.poke(&self.writer);
+                None
+            })
+        } else if self.size == base_size {
             // Nothing new (or the single job failed, already rolled back: a second ROLLBACK is a no-op).
             self.writer.rollback();
             Ok(None)

@@ -152,6 +152,8 @@ impl Writer {
             w.conn.execute_batch(&append_only_triggers()).map_err(db_err)?;
             w.conn.execute_batch(INDEX_MIGRATION).map_err(db_err)?;
             w.conn.execute_batch(&governance_index()).map_err(db_err)?;
+            // A database from before issue 16 gains the (empty) cosignatures table.
+            w.conn.execute_batch(COSIGNATURES).map_err(db_err)?;
         }
         if meta.schema_version != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion { path: path.to_path_buf(), found: meta.schema_version }.into());
@@ -368,6 +370,48 @@ impl Writer {
             .execute(params![size, &root[..], note, now_ms])
             .map_err(db_err)?;
         Ok(())
+    }
+
+    /// Store witness cosignatures (inside the caller's transaction). A row for a (size, witness) already
+    /// stored is ignored: the first cosignature kept is the one that stays. Returns the rows added.
+    pub fn insert_cosignatures(&self, rows: &[CosignatureRow]) -> Result<usize> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO cosignatures (size, witness, line, received_ms) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(db_err)?;
+        let mut added = 0usize;
+        for r in rows {
+            added =
+                added.saturating_add(st.execute(params![r.size, r.witness, r.line, r.received_ms]).map_err(db_err)?);
+        }
+        Ok(added)
+    }
+
+    /// The stored cosignatures of the `sizes` largest cosigned tree sizes (all of them when fewer), in
+    /// size order, and when each witness last cosigned (Unix ms): what the ledger keeps in memory at open.
+    pub fn recent_cosignatures(&self, sizes: usize) -> Result<(Vec<CosignatureRow>, Vec<(String, i64)>)> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COSIGNATURE_COLS} FROM cosignatures WHERE size >= COALESCE((SELECT MIN(size) FROM \
+                 (SELECT DISTINCT size FROM cosignatures ORDER BY size DESC LIMIT ?1)), 0) ORDER BY size, witness"
+            ))
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([i64::try_from(sizes).unwrap_or(i64::MAX)], cosignature_row)
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)?;
+        let mut st =
+            self.conn.prepare("SELECT witness, MAX(received_ms) FROM cosignatures GROUP BY witness").map_err(db_err)?;
+        let seen = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)?;
+        Ok((rows, seen))
     }
 
     /// Persist domain effects into the projection tables. `entry` is the index of the entry being applied

@@ -1,6 +1,6 @@
 //! The ledger's side of the witness protocol: submit each new checkpoint, with a consistency proof from the
 //! size the witness last cosigned, to every configured witness over plain HTTP/1.1 (a hyper client, one
-//! connection per request), keep the cosignatures they return, and at start ask each for its view of the
+//! connection per request), store the cosignatures they return (with the checkpoint, in the database), and at start ask each for its view of the
 //! log (a rolled-back database is refused).
 //!
 //! A sender runs until its [`CancellationToken`] (a child of the process's root, `server::shutdown`) is
@@ -153,7 +153,12 @@ pub async fn run_sender(ledger: Arc<Ledger>, target: WitnessTarget, stop: Cancel
 async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     let mut sizes = ledger.size_watch();
     // The size the witness last cosigned (0: not known yet), and the size whose cosignature was last kept.
+    // A cosignature of the latest checkpoint stored before a restart is not asked for again.
     let (mut known, mut last_cosigned) = (0u64, u64::MAX);
+    let at_start = ledger.latest().size;
+    if ledger.has_cosignature(at_start, &target.key.name) {
+        (known, last_cosigned) = (at_start, at_start);
+    }
     loop {
         let latest = ledger.latest();
         if latest.size != last_cosigned {
@@ -213,10 +218,16 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
         Ok((200, lines)) => {
             let note = latest.note.to_string();
             let (nbody, _) = split_note(&note).unwrap_or((&note, Vec::new()));
+            // Kept only once stored: a failed write (logged, counted) asks again at the next round.
+            let mut stored = true;
             for line in lines.lines().filter(|l| target.key.verify_line(nbody, l).is_some()) {
-                ledger.add_cosignature(latest.size, &target.key.name, line);
+                stored &= ledger.add_cosignature(latest.size, &target.key.name, line).await;
             }
-            Submitted::Cosigned
+            if stored {
+                Submitted::Cosigned
+            } else {
+                Submitted::Failed
+            }
         }
         Ok((409, size)) => match size.trim().parse::<u64>() {
             Ok(s) if s <= latest.size => Submitted::Behind(s),
