@@ -154,7 +154,8 @@ impl Ledger {
         let loaded = check_governance(&writer, &signer, loaded)?;
         tracing::debug!(millis = started.elapsed().as_millis() as u64, "governance replayed");
         let mem = writer.memory();
-        let (cosigned, seen) = writer.recent_cosignatures(reads::RECENT_COSIGNED_SIZES)?;
+        let cosigned = writer.recent_cosignatures(reads::RECENT_COSIGNED_SIZES)?;
+        let seen = writer.witnesses_last_seen()?;
         let (shared, size_rx) = Shared::new(latest, &loaded.governance);
         let shared = Arc::new(shared);
         let (tx, rx) = sync_channel(opts.limits.queue_depth);

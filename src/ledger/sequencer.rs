@@ -271,35 +271,12 @@ impl Sequencer {
                 }
             }
         }
-        // Witness cosignatures ride in the same transaction, after the entries (their rows only ever add
-        // to the table, so a failed job's rollback never touches them).
-        let mut cosigned = false;
-        for (job, out) in jobs.iter().zip(outcomes.iter_mut()) {
-            if job.cosignatures.is_empty() || out.is_err() {
-                continue;
-            }
-            match self.writer.insert_cosignatures(&job.cosignatures) {
-                Ok(_) => cosigned = true,
-                Err(e) => *out = Err(e.into()),
-            }
-        }
+        let cosigned = self.insert_cosignatures(&jobs, &mut outcomes);
         for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
             self.note_storage_error(e);
         }
         let results: Vec<(Reply, Result<Vec<Outcome>>)> = jobs.into_iter().map(|j| j.reply).zip(outcomes).collect();
-        let published = if self.size == base_size && cosigned {
-            // Only cosignatures: commit them, no new checkpoint.
-            self.writer.commit().map_err(Error::from).map(|()| {
-                self.checkpointer.poke(&self.writer);
-                None
-            })
-        } else if self.size == base_size {
-            // Nothing new (or the single job failed, already rolled back: a second ROLLBACK is a no-op).
-            self.writer.rollback();
-            Ok(None)
-        } else {
-            self.commit_checkpoint().map(Some)
-        };
+        let published = self.commit_group(base_size, cosigned);
         let latest = match published {
             Ok(latest) => {
                 // A commit went through: a full disk has room again (set here, in commit order).
@@ -324,6 +301,39 @@ impl Sequencer {
                 }
             }
         }
+    }
+
+    /// Witness cosignatures ride in the group's transaction, after the entries (their rows only ever add to
+    /// the table, so a failed job's rollback never touches them). A job whose rows cannot be written gets the
+    /// error. Returns whether any were written.
+    fn insert_cosignatures(&mut self, jobs: &[Job], outcomes: &mut [Result<Vec<Outcome>>]) -> bool {
+        let mut cosigned = false;
+        for (job, out) in jobs.iter().zip(outcomes.iter_mut()) {
+            if job.cosignatures.is_empty() || out.is_err() {
+                continue;
+            }
+            match self.writer.insert_cosignatures(&job.cosignatures) {
+                Ok(_) => cosigned = true,
+                Err(e) => *out = Err(e.into()),
+            }
+        }
+        cosigned
+    }
+
+    /// End the group's transaction: with new entries, sign and commit a checkpoint; with only cosignatures,
+    /// commit them (no new checkpoint); with nothing, roll back.
+    fn commit_group(&mut self, base_size: u64, cosigned: bool) -> Result<Option<Latest>> {
+        if self.size != base_size {
+            return self.commit_checkpoint().map(Some);
+        }
+        if cosigned {
+            self.writer.commit()?;
+            self.checkpointer.poke(&self.writer);
+        } else {
+            // Nothing new (or the single job failed, already rolled back: a second ROLLBACK is a no-op).
+            self.writer.rollback();
+        }
+        Ok(None)
     }
 
     /// A failed commit: roll back, reload the state from the database (or stop when that fails too), and

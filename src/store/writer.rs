@@ -389,9 +389,9 @@ impl Writer {
         Ok(added)
     }
 
-    /// The stored cosignatures of the `sizes` largest cosigned tree sizes (all of them when fewer), in
-    /// size order, and when each witness last cosigned (Unix ms): what the ledger keeps in memory at open.
-    pub fn recent_cosignatures(&self, sizes: usize) -> Result<(Vec<CosignatureRow>, Vec<(String, i64)>)> {
+    /// The stored cosignatures of the `sizes` largest cosigned tree sizes (all of them when fewer), in size
+    /// order: what the ledger keeps in memory from open.
+    pub fn recent_cosignatures(&self, sizes: usize) -> Result<Vec<CosignatureRow>> {
         let mut st = self
             .conn
             .prepare(&format!(
@@ -399,19 +399,16 @@ impl Writer {
                  (SELECT DISTINCT size FROM cosignatures ORDER BY size DESC LIMIT ?1)), 0) ORDER BY size, witness"
             ))
             .map_err(db_err)?;
-        let rows = st
-            .query_map([i64::try_from(sizes).unwrap_or(i64::MAX)], cosignature_row)
-            .map_err(db_err)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db_err)?;
+        let rows = st.query_map([i64::try_from(sizes).unwrap_or(i64::MAX)], cosignature_row).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+
+    /// When each witness last cosigned a stored checkpoint (witness, Unix ms).
+    pub fn witnesses_last_seen(&self) -> Result<Vec<(String, i64)>> {
         let mut st =
             self.conn.prepare("SELECT witness, MAX(received_ms) FROM cosignatures GROUP BY witness").map_err(db_err)?;
-        let seen = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db_err)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db_err)?;
-        Ok((rows, seen))
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
     }
 
     /// Persist domain effects into the projection tables. `entry` is the index of the entry being applied
