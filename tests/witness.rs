@@ -510,10 +510,12 @@ async fn the_sender_does_not_ask_again_for_a_stored_cosignature() {
     let w = Cosigner::new("quiet.example/w1", crypto::generate_key());
     let latest = s.ledger.latest();
     let (body, _) = split_note(&latest.note).unwrap();
-    assert!(s.ledger.add_cosignature(latest.size, w.name(), &w.cosign(body, 1_780_000_000)).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target =
         WitnessTarget::parse(&format!("http://{}={}", listener.local_addr().unwrap(), w.verifier_key())).unwrap();
+    // Stored under the key's name and key ID, the start of its verifier key.
+    assert_eq!(target.id(), w.verifier_key()[..w.name().len() + 9]);
+    assert!(s.ledger.add_cosignature(latest.size, &target.id(), &w.cosign(body, 1_780_000_000)).await);
     let stop = CancellationToken::new();
     let sender = tokio::spawn(run_sender(s.ledger.clone(), target, stop.clone()));
     assert!(

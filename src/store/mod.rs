@@ -95,7 +95,7 @@ pub struct CheckpointRow {
 pub struct CosignatureRow {
     /// Tree size of the checkpoint it cosigns (a stored checkpoint).
     pub size: u64,
-    /// The witness's key name, as in the line.
+    /// The witness's key: its name and key ID, `name+hex8` (the start of its verifier key).
     pub witness: String,
     /// The C2SP cosignature line (`— name base64`), without its newline; it verified with the witness's key.
     pub line: String,

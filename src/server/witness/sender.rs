@@ -35,6 +35,12 @@ pub struct WitnessTarget {
 }
 
 impl WitnessTarget {
+    /// The witness's key as its stored cosignatures name it: `name+hex8`, the key name and key ID (the start
+    /// of its verifier key), so that two keys of one name, such as a rotated key, never share a row.
+    pub fn id(&self) -> String {
+        let vkey = self.key.verifier_key();
+        vkey.get(..self.key.name.len().saturating_add(9)).unwrap_or(&vkey).to_string()
+    }
     /// Parse `URL=VKEY`.
     pub fn parse(s: &str) -> Result<Self> {
         let (url, key) = s.split_once('=').ok_or_else(|| Error::invalid("witness", "expected URL=VERIFIER_KEY"))?;
@@ -156,7 +162,7 @@ async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     // A cosignature of the latest checkpoint stored before a restart is not asked for again.
     let (mut known, mut last_cosigned) = (0u64, u64::MAX);
     let at_start = ledger.latest().size;
-    if ledger.has_cosignature(at_start, &target.key.name) {
+    if ledger.has_cosignature(at_start, &target.id()) {
         (known, last_cosigned) = (at_start, at_start);
     }
     loop {
@@ -221,7 +227,7 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
             // Kept only once stored: a failed write (logged, counted) asks again at the next round.
             let mut stored = true;
             for line in lines.lines().filter(|l| target.key.verify_line(nbody, l).is_some()) {
-                stored &= ledger.add_cosignature(latest.size, &target.key.name, line).await;
+                stored &= ledger.add_cosignature(latest.size, &target.id(), line).await;
             }
             if stored {
                 Submitted::Cosigned
