@@ -155,7 +155,6 @@ impl Ledger {
         tracing::debug!(millis = started.elapsed().as_millis() as u64, "governance replayed");
         let mem = writer.memory();
         let cosigned = writer.recent_cosignatures(reads::RECENT_COSIGNED_SIZES)?;
-        let seen = writer.witnesses_last_seen()?;
         let (shared, size_rx) = Shared::new(latest, &loaded.governance);
         let shared = Arc::new(shared);
         let (tx, rx) = sync_channel(opts.limits.queue_depth);
@@ -188,8 +187,8 @@ impl Ledger {
             mem,
             shared,
             size_rx,
+            witness_seen: Mutex::new(reads::last_seen(&cosigned)),
             cosignatures: Mutex::new(reads::CosignatureCache::loaded(cosigned)),
-            witness_seen: Mutex::new(seen.into_iter().collect()),
             clock: opts.clock.clone(),
             _lock: lock,
         })

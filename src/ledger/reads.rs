@@ -19,6 +19,17 @@ pub(super) struct CosignatureCache {
     floor: u64,
 }
 
+/// When each witness last cosigned, from the recent stored cosignatures loaded at open (a bounded read: a
+/// witness silent for longer starts unknown, as before its first cosignature).
+pub(super) fn last_seen(rows: &[CosignatureRow]) -> BTreeMap<String, i64> {
+    let mut seen: BTreeMap<String, i64> = BTreeMap::new();
+    for r in rows {
+        let at = seen.entry(r.witness.clone()).or_insert(r.received_ms);
+        *at = (*at).max(r.received_ms);
+    }
+    seen
+}
+
 impl CosignatureCache {
     /// The cache over the rows [`crate::store::Writer::recent_cosignatures`] loaded at open (every stored
     /// cosignature of the [`RECENT_COSIGNED_SIZES`] largest cosigned sizes).

@@ -403,14 +403,6 @@ impl Writer {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
     }
 
-    /// When each witness last cosigned a stored checkpoint (witness, Unix ms).
-    pub fn witnesses_last_seen(&self) -> Result<Vec<(String, i64)>> {
-        let mut st =
-            self.conn.prepare("SELECT witness, MAX(received_ms) FROM cosignatures GROUP BY witness").map_err(db_err)?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
-    }
-
     /// Persist domain effects into the projection tables. `entry` is the index of the entry being applied
     /// and [`crate::proto::compiled_body`] of its statement: a subject whose body is exactly that is stored with
     /// [`DERIVED_BODY`] instead of a second copy of the statement.
