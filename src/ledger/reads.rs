@@ -61,9 +61,10 @@ impl CosignatureCache {
 
 impl Ledger {
     /// Store a witness's cosignature line for the checkpoint of `size` (verified by the caller) through the
-    /// sequencer, and keep it once durable. `witness` names the witness's key: its name and key
-    /// ID, `name+hex8` (the start of its verifier key). A repeated (size, witness) keeps the first line stored. Returns
-    /// whether it was stored; a failure is logged and counted (`accord_cosignature_store_failures_total`).
+    /// sequencer, and keep it once durable. `witness` names the witness's key: its name and key ID,
+    /// `name+hex8` (the start of its verifier key). A repeated (size, witness) keeps the first line stored.
+    /// Returns whether it was stored; a failure is logged and counted
+    /// (`accord_cosignature_store_failures_total`).
     pub async fn add_cosignature(&self, size: u64, witness: &str, line: &str) -> bool {
         let line = line.trim_end();
         let row = CosignatureRow {

@@ -3,8 +3,9 @@
 //!
 //! Log tables (`meta`, `entries`, `tree_hashes`, `checkpoints`) are append-only in the database itself:
 //! triggers abort any UPDATE or DELETE. So is `cosignatures` (witness cosignatures of stored checkpoints),
-//! where a second row for the same checkpoint and witness is ignored. Projections (`charter`, `parties`, `party_keys`, `subjects`,
-//! `history`) are derived from the log and may be dropped and rebuilt ([`Writer::clear_projections`]).
+//! where a second row for the same checkpoint and witness is ignored. Projections (`charter`, `parties`,
+//! `party_keys`, `subjects`, `history`) are derived from the log and may be dropped and rebuilt
+//! ([`Writer::clear_projections`]).
 use std::path::Path;
 
 mod audit;

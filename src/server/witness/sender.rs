@@ -1,7 +1,7 @@
 //! The ledger's side of the witness protocol: submit each new checkpoint, with a consistency proof from the
 //! size the witness last cosigned, to every configured witness over plain HTTP/1.1 (a hyper client, one
-//! connection per request), store the cosignatures they return (with the checkpoint, in the database), and at start ask each for its view of the
-//! log (a rolled-back database is refused).
+//! connection per request), store the cosignatures they return (in the database, with the checkpoint), and
+//! at start ask each for its view of the log (a rolled-back database is refused).
 //!
 //! A sender runs until its [`CancellationToken`] (a child of the process's root, `server::shutdown`) is
 //! cancelled, and stops then at once, also in the middle of a request: the request's connection is dropped.
