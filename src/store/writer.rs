@@ -484,3 +484,42 @@ fn stored_body<'a>(s: &'a Subject, entry: (u64, &[u8])) -> &'a [u8] {
         wire
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(size: u64, witness: &str, line: &str) -> CosignatureRow {
+        CosignatureRow { size, witness: witness.into(), line: line.into(), received_ms: 7 }
+    }
+
+    /// The cosignatures table keeps the first row of a (size, witness), refuses one for a checkpoint that is
+    /// not stored, never changes a row (not even through INSERT OR REPLACE), and is created again at open
+    /// in a database that lacks it (one created before issue 16).
+    #[test]
+    fn cosignatures_are_append_only_keep_the_first_and_migrate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ledger.db");
+        let mut w = Writer::open(&path, false, Some(("test.example/log", "vkey"))).unwrap();
+        w.begin().unwrap();
+        w.insert_checkpoint(0, &[0; 32], "note 0\n", 1).unwrap();
+        assert_eq!(w.insert_cosignatures(&[row(0, "w+01", "— w first"), row(0, "v+02", "— v")]).unwrap(), 2);
+        assert_eq!(w.insert_cosignatures(&[row(0, "w+01", "— w second")]).unwrap(), 0, "a repeat is ignored");
+        assert!(w.insert_cosignatures(&[row(5, "w+01", "— w")]).is_err(), "no checkpoint of size 5");
+        w.commit().unwrap();
+        let err = raw_execute(&path, "INSERT OR REPLACE INTO cosignatures VALUES (0, 'w+01', 'x', 0)");
+        assert_eq!(err, Ok(0), "a replace is ignored too");
+        for sql in ["UPDATE cosignatures SET line = 'x'", "DELETE FROM cosignatures"] {
+            assert!(raw_execute(&path, sql).unwrap_err().contains("append-only"), "{sql}");
+        }
+        let lines: Vec<_> = w.recent_cosignatures(64).unwrap().into_iter().map(|r| (r.witness, r.line)).collect();
+        assert_eq!(lines, [("v+02".into(), "— v".into()), ("w+01".into(), "— w first".into())]);
+        drop(w);
+
+        raw_execute(&path, "DROP TABLE cosignatures").unwrap();
+        let w = Writer::open(&path, false, None).unwrap();
+        assert_eq!(w.recent_cosignatures(64).unwrap(), []);
+        assert_eq!(w.insert_cosignatures(&[row(0, "w+01", "— w")]).unwrap(), 1);
+        assert!(raw_execute(&path, "DELETE FROM cosignatures").unwrap_err().contains("append-only"));
+    }
+}
