@@ -105,6 +105,10 @@ impl Metrics {
     pub fn connection_refused(&self, port: &str) {
         self.counter("accord_connections_refused_total", &[("port", port)]).fetch_add(1, Ordering::Relaxed);
     }
+    /// A verified witness cosignature that could not be stored (so it is not served).
+    pub fn cosignature_store_failed(&self) {
+        self.counter("accord_cosignature_store_failures_total", &[]).fetch_add(1, Ordering::Relaxed);
+    }
     /// One group commit: its size and how long the transaction took.
     pub fn commit(&self, entries: usize, seconds: f64) {
         self.histogram("accord_commit_batch_entries", &[], SIZES).observe(entries as f64);

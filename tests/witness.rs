@@ -341,3 +341,197 @@ async fn serve_stops_on_sigterm_with_its_sender_stuck_on_a_silent_witness() {
         .unwrap();
     assert_eq!(code, Some(0), "a clean stop");
 }
+
+/// The checkpoints a server stores, by AuditService.ListCheckpoints (all pages): (size, note).
+async fn listed_checkpoints(url: &str) -> Vec<(u64, String)> {
+    let mut c = accord::pb::audit_service_client::AuditServiceClient::connect(url.to_string()).await.unwrap();
+    let (mut out, mut next) = (Vec::new(), Some(0));
+    while let Some(start) = next {
+        let resp =
+            c.list_checkpoints(accord::pb::ListCheckpointsRequest { start_size: start, limit: 0 }).await.unwrap();
+        let resp = resp.into_inner();
+        out.extend(resp.checkpoints.into_iter().map(|cp| (cp.tree_size, cp.checkpoint)));
+        next = resp.next_size;
+    }
+    out
+}
+
+/// Witness cosignatures are stored in the database with the checkpoint they cosign (issue 16, item 5).
+/// (a) After the ledger is stopped (killed), its only witness stopped too so it cannot be asked again, and
+/// the ledger restarted on the same database, GetCheckpoint and /checkpoint.txt carry the witness's
+/// cosignature at once, verifying with the witness's key. (b) ListCheckpoints serves each historical
+/// checkpoint with its cosignature, and a network audit accepts those notes. Before, cosignatures lived in
+/// memory only: the restarted ledger served bare notes, and ListCheckpoints never carried any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosignatures_survive_a_restart_without_the_witness_and_are_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let log_key = init_ledger(d);
+    witness_key(d, 1);
+    let (w, winfo) = witness(d, 1, &log_key, "127.0.0.1:0");
+    let wkey = winfo["verifier_key"].as_str().unwrap().to_string();
+    let wv = CosignatureVerifier::from_verifier_key(&wkey).unwrap();
+    let target = format!("http://{}={wkey}", winfo["listening"].as_str().unwrap());
+    let serve_args =
+        ["serve", "--data-dir", "ledger", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--witness", &target];
+    let (ledger, info) = spawn(d, &serve_args);
+    let url = format!("http://{}", info["listening"].as_str().unwrap());
+    let mut c = Client::connect(&url, Some(&log_key)).await.unwrap();
+    let sec = Founder::new("XM-SEC", &["secretariat"]);
+    let fun = Founder::new("XM-DAC-1", &["funder"]);
+    c.submit(charter_envelope(&[&sec, &fun], 1)).await.unwrap();
+    for size in 1..=3u64 {
+        if size > 1 {
+            c.submit(crypto::seal(&plan(&format!("p{size}")), &[&sec.key])).await.unwrap();
+        }
+        wait_for(async || {
+            let cp = c.checkpoint(None).await.unwrap();
+            cp.size == size && wv.verify_note(&cp.note).is_some()
+        })
+        .await;
+    }
+    // Killed (no clean stop), and the witness gone for good.
+    drop(ledger);
+    drop(w);
+
+    let (_ledger, info) = spawn(d, &serve_args);
+    let url = format!("http://{}", info["listening"].as_str().unwrap());
+    let mut c = Client::connect(&url, Some(&log_key)).await.unwrap();
+    let cp = c.checkpoint(None).await.unwrap();
+    assert_eq!(cp.size, 3);
+    assert!(wv.verify_note(&cp.note).is_some(), "the restarted ledger serves the stored cosignature: {}", cp.note);
+    assert_eq!(cp.note.matches("\n— ").count(), 2, "the log's signature and one cosignature: {}", cp.note);
+    let older = c.checkpoint(Some(2)).await.unwrap();
+    assert!(wv.verify_note(&older.note).is_some(), "an older checkpoint too: {}", older.note);
+    let http = info["http"].as_str().unwrap();
+    let text = Command::new("curl").args(["-sS", "--fail", &format!("http://{http}/checkpoint.txt")]).output().unwrap();
+    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.starts_with(&format!("{ORIGIN}\n3\n")), "{text}");
+    assert!(wv.verify_note(&text).is_some(), "/checkpoint.txt carries the cosignature: {text}");
+
+    // (b) Every historical checkpoint the witness cosigned is listed with its cosignature, under the log's
+    // signature that still verifies.
+    let log = crypto::StrictNoteVerifier::from_verifier_key(&log_key).unwrap();
+    let listed = listed_checkpoints(&url).await;
+    assert_eq!(listed.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    for (size, note) in listed.iter().filter(|(s, _)| *s >= 1) {
+        assert_eq!(crypto::open_checkpoint(note.as_bytes(), &log).unwrap().size, *size);
+        assert!(wv.verify_note(note).is_some(), "checkpoint {size} is listed with its cosignature: {note}");
+        assert_eq!(note.matches("\n— ").count(), 2, "{note}");
+    }
+    // The auditor's client takes the cosigned notes as they are (unknown signatures are allowed in a note).
+    let audit = Command::new(BIN)
+        .current_dir(d)
+        .args(["--json", "--log", "warn", "audit", "--server", &url, "--log-key", &log_key])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&audit.stdout).into_owned() + &String::from_utf8_lossy(&audit.stderr);
+    assert_eq!(audit.status.code(), Some(0), "{out}");
+    assert!(out.contains("\"checkpoints_checked\":4") || out.contains("\"checkpoints_checked\":5"), "{out}");
+}
+
+/// A database created before the cosignatures table (issue 16, item 5) gains it at open: cosignatures are
+/// then stored, served after a restart, and — for a checkpoint older than the ones kept in memory — read
+/// back from the database. The table is append-only, like the log's. Without the migration the write
+/// fails (no such table) and nothing is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_without_the_cosignatures_table_gains_it_at_open() {
+    use accord::crypto::cosign::{split_note, Cosigner};
+    use accord::store::raw_execute;
+
+    let (s, sec, _fun) = chartered().await;
+    let mut c = s.client().await;
+    // More cosigned checkpoints than the ledger keeps in memory (64 sizes).
+    let batch: Vec<_> = (0..69).map(|i| crypto::seal(&plan(&format!("p{i}")), &[&sec.key])).collect();
+    for env in batch {
+        c.submit(env).await.unwrap();
+    }
+    let (dir, tmp) = s.stop().await;
+    let db = dir.join(accord::ledger::DB_FILE);
+    // The schema as it was before: no cosignatures table (dropping it drops its triggers).
+    raw_execute(&db, "DROP TABLE cosignatures").unwrap();
+    assert!(raw_execute(&db, "INSERT INTO cosignatures (size, witness, line, received_ms) VALUES (1, 'w', 'l', 0)")
+        .unwrap_err()
+        .contains("no such table"));
+
+    let s = TestServer::start_in(dir.clone()).await;
+    let witness = Cosigner::new("w1.example", crypto::generate_key());
+    let wv = CosignatureVerifier::from_verifier_key(&witness.verifier_key()).unwrap();
+    let mut c = s.client().await;
+    for size in 1..=70u64 {
+        let note = c.checkpoint(Some(size)).await.unwrap().note;
+        let (body, _) = split_note(&note).unwrap();
+        let line = witness.cosign(body, 1_780_000_000 + size);
+        assert!(s.ledger.add_cosignature(size, "w1.example", &line).await, "cosignature {size} stored");
+        // A second cosignature of the same checkpoint by the same witness is ignored: the first one stays.
+        let again = witness.cosign(body, 1_790_000_000);
+        assert!(s.ledger.add_cosignature(size, "w1.example", &again).await);
+    }
+    let (dir, _tmp2) = s.stop().await;
+    let err = raw_execute(&db, "UPDATE cosignatures SET line = 'x' WHERE size = 1").unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+    let err = raw_execute(&db, "DELETE FROM cosignatures WHERE size = 1").unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+
+    let s = TestServer::start_in(dir).await;
+    let mut c = s.client().await;
+    for size in [1u64, 5, 6, 7, 70] {
+        let note = c.checkpoint(Some(size)).await.unwrap().note;
+        assert_eq!(
+            wv.verify_note(&note),
+            Some(1_780_000_000 + size),
+            "checkpoint {size}: the first cosignature: {note}"
+        );
+        assert_eq!(note.matches("\n— ").count(), 2, "{note}");
+    }
+    assert_eq!(wv.verify_note(&c.checkpoint(None).await.unwrap().note), Some(1_780_000_070));
+    let listed = listed_checkpoints(&s.url).await;
+    assert_eq!(listed.len(), 71);
+    for (size, note) in &listed {
+        let want = (*size >= 1).then_some(1_780_000_000 + size);
+        assert_eq!(wv.verify_note(note), want, "checkpoint {size}: {note}");
+    }
+    // A cosignature that cannot be stored (the ledger is closed) is refused, logged and counted, not kept.
+    s.ledger.close();
+    let (body, _) = split_note(&listed[70].1).unwrap();
+    assert!(!s.ledger.add_cosignature(70, "w2.example+00000000", &witness.cosign(body, 1)).await);
+    let metrics = accord::metrics::metrics().render(&[]);
+    assert!(metrics.contains("accord_cosignature_store_failures_total{} 1"), "{metrics}");
+    drop(tmp);
+}
+
+/// The sender does not ask a witness again for a checkpoint whose cosignature from that witness is stored
+/// (as after a restart), and still submits each new checkpoint at once. Before, the sender always asked
+/// for the latest checkpoint when it started. The 3 s wait spans the sender's 2 s rounds; it bounds what
+/// must not happen, and is no performance assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_does_not_ask_again_for_a_stored_cosignature() {
+    use accord::crypto::cosign::{split_note, Cosigner};
+    use accord::server::witness::{run_sender, WitnessTarget};
+    use tokio::time::timeout;
+    use tokio_util::sync::CancellationToken;
+
+    let s = TestServer::start().await;
+    let w = Cosigner::new("quiet.example/w1", crypto::generate_key());
+    let latest = s.ledger.latest();
+    let (body, _) = split_note(&latest.note).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target =
+        WitnessTarget::parse(&format!("http://{}={}", listener.local_addr().unwrap(), w.verifier_key())).unwrap();
+    // Stored under the key's name and key ID, the start of its verifier key.
+    assert_eq!(target.id(), w.verifier_key()[..w.name().len() + 9]);
+    assert!(s.ledger.add_cosignature(latest.size, &target.id(), &w.cosign(body, 1_780_000_000)).await);
+    let stop = CancellationToken::new();
+    let sender = tokio::spawn(run_sender(s.ledger.clone(), target, stop.clone()));
+    assert!(
+        timeout(Duration::from_secs(3), listener.accept()).await.is_err(),
+        "the sender asked again for a checkpoint whose cosignature is stored"
+    );
+    let sec = Founder::new("XM-SEC", &["secretariat"]);
+    let fun = Founder::new("XM-DAC-1", &["funder"]);
+    s.client().await.submit(charter_envelope(&[&sec, &fun], 1)).await.unwrap();
+    timeout(Duration::from_secs(5), listener.accept()).await.expect("a new checkpoint is submitted").unwrap();
+    stop.cancel();
+    sender.await.unwrap();
+}

@@ -230,9 +230,9 @@ pub struct Ledger {
     size_rx: watch::Receiver<u64>,
     /// Held (an exclusive lock on `DATA_DIR/LOCK`) while the ledger is open: one process per data directory.
     _lock: std::fs::File,
-    /// Witness cosignature lines collected per tree size (recent sizes only), and when each witness last
-    /// cosigned (Unix ms).
-    cosignatures: Mutex<std::collections::BTreeMap<u64, std::collections::BTreeMap<String, String>>>,
+    /// Witness cosignature lines of recent tree sizes (all are stored in the database), and when each witness
+    /// last cosigned (Unix ms).
+    cosignatures: Mutex<reads::CosignatureCache>,
     witness_seen: Mutex<std::collections::BTreeMap<String, i64>>,
     /// The integration clock (the sequencer's): every time the ledger states is read from it.
     clock: Clock,
@@ -301,7 +301,7 @@ impl Ledger {
         {
             let guard = crate::sync::lock(&self.tx);
             let tx = guard.as_ref().ok_or_else(|| Error::new(Kind::Unavailable, "", SHUTTING_DOWN))?;
-            match tx.try_send(sequencer::Job { items, reply }) {
+            match tx.try_send(sequencer::Job { items, cosignatures: Vec::new(), reply }) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
                     return Err(Error::new(Kind::Unavailable, "", "the sequencer queue is full; retry shortly"))

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
 
-use super::{highwater, replay_governance, sequencer, Latest, Ledger, Options, Shared, WriteState, DB_FILE, KEY_FILE};
+use super::{
+    highwater, reads, replay_governance, sequencer, Latest, Ledger, Options, Shared, WriteState, DB_FILE, KEY_FILE,
+};
 use crate::crypto::{self, LogSigner};
 use crate::error::{Error, Result};
 use crate::merkle;
@@ -152,6 +154,7 @@ impl Ledger {
         let loaded = check_governance(&writer, &signer, loaded)?;
         tracing::debug!(millis = started.elapsed().as_millis() as u64, "governance replayed");
         let mem = writer.memory();
+        let cosigned = writer.recent_cosignatures(reads::RECENT_COSIGNED_SIZES)?;
         let (shared, size_rx) = Shared::new(latest, &loaded.governance);
         let shared = Arc::new(shared);
         let (tx, rx) = sync_channel(opts.limits.queue_depth);
@@ -184,8 +187,8 @@ impl Ledger {
             mem,
             shared,
             size_rx,
-            cosignatures: Mutex::new(Default::default()),
-            witness_seen: Mutex::new(Default::default()),
+            witness_seen: Mutex::new(reads::last_seen(&cosigned)),
+            cosignatures: Mutex::new(reads::CosignatureCache::loaded(cosigned)),
             clock: opts.clock.clone(),
             _lock: lock,
         })

@@ -1,30 +1,154 @@
 //! The read side of a running ledger: inclusion and consistency proofs, stored checkpoints, and the
-//! witness cosignatures collected for them. Reads use the read-only pool and never wait for the writer.
+//! witness cosignatures stored for them. Reads use the read-only pool and never wait for the writer; a
+//! cosignature is written through the sequencer (the one write connection) and kept once committed.
+use std::collections::BTreeMap;
+
 use super::Ledger;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::merkle;
-use crate::store::CheckpointRow;
+use crate::store::{CheckpointRow, CosignatureRow};
+
+/// How many cosigned tree sizes the ledger keeps in memory; older ones are read from the database.
+pub(super) const RECENT_COSIGNED_SIZES: usize = 64;
+
+/// The witness cosignature lines of recent tree sizes: for every size from `floor` on, all the lines the
+/// database holds (a size absent here has none); sizes below `floor` are read from the database.
+#[derive(Debug, Default)]
+pub(super) struct CosignatureCache {
+    by_size: BTreeMap<u64, BTreeMap<String, String>>,
+    floor: u64,
+}
+
+/// When each witness last cosigned, from the recent stored cosignatures loaded at open (a bounded read: a
+/// witness silent for longer starts unknown, as before its first cosignature).
+pub(super) fn last_seen(rows: &[CosignatureRow]) -> BTreeMap<String, i64> {
+    let mut seen: BTreeMap<String, i64> = BTreeMap::new();
+    for r in rows {
+        let at = seen.entry(r.witness.clone()).or_insert(r.received_ms);
+        *at = (*at).max(r.received_ms);
+    }
+    seen
+}
+
+impl CosignatureCache {
+    /// The cache over the rows [`crate::store::Writer::recent_cosignatures`] loaded at open (every stored
+    /// cosignature of the [`RECENT_COSIGNED_SIZES`] largest cosigned sizes).
+    pub(super) fn loaded(rows: Vec<CosignatureRow>) -> Self {
+        let mut c = Self::default();
+        for r in rows {
+            c.by_size.entry(r.size).or_default().entry(r.witness).or_insert(r.line);
+        }
+        if c.by_size.len() >= RECENT_COSIGNED_SIZES {
+            c.floor = c.by_size.keys().next().copied().unwrap_or(0);
+        }
+        c
+    }
+    /// Keep a stored line (the first one stored for its size and witness stays, as in the database).
+    fn insert(&mut self, size: u64, witness: &str, line: &str) {
+        self.by_size.entry(size).or_default().entry(witness.to_string()).or_insert_with(|| line.to_string());
+        while self.by_size.len() > RECENT_COSIGNED_SIZES {
+            if let Some((evicted, _)) = self.by_size.pop_first() {
+                self.floor = self.floor.max(evicted.saturating_add(1));
+            }
+        }
+    }
+    /// The lines of `size` by witness, or None when they must be read from the database.
+    fn get(&self, size: u64) -> Option<Vec<(String, String)>> {
+        (size >= self.floor)
+            .then(|| self.by_size.get(&size).into_iter().flatten().map(|(w, l)| (w.clone(), l.clone())).collect())
+    }
+}
 
 impl Ledger {
-    /// Keep a witness's cosignature line for the checkpoint of `size` (verified by the caller).
-    pub fn add_cosignature(&self, size: u64, witness: &str, line: &str) {
-        let mut c = crate::sync::lock(&self.cosignatures);
-        c.entry(size).or_default().insert(witness.to_string(), line.trim_end().to_string());
-        while c.len() > 64 {
-            c.pop_first();
+    /// Store a witness's cosignature line for the checkpoint of `size` (verified by the caller) through the
+    /// sequencer, and keep it once durable. `witness` names the witness's key: its name and key ID,
+    /// `name+hex8` (the start of its verifier key). A repeated (size, witness) keeps the first line stored.
+    /// Returns whether it was stored; a failure is logged and counted
+    /// (`accord_cosignature_store_failures_total`).
+    pub async fn add_cosignature(&self, size: u64, witness: &str, line: &str) -> bool {
+        let line = line.trim_end();
+        let row = CosignatureRow {
+            size,
+            witness: witness.to_string(),
+            line: line.to_string(),
+            received_ms: self.clock.now(),
+        };
+        let received = row.received_ms;
+        if let Err(e) = self.store_cosignatures(vec![row]).await {
+            tracing::warn!(witness, size, error = %e, "storing a witness cosignature failed; it is not served");
+            crate::metrics::metrics().cosignature_store_failed();
+            return false;
         }
-        crate::sync::lock(&self.witness_seen).insert(witness.to_string(), self.clock.now());
+        crate::sync::lock(&self.cosignatures).insert(size, witness, line);
+        crate::sync::lock(&self.witness_seen).insert(witness.to_string(), received);
+        true
     }
-    /// The checkpoint note of `size` with the witness cosignatures collected for it appended.
+
+    /// Hand cosignature rows to the sequencer, which stores them in its next transaction; wait for the commit.
+    async fn store_cosignatures(&self, rows: Vec<CosignatureRow>) -> Result<()> {
+        if let super::WriteState::Stopped(why) = &*self.shared.write_state.borrow() {
+            return Err(Error::new(Kind::Unavailable, "", format!("the ledger takes no writes: {why}")));
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        {
+            let guard = crate::sync::lock(&self.tx);
+            let tx = guard.as_ref().ok_or_else(|| Error::new(Kind::Unavailable, "", super::SHUTTING_DOWN))?;
+            tx.try_send(super::sequencer::Job { items: Vec::new(), cosignatures: rows, reply })
+                .map_err(|e| Error::new(Kind::Unavailable, "", format!("the sequencer cannot take it: {e}")))?;
+        }
+        rx.await.map_err(|_| Error::new(Kind::Unavailable, "", "the sequencer stopped before answering"))?.map(drop)
+    }
+
+    /// The stored cosignature lines of the checkpoint of `size`, by witness: from memory for recent sizes,
+    /// else from the database (a failed read is logged and gives none).
+    fn cosignature_lines(&self, size: u64) -> Vec<(String, String)> {
+        if let Some(lines) = crate::sync::lock(&self.cosignatures).get(size) {
+            return lines;
+        }
+        match self.readers.with(|r| r.cosignatures_between(size, size)) {
+            Ok(rows) => rows.into_iter().map(|r| (r.witness, r.line)).collect(),
+            Err(e) => {
+                tracing::warn!(size, error = %e, "reading stored cosignatures");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Whether a cosignature of `witness` for the checkpoint of `size` is stored.
+    pub fn has_cosignature(&self, size: u64, witness: &str) -> bool {
+        self.cosignature_lines(size).iter().any(|(w, _)| w == witness)
+    }
+
+    /// The checkpoint note of `size` with the stored witness cosignatures for it appended.
     pub fn cosigned_note(&self, size: u64, note: &str) -> String {
-        let c = crate::sync::lock(&self.cosignatures);
         let mut out = note.to_string();
-        for line in c.get(&size).into_iter().flat_map(|m| m.values()) {
-            out.push_str(line);
+        for (_, line) in self.cosignature_lines(size) {
+            out.push_str(&line);
             out.push('\n');
         }
         out
     }
+
+    /// At most `limit` stored checkpoints from tree size `start` on, in size order, each note with its
+    /// stored witness cosignatures appended (blocking).
+    pub fn cosigned_checkpoints(&self, start: u64, limit: usize) -> Result<Vec<CheckpointRow>> {
+        let mut rows = self.readers.with(|r| r.checkpoints_from(start, limit))?;
+        let (Some(first), Some(last)) = (rows.first().map(|r| r.size), rows.last().map(|r| r.size)) else {
+            return Ok(rows);
+        };
+        let mut lines: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for c in self.readers.with(|r| r.cosignatures_between(first, last))? {
+            lines.entry(c.size).or_default().push(c.line);
+        }
+        for row in &mut rows {
+            for line in lines.remove(&row.size).into_iter().flatten() {
+                row.note.push_str(&line);
+                row.note.push('\n');
+            }
+        }
+        Ok(rows)
+    }
+
     /// When each witness last returned a cosignature (Unix ms).
     pub fn witness_seen(&self) -> Vec<(String, i64)> {
         crate::sync::lock(&self.witness_seen).iter().map(|(k, v)| (k.clone(), *v)).collect()

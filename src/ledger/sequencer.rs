@@ -15,15 +15,18 @@ use crate::crypto::{self, LogSigner};
 use crate::domain::{Effect, Governance};
 use crate::error::{Error, Kind, Result};
 use crate::merkle;
-use crate::store::{Checkpointer, EntryRow, Writer};
+use crate::store::{Checkpointer, CosignatureRow, EntryRow, Writer};
 
 /// Most entries integrated in one transaction.
 pub const MAX_GROUP: usize = 8192;
 
 type Reply = oneshot::Sender<Result<Vec<Committed>>>;
 
+/// One request to the sequencer: envelopes to integrate as one atomic request, or (with no envelopes)
+/// witness cosignatures to store in the next transaction. Replied to once committed.
 pub(super) struct Job {
     pub items: Vec<Prepared>,
+    pub cosignatures: Vec<CosignatureRow>,
     pub reply: Reply,
 }
 
@@ -268,17 +271,12 @@ impl Sequencer {
                 }
             }
         }
+        let cosigned = self.insert_cosignatures(&jobs, &mut outcomes);
         for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
             self.note_storage_error(e);
         }
         let results: Vec<(Reply, Result<Vec<Outcome>>)> = jobs.into_iter().map(|j| j.reply).zip(outcomes).collect();
-        let published = if self.size == base_size {
-            // Nothing new (or the single job failed, already rolled back: a second ROLLBACK is a no-op).
-            self.writer.rollback();
-            Ok(None)
-        } else {
-            self.commit_checkpoint().map(Some)
-        };
+        let published = self.commit_group(base_size, cosigned);
         let latest = match published {
             Ok(latest) => {
                 // A commit went through: a full disk has room again (set here, in commit order).
@@ -303,6 +301,39 @@ impl Sequencer {
                 }
             }
         }
+    }
+
+    /// Witness cosignatures ride in the group's transaction, after the entries (their rows only ever add to
+    /// the table, so a failed job's rollback never touches them). A job whose rows cannot be written gets the
+    /// error. Returns whether any were written.
+    fn insert_cosignatures(&mut self, jobs: &[Job], outcomes: &mut [Result<Vec<Outcome>>]) -> bool {
+        let mut cosigned = false;
+        for (job, out) in jobs.iter().zip(outcomes.iter_mut()) {
+            if job.cosignatures.is_empty() || out.is_err() {
+                continue;
+            }
+            match self.writer.insert_cosignatures(&job.cosignatures) {
+                Ok(_) => cosigned = true,
+                Err(e) => *out = Err(e.into()),
+            }
+        }
+        cosigned
+    }
+
+    /// End the group's transaction: with new entries, sign and commit a checkpoint; with only cosignatures,
+    /// commit them (no new checkpoint); with nothing, roll back.
+    fn commit_group(&mut self, base_size: u64, cosigned: bool) -> Result<Option<Latest>> {
+        if self.size != base_size {
+            return self.commit_checkpoint().map(Some);
+        }
+        if cosigned {
+            self.writer.commit()?;
+            self.checkpointer.poke(&self.writer);
+        } else {
+            // Nothing new (or the single job failed, already rolled back: a second ROLLBACK is a no-op).
+            self.writer.rollback();
+        }
+        Ok(None)
     }
 
     /// A failed commit: roll back, reload the state from the database (or stop when that fails too), and

@@ -2,8 +2,10 @@
 //! The only module that names rusqlite. It knows nothing of signing or business rules.
 //!
 //! Log tables (`meta`, `entries`, `tree_hashes`, `checkpoints`) are append-only in the database itself:
-//! triggers abort any UPDATE or DELETE. Projections (`charter`, `parties`, `party_keys`, `subjects`,
-//! `history`) are derived from the log and may be dropped and rebuilt ([`Writer::clear_projections`]).
+//! triggers abort any UPDATE or DELETE. So is `cosignatures` (witness cosignatures of stored checkpoints),
+//! where a second row for the same checkpoint and witness is ignored. Projections (`charter`, `parties`,
+//! `party_keys`, `subjects`, `history`) are derived from the log and may be dropped and rebuilt
+//! ([`Writer::clear_projections`]).
 use std::path::Path;
 
 mod audit;
@@ -87,6 +89,19 @@ pub struct CheckpointRow {
     pub root: [u8; 32],
     /// The checkpoint as a signed note (C2SP), signed by the log key.
     pub note: String,
+}
+
+/// One stored witness cosignature of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CosignatureRow {
+    /// Tree size of the checkpoint it cosigns (a stored checkpoint).
+    pub size: u64,
+    /// The witness's key: its name and key ID, `name+hex8` (the start of its verifier key).
+    pub witness: String,
+    /// The C2SP cosignature line (`— name base64`), without its newline; it verified with the witness's key.
+    pub line: String,
+    /// When the ledger received it (Unix ms).
+    pub received_ms: i64,
 }
 
 /// The domain rules read the projections through [`crate::domain::StateView`]; a storage failure reaches

@@ -67,6 +67,13 @@ pub(super) fn latest_checkpoint(c: &Connection) -> Result<Option<CheckpointRow>>
         .map_err(db_err)
 }
 
+/// The columns [`cosignature_row`] reads, in its order.
+pub(super) const COSIGNATURE_COLS: &str = "size, witness, line, received_ms";
+
+pub(super) fn cosignature_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CosignatureRow> {
+    Ok(CosignatureRow { size: r.get(0)?, witness: r.get(1)?, line: r.get(2)?, received_ms: r.get(3)? })
+}
+
 pub(super) fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
     let size: u64 = r.get(0)?;
     Ok(CheckpointRow { size, root: bytes32(r, 1, "checkpoints", &size)?, note: r.get(2)? })

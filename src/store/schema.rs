@@ -46,6 +46,24 @@ CREATE TABLE history (
 ) WITHOUT ROWID;
 "#;
 
+/// Witness cosignatures (C2SP tlog-cosignature lines), each kept with the checkpoint it cosigns. Append-only
+/// like the log tables; created with a new database and, by [`Writer::open`], in an older one that lacks it.
+/// A row is stored only for a line that verified with the witness's key (the sender checks it).
+pub(super) const COSIGNATURES: &str = "CREATE TABLE IF NOT EXISTS cosignatures (
+    size INTEGER NOT NULL REFERENCES checkpoints (size),
+    witness TEXT NOT NULL,
+    line TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (size, witness)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS cosignatures_no_update BEFORE UPDATE ON cosignatures
+BEGIN SELECT RAISE(ABORT, 'cosignatures is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS cosignatures_no_delete BEFORE DELETE ON cosignatures
+BEGIN SELECT RAISE(ABORT, 'cosignatures is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS cosignatures_keep_first BEFORE INSERT ON cosignatures
+WHEN EXISTS (SELECT 1 FROM cosignatures WHERE size = NEW.size AND witness = NEW.witness)
+BEGIN SELECT RAISE(IGNORE); END;";
+
 /// Statement kinds that change governance (charter, parties, keys): replayed at every open, so their
 /// entries have an index of their own ([`governance_index`]).
 pub const GOVERNANCE_KINDS: &[&str] = &["charter", "party.admitted", "key.rotated", "key.revoked"];
@@ -131,6 +149,7 @@ pub(super) fn create(c: &Connection, origin: &str, verifier_key: &str) -> Result
     sql.push_str(SCHEMA);
     sql.push_str(&governance_index());
     sql.push_str(&append_only_triggers());
+    sql.push_str(COSIGNATURES);
     sql.push_str("COMMIT;");
     c.execute_batch(&sql).map_err(db_err)?;
     c.execute(

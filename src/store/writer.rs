@@ -152,6 +152,8 @@ impl Writer {
             w.conn.execute_batch(&append_only_triggers()).map_err(db_err)?;
             w.conn.execute_batch(INDEX_MIGRATION).map_err(db_err)?;
             w.conn.execute_batch(&governance_index()).map_err(db_err)?;
+            // A database from before issue 16 gains the (empty) cosignatures table.
+            w.conn.execute_batch(COSIGNATURES).map_err(db_err)?;
         }
         if meta.schema_version != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion { path: path.to_path_buf(), found: meta.schema_version }.into());
@@ -370,6 +372,37 @@ impl Writer {
         Ok(())
     }
 
+    /// Store witness cosignatures (inside the caller's transaction). A row for a (size, witness) already
+    /// stored is ignored: the first cosignature kept is the one that stays. Returns the rows added.
+    pub fn insert_cosignatures(&self, rows: &[CosignatureRow]) -> Result<usize> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO cosignatures (size, witness, line, received_ms) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(db_err)?;
+        let mut added = 0usize;
+        for r in rows {
+            added =
+                added.saturating_add(st.execute(params![r.size, r.witness, r.line, r.received_ms]).map_err(db_err)?);
+        }
+        Ok(added)
+    }
+
+    /// The stored cosignatures of the `sizes` largest cosigned tree sizes (all of them when fewer), in size
+    /// order: what the ledger keeps in memory from open.
+    pub fn recent_cosignatures(&self, sizes: usize) -> Result<Vec<CosignatureRow>> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COSIGNATURE_COLS} FROM cosignatures WHERE size >= COALESCE((SELECT MIN(size) FROM \
+                 (SELECT DISTINCT size FROM cosignatures ORDER BY size DESC LIMIT ?1)), 0) ORDER BY size, witness"
+            ))
+            .map_err(db_err)?;
+        let rows = st.query_map([i64::try_from(sizes).unwrap_or(i64::MAX)], cosignature_row).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+
     /// Persist domain effects into the projection tables. `entry` is the index of the entry being applied
     /// and [`crate::proto::compiled_body`] of its statement: a subject whose body is exactly that is stored with
     /// [`DERIVED_BODY`] instead of a second copy of the statement.
@@ -449,5 +482,44 @@ fn stored_body<'a>(s: &'a Subject, entry: (u64, &[u8])) -> &'a [u8] {
         DERIVED_BODY
     } else {
         wire
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(size: u64, witness: &str, line: &str) -> CosignatureRow {
+        CosignatureRow { size, witness: witness.into(), line: line.into(), received_ms: 7 }
+    }
+
+    /// The cosignatures table keeps the first row of a (size, witness), refuses one for a checkpoint that is
+    /// not stored, never changes a row (not even through INSERT OR REPLACE), and is created again at open
+    /// in a database that lacks it (one created before issue 16).
+    #[test]
+    fn cosignatures_are_append_only_keep_the_first_and_migrate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ledger.db");
+        let mut w = Writer::open(&path, false, Some(("test.example/log", "vkey"))).unwrap();
+        w.begin().unwrap();
+        w.insert_checkpoint(0, &[0; 32], "note 0\n", 1).unwrap();
+        assert_eq!(w.insert_cosignatures(&[row(0, "w+01", "— w first"), row(0, "v+02", "— v")]).unwrap(), 2);
+        assert_eq!(w.insert_cosignatures(&[row(0, "w+01", "— w second")]).unwrap(), 0, "a repeat is ignored");
+        assert!(w.insert_cosignatures(&[row(5, "w+01", "— w")]).is_err(), "no checkpoint of size 5");
+        w.commit().unwrap();
+        let err = raw_execute(&path, "INSERT OR REPLACE INTO cosignatures VALUES (0, 'w+01', 'x', 0)");
+        assert_eq!(err, Ok(0), "a replace is ignored too");
+        for sql in ["UPDATE cosignatures SET line = 'x'", "DELETE FROM cosignatures"] {
+            assert!(raw_execute(&path, sql).unwrap_err().contains("append-only"), "{sql}");
+        }
+        let lines: Vec<_> = w.recent_cosignatures(64).unwrap().into_iter().map(|r| (r.witness, r.line)).collect();
+        assert_eq!(lines, [("v+02".into(), "— v".into()), ("w+01".into(), "— w first".into())]);
+        drop(w);
+
+        raw_execute(&path, "DROP TABLE cosignatures").unwrap();
+        let w = Writer::open(&path, false, None).unwrap();
+        assert_eq!(w.recent_cosignatures(64).unwrap(), []);
+        assert_eq!(w.insert_cosignatures(&[row(0, "w+01", "— w")]).unwrap(), 1);
+        assert!(raw_execute(&path, "DELETE FROM cosignatures").unwrap_err().contains("append-only"));
     }
 }

@@ -1,4 +1,5 @@
-//! `accord.v1.AuditService`: the reads an auditor needs beyond LedgerService (every stored checkpoint).
+//! `accord.v1.AuditService`: the reads an auditor needs beyond LedgerService (every stored checkpoint, with
+//! its stored witness cosignatures).
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
@@ -36,8 +37,8 @@ impl pb::audit_service_server::AuditService for AuditApi {
             n => n.min(MAX_PAGE),
         };
         let l = self.ledger.clone();
-        let mut rows =
-            blocking(move || l.read(|v| v.checkpoints_from(req.start_size, limit.saturating_add(1)))).await?;
+        // Each note carries the witness cosignatures stored for it, as GetCheckpoint's does.
+        let mut rows = blocking(move || l.cosigned_checkpoints(req.start_size, limit.saturating_add(1))).await?;
         let next_size = if rows.len() > limit { rows.pop().map(|r| r.size) } else { None };
         Ok(Response::new(pb::ListCheckpointsResponse {
             checkpoints: rows

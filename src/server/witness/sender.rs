@@ -1,7 +1,7 @@
 //! The ledger's side of the witness protocol: submit each new checkpoint, with a consistency proof from the
 //! size the witness last cosigned, to every configured witness over plain HTTP/1.1 (a hyper client, one
-//! connection per request), keep the cosignatures they return, and at start ask each for its view of the
-//! log (a rolled-back database is refused).
+//! connection per request), store the cosignatures they return (in the database, with the checkpoint), and
+//! at start ask each for its view of the log (a rolled-back database is refused).
 //!
 //! A sender runs until its [`CancellationToken`] (a child of the process's root, `server::shutdown`) is
 //! cancelled, and stops then at once, also in the middle of a request: the request's connection is dropped.
@@ -35,6 +35,12 @@ pub struct WitnessTarget {
 }
 
 impl WitnessTarget {
+    /// The witness's key as its stored cosignatures name it: `name+hex8`, the key name and key ID (the start
+    /// of its verifier key), so that two keys of one name, such as a rotated key, never share a row.
+    pub fn id(&self) -> String {
+        let vkey = self.key.verifier_key();
+        vkey.get(..self.key.name.len().saturating_add(9)).unwrap_or(&vkey).to_string()
+    }
     /// Parse `URL=VKEY`.
     pub fn parse(s: &str) -> Result<Self> {
         let (url, key) = s.split_once('=').ok_or_else(|| Error::invalid("witness", "expected URL=VERIFIER_KEY"))?;
@@ -153,7 +159,12 @@ pub async fn run_sender(ledger: Arc<Ledger>, target: WitnessTarget, stop: Cancel
 async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     let mut sizes = ledger.size_watch();
     // The size the witness last cosigned (0: not known yet), and the size whose cosignature was last kept.
+    // A cosignature of the latest checkpoint stored before a restart is not asked for again.
     let (mut known, mut last_cosigned) = (0u64, u64::MAX);
+    let at_start = ledger.latest().size;
+    if ledger.has_cosignature(at_start, &target.id()) {
+        (known, last_cosigned) = (at_start, at_start);
+    }
     loop {
         let latest = ledger.latest();
         if latest.size != last_cosigned {
@@ -213,10 +224,16 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
         Ok((200, lines)) => {
             let note = latest.note.to_string();
             let (nbody, _) = split_note(&note).unwrap_or((&note, Vec::new()));
+            // Kept only once stored: a failed write (logged, counted) asks again at the next round.
+            let mut stored = true;
             for line in lines.lines().filter(|l| target.key.verify_line(nbody, l).is_some()) {
-                ledger.add_cosignature(latest.size, &target.key.name, line);
+                stored &= ledger.add_cosignature(latest.size, &target.id(), line).await;
             }
-            Submitted::Cosigned
+            if stored {
+                Submitted::Cosigned
+            } else {
+                Submitted::Failed
+            }
         }
         Ok((409, size)) => match size.trim().parse::<u64>() {
             Ok(s) if s <= latest.size => Submitted::Behind(s),
