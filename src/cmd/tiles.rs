@@ -48,7 +48,13 @@ pub async fn run(c: TilesCommand, json: bool) -> Result<()> {
         if crate::merkle::tree_hash(cp.size, &hashes)? != cp.root.as_slice() {
             bail!("the stored hashes of {} do not give its checkpoint's root; run accord audit", db.display());
         }
-        let written = dir.update(from, cp.size, &cp.note, |t| match t {
+        // The checkpoint with the witness cosignatures stored for it, as the ledger serves it.
+        let mut note = cp.note.clone();
+        for c in r.cosignatures_between(cp.size, cp.size)? {
+            note.push_str(&c.line);
+            note.push('\n');
+        }
+        let written = dir.update(from, cp.size, &note, |t| match t {
             accord_tlog::tiles::TilePath::Hashes { .. } => Ok(accord_tlog::tiles::hash_tile(t, &hashes)?),
             accord_tlog::tiles::TilePath::Entries { .. } => {
                 let span = t.span();
