@@ -11,7 +11,8 @@
 //	  "checkpoints": ["<signed note>", ...],          // must include the size-0 checkpoint
 //	  "leaves": ["<base64>", ...],                    // optional: every leaf from index 0, in order
 //	  "inclusion": [{"index": 3, "tree_size": 8, "leaf": "<base64>", "proof": ["<base64>", ...]}],
-//	  "consistency": [{"old_size": 3, "new_size": 8, "proof": ["<base64>", ...]}]
+//	  "consistency": [{"old_size": 3, "new_size": 8, "proof": ["<base64>", ...]}],
+//	  "tiles": {"base": "http://127.0.0.1:8080", "checks": [{"tree_size": 8, "indexes": [3], "proofs": [["<base64>", ...]]}]}
 //	}
 //
 // Every tree size named by a proof must have a checkpoint in the list: roots are only ever taken from
@@ -58,6 +59,7 @@ type input struct {
 	Leaves      [][]byte      `json:"leaves"`
 	Inclusion   []inclusion   `json:"inclusion"`
 	Consistency []consistency `json:"consistency"`
+	Tiles       *tilesInput   `json:"tiles,omitempty"`
 }
 
 type checkpoint struct {
@@ -318,6 +320,9 @@ func run(in *input, t *tally) {
 			t.ok(false, "%s under another key of the same name: unexpected error %v", what, err)
 		}
 		t.rejects(err, "%s opened with another key named %q", what, verifier.Name())
+	}
+	if in.Tiles != nil {
+		runTiles(in.Tiles, roots, t)
 	}
 }
 
