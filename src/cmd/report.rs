@@ -49,10 +49,11 @@ struct ShowArgs {
 struct VerifyArgs {
     #[command(flatten)]
     server: ServerArgs,
+    /// The plan whose report is checked.
     #[arg(long)]
     plan: String,
     /// Also compare against this saved canonical JSON (e.g. a published report) instead of the server's.
-    #[arg(long, required_if_eq("tiles", "any"))]
+    #[arg(long)]
     report: Option<PathBuf>,
     /// Verify a published report (--report FILE, required) from the log's C2SP tlog-tiles alone, no gRPC:
     /// the report's checkpoint must be signed by --log-key and extended by the log served there; its
