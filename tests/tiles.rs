@@ -388,8 +388,20 @@ async fn a_published_report_verifies_from_static_tiles() {
     ok(&["tiles", "export", &p("static"), "--data-dir", c.server.dir.to_str().unwrap()]);
     let key = c.server.verifier_key.clone();
     let args = |report: &str| {
-        ["report", "verify", "--tiles", &p("static"), "--report", report, "--plan", scenario::PLAN, "--log-key", &key, "--json"]
-            .map(String::from)
+        [
+            "report",
+            "verify",
+            "--tiles",
+            &p("static"),
+            "--report",
+            report,
+            "--plan",
+            scenario::PLAN,
+            "--log-key",
+            &key,
+            "--json",
+        ]
+        .map(String::from)
     };
     let out = ok(&args(&p("report.json")).each_ref().map(String::as_str));
     assert!(out.contains("\"ok\":true") && out.contains(&format!("\"tree_size\":{}", cp.size)), "{out}");

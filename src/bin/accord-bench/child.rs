@@ -17,6 +17,8 @@ use crate::BenchArgs;
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) addr: String,
+    /// The public HTTP port (page and tlog-tiles), when started with one.
+    pub(crate) http: Option<String>,
 }
 
 /// The `accord` binary: `--accord`, else the one in this binary's directory (cargo builds both there).
@@ -37,6 +39,16 @@ pub(crate) async fn start_server(
     dir: &std::path::Path,
     sync: &str,
 ) -> Result<(Server, Duration)> {
+    start_server_with(exe, dir, sync, &[]).await
+}
+
+/// [`start_server`] with more `serve` arguments (e.g. `--http 127.0.0.1:0`).
+pub(crate) async fn start_server_with(
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    sync: &str,
+    extra: &[&str],
+) -> Result<(Server, Duration)> {
     // ACCORD_BENCH_SERVER_LOG sets the server's log filter (e.g. "accord=debug" for per-batch timings).
     let server_log = std::env::var("ACCORD_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
     let t = Instant::now();
@@ -55,6 +67,7 @@ pub(crate) async fn start_server(
         ])
         .arg("--data-dir")
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -73,7 +86,8 @@ pub(crate) async fn start_server(
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     c.get_log_info(pb::GetLogInfoRequest {}).await?;
-    Ok((Server { child, addr }, t.elapsed()))
+    let http = v["http"].as_str().map(|h| h.to_string());
+    Ok((Server { child, addr, http }, t.elapsed()))
 }
 
 /// Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux).

@@ -28,6 +28,7 @@ mod lean;
 mod load;
 mod phase;
 mod soak;
+mod tiles;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,7 +42,7 @@ use serde_json::{json, Value};
 use accord::pb::{self, ledger_service_client::LedgerServiceClient};
 use accord::{crypto, workload};
 
-use child::{accord_exe, disk_json, rss_kib, start_server, stop};
+use child::{accord_exe, disk_json, rss_kib, start_server, start_server_with, stop};
 use lean::Clients;
 use load::{batch_load, batch_requests, percentile, proof_load, submit_requests, unary_run, Batches, Bound};
 use phase::{Against, Ctx, Figure};
@@ -69,7 +70,7 @@ struct Cli {
     args: BenchArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct BenchArgs {
     /// The `accord` binary to start as the server under test (default: the one beside this binary).
     #[arg(long)]
@@ -137,6 +138,14 @@ struct BenchArgs {
     /// Soak window length in seconds.
     #[arg(long, default_value_t = 60)]
     soak_window: u64,
+    /// Issue 16's tiles benchmarks instead (plan workload): load --entries, then GetInclusionProof, proof
+    /// reads from the HTTP port's tiles, through a caching nginx and from a static directory served by
+    /// nginx (when nginx is installed), and a mirror's catch-up, each between its baselines.
+    #[arg(long)]
+    tiles: bool,
+    /// Seconds of each tiles measurement.
+    #[arg(long, default_value_t = 5.0)]
+    tiles_seconds: f64,
 }
 
 /// The workloads of the SubmitBatch phase.
@@ -226,6 +235,9 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
             tmp.0.clone()
         }
     };
+    if a.tiles {
+        return tiles_run(&a, &exe, &dir, json_out).await;
+    }
     let (server, _) = start_server(&exe, &dir, &a.sync).await?;
     let clients = lean::connect(&server.addr, a.connections).await?;
     if let Some(secs) = a.soak {
@@ -289,6 +301,83 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
         "ledger": ledger,
     });
     print_report(&report, &figures, json_out)
+}
+
+/// `--tiles`: load the ledger, then GetInclusionProof and the tiles figures ([`tiles::figures`]); the
+/// report adds, per tiles figure, the ledger's CPU per proof read over its CPU per GetInclusionProof.
+async fn tiles_run(a: &BenchArgs, exe: &std::path::Path, dir: &std::path::Path, json_out: bool) -> Result<()> {
+    let (server, _) = start_server_with(exe, dir, &a.sync, &["--http", "127.0.0.1:0"]).await?;
+    let http = server.http.clone().ok_or_else(|| anyhow::anyhow!("the server announced no HTTP port"))?;
+    let clients = lean::connect(&server.addr, a.connections).await?;
+    eprintln!("bench: pre-signing ~{} plan statements…", a.entries);
+    let mut load = build_load(&BenchArgs { workload: Workload::Plan, ..a.clone() }).await?;
+    let key = load.secretariat.clone();
+    let size_bytes = a.statement_bytes;
+    let verify =
+        tokio::task::spawn_blocking(move || workload::plan_statements(ORIGIN, "v", 2048, size_bytes, &key)).await?;
+    let pid = server.child.id().unwrap_or(0);
+    let ctx = Ctx {
+        clients,
+        server_pid: pid,
+        verify_envs: Arc::new(verify),
+        verify_key: load.secretariat.verifying_key(),
+        baseline_secs: a.baseline_seconds,
+    };
+    eprintln!("{}", phase::header());
+    let groups = std::mem::take(&mut load.groups);
+    let name = format!("SubmitBatch({}) plan", a.batch);
+    let batch = ctx.measured(name, Against::VerifyStrict, true, batch_phase(&ctx.clients, groups, a)).await?;
+    let size = tree_size(&server.addr).await?;
+    let until = Instant::now() + Duration::from_secs_f64(a.tiles_seconds);
+    let proofs = async {
+        let n = proof_load(&ctx.clients, size, 64, Bound::Until(until)).await?;
+        Ok((n, json!({"tree_size": size, "in_flight": 64})))
+    };
+    let proofs = ctx.measured(format!("GetInclusionProof x64 on {size}"), Against::GetLogInfo, true, proofs).await?;
+    let work = dir.join("bench-tiles");
+    std::fs::create_dir_all(&work)?;
+    let (more, notes) = tiles::figures(&ctx, exe, dir, &http, size, &work, a.tiles_seconds).await?;
+    drop(ctx.clients);
+    stop(pid, server.child).await;
+    let per = |f: &Figure| f.usage.server_s / f.ops.max(1) as f64;
+    let rate = |f: &Figure| f.ops as f64 / f.usage.secs.max(1e-9);
+    let proof_cpu = per(&proofs);
+    let mut ratios = serde_json::Map::new();
+    for (k, f) in &more {
+        ratios.insert(
+            k.to_string(),
+            json!({"ledger_cpu_us_per_op": (per(f) * 1e7).round() / 10.0,
+                   "ledger_cpu_ratio_to_get_inclusion_proof": (per(f) / proof_cpu.max(1e-12) * 1000.0).round() / 1000.0,
+                   "rate_ratio_to_get_inclusion_proof": (rate(f) / rate(&proofs).max(1e-9) * 1000.0).round() / 1000.0}),
+        );
+    }
+    let mut figures = vec![("submit_batch", batch), ("inclusion_proofs", proofs)];
+    figures.extend(more);
+    let report = json!({
+        "mode": "tiles",
+        "entries": size,
+        "get_inclusion_proof_ledger_cpu_us": (proof_cpu * 1e7).round() / 10.0,
+        "figures": figures.iter().map(|(k, f)| (k.to_string(), f.json())).collect::<serde_json::Map<_, _>>(),
+        "ratios": ratios,
+        "notes": notes,
+    });
+    let mut table = format!("{}\n", phase::header());
+    for (_, f) in &figures {
+        table.push_str(&f.row());
+        table.push('\n');
+    }
+    table.push_str(&format!(
+        "per proof read / mirror entry, against GetInclusionProof: {}",
+        serde_json::to_string_pretty(&report["ratios"])?
+    ));
+    if json_out {
+        println!("{report}");
+        eprintln!("{table}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{table}");
+    }
+    Ok(())
 }
 
 /// The ledger's size, asked with a plain typed client (outside any measurement).
