@@ -83,9 +83,13 @@ assert user and not user[-1].startswith(("0", "root")), "the runtime stage must 
 print("ok: Dockerfile runs as", user[-1])
 PY
 
-echo "-- the tiles cache's nginx config (deploy/nginx/tiles.conf), upstream and paths made local"
-scripts/nginx-local.sh "$tmp/nginx" 127.0.0.1:8090 127.0.0.1:8082
-"$NGINX" -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" \
-  || { cat "$tmp/nginx/error.log" >&2; echo "lint-deploy: nginx -t failed on deploy/nginx/tiles.conf" >&2; exit 1; }
-echo "ok: nginx -t"
+echo "-- nginx configs (deploy/nginx/), with the upstream, directory and paths made local"
+for conf in deploy/nginx/*.conf; do
+  target=127.0.0.1:8082 # the upstream of the cache, the directory of the static config
+  [ "$(basename "$conf")" != tiles-static.conf ] || target=$tmp
+  scripts/nginx-local.sh "$conf" "$tmp/nginx" 127.0.0.1:8090 "$target"
+  "$NGINX" -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" \
+    || { cat "$tmp/nginx/error.log" >&2; echo "lint-deploy: nginx -t failed on $conf" >&2; exit 1; }
+  echo "ok: nginx -t $conf"
+done
 echo "lint-deploy: ok"

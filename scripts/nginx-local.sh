@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Writes PREFIX/nginx.conf: deploy/nginx/tiles.conf made runnable by anyone, anywhere (no root, no
-# /etc/nginx): listening on LISTEN, proxying to UPSTREAM (HOST:PORT), with its cache, temp files, pid and
-# logs under PREFIX. The access log (PREFIX/access.log) records how the cache answered each request:
+# Writes PREFIX/nginx.conf: one of deploy/nginx/'s configs made runnable by anyone, anywhere (no root, no
+# /etc/nginx), listening on LISTEN, with its temp files, pid and logs under PREFIX:
+#   tiles.conf         the caching proxy: TARGET is the upstream (HOST:PORT); its cache in PREFIX/cache
+#   tiles-static.conf  the static directory: TARGET is the directory to publish
+# The access log (PREFIX/access.log) records how each request was answered:
 #   METHOD URI STATUS CACHE_STATUS UPSTREAM_ADDR
-# Used by scripts/tiles-e2e.sh (which runs it) and scripts/lint-deploy.sh (nginx -t).
-#   scripts/nginx-local.sh PREFIX LISTEN UPSTREAM  &&  nginx -p PREFIX -c PREFIX/nginx.conf -e PREFIX/error.log
+# Used by scripts/tiles-e2e.sh (which runs both) and scripts/lint-deploy.sh (nginx -t).
+#   scripts/nginx-local.sh CONF PREFIX LISTEN TARGET && nginx -p PREFIX -c PREFIX/nginx.conf -e PREFIX/error.log
 set -euo pipefail
-[ $# -eq 3 ] || { echo "usage: $0 PREFIX LISTEN UPSTREAM" >&2; exit 2; }
-prefix=$1 listen=$2 upstream=$3
-conf="$(dirname "$0")/../deploy/nginx/tiles.conf"
+[ $# -eq 4 ] || { echo "usage: $0 deploy/nginx/CONF PREFIX LISTEN TARGET" >&2; exit 2; }
+conf=$1 prefix=$2 listen=$3 target=$4
 mkdir -p "$prefix/cache" "$prefix/tmp"
 
-# Each rewrite must apply exactly once: a changed tiles.conf fails here instead of being tested half-rewritten.
+# Each rewrite must apply exactly once: a changed config fails here instead of being tested half-rewritten.
 sub() {
   local n
   n=$(grep -c -- "$1" "$prefix/tiles.conf" || true)
@@ -20,8 +21,14 @@ sub() {
 }
 cp "$conf" "$prefix/tiles.conf"
 sub '^\( *\)listen 80;' "\\1listen $listen;"
-sub '^\( *\)server mirror:8082;' "\\1server $upstream;"
-sub '/var/cache/nginx/accord-tiles' "$prefix/cache"
+case "$(basename "$conf")" in
+  tiles.conf)
+    sub '^\( *\)server mirror:8082;' "\\1server $target;"
+    sub '/var/cache/nginx/accord-tiles' "$prefix/cache"
+    ;;
+  tiles-static.conf) sub '^\( *\)root /srv/accord-tiles;' "\\1root $(realpath "$target");" ;;
+  *) echo "nginx-local: no rewrites known for $conf" >&2; exit 2 ;;
+esac
 
 # As root the workers would switch to nobody, who cannot enter a private temp directory.
 user=""

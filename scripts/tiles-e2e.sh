@@ -7,6 +7,9 @@
 #   - a 404 is not cached; other paths and methods are refused;
 #   - with the mirror and the ledger stopped, the audit and the proofs still pass from the cache alone
 #     (tiles HIT, the expired checkpoint served STALE).
+# And the static ways to publish: the ledger's `serve --tiles-dir` directory served by nginx with
+# deploy/nginx/tiles-static.conf (Cache-Control per path, 404s not cacheable), and `accord tiles export`,
+# each audited.
 # Installs nginx (Debian) when missing. Uses target/debug/accord (ACCORD_BIN overrides; built when missing).
 # Exits non-zero with a message on any failure; E2E_KEEP=1 keeps the temp directory.
 set -euo pipefail
@@ -40,7 +43,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "$rc" -ne 0 ]; then
-    for f in ledger.log mirror.log nginx/error.log nginx/access.log; do
+    for f in ledger.log mirror.log nginx/error.log nginx/access.log static/error.log; do
       [ -s "$tmp/$f" ] && { echo "--- $f (last 25 lines)" >&2; tail -n 25 "$tmp/$f" >&2; }
     done
     echo "tiles-e2e: FAILED after $((SECONDS - started)) s" >&2
@@ -51,13 +54,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Free loopback ports: gRPC, the ledger's HTTP port, the mirror, the cache.
-read -r P_GRPC P_HTTP P_MIRROR P_CACHE < <(python3 -c '
+# Free loopback ports: gRPC, the ledger's HTTP port, the mirror, the cache, the static server.
+read -r P_GRPC P_HTTP P_MIRROR P_CACHE P_STATIC < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(4)]
+ss = [socket.socket() for _ in range(5)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
 LEDGER=http://127.0.0.1:$P_HTTP MIRROR=http://127.0.0.1:$P_MIRROR CACHE=http://127.0.0.1:$P_CACHE
+STATIC=http://127.0.0.1:$P_STATIC
 
 export ACCORD_LOG=warn
 accord() { "$BIN" "$@"; }
@@ -90,7 +94,7 @@ echo "== ledger: init, serve --http, charter and $ENTRIES statements"
 cd "$tmp"
 KEY=$(accord init --data-dir ledger --origin "$ORIGIN")
 ACCORD_LOG=info "$BIN" serve --data-dir ledger --listen "127.0.0.1:$P_GRPC" --http "127.0.0.1:$P_HTTP" \
-  > ledger.log 2>&1 &
+  --tiles-dir ledger-tiles > ledger.log 2>&1 &
 LEDGER_PID=$!
 pids+=("$LEDGER_PID")
 wait_for "ledger" "$LEDGER_PID" accord health --server "http://127.0.0.1:$P_GRPC"
@@ -122,7 +126,7 @@ pids+=("$MIRROR_PID")
 wait_for "mirror at size $SIZE" "$MIRROR_PID" sh -c "[ \"\$(curl -sf $MIRROR/checkpoint | sed -n 2p)\" = $SIZE ]"
 
 echo "== nginx (deploy/nginx/tiles.conf) caching the mirror on $CACHE"
-"$REPO/scripts/nginx-local.sh" "$tmp/nginx" "127.0.0.1:$P_CACHE" "127.0.0.1:$P_MIRROR"
+"$REPO/scripts/nginx-local.sh" "$REPO/deploy/nginx/tiles.conf" "$tmp/nginx" "127.0.0.1:$P_CACHE" "127.0.0.1:$P_MIRROR"
 "$NGINX" -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" || fail "nginx -t"
 "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
 NGINX_PID=$!
@@ -171,6 +175,32 @@ done
 [ "$(status "$CACHE/tile/0/abc")" = 404 ] || fail "the cache forwards a path that is not a tile"
 [ "$(status -X POST "$CACHE/checkpoint")" = 405 ] || fail "the cache accepts POST"
 [ "$(status -I "$CACHE/tile/0/000")" = 200 ] || fail "HEAD of a full tile"
+
+echo "== the static ways: serve --tiles-dir behind nginx (tiles-static.conf), tiles export"
+wait_for "the ledger's --tiles-dir at size $SIZE" "$LEDGER_PID" sh -c "[ \"\$(sed -n 2p ledger-tiles/checkpoint)\" = $SIZE ]"
+"$REPO/scripts/nginx-local.sh" "$REPO/deploy/nginx/tiles-static.conf" "$tmp/static" "127.0.0.1:$P_STATIC" ledger-tiles
+"$NGINX" -p "$tmp/static" -c "$tmp/static/nginx.conf" -e "$tmp/static/error.log" &
+STATIC_PID=$!
+pids+=("$STATIC_PID")
+wait_for "static nginx" "$STATIC_PID" curl -sf "$STATIC/checkpoint"
+run "audit from the static directory behind nginx" audit-static.out \
+  accord audit --tiles "$STATIC" --log-key "$KEY" --evidence audit-static.json
+grep -q "audit passed: $SIZE entries" audit-static.out || fail "audit from the static directory behind nginx"
+accord verify --tiles "$STATIC" --index 321 --log-key "$KEY" --signer sec.pub > /dev/null \
+  || fail "verify --index 321 from the static directory behind nginx"
+[ "$(header "$STATIC/checkpoint" Cache-Control)" = "public, max-age=2" ] || fail "static: checkpoint Cache-Control"
+[ "$(header "$STATIC/checkpoint" Content-Type)" = "text/plain; charset=utf-8" ] || fail "static: checkpoint Content-Type"
+[ "$(header "$STATIC/tile/0/000" Cache-Control)" = "public, max-age=31536000, immutable" ] || fail "static: full tile Cache-Control"
+[ "$(header "$STATIC/tile/entries/001.p/145" Cache-Control)" = "public, max-age=60" ] || fail "static: partial tile Cache-Control"
+[ "$(header "$STATIC/tile/entries/009" Cache-Control)" = "no-store" ] || fail "static: a missing tile is cacheable"
+[ "$(status "$STATIC/tile/entries/009")" = 404 ] || fail "static: a missing tile is not a 404"
+[ "$(status "$STATIC/tile/0/.000.1.tmp")" = 404 ] || fail "static: a file other than a tile is served"
+[ "$(status -X POST "$STATIC/checkpoint")" = 405 ] || fail "static: POST accepted"
+[ "$(status -I "$STATIC/tile/0/000")" = 200 ] || fail "static: HEAD of a full tile"
+run "tiles export" export.out accord tiles export exported --data-dir ledger
+run "audit of the exported directory" audit-export.out \
+  accord audit --tiles exported --log-key "$KEY" --evidence audit-export.json
+grep -q "audit passed: $SIZE entries" audit-export.out || fail "audit of the exported directory"
 
 echo "== mirror and ledger stopped: the cache alone"
 kill "$MIRROR_PID" "$LEDGER_PID"
