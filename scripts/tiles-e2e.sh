@@ -38,10 +38,19 @@ fail() {
   echo "tiles-e2e: FAILED: $*" >&2
   exit 1
 }
+# stop PID...: SIGTERM, then SIGKILL after 10 s; reaps them.
+stop() {
+  local p
+  kill "$@" 2>/dev/null || true
+  for p in "$@"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+}
 cleanup() {
   local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop "${pids[@]}"
   if [ "$rc" -ne 0 ]; then
     for f in ledger.log mirror.log nginx/error.log nginx/access.log static/error.log; do
       [ -s "$tmp/$f" ] && { echo "--- $f (last 25 lines)" >&2; tail -n 25 "$tmp/$f" >&2; }
@@ -53,6 +62,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 # loopback only, whatever the environment says
 
 # Free loopback ports: gRPC, the ledger's HTTP port, the mirror, the cache, the static server.
 read -r P_GRPC P_HTTP P_MIRROR P_CACHE P_STATIC < <(python3 -c '
@@ -160,7 +170,7 @@ tiles2=$(awk '$2 ~ /^\/tile\// { n++ } END { print n + 0 }' pass2.log)
 awk '$2 ~ /^\/tile\// && !($3 == 200 && $4 == "HIT" && $5 == "-")' pass2.log | grep . \
   && fail "tiles of the second audit that were not cache HITs (above)"
 # Each tile reached the mirror at most once in the whole run (proxy_cache_lock merges concurrent misses).
-awk '$2 ~ /^\/tile\// && $5 != "-" { print $2 }' "$tmp/nginx/access.log" | sort | uniq -d | grep . \
+awk '$2 ~ /^\/tile\// && $3 == 200 && $5 != "-" { print $2 }' "$tmp/nginx/access.log" | sort | uniq -d | grep . \
   && fail "tiles fetched from the mirror more than once (above)"
 echo "ok: $tiles2 tile requests, all HIT"
 
@@ -203,9 +213,7 @@ run "audit of the exported directory" audit-export.out \
 grep -q "audit passed: $SIZE entries" audit-export.out || fail "audit of the exported directory"
 
 echo "== mirror and ledger stopped: the cache alone"
-kill "$MIRROR_PID" "$LEDGER_PID"
-wait "$MIRROR_PID" 2>/dev/null || true
-wait "$LEDGER_PID" 2>/dev/null || true
+stop "$MIRROR_PID" "$LEDGER_PID"
 curl -sf "$MIRROR/checkpoint" >/dev/null 2>&1 && fail "the mirror still answers"
 curl -sf "$LEDGER/checkpoint" >/dev/null 2>&1 && fail "the ledger still answers"
 sleep 2.5 # the cached checkpoint (max-age=2) expires: it is now served stale
