@@ -271,6 +271,12 @@ async fn export_mirror_and_audit_from_tiles_alone_and_refuse_lies() {
         assert_eq!(a, b, "{t}");
     }
     ok(&["audit", "--tiles", &p("mirror"), "--log-key", &key]);
+    // A mirror of the mirror (whose checkpoint carries the first mirror's cosignature): the same tiles.
+    ok(&["mirror", "--from", &p("mirror"), "--dir", &p("mirror2"), "--log-key", &key, "--once"]);
+    for t in tiles_between(0, 300) {
+        let a = std::fs::read(tmp.path().join("mirror2").join(t.path())).unwrap();
+        assert_eq!(a, std::fs::read(tmp.path().join("mirror").join(t.path())).unwrap(), "{t}");
+    }
     let out = ok(&[
         "verify",
         "--tiles",

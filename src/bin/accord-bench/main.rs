@@ -28,7 +28,7 @@ mod lean;
 mod load;
 mod phase;
 mod soak;
-mod tiles;
+mod tile_reads;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -303,7 +303,7 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     print_report(&report, &figures, json_out)
 }
 
-/// `--tiles`: load the ledger, then GetInclusionProof and the tiles figures ([`tiles::figures`]); the
+/// `--tiles`: load the ledger, then GetInclusionProof and the tiles figures ([`tile_reads::figures`]); the
 /// report adds, per tiles figure, the ledger's CPU per proof read over its CPU per GetInclusionProof.
 async fn tiles_run(a: &BenchArgs, exe: &std::path::Path, dir: &std::path::Path, json_out: bool) -> Result<()> {
     let (server, _) = start_server_with(exe, dir, &a.sync, &["--http", "127.0.0.1:0"]).await?;
@@ -336,7 +336,7 @@ async fn tiles_run(a: &BenchArgs, exe: &std::path::Path, dir: &std::path::Path, 
     let proofs = ctx.measured(format!("GetInclusionProof x64 on {size}"), Against::GetLogInfo, true, proofs).await?;
     let work = dir.join("bench-tiles");
     std::fs::create_dir_all(&work)?;
-    let (more, notes) = tiles::figures(&ctx, exe, dir, &http, size, &work, a.tiles_seconds).await?;
+    let (more, notes) = tile_reads::figures(&ctx, exe, dir, &http, size, &work, a.tiles_seconds).await?;
     drop(ctx.clients);
     stop(pid, server.child).await;
     let per = |f: &Figure| f.usage.server_s / f.ops.max(1) as f64;
