@@ -39,8 +39,23 @@ const MAP: &[(&str, &[&str])] = &[
     ("server", &["server/api", "ledger", "metrics", "pb"]),
     (
         "server/web",
-        &["domain", "error", "ledger", "metrics", "pb", "proto", "query", "report", "server", "server/tiles"],
+        &[
+            "domain",
+            "error",
+            "ledger",
+            "metrics",
+            "pb",
+            "proto",
+            "query",
+            "report",
+            "server",
+            "server/tiles",
+            "server/rest",
+            "sync",
+        ],
     ),
+    // The read-only JSON API over HTTP (CoalitionService and GetReport for non-gRPC readers).
+    ("server/rest", &["domain", "error", "json", "ledger", "pb", "query", "report"]),
     ("config", &["domain", "error", "ledger", "server", "server/witness"]),
     ("client", &["crypto", "error", "ledger", "merkle", "pb", "query", "server", "store"]),
     (
@@ -87,7 +102,7 @@ const EXTERNAL: &[(&str, &[&str])] = &[
     ("tonic_types", &["server/api", "client"]),
     ("tonic_reflection", &["server"]),
     // The HTTP framework only where HTTP is served.
-    ("axum", &["server", "server/web", "server/witness", "server/tiles", "cmd"]),
+    ("axum", &["server", "server/web", "server/witness", "server/tiles", "server/rest", "cmd"]),
     // The HTTP client of tile readers.
     ("reqwest", &["tiles"]),
     // The async runtime stays out of the pure and storage layers.
@@ -99,6 +114,7 @@ const EXTERNAL: &[(&str, &[&str])] = &[
             "server/web",
             "server/witness",
             "server/tiles",
+            "server/rest",
             "tiles",
             "ledger",
             "client",

@@ -17,6 +17,7 @@ mod connection;
 mod health;
 mod http_ports;
 mod observe;
+pub mod rest;
 mod serve_error;
 mod shutdown;
 pub mod tiles;
