@@ -6,6 +6,9 @@
 #   - chromium (Debian package): the public transparency page is loaded in headless Chromium.
 #   - xmllint (libxml2-utils): the IATI export is validated against the official 2.03 schema.
 #   - curl: the public page is fetched over TLS with a test CA.
+#   - Node.js with npm (Debian packages when missing) and tests/browser's npm packages (playwright-core and
+#     axe-core, pinned by its package-lock.json): the portal is checked in headless Chromium at 390 and
+#     1280 px, with axe-core's accessibility rules (tests/portal.rs).
 #   - Python's jsonschema with its date-time and uri format checkers (PyPI): the OCDS export is validated
 #     against the official OCDS 1.1 schemas (tests/data/ocds-1.1, scripts/ocds_validate.py).
 set -euo pipefail
@@ -17,6 +20,8 @@ command -v go >/dev/null 2>&1 || need+=(golang-go)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${need[*]}" >&2
   SUDO=""
@@ -36,6 +41,11 @@ if ! python3 -c 'import jsonschema, referencing, rfc3339_validator, rfc3986_vali
   fi
   # shellcheck disable=SC2086
   python3 -m pip install --quiet $py_need 2>/dev/null || python3 -m pip install --quiet --break-system-packages $py_need
+fi
+
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ]; then
+  echo "scripts/test.sh: installing tests/browser's npm packages (npm ci)" >&2
+  (cd tests/browser && npm ci --silent --no-audit --no-fund)
 fi
 
 log=$(mktemp)

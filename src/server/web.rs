@@ -278,8 +278,8 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
             h1 { (name) }
             (read_at_line(&at))
             h2 { "Plans" }
-            table id="plans" {
-                thead { tr { th { "plan" } th { "period" } th { "pledged" } th { "committed" } th { "disbursed" } } }
+            div class="scroll" tabindex="0" role="region" aria-label="plans" { table id="plans" {
+                thead { tr { th scope="col" { "plan" } th scope="col" { "period" } th scope="col" { "pledged" } th scope="col" { "committed" } th scope="col" { "disbursed" } } }
                 tbody {
                     @for l in &lines {
                         tr {
@@ -289,7 +289,7 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
                         }
                     }
                 }
-            }
+            } }
             h2 { "Members" }
             (html_table(&["party", "name", "roles", "country"], parties, "parties"))
         };

@@ -44,7 +44,7 @@ pub fn bars_svg(title: &str, rows: &[FlowRow]) -> Markup {
     let row_h = 42.0;
     let h = 40.0 + row_h * rows.len() as f64;
     html! {
-        svg role="img" aria-label=(title) viewBox={ "0 0 720 " (h) } width="100%" {
+        div class="scroll chart" tabindex="0" { svg role="img" aria-label=(title) viewBox={ "0 0 720 " (h) } width="100%" {
             @for (i, (label, c)) in ["pledged", "committed", "disbursed"].iter().zip(colours).enumerate() {
                 rect x=(i.saturating_mul(110).saturating_add(250)) y="6" width="12" height="12" fill=(c) {}
                 text x=(i.saturating_mul(110).saturating_add(266)) y="16" font-size="12" { (label) }
@@ -59,7 +59,7 @@ pub fn bars_svg(title: &str, rows: &[FlowRow]) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
@@ -68,7 +68,7 @@ fn cofinancing_svg(cf: &CoFinancing) -> Markup {
     let max = cf.rows.iter().flat_map(|r| [num(&r.required), num(&r.realised)]).fold(0.0, f64::max).max(1.0);
     let h = 20.0 + 34.0 * cf.rows.len() as f64;
     html! {
-        svg role="img" aria-label="co-financing against the rule" viewBox={ "0 0 720 " (h) } width="100%" {
+        div class="scroll chart" tabindex="0" { svg role="img" aria-label="co-financing against the rule" viewBox={ "0 0 720 " (h) } width="100%" {
             @for (i, r) in cf.rows.iter().enumerate() {
                 @let y = 10.0 + 34.0 * i as f64;
                 @let colour = if r.result == "met" { "#2e7d32" } else { "#c62828" };
@@ -77,7 +77,7 @@ fn cofinancing_svg(cf: &CoFinancing) -> Markup {
                 rect x="120" y=(y) width=(f1(520.0 * num(&r.realised) / max)) height="16" fill=(colour) {}
                 line x1=(x) y1=(y - 3.0) x2=(x) y2=(y + 19.0) stroke="#000" stroke-width="2" {}
             }
-        }
+        } }
     }
 }
 
@@ -99,12 +99,12 @@ fn indicator_svg(i: &IndicatorProgress) -> Markup {
     let y = |v: f64| 150.0 - 130.0 * (v - lo) / span;
     let path: Vec<String> = pts.iter().map(|(d, v)| format!("{:.1},{:.1}", x(d), y(*v))).collect();
     html! {
-        svg role="img" aria-label={ (i.indicator_id) " against targets" } viewBox="0 0 720 170" width="100%" {
+        div class="scroll chart" tabindex="0" { svg role="img" aria-label={ (i.indicator_id) " against targets" } viewBox="0 0 720 170" width="100%" {
             polyline fill="none" stroke="#999" stroke-dasharray="4 3" points=(path.join(" ")) {}
             @for (d, v) in &vals {
                 circle cx=(f1(x(d))) cy=(f1(y(*v))) r="5" fill="#1b3f6b" { title { (d) ": " (v) } }
             }
-        }
+        } }
     }
 }
 
@@ -112,17 +112,22 @@ fn indicator_svg(i: &IndicatorProgress) -> Markup {
 pub const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:right}\
 th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}pre{white-space:pre-wrap;background:#f5f5f5;padding:.8em;font-size:.85em}\
-.met{color:#2e7d32}.notMet,.withheld{color:#c62828}.pending{color:#8a6d00}@media print{body{margin:0;max-width:none}section{break-inside:avoid}}";
+.met{color:#2e7d32}.notMet,.withheld{color:#c62828}.pending{color:#8a6d00}\
+.scroll{overflow-x:auto;max-width:100%}.chart svg{min-width:600px}code{overflow-wrap:anywhere;word-break:break-all}pre{overflow-wrap:anywhere}\
+@media print{body{margin:0;max-width:none}section{break-inside:avoid}.chart svg{min-width:0}}";
 
 /// A table; every header and cell is text (escaped). Each cell's class is its first comma-separated word
 /// (so a status such as `notMet, unverified` is styled by the stylesheet).
 pub fn html_table(header: &[&str], rows: Vec<Vec<String>>, id: &str) -> Markup {
+    // Inside a scrolling box: a wide table scrolls on its own on a narrow screen, never the page.
     html! {
-        table id=(id) {
-            thead { tr { @for h in header { th { (h) } } } }
-            tbody {
-                @for r in &rows {
-                    tr { @for c in r { td class=(c.split(',').next().unwrap_or("")) { (c) } } }
+        div class="scroll" tabindex="0" role="region" aria-label=(id) {
+            table id=(id) {
+                thead { tr { @for h in header { th scope="col" { (h) } } } }
+                tbody {
+                    @for r in &rows {
+                        tr { @for c in r { td class=(c.split(',').next().unwrap_or("")) { (c) } } }
+                    }
                 }
             }
         }
