@@ -52,6 +52,7 @@ const MAP: &[(&str, &[&str])] = &[
             "server/tiles",
             "server/rest",
             "sync",
+            "merkle",
         ],
     ),
     // The read-only JSON API over HTTP (CoalitionService and GetReport for non-gRPC readers).

@@ -173,3 +173,70 @@ async fn pages_are_computed_once_per_checkpoint_with_an_etag_of_the_root() {
     w.task.await.unwrap().unwrap();
     c.server.stop().await;
 }
+
+/// Every page offers downloads, each stamped with the checkpoint: the plan's report in six formats (the
+/// JSON byte-identical to GetReport's, the CSV views in a ZIP that Python's zipfile reads), and each
+/// history entry as a C2SP tlog-proof that `accord verify` accepts offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_offer_downloads_stamped_with_the_checkpoint() {
+    let mut c = Coalition::start().await;
+    scenario::run(&mut c).await;
+    let w = web(&c).await;
+    let plan = scenario::PLAN;
+    let size = c.server.ledger.latest().size;
+    let root = hex::encode(c.server.ledger.latest().root);
+    let page = get(&format!("{}/plan/{plan}", w.base), None).await.body;
+    for f in ["report.json", "report.html", "report.md", "report-csv.zip", "iati.xml", "ocds.json"] {
+        assert!(page.contains(&format!("/plan/{plan}/{f}")), "the plan page links {f}");
+        let a = get(&format!("{}/plan/{plan}/{f}", w.base), None).await;
+        assert_eq!(a.status, 200, "{f}: {}", a.body);
+        assert_eq!(header(&a, "x-accord-root"), root, "{f}");
+        assert!(header(&a, "content-disposition").contains(&format!("{plan}-{size}-{f}")), "{f}");
+    }
+    let req = accord::pb::GetReportRequest { plan_id: plan.into(), format: "csv".into(), hxl: false };
+    let (grpc, _) = c.client.report(req).await.unwrap();
+    let json = get(&format!("{}/plan/{plan}/report.json", w.base), None).await.body;
+    assert_eq!(json, grpc.canonical_json, "the download is GetReport's canonical JSON");
+    // The ZIP, read by Python's zipfile (CRCs checked), holds exactly GetReport's CSV files.
+    let zip = reqwest::get(format!("{}/plan/{plan}/report-csv.zip", w.base)).await.unwrap().bytes().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let zpath = tmp.path().join("views.zip");
+    std::fs::write(&zpath, &zip).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile, json; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(json.dumps({n: z.read(n).decode() for n in z.namelist()}))"])
+        .arg(&zpath)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let files: serde_json::Map<String, Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(files.len(), grpc.files.len());
+    for f in &grpc.files {
+        assert_eq!(files[&f.name], String::from_utf8(f.content.clone()).unwrap(), "{}", f.name);
+    }
+    // A history entry's tlog-proof, verified offline by the CLI with the log key alone (entry 0, the
+    // charter, introduces its own signers' keys).
+    let pledge = get(&format!("{}/pledge/P1", w.base), None).await.body;
+    assert!(pledge.contains(".tlog-proof"), "the pledge page links its entries' proofs");
+    let a = get(&format!("{}/entry/0.tlog-proof", w.base), None).await;
+    assert_eq!(a.status, 200);
+    assert!(header(&a, "content-disposition").contains(&format!("entry-0-at-{size}.tlog-proof")));
+    let bundle = tmp.path().join("entry0.tlog-proof");
+    std::fs::write(&bundle, &a.body).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["verify", "--log-key", &c.server.verifier_key])
+        .arg(&bundle)
+        .env_remove("ACCORD_LOG_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "accord verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(get(&format!("{}/entry/{size}.tlog-proof", w.base), None).await.status, 404);
+    assert_eq!(get(&format!("{}/plan/{plan}/secrets.txt", w.base), None).await.status, 404);
+    let _ = w.stop.send(());
+    w.task.await.unwrap().unwrap();
+    c.server.stop().await;
+}

@@ -10,10 +10,12 @@ use accord_domain::money;
 mod csv;
 mod html;
 mod markdown;
+mod zip;
 
 pub use csv::{csv_files, csv_safe, CsvFile};
 pub use html::{bars_svg, document, html, html_table, report_body, CSS};
 pub use markdown::markdown;
+pub use zip::zip_store;
 
 /// An amount for people: cents, banker's rounding, thousands separators. Empty stays empty.
 pub fn amount(s: &str) -> String {
