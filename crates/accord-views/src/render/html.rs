@@ -36,26 +36,65 @@ fn short_label(label: &str) -> String {
     }
 }
 
-/// Grouped horizontal bars (pledged / committed / disbursed) as inline SVG.
+/// A compact axis label: 1.2k, 35M, 1.5bn (chart ticks only; figures shown as text stay exact).
+fn compact(v: f64) -> String {
+    let a = v.abs();
+    let (d, unit) = if a >= 1e9 {
+        (1e9, "bn")
+    } else if a >= 1e6 {
+        (1e6, "M")
+    } else if a >= 1e3 {
+        (1e3, "k")
+    } else {
+        (1.0, "")
+    };
+    let x = v / d;
+    let s = if (x - x.round()).abs() < 0.05 { format!("{:.0}", x.round()) } else { format!("{x:.1}") };
+    format!("{s}{unit}")
+}
+
+/// A "nice" axis maximum and tick step (1, 2 or 5 × 10^k) for values up to `max`, about four ticks.
+fn nice_axis(max: f64) -> (f64, f64) {
+    let max = if max > 0.0 { max } else { 1.0 };
+    let raw = max / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    ((max / step).ceil() * step, step)
+}
+
+/// Grouped horizontal bars (pledged / committed / disbursed) as inline SVG: a legend, an amount axis with
+/// ticks and grid lines, and each bar's amount written beside it.
 pub fn bars_svg(title: &str, rows: &[FlowRow]) -> Markup {
     let colours = ["#9bb7d4", "#3f7cbf", "#1b3f6b"];
-    let max =
-        rows.iter().flat_map(|r| [num(&r.pledged), num(&r.committed), num(&r.disbursed)]).fold(0.0, f64::max).max(1.0);
-    let row_h = 42.0;
-    let h = 40.0 + row_h * rows.len() as f64;
+    let max = rows.iter().flat_map(|r| [num(&r.pledged), num(&r.committed), num(&r.disbursed)]).fold(0.0, f64::max);
+    let (top, step) = nice_axis(max);
+    let (x0, w) = (230.0, 380.0);
+    let row_h = 54.0;
+    let axis_y = 34.0 + row_h * rows.len() as f64;
+    let h = axis_y + 30.0;
+    let ticks: Vec<f64> = (0..).map(|i| f64::from(i) * step).take_while(|t| *t <= top + step / 2.0).collect();
     html! {
         div class="scroll chart" tabindex="0" { svg role="img" aria-label=(title) viewBox={ "0 0 720 " (h) } width="100%" {
             @for (i, (label, c)) in ["pledged", "committed", "disbursed"].iter().zip(colours).enumerate() {
-                rect x=(i.saturating_mul(110).saturating_add(250)) y="6" width="12" height="12" fill=(c) {}
-                text x=(i.saturating_mul(110).saturating_add(266)) y="16" font-size="12" { (label) }
+                rect x=(i.saturating_mul(120).saturating_add(230)) y="6" width="12" height="12" fill=(c) {}
+                text x=(i.saturating_mul(120).saturating_add(246)) y="17" font-size="12" { (label) }
             }
+            @for t in &ticks {
+                @let x = x0 + w * t / top;
+                line x1=(f1(x)) y1="26" x2=(f1(x)) y2=(f1(axis_y)) stroke="#ddd" stroke-width="1" {}
+                text x=(f1(x)) y=(f1(axis_y + 16.0)) font-size="12" text-anchor="middle" { (compact(*t)) }
+            }
+            line x1=(f1(x0)) y1=(f1(axis_y)) x2=(f1(x0 + w)) y2=(f1(axis_y)) stroke="#444" stroke-width="1" {}
             @for (i, r) in rows.iter().enumerate() {
                 @let y = 30.0 + row_h * i as f64;
                 @let label = if r.name.is_empty() { &r.key } else { &r.name };
-                text x="0" y=(y + 22.0) font-size="12" { title { (label) } (short_label(label)) }
+                text x="0" y=(y + 27.0) font-size="12" { title { (label) } (short_label(label)) }
                 @for (j, (v, c)) in [&r.pledged, &r.committed, &r.disbursed].iter().zip(colours).enumerate() {
-                    rect x="250" y=(y + 4.0 + 11.0 * j as f64) width=(f1(460.0 * num(v) / max)) height="10" fill=(c) {
-                        title { (amount(v)) }
+                    @let bw = w * num(v) / top;
+                    @let by = y + 4.0 + 16.0 * j as f64;
+                    rect x=(f1(x0)) y=(f1(by)) width=(f1(bw)) height="13" fill=(c) { title { (amount(v)) } }
+                    @if !v.is_empty() {
+                        text x=(f1(x0 + bw + 4.0)) y=(f1(by + 11.0)) font-size="12" { (compact(num(v))) }
                     }
                 }
             }
@@ -63,46 +102,111 @@ pub fn bars_svg(title: &str, rows: &[FlowRow]) -> Markup {
     }
 }
 
-/// Realised co-financing against the required amount, per party.
+/// Realised co-financing against the required amount, per party: a legend, an amount axis, the realised
+/// bar (green when the rule is met, red when not) with its amount, and the required amount as a mark.
 fn cofinancing_svg(cf: &CoFinancing) -> Markup {
-    let max = cf.rows.iter().flat_map(|r| [num(&r.required), num(&r.realised)]).fold(0.0, f64::max).max(1.0);
-    let h = 20.0 + 34.0 * cf.rows.len() as f64;
+    let max = cf.rows.iter().flat_map(|r| [num(&r.required), num(&r.realised)]).fold(0.0, f64::max);
+    let (top, step) = nice_axis(max);
+    let (x0, w) = (150.0, 470.0);
+    let axis_y = 34.0 + 34.0 * cf.rows.len() as f64;
+    let h = axis_y + 30.0;
+    let ticks: Vec<f64> = (0..).map(|i| f64::from(i) * step).take_while(|t| *t <= top + step / 2.0).collect();
     html! {
         div class="scroll chart" tabindex="0" { svg role="img" aria-label="co-financing against the rule" viewBox={ "0 0 720 " (h) } width="100%" {
+            rect x="150" y="6" width="12" height="12" fill="#2e7d32" {}
+            text x="166" y="17" font-size="12" { "realised (met)" }
+            rect x="290" y="6" width="12" height="12" fill="#c62828" {}
+            text x="306" y="17" font-size="12" { "realised (not met)" }
+            line x1="450" y1="4" x2="450" y2="20" stroke="#000" stroke-width="2" {}
+            text x="456" y="17" font-size="12" { "required" }
+            @for t in &ticks {
+                @let x = x0 + w * t / top;
+                line x1=(f1(x)) y1="26" x2=(f1(x)) y2=(f1(axis_y)) stroke="#ddd" stroke-width="1" {}
+                text x=(f1(x)) y=(f1(axis_y + 16.0)) font-size="12" text-anchor="middle" { (compact(*t)) }
+            }
             @for (i, r) in cf.rows.iter().enumerate() {
-                @let y = 10.0 + 34.0 * i as f64;
+                @let y = 34.0 + 34.0 * i as f64;
                 @let colour = if r.result == "met" { "#2e7d32" } else { "#c62828" };
-                @let x = f1(120.0 + 520.0 * num(&r.required) / max);
+                @let x = f1(x0 + w * num(&r.required) / top);
+                @let bw = w * num(&r.realised) / top;
                 text x="0" y=(y + 14.0) font-size="12" { (r.party) " " (r.year) }
-                rect x="120" y=(y) width=(f1(520.0 * num(&r.realised) / max)) height="16" fill=(colour) {}
-                line x1=(x) y1=(y - 3.0) x2=(x) y2=(y + 19.0) stroke="#000" stroke-width="2" {}
+                rect x=(f1(x0)) y=(y) width=(f1(bw)) height="16" fill=(colour) { title { (amount(&r.realised)) } }
+                text x=(f1(x0 + bw + 4.0)) y=(y + 13.0) font-size="12" { (compact(num(&r.realised))) }
+                line x1=(x) y1=(y - 3.0) x2=(x) y2=(y + 19.0) stroke="#000" stroke-width="2" { title { "required " (amount(&r.required)) } }
             }
         } }
     }
 }
 
-/// Indicator values against the target path.
+/// Indicator values against the target path on a time axis: the baseline (end of its year), the target
+/// of each period as a dashed line with its points, the values used (verified where an auditor verified
+/// them) as a solid line with each value written; a y axis with ticks, year ticks, and a legend.
 fn indicator_svg(i: &IndicatorProgress) -> Markup {
-    let mut pts: Vec<(String, f64)> = i.targets.iter().map(|(e, v)| (e.clone(), num(v))).collect();
-    pts.insert(0, (format!("{}-12-31", i.baseline_year), num(&i.baseline)));
-    let vals: Vec<(String, f64)> = i.values.iter().map(|v| (v.period_end.clone(), num(&v.used))).collect();
-    let all: Vec<f64> = pts.iter().chain(vals.iter()).map(|p| p.1).collect();
-    let (lo, hi) = (all.iter().cloned().fold(f64::MAX, f64::min), all.iter().cloned().fold(f64::MIN, f64::max));
-    let span = (hi - lo).max(1e-9);
-    let mut dates: Vec<&String> = pts.iter().chain(vals.iter()).map(|p| &p.0).collect();
-    dates.sort();
-    dates.dedup();
-    let x = |d: &String| {
-        40.0 + 620.0 * dates.iter().position(|x| *x == d).unwrap_or(0) as f64
-            / (dates.len().max(2).saturating_sub(1)) as f64
+    use accord_domain::date::parse_date;
+    let base = (!i.baseline.is_empty()).then(|| (format!("{}-12-31", i.baseline_year), num(&i.baseline)));
+    let targets: Vec<(i64, f64)> = i.targets.iter().filter_map(|(e, v)| Some((parse_date(e)?, num(v)))).collect();
+    let vals: Vec<(i64, f64, &str)> =
+        i.values.iter().filter_map(|v| Some((parse_date(&v.period_end)?, num(&v.used), v.used.as_str()))).collect();
+    let base = base.and_then(|(d, v)| Some((parse_date(&d)?, v)));
+    let days: Vec<i64> =
+        base.iter().map(|b| b.0).chain(targets.iter().map(|t| t.0)).chain(vals.iter().map(|v| v.0)).collect();
+    let ys: Vec<f64> =
+        base.iter().map(|b| b.1).chain(targets.iter().map(|t| t.1)).chain(vals.iter().map(|v| v.1)).collect();
+    let (d0, d1) = (days.iter().copied().min().unwrap_or(0), days.iter().copied().max().unwrap_or(1));
+    let (lo, hi) = (ys.iter().copied().fold(f64::MAX, f64::min).min(0.0), ys.iter().copied().fold(0.0, f64::max));
+    let (top, step) = nice_axis(hi - lo);
+    let (x0, w, y0, ht) = (60.0, 620.0, 40.0, 150.0);
+    let x = |d: i64| x0 + w * d.saturating_sub(d0) as f64 / (d1.saturating_sub(d0).max(1)) as f64;
+    let y = |v: f64| y0 + ht - ht * (v - lo) / top.max(1e-9);
+    let line_of = |pts: &[(i64, f64)]| {
+        pts.iter().map(|(d, v)| format!("{:.1},{:.1}", x(*d), y(*v))).collect::<Vec<_>>().join(" ")
     };
-    let y = |v: f64| 150.0 - 130.0 * (v - lo) / span;
-    let path: Vec<String> = pts.iter().map(|(d, v)| format!("{:.1},{:.1}", x(d), y(*v))).collect();
+    let target_path: Vec<(i64, f64)> = base.iter().copied().chain(targets.iter().copied()).collect();
+    let value_path: Vec<(i64, f64)> = vals.iter().map(|(d, v, _)| (*d, *v)).collect();
+    let ticks: Vec<f64> = (0..).map(|k| lo + f64::from(k) * step).take_while(|t| *t <= lo + top + step / 2.0).collect();
+    let year = |d: i64| accord_domain::date::format_date(d).get(..4).unwrap_or("").to_string();
+    let years: Vec<(i64, String)> = {
+        let mut out: Vec<(i64, String)> = Vec::new();
+        for d in [d0, d1].iter().copied().chain(days.iter().copied()) {
+            let yv = year(d);
+            if !out.iter().any(|(_, y)| *y == yv) {
+                out.push((parse_date(&format!("{yv}-12-31")).unwrap_or(d).clamp(d0, d1), yv));
+            }
+        }
+        out
+    };
     html! {
-        div class="scroll chart" tabindex="0" { svg role="img" aria-label={ (i.indicator_id) " against targets" } viewBox="0 0 720 170" width="100%" {
-            polyline fill="none" stroke="#999" stroke-dasharray="4 3" points=(path.join(" ")) {}
-            @for (d, v) in &vals {
-                circle cx=(f1(x(d))) cy=(f1(y(*v))) r="5" fill="#1b3f6b" { title { (d) ": " (v) } }
+        div class="scroll chart" tabindex="0" { svg role="img" aria-label={ (i.indicator_id) " against its baseline and targets over time" } viewBox="0 0 720 220" width="100%" {
+            line x1="60" y1="12" x2="84" y2="12" stroke="#999" stroke-width="2" stroke-dasharray="5 3" {}
+            text x="90" y="16" font-size="12" { "baseline and targets" }
+            line x1="250" y1="12" x2="274" y2="12" stroke="#1b3f6b" stroke-width="2" {}
+            circle cx="262" cy="12" r="4" fill="#1b3f6b" {}
+            text x="280" y="16" font-size="12" { "value used (verified where audited)" }
+            @for t in &ticks {
+                line x1="60" y1=(f1(y(*t))) x2="680" y2=(f1(y(*t))) stroke="#eee" stroke-width="1" {}
+                text x="54" y=(f1(y(*t) + 4.0)) font-size="12" text-anchor="end" { (compact(*t)) }
+            }
+            line x1="60" y1=(f1(y0 + ht)) x2="680" y2=(f1(y0 + ht)) stroke="#444" stroke-width="1" {}
+            @for (d, label) in &years {
+                line x1=(f1(x(*d))) y1=(f1(y0 + ht)) x2=(f1(x(*d))) y2=(f1(y0 + ht + 5.0)) stroke="#444" stroke-width="1" {}
+                text x=(f1(x(*d))) y=(f1(y0 + ht + 18.0)) font-size="12" text-anchor="middle" { (label) }
+            }
+            @if target_path.len() > 1 {
+                polyline fill="none" stroke="#999" stroke-width="2" stroke-dasharray="5 3" points=(line_of(&target_path)) {}
+            }
+            @if let Some((d, v)) = base {
+                circle cx=(f1(x(d))) cy=(f1(y(v))) r="4" fill="#fff" stroke="#666" stroke-width="2" { title { "baseline " (i.baseline) } }
+                text x=(f1(x(d) + 6.0)) y=(f1(y(v) - 6.0)) font-size="12" { "baseline " (i.baseline) }
+            }
+            @for (d, v) in &targets {
+                rect x=(f1(x(*d) - 3.5)) y=(f1(y(*v) - 3.5)) width="7" height="7" fill="#999" { title { "target " (v) } }
+            }
+            @if value_path.len() > 1 {
+                polyline fill="none" stroke="#1b3f6b" stroke-width="2" points=(line_of(&value_path)) {}
+            }
+            @for (d, v, text_value) in &vals {
+                circle cx=(f1(x(*d))) cy=(f1(y(*v))) r="5" fill="#1b3f6b" { title { (accord_domain::date::format_date(*d)) ": " (text_value) } }
+                text x=(f1(x(*d))) y=(f1(y(*v) - 9.0)) font-size="12" text-anchor="middle" { (text_value) }
             }
         } }
     }
