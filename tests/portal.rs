@@ -31,7 +31,14 @@ async fn every_page_reads_well_on_a_phone_and_passes_axe() {
     }));
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let paths = ["/".to_string(), format!("/plan/{}", scenario::PLAN), "/pledge/P1".into(), "/checkpoint.html".into()];
+    let paths = [
+        "/".to_string(),
+        format!("/plan/{}", scenario::PLAN),
+        "/pledge/P1".into(),
+        "/party/DA".into(),
+        "/commitment/BC-GT".into(),
+        "/checkpoint.html".into(),
+    ];
     let out = tokio::process::Command::new("node")
         .arg(browser_dir.join("portal.mjs"))
         .arg(&base)

@@ -235,6 +235,17 @@ async fn pages_offer_downloads_stamped_with_the_checkpoint() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(get(&format!("{}/entry/{size}.tlog-proof", w.base), None).await.status, 404);
+    // Plan, party, pledge and commitment pages link to each other, with party names.
+    assert!(page.contains("href=\"/party/DA\"") && page.contains(">Donor A<"), "the plan page names and links pledgers");
+    let party = get(&format!("{}/party/BC", w.base), None).await;
+    assert_eq!(party.status, 200);
+    assert!(party.body.contains("href=\"/pledge/P3\"") && party.body.contains("href=\"/commitment/BC-GT\""), "{}", party.body);
+    let commitment = get(&format!("{}/commitment/BC-GT", w.base), None).await.body;
+    for link in ["/pledge/P3", "/party/BC", "/party/GT", &format!("/plan/{plan}")] {
+        assert!(commitment.contains(&format!("href=\"{link}\"")), "the commitment page links {link}");
+    }
+    assert!(pledge.contains("href=\"/party/DA\""), "the pledge page links its pledger");
+    assert_eq!(get(&format!("{}/party/NOBODY", w.base), None).await.status, 404);
     assert_eq!(get(&format!("{}/plan/{plan}/secrets.txt", w.base), None).await.status, 404);
     let _ = w.stop.send(());
     w.task.await.unwrap().unwrap();

@@ -131,6 +131,8 @@ pub fn router(ledger: Arc<Ledger>) -> Router {
         .route("/", get(overview))
         .route("/plan/{id}", get(plan))
         .route("/pledge/{id}", get(pledge))
+        .route("/party/{id}", get(party))
+        .route("/commitment/{id}", get(commitment))
         .route("/plan/{id}/{file}", get(plan_download))
         .route("/entry/{file}", get(entry_proof))
         .route("/checkpoint.html", get(checkpoint_page))
@@ -299,7 +301,17 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
                 }
             } }
             h2 { "Members" }
-            (html_table(&["party", "name", "roles", "country"], parties, "parties"))
+            div class="scroll" tabindex="0" role="region" aria-label="members" { table id="parties" {
+                thead { tr { th scope="col" { "party" } th scope="col" { "name" } th scope="col" { "roles" } th scope="col" { "country" } } }
+                tbody {
+                    @for p in &parties {
+                        tr {
+                            td { a href={ "/party/" (seg(&p[0])) } { (p[0]) } }
+                            @for c in &p[1..] { td { (c) } }
+                        }
+                    }
+                }
+            } }
             (downloads(&at, &overview_links))
         };
         Ok((page(&name, body), at))
@@ -326,6 +338,7 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
         let at = crate::query::read_at_of(v)?;
         let rep = crate::report::plan_report_at(v, &id, &crate::report::read_at(&at))?;
         let as_of = crate::domain::date::parse_date(&at.as_of_date).unwrap_or(0);
+        let gov = v.governance()?;
         let mut pledges = Vec::new();
         v.scan_subjects(book::PLEDGE, &id, |s| {
             let p: ds::PledgeAnnounced = s.parsed()?;
@@ -346,7 +359,7 @@ async fn plan(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Resp
                     @for l in &pledges {
                         li {
                             a href={ "/pledge/" (seg(&l.id)) } { (l.id) }
-                            " — " (l.pledger) ", " (l.amount) " " (l.currency) " (" (l.status) ")"
+                            " — " (party_link(&gov, &l.pledger)) ", " (l.amount) " " (l.currency) " (" (l.status) ")"
                         }
                     }
                 }
@@ -371,6 +384,7 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
             currency: String::new(),
         };
         let resp = crate::query::get(v, &q)?;
+        let gov = v.governance()?;
         let item = resp.item.unwrap_or_default();
         let f = item.figures.clone().unwrap_or_default();
         // The compiled statement the item carries, read at the wire boundary.
@@ -403,6 +417,10 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
         let body = html! {
             h1 { "Pledge " (id) }
             (read_at_line(&at))
+            p id="pledge-links" {
+                "Pledged by " (party_link(&gov, p.pledger_id.as_str())) " to plan "
+                a href={ "/plan/" (seg(&item.plan_id)) } { (item.plan_id) } "."
+            }
             (html_table(&["", ""], facts, "pledge"))
             h2 { "History" }
             (html_table(&crate::query::HISTORY_COLUMNS, history, "history"))
@@ -414,6 +432,142 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
             (downloads(&at, &proof_links))
         };
         Ok((page(&format!("Pledge {id}"), body), at))
+    })
+    .await;
+    match res {
+        Ok((h, at)) => stamped(Html(h).into_response(), &at),
+        Err(r) => r,
+    }
+}
+
+/// A link to a party's page, named by the party's name (the id when it is not a member).
+fn party_link(gov: &crate::domain::Governance, id: &str) -> Markup {
+    let name = gov.parties.get(id).map(|p| p.name.as_str()).unwrap_or(id);
+    html! { a href={ "/party/" (seg(id)) } { (name) } }
+}
+
+/// Subjects of one kind owned by (or, for commitments, made to) a party, as table rows with links.
+fn party_subjects(v: &ReadView<'_>, kind: book::SubjectKind, q: pb::ListRequest) -> Result<Vec<pb::Item>> {
+    let mut items = Vec::new();
+    let mut q = q;
+    q.page_size = 1000;
+    loop {
+        let r = crate::query::list(v, kind, &q)?;
+        items.extend(r.items);
+        if r.next_page_token.is_empty() || items.len() >= 10_000 {
+            return Ok(items);
+        }
+        q.page_token = r.next_page_token;
+    }
+}
+
+fn subject_list(kind: &str, items: &[pb::Item], gov: &crate::domain::Governance) -> Markup {
+    html! {
+        div class="scroll" tabindex="0" role="region" aria-label=(kind) {
+            table {
+                thead { tr { th scope="col" { (kind) } th scope="col" { "plan" } th scope="col" { "party" } th scope="col" { "amount" } th scope="col" { "status" } } }
+                tbody {
+                    @for i in items {
+                        @let f = i.figures.clone().unwrap_or_default();
+                        tr {
+                            td { a href={ "/" (kind) "/" (seg(&i.id)) } { (i.id) } }
+                            td { a href={ "/plan/" (seg(&i.plan_id)) } { (i.plan_id) } }
+                            td { (party_link(gov, &i.party_id)) }
+                            td { (amount(&f.amount)) " " (f.currency) }
+                            td { (i.status) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn party(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Response {
+    let res = read(ledger, move |v| {
+        crate::domain::check_id("party_id", &id)?;
+        let at = crate::query::read_at_of(v)?;
+        let gov = v.governance()?;
+        let p = gov.parties.get(&id).ok_or_else(|| Error::not_found("party_id", format!("no member {id:?}")))?;
+        let by = |kind| party_subjects(v, kind, pb::ListRequest { party_id: id.clone(), ..Default::default() });
+        let pledges = by(book::PLEDGE)?;
+        let provided = by(book::COMMITMENT)?;
+        let received =
+            party_subjects(v, book::COMMITMENT, pb::ListRequest { recipient_id: id.clone(), ..Default::default() })?;
+        let facts = vec![
+            vec!["party".into(), p.party_id.clone()],
+            vec!["name".into(), p.name.clone()],
+            vec!["roles".into(), p.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")],
+            vec!["organisation type".into(), p.organisation_type.clone()],
+            vec!["country".into(), p.country.clone()],
+            vec!["admitted at entry".into(), p.admitted_at.to_string()],
+        ];
+        let body = html! {
+            h1 { (p.name) }
+            (read_at_line(&at))
+            (html_table(&["", ""], facts, "party"))
+            h2 { "Pledges" }
+            (subject_list("pledge", &pledges, &gov))
+            h2 { "Commitments it made" }
+            (subject_list("commitment", &provided, &gov))
+            h2 { "Commitments made to it" }
+            (subject_list("commitment", &received, &gov))
+            (downloads(&at, &[]))
+        };
+        Ok((page(&p.name, body), at))
+    })
+    .await;
+    match res {
+        Ok((h, at)) => stamped(Html(h).into_response(), &at),
+        Err(r) => r,
+    }
+}
+
+async fn commitment(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Response {
+    let res = read(ledger, move |v| {
+        let q = pb::GetSubjectRequest { kind: book::COMMITMENT.to_string(), id: id.clone(), ..Default::default() };
+        let resp = crate::query::get(v, &q)?;
+        let gov = v.governance()?;
+        let item = resp.item.unwrap_or_default();
+        let f = item.figures.clone().unwrap_or_default();
+        let c = match item.compiled.as_ref().and_then(|s| s.body.as_ref()).map(crate::proto::parse_body).transpose()? {
+            Some(ds::Body::CommitmentSigned(c)) => c,
+            _ => return Err(Error::internal("commitment body")),
+        };
+        let history = crate::query::history_rows(&resp.history);
+        let at = resp.read_at.unwrap_or_default();
+        let tranches: Vec<Vec<String>> = item
+            .tranches
+            .iter()
+            .map(|t| vec![t.tranche_id.clone(), amount(&t.value), amount(&t.disbursed), t.status.clone()])
+            .collect();
+        let body = html! {
+            h1 { "Commitment " (id) }
+            (read_at_line(&at))
+            table id="commitment" {
+                tbody {
+                    tr { th scope="row" { "plan" } td { a href={ "/plan/" (seg(c.plan_id.as_str())) } { (c.plan_id) } } }
+                    tr { th scope="row" { "provider" } td { (party_link(&gov, c.provider_id.as_str())) } }
+                    tr { th scope="row" { "recipient" } td { (party_link(&gov, c.recipient_id.as_str())) } }
+                    tr { th scope="row" { "draws on" } td {
+                        @for (k, a) in c.allocations.iter().enumerate() {
+                            @if k > 0 { ", " }
+                            a href={ "/pledge/" (seg(a.pledge_id.as_str())) } { (a.pledge_id) }
+                        }
+                    } }
+                    tr { th scope="row" { "signed" } td { (c.signed_date) } }
+                    tr { th scope="row" { "amount" } td { (amount(&f.amount)) " " (f.currency) } }
+                    tr { th scope="row" { "disbursed" } td { (amount(&f.disbursed)) } }
+                    tr { th scope="row" { "status" } td { (item.status) } }
+                }
+            }
+            h2 { "Tranches" }
+            (html_table(&["tranche", "value", "disbursed", "status"], tranches, "tranches"))
+            h2 { "History" }
+            (html_table(&crate::query::HISTORY_COLUMNS, history, "history"))
+            (downloads(&at, &resp.history.iter().map(|h| (format!("/entry/{}.tlog-proof", h.index), format!("entry {} ({}) as a C2SP tlog-proof", h.index, h.statement_kind))).collect::<Vec<_>>()))
+        };
+        Ok((page(&format!("Commitment {id}"), body), at))
     })
     .await;
     match res {
