@@ -78,6 +78,7 @@ pub(super) fn init_method_labels() {
             "/grpc.health.v1.Health/Check",
             "/grpc.health.v1.Health/Watch",
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
         ]
         .iter()
         .map(|s| s.to_string())
