@@ -266,3 +266,15 @@ fn book_through_the_cli() {
     let r: serde_json::Value = serde_json::from_str(&ok(d, &["--json", "rebuild", "--data-dir", "ledger"])).unwrap();
     assert_eq!(r["entries"], 4);
 }
+
+/// Logs piped to a file or a collector carry no ANSI colour codes (they did: tracing's default colours
+/// whatever stderr is).
+#[test]
+fn logs_have_no_colour_when_stderr_is_not_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = accord(tmp.path(), &["--log", "info", "init", "--data-dir", "ledger", "--origin", ORIGIN]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ledger open"), "the log is on stderr: {err}");
+    assert!(!err.contains("\x1b["), "ANSI escape codes in piped logs: {err:?}");
+}
