@@ -591,7 +591,8 @@ async fn reflection_v1alpha_lists_the_services() {
     let msg = stream.message().await.unwrap_or_else(|e| panic!("v1alpha reflection refused: {e}")).unwrap();
     let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else { panic!("no service list") };
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    for svc in ["accord.v1.LedgerService", "accord.v1.CoalitionService", "accord.v1.ReportService", "grpc.health.v1.Health"]
+    for svc in
+        ["accord.v1.LedgerService", "accord.v1.CoalitionService", "accord.v1.ReportService", "grpc.health.v1.Health"]
     {
         assert!(names.contains(&svc), "{svc} missing from {names:?}");
     }

@@ -10,6 +10,7 @@ mod netaudit;
 mod ops;
 mod report;
 mod serve;
+mod shell;
 mod tiles;
 mod witness;
 
@@ -113,6 +114,10 @@ enum Command {
     Restore(ops::RestoreArgs),
     /// Drop the projections and rebuild them by replaying the log (the ledger must not be served).
     Rebuild(book::RebuildArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(shell::CompletionsArgs),
+    /// Write the manual pages (roff): accord.1 and one per subcommand, into a directory.
+    Man(shell::ManArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -327,6 +332,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Monitor(a) => audit::monitor(a).await,
         Command::Tiles(c) => tiles::run(c, json).await,
         Command::Mirror(a) => tiles::mirror(a, json).await,
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a, json),
     }
 }
 
