@@ -356,6 +356,8 @@ async fn checkpoint_text(State(ledger): State<Arc<Ledger>>) -> Response {
 
 /// The Prometheus endpoint (`GET /metrics`), on its own address.
 pub fn metrics_router(ledger: Arc<Ledger>) -> Router {
+    // The per-method and per-kind series exist from the first scrape, also before the gRPC port's task runs.
+    crate::server::observe::init_method_labels();
     Router::new().route("/metrics", get(metrics)).with_state(ledger)
 }
 

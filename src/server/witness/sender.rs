@@ -165,17 +165,34 @@ async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     if ledger.has_cosignature(at_start, &target.id()) {
         (known, last_cosigned) = (at_start, at_start);
     }
+    crate::metrics::metrics().preinit_witness(&target.url);
+    // Failed rounds in a row: the first of a streak is logged at warn (and every WARN_EVERY-th after it,
+    // about once a minute), the others at debug; every one is counted.
+    let mut failing = 0u32;
     loop {
         let latest = ledger.latest();
         if latest.size != last_cosigned {
             for _ in 0..3 {
                 match submit(&ledger, &target, &latest, known).await {
                     Submitted::Cosigned => {
+                        if failing > 0 {
+                            tracing::info!(witness = %target.url, size = latest.size, failed_rounds = failing, "witness cosigning again");
+                        }
+                        failing = 0;
                         (known, last_cosigned) = (latest.size, latest.size);
                         break;
                     }
                     Submitted::Behind(size) => known = size,
-                    Submitted::Failed => break,
+                    Submitted::Failed { reason, detail } => {
+                        crate::metrics::metrics().witness_failed(&target.url, reason);
+                        if failing % WARN_EVERY == 0 {
+                            tracing::warn!(witness = %target.url, reason, size = latest.size, failed_rounds = failing + 1, "{detail}");
+                        } else {
+                            tracing::debug!(witness = %target.url, reason, size = latest.size, "{detail}");
+                        }
+                        failing = failing.saturating_add(1);
+                        break;
+                    }
                 }
             }
         }
@@ -186,14 +203,18 @@ async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     }
 }
 
+/// A witness failing round after round is logged at warn once per this many rounds (2 s apart).
+const WARN_EVERY: u32 = 30;
+
 /// What one submission of a checkpoint to a witness came to.
 enum Submitted {
     /// The witness cosigned it; its cosignatures were kept.
     Cosigned,
     /// The witness has cosigned this smaller size: resend with a proof from there.
     Behind(u64),
-    /// Refused, unreachable, or no proof could be made (logged); try again at the next checkpoint.
-    Failed,
+    /// Refused, unreachable, or no proof could be made; try again at the next round. `reason` is one of
+    /// [`crate::metrics::WITNESS_FAILURE_REASONS`], `detail` what is logged.
+    Failed { reason: &'static str, detail: String },
 }
 
 /// Send `latest` to the witness with a consistency proof from `known`, the size it last cosigned.
@@ -208,10 +229,7 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
     };
     let proof = match proof {
         Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(witness = %target.url, error = %e, "consistency proof");
-            return Submitted::Failed;
-        }
+        Err(e) => return Submitted::Failed { reason: "proof", detail: format!("consistency proof: {e}") },
     };
     let mut body = format!("old {}\n", known.min(latest.size));
     for h in &proof {
@@ -232,23 +250,20 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
             if stored {
                 Submitted::Cosigned
             } else {
-                Submitted::Failed
+                Submitted::Failed { reason: "store", detail: "the witness's cosignature could not be stored".into() }
             }
         }
         Ok((409, size)) => match size.trim().parse::<u64>() {
             Ok(s) if s <= latest.size => Submitted::Behind(s),
-            _ => {
-                tracing::warn!(witness = %target.url, their_size = %size.trim(), "the witness has seen a larger tree than this log");
-                Submitted::Failed
-            }
+            _ => Submitted::Failed {
+                reason: "larger_tree",
+                detail: format!("the witness has seen a larger tree than this log (size {:?})", size.trim()),
+            },
         },
-        Ok((code, why)) => {
-            tracing::warn!(witness = %target.url, code, why = %why.trim(), "the witness refused the checkpoint");
-            Submitted::Failed
-        }
-        Err(e) => {
-            tracing::debug!(witness = %target.url, error = %e, "witness unreachable");
-            Submitted::Failed
-        }
+        Ok((code, why)) => Submitted::Failed {
+            reason: "refused",
+            detail: format!("the witness refused the checkpoint: HTTP {code}: {}", why.trim()),
+        },
+        Err(e) => Submitted::Failed { reason: "unreachable", detail: format!("witness unreachable: {e}") },
     }
 }
