@@ -88,8 +88,8 @@ const EXTERNAL: &[(&str, &[&str])] = &[
     ("tonic_reflection", &["server"]),
     // The HTTP framework only where HTTP is served.
     ("axum", &["server", "server/web", "server/witness", "server/tiles", "cmd"]),
-    // The HTTP client of tile readers.
-    ("reqwest", &["tiles"]),
+    // The HTTP client of tile readers and of the ledger's witness sender.
+    ("reqwest", &["tiles", "server/witness"]),
     // The async runtime stays out of the pure and storage layers.
     (
         "tokio",
