@@ -52,6 +52,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; serve's settings are the largest")]
 enum Command {
     /// Run the ledger server (creates the ledger, its key and the size-0 checkpoint on first start).
     Serve(ServeArgs),

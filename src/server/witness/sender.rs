@@ -106,7 +106,7 @@ async fn http_post(target: &WitnessTarget, path: &str, body: &str) -> Result<(u1
                 tracing::debug!(witness = %target.url, attempt, error = %a.error, "witness attempt failed; retrying");
                 tokio::time::sleep(wait).await;
                 wait = wait.saturating_mul(2);
-                attempt += 1;
+                attempt = attempt.saturating_add(1);
             }
             Err(Attempt { answer: Some(answer), .. }) => return Ok(answer),
             Err(a) => return Err(a.error),
@@ -231,8 +231,8 @@ async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
                     Submitted::Behind(size) => known = size,
                     Submitted::Failed { reason, detail } => {
                         crate::metrics::metrics().witness_failed(&target.url, reason);
-                        if failing % WARN_EVERY == 0 {
-                            tracing::warn!(witness = %target.url, reason, size = latest.size, failed_rounds = failing + 1, "{detail}");
+                        if failing.is_multiple_of(WARN_EVERY) {
+                            tracing::warn!(witness = %target.url, reason, size = latest.size, failed_rounds = failing.saturating_add(1), "{detail}");
                         } else {
                             tracing::debug!(witness = %target.url, reason, size = latest.size, "{detail}");
                         }
