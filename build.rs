@@ -15,6 +15,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for p in PROTOS {
         println!("cargo:rerun-if-changed={p}");
     }
+    // The compiler's version for the `accord_build_info` metric.
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if let Ok(o) = std::process::Command::new(rustc).arg("--version").output() {
+        println!("cargo:rustc-env=ACCORD_RUSTC_VERSION={}", String::from_utf8_lossy(&o.stdout).trim());
+    }
     let out = PathBuf::from(env::var("OUT_DIR")?);
     let fds = protox::compile(PROTOS, ["proto"])?;
     let descriptor_path = out.join("accord_descriptor.bin");

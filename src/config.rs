@@ -104,6 +104,10 @@ pub struct FileConfig {
     /// bundles), updated after every checkpoint, for any web server to publish [default: none].
     #[arg(long, env = "ACCORD_TILES_DIR")]
     pub tiles_dir: Option<PathBuf>,
+    /// PEM CA certificate(s) trusted for https:// witnesses besides the system's roots (a private CA)
+    /// [default: none].
+    #[arg(long, env = "ACCORD_WITNESS_CA")]
+    pub witness_ca: Option<PathBuf>,
 }
 
 /// Values given on the command line or in the environment (clap merges those two, flag first).
@@ -169,6 +173,8 @@ pub struct ServeConfig {
     pub high_water: Option<PathBuf>,
     /// A static tlog-tiles directory kept up to date with the log.
     pub tiles_dir: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for https:// witnesses.
+    pub witness_ca: Option<PathBuf>,
 }
 
 /// Where a new server keeps its data unless told otherwise.
@@ -212,6 +218,7 @@ impl Default for ServeConfig {
             witnesses: Vec::new(),
             high_water: ledger.high_water.clone(),
             tiles_dir: None,
+            witness_ca: None,
         }
     }
 }
@@ -300,6 +307,7 @@ pub fn resolve(over: &Overrides, file: &FileConfig) -> Result<ServeConfig> {
         witnesses: pick!(witnesses),
         high_water: over.high_water.clone().or_else(|| file.high_water.clone()),
         tiles_dir: over.tiles_dir.clone().or_else(|| file.tiles_dir.clone()),
+        witness_ca: over.witness_ca.clone().or_else(|| file.witness_ca.clone()),
     };
     validate(&c)?;
     Ok(c)

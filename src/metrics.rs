@@ -60,6 +60,47 @@ impl Histogram {
     }
 }
 
+/// Every family the registry renders, in order: name, type and help. Each rendered family has its `# HELP`
+/// and `# TYPE` lines, also before its first sample; names carry their unit (`_seconds`, `_bytes`) and
+/// counters end in `_total` (Prometheus naming).
+const FAMILIES: &[(&str, &str, &str)] = &[
+    ("accord_entries_total", "counter", "Log entries committed, by statement kind."),
+    ("accord_requests_total", "counter", "gRPC requests answered, by method and canonical status code."),
+    ("accord_rejections_total", "counter", "Submissions refused, by method and canonical gRPC status code."),
+    (
+        "accord_connections_refused_total",
+        "counter",
+        "Connections closed at accept because max_connections were open, by port.",
+    ),
+    (
+        "accord_cosignature_store_failures_total",
+        "counter",
+        "Verified witness cosignatures that could not be stored (not served; asked for again).",
+    ),
+    (
+        "accord_witness_failures_total",
+        "counter",
+        "Checkpoint submissions to a witness that did not bring a stored cosignature, by witness URL and reason.",
+    ),
+    ("accord_request_seconds", "histogram", "gRPC request latency in seconds, by method."),
+    ("accord_commit_batch_entries", "histogram", "Entries integrated per group commit."),
+    ("accord_commit_seconds", "histogram", "Transaction time per group commit in seconds."),
+];
+
+/// Why a witness submission failed (the `reason` label of `accord_witness_failures_total`).
+pub const WITNESS_FAILURE_REASONS: &[&str] = &["unreachable", "refused", "larger_tree", "proof", "store"];
+
+/// Status codes a submission is refused with, pre-initialised per submit method.
+const REJECTION_CODES: &[&str] = &[
+    "INVALID_ARGUMENT",
+    "PERMISSION_DENIED",
+    "FAILED_PRECONDITION",
+    "ALREADY_EXISTS",
+    "RESOURCE_EXHAUSTED",
+    "UNAUTHENTICATED",
+    "UNAVAILABLE",
+];
+
 /// The process-wide registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -67,21 +108,32 @@ pub struct Metrics {
     histograms: Mutex<BTreeMap<(&'static str, String), &'static Histogram>>,
 }
 
-/// The registry (created on first use).
+/// The registry (created on first use, its series that take no outside label values at 0).
 pub fn metrics() -> &'static Metrics {
     static M: OnceLock<Metrics> = OnceLock::new();
-    M.get_or_init(|| Metrics { counters: Mutex::new(BTreeMap::new()), histograms: Mutex::new(BTreeMap::new()) })
+    M.get_or_init(Metrics::empty)
 }
 
 fn labels(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
         .collect::<Vec<_>>()
         .join(",")
 }
 
 impl Metrics {
+    /// A registry with the series that take no label values from the outside at 0.
+    fn empty() -> Self {
+        let m = Self { counters: Mutex::new(BTreeMap::new()), histograms: Mutex::new(BTreeMap::new()) };
+        m.counter("accord_cosignature_store_failures_total", &[]);
+        for port in ["grpc", "http"] {
+            m.counter("accord_connections_refused_total", &[("port", port)]);
+        }
+        m.histogram("accord_commit_batch_entries", &[], SIZES);
+        m.histogram("accord_commit_seconds", &[], SECONDS);
+        m
+    }
     fn counter(&self, name: &'static str, l: &[(&str, &str)]) -> &'static AtomicU64 {
         let mut m = crate::sync::lock(&self.counters);
         let key = series_key(&m, name, labels(l));
@@ -93,11 +145,37 @@ impl Metrics {
         m.entry(key).or_insert_with(|| Box::leak(Box::new(Histogram::new(bounds))))
     }
 
+    /// Start the per-kind entry counters at 0, so that a rate over a kind never seen yet is 0, not absent.
+    pub fn preinit_kinds<'a>(&self, kinds: impl Iterator<Item = &'a str>) {
+        for kind in kinds {
+            self.counter("accord_entries_total", &[("kind", kind)]);
+        }
+    }
+    /// Start the request series of the served methods at 0 (`code="OK"` and the latency histogram), and the
+    /// rejection series of the submit methods for the codes a submission is refused with.
+    pub fn preinit_methods<'a>(&self, methods: impl Iterator<Item = &'a str>) {
+        for method in methods {
+            self.counter("accord_requests_total", &[("method", method), ("code", "OK")]);
+            self.histogram("accord_request_seconds", &[("method", method)], SECONDS);
+            if method.ends_with("/Submit") || method.ends_with("/SubmitBatch") {
+                for code in REJECTION_CODES {
+                    self.counter("accord_rejections_total", &[("method", method), ("code", code)]);
+                }
+            }
+        }
+    }
+    /// Start the failure counters of a configured witness at 0, one per reason.
+    pub fn preinit_witness(&self, witness: &str) {
+        for reason in WITNESS_FAILURE_REASONS {
+            self.counter("accord_witness_failures_total", &[("witness", witness), ("reason", reason)]);
+        }
+    }
+
     /// `n` committed log entries of one statement kind.
     pub fn entries_committed(&self, kind: &str, n: u64) {
         self.counter("accord_entries_total", &[("kind", kind)]).fetch_add(n, Ordering::Relaxed);
     }
-    /// A refused submission, by gRPC code.
+    /// A refused submission, by canonical gRPC code (`INVALID_ARGUMENT`, ...).
     pub fn rejected(&self, method: &str, code: &str) {
         self.counter("accord_rejections_total", &[("method", method), ("code", code)]).fetch_add(1, Ordering::Relaxed);
     }
@@ -109,48 +187,133 @@ impl Metrics {
     pub fn cosignature_store_failed(&self) {
         self.counter("accord_cosignature_store_failures_total", &[]).fetch_add(1, Ordering::Relaxed);
     }
+    /// A checkpoint submission to a witness that failed, with one of [`WITNESS_FAILURE_REASONS`].
+    pub fn witness_failed(&self, witness: &str, reason: &str) {
+        self.counter("accord_witness_failures_total", &[("witness", witness), ("reason", reason)])
+            .fetch_add(1, Ordering::Relaxed);
+    }
     /// One group commit: its size and how long the transaction took.
     pub fn commit(&self, entries: usize, seconds: f64) {
         self.histogram("accord_commit_batch_entries", &[], SIZES).observe(entries as f64);
         self.histogram("accord_commit_seconds", &[], SECONDS).observe(seconds);
     }
-    /// One gRPC request: method, status code and latency.
+    /// One gRPC request: method, canonical status code and latency.
     pub fn request(&self, method: &str, code: &str, seconds: f64) {
         self.counter("accord_requests_total", &[("method", method), ("code", code)]).fetch_add(1, Ordering::Relaxed);
         self.histogram("accord_request_seconds", &[("method", method)], SECONDS).observe(seconds);
     }
 
-    /// The text exposition, with the gauges given by the caller (name, help, value).
+    /// The text exposition: the gauges given by the caller (name, help, value), `accord_build_info`, the
+    /// process metrics, then every family of the registry, each with its HELP and TYPE.
     pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
-        let counters = crate::sync::lock(&self.counters);
-        let mut last = "";
-        for ((name, l), c) in counters.iter() {
-            if *name != last {
-                let _ = writeln!(out, "# TYPE {name} counter");
-                last = name;
-            }
-            let _ = writeln!(out, "{name}{{{l}}} {}", c.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP accord_build_info The running build: version and compiler; always 1.\n\
+             # TYPE accord_build_info gauge\naccord_build_info{{{}}} 1",
+            labels(&[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("rustc", option_env!("ACCORD_RUSTC_VERSION").unwrap_or("unknown")),
+            ])
+        );
+        for (name, kind, help, v) in process::sample() {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         }
-        drop(counters);
+        let counters = crate::sync::lock(&self.counters);
         let hs = crate::sync::lock(&self.histograms);
-        let mut last = "";
-        for ((name, l), h) in hs.iter() {
-            if *name != last {
-                let _ = writeln!(out, "# TYPE {name} histogram");
-                last = name;
+        for (name, kind, help) in FAMILIES {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            let family = |(n, _): &&(&str, String)| n == name;
+            for ((_, l), c) in counters.range((*name, String::new())..).take_while(|(k, _)| family(k)) {
+                let _ = writeln!(out, "{name}{} {}", braces(l), c.load(Ordering::Relaxed));
             }
-            let sep = if l.is_empty() { "" } else { "," };
-            for (b, c) in h.bounds.iter().zip(&h.buckets) {
-                let _ = writeln!(out, "{name}_bucket{{{l}{sep}le=\"{b}\"}} {}", c.load(Ordering::Relaxed));
+            for ((_, l), h) in hs.range((*name, String::new())..).take_while(|(k, _)| family(k)) {
+                let sep = if l.is_empty() { "" } else { "," };
+                for (b, c) in h.bounds.iter().zip(&h.buckets) {
+                    let _ = writeln!(out, "{name}_bucket{{{l}{sep}le=\"{b}\"}} {}", c.load(Ordering::Relaxed));
+                }
+                let count = h.count.load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}_bucket{{{l}{sep}le=\"+Inf\"}} {count}");
+                let _ = writeln!(out, "{name}_sum{} {}", braces(l), h.sum_micro.load(Ordering::Relaxed) as f64 / 1e6);
+                let _ = writeln!(out, "{name}_count{} {count}", braces(l));
             }
-            let count = h.count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{l}{sep}le=\"+Inf\"}} {count}");
-            let _ = writeln!(out, "{name}_sum{{{l}}} {}", h.sum_micro.load(Ordering::Relaxed) as f64 / 1e6);
-            let _ = writeln!(out, "{name}_count{{{l}}} {count}");
+        }
+        out
+    }
+}
+
+/// `{labels}`, or nothing for a series without labels.
+fn braces(l: &str) -> String {
+    if l.is_empty() {
+        String::new()
+    } else {
+        format!("{{{l}}}")
+    }
+}
+
+/// The standard process metrics of Prometheus client libraries, read from `/proc/self` (Linux; elsewhere
+/// none are rendered).
+mod process {
+    /// Clock ticks per second of `/proc/*/stat` times (USER_HZ, 100 on every Linux architecture).
+    const TICKS: f64 = 100.0;
+
+    /// (name, type, help, value) of each process metric that could be read.
+    pub(super) fn sample() -> Vec<(&'static str, &'static str, &'static str, f64)> {
+        let mut out = Vec::new();
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the command name (which may hold spaces), from field 3 (state): utime is field 14,
+        // stime 15, starttime 22 (proc(5)).
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+        let field = |n: usize| fields.get(n.wrapping_sub(3)).and_then(|f| f.parse::<f64>().ok());
+        if let (Some(u), Some(s)) = (field(14), field(15)) {
+            out.push((
+                "process_cpu_seconds_total",
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+                (u + s) / TICKS,
+            ));
+        }
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|r| r.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .map(|k| k * 1024.0)
+        };
+        if let Some(v) = kib("VmRSS:") {
+            out.push(("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", v));
+        }
+        if let Some(v) = kib("VmSize:") {
+            out.push(("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", v));
+        }
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            out.push(("process_open_fds", "gauge", "Number of open file descriptors.", dir.count() as f64));
+        }
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+        let max_fds = limits
+            .lines()
+            .find_map(|l| l.strip_prefix("Max open files"))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok());
+        if let Some(v) = max_fds {
+            out.push(("process_max_fds", "gauge", "Maximum number of open file descriptors.", v));
+        }
+        let btime = std::fs::read_to_string("/proc/stat")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        if let (Some(boot), Some(start)) = (btime, field(22)) {
+            out.push((
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                boot + start / TICKS,
+            ));
         }
         out
     }
@@ -162,7 +325,7 @@ mod tests {
 
     #[test]
     fn exposition_has_counters_and_cumulative_buckets() {
-        let m = Metrics { counters: Mutex::new(BTreeMap::new()), histograms: Mutex::new(BTreeMap::new()) };
+        let m = Metrics::empty();
         m.entries_committed("pledge.announced", 1);
         m.entries_committed("pledge.announced", 1);
         m.commit(3, 0.002);
@@ -171,15 +334,15 @@ mod tests {
         assert!(t.contains("accord_entries_total{kind=\"pledge.announced\"} 2"));
         assert!(t.contains("accord_commit_batch_entries_bucket{le=\"2\"} 0"));
         assert!(t.contains("accord_commit_batch_entries_bucket{le=\"4\"} 1"));
-        assert!(t.contains("accord_commit_seconds_count{} 1"));
+        assert!(t.contains("accord_commit_seconds_count 1"));
     }
 
     #[test]
     fn label_sets_per_metric_are_capped() {
-        let m = Metrics { counters: Mutex::new(BTreeMap::new()), histograms: Mutex::new(BTreeMap::new()) };
+        let m = Metrics::empty();
         m.entries_committed("charter", 1);
         for i in 0..5000 {
-            m.request(&format!("/x/{i}"), "Unimplemented", 0.001);
+            m.request(&format!("/x/{i}"), "UNIMPLEMENTED", 0.001);
         }
         let t = m.render(&[]);
         assert!(t.contains("accord_entries_total{kind=\"charter\"} 1"), "other metrics keep their series");

@@ -30,7 +30,7 @@ const MAP: &[(&str, &[&str])] = &[
     ("query", &["domain", "error", "ledger", "merkle", "pb", "proto", "store"]),
     ("report", &["crypto", "domain", "error", "ledger", "pb", "proto", "query", "store"]),
     ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "store"]),
-    ("server/witness", &["crypto", "error", "ledger", "merkle"]),
+    ("server/witness", &["crypto", "error", "ledger", "merkle", "metrics"]),
     // Reading and writing tlog-tiles (client side, static directories).
     ("tiles", &["crypto", "error", "merkle"]),
     // The tlog-tiles HTTP API: the live ledger's tiles, or a directory's.
@@ -104,8 +104,8 @@ const EXTERNAL: &[(&str, &[&str])] = &[
     ("tonic_reflection", &["server"]),
     // The HTTP framework only where HTTP is served.
     ("axum", &["server", "server/web", "server/witness", "server/tiles", "server/rest", "cmd"]),
-    // The HTTP client of tile readers.
-    ("reqwest", &["tiles"]),
+    // The HTTP client of tile readers and of the ledger's witness sender.
+    ("reqwest", &["tiles", "server/witness"]),
     // The async runtime stays out of the pure and storage layers.
     (
         "tokio",

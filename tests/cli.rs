@@ -266,3 +266,47 @@ fn book_through_the_cli() {
     let r: serde_json::Value = serde_json::from_str(&ok(d, &["--json", "rebuild", "--data-dir", "ledger"])).unwrap();
     assert_eq!(r["entries"], 4);
 }
+
+/// Logs piped to a file or a collector carry no ANSI colour codes (they did: tracing's default colours
+/// whatever stderr is).
+#[test]
+fn logs_have_no_colour_when_stderr_is_not_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = accord(tmp.path(), &["--log", "info", "init", "--data-dir", "ledger", "--origin", ORIGIN]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ledger open"), "the log is on stderr: {err}");
+    assert!(!err.contains("\x1b["), "ANSI escape codes in piped logs: {err:?}");
+}
+
+/// Shell completions come from the clap definitions: the bash script knows the subcommands.
+#[test]
+fn bash_completion_knows_the_subcommands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = ok(tmp.path(), &["completions", "bash"]);
+    assert!(script.contains("accord"), "{script}");
+    for sub in ["serve", "audit", "statement", "completions"] {
+        assert!(script.contains(sub), "bash completion lacks {sub}");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(ok(tmp.path(), &["completions", shell]).contains("serve"), "{shell} completion lacks serve");
+    }
+}
+
+/// `accord man DIR` writes roff pages: accord.1 and one per subcommand, nested ones included. Each
+/// page is roff whose title macro (`.TH NAME 1`) comes before any section.
+#[test]
+fn man_writes_a_roff_page_per_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man");
+    ok(tmp.path(), &["man", dir.to_str().unwrap()]);
+    for (file, name) in
+        [("accord.1", "accord"), ("accord-serve.1", "accord-serve"), ("accord-key-generate.1", "accord-key-generate")]
+    {
+        let page = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let first_macro = page.lines().position(|l| l.starts_with(".TH ") || l.starts_with(".SH "));
+        let th = first_macro.and_then(|i| page.lines().nth(i)).unwrap_or_else(|| panic!("{file} is not roff: {page}"));
+        assert!(th.starts_with(&format!(".TH {name} 1")), "{file} must open with its .TH: {th}");
+        assert!(page.contains(".SH NAME"), "{file}");
+    }
+}

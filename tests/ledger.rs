@@ -568,6 +568,36 @@ async fn health_and_reflection_are_served() {
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
 }
 
+/// Stock Python `grpcio-reflection`, older grpcurl and Evans speak only the v1alpha reflection protocol:
+/// it must list the same services as v1 (it answered UNIMPLEMENTED when only v1 was served).
+#[tokio::test]
+async fn reflection_v1alpha_lists_the_services() {
+    let s = TestServer::start().await;
+    let channel = tonic::transport::Endpoint::from_shared(s.url.clone()).unwrap().connect().await.unwrap();
+    use tonic_reflection::pb::v1alpha::{
+        server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse, ServerReflectionRequest,
+    };
+    let mut refl = ServerReflectionClient::new(channel);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = refl
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap_or_else(|e| panic!("v1alpha reflection refused: {e}"))
+        .into_inner();
+    let msg = stream.message().await.unwrap_or_else(|e| panic!("v1alpha reflection refused: {e}")).unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else { panic!("no service list") };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for svc in
+        ["accord.v1.LedgerService", "accord.v1.CoalitionService", "accord.v1.ReportService", "grpc.health.v1.Health"]
+    {
+        assert!(names.contains(&svc), "{svc} missing from {names:?}");
+    }
+}
+
 #[tokio::test]
 async fn schema_mismatch_refuses_to_start_with_a_clear_message() {
     let s = TestServer::start().await;

@@ -110,18 +110,278 @@ async fn metrics_and_rate_limits() {
     assert!(m.contains("accord_entries_total{kind=\"charter\"} 1"), "{m}");
     assert!(m.contains("accord_entries_total{kind=\"plan.created\"} 3"), "{m}");
     assert!(
-        m.contains("accord_rejections_total{method=\"/accord.v1.LedgerService/Submit\",code=\"ResourceExhausted\"} 1"),
+        m.contains("accord_rejections_total{method=\"/accord.v1.LedgerService/Submit\",code=\"RESOURCE_EXHAUSTED\"} 1"),
         "{m}"
     );
-    assert!(
-        m.contains("code=\"AlreadyExists\"")
-            || m.contains("code=\"FailedPrecondition\"")
-            || m.contains("code=\"PermissionDenied\""),
-        "{m}"
-    );
+    // The rule violation, counted under its canonical code (the series of every code start at 0).
+    let rule_refusals: u64 = ["ALREADY_EXISTS", "FAILED_PRECONDITION", "PERMISSION_DENIED"]
+        .iter()
+        .filter_map(|code| {
+            sample(
+                &m,
+                &format!("accord_rejections_total{{method=\"/accord.v1.LedgerService/Submit\",code=\"{code}\"}}"),
+            )
+        })
+        .sum::<f64>() as u64;
+    assert_eq!(rule_refusals, 1, "{m}");
     assert!(m.contains("accord_request_seconds_bucket{method=\"/accord.v1.LedgerService/Submit\",le=\"+Inf\"}"), "{m}");
-    assert!(m.contains("accord_commit_batch_entries_count{} 4") && m.contains("accord_checkpoint_age_seconds"), "{m}");
+    assert!(m.contains("accord_commit_batch_entries_count 4") && m.contains("accord_checkpoint_age_seconds"), "{m}");
     assert!(m.contains("accord_reader_connections_open"), "{m}");
+    check_exposition(exposition(&m)).unwrap_or_else(|e| panic!("{e}\n{m}"));
+}
+
+/// The value of the sample whose name and labels are exactly `series`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The body of an HTTP answer.
+fn exposition(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or(answer, |(_, body)| body)
+}
+
+/// Check a Prometheus text exposition (format 0.0.4) the way a scraper and `promtool check metrics` read
+/// it: every line is a `# HELP`, a `# TYPE` or a sample; every sample belongs to a family announced with
+/// HELP and TYPE before it, and each family's samples are together; names and label names are valid,
+/// label values properly escaped and values numbers; no series appears twice; counters end in `_total`;
+/// histogram buckets are cumulative and end at `+Inf` equal to `_count`.
+fn check_exposition(text: &str) -> Result<(), String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let valid_name = |n: &str, colon: bool| {
+        let mut cs = n.chars();
+        cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+            && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+    };
+    let (mut help, mut types) = (BTreeMap::<String, String>::new(), BTreeMap::<String, String>::new());
+    let (mut series, mut done) = (BTreeSet::<String>::new(), BTreeSet::<String>::new());
+    let mut current = String::new();
+    // Histogram state: the last bucket count of the series being read.
+    let mut buckets: BTreeMap<String, (f64, Option<f64>)> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = |what: String| format!("line {}: {what}: {line:?}", i + 1);
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, doc) = rest.split_once(' ').ok_or_else(|| at("HELP without text".into()))?;
+            if !valid_name(name, true) || doc.trim().is_empty() || help.insert(name.into(), doc.into()).is_some() {
+                return Err(at("bad or repeated HELP".into()));
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').ok_or_else(|| at("TYPE without type".into()))?;
+            if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
+                return Err(at(format!("unknown type {kind}")));
+            }
+            if !help.contains_key(name) {
+                return Err(at("TYPE before HELP".into()));
+            }
+            if types.insert(name.into(), kind.into()).is_some() {
+                return Err(at("repeated TYPE".into()));
+            }
+            if kind == "counter" && !name.ends_with("_total") {
+                return Err(at("a counter's name must end in _total".into()));
+            }
+            if kind != "counter" && name.ends_with("_total") {
+                return Err(at("only counters end in _total".into()));
+            }
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        // name{labels} value [timestamp]
+        let name_end = line.find(['{', ' ']).ok_or_else(|| at("no value".into()))?;
+        let name = &line[..name_end];
+        let mut rest = &line[name_end..];
+        let mut labels = BTreeMap::new();
+        if let Some(body) = rest.strip_prefix('{') {
+            let mut chars = body.char_indices().peekable();
+            let close = loop {
+                let Some((s, c)) = chars.next() else { return Err(at("unclosed labels".into())) };
+                if c == '}' {
+                    break s;
+                }
+                let eq = body[s..].find('=').ok_or_else(|| at("label without =".into()))? + s;
+                let lname = &body[s..eq];
+                if !valid_name(lname, false) {
+                    return Err(at(format!("bad label name {lname:?}")));
+                }
+                while chars.peek().is_some_and(|(p, _)| *p <= eq) {
+                    chars.next();
+                }
+                if chars.next().map(|(_, c)| c) != Some('"') {
+                    return Err(at("label value not quoted".into()));
+                }
+                let mut value = String::new();
+                loop {
+                    match chars.next().map(|(_, c)| c) {
+                        Some('"') => break,
+                        Some('\\') => match chars.next().map(|(_, c)| c) {
+                            Some('\\') => value.push('\\'),
+                            Some('"') => value.push('"'),
+                            Some('n') => value.push('\n'),
+                            _ => return Err(at("bad escape in a label value".into())),
+                        },
+                        Some(c) => value.push(c),
+                        None => return Err(at("unterminated label value".into())),
+                    }
+                }
+                if labels.insert(lname.to_string(), value).is_some() {
+                    return Err(at(format!("label {lname} twice")));
+                }
+                if chars.peek().map(|(_, c)| *c) == Some(',') {
+                    chars.next();
+                }
+            };
+            rest = &body[close + 1..];
+        }
+        let mut parts = rest.split(' ');
+        if parts.next() != Some("") {
+            return Err(at("no space before the value".into()));
+        }
+        let value = parts.next().ok_or_else(|| at("no value".into()))?;
+        let v: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            v => v.parse().map_err(|_| at(format!("value {v:?} is not a number")))?,
+        };
+        if let Some(ts) = parts.next() {
+            ts.parse::<i64>().map_err(|_| at("bad timestamp".into()))?;
+        }
+        if parts.next().is_some() || !valid_name(name, true) {
+            return Err(at("bad sample".into()));
+        }
+        // The family: the name itself, or a histogram's or summary's _bucket/_sum/_count.
+        let family = if types.contains_key(name) {
+            name.to_string()
+        } else {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| {
+                    name.strip_suffix(s).filter(|b| types.get(*b).is_some_and(|t| t == "histogram" || t == "summary"))
+                })
+                .ok_or_else(|| at("sample of a family without TYPE".into()))?
+                .to_string()
+        };
+        if !help.contains_key(&family) {
+            return Err(at("sample of a family without HELP".into()));
+        }
+        if family != current {
+            if !done.insert(current.clone()) || done.contains(&family) {
+                return Err(at(format!("samples of {family} are not together")));
+            }
+            current = family.clone();
+        }
+        let mut key_labels = labels.clone();
+        let le = key_labels.remove("le");
+        let key = format!("{name}{key_labels:?}{le:?}");
+        if !series.insert(key) {
+            return Err(at("duplicate series".into()));
+        }
+        if types[&family] == "histogram" {
+            let id = format!("{family}{key_labels:?}");
+            let state = buckets.entry(id).or_insert((0.0, None));
+            if name.ends_with("_bucket") {
+                let le = le.ok_or_else(|| at("bucket without le".into()))?;
+                if v < state.0 {
+                    return Err(at("buckets are not cumulative".into()));
+                }
+                state.0 = v;
+                if le == "+Inf" {
+                    state.1 = Some(v);
+                }
+            } else if name.ends_with("_count") && state.1 != Some(v) {
+                return Err(at("_count differs from the +Inf bucket (or no +Inf bucket)".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every family has HELP and TYPE and the known series exist before anything happened (pre-initialised):
+/// a request counter per served method, an entry counter per statement kind, the rejection codes of
+/// Submit, a failure counter per witness reason; `accord_build_info` and the process metrics are there;
+/// status codes are labelled in canonical form. A witness that cannot be reached is logged at warn and
+/// counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_valid_preinitialised_and_count_witness_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A witness address nothing listens on.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let witness = accord::crypto::cosign::Cosigner::new("gone.example/w", crypto::generate_key());
+    let witness_url = format!("http://{gone}");
+    let mut child = Command::new(BIN)
+        .args(["--json", "--log", "warn", "serve", "--listen", "127.0.0.1:0", "--origin", ORIGIN])
+        .args(["--metrics", "127.0.0.1:0", "--witness", &format!("{witness_url}={}", witness.verifier_key())])
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _server = Server(child);
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let metrics = info["metrics"].as_str().unwrap().to_string();
+    let get = || {
+        let metrics = metrics.clone();
+        async move {
+            let answer = tokio::task::spawn_blocking(move || http_get(&metrics, "/metrics")).await.unwrap();
+            exposition(&answer).to_string()
+        }
+    };
+    let m = get().await;
+    check_exposition(&m).unwrap_or_else(|e| panic!("{e}\n{m}"));
+    for series in [
+        "accord_requests_total{method=\"/accord.v1.LedgerService/Submit\",code=\"OK\"} 0",
+        "accord_requests_total{method=\"/accord.v1.CoalitionService/ListPlans\",code=\"OK\"} 0",
+        "accord_rejections_total{method=\"/accord.v1.LedgerService/Submit\",code=\"INVALID_ARGUMENT\"} 0",
+        "accord_entries_total{kind=\"pledge.announced\"} 0",
+        "accord_entries_total{kind=\"fx_rate.recorded\"} 0",
+        "accord_connections_refused_total{port=\"grpc\"} 0",
+        "accord_cosignature_store_failures_total 0",
+        "accord_commit_seconds_count 0",
+        &format!("accord_build_info{{version=\"{}\",rustc=\"rustc ", env!("CARGO_PKG_VERSION")),
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
+    ] {
+        assert!(m.contains(series), "{series} missing:\n{m}");
+    }
+    let started = sample(&m, "process_start_time_seconds").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!((now - started).abs() < 120.0, "process start {started} vs now {now}");
+    assert!(sample(&m, "process_resident_memory_bytes").unwrap() > 1e6);
+    // Requests are counted under canonical codes: one OK, one NOT_FOUND.
+    let mut c = Client::connect(&format!("http://{}", info["listening"].as_str().unwrap()), None).await.unwrap();
+    c.checkpoint(None).await.unwrap();
+    assert_eq!(c.checkpoint(Some(99)).await.unwrap_err().kind, Kind::NotFound);
+    let failures = format!("accord_witness_failures_total{{witness=\"{witness_url}\",reason=\"unreachable\"}}");
+    let m = wait_until("a witness failure counted", Duration::from_secs(20), async || {
+        let m = get().await;
+        (sample(&m, &failures)? >= 1.0).then_some(m)
+    })
+    .await;
+    check_exposition(&m).unwrap_or_else(|e| panic!("{e}\n{m}"));
+    let cp = "accord_requests_total{method=\"/accord.v1.LedgerService/GetCheckpoint\",code=";
+    assert_eq!(sample(&m, &format!("{cp}\"OK\"}}")), Some(1.0), "{m}");
+    assert_eq!(sample(&m, &format!("{cp}\"NOT_FOUND\"}}")), Some(1.0), "{m}");
+    assert!(!m.contains("code=\"Ok\"") && !m.contains("code=\"NotFound\""), "{m}");
+    assert!(
+        m.contains(&format!("accord_witness_failures_total{{witness=\"{witness_url}\",reason=\"refused\"}} 0")),
+        "{m}"
+    );
+    // ... and logged at warn (the server runs with --log warn).
+    drop(_server);
+    let mut log = String::new();
+    BufReader::new(stderr).read_to_string(&mut log).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("WARN") && l.contains("witness unreachable") && l.contains(&witness_url)),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -343,4 +603,29 @@ async fn checkpoint_age_is_measured_on_the_ledger_clock() {
         .unwrap();
     assert!((0.0..60.0).contains(&age), "checkpoint age {age} s on a ledger opened just now:\n{m}");
     server.abort();
+}
+
+/// The exposition check refuses what a scraper or `promtool check metrics` would flag.
+#[test]
+fn the_exposition_check_refuses_bad_text() {
+    let good = "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 0\n";
+    check_exposition(good).unwrap();
+    for (bad, why) in [
+        ("# TYPE a_total counter\na_total 0\n", "no HELP"),
+        ("# HELP a_total A.\na_total 0\n", "no TYPE"),
+        ("# HELP a A.\n# TYPE a counter\na 0\n", "counter without _total"),
+        ("# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 0\na_total{x=\"1\"} 1\n", "duplicate"),
+        ("# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1} 0\n", "unterminated"),
+        ("# HELP a_total A.\n# TYPE a_total counter\na_total one\n", "not a number"),
+        (
+            "# HELP h_seconds H.\n# TYPE h_seconds histogram\nh_seconds_bucket{le=\"1\"} 2\nh_seconds_bucket{le=\"+Inf\"} 1\nh_seconds_count 1\n",
+            "not cumulative",
+        ),
+        (
+            "# HELP a_total A.\n# TYPE a_total counter\n# HELP b B.\n# TYPE b gauge\na_total 1\nb 1\na_total{x=\"2\"} 1\n",
+            "family split",
+        ),
+    ] {
+        assert!(check_exposition(bad).is_err(), "{why} accepted: {bad}");
+    }
 }

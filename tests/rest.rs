@@ -236,10 +236,17 @@ async fn pages_offer_downloads_stamped_with_the_checkpoint() {
     );
     assert_eq!(get(&format!("{}/entry/{size}.tlog-proof", w.base), None).await.status, 404);
     // Plan, party, pledge and commitment pages link to each other, with party names.
-    assert!(page.contains("href=\"/party/DA\"") && page.contains(">Donor A<"), "the plan page names and links pledgers");
+    assert!(
+        page.contains("href=\"/party/DA\"") && page.contains(">Donor A<"),
+        "the plan page names and links pledgers"
+    );
     let party = get(&format!("{}/party/BC", w.base), None).await;
     assert_eq!(party.status, 200);
-    assert!(party.body.contains("href=\"/pledge/P3\"") && party.body.contains("href=\"/commitment/BC-GT\""), "{}", party.body);
+    assert!(
+        party.body.contains("href=\"/pledge/P3\"") && party.body.contains("href=\"/commitment/BC-GT\""),
+        "{}",
+        party.body
+    );
     let commitment = get(&format!("{}/commitment/BC-GT", w.base), None).await.body;
     for link in ["/pledge/P3", "/party/BC", "/party/GT", &format!("/plan/{plan}")] {
         assert!(commitment.contains(&format!("href=\"{link}\"")), "the commitment page links {link}");

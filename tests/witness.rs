@@ -497,7 +497,7 @@ async fn a_database_without_the_cosignatures_table_gains_it_at_open() {
     let (body, _) = split_note(&listed[70].1).unwrap();
     assert!(!s.ledger.add_cosignature(70, "w2.example+00000000", &witness.cosign(body, 1)).await);
     let metrics = accord::metrics::metrics().render(&[]);
-    assert!(metrics.contains("accord_cosignature_store_failures_total{} 1"), "{metrics}");
+    assert!(metrics.contains("accord_cosignature_store_failures_total 1"), "{metrics}");
     drop(tmp);
 }
 
@@ -534,4 +534,129 @@ async fn the_sender_does_not_ask_again_for_a_stored_cosignature() {
     timeout(Duration::from_secs(5), listener.accept()).await.expect("a new checkpoint is submitted").unwrap();
     stop.cancel();
     sender.await.unwrap();
+}
+
+/// An in-process witness that answers 503 to its first `failures` submissions, then cosigns the checkpoint
+/// of each (it checks no consistency: only the ledger's sender is under test here). Counts the POSTs.
+fn flaky_witness(
+    w: std::sync::Arc<accord::crypto::cosign::Cosigner>,
+    failures: usize,
+) -> (axum::Router, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let posts = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = posts.clone();
+    let handler = move |body: String| {
+        let (w, posts) = (w.clone(), counted.clone());
+        async move {
+            if posts.fetch_add(1, Ordering::SeqCst) < failures {
+                return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "busy, try again".to_string());
+            }
+            let note = body.split_once("\n\n").map_or("", |(_, n)| n);
+            let (nbody, _) = accord::crypto::cosign::split_note(note).unwrap();
+            (axum::http::StatusCode::OK, format!("{}\n", w.cosign(nbody, 1_780_000_000)))
+        }
+    };
+    (axum::Router::new().route("/add-checkpoint", axum::routing::post(handler)), posts)
+}
+
+/// The failure counter of `witness` for `reason` in this process's metrics.
+fn witness_failures(witness: &str, reason: &str) -> u64 {
+    let series = format!("accord_witness_failures_total{{witness=\"{witness}\",reason=\"{reason}\"}} ");
+    accord::metrics::metrics()
+        .render(&[])
+        .lines()
+        .find_map(|l| l.strip_prefix(&series)?.parse().ok())
+        .unwrap_or_else(|| panic!("no series {series}"))
+}
+
+/// A witness that is briefly unavailable (503 twice) is retried with backoff within the same submission:
+/// the cosignature arrives on the third attempt and the round does not fail. Before, the hand-rolled client
+/// gave up at the first 503 and counted a failed round ("refused"), asking again only at the next round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_briefly_unavailable_witness_is_retried_with_backoff() {
+    use accord::crypto::cosign::Cosigner;
+    use accord::server::witness::{run_sender, WitnessTarget};
+    use std::sync::atomic::Ordering;
+    use tokio_util::sync::CancellationToken;
+
+    let s = TestServer::start().await;
+    let w = std::sync::Arc::new(Cosigner::new("flaky.example/w", crypto::generate_key()));
+    let (router, posts) = flaky_witness(w.clone(), 2);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let target = WitnessTarget::parse(&format!("{url}={}", w.verifier_key())).unwrap();
+    let id = target.id();
+    let stop = CancellationToken::new();
+    let sender = tokio::spawn(run_sender(s.ledger.clone(), target, stop.clone()));
+    let size = s.ledger.latest().size;
+    wait_until("the cosignature after two 503s", Duration::from_secs(10), async || {
+        s.ledger.has_cosignature(size, &id).then_some(())
+    })
+    .await;
+    stop.cancel();
+    sender.await.unwrap();
+    assert_eq!(posts.load(Ordering::SeqCst), 3, "two refused attempts, then the cosigned one");
+    for reason in accord::metrics::WITNESS_FAILURE_REASONS {
+        assert_eq!(witness_failures(&url, reason), 0, "{reason}: the retried submission is no failed round");
+    }
+}
+
+/// A witness reached over HTTPS, its certificate issued by a private CA the ledger is told to trust
+/// (`--witness-ca`): the cosignature arrives. Without the CA, the certificate is refused and the failure
+/// counted. Before, only http:// witness URLs were accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_over_https_with_a_private_ca() {
+    use accord::crypto::cosign::Cosigner;
+    use accord::server::witness::{run_sender, WitnessTarget};
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    use tokio_util::sync::CancellationToken;
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Accord witness test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let srv_key = KeyPair::generate().unwrap();
+    let srv = CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&srv_key, &ca).unwrap();
+
+    let s = TestServer::start().await;
+    let w = std::sync::Arc::new(Cosigner::new("tls.example/w", crypto::generate_key()));
+    let (router, _posts) = flaky_witness(w.clone(), 0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+    let (cert, key) = (srv.pem(), srv_key.serialize_pem());
+    tokio::spawn(async move {
+        accord::server::web::serve_tls(listener, router, cert.as_bytes(), key.as_bytes(), std::future::pending())
+            .await
+            .unwrap()
+    });
+    let size = s.ledger.latest().size;
+
+    // Without the CA: the system's roots do not know it; the round fails and is counted.
+    let untrusted = WitnessTarget::parse(&format!("{url}={}", w.verifier_key())).unwrap();
+    let stop = CancellationToken::new();
+    let sender = tokio::spawn(run_sender(s.ledger.clone(), untrusted.clone(), stop.clone()));
+    wait_until("an untrusted certificate counted as a failure", Duration::from_secs(20), async || {
+        (witness_failures(&url, "unreachable") >= 1).then_some(())
+    })
+    .await;
+    stop.cancel();
+    sender.await.unwrap();
+    assert!(!s.ledger.has_cosignature(size, &untrusted.id()));
+
+    // With the CA trusted.
+    let target =
+        WitnessTarget::parse_trusting(&format!("{url}={}", w.verifier_key()), Some(ca.pem().as_bytes())).unwrap();
+    let id = target.id();
+    let stop = CancellationToken::new();
+    let sender = tokio::spawn(run_sender(s.ledger.clone(), target, stop.clone()));
+    wait_until("the cosignature over HTTPS", Duration::from_secs(10), async || {
+        s.ledger.has_cosignature(size, &id).then_some(())
+    })
+    .await;
+    stop.cancel();
+    sender.await.unwrap();
+    // A CA file that holds no certificate is refused, naming the setting.
+    let e = WitnessTarget::parse_trusting(&format!("{url}={}", w.verifier_key()), Some(b"not a pem")).unwrap_err();
+    assert!(e.to_string().contains("witness_ca"), "{e}");
 }

@@ -10,6 +10,7 @@ mod netaudit;
 mod ops;
 mod report;
 mod serve;
+mod shell;
 mod tiles;
 mod witness;
 
@@ -51,6 +52,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; serve's settings are the largest")]
 enum Command {
     /// Run the ledger server (creates the ledger, its key and the size-0 checkpoint on first start).
     Serve(ServeArgs),
@@ -113,6 +115,10 @@ enum Command {
     Restore(ops::RestoreArgs),
     /// Drop the projections and rebuild them by replaying the log (the ledger must not be served).
     Rebuild(book::RebuildArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(shell::CompletionsArgs),
+    /// Write the manual pages (roff): accord.1 and one per subcommand, into a directory.
+    Man(shell::ManArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -288,7 +294,9 @@ pub fn main() -> ExitCode {
 fn init_tracing(filter: &str, format: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: piped to a file, journald or a collector, escape codes are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
@@ -325,6 +333,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Monitor(a) => audit::monitor(a).await,
         Command::Tiles(c) => tiles::run(c, json).await,
         Command::Mirror(a) => tiles::mirror(a, json).await,
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a, json),
     }
 }
 

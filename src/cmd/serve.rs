@@ -55,10 +55,14 @@ pub(super) async fn serve(a: ServeArgs, json: bool) -> Result<()> {
         opts.origin = None; // an existing ledger keeps its own origin
     }
     let ledger = Arc::new(tokio::task::spawn_blocking(move || Ledger::open(opts)).await??);
+    let witness_ca = match &a.witness_ca {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("witness_ca: reading {}", p.display()))?),
+        None => None,
+    };
     let witness_targets = a
         .witnesses
         .iter()
-        .map(|w| crate::server::witness::WitnessTarget::parse(w))
+        .map(|w| crate::server::witness::WitnessTarget::parse_trusting(w, witness_ca.as_deref()))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     crate::server::witness::check_views(&ledger, &witness_targets).await?;
     let listener = crate::server::bind(&a.listen).await?;

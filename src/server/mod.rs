@@ -159,11 +159,15 @@ pub async fn serve_grpc(
 ) -> Result<(), ServeError> {
     observe::init_method_labels();
     let health_service = health::health_service(&ledger, &shutdown).await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(ServeError::Reflection)?;
+    // Reflection in both versions: grpcurl and grpcui ask v1; stock Python grpcio-reflection, older
+    // grpcurl and Evans still ask v1alpha only.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder().build_v1().map_err(ServeError::Reflection)?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha().map_err(ServeError::Reflection)?;
     let limiter = api::limits::RateLimiter::new(settings.rates.clone());
     let require_cert = settings.tls.as_ref().is_some_and(|t| t.require_client_cert);
     let api = LedgerServiceServer::new(
@@ -197,6 +201,7 @@ pub async fn serve_grpc(
         .layer(tower::layer::layer_fn(move |inner| admission.wrap(inner)))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(api)
         .add_service(coalition)
         .add_service(reports)

@@ -239,6 +239,25 @@ struct PlanLine {
     figures: [String; 3],
 }
 
+/// The members of the coalition, each linked to its page.
+fn members_table(parties: &[Vec<String>]) -> Markup {
+    html! {
+        div class="scroll" tabindex="0" role="region" aria-label="members" { table id="parties" {
+            thead { tr { th scope="col" { "party" } th scope="col" { "name" } th scope="col" { "roles" } th scope="col" { "country" } } }
+            tbody {
+                @for p in parties {
+                    @if let Some((id, rest)) = p.split_first() {
+                        tr {
+                            td { a href={ "/party/" (seg(id)) } { (id) } }
+                            @for c in rest { td { (c) } }
+                        }
+                    }
+                }
+            }
+        } }
+    }
+}
+
 async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
     let res = read(ledger, |v| {
         let at = crate::query::read_at_of(v)?;
@@ -301,17 +320,7 @@ async fn overview(State(ledger): State<Arc<Ledger>>) -> Response {
                 }
             } }
             h2 { "Members" }
-            div class="scroll" tabindex="0" role="region" aria-label="members" { table id="parties" {
-                thead { tr { th scope="col" { "party" } th scope="col" { "name" } th scope="col" { "roles" } th scope="col" { "country" } } }
-                tbody {
-                    @for p in &parties {
-                        tr {
-                            td { a href={ "/party/" (seg(&p[0])) } { (p[0]) } }
-                            @for c in &p[1..] { td { (c) } }
-                        }
-                    }
-                }
-            } }
+            (members_table(&parties))
             (downloads(&at, &overview_links))
         };
         Ok((page(&name, body), at))
@@ -750,6 +759,8 @@ async fn checkpoint_text(State(ledger): State<Arc<Ledger>>) -> Response {
 
 /// The Prometheus endpoint (`GET /metrics`), on its own address.
 pub fn metrics_router(ledger: Arc<Ledger>) -> Router {
+    // The per-method and per-kind series exist from the first scrape, also before the gRPC port's task runs.
+    crate::server::observe::init_method_labels();
     Router::new().route("/metrics", get(metrics)).with_state(ledger)
 }
 

@@ -1,17 +1,15 @@
 //! The ledger's side of the witness protocol: submit each new checkpoint, with a consistency proof from the
-//! size the witness last cosigned, to every configured witness over plain HTTP/1.1 (a hyper client, one
-//! connection per request), store the cosignatures they return (in the database, with the checkpoint), and
-//! at start ask each for its view of the log (a rolled-back database is refused).
+//! size the witness last cosigned, to every configured witness over HTTP or HTTPS (a reqwest client per
+//! witness, connections reused, failed attempts retried a bounded number of times with exponential backoff),
+//! store the cosignatures they return (in the database, with the checkpoint), and at start ask each for its
+//! view of the log (a rolled-back database is refused).
 //!
 //! A sender runs until its [`CancellationToken`] (a child of the process's root, `server::shutdown`) is
-//! cancelled, and stops then at once, also in the middle of a request: the request's connection is dropped.
+//! cancelled, and stops then at once, also in the middle of a request or a backoff: the request is dropped.
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::prelude::*;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use crate::crypto::cosign::{split_note, CosignatureVerifier};
@@ -24,14 +22,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read from a witness: a few cosignature lines, or a tree size.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
+/// Attempts per submission: the first and up to three retries, after 250 ms, 500 ms and 1 s.
+const ATTEMPTS: u32 = 4;
+/// The first retry's wait; each further one doubles it.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 /// A witness the ledger submits its checkpoints to.
 #[derive(Debug, Clone)]
 pub struct WitnessTarget {
-    /// Submission prefix, e.g. `http://witness.example:8081`.
+    /// Submission prefix, e.g. `https://witness.example/tlog`.
     pub url: String,
     /// The witness's cosignature verifier key; only cosignature lines that verify with it are kept.
     pub key: CosignatureVerifier,
+    /// The HTTP client (its connection pool) for this witness.
+    client: reqwest::Client,
 }
 
 impl WitnessTarget {
@@ -41,74 +45,116 @@ impl WitnessTarget {
         let vkey = self.key.verifier_key();
         vkey.get(..self.key.name.len().saturating_add(9)).unwrap_or(&vkey).to_string()
     }
-    /// Parse `URL=VKEY`.
+    /// Parse `URL=VKEY` (`http://` or `https://`, HTTPS checked against the system's roots).
     pub fn parse(s: &str) -> Result<Self> {
+        Self::parse_trusting(s, None)
+    }
+    /// Parse `URL=VKEY`, trusting for HTTPS also the CA certificates in `ca_pem` (PEM, one or more).
+    pub fn parse_trusting(s: &str, ca_pem: Option<&[u8]>) -> Result<Self> {
         let (url, key) = s.split_once('=').ok_or_else(|| Error::invalid("witness", "expected URL=VERIFIER_KEY"))?;
-        if !url.starts_with("http://") {
-            return Err(Error::invalid(
-                "witness",
-                format!("{url:?}: witnesses are reached over http:// (loopback or a private network)"),
-            ));
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(Error::invalid("witness", format!("{url:?}: a witness URL starts with http:// or https://")));
         }
-        Ok(Self { url: url.trim_end_matches('/').to_string(), key: CosignatureVerifier::from_verifier_key(key)? })
+        let url = url.trim_end_matches('/').to_string();
+        reqwest::Url::parse(&url).map_err(|e| Error::invalid("witness", format!("{url:?}: {e}")))?;
+        Ok(Self { client: client(ca_pem)?, url, key: CosignatureVerifier::from_verifier_key(key)? })
     }
 }
 
-/// POST a body to `url` + `path` (plain HTTP/1.1, `Connection: close`); returns (status, body). Connecting
-/// may take [`CONNECT_TIMEOUT`], the exchange after it [`ANSWER_TIMEOUT`]; an answer over
-/// [`MAX_ANSWER_BYTES`] is refused. Everything runs inside the returned future: dropping it closes the
-/// connection.
-async fn http_post(url: &str, path: &str, body: &str) -> Result<(u16, String)> {
-    let fail = |what: &dyn std::fmt::Display| Error::new(Kind::Unavailable, "witness", format!("{url}: {what}"));
-    let uri: hyper::Uri =
-        format!("{url}{path}").parse().map_err(|e| Error::invalid("witness", format!("{url}: {e}")))?;
-    let authority = uri.authority().ok_or_else(|| Error::invalid("witness", format!("{url}: no host")))?.clone();
-    let addr = match authority.port() {
-        Some(_) => authority.as_str().to_string(),
-        None => format!("{}:80", authority.host()),
-    };
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
-        .await
-        .map_err(|_| fail(&"connect timed out"))?
-        .map_err(|e| fail(&e))?;
-    // Origin form (`POST /prefix/add-checkpoint`), as a server expects it; the host goes in its header.
-    let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    let req = hyper::Request::post(target)
-        .header(hyper::header::HOST, authority.as_str())
-        .header(hyper::header::CONTENT_TYPE, "text/plain")
-        .header(hyper::header::CONNECTION, "close")
-        .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
-        .map_err(|e| fail(&e))?;
-    tokio::time::timeout(ANSWER_TIMEOUT, exchange(stream, req))
-        .await
-        .map_err(|_| fail(&"no answer"))?
-        .map_err(|e| fail(&e))
+/// The HTTP client of a witness: bounded connect and answer times, no redirects (a witness answers where it
+/// is configured), HTTPS with the system's roots and `ca_pem`'s.
+fn client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client> {
+    // tonic and tokio-rustls use ring; reqwest is built without a provider of its own.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(ANSWER_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("accord/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::invalid("witness_ca", format!("not PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(Error::invalid("witness_ca", "holds no PEM certificate"));
+        }
+        b = b.tls_certs_merge(certs);
+    }
+    b.build().map_err(|e| Error::invalid("witness", format!("HTTP client: {e}")))
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// One failed attempt: whether trying again may help (no connection, a timeout, 429 or a 5xx answer), and
+/// the answer when there was one (returned as it is once the attempts are spent).
+struct Attempt {
+    retry: bool,
+    error: Error,
+    answer: Option<(u16, String)>,
+}
 
-/// One request on a fresh connection, and its whole answer (at most [`MAX_ANSWER_BYTES`]). The connection is
-/// driven here, not on a task of its own, so that nothing outlives this future.
-async fn exchange(
-    stream: tokio::net::TcpStream,
-    req: hyper::Request<Full<Bytes>>,
-) -> std::result::Result<(u16, String), BoxError> {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    let answer = async {
-        let resp = sender.send_request(req).await?;
-        let status = resp.status().as_u16();
-        let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES).collect().await?.to_bytes();
-        Ok::<_, BoxError>((status, String::from_utf8_lossy(&body).into_owned()))
-    };
-    let (mut conn, mut answer) = (std::pin::pin!(conn), std::pin::pin!(answer));
-    tokio::select! {
-        r = &mut answer => r,
-        // The witness closed the connection: what it sent is buffered for the answer, or the answer fails.
-        c = &mut conn => {
-            c?;
-            answer.await
+/// POST a body to the witness's `url` + `path`; returns (status, body) of the first answer that is not worth
+/// retrying. A failure to connect or to answer in time, 429 and 5xx answers are retried up to
+/// [`ATTEMPTS`] times in all, waiting [`FIRST_BACKOFF`], then twice as long each time; other answers (200,
+/// 409, 4xx), and the last 429 or 5xx once the attempts are spent, are returned as they are. An answer over [`MAX_ANSWER_BYTES`] is refused. Everything runs
+/// inside the returned future: dropping it drops the request.
+async fn http_post(target: &WitnessTarget, path: &str, body: &str) -> Result<(u16, String)> {
+    let url = format!("{}{path}", target.url);
+    let mut wait = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match post_once(&target.client, &url, body).await {
+            Ok(answer) => return Ok(answer),
+            Err(a) if a.retry && attempt < ATTEMPTS => {
+                tracing::debug!(witness = %target.url, attempt, error = %a.error, "witness attempt failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+                attempt = attempt.saturating_add(1);
+            }
+            Err(Attempt { answer: Some(answer), .. }) => return Ok(answer),
+            Err(a) => return Err(a.error),
         }
     }
+}
+
+/// One POST and its whole answer (at most [`MAX_ANSWER_BYTES`]); 429 and 5xx answers are retryable failures.
+async fn post_once(client: &reqwest::Client, url: &str, body: &str) -> std::result::Result<(u16, String), Attempt> {
+    let fail = |retry: bool, what: &dyn std::fmt::Display| Attempt {
+        retry,
+        error: Error::new(Kind::Unavailable, "witness", format!("{url}: {what}")),
+        answer: None,
+    };
+    let mut resp = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "text/plain")
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| fail(true, &error_chain(&e)))?;
+    let status = resp.status();
+    let mut answer = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(true, &error_chain(&e)))? {
+        if answer.len().saturating_add(chunk.len()) > MAX_ANSWER_BYTES {
+            return Err(fail(false, &format!("the answer is over {MAX_ANSWER_BYTES} bytes")));
+        }
+        answer.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        let mut a = fail(true, &format!("HTTP {status}: {}", text.trim()));
+        a.answer = Some((status.as_u16(), text));
+        return Err(a);
+    }
+    Ok((status.as_u16(), text))
+}
+
+/// An error with its sources (reqwest's own message is only "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// At start, before serving: ask each witness for its view of this log by offering the current checkpoint
@@ -119,7 +165,7 @@ pub async fn check_views(ledger: &Ledger, targets: &[WitnessTarget]) -> Result<(
     let latest = ledger.latest();
     for t in targets {
         let body = format!("old 0\n\n{}", latest.note);
-        match tokio::time::timeout(Duration::from_secs(5), http_post(&t.url, "/add-checkpoint", &body)).await {
+        match tokio::time::timeout(Duration::from_secs(5), http_post(t, "/add-checkpoint", &body)).await {
             Ok(Ok((409, size))) => {
                 if let Ok(theirs) = size.trim().parse::<u64>() {
                     if theirs > latest.size {
@@ -165,17 +211,34 @@ async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     if ledger.has_cosignature(at_start, &target.id()) {
         (known, last_cosigned) = (at_start, at_start);
     }
+    crate::metrics::metrics().preinit_witness(&target.url);
+    // Failed rounds in a row: the first of a streak is logged at warn (and every WARN_EVERY-th after it,
+    // about once a minute), the others at debug; every one is counted.
+    let mut failing = 0u32;
     loop {
         let latest = ledger.latest();
         if latest.size != last_cosigned {
             for _ in 0..3 {
                 match submit(&ledger, &target, &latest, known).await {
                     Submitted::Cosigned => {
+                        if failing > 0 {
+                            tracing::info!(witness = %target.url, size = latest.size, failed_rounds = failing, "witness cosigning again");
+                        }
+                        failing = 0;
                         (known, last_cosigned) = (latest.size, latest.size);
                         break;
                     }
                     Submitted::Behind(size) => known = size,
-                    Submitted::Failed => break,
+                    Submitted::Failed { reason, detail } => {
+                        crate::metrics::metrics().witness_failed(&target.url, reason);
+                        if failing.is_multiple_of(WARN_EVERY) {
+                            tracing::warn!(witness = %target.url, reason, size = latest.size, failed_rounds = failing.saturating_add(1), "{detail}");
+                        } else {
+                            tracing::debug!(witness = %target.url, reason, size = latest.size, "{detail}");
+                        }
+                        failing = failing.saturating_add(1);
+                        break;
+                    }
                 }
             }
         }
@@ -186,14 +249,18 @@ async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     }
 }
 
+/// A witness failing round after round is logged at warn once per this many rounds (2 s apart).
+const WARN_EVERY: u32 = 30;
+
 /// What one submission of a checkpoint to a witness came to.
 enum Submitted {
     /// The witness cosigned it; its cosignatures were kept.
     Cosigned,
     /// The witness has cosigned this smaller size: resend with a proof from there.
     Behind(u64),
-    /// Refused, unreachable, or no proof could be made (logged); try again at the next checkpoint.
-    Failed,
+    /// Refused, unreachable, or no proof could be made; try again at the next round. `reason` is one of
+    /// [`crate::metrics::WITNESS_FAILURE_REASONS`], `detail` what is logged.
+    Failed { reason: &'static str, detail: String },
 }
 
 /// Send `latest` to the witness with a consistency proof from `known`, the size it last cosigned.
@@ -208,10 +275,7 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
     };
     let proof = match proof {
         Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(witness = %target.url, error = %e, "consistency proof");
-            return Submitted::Failed;
-        }
+        Err(e) => return Submitted::Failed { reason: "proof", detail: format!("consistency proof: {e}") },
     };
     let mut body = format!("old {}\n", known.min(latest.size));
     for h in &proof {
@@ -220,7 +284,7 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
     }
     body.push('\n');
     body.push_str(&latest.note);
-    match http_post(&target.url, "/add-checkpoint", &body).await {
+    match http_post(target, "/add-checkpoint", &body).await {
         Ok((200, lines)) => {
             let note = latest.note.to_string();
             let (nbody, _) = split_note(&note).unwrap_or((&note, Vec::new()));
@@ -232,23 +296,20 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
             if stored {
                 Submitted::Cosigned
             } else {
-                Submitted::Failed
+                Submitted::Failed { reason: "store", detail: "the witness's cosignature could not be stored".into() }
             }
         }
         Ok((409, size)) => match size.trim().parse::<u64>() {
             Ok(s) if s <= latest.size => Submitted::Behind(s),
-            _ => {
-                tracing::warn!(witness = %target.url, their_size = %size.trim(), "the witness has seen a larger tree than this log");
-                Submitted::Failed
-            }
+            _ => Submitted::Failed {
+                reason: "larger_tree",
+                detail: format!("the witness has seen a larger tree than this log (size {:?})", size.trim()),
+            },
         },
-        Ok((code, why)) => {
-            tracing::warn!(witness = %target.url, code, why = %why.trim(), "the witness refused the checkpoint");
-            Submitted::Failed
-        }
-        Err(e) => {
-            tracing::debug!(witness = %target.url, error = %e, "witness unreachable");
-            Submitted::Failed
-        }
+        Ok((code, why)) => Submitted::Failed {
+            reason: "refused",
+            detail: format!("the witness refused the checkpoint: HTTP {code}: {}", why.trim()),
+        },
+        Err(e) => Submitted::Failed { reason: "unreachable", detail: format!("witness unreachable: {e}") },
     }
 }
