@@ -12,8 +12,9 @@ use crate::pb;
 
 #[derive(Debug, Subcommand)]
 pub enum StatementCommand {
-    /// Print a statement template for a kind (e.g. pledge.announced) as JSON with a comment on every field;
-    /// fill it in and sign it with `accord sign`.
+    /// Print a statement template for a kind (e.g. pledge.announced): its required fields as JSON with a
+    /// comment on each (`--full`: every optional block too); fill it in, `accord statement check` it and
+    /// sign it with `accord sign`.
     New(NewArgs),
     /// List the statement kinds.
     Kinds,
@@ -32,6 +33,9 @@ pub struct NewArgs {
     /// Statement id (default: a fresh time-based id).
     #[arg(long)]
     statement_id: Option<String>,
+    /// Every optional field and block too, each commented and marked optional.
+    #[arg(long)]
+    full: bool,
     /// Output file (default: stdout).
     #[arg(short, long)]
     out: Option<PathBuf>,
@@ -146,7 +150,7 @@ pub fn statement(c: StatementCommand, json: bool) -> Result<()> {
                 let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
                 format!("st-{}-{:09}", d.as_secs(), d.subsec_nanos())
             });
-            let t = sj::statement_template(&a.kind, &a.ledger, &id, &today())?;
+            let t = sj::statement_template_with(&a.kind, &a.ledger, &id, &today(), a.full)?;
             write_out(a.out.as_deref(), &t)
         }
     }

@@ -1,0 +1,164 @@
+//! Authoring statements with the real `accord` binary (issue 15, "Authoring"): templates with the
+//! required fields only or every optional block (`--full`), correct comments, every variant of a oneof;
+//! quiet exit when the reader of stdout goes away; result lines (and JSON objects) from `sign`,
+//! `charter sign` and `export`; `--json` never changing what `report --format X -o FILE` writes.
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use accord::crypto;
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_accord");
+
+fn accord(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).current_dir(dir).args(args).output().expect("run accord")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = accord(dir, args);
+    assert!(
+        out.status.success(),
+        "accord {args:?} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The line after the comment line(s) that explain `"key":` in a template: the comment just above it.
+fn comment_above(t: &str, key: &str) -> String {
+    let lines: Vec<&str> = t.lines().map(str::trim).collect();
+    let i = lines.iter().position(|l| l.starts_with(&format!("\"{key}\":"))).unwrap_or_else(|| panic!("{key} in\n{t}"));
+    lines[i - 1].to_string()
+}
+
+#[test]
+fn templates_show_required_fields_or_every_block_with_correct_comments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Required fields only: a goal's id, plan and title; no description or classifications.
+    let goal = ok(d, &["statement", "new", "goal.defined"]);
+    assert!(goal.contains("\"goalId\""), "{goal}");
+    assert!(!goal.contains("\"description\"") && !goal.contains("\"classifications\""), "{goal}");
+    // goal.defined.goalId is the new goal's id, not a reference to an earlier goal.defined.
+    let c = comment_above(&goal, "goalId");
+    assert!(!c.contains("earlier"), "goal.defined.goalId: {c}");
+    assert!(c.contains("new goal"), "goal.defined.goalId: {c}");
+    // --full: every optional block, each commented and marked optional.
+    let full = ok(d, &["statement", "new", "goal.defined", "--full"]);
+    assert!(comment_above(&full, "description").contains("ptional"), "{full}");
+    assert!(comment_above(&full, "classifications").contains("ptional"), "{full}");
+    let pledge = ok(d, &["statement", "new", "pledge.announced"]);
+    assert!(!pledge.contains("\"restates\"") && !pledge.contains("\"expiresOn\""), "{pledge}");
+    let pledge_full = ok(d, &["statement", "new", "pledge.announced", "--full"]);
+    assert!(pledge_full.contains("\"restates\"") && pledge_full.contains("\"expiresOn\""), "{pledge_full}");
+    // delivery.confirmed names an earlier delivery; it does not create one.
+    let conf = ok(d, &["statement", "new", "delivery.confirmed"]);
+    assert!(comment_above(&conf, "deliveryId").contains("earlier inkind.delivered"), "{conf}");
+    // amended: every variant of the new version, not only the plan one; the variant is the complete new
+    // version, and its id is the amended subject's.
+    let amended = ok(d, &["statement", "new", "amended", "--full"]);
+    for v in ["plan", "goal", "indicator", "pledge", "condition", "commitment"] {
+        assert!(amended.contains(&format!("\"{v}\": {{")), "amended lacks the {v} variant:\n{amended}");
+    }
+    assert!(!comment_above(&amended, "plan").contains("earlier plan.created"), "{amended}");
+    assert!(comment_above(&amended, "planId").contains("subjectId"), "{amended}");
+    // Every template, minimal and full, is a statement `accord sign` accepts as it is.
+    std::fs::write(d.join("k.key"), crypto::private_key_string("k", &crypto::generate_key())).unwrap();
+    for kind in ["amended", "pledge.announced", "goal.defined", "commitment.signed"] {
+        for full in [false, true] {
+            let mut args = vec!["statement", "new", kind, "-o", "t.json"];
+            if full {
+                args.push("--full");
+            }
+            ok(d, &args);
+            ok(d, &["sign", "--key", "k.key", "t.json", "-o", "t.env.json"]);
+        }
+    }
+}
+
+/// `accord statement new … | head`: the reader goes away before the template is written; the command
+/// exits quietly (status 0, no panic message) instead of panicking on EPIPE.
+#[test]
+fn a_closed_stdout_ends_the_output_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(BIN)
+        .args(["statement", "new", "pledge.announced", "--full"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // The same for a command printing with println! (the kinds list).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(BIN)
+        .args(["statement", "kinds"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn sign_and_charter_sign_print_a_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["key", "generate", "--name", "XM-A", "--out", "a"]);
+    ok(d, &["statement", "new", "goal.defined", "-o", "goal.json"]);
+    let line = ok(d, &["sign", "--key", "a.key", "goal.json", "-o", "goal.env.json"]);
+    assert!(line.contains("goal.env.json") && line.contains("XM-A"), "sign printed {line:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--json", "charter", "sign", "--key", "a.key", "goal.json", "-o", "g2.json"]))
+            .unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["signer"], "XM-A");
+    assert_eq!(v["signatures"], 1);
+    assert_eq!(v["keyid"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_never_changes_what_report_writes_and_export_prints_a_result() {
+    let (s, sec, _fun) = chartered().await;
+    let mut c = s.client().await;
+    c.submit(crypto::seal(&plan("p1"), &[&sec.key])).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let srv = ["--server", s.url.as_str(), "--log-key", s.verifier_key.as_str()];
+    let run = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(srv);
+        let d = d.to_path_buf();
+        let a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+        async move {
+            tokio::task::spawn_blocking(move || ok(&d, &a.iter().map(String::as_str).collect::<Vec<_>>()))
+                .await
+                .unwrap()
+        }
+    };
+    run(&["report", "--plan", "plan-p1", "--format", "markdown", "-o", "plain.md"]).await;
+    let line = run(&["--json", "report", "--plan", "plan-p1", "--format", "markdown", "-o", "json.md"]).await;
+    let plain = std::fs::read_to_string(d.join("plain.md")).unwrap();
+    let with_json = std::fs::read_to_string(d.join("json.md")).unwrap();
+    assert!(!with_json.trim_start().starts_with('{'), "--json wrote JSON into a markdown report:\n{with_json}");
+    assert_eq!(plain, with_json);
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["format"], "markdown");
+    // export: a result line, and a JSON object with --json.
+    let line = run(&["export", "iati", "--plan", "plan-p1", "-o", "p.xml"]).await;
+    assert!(line.contains("p.xml") && line.contains("plan-p1"), "export printed {line:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "export", "iati", "--plan", "plan-p1", "-o", "q.xml"]).await).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["format"], "iati");
+    assert!(std::fs::read_to_string(d.join("q.xml")).unwrap().contains("iati-activities"));
+}
