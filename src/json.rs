@@ -51,7 +51,64 @@ pub fn message_to_json<M: Message>(full_name: &str, msg: &M) -> Result<String> {
 pub fn statement_from_json(json: &str) -> Result<Statement> {
     let json = strip_comments(json);
     reject_duplicate_keys(&json)?;
+    let json = pasted_keys_as_base64(&json).unwrap_or(json);
     message_from_json("accord.v1.Statement", &json)
+}
+
+/// The JSON fields holding a party's raw public key (`bytes`, base64 in the protobuf JSON mapping).
+const KEY_FIELDS: &[&str] = &["publicKeys", "public_keys", "newPublicKey", "new_public_key"];
+
+/// A public key as a user pastes it: what `accord key show` prints as the verifier key (`name+hex8+base64`,
+/// the `.pub` file) or the 64 hex characters, turned into the base64 of its 32 bytes. `None` for anything
+/// else (left to the JSON mapping, which takes base64 and names the field when it is not).
+fn pasted_key(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return hex::decode(s).ok().map(|raw| BASE64_STANDARD.encode(raw));
+    }
+    if s.contains('+') {
+        if let Ok((_, pk)) = accord_tlog::note::parse_verifier_key(s) {
+            return Some(BASE64_STANDARD.encode(pk.as_bytes()));
+        }
+    }
+    None
+}
+
+/// The statement JSON with every pasted key form under [`KEY_FIELDS`] turned into base64; `None` when it
+/// holds none (the text is then decoded exactly as written).
+fn pasted_keys_as_base64(json: &str) -> Option<String> {
+    fn walk(v: &mut serde_json::Value, changed: &mut bool) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m.iter_mut() {
+                    if KEY_FIELDS.contains(&k.as_str()) {
+                        let slots: Vec<&mut serde_json::Value> = match v {
+                            serde_json::Value::Array(a) => a.iter_mut().collect(),
+                            other => vec![other],
+                        };
+                        for slot in slots {
+                            if let Some(b64) = slot.as_str().and_then(pasted_key) {
+                                *slot = serde_json::Value::String(b64);
+                                *changed = true;
+                            }
+                        }
+                    } else {
+                        walk(v, changed);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|v| walk(v, changed)),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let mut changed = false;
+    walk(&mut v, &mut changed);
+    if changed {
+        serde_json::to_string(&v).ok()
+    } else {
+        None
+    }
 }
 
 /// Refuse JSON with a key repeated inside one object, naming the key's path.

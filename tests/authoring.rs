@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use accord::crypto;
+use accord::pb;
 use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
@@ -161,4 +162,44 @@ async fn json_never_changes_what_report_writes_and_export_prints_a_result() {
     assert_eq!(v["ok"], true);
     assert_eq!(v["format"], "iati");
     assert!(std::fs::read_to_string(d.join("q.xml")).unwrap().contains("iati-activities"));
+}
+
+/// One key form users can paste: `publicKeys` takes the `.pub` verifier key and the hex `key show` prints
+/// (as well as base64), and the statement signed carries the same 32 bytes; `key show` labels every form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_keys_accept_the_pub_form_and_hex() {
+    // (async only to share the helpers' style; the steps run the binary in blocking tasks)
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_path_buf();
+    let dd = d.clone();
+    let shown = tokio::task::spawn_blocking(move || {
+        ok(&dd, &["key", "generate", "--name", "XM-NEW", "--out", "new"]);
+        ok(&dd, &["key", "show", "new.pub"])
+    })
+    .await
+    .unwrap();
+    for label in ["verifier key", "public key (hex)", "public key (base64)", "keyid"] {
+        assert!(shown.contains(label), "key show lacks {label}:\n{shown}");
+    }
+    let vk = std::fs::read_to_string(d.join("new.pub")).unwrap().trim().to_string();
+    let hex_line = shown.lines().find(|l| l.starts_with("public key (hex)")).unwrap();
+    let hexkey = hex_line.split_whitespace().last().unwrap().to_string();
+    let raw = hex::decode(&hexkey).unwrap();
+    let sec = crypto::generate_key();
+    for (i, form) in [vk.as_str(), hexkey.as_str()].into_iter().enumerate() {
+        let mut st = accord::json::statement_template("party.admitted", ORIGIN, &format!("adm-{i}"), "2026-01-15")
+            .unwrap()
+            .replace("\"publicKeys\": []", &format!("\"publicKeys\": [\"{form}\"]"));
+        st = st.replace("\"partyId\": \"\"", &format!("\"partyId\": \"XM-NEW-{i}\""));
+        let parsed = accord::json::statement_from_json(&st).unwrap_or_else(|e| panic!("{form}: {e}"));
+        let Some(pb::statement::Body::PartyAdmitted(p)) = &parsed.body else { panic!("not party.admitted") };
+        assert_eq!(p.party.as_ref().unwrap().public_keys, vec![raw.clone()], "{form}");
+        // Through the binary too: `accord sign` takes the pasted form.
+        std::fs::write(d.join("adm.json"), &st).unwrap();
+        std::fs::write(d.join("sec.key"), crypto::private_key_string("XM-SEC", &sec)).unwrap();
+        let dd = d.clone();
+        let env =
+            tokio::task::spawn_blocking(move || ok(&dd, &["sign", "--key", "sec.key", "adm.json"])).await.unwrap();
+        assert!(env.contains("payloadType"), "{env}");
+    }
 }

@@ -431,19 +431,27 @@ fn key_cmd(k: KeyCommand, json: bool) -> Result<()> {
 
 fn print_key(name: &str, pk: &crypto::PublicKey, json: bool, files: Option<(&Path, &Path)>) {
     let vk = crypto::verifier_key_string(name, pk);
+    use base64::Engine as _;
     if json {
         println!(
             "{}",
-            json!({"name": name, "public_key_hex": hex::encode(pk.as_bytes()), "keyid": crypto::keyid(pk), "verifier_key": vk,
+            json!({"name": name, "public_key_hex": hex::encode(pk.as_bytes()),
+                   "public_key_base64": base64::prelude::BASE64_STANDARD.encode(pk.as_bytes()), "keyid": crypto::keyid(pk), "verifier_key": vk,
                    "private_key_file": files.map(|f| f.0), "public_key_file": files.map(|f| f.1)})
         );
     } else {
         if let Some((p, q)) = files {
             println!("wrote {} (private, keep it secret) and {}", p.display(), q.display());
         }
-        println!("verifier key: {vk}");
-        println!("public key:   {}", hex::encode(pk.as_bytes()));
-        println!("keyid:        {}", crypto::keyid(pk));
+        let b64 = base64::prelude::BASE64_STANDARD.encode(pk.as_bytes());
+        println!("verifier key:        {vk}");
+        println!("  (the .pub file's form; paste it into publicKeys, --founder or --log-key)");
+        println!("public key (hex):    {}", hex::encode(pk.as_bytes()));
+        println!("  (also accepted in publicKeys and --founder)");
+        println!("public key (base64): {b64}");
+        println!("  (the protobuf JSON mapping's form of publicKeys, as statements are printed)");
+        println!("keyid:               {}", crypto::keyid(pk));
+        println!("  (lowercase hex SHA-256 of the key: names the key in envelopes, key.rotated and key.revoked)");
     }
 }
 
