@@ -578,11 +578,12 @@ struct Shape<'a> {
 
 fn template_field(
     f: &prost_reflect::FieldDescriptor,
-    pad: &str,
+    indent: usize,
     comma: &str,
     shape: Shape<'_>,
     depth: usize,
 ) -> String {
+    let pad = "  ".repeat(indent);
     let mut out = String::new();
     let mut c = if shape.amended && CREATES.iter().any(|(m, id, _)| *m == f.parent_message().name() && *id == f.name())
     {
@@ -610,7 +611,7 @@ fn template_field(
         prost_reflect::Kind::Message(m) if depth < 6 => {
             let (open, close) = if f.is_list() { ("[{", "}]") } else { ("{", "}") };
             out.push_str(&format!("{pad}\"{key}\": {open}\n"));
-            template_fields(&m, pad.len() / 2 + 1, &mut out, shape, depth.saturating_add(1));
+            template_fields(&m, indent.saturating_add(1), &mut out, shape, depth.saturating_add(1));
             out.push_str(&format!("{pad}{close}{comma}\n"));
         }
         prost_reflect::Kind::Message(_) => out.push_str(&format!("{pad}\"{key}\": null{comma}\n")),
@@ -654,9 +655,9 @@ fn template_fields(
                 names.join(", ")
             ));
         }
-        out.push_str(&template_field(&f, &pad, comma, shape, depth));
+        out.push_str(&template_field(&f, indent, comma, shape, depth));
         for a in alternatives {
-            for line in template_field(&a, &pad, comma, shape, depth).lines() {
+            for line in template_field(&a, indent, comma, shape, depth).lines() {
                 let body = line.strip_prefix(pad.as_str()).unwrap_or(line);
                 if body.starts_with("//") {
                     out.push_str(&format!("{pad}{body}\n"));

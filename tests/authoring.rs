@@ -203,3 +203,153 @@ async fn public_keys_accept_the_pub_form_and_hex() {
         assert!(env.contains("payloadType"), "{env}");
     }
 }
+
+/// docs/SIGNING.md is the signer table of the code (`accord::signing::RULES`), and it covers every
+/// statement kind. `ACCORD_BLESS=1` rewrites the table in the document.
+#[test]
+fn signing_doc_is_the_table_of_the_rules() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/SIGNING.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let table = accord::signing::markdown_table();
+    for (kind, _) in accord::json::statement_kinds() {
+        assert!(accord::signing::rule(&kind).is_some(), "no signer rule for {kind}");
+        assert!(table.contains(&format!("| `{kind}` |")), "{kind} missing from the table");
+    }
+    if std::env::var_os("ACCORD_BLESS").is_some() {
+        let start = doc.find("<!-- table: generated from accord::signing::RULES -->\n").unwrap();
+        let end = doc.find("<!-- end of table -->").unwrap();
+        let head = &doc[..start + "<!-- table: generated from accord::signing::RULES -->\n".len()];
+        std::fs::write(&path, format!("{head}{table}{}", &doc[end..])).unwrap();
+        return;
+    }
+    assert!(doc.contains(&table), "docs/SIGNING.md differs from accord::signing::RULES; rerun with ACCORD_BLESS=1");
+    // The README sends users to SIGNING.md and to nothing outside the repository.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains("docs/SIGNING.md"), "README does not link docs/SIGNING.md");
+    assert!(!readme.contains("../shared"), "README links files outside the repository");
+}
+
+/// Run the binary off the async threads.
+async fn run_in(d: &Path, args: Vec<String>) -> Output {
+    let d = d.to_path_buf();
+    tokio::task::spawn_blocking(move || accord(&d, &args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap()
+}
+
+fn pledge_json(id: &str, plan: &str, kind: &str) -> String {
+    format!(
+        r#"{{"ledger":"{ORIGIN}","statementId":"{id}","issuedAt":"2026-01-15T00:00:00Z","effectiveDate":"2026-01-15",
+ // a comment, as in templates
+ "pledgeAnnounced":{{"pledgeId":"PL-{id}","planId":"{plan}","pledgerId":"XM-DAC-1","pledgeKind":"{kind}",
+  "amount":{{"value":"100.00","currency":"USD","valueDate":"2026-01-15"}},"financeType":"110","fundingSource":"external"}}}}"#
+    )
+}
+
+fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    })
+}
+
+/// `accord statement check`: the shape rules locally, and with --server a dry run of every rule against
+/// the ledger's state through `LedgerService.Check`, which answers as Submit would and writes nothing;
+/// `accord envelope show` names who signed and who still must.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_check_and_envelope_show() {
+    let (s, sec, fun) = chartered().await;
+    let mut c = s.client().await;
+    c.submit(crypto::seal(&plan("p1"), &[&sec.key])).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("sec.key"), crypto::private_key_string("XM-SEC", &sec.key)).unwrap();
+    std::fs::write(d.join("fun.key"), crypto::private_key_string("XM-DAC-1", &fun.key)).unwrap();
+    std::fs::write(d.join("p.json"), pledge_json("pl-1", "plan-p1", "money")).unwrap();
+    std::fs::write(d.join("bad.json"), pledge_json("pl-2", "plan-p1", "bogus")).unwrap();
+    std::fs::write(d.join("noplan.json"), pledge_json("pl-3", "plan-nope", "money")).unwrap();
+    let srv = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        v.extend(["--server".into(), s.url.clone(), "--log-key".into(), s.verifier_key.clone()]);
+        v
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    // Locally: the shape rules; a bad pledge kind is refused with the field named, exit 1.
+    let o = run_in(d, args(&["--json", "statement", "check", "bad.json"])).await;
+    assert_eq!(o.status.code(), Some(1));
+    let v = json_of(&o);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["code"], "INVALID_ARGUMENT");
+    assert!(v["error"]["field"].as_str().unwrap().contains("pledge_kind"), "{v}");
+    // A pledge to a plan that does not exist passes locally, and the dry run refuses it.
+    let o = run_in(d, args(&["--json", "statement", "check", "noplan.json"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(d, &["sign", "--key", "fun.key", "noplan.json", "-o", "noplan.env.json"]);
+    let o = run_in(d, srv(&["--json", "statement", "check", "noplan.env.json"])).await;
+    assert_eq!(o.status.code(), Some(1));
+    let v = json_of(&o);
+    assert_eq!(v["checked"], "server");
+    assert_eq!(v["error"]["code"], "FAILED_PRECONDITION", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("plan-nope"), "{v}");
+
+    // A bare statement: who must sign.
+    let o = run_in(d, srv(&["--json", "statement", "check", "p.json"])).await;
+    let v = json_of(&o);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["code"], "PERMISSION_DENIED", "{v}");
+    assert!(v["missing"].to_string().contains("XM-DAC-1"), "{v}");
+    assert_eq!(v["must_sign"], "the pledger (pledgerId)");
+
+    // Signed by the wrong party: refused as Submit would; who signed and who is missing are named.
+    ok(d, &["sign", "--key", "sec.key", "p.json", "-o", "wrong.env.json"]);
+    let o = run_in(d, srv(&["--json", "statement", "check", "wrong.env.json"])).await;
+    let v = json_of(&o);
+    assert_eq!(v["error"]["code"], "PERMISSION_DENIED", "{v}");
+    assert_eq!(v["signed_by"], serde_json::json!(["XM-SEC"]));
+    assert!(v["missing"].to_string().contains("XM-DAC-1"), "{v}");
+    let wrong = crypto::seal(
+        &accord::json::statement_from_json(&pledge_json("pl-1", "plan-p1", "money")).unwrap(),
+        &[&sec.key],
+    );
+    let submitted = c.submit(wrong).await.unwrap_err().to_string();
+    assert!(submitted.contains("XM-DAC-1"), "Submit says {submitted}");
+    let shown = run_in(d, srv(&["envelope", "show", "wrong.env.json"])).await;
+    let text = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(text.contains(&format!("{} (XM-SEC)", sec.keyid())), "{text}");
+    assert!(text.contains("the pledger XM-DAC-1 (pledgerId): NOT SIGNED"), "{text}");
+    assert!(text.contains("\"pledgeId\": \"PL-pl-1\""), "{text}");
+
+    // Signed by the pledger: OK, and the dry run wrote nothing (same size; the statement id is still free).
+    ok(d, &["sign", "--key", "fun.key", "p.json", "-o", "good.env.json"]);
+    let before = s.ledger.latest().size;
+    let o = run_in(d, srv(&["--json", "statement", "check", "good.env.json"])).await;
+    assert_eq!(o.status.code(), Some(0));
+    let v = json_of(&o);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["signed_by"], serde_json::json!(["XM-DAC-1"]));
+    assert_eq!(s.ledger.latest().size, before, "the dry run appended an entry");
+    let o = run_in(d, srv(&["--json", "envelope", "show", "good.env.json"])).await;
+    let v = json_of(&o);
+    assert_eq!(v["signatures"][0]["party"], "XM-DAC-1", "{v}");
+    assert_eq!(v["statement"]["pledgeAnnounced"]["pledgerId"], "XM-DAC-1");
+    let good = std::fs::read_to_string(d.join("good.env.json")).unwrap();
+    let r = c.submit(accord::json::envelope_from_json(&good).unwrap()).await.unwrap();
+    assert!(!r.receipt.duplicate);
+    // Now it is in the log: the dry run says so.
+    let v = json_of(&run_in(d, srv(&["--json", "statement", "check", "good.env.json"])).await);
+    assert_eq!(v["duplicate"], true, "{v}");
+}
+
+/// The charter's k-of-n: `envelope show` names each founder by the keys the charter lists, signed or
+/// not, without a server.
+#[test]
+fn envelope_show_names_the_founders_still_to_sign() {
+    let a = Founder::new("XM-A", &["secretariat"]);
+    let b = Founder::new("XM-B", &["funder"]);
+    let env = crypto::seal(&charter(&[&a, &b], 1), &[&a.key]);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("c.env.json"), accord::json::envelope_to_json(&env)).unwrap();
+    let out = accord(tmp.path(), &["envelope", "show", "c.env.json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("founder XM-A (one of its keys): signed"), "{text}");
+    assert!(text.contains("founder XM-B (one of its keys): NOT SIGNED"), "{text}");
+    assert!(text.contains(&format!("{} (XM-A)", a.keyid())), "{text}");
+}

@@ -16,6 +16,10 @@ pub enum StatementCommand {
     /// comment on each (`--full`: every optional block too); fill it in, `accord statement check` it and
     /// sign it with `accord sign`.
     New(NewArgs),
+    /// Check a statement or envelope before submitting it: the shape rules locally; with --server a dry
+    /// run of every rule against the ledger's current state (nothing written). Prints who must sign; exit
+    /// 0 when it passes, 1 when refused.
+    Check(super::author::CheckArgs),
     /// List the statement kinds.
     Kinds,
 }
@@ -131,8 +135,9 @@ pub struct RebuildArgs {
     data_dir: PathBuf,
 }
 
-pub fn statement(c: StatementCommand, json: bool) -> Result<()> {
+pub async fn statement(c: StatementCommand, json: bool) -> Result<()> {
     match c {
+        StatementCommand::Check(a) => super::author::check(a, json).await,
         StatementCommand::Kinds => {
             let kinds = sj::statement_kinds();
             if json {

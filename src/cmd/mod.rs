@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 the thing checked does not hold or the server rejected the request;
 //! 2 usage error; 3 the server could not be reached or is unavailable; 4 internal error.
 mod audit;
+mod author;
 mod book;
 mod entries;
 mod keys;
@@ -78,9 +79,13 @@ enum Command {
     Info(ServerArgs),
     /// Ask the server's grpc.health.v1 service; exit 0 only when SERVING (container health checks).
     Health(HealthArgs),
-    /// Statement templates: `accord statement new pledge.announced` prints one with every field explained.
+    /// Statement templates (`accord statement new pledge.announced`: the required fields, each explained)
+    /// and `accord statement check` before signing or submitting.
     #[command(subcommand)]
     Statement(book::StatementCommand),
+    /// DSSE envelopes: `accord envelope show FILE` prints the statement, who signed and who still must.
+    #[command(subcommand)]
+    Envelope(author::EnvelopeCommand),
     /// Query the coalition's book (tables, or JSON with --json); answers are read at a signed checkpoint.
     #[command(subcommand)]
     Query(book::QueryCommand),
@@ -313,7 +318,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Consistency(a) => consistency(a, json).await,
         Command::Info(a) => info(a, json).await,
         Command::Health(a) => health(a, json).await,
-        Command::Statement(c) => book::statement(c, json),
+        Command::Statement(c) => book::statement(c, json).await,
+        Command::Envelope(c) => author::envelope(c, json).await,
         Command::Query(c) => book::query(c, json).await,
         Command::Rebuild(a) => book::rebuild(a, json),
         Command::Report(a) => report::run(a, json).await,
