@@ -279,6 +279,8 @@ async fn statement_check_and_envelope_show() {
     assert_eq!(v["ok"], false);
     assert_eq!(v["error"]["code"], "INVALID_ARGUMENT");
     assert!(v["error"]["field"].as_str().unwrap().contains("pledge_kind"), "{v}");
+    // The field as the user wrote it in the JSON (camelCase, from the statement's root).
+    assert_eq!(v["error"]["field_json"], "pledgeAnnounced.pledgeKind", "{v}");
     // A pledge to a plan that does not exist passes locally, and the dry run refuses it.
     let o = run_in(d, args(&["--json", "statement", "check", "noplan.json"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));

@@ -90,6 +90,34 @@ fn code_name(k: Kind) -> &'static str {
     }
 }
 
+/// An error's field path as the user wrote it in the statement JSON: each segment in the protobuf JSON
+/// mapping's camelCase, without the leading `statement.` (the file is the statement), indices kept:
+/// `statement.pledge_announced.goals[0].goal_id` → `pledgeAnnounced.goals[0].goalId`.
+fn json_path(field: &str) -> String {
+    let field = field.strip_prefix("statement.").unwrap_or(field);
+    field
+        .split('.')
+        .map(|seg| {
+            let (name, rest) = seg.find(['[', '(']).map_or((seg, ""), |i| seg.split_at(i));
+            let mut out = String::with_capacity(name.len());
+            let mut upper = false;
+            for c in name.chars() {
+                if c == '_' {
+                    upper = true;
+                } else if upper {
+                    out.extend(c.to_uppercase());
+                    upper = false;
+                } else {
+                    out.push(c);
+                }
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// The verdict of a check, local or from the server.
 struct Verdict {
     where_: &'static str,
@@ -173,7 +201,11 @@ fn verdict_json(v: &Verdict) -> serde_json::Value {
         "ok": r.ok,
         "checked": v.where_,
         "kind": r.kind,
-        "error": if r.ok { serde_json::Value::Null } else { json!({"code": r.code, "field": r.field, "message": r.message}) },
+        "error": if r.ok {
+            serde_json::Value::Null
+        } else {
+            json!({"code": r.code, "field": r.field, "field_json": json_path(&r.field), "message": r.message})
+        },
         "must_sign": r.must_sign,
         "countersigns": r.countersigns,
         "signed_by": r.signed_by,
@@ -204,6 +236,9 @@ fn print_verdict(out: &mut String, v: &Verdict) {
         ));
     } else {
         out.push_str(&format!("REFUSED ({}): {} — {what}\n", r.code, r.message));
+        if !r.field.is_empty() {
+            out.push_str(&format!("in the JSON: {}\n", json_path(&r.field)));
+        }
     }
     if !r.must_sign.is_empty() {
         out.push_str(&format!("must sign:    {}\n", r.must_sign));
