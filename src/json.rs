@@ -686,7 +686,7 @@ pub fn statement_template_with(
     full: bool,
 ) -> Result<String> {
     let kinds = statement_kinds();
-    let (_, field) = kinds.iter().find(|(k, f)| k == kind || f == kind).ok_or_else(|| {
+    let (kind, field) = kinds.iter().find(|(k, f)| k == kind || f == kind).ok_or_else(|| {
         Error::invalid(
             "kind",
             format!(
@@ -698,7 +698,14 @@ pub fn statement_template_with(
     let st = pool().get_message_by_name("accord.v1.Statement").expect("Statement");
     let body = st.get_field_by_name(field).expect("body field");
     let prost_reflect::Kind::Message(m) = body.kind() else { return Err(Error::internal("body is not a message")) };
-    let mut out = String::from("{\n");
+    let mut out = if full {
+        format!("// {kind}: every field, the optional ones marked. Check it with `accord statement check FILE`.\n{{\n")
+    } else {
+        format!(
+            "// {kind}: the required fields (`accord statement new {kind} --full` adds every optional block).\n\
+             // Check it with `accord statement check FILE`; who signs it: docs/SIGNING.md.\n{{\n"
+        )
+    };
     out.push_str(&format!("  // {}\n", comment_of(&st.get_field_by_name("ledger").expect("ledger"))));
     out.push_str(&format!("  \"ledger\": {},\n", serde_json::Value::from(ledger)));
     out.push_str(&format!("  // {}\n", comment_of(&st.get_field_by_name("statement_id").expect("statement_id"))));
