@@ -186,8 +186,21 @@ impl Sequencer {
             let (checks, jobs): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.check.is_some());
             for j in checks {
                 let verdict = match j.items.first() {
-                    Some(item) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dry_run(item)))
-                        .unwrap_or_else(|_| Err(Error::internal("the dry run failed"))),
+                    Some(item) => {
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dry_run(item))) {
+                            Ok(v) => v,
+                            Err(_) => {
+                                // As for a group: the in-memory state may be half changed; reload it.
+                                tracing::error!(size = self.size, "a dry run panicked; the state is reloaded");
+                                if let Err(e) = self.reload() {
+                                    self.shared.set_write_state(WriteState::Stopped(format!(
+                                        "cannot reload the state after a failure: {e}"
+                                    )));
+                                }
+                                Err(Error::internal("the dry run failed"))
+                            }
+                        }
+                    }
                     None => Err(Error::invalid("envelope", "is required")),
                 };
                 if let Some(tx) = j.check {
