@@ -51,7 +51,64 @@ pub fn message_to_json<M: Message>(full_name: &str, msg: &M) -> Result<String> {
 pub fn statement_from_json(json: &str) -> Result<Statement> {
     let json = strip_comments(json);
     reject_duplicate_keys(&json)?;
+    let json = pasted_keys_as_base64(&json).unwrap_or(json);
     message_from_json("accord.v1.Statement", &json)
+}
+
+/// The JSON fields holding a party's raw public key (`bytes`, base64 in the protobuf JSON mapping).
+const KEY_FIELDS: &[&str] = &["publicKeys", "public_keys", "newPublicKey", "new_public_key"];
+
+/// A public key as a user pastes it: what `accord key show` prints as the verifier key (`name+hex8+base64`,
+/// the `.pub` file) or the 64 hex characters, turned into the base64 of its 32 bytes. `None` for anything
+/// else (left to the JSON mapping, which takes base64 and names the field when it is not).
+fn pasted_key(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return hex::decode(s).ok().map(|raw| BASE64_STANDARD.encode(raw));
+    }
+    if s.contains('+') {
+        if let Ok((_, pk)) = accord_tlog::note::parse_verifier_key(s) {
+            return Some(BASE64_STANDARD.encode(pk.as_bytes()));
+        }
+    }
+    None
+}
+
+/// The statement JSON with every pasted key form under [`KEY_FIELDS`] turned into base64; `None` when it
+/// holds none (the text is then decoded exactly as written).
+fn pasted_keys_as_base64(json: &str) -> Option<String> {
+    fn walk(v: &mut serde_json::Value, changed: &mut bool) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m.iter_mut() {
+                    if KEY_FIELDS.contains(&k.as_str()) {
+                        let slots: Vec<&mut serde_json::Value> = match v {
+                            serde_json::Value::Array(a) => a.iter_mut().collect(),
+                            other => vec![other],
+                        };
+                        for slot in slots {
+                            if let Some(b64) = slot.as_str().and_then(pasted_key) {
+                                *slot = serde_json::Value::String(b64);
+                                *changed = true;
+                            }
+                        }
+                    } else {
+                        walk(v, changed);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|v| walk(v, changed)),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let mut changed = false;
+    walk(&mut v, &mut changed);
+    if changed {
+        serde_json::to_string(&v).ok()
+    } else {
+        None
+    }
 }
 
 /// Refuse JSON with a key repeated inside one object, naming the key's path.
@@ -335,7 +392,113 @@ fn comment_of(f: &prost_reflect::FieldDescriptor) -> String {
         .and_then(|l| l.leading_comments.clone())
         .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| field_help(f.name()).to_string())
+        .unwrap_or_else(|| id_help(f.parent_message().name(), f.name()).unwrap_or(field_help(f.name())).to_string())
+}
+
+/// The statements that create a subject, with the id field they create it under: there the id is the new
+/// subject's, not a reference to an earlier one.
+const CREATES: &[(&str, &str, &str)] = &[
+    ("PlanCreated", "plan_id", "plan"),
+    ("GoalDefined", "goal_id", "goal"),
+    ("IndicatorDefined", "indicator_id", "indicator"),
+    ("PledgeAnnounced", "pledge_id", "pledge"),
+    ("ConditionDefined", "condition_id", "condition"),
+    ("CommitmentSigned", "commitment_id", "commitment"),
+    ("TransactionRecorded", "txn_id", "transaction"),
+    ("InkindDelivered", "delivery_id", "delivery"),
+    ("ProgressReported", "report_id", "report"),
+    ("AttestationIssued", "attestation_id", "attestation"),
+];
+
+/// The help of an id field that depends on the message it is in: the id a statement creates, or a
+/// reference to an earlier subject.
+fn id_help(message: &str, field: &str) -> Option<&'static str> {
+    if CREATES.iter().any(|(m, f, _)| *m == message && *f == field) {
+        return Some(match field {
+            "plan_id" => "Id of this new plan: unique per ledger, 1-128 printable ASCII characters.",
+            "goal_id" => "Id of this new goal: unique per ledger, 1-128 printable ASCII characters.",
+            "indicator_id" => "Id of this new indicator: unique per ledger, 1-128 printable ASCII characters.",
+            "condition_id" => "Id of this new condition: unique per ledger, 1-128 printable ASCII characters.",
+            "commitment_id" => "Id of this new commitment: unique per ledger, 1-128 printable ASCII characters.",
+            "txn_id" => "Id of this new transaction: unique per ledger, 1-128 printable ASCII characters.",
+            _ => "Id of what this statement creates: unique per ledger, 1-128 printable ASCII characters.",
+        });
+    }
+    Some(match field {
+        "commitment_id" => "Id of the commitment (an earlier commitment.signed).",
+        "txn_id" => "Id of the transaction (an earlier transaction.recorded).",
+        "delivery_id" => "Id of the delivery (an earlier inkind.delivered).",
+        _ => return None,
+    })
+}
+
+/// Fields the statement parser lets be empty (an absent message, an empty string or list): the template
+/// leaves them out unless asked for every block (`--full`). Keyed by (message, field).
+const OPTIONAL: &[(&str, &str)] = &[
+    ("Party", "organisation_type"),
+    ("Party", "country"),
+    ("Charter", "purpose"),
+    ("PlanCreated", "signatories"),
+    ("PlanCreated", "report_schedule"),
+    ("PlanCreated", "requirement"),
+    ("PlanCreated", "description"),
+    ("PlanCreated", "boundary_party_ids"),
+    ("PlanCreated", "expected_reporters"),
+    ("Signatory", "role"),
+    ("ExpectedReporter", "schedule"),
+    ("Classification", "share"),
+    ("GoalDefined", "classifications"),
+    ("GoalDefined", "description"),
+    ("IndicatorDefined", "unit"),
+    ("IndicatorDefined", "baseline"),
+    ("IndicatorDefined", "targets"),
+    ("PledgeAnnounced", "goals"),
+    ("PledgeAnnounced", "recipient_ids"),
+    ("PledgeAnnounced", "usage_period"),
+    ("PledgeAnnounced", "new_money"),
+    ("PledgeAnnounced", "restates"),
+    ("PledgeAnnounced", "announced"),
+    ("PledgeAnnounced", "expires_on"),
+    ("PledgeAnnounced", "items"),
+    ("PledgeAnnounced", "milestones"),
+    ("PledgeAnnounced", "description"),
+    ("PolicyMilestone", "quantity_target"),
+    ("PolicyMilestone", "unit"),
+    ("Announcement", "event"),
+    ("Announcement", "date"),
+    ("ConditionDefined", "pledge_ids"),
+    ("ConditionDefined", "amount_at_stake"),
+    ("ConditionDefined", "co_financing"),
+    ("CoFinancingRule", "finance_types"),
+    ("CoFinancingRule", "period"),
+    ("CommitmentSigned", "allocations"),
+    ("CommitmentSigned", "usage_years"),
+    ("CommitmentSigned", "tranches"),
+    ("Tranche", "condition_ids"),
+    ("TransactionRecorded", "tranche_id"),
+    ("TransactionRecorded", "boundary"),
+    ("TransactionRecorded", "evidence_sha256"),
+    ("TransactionRecorded", "description"),
+    ("TransactionRecorded", "corrects"),
+    ("TransactionReversed", "amount"),
+    ("InkindDelivered", "item_id"),
+    ("InkindDelivered", "quantity"),
+    ("DeliveryConfirmed", "note"),
+    ("MilestoneUpdated", "quantity_done"),
+    ("MilestoneUpdated", "note"),
+    ("ConditionAssessed", "tranche_id"),
+    ("ConditionAssessed", "evidence_sha256"),
+    ("ConditionAssessed", "rationale"),
+    ("ProgressReported", "indicator_values"),
+    ("ProgressReported", "co_financing_realised"),
+    ("ProgressReported", "narrative_sha256"),
+    ("AttestationIssued", "adjustments"),
+    ("FxRateRecorded", "method"),
+];
+
+fn is_optional(f: &prost_reflect::FieldDescriptor) -> bool {
+    let m = f.parent_message();
+    OPTIONAL.iter().any(|(msg, field)| *msg == m.name() && *field == f.name())
 }
 
 /// Explanations of common field names the .proto files leave uncommented.
@@ -404,57 +567,126 @@ fn example_scalar(f: &prost_reflect::FieldDescriptor, today: &str) -> serde_json
     }
 }
 
+/// How a template is written: every optional block too (`--full`), and whether the message is the new
+/// version inside an amendment (its id is the amended subject's).
+#[derive(Clone, Copy)]
+struct Shape<'a> {
+    today: &'a str,
+    full: bool,
+    amended: bool,
+}
+
+fn template_field(
+    f: &prost_reflect::FieldDescriptor,
+    indent: usize,
+    comma: &str,
+    shape: Shape<'_>,
+    depth: usize,
+) -> String {
+    let pad = "  ".repeat(indent);
+    let mut out = String::new();
+    let mut c = if shape.amended && CREATES.iter().any(|(m, id, _)| *m == f.parent_message().name() && *id == f.name())
+    {
+        "The amended subject's id: the same as subjectId above.".to_string()
+    } else if let (Some(o), prost_reflect::Kind::Message(m)) = (f.containing_oneof(), f.kind()) {
+        match CREATES.iter().find(|(msg, _, _)| *msg == m.name()) {
+            Some((_, _, what)) if o.name() == "version" => {
+                format!("The complete new version of the {what}: every field, as in the statement that created it.")
+            }
+            _ => comment_of(f),
+        }
+    } else {
+        comment_of(f)
+    };
+    if is_optional(f) && !c.to_lowercase().contains("optional") {
+        c = format!("Optional. {c}");
+    }
+    out.push_str(&format!("{pad}// {c}\n"));
+    let key = f.json_name();
+    let today = shape.today;
+    match f.kind() {
+        prost_reflect::Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
+            out.push_str(&format!("{pad}\"{key}\": \"{today}T00:00:00Z\"{comma}\n"));
+        }
+        prost_reflect::Kind::Message(m) if depth < 6 => {
+            let (open, close) = if f.is_list() { ("[{", "}]") } else { ("{", "}") };
+            out.push_str(&format!("{pad}\"{key}\": {open}\n"));
+            template_fields(&m, indent.saturating_add(1), &mut out, shape, depth.saturating_add(1));
+            out.push_str(&format!("{pad}{close}{comma}\n"));
+        }
+        prost_reflect::Kind::Message(_) => out.push_str(&format!("{pad}\"{key}\": null{comma}\n")),
+        _ if f.is_list() => out.push_str(&format!("{pad}\"{key}\": []{comma}\n")),
+        _ => out.push_str(&format!("{pad}\"{key}\": {}{comma}\n", example_scalar(f, today))),
+    }
+    out
+}
+
 fn template_fields(
     desc: &prost_reflect::MessageDescriptor,
     indent: usize,
-    today: &str,
     out: &mut String,
+    shape: Shape<'_>,
     depth: usize,
 ) {
     let pad = "  ".repeat(indent);
-    let mut fields: Vec<prost_reflect::FieldDescriptor> = Vec::new();
+    // Each field, or for a oneof its first variant with the others after it as commented-out alternatives.
+    let mut fields: Vec<(prost_reflect::FieldDescriptor, Vec<prost_reflect::FieldDescriptor>)> = Vec::new();
     let mut seen_oneofs = std::collections::BTreeSet::new();
     for f in desc.fields() {
         if let Some(o) = f.containing_oneof() {
-            if !seen_oneofs.insert(o.name().to_string()) {
-                continue;
+            if seen_oneofs.insert(o.name().to_string()) {
+                fields.push((f, o.fields().skip(1).collect()));
             }
-            let names: Vec<String> = o.fields().map(|x| x.json_name().to_string()).collect();
-            out.push_str(&format!("{pad}// {}: exactly one of {}\n", o.name(), names.join(", ")));
+            continue;
         }
-        fields.push(f);
+        if shape.full || !is_optional(&f) {
+            fields.push((f, Vec::new()));
+        }
     }
     let n = fields.len();
-    for (i, f) in fields.into_iter().enumerate() {
-        let c = comment_of(&f);
-        if !c.is_empty() {
-            out.push_str(&format!("{pad}// {c}\n"));
-        }
+    for (i, (f, alternatives)) in fields.into_iter().enumerate() {
         let comma = if i.saturating_add(1) < n { "," } else { "" };
-        let key = f.json_name();
-        match f.kind() {
-            prost_reflect::Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
-                out.push_str(&format!("{pad}\"{key}\": \"{today}T00:00:00Z\"{comma}\n"));
+        if let Some(o) = f.containing_oneof() {
+            let names: Vec<String> = o.fields().map(|x| x.json_name().to_string()).collect();
+            out.push_str(&format!(
+                "{pad}// {}: exactly one of {}. The first is filled in below; to use another, delete it and \
+                 uncomment that one.\n",
+                o.name(),
+                names.join(", ")
+            ));
+        }
+        out.push_str(&template_field(&f, indent, comma, shape, depth));
+        for a in alternatives {
+            for line in template_field(&a, indent, comma, shape, depth).lines() {
+                let body = line.strip_prefix(pad.as_str()).unwrap_or(line);
+                if body.starts_with("//") {
+                    out.push_str(&format!("{pad}{body}\n"));
+                } else {
+                    out.push_str(&format!("{pad}// {body}\n"));
+                }
             }
-            prost_reflect::Kind::Message(m) if depth < 6 => {
-                let (open, close) = if f.is_list() { ("[{", "}]") } else { ("{", "}") };
-                out.push_str(&format!("{pad}\"{key}\": {open}\n"));
-                template_fields(&m, indent.saturating_add(1), today, out, depth.saturating_add(1));
-                out.push_str(&format!("{pad}{close}{comma}\n"));
-            }
-            prost_reflect::Kind::Message(_) => out.push_str(&format!("{pad}\"{key}\": null{comma}\n")),
-            _ if f.is_list() => out.push_str(&format!("{pad}\"{key}\": []{comma}\n")),
-            _ => out.push_str(&format!("{pad}\"{key}\": {}{comma}\n", example_scalar(&f, today))),
         }
     }
 }
 
 /// A statement template for one kind (e.g. `pledge.announced`), as JSON with `//` comments explaining
 /// every field (taken from the .proto files). `accord sign` accepts it once filled in.
-#[allow(clippy::expect_used, reason = "the fields named are in the compiled-in descriptor set")]
 pub fn statement_template(kind: &str, ledger: &str, statement_id: &str, today: &str) -> Result<String> {
+    statement_template_with(kind, ledger, statement_id, today, true)
+}
+
+/// A statement template: the required fields only, or with `full` every optional block too (each
+/// commented, and marked optional). A oneof shows its first variant, the others commented out.
+#[allow(clippy::expect_used, reason = "the fields named are in the compiled-in descriptor set")]
+pub fn statement_template_with(
+    kind: &str,
+    ledger: &str,
+    statement_id: &str,
+    today: &str,
+    full: bool,
+) -> Result<String> {
     let kinds = statement_kinds();
-    let (_, field) = kinds.iter().find(|(k, f)| k == kind || f == kind).ok_or_else(|| {
+    let (kind, field) = kinds.iter().find(|(k, f)| k == kind || f == kind).ok_or_else(|| {
         Error::invalid(
             "kind",
             format!(
@@ -466,7 +698,14 @@ pub fn statement_template(kind: &str, ledger: &str, statement_id: &str, today: &
     let st = pool().get_message_by_name("accord.v1.Statement").expect("Statement");
     let body = st.get_field_by_name(field).expect("body field");
     let prost_reflect::Kind::Message(m) = body.kind() else { return Err(Error::internal("body is not a message")) };
-    let mut out = String::from("{\n");
+    let mut out = if full {
+        format!("// {kind}: every field, the optional ones marked. Check it with `accord statement check FILE`.\n{{\n")
+    } else {
+        format!(
+            "// {kind}: the required fields (`accord statement new {kind} --full` adds every optional block).\n\
+             // Check it with `accord statement check FILE`; who signs it: docs/SIGNING.md.\n{{\n"
+        )
+    };
     out.push_str(&format!("  // {}\n", comment_of(&st.get_field_by_name("ledger").expect("ledger"))));
     out.push_str(&format!("  \"ledger\": {},\n", serde_json::Value::from(ledger)));
     out.push_str(&format!("  // {}\n", comment_of(&st.get_field_by_name("statement_id").expect("statement_id"))));
@@ -477,7 +716,8 @@ pub fn statement_template(kind: &str, ledger: &str, statement_id: &str, today: &
     out.push_str(&format!("  \"effectiveDate\": \"{today}\",\n"));
     out.push_str(&format!("  // {}\n", comment_of(&body)));
     out.push_str(&format!("  \"{}\": {{\n", body.json_name()));
-    template_fields(&m, 2, today, &mut out, 0);
+    let amended = m.name() == "Amended";
+    template_fields(&m, 2, &mut out, Shape { today, full, amended }, 0);
     out.push_str("  }\n}\n");
     Ok(out)
 }

@@ -16,6 +16,8 @@
 //! - [`proto`]: the wire ⇄ domain boundary: a protobuf statement parsed once into the typed statement of
 //!   `accord-domain`, with every stateless rule of its shape; compiled bodies typed and encoded.
 //! - [`domain`]: the domain crate as the rest of `src/` names it.
+//! - [`signing`]: who signs what, per statement kind (docs/SIGNING.md), and the signatures one statement
+//!   needs.
 //! - [`store`]: the SQLite schema, the writer connection, row readers, the hash cache and the read-only
 //!   pool, one file each. The only module that names rusqlite.
 //! - [`ledger`]: the sequencer (one writer thread, group commit, checkpoint per batch) and the read API
@@ -64,6 +66,7 @@ pub mod proto;
 pub mod query;
 pub mod report;
 pub mod server;
+pub mod signing;
 pub mod store;
 pub mod sync;
 pub mod tiles;

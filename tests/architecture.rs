@@ -25,8 +25,13 @@ const MAP: &[(&str, &[&str])] = &[
     ("json", &["error", "pb"]),
     ("proto", &["crypto", "error", "json", "pb"]),
     ("domain", &["crypto", "error", "json", "pb", "proto"]),
+    // Who signs what: the signer rules as a table, and the signatures one statement needs.
+    ("signing", &["crypto", "pb", "proto"]),
     ("store", &["crypto", "domain", "error", "merkle", "proto", "sync"]),
-    ("ledger", &["crypto", "domain", "error", "merkle", "metrics", "pb", "proto", "store", "sync", "PAYLOAD_TYPE"]),
+    (
+        "ledger",
+        &["crypto", "domain", "error", "merkle", "metrics", "pb", "proto", "signing", "store", "sync", "PAYLOAD_TYPE"],
+    ),
     ("query", &["domain", "error", "ledger", "merkle", "pb", "proto", "store"]),
     ("report", &["crypto", "domain", "error", "ledger", "pb", "proto", "query", "store"]),
     ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "store"]),
@@ -80,6 +85,7 @@ const MAP: &[(&str, &[&str])] = &[
             "server/web",
             "server/witness",
             "server/tiles",
+            "signing",
             "store",
             "sync",
             "tiles",

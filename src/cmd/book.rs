@@ -12,9 +12,14 @@ use crate::pb;
 
 #[derive(Debug, Subcommand)]
 pub enum StatementCommand {
-    /// Print a statement template for a kind (e.g. pledge.announced) as JSON with a comment on every field;
-    /// fill it in and sign it with `accord sign`.
+    /// Print a statement template for a kind (e.g. pledge.announced): its required fields as JSON with a
+    /// comment on each (`--full`: every optional block too); fill it in, `accord statement check` it and
+    /// sign it with `accord sign`.
     New(NewArgs),
+    /// Check a statement or envelope before submitting it: the shape rules locally; with --server a dry
+    /// run of every rule against the ledger's current state (nothing written). Prints who must sign; exit
+    /// 0 when it passes, 1 when refused.
+    Check(super::author::CheckArgs),
     /// List the statement kinds.
     Kinds,
 }
@@ -32,6 +37,9 @@ pub struct NewArgs {
     /// Statement id (default: a fresh time-based id).
     #[arg(long)]
     statement_id: Option<String>,
+    /// Every optional field and block too, each commented and marked optional.
+    #[arg(long)]
+    full: bool,
     /// Output file (default: stdout).
     #[arg(short, long)]
     out: Option<PathBuf>,
@@ -127,8 +135,9 @@ pub struct RebuildArgs {
     data_dir: PathBuf,
 }
 
-pub fn statement(c: StatementCommand, json: bool) -> Result<()> {
+pub async fn statement(c: StatementCommand, json: bool) -> Result<()> {
     match c {
+        StatementCommand::Check(a) => super::author::check(a, json).await,
         StatementCommand::Kinds => {
             let kinds = sj::statement_kinds();
             if json {
@@ -146,7 +155,7 @@ pub fn statement(c: StatementCommand, json: bool) -> Result<()> {
                 let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
                 format!("st-{}-{:09}", d.as_secs(), d.subsec_nanos())
             });
-            let t = sj::statement_template(&a.kind, &a.ledger, &id, &today())?;
+            let t = sj::statement_template_with(&a.kind, &a.ledger, &id, &today(), a.full)?;
             write_out(a.out.as_deref(), &t)
         }
     }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 the thing checked does not hold or the server rejected the request;
 //! 2 usage error; 3 the server could not be reached or is unavailable; 4 internal error.
 mod audit;
+mod author;
 mod book;
 mod entries;
 mod keys;
@@ -80,9 +81,13 @@ enum Command {
     Info(ServerArgs),
     /// Ask the server's grpc.health.v1 service; exit 0 only when SERVING (container health checks).
     Health(HealthArgs),
-    /// Statement templates: `accord statement new pledge.announced` prints one with every field explained.
+    /// Statement templates (`accord statement new pledge.announced`: the required fields, each explained)
+    /// and `accord statement check` before signing or submitting.
     #[command(subcommand)]
     Statement(book::StatementCommand),
+    /// DSSE envelopes: `accord envelope show FILE` prints the statement, who signed and who still must.
+    #[command(subcommand)]
+    Envelope(author::EnvelopeCommand),
     /// Query the coalition's book (tables, or JSON with --json); answers are read at a signed checkpoint.
     #[command(subcommand)]
     Query(book::QueryCommand),
@@ -265,6 +270,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 /// command that reported its failure itself picks its own).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    quiet_on_broken_pipe();
     init_tracing(&cli.log, &cli.log_format);
     let json = cli.json;
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -307,7 +313,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Init(a) => init(a, json),
         Command::Key(k) => key_cmd(k, json),
         Command::Charter(CharterCommand::Propose(a)) => propose(a),
-        Command::Charter(CharterCommand::Sign(a)) | Command::Sign(a) => sign(a),
+        Command::Charter(CharterCommand::Sign(a)) | Command::Sign(a) => sign(a, json),
         Command::Charter(CharterCommand::Combine { envelopes, out }) => {
             let envs = envelopes.iter().map(|p| read_envelope(p)).collect::<Result<Vec<_>>>()?;
             let combined = crypto::combine(&envs)?;
@@ -320,7 +326,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Consistency(a) => consistency(a, json).await,
         Command::Info(a) => info(a, json).await,
         Command::Health(a) => health(a, json).await,
-        Command::Statement(c) => book::statement(c, json),
+        Command::Statement(c) => book::statement(c, json).await,
+        Command::Envelope(c) => author::envelope(c, json).await,
         Command::Query(c) => book::query(c, json).await,
         Command::Rebuild(a) => book::rebuild(a, json),
         Command::Report(a) => report::run(a, json).await,
@@ -343,11 +350,37 @@ pub(crate) fn write_out(out: Option<&Path>, text: &str) -> Result<()> {
         Some(p) => {
             std::fs::write(p, format!("{}\n", text.trim_end())).with_context(|| format!("writing {}", p.display()))
         }
-        None => {
-            println!("{}", text.trim_end());
-            Ok(())
-        }
+        None => print_stdout(&format!("{}\n", text.trim_end())),
     }
+}
+
+/// Print to stdout; a reader that went away (`accord statement new … | head`) ends the output quietly
+/// instead of a panic.
+pub(crate) fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
+/// A panic from `println!` on a closed pipe (the reader, e.g. `head`, is gone) is not a failure of the
+/// command: exit quietly, as a Unix filter does on SIGPIPE.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 fn read_envelope(p: &Path) -> Result<pb::Envelope> {
@@ -414,19 +447,27 @@ fn key_cmd(k: KeyCommand, json: bool) -> Result<()> {
 
 fn print_key(name: &str, pk: &crypto::PublicKey, json: bool, files: Option<(&Path, &Path)>) {
     let vk = crypto::verifier_key_string(name, pk);
+    use base64::Engine as _;
     if json {
         println!(
             "{}",
-            json!({"name": name, "public_key_hex": hex::encode(pk.as_bytes()), "keyid": crypto::keyid(pk), "verifier_key": vk,
+            json!({"name": name, "public_key_hex": hex::encode(pk.as_bytes()),
+                   "public_key_base64": base64::prelude::BASE64_STANDARD.encode(pk.as_bytes()), "keyid": crypto::keyid(pk), "verifier_key": vk,
                    "private_key_file": files.map(|f| f.0), "public_key_file": files.map(|f| f.1)})
         );
     } else {
         if let Some((p, q)) = files {
             println!("wrote {} (private, keep it secret) and {}", p.display(), q.display());
         }
-        println!("verifier key: {vk}");
-        println!("public key:   {}", hex::encode(pk.as_bytes()));
-        println!("keyid:        {}", crypto::keyid(pk));
+        let b64 = base64::prelude::BASE64_STANDARD.encode(pk.as_bytes());
+        println!("verifier key:        {vk}");
+        println!("  (the .pub file's form; paste it into publicKeys, --founder or --log-key)");
+        println!("public key (hex):    {}", hex::encode(pk.as_bytes()));
+        println!("  (also accepted in publicKeys and --founder)");
+        println!("public key (base64): {b64}");
+        println!("  (the protobuf JSON mapping's form of publicKeys, as statements are printed)");
+        println!("keyid:               {}", crypto::keyid(pk));
+        println!("  (lowercase hex SHA-256 of the key: names the key in envelopes, key.rotated and key.revoked)");
     }
 }
 
@@ -484,8 +525,8 @@ fn propose(a: ProposeArgs) -> Result<()> {
     write_out(a.out.as_deref(), &sj::statement_to_json(&st)?)
 }
 
-fn sign(a: SignArgs) -> Result<()> {
-    let (_, key) = keys::read_private(&a.key)?;
+fn sign(a: SignArgs, json: bool) -> Result<()> {
+    let (name, key) = keys::read_private(&a.key)?;
     let text = std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input.display()))?;
     let value: serde_json::Value = serde_json::from_str(&sj::strip_comments(&text))
         .with_context(|| format!("{} is not JSON", a.input.display()))?;
@@ -497,7 +538,24 @@ fn sign(a: SignArgs) -> Result<()> {
         let st = sj::statement_from_json(&text).with_context(|| format!("{}", a.input.display()))?;
         crypto::seal(&st, &[&key])
     };
-    write_out(a.out.as_deref(), &sj::envelope_to_json(&env))
+    write_out(a.out.as_deref(), &sj::envelope_to_json(&env))?;
+    let keyid = crypto::keyid(&key.verifying_key());
+    let keyids: Vec<&str> = env.signatures.iter().map(|s| s.keyid.as_str()).collect();
+    match (&a.out, json) {
+        // The envelope itself went to stdout: it is the result (a JSON object); a note goes to stderr.
+        (None, true) => {}
+        (None, false) => eprintln!("signed by {name} (keyid {keyid}); {} signature(s)", keyids.len()),
+        (Some(p), true) => print_stdout(&format!(
+            "{}\n",
+            json!({"ok": true, "envelope": p, "signer": name, "keyid": keyid, "signatures": keyids.len(), "keyids": keyids})
+        ))?,
+        (Some(p), false) => print_stdout(&format!(
+            "{}: signed by {name} (keyid {keyid}); {} signature(s)\n",
+            p.display(),
+            keyids.len()
+        ))?,
+    }
+    Ok(())
 }
 
 fn receipt_json(v: &client::VerifiedReceipt, bundle_path: Option<&Path>) -> serde_json::Value {

@@ -35,8 +35,10 @@ struct ShowArgs {
     plan: Option<String>,
     /// json (canonical), markdown, html, csv (one file per view), iati (IATI 2.03 activity XML) or ocds
     /// (OCDS 1.1 release package).
-    #[arg(long, default_value = "markdown", value_parser = ["json", "markdown", "html", "csv", "iati", "ocds"])]
-    format: String,
+    /// Default: markdown (json with --json). `--json` never changes the format asked for; with -o it only
+    /// makes the result line a JSON object.
+    #[arg(long, value_parser = ["json", "markdown", "html", "csv", "iati", "ocds"])]
+    format: Option<String>,
     /// Output file (directory for csv). Default: stdout (csv: the current directory).
     #[arg(short, long)]
     out: Option<PathBuf>,
@@ -153,9 +155,9 @@ pub async fn export(c: ExportCommand, json: bool) -> Result<()> {
         ExportCommand::Iati(a) => (a, "iati"),
         ExportCommand::Ocds(a) => (a, "ocds"),
     };
-    let args = ShowArgs { server: Some(a.server), plan: Some(a.plan), format: format.into(), out: a.out, hxl: false };
-    let _ = json;
-    show(args, false).await
+    let args =
+        ShowArgs { server: Some(a.server), plan: Some(a.plan), format: Some(format.into()), out: a.out, hxl: false };
+    show(args, json).await
 }
 
 pub async fn run(a: ReportArgs, json: bool) -> Result<()> {
@@ -169,34 +171,56 @@ async fn show(a: ShowArgs, json: bool) -> Result<()> {
     let Some(plan) = a.plan else { bail!("--plan is required (the plan to report on)") };
     let server = a.server.unwrap_or_else(|| ServerArgs { server: "http://127.0.0.1:50051".into(), log_key: None });
     let mut client = connect(&server).await?;
-    let format = if json { "json".to_string() } else { a.format.clone() };
+    let format = a.format.clone().unwrap_or_else(|| if json { "json".into() } else { "markdown".into() });
     let req = pb::GetReportRequest { plan_id: plan.clone(), format: format.clone(), hxl: a.hxl };
     let (resp, cp) = client.report(req).await?;
     match format.as_str() {
         "json" => {
             let text = resp.canonical_json.clone();
             match &a.out {
-                Some(p) => std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?,
-                None => println!("{text}"),
+                Some(p) => {
+                    std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?;
+                    written(json, p, &format, &plan, cp.size)?;
+                }
+                None => super::print_stdout(&format!("{text}\n"))?,
             }
         }
         "csv" => {
             let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("."));
-            write_files(&dir, &resp.files)?;
-            eprintln!("{} CSV files written to {} (tree size {})", resp.files.len(), dir.display(), cp.size);
+            let files = write_files(&dir, &resp.files)?;
+            if json {
+                super::print_stdout(&format!(
+                    "{}\n",
+                    json!({"ok": true, "format": format, "plan": plan, "dir": dir, "files": files, "tree_size": cp.size})
+                ))?;
+            } else {
+                eprintln!("{} CSV files written to {} (tree size {})", resp.files.len(), dir.display(), cp.size);
+            }
         }
         _ => {
             let f = resp.files.first().context("the server sent no file")?;
             match &a.out {
                 Some(p) => {
                     std::fs::write(p, &f.content).with_context(|| format!("writing {}", p.display()))?;
-                    eprintln!("{} written (plan {plan}, tree size {})", p.display(), cp.size);
+                    written(json, p, &format, &plan, cp.size)?;
                 }
-                None => println!("{}", for_terminal(&String::from_utf8_lossy(&f.content))),
+                None => super::print_stdout(&format!("{}\n", for_terminal(&String::from_utf8_lossy(&f.content))))?,
             }
         }
     }
     Ok(())
+}
+
+/// The result line of a report or export written to a file: a line on stdout, or a JSON object with `--json`.
+fn written(json: bool, p: &Path, format: &str, plan: &str, size: u64) -> Result<()> {
+    if json {
+        super::print_stdout(&format!(
+            "{}\n",
+            json!({"ok": true, "file": p, "format": format, "plan": plan, "tree_size": size})
+        ))
+    } else {
+        super::print_stdout(&format!("{} written ({format}, plan {plan}, tree size {size})\n", p.display()))
+    }
 }
 
 /// A file name sent by the server, made safe to create inside the output directory: only

@@ -10,6 +10,7 @@
 //! `prepare.rs` is the stateless stage, `sequencer.rs` the writer thread, `reads.rs` proofs, checkpoints and
 //! cosignatures, `view.rs` the read API of the edge ([`Ledger::read`], [`ReadView`]), `replay.rs` the
 //! replay of stored entries (governance at open, rebuild), `highwater.rs` the high-water record.
+mod check;
 pub mod highwater;
 mod open;
 mod prepare;
@@ -23,8 +24,9 @@ mod view;
 /// ledger integrates and signs, and copying every entry of a stream into a twin struct would buy nothing.
 /// The edge names them here, never in `store`. `SCHEMA_VERSION` is the version `GetLogInfo` reports.
 pub use crate::store::{CheckpointRow, EntryRow, SCHEMA_VERSION};
+pub use check::Checked;
 pub use open::write_private;
-pub use prepare::{canonical_envelope, identity, prepare_with, Committed, Prepared};
+pub use prepare::{canonical_envelope, identity, prepare_unsigned, prepare_with, Committed, Prepared};
 pub use replay::{rebuild, replay_governance, Rebuilt, Replay, GOVERNANCE_KINDS};
 pub use sequencer::MAX_GROUP;
 pub use view::{ReadPool, ReadView};
@@ -301,7 +303,7 @@ impl Ledger {
         {
             let guard = crate::sync::lock(&self.tx);
             let tx = guard.as_ref().ok_or_else(|| Error::new(Kind::Unavailable, "", SHUTTING_DOWN))?;
-            match tx.try_send(sequencer::Job { items, cosignatures: Vec::new(), reply }) {
+            match tx.try_send(sequencer::Job { items, cosignatures: Vec::new(), reply, check: None }) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
                     return Err(Error::new(Kind::Unavailable, "", "the sequencer queue is full; retry shortly"))

@@ -67,6 +67,11 @@ pub fn identity(canonical: &Envelope) -> [u8; 32] {
 }
 
 impl Ledger {
+    /// [`prepare_unsigned`] with this ledger's origin and limits.
+    pub fn prepare_unsigned(&self, st: &Statement) -> Result<Prepared> {
+        prepare_unsigned(st, &self.origin, &self.limits)
+    }
+
     /// Stateless stage: sizes, payload type, statement decoding and canonical form, field rules, and
     /// every signature whose key is known (or introduced by the statement) checked with verify_strict.
     /// CPU-bound: call from a blocking context.
@@ -83,6 +88,23 @@ pub fn prepare_with(
     limits: &Limits,
     lookup: impl Fn(&str) -> Option<crypto::PublicKey>,
 ) -> Result<Prepared> {
+    prepare_inner(env, origin, limits, lookup, false)
+}
+
+/// The stateless stage of a statement not signed yet, as an envelope with no signatures: every check
+/// but the signature count (for a dry run that says who must sign).
+pub fn prepare_unsigned(st: &Statement, origin: &str, limits: &Limits) -> Result<Prepared> {
+    let env = Envelope { payload: st.encode_to_vec(), payload_type: PAYLOAD_TYPE.into(), signatures: Vec::new() };
+    prepare_inner(&env, origin, limits, |_| None, true)
+}
+
+fn prepare_inner(
+    env: &Envelope,
+    origin: &str,
+    limits: &Limits,
+    lookup: impl Fn(&str) -> Option<crypto::PublicKey>,
+    unsigned: bool,
+) -> Result<Prepared> {
     if env.payload_type != PAYLOAD_TYPE {
         return Err(Error::invalid("envelope.payload_type", format!("must be {PAYLOAD_TYPE:?}")));
     }
@@ -95,7 +117,7 @@ pub fn prepare_with(
             format!("is {} bytes; the limit is {}", env.payload.len(), limits.max_payload_bytes),
         ));
     }
-    if env.signatures.is_empty() {
+    if env.signatures.is_empty() && !unsigned {
         return Err(Error::invalid("envelope.signatures", "at least one signature is required"));
     }
     if env.signatures.len() > limits.max_signatures {

@@ -93,7 +93,7 @@ impl Ledger {
         {
             let guard = crate::sync::lock(&self.tx);
             let tx = guard.as_ref().ok_or_else(|| Error::new(Kind::Unavailable, "", super::SHUTTING_DOWN))?;
-            tx.try_send(super::sequencer::Job { items: Vec::new(), cosignatures: rows, reply })
+            tx.try_send(super::sequencer::Job { items: Vec::new(), cosignatures: rows, reply, check: None })
                 .map_err(|e| Error::new(Kind::Unavailable, "", format!("the sequencer cannot take it: {e}")))?;
         }
         rx.await.map_err(|_| Error::new(Kind::Unavailable, "", "the sequencer stopped before answering"))?.map(drop)

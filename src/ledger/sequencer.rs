@@ -28,6 +28,9 @@ pub(super) struct Job {
     pub items: Vec<Prepared>,
     pub cosignatures: Vec<CosignatureRow>,
     pub reply: Reply,
+    /// A dry run (`LedgerService.Check`): the first item is evaluated against the current state, nothing
+    /// is written, and the verdict goes here (`reply` is then unused).
+    pub check: Option<oneshot::Sender<Result<super::check::Checked>>>,
 }
 
 pub(super) struct Sequencer {
@@ -178,6 +181,34 @@ impl Sequencer {
                     }
                     Err(_) => break,
                 }
+            }
+            // Dry runs first, against the state before this group; they write nothing.
+            let (checks, jobs): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.check.is_some());
+            for j in checks {
+                let verdict = match j.items.first() {
+                    Some(item) => {
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dry_run(item))) {
+                            Ok(v) => v,
+                            Err(_) => {
+                                // As for a group: the in-memory state may be half changed; reload it.
+                                tracing::error!(size = self.size, "a dry run panicked; the state is reloaded");
+                                if let Err(e) = self.reload() {
+                                    self.shared.set_write_state(WriteState::Stopped(format!(
+                                        "cannot reload the state after a failure: {e}"
+                                    )));
+                                }
+                                Err(Error::internal("the dry run failed"))
+                            }
+                        }
+                    }
+                    None => Err(Error::invalid("envelope", "is required")),
+                };
+                if let Some(tx) = j.check {
+                    let _ = tx.send(verdict);
+                }
+            }
+            if jobs.is_empty() {
+                continue;
             }
             // A panic while integrating is a bug, never a reason to stop the log: undo the group (its
             // requests are answered UNAVAILABLE as their reply channels drop), reload the state from the
@@ -417,10 +448,36 @@ impl Sequencer {
         Ok(outcomes)
     }
 
-    fn integrate_one(&mut self, item: &Prepared, effects: &mut Vec<Effect>) -> Result<Outcome> {
-        if let Some(index) = self.writer.find_identity(&item.identity)? {
-            return Ok(Outcome::Duplicate(index));
+    /// Every rule [`Self::integrate_one`] applies, against the current state, with nothing written: the
+    /// effects the rules produce are reverted at once. `Ok` when the entry would be appended (or is
+    /// already in the log).
+    fn dry_run(&mut self, item: &Prepared) -> Result<super::check::Checked> {
+        let duplicate = self.writer.find_identity(&item.identity)?;
+        let verdict = match duplicate {
+            Some(_) => Ok(()),
+            None => self.admissible(item).and_then(|()| {
+                let now = self.clock.now().max(self.last_ms);
+                let effects = self
+                    .gov
+                    .apply(&item.parsed, &item.compiled, &item.signers, self.size, now, &self.writer)
+                    .map_err(|e| e.within("statement"))?;
+                for eff in effects.iter().rev() {
+                    self.gov.revert(eff);
+                }
+                Ok(())
+            }),
+        };
+        if let Err(e) = &verdict {
+            if matches!(e.kind, Kind::Internal | Kind::DataLoss) {
+                return Err(e.clone());
+            }
         }
+        Ok(super::check::checked(&self.gov, &self.writer, item, duplicate, verdict))
+    }
+
+    /// The checks before the rules: a statement id not used by another envelope, and the signatures by
+    /// keys the stateless stage did not know, against the current keys.
+    fn admissible(&self, item: &Prepared) -> Result<()> {
         let sid = item.statement_id();
         if let Some(index) = self.writer.find_statement_id(sid)? {
             return Err(Error::new(
@@ -446,6 +503,14 @@ impl Sequencer {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn integrate_one(&mut self, item: &Prepared, effects: &mut Vec<Effect>) -> Result<Outcome> {
+        if let Some(index) = self.writer.find_identity(&item.identity)? {
+            return Ok(Outcome::Duplicate(index));
+        }
+        self.admissible(item)?;
         let now = self.clock.now().max(self.last_ms);
         let index = self.size;
         let new_effects = self
@@ -468,7 +533,7 @@ impl Sequencer {
                 index,
                 identity: item.identity.to_vec(),
                 leaf_hash: leaf_hash.to_vec(),
-                statement_id: sid.to_string(),
+                statement_id: item.statement_id().to_string(),
                 kind: item.kind.to_string(),
                 integrated_at_ms: now,
                 leaf,

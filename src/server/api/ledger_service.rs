@@ -89,6 +89,27 @@ fn client_identity<T>(req: &Request<T>) -> String {
     req.remote_addr().map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
 }
 
+/// A dry run's refusal: the error Submit would give, as its gRPC code name, field and message. An internal
+/// failure is not a verdict on the statement and stays an error.
+fn refused(e: Error) -> Result<pb::CheckResponse, Status> {
+    use crate::error::Kind;
+    let code = match e.kind {
+        Kind::InvalidArgument => "INVALID_ARGUMENT",
+        Kind::PermissionDenied => "PERMISSION_DENIED",
+        Kind::NotFound => "NOT_FOUND",
+        Kind::AlreadyExists => "ALREADY_EXISTS",
+        Kind::FailedPrecondition => "FAILED_PRECONDITION",
+        Kind::ResourceExhausted | Kind::Unavailable | Kind::Internal | Kind::DataLoss => return Err(status(e)),
+    };
+    Ok(pb::CheckResponse {
+        ok: false,
+        code: code.into(),
+        field: e.field.to_string(),
+        message: e.to_string(),
+        ..Default::default()
+    })
+}
+
 /// Envelopes already in the log, found by identity (SHA-256 of the canonical envelope) without any signature
 /// work, each with the checkpoint it is answered at. A logged envelope was checked when it was first
 /// accepted; answering a replay from the log costs no one's rate budget.
@@ -380,6 +401,35 @@ impl LedgerService for LedgerApi {
             }
         });
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
+    async fn check(&self, req: Request<pb::CheckRequest>) -> Result<Response<pb::CheckResponse>, Status> {
+        // Bounded like Submit: the same client certificate, per-client and per-key limits and sizes.
+        self.check_client_cert(&req)?;
+        self.client_check(&client_identity(&req), 1)?;
+        let r = req.into_inner();
+        let prepared = match (&r.envelope, &r.statement) {
+            (Some(env), _) => self.ledger.prepare(env),
+            (None, Some(st)) => self.ledger.prepare_unsigned(st),
+            (None, None) => return Err(status(Error::invalid("envelope", "an envelope or a statement is required"))),
+        };
+        let item = match prepared {
+            Ok(item) => item,
+            Err(e) => return Ok(Response::new(refused(e)?)),
+        };
+        self.rate_check(std::slice::from_ref(&item)).map_err(status)?;
+        let c = self.ledger.check(item).await.map_err(status)?;
+        let mut resp = match c.verdict {
+            Ok(()) => pb::CheckResponse { ok: true, ..Default::default() },
+            Err(e) => refused(e)?,
+        };
+        resp.kind = c.kind.to_string();
+        resp.signed_by = c.signed_by;
+        resp.missing = c.missing;
+        resp.must_sign = c.rule.map(|r| r.must_sign.to_string()).unwrap_or_default();
+        resp.countersigns = c.rule.map(|r| r.countersigns.to_string()).unwrap_or_default();
+        resp.duplicate = c.duplicate.is_some();
+        Ok(Response::new(resp))
     }
 
     async fn get_log_info(&self, _req: Request<pb::GetLogInfoRequest>) -> Result<Response<pb::LogInfo>, Status> {
