@@ -7,6 +7,7 @@ mod author;
 mod book;
 mod entries;
 mod keys;
+mod monitor;
 mod netaudit;
 mod ops;
 mod report;
@@ -104,7 +105,7 @@ enum Command {
     /// over their identity hashes.
     Attest(audit::AttestArgs),
     /// Follow a ledger: verify every new checkpoint extends the last verified one (JSON lines).
-    Monitor(audit::MonitorArgs),
+    Monitor(monitor::MonitorArgs),
     /// Static C2SP tlog-tiles: `accord tiles export DIR` writes the log as files any web server can publish.
     #[command(subcommand)]
     Tiles(tiles::TilesCommand),
@@ -337,7 +338,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Audit(a) => audit::audit(a, json).await,
         Command::Witness(c) => witness::run(c, json).await,
         Command::Attest(a) => audit::attest(a, json).await,
-        Command::Monitor(a) => audit::monitor(a).await,
+        Command::Monitor(a) => monitor::monitor(a).await,
         Command::Tiles(c) => tiles::run(c, json).await,
         Command::Mirror(a) => tiles::mirror(a, json).await,
         Command::Completions(a) => shell::completions(a),
