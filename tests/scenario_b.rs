@@ -1580,6 +1580,33 @@ async fn check_lists(b: &mut B, k: &mut Check) {
     k.amount("[list] DP-NORD in EUR", &conv("DP-NORD"), "3680000");
 }
 
+/// The public pledge page shows each amendment and withdrawal with its rationale and the amount before →
+/// after (the report's amendment log, for that pledge only).
+async fn pledge_pages_show_their_amendments(b: &B) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let web = tokio::spawn(accord::server::web::serve(listener, b.server.ledger.clone(), async move {
+        let _ = rx.await;
+    }));
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    for (id, rationale, before_after) in [
+        ("SK1", "budget cut by parliament", "10,000,000.00 → 9,000,000.00 EUR"),
+        ("SK2", "the ministerial repeated SK1", "4,000,000.00 → 0.00 EUR"),
+    ] {
+        let page = reqwest::get(format!("{base}/pledge/{id}")).await.unwrap().text().await.unwrap();
+        assert!(page.contains("<h2>Amendments</h2>"), "/pledge/{id} has no amendment section");
+        assert!(
+            page.contains(rationale) && page.contains(before_after),
+            "/pledge/{id}: {rationale}, {before_after}:\n{page}"
+        );
+    }
+    let untouched = reqwest::get(format!("{base}/pledge/SI1")).await.unwrap().text().await.unwrap();
+    assert!(untouched.contains("Pledge SI1") && !untouched.contains("<h2>Amendments</h2>"), "SI1 was never amended");
+    let _ = stop.send(());
+    web.await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_b_end_to_end() {
     let mut b = run().await;
@@ -1589,6 +1616,7 @@ async fn scenario_b_end_to_end() {
     for plan in [SAHEL, DANUBE] {
         common::scenario::report_verify(&b.server.url, &b.server.verifier_key, plan, "");
     }
+    pledge_pages_show_their_amendments(&b).await;
 
     // Rebuild: stop the server, `accord rebuild` replays the log into fresh projections, serve again.
     let dir = b.dir();

@@ -31,7 +31,7 @@ mod subjects;
 use cache::page_cache;
 pub use cache::{PageCache, PAGE_CACHE_ANSWER_BYTES, PAGE_CACHE_ENTRIES};
 use downloads::{downloads, entry_proof, plan_download, report_links};
-use subjects::{commitment, party, party_link};
+use subjects::{amendments_of, commitment, party, party_link};
 
 /// The Content-Security-Policy of every public response: nothing may load or run (no script at all, no
 /// frames, no forms, no base URL); only the pages' own inline stylesheet and inline images are allowed.
@@ -337,6 +337,7 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
             })
             .collect();
         let at = resp.read_at.unwrap_or_default();
+        let amendments = amendments_of(v, &item.plan_id, "pledge", &id, &at)?;
         let body = html! {
             h1 { "Pledge " (id) }
             (read_at_line(&at))
@@ -345,6 +346,7 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
                 a href={ "/plan/" (seg(&item.plan_id)) } { (item.plan_id) } "."
             }
             (html_table(&["", ""], facts, "pledge"))
+            (amendments)
             h2 { "History" }
             (html_table(&crate::query::HISTORY_COLUMNS, history, "history"))
             p {

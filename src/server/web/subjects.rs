@@ -103,6 +103,7 @@ pub(super) async fn commitment(State(ledger): State<Arc<Ledger>>, Path(id): Path
         };
         let history = crate::query::history_rows(&resp.history);
         let at = resp.read_at.unwrap_or_default();
+        let amendments = amendments_of(v, c.plan_id.as_str(), "commitment", &id, &at)?;
         let tranches: Vec<Vec<String>> = item
             .tranches
             .iter()
@@ -128,6 +129,7 @@ pub(super) async fn commitment(State(ledger): State<Arc<Ledger>>, Path(id): Path
                     tr { th scope="row" { "status" } td { (item.status) } }
                 }
             }
+            (amendments)
             h2 { "Tranches" }
             (html_table(&["tranche", "value", "disbursed", "status"], tranches, "tranches"))
             h2 { "History" }
@@ -141,4 +143,19 @@ pub(super) async fn commitment(State(ledger): State<Arc<Ledger>>, Path(id): Path
         Ok((h, at)) => stamped(Html(h).into_response(), &at),
         Err(r) => r,
     }
+}
+
+/// A subject's amendments, withdrawals and reversals with their rationale and the amount before → after,
+/// from its plan's amendment log (the same rows as the report's); nothing when it has none.
+pub(super) fn amendments_of(v: &ReadView<'_>, plan_id: &str, kind: &str, id: &str, at: &pb::ReadAt) -> Result<Markup> {
+    let rep = crate::report::plan_report_at(v, plan_id, &crate::report::read_at(at))?;
+    let logs: Vec<_> = rep.amendments.iter().filter(|a| a.kind == kind && a.id == id).collect();
+    if logs.is_empty() {
+        return Ok(html! {});
+    }
+    let rows = crate::report::render::amendment_rows_of(logs);
+    Ok(html! {
+        h2 { "Amendments" }
+        (html_table(crate::report::render::AMENDMENT_HEADER, rows, "amendments"))
+    })
 }

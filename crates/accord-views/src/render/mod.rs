@@ -218,12 +218,19 @@ fn timeliness_rows(rep: &Report) -> Vec<Vec<String>> {
         .collect()
 }
 
-const AMENDMENT_HEADER: &[&str] =
+/// The columns of the amendment log (DOMAIN.md §5): each amendment, withdrawal or reversal with its
+/// rationale and the amount before → after.
+pub const AMENDMENT_HEADER: &[&str] =
     &["subject", "entry", "date", "action", "rationale", "signed by", "old → new", "net change"];
 
 fn amendment_rows(rep: &Report) -> Vec<Vec<String>> {
+    amendment_rows_of(rep.amendments.iter())
+}
+
+/// The amendment-log rows of some subjects' logs (a subject page shows its own).
+pub fn amendment_rows_of<'a>(logs: impl IntoIterator<Item = &'a crate::AmendmentLog>) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
-    for a in &rep.amendments {
+    for a in logs {
         for c in &a.corrections {
             rows.push(vec![
                 format!("{} {}", a.kind, a.id),
