@@ -559,14 +559,16 @@ fn flaky_witness(
     (axum::Router::new().route("/add-checkpoint", axum::routing::post(handler)), posts)
 }
 
-/// The failure counter of `witness` for `reason` in this process's metrics.
-fn witness_failures(witness: &str, reason: &str) -> u64 {
+/// The failure counter of `witness` for `reason` in this process's metrics, if its series exists yet (the
+/// sender creates it when it starts, which a test may observe before it happens).
+fn witness_failures_series(witness: &str, reason: &str) -> Option<u64> {
     let series = format!("accord_witness_failures_total{{witness=\"{witness}\",reason=\"{reason}\"}} ");
-    accord::metrics::metrics()
-        .render(&[])
-        .lines()
-        .find_map(|l| l.strip_prefix(&series)?.parse().ok())
-        .unwrap_or_else(|| panic!("no series {series}"))
+    accord::metrics::metrics().render(&[]).lines().find_map(|l| l.strip_prefix(&series)?.parse().ok())
+}
+
+/// The failure counter of `witness` for `reason`, whose series must exist.
+fn witness_failures(witness: &str, reason: &str) -> u64 {
+    witness_failures_series(witness, reason).unwrap_or_else(|| panic!("no series for {witness} {reason}"))
 }
 
 /// A witness that is briefly unavailable (503 twice) is retried with backoff within the same submission:
@@ -637,7 +639,7 @@ async fn a_witness_over_https_with_a_private_ca() {
     let stop = CancellationToken::new();
     let sender = tokio::spawn(run_sender(s.ledger.clone(), untrusted.clone(), stop.clone()));
     wait_until("an untrusted certificate counted as a failure", Duration::from_secs(20), async || {
-        (witness_failures(&url, "unreachable") >= 1).then_some(())
+        (witness_failures_series(&url, "unreachable").unwrap_or(0) >= 1).then_some(())
     })
     .await;
     stop.cancel();
