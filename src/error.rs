@@ -56,6 +56,36 @@ impl Eq for Error {}
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The error as an API answers it: the field path in the protobuf JSON mapping's names (what the user
+    /// wrote in a statement's JSON or a JSON request: `statement.pledgeAnnounced.pledgeKind`), also where the
+    /// message repeats the path. Every answer that names a field (gRPC status details, the dry run, the
+    /// JSON API, `statement check`) goes through here, so they all spell it alike.
+    pub fn in_json_names(mut self) -> Self {
+        if self.field.is_empty() {
+            return self;
+        }
+        let (wire, json) = (self.field.to_string(), self.field.json());
+        self.message = self.message.replace(&wire, &json.to_string());
+        self.field = json;
+        self
+    }
+
+    /// The gRPC status code's canonical name for this error's kind (`INVALID_ARGUMENT`), as the JSON API,
+    /// the dry run and metrics labels write it.
+    pub fn code_name(&self) -> &'static str {
+        match self.kind {
+            Kind::InvalidArgument => "INVALID_ARGUMENT",
+            Kind::PermissionDenied => "PERMISSION_DENIED",
+            Kind::NotFound => "NOT_FOUND",
+            Kind::AlreadyExists => "ALREADY_EXISTS",
+            Kind::FailedPrecondition => "FAILED_PRECONDITION",
+            Kind::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Kind::Unavailable => "UNAVAILABLE",
+            Kind::Internal => "INTERNAL",
+            Kind::DataLoss => "DATA_LOSS",
+        }
+    }
+
     /// An error of `kind` about `field` (empty when none applies), breaking the rule `message`.
     pub fn new(kind: Kind, field: impl Into<FieldPath>, message: impl Into<String>) -> Self {
         Self { kind, field: field.into(), message: message.into(), source: None }

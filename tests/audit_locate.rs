@@ -258,7 +258,7 @@ async fn an_unknown_stored_status_or_outcome_is_reported_with_its_row() {
     assert_eq!(e.kind, accord::error::Kind::DataLoss, "{e}");
     assert!(
         e.to_string().contains(
-            "subjects row plan plan-single-1: the tally does not parse: \"unmet\" is not one of met, notMet, "
+            "subjects row plan plan-single-1: the tally does not parse: \"unmet\" is not one of met, not_met, "
         ),
         "{e}"
     );

@@ -278,7 +278,7 @@ async fn statement_check_and_envelope_show() {
     let v = json_of(&o);
     assert_eq!(v["ok"], false);
     assert_eq!(v["error"]["code"], "INVALID_ARGUMENT");
-    assert!(v["error"]["field"].as_str().unwrap().contains("pledge_kind"), "{v}");
+    assert!(v["error"]["field"].as_str().unwrap().contains("pledgeKind"), "{v}");
     // The field as the user wrote it in the JSON (camelCase, from the statement's root).
     assert_eq!(v["error"]["field_json"], "pledgeAnnounced.pledgeKind", "{v}");
     // A pledge to a plan that does not exist passes locally, and the dry run refuses it.

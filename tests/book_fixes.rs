@@ -417,7 +417,7 @@ async fn co_financing_rows_show_the_opinion() {
     assert!(rows.iter().any(|r| r.0 == "GT" && r.2 && r.3 == "verified"), "{rows:?}");
     assert!(rows.iter().any(|r| r.0 == "SV" && !r.2 && r.3.is_empty()), "{rows:?}");
     let md = report_file(&mut c, "markdown").await;
-    assert!(md.contains("| met | verified |") || md.contains("| notMet | verified |"), "{md}");
+    assert!(md.contains("| met | verified |") || md.contains("| not_met | verified |"), "{md}");
 }
 
 /// Bug 3 (amendment): amending a restating pledge changes what it restates: the old restatement is

@@ -203,7 +203,7 @@ async fn apply(c: &mut Coalition, m: &mut Model, op: &Op) {
         }
         Op::Assess { tranche, outcome } => {
             let Some(t) = m.tranches.get(tranche).cloned() else { return };
-            (vec!["X"], sc::assessed("C1", &t, ["met", "notMet", "waived", "partiallyMet"][outcome], "2026-05-01"))
+            (vec!["X"], sc::assessed("C1", &t, ["met", "not_met", "waived", "partiallyMet"][outcome], "2026-05-01"))
         }
         Op::Reverse { txn } => {
             let Some((id, who)) = m.txns.get(txn % m.txns.len().max(1)).cloned() else { return };

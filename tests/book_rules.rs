@@ -405,7 +405,7 @@ async fn query_limits_and_pages() {
     let mut c = setup().await;
     let req = pb::ListRequest { page_size: 1001, ..Default::default() };
     let e = c.client.list("pledge", req).await.unwrap_err();
-    assert!(e.message.contains("page_size") && e.message.contains("1000"), "{e}");
+    assert!(e.message.contains("pageSize") && e.message.contains("1000"), "{e}");
     let req = pb::ListRequest { page_token: "garbage".into(), ..Default::default() };
     let e = c.client.list("pledge", req).await.unwrap_err();
     assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
@@ -418,11 +418,11 @@ async fn query_limits_and_pages() {
     let req = pb::ListRequest { pledge_kind: "cash".into(), ..Default::default() };
     let e = c.client.list("pledge", req).await.unwrap_err();
     assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
-    assert!(e.message.contains("pledge_kind: \"cash\" is not one of money, in_kind"), "{e}");
+    assert!(e.message.contains("pledgeKind: \"cash\" is not one of money, in_kind"), "{e}");
     let req = pb::ListRequest { transaction_type: 99, ..Default::default() };
     let e = c.client.list("transaction", req).await.unwrap_err();
     assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
-    assert!(e.message.contains("transaction_type: "), "{e}");
+    assert!(e.message.contains("transactionType: "), "{e}");
     let e = c.client.list("nonsense", pb::ListRequest::default()).await.unwrap_err();
     assert!(e.message.contains("kind"), "{e}");
     let e = c.client.subject("pledge", "NOPE", false).await.unwrap_err();

@@ -244,7 +244,7 @@ fn book_through_the_cli() {
     let out = accord(d, &[&["submit"], &s[..], &["bad.env.json"]].concat());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("statement.pledge_announced.amount.value") && err.contains("not a decimal"), "{err}");
+    assert!(err.contains("statement.pledgeAnnounced.amount.value") && err.contains("not a decimal"), "{err}");
 
     // Queries: a readable table, JSON, and history verified against the checkpoint.
     let table = ok(d, &[&["query", "pledges"], &s[..], &["--with-proofs"]].concat());
@@ -259,7 +259,7 @@ fn book_through_the_cli() {
     assert!(h.contains("pledge.announced") && h.contains("1 history entries verified"), "{h}");
     let out = accord(d, &[&["query", "pledges"], &s[..], &["--transaction-type", "3"]].concat());
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("transaction_type: is not a filter of pledge queries"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("transactionType: is not a filter of pledge queries"));
 
     // Rebuild the stopped ledger from its log.
     drop(server);

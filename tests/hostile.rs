@@ -17,7 +17,8 @@ async fn refused(c: &mut Coalition, signers: &[&str], body: Body, field: &str, p
     let res: Result<u64> = c.submit(signers, "2026-05-01", body).await;
     let e = res.expect_err("must be refused");
     assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
-    assert!(e.message.contains(field), "field {field:?} not named: {e}");
+    let field = common::json_names(field);
+    assert!(e.message.contains(&field), "field {field:?} not named: {e}");
     assert!(e.message.contains(part), "{part:?} not in: {e}");
     assert_eq!(c.client.checkpoint(None).await.expect("checkpoint").size, before, "a refusal wrote something");
 }
@@ -96,7 +97,7 @@ async fn ids_text_timestamps_and_dates_are_checked_at_the_shape() {
         let keys = [&c.parties["DB"].key];
         let e = c.client.submit(accord::crypto::seal(&st, &keys)).await.expect_err("bad timestamp");
         assert_eq!(e.kind, Kind::InvalidArgument, "{e}");
-        assert!(e.message.contains(field), "{e}");
+        assert!(e.message.contains(&common::json_names(field)), "{e}");
     }
     for day in ["0000-01-01", "9999-12-31", "1899-12-31"] {
         let Body::PledgeAnnounced(mut p) = sc::inkind_pledge("K11", "10") else { unreachable!() };
@@ -274,7 +275,7 @@ async fn a_refusal_names_its_field_in_standard_error_details() {
     let req = pb::SubmitRequest { envelope: Some(env.clone()) };
     let st = c.client.raw().submit(req).await.expect_err("too many decimal places");
     assert_eq!(st.code(), tonic::Code::InvalidArgument, "{st:?}");
-    let field = "statement.pledge_announced.amount.value";
+    let field = "statement.pledgeAnnounced.amount.value";
     let bad = st.get_details_bad_request().expect("a BadRequest in the status details");
     assert_eq!(bad.field_violations.len(), 1, "{bad:?}");
     assert_eq!(bad.field_violations[0].field, field);
@@ -289,7 +290,7 @@ async fn a_refusal_names_its_field_in_standard_error_details() {
     let env = c.seal(&["DB"], "2026-01-20", Body::PledgeAnnounced(p));
     let st = c.client.raw().submit(pb::SubmitRequest { envelope: Some(env.clone()) }).await.expect_err("no plan");
     assert_eq!(st.code(), tonic::Code::FailedPrecondition, "{st:?}");
-    let field = "statement.pledge_announced.plan_id";
+    let field = "statement.pledgeAnnounced.planId";
     let failed = st.get_details_precondition_failure().expect("a PreconditionFailure in the status details");
     assert_eq!(failed.violations.len(), 1, "{failed:?}");
     let v = &failed.violations[0];

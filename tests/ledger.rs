@@ -23,7 +23,8 @@ async fn rejected(s: &TestServer, env: pb::Envelope, code: Code, field: &str) ->
     let root_before = s.ledger.latest().root;
     let err = submit_raw(s, env).await.expect_err("must be rejected");
     assert_eq!(err.code(), code, "wrong code; message: {}", err.message());
-    assert!(err.message().contains(field), "message {:?} should name {field:?}", err.message());
+    let field = common::json_names(field);
+    assert!(err.message().contains(&field), "message {:?} should name {field:?}", err.message());
     assert_eq!(size(s).await, before, "a rejected submission wrote an entry");
     assert_eq!(s.ledger.latest().root, root_before);
     err.message().to_string()
@@ -110,7 +111,7 @@ async fn malformed_envelopes_are_rejected_and_nothing_is_written() {
 
     let mut e = good.clone();
     e.payload_type = "application/json".into();
-    rejected(&s, e, Code::InvalidArgument, "envelope.payload_type").await;
+    rejected(&s, e, Code::InvalidArgument, "envelope.payloadType").await;
 
     let mut e = good.clone();
     e.payload.clear();
@@ -152,13 +153,13 @@ async fn malformed_envelopes_are_rejected_and_nothing_is_written() {
     // Missing fields.
     let mut st = plan("nodate");
     st.effective_date = "2026-02-30".into();
-    rejected(&s, crypto::seal(&st, &[&sec.key]), Code::InvalidArgument, "statement.effective_date").await;
+    rejected(&s, crypto::seal(&st, &[&sec.key]), Code::InvalidArgument, "statement.effectiveDate").await;
     let mut st = plan("nobody");
     st.body = None;
     rejected(&s, crypto::seal(&st, &[&sec.key]), Code::InvalidArgument, "statement.body").await;
     let mut st = plan("");
     st.statement_id.clear();
-    rejected(&s, crypto::seal(&st, &[&sec.key]), Code::InvalidArgument, "statement.statement_id").await;
+    rejected(&s, crypto::seal(&st, &[&sec.key]), Code::InvalidArgument, "statement.statementId").await;
     let mut st = plan("cur");
     if let Some(Body::PlanCreated(p)) = &mut st.body {
         p.reporting_currency = "usd".into();
@@ -204,12 +205,12 @@ async fn authorisation_rejections() {
     if let Some(Body::PlanCreated(p)) = &mut st.body {
         p.plan_id = "plan-other".into();
     }
-    rejected(&s, crypto::seal(&st, &[&sec.key]), Code::AlreadyExists, "statement.statement_id").await;
+    rejected(&s, crypto::seal(&st, &[&sec.key]), Code::AlreadyExists, "statement.statementId").await;
 
     // Effective date in the future.
     let mut st = plan("future");
     st.effective_date = "2199-01-01".into();
-    rejected(&s, crypto::seal(&st, &[&sec.key]), Code::FailedPrecondition, "statement.effective_date").await;
+    rejected(&s, crypto::seal(&st, &[&sec.key]), Code::FailedPrecondition, "statement.effectiveDate").await;
 
     // Duplicate plan id.
     let mut st = plan("p6");
@@ -387,7 +388,7 @@ async fn reads_proofs_and_their_errors() {
     let missing = (1..latest.size).find(|n| !sizes.contains(n)).unwrap();
     let err = raw.get_checkpoint(pb::GetCheckpointRequest { tree_size: Some(missing) }).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    assert!(err.message().contains("tree_size"));
+    assert!(err.message().contains("treeSize"), "the field as the JSON mapping names it");
 
     // Entries by index, identity, statement_id, with inclusion checked by the client.
     use pb::get_entry_request::Key;
@@ -423,7 +424,7 @@ async fn reads_proofs_and_their_errors() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    assert!(err.message().contains("tree_size"));
+    assert!(err.message().contains("treeSize"), "the field as the JSON mapping names it");
     let err = raw
         .get_inclusion_proof(pb::GetInclusionProofRequest {
             leaf: Some(pb::get_inclusion_proof_request::Leaf::Index(5)),

@@ -301,7 +301,7 @@ async fn a_plan_without_commitments_is_refused_not_exported_invalid() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "an export without commitments succeeded");
-    assert!(stderr.contains("plan_id") && stderr.contains("no commitment"), "{stderr}");
+    assert!(stderr.contains("planId") && stderr.contains("no commitment"), "{stderr}");
     assert!(!dir.path().join("none.json").exists());
 }
 

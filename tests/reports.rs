@@ -84,8 +84,8 @@ fn assert_expected_figures(rep: &Report) {
     let cf = rep.co_financing.iter().find(|c| c.condition_id == "C4").expect("C4");
     let expect = [
         ("GT", "50,925,000.00", "12,731,250.00", "13,000,000.00", "25.5", "102.1", "met", true, "43.5"),
-        ("HN", "45,975,000.00", "11,493,750.00", "10,000,000.00", "21.8", "87.0", "notMet", true, "33.3"),
-        ("SV", "33,175,000.00", "8,293,750.00", "3,000,000.00", "9.0", "36.2", "notMet", false, "15.0"),
+        ("HN", "45,975,000.00", "11,493,750.00", "10,000,000.00", "21.8", "87.0", "not_met", true, "33.3"),
+        ("SV", "33,175,000.00", "8,293,750.00", "3,000,000.00", "9.0", "36.2", "not_met", false, "15.0"),
     ];
     for (party, x, req, real, over, fulfil, result, verified, own) in expect {
         let r = cf.rows.iter().find(|r| r.party == party && r.year == "2026").unwrap();
@@ -160,7 +160,7 @@ async fn scenario_a_report_figures_verify_and_formats() {
     let a = args(&["--format", "markdown"]);
     let (code, md, _) = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, Some(0));
-    for fig in ["130,200,000.00", "30,075,000.00", "92.8%", "12,731,250.00", "notMet, unverified", "20.0%"] {
+    for fig in ["130,200,000.00", "30,075,000.00", "92.8%", "12,731,250.00", "not_met, unverified", "20.0%"] {
         assert!(md.contains(fig), "markdown lacks {fig}");
     }
     let a = args(&["--format", "html", "-o", "report.html"]);

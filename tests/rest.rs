@@ -123,6 +123,11 @@ async fn the_json_api_matches_its_openapi_file_and_the_grpc_answers() {
     let refused: Value =
         serde_json::from_str(&get(&format!("{}/api/v1/plans?bogus=1", w.base), None).await.body).unwrap();
     assert!(refused["message"].as_str().unwrap().contains("bogus"), "the refusal names the parameter: {refused}");
+    // The field as the request wrote it (the JSON mapping's name); the message is the rule alone.
+    let over: Value =
+        serde_json::from_str(&get(&format!("{}/api/v1/plans?pageSize=5000", w.base), None).await.body).unwrap();
+    assert_eq!(over["field"], "pageSize", "{over}");
+    assert_eq!(over["message"], "5000 is above the limit of 1000", "{over}");
 
     validate_against_openapi(&cases);
 

@@ -32,8 +32,8 @@ async fn scenario_a_end_to_end() {
     let e = &outcome.withheld_rejection;
     eprintln!("withheld: {e}");
     assert_eq!(e.kind, Kind::FailedPrecondition, "{e}");
-    assert!(e.message.contains("statement.transaction_recorded.tranche_id"), "{e}");
-    assert!(e.message.contains("DA-SV-C1") && e.message.contains("notMet"), "{e}");
+    assert!(e.message.contains("statement.transactionRecorded.trancheId"), "{e}");
+    assert!(e.message.contains("DA-SV-C1") && e.message.contains("not_met"), "{e}");
     assert!(e.message.contains("met or waived"), "{e}");
 
     // Pledges, converted to USD at their value date (2026-01-20), with derived status.
@@ -71,7 +71,7 @@ async fn scenario_a_end_to_end() {
     assert_eq!(c.client.list("pledge", req).await.unwrap().items.len(), 3);
     let req = pb::ListRequest { transaction_type: 3, ..list_req(false) };
     let err = c.client.list("pledge", req).await.unwrap_err();
-    assert!(err.message.contains("transaction_type: is not a filter of pledge queries"), "{err}");
+    assert!(err.message.contains("transactionType: is not a filter of pledge queries"), "{err}");
 
     // Commitments with tranches and condition status.
     let commitments = c.client.list("commitment", list_req(true)).await.expect("commitments verify");
@@ -84,7 +84,7 @@ async fn scenario_a_end_to_end() {
     assert_eq!(tranche("DA-HN", "DA-HN-C1").status, "released");
     let sv = tranche("DA-SV", "DA-SV-C1");
     assert_eq!((sv.status.as_str(), sv.disbursed.as_str(), sv.value.as_str()), ("withheld", "", "2500000"));
-    assert_eq!(sv.conditions[0].outcome, "notMet");
+    assert_eq!(sv.conditions[0].outcome, "not_met");
     assert_eq!(tranche("DA-SV", "DA-SV-U").status, "unconditional");
     assert_eq!(tranche("DB-HN", "DB-HN-C2").status, "released");
     assert_eq!(fig(&cm["DA-SV"]).disbursed, "7500000");
@@ -103,9 +103,9 @@ async fn scenario_a_end_to_end() {
     assert_eq!(da_d.items.len(), 5);
     assert_eq!(sum(&da_d.items), rust_decimal::Decimal::from(30_075_000));
 
-    // Conditions: C1 met for GT and HN, notMet for SV; C2 met; C3 not yet assessed.
+    // Conditions: C1 met for GT and HN, not_met for SV; C2 met; C3 not yet assessed.
     let conds = by_id(&c.client.list("condition", list_req(true)).await.unwrap());
-    assert_eq!(conds["C1"].status, "partiallyMet");
+    assert_eq!(conds["C1"].status, "partially_met");
     assert_eq!(conds["C2"].status, "met");
     assert_eq!(conds["C3"].status, "pending");
     assert_eq!(fig(&conds["C1"]).assessments.len(), 3);

@@ -911,7 +911,7 @@ fn sahel_json(k: &mut Check, r: &Report, src: &str) {
     k.eq(
         &at("M-WELLS"),
         (m.pledge_id.as_str(), m.milestone_id.as_str(), m.status.as_str(), m.date.as_str(), m.due_date.as_str()),
-        ("SM1", "M-WELLS", "partiallyMet", "2026-12-20", "2026-12-31"),
+        ("SM1", "M-WELLS", "partially_met", "2026-12-20", "2026-12-31"),
     );
     k.amount(&at("M-WELLS done"), &m.quantity_done, "150");
     k.amount(&at("M-WELLS target"), &m.quantity_target, "200");
@@ -1296,7 +1296,7 @@ fn sahel_text(k: &mut Check, what: &str, t: &str) {
             "| SI1 | 600,000.00 USD | 460,000.00 | 76.7% |",
             "| SI1 | KITS | Food kits | kit | 1000 | 850 | 600 | 400,000.00 | 340,000.00 | 240,000.00 | USD | 2 | 1 |",
             "| SI1 | PUMPS | Water pumps | pump | 20 | 12 | 12 | 200,000.00 | 120,000.00 | 120,000.00 | USD | 1 | 1 |",
-            "| partiallyMet | 2026-12-20 | 105 | 150 | 200 | wells | 75.0% |",
+            "| partially_met | 2026-12-20 | 105 | 150 | 200 | wells | 75.0% |",
             "| NGO1 | 2 | 35.5 | 51 | 2 | 1 | 50.0% |",
             "| ML | 2026-12-31 | 2027-03-01 | 45 |",
             "| 2026-12-31 | 3 | 1 | 1 | 33.3% | 51 | 2 | 1 | 50.0% | 54 |",

@@ -56,7 +56,7 @@ async fn public_page_in_headless_chromium() {
         "91.7%",
         "12,731,250.00",
         "102.1%",
-        "notMet, unverified",
+        "not_met, unverified",
         "2,500,000.00 EUR",
         "withheld",
         "100,000,000.00 USD",

@@ -10,7 +10,7 @@ use prost::Message;
 use serde_json::json;
 
 use super::{connect, print_stdout, Reported, ServerArgs};
-use crate::error::{Error, Kind};
+use crate::error::Error;
 use crate::json as sj;
 use crate::pb;
 use crate::signing;
@@ -75,47 +75,12 @@ fn load(p: &Path) -> Result<Input> {
     }
 }
 
-/// The gRPC code name of a refusal (as `LedgerService.Check` reports it).
-fn code_name(k: Kind) -> &'static str {
-    match k {
-        Kind::InvalidArgument => "INVALID_ARGUMENT",
-        Kind::PermissionDenied => "PERMISSION_DENIED",
-        Kind::NotFound => "NOT_FOUND",
-        Kind::AlreadyExists => "ALREADY_EXISTS",
-        Kind::FailedPrecondition => "FAILED_PRECONDITION",
-        Kind::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Kind::Unavailable => "UNAVAILABLE",
-        Kind::Internal => "INTERNAL",
-        Kind::DataLoss => "DATA_LOSS",
-    }
-}
-
-/// An error's field path as the user wrote it in the statement JSON: each segment in the protobuf JSON
-/// mapping's camelCase, without the leading `statement.` (the file is the statement), indices kept:
-/// `statement.pledge_announced.goals[0].goal_id` → `pledgeAnnounced.goals[0].goalId`.
+/// An error's field path as the user wrote it in the statement file: the protobuf JSON mapping's names
+/// ([`crate::error::Error::in_json_names`]), without the leading `statement.` (the file is the statement):
+/// `statement.pledgeAnnounced.goals[0].goalId` → `pledgeAnnounced.goals[0].goalId`.
 fn json_path(field: &str) -> String {
-    let field = field.strip_prefix("statement.").unwrap_or(field);
-    field
-        .split('.')
-        .map(|seg| {
-            let (name, rest) = seg.find(['[', '(']).map_or((seg, ""), |i| seg.split_at(i));
-            let mut out = String::with_capacity(name.len());
-            let mut upper = false;
-            for c in name.chars() {
-                if c == '_' {
-                    upper = true;
-                } else if upper {
-                    out.extend(c.to_uppercase());
-                    upper = false;
-                } else {
-                    out.push(c);
-                }
-            }
-            out.push_str(rest);
-            out
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+    let field = crate::error::FieldPath::parse(field).json().to_string();
+    field.strip_prefix("statement.").map(str::to_string).unwrap_or(field)
 }
 
 /// The verdict of a check, local or from the server.
@@ -141,9 +106,9 @@ fn local(input: &Input, origin: &str) -> Verdict {
         countersigns: rule.map(|r| r.countersigns.to_string()).unwrap_or_default(),
         ..Default::default()
     };
-    if let Err(e) = prepared {
+    if let Err(e) = prepared.map_err(crate::error::Error::in_json_names) {
         resp.ok = false;
-        resp.code = code_name(e.kind).into();
+        resp.code = e.code_name().into();
         resp.field = e.field.to_string();
         resp.message = e.to_string();
     }

@@ -31,25 +31,24 @@ pub fn routes() -> Router<Arc<Ledger>> {
 
 type Params = Query<Vec<(String, String)>>;
 
-/// The canonical gRPC code name of an error kind (the `code` of an error answer).
-fn code(kind: Kind) -> (&'static str, StatusCode) {
+/// The HTTP status of an error kind (the answer's `code` is [`Error::code_name`]).
+fn http_status(kind: Kind) -> StatusCode {
     match kind {
-        Kind::InvalidArgument => ("INVALID_ARGUMENT", StatusCode::BAD_REQUEST),
-        Kind::PermissionDenied => ("PERMISSION_DENIED", StatusCode::FORBIDDEN),
-        Kind::NotFound => ("NOT_FOUND", StatusCode::NOT_FOUND),
-        Kind::AlreadyExists => ("ALREADY_EXISTS", StatusCode::CONFLICT),
-        Kind::FailedPrecondition => ("FAILED_PRECONDITION", StatusCode::BAD_REQUEST),
-        Kind::ResourceExhausted => ("RESOURCE_EXHAUSTED", StatusCode::TOO_MANY_REQUESTS),
-        Kind::Unavailable => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
-        Kind::Internal => ("INTERNAL", StatusCode::INTERNAL_SERVER_ERROR),
-        Kind::DataLoss => ("DATA_LOSS", StatusCode::INTERNAL_SERVER_ERROR),
+        Kind::InvalidArgument | Kind::FailedPrecondition => StatusCode::BAD_REQUEST,
+        Kind::PermissionDenied => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::AlreadyExists => StatusCode::CONFLICT,
+        Kind::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Internal | Kind::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 /// An error answer: `{"code", "field", "message"}` with the matching HTTP status; internal details are
 /// logged, never sent.
 fn error(e: Error) -> Response {
-    let (name, status) = code(e.kind);
+    let e = e.in_json_names();
+    let (name, status) = (e.code_name(), http_status(e.kind));
     let message = if matches!(e.kind, Kind::Internal | Kind::DataLoss) {
         tracing::error!(error = %e, "JSON API");
         "internal error (logged on the server)".to_string()

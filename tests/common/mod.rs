@@ -52,6 +52,13 @@ pub async fn wait_until<T>(what: &str, within: Duration, mut ready: impl AsyncFn
 /// The wait a rate-limit refusal names (`... retry in N ms`), for tests that must let wall time pass for
 /// the server's token bucket to refill. The bucket itself takes its clock as an argument and is tested
 /// in-process (src/server/api/limits.rs); end to end, only real time refills a running server's bucket.
+/// A field path or message fragment written in the wire (protobuf) names, as the server answers it: every
+/// field in the protobuf JSON mapping's lowerCamelCase (`amount.value_date` → `amount.valueDate`). Tests
+/// name fields as the code does; what a user reads is the JSON spelling.
+pub fn json_names(wire: &str) -> String {
+    accord::error::FieldPath::parse(wire).json().to_string()
+}
+
 pub fn retry_hint(message: &str) -> Duration {
     let ms = message
         .split("retry in ")

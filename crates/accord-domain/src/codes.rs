@@ -4,8 +4,13 @@ use std::fmt;
 
 use crate::error::{Refusal, Result};
 
+/// A code list: an enum with one wire spelling per value, all in one family (snake_case, as IATI's and
+/// DOMAIN.md's code lists are written). A value may also name older spellings after `|`, accepted on input
+/// and never written: `notMet` and `partiallyMet` (OCDS's and DOMAIN.md §3's camelCase) were the wire
+/// spellings of two lists before they joined the family, and ledgers already hold statements signed with
+/// them.
 macro_rules! code_list {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal $(| $alias:literal)*,)* }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name {
@@ -25,10 +30,11 @@ macro_rules! code_list {
                 }
             }
 
-            /// Parse the wire spelling, or refuse it naming `field` and the values allowed.
+            /// Parse the wire spelling (or an older spelling still accepted: see [`code_list!`]), or refuse it
+            /// naming `field` and the values allowed.
             pub fn parse(field: &str, s: &str) -> Result<Self> {
                 match s {
-                    $($text => Ok($name::$variant),)*
+                    $($text $(| $alias)* => Ok($name::$variant),)*
                     _ => Err(Refusal::invalid(field, format!("{s:?} is not one of {}", Self::NAMES.join(", ")))),
                 }
             }
@@ -123,9 +129,9 @@ code_list! {
         /// Met.
         Met = "met",
         /// Not met.
-        NotMet = "notMet",
+        NotMet = "not_met" | "notMet",
         /// Partially met.
-        PartiallyMet = "partiallyMet",
+        PartiallyMet = "partially_met" | "partiallyMet",
         /// Waived.
         Waived = "waived",
     }
@@ -137,9 +143,9 @@ code_list! {
         /// Met.
         Met = "met",
         /// Not met.
-        NotMet = "notMet",
+        NotMet = "not_met" | "notMet",
         /// Partially met.
-        PartiallyMet = "partiallyMet",
+        PartiallyMet = "partially_met" | "partiallyMet",
     }
 }
 
@@ -292,9 +298,9 @@ code_list! {
         /// A condition met.
         Met = "met",
         /// A condition not met.
-        NotMet = "notMet",
+        NotMet = "not_met" | "notMet",
         /// A condition partially met.
-        PartiallyMet = "partiallyMet",
+        PartiallyMet = "partially_met" | "partiallyMet",
         /// A condition waived.
         Waived = "waived",
         /// A commitment fully disbursed.
@@ -493,6 +499,31 @@ impl Measure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every code list writes one spelling family (snake_case); the two lists that were camelCase still read
+    /// their old spellings, which ledgers hold in signed statements, and write the new ones.
+    #[test]
+    fn one_spelling_family_written_older_spellings_read() {
+        for name in Outcome::NAMES
+            .iter()
+            .chain(MilestoneStatus::NAMES)
+            .chain(SubjectStatus::NAMES)
+            .chain(Role::NAMES)
+            .chain(GateStatus::NAMES)
+        {
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name} is not snake_case");
+        }
+        for (old, new) in [("notMet", "not_met"), ("partiallyMet", "partially_met")] {
+            assert_eq!(Outcome::parse("outcome", old).unwrap().as_str(), new);
+            assert_eq!(MilestoneStatus::parse("status", old).unwrap().as_str(), new);
+            assert_eq!(SubjectStatus::parse("status", old).unwrap().as_str(), new);
+        }
+        let e = Outcome::parse("outcome", "NotMet").unwrap_err();
+        assert_eq!(
+            e.rule, "\"NotMet\" is not one of met, not_met, partially_met, waived",
+            "the refusal names the new spellings"
+        );
+    }
 
     #[test]
     fn code_lists_round_trip_and_name_the_allowed_values() {

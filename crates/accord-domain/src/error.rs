@@ -111,6 +111,20 @@ impl FieldPath {
     pub fn steps(&self) -> &[Step] {
         &self.0
     }
+    /// The path with every field named as the protobuf JSON mapping names it (lowerCamelCase), as a user
+    /// writes it in a statement's JSON or a JSON API request: `statement.pledge_announced.goals[0].goal_id` →
+    /// `statement.pledgeAnnounced.goals[0].goalId`. Indexes and names without `_` are unchanged.
+    pub fn json(&self) -> Self {
+        Self(
+            self.0
+                .iter()
+                .map(|step| match step {
+                    Step::Field(name) => Step::Field(lower_camel(name)),
+                    Step::Index(i) => Step::Index(*i),
+                })
+                .collect(),
+        )
+    }
     /// Whether it names no field.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -136,6 +150,24 @@ impl FieldPath {
             self.under(parent)
         }
     }
+}
+
+/// `snake_case` → `snakeCase`, the protobuf JSON mapping's rule for a field name (each `_` dropped and the
+/// letter after it upper-cased).
+fn lower_camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl fmt::Display for FieldPath {

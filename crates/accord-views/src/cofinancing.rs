@@ -70,7 +70,7 @@ pub(super) fn co_financing(ctx: &PlanContext<'_>) -> Result<Vec<CoFinancing>> {
                     realised_over_grants: pct(realised, x),
                     fulfilment: pct(realised, required),
                     realised_over_own_pledge: pct(realised, indicative),
-                    result: if realised >= required { "met".into() } else { "notMet".into() },
+                    result: if realised >= required { "met".into() } else { "not_met".into() },
                     verified: any && all_verified,
                     opinion: row_opinions.into_iter().collect::<Vec<_>>().join(", "),
                 });

@@ -93,17 +93,13 @@ fn client_identity<T>(req: &Request<T>) -> String {
 /// failure is not a verdict on the statement and stays an error.
 fn refused(e: Error) -> Result<pb::CheckResponse, Status> {
     use crate::error::Kind;
-    let code = match e.kind {
-        Kind::InvalidArgument => "INVALID_ARGUMENT",
-        Kind::PermissionDenied => "PERMISSION_DENIED",
-        Kind::NotFound => "NOT_FOUND",
-        Kind::AlreadyExists => "ALREADY_EXISTS",
-        Kind::FailedPrecondition => "FAILED_PRECONDITION",
-        Kind::ResourceExhausted | Kind::Unavailable | Kind::Internal | Kind::DataLoss => return Err(status(e)),
-    };
+    if matches!(e.kind, Kind::ResourceExhausted | Kind::Unavailable | Kind::Internal | Kind::DataLoss) {
+        return Err(status(e));
+    }
+    let e = e.in_json_names();
     Ok(pb::CheckResponse {
         ok: false,
-        code: code.into(),
+        code: e.code_name().into(),
         field: e.field.to_string(),
         message: e.to_string(),
         ..Default::default()

@@ -48,6 +48,7 @@ pub fn status(e: Error) -> Status {
             return Status::internal("internal error (logged on the server)");
         }
     };
+    let e = e.in_json_names();
     let message = e.to_string();
     if e.field.is_empty() {
         return Status::new(code, message);

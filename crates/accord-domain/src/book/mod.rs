@@ -146,10 +146,10 @@ pub struct Tally {
 }
 
 /// A condition's assessment (`condition.assessed`). Stored in the tally's JSON with the wire spellings
-/// (`"outcome":"notMet","date":"2026-05-01"`); a stored value that does not parse is an error.
+/// (`"outcome":"not_met","date":"2026-05-01"`); older spellings still parse; a stored value that does not parse is an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assessment {
-    /// met, notMet, partiallyMet or waived.
+    /// met, not_met, partially_met or waived.
     pub outcome: Outcome,
     /// Day of the assessment (YYYY-MM-DD).
     pub date: Day,
@@ -160,7 +160,7 @@ pub struct Assessment {
 /// A policy milestone as last updated (`milestone.updated`), stored like [`Assessment`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MilestoneState {
-    /// met, notMet or partiallyMet.
+    /// met, not_met or partially_met.
     pub status: MilestoneStatus,
     /// Day of the update (YYYY-MM-DD).
     pub date: Day,
@@ -406,7 +406,7 @@ pub fn tranche_gate(view: &dyn StateView, tranche: &Subject) -> Result<Gate> {
     Ok(Gate { status, conditions })
 }
 
-/// Status of a condition from its assessments: pending, met, notMet, partiallyMet, waived or withdrawn.
+/// Status of a condition from its assessments: pending, met, not_met, partially_met, waived or withdrawn.
 pub fn condition_status(t: &Tally) -> SubjectStatus {
     if t.withdrawn {
         return SubjectStatus::Withdrawn;
@@ -427,9 +427,12 @@ pub use rules::{apply, Ctx};
 mod tests {
     use super::*;
 
-    /// A tally as storage kept it before statuses, outcomes and days were typed: the typed tally must
-    /// write exactly this text (stored rows stay byte-identical) and read it back.
-    const STORED: &str = r#"{"committed":"60","disbursed":"12.5","conditions":["C1","C2"],"outcomes":{"":{"outcome":"waived","date":"2026-03-31","index":7},"T1":{"outcome":"notMet","date":"2026-05-01","index":9},"T2":{"outcome":"partiallyMet","date":"2026-06-30","index":11}},"milestones":{"M1":{"status":"met","date":"2026-02-28","index":4,"quantity_done":"3"},"M2":{"status":"partiallyMet","date":"2026-04-15","index":5}},"withdrawn":true}"#;
+    /// A tally as storage keeps it: the typed tally must write exactly this text and read it back.
+    const STORED: &str = r#"{"committed":"60","disbursed":"12.5","conditions":["C1","C2"],"outcomes":{"":{"outcome":"waived","date":"2026-03-31","index":7},"T1":{"outcome":"not_met","date":"2026-05-01","index":9},"T2":{"outcome":"partially_met","date":"2026-06-30","index":11}},"milestones":{"M1":{"status":"met","date":"2026-02-28","index":4,"quantity_done":"3"},"M2":{"status":"partially_met","date":"2026-04-15","index":5}},"withdrawn":true}"#;
+
+    /// The same tally as storage kept it before outcomes and milestone statuses joined the snake_case family
+    /// (`notMet`, `partiallyMet`): a database written then still reads, as the same tally.
+    const STORED_BEFORE: &str = r#"{"committed":"60","disbursed":"12.5","conditions":["C1","C2"],"outcomes":{"":{"outcome":"waived","date":"2026-03-31","index":7},"T1":{"outcome":"notMet","date":"2026-05-01","index":9},"T2":{"outcome":"partiallyMet","date":"2026-06-30","index":11}},"milestones":{"M1":{"status":"met","date":"2026-02-28","index":4,"quantity_done":"3"},"M2":{"status":"partiallyMet","date":"2026-04-15","index":5}},"withdrawn":true}"#;
 
     fn day(s: &str) -> Day {
         Day::parse("date", s).unwrap()
@@ -467,14 +470,15 @@ mod tests {
         let read: Tally = serde_json::from_str(STORED).unwrap();
         assert_eq!(read, typed());
         assert_eq!(serde_json::to_string(&read).unwrap(), STORED);
+        assert_eq!(serde_json::from_str::<Tally>(STORED_BEFORE).unwrap(), typed());
     }
 
     #[test]
     fn an_unknown_stored_status_outcome_or_day_is_refused_not_defaulted() {
         for (bad, why) in [
-            (STORED.replace(r#""outcome":"notMet""#, r#""outcome":"unmet""#), "\"unmet\" is not one of met, notMet"),
-            (STORED.replace(r#""status":"met""#, r#""status":"waived""#), "\"waived\" is not one of met, notMet"),
-            (STORED.replace(r#""outcome":"waived""#, r#""outcome":"""#), "\"\" is not one of met, notMet"),
+            (STORED.replace(r#""outcome":"not_met""#, r#""outcome":"unmet""#), "\"unmet\" is not one of met, not_met"),
+            (STORED.replace(r#""status":"met""#, r#""status":"waived""#), "\"waived\" is not one of met, not_met"),
+            (STORED.replace(r#""outcome":"waived""#, r#""outcome":"""#), "\"\" is not one of met, not_met"),
             (STORED.replace("2026-05-01", "2026-02-30"), "\"2026-02-30\" is not a date of the form YYYY-MM-DD"),
         ] {
             let e = serde_json::from_str::<Tally>(&bad).unwrap_err().to_string();

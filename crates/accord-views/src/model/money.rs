@@ -205,11 +205,11 @@ pub struct TrancheLine {
     /// Disbursed against the tranche so far, in `currency`.
     pub disbursed: String,
     /// released, withheld or pending: the gate over every condition of the tranche (released when each is
-    /// met, waived or withdrawn; withheld when one is notMet or partiallyMet; pending when one is not yet
+    /// met, waived or withdrawn; withheld when one is not_met or partially_met; pending when one is not yet
     /// assessed).
     pub status: String,
     /// This condition's assessment of the tranche (its condition-wide one when none names the tranche):
-    /// met, notMet, partiallyMet, waived, or pending when not yet assessed.
+    /// met, not_met, partially_met, waived, or pending when not yet assessed.
     pub outcome: String,
     /// The date of that assessment (`YYYY-MM-DD`); empty when pending.
     pub date: String,
@@ -228,7 +228,7 @@ pub struct ConditionView {
     pub party: String,
     /// The party that assesses it; empty when the condition names none.
     pub assessor: String,
-    /// The condition's status: pending, met, notMet, partiallyMet, waived or withdrawn.
+    /// The condition's status: pending, met, not_met, partially_met, waived or withdrawn.
     pub status: String,
     /// The tranches it gates, in tranche id order.
     pub tranches: Vec<TrancheLine>,
@@ -291,7 +291,7 @@ pub struct CoFinancingRow {
     pub fulfilment: String,
     /// realised / indicative in percent; empty when indicative is zero.
     pub realised_over_own_pledge: String,
-    /// met (realised ≥ required) or notMet.
+    /// met (realised ≥ required) or not_met.
     pub result: String,
     /// Whether some report of the year states co-financing realised and each such report is covered by a
     /// verified or verified_with_exceptions attestation.

@@ -70,7 +70,7 @@ pub struct MilestoneLine {
     pub original_due_date: String,
     /// The current (amended) due date (`YYYY-MM-DD`).
     pub due_date: String,
-    /// met, notMet or partiallyMet as last updated, or pending when never updated.
+    /// met, not_met or partially_met as last updated, or pending when never updated.
     pub status: String,
     /// The date of the last update (`YYYY-MM-DD`); empty when never updated.
     pub date: String,

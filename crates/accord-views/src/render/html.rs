@@ -216,12 +216,12 @@ fn indicator_svg(i: &IndicatorProgress) -> Markup {
 pub const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:right}\
 th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}pre{white-space:pre-wrap;background:#f5f5f5;padding:.8em;font-size:.85em}\
-.met{color:#2e7d32}.notMet,.withheld{color:#c62828}.pending{color:#8a6d00}\
+.met{color:#2e7d32}.not_met,.withheld{color:#c62828}.pending{color:#8a6d00}\
 .scroll{overflow-x:auto;max-width:100%}.chart svg{min-width:600px}code{overflow-wrap:anywhere;word-break:break-all}pre{overflow-wrap:anywhere}\
 @media print{body{margin:0;max-width:none}section{break-inside:avoid}.chart svg{min-width:0}}";
 
 /// A table; every header and cell is text (escaped). Each cell's class is its first comma-separated word
-/// (so a status such as `notMet, unverified` is styled by the stylesheet).
+/// (so a status such as `not_met, unverified` is styled by the stylesheet).
 pub fn html_table(header: &[&str], rows: Vec<Vec<String>>, id: &str) -> Markup {
     // Inside a scrolling box: a wide table scrolls on its own on a narrow screen, never the page.
     html! {
