@@ -11,6 +11,7 @@
 //!   checkpoint.
 //! - [`cosign`]: `cosignature/v1` witness cosignatures and C2SP tlog-policy quorums.
 //! - [`tiles`]: C2SP tlog-tiles paths, hash tiles and entry bundles.
+//! - [`vmap`]: the verifiable map of the index: key hash → log indices, sparse Merkle proofs (issue 17).
 //! - [`error`]: why an input was refused, with the field and the rule.
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![warn(clippy::too_many_lines)]
@@ -24,5 +25,6 @@ pub mod error;
 pub mod merkle;
 pub mod note;
 pub mod tiles;
+pub mod vmap;
 
 pub use error::{Error, Result};
