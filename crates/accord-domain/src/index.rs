@@ -114,9 +114,9 @@ impl fmt::Display for IndexKey {
 /// ([`IndexKey`]'s order) and without duplicates.
 ///
 /// `signers` are the parties with a valid signature on the entry. `plan_of(kind, id)` is the plan of an
-/// earlier subject as the log before the entry defines it (the `plan_id` of its projection; `None` when
-/// it has none, as for a transaction without a commitment); it is asked once, for [`plan_anchor`], and
-/// only for kinds that do not name their plan.
+/// earlier subject: the plan of the entry that created it (the `plan_id` of its projection, which
+/// amendments keep; `None` when empty, as for a transaction without a commitment). It is asked at most
+/// once, for [`plan_anchor`], and only for kinds that do not name their plan.
 pub fn keys(
     statement: &Statement,
     signers: &[PartyId],
