@@ -117,6 +117,8 @@ pub struct VerifiableMap {
     /// Keys appended to since the last commit.
     touched: BTreeSet<[u8; 32]>,
     root: [u8; 32],
+    /// One past the highest index appended.
+    next: u64,
 }
 
 impl VerifiableMap {
@@ -131,6 +133,7 @@ impl VerifiableMap {
         for (key, list) in lists {
             check_list(&list).map_err(|e| e.scope(&format!("key {}", hex::encode(key))))?;
             let value_hash = value_hash(&list);
+            m.next = m.next.max(list.last().map_or(0, |x| x.saturating_add(1)));
             if m.leaves.insert(key, Leaf { indices: list, value_hash }).is_some() {
                 return Err(Error::invalid("lists", format!("key {} is given twice", hex::encode(key))));
             }
@@ -140,30 +143,35 @@ impl VerifiableMap {
         Ok(m)
     }
 
-    /// Stage log entry `index` under each of `keys` (duplicates count once). Every key's list must end
-    /// below `index`; if one does not, nothing is staged. The root changes on [`VerifiableMap::commit`].
+    /// Stage log entry `index` under each of `keys` (duplicates count once). Entries come in increasing
+    /// order: `index` must be at least [`VerifiableMap::next_index`]; if not, nothing is staged. The root
+    /// changes on [`VerifiableMap::commit`].
     pub fn append_entry(&mut self, index: u64, keys: impl IntoIterator<Item = [u8; 32]>) -> Result<()> {
-        let keys: BTreeSet<[u8; 32]> = keys.into_iter().collect();
-        for k in &keys {
-            if let Some(last) = self.leaves.get(k).and_then(|l| l.indices.last()) {
-                if *last >= index {
-                    return Err(Error::invalid(
-                        "index",
-                        format!(
-                            "key {} already lists {last}; indices are appended in increasing order",
-                            hex::encode(k)
-                        ),
-                    ));
-                }
-            }
+        if index < self.next {
+            return Err(Error::invalid(
+                "index",
+                format!(
+                    "entry {index} comes after entry {}: entries are appended in log order",
+                    self.next.saturating_sub(1)
+                ),
+            ));
         }
+        let next = index.checked_add(1).ok_or_else(|| Error::invalid("index", "is the largest u64"))?;
+        let keys: BTreeSet<[u8; 32]> = keys.into_iter().collect();
         for k in keys {
             let leaf = self.leaves.entry(k).or_insert_with(|| Leaf { indices: Vec::new(), value_hash: [0; 32] });
             leaf.indices.push(index);
             leaf.value_hash = chain_step(&leaf.value_hash, index);
             self.touched.insert(k);
         }
+        self.next = next;
         Ok(())
+    }
+
+    /// One past the highest log index appended: the log size the map is built at, once every entry up to
+    /// it has been appended (every entry has at least its `kind:` key).
+    pub fn next_index(&self) -> u64 {
+        self.next
     }
 
     /// Recompute the nodes on the paths of the keys appended to since the last commit, and return the new

@@ -203,6 +203,9 @@ fn appends_must_increase_and_a_refused_batch_changes_nothing() {
     m.append_entry(4, [key(3)]).unwrap();
     assert!(m.prove(&key(3)).is_err(), "no proofs while appends are staged");
     assert_ne!(m.commit(), root);
+    assert_eq!(m.next_index(), 5);
+    assert!(m.append_entry(4, [key(9)]).is_err(), "entries come in log order, even under new keys");
+    assert_eq!(VerifiableMap::from_lists([(key(1), vec![2, 7]), (key(2), vec![3])]).unwrap().next_index(), 8);
     assert!(VerifiableMap::from_lists([(key(1), vec![2, 2])]).is_err());
     assert!(VerifiableMap::from_lists([(key(1), vec![])]).is_err());
     assert!(VerifiableMap::from_lists([(key(1), vec![1]), (key(1), vec![2])]).is_err());
