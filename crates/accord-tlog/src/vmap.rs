@@ -143,17 +143,14 @@ impl VerifiableMap {
         Ok(m)
     }
 
-    /// Stage log entry `index` under each of `keys` (duplicates count once). Entries come in increasing
-    /// order: `index` must be at least [`VerifiableMap::next_index`]; if not, nothing is staged. The root
+    /// Stage log entry `index` under each of `keys` (duplicates count once). Every entry is appended, in
+    /// log order: `index` must be [`VerifiableMap::next_index`]; if not, nothing is staged. The root
     /// changes on [`VerifiableMap::commit`].
     pub fn append_entry(&mut self, index: u64, keys: impl IntoIterator<Item = [u8; 32]>) -> Result<()> {
-        if index < self.next {
+        if index != self.next {
             return Err(Error::invalid(
                 "index",
-                format!(
-                    "entry {index} comes after entry {}: entries are appended in log order",
-                    self.next.saturating_sub(1)
-                ),
+                format!("the next entry is {}, not {index}: every entry is appended, in log order", self.next),
             ));
         }
         let next = index.checked_add(1).ok_or_else(|| Error::invalid("index", "is the largest u64"))?;
@@ -168,8 +165,8 @@ impl VerifiableMap {
         Ok(())
     }
 
-    /// One past the highest log index appended: the log size the map is built at, once every entry up to
-    /// it has been appended (every entry has at least its `kind:` key).
+    /// The log size the map is built at: one past the last entry appended (for a map rebuilt by
+    /// [`VerifiableMap::from_lists`], one past the highest index it lists).
     pub fn next_index(&self) -> u64 {
         self.next
     }
