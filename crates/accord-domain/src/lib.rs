@@ -15,6 +15,7 @@
 //!   [`StateView`], the rules' read access to the projections.
 //! - [`governance`] and [`book`]: the rules of DOMAIN.md §2–§4, applied in the sequencer against the state
 //!   as of the entry: who may sign what, and the coalition's book (one file per group of statement kinds).
+//! - [`index`]: the map function of the verifiable index: the keys a log entry files under (issue 17).
 //! - [`memory`]: an in-memory book, for replay (`report verify`) and for testing the rules in-process.
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![warn(clippy::too_many_lines)]
@@ -29,6 +30,7 @@ pub mod date;
 pub mod error;
 pub mod governance;
 pub mod ids;
+pub mod index;
 pub mod memory;
 pub mod money;
 pub mod state;

@@ -11,6 +11,8 @@
 //!   checkpoint.
 //! - [`cosign`]: `cosignature/v1` witness cosignatures and C2SP tlog-policy quorums.
 //! - [`tiles`]: C2SP tlog-tiles paths, hash tiles and entry bundles.
+//! - [`vmap`]: the verifiable map of the index: key hash → log indices, sparse Merkle proofs (issue 17).
+//! - [`mapcheckpoint`]: the map checkpoint, a signed note committing the map root at a log size and root.
 //! - [`error`]: why an input was refused, with the field and the rule.
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![warn(clippy::too_many_lines)]
@@ -21,8 +23,10 @@
 
 pub mod cosign;
 pub mod error;
+pub mod mapcheckpoint;
 pub mod merkle;
 pub mod note;
 pub mod tiles;
+pub mod vmap;
 
 pub use error::{Error, Result};
