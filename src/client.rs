@@ -226,6 +226,47 @@ impl Client {
         Ok(resp)
     }
 
+    /// A complete list of `kind` (docs/INDEX.md §8): the items with their proofs, and the proof that they
+    /// are every subject of the kind with the request's plan or party, checked here
+    /// ([`crate::vindex::verify::verify_complete`]) against the log key alone. Only `plan_id` and `party_id`
+    /// may filter it; it comes on one page.
+    pub async fn list_complete(
+        &mut self,
+        kind: &str,
+        mut req: pb::ListRequest,
+    ) -> Result<(pb::ListResponse, crate::vindex::verify::ProvenComplete)> {
+        let subject_kind = crate::domain::book::SubjectKind::parse("kind", kind)?;
+        req.kind = kind.to_string();
+        req.complete = true;
+        req.with_proofs = true;
+        let resp = self.coalition.list_subjects(req.clone()).await.map_err(from_status)?.into_inner();
+        let at = resp.read_at.as_ref().ok_or_else(|| Error::denied("read_at", "the answer names no checkpoint"))?;
+        verify_items(&self.log, at, &resp.items)?;
+        let parties = self.key_parties().await?;
+        let proven =
+            crate::vindex::verify::verify_complete(&self.log, subject_kind, &req, &resp, &|k| parties.get(k).cloned())?;
+        Ok((resp, proven))
+    }
+
+    /// Every key the ledger knows, by keyid, with the party it belongs to (every page of ListParties).
+    pub async fn key_parties(&mut self) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut parties = std::collections::BTreeMap::new();
+        let mut token = String::new();
+        loop {
+            let req = pb::ListPartiesRequest { page_size: 1000, page_token: token.clone(), with_proofs: false };
+            let page = self.coalition.list_parties(req).await.map_err(from_status)?.into_inner();
+            for p in page.parties {
+                for k in p.keys {
+                    parties.insert(k.keyid, p.party_id.clone());
+                }
+            }
+            if page.next_page_token.is_empty() || page.next_page_token == token {
+                return Ok(parties);
+            }
+            token = page.next_page_token;
+        }
+    }
+
     /// One subject with its history; with `with_proofs` the item and every history entry are checked.
     pub async fn subject(&mut self, kind: &str, id: &str, with_proofs: bool) -> Result<pb::GetSubjectResponse> {
         let req = pb::GetSubjectRequest { kind: kind.into(), id: id.into(), with_proofs, currency: String::new() };

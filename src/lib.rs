@@ -70,6 +70,7 @@ pub mod signing;
 pub mod store;
 pub mod sync;
 pub mod tiles;
+pub mod vindex;
 #[doc(hidden)]
 pub mod workload;
 

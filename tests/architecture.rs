@@ -28,13 +28,29 @@ const MAP: &[(&str, &[&str])] = &[
     // Who signs what: the signer rules as a table, and the signatures one statement needs.
     ("signing", &["crypto", "pb", "proto"]),
     ("store", &["crypto", "domain", "error", "merkle", "proto", "sync"]),
+    // The verifiable index (docs/INDEX.md): the map kept beside the log, and the reader's check of a
+    // complete answer. It reads the log through its own `Log` trait, which the ledger and the replay implement.
+    ("vindex", &["domain", "error", "merkle", "pb", "proto", "store", "sync"]),
     (
         "ledger",
-        &["crypto", "domain", "error", "merkle", "metrics", "pb", "proto", "signing", "store", "sync", "PAYLOAD_TYPE"],
+        &[
+            "crypto",
+            "domain",
+            "error",
+            "merkle",
+            "metrics",
+            "pb",
+            "proto",
+            "signing",
+            "store",
+            "sync",
+            "vindex",
+            "PAYLOAD_TYPE",
+        ],
     ),
-    ("query", &["domain", "error", "ledger", "merkle", "pb", "proto", "store"]),
-    ("report", &["crypto", "domain", "error", "ledger", "pb", "proto", "query", "store"]),
-    ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "store"]),
+    ("query", &["domain", "error", "ledger", "merkle", "pb", "proto", "store", "vindex"]),
+    ("report", &["crypto", "domain", "error", "ledger", "pb", "proto", "query", "store", "vindex"]),
+    ("audit", &["crypto", "domain", "error", "merkle", "pb", "proto", "report", "store", "vindex"]),
     ("server/witness", &["crypto", "error", "ledger", "merkle", "metrics"]),
     // Reading and writing tlog-tiles (client side, static directories).
     ("tiles", &["crypto", "error", "merkle"]),
@@ -63,7 +79,7 @@ const MAP: &[(&str, &[&str])] = &[
     // The read-only JSON API over HTTP (CoalitionService and GetReport for non-gRPC readers).
     ("server/rest", &["domain", "error", "json", "ledger", "pb", "query", "report"]),
     ("config", &["domain", "error", "ledger", "server", "server/witness"]),
-    ("client", &["crypto", "error", "ledger", "merkle", "pb", "query", "server", "store"]),
+    ("client", &["crypto", "domain", "error", "ledger", "merkle", "pb", "query", "server", "store", "vindex"]),
     (
         "cmd",
         &[

@@ -53,6 +53,12 @@ pub struct Summary {
     pub stored_hashes_checked: u64,
     /// Hex root of the tree recomputed from the leaves; empty when the entries were not numbered 0..n.
     pub root_hash: String,
+    /// Hex root of the verifiable index's map recomputed from the log at its size (docs/INDEX.md); empty when
+    /// the replay failed.
+    pub map_root: String,
+    /// Map checkpoints examined (each must be signed by the log's index key and name a map root equal to
+    /// the recomputed one at its log size and root).
+    pub map_checkpoints_checked: u64,
     /// Every failure found, with its evidence; the entry checks stop at the first.
     pub findings: Vec<Finding>,
 }
@@ -72,6 +78,7 @@ pub fn audit(
     checkpoints: &[CheckpointRow],
     stored_hashes: Option<&dyn Fn(u64) -> Result<Vec<[u8; 32]>>>,
     extra_checkpoints: &[String],
+    map_checkpoints: &[String],
     mut progress: impl FnMut(u64),
 ) -> Summary {
     let origin = log.name().to_string();
@@ -85,6 +92,8 @@ pub fn audit(
     wanted.extend(
         extra_checkpoints.iter().filter_map(|n| crypto::open_checkpoint(n.as_bytes(), log).ok().map(|c| c.size)),
     );
+    let maps = open_map_checkpoints(log, map_checkpoints, entries.len() as u64, &mut s);
+    wanted.extend(maps.iter().map(|m| m.log_size));
     let (tree, roots) = recompute_tree(&entries, &wanted);
     s.root_hash = hex::encode(tree.root());
     // 3. Stored hashes (a database's tree_hashes table) against the recomputed ones.
@@ -95,19 +104,110 @@ pub fn audit(
     check_checkpoints(log, entries.len() as u64, checkpoints, extra_checkpoints, &roots, &mut s);
     // 5. Signatures and domain rules, replayed in order (stops at the first failure).
     let n = entries.len();
-    if let Err(e) = crate::report::replay::MemoryBook::replay(&origin, entries, &mut progress) {
-        let index = e
-            .message
-            .split("entry ")
-            .nth(1)
-            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|t| t.parse().ok());
-        s.findings.push(Finding { index, found: e.to_string(), ..finding("replay", format!("{e}")) });
-    } else {
-        progress(n as u64);
+    match crate::report::replay::MemoryBook::replay(&origin, entries, &mut progress) {
+        Ok(book) => {
+            progress(n as u64);
+            // 6. The verifiable index: the map recomputed from the log, against every map checkpoint given.
+            check_maps(&book, n as u64, &maps, &roots, &mut s);
+        }
+        Err(e) => {
+            let index = e
+                .message
+                .split("entry ")
+                .nth(1)
+                .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|t| t.parse().ok());
+            s.findings.push(Finding { index, found: e.to_string(), ..finding("replay", format!("{e}")) });
+        }
     }
     s.ok = s.findings.is_empty();
     s
+}
+
+/// The map checkpoints given, each opened with the log's index key (`<origin>/index`) and within the log;
+/// the others are findings.
+fn open_map_checkpoints(
+    log: &StrictNoteVerifier,
+    notes: &[String],
+    size: u64,
+    s: &mut Summary,
+) -> Vec<accord_tlog::mapcheckpoint::MapCheckpoint> {
+    let key = accord_tlog::mapcheckpoint::map_verifier(log);
+    let mut maps = Vec::new();
+    for note in notes {
+        s.map_checkpoints_checked = s.map_checkpoints_checked.saturating_add(1);
+        match accord_tlog::mapcheckpoint::open_map_checkpoint(note.as_bytes(), &key) {
+            Ok(m) if m.log_size > size => s.findings.push(Finding {
+                checkpoint_size: Some(m.log_size),
+                expected: format!("<= {size}"),
+                found: m.log_size.to_string(),
+                checkpoints: vec![note.clone()],
+                ..finding(
+                    "map_checkpoint",
+                    format!("a map checkpoint names log size {}, beyond the log's {size} entries", m.log_size),
+                )
+            }),
+            Ok(m) => maps.push(m),
+            Err(e) => s.findings.push(Finding {
+                checkpoints: vec![note.clone()],
+                found: e.to_string(),
+                ..finding(
+                    "map_checkpoint",
+                    format!("a map checkpoint does not verify with the index key {}: {e}", key.name()),
+                )
+            }),
+        }
+    }
+    maps
+}
+
+/// Recompute the map from the replayed log at its size and at every map checkpoint's, and compare: the log
+/// root the checkpoint names must be the recomputed tree's, and its map root the recomputed map's.
+fn check_maps(
+    book: &crate::report::replay::MemoryBook,
+    size: u64,
+    maps: &[accord_tlog::mapcheckpoint::MapCheckpoint],
+    tree_roots: &BTreeMap<u64, [u8; 32]>,
+    s: &mut Summary,
+) {
+    let mut sizes: BTreeSet<u64> = maps.iter().map(|m| m.log_size).collect();
+    sizes.insert(size);
+    let roots = match crate::vindex::roots_at(book, &sizes) {
+        Ok(r) => r,
+        Err(e) => {
+            s.findings.push(Finding {
+                found: e.to_string(),
+                ..finding("map_root", format!("the map could not be recomputed: {e}"))
+            });
+            return;
+        }
+    };
+    s.map_root = roots.get(&size).map(hex::encode).unwrap_or_default();
+    for m in maps {
+        let note = m.body();
+        if tree_roots.get(&m.log_size) != Some(&m.log_root) {
+            s.findings.push(Finding {
+                checkpoint_size: Some(m.log_size),
+                expected: tree_roots.get(&m.log_size).map(hex::encode).unwrap_or_default(),
+                found: hex::encode(m.log_root),
+                checkpoints: vec![note.clone()],
+                ..finding(
+                    "map_checkpoint",
+                    format!("the map checkpoint at size {} names a log root the log does not have", m.log_size),
+                )
+            });
+        }
+        let expected = roots.get(&m.log_size).map(hex::encode).unwrap_or_default();
+        if expected != hex::encode(m.map_root) {
+            s.findings.push(Finding {
+                checkpoint_size: Some(m.log_size),
+                expected,
+                found: hex::encode(m.map_root),
+                checkpoints: vec![note],
+                ..finding("map_root", format!("the map root signed at size {} is not the map of the log: the index omits, adds or misfiles entries", m.log_size))
+            });
+        }
+    }
 }
 
 /// Entries are numbered 0..n without gaps and their integration times never decrease; columns that
@@ -349,6 +449,7 @@ pub fn audit_database(
     path: &std::path::Path,
     log_key: Option<&str>,
     extra_checkpoints: &[String],
+    map_checkpoints: &[String],
     progress: impl FnMut(u64),
 ) -> Result<Summary> {
     let r = crate::store::open_read_only(path)?;
@@ -375,5 +476,5 @@ pub fn audit_database(
     }
     let checkpoints = r.checkpoints()?;
     let read = |count: u64| -> Result<Vec<[u8; 32]>> { Ok(r.stored_hashes(count)?) };
-    Ok(audit(&log, entries, &checkpoints, Some(&read), extra_checkpoints, progress))
+    Ok(audit(&log, entries, &checkpoints, Some(&read), extra_checkpoints, map_checkpoints, progress))
 }

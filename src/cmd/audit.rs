@@ -35,6 +35,11 @@ pub struct AuditArgs {
     /// reports entries the database lost below it. With --data-dir, DATA_DIR/high-water is read when present.
     #[arg(long = "high-water")]
     high_water: Vec<PathBuf>,
+    /// Map checkpoints of the verifiable index obtained elsewhere (files, e.g. from a complete query's
+    /// answer): each must be signed by the log's index key and name the map the audit recomputes from the
+    /// log at its size. With --server, the server's current map checkpoint is checked too.
+    #[arg(long = "map-checkpoint")]
+    map_checkpoints: Vec<PathBuf>,
     /// Where to write the evidence on failure.
     #[arg(long, default_value = "audit-evidence.json")]
     evidence: PathBuf,
@@ -43,6 +48,11 @@ pub struct AuditArgs {
 pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
     let tty = !json && std::io::stderr().is_terminal();
     let extra = extra_checkpoints(&a)?;
+    let maps = a
+        .map_checkpoints
+        .iter()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
     let started = std::time::Instant::now();
     let progress = move |n: u64| {
         if tty && n.is_multiple_of(10_000) {
@@ -50,7 +60,7 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
         }
     };
     if let Some(location) = &a.tiles {
-        let summary = audit_tiles(location, a.log_key.as_deref(), extra, tty, progress).await?;
+        let summary = audit_tiles(location, a.log_key.as_deref(), (extra, maps), tty, progress).await?;
         if tty {
             eprintln!();
         }
@@ -65,10 +75,12 @@ pub async fn audit(a: AuditArgs, json: bool) -> Result<()> {
             let db = if d.is_dir() { d.join(crate::ledger::DB_FILE) } else { d.clone() };
             let key = a.log_key.as_deref().map(keys::read_log_key).transpose()?;
             let extra = extra.clone();
-            tokio::task::spawn_blocking(move || crate::audit::audit_database(&db, key.as_deref(), &extra, progress))
-                .await??
+            tokio::task::spawn_blocking(move || {
+                crate::audit::audit_database(&db, key.as_deref(), &extra, &maps, progress)
+            })
+            .await??
         }
-        (None, Some(url)) => audit_server(url, a.log_key.as_deref(), extra, tty, progress).await?,
+        (None, Some(url)) => audit_server(url, a.log_key.as_deref(), (extra, maps), tty, progress).await?,
         (None, None) => bail!("give --data-dir, --server or --tiles"),
     };
     if tty {
@@ -110,7 +122,7 @@ fn extra_checkpoints(a: &AuditArgs) -> Result<Vec<String>> {
 async fn audit_server(
     url: &str,
     log_key: Option<&str>,
-    extra: Vec<String>,
+    (extra, mut maps): (Vec<String>, Vec<String>),
     tty: bool,
     progress: impl FnMut(u64) + Send + 'static,
 ) -> Result<crate::audit::Summary> {
@@ -118,6 +130,11 @@ async fn audit_server(
         bail!("--log-key is required to audit a server (an audit trusts nothing the server says)")
     };
     let mut c = Client::connect(url, Some(&key)).await?;
+    // The server's map checkpoint, taken before the log checkpoint audited (so it is within it).
+    match current_map_checkpoint(&mut c).await {
+        Ok(note) => maps.push(note),
+        Err(e) => eprintln!("accord: warning: the server serves no map checkpoint ({e}); the index is not checked"),
+    }
     let cp = c.checkpoint(None).await?;
     let mut stream = c
         .raw()
@@ -156,9 +173,22 @@ async fn audit_server(
     }
     let leaf_hashes: Vec<[u8; 32]> = entries.iter().map(|e| crate::merkle::leaf_hash(&e.leaf)).collect();
     let mut summary =
-        tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &rows, None, &extra, progress)).await?;
+        tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &rows, None, &extra, &maps, progress))
+            .await?;
     super::netaudit::explain(&mut c, &leaf_hashes, &cp, &mut summary).await;
     Ok(summary)
+}
+
+/// The server's current map checkpoint: the one a complete list of plans is proven with (the audit checks
+/// it; nothing here trusts it).
+async fn current_map_checkpoint(c: &mut Client) -> Result<String> {
+    let req = pb::ListRequest { kind: "plan".into(), complete: true, ..Default::default() };
+    let resp = c.coalition().list_subjects(req).await.map_err(|s| anyhow::anyhow!("server: {}", s.message()))?;
+    let note = resp.into_inner().completeness.map(|c| c.map_checkpoint).unwrap_or_default();
+    if note.is_empty() {
+        bail!("the answer carries no map checkpoint");
+    }
+    Ok(note)
 }
 
 /// Audit a log from its tiles: every entry bundle up to the latest checkpoint (signed by the pinned key),
@@ -167,7 +197,7 @@ async fn audit_server(
 async fn audit_tiles(
     location: &str,
     log_key: Option<&str>,
-    extra: Vec<String>,
+    (extra, maps): (Vec<String>, Vec<String>),
     tty: bool,
     progress: impl FnMut(u64) + Send + 'static,
 ) -> Result<crate::audit::Summary> {
@@ -190,7 +220,8 @@ async fn audit_tiles(
         leaves.into_iter().enumerate().map(|(i, l)| crate::audit::entry_of_leaf(i as u64, l)).collect();
     let rows = vec![crate::store::CheckpointRow { size: cp.size, root: cp.root, note: cp.note.clone() }];
     let mut summary =
-        tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &rows, None, &extra, progress)).await?;
+        tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &rows, None, &extra, &maps, progress))
+            .await?;
     for t in accord_tlog::tiles::tiles_between(0, cp.size) {
         if !matches!(t, accord_tlog::tiles::TilePath::Hashes { .. }) {
             continue;
@@ -239,11 +270,13 @@ fn print_summary(
         println!("{v}");
     } else if summary.ok {
         println!(
-            "audit passed: {} entries, {} checkpoints, {} stored hashes; root {} ({:.1} s)",
+            "audit passed: {} entries, {} checkpoints, {} stored hashes, {} map checkpoints; root {}, map root {} ({:.1} s)",
             summary.entries,
             summary.checkpoints_checked,
             summary.stored_hashes_checked,
+            summary.map_checkpoints_checked,
             summary.root_hash,
+            summary.map_root,
             started.elapsed().as_secs_f64()
         );
     } else {

@@ -125,25 +125,7 @@ async fn remote(r: &Remote, input: &Input) -> Result<Option<(Verdict, BTreeMap<S
     let resp =
         c.raw().check(req).await.map_err(|s| anyhow::anyhow!("server: {} ({:?})", s.message(), s.code()))?.into_inner();
     // keyid → party, for naming the signatures.
-    let mut parties = BTreeMap::new();
-    let mut token = String::new();
-    loop {
-        let page = c
-            .coalition()
-            .list_parties(pb::ListPartiesRequest { page_size: 1000, page_token: token.clone(), with_proofs: false })
-            .await
-            .map_err(|s| anyhow::anyhow!("server: {}", s.message()))?
-            .into_inner();
-        for p in page.parties {
-            for k in p.keys {
-                parties.insert(k.keyid, p.party_id.clone());
-            }
-        }
-        if page.next_page_token.is_empty() || page.next_page_token == token {
-            break;
-        }
-        token = page.next_page_token;
-    }
+    let parties = c.key_parties().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Some((Verdict { where_: "server", resp }, parties)))
 }
 

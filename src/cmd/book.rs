@@ -126,6 +126,11 @@ pub struct QueryArgs {
     /// Verify every item against the checkpoint the answer names (inclusion proofs of its entries).
     #[arg(long)]
     with_proofs: bool,
+    /// Prove the answer complete: the verifiable index's lists and map proofs, under a map checkpoint
+    /// built at the answer's log checkpoint, show these are every subject with --plan/--party and no other
+    /// (docs/INDEX.md). One page; implies --with-proofs.
+    #[arg(long)]
+    complete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +193,52 @@ pub fn rebuild(a: RebuildArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// A complete list, verified ([`crate::client::Client::list_complete`]); a failed check is an error (exit 1).
+async fn complete(
+    client: &mut crate::client::Client,
+    kind: &str,
+    req: pb::ListRequest,
+    converted: bool,
+    json: bool,
+) -> Result<()> {
+    let (resp, proven) = client.list_complete(kind, req.clone()).await?;
+    let filter = match (req.party_id.as_str(), req.plan_id.as_str()) {
+        ("", "") => String::new(),
+        ("", plan) => format!(" of plan {plan}"),
+        (party, "") => format!(" of party {party}"),
+        (party, plan) => format!(" of party {party} in plan {plan}"),
+    };
+    if json {
+        let mut v: serde_json::Value = serde_json::from_str(&sj::message_to_json("accord.v1.ListResponse", &resp)?)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "proven".into(),
+                json!({
+                    "complete": true,
+                    "treeSize": proven.size,
+                    "mapRoot": hex::encode(proven.map_root),
+                    "lists": proven.lists.iter().map(|(k, n)| json!({"key": k, "entries": n})).collect::<Vec<_>>(),
+                    "entries": proven.entries,
+                    "items": proven.items,
+                }),
+            );
+        }
+        println!("{v}");
+        return Ok(());
+    }
+    print_items(kind, &resp.items, converted);
+    let lists: Vec<String> = proven.lists.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+    println!(
+        "{} {kind} item(s){filter} at tree size {}: proven complete (map root {}, lists {}, {} entries read and proven)",
+        proven.items,
+        proven.size,
+        hex::encode(proven.map_root),
+        lists.join(", "),
+        proven.entries
+    );
+    Ok(())
+}
+
 fn request(q: &QueryArgs) -> pb::ListRequest {
     pb::ListRequest {
         kind: String::new(),
@@ -205,6 +256,7 @@ fn request(q: &QueryArgs) -> pb::ListRequest {
         page_size: q.page_size,
         page_token: q.page_token.clone(),
         with_proofs: q.with_proofs,
+        complete: q.complete,
     }
 }
 
@@ -225,6 +277,9 @@ pub async fn query(c: QueryCommand, json: bool) -> Result<()> {
     };
     let mut client = connect(&q.server).await?;
     let mut req = request(&q);
+    if q.complete {
+        return complete(&mut client, &kind, req, !q.currency.is_empty(), json).await;
+    }
     let mut items = Vec::new();
     let mut at = None;
     let mut next;
@@ -240,7 +295,7 @@ pub async fn query(c: QueryCommand, json: bool) -> Result<()> {
     }
     let at = at.unwrap_or_default();
     if json {
-        let resp = pb::ListResponse { read_at: Some(at), items, next_page_token: next };
+        let resp = pb::ListResponse { read_at: Some(at), items, next_page_token: next, completeness: None };
         println!("{}", sj::message_to_json("accord.v1.ListResponse", &resp)?);
         return Ok(());
     }

@@ -101,7 +101,7 @@ pub fn restore(a: RestoreArgs, json: bool) -> Result<()> {
     }
     let key = a.log_key.as_deref().map(super::keys::read_log_key).transpose()?;
     let tty = !json && std::io::stderr().is_terminal();
-    let summary = crate::audit::audit_database(&db, key.as_deref(), &[], |n| {
+    let summary = crate::audit::audit_database(&db, key.as_deref(), &[], &[], |n| {
         if tty && n % 10_000 == 0 {
             eprint!("\rauditing: replayed {n} entries");
         }

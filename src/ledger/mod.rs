@@ -12,12 +12,14 @@
 //! replay of stored entries (governance at open, rebuild), `highwater.rs` the high-water record.
 mod check;
 pub mod highwater;
+mod indexing;
 mod open;
 mod prepare;
 mod reads;
 mod replay;
 mod sequencer;
 mod view;
+pub use indexing::follow_index;
 
 /// A stored log entry and a stored checkpoint, as the ledger's reads return them. Re-exported from the store
 /// rather than copied: they are plain data (no connection, no SQL), exactly the entries and checkpoints the
@@ -238,6 +240,8 @@ pub struct Ledger {
     witness_seen: Mutex<std::collections::BTreeMap<String, i64>>,
     /// The integration clock (the sequencer's): every time the ledger states is read from it.
     clock: Clock,
+    /// The verifiable index (docs/INDEX.md), derived from the log off the sequencer's path.
+    index: Arc<crate::vindex::Index>,
 }
 
 /// Why writes stop when the ledger is closed on purpose.
@@ -264,6 +268,10 @@ impl Ledger {
     /// The data directory this ledger was opened from.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+    /// The verifiable index of this ledger's log.
+    pub fn index(&self) -> &Arc<crate::vindex::Index> {
+        &self.index
     }
     /// The limits checked before anything is parsed or verified.
     pub fn limits(&self) -> &Limits {

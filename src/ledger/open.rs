@@ -160,6 +160,7 @@ impl Ledger {
         let (tx, rx) = sync_channel(opts.limits.queue_depth);
         let origin = signer.origin().to_string();
         let verifier_key = signer.verifier_key();
+        let index = crate::vindex::Index::new(accord_tlog::mapcheckpoint::MapSigner::for_log(&signer)?);
         let seq = sequencer::Sequencer {
             checkpointer: Checkpointer::start(&writer, opts.synchronous_full)?,
             writer,
@@ -190,6 +191,7 @@ impl Ledger {
             witness_seen: Mutex::new(reads::last_seen(&cosigned)),
             cosignatures: Mutex::new(reads::CosignatureCache::loaded(cosigned)),
             clock: opts.clock.clone(),
+            index: Arc::new(index),
             _lock: lock,
         })
     }

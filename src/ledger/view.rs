@@ -98,3 +98,16 @@ impl<'a> ReadView<'a> {
         self.reader
     }
 }
+
+/// The index reads the log through a read view.
+impl crate::vindex::Log for ReadView<'_> {
+    fn entries(&self, start: u64, end: u64, limit: usize) -> Result<Vec<EntryRow>> {
+        ReadView::entries(self, start, end, limit)
+    }
+    fn governance(&self) -> Result<crate::domain::Governance> {
+        ReadView::governance(self)
+    }
+    fn plan_of(&self, kind: SubjectKind, id: &str) -> Result<Option<String>> {
+        Ok(self.subject(kind, id)?.map(|s| s.plan_id))
+    }
+}

@@ -2,6 +2,8 @@
 //! transaction, so the items and the checkpoint it names come from the same committed state; items carry
 //! the entries they come from, with inclusion proofs at that checkpoint on request.
 //! No SQL here (that is [`crate::store`]) and no tonic (that is [`crate::server::api`]).
+pub mod complete;
+
 use std::collections::BTreeMap;
 
 use base64::prelude::*;
@@ -157,7 +159,7 @@ pub fn list(view: &ReadView<'_>, kind: SubjectKind, q: &pb::ListRequest) -> Resu
             _ => String::new(),
         };
         let items = found.iter().map(|s| item(r, s, &at, q.with_proofs, currency)).collect::<Result<Vec<_>>>()?;
-        Ok(pb::ListResponse { read_at: Some(at), items, next_page_token })
+        Ok(pb::ListResponse { read_at: Some(at), items, next_page_token, completeness: None })
     })
 }
 

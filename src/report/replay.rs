@@ -164,3 +164,18 @@ impl MemoryBook {
         usize::try_from(index).ok().and_then(|i| self.entries.get(i))
     }
 }
+
+/// The index reads a replayed log (an audit recomputes the map from it).
+impl crate::vindex::Log for MemoryBook {
+    fn entries(&self, start: u64, end: u64, limit: usize) -> crate::error::Result<Vec<EntryRow>> {
+        let from = usize::try_from(start).unwrap_or(usize::MAX);
+        let to = usize::try_from(end).unwrap_or(usize::MAX).min(self.entries.len());
+        Ok(self.entries.get(from..to).unwrap_or_default().iter().take(limit).cloned().collect())
+    }
+    fn governance(&self) -> crate::error::Result<Governance> {
+        Ok(self.state.governance().clone())
+    }
+    fn plan_of(&self, kind: SubjectKind, id: &str) -> crate::error::Result<Option<String>> {
+        Ok(self.state.subject(kind, id).map_err(crate::error::Error::from)?.map(|s| s.plan_id))
+    }
+}

@@ -148,6 +148,10 @@ pub async fn run_with(
     drain(&root, vec![grpc], ledger, grace).await
 }
 
+/// How often at most the index follows new checkpoints in the background (complete queries catch up on
+/// their own, so this only bounds how much work one of them may find waiting).
+const INDEX_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Serve gRPC on `listener` until `shutdown` is cancelled, then finish the requests in flight. The health
 /// task and followed entry streams hold children of `shutdown`. The ledger stays open: [`drain`] closes it
 /// once every other listener has stopped too.
@@ -158,6 +162,7 @@ pub async fn serve_grpc(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     observe::init_method_labels();
+    tokio::spawn(crate::ledger::follow_index(ledger.clone(), INDEX_EVERY, shutdown.child_token()));
     let health_service = health::health_service(&ledger, &shutdown).await;
     // Reflection in both versions: grpcurl and grpcui ask v1; stock Python grpcio-reflection, older
     // grpcurl and Evans still ask v1alpha only.

@@ -157,6 +157,67 @@ pub fn plan_anchor(body: &Body) -> Option<(SubjectKind, &str)> {
     }
 }
 
+/// The subject a statement creates, with what a list filters it by: its owning party (the projection's
+/// `party_id`) and its plan when the statement names them. Amendments keep both, so the creating entry
+/// decides them for the subject's whole life (docs/INDEX.md §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created<'a> {
+    /// Its kind.
+    pub kind: SubjectKind,
+    /// Its id.
+    pub id: String,
+    /// The owning party, when the creating statement names it (`None`: the subject has none, or it is
+    /// known only from other entries, as a transaction's recorder).
+    pub owner: Option<&'a PartyId>,
+    /// The plan, when the creating statement names it (`None` for an inherited plan, see [`plan_anchor`]).
+    pub plan: Option<&'a PlanId>,
+}
+
+/// The subject `body` creates, for the kinds a complete list proves ([`creating_kind`]).
+pub fn creates(body: &Body) -> Option<Created<'_>> {
+    use SubjectKind as S;
+    let c = |kind, id: &str, owner, plan| Some(Created { kind, id: id.to_string(), owner, plan });
+    match body {
+        Body::PlanCreated(p) => c(S::Plan, &p.plan_id, None, Some(&p.plan_id)),
+        Body::GoalDefined(g) => c(S::Goal, &g.goal_id, None, Some(&g.plan_id)),
+        Body::IndicatorDefined(x) => c(S::Indicator, &x.indicator_id, None, None),
+        Body::PledgeAnnounced(p) => c(S::Pledge, &p.pledge_id, Some(&p.pledger_id), Some(&p.plan_id)),
+        Body::ConditionDefined(x) => c(S::Condition, &x.condition_id, Some(&x.party_id), Some(&x.plan_id)),
+        Body::CommitmentSigned(x) => c(S::Commitment, &x.commitment_id, Some(&x.provider_id), Some(&x.plan_id)),
+        Body::TransactionRecorded(t) => c(S::Transaction, &t.txn_id, None, None),
+        Body::InkindDelivered(d) => c(S::Delivery, &d.delivery_id, None, None),
+        Body::ProgressReported(r) => c(S::Report, &r.report_id, Some(&r.reporter_id), Some(&r.plan_id)),
+        Body::AttestationIssued(a) => c(S::Attestation, &a.attestation_id, Some(&a.auditor_id), None),
+        _ => None,
+    }
+}
+
+/// The statement kind that creates subjects of `kind`, for the kinds a complete list proves; `None` for
+/// tranches (created inside commitments) and FX rates.
+pub fn creating_kind(kind: SubjectKind) -> Option<&'static str> {
+    use SubjectKind as S;
+    Some(match kind {
+        S::Plan => "plan.created",
+        S::Goal => "goal.defined",
+        S::Indicator => "indicator.defined",
+        S::Pledge => "pledge.announced",
+        S::Condition => "condition.defined",
+        S::Commitment => "commitment.signed",
+        S::Transaction => "transaction.recorded",
+        S::Delivery => "inkind.delivered",
+        S::Report => "progress.reported",
+        S::Attestation => "attestation.issued",
+        _ => return None,
+    })
+}
+
+/// Whether the owner of a subject of `kind` is named by its creating statement (a complete list can then
+/// be filtered by party).
+pub fn owner_named(kind: SubjectKind) -> bool {
+    use SubjectKind as S;
+    matches!(kind, S::Pledge | S::Condition | S::Commitment | S::Report | S::Attestation)
+}
+
 #[derive(Default)]
 struct Keys(BTreeSet<IndexKey>);
 

@@ -134,6 +134,12 @@ impl MapSigner {
         Ok(Self { log_origin: log_origin.to_string(), key, verifier })
     }
 
+    /// The signer of the map of the log `log` signs: the log's key under the map's name (`<log origin>/index`,
+    /// so its key ID differs and no note of one kind verifies as the other).
+    pub fn for_log(log: &crate::note::LogSigner) -> Result<Self> {
+        Self::new(log.origin(), log.key.clone())
+    }
+
     /// The verifier of the map signer's signatures (name `<log origin>/index`).
     pub fn verifier(&self) -> &StrictNoteVerifier {
         &self.verifier
@@ -149,6 +155,12 @@ impl MapSigner {
         line.extend_from_slice(&self.key.sign(body.as_bytes()).to_bytes());
         format!("{body}\n— {name} {}\n", BASE64_STANDARD.encode(line))
     }
+}
+
+/// The verifier of the map checkpoints of the log whose checkpoints `log` verifies (the map signer of
+/// [`MapSigner::for_log`]): the same public key, named `<log origin>/index`.
+pub fn map_verifier(log: &StrictNoteVerifier) -> StrictNoteVerifier {
+    StrictNoteVerifier::new(&format!("{}{MAP_ORIGIN_SUFFIX}", log.name()), *log.key())
 }
 
 /// Open a signed map checkpoint: the note verifies under `verifier` (strictly), its body is a map

@@ -153,7 +153,7 @@ impl signed_note::Verifier for StrictNoteVerifier {
 #[derive(Debug)]
 pub struct LogSigner {
     origin: String,
-    key: SigningKey,
+    pub(crate) key: SigningKey,
     verifier: StrictNoteVerifier,
 }
 

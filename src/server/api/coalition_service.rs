@@ -24,6 +24,9 @@ impl CoalitionApi {
 
     async fn list(&self, kind: book::SubjectKind, req: pb::ListRequest) -> Result<Response<pb::ListResponse>, Status> {
         let l = self.ledger.clone();
+        if req.complete {
+            return blocking(move || list_complete(&l, kind, &req)).await.map(Response::new);
+        }
         blocking(move || l.read(|v| crate::query::list(v, kind, &req))).await.map(Response::new)
     }
 
@@ -86,4 +89,19 @@ impl pb::coalition_service_server::CoalitionService for CoalitionApi {
     ) -> Result<Response<pb::GetSubjectResponse>, Status> {
         self.get(req.into_inner()).await
     }
+}
+
+/// A complete list, read in one snapshot with the index brought to it. The index only moves forward: when
+/// another reader took it past this snapshot, a newer snapshot answers (a few tries; then UNAVAILABLE).
+fn list_complete(
+    l: &crate::ledger::Ledger,
+    kind: book::SubjectKind,
+    req: &pb::ListRequest,
+) -> Result<pb::ListResponse, Error> {
+    for _ in 0..4 {
+        if let Some(resp) = l.snapshot(|v| crate::query::complete::list_complete(v, l.index(), kind, req))? {
+            return Ok(resp);
+        }
+    }
+    Err(Error::new(crate::error::Kind::Unavailable, "", "the index moved on while this answer was read; retry"))
 }

@@ -1,0 +1,42 @@
+//! Keeping the verifiable index ([`crate::vindex`]) at the published log, off the sequencer's path.
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Ledger;
+use crate::error::Result;
+
+impl Ledger {
+    /// File every entry up to the latest published checkpoint in the index and sign its map checkpoint
+    /// (blocking). The index already there, or past it, is left as it is.
+    pub fn index_to_latest(&self) -> Result<()> {
+        let latest = self.latest();
+        self.read(|v| self.index.advance(v, latest.size, &latest.root).map(drop))
+    }
+}
+
+/// Keep the index of `ledger` at its latest published checkpoint until `stop`: after each new checkpoint
+/// (at most once per `every`), on a blocking thread. A failure is logged and retried at the next
+/// checkpoint; complete queries catch up on their own.
+pub async fn follow_index(ledger: Arc<Ledger>, every: Duration, stop: CancellationToken) {
+    let mut sizes = ledger.size_watch();
+    loop {
+        let l = ledger.clone();
+        match tokio::task::spawn_blocking(move || l.index_to_latest()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the index could not follow the log; retrying at the next checkpoint")
+            }
+            Err(e) => tracing::error!(error = %e, "the index task failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            changed = sizes.changed() => if changed.is_err() { return },
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

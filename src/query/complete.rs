@@ -1,0 +1,68 @@
+//! Complete list answers (issue 17, docs/INDEX.md §8): the items, plus the index lists and map proofs
+//! and every entry they name, from which a reader proves the items are all there is.
+use super::{item, proven, read_at};
+use crate::domain::book::{Subject, SubjectKind};
+use crate::error::{Error, Result};
+use crate::ledger::ReadView;
+use crate::pb;
+use crate::store::SubjectFilter;
+use crate::vindex::{complete_keys, intersect, Index};
+
+/// The most entries one complete answer carries (each with its inclusion proof): a larger answer is
+/// refused, naming the filters that narrow it.
+pub const MAX_COMPLETE_ENTRIES: usize = 10_000;
+
+/// A complete list of `kind` read through `view` at its checkpoint, with the index brought there.
+/// `Ok(None)` when the index has already moved past that checkpoint (read again: a newer view answers).
+pub fn list_complete(
+    view: &ReadView<'_>,
+    index: &Index,
+    kind: SubjectKind,
+    q: &pb::ListRequest,
+) -> Result<Option<pb::ListResponse>> {
+    let keys = complete_keys(kind, q)?;
+    let currency = super::currency_of("currency", &q.currency)?;
+    let r = view.store_reader();
+    let at = read_at(r)?;
+    let root =
+        <[u8; 32]>::try_from(at.root_hash.as_slice()).map_err(|_| Error::internal("a stored root is not 32 bytes"))?;
+    let Some((committed, lookups)) = index.lookup(view, at.tree_size, &root, &keys)? else { return Ok(None) };
+    let lists: Vec<Vec<u64>> = lookups.iter().map(|l| l.indices.clone()).collect();
+    let both = intersect(&lists);
+    if both.len() > MAX_COMPLETE_ENTRIES {
+        return Err(Error::precondition(
+            "complete",
+            format!(
+                "{} entries would prove this answer, above the limit of {MAX_COMPLETE_ENTRIES}: add a party_id or plan_id filter",
+                both.len()
+            ),
+        ));
+    }
+    let entries = both.iter().map(|&i| proven(r, i, at.tree_size)).collect::<Result<Vec<_>>>()?;
+    let filter = SubjectFilter {
+        kind: kind.to_string(),
+        plan_id: q.plan_id.clone(),
+        party_id: q.party_id.clone(),
+        ..Default::default()
+    };
+    let mut found: Vec<Subject> = Vec::new();
+    r.scan_subjects::<Error>(&filter, |s| {
+        found.push(s);
+        Ok(true)
+    })?;
+    let items = found.iter().map(|s| item(r, s, &at, q.with_proofs, currency)).collect::<Result<Vec<_>>>()?;
+    let completeness = pb::Completeness {
+        map_checkpoint: committed.note,
+        lookups: lookups
+            .into_iter()
+            .map(|l| pb::MapLookup { key: l.key.encode(), indices: l.indices, proof: l.proof.encode() })
+            .collect(),
+        entries,
+    };
+    Ok(Some(pb::ListResponse {
+        read_at: Some(at),
+        items,
+        next_page_token: String::new(),
+        completeness: Some(completeness),
+    }))
+}
