@@ -12,6 +12,11 @@
 //! `ACCORD_BENCH_SEQ_RESERVE` (mixed statements generated beyond the large size for the timed batches,
 //! default 150000), `ACCORD_BENCH_SEQ_WORKLOADS` (default `plan,mixed`). Criterion's options apply:
 //! `cargo bench --bench sequencer -- --measurement-time 2 --warm-up-time 0.5`.
+//!
+//! The verifiable index (issue 17) is measured beside it: after filling, the index catches up (its
+//! rebuild rate), and after the timed batches it files those same entries, timed on the bench thread, as
+//! a ratio to the sequencer's CPU per entry; for the mixed workload, a complete answer for the pledges of
+//! the party that owns the most: bytes and check time against reading and decoding the whole log.
 //! Without `--bench` (criterion's test mode) the sizes shrink to 1000 and 2000.
 use std::time::{Duration, Instant};
 
@@ -128,6 +133,93 @@ fn sequencer_ticks() -> Option<u64> {
     None
 }
 
+/// CPU ticks (1/100 s) of the calling thread.
+fn own_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let f: Vec<u64> = stat.rsplit_once(')')?.1.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
+    Some(f.get(11)? + f.get(12)?)
+}
+
+/// Bring the verifiable index to the ledger's size on this thread (issue 17: the map's maintenance, off
+/// the sequencer's path); returns (entries filed, wall, CPU ticks of this thread).
+fn index_catch_up(bed: &Bed) -> (u64, Duration, u64) {
+    let before = bed.ledger.index().committed().map_or(0, |c| c.size);
+    let ticks = own_ticks();
+    let t = Instant::now();
+    bed.ledger.index_to_latest().unwrap();
+    let wall = t.elapsed();
+    (bed.size() - before, wall, own_ticks().zip(ticks).map(|(b, a)| b - a).unwrap_or(0))
+}
+
+/// A complete answer for the pledges of the party that owns the most (issue 17): its bytes, the server's
+/// time to build it and the client's to check it, against reading and decoding the whole log.
+fn complete_query(bed: &Bed) {
+    use accord::domain::book::SubjectKind;
+    let mut owners = std::collections::BTreeMap::<String, u64>::new();
+    bed.ledger
+        .read(|v| {
+            v.scan_subjects(SubjectKind::Pledge, "", |s| {
+                *owners.entry(s.party_id).or_default() += 1;
+                Ok(true)
+            })
+        })
+        .unwrap();
+    let Some((party, pledges)) = owners.into_iter().max_by_key(|(_, n)| *n) else { return };
+    let req = pb::ListRequest {
+        kind: "pledge".into(),
+        party_id: party.clone(),
+        complete: true,
+        with_proofs: true,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let resp = loop {
+        let answer = bed.ledger.snapshot(|v| {
+            accord::query::complete::list_complete(v, bed.ledger.index(), SubjectKind::Pledge, &req)
+        });
+        if let Some(r) = answer.unwrap() {
+            break r;
+        }
+    };
+    let build = t.elapsed();
+    let bytes = prost::Message::encoded_len(&resp);
+    let gov = bed.ledger.read(|v| v.governance()).unwrap();
+    let log = accord::crypto::StrictNoteVerifier::from_verifier_key(bed.ledger.verifier_key()).unwrap();
+    let t = Instant::now();
+    let at = resp.read_at.as_ref().unwrap();
+    accord::client::verify_items(&log, at, &resp.items).unwrap();
+    let proven = accord::vindex::verify::verify_complete(&log, SubjectKind::Pledge, &req, &resp, &|k| {
+        gov.keys.get(k).map(|r| r.party_id.clone())
+    })
+    .unwrap();
+    let check = t.elapsed();
+    // The alternative: every leaf read and every statement decoded, to find the pledges by scanning.
+    let t = Instant::now();
+    let (mut log_bytes, mut next) = (0usize, 0u64);
+    while next < bed.size() {
+        let rows = bed.ledger.read(|v| v.entries(next, bed.size(), 10_000)).unwrap();
+        for r in &rows {
+            log_bytes += r.leaf.len();
+            accord::proto::signed_statement_of_leaf(&r.leaf).unwrap();
+        }
+        next = rows.last().map_or(bed.size(), |r| r.index + 1);
+    }
+    let scan = t.elapsed();
+    eprintln!(
+        "index/complete: the {pledges} pledges of {party} at {} entries: {bytes} bytes ({} entries, lists {:?}), built in \
+         {:.1} ms, checked in {:.1} ms; the whole log: {log_bytes} bytes of leaves, read and decoded in {:.1} ms: \
+         {:.0}× less data, {:.1}× less client time",
+        bed.size(),
+        proven.entries,
+        proven.lists,
+        build.as_secs_f64() * 1e3,
+        check.as_secs_f64() * 1e3,
+        scan.as_secs_f64() * 1e3,
+        log_bytes as f64 / bytes.max(1) as f64,
+        scan.as_secs_f64() / check.as_secs_f64().max(1e-9),
+    );
+}
+
 /// Entries, sequencer CPU ticks and wall time of the timed batches of one benchmark.
 #[derive(Default)]
 struct Spent {
@@ -148,6 +240,13 @@ fn bench_at(
     size: u64,
 ) {
     bed.fill_to(size);
+    let (n, wall, ticks) = index_catch_up(bed);
+    eprintln!(
+        "index/{kind}/{size}: caught up {n} entries in {:.1} s ({:.1} µs wall, {:.1} µs CPU per entry)",
+        wall.as_secs_f64(),
+        wall.as_secs_f64() * 1e6 / n.max(1) as f64,
+        ticks as f64 * 1e4 / n.max(1) as f64
+    );
     let from = bed.size();
     let mut spent = Spent::default();
     g.bench_function(BenchmarkId::new(kind, size), |b| {
@@ -180,6 +279,18 @@ fn bench_at(
         per(spent.ticks as f64 * 1e4),
         spent.entries,
     );
+    // The map's maintenance for the same entries, done after them on this thread.
+    let (n, wall, ticks) = index_catch_up(bed);
+    let (idx_cpu, seq_cpu) = (ticks as f64 * 1e4 / n.max(1) as f64, per(spent.ticks as f64 * 1e4));
+    eprintln!(
+        "index/{kind}/{size}: the same {n} entries filed in the index: {:.1} µs wall, {idx_cpu:.1} µs CPU per entry = \
+         {:.2} × the sequencer's CPU per entry",
+        wall.as_secs_f64() * 1e6 / n.max(1) as f64,
+        idx_cpu / seq_cpu.max(1e-9),
+    );
+    if kind == "mixed" {
+        complete_query(bed);
+    }
 }
 
 fn main() {

@@ -108,6 +108,6 @@ impl crate::vindex::Log for ReadView<'_> {
         ReadView::governance(self)
     }
     fn plan_of(&self, kind: SubjectKind, id: &str) -> Result<Option<String>> {
-        Ok(self.subject(kind, id)?.map(|s| s.plan_id))
+        Ok(self.reader.plan_of(kind, id)?)
     }
 }
