@@ -4,11 +4,13 @@
 //! Each case builds a random coalition ledger on a real server: scenario A (plans, goals, pledges with
 //! goal shares and recipients, conditions with co-financing parties, commitments with gated tranches,
 //! disbursements, assessments, progress reports, an attestation), a second plan, an in-kind and a policy
-//! pledge, then a random sequence of pledges restating earlier ones, commitments, disbursements with and
-//! without a commitment, reversals, assessments, amendments (pledges, indicators moved across goals and
-//! plans, a condition moved to another plan), withdrawals, indicators, progress reports with indicator
-//! values, deliveries and their confirmations, milestone updates and FX rates. Statements the rules
-//! refuse are simply not in the log.
+//! pledge, then a random sequence of pledges restating earlier ones (in either plan), commitments,
+//! disbursements, incoming funds named by no commitment (no plan), reversals, assessments, amendments
+//! (pledges, indicators, a condition named again under the other plan, then assessed: it keeps its
+//! creation plan), withdrawals of pledges, commitments and conditions, indicators, progress reports with
+//! indicator values, deliveries and their confirmations, milestone updates, FX rates, key rotations and
+//! revocations (earlier entries keep their signer). Statements the rules refuse are simply not in the
+//! log.
 //!
 //! The brute force downloads the whole log (checked against the signed checkpoint) and files each entry
 //! by docs/INDEX.md §1 with a plain scan: the named keys by `accord_domain::index::named_keys`, the
@@ -20,7 +22,8 @@
 //! 2. the map root of the server's map checkpoint equals the root of the brute-force lists computed here
 //!    from §3–§4 alone, `VerifiableMap::from_lists` over them, and `vindex::roots_at` over a replay of the
 //!    downloaded log; a root covers every key, so every subject key's list is checked too;
-//! 3. `audit` with that map checkpoint passes.
+//! 3. `audit` with that map checkpoint passes;
+//! 4. after a restart, the map the server rebuilds from the log has that root too.
 //!
 //! On a root mismatch the test names each entry whose server-side keys (`vindex::entry_keys`) differ from
 //! the brute force's.
@@ -58,6 +61,8 @@ enum Op {
     Confirm { delivery: usize },
     Milestone,
     Fx { day: u32 },
+    Rotate { who: usize },
+    Revoke { gov: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -78,6 +83,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..64usize).prop_map(|delivery| Op::Confirm { delivery }),
         1 => Just(Op::Milestone),
         1 => (0..365u32).prop_map(|day| Op::Fx { day }),
+        1 => (0..6usize).prop_map(|who| Op::Rotate { who }),
+        1 => (0..3usize).prop_map(|gov| Op::Revoke { gov }),
     ]
 }
 
@@ -149,11 +156,39 @@ type OnAccepted = Box<dyn FnOnce(&mut Model)>;
 async fn apply(c: &mut Coalition, m: &mut Model, op: &Op) {
     m.n += 1;
     let n = m.n;
+    if let Op::Rotate { who } = op {
+        // A new key, signed by the old and the new: earlier entries keep the old key's party as signer.
+        let who = [DONORS, GOVS].concat()[*who];
+        let new_key = accord::crypto::generate_key();
+        let old = &c.parties[who];
+        let body = Body::KeyRotated(pb::KeyRotated {
+            party_id: who.into(),
+            old_keyid: old.keyid(),
+            new_public_key: new_key.verifying_key().as_bytes().to_vec(),
+        });
+        let st = c.statement("2026-07-01", body);
+        let env = accord::crypto::seal(&st, &[&c.parties[who].key, &new_key]);
+        match c.client.submit(env).await {
+            Ok(_) => {
+                c.parties.get_mut(who).expect("a party").key = new_key;
+            }
+            Err(e) => assert_ne!(e.kind, Kind::Internal, "{op:?}: {e}"),
+        }
+        return;
+    }
     let (signers, body, on_ok): (Vec<&str>, Body, OnAccepted) = match op.clone() {
+        Op::Rotate { .. } => return,
+        Op::Revoke { gov } => {
+            // The government's current key: its earlier entries keep it as their signer.
+            let who = GOVS[gov];
+            let keyid = c.parties[who].keyid();
+            let body = Body::KeyRevoked(pb::KeyRevoked { party_id: who.into(), keyid, reason: "compromised".into() });
+            (vec![who], body, Box::new(|_| {}))
+        }
         Op::Pledge { who, goal, plan2 } => {
             let who = DONORS[who];
             let goal = if plan2 { "H1" } else { GOALS[goal % 4] };
-            let id = format!("P{n}");
+            let id = format!("NP{n}");
             let p = pledge(m, &id, who, goal, plan_of_goal(goal));
             (vec![who], Body::PledgeAnnounced(p), Box::new(move |m| m.pledges.push((id, who, "USD", goal))))
         }
@@ -558,6 +593,49 @@ const CREATING: [(&str, &str); 10] = [
     ("attestation", "attestation.issued"),
 ];
 
+/// Each entry whose keys on the server's side (`vindex::entry_keys` over the replayed log) differ from the
+/// brute force's, named with both differences.
+fn filed_differently(
+    book: &accord::report::replay::MemoryBook,
+    entries: &[accord::store::EntryRow],
+    b: &Brute,
+) -> Vec<String> {
+    use accord::vindex::Log;
+    let gov = book.governance().expect("governance");
+    let mut diffs = Vec::new();
+    for (e, mine) in entries.iter().zip(&b.per_entry) {
+        let server: BTreeSet<String> =
+            accord::vindex::entry_keys(book, &gov, e).expect("keys").iter().map(|k| k.encode()).collect();
+        if &server != mine {
+            diffs.push(format!(
+                "entry {} ({}): server only {:?}, brute force only {:?}",
+                e.index,
+                e.kind,
+                server.difference(mine).collect::<Vec<_>>(),
+                mine.difference(&server).collect::<Vec<_>>()
+            ));
+        }
+    }
+    diffs
+}
+
+/// Restart `server` on its directory and return the log size and map root of its first complete answer.
+async fn root_after_restart(server: common::TestServer, log: &accord::crypto::StrictNoteVerifier) -> (u64, [u8; 32]) {
+    let (dir, tmp) = server.stop().await;
+    let server = common::TestServer::start_with(dir, Some(sc::CLOCK_START_MS)).await;
+    let mut client = server.client().await;
+    let (resp, _) = client.list_complete("pledge", pb::ListRequest::default()).await.expect("after a restart");
+    let note = resp.completeness.expect("completeness").map_checkpoint;
+    let map = accord_tlog::mapcheckpoint::open_map_checkpoint(
+        note.as_bytes(),
+        &accord_tlog::mapcheckpoint::map_verifier(log),
+    )
+    .expect("map checkpoint after a restart");
+    server.stop().await;
+    drop(tmp);
+    (map.log_size, map.map_root)
+}
+
 async fn run(ops: Vec<Op>, mutate: Mutation) {
     let mut c = Coalition::start().await;
     let mut m = Model::default();
@@ -615,24 +693,10 @@ async fn run(ops: Vec<Op>, mutate: Mutation) {
     .root();
     let spec = spec_root(&b.lists);
     if map.map_root != spec {
-        // Name the entries the server files differently.
-        use accord::vindex::Log;
-        let gov = book.governance().expect("governance");
-        let mut diffs = Vec::new();
-        for (e, mine) in entries.iter().zip(&b.per_entry) {
-            let server: BTreeSet<String> =
-                accord::vindex::entry_keys(&book, &gov, e).expect("keys").iter().map(|k| k.encode()).collect();
-            if &server != mine {
-                diffs.push(format!(
-                    "entry {} ({}): server only {:?}, brute force only {:?}",
-                    e.index,
-                    e.kind,
-                    server.difference(mine).collect::<Vec<_>>(),
-                    mine.difference(&server).collect::<Vec<_>>()
-                ));
-            }
-        }
-        panic!("the map root is not the brute force's; entries filed differently:\n{}", diffs.join("\n"));
+        panic!(
+            "the map root is not the brute force's; entries filed differently:\n{}",
+            filed_differently(&book, &entries, &b).join("\n")
+        );
     }
     assert_eq!(from_lists, spec, "VerifiableMap::from_lists and docs/INDEX.md §3 disagree");
     assert_eq!(replayed, spec, "vindex::roots_at over the replayed log");
@@ -641,7 +705,9 @@ async fn run(ops: Vec<Op>, mutate: Mutation) {
     let s = accord::audit::audit(&log, entries, &[], None, &[], &[map_note], |_| {});
     assert!(s.ok && s.map_checkpoints_checked == 1, "{:?}", s.findings);
     assert_eq!(s.map_root, hex::encode(spec));
-    c.server.stop().await;
+
+    // 4. A restarted server rebuilds its map from the log (reading the final projections): the same root.
+    assert_eq!(root_after_restart(c.server, &log).await, (n, spec), "the map rebuilt at start");
 }
 
 proptest! {
