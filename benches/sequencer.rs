@@ -174,9 +174,9 @@ fn complete_query(bed: &Bed) {
     };
     let t = Instant::now();
     let resp = loop {
-        let answer = bed.ledger.snapshot(|v| {
-            accord::query::complete::list_complete(v, bed.ledger.index(), SubjectKind::Pledge, &req)
-        });
+        let answer = bed
+            .ledger
+            .snapshot(|v| accord::query::complete::list_complete(v, bed.ledger.index(), SubjectKind::Pledge, &req));
         if let Some(r) = answer.unwrap() {
             break r;
         }

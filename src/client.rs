@@ -248,6 +248,32 @@ impl Client {
         Ok((resp, proven))
     }
 
+    /// One subject with its history and every entry that names it, proven complete
+    /// ([`crate::vindex::verify::verify_complete_history`]) and each entry proven in the log.
+    pub async fn subject_complete(
+        &mut self,
+        kind: &str,
+        id: &str,
+    ) -> Result<(pb::GetSubjectResponse, crate::vindex::verify::ProvenComplete)> {
+        let subject_kind = crate::domain::book::SubjectKind::parse("kind", kind)?;
+        let req = pb::GetSubjectRequest {
+            kind: kind.into(),
+            id: id.into(),
+            with_proofs: true,
+            complete: true,
+            ..Default::default()
+        };
+        let resp = self.coalition.get_subject(req).await.map_err(from_status)?.into_inner();
+        let at = resp.read_at.as_ref().ok_or_else(|| Error::denied("read_at", "the answer names no checkpoint"))?;
+        verify_items(&self.log, at, resp.item.as_slice())?;
+        verify_history(&self.log, at, &resp.history)?;
+        let parties = self.key_parties().await?;
+        let proven = crate::vindex::verify::verify_complete_history(&self.log, subject_kind, id, &resp, &|k| {
+            parties.get(k).cloned()
+        })?;
+        Ok((resp, proven))
+    }
+
     /// Every key the ledger knows, by keyid, with the party it belongs to (every page of ListParties).
     pub async fn key_parties(&mut self) -> Result<std::collections::BTreeMap<String, String>> {
         let mut parties = std::collections::BTreeMap::new();
@@ -269,7 +295,7 @@ impl Client {
 
     /// One subject with its history; with `with_proofs` the item and every history entry are checked.
     pub async fn subject(&mut self, kind: &str, id: &str, with_proofs: bool) -> Result<pb::GetSubjectResponse> {
-        let req = pb::GetSubjectRequest { kind: kind.into(), id: id.into(), with_proofs, currency: String::new() };
+        let req = pb::GetSubjectRequest { kind: kind.into(), id: id.into(), with_proofs, ..Default::default() };
         let resp = self.coalition.get_subject(req).await.map_err(from_status)?.into_inner();
         let at = resp.read_at.as_ref().ok_or_else(|| Error::denied("read_at", "the answer names no checkpoint"))?;
         if with_proofs {

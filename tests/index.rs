@@ -263,3 +263,68 @@ async fn an_independent_verifier_accepts_a_real_answer() {
     let out = Command::new("python3").arg(script).arg(&file).output().expect("python3");
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subject_history_is_proven_complete() {
+    let mut c = Coalition::start().await;
+    scenario::run(&mut c).await;
+    // Commitment DA-SV: signed, then disbursed against and assessed through its tranches.
+    let (resp, proven) = c.client.subject_complete("commitment", "DA-SV").await.expect("complete history");
+    let item = resp.item.clone().expect("item");
+    assert_eq!((item.kind.as_str(), item.id.as_str()), ("commitment", "DA-SV"));
+    assert!(proven.entries >= 2, "{proven:?}");
+    assert_eq!(proven.lists, vec![("subject:commitment:DA-SV".to_string(), proven.entries)]);
+    // The creating entry is among the proven ones.
+    let given: BTreeSet<u64> = resp.completeness.iter().flat_map(|c| &c.entries).map(|e| e.index).collect();
+    assert!(given.contains(&item.index), "the creating entry is listed");
+
+    // Lies: an entry left out, the list cut, another subject's list.
+    let log = c.client.log_key().clone();
+    let parties = c.client.key_parties().await.expect("parties");
+    let key_party = |k: &str| parties.get(k).cloned();
+    let req = pb::GetSubjectRequest {
+        kind: "commitment".into(),
+        id: "DA-SV".into(),
+        complete: true,
+        with_proofs: true,
+        ..Default::default()
+    };
+    let honest = c.client.coalition().get_subject(req.clone()).await.expect("get").into_inner();
+    let check = |r: &pb::GetSubjectResponse| {
+        accord::vindex::verify::verify_complete_history(&log, SubjectKind::Commitment, "DA-SV", r, &key_party)
+    };
+    check(&honest).expect("the honest answer verifies");
+    let other = c
+        .client
+        .coalition()
+        .get_subject(pb::GetSubjectRequest { id: "DA-GT".into(), ..req.clone() })
+        .await
+        .expect("get")
+        .into_inner();
+    let mut lies = Vec::new();
+    let mut r = honest.clone();
+    r.completeness.as_mut().expect("c").entries.pop();
+    lies.push(("an entry left out", r));
+    let mut r = honest.clone();
+    let c0 = r.completeness.as_mut().expect("c");
+    let dropped = c0.lookups[0].indices.pop().expect("an index");
+    c0.entries.retain(|e| e.index != dropped);
+    lies.push(("the list cut with its entry", r));
+    let mut r = honest.clone();
+    r.completeness = other.completeness.clone();
+    lies.push(("another subject's list", r));
+    for (what, lie) in &lies {
+        let e = check(lie).expect_err(what);
+        assert_eq!(e.kind, Kind::PermissionDenied, "{what}: {e}");
+    }
+
+    // The CLI.
+    let key = c.client.log_key().verifier_key();
+    let out = accord_bin()
+        .args(["query", "history", "commitment", "DA-SV", "--complete", "--server", &c.server.url, "--log-key", &key])
+        .output()
+        .expect("accord");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("entries name commitment DA-SV") && stdout.contains("proven complete"), "{stdout}");
+}

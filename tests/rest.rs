@@ -136,7 +136,7 @@ async fn the_json_api_matches_its_openapi_file_and_the_grpc_answers() {
         kind: String::new(),
         id: "P1".into(),
         with_proofs: false,
-        currency: String::new(),
+        ..Default::default()
     };
     let grpc = c.client.coalition().get_pledge(req).await.unwrap().into_inner();
     let grpc: Value =

@@ -77,6 +77,10 @@ pub enum QueryCommand {
         /// Verify the item and every history entry against the checkpoint (inclusion proofs).
         #[arg(long)]
         with_proofs: bool,
+        /// Also prove which entries name the subject, all of them (the verifiable index, docs/INDEX.md);
+        /// implies --with-proofs.
+        #[arg(long)]
+        complete: bool,
     },
 }
 
@@ -263,8 +267,8 @@ fn request(q: &QueryArgs) -> pb::ListRequest {
 pub async fn query(c: QueryCommand, json: bool) -> Result<()> {
     let (kind, q) = match c {
         QueryCommand::Parties(q) => return parties(q, json).await,
-        QueryCommand::History { kind, id, server, with_proofs } => {
-            return history(&kind, &id, &server, with_proofs, json).await
+        QueryCommand::History { kind, id, server, with_proofs, complete } => {
+            return history(&kind, &id, &server, (with_proofs, complete), json).await
         }
         QueryCommand::Plans(q) => ("plan".to_string(), q),
         QueryCommand::Goals(q) => ("goal".to_string(), q),
@@ -492,9 +496,20 @@ async fn parties(q: QueryArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn history(kind: &str, id: &str, server: &ServerArgs, with_proofs: bool, json: bool) -> Result<()> {
+async fn history(
+    kind: &str,
+    id: &str,
+    server: &ServerArgs,
+    (with_proofs, complete): (bool, bool),
+    json: bool,
+) -> Result<()> {
     let mut client = connect(server).await?;
-    let resp = client.subject(kind, id, with_proofs).await?;
+    let (resp, proven) = if complete {
+        let (resp, proven) = client.subject_complete(kind, id).await?;
+        (resp, Some(proven))
+    } else {
+        (client.subject(kind, id, with_proofs).await?, None)
+    };
     if json {
         println!("{}", sj::message_to_json("accord.v1.GetSubjectResponse", &resp)?);
         return Ok(());
@@ -510,8 +525,19 @@ async fn history(kind: &str, id: &str, server: &ServerArgs, with_proofs: bool, j
     }
     let header: Vec<String> = crate::query::HISTORY_COLUMNS.iter().map(|c| c.to_uppercase()).collect();
     print_table(&header.iter().map(String::as_str).collect::<Vec<_>>(), crate::query::history_rows(&resp.history));
-    if with_proofs {
+    if with_proofs || complete {
         println!("{} history entries verified against the signed checkpoint", resp.history.len());
+    }
+    if let Some(p) = proven {
+        let indices: Vec<String> =
+            resp.completeness.iter().flat_map(|c| &c.entries).map(|e| e.index.to_string()).collect();
+        println!(
+            "{} entries name {kind} {id} at tree size {}, proven complete (map root {}): {}",
+            p.entries,
+            p.size,
+            hex::encode(p.map_root),
+            indices.join(", ")
+        );
     }
     Ok(())
 }

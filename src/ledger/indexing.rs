@@ -19,10 +19,14 @@ impl Ledger {
 /// Keep the index of `ledger` at its latest published checkpoint until `stop`: after each new checkpoint
 /// (at most once per `every`), on a blocking thread. A failure is logged and retried at the next
 /// checkpoint; complete queries catch up on their own.
+///
+/// It holds the ledger only while it works (a weak reference between steps), so it never keeps a
+/// stopped ledger, and its data directory's lock, alive.
 pub async fn follow_index(ledger: Arc<Ledger>, every: Duration, stop: CancellationToken) {
     let mut sizes = ledger.size_watch();
+    let ledger = Arc::downgrade(&ledger);
     loop {
-        let l = ledger.clone();
+        let Some(l) = ledger.upgrade() else { return };
         match tokio::task::spawn_blocking(move || l.index_to_latest()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {

@@ -51,18 +51,57 @@ pub fn list_complete(
         Ok(true)
     })?;
     let items = found.iter().map(|s| item(r, s, &at, q.with_proofs, currency)).collect::<Result<Vec<_>>>()?;
-    let completeness = pb::Completeness {
-        map_checkpoint: committed.note,
-        lookups: lookups
-            .into_iter()
-            .map(|l| pb::MapLookup { key: l.key.encode(), indices: l.indices, proof: l.proof.encode() })
-            .collect(),
-        entries,
-    };
+    let completeness = completeness(committed, lookups, entries);
     Ok(Some(pb::ListResponse {
         read_at: Some(at),
         items,
         next_page_token: String::new(),
         completeness: Some(completeness),
     }))
+}
+
+/// A subject with its history and every entry that names it (the list of `subject:<kind>:<id>`), read
+/// through `view` at its checkpoint with the index brought there. `Ok(None)` as for [`list_complete`].
+pub fn get_complete(
+    view: &ReadView<'_>,
+    index: &Index,
+    q: &pb::GetSubjectRequest,
+) -> Result<Option<pb::GetSubjectResponse>> {
+    let kind = SubjectKind::parse("kind", &q.kind)?;
+    let mut resp = super::get(view, q)?;
+    let r = view.store_reader();
+    let at = resp.read_at.clone().ok_or_else(|| Error::internal("an answer without its checkpoint"))?;
+    let root =
+        <[u8; 32]>::try_from(at.root_hash.as_slice()).map_err(|_| Error::internal("a stored root is not 32 bytes"))?;
+    let key = accord_domain::index::IndexKey::Subject { kind, id: q.id.clone() };
+    let Some((committed, lookups)) = index.lookup(view, at.tree_size, &root, &[key])? else { return Ok(None) };
+    let all: Vec<u64> = lookups.iter().flat_map(|l| l.indices.iter().copied()).collect();
+    if all.len() > MAX_COMPLETE_ENTRIES {
+        return Err(Error::precondition(
+            "complete",
+            format!(
+                "{} entries name this subject, above the limit of {MAX_COMPLETE_ENTRIES} for one answer",
+                all.len()
+            ),
+        ));
+    }
+    let entries = all.iter().map(|&i| proven(r, i, at.tree_size)).collect::<Result<Vec<_>>>()?;
+    resp.completeness = Some(completeness(committed, lookups, entries));
+    Ok(Some(resp))
+}
+
+/// The proof of completeness: the map checkpoint, the lookups (bytes on the wire) and the entries.
+fn completeness(
+    committed: crate::vindex::MapCommitted,
+    lookups: Vec<crate::vindex::Lookup>,
+    entries: Vec<pb::ProvenEntry>,
+) -> pb::Completeness {
+    pb::Completeness {
+        map_checkpoint: committed.note,
+        lookups: lookups
+            .into_iter()
+            .map(|l| pb::MapLookup { key: l.key.encode(), indices: l.indices, proof: l.proof.encode() })
+            .collect(),
+        entries,
+    }
 }

@@ -200,7 +200,7 @@ pub fn get(view: &ReadView<'_>, q: &pb::GetSubjectRequest) -> Result<pb::GetSubj
                 proof: if q.with_proofs { Some(proven(r, index, at.tree_size)?) } else { None },
             });
         }
-        Ok(pb::GetSubjectResponse { read_at: Some(at), item: Some(item), history })
+        Ok(pb::GetSubjectResponse { read_at: Some(at), item: Some(item), history, completeness: None })
     })
 }
 

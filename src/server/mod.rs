@@ -162,7 +162,7 @@ pub async fn serve_grpc(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     observe::init_method_labels();
-    tokio::spawn(crate::ledger::follow_index(ledger.clone(), INDEX_EVERY, shutdown.child_token()));
+    let follower = tokio::spawn(crate::ledger::follow_index(ledger.clone(), INDEX_EVERY, shutdown.child_token()));
     let health_service = health::health_service(&ledger, &shutdown).await;
     // Reflection in both versions: grpcurl and grpcui ask v1; stock Python grpcio-reflection, older
     // grpcurl and Evans still ask v1alpha only.
@@ -213,7 +213,10 @@ pub async fn serve_grpc(
         .add_service(audit)
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
-        .map_err(ServeError::Transport)
+        .map_err(ServeError::Transport)?;
+    // The index follower stops with `shutdown`; wait for its step in flight, which holds the ledger.
+    let _ = follower.await;
+    Ok(())
 }
 
 /// Bind a listening address (`host:port`); the error names the address.

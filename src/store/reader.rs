@@ -165,10 +165,8 @@ impl Reader {
     /// The plan of one subject (empty for none), without reading its body or tally; `None` when there is
     /// no such subject.
     pub fn plan_of(&self, kind: SubjectKind, id: &str) -> Result<Option<String>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT plan_id FROM subjects WHERE kind = ?1 AND id = ?2")
-            .map_err(db_err)?;
+        let mut st =
+            self.conn.prepare_cached("SELECT plan_id FROM subjects WHERE kind = ?1 AND id = ?2").map_err(db_err)?;
         st.query_row(params![kind.as_str(), id], |r| r.get(0)).optional().map_err(db_err)
     }
     /// Subjects in id order, filtered; `visit` returns false to stop.

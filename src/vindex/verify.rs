@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use accord_domain::ids::PartyId;
 use accord_domain::index::{creates, named_keys, plan_anchor, IndexKey};
-use accord_tlog::mapcheckpoint::{map_verifier, open_map_checkpoint};
-use accord_tlog::note::{open_checkpoint, StrictNoteVerifier};
+use accord_domain::statement::Statement;
+use accord_tlog::mapcheckpoint::{map_verifier, open_map_checkpoint, MapCheckpoint};
+use accord_tlog::note::{open_checkpoint, StrictNoteVerifier, VerifiedCheckpoint};
 use accord_tlog::vmap::{self, MapProof};
 
 use super::{complete_keys, intersect};
@@ -48,54 +49,18 @@ pub fn verify_complete(
     resp: &pb::ListResponse,
     party_of_key: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProvenComplete> {
-    let at = resp.read_at.as_ref().ok_or_else(|| denied("read_at", "the answer names no checkpoint"))?;
-    let cp = open_checkpoint(at.checkpoint.as_bytes(), log)?;
-    if cp.size != at.tree_size || cp.root.as_slice() != at.root_hash.as_slice() {
-        return Err(denied("read_at", "tree_size or root_hash differ from the signed checkpoint"));
-    }
-    let c = resp
-        .completeness
-        .as_ref()
-        .ok_or_else(|| denied("completeness", "the answer carries no proof of completeness"))?;
-    let map = open_map_checkpoint(c.map_checkpoint.as_bytes(), &map_verifier(log))?;
-    map.check_log(&cp)?;
+    let (cp, map, c) = open_proof(log, resp.read_at.as_ref(), resp.completeness.as_ref())?;
     let keys = complete_keys(kind, req)?;
     let lists = check_lookups(&keys, &c.lookups, &map.map_root)?;
     let both = intersect(&lists);
-    let given: Vec<u64> = c.entries.iter().map(|e| e.index).collect();
-    if given != both {
-        let missing: Vec<_> = both.iter().filter(|i| !given.contains(i)).collect();
-        let extra: Vec<_> = given.iter().filter(|i| !both.contains(i)).collect();
-        return Err(denied(
-            "completeness.entries",
-            format!("are not the entries in every list: missing {missing:?}, not listed {extra:?}, or out of order"),
-        ));
-    }
+    let statements = check_entries(&cp, &c.entries, &both, &keys, party_of_key)?;
     let mut expected = BTreeSet::new();
-    for (n, e) in c.entries.iter().enumerate() {
-        let field = format!("completeness.entries[{n}]");
-        merkle::verify_inclusion(e.index, cp.size, &merkle::leaf_hash(&e.leaf), &e.inclusion_proof, &cp.root)
-            .map_err(|x| x.scope(&field))?;
-        let (statement, keyids) =
-            crate::proto::signed_statement_of_leaf(&e.leaf).map_err(|x| denied(field.clone(), x.message))?;
-        let signers: Vec<PartyId> =
-            keyids.iter().filter_map(|k| party_of_key(k)).filter_map(|p| PartyId::parse("party_id", &p).ok()).collect();
-        let filed = named_keys(&statement, &signers);
-        let inherits_plan = plan_anchor(&statement.body).is_some();
-        for key in &keys {
-            let plan_inherited = matches!(key, IndexKey::Plan(_)) && inherits_plan;
-            if !plan_inherited && !filed.contains(key) {
-                return Err(denied(
-                    field,
-                    format!("entry {} is listed under {} but its statement is not", e.index, key.encode()),
-                ));
-            }
-        }
+    for (index, statement) in &statements {
         if let Some(created) = creates(&statement.body).filter(|c| c.kind == kind) {
             let owner_ok = req.party_id.is_empty() || created.owner.is_some_and(|p| p.as_str() == req.party_id);
             let plan_ok = req.plan_id.is_empty() || created.plan.is_none_or(|p| p.as_str() == req.plan_id);
             if owner_ok && plan_ok {
-                expected.insert((created.id, e.index));
+                expected.insert((created.id, *index));
             }
         }
     }
@@ -123,6 +88,106 @@ pub fn verify_complete(
         entries: both.len(),
         items: shown.len(),
     })
+}
+
+/// Check `resp`, the answer to GetSubject `kind` `id` with `complete`: as [`verify_complete`] 1–4 for the
+/// one key `subject:<kind>:<id>`, so the entries given are every entry that names the subject; the item
+/// shown must be created by one of them. `party_of_key` names the party of a signing key.
+pub fn verify_complete_history(
+    log: &StrictNoteVerifier,
+    kind: SubjectKind,
+    id: &str,
+    resp: &pb::GetSubjectResponse,
+    party_of_key: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProvenComplete> {
+    let (cp, map, c) = open_proof(log, resp.read_at.as_ref(), resp.completeness.as_ref())?;
+    let keys = [IndexKey::Subject { kind, id: id.to_string() }];
+    let lists = check_lookups(&keys, &c.lookups, &map.map_root)?;
+    let all = lists.concat();
+    let statements = check_entries(&cp, &c.entries, &all, &keys, party_of_key)?;
+    let item = resp.item.as_ref().ok_or_else(|| denied("item", "the answer shows no subject"))?;
+    let created = statements
+        .iter()
+        .any(|(index, st)| *index == item.index && creates(&st.body).is_some_and(|c| c.kind == kind && c.id == id));
+    if item.kind != kind.as_str() || item.id != id || (creates_kind(kind) && !created) {
+        return Err(denied(
+            "item",
+            format!("{} {} is not created by an entry that names {kind} {id}", item.kind, item.id),
+        ));
+    }
+    Ok(ProvenComplete {
+        size: cp.size,
+        map_root: map.map_root,
+        lists: keys.iter().zip(&lists).map(|(k, l)| (k.encode(), l.len())).collect(),
+        entries: all.len(),
+        items: 1,
+    })
+}
+
+/// Whether subjects of `kind` are created by a statement [`creates`] knows (tranches and FX rates are not).
+fn creates_kind(kind: SubjectKind) -> bool {
+    accord_domain::index::creating_kind(kind).is_some()
+}
+
+/// The answer's log checkpoint, signed by the log key, and its map checkpoint, signed by the log's index
+/// key at exactly that log size and root.
+fn open_proof<'a>(
+    log: &StrictNoteVerifier,
+    at: Option<&pb::ReadAt>,
+    c: Option<&'a pb::Completeness>,
+) -> Result<(VerifiedCheckpoint, MapCheckpoint, &'a pb::Completeness)> {
+    let at = at.ok_or_else(|| denied("read_at", "the answer names no checkpoint"))?;
+    let cp = open_checkpoint(at.checkpoint.as_bytes(), log)?;
+    if cp.size != at.tree_size || cp.root.as_slice() != at.root_hash.as_slice() {
+        return Err(denied("read_at", "tree_size or root_hash differ from the signed checkpoint"));
+    }
+    let c = c.ok_or_else(|| denied("completeness", "the answer carries no proof of completeness"))?;
+    let map = open_map_checkpoint(c.map_checkpoint.as_bytes(), &map_verifier(log))?;
+    map.check_log(&cp)?;
+    Ok((cp, map, c))
+}
+
+/// The entries given are exactly `want` (in order), each proven in the log's tree and filed under every
+/// key by its statement (an inherited plan key excepted: the audit checks it). Returns their statements.
+fn check_entries(
+    cp: &VerifiedCheckpoint,
+    entries: &[pb::ProvenEntry],
+    want: &[u64],
+    keys: &[IndexKey],
+    party_of_key: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(u64, Statement)>> {
+    let given: Vec<u64> = entries.iter().map(|e| e.index).collect();
+    if given != want {
+        let missing: Vec<_> = want.iter().filter(|i| !given.contains(i)).collect();
+        let extra: Vec<_> = given.iter().filter(|i| !want.contains(i)).collect();
+        return Err(denied(
+            "completeness.entries",
+            format!("are not the entries listed: missing {missing:?}, not listed {extra:?}, or out of order"),
+        ));
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for (n, e) in entries.iter().enumerate() {
+        let field = format!("completeness.entries[{n}]");
+        merkle::verify_inclusion(e.index, cp.size, &merkle::leaf_hash(&e.leaf), &e.inclusion_proof, &cp.root)
+            .map_err(|x| x.scope(&field))?;
+        let (statement, keyids) =
+            crate::proto::signed_statement_of_leaf(&e.leaf).map_err(|x| denied(field.clone(), x.message))?;
+        let signers: Vec<PartyId> =
+            keyids.iter().filter_map(|k| party_of_key(k)).filter_map(|p| PartyId::parse("party_id", &p).ok()).collect();
+        let filed = named_keys(&statement, &signers);
+        let inherits_plan = plan_anchor(&statement.body).is_some();
+        for key in keys {
+            let plan_inherited = matches!(key, IndexKey::Plan(_)) && inherits_plan;
+            if !plan_inherited && !filed.contains(key) {
+                return Err(denied(
+                    field,
+                    format!("entry {} is listed under {} but its statement is not", e.index, key.encode()),
+                ));
+            }
+        }
+        out.push((e.index, statement));
+    }
+    Ok(out)
 }
 
 /// Each expected key's lookup, in order, verified under `root`; returns the lists.

@@ -32,6 +32,13 @@ impl CoalitionApi {
 
     async fn get(&self, req: pb::GetSubjectRequest) -> Result<Response<pb::GetSubjectResponse>, Status> {
         let l = self.ledger.clone();
+        if req.complete {
+            return blocking(move || {
+                answer_complete(|| l.snapshot(|v| crate::query::complete::get_complete(v, l.index(), &req)))
+            })
+            .await
+            .map(Response::new);
+        }
         blocking(move || l.read(|v| crate::query::get(v, &req))).await.map(Response::new)
     }
 }
@@ -98,9 +105,14 @@ fn list_complete(
     kind: book::SubjectKind,
     req: &pb::ListRequest,
 ) -> Result<pb::ListResponse, Error> {
+    answer_complete(|| l.snapshot(|v| crate::query::complete::list_complete(v, l.index(), kind, req)))
+}
+
+/// Read a complete answer until a snapshot is not behind the index (a few tries; then UNAVAILABLE).
+fn answer_complete<T>(mut read: impl FnMut() -> Result<Option<T>, Error>) -> Result<T, Error> {
     for _ in 0..4 {
-        if let Some(resp) = l.snapshot(|v| crate::query::complete::list_complete(v, l.index(), kind, req))? {
-            return Ok(resp);
+        if let Some(answer) = read()? {
+            return Ok(answer);
         }
     }
     Err(Error::new(crate::error::Kind::Unavailable, "", "the index moved on while this answer was read; retry"))

@@ -303,8 +303,7 @@ async fn pledge(State(ledger): State<Arc<Ledger>>, Path(id): Path<String>) -> Re
         let q = pb::GetSubjectRequest {
             kind: book::PLEDGE.to_string(),
             id: id.clone(),
-            with_proofs: false,
-            currency: String::new(),
+            ..Default::default()
         };
         let resp = crate::query::get(v, &q)?;
         let gov = v.governance()?;
