@@ -328,3 +328,27 @@ async fn a_subject_history_is_proven_complete() {
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("entries name commitment DA-SV") && stdout.contains("proven complete"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_checks_the_servers_map() {
+    let mut c = Coalition::start().await;
+    scenario::run(&mut c).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("monitor.state");
+    let key = c.client.log_key().verifier_key();
+    let url = c.server.url.clone();
+    let monitor = |state: &std::path::Path| {
+        accord_bin()
+            .args(["monitor", "--once", "--replay", "--check-index", "--server", &url, "--log-key", &key, "--state"])
+            .arg(state)
+            .output()
+            .expect("monitor")
+    };
+    let out = monitor(&state);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("json");
+    assert_eq!(v["event"], "verified", "{v}");
+    let size = v["tree_size"].as_u64().expect("size");
+    assert!(v["index_checked_at"].as_u64().is_some_and(|n| n > 0 && n <= size), "{v}");
+}

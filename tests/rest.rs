@@ -85,6 +85,9 @@ async fn the_json_api_matches_its_openapi_file_and_the_grpc_answers() {
         "/api/v1/pledges/P1",
         "/api/v1/subjects/pledge/P1?withProofs=true",
         "/api/v1/subjects/commitment/BC-GT?currency=EUR",
+        // Complete answers (the verifiable index): the proof rides in `completeness`.
+        "/api/v1/pledges?partyId=DA&complete=true",
+        "/api/v1/subjects/commitment/DA-SV?complete=true",
     ]
     .map(String::from)
     .to_vec();
@@ -110,6 +113,7 @@ async fn the_json_api_matches_its_openapi_file_and_the_grpc_answers() {
         assert!(body["readAt"]["checkpoint"].as_str().is_some_and(|c| !c.is_empty()), "{p}: {body}");
         let headers: serde_json::Map<String, Value> =
             a.headers.iter().map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("")))).collect();
+        assert_eq!(p.contains("complete=true"), body.get("completeness").is_some(), "{p}: {body}");
         cases.push(json!({"path": p, "status": 200, "headers": headers, "body": body}));
     }
     for (p, status, code) in refusals {

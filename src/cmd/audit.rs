@@ -181,7 +181,7 @@ async fn audit_server(
 
 /// The server's current map checkpoint: the one a complete list of plans is proven with (the audit checks
 /// it; nothing here trusts it).
-async fn current_map_checkpoint(c: &mut Client) -> Result<String> {
+pub(super) async fn current_map_checkpoint(c: &mut Client) -> Result<String> {
     let req = pb::ListRequest { kind: "plan".into(), complete: true, ..Default::default() };
     let resp = c.coalition().list_subjects(req).await.map_err(|s| anyhow::anyhow!("server: {}", s.message()))?;
     let note = resp.into_inner().completeness.map(|c| c.map_checkpoint).unwrap_or_default();

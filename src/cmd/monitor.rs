@@ -33,6 +33,18 @@ pub struct MonitorArgs {
     /// cache or a directory): consistency is proven from hash tiles, --replay reads entry bundles.
     #[arg(long)]
     tiles: Option<String>,
+    /// With --replay over gRPC: also fetch the server's map checkpoint of the verifiable index at each poll
+    /// and alert when it is not the map the monitor recomputes from the leaves it holds (docs/INDEX.md §10:
+    /// the log is replayed and audited again at each poll, so this suits logs that a poll can replay).
+    #[arg(long, requires = "replay", conflicts_with = "tiles")]
+    check_index: bool,
+}
+
+/// What `--replay` holds: the tree of the leaves checked so far and, with `--check-index`, the leaves.
+#[derive(Default)]
+struct Replayed {
+    tree: crate::merkle::MemoryHashes,
+    leaves: Vec<Vec<u8>>,
 }
 
 /// Where a monitor reads the log: the gRPC API or tlog-tiles.
@@ -144,7 +156,7 @@ pub async fn monitor(a: MonitorArgs) -> Result<()> {
     };
     let mut client: Option<Feed> = None;
     // --replay: the leaves downloaded and checked so far; each poll fetches only the new ones.
-    let mut replayed = crate::merkle::MemoryHashes::default();
+    let mut replayed = Replayed::default();
     loop {
         match poll(&a, &key, &mut client, &mut replayed).await {
             Ok(()) => {}
@@ -173,12 +185,7 @@ fn unavailable(e: &anyhow::Error) -> bool {
 /// One look at the log: the served checkpoint must extend the last verified one (and, with --replay, the
 /// new entries must hash to it). Transient failures return an Unavailable error; misbehaviour prints the
 /// evidence and returns [`Reported`].
-async fn poll(
-    a: &MonitorArgs,
-    key: &str,
-    client: &mut Option<Feed>,
-    replayed: &mut crate::merkle::MemoryHashes,
-) -> Result<()> {
+async fn poll(a: &MonitorArgs, key: &str, client: &mut Option<Feed>, replayed: &mut Replayed) -> Result<()> {
     let c = match client {
         Some(c) => c,
         None => client.insert(Feed::open(a, key).await?),
@@ -203,8 +210,16 @@ async fn poll(
     };
     let mut downloaded = 0;
     if verdict.is_ok() && a.replay {
-        match replay_new(c, replayed, &new).await {
+        match replay_new(c, replayed, &new, a.check_index).await {
             Ok(n) => downloaded = n,
+            Err(e) if e.kind == crate::error::Kind::Unavailable => return Err(e.into()),
+            Err(e) => verdict = Err(e.to_string()),
+        }
+    }
+    let mut index_checked = None;
+    if verdict.is_ok() && a.check_index {
+        match check_index(c, &replayed.leaves).await {
+            Ok(size) => index_checked = size,
             Err(e) if e.kind == crate::error::Kind::Unavailable => return Err(e.into()),
             Err(e) => verdict = Err(e.to_string()),
         }
@@ -216,7 +231,8 @@ async fn poll(
             println!(
                 "{}",
                 json!({"ok": true, "event": "verified", "tree_size": new.size, "root_hash": hex::encode(new.root),
-                       "previous_size": old.as_ref().map(|o| o.size), "entries_downloaded": a.replay.then_some(downloaded)})
+                       "previous_size": old.as_ref().map(|o| o.size), "entries_downloaded": a.replay.then_some(downloaded),
+                       "index_checked_at": index_checked})
             );
             Ok(())
         }
@@ -235,15 +251,21 @@ async fn poll(
 /// signed root; returns how many were downloaded. On failure the tree is left as it was.
 async fn replay_new(
     c: &mut Feed,
-    tree: &mut crate::merkle::MemoryHashes,
+    replayed: &mut Replayed,
     cp: &crate::crypto::VerifiedCheckpoint,
+    keep_leaves: bool,
 ) -> crate::error::Result<u64> {
     use crate::error::Error;
+    let tree = &mut replayed.tree;
     let start = tree.leaves();
     let kept = crate::merkle::stored_hash_count(start) as usize;
+    let mut new_leaves = Vec::new();
     let result = async {
         for leaf in c.leaves(start, cp).await? {
             tree.append(&leaf);
+            if keep_leaves {
+                new_leaves.push(leaf);
+            }
         }
         if tree.leaves() < cp.size {
             return Err(Error::denied("entries", format!("the server sent {} of {} entries", tree.leaves(), cp.size)));
@@ -257,8 +279,39 @@ async fn replay_new(
         Ok(cp.size.saturating_sub(start))
     }
     .await;
-    if result.is_err() {
-        tree.0.truncate(kept);
+    match result {
+        Ok(_) => replayed.leaves.append(&mut new_leaves),
+        Err(_) => tree.0.truncate(kept),
     }
     result
+}
+
+/// The server's current map checkpoint must be the map of the log the monitor holds: the leaves are
+/// audited again with it (signatures, rules, the map recomputed). Returns the log size it was checked at;
+/// `None` when the map is ahead of the leaves held (it is checked at the next poll).
+async fn check_index(c: &mut Feed, leaves: &[Vec<u8>]) -> crate::error::Result<Option<u64>> {
+    use crate::error::{Error, Kind};
+    let Feed::Grpc(client) = c else { return Ok(None) };
+    let note = super::audit::current_map_checkpoint(client)
+        .await
+        .map_err(|e| Error::new(Kind::Unavailable, "map_checkpoint", format!("{e:#}")))?;
+    let log = client.log_key().clone();
+    let map = accord_tlog::mapcheckpoint::open_map_checkpoint(
+        note.as_bytes(),
+        &accord_tlog::mapcheckpoint::map_verifier(&log),
+    )?;
+    let Some(held) = usize::try_from(map.log_size).ok().and_then(|n| leaves.get(..n)) else { return Ok(None) };
+    let entries: Vec<_> =
+        held.iter().enumerate().map(|(i, l)| crate::audit::entry_of_leaf(i as u64, l.clone())).collect();
+    let summary =
+        tokio::task::spawn_blocking(move || crate::audit::audit(&log, entries, &[], None, &[], &[note], |_| {}))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
+    match summary.findings.first() {
+        None => Ok(Some(map.log_size)),
+        Some(f) => Err(Error::denied(
+            "map_checkpoint",
+            format!("the server's map checkpoint at size {} is not the log's map: {}", map.log_size, f.message),
+        )),
+    }
 }

@@ -3,7 +3,7 @@
 use super::{item, proven, read_at};
 use crate::domain::book::{Subject, SubjectKind};
 use crate::error::{Error, Result};
-use crate::ledger::ReadView;
+use crate::ledger::{Ledger, ReadView};
 use crate::pb;
 use crate::store::SubjectFilter;
 use crate::vindex::{complete_keys, intersect, Index};
@@ -11,6 +11,35 @@ use crate::vindex::{complete_keys, intersect, Index};
 /// The most entries one complete answer carries (each with its inclusion proof): a larger answer is
 /// refused, naming the filters that narrow it.
 pub const MAX_COMPLETE_ENTRIES: usize = 10_000;
+
+/// The answer to a list request: a page as [`super::list`] gives it, or, with `complete`, the complete
+/// list read in one snapshot with the index brought to it ([`list_complete`]). Blocking.
+pub fn list_answer(l: &Ledger, kind: SubjectKind, q: &pb::ListRequest) -> Result<pb::ListResponse> {
+    if !q.complete {
+        return l.read(|v| super::list(v, kind, q));
+    }
+    newest(|| l.snapshot(|v| list_complete(v, l.index(), kind, q)))
+}
+
+/// The answer to a GetSubject request, with every entry naming the subject when `complete`
+/// ([`get_complete`]). Blocking.
+pub fn get_answer(l: &Ledger, q: &pb::GetSubjectRequest) -> Result<pb::GetSubjectResponse> {
+    if !q.complete {
+        return l.read(|v| super::get(v, q));
+    }
+    newest(|| l.snapshot(|v| get_complete(v, l.index(), q)))
+}
+
+/// Read a complete answer until a snapshot is not behind the index: it only moves forward, and when
+/// another reader took it past this snapshot a newer one answers (a few tries; then UNAVAILABLE).
+fn newest<T>(mut read: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+    for _ in 0..4 {
+        if let Some(answer) = read()? {
+            return Ok(answer);
+        }
+    }
+    Err(Error::new(crate::error::Kind::Unavailable, "", "the index moved on while this answer was read; retry"))
+}
 
 /// A complete list of `kind` read through `view` at its checkpoint, with the index brought there.
 /// `Ok(None)` when the index has already moved past that checkpoint (read again: a newer view answers).

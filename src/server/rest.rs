@@ -151,7 +151,8 @@ async fn list(State(ledger): State<Arc<Ledger>>, Path(collection): Path<String>,
             Err(e) => return error(e.into()),
         },
     };
-    match run(ledger, move |v| crate::query::list(v, kind, &q)).await {
+    let answer_of = move || crate::query::complete::list_answer(&ledger, kind, &q);
+    match tokio::task::spawn_blocking(answer_of).await.map_err(|e| Error::internal(e.to_string())).and_then(|r| r) {
         Ok(r) => answer("accord.v1.ListResponse", &r, r.read_at.as_ref()),
         Err(e) => error(e),
     }
@@ -162,7 +163,8 @@ async fn get_subject(ledger: Arc<Ledger>, q: Result<pb::GetSubjectRequest>) -> R
         Ok(q) => q,
         Err(e) => return error(e),
     };
-    match run(ledger, move |v| crate::query::get(v, &q)).await {
+    let answer_of = move || crate::query::complete::get_answer(&ledger, &q);
+    match tokio::task::spawn_blocking(answer_of).await.map_err(|e| Error::internal(e.to_string())).and_then(|r| r) {
         Ok(r) => answer("accord.v1.GetSubjectResponse", &r, r.read_at.as_ref()),
         Err(e) => error(e),
     }

@@ -24,22 +24,12 @@ impl CoalitionApi {
 
     async fn list(&self, kind: book::SubjectKind, req: pb::ListRequest) -> Result<Response<pb::ListResponse>, Status> {
         let l = self.ledger.clone();
-        if req.complete {
-            return blocking(move || list_complete(&l, kind, &req)).await.map(Response::new);
-        }
-        blocking(move || l.read(|v| crate::query::list(v, kind, &req))).await.map(Response::new)
+        blocking(move || crate::query::complete::list_answer(&l, kind, &req)).await.map(Response::new)
     }
 
     async fn get(&self, req: pb::GetSubjectRequest) -> Result<Response<pb::GetSubjectResponse>, Status> {
         let l = self.ledger.clone();
-        if req.complete {
-            return blocking(move || {
-                answer_complete(|| l.snapshot(|v| crate::query::complete::get_complete(v, l.index(), &req)))
-            })
-            .await
-            .map(Response::new);
-        }
-        blocking(move || l.read(|v| crate::query::get(v, &req))).await.map(Response::new)
+        blocking(move || crate::query::complete::get_answer(&l, &req)).await.map(Response::new)
     }
 }
 
@@ -96,24 +86,4 @@ impl pb::coalition_service_server::CoalitionService for CoalitionApi {
     ) -> Result<Response<pb::GetSubjectResponse>, Status> {
         self.get(req.into_inner()).await
     }
-}
-
-/// A complete list, read in one snapshot with the index brought to it. The index only moves forward: when
-/// another reader took it past this snapshot, a newer snapshot answers (a few tries; then UNAVAILABLE).
-fn list_complete(
-    l: &crate::ledger::Ledger,
-    kind: book::SubjectKind,
-    req: &pb::ListRequest,
-) -> Result<pb::ListResponse, Error> {
-    answer_complete(|| l.snapshot(|v| crate::query::complete::list_complete(v, l.index(), kind, req)))
-}
-
-/// Read a complete answer until a snapshot is not behind the index (a few tries; then UNAVAILABLE).
-fn answer_complete<T>(mut read: impl FnMut() -> Result<Option<T>, Error>) -> Result<T, Error> {
-    for _ in 0..4 {
-        if let Some(answer) = read()? {
-            return Ok(answer);
-        }
-    }
-    Err(Error::new(crate::error::Kind::Unavailable, "", "the index moved on while this answer was read; retry"))
 }
