@@ -12,7 +12,6 @@ use accord_domain::ids::{PartyId, PlanId};
 use accord_domain::index::{creating_kind, owner_named, IndexKey};
 use accord_tlog::mapcheckpoint::MapSigner;
 use accord_tlog::vmap::{MapProof, VerifiableMap};
-use prost::Message;
 
 use crate::domain::book::SubjectKind;
 use crate::domain::Governance;
@@ -174,16 +173,11 @@ pub fn roots_at(
 /// signed it; a key belongs to one party for ever), and for kinds that do not name their plan the plan of
 /// the anchor subject as projected (which no later entry changes).
 pub fn entry_keys(r: &dyn Log, gov: &Governance, row: &EntryRow) -> Result<Vec<IndexKey>> {
-    let corrupt = |why: String| Error::corrupt("entries", row.index, why);
-    let le =
-        pb::LogEntry::decode(row.leaf.as_slice()).map_err(|e| corrupt(format!("the leaf does not decode: {e}")))?;
-    let env = le.envelope.ok_or_else(|| corrupt("the leaf has no envelope".into()))?;
-    let st = pb::Statement::decode(env.payload.as_slice()).map_err(|e| corrupt(format!("the payload: {e}")))?;
-    let statement = crate::proto::parse_stored_statement(&st).map_err(|e| corrupt(format!("the statement: {e}")))?;
-    let mut signers: Vec<PartyId> = env
-        .signatures
+    let (statement, keyids) = crate::proto::signed_statement_of_leaf(&row.leaf)
+        .map_err(|e| Error::corrupt("entries", row.index, e.message))?;
+    let mut signers: Vec<PartyId> = keyids
         .iter()
-        .filter_map(|s| gov.keys.get(&s.keyid))
+        .filter_map(|k| gov.keys.get(k))
         .filter_map(|k| PartyId::parse("party_id", &k.party_id).ok())
         .collect();
     signers.sort();
