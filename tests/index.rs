@@ -352,3 +352,28 @@ async fn the_monitor_checks_the_servers_map() {
     let size = v["tree_size"].as_u64().expect("size");
     assert!(v["index_checked_at"].as_u64().is_some_and(|n| n > 0 && n <= size), "{v}");
 }
+
+/// The map is built on first use, not at every start, and then followed: before any complete query the
+/// index holds nothing; after one, a new entry is filed by the follower without another query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_is_built_on_first_use_then_followed() {
+    let mut c = Coalition::start().await;
+    scenario::run(&mut c).await;
+    let index = c.server.ledger.index().clone();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert!(index.committed().is_none() && !index.wanted(), "nothing built before a reader asked");
+    c.client.list_complete("plan", pb::ListRequest::default()).await.expect("complete");
+    let built = index.committed().expect("built by the first complete query").size;
+    let mut body = scenario::pledge("P-NEXT", "DB", "5", "USD", &[("G2", "100")], "110", "external", "2029-12-31");
+    if let pb::statement::Body::PledgeAnnounced(p) = &mut body {
+        p.restates =
+            vec![pb::Restatement { pledge_id: "P2".into(), amount: scenario::money("0", "USD", "2026-01-20") }];
+    }
+    c.submit(&["DB"], "2026-12-31", body).await.expect("a new pledge");
+    let size = c.server.ledger.latest().size;
+    assert!(size > built);
+    common::wait_until("the follower files the new entry", std::time::Duration::from_secs(10), async || {
+        index.committed().filter(|m| m.size == size).map(drop)
+    })
+    .await;
+}

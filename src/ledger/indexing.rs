@@ -16,8 +16,8 @@ impl Ledger {
     }
 }
 
-/// Keep the index of `ledger` at its latest published checkpoint until `stop`: after each new checkpoint
-/// (at most once per `every`), on a blocking thread. A failure is logged and retried at the next
+/// Keep the index of `ledger` at its latest published checkpoint until `stop`, once a reader has used it:
+/// after each new checkpoint (at most once per `every`), on a blocking thread. A failure is logged and retried at the next
 /// checkpoint; complete queries catch up on their own.
 ///
 /// It holds the ledger only while it works (a weak reference between steps), so it never keeps a
@@ -27,7 +27,13 @@ pub async fn follow_index(ledger: Arc<Ledger>, every: Duration, stop: Cancellati
     let ledger = Arc::downgrade(&ledger);
     loop {
         let Some(l) = ledger.upgrade() else { return };
-        match tokio::task::spawn_blocking(move || l.index_to_latest()).await {
+        // Not before a reader has asked for the map (it is built on first use, not at every start).
+        let step = if l.index().wanted() {
+            tokio::task::spawn_blocking(move || l.index_to_latest()).await
+        } else {
+            Ok(Ok(()))
+        };
+        match step {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "the index could not follow the log; retrying at the next checkpoint")
