@@ -53,9 +53,7 @@ pub fn list_complete(
     let currency = super::currency_of("currency", &q.currency)?;
     let r = view.store_reader();
     let at = read_at(r)?;
-    let root =
-        <[u8; 32]>::try_from(at.root_hash.as_slice()).map_err(|_| Error::internal("a stored root is not 32 bytes"))?;
-    let Some((committed, lookups)) = index.lookup(view, at.tree_size, &root, &keys)? else { return Ok(None) };
+    let Some((committed, lookups)) = lookup_at(view, index, &at, &keys)? else { return Ok(None) };
     let lists: Vec<Vec<u64>> = lookups.iter().map(|l| l.indices.clone()).collect();
     let both = intersect(&lists);
     if both.len() > MAX_COMPLETE_ENTRIES {
@@ -100,10 +98,8 @@ pub fn get_complete(
     let mut resp = super::get(view, q)?;
     let r = view.store_reader();
     let at = resp.read_at.clone().ok_or_else(|| Error::internal("an answer without its checkpoint"))?;
-    let root =
-        <[u8; 32]>::try_from(at.root_hash.as_slice()).map_err(|_| Error::internal("a stored root is not 32 bytes"))?;
     let key = accord_domain::index::IndexKey::Subject { kind, id: q.id.clone() };
-    let Some((committed, lookups)) = index.lookup(view, at.tree_size, &root, &[key])? else { return Ok(None) };
+    let Some((committed, lookups)) = lookup_at(view, index, &at, &[key])? else { return Ok(None) };
     let all: Vec<u64> = lookups.iter().flat_map(|l| l.indices.iter().copied()).collect();
     if all.len() > MAX_COMPLETE_ENTRIES {
         return Err(Error::precondition(
@@ -117,6 +113,19 @@ pub fn get_complete(
     let entries = all.iter().map(|&i| proven(r, i, at.tree_size)).collect::<Result<Vec<_>>>()?;
     resp.completeness = Some(completeness(committed, lookups, entries));
     Ok(Some(resp))
+}
+
+/// The lists of `keys` with their proofs at exactly the checkpoint `at` the view reads at
+/// ([`Index::lookup`]); `Ok(None)` when the index is already past it.
+fn lookup_at(
+    view: &ReadView<'_>,
+    index: &Index,
+    at: &pb::ReadAt,
+    keys: &[accord_domain::index::IndexKey],
+) -> Result<Option<(crate::vindex::MapCommitted, Vec<crate::vindex::Lookup>)>> {
+    let root =
+        <[u8; 32]>::try_from(at.root_hash.as_slice()).map_err(|_| Error::internal("a stored root is not 32 bytes"))?;
+    index.lookup(view, at.tree_size, &root, keys)
 }
 
 /// The proof of completeness: the map checkpoint, the lookups (bytes on the wire) and the entries.

@@ -87,11 +87,6 @@ impl Index {
         self.wanted.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The verifier key of the map checkpoints (name `<origin>/index`, the log's public key).
-    pub fn verifier_key(&self) -> String {
-        self.signer.verifier().verifier_key()
-    }
-
     /// The latest committed map, if any.
     pub fn committed(&self) -> Option<MapCommitted> {
         crate::sync::lock(&self.state).committed.clone()
