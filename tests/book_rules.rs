@@ -313,6 +313,29 @@ async fn tranches_overlap_and_history() {
     refused(&mut c, &["BC", "GT"], "2026-08-02", b, Kind::FailedPrecondition, &["withdrawn"]).await;
     let p3b = c.client.subject("pledge", "P3b", false).await.unwrap().item.unwrap();
     assert_eq!(p3b.status, "withdrawn");
+
+    // A subject's plan never changes: condition C1 amended to name a second plan is refused (the plan's
+    // index key then holds the plan's whole book, docs/INDEX.md §1.3).
+    let plan2 = pb::PlanCreated {
+        plan_id: "PL2".into(),
+        title: "Second plan".into(),
+        period: sc::period("2026-01-01", "2029-12-31"),
+        reporting_currency: "USD".into(),
+        signatories: vec![pb::Signatory { party_id: "S".into(), role: "secretariat".into() }],
+        ..Default::default()
+    };
+    c.submit(&["S"], "2026-08-03", Body::PlanCreated(plan2)).await.expect("a second plan");
+    let Body::ConditionDefined(mut moved) = sc::condition("C1", "DA", "Anti-corruption unit constituted", &[], None)
+    else {
+        unreachable!()
+    };
+    moved.plan_id = "PL2".into();
+    let amend = Body::Amended(pb::Amended {
+        subject_id: "C1".into(),
+        rationale: "moved".into(),
+        version: Some(pb::amended::Version::Condition(moved)),
+    });
+    refused(&mut c, &["DA"], "2026-08-03", amend, Kind::FailedPrecondition, &["plan_id", "cannot change"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

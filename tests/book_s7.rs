@@ -172,6 +172,32 @@ async fn a_keying_error_is_reversed_and_corrected_with_its_log() {
     assert!(amendment.contains("transaction T1 (corrected by T2) reversed; net change -50000 USD"), "{ocds}");
     sc::ocds_validate(&file).unwrap_or_else(|e| panic!("the OCDS export does not validate: {e}\n{ocds}"));
     sc::report_verify(&c.server.url, &c.server.verifier_key, sc::PLAN, "");
+
+    // A correction stays in the plan of what it corrects (docs/INDEX.md §1.3: every entry acting on a
+    // plan's subjects is filed under that plan): GT's incoming funds I1 with no commitment are in no plan;
+    // once reversed, incoming funds under K3 (plan 1) may not correct them.
+    let incoming = |id: &str, corrects: &str, commitment: &str| {
+        let Body::TransactionRecorded(mut t) = txn(id, "1000", "2026-03-01", corrects) else { unreachable!() };
+        t.transaction_type = 1;
+        t.commitment_id = commitment.into();
+        Body::TransactionRecorded(t)
+    };
+    c.submit(&["GT"], "2026-03-08", incoming("I1", "", "")).await.expect("incoming funds in no plan");
+    let mut back = reverse("I1", Some("1000"));
+    if let Body::TransactionReversed(r) = &mut back {
+        r.rationale = "recorded twice".into();
+    }
+    c.submit(&["GT"], "2026-03-08", back).await.expect("reversal of I1");
+    refused(
+        &mut c,
+        &["GT"],
+        "2026-03-08",
+        incoming("I2", "I1", "K3"),
+        Kind::FailedPrecondition,
+        &["corrects", "transaction I1 is in no plan, this correction in plan"],
+    )
+    .await;
+    c.submit(&["GT"], "2026-03-08", incoming("I2", "I1", "")).await.expect("a correction in no plan, like I1");
 }
 
 /// The plan names its boundary and its expected reporters: a flow between two parties inside the boundary is

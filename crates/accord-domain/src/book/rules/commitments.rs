@@ -35,6 +35,10 @@ pub(super) fn condition(out: &mut Out<'_>, c: &d::ConditionDefined, prev: Option
     }
     if let Some(p) = prev {
         let old: d::ConditionDefined = p.parsed()?;
+        // A subject's plan never changes (as for goals, pledges and commitments): every entry acting on a
+        // plan's subjects is then filed under that plan (docs/INDEX.md §1.3), which a report read through
+        // the index relies on.
+        immutable("plan_id", &old.plan_id, &c.plan_id)?;
         immutable("party_id", &old.party_id, &c.party_id)?;
         immutable("condition_type", old.condition_type.as_str(), c.condition_type.as_str())?;
     } else {

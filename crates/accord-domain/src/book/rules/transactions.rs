@@ -59,7 +59,7 @@ pub(super) fn transaction(out: &mut Out<'_>, t: &d::TransactionRecorded) -> Resu
         None => String::new(),
     };
     if let Some(corrects) = &t.corrects {
-        correct(out, t, corrects)?;
+        correct(out, t, corrects, &plan_id)?;
     }
     if t.transaction_type.pays_out() {
         post_disbursement(out, t, amount.value)?;
@@ -203,9 +203,11 @@ fn check_tranche_disbursal(
     Ok(())
 }
 
-/// A corrected re-entry (DOMAIN.md §7): it replaces a transaction of the same type that is already reversed
-/// and not yet corrected; the original is marked corrected by it.
-pub(super) fn correct(out: &mut Out<'_>, t: &d::TransactionRecorded, corrects: &TxnId) -> Result<()> {
+/// A corrected re-entry (DOMAIN.md §7): it replaces a transaction of the same type and plan (`plan_id`,
+/// the correction's, from its commitment) that is already reversed and not yet corrected; the original is
+/// marked corrected by it. Keeping the plan keeps every entry acting on a plan's subjects in that plan
+/// (docs/INDEX.md §1.3).
+pub(super) fn correct(out: &mut Out<'_>, t: &d::TransactionRecorded, corrects: &TxnId, plan_id: &str) -> Result<()> {
     let mut orig = out.need("corrects", TRANSACTION, corrects)?;
     if !orig.tally.reversed {
         return Err(Error::precondition(
@@ -232,6 +234,17 @@ pub(super) fn correct(out: &mut Out<'_>, t: &d::TransactionRecorded, corrects: &
                 "is {}, but transaction {corrects} that it corrects is of type {}: a correction keeps the type",
                 t.transaction_type.code(),
                 o.transaction_type.code()
+            ),
+        ));
+    }
+    if orig.plan_id != plan_id {
+        let plan = |p: &str| if p.is_empty() { "no plan".to_string() } else { format!("plan {p}") };
+        return Err(Error::precondition(
+            "corrects",
+            format!(
+                "transaction {corrects} is in {}, this correction in {}: a correction stays in the plan of the transaction it corrects",
+                plan(&orig.plan_id),
+                plan(plan_id)
             ),
         ));
     }
