@@ -1,6 +1,8 @@
 //! A typed client that trusts nothing the server says without checking it: every checkpoint must be
 //! signed by the trusted log key, every receipt's inclusion proof must verify against it, and every
 //! consistency proof must hold. Offline verification of a proof bundle lives here too.
+use std::collections::{BTreeMap, BTreeSet};
+
 use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
@@ -188,12 +190,7 @@ impl Client {
         // Derived fields, computed from the leaf bytes themselves (never taken from the server), in parallel.
         {
             use rayon::prelude::*;
-            rows.par_iter_mut().for_each(|r| {
-                r.identity = crypto::leaf_identity(&r.leaf).map(|h| h.to_vec()).unwrap_or_default();
-                r.leaf_hash = merkle::leaf_hash(&r.leaf).to_vec();
-                r.integrated_at_ms =
-                    LogEntry::decode(r.leaf.as_slice()).map(|l| l.integrated_at_ms).unwrap_or_default();
-            });
+            rows.par_iter_mut().for_each(derive);
         }
         if rows.len() as u64 != cp.size {
             return Err(Error::denied("entries", format!("the server sent {} of {} entries", rows.len(), cp.size)));
@@ -272,6 +269,126 @@ impl Client {
             parties.get(k).cloned()
         })?;
         Ok((resp, proven))
+    }
+
+    /// The complete lists of `keys` (docs/INDEX.md §11) as they stood at the checkpoint `at`: asked at the
+    /// latest checkpoint, each list proven under its map checkpoint ([`crate::vindex::verify::check_lookups`]),
+    /// that checkpoint proven to extend `at`, and each list cut at `at`'s size (lists only grow at the end).
+    pub async fn index_lists(
+        &mut self,
+        keys: &[accord_domain::index::IndexKey],
+        at: &VerifiedCheckpoint,
+    ) -> Result<Vec<Vec<u64>>> {
+        let mut lists = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(crate::query::complete::MAX_INDEX_KEYS) {
+            let req = pb::GetIndexRequest { keys: chunk.iter().map(|k| k.encode()).collect() };
+            let resp = self.coalition.get_index(req).await.map_err(from_status)?.into_inner();
+            let (cp, map) = crate::vindex::verify::open_map_at(&self.log, resp.read_at.as_ref(), &resp.map_checkpoint)?;
+            self.check_consistency(at, &cp).await?;
+            for mut list in crate::vindex::verify::check_lookups(chunk, &resp.lookups, &map.map_root)? {
+                list.truncate(list.partition_point(|&i| i < at.size));
+                lists.push(list);
+            }
+        }
+        Ok(lists)
+    }
+
+    /// Entries by log index, each proven in the tree of the checkpoint `at`, in the order asked; the derived
+    /// fields (identity, leaf hash, integration time) are computed from the leaves, the statement id and
+    /// kind left empty.
+    pub async fn proven_rows(
+        &mut self,
+        indices: &[u64],
+        at: &VerifiedCheckpoint,
+    ) -> Result<Vec<crate::store::EntryRow>> {
+        let mut rows = Vec::with_capacity(indices.len());
+        for chunk in indices.chunks(crate::query::complete::MAX_COMPLETE_ENTRIES) {
+            let req = pb::GetProvenEntriesRequest { indices: chunk.to_vec(), tree_size: at.size };
+            let resp = self.coalition.get_proven_entries(req).await.map_err(from_status)?.into_inner();
+            if resp.entries.iter().map(|e| e.index).ne(chunk.iter().copied()) {
+                return Err(Error::denied("entries", "are not the entries asked for, in that order"));
+            }
+            for (n, e) in resp.entries.into_iter().enumerate() {
+                let lh = merkle::leaf_hash(&e.leaf);
+                merkle::verify_inclusion(e.index, at.size, &lh, &e.inclusion_proof, &at.root)
+                    .map_err(|x| x.scope(format!("entries[{n}]").as_str()))?;
+                let mut row = crate::store::EntryRow { index: e.index, leaf: e.leaf, ..Default::default() };
+                derive(&mut row);
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// A plan's whole book at the checkpoint `at`, read through the index (docs/INDEX.md §11): the lists of
+    /// [`crate::vindex::book::BookKeys`] grown until no new key appears, every entry in them proven in `at`'s
+    /// tree and filed under the keys that list it, the entries outside the book its attestations cover,
+    /// and the last entry's integration time. `progress(entries held)` is called after each round.
+    pub async fn plan_book(
+        &mut self,
+        plan: &str,
+        at: &VerifiedCheckpoint,
+        mut progress: impl FnMut(usize),
+    ) -> Result<PlanBook> {
+        let parties = self.key_parties().await?;
+        let mut book = crate::vindex::book::BookKeys::new(crate::domain::ids::PlanId::parse("plan_id", plan)?);
+        let mut held: BTreeMap<u64, (crate::store::EntryRow, accord_domain::statement::Statement)> = BTreeMap::new();
+        let lists = loop {
+            let keys = book.keys();
+            let lists = self.index_lists(&keys, at).await?;
+            let missing: BTreeSet<u64> = lists.iter().flatten().copied().filter(|i| !held.contains_key(i)).collect();
+            for row in self.proven_rows(&missing.into_iter().collect::<Vec<_>>(), at).await? {
+                let listed: Vec<_> = keys
+                    .iter()
+                    .zip(&lists)
+                    .filter(|(_, l)| l.binary_search(&row.index).is_ok())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                let statement = crate::vindex::verify::filed_statement(row.index, &row.leaf, &listed, &|k| {
+                    parties.get(k).cloned()
+                })?;
+                held.insert(row.index, (row, statement));
+            }
+            progress(held.len());
+            if !book.absorb(held.values().map(|(_, st)| st)) {
+                break keys.iter().map(|k| k.encode()).zip(lists.iter().map(Vec::len)).collect();
+            }
+        };
+        let covered = crate::vindex::book::covered(held.values().map(|(_, st)| st));
+        let inside: BTreeSet<&[u8]> = held.values().map(|(r, _)| r.identity.as_slice()).collect();
+        let outside: Vec<[u8; 32]> = covered.into_iter().filter(|id| !inside.contains(id.as_slice())).collect();
+        let known = self.entries_by_identity(&outside, at).await?;
+        let last_integrated_ms = match at.size.checked_sub(1) {
+            None => None,
+            Some(last) => match held.get(&last) {
+                Some((r, _)) => Some(r.integrated_at_ms),
+                None => self.proven_rows(&[last], at).await?.first().map(|r| r.integrated_at_ms),
+            },
+        };
+        Ok(PlanBook { entries: held.into_values().map(|(r, _)| r).collect(), known, last_integrated_ms, lists })
+    }
+
+    /// The log index of each identity, each entry proven in `at`'s tree and its identity recomputed from
+    /// its leaf: (identity, index).
+    async fn entries_by_identity(&mut self, ids: &[[u8; 32]], at: &VerifiedCheckpoint) -> Result<Vec<(Vec<u8>, u64)>> {
+        let mut indices = Vec::with_capacity(ids.len());
+        for id in ids {
+            let key = pb::get_entry_request::Key::Identity(id.to_vec());
+            let e = self.inner.get_entry(pb::GetEntryRequest { key: Some(key) }).await.map_err(from_status)?;
+            indices.push(e.into_inner().entry.map(|e| e.index).unwrap_or(u64::MAX));
+        }
+        let rows = self.proven_rows(&indices, at).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, row) in ids.iter().zip(rows) {
+            if row.identity != id {
+                return Err(Error::denied(
+                    "identity",
+                    format!("the entry served for identity {} has another identity", hex::encode(id)),
+                ));
+            }
+            out.push((row.identity, row.index));
+        }
+        Ok(out)
     }
 
     /// Every key the ledger knows, by keyid, with the party it belongs to (every page of ListParties).
@@ -447,6 +564,21 @@ impl Client {
     }
 }
 
+/// A plan's book read through the index ([`Client::plan_book`]), ready for
+/// [`crate::report::recompute_part`].
+#[derive(Debug, Clone)]
+pub struct PlanBook {
+    /// Every entry of the book, ascending: the plans linked to the plan by restatements, governance, FX
+    /// rates and attestations.
+    pub entries: Vec<crate::store::EntryRow>,
+    /// (identity, index) of the entries outside the book that its attestations cover.
+    pub known: Vec<(Vec<u8>, u64)>,
+    /// When the checkpoint's last entry was integrated (the report's as-of date); `None` for an empty log.
+    pub last_integrated_ms: Option<i64>,
+    /// Each key looked up in the last round, with its list's length.
+    pub lists: Vec<(String, usize)>,
+}
+
 /// What offline verification established.
 #[derive(Debug, Clone)]
 pub struct OfflineVerified {
@@ -505,6 +637,14 @@ fn check_proven(cp: &VerifiedCheckpoint, p: &pb::ProvenEntry) -> Result<Statemen
     merkle::verify_inclusion(p.index, cp.size, &merkle::leaf_hash(&p.leaf), &p.inclusion_proof, &cp.root)
         .map_err(|e| e.scope(&format!("proofs[index={}]", p.index)))?;
     crate::query::statement_of_leaf(&p.leaf).map_err(|e| Error::denied("leaf", e.message))
+}
+
+/// The fields of a row derived from its leaf bytes (never taken from a server): identity, leaf hash and
+/// integration time.
+fn derive(r: &mut crate::store::EntryRow) {
+    r.identity = crypto::leaf_identity(&r.leaf).map(|h| h.to_vec()).unwrap_or_default();
+    r.leaf_hash = merkle::leaf_hash(&r.leaf).to_vec();
+    r.integrated_at_ms = LogEntry::decode(r.leaf.as_slice()).map(|l| l.integrated_at_ms).unwrap_or_default();
 }
 
 fn open_read_at(log: &StrictNoteVerifier, at: &pb::ReadAt) -> Result<VerifiedCheckpoint> {

@@ -377,3 +377,109 @@ async fn the_map_is_built_on_first_use_then_followed() {
     })
     .await;
 }
+
+/// `accord report verify --complete` (docs/INDEX.md §11): the report is recomputed from the plan's book
+/// read through the index — its plan's entries, governance, FX rates and attestations, and the whole book
+/// of a plan that restates one of its pledges — not from the whole log, and equals the report recomputed
+/// from the whole log; a published report with one figure changed is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_verify_reads_only_the_plans_book_through_the_index() {
+    let mut c = Coalition::start().await;
+    scenario::run(&mut c).await;
+    add_linked_plans(&mut c).await;
+    let size = c.client.checkpoint(None).await.unwrap().size;
+
+    let url = c.server.url.clone();
+    let key = c.client.log_key().verifier_key();
+    let verify = |plan: &str, extra: &[&str]| {
+        let out = accord_bin()
+            .args(["--json", "report", "verify", "--plan", plan, "--server", &url, "--log-key", &key])
+            .args(extra)
+            .output()
+            .expect("accord");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        });
+        (out.status.code(), v)
+    };
+    let (code, whole) = verify(scenario::PLAN, &[]);
+    assert_eq!((code, &whole["ok"]), (Some(0), &serde_json::json!(true)), "{whole}");
+    let (code, part) = verify(scenario::PLAN, &["--complete"]);
+    assert_eq!(
+        (code, &part["ok"], &part["through_index"]),
+        (Some(0), &serde_json::json!(true), &serde_json::json!(true)),
+        "{part}"
+    );
+    let replayed = part["entries_replayed"].as_u64().expect("entries_replayed");
+    assert!(replayed < size, "the book ({replayed}) is part of the log ({size})");
+    assert_eq!(whole["entries_replayed"].as_u64(), Some(size), "{whole}");
+
+    // The book of plan 1 holds PL2's (its pledge restates P2), not PL3's; PL3's holds neither.
+    let cp = c.client.checkpoint(None).await.unwrap();
+    let book = c.client.plan_book(scenario::PLAN, &cp, |_| {}).await.expect("plan 1's book");
+    let keys: Vec<&str> = book.lists.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(keys.contains(&"plan:PL2") && !keys.contains(&"plan:PL3"), "{keys:?}");
+    assert!(keys.contains(&"subject:pledge:P2") && keys.contains(&"kind:fx_rate.recorded"), "{keys:?}");
+    let book3 = c.client.plan_book("PL3", &cp, |_| {}).await.expect("PL3's book");
+    let keys3: Vec<&str> = book3.lists.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(!keys3.contains(&"plan:PL2") && !keys3.contains(&format!("plan:{}", scenario::PLAN).as_str()), "{keys3:?}");
+    assert!(book3.entries.len() < book.entries.len(), "PL3's book is smaller than plan 1's");
+    // Scenario A's attestations cover entries of plan 1 only; in PL3's book they lie outside, and are
+    // proven by identity.
+    assert!(!book3.known.is_empty(), "the attestations' covered entries outside PL3's book");
+    for plan in ["PL2", "PL3"] {
+        let (code, v) = verify(plan, &["--complete"]);
+        assert_eq!((code, &v["ok"]), (Some(0), &serde_json::json!(true)), "{plan}: {v}");
+    }
+
+    // A published report whose pledged total is changed by one is refused, through the index as through
+    // the whole log, with the figure named.
+    let (resp, _) = c
+        .client
+        .report(pb::GetReportRequest { plan_id: scenario::PLAN.into(), format: "json".into(), hxl: false })
+        .await
+        .expect("report");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("published.json");
+    let pledged = serde_json::from_str::<serde_json::Value>(&resp.canonical_json).unwrap()["funding"]["total_external"]
+        ["pledged"]
+        .as_str()
+        .expect("pledged")
+        .to_string();
+    let changed = (pledged.parse::<u128>().unwrap() + 1).to_string();
+    std::fs::write(&file, resp.canonical_json.replacen(&format!("\"{pledged}\""), &format!("\"{changed}\""), 1))
+        .unwrap();
+    let (code, v) = verify(scenario::PLAN, &["--complete", "--report", file.to_str().unwrap()]);
+    assert_eq!((code, &v["ok"]), (Some(1), &serde_json::json!(false)), "{v}");
+    assert!(v["differences"].to_string().contains(&changed), "{v}");
+}
+
+/// After scenario A: a second plan PL2 whose pledge Q1 restates 10 m of DB's P2 (plan 1's figures depend
+/// on it), and a third plan PL3 linked to nothing.
+async fn add_linked_plans(c: &mut Coalition) {
+    use accord::pb::statement::Body;
+    for plan in ["PL2", "PL3"] {
+        let p = pb::PlanCreated {
+            plan_id: plan.into(),
+            title: format!("Plan {plan}"),
+            period: scenario::period("2026-01-01", "2029-12-31"),
+            reporting_currency: "USD".into(),
+            signatories: vec![pb::Signatory { party_id: "S".into(), role: "secretariat".into() }],
+            ..Default::default()
+        };
+        c.submit(&["S"], "2026-11-01", Body::PlanCreated(p)).await.expect("plan");
+        let Body::GoalDefined(mut g) = scenario::goal(&format!("{plan}-G"), "Goal", &["15110"]) else { unreachable!() };
+        g.plan_id = plan.into();
+        c.submit(&["S"], "2026-11-01", Body::GoalDefined(g)).await.expect("goal");
+    }
+    let goal = [("PL2-G", "100")];
+    let Body::PledgeAnnounced(mut q) =
+        scenario::pledge("Q1", "DB", "10000000", "USD", &goal, "110", "external", "2029-12-31")
+    else {
+        unreachable!()
+    };
+    q.plan_id = "PL2".into();
+    q.restates =
+        vec![pb::Restatement { pledge_id: "P2".into(), amount: scenario::money("10000000", "USD", "2026-11-01") }];
+    c.submit(&["DB"], "2026-11-01", Body::PledgeAnnounced(q)).await.expect("a restating pledge in PL2");
+}

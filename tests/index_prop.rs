@@ -235,7 +235,7 @@ async fn apply(c: &mut Coalition, m: &mut Model, op: &Op) {
             (vec![who], body, Box::new(|_| {}))
         }
         Op::Assess { moved: true, .. } => {
-            // C3, which MoveCondition names again under the second plan: still filed under its creation plan.
+            // C3, which MoveCondition tries to move to the second plan: still filed under its creation plan.
             (vec!["X"], sc::assessed("C3", "", "met", "2026-05-01"), Box::new(|_| {}))
         }
         Op::Assess { tranche, moved: false } => {
@@ -295,8 +295,8 @@ async fn apply(c: &mut Coalition, m: &mut Model, op: &Op) {
             (vec!["S"], body, Box::new(|_| {}))
         }
         Op::MoveCondition => {
-            // The condition of DB, named again under the second plan (§1.3: entries anchored on it keep
-            // its creation plan).
+            // The condition of DB, named again under the second plan: refused (a subject's plan never
+            // changes, §1.3), so it stays filed under its creation plan.
             let Body::ConditionDefined(mut cd) = sc::condition("C3", "DB", "Governance criteria", &[], None) else {
                 unreachable!()
             };
@@ -701,13 +701,48 @@ async fn run(ops: Vec<Op>, mutate: Mutation) {
     assert_eq!(from_lists, spec, "VerifiableMap::from_lists and docs/INDEX.md §3 disagree");
     assert_eq!(replayed, spec, "vindex::roots_at over the replayed log");
 
-    // 3. The audit recomputes the same map and accepts the server's map checkpoint.
+    // 3. Every plan's report recomputed from its book read through the index (docs/INDEX.md §11) equals
+    //    the report recomputed from the whole log: the book holds everything the report reads.
+    for key in key_list("plan:") {
+        book_gives_the_report(&mut c, &cp, &entries, key.trim_start_matches("plan:")).await;
+    }
+
+    // 4. The audit recomputes the same map and accepts the server's map checkpoint.
     let s = accord::audit::audit(&log, entries, &[], None, &[], &[map_note], |_| {});
     assert!(s.ok && s.map_checkpoints_checked == 1, "{:?}", s.findings);
     assert_eq!(s.map_root, hex::encode(spec));
 
-    // 4. A restarted server rebuilds its map from the log (reading the final projections): the same root.
+    // 5. A restarted server rebuilds its map from the log (reading the final projections): the same root.
     assert_eq!(root_after_restart(c.server, &log).await, (n, spec), "the map rebuilt at start");
+}
+
+/// Plan `plan`'s report recomputed from its book read through the index equals the one recomputed from
+/// the whole log, `entries`, at the checkpoint `cp`.
+async fn book_gives_the_report(
+    c: &mut Coalition,
+    cp: &accord::crypto::VerifiedCheckpoint,
+    entries: &[accord::store::EntryRow],
+    plan: &str,
+) {
+    let at = pb::ReadAt {
+        tree_size: cp.size,
+        root_hash: cp.root.to_vec(),
+        checkpoint: cp.note.clone(),
+        ..Default::default()
+    };
+    let whole = accord::report::recompute(common::ORIGIN, entries.to_vec(), plan, &at, |_| {}).expect("whole log");
+    let book = c.client.plan_book(plan, cp, |_| {}).await.unwrap_or_else(|e| panic!("{plan}'s book: {e}"));
+    let part = accord::report::recompute_part(
+        common::ORIGIN,
+        book.entries,
+        &book.known,
+        book.last_integrated_ms,
+        plan,
+        &at,
+        |_| {},
+    )
+    .unwrap_or_else(|e| panic!("{plan}'s report from its book: {e}"));
+    assert_eq!(part.canonical_json(), whole.canonical_json(), "{plan}'s report from its book");
 }
 
 proptest! {

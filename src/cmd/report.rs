@@ -62,6 +62,17 @@ struct VerifyArgs {
     /// entries come from entry bundles and must hash to that checkpoint's root.
     #[arg(long, requires = "report")]
     tiles: Option<String>,
+    /// Read only the plan's book through the verifiable index (docs/INDEX.md §11) instead of the whole log:
+    /// every list proven complete under a map checkpoint that extends the report's checkpoint, every entry
+    /// proven in its tree, then replayed and the report recomputed.
+    #[arg(long, conflicts_with = "tiles")]
+    complete: bool,
+}
+
+/// What a report is recomputed from: the whole log, or the plan's book read through the index.
+enum Log {
+    Whole(Vec<crate::store::EntryRow>),
+    Book(crate::client::PlanBook),
 }
 
 /// The entries and checkpoint of a saved report, from tiles: (entries, read-at, log origin).
@@ -279,35 +290,48 @@ fn for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
-async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
-    let started = std::time::Instant::now();
-    let tty = !json && std::io::stderr().is_terminal();
-    let (served, entries, at, origin) = if a.tiles.is_some() {
-        let p = a.report.as_ref().context("--tiles needs --report FILE")?;
-        let served = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        let (entries, at, origin) = from_tiles(&a, &served, tty).await?;
-        (served, entries, at, origin)
-    } else {
-        let mut client = connect(&a.server).await?;
-        let req = pb::GetReportRequest { plan_id: a.plan.clone(), format: "json".into(), hxl: false };
-        let (resp, cp) = client.report(req).await?;
-        let served = match &a.report {
-            Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-            None => resp.canonical_json.clone(),
-        };
-        let entries = client
-            .download(&cp, |n| {
-                if tty && (n % 5000 == 0 || n == cp.size) {
-                    eprint!("\rdownloaded {n}/{} entries", cp.size);
+/// The served report (or `--report FILE`), the log it is recomputed from (the whole log, or with
+/// `--complete` the plan's book through the index), its checkpoint and the log's origin, from the server.
+async fn from_server(a: &VerifyArgs, tty: bool) -> Result<(String, Log, pb::ReadAt, String)> {
+    let mut client = connect(&a.server).await?;
+    let req = pb::GetReportRequest { plan_id: a.plan.clone(), format: "json".into(), hxl: false };
+    let (resp, cp) = client.report(req).await?;
+    let served = match &a.report {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        None => resp.canonical_json.clone(),
+    };
+    let log = if a.complete {
+        let book = client
+            .plan_book(&a.plan, &cp, |n| {
+                if tty {
+                    eprint!("\rread {n} entries of the plan's book through the index");
                 }
             })
             .await?;
-        let info = client
-            .raw()
-            .get_log_info(pb::GetLogInfoRequest {})
-            .await
-            .map_err(|s| anyhow::anyhow!("{}", s.message()))?;
-        (served, entries, resp.read_at.clone().unwrap_or_default(), info.into_inner().origin)
+        Log::Book(book)
+    } else {
+        let progress = |n: u64| {
+            if tty && (n.is_multiple_of(5000) || n == cp.size) {
+                eprint!("\rdownloaded {n}/{} entries", cp.size);
+            }
+        };
+        Log::Whole(client.download(&cp, progress).await?)
+    };
+    let info =
+        client.raw().get_log_info(pb::GetLogInfoRequest {}).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+    Ok((served, log, resp.read_at.clone().unwrap_or_default(), info.into_inner().origin))
+}
+
+async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
+    let started = std::time::Instant::now();
+    let tty = !json && std::io::stderr().is_terminal();
+    let (served, log, at, origin) = if a.tiles.is_some() {
+        let p = a.report.as_ref().context("--tiles needs --report FILE")?;
+        let served = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let (entries, at, origin) = from_tiles(&a, &served, tty).await?;
+        (served, Log::Whole(entries), at, origin)
+    } else {
+        from_server(&a, tty).await?
     };
     if tty {
         eprintln!(" — leaves hash to the signed root");
@@ -320,12 +344,22 @@ async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
     };
     let plan = a.plan.clone();
     let total = cp.size;
+    let replayed = match &log {
+        Log::Whole(e) => e.len(),
+        Log::Book(b) => b.entries.len(),
+    };
     let local = tokio::task::spawn_blocking(move || {
-        crate::report::recompute(&origin, entries, &plan, &at, |n| {
-            if tty && (n % 5000 == 0 || n == total) {
-                eprint!("\rreplayed {n}/{total} entries");
+        let progress = |n: u64| {
+            if tty && (n.is_multiple_of(5000) || n == total) {
+                eprint!("\rreplayed up to entry {n} of {total}");
             }
-        })
+        };
+        match log {
+            Log::Whole(entries) => crate::report::recompute(&origin, entries, &plan, &at, progress),
+            Log::Book(b) => {
+                crate::report::recompute_part(&origin, b.entries, &b.known, b.last_integrated_ms, &plan, &at, progress)
+            }
+        }
     })
     .await??;
     if tty {
@@ -338,13 +372,15 @@ async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
         println!(
             "{}",
             json!({"ok": same, "plan": a.plan, "tree_size": cp.size, "root_hash": hex::encode(cp.root),
+                   "entries_replayed": replayed, "through_index": a.complete,
                    "differences": diffs, "millis": started.elapsed().as_millis() as u64})
         );
     } else if same {
         println!(
-            "report for plan {} verified: {} entries checked against the signed checkpoint (size {}), recomputed byte for byte ({:.1} s)",
+            "report for plan {} verified: {} entries{} checked against the signed checkpoint (size {}), recomputed byte for byte ({:.1} s)",
             a.plan,
-            cp.size,
+            replayed,
+            if a.complete { " of the plan's book, proven complete through the index," } else { "" },
             cp.size,
             started.elapsed().as_secs_f64()
         );

@@ -134,12 +134,90 @@ fn completeness(
     lookups: Vec<crate::vindex::Lookup>,
     entries: Vec<pb::ProvenEntry>,
 ) -> pb::Completeness {
-    pb::Completeness {
-        map_checkpoint: committed.note,
-        lookups: lookups
-            .into_iter()
-            .map(|l| pb::MapLookup { key: l.key.encode(), indices: l.indices, proof: l.proof.encode() })
-            .collect(),
-        entries,
+    pb::Completeness { map_checkpoint: committed.note, lookups: lookups.into_iter().map(wire).collect(), entries }
+}
+
+/// A lookup as the wire carries it.
+fn wire(l: crate::vindex::Lookup) -> pb::MapLookup {
+    pb::MapLookup { key: l.key.encode(), indices: l.indices, proof: l.proof.encode() }
+}
+
+/// The most keys one GetIndex request may ask.
+pub const MAX_INDEX_KEYS: usize = 1000;
+
+/// The answer to GetIndex (docs/INDEX.md §11): each key's complete list with its proof, at the latest
+/// checkpoint, under the map checkpoint signed there. Blocking.
+pub fn index_answer(l: &Ledger, q: &pb::GetIndexRequest) -> Result<pb::GetIndexResponse> {
+    let keys = index_keys(&q.keys)?;
+    newest(|| {
+        l.snapshot(|v| {
+            let at = read_at(v.store_reader())?;
+            let Some((committed, lookups)) = lookup_at(v, l.index(), &at, &keys)? else { return Ok(None) };
+            Ok(Some(pb::GetIndexResponse {
+                read_at: Some(at),
+                map_checkpoint: committed.note,
+                lookups: lookups.into_iter().map(wire).collect(),
+            }))
+        })
+    })
+}
+
+/// The keys of a GetIndex request, parsed: at least one, at most [`MAX_INDEX_KEYS`], each once.
+fn index_keys(keys: &[String]) -> Result<Vec<accord_domain::index::IndexKey>> {
+    if keys.is_empty() || keys.len() > MAX_INDEX_KEYS {
+        return Err(Error::invalid("keys", format!("ask for 1 to {MAX_INDEX_KEYS} keys, not {}", keys.len())));
     }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        let key = accord_domain::index::IndexKey::parse(k).ok_or_else(|| {
+            Error::invalid(
+                format!("keys[{i}]"),
+                format!(
+                    "{k:?} is not an index key (party:<id>, plan:<id>, subject:<kind>:<id>, kind:<statement kind>)"
+                ),
+            )
+        })?;
+        if !seen.insert(k.as_str()) {
+            return Err(Error::invalid(format!("keys[{i}]"), format!("{k:?} is asked twice")));
+        }
+        out.push(key);
+    }
+    Ok(out)
+}
+
+/// The answer to GetProvenEntries: the entries asked, in that order, each with its inclusion proof at
+/// `tree_size` (at most the latest size; at most [`MAX_COMPLETE_ENTRIES`] indices, each once and below it).
+/// Blocking.
+pub fn proven_entries(l: &Ledger, q: &pb::GetProvenEntriesRequest) -> Result<pb::GetProvenEntriesResponse> {
+    if q.indices.len() > MAX_COMPLETE_ENTRIES {
+        return Err(Error::invalid(
+            "indices",
+            format!("at most {MAX_COMPLETE_ENTRIES} entries in one request, not {}", q.indices.len()),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, &index) in q.indices.iter().enumerate() {
+        if index >= q.tree_size {
+            return Err(Error::invalid(
+                format!("indices[{i}]"),
+                format!("{index} is not below tree_size {}", q.tree_size),
+            ));
+        }
+        if !seen.insert(index) {
+            return Err(Error::invalid(format!("indices[{i}]"), format!("{index} is asked twice")));
+        }
+    }
+    l.read(|v| {
+        let r = v.store_reader();
+        let latest = read_at(r)?.tree_size;
+        if q.tree_size > latest {
+            return Err(Error::invalid(
+                "tree_size",
+                format!("{} is beyond the latest checkpoint's size {latest}", q.tree_size),
+            ));
+        }
+        let entries = q.indices.iter().map(|&i| proven(r, i, q.tree_size)).collect::<Result<Vec<_>>>()?;
+        Ok(pb::GetProvenEntriesResponse { entries })
+    })
 }

@@ -104,9 +104,32 @@ pub fn recompute(
     at: &pb::ReadAt,
     progress: impl FnMut(u64),
 ) -> error::Result<Report> {
-    use crate::domain::date::{day_of_ms, format_date};
-    let mut at = read_at(at);
-    at.as_of_date = entries.last().map(|e| format_date(day_of_ms(e.integrated_at_ms))).unwrap_or_default();
+    let at = as_of(at, entries.last().map(|e| e.integrated_at_ms));
     let book = replay::MemoryBook::replay(origin, entries, progress)?;
     Ok(plan_report(&book, plan_id, &at)?)
+}
+
+/// Recompute a plan's report from its book read through the index (docs/INDEX.md §11): `entries` with
+/// gaps ([`replay::MemoryBook::replay_part`]), the entries its attestations cover outside it (`known`),
+/// and the integration time of the checkpoint's last entry (its as-of date), all checked against `at`.
+pub fn recompute_part(
+    origin: &str,
+    entries: Vec<EntryRow>,
+    known: &[(Vec<u8>, u64)],
+    last_integrated_ms: Option<i64>,
+    plan_id: &str,
+    at: &pb::ReadAt,
+    progress: impl FnMut(u64),
+) -> error::Result<Report> {
+    let at = as_of(at, last_integrated_ms);
+    let book = replay::MemoryBook::replay_part(origin, entries, known, progress)?;
+    Ok(plan_report(&book, plan_id, &at)?)
+}
+
+/// The checkpoint `at` as a report names it: its as-of date is the day its last entry was integrated.
+fn as_of(at: &pb::ReadAt, last_integrated_ms: Option<i64>) -> ReadAt {
+    use crate::domain::date::{day_of_ms, format_date};
+    let mut at = read_at(at);
+    at.as_of_date = last_integrated_ms.map(|ms| format_date(day_of_ms(ms))).unwrap_or_default();
+    at
 }

@@ -28,11 +28,36 @@ pub struct MemoryBook {
 
 impl MemoryBook {
     /// Replay `entries` (indexes 0..n in order); `progress(done)` is called as entries are applied.
-    pub fn replay(origin: &str, entries: Vec<EntryRow>, mut progress: impl FnMut(u64)) -> Result<Self> {
+    pub fn replay(origin: &str, entries: Vec<EntryRow>, progress: impl FnMut(u64)) -> Result<Self> {
+        for (i, e) in entries.iter().enumerate() {
+            if e.index != i as u64 {
+                return Err(Error::invalid("entries", format!("expected entry {i}, got {}", e.index)));
+            }
+        }
+        Self::replay_part(origin, entries, &[], progress)
+    }
+
+    /// Replay part of a log: `entries` in ascending index order, with gaps (a plan's book read through the
+    /// index, docs/INDEX.md §11), and `known` (identity, index) of entries outside them that are in the log
+    /// (those its attestations cover). The rules run as for the whole log; what they read must be among
+    /// the entries given.
+    pub fn replay_part(
+        origin: &str,
+        entries: Vec<EntryRow>,
+        known: &[(Vec<u8>, u64)],
+        mut progress: impl FnMut(u64),
+    ) -> Result<Self> {
+        if let Some(w) = entries.windows(2).find(|w| w.first().map(|e| e.index) >= w.get(1).map(|e| e.index)) {
+            let at = w.get(1).map(|e| e.index).unwrap_or_default();
+            return Err(Error::invalid("entries", format!("entry {at} is out of order or repeated")));
+        }
         let decoded = decode_envelopes(&entries)?;
         let keys = every_key(&decoded);
         let limits = Limits { max_payload_bytes: usize::MAX, max_signatures: usize::MAX, ..Limits::default() };
         let mut book = MemoryBook::default();
+        for (identity, index) in known {
+            book.state.know_entry(identity, *index);
+        }
         // Pipeline: a verifier thread checks the signatures of the next chunk (in parallel) while this
         // thread applies the rules to the current one in order.
         const CHUNK: usize = 2048;
@@ -96,13 +121,8 @@ impl MemoryBook {
     }
 }
 
-/// The envelopes of `entries`, which must be indexes 0..n in order (decoded in parallel).
+/// The envelopes of `entries` (decoded in parallel).
 fn decode_envelopes(entries: &[EntryRow]) -> Result<Vec<pb::Envelope>> {
-    for (i, e) in entries.iter().enumerate() {
-        if e.index != i as u64 {
-            return Err(Error::invalid("entries", format!("expected entry {i}, got {}", e.index)));
-        }
-    }
     entries
         .par_iter()
         .map(|e| {
@@ -160,16 +180,17 @@ impl Source for MemoryBook {
 }
 
 impl MemoryBook {
+    /// The entry at log index `index`, if replayed (entries are ascending, with gaps in a partial replay).
     fn entry(&self, index: u64) -> Option<&EntryRow> {
-        usize::try_from(index).ok().and_then(|i| self.entries.get(i))
+        self.entries.binary_search_by_key(&index, |e| e.index).ok().and_then(|i| self.entries.get(i))
     }
 }
 
 /// The index reads a replayed log (an audit recomputes the map from it).
 impl crate::vindex::Log for MemoryBook {
     fn entries(&self, start: u64, end: u64, limit: usize) -> crate::error::Result<Vec<EntryRow>> {
-        let from = usize::try_from(start).unwrap_or(usize::MAX);
-        let to = usize::try_from(end).unwrap_or(usize::MAX).min(self.entries.len());
+        let from = self.entries.partition_point(|e| e.index < start);
+        let to = self.entries.partition_point(|e| e.index < end);
         Ok(self.entries.get(from..to).unwrap_or_default().iter().take(limit).cloned().collect())
     }
     fn governance(&self) -> crate::error::Result<Governance> {

@@ -62,7 +62,7 @@ pub fn is_storage_failure(e: &Error) -> bool {
 /// One stored log entry. `identity` and `leaf_hash` are not stored: both are functions of the leaf
 /// (indexed by their first 8 bytes only, which keeps an entry under 1 KiB on disk) and are recomputed on
 /// read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EntryRow {
     /// Position in the log, from 0.
     pub index: u64,

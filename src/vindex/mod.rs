@@ -30,6 +30,7 @@ pub trait Log {
     fn plan_of(&self, kind: accord_domain::codes::SubjectKind, id: &str) -> Result<Option<String>>;
 }
 
+pub mod book;
 pub mod verify;
 
 /// Entries read from the database per step while catching up.

@@ -136,15 +136,26 @@ fn open_proof<'a>(
     at: Option<&pb::ReadAt>,
     c: Option<&'a pb::Completeness>,
 ) -> Result<(VerifiedCheckpoint, MapCheckpoint, &'a pb::Completeness)> {
+    let c = c.ok_or_else(|| denied("completeness", "the answer carries no proof of completeness"))?;
+    let (cp, map) = open_map_at(log, at, &c.map_checkpoint)?;
+    Ok((cp, map, c))
+}
+
+/// An answer's log checkpoint `at`, signed by the log key, and its map checkpoint `map_note`, signed by
+/// the log's index key at exactly that log size and root.
+pub fn open_map_at(
+    log: &StrictNoteVerifier,
+    at: Option<&pb::ReadAt>,
+    map_note: &str,
+) -> Result<(VerifiedCheckpoint, MapCheckpoint)> {
     let at = at.ok_or_else(|| denied("read_at", "the answer names no checkpoint"))?;
     let cp = open_checkpoint(at.checkpoint.as_bytes(), log)?;
     if cp.size != at.tree_size || cp.root.as_slice() != at.root_hash.as_slice() {
         return Err(denied("read_at", "tree_size or root_hash differ from the signed checkpoint"));
     }
-    let c = c.ok_or_else(|| denied("completeness", "the answer carries no proof of completeness"))?;
-    let map = open_map_checkpoint(c.map_checkpoint.as_bytes(), &map_verifier(log))?;
+    let map = open_map_checkpoint(map_note.as_bytes(), &map_verifier(log))?;
     map.check_log(&cp)?;
-    Ok((cp, map, c))
+    Ok((cp, map))
 }
 
 /// The entries given are exactly `want` (in order), each proven in the log's tree and filed under every
@@ -170,28 +181,43 @@ fn check_entries(
         let field = format!("completeness.entries[{n}]");
         merkle::verify_inclusion(e.index, cp.size, &merkle::leaf_hash(&e.leaf), &e.inclusion_proof, &cp.root)
             .map_err(|x| x.scope(&field))?;
-        let (statement, keyids) =
-            crate::proto::signed_statement_of_leaf(&e.leaf).map_err(|x| denied(field.clone(), x.message))?;
-        let signers: Vec<PartyId> =
-            keyids.iter().filter_map(|k| party_of_key(k)).filter_map(|p| PartyId::parse("party_id", &p).ok()).collect();
-        let filed = named_keys(&statement, &signers);
-        let inherits_plan = plan_anchor(&statement.body).is_some();
-        for key in keys {
-            let plan_inherited = matches!(key, IndexKey::Plan(_)) && inherits_plan;
-            if !plan_inherited && !filed.contains(key) {
-                return Err(denied(
-                    field,
-                    format!("entry {} is listed under {} but its statement is not", e.index, key.encode()),
-                ));
-            }
-        }
+        let statement = filed_statement(e.index, &e.leaf, keys, party_of_key).map_err(|x| x.scope(&field))?;
         out.push((e.index, statement));
     }
     Ok(out)
 }
 
+/// The statement of entry `index` (its `leaf`), listed under each of `keys`, checked to be filed under them
+/// by its statement and its signers (an inherited plan key excepted: the audit checks it, docs/INDEX.md
+/// §1.3); `party_of_key` names the party of a signing key.
+pub fn filed_statement(
+    index: u64,
+    leaf: &[u8],
+    keys: &[IndexKey],
+    party_of_key: &dyn Fn(&str) -> Option<String>,
+) -> Result<Statement> {
+    let (statement, keyids) = crate::proto::signed_statement_of_leaf(leaf).map_err(|x| denied("", x.message))?;
+    let signers: Vec<PartyId> =
+        keyids.iter().filter_map(|k| party_of_key(k)).filter_map(|p| PartyId::parse("party_id", &p).ok()).collect();
+    check_filed(index, &statement, &signers, keys)?;
+    Ok(statement)
+}
+
+/// Entry `index`, listed under each of `keys`, is filed under them by its statement and its signers.
+fn check_filed(index: u64, statement: &Statement, signers: &[PartyId], keys: &[IndexKey]) -> Result<()> {
+    let filed = named_keys(statement, signers);
+    let inherits_plan = plan_anchor(&statement.body).is_some();
+    for key in keys {
+        let plan_inherited = matches!(key, IndexKey::Plan(_)) && inherits_plan;
+        if !plan_inherited && !filed.contains(key) {
+            return Err(denied("", format!("entry {index} is listed under {} but its statement is not", key.encode())));
+        }
+    }
+    Ok(())
+}
+
 /// Each expected key's lookup, in order, verified under `root`; returns the lists.
-fn check_lookups(keys: &[IndexKey], lookups: &[pb::MapLookup], root: &[u8; 32]) -> Result<Vec<Vec<u64>>> {
+pub fn check_lookups(keys: &[IndexKey], lookups: &[pb::MapLookup], root: &[u8; 32]) -> Result<Vec<Vec<u64>>> {
     if lookups.len() != keys.len() {
         return Err(denied("completeness.lookups", format!("{} lookups for {} keys", lookups.len(), keys.len())));
     }

@@ -69,6 +69,12 @@ impl MemoryState {
         }
     }
 
+    /// Record an entry that is in the log at `index` but is not applied here (a replay of part of a log:
+    /// an entry its attestations cover); its identity then resolves as an applied entry's does.
+    pub fn know_entry(&mut self, identity: &[u8], index: u64) {
+        self.identities.insert(identity.to_vec(), index);
+    }
+
     /// The governance state (charter, parties, keys).
     pub fn governance(&self) -> &Governance {
         &self.gov

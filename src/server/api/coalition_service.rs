@@ -86,4 +86,15 @@ impl pb::coalition_service_server::CoalitionService for CoalitionApi {
     ) -> Result<Response<pb::GetSubjectResponse>, Status> {
         self.get(req.into_inner()).await
     }
+    async fn get_index(&self, req: Request<pb::GetIndexRequest>) -> Result<Response<pb::GetIndexResponse>, Status> {
+        let (l, q) = (self.ledger.clone(), req.into_inner());
+        blocking(move || crate::query::complete::index_answer(&l, &q)).await.map(Response::new)
+    }
+    async fn get_proven_entries(
+        &self,
+        req: Request<pb::GetProvenEntriesRequest>,
+    ) -> Result<Response<pb::GetProvenEntriesResponse>, Status> {
+        let (l, q) = (self.ledger.clone(), req.into_inner());
+        blocking(move || crate::query::complete::proven_entries(&l, &q)).await.map(Response::new)
+    }
 }
