@@ -225,8 +225,9 @@ impl Client {
 
     /// A complete list of `kind` (docs/INDEX.md §8): the items with their proofs, and the proof that they
     /// are every subject of the kind with the request's plan or party, checked here
-    /// ([`crate::vindex::verify::verify_complete`]) against the log key alone. Only `plan_id` and `party_id`
-    /// may filter it; it comes on one page.
+    /// ([`crate::vindex::verify::verify_complete`]) against the log key alone; with a policy, the map
+    /// checkpoint must also carry its quorum of witness cosignatures. Only `plan_id` and `party_id` may
+    /// filter it; it comes on one page.
     pub async fn list_complete(
         &mut self,
         kind: &str,
@@ -242,11 +243,22 @@ impl Client {
         let parties = self.key_parties().await?;
         let proven =
             crate::vindex::verify::verify_complete(&self.log, subject_kind, &req, &resp, &|k| parties.get(k).cloned())?;
+        self.check_map_policy(resp.completeness.as_ref())?;
         Ok((resp, proven))
     }
 
+    /// With a policy ([`Client::with_policy`]), a complete answer counts only when the policy's quorum of
+    /// witnesses cosigned its map checkpoint (docs/INDEX.md §7.1): PERMISSION_DENIED otherwise. Without
+    /// one, nothing is asked beyond the map key's signature.
+    fn check_map_policy(&self, c: Option<&pb::Completeness>) -> Result<()> {
+        let (Some(p), Some(c)) = (&self.policy, c) else { return Ok(()) };
+        p.check_map(&c.map_checkpoint)?;
+        Ok(())
+    }
+
     /// One subject with its history and every entry that names it, proven complete
-    /// ([`crate::vindex::verify::verify_complete_history`]) and each entry proven in the log.
+    /// ([`crate::vindex::verify::verify_complete_history`]) and each entry proven in the log; with a
+    /// policy, the map checkpoint must also carry its quorum of witness cosignatures.
     pub async fn subject_complete(
         &mut self,
         kind: &str,
@@ -268,6 +280,7 @@ impl Client {
         let proven = crate::vindex::verify::verify_complete_history(&self.log, subject_kind, id, &resp, &|k| {
             parties.get(k).cloned()
         })?;
+        self.check_map_policy(resp.completeness.as_ref())?;
         Ok((resp, proven))
     }
 
@@ -481,8 +494,10 @@ impl Client {
     }
 
     /// Accept checkpoints (from [`Client::checkpoint`], and so [`Client::entry`]) only when they satisfy
-    /// `policy`: signed by one of its logs and cosigned by its quorum of witnesses. Receipts are not
-    /// affected: a receipt's checkpoint is signed at commit, before any witness has seen it.
+    /// `policy`: signed by one of its logs and cosigned by its quorum of witnesses; and complete answers
+    /// ([`Client::list_complete`], [`Client::subject_complete`]) only when their map checkpoint is signed
+    /// by the map key of one of its logs and cosigned by that quorum ([`crate::crypto::cosign::Policy::check_map`]).
+    /// Receipts are not affected: a receipt's checkpoint is signed at commit, before any witness has seen it.
     pub fn with_policy(mut self, policy: crate::crypto::cosign::Policy) -> Self {
         self.policy = Some(std::sync::Arc::new(policy));
         self

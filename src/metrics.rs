@@ -80,15 +80,16 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "accord_witness_failures_total",
         "counter",
-        "Checkpoint submissions to a witness that did not bring a stored cosignature, by witness URL and reason.",
+        "Checkpoint (and map checkpoint: reason map) submissions to a witness that did not bring a cosignature, by witness URL and reason.",
     ),
     ("accord_request_seconds", "histogram", "gRPC request latency in seconds, by method."),
     ("accord_commit_batch_entries", "histogram", "Entries integrated per group commit."),
     ("accord_commit_seconds", "histogram", "Transaction time per group commit in seconds."),
 ];
 
-/// Why a witness submission failed (the `reason` label of `accord_witness_failures_total`).
-pub const WITNESS_FAILURE_REASONS: &[&str] = &["unreachable", "refused", "larger_tree", "proof", "store"];
+/// Why a witness submission failed (the `reason` label of `accord_witness_failures_total`); `map` counts
+/// every failed submission of a map checkpoint, whatever its cause (the log shows which).
+pub const WITNESS_FAILURE_REASONS: &[&str] = &["unreachable", "refused", "larger_tree", "proof", "store", "map"];
 
 /// Status codes a submission is refused with, pre-initialised per submit method.
 const REJECTION_CODES: &[&str] = &[

@@ -1,7 +1,8 @@
 //! Witnesses with real processes on loopback: a ledger and three `accord witness serve` processes. With a
 //! 2-of-3 policy, verification passes with one witness stopped and fails with two; a witness refuses a
 //! checkpoint inconsistent with what it saw; a restarted witness keeps its state; Go's sumdb/note still
-//! opens the cosigned checkpoint with the log key alone (tests/interop_go.rs checks the same note form).
+//! opens the cosigned checkpoint with the log key alone (tests/interop_go.rs checks the same note form); a
+//! witness cosigns the index's map checkpoints, and a policy requires that on complete answers.
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -661,4 +662,70 @@ async fn a_witness_over_https_with_a_private_ca() {
     // A CA file that holds no certificate is refused, naming the setting.
     let e = WitnessTarget::parse_trusting(&format!("{url}={}", w.verifier_key()), Some(b"not a pem")).unwrap_err();
     assert!(e.to_string().contains("witness_ca"), "{e}");
+}
+
+/// Witnesses cosign map checkpoints (issue 17 item 4, docs/INDEX.md §7.1), with real processes: once a
+/// complete query has built the map, the ledger sends its map checkpoint to its witness, and later complete
+/// answers carry the witness's cosignature over the map note's body. A client whose policy requires that
+/// witness accepts complete lists and histories; one whose policy also requires a witness that never
+/// cosigned refuses them (PERMISSION_DENIED), as it would a log checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn witnesses_cosign_map_checkpoints_and_policies_require_them() {
+    use accord::crypto::cosign::Cosigner;
+    use accord::error::Kind;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let log_key = init_ledger(d);
+    witness_key(d, 1);
+    let (_w, winfo) = witness(d, 1, &log_key, "127.0.0.1:0");
+    let wkey = winfo["verifier_key"].as_str().unwrap().to_string();
+    let waddr = winfo["listening"].as_str().unwrap().to_string();
+    let (_ledger, info) = serve_with_witnesses(d, &[waddr], std::slice::from_ref(&wkey));
+    let url = format!("http://{}", info["listening"].as_str().unwrap());
+    let mut c = Client::connect(&url, Some(&log_key)).await.unwrap();
+    let sec = Founder::new("XM-SEC", &["secretariat"]);
+    let fun = Founder::new("XM-DAC-1", &["funder"]);
+    c.submit(charter_envelope(&[&sec, &fun], 1)).await.unwrap();
+    c.submit(crypto::seal(&plan("p1"), &[&sec.key])).await.unwrap();
+    let w = CosignatureVerifier::from_verifier_key(&wkey).unwrap();
+    wait_for(async || {
+        let cp = c.checkpoint(None).await.unwrap();
+        cp.size == 2 && w.verify_note(&cp.note).is_some()
+    })
+    .await;
+
+    // The first complete query builds the map (signed by the ledger only); the sender then has it cosigned.
+    let all_plans = accord::pb::ListRequest::default;
+    let (_, proven) = c.list_complete("plan", all_plans()).await.expect("a complete list without a policy");
+    assert_eq!((proven.size, proven.items), (2, 1));
+    let mut served = String::new();
+    wait_for(async || {
+        let (resp, _) = c.list_complete("plan", all_plans()).await.expect("complete list");
+        served = resp.completeness.expect("completeness").map_checkpoint;
+        w.verify_note(&served).is_some()
+    })
+    .await;
+    assert_eq!(served.matches("\n— ").count(), 2, "the map key's signature and one cosignature: {served}");
+    assert!(served.starts_with(&format!("{ORIGIN}/index\naccord-index/v1\n2\n")), "{served}");
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("w1.state")).unwrap()).unwrap();
+    assert_eq!(state[ORIGIN]["map"]["size"], 2, "the witness keeps the map it cosigned: {state}");
+
+    // A policy requiring that witness accepts complete answers, list and history.
+    let cosigned = Policy::parse(&format!("log {log_key}\nwitness A {wkey}\nquorum A\n")).unwrap();
+    let mut with_a = Client::connect(&url, Some(&log_key)).await.unwrap().with_policy(cosigned);
+    let (_, proven) = with_a.list_complete("plan", all_plans()).await.expect("cosigned by A");
+    assert_eq!(proven.items, 1);
+    with_a.subject_complete("plan", "plan-p1").await.expect("a cosigned history");
+
+    // A policy also requiring a witness that never cosigned refuses them.
+    let never = Cosigner::new("w9.example", crypto::generate_key()).verifier_key();
+    let both =
+        Policy::parse(&format!("log {log_key}\nwitness A {wkey}\nwitness Z {never}\ngroup AZ all A Z\nquorum AZ\n"))
+            .unwrap();
+    let mut with_z = Client::connect(&url, Some(&log_key)).await.unwrap().with_policy(both);
+    let e = with_z.list_complete("plan", all_plans()).await.expect_err("Z never cosigned the map");
+    assert_eq!(e.kind, Kind::PermissionDenied, "{e}");
+    assert!(e.to_string().contains("map_checkpoint") && e.to_string().contains("quorum"), "{e}");
+    let e = with_z.subject_complete("plan", "plan-p1").await.expect_err("Z never cosigned the map");
+    assert_eq!(e.kind, Kind::PermissionDenied, "{e}");
 }

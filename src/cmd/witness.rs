@@ -12,7 +12,8 @@ use crate::crypto::StrictNoteVerifier;
 
 #[derive(Debug, Subcommand)]
 pub enum WitnessCommand {
-    /// Serve the tlog-witness HTTP API (POST /add-checkpoint); cosign consistent checkpoints.
+    /// Serve the tlog-witness HTTP API (POST /add-checkpoint, and POST /add-map-checkpoint for the logs'
+    /// index); cosign consistent checkpoints.
     Serve(WitnessArgs),
 }
 
@@ -24,7 +25,7 @@ pub struct WitnessArgs {
     /// The witness's private key (signed-note form, from `accord key generate --name WITNESS_NAME`).
     #[arg(long)]
     key: PathBuf,
-    /// State file: the latest cosigned checkpoint per log (written atomically).
+    /// State file: the latest cosigned checkpoint (and map checkpoint) per log (written atomically).
     #[arg(long)]
     state: PathBuf,
     /// Verifier key of a log this witness cosigns for (repeat for several logs).

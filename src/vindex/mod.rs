@@ -93,6 +93,26 @@ impl Index {
         crate::sync::lock(&self.state).committed.clone()
     }
 
+    /// Add a witness's cosignature line to the committed map checkpoint of log size `size`: appended to
+    /// its note's signature lines (served with every complete answer at that size) when the map is still
+    /// at `size` and the line is not there yet. Returns whether it was added. The caller has verified the
+    /// line with the witness's key over this note's body; lines live in memory only (a restarted ledger
+    /// rebuilds the same map, and its witnesses cosign it again).
+    pub fn add_cosignature(&self, size: u64, line: &str) -> bool {
+        let line = line.trim_end_matches('\n');
+        let mut st = crate::sync::lock(&self.state);
+        let Some(c) = st.committed.as_mut().filter(|c| c.size == size) else { return false };
+        if line.is_empty() || c.note.lines().any(|l| l == line) {
+            return false;
+        }
+        if !c.note.ends_with('\n') {
+            c.note.push('\n');
+        }
+        c.note.push_str(line);
+        c.note.push('\n');
+        true
+    }
+
     /// Bring the map to the checkpoint the read view `r` reads at (`size`, `root`): file entries
     /// `next..size` in log order, commit, and sign. A map already at `size` is left as it is; one past it
     /// gives `Ok(None)` (a newer read view is needed to answer at the map's size).
@@ -251,4 +271,33 @@ pub fn complete_keys(kind: SubjectKind, q: &pb::ListRequest) -> Result<Vec<Index
 pub fn intersect(lists: &[Vec<u64>]) -> Vec<u64> {
     let Some((first, rest)) = lists.split_first() else { return Vec::new() };
     first.iter().copied().filter(|i| rest.iter().all(|l| l.binary_search(i).is_ok())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_tlog::cosign::{split_note, CosignatureVerifier, Cosigner};
+    use accord_tlog::mapcheckpoint::open_map_checkpoint;
+    use accord_tlog::note::LogSigner;
+    use ed25519_dalek::SigningKey;
+
+    #[test]
+    fn cosignature_lines_join_the_committed_note_once_and_only_at_its_size() {
+        let log = LogSigner::new("example.com/log", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let index = Index::new(MapSigner::for_log(&log).unwrap());
+        let witness = Cosigner::new("w.example", SigningKey::from_bytes(&[2; 32]));
+        let wkey = CosignatureVerifier::from_verifier_key(&witness.verifier_key()).unwrap();
+        let note = index.signer.sign(3, &[1; 32], &[2; 32]);
+        let line = witness.cosign(split_note(&note).unwrap().0, 5);
+        assert!(!index.add_cosignature(3, &line), "no map committed yet");
+        crate::sync::lock(&index.state).committed =
+            Some(MapCommitted { size: 3, log_root: [1; 32], map_root: [2; 32], note: note.clone() });
+        assert!(!index.add_cosignature(4, &line), "another size");
+        assert!(index.add_cosignature(3, &line));
+        assert!(!index.add_cosignature(3, &line), "already there");
+        let served = index.committed().unwrap().note;
+        assert_eq!(served, format!("{note}{line}"));
+        assert!(wkey.verify_note(&served).is_some());
+        open_map_checkpoint(served.as_bytes(), index.signer.verifier()).expect("still opens with the map key");
+    }
 }

@@ -7,6 +7,7 @@ use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::mapcheckpoint::{map_verifier, open_map_checkpoint, MapCheckpoint};
 use crate::note::{open_checkpoint, split_note_key_alg, StrictNoteVerifier, VerifiedCheckpoint};
 
 /// Signature type byte of Ed25519 cosignature/v1 keys.
@@ -253,11 +254,39 @@ impl Policy {
             }
         }
         let checkpoint = verified.ok_or(last)?;
+        let cosigned_by = self.check_quorum("checkpoint", note)?;
+        Ok(PolicyVerdict { checkpoint, cosigned_by })
+    }
+
+    /// Accept a map checkpoint (docs/INDEX.md §7) only when the map key of one of the policy's logs
+    /// (`<log origin>/index`, [`map_verifier`]) signed it and the quorum of witnesses cosigned it, as
+    /// [`Policy::check`] does for log checkpoints. Returns the map checkpoint and the witnesses (by policy
+    /// name) with a valid cosignature.
+    pub fn check_map(&self, note: &str) -> Result<(MapCheckpoint, Vec<String>)> {
+        let mut last = Error::denied("map_checkpoint", "the policy lists no log");
+        let mut verified = None;
+        for log in &self.logs {
+            match open_map_checkpoint(note.as_bytes(), &map_verifier(log)) {
+                Ok(cp) => {
+                    verified = Some(cp);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let map = verified.ok_or(last)?;
+        let cosigned_by = self.check_quorum("map_checkpoint", note)?;
+        Ok((map, cosigned_by))
+    }
+
+    /// The witnesses (by policy name) with a valid cosignature on the signed note `note`, when they meet the
+    /// quorum; else an error naming `field`. The note's own signer is not checked here.
+    fn check_quorum(&self, field: &str, note: &str) -> Result<Vec<String>> {
         let cosigned_by: BTreeSet<String> =
             self.witnesses.iter().filter(|(_, (v, _))| v.verify_note(note).is_some()).map(|(n, _)| n.clone()).collect();
         if !self.satisfied(&self.quorum, &cosigned_by) {
             return Err(Error::denied(
-                "checkpoint",
+                field,
                 format!(
                     "the quorum {:?} is not met: cosigned by {} of {} witness(es) ({})",
                     self.quorum,
@@ -267,7 +296,7 @@ impl Policy {
                 ),
             ));
         }
-        Ok(PolicyVerdict { checkpoint, cosigned_by: cosigned_by.into_iter().collect() })
+        Ok(cosigned_by.into_iter().collect())
     }
 }
 
@@ -335,5 +364,40 @@ mod tests {
         let two_logs = format!("log {}\nlog {}\nquorum none\n", log.verifier_key(), log.verifier_key());
         assert!(Policy::parse(&two_logs).is_err());
         assert!(Policy::parse("log x").is_err());
+    }
+
+    #[test]
+    fn map_checkpoints_meet_the_quorum_as_log_checkpoints_do() {
+        use crate::mapcheckpoint::MapSigner;
+        let log = LogSigner::new("example.com/log", generate_key()).unwrap();
+        let map = MapSigner::for_log(&log).unwrap();
+        let note = map.sign(5, &[7; 32], &[8; 32]);
+        let (body, _) = split_note(&note).unwrap();
+        let ws: Vec<Cosigner> = (0..2).map(|i| Cosigner::new(&format!("w{i}.example"), generate_key())).collect();
+        let policy = format!(
+            "log {}\nwitness A {}\nwitness B {}\ngroup G 2 A B\nquorum G\n",
+            log.verifier_key(),
+            ws[0].verifier_key(),
+            ws[1].verifier_key()
+        );
+        let p = Policy::parse(&policy).unwrap();
+        let one = format!("{note}{}", ws[0].cosign(body, 1));
+        let e = p.check_map(&one).unwrap_err();
+        assert!(e.field() == "map_checkpoint" && e.rule().contains("quorum"), "{e}");
+        let two = format!("{one}{}", ws[1].cosign(body, 2));
+        let (cp, by) = p.check_map(&two).unwrap();
+        assert_eq!((cp.log_size, by.as_slice()), (5, ["A".to_string(), "B".to_string()].as_slice()));
+        // Signed by the log key under the log's own name, a map note is not the policy log's map.
+        assert!(p.check(&two).is_err(), "a map checkpoint is no log checkpoint");
+        let log_note = log.sign_checkpoint(5, &[7; 32]);
+        assert!(p.check_map(&log_note).is_err(), "a log checkpoint is no map checkpoint");
+        // Another key's map, cosigned by both witnesses: refused for its signer.
+        let other = MapSigner::new("example.com/log", generate_key()).unwrap().sign(5, &[7; 32], &[8; 32]);
+        let (obody, _) = split_note(&other).unwrap();
+        let forged = format!("{other}{}{}", ws[0].cosign(obody, 1), ws[1].cosign(obody, 1));
+        assert!(Policy::parse(&policy).unwrap().check_map(&forged).is_err());
+        // Without witnesses (quorum none) the map key's signature is enough.
+        let none = Policy::parse(&format!("log {}\nquorum none\n", log.verifier_key())).unwrap();
+        assert!(none.check_map(&note).unwrap().1.is_empty());
     }
 }

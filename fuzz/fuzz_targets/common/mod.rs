@@ -282,7 +282,12 @@ pub fn witness_state_json() -> String {
     let cp = crypto::open_checkpoint(note.as_bytes(), &log_verifier()).expect("own checkpoint opens");
     let state = std::collections::BTreeMap::from([(
         ORIGIN.to_string(),
-        accord::server::witness::LogState { size: cp.size, root: BASE64_STANDARD.encode(cp.root), checkpoint: note },
+        accord::server::witness::LogState {
+            size: cp.size,
+            root: BASE64_STANDARD.encode(cp.root),
+            checkpoint: note,
+            map: None,
+        },
     )]);
     serde_json::to_string_pretty(&state).expect("plain data")
 }

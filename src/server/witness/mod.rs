@@ -2,9 +2,13 @@
 //! latest one it verified for that log (this file), and the ledger's side that submits each new checkpoint
 //! to its configured witnesses and keeps the cosignatures they return (`sender.rs`).
 //!
-//! The witness state (latest cosigned checkpoint per log origin) is persisted atomically — written to a
-//! temporary file, synced and renamed — while a lock is held across the size check, the proof check and
-//! the write, so two requests can never roll the state back (the race the spec warns about).
+//! A witness also cosigns the log's map checkpoints (docs/INDEX.md §7.1, `POST /add-map-checkpoint`): a map
+//! built at a prefix of the log it cosigned, and never two map roots at one log size.
+//!
+//! The witness state (latest cosigned checkpoint, and map checkpoint, per log origin) is persisted
+//! atomically — written to a temporary file, synced and renamed — while a lock is held across the size
+//! check, the proof check and the write, so two requests can never roll the state back (the race the spec
+//! warns about).
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +21,8 @@ use axum::Router;
 use base64::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
+
+use accord_tlog::mapcheckpoint::{map_verifier, open_map_checkpoint, MapCheckpoint, MAP_ORIGIN_SUFFIX};
 
 use crate::crypto::cosign::{split_note, Cosigner};
 use crate::crypto::{self, StrictNoteVerifier};
@@ -38,6 +44,19 @@ pub struct LogState {
     pub root: String,
     /// That checkpoint, as the signed note the log sent.
     pub checkpoint: String,
+    /// The latest map checkpoint cosigned for this log's index (none yet; absent from state files written
+    /// before witnesses cosigned map checkpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapState>,
+}
+
+/// What a witness remembers of the latest map checkpoint it cosigned for a log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapState {
+    /// The log size the map was built at.
+    pub size: u64,
+    /// Base64 map root.
+    pub root: String,
 }
 
 /// A witness: its key, the logs it knows, its state file.
@@ -145,19 +164,153 @@ impl Witness {
             return text(StatusCode::UNPROCESSABLE_ENTITY, "the proof must be empty when the old size is 0".into());
         }
         let mut next = state.clone();
-        next.insert(origin.clone(), LogState { size: cp.size, root: root_b64, checkpoint: note.to_string() });
+        // The map cosigned last stays: it was built at a prefix of this log.
+        let log = LogState { size: cp.size, root: root_b64, checkpoint: note.to_string(), map: known.map };
+        next.insert(origin.clone(), log);
+        if let Err(reply) = self.commit(&mut state, next) {
+            return reply;
+        }
+        drop(state);
+        self.cosign_note(note)
+    }
+
+    /// Persist `next` and make it the state, or the 500 reply when it cannot be written.
+    fn commit(
+        &self,
+        state: &mut BTreeMap<String, LogState>,
+        next: BTreeMap<String, LogState>,
+    ) -> std::result::Result<(), Reply> {
         if let Err(e) = self.persist(&next) {
             tracing::error!(error = %e, "cannot persist the witness state");
-            return text(StatusCode::INTERNAL_SERVER_ERROR, "cannot persist the witness state".into());
+            return Err(text_reply(StatusCode::INTERNAL_SERVER_ERROR, "cannot persist the witness state".into()));
         }
         *state = next;
-        drop(state);
+        Ok(())
+    }
+
+    /// The reply to an accepted note: this witness's cosignature line over its body.
+    fn cosign_note(&self, note: &str) -> Reply {
         let (body, _) = match split_note(note) {
             Ok(x) => x,
-            Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+            Err(e) => return text_reply(StatusCode::BAD_REQUEST, e.to_string()),
         };
         let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         (StatusCode::OK, "text/plain; charset=utf-8", self.cosigner.cosign(body, ts))
+    }
+
+    /// The add-map-checkpoint call (docs/INDEX.md §7.1): cosign a map checkpoint of a known log whose (log
+    /// size, log root) is a prefix of the log this witness last cosigned (at size `old`, the request's first
+    /// line), unless it already cosigned a map at a larger log size or another map root at this one.
+    pub async fn add_map_checkpoint(&self, body: &str) -> Reply {
+        let (old, proof, note) = match parse_add_checkpoint(body) {
+            Ok(x) => x,
+            Err(reply) => return reply,
+        };
+        let text = text_reply;
+        let map_origin = note.lines().next().unwrap_or_default();
+        let Some(origin) = map_origin.strip_suffix(MAP_ORIGIN_SUFFIX) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("map checkpoint: the first line {map_origin:?} is not <log origin>{MAP_ORIGIN_SUFFIX}"),
+            );
+        };
+        let Some(log) = self.logs.get(origin) else {
+            return text(StatusCode::NOT_FOUND, format!("unknown log {origin:?}"));
+        };
+        let map = match open_map_checkpoint(note.as_bytes(), &map_verifier(log)) {
+            Ok(m) => m,
+            Err(e @ accord_tlog::Error::Malformed { .. }) => {
+                return text(StatusCode::BAD_REQUEST, format!("map checkpoint: {e}"))
+            }
+            Err(e) => return text(StatusCode::FORBIDDEN, format!("map checkpoint signature: {e}")),
+        };
+        // Check and persist under the one lock add-checkpoint takes.
+        let mut state = self.state.lock().await;
+        let Some(known) = state.get(origin).cloned() else {
+            // Nothing cosigned for this log yet: its log checkpoint comes first.
+            return (StatusCode::CONFLICT, "text/x.tlog.size", "0\n".into());
+        };
+        if old != known.size || map.log_size > known.size {
+            return (StatusCode::CONFLICT, "text/x.tlog.size", format!("{}\n", known.size));
+        }
+        if let Err(reply) = check_map_prefix(origin, &known, &map, &proof) {
+            return reply;
+        }
+        let map_root = BASE64_STANDARD.encode(map.map_root);
+        match &known.map {
+            Some(m) if map.log_size < m.size => {
+                return text(
+                    StatusCode::CONFLICT,
+                    format!("a map checkpoint at log size {} was cosigned; {} is older", m.size, map.log_size),
+                )
+            }
+            Some(m) if map.log_size == m.size && m.root != map_root => {
+                tracing::warn!(origin, size = map.log_size, cosigned = %m.root, offered = %map_root, "a second map root at one log size refused (possible index misbehaviour)");
+                return text(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("another map root was cosigned at log size {}: the map of a log is one", m.size),
+                );
+            }
+            // The map cosigned last again (a restarted ledger rebuilt it): cosigned again, nothing to write.
+            Some(m) if map.log_size == m.size => {}
+            _ => {
+                let mut next = state.clone();
+                next.insert(
+                    origin.to_string(),
+                    LogState { map: Some(MapState { size: map.log_size, root: map_root }), ..known },
+                );
+                if let Err(reply) = self.commit(&mut state, next) {
+                    return reply;
+                }
+            }
+        }
+        drop(state);
+        self.cosign_note(note)
+    }
+}
+
+/// Whether the map's (log size, log root) is a prefix of the log `known` holds: equal sizes have equal
+/// roots and an empty proof, the empty log has the empty root, a smaller size is proven consistent with
+/// the stored root. The 422 reply (or 500 for a corrupt stored root) when not.
+fn check_map_prefix(
+    origin: &str,
+    known: &LogState,
+    map: &MapCheckpoint,
+    proof: &[Vec<u8>],
+) -> std::result::Result<(), Reply> {
+    let text = text_reply;
+    let refuse = |why: String| {
+        tracing::warn!(
+            origin,
+            size = map.log_size,
+            witnessed = known.size,
+            "{why}: map checkpoint refused (possible log misbehaviour)"
+        );
+        Err(text(StatusCode::UNPROCESSABLE_ENTITY, why))
+    };
+    if map.log_size == known.size || map.log_size == 0 {
+        let root = if map.log_size == 0 { BASE64_STANDARD.encode(merkle::empty_root()) } else { known.root.clone() };
+        if !proof.is_empty() {
+            return Err(text(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the proof must be empty when the map's log size is 0 or the witnessed size".into(),
+            ));
+        }
+        if BASE64_STANDARD.encode(map.log_root) != root {
+            return refuse(format!("the map's log root at size {} is not the log's", map.log_size));
+        }
+        return Ok(());
+    }
+    let Ok(root) = BASE64_STANDARD.decode(&known.root) else {
+        tracing::error!(origin, "witness state: the stored root is not base64");
+        return Err(text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("witness state for {origin} is corrupt: the stored root is not base64"),
+        ));
+    };
+    match merkle::verify_consistency(map.log_size, known.size, &map.log_root, &root, proof) {
+        Ok(()) => Ok(()),
+        Err(e) => refuse(format!("consistency proof from the map's log size {}: {e}", map.log_size)),
     }
 }
 
@@ -200,17 +353,24 @@ fn parse_add_checkpoint(body: &str) -> std::result::Result<(u64, Vec<Vec<u8>>, &
     Ok((old, proof, note))
 }
 
-/// The witness's HTTP routes: `POST /add-checkpoint`.
+/// The witness's HTTP routes: `POST /add-checkpoint` and `POST /add-map-checkpoint`.
 pub fn router(w: Arc<Witness>) -> Router {
     Router::new()
         .route(
             "/add-checkpoint",
-            post(|State(w): State<Arc<Witness>>, body: String| async move {
-                let (code, ct, body) = w.add_checkpoint(&body).await;
-                ([(header::CONTENT_TYPE, ct)], body).into_response().map_status(code)
-            }),
+            post(|State(w): State<Arc<Witness>>, body: String| async move { respond(w.add_checkpoint(&body).await) }),
+        )
+        .route(
+            "/add-map-checkpoint",
+            post(
+                |State(w): State<Arc<Witness>>, body: String| async move { respond(w.add_map_checkpoint(&body).await) },
+            ),
         )
         .with_state(w)
+}
+
+fn respond((code, ct, body): Reply) -> Response {
+    ([(header::CONTENT_TYPE, ct)], body).into_response().map_status(code)
 }
 
 trait MapStatus {
@@ -280,5 +440,188 @@ mod tests {
         let (code, _, body) = w.add_checkpoint(&format!("old 3\n{proof}\n\n{next}")).await;
         assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
         assert!(body.contains("example.com/log") && body.contains("corrupt"), "{body}");
+    }
+
+    /// A log of `n` leaves, and its root at every size up to `n`.
+    fn tree(n: u8) -> (merkle::MemoryHashes, Vec<[u8; 32]>) {
+        let mut t = merkle::MemoryHashes::default();
+        for i in 0..n {
+            t.append(&[i]);
+        }
+        let roots = (0..=u64::from(n)).map(|s| merkle::tree_hash(s, &t).unwrap()).collect();
+        (t, roots)
+    }
+
+    /// An add-map-checkpoint body: `old`, the proof lines, the note.
+    fn map_request(old: u64, proof: &[[u8; 32]], note: &str) -> String {
+        let lines: String = proof.iter().map(|h| format!("{}\n", BASE64_STANDARD.encode(h))).collect();
+        format!("old {old}\n{lines}\n{note}")
+    }
+
+    fn consistency(t: &merkle::MemoryHashes, from: u64, to: u64) -> Vec<[u8; 32]> {
+        merkle::prove_tree(to, from, t).unwrap().into_iter().map(|h| h.0).collect()
+    }
+
+    /// A witness of a log of 10 leaves (nothing cosigned yet), the log's signers and its roots.
+    struct MapFixture {
+        tmp: tempfile::TempDir,
+        log: LogSigner,
+        map: accord_tlog::mapcheckpoint::MapSigner,
+        cosigner: Cosigner,
+        t: merkle::MemoryHashes,
+        roots: Vec<[u8; 32]>,
+    }
+
+    impl MapFixture {
+        fn new() -> Self {
+            let log = LogSigner::new("example.com/log", generate_key()).unwrap();
+            let map = accord_tlog::mapcheckpoint::MapSigner::for_log(&log).unwrap();
+            let (t, roots) = tree(10);
+            let cosigner = Cosigner::new("w.example", generate_key());
+            Self { tmp: tempfile::tempdir().unwrap(), log, map, cosigner, t, roots }
+        }
+        /// The witness on its state file, with one key across reopenings.
+        fn open(&self) -> Witness {
+            Witness::open(self.cosigner.clone(), vec![self.log.verifier().clone()], &self.tmp.path().join("w.state"))
+                .unwrap()
+        }
+        fn wkey(&self) -> crate::crypto::cosign::CosignatureVerifier {
+            crate::crypto::cosign::CosignatureVerifier::from_verifier_key(&self.cosigner.verifier_key()).unwrap()
+        }
+    }
+
+    fn code(r: Reply) -> StatusCode {
+        r.0
+    }
+
+    #[tokio::test]
+    async fn map_checkpoints_are_cosigned_at_a_prefix_of_the_witnessed_log() {
+        use accord_tlog::mapcheckpoint::MapSigner;
+        let f = MapFixture::new();
+        let (log, map, t, roots) = (&f.log, &f.map, &f.t, &f.roots);
+        let w = f.open();
+        let wkey = f.wkey();
+        let map5 = map.sign(5, &roots[5], &[5; 32]);
+        // Nothing witnessed for this log yet: its log checkpoint comes first (409 with size 0).
+        let (c, ct, body) = w.add_map_checkpoint(&map_request(0, &[], &map5)).await;
+        assert_eq!((c, ct, body.as_str()), (StatusCode::CONFLICT, "text/x.tlog.size", "0\n"));
+        assert_eq!(
+            code(w.add_checkpoint(&format!("old 0\n\n{}", log.sign_checkpoint(8, &roots[8]))).await),
+            StatusCode::OK
+        );
+
+        // A smaller log size with a consistency proof to the witnessed root: cosigned over the map's body.
+        let (c, _, lines) = w.add_map_checkpoint(&map_request(8, &consistency(t, 5, 8), &map5)).await;
+        assert_eq!(c, StatusCode::OK, "{lines}");
+        let (body5, _) = split_note(&map5).unwrap();
+        assert!(wkey.verify_line(body5, lines.trim_end()).is_some(), "{lines}");
+        // A wrong proof, or a log root the log does not have at that size: 422, nothing kept.
+        let map6 = map.sign(6, &roots[6], &[6; 32]);
+        assert_eq!(
+            code(w.add_map_checkpoint(&map_request(8, &consistency(t, 5, 8), &map6)).await),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let forked = map.sign(6, &[7; 32], &[6; 32]);
+        assert_eq!(
+            code(w.add_map_checkpoint(&map_request(8, &consistency(t, 6, 8), &forked)).await),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let forked8 = map.sign(8, &[7; 32], &[8; 32]);
+        assert_eq!(code(w.add_map_checkpoint(&map_request(8, &[], &forked8)).await), StatusCode::UNPROCESSABLE_ENTITY);
+        // At the witnessed size: no proof, the witnessed root.
+        let map8 = map.sign(8, &roots[8], &[8; 32]);
+        assert_eq!(code(w.add_map_checkpoint(&map_request(8, &[], &map8)).await), StatusCode::OK);
+        // Past the witnessed size, or a stale old size: 409 with the size the witness holds.
+        let map9 = map.sign(9, &roots[9], &[9; 32]);
+        let (c, ct, body) = w.add_map_checkpoint(&map_request(8, &[], &map9)).await;
+        assert_eq!((c, ct, body.as_str()), (StatusCode::CONFLICT, "text/x.tlog.size", "8\n"));
+        let (c, ct, body) = w.add_map_checkpoint(&map_request(5, &[], &map8)).await;
+        assert_eq!((c, ct, body.as_str()), (StatusCode::CONFLICT, "text/x.tlog.size", "8\n"));
+        // Unknown log: 404; the map key of another key of this log's name: 403; a log checkpoint: 400.
+        let stranger = LogSigner::new("example.com/other", generate_key()).unwrap();
+        let foreign_log = MapSigner::for_log(&stranger).unwrap().sign(8, &roots[8], &[8; 32]);
+        assert_eq!(code(w.add_map_checkpoint(&map_request(8, &[], &foreign_log)).await), StatusCode::NOT_FOUND);
+        let impostor = MapSigner::new("example.com/log", generate_key()).unwrap().sign(8, &roots[8], &[8; 32]);
+        assert_eq!(code(w.add_map_checkpoint(&map_request(8, &[], &impostor)).await), StatusCode::FORBIDDEN);
+        let log_note = log.sign_checkpoint(8, &roots[8]);
+        assert_eq!(code(w.add_map_checkpoint(&map_request(8, &[], &log_note)).await), StatusCode::BAD_REQUEST);
+        // The log signed by its own key is no map checkpoint either (it has the log's name, not the map's).
+        let log_as_map = log_note.replacen("example.com/log\n", "example.com/log/index\n", 1);
+        assert_eq!(code(w.add_map_checkpoint(&map_request(8, &[], &log_as_map)).await), StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn a_map_is_never_rolled_back_nor_cosigned_with_two_roots_at_one_size_also_after_reopening() {
+        let f = MapFixture::new();
+        let (log, map, t, roots) = (&f.log, &f.map, &f.t, &f.roots);
+        let w = f.open();
+        let wkey = f.wkey();
+        assert_eq!(
+            code(w.add_checkpoint(&format!("old 0\n\n{}", log.sign_checkpoint(8, &roots[8]))).await),
+            StatusCode::OK
+        );
+        let (map5, map8) = (map.sign(5, &roots[5], &[5; 32]), map.sign(8, &roots[8], &[8; 32]));
+        assert_eq!(code(w.add_map_checkpoint(&map_request(8, &[], &map8)).await), StatusCode::OK);
+        // A map at a smaller log size than the one cosigned is a rollback (409); another map root at the same
+        // size is refused (422); the same map again is cosigned again.
+        let (c, _, body) = w.add_map_checkpoint(&map_request(8, &consistency(t, 5, 8), &map5)).await;
+        assert_eq!(c, StatusCode::CONFLICT, "{body}");
+        assert!(body.contains("log size 8"), "{body}");
+        let other_root = map.sign(8, &roots[8], &[1; 32]);
+        assert_eq!(
+            code(w.add_map_checkpoint(&map_request(8, &[], &other_root)).await),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(code(w.add_map_checkpoint(&map_request(8, &[], &map8)).await), StatusCode::OK);
+
+        // A log checkpoint cosigned later keeps the map state; so does reopening the state file.
+        let note10 = log.sign_checkpoint(10, &roots[10]);
+        assert_eq!(code(w.add_checkpoint(&map_request(8, &consistency(t, 8, 10), &note10)).await), StatusCode::OK);
+        drop(w);
+        let w = f.open();
+        let (c, _, body) = w.add_map_checkpoint(&map_request(10, &consistency(t, 5, 10), &map5)).await;
+        assert_eq!(c, StatusCode::CONFLICT, "the rollback is still refused after reopening: {body}");
+        assert_eq!(
+            code(w.add_map_checkpoint(&map_request(10, &consistency(t, 8, 10), &other_root)).await),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let (c, _, lines) = w.add_map_checkpoint(&map_request(10, &consistency(t, 8, 10), &map8)).await;
+        assert_eq!(c, StatusCode::OK, "{lines}");
+        assert!(wkey.verify_note(&format!("{map8}{lines}")).is_some());
+        let map10 = map.sign(10, &roots[10], &[10; 32]);
+        assert_eq!(code(w.add_map_checkpoint(&map_request(10, &[], &map10)).await), StatusCode::OK);
+        let state: BTreeMap<String, LogState> =
+            serde_json::from_str(&std::fs::read_to_string(f.tmp.path().join("w.state")).unwrap()).unwrap();
+        let kept = state.get("example.com/log").unwrap();
+        assert_eq!(
+            (kept.size, kept.map.clone()),
+            (10, Some(MapState { size: 10, root: BASE64_STANDARD.encode([10; 32]) }))
+        );
+    }
+
+    /// A state file written before witnesses cosigned map checkpoints (no `map` field) still loads, and a
+    /// log without a map cosigned is written without the field.
+    #[tokio::test]
+    async fn an_old_state_file_without_map_state_loads() {
+        use accord_tlog::mapcheckpoint::MapSigner;
+        let tmp = tempfile::tempdir().unwrap();
+        let log = LogSigner::new("example.com/log", generate_key()).unwrap();
+        let (_, roots) = tree(3);
+        let note = log.sign_checkpoint(3, &roots[3]);
+        let old = serde_json::json!({
+            "example.com/log": {"size": 3, "root": BASE64_STANDARD.encode(roots[3]), "checkpoint": note}
+        });
+        std::fs::write(tmp.path().join("w.state"), old.to_string()).unwrap();
+        let w = witness(tmp.path(), &log);
+        let (c, _, body) = w.add_checkpoint(&format!("old 0\n\n{note}")).await;
+        assert_eq!((c, body.as_str()), (StatusCode::CONFLICT, "3\n"), "the old state was read");
+        // The same checkpoint again is cosigned and written back, still without a map.
+        assert_eq!(w.add_checkpoint(&format!("old 3\n\n{note}")).await.0, StatusCode::OK);
+        let written = || std::fs::read_to_string(tmp.path().join("w.state")).unwrap();
+        assert!(!written().contains("\"map\""), "{}", written());
+        let map3 = MapSigner::for_log(&log).unwrap().sign(3, &roots[3], &[3; 32]);
+        let (c, _, body) = w.add_map_checkpoint(&map_request(3, &[], &map3)).await;
+        assert_eq!(c, StatusCode::OK, "{body}");
+        assert!(written().contains("\"map\""), "{}", written());
     }
 }

@@ -2,7 +2,8 @@
 //! size the witness last cosigned, to every configured witness over HTTP or HTTPS (a reqwest client per
 //! witness, connections reused, failed attempts retried a bounded number of times with exponential backoff),
 //! store the cosignatures they return (in the database, with the checkpoint), and at start ask each for its
-//! view of the log (a rolled-back database is refused).
+//! view of the log (a rolled-back database is refused). Once a witness holds the log, the index's map
+//! checkpoint follows (docs/INDEX.md §7.1); its cosignatures are kept with the map, in memory.
 //!
 //! A sender runs until its [`CancellationToken`] (a child of the process's root, `server::shutdown`) is
 //! cancelled, and stops then at once, also in the middle of a request or a backoff: the request is dropped.
@@ -215,6 +216,7 @@ async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
     // Failed rounds in a row: the first of a streak is logged at warn (and every WARN_EVERY-th after it,
     // about once a minute), the others at debug; every one is counted.
     let mut failing = 0u32;
+    let mut maps = MapRounds::default();
     loop {
         let latest = ledger.latest();
         if latest.size != last_cosigned {
@@ -242,6 +244,13 @@ async fn send_forever(ledger: Arc<Ledger>, target: WitnessTarget) {
                 }
             }
         }
+        // The witness holds the log at `known`: the map checkpoint built at a prefix of it comes next.
+        if last_cosigned == known {
+            if let Some(size) = maps.send(&ledger, &target, known).await {
+                // The witness holds another log size: its log checkpoint is sent again first.
+                (known, last_cosigned) = (size, u64::MAX);
+            }
+        }
         tokio::select! {
             r = sizes.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
@@ -263,27 +272,34 @@ enum Submitted {
     Failed { reason: &'static str, detail: String },
 }
 
-/// Send `latest` to the witness with a consistency proof from `known`, the size it last cosigned.
-async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::ledger::Latest, known: u64) -> Submitted {
-    let proof = if known == 0 || known >= latest.size {
-        Ok(Vec::new())
+/// A request body of add-checkpoint or add-map-checkpoint: `old <old>`, the consistency proof from `from`
+/// to `to` (computed on a blocking thread; none from the empty tree or to the same size), an empty line,
+/// and `note`.
+async fn request_body(ledger: &Arc<Ledger>, old: u64, from: u64, to: u64, note: &str) -> Result<String> {
+    let proof = if from == 0 || from >= to {
+        Vec::new()
     } else {
-        let (l, old, new) = (ledger.clone(), known, latest.size);
-        tokio::task::spawn_blocking(move || l.consistency_proof(old, new))
+        let l = ledger.clone();
+        tokio::task::spawn_blocking(move || l.consistency_proof(from, to))
             .await
-            .unwrap_or_else(|e| Err(Error::internal(e.to_string())))
+            .unwrap_or_else(|e| Err(Error::internal(e.to_string())))?
     };
-    let proof = match proof {
-        Ok(p) => p,
-        Err(e) => return Submitted::Failed { reason: "proof", detail: format!("consistency proof: {e}") },
-    };
-    let mut body = format!("old {}\n", known.min(latest.size));
+    let mut body = format!("old {old}\n");
     for h in &proof {
         body.push_str(&BASE64_STANDARD.encode(h));
         body.push('\n');
     }
     body.push('\n');
-    body.push_str(&latest.note);
+    body.push_str(note);
+    Ok(body)
+}
+
+/// Send `latest` to the witness with a consistency proof from `known`, the size it last cosigned.
+async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::ledger::Latest, known: u64) -> Submitted {
+    let body = match request_body(ledger, known.min(latest.size), known, latest.size, &latest.note).await {
+        Ok(b) => b,
+        Err(e) => return Submitted::Failed { reason: "proof", detail: format!("consistency proof: {e}") },
+    };
     match http_post(target, "/add-checkpoint", &body).await {
         Ok((200, lines)) => {
             let note = latest.note.to_string();
@@ -311,5 +327,76 @@ async fn submit(ledger: &Arc<Ledger>, target: &WitnessTarget, latest: &crate::le
             detail: format!("the witness refused the checkpoint: HTTP {code}: {}", why.trim()),
         },
         Err(e) => Submitted::Failed { reason: "unreachable", detail: format!("witness unreachable: {e}") },
+    }
+}
+
+/// The map checkpoints (docs/INDEX.md §7.1) one witness was sent: the log size of the last it cosigned, and
+/// the failed rounds in a row (logged as for log checkpoints).
+#[derive(Debug, Default)]
+struct MapRounds {
+    cosigned: Option<u64>,
+    failing: u32,
+}
+
+impl MapRounds {
+    /// Send the index's committed map checkpoint to the witness, which holds the log at `known`, when it
+    /// was built at a prefix of that log and the witness has not cosigned it yet; its verified cosignature
+    /// lines go to the index, which serves them with the note. Returns the witness's log size when it
+    /// holds another one than `known`. A failure is counted (reason `map`), logged, and retried next round.
+    async fn send(&mut self, ledger: &Arc<Ledger>, target: &WitnessTarget, known: u64) -> Option<u64> {
+        let map = ledger.index().committed()?;
+        if map.size > known || self.cosigned == Some(map.size) {
+            return None;
+        }
+        let (reason, detail) = match submit_map(ledger, target, map.size, &map.note, known).await {
+            Submitted::Cosigned => {
+                if self.failing > 0 {
+                    tracing::info!(witness = %target.url, size = map.size, failed_rounds = self.failing, "witness cosigning map checkpoints again");
+                }
+                (self.cosigned, self.failing) = (Some(map.size), 0);
+                return None;
+            }
+            Submitted::Behind(size) if size != known => return Some(size),
+            Submitted::Behind(size) => ("map", format!("the witness answered 409 with the size it holds, {size}")),
+            Submitted::Failed { reason, detail } => (reason, detail),
+        };
+        crate::metrics::metrics().witness_failed(&target.url, reason);
+        if self.failing.is_multiple_of(WARN_EVERY) {
+            tracing::warn!(witness = %target.url, reason, size = map.size, failed_rounds = self.failing.saturating_add(1), "map checkpoint: {detail}");
+        } else {
+            tracing::debug!(witness = %target.url, reason, size = map.size, "map checkpoint: {detail}");
+        }
+        self.failing = self.failing.saturating_add(1);
+        None
+    }
+}
+
+/// Send the map checkpoint `note`, built at log size `size`, to the witness with a consistency proof from
+/// `size` to `known`, the log size the witness holds, and add the cosignature lines that verify with its
+/// key to the index.
+async fn submit_map(ledger: &Arc<Ledger>, target: &WitnessTarget, size: u64, note: &str, known: u64) -> Submitted {
+    let failed = |detail: String| Submitted::Failed { reason: "map", detail };
+    let body = match request_body(ledger, known, size, known, note).await {
+        Ok(b) => b,
+        Err(e) => return failed(format!("consistency proof: {e}")),
+    };
+    match http_post(target, "/add-map-checkpoint", &body).await {
+        Ok((200, lines)) => {
+            let (nbody, _) = split_note(note).unwrap_or((note, Vec::new()));
+            let valid: Vec<&str> = lines.lines().filter(|l| target.key.verify_line(nbody, l).is_some()).collect();
+            if valid.is_empty() {
+                return failed("no cosignature line the witness returned verifies with its key".into());
+            }
+            for line in valid {
+                ledger.index().add_cosignature(size, line);
+            }
+            Submitted::Cosigned
+        }
+        Ok((409, size)) => match size.trim().parse::<u64>() {
+            Ok(s) => Submitted::Behind(s),
+            Err(_) => failed(format!("the witness refused the map checkpoint: HTTP 409: {}", size.trim())),
+        },
+        Ok((code, why)) => failed(format!("the witness refused the map checkpoint: HTTP {code}: {}", why.trim())),
+        Err(e) => failed(format!("witness unreachable: {e}")),
     }
 }
