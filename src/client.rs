@@ -251,8 +251,13 @@ impl Client {
     /// witnesses cosigned its map checkpoint (docs/INDEX.md §7.1): PERMISSION_DENIED otherwise. Without
     /// one, nothing is asked beyond the map key's signature.
     fn check_map_policy(&self, c: Option<&pb::Completeness>) -> Result<()> {
-        let (Some(p), Some(c)) = (&self.policy, c) else { return Ok(()) };
-        p.check_map(&c.map_checkpoint)?;
+        c.map_or(Ok(()), |c| self.check_map_note(&c.map_checkpoint))
+    }
+
+    /// [`Client::check_map_policy`] for a map checkpoint note.
+    fn check_map_note(&self, note: &str) -> Result<()> {
+        let Some(p) = &self.policy else { return Ok(()) };
+        p.check_map(note)?;
         Ok(())
     }
 
@@ -286,7 +291,8 @@ impl Client {
 
     /// The complete lists of `keys` (docs/INDEX.md §11) as they stood at the checkpoint `at`: asked at the
     /// latest checkpoint, each list proven under its map checkpoint ([`crate::vindex::verify::check_lookups`]),
-    /// that checkpoint proven to extend `at`, and each list cut at `at`'s size (lists only grow at the end).
+    /// that checkpoint proven to extend `at`, and each list cut at `at`'s size (lists only grow at the end);
+    /// with a policy, the map checkpoint must carry its quorum of witness cosignatures.
     pub async fn index_lists(
         &mut self,
         keys: &[accord_domain::index::IndexKey],
@@ -297,6 +303,7 @@ impl Client {
             let req = pb::GetIndexRequest { keys: chunk.iter().map(|k| k.encode()).collect() };
             let resp = self.coalition.get_index(req).await.map_err(from_status)?.into_inner();
             let (cp, map) = crate::vindex::verify::open_map_at(&self.log, resp.read_at.as_ref(), &resp.map_checkpoint)?;
+            self.check_map_note(&resp.map_checkpoint)?;
             self.check_consistency(at, &cp).await?;
             for mut list in crate::vindex::verify::check_lookups(chunk, &resp.lookups, &map.map_root)? {
                 list.truncate(list.partition_point(|&i| i < at.size));
