@@ -728,4 +728,26 @@ async fn witnesses_cosign_map_checkpoints_and_policies_require_them() {
     assert!(e.to_string().contains("map_checkpoint") && e.to_string().contains("quorum"), "{e}");
     let e = with_z.subject_complete("plan", "plan-p1").await.expect_err("Z never cosigned the map");
     assert_eq!(e.kind, Kind::PermissionDenied, "{e}");
+
+    // The same through the CLI's --policy: query --complete and report verify --complete.
+    let policy_file = |name: &str, text: String| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let a_file = policy_file("a.policy", format!("log {log_key}\nwitness A {wkey}\nquorum A\n"));
+    let az_file = policy_file(
+        "az.policy",
+        format!("log {log_key}\nwitness A {wkey}\nwitness Z {never}\ngroup AZ all A Z\nquorum AZ\n"),
+    );
+    let cli = |args: &[&str], policy: &std::path::Path| {
+        Command::new(BIN).args(args).args(["--complete", "--server", &url, "--policy"]).arg(policy).output().unwrap()
+    };
+    for args in [&["query", "plans"][..], &["report", "verify", "--plan", "plan-p1"][..]] {
+        let ok = cli(args, &a_file);
+        assert!(ok.status.success(), "{args:?}: {}", String::from_utf8_lossy(&ok.stderr));
+        let refused = cli(args, &az_file);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && stderr.contains("quorum"), "{args:?}: {stderr}");
+    }
 }

@@ -81,6 +81,10 @@ pub enum QueryCommand {
         /// implies --with-proofs.
         #[arg(long)]
         complete: bool,
+        /// With --complete, a C2SP tlog-policy file: the map checkpoint must carry its quorum of witness
+        /// cosignatures (docs/INDEX.md §7.1).
+        #[arg(long, requires = "complete")]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -135,6 +139,10 @@ pub struct QueryArgs {
     /// (docs/INDEX.md). One page; implies --with-proofs.
     #[arg(long)]
     complete: bool,
+    /// With --complete, a C2SP tlog-policy file: the map checkpoint must carry its quorum of witness
+    /// cosignatures (docs/INDEX.md §7.1).
+    #[arg(long, requires = "complete")]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -267,8 +275,9 @@ fn request(q: &QueryArgs) -> pb::ListRequest {
 pub async fn query(c: QueryCommand, json: bool) -> Result<()> {
     let (kind, q) = match c {
         QueryCommand::Parties(q) => return parties(q, json).await,
-        QueryCommand::History { kind, id, server, with_proofs, complete } => {
-            return history(&kind, &id, &server, (with_proofs, complete), json).await
+        QueryCommand::History { kind, id, server, with_proofs, complete, policy } => {
+            let mut client = super::entries::connect_with_policy(&server, policy.as_deref()).await?;
+            return history(&mut client, &kind, &id, (with_proofs, complete), json).await;
         }
         QueryCommand::Plans(q) => ("plan".to_string(), q),
         QueryCommand::Goals(q) => ("goal".to_string(), q),
@@ -279,7 +288,7 @@ pub async fn query(c: QueryCommand, json: bool) -> Result<()> {
         QueryCommand::Transactions(q) => ("transaction".to_string(), q),
         QueryCommand::Subjects { kind, q } => (kind, q),
     };
-    let mut client = connect(&q.server).await?;
+    let mut client = super::entries::connect_with_policy(&q.server, q.policy.as_deref()).await?;
     let mut req = request(&q);
     if q.complete {
         return complete(&mut client, &kind, req, !q.currency.is_empty(), json).await;
@@ -497,13 +506,12 @@ async fn parties(q: QueryArgs, json: bool) -> Result<()> {
 }
 
 async fn history(
+    client: &mut crate::client::Client,
     kind: &str,
     id: &str,
-    server: &ServerArgs,
     (with_proofs, complete): (bool, bool),
     json: bool,
 ) -> Result<()> {
-    let mut client = connect(server).await?;
     let (resp, proven) = if complete {
         let (resp, proven) = client.subject_complete(kind, id).await?;
         (resp, Some(proven))

@@ -99,15 +99,7 @@ pub(super) async fn get(a: GetArgs, json: bool) -> Result<()> {
         (_, _, Some(s)) => Key::StatementId(s.clone()),
         _ => bail!("give one of --index, --identity, --statement-id"),
     };
-    let policy = a.policy.as_deref().map(read_policy).transpose()?;
-    let mut server = a.server.clone();
-    if server.log_key.is_none() {
-        server.log_key = policy.as_ref().and_then(|p| p.logs.first()).map(|l| l.verifier_key());
-    }
-    let mut c = connect(&server).await?;
-    if let Some(p) = policy {
-        c = c.with_policy(p);
-    }
+    let mut c = connect_with_policy(&a.server, a.policy.as_deref()).await?;
     let (entry, cp) = c.entry(key).await?;
     let le: pb::LogEntry = prost::Message::decode(entry.leaf.as_slice()).context("leaf is not a LogEntry")?;
     let env = le.envelope.clone().unwrap_or_default();
@@ -150,6 +142,22 @@ pub(super) async fn get(a: GetArgs, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(out.get("statement").unwrap_or(&serde_json::Value::Null))?);
     }
     Ok(())
+}
+
+/// A client of `server` that, with a C2SP tlog-policy file, counts checkpoints and map checkpoints only
+/// when its quorum of witnesses cosigned them ([`crate::client::Client::with_policy`]); the log key is
+/// the policy's first log's when `--log-key` is not given.
+pub(super) async fn connect_with_policy(server: &ServerArgs, policy: Option<&Path>) -> Result<crate::client::Client> {
+    let policy = policy.map(read_policy).transpose()?;
+    let mut server = server.clone();
+    if server.log_key.is_none() {
+        server.log_key = policy.as_ref().and_then(|p| p.logs.first()).map(|l| l.verifier_key());
+    }
+    let c = connect(&server).await?;
+    Ok(match policy {
+        Some(p) => c.with_policy(p),
+        None => c,
+    })
 }
 
 pub(super) fn read_policy(p: &Path) -> Result<crate::crypto::cosign::Policy> {

@@ -67,6 +67,10 @@ struct VerifyArgs {
     /// proven in its tree, then replayed and the report recomputed.
     #[arg(long, conflicts_with = "tiles")]
     complete: bool,
+    /// With --complete, a C2SP tlog-policy file: the map checkpoint must carry its quorum of witness
+    /// cosignatures (docs/INDEX.md §7.1).
+    #[arg(long, requires = "complete")]
+    policy: Option<PathBuf>,
 }
 
 /// What a report is recomputed from: the whole log, or the plan's book read through the index.
@@ -293,7 +297,7 @@ fn for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
 /// The served report (or `--report FILE`), the log it is recomputed from (the whole log, or with
 /// `--complete` the plan's book through the index), its checkpoint and the log's origin, from the server.
 async fn from_server(a: &VerifyArgs, tty: bool) -> Result<(String, Log, pb::ReadAt, String)> {
-    let mut client = connect(&a.server).await?;
+    let mut client = super::entries::connect_with_policy(&a.server, a.policy.as_deref()).await?;
     let req = pb::GetReportRequest { plan_id: a.plan.clone(), format: "json".into(), hxl: false };
     let (resp, cp) = client.report(req).await?;
     let served = match &a.report {
