@@ -3,6 +3,7 @@
 //! consistency proof must hold. Offline verification of a proof bundle lives here too.
 use std::collections::{BTreeMap, BTreeSet};
 
+use accord_domain::ids::PartyId;
 use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
@@ -351,41 +352,43 @@ impl Client {
         mut progress: impl FnMut(usize),
     ) -> Result<PlanBook> {
         let parties = self.key_parties().await?;
+        let party_of_key = |k: &str| parties.get(k).cloned();
         let mut book = crate::vindex::book::BookKeys::new(crate::domain::ids::PlanId::parse("plan_id", plan)?);
-        let mut held: BTreeMap<u64, (crate::store::EntryRow, accord_domain::statement::Statement)> = BTreeMap::new();
+        let mut held: BTreeMap<u64, (crate::store::EntryRow, accord_domain::statement::Statement, Vec<PartyId>)> =
+            BTreeMap::new();
+        // Keys whose every listed entry was checked to be filed under them.
+        let mut checked: BTreeSet<String> = BTreeSet::new();
         let lists = loop {
             let keys = book.keys();
             let lists = self.index_lists(&keys, at).await?;
             let missing: BTreeSet<u64> = lists.iter().flatten().copied().filter(|i| !held.contains_key(i)).collect();
             for row in self.proven_rows(&missing.into_iter().collect::<Vec<_>>(), at).await? {
-                let listed: Vec<_> = keys
-                    .iter()
-                    .zip(&lists)
-                    .filter(|(_, l)| l.binary_search(&row.index).is_ok())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                let statement = crate::vindex::verify::filed_statement(row.index, &row.leaf, &listed, &|k| {
-                    parties.get(k).cloned()
-                })?;
-                held.insert(row.index, (row, statement));
+                let (statement, signers) = crate::vindex::verify::signed_by(&row.leaf, &party_of_key)?;
+                held.insert(row.index, (row, statement, signers));
+            }
+            for (key, list) in keys.iter().zip(&lists).filter(|(k, _)| checked.insert(k.encode())) {
+                for i in list {
+                    let (_, st, signers) = held.get(i).ok_or_else(|| Error::internal("a listed entry not fetched"))?;
+                    crate::vindex::verify::check_filed(*i, st, signers, std::slice::from_ref(key))?;
+                }
             }
             progress(held.len());
-            if !book.absorb(held.values().map(|(_, st)| st)) {
+            if !book.absorb(held.values().map(|(_, st, _)| st)) {
                 break keys.iter().map(|k| k.encode()).zip(lists.iter().map(Vec::len)).collect();
             }
         };
-        let covered = crate::vindex::book::covered(held.values().map(|(_, st)| st));
-        let inside: BTreeSet<&[u8]> = held.values().map(|(r, _)| r.identity.as_slice()).collect();
+        let covered = crate::vindex::book::covered(held.values().map(|(_, st, _)| st));
+        let inside: BTreeSet<&[u8]> = held.values().map(|(r, _, _)| r.identity.as_slice()).collect();
         let outside: Vec<[u8; 32]> = covered.into_iter().filter(|id| !inside.contains(id.as_slice())).collect();
         let known = self.entries_by_identity(&outside, at).await?;
         let last_integrated_ms = match at.size.checked_sub(1) {
             None => None,
             Some(last) => match held.get(&last) {
-                Some((r, _)) => Some(r.integrated_at_ms),
+                Some((r, _, _)) => Some(r.integrated_at_ms),
                 None => self.proven_rows(&[last], at).await?.first().map(|r| r.integrated_at_ms),
             },
         };
-        Ok(PlanBook { entries: held.into_values().map(|(r, _)| r).collect(), known, last_integrated_ms, lists })
+        Ok(PlanBook { entries: held.into_values().map(|(r, _, _)| r).collect(), known, last_integrated_ms, lists })
     }
 
     /// The log index of each identity, each entry proven in `at`'s tree and its identity recomputed from

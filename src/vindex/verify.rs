@@ -190,21 +190,27 @@ fn check_entries(
 /// The statement of entry `index` (its `leaf`), listed under each of `keys`, checked to be filed under them
 /// by its statement and its signers (an inherited plan key excepted: the audit checks it, docs/INDEX.md
 /// §1.3); `party_of_key` names the party of a signing key.
-pub fn filed_statement(
+fn filed_statement(
     index: u64,
     leaf: &[u8],
     keys: &[IndexKey],
     party_of_key: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Statement> {
-    let (statement, keyids) = crate::proto::signed_statement_of_leaf(leaf).map_err(|x| denied("", x.message))?;
-    let signers: Vec<PartyId> =
-        keyids.iter().filter_map(|k| party_of_key(k)).filter_map(|p| PartyId::parse("party_id", &p).ok()).collect();
+    let (statement, signers) = signed_by(leaf, party_of_key)?;
     check_filed(index, &statement, &signers, keys)?;
     Ok(statement)
 }
 
+/// The statement of a leaf and the parties that signed it (`party_of_key` names the party of a key).
+pub fn signed_by(leaf: &[u8], party_of_key: &dyn Fn(&str) -> Option<String>) -> Result<(Statement, Vec<PartyId>)> {
+    let (statement, keyids) = crate::proto::signed_statement_of_leaf(leaf).map_err(|x| denied("", x.message))?;
+    let signers: Vec<PartyId> =
+        keyids.iter().filter_map(|k| party_of_key(k)).filter_map(|p| PartyId::parse("party_id", &p).ok()).collect();
+    Ok((statement, signers))
+}
+
 /// Entry `index`, listed under each of `keys`, is filed under them by its statement and its signers.
-fn check_filed(index: u64, statement: &Statement, signers: &[PartyId], keys: &[IndexKey]) -> Result<()> {
+pub fn check_filed(index: u64, statement: &Statement, signers: &[PartyId], keys: &[IndexKey]) -> Result<()> {
     let filed = named_keys(statement, signers);
     let inherits_plan = plan_anchor(&statement.body).is_some();
     for key in keys {
