@@ -58,6 +58,18 @@ impl SubjectCache {
         }
     }
 
+    /// A subject the writer just wrote: kept current where the cache holds it, not added otherwise. A
+    /// subject enters the cache when a rule reads it, so the subjects each flow creates (a transaction per
+    /// disbursement, rarely read again) do not push out the pledges, commitments and tranches every flow
+    /// reads (issue 14: on the coalition mix these misses were a fifth of the sequencer's time).
+    fn update(&mut self, s: Subject) {
+        if let Some(slot) = self.new.get_mut(&s.kind).and_then(|m| m.get_mut(&s.id)) {
+            *slot = s;
+        } else if self.old.get_mut(&s.kind).and_then(|m| m.remove(&s.id)).is_some() {
+            self.put(s);
+        }
+    }
+
     fn clear(&mut self) {
         self.new.clear();
         self.old.clear();
@@ -461,7 +473,7 @@ impl Writer {
         }
         .map_err(db_err)?;
         if let Effect::Subject(s) = e {
-            self.subjects.borrow_mut().put((**s).clone());
+            self.subjects.borrow_mut().update((**s).clone());
         }
         Ok(())
     }
