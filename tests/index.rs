@@ -427,6 +427,26 @@ async fn report_verify_reads_only_the_plans_book_through_the_index() {
     // Scenario A's attestations cover entries of plan 1 only; in PL3's book they lie outside, and are
     // proven by identity.
     assert!(!book3.known.is_empty(), "the attestations' covered entries outside PL3's book");
+    // An entry outside the book resolves only once the replay has passed its index, as in the whole log's
+    // replay: the same book with the covered entries placed after the attestations is refused.
+    let at = pb::ReadAt {
+        tree_size: cp.size,
+        root_hash: cp.root.to_vec(),
+        checkpoint: cp.note.clone(),
+        ..Default::default()
+    };
+    let late: Vec<(Vec<u8>, u64)> = book3.known.iter().map(|(id, _)| (id.clone(), cp.size)).collect();
+    let err = accord::report::recompute_part(
+        common::ORIGIN,
+        book3.entries.clone(),
+        &late,
+        book3.last_integrated_ms,
+        "PL3",
+        &at,
+        |_| {},
+    )
+    .expect_err("an attestation covering a later entry");
+    assert!(err.to_string().contains("covered_entries[0]"), "{err}");
     for plan in ["PL2", "PL3"] {
         let (code, v) = verify(plan, &["--complete"]);
         assert_eq!((code, &v["ok"]), (Some(0), &serde_json::json!(true)), "{plan}: {v}");

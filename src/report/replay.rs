@@ -55,9 +55,11 @@ impl MemoryBook {
         let keys = every_key(&decoded);
         let limits = Limits { max_payload_bytes: usize::MAX, max_signatures: usize::MAX, ..Limits::default() };
         let mut book = MemoryBook::default();
-        for (identity, index) in known {
-            book.state.know_entry(identity, *index);
-        }
+        // An entry outside the part resolves only once the replay has passed its index, as an applied
+        // entry does: an attestation may not cover an entry that comes after it.
+        let mut known: Vec<(&[u8], u64)> = known.iter().map(|(id, i)| (id.as_slice(), *i)).collect();
+        known.sort_unstable_by_key(|k| k.1);
+        let mut known = known.into_iter().peekable();
         // Pipeline: a verifier thread checks the signatures of the next chunk (in parallel) while this
         // thread applies the rules to the current one in order.
         const CHUNK: usize = 2048;
@@ -97,6 +99,9 @@ impl MemoryBook {
                                 p.envelope.signatures.get(i).map(|s| s.keyid.as_str()).unwrap_or_default()
                             ),
                         ));
+                    }
+                    while let Some((identity, index)) = known.next_if(|k| k.1 < e.index) {
+                        book.state.know_entry(identity, index);
                     }
                     let entry = Entry {
                         statement: &p.parsed,
