@@ -14,6 +14,7 @@ use crate::pb::{
     self, coalition_service_client::CoalitionServiceClient, ledger_service_client::LedgerServiceClient,
     report_service_client::ReportServiceClient, Envelope, LogEntry, Statement,
 };
+use crate::vindex::verify::open_read_at;
 
 /// A receipt whose checkpoint and inclusion proof have been verified.
 #[derive(Debug, Clone)]
@@ -356,27 +357,39 @@ impl Client {
         let mut book = crate::vindex::book::BookKeys::new(crate::domain::ids::PlanId::parse("plan_id", plan)?);
         let mut held: BTreeMap<u64, (crate::store::EntryRow, accord_domain::statement::Statement, Vec<PartyId>)> =
             BTreeMap::new();
-        // Keys whose every listed entry was checked to be filed under them.
-        let mut checked: BTreeSet<String> = BTreeSet::new();
-        let lists = loop {
-            let keys = book.keys();
-            let lists = self.index_lists(&keys, at).await?;
-            let missing: BTreeSet<u64> = lists.iter().flatten().copied().filter(|i| !held.contains_key(i)).collect();
-            for row in self.proven_rows(&missing.into_iter().collect::<Vec<_>>(), at).await? {
+        // Each key is looked up once, its list checked entry by entry against it; a round asks only for
+        // the keys the entries of the previous rounds added (plans and pledges they restate).
+        let mut lists: Vec<(String, usize)> = Vec::new();
+        let mut asked: BTreeSet<String> = BTreeSet::new();
+        loop {
+            let keys: Vec<_> = book.keys().into_iter().filter(|k| !asked.contains(&k.encode())).collect();
+            if keys.is_empty() {
+                break;
+            }
+            let got = self.index_lists(&keys, at).await?;
+            let missing: Vec<u64> = got
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|i| !held.contains_key(i))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            for row in self.proven_rows(&missing, at).await? {
                 let (statement, signers) = crate::vindex::verify::signed_by(&row.leaf, &party_of_key)?;
                 held.insert(row.index, (row, statement, signers));
             }
-            for (key, list) in keys.iter().zip(&lists).filter(|(k, _)| checked.insert(k.encode())) {
+            for (key, list) in keys.iter().zip(&got) {
                 for i in list {
                     let (_, st, signers) = held.get(i).ok_or_else(|| Error::internal("a listed entry not fetched"))?;
                     crate::vindex::verify::check_filed(*i, st, signers, std::slice::from_ref(key))?;
                 }
+                asked.insert(key.encode());
+                lists.push((key.encode(), list.len()));
             }
             progress(held.len());
-            if !book.absorb(held.values().map(|(_, st, _)| st)) {
-                break keys.iter().map(|k| k.encode()).zip(lists.iter().map(Vec::len)).collect();
-            }
-        };
+            book.absorb(missing.iter().filter_map(|i| held.get(i)).map(|(_, st, _)| st));
+        }
         let covered = crate::vindex::book::covered(held.values().map(|(_, st, _)| st));
         let inside: BTreeSet<&[u8]> = held.values().map(|(r, _, _)| r.identity.as_slice()).collect();
         let outside: Vec<[u8; 32]> = covered.into_iter().filter(|id| !inside.contains(id.as_slice())).collect();
@@ -398,7 +411,10 @@ impl Client {
         for id in ids {
             let key = pb::get_entry_request::Key::Identity(id.to_vec());
             let e = self.inner.get_entry(pb::GetEntryRequest { key: Some(key) }).await.map_err(from_status)?;
-            indices.push(e.into_inner().entry.map(|e| e.index).unwrap_or(u64::MAX));
+            let index = e.into_inner().entry.map(|e| e.index).ok_or_else(|| {
+                Error::denied("identity", format!("the server names no entry for identity {}", hex::encode(id)))
+            })?;
+            indices.push(index);
         }
         let rows = self.proven_rows(&indices, at).await?;
         let mut out = Vec::with_capacity(ids.len());
@@ -600,7 +616,7 @@ pub struct PlanBook {
     pub known: Vec<(Vec<u8>, u64)>,
     /// When the checkpoint's last entry was integrated (the report's as-of date); `None` for an empty log.
     pub last_integrated_ms: Option<i64>,
-    /// Each key looked up in the last round, with its list's length.
+    /// Each key looked up, in the order asked, with its list's length.
     pub lists: Vec<(String, usize)>,
 }
 
@@ -670,14 +686,6 @@ fn derive(r: &mut crate::store::EntryRow) {
     r.identity = crypto::leaf_identity(&r.leaf).map(|h| h.to_vec()).unwrap_or_default();
     r.leaf_hash = merkle::leaf_hash(&r.leaf).to_vec();
     r.integrated_at_ms = LogEntry::decode(r.leaf.as_slice()).map(|l| l.integrated_at_ms).unwrap_or_default();
-}
-
-fn open_read_at(log: &StrictNoteVerifier, at: &pb::ReadAt) -> Result<VerifiedCheckpoint> {
-    let cp = open_checkpoint(at.checkpoint.as_bytes(), log)?;
-    if cp.size != at.tree_size || cp.root.as_slice() != at.root_hash.as_slice() {
-        return Err(Error::denied("read_at", "tree_size or root_hash differ from the signed checkpoint"));
-    }
-    Ok(cp)
 }
 
 /// Check query items against the checkpoint they were read at: the checkpoint is signed by the log key;

@@ -40,9 +40,8 @@ impl BookKeys {
         kinds.chain(plans).chain(pledges).collect()
     }
 
-    /// Take in statements held; returns whether the book needs keys it did not have.
-    pub fn absorb<'a>(&mut self, statements: impl IntoIterator<Item = &'a Statement>) -> bool {
-        let before = (self.plans.len(), self.pledges.len());
+    /// Take in statements held: the plans and pledges they announce, version or restate join the book.
+    pub fn absorb<'a>(&mut self, statements: impl IntoIterator<Item = &'a Statement>) {
         for st in statements {
             if let Some(p) = pledge_of(&st.body) {
                 self.plans.insert(p.plan_id.clone());
@@ -50,12 +49,6 @@ impl BookKeys {
                 self.pledges.extend(p.restates.iter().map(|r| r.pledge_id.to_string()));
             }
         }
-        (self.plans.len(), self.pledges.len()) != before
-    }
-
-    /// The plans whose whole book is held.
-    pub fn plans(&self) -> impl Iterator<Item = &PlanId> {
-        self.plans.iter()
     }
 }
 

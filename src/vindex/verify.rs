@@ -141,6 +141,16 @@ fn open_proof<'a>(
     Ok((cp, map, c))
 }
 
+/// The checkpoint an answer was read at, signed by the log key, with the tree size and root the answer
+/// states beside it.
+pub fn open_read_at(log: &StrictNoteVerifier, at: &pb::ReadAt) -> Result<VerifiedCheckpoint> {
+    let cp = open_checkpoint(at.checkpoint.as_bytes(), log)?;
+    if cp.size != at.tree_size || cp.root.as_slice() != at.root_hash.as_slice() {
+        return Err(denied("read_at", "tree_size or root_hash differ from the signed checkpoint"));
+    }
+    Ok(cp)
+}
+
 /// An answer's log checkpoint `at`, signed by the log key, and its map checkpoint `map_note`, signed by
 /// the log's index key at exactly that log size and root.
 pub fn open_map_at(
@@ -149,10 +159,7 @@ pub fn open_map_at(
     map_note: &str,
 ) -> Result<(VerifiedCheckpoint, MapCheckpoint)> {
     let at = at.ok_or_else(|| denied("read_at", "the answer names no checkpoint"))?;
-    let cp = open_checkpoint(at.checkpoint.as_bytes(), log)?;
-    if cp.size != at.tree_size || cp.root.as_slice() != at.root_hash.as_slice() {
-        return Err(denied("read_at", "tree_size or root_hash differ from the signed checkpoint"));
-    }
+    let cp = open_read_at(log, at)?;
     let map = open_map_checkpoint(map_note.as_bytes(), &map_verifier(log))?;
     map.check_log(&cp)?;
     Ok((cp, map))
