@@ -338,7 +338,10 @@ async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
         from_server(&a, tty).await?
     };
     if tty {
-        eprintln!(" — leaves hash to the signed root");
+        match &log {
+            Log::Whole(_) => eprintln!(" — leaves hash to the signed root"),
+            Log::Book(_) => eprintln!(" — each proven in the signed tree, every list under the map checkpoint"),
+        }
     }
     let cp = crate::crypto::VerifiedCheckpoint {
         origin: origin.clone(),
@@ -353,9 +356,12 @@ async fn verify(a: VerifyArgs, json: bool) -> Result<()> {
         Log::Book(b) => b.entries.len(),
     };
     let local = tokio::task::spawn_blocking(move || {
-        let progress = |n: u64| {
-            if tty && (n.is_multiple_of(5000) || n == total) {
-                eprint!("\rreplayed up to entry {n} of {total}");
+        // Counted, not read off the index: a book's entries have gaps.
+        let mut done = 0u64;
+        let progress = move |n: u64| {
+            done = done.saturating_add(1);
+            if tty && (done.is_multiple_of(5000) || done == replayed as u64) {
+                eprint!("\rreplayed {done} of {replayed} entries (up to entry {n} of {total})");
             }
         };
         match log {

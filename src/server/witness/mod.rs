@@ -147,14 +147,9 @@ impl Witness {
                 return (StatusCode::CONFLICT, "text/x.tlog.size", format!("{}\n", known.size));
             }
         } else if old > 0 {
-            let Ok(old_root) = BASE64_STANDARD.decode(&known.root) else {
-                // A corrupt state file must not turn into "no previous root": the witness stops cosigning
-                // this log until an operator repairs it.
-                tracing::error!(origin, "witness state: the stored root is not base64");
-                return text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("witness state for {origin} is corrupt: the stored root is not base64"),
-                );
+            let old_root = match stored_root(&origin, &known) {
+                Ok(r) => r,
+                Err(reply) => return reply,
             };
             if let Err(e) = merkle::verify_consistency(old, cp.size, &old_root, &cp.root, &proof) {
                 tracing::warn!(origin, old, new = cp.size, error = %e, "inconsistent checkpoint refused (possible log misbehaviour)");
@@ -269,6 +264,18 @@ impl Witness {
     }
 }
 
+/// The root the witness state holds for a log. A corrupt state file must not turn into "no previous
+/// root": the witness answers 500 and stops cosigning this log until an operator repairs it.
+fn stored_root(origin: &str, known: &LogState) -> std::result::Result<Vec<u8>, Reply> {
+    BASE64_STANDARD.decode(&known.root).map_err(|_| {
+        tracing::error!(origin, "witness state: the stored root is not base64");
+        text_reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("witness state for {origin} is corrupt: the stored root is not base64"),
+        )
+    })
+}
+
 /// Whether the map's (log size, log root) is a prefix of the log `known` holds: equal sizes have equal
 /// roots and an empty proof, the empty log has the empty root, a smaller size is proven consistent with
 /// the stored root. The 422 reply (or 500 for a corrupt stored root) when not.
@@ -301,13 +308,7 @@ fn check_map_prefix(
         }
         return Ok(());
     }
-    let Ok(root) = BASE64_STANDARD.decode(&known.root) else {
-        tracing::error!(origin, "witness state: the stored root is not base64");
-        return Err(text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("witness state for {origin} is corrupt: the stored root is not base64"),
-        ));
-    };
+    let root = stored_root(origin, known)?;
     match merkle::verify_consistency(map.log_size, known.size, &map.log_root, &root, proof) {
         Ok(()) => Ok(()),
         Err(e) => refuse(format!("consistency proof from the map's log size {}: {e}", map.log_size)),
