@@ -26,6 +26,10 @@ use accord::{pb, workload};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 
+/// The server's allocator (src/main.rs), so that the sequencer's allocations cost here what they cost there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ORIGIN: &str = "bench.example/sequencer";
 const BATCH: usize = 256;
 
