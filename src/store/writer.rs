@@ -438,16 +438,16 @@ impl Writer {
             Effect::Subject(s) => {
                 let tally = serde_json::to_string(&s.tally).map_err(StoreError::EncodeTally)?;
                 // An upsert, not INSERT OR REPLACE: REPLACE deletes the row and inserts it again, which
-                // rewrites both secondary indexes on every update; an update in place touches an index only
-                // when its columns change (a subject's plan and party never do). A body changes only with
+                // rewrites both secondary indexes on every update. The update does not set plan_id or
+                // party_id (a subject's plan and party never change): SQLite rewrites the entries of every
+                // index holding a column the SET names, changed or not. A body changes only with
                 // the version: a later entry that changes the tally keeps the stored body as it is (often
                 // the one-byte marker of a body derived from its entry), instead of writing the whole body
                 // again, which for a pledge or commitment spilled into overflow pages on every disbursement.
                 c.prepare_cached(
                     "INSERT INTO subjects (kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, body, tally)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT (kind, id) DO UPDATE SET plan_id = ?3, party_id = ?4, status = ?5, created_at = ?6,
-                       updated_at = ?7, version_at = ?8, version = ?9, signers = ?10, tally = ?12,
+                     ON CONFLICT (kind, id) DO UPDATE SET status = ?5, created_at = ?6, updated_at = ?7, version_at = ?8, version = ?9, signers = ?10, tally = ?12,
                        body = CASE WHEN subjects.version_at = ?8 AND subjects.version = ?9 THEN subjects.body ELSE ?11 END",
                 )
                 .and_then(|mut st| {
