@@ -6,7 +6,8 @@
 #     run), 16 codegen units instead of cargo-fuzz's 1 (a much shorter cold build for slightly slower
 #     runs); debug assertions and overflow checks stay on (-a).
 #   - Runs each target from its committed seeds (fuzz/corpus/<target>, read-only) plus a scratch corpus
-#     under fuzz/target, for SECONDS each. Any crash fails the script and prints the crashing input's path
+#     under fuzz/target, for SECONDS each, as many side by side as the machine has cores (FUZZ_JOBS
+#     overrides; libFuzzer uses one core). Any crash fails the script and prints the crashing input's path
 #     (fuzz/artifacts/<target>/crash-*); reproduce it with
 #       RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none -a --codegen-units 16 <target> <that path>
 #     and turn it into a regression test in tests/fuzz.rs.
@@ -33,19 +34,28 @@ mkdir -p "$scratch" fuzz/artifacts
 # The web and witness targets keep their state in temporary directories: ours, removed on exit.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=()
-for t in $targets; do
+# Side by side (see above); the results are reported in order once all have finished.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+run_target() {
+  local t=$1 status=0 seeds=()
   mkdir -p "$scratch/$t" "fuzz/artifacts/$t"
-  log="$tmp/$t.log"
-  echo "== fuzz $t (${secs} s)"
-  status=0
   # The scratch corpus comes first: new inputs are written there, never into the committed seeds.
-  seeds=()
   [ -d "fuzz/corpus/$t" ] && seeds=("fuzz/corpus/$t")
   TMPDIR="$tmp" cargo fuzz run "${flags[@]}" "$t" "$scratch/$t" "${seeds[@]}" -- \
-    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || status=$?
-  grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" | tr '\n' ' ' || true
-  echo
+    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$tmp/$t.log" 2>&1 || status=$?
+  echo "$status" > "$tmp/$t.status"
+}
+for t in $targets; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  echo "== fuzz $t (${secs} s)"
+  run_target "$t" &
+done
+wait
+failed=()
+for t in $targets; do
+  log="$tmp/$t.log"
+  status=$(cat "$tmp/$t.status" 2>/dev/null || echo 1)
+  echo "-- $t: $(grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" | tr '\n' ' ' || true)"
   if [ "$status" -ne 0 ]; then
     tail -n 40 "$log"
     crash=$(grep -oE "Test unit written to [^ ]+" "$log" | tail -n 1 | sed 's/Test unit written to //')
@@ -53,7 +63,7 @@ for t in $targets; do
     failed+=("$t")
   fi
 done
-echo "fuzz: $(echo $targets | wc -w) targets, ${secs} s each, wall time $(( $(date +%s) - start )) s"
+echo "fuzz: $(echo $targets | wc -w) targets, ${secs} s each, $jobs at a time, wall time $(( $(date +%s) - start )) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: crashes in: ${failed[*]}" >&2
   exit 1
