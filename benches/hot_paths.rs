@@ -66,6 +66,15 @@ fn benches(c: &mut Criterion) {
     g.bench_function("prove_record in 100k tree", |b| {
         b.iter(|| merkle::prove_record(n, black_box(54_321), &t).unwrap())
     });
+    // The same proof as the ledger builds it (GetInclusionProof, receipts): one stored hash at a time.
+    g.bench_function("inclusion_proof in 100k tree", |b| {
+        b.iter(|| merkle::inclusion_proof(n, black_box(54_321), &t).unwrap())
+    });
+    // And with the tree's right edge, which the ledger computes once per published size.
+    let edge = merkle::RightEdge::new(n, &t).unwrap();
+    g.bench_function("inclusion_proof in 100k tree, right edge known", |b| {
+        b.iter(|| merkle::inclusion_proof_with(n, black_box(54_321), &t, Some(&edge)).unwrap())
+    });
     let proof: Vec<Vec<u8>> = merkle::prove_record(n, 54_321, &t).unwrap().iter().map(|h| h.0.to_vec()).collect();
     let lh = merkle::leaf_hash(&54_321u64.to_be_bytes());
     g.bench_function("verify_inclusion in 100k tree", |b| {

@@ -156,11 +156,22 @@ impl Ledger {
 
     /// Inclusion proof of leaf `index` in the tree of `size` leaves (blocking).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<[u8; 32]>> {
-        Ok(self.inclusion_proofs(&[index], size)?.pop().unwrap_or_default())
+        self.check_proof_leaves(&[index], size)?;
+        let tree = self.mem.tree();
+        prove(&tree, self.mem.right_edge(size, &tree).as_deref(), index, size)
     }
 
-    /// Inclusion proofs of several leaves in the tree of `size` leaves, reading each stored hash once.
+    /// Inclusion proofs of several leaves in the tree of `size` leaves.
     pub fn inclusion_proofs(&self, indexes: &[u64], size: u64) -> Result<Vec<Vec<[u8; 32]>>> {
+        self.check_proof_leaves(indexes, size)?;
+        // From the tree hashes in memory: no database read, one read lock for the whole batch.
+        let tree = self.mem.tree();
+        let edge = self.mem.right_edge(size, &tree);
+        indexes.iter().map(|&index| prove(&tree, edge.as_deref(), index, size)).collect()
+    }
+
+    /// NOT_FOUND for a size past the published tree, INVALID_ARGUMENT for a leaf not below the size.
+    fn check_proof_leaves(&self, indexes: &[u64], size: u64) -> Result<()> {
         let latest = self.latest().size;
         if size > latest {
             return Err(Error::not_found("tree_size", format!("the tree has only {latest} entries, not {size}")));
@@ -168,16 +179,7 @@ impl Ledger {
         if let Some(index) = indexes.iter().find(|i| **i >= size) {
             return Err(Error::invalid("index", format!("{index} is not below tree_size {size}")));
         }
-        // From the tree hashes in memory: no database read, one read lock for the whole batch.
-        let tree = self.mem.tree();
-        indexes
-            .iter()
-            .map(|&index| {
-                merkle::prove_record(size, index, &*tree)
-                    .map(|p| p.into_iter().map(|h| h.0).collect())
-                    .map_err(|e| Error::internal(format!("inclusion proof: {e}")))
-            })
-            .collect()
+        Ok(())
     }
 
     /// Consistency proof between two sizes (blocking).
@@ -239,4 +241,15 @@ impl Ledger {
             }
         }
     }
+}
+
+/// The audit path of leaf `index` in the tree of `size` leaves, from the stored hashes in memory and the
+/// tree's right edge at that size (one allocation, the proof; no hashing).
+fn prove(
+    tree: &crate::store::TreeHashes,
+    edge: Option<&merkle::RightEdge>,
+    index: u64,
+    size: u64,
+) -> Result<Vec<[u8; 32]>> {
+    merkle::inclusion_proof_with(size, index, tree, edge).map_err(|e| Error::internal(format!("inclusion proof: {e}")))
 }

@@ -16,7 +16,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::RwLock;
 
 use super::{db_err, StoreError};
-use crate::merkle::{Hash, HashError, HashReader};
+use crate::merkle::{Hash, HashError, HashReader, RightEdge};
 
 /// Hashes per chunk of [`TreeHashes`]: 2 MiB. The array grows by whole chunks, so appending never copies
 /// what is already there (a single vector would copy 64 MiB under the lock when it doubles at 1M entries).
@@ -56,6 +56,12 @@ impl TreeHashes {
             }
             self.len = self.len.saturating_add(1);
         }
+    }
+}
+
+impl crate::merkle::StoredHashes for TreeHashes {
+    fn stored_hash(&self, index: u64) -> Option<Hash> {
+        self.get(index)
     }
 }
 
@@ -179,12 +185,27 @@ pub struct LogMemory {
     pub(super) hashes: RwLock<TreeHashes>,
     pub(super) identities: RwLock<PrefixMap>,
     pub(super) leaves: RwLock<PrefixMap>,
+    /// The right edge of the tree at the size proofs were last asked for (see [`LogMemory::right_edge`]).
+    pub(super) edge: std::sync::Mutex<Option<std::sync::Arc<RightEdge>>>,
 }
 
 impl LogMemory {
     /// The stored hashes, read-locked for a proof: a [`HashReader`] that never touches SQLite.
     pub fn tree(&self) -> std::sync::RwLockReadGuard<'_, TreeHashes> {
         crate::sync::read(&self.hashes)
+    }
+
+    /// The right edge of the tree of `size` leaves ([`RightEdge`]: the hashes every audit path in that tree
+    /// ends with), computed from `tree` on the first proof at a new size and kept until proofs move to
+    /// another size. None when `tree` does not reach `size`.
+    pub fn right_edge(&self, size: u64, tree: &TreeHashes) -> Option<std::sync::Arc<RightEdge>> {
+        if let Some(e) = crate::sync::lock(&self.edge).as_ref().filter(|e| e.size() == size) {
+            return Some(e.clone());
+        }
+        // Computed outside the lock: concurrent proofs at a new size may each compute it once.
+        let e = std::sync::Arc::new(RightEdge::new(size, tree).ok()?);
+        *crate::sync::lock(&self.edge) = Some(e.clone());
+        Some(e)
     }
 }
 
@@ -228,6 +249,7 @@ pub fn load_memory(path: &std::path::Path, size: u64) -> super::Result<LogMemory
         hashes: RwLock::new(hashes),
         identities: RwLock::new(ids),
         leaves: RwLock::new(leaves),
+        edge: Default::default(),
     })
 }
 

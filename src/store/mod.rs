@@ -20,7 +20,7 @@ mod writer;
 pub use checkpointer::Checkpointer;
 pub use error::StoreError;
 pub use hashes::{ReaderHashes, SqlHashes, WriterHashes};
-pub use memory::{load_memory, LogMemory};
+pub use memory::{load_memory, LogMemory, TreeHashes};
 pub use reader::{open_read_only, Reader, Readers};
 use rows::*;
 use schema::*;

@@ -177,6 +177,137 @@ impl ProofBundle {
     }
 }
 
+/// Stored hashes read one at a time (in `tlog` stored-hash order), for [`inclusion_proof`]: an in-memory
+/// tree answers a lookup in a few instructions, without the vector a [`HashReader`] returns.
+pub trait StoredHashes {
+    /// The stored hash at `index`; None when the tree does not hold it.
+    fn stored_hash(&self, index: u64) -> Option<Hash>;
+}
+
+/// The RFC 6962 audit path of leaf `index` in the tree of `size` leaves: the same proof as
+/// [`prove_record`] (the tests compare the two on every leaf of many trees), read from `hashes` one stored
+/// hash at a time, with one allocation (the result). `prove_record` collects the hashes in a vector and
+/// copies what remains of it at every level of its recursion; on GetInclusionProof from the in-memory
+/// tree, those allocations and copies cost more than the hashing (issue 14).
+pub fn inclusion_proof<S: StoredHashes + ?Sized>(size: u64, index: u64, hashes: &S) -> Result<Vec<[u8; 32]>> {
+    inclusion_proof_with(size, index, hashes, None)
+}
+
+/// [`inclusion_proof`] with the tree's [`RightEdge`] at `size` (ignored when it is of another size): the
+/// siblings that end at the tree's right edge are then looked up instead of hashed again.
+pub fn inclusion_proof_with<S: StoredHashes + ?Sized>(
+    size: u64,
+    index: u64,
+    hashes: &S,
+    edge: Option<&RightEdge>,
+) -> Result<Vec<[u8; 32]>> {
+    let edge = edge.filter(|e| e.size == size);
+    if index >= size {
+        return Err(Error::Hashes(tlog_tiles::Error::InvalidInput(format!("leaf {index} is not below size {size}"))));
+    }
+    // From the root down to the leaf: at each level the leaf's side is kept and the other side's range
+    // is noted. Left sides are complete subtrees of the largest power of two below the range's width.
+    let mut siblings = [(0u64, 0u64); 64];
+    let mut depth = 0usize;
+    let (mut lo, mut hi) = (0u64, size);
+    while hi.wrapping_sub(lo) > 1 {
+        // lo < hi throughout: the differences below cannot wrap.
+        let mid = lo.wrapping_add(1u64.wrapping_shl(hi.wrapping_sub(lo).wrapping_sub(1).ilog2()));
+        let slot = siblings.get_mut(depth).ok_or(Error::Hashes(tlog_tiles::Error::BadMath))?;
+        if index < mid {
+            *slot = (mid, hi);
+            hi = mid;
+        } else {
+            *slot = (lo, mid);
+            lo = mid;
+        }
+        depth = depth.wrapping_add(1);
+    }
+    // The audit path lists the siblings from the leaf up.
+    siblings
+        .get(..depth)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .map(|&(lo, hi)| match edge.and_then(|e| e.suffix(lo)).filter(|_| hi == size) {
+            Some(h) => Ok(h.0),
+            None => subtree_hash(lo, hi, hashes).map(|h| h.0),
+        })
+        .collect()
+}
+
+/// The hashes along a tree's incomplete right edge at one size: for each start `lo` of the complete
+/// subtrees the tree splits into, the hash of leaves `[lo, size)`. Every audit path in the tree ends with
+/// one of them; computed once per size (a few node hashes), they spare each proof hashing them again.
+#[derive(Debug, Clone)]
+pub struct RightEdge {
+    size: u64,
+    /// (lo, hash of `[lo, size)`), in increasing `lo`.
+    suffixes: Vec<(u64, Hash)>,
+}
+
+impl RightEdge {
+    /// The right edge of the tree of `size` leaves.
+    pub fn new<S: StoredHashes + ?Sized>(size: u64, hashes: &S) -> Result<Self> {
+        let mut parts = Vec::new();
+        let mut lo = 0u64;
+        while lo < size {
+            let level = size.wrapping_sub(lo).ilog2();
+            let level8 = u8::try_from(level).map_err(|_| Error::Hashes(tlog_tiles::Error::BadMath))?;
+            let h = hashes
+                .stored_hash(stored_hash_index(level8, lo.wrapping_shr(level)))
+                .ok_or(Error::Hashes(tlog_tiles::Error::IndexesNotInTree))?;
+            parts.push((lo, h));
+            lo = lo.wrapping_add(1u64.wrapping_shl(level));
+        }
+        let mut suffixes = Vec::with_capacity(parts.len());
+        let mut right: Option<Hash> = None;
+        for &(lo, h) in parts.iter().rev() {
+            let hash = match right {
+                Some(r) => tlog_tiles::node_hash(h, r),
+                None => h,
+            };
+            suffixes.push((lo, hash));
+            right = Some(hash);
+        }
+        suffixes.reverse();
+        Ok(Self { size, suffixes })
+    }
+    /// The tree size this edge belongs to.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// The hash of `[lo, size)` when `lo` starts one of the tree's complete subtrees.
+    fn suffix(&self, lo: u64) -> Option<Hash> {
+        let i = self.suffixes.binary_search_by_key(&lo, |&(l, _)| l).ok()?;
+        self.suffixes.get(i).map(|&(_, h)| h)
+    }
+}
+
+/// The hash of leaves `[lo, hi)`, where `lo` is aligned to the largest complete subtree that fits: the
+/// range split into complete subtrees of decreasing size (each a stored hash), combined right to left.
+fn subtree_hash<S: StoredHashes + ?Sized>(lo: u64, hi: u64, hashes: &S) -> Result<Hash> {
+    let mut parts = [Hash([0; 32]); 64];
+    let mut n = 0usize;
+    let mut lo = lo;
+    while lo < hi {
+        let level = hi.wrapping_sub(lo).ilog2();
+        let width = 1u64.wrapping_shl(level);
+        if lo & width.wrapping_sub(1) != 0 {
+            return Err(Error::Hashes(tlog_tiles::Error::BadMath));
+        }
+        let level8 = u8::try_from(level).map_err(|_| Error::Hashes(tlog_tiles::Error::BadMath))?;
+        let index = stored_hash_index(level8, lo.wrapping_shr(level));
+        let slot = parts.get_mut(n).ok_or(Error::Hashes(tlog_tiles::Error::BadMath))?;
+        *slot = hashes.stored_hash(index).ok_or(Error::Hashes(tlog_tiles::Error::IndexesNotInTree))?;
+        n = n.wrapping_add(1);
+        lo = lo.wrapping_add(width);
+    }
+    let parts = parts.get(..n).unwrap_or_default();
+    let (last, rest) = parts.split_last().ok_or(Error::Hashes(tlog_tiles::Error::BadMath))?;
+    Ok(rest.iter().rev().fold(*last, |right, left| tlog_tiles::node_hash(*left, right)))
+}
+
 /// A [`HashReader`] over an in-memory vector of stored hashes (tests, benches, offline replay).
 #[derive(Debug, Default, Clone)]
 pub struct MemoryHashes(pub Vec<Hash>);
@@ -215,6 +346,12 @@ impl MemoryHashes {
 impl HashReader for MemoryHashes {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
         indexes.iter().map(|&i| self.0.get(i as usize).copied().ok_or(tlog_tiles::Error::IndexesNotInTree)).collect()
+    }
+}
+
+impl StoredHashes for MemoryHashes {
+    fn stored_hash(&self, index: u64) -> Option<Hash> {
+        self.0.get(usize::try_from(index).ok()?).copied()
     }
 }
 

@@ -116,7 +116,51 @@ fn builds_the_reference_tree() {
     .unwrap();
     let p = merkle::prove_record(8, v.leaf_idx, &t).unwrap();
     let ours: Vec<String> = p.iter().map(|h| BASE64_STANDARD.encode(h.0)).collect();
+    let direct: Vec<String> =
+        merkle::inclusion_proof(8, v.leaf_idx, &t).unwrap().iter().map(|h| BASE64_STANDARD.encode(h)).collect();
+    assert_eq!(direct, ours);
     assert_eq!(ours, v.proof.unwrap());
+}
+
+/// `inclusion_proof` (one stored hash at a time), with or without the tree's right edge (and ignoring an
+/// edge of another size), gives exactly `prove_record`'s audit path: every leaf of
+/// every tree up to 260 leaves, and a sample of the leaves of larger trees around powers of two; a leaf at
+/// or past the size, or a size the stored hashes do not reach, is refused.
+#[test]
+fn inclusion_proof_is_prove_record() {
+    let mut t = merkle::MemoryHashes::default();
+    for i in 0u32..4200 {
+        t.append(&i.to_be_bytes());
+    }
+    let same = |size: u64, index: u64| {
+        let want: Vec<[u8; 32]> = merkle::prove_record(size, index, &t).unwrap().into_iter().map(|h| h.0).collect();
+        assert_eq!(merkle::inclusion_proof(size, index, &t).unwrap(), want, "size {size}, leaf {index}");
+        let edge = merkle::RightEdge::new(size, &t).unwrap();
+        assert_eq!(merkle::inclusion_proof_with(size, index, &t, Some(&edge)).unwrap(), want, "with the edge");
+        let other = merkle::RightEdge::new(size.saturating_sub(1).max(1), &t).unwrap();
+        assert_eq!(merkle::inclusion_proof_with(size, index, &t, Some(&other)).unwrap(), want, "another size's edge");
+        merkle::verify_inclusion(
+            index,
+            size,
+            &merkle::leaf_hash(&u32::try_from(index).unwrap().to_be_bytes()),
+            &want.iter().map(|h| h.to_vec()).collect::<Vec<_>>(),
+            &merkle::tree_hash(size, &t).unwrap(),
+        )
+        .unwrap();
+    };
+    for size in 1..=260u64 {
+        for index in 0..size {
+            same(size, index);
+        }
+    }
+    for size in [1023u64, 1024, 1025, 2047, 2048, 2049, 3000, 4095, 4096, 4097, 4200] {
+        for index in (0..size).step_by(13).chain([size - 1]) {
+            same(size, index);
+        }
+    }
+    assert!(merkle::inclusion_proof(5, 5, &t).is_err());
+    assert!(merkle::inclusion_proof(0, 0, &t).is_err());
+    assert!(merkle::inclusion_proof(5000, 4500, &t).is_err(), "hashes past the stored tree");
 }
 
 fn note_parts(text: &str, sig_line: &str) -> String {
