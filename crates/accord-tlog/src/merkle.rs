@@ -229,7 +229,7 @@ pub fn inclusion_proof_with<S: StoredHashes + ?Sized>(
         .unwrap_or_default()
         .iter()
         .rev()
-        .map(|&(lo, hi)| match edge.and_then(|e| e.suffix(lo)).filter(|_| hi == size) {
+        .map(|&(lo, hi)| match edge.filter(|_| hi == size).and_then(|e| e.suffix(lo)) {
             Some(h) => Ok(h.0),
             None => subtree_hash(lo, hi, hashes).map(|h| h.0),
         })
@@ -250,16 +250,10 @@ impl RightEdge {
     /// The right edge of the tree of `size` leaves.
     pub fn new<S: StoredHashes + ?Sized>(size: u64, hashes: &S) -> Result<Self> {
         let mut parts = Vec::new();
-        let mut lo = 0u64;
-        while lo < size {
-            let level = size.wrapping_sub(lo).ilog2();
-            let level8 = u8::try_from(level).map_err(|_| Error::Hashes(tlog_tiles::Error::BadMath))?;
-            let h = hashes
-                .stored_hash(stored_hash_index(level8, lo.wrapping_shr(level)))
-                .ok_or(Error::Hashes(tlog_tiles::Error::IndexesNotInTree))?;
+        for_each_complete_subtree(0, size, hashes, |lo, h| {
             parts.push((lo, h));
-            lo = lo.wrapping_add(1u64.wrapping_shl(level));
-        }
+            Ok(())
+        })?;
         let mut suffixes = Vec::with_capacity(parts.len());
         let mut right: Option<Hash> = None;
         for &(lo, h) in parts.iter().rev() {
@@ -285,10 +279,30 @@ impl RightEdge {
 }
 
 /// The hash of leaves `[lo, hi)`, where `lo` is aligned to the largest complete subtree that fits: the
-/// range split into complete subtrees of decreasing size (each a stored hash), combined right to left.
+/// stored hashes of its complete subtrees, combined right to left.
 fn subtree_hash<S: StoredHashes + ?Sized>(lo: u64, hi: u64, hashes: &S) -> Result<Hash> {
     let mut parts = [Hash([0; 32]); 64];
     let mut n = 0usize;
+    for_each_complete_subtree(lo, hi, hashes, |_, h| {
+        let slot = parts.get_mut(n).ok_or(Error::Hashes(tlog_tiles::Error::BadMath))?;
+        *slot = h;
+        n = n.wrapping_add(1);
+        Ok(())
+    })?;
+    let parts = parts.get(..n).unwrap_or_default();
+    let (last, rest) = parts.split_last().ok_or(Error::Hashes(tlog_tiles::Error::BadMath))?;
+    Ok(rest.iter().rev().fold(*last, |right, left| tlog_tiles::node_hash(*left, right)))
+}
+
+/// The complete subtrees `[lo, hi)` splits into, largest first, each given to `f` with its first leaf and
+/// its stored hash. `lo` must be aligned to the largest one (it is for the ranges of an audit path and for
+/// a whole tree).
+fn for_each_complete_subtree<S: StoredHashes + ?Sized>(
+    lo: u64,
+    hi: u64,
+    hashes: &S,
+    mut f: impl FnMut(u64, Hash) -> Result<()>,
+) -> Result<()> {
     let mut lo = lo;
     while lo < hi {
         let level = hi.wrapping_sub(lo).ilog2();
@@ -297,15 +311,13 @@ fn subtree_hash<S: StoredHashes + ?Sized>(lo: u64, hi: u64, hashes: &S) -> Resul
             return Err(Error::Hashes(tlog_tiles::Error::BadMath));
         }
         let level8 = u8::try_from(level).map_err(|_| Error::Hashes(tlog_tiles::Error::BadMath))?;
-        let index = stored_hash_index(level8, lo.wrapping_shr(level));
-        let slot = parts.get_mut(n).ok_or(Error::Hashes(tlog_tiles::Error::BadMath))?;
-        *slot = hashes.stored_hash(index).ok_or(Error::Hashes(tlog_tiles::Error::IndexesNotInTree))?;
-        n = n.wrapping_add(1);
+        let h = hashes
+            .stored_hash(stored_hash_index(level8, lo.wrapping_shr(level)))
+            .ok_or(Error::Hashes(tlog_tiles::Error::IndexesNotInTree))?;
+        f(lo, h)?;
         lo = lo.wrapping_add(width);
     }
-    let parts = parts.get(..n).unwrap_or_default();
-    let (last, rest) = parts.split_last().ok_or(Error::Hashes(tlog_tiles::Error::BadMath))?;
-    Ok(rest.iter().rev().fold(*last, |right, left| tlog_tiles::node_hash(*left, right)))
+    Ok(())
 }
 
 /// A [`HashReader`] over an in-memory vector of stored hashes (tests, benches, offline replay).
