@@ -1,13 +1,16 @@
-//! Prometheus metrics: a small registry of counters, gauges and histograms on atomics (no locks on the hot
-//! path except the first use of a new label set), rendered in the text exposition format at `/metrics`.
+//! Prometheus metrics: a small registry of counters, gauges and histograms on atomics, rendered in the text
+//! exposition format at `/metrics`. A series is found by formatting its labels and looking them up under the
+//! registry's lock; the per-request series (every RPC records one) are kept by method and code after their
+//! first use, so that a request costs a read lock, a hash lookup and two atomic additions.
 //!
 //! Label values come from fixed sets (served gRPC methods or "other", status codes, statement kinds), so the
 //! registry cannot grow with what clients send; as a last guard each metric keeps at most [`MAX_SERIES`]
 //! label sets and counts the rest under `overflow="true"`.
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 /// Histogram bucket upper bounds in seconds (latencies).
 const SECONDS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -34,6 +37,8 @@ fn series_key<V>(m: &BTreeMap<(&'static str, String), V>, name: &'static str, l:
 #[derive(Debug)]
 struct Histogram {
     bounds: &'static [f64],
+    /// Observations per bucket: in the first bound at or above the value (none above the last bound);
+    /// rendered cumulatively.
     buckets: Vec<AtomicU64>,
     count: AtomicU64,
     /// Sum in micro-units (µs for seconds, units × 1e6 for sizes), to stay integral.
@@ -50,10 +55,8 @@ impl Histogram {
         }
     }
     fn observe(&self, v: f64) {
-        for (b, c) in self.bounds.iter().zip(&self.buckets) {
-            if v <= *b {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some((_, c)) = self.bounds.iter().zip(&self.buckets).find(|(b, _)| v <= **b) {
+            c.fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_micro.fetch_add((v * 1e6) as u64, Ordering::Relaxed);
@@ -107,7 +110,11 @@ const REJECTION_CODES: &[&str] = &[
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), &'static AtomicU64>>,
     histograms: Mutex<BTreeMap<(&'static str, String), &'static Histogram>>,
+    /// The request counter and latency histogram of each (method, code) seen, at most [`MAX_SERIES`].
+    requests: RwLock<HashMap<(&'static str, &'static str), RequestSeries>>,
 }
+
+type RequestSeries = (&'static AtomicU64, &'static Histogram);
 
 /// The registry (created on first use, its series that take no outside label values at 0).
 pub fn metrics() -> &'static Metrics {
@@ -126,7 +133,11 @@ fn labels(pairs: &[(&str, &str)]) -> String {
 impl Metrics {
     /// A registry with the series that take no label values from the outside at 0.
     fn empty() -> Self {
-        let m = Self { counters: Mutex::new(BTreeMap::new()), histograms: Mutex::new(BTreeMap::new()) };
+        let m = Self {
+            counters: Mutex::new(BTreeMap::new()),
+            histograms: Mutex::new(BTreeMap::new()),
+            requests: RwLock::new(HashMap::new()),
+        };
         m.counter("accord_cosignature_store_failures_total", &[]);
         for port in ["grpc", "http"] {
             m.counter("accord_connections_refused_total", &[("port", port)]);
@@ -198,10 +209,22 @@ impl Metrics {
         self.histogram("accord_commit_batch_entries", &[], SIZES).observe(entries as f64);
         self.histogram("accord_commit_seconds", &[], SECONDS).observe(seconds);
     }
-    /// One gRPC request: method, canonical status code and latency.
-    pub fn request(&self, method: &str, code: &str, seconds: f64) {
-        self.counter("accord_requests_total", &[("method", method), ("code", code)]).fetch_add(1, Ordering::Relaxed);
-        self.histogram("accord_request_seconds", &[("method", method)], SECONDS).observe(seconds);
+    /// One gRPC request: method (one of the served methods or "other"), canonical status code and latency.
+    pub fn request(&self, method: &'static str, code: &'static str, seconds: f64) {
+        let known = crate::sync::read(&self.requests).get(&(method, code)).copied();
+        let (count, latency) = known.unwrap_or_else(|| {
+            let series = (
+                self.counter("accord_requests_total", &[("method", method), ("code", code)]),
+                self.histogram("accord_request_seconds", &[("method", method)], SECONDS),
+            );
+            let mut requests = crate::sync::write(&self.requests);
+            if requests.len() < MAX_SERIES {
+                requests.insert((method, code), series);
+            }
+            series
+        });
+        count.fetch_add(1, Ordering::Relaxed);
+        latency.observe(seconds);
     }
 
     /// The text exposition: the gauges given by the caller (name, help, value), `accord_build_info`, the
@@ -233,10 +256,14 @@ impl Metrics {
             }
             for ((_, l), h) in hs.range((*name, String::new())..).take_while(|(k, _)| family(k)) {
                 let sep = if l.is_empty() { "" } else { "," };
+                let mut cumulative = 0u64;
                 for (b, c) in h.bounds.iter().zip(&h.buckets) {
-                    let _ = writeln!(out, "{name}_bucket{{{l}{sep}le=\"{b}\"}} {}", c.load(Ordering::Relaxed));
+                    cumulative = cumulative.saturating_add(c.load(Ordering::Relaxed));
+                    let _ = writeln!(out, "{name}_bucket{{{l}{sep}le=\"{b}\"}} {cumulative}");
                 }
-                let count = h.count.load(Ordering::Relaxed);
+                // Read after the buckets: an observation counted in a bucket but not yet in `count` still
+                // renders a +Inf bucket no smaller than the last one.
+                let count = h.count.load(Ordering::Relaxed).max(cumulative);
                 let _ = writeln!(out, "{name}_bucket{{{l}{sep}le=\"+Inf\"}} {count}");
                 let _ = writeln!(out, "{name}_sum{} {}", braces(l), h.sum_micro.load(Ordering::Relaxed) as f64 / 1e6);
                 let _ = writeln!(out, "{name}_count{} {count}", braces(l));
@@ -339,11 +366,30 @@ mod tests {
     }
 
     #[test]
+    fn requests_count_once_each_after_their_series_are_kept() {
+        let m = Metrics::empty();
+        for secs in [0.0007, 0.003, 0.003, 20.0] {
+            m.request("/accord.v1.LedgerService/Submit", "OK", secs);
+        }
+        m.request("/accord.v1.LedgerService/Submit", "NOT_FOUND", 0.0001);
+        let t = m.render(&[]);
+        let method = "method=\"/accord.v1.LedgerService/Submit\"";
+        assert!(t.contains(&format!("accord_requests_total{{{method},code=\"OK\"}} 4")), "{t}");
+        assert!(t.contains(&format!("accord_requests_total{{{method},code=\"NOT_FOUND\"}} 1")), "{t}");
+        assert!(t.contains(&format!("accord_request_seconds_bucket{{{method},le=\"0.0005\"}} 1")), "{t}");
+        assert!(t.contains(&format!("accord_request_seconds_bucket{{{method},le=\"0.001\"}} 2")), "{t}");
+        assert!(t.contains(&format!("accord_request_seconds_bucket{{{method},le=\"0.005\"}} 4")), "{t}");
+        assert!(t.contains(&format!("accord_request_seconds_bucket{{{method},le=\"10\"}} 4")), "{t}");
+        assert!(t.contains(&format!("accord_request_seconds_bucket{{{method},le=\"+Inf\"}} 5")), "{t}");
+        assert!(t.contains(&format!("accord_request_seconds_count{{{method}}} 5")), "{t}");
+    }
+
+    #[test]
     fn label_sets_per_metric_are_capped() {
         let m = Metrics::empty();
         m.entries_committed("charter", 1);
         for i in 0..5000 {
-            m.request(&format!("/x/{i}"), "UNIMPLEMENTED", 0.001);
+            m.request(Box::leak(format!("/x/{i}").into_boxed_str()), "UNIMPLEMENTED", 0.001);
         }
         let t = m.render(&[]);
         assert!(t.contains("accord_entries_total{kind=\"charter\"} 1"), "other metrics keep their series");
