@@ -4,7 +4,8 @@
 //! and the `mixed` one (the coalition of `accord::workload::generate`: at these sizes its timed batches
 //! are the ledger's steady state, disbursements against gated tranches and the odd progress report).
 //! In process, no gRPC; synchronous=FULL. Beside criterion's time, each run prints the CPU the
-//! `accord-sequencer` thread used per entry (from /proc/self/task), the issue's metric.
+//! `accord-sequencer` thread used per entry (from /proc/self/task), the issue's metric, and the CPU of the
+//! `accord-project` thread that writes the subject projections beside it.
 //!
 //! The ledger is filled to each size untimed first; the timed batches then grow it (by a few tens of
 //! thousands of entries: the printout gives the range). Sizes and time:
@@ -125,16 +126,28 @@ impl Bed {
 
 /// CPU ticks (1/100 s) of this process's `accord-sequencer` thread.
 fn sequencer_ticks() -> Option<u64> {
+    thread_ticks("accord-sequencer")
+}
+
+/// CPU ticks (1/100 s) of this process's thread named `name` (the projector: `accord-project`).
+fn thread_ticks(name: &str) -> Option<u64> {
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         // The kernel keeps 15 bytes of a thread's name.
-        if comm.trim() == "accord-sequencer".get(..15)? {
+        if comm.trim() == name.get(..15).unwrap_or(name) {
             let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
             let f: Vec<u64> = stat.rsplit_once(')')?.1.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
             return Some(f.get(11)? + f.get(12)?);
         }
     }
     None
+}
+
+/// CPU ticks (1/100 s) of this whole process: every thread, the checkpointers' too.
+fn process_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let f: Vec<u64> = stat.rsplit_once(')')?.1.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
+    Some(f.get(11)? + f.get(12)?)
 }
 
 /// CPU ticks (1/100 s) of the calling thread.
@@ -224,11 +237,13 @@ fn complete_query(bed: &Bed) {
     );
 }
 
-/// Entries, sequencer CPU ticks and wall time of the timed batches of one benchmark.
+/// Entries, sequencer and projector CPU ticks and wall time of the timed batches of one benchmark.
 #[derive(Default)]
 struct Spent {
     entries: u64,
     ticks: u64,
+    projector: u64,
+    process: u64,
     wall: Duration,
 }
 
@@ -263,24 +278,32 @@ fn bench_at(
                 })
                 .collect();
             let ticks = sequencer_ticks();
+            let projector = thread_ticks("accord-project");
+            let process = process_ticks();
             let t = Instant::now();
             for batch in batches {
                 bed.submit(batch);
             }
             let wall = t.elapsed();
+            // The CPU of the work these batches caused, the projections' too (a read waits for them).
+            bed.ledger.read(|_| Ok(())).unwrap();
             spent.entries += iters * BATCH as u64;
             spent.ticks += sequencer_ticks().zip(ticks).map(|(b, a)| b - a).unwrap_or(0);
+            spent.projector += thread_ticks("accord-project").zip(projector).map(|(b, a)| b - a).unwrap_or(0);
+            spent.process += process_ticks().zip(process).map(|(b, a)| b - a).unwrap_or(0);
             spent.wall += wall;
             wall
         })
     });
     let per = |x: f64| x / spent.entries.max(1) as f64;
     eprintln!(
-        "sequencer/{kind}/{size}: ledger {from} → {} entries; {:.1} µs wall and {:.1} µs sequencer-thread CPU per entry \
-         over {} timed entries",
+        "sequencer/{kind}/{size}: ledger {from} → {} entries; {:.1} µs wall, {:.1} µs sequencer-thread CPU, {:.1} µs \
+         projector-thread CPU and {:.1} µs process CPU per entry over {} timed entries",
         bed.size(),
         per(spent.wall.as_secs_f64() * 1e6),
         per(spent.ticks as f64 * 1e4),
+        per(spent.projector as f64 * 1e4),
+        per(spent.process as f64 * 1e4),
         spent.entries,
     );
     // The map's maintenance for the same entries, done after them on this thread.

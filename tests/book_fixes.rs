@@ -496,7 +496,7 @@ async fn a_tranche_gated_by_two_conditions_is_counted_once_in_the_totals() {
 async fn tally_changes_keep_the_stored_body_a_marker() {
     let mut c = Coalition::start().await;
     let _ = sc::run(&mut c).await;
-    let db = c.server.dir.join(accord::ledger::DB_FILE);
+    let db = c.server.dir.join(accord::ledger::PROJECTIONS_FILE);
     let conn = rusqlite::Connection::open(db).expect("db");
     let updated: i64 =
         conn.query_row("SELECT count(*) FROM subjects WHERE updated_at > version_at", [], |r| r.get(0)).expect("count");
@@ -509,4 +509,91 @@ async fn tally_changes_keep_the_stored_body_a_marker() {
         .collect::<Result<_, _>>()
         .expect("rows");
     assert!(copies.is_empty(), "subjects storing a second copy of their body: {copies:?}");
+}
+
+/// Issue 14 (the projector): the subject projections live in a file of their own, derived from the log
+/// and written after the log's COMMIT. At open the ledger brings the file back to the log, and every
+/// answer and the report are then what they were: a file behind the log (a crash between the log's
+/// COMMIT and the projector's; here the file of an earlier stop put back, with governance entries and
+/// subjects before its position), no file at all, a database from before the projector (its own
+/// `subjects` table is dropped), and a file that covers another tree or more entries than the log (a
+/// restored older database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_behind_missing_or_foreign_are_replayed_from_the_log() {
+    let mut c = Coalition::start().await;
+    sc::plan_and_goals(&mut c).await;
+    let (dir, tmp) = c.server.stop().await;
+    let projections = dir.join(accord::ledger::PROJECTIONS_FILE);
+    let early = dir.join("projections.early");
+    std::fs::copy(&projections, &early).expect("copy the early projections");
+    let position = |p: &std::path::Path| -> (u64, Vec<u8>) {
+        let conn = rusqlite::Connection::open(p).expect("projections");
+        conn.query_row("SELECT size, root FROM position", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("position")
+    };
+    let (early_size, _) = position(&early);
+    assert!(early_size > 10, "the early file covers the charter, admissions, plan and goals ({early_size})");
+    c.server = common::TestServer::start_with(dir, Some(sc::CLOCK_START_MS)).await;
+    c.client = c.server.client().await;
+    let _ = sc::run_after_plan(&mut c).await;
+    let before = sc::all_answers(&mut c.client).await;
+    let req = pb::GetReportRequest { plan_id: sc::PLAN.into(), format: "json".into(), hxl: false };
+    let json_before = c.client.report(req.clone()).await.expect("report").0.canonical_json;
+    let size = c.client.checkpoint(None).await.expect("checkpoint").size;
+    assert!(size > early_size + 20, "the scenario adds entries ({early_size} → {size})");
+
+    let replace = |dir: &std::path::Path, with: Option<&std::path::Path>| {
+        for f in ["projections.db", "projections.db-wal", "projections.db-shm"] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+        if let Some(from) = with {
+            std::fs::copy(from, dir.join(accord::ledger::PROJECTIONS_FILE)).expect("put the file back");
+        }
+    };
+    let edit = |p: &std::path::Path, sql: &str| {
+        rusqlite::Connection::open(p).expect("open").execute_batch(sql).expect(sql);
+    };
+    type Case<'a> = (&'a str, Box<dyn Fn(&std::path::Path) + 'a>);
+    let cases: Vec<Case> = vec![
+        ("behind the log", Box::new(|d| replace(d, Some(&early)))),
+        ("missing", Box::new(|d| replace(d, None))),
+        (
+            "a database from before the projector",
+            Box::new(|d| {
+                replace(d, None);
+                edit(
+                    &d.join(accord::ledger::DB_FILE),
+                    "CREATE TABLE subjects (kind TEXT); CREATE TABLE history (kind TEXT);",
+                );
+            }),
+        ),
+        (
+            "another tree",
+            Box::new(|d| edit(&d.join(accord::ledger::PROJECTIONS_FILE), "UPDATE position SET root = zeroblob(32)")),
+        ),
+        (
+            "more entries than the log",
+            Box::new(|d| edit(&d.join(accord::ledger::PROJECTIONS_FILE), "UPDATE position SET size = size + 1000")),
+        ),
+    ];
+    let mut server = c.server;
+    for (case, damage) in cases {
+        let (dir, _) = server.stop().await;
+        damage(&dir);
+        server = common::TestServer::start_with(dir.clone(), Some(sc::CLOCK_START_MS)).await;
+        let mut client = server.client().await;
+        assert!(before == sc::all_answers(&mut client).await, "answers differ with projections {case}");
+        let (resp, _) = client.report(req.clone()).await.expect("report");
+        assert_eq!(resp.canonical_json, json_before, "report with projections {case}");
+        assert_eq!(resp.read_at.expect("read_at").tree_size, size, "{case}");
+        assert_eq!(position(&dir.join(accord::ledger::PROJECTIONS_FILE)).0, size, "{case}");
+        let old_tables = rusqlite::Connection::open(dir.join(accord::ledger::DB_FILE))
+            .expect("db")
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name IN ('subjects', 'history')", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .expect("tables");
+        assert_eq!(old_tables, 0, "the ledger's database holds no subject projections ({case})");
+    }
+    drop(server);
+    drop(tmp);
 }

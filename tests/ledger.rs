@@ -681,7 +681,7 @@ async fn subjects_do_not_store_a_second_copy_of_their_statement() {
     let (s, sec, _) = chartered().await;
     let mut c = s.client().await;
     c.submit(crypto::seal(&plan("d1"), &[&sec.key])).await.unwrap();
-    let db = s.dir.join(accord::ledger::DB_FILE);
+    let db = s.dir.join(accord::ledger::PROJECTIONS_FILE);
     let body = |db: &std::path::Path| -> Vec<u8> {
         let conn = rusqlite::Connection::open(db).unwrap();
         conn.query_row("SELECT body FROM subjects WHERE kind = 'plan' AND id = 'plan-d1'", [], |r| r.get(0)).unwrap()
@@ -778,4 +778,28 @@ async fn lookups_and_proofs_survive_a_restart_from_memory() {
     assert!(names("DROP INDEX entries_identity_key").is_err(), "the old identity index is gone");
     assert!(names("DROP INDEX entries_leaf_key").is_err(), "the old leaf index is gone");
     drop(tmp);
+}
+
+/// Issue 14 (the projector): the subjects are written after the reply, off the sequencer's path, yet a
+/// query sent after a reply sees what the reply acknowledged: reads wait for the projections to reach the
+/// published checkpoint. Here the projector is held back (another connection holds the projections'
+/// write lock): the Submit is still acknowledged, and the query waits until the projector has written the
+/// plan, then answers at a checkpoint that covers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_after_a_reply_sees_what_it_acknowledged() {
+    let (s, sec, _) = chartered().await;
+    let mut c = s.client().await;
+    let lock = rusqlite::Connection::open(s.dir.join(accord::ledger::PROJECTIONS_FILE)).expect("projections");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("hold the projector back");
+    let receipt =
+        tokio::time::timeout(std::time::Duration::from_secs(5), c.submit(crypto::seal(&plan("held"), &[&sec.key])))
+            .await
+            .expect("the reply does not wait for the projector")
+            .expect("submit");
+    let query = tokio::spawn(async move { c.subject("plan", "plan-held", false).await });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!query.is_finished(), "the query waits for the projector");
+    lock.execute_batch("COMMIT").expect("let the projector go");
+    let found = query.await.expect("query task").expect("the acknowledged plan is found");
+    assert!(found.read_at.expect("read_at").tree_size > receipt.receipt.index);
 }

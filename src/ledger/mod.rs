@@ -231,6 +231,8 @@ pub struct Ledger {
     /// The log in memory (tree hashes, identities, leaf hashes), shared with the readers and the writer.
     mem: Arc<crate::store::LogMemory>,
     shared: Arc<Shared>,
+    /// How far the projector has got: reads wait for it to reach the published size.
+    projected: Arc<crate::store::Progress>,
     size_rx: watch::Receiver<u64>,
     /// Held (an exclusive lock on `DATA_DIR/LOCK`) while the ledger is open: one process per data directory.
     _lock: std::fs::File,
@@ -249,6 +251,9 @@ pub(crate) const SHUTTING_DOWN: &str = "the ledger is shutting down";
 
 /// The SQLite database inside the data directory.
 pub const DB_FILE: &str = "ledger.db";
+/// The subject projections, derived from the log and rebuilt from it when missing (see
+/// [`crate::store::projection`]).
+pub use crate::store::PROJECTIONS_FILE;
 /// The log's private signing key (text, mode 0600), created with a new ledger.
 pub const KEY_FILE: &str = "log.key";
 

@@ -153,6 +153,7 @@ impl Ledger {
         let started = std::time::Instant::now();
         let loaded = check_governance(&writer, &signer, loaded)?;
         tracing::debug!(millis = started.elapsed().as_millis() as u64, "governance replayed");
+        let (projector, progress) = open_projections(&db, &mut writer, &signer, loaded.size)?;
         let mem = writer.memory();
         let cosigned = writer.recent_cosignatures(reads::RECENT_COSIGNED_SIZES)?;
         let (shared, size_rx) = Shared::new(latest, &loaded.governance);
@@ -171,6 +172,9 @@ impl Ledger {
             shared: shared.clone(),
             clock: opts.clock.clone(),
             publisher: None,
+            projector: Some(projector),
+            progress: progress.clone(),
+            projecting: None,
         };
         let thread = std::thread::Builder::new()
             .name("accord-sequencer".into())
@@ -187,6 +191,7 @@ impl Ledger {
             readers: Readers::new(&db, opts.readers, mem.clone()),
             mem,
             shared,
+            projected: progress,
             size_rx,
             witness_seen: Mutex::new(reads::last_seen(&cosigned)),
             cosignatures: Mutex::new(reads::CosignatureCache::loaded(cosigned)),
@@ -195,6 +200,25 @@ impl Ledger {
             _lock: lock,
         })
     }
+}
+
+/// Open the projections' file and bring it up to the log (see [`super::replay::catch_up`]), logging the
+/// progress of a long replay every few seconds.
+fn open_projections(
+    db: &Path,
+    writer: &mut Writer,
+    signer: &LogSigner,
+    size: u64,
+) -> Result<(store::Projector, Arc<store::Progress>)> {
+    let mut projector = store::Projector::open(db)?;
+    let mut reported = std::time::Instant::now();
+    let (progress, _) = super::replay::catch_up(writer, &mut projector, signer.origin(), size, |done, total| {
+        if reported.elapsed() >= std::time::Duration::from_secs(5) || done == total {
+            reported = std::time::Instant::now();
+            tracing::info!(done, total, "projections replayed");
+        }
+    })?;
+    Ok((projector, progress))
 }
 
 /// Open the database with the log's origin and key, check it (a damaged or unreadable one is refused with

@@ -2,6 +2,7 @@
 //! applied again; the governance replay at open and the rebuild of every projection.
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use prost::Message;
 
@@ -9,7 +10,7 @@ use super::{lock_data_dir, prepare_with, Limits, DB_FILE};
 use crate::crypto;
 use crate::domain::{self, Effect};
 use crate::error::{Error, Result};
-use crate::store::{EntryRow, Writer};
+use crate::store::{EntryRow, Progress, Projector, Writer};
 
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,9 +97,83 @@ pub fn replay_governance(writer: &Writer, origin: &str) -> Result<domain::Govern
     Ok(replay.gov)
 }
 
-/// Drop every projection and rebuild it by replaying the log from entry 0, in one transaction. The ledger
-/// must not be served meanwhile. `progress(done, total)` is called as entries are replayed.
-pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Rebuilt> {
+/// Entries replayed into the projections in one transaction of the writer and one of the projector.
+const CATCH_UP_CHUNK: u64 = 4096;
+
+/// Bring the projections' file up to the log's `size`: replay the entries it does not cover yet (from its
+/// recorded position, or from entry 0 when it is new or belongs to another tree: a restored database, a
+/// file from another ledger) against the governance as of each entry, re-verifying every signature, and
+/// write their projections. Returns the progress to share with the sequencer (at `size`) and the number of
+/// effects replayed. `progress(done, total)` as entries are replayed.
+pub(super) fn catch_up(
+    writer: &mut Writer,
+    projector: &mut Projector,
+    origin: &str,
+    size: u64,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(Arc<Progress>, u64)> {
+    let from = match projector.position()? {
+        Some((p, root)) if p <= size && crate::merkle::tree_hash(p, &writer.hashes())? == root => p,
+        Some((p, _)) => {
+            tracing::warn!(
+                projected = p,
+                size,
+                "the projections belong to another tree; they are rebuilt from the log"
+            );
+            projector.clear()?;
+            0
+        }
+        None => 0,
+    };
+    let shared = Arc::new(Progress::at(from));
+    writer.use_progress(shared.clone());
+    if from >= size {
+        return Ok((shared, 0));
+    }
+    tracing::info!(from, size, "replaying the log into the projections");
+    let mut replay = Replay::default();
+    for row in writer.governance_entries()?.into_iter().take_while(|r| r.index < from) {
+        replay.entry(writer, origin, &row).map_err(|e| e.within(format!("governance entry {}", row.index)))?;
+    }
+    let mut effects = 0u64;
+    let mut start = from;
+    while start < size {
+        let end = start.saturating_add(CATCH_UP_CHUNK).min(size);
+        writer.begin()?;
+        let run = (|| {
+            for index in start..end {
+                let row = writer.entry(index)?.ok_or_else(|| Error::internal(format!("entry {index} is missing")))?;
+                let eff = replay.entry(writer, origin, &row).map_err(|e| {
+                    Error::new(e.kind, e.field.clone(), format!("replaying entry {index}: {}", e.message))
+                })?;
+                let body = crate::proto::compiled_body(&crate::proto::statement_of_leaf(&row.leaf)?);
+                for e in &eff {
+                    writer.project_effect(e, (index, &body))?;
+                }
+                effects = effects.saturating_add(eff.len() as u64);
+            }
+            Ok(())
+        })();
+        if let Err(e) = run {
+            writer.rollback();
+            return Err(e);
+        }
+        writer.commit()?;
+        let rows = writer.take_projection();
+        let root = crate::merkle::tree_hash(end, &writer.hashes())?;
+        projector.write(&rows, end, &root)?;
+        shared.advance(end);
+        progress(end, size);
+        start = end;
+    }
+    writer.settle_projection(size)?;
+    Ok((shared, effects))
+}
+
+/// Drop every projection and rebuild it by replaying the log from entry 0: the governance tables in one
+/// transaction, then the subject projections ([`catch_up`] from 0). The ledger must not be served
+/// meanwhile. `progress(done, total)` is called as entries are replayed.
+pub fn rebuild(data_dir: &Path, progress: impl FnMut(u64, u64)) -> Result<Rebuilt> {
     let _lock = lock_data_dir(data_dir)?;
     let db = data_dir.join(DB_FILE);
     let mut writer = Writer::open(&db, true, None)?;
@@ -108,31 +183,28 @@ pub fn rebuild(data_dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<Re
     let origin = loaded.meta.origin.clone();
     writer.begin()?;
     let run = (|| {
-        writer.clear_projections()?;
+        writer.clear_governance()?;
         let mut replay = Replay::default();
-        let mut effects = 0u64;
-        for index in 0..loaded.size {
-            let row = writer.entry(index)?.ok_or_else(|| Error::internal(format!("entry {index} is missing")))?;
-            let eff = replay
-                .entry(&writer, &origin, &row)
-                .map_err(|e| Error::new(e.kind, e.field.clone(), format!("replaying entry {index}: {}", e.message)))?;
-            let body = crate::proto::compiled_body(&crate::proto::statement_of_leaf(&row.leaf)?);
-            for e in &eff {
-                writer.apply_effect(e, (index, &body))?;
+        for row in writer.governance_entries()? {
+            let eff = replay.entry(&writer, &origin, &row).map_err(|e| {
+                Error::new(e.kind, e.field.clone(), format!("replaying entry {}: {}", row.index, e.message))
+            })?;
+            let governance = eff.iter().filter(|e| !matches!(e, Effect::Subject(_) | Effect::History { .. }));
+            for e in governance {
+                writer.apply_effect(e, (row.index, &[]))?;
             }
-            effects = effects.saturating_add(eff.len() as u64);
-            progress(index.saturating_add(1), loaded.size);
         }
-        Ok(Rebuilt { entries: loaded.size, effects })
+        Ok(())
     })();
     match run {
-        Ok(r) => {
-            writer.commit()?;
-            Ok(r)
-        }
+        Ok(()) => writer.commit()?,
         Err(e) => {
             writer.rollback();
-            Err(e)
+            return Err(e);
         }
     }
+    let mut projector = Projector::open(&db)?;
+    projector.clear()?;
+    let (_, effects) = catch_up(&mut writer, &mut projector, &origin, loaded.size, progress)?;
+    Ok(Rebuilt { entries: loaded.size, effects })
 }

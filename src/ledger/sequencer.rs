@@ -4,6 +4,12 @@
 //! (with `synchronous=FULL` by default) together with a signed checkpoint covering it. Many requests are
 //! integrated in one transaction (group commit). A request whose entries break a rule changes nothing:
 //! its in-memory effects are reverted and none of its rows are written.
+//!
+//! The subject projections leave the sequencer's transaction (issue 14): the rules read subjects through
+//! the writer, which holds the versions not yet written in an overlay, and after COMMIT the group's rows
+//! go to the projector thread, which writes them to their own file (`store::projection`) while the
+//! sequencer integrates the next group. Reads wait for the projector to reach the published checkpoint
+//! ([`super::Ledger::read`]), so a query after a reply still sees what the reply acknowledged.
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
@@ -15,10 +21,14 @@ use crate::crypto::{self, LogSigner};
 use crate::domain::{Effect, Governance};
 use crate::error::{Error, Kind, Result};
 use crate::merkle;
-use crate::store::{Checkpointer, CosignatureRow, EntryRow, Writer};
+use crate::store::{Checkpointer, CosignatureRow, EntryRow, Progress, ProjectionRow, Projector, Writer};
 
 /// Most entries integrated in one transaction.
 pub const MAX_GROUP: usize = 8192;
+
+/// Most entries the projector may lag behind the log before the sequencer waits for it: this bounds the
+/// overlay of subjects it has not written (a few per entry) and how long a read waits for it.
+pub const MAX_PROJECTION_LAG: u64 = 8192;
 
 type Reply = oneshot::Sender<Result<Vec<Committed>>>;
 
@@ -45,6 +55,54 @@ pub(super) struct Sequencer {
     pub clock: super::Clock,
     /// The publisher thread's queue while the sequencer runs.
     pub publisher: Option<std::sync::mpsc::Sender<Ticket>>,
+    /// The projections' writer, moved to the projector thread when the sequencer runs.
+    pub projector: Option<Projector>,
+    /// How far the projector has got (shared with the writer, which prunes its overlay by it).
+    pub progress: Arc<Progress>,
+    /// The projector thread's queue while the sequencer runs.
+    pub projecting: Option<std::sync::mpsc::Sender<Projection>>,
+}
+
+/// A committed group's projection rows, for the projector: with them the projections' file covers the
+/// tree of `size` entries with root `root`.
+pub(super) struct Projection {
+    size: u64,
+    root: [u8; 32],
+    rows: Vec<ProjectionRow>,
+}
+
+/// The projector thread: writes each committed group's projection rows in order (several groups in one
+/// transaction when they queue up, which is how it catches up when it lags), then advances the progress
+/// that reads wait for. A failure stops the write path (the groups already committed are still answered:
+/// they are durable in the log), and the next open replays the projections from the log.
+fn project(
+    batches: std::sync::mpsc::Receiver<Projection>,
+    mut projector: Projector,
+    progress: &Progress,
+    shared: &Shared,
+) {
+    while let Ok(first) = batches.recv() {
+        let Projection { mut size, mut root, mut rows } = first;
+        for more in batches.try_iter() {
+            rows.extend(more.rows);
+            size = more.size;
+            root = more.root;
+        }
+        if let Err(e) = projector.write(&rows, size, &root) {
+            let e = Error::from(e);
+            tracing::error!(error = %e, size, "writing the projections failed; the write path stops");
+            let why = format!("writing the projections failed ({})", e.message);
+            shared.set_write_state(WriteState::Stopped(why.clone()));
+            progress.fail(why);
+            // Keep the queue open until the sequencer stops, so that it never blocks on a send.
+            while batches.recv().is_ok() {}
+            return;
+        }
+        progress.advance(size);
+    }
+    if let Err(e) = projector.checkpoint_truncate() {
+        tracing::warn!(error = %e, "final wal checkpoint of the projections failed");
+    }
 }
 
 /// A committed group handed to the publisher: its checkpoint (None when nothing was appended: the
@@ -79,7 +137,8 @@ fn publish(tickets: std::sync::mpsc::Receiver<Ticket>, mut high_water: HighWater
             if let Some(last) = batch.iter().rev().find_map(|t| t.latest.as_ref()) {
                 if let Err(e) = high_water.record(&last.note) {
                     shared.set_write_state(WriteState::Stopped(e.message.clone()));
-                    failed = Some(e);
+                    failed =
+                        Some(Error::new(e.kind, e.field, format!("recording the checkpoint failed ({})", e.message)));
                 }
             }
         }
@@ -89,7 +148,7 @@ fn publish(tickets: std::sync::mpsc::Receiver<Ticket>, mut high_water: HighWater
                     let _ = reply.send(Err(Error::new(
                         Kind::Unavailable,
                         "",
-                        format!("the ledger takes no writes: recording the checkpoint failed ({})", e.message),
+                        format!("the ledger takes no writes: {}", e.message),
                     )));
                 }
                 continue;
@@ -147,18 +206,37 @@ impl Sequencer {
     pub fn run(mut self, rx: Receiver<Job>, high_water: HighWater) {
         let _stopped = StopGuard(self.shared.clone());
         let shared = self.shared.clone();
+        let progress = self.progress.clone();
+        let projector = self.projector.take();
         std::thread::scope(|scope| {
+            let Some(projector) = projector else {
+                self.stop(&rx, "the sequencer has no projector".into());
+                return;
+            };
+            let (ptx, batches) = std::sync::mpsc::channel::<Projection>();
+            let (shared_p, progress_p) = (&*shared, &*progress);
+            let started = std::thread::Builder::new()
+                .name("accord-project".into())
+                .spawn_scoped(scope, move || project(batches, projector, progress_p, shared_p));
+            if let Err(e) = started {
+                self.stop(&rx, format!("cannot start the projector thread: {e}"));
+                return;
+            }
             let (tx, tickets) = std::sync::mpsc::channel::<Ticket>();
             let publisher = std::thread::Builder::new()
                 .name("accord-publish".into())
-                .spawn_scoped(scope, move || publish(tickets, high_water, &shared));
+                .spawn_scoped(scope, move || publish(tickets, high_water, shared_p));
             if let Err(e) = publisher {
+                drop(ptx);
                 self.stop(&rx, format!("cannot start the publisher thread: {e}"));
                 return;
             }
+            self.projecting = Some(ptx);
             self.publisher = Some(tx);
             self.sequence(&rx);
-            // Dropping the sender ends the publisher once it has answered every ticket; the scope waits.
+            // Dropping the senders ends the projector and the publisher once they have done every group;
+            // the scope waits.
+            self.projecting = None;
             self.publisher = None;
         });
         // A clean stop leaves the database file whole and the WAL empty.
@@ -209,6 +287,19 @@ impl Sequencer {
             }
             if jobs.is_empty() {
                 continue;
+            }
+            // The projector may lag behind the log by a bounded number of entries: the overlay holds what
+            // it has not written, and reads wait for it.
+            if let Err(why) = self.progress.wait_for(self.size.saturating_sub(MAX_PROJECTION_LAG)) {
+                for j in jobs {
+                    let _ = j.reply.send(Err(Error::new(
+                        Kind::Unavailable,
+                        "",
+                        format!("the ledger takes no writes: {why}"),
+                    )));
+                }
+                self.stop(rx, why);
+                break;
             }
             // A panic while integrating is a bug, never a reason to stop the log: undo the group (its
             // requests are answered UNAVAILABLE as their reply channels drop), reload the state from the
@@ -321,6 +412,9 @@ impl Sequencer {
                 return;
             }
         };
+        if let Some(latest) = &latest {
+            self.send_projection(latest.size, latest.root);
+        }
         let answers = self.answers(results);
         let ticket = Ticket { latest, effects, answers, new_entries: self.size.saturating_sub(base_size), started };
         if let Some(tx) = &self.publisher {
@@ -330,6 +424,18 @@ impl Sequencer {
                 for (reply, _) in t.answers {
                     let _ = reply.send(Err(Error::new(Kind::Unavailable, "", "the publisher thread failed")));
                 }
+            }
+        }
+    }
+
+    /// Hand the projection rows of what was committed to the projector, which then covers `size` entries.
+    fn send_projection(&mut self, size: u64, root: [u8; 32]) {
+        let rows = self.writer.take_projection();
+        if let Some(tx) = &self.projecting {
+            if tx.send(Projection { size, root, rows }).is_err() {
+                // The projector is gone (it panicked): reads would wait in vain, so say why.
+                self.progress.fail("the projector thread failed".into());
+                self.shared.set_write_state(WriteState::Stopped("the projector thread failed".into()));
             }
         }
     }
@@ -570,6 +676,13 @@ impl Sequencer {
 
     fn reload(&mut self) -> Result<()> {
         let l = self.writer.load()?;
+        // What the database holds is projected before the overlay goes: rows committed but never handed
+        // over (a failure between COMMIT and the hand-over) go now, then the projector is waited for.
+        if self.progress.size() < l.size {
+            let root = merkle::tree_hash(l.size, &self.writer.hashes())?;
+            self.send_projection(l.size, root);
+        }
+        self.writer.settle_projection(l.size)?;
         self.size = l.size;
         self.last_ms = l.last_integrated_ms;
         self.gov = super::replay_governance(&self.writer, self.signer.origin())?;

@@ -9,6 +9,9 @@ use crate::domain::Governance;
 use crate::error::{Error, Result};
 use crate::store::{CheckpointRow, EntryRow, Reader, SubjectFilter};
 
+/// Longest a read waits for the projector to reach the published checkpoint.
+pub const PROJECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A read of the ledger on one pooled read-only connection (lent by [`Ledger::read`] or
 /// [`Ledger::snapshot`]). Reads never wait for the writer.
 #[derive(Debug, Clone, Copy)]
@@ -29,13 +32,27 @@ impl Ledger {
     /// Run `f` on a view over one pooled read-only connection; each read sees the latest committed state
     /// (use [`Ledger::snapshot`] when several reads must agree). Blocking: call from a blocking context.
     pub fn read<T>(&self, f: impl FnOnce(&ReadView<'_>) -> Result<T>) -> Result<T> {
+        self.wait_for_projections();
         self.readers.with(|reader| f(&ReadView { reader }))
     }
 
-    /// Run `f` on a view inside one read transaction: everything it reads (entries, projections and the
-    /// checkpoint committed with them) is from the same committed state. Blocking.
+    /// Run `f` on a view inside one read transaction: everything it reads is from the same committed state,
+    /// at the checkpoint of the size the projections cover. Blocking.
     pub fn snapshot<T>(&self, f: impl FnOnce(&ReadView<'_>) -> Result<T>) -> Result<T> {
+        self.wait_for_projections();
         self.readers.with(|r| r.snapshot(|reader| f(&ReadView { reader })))
+    }
+
+    /// Wait until the projections cover the checkpoint published now, so that a read sees every entry
+    /// acknowledged before it began (a reply is sent after its checkpoint is published; the projector
+    /// writes the subjects a little later, off the sequencer's path). Bounded: a projector that stopped or
+    /// lags more than [`PROJECTION_WAIT`] leaves the read at the size it covers, which the read's
+    /// `read_at` names.
+    fn wait_for_projections(&self) {
+        let published = self.latest().size;
+        if let Err(why) = self.projected.wait_for_within(published, PROJECTION_WAIT) {
+            tracing::warn!(published, projected = self.projected.size(), why, "a read is served behind the log");
+        }
     }
 
     /// How many read connections are open and busy (metrics).

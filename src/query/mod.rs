@@ -28,7 +28,7 @@ pub const DEFAULT_PAGE: u32 = 100;
 
 /// The checkpoint and as-of date of a read (call inside [`Reader::snapshot`]).
 pub fn read_at(r: &Reader) -> Result<pb::ReadAt> {
-    let cp = r.latest_checkpoint()?.ok_or_else(|| Error::internal("no checkpoint stored"))?;
+    let cp = r.read_checkpoint()?.ok_or_else(|| Error::internal("no checkpoint stored"))?;
     let as_of = if cp.size == 0 {
         String::new()
     } else {

@@ -3,9 +3,10 @@
 //!
 //! Log tables (`meta`, `entries`, `tree_hashes`, `checkpoints`) are append-only in the database itself:
 //! triggers abort any UPDATE or DELETE. So is `cosignatures` (witness cosignatures of stored checkpoints),
-//! where a second row for the same checkpoint and witness is ignored. Projections (`charter`, `parties`,
-//! `party_keys`, `subjects`, `history`) are derived from the log and may be dropped and rebuilt
-//! ([`Writer::clear_projections`]).
+//! where a second row for the same checkpoint and witness is ignored. Projections are derived from the log
+//! and may be dropped and rebuilt: the governance tables (`charter`, `parties`, `party_keys`) in the same
+//! file, written in the sequencer's transaction ([`Writer::clear_governance`]), and the subject projections
+//! (`subjects`, `history`) in a file of their own written by the projector ([`projection`]).
 use std::path::Path;
 
 mod audit;
@@ -13,6 +14,7 @@ mod checkpointer;
 mod error;
 mod hashes;
 mod memory;
+pub mod projection;
 mod reader;
 mod rows;
 mod schema;
@@ -21,6 +23,7 @@ pub use checkpointer::Checkpointer;
 pub use error::StoreError;
 pub use hashes::{ReaderHashes, SqlHashes, WriterHashes};
 pub use memory::{load_memory, LogMemory, TreeHashes};
+pub use projection::{projections_path, Progress, ProjectionRow, Projector, PROJECTIONS_FILE};
 pub use reader::{open_read_only, Reader, Readers};
 use rows::*;
 use schema::*;
@@ -44,8 +47,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// and a tranche's empty body is not this, so the marker is never a real body.
 pub const DERIVED_BODY: &[u8] = &[0];
 
-/// Tables derived from the log.
-pub const PROJECTION_TABLES: &[&str] = &["charter", "parties", "party_keys", "subjects", "history"];
+/// Governance tables derived from the log, in the ledger's database.
+pub const GOVERNANCE_TABLES: &[&str] = &["charter", "parties", "party_keys"];
 
 /// Wrap a database error, keeping it as the source; it is classified (full disk, I/O failure, other)
 /// when converted to [`crate::error::Error`] (see [`StoreError`]).
@@ -110,10 +113,21 @@ use crate::error::state as state_err;
 
 impl crate::domain::StateView for Writer {
     fn subject(&self, kind: SubjectKind, id: &str) -> DomainResult<Option<Subject>> {
-        self.subjects.borrow_mut().subject(&self.conn, kind, id).map_err(state_err)
+        let p = self.projecting.borrow();
+        self.subjects.borrow_mut().subject(&self.conn, &p.overlay, kind, id).map_err(state_err)
     }
     fn subjects(&self, kind: SubjectKind, plan_id: &str, party_id: &str) -> DomainResult<Vec<Subject>> {
-        subjects_of(&self.conn, kind, plan_id, party_id).map_err(state_err)
+        let mut found = subjects_of(&self.conn, kind, plan_id, party_id).map_err(state_err)?;
+        // The file's rows, with the versions the projector has not written yet in their place.
+        let p = self.projecting.borrow();
+        let mut newer: Vec<&Subject> = p.overlay.matching(kind, plan_id, party_id).collect();
+        if !newer.is_empty() {
+            newer.sort_by(|a, b| a.id.cmp(&b.id));
+            found.retain(|s| newer.binary_search_by(|n| n.id.cmp(&s.id)).is_err());
+            found.extend(newer.into_iter().cloned());
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        Ok(found)
     }
     fn entry_index(&self, identity: &[u8]) -> DomainResult<Option<u64>> {
         self.find_identity(identity).map_err(state_err)
@@ -158,6 +172,7 @@ pub struct SubjectFilter {
 /// prove the append-only triggers hold; returns the database's own error text on refusal.
 pub fn raw_execute(path: &Path, sql: &str) -> std::result::Result<usize, String> {
     let c = Connection::open(path).map_err(|e| e.to_string())?;
+    projection::attach_writable(&c, path).map_err(|e| e.to_string())?;
     c.execute(sql, []).map_err(|e| e.to_string())
 }
 

@@ -12,6 +12,8 @@ use super::*;
 pub struct Reader {
     pub(super) conn: Connection,
     pub(super) mem: std::sync::Arc<LogMemory>,
+    /// The projections' file is attached (see [`super::projection`]).
+    pub(super) projections: bool,
 }
 
 impl Reader {
@@ -146,17 +148,42 @@ impl Reader {
     pub fn meta(&self) -> Result<Meta> {
         read_meta(&self.conn)
     }
-    /// Run `f` inside one read transaction: everything it reads is from the same committed state
-    /// (entries, projections and the checkpoint committed with them).
+    /// Run `f` inside one read transaction: everything it reads is from the same committed state. The
+    /// projections' file is read first, so that the log's snapshot, taken next, holds every entry the
+    /// projections cover (the projector writes only committed entries): a read names the checkpoint of
+    /// the projections' size ([`Reader::read_checkpoint`]), and its entries and proofs are all there.
     /// Nested calls join the enclosing snapshot.
     pub fn snapshot<T, E: From<StoreError>>(&self, f: impl FnOnce(&Self) -> Result<T, E>) -> Result<T, E> {
         if !self.conn.is_autocommit() {
             return f(self);
         }
         self.conn.execute_batch("BEGIN").map_err(db_err)?;
+        if self.projections {
+            if let Err(e) = self.projected() {
+                let _ = self.conn.execute_batch("COMMIT");
+                return Err(e.into());
+            }
+        }
         let out = f(self);
         let _ = self.conn.execute_batch("COMMIT");
         out
+    }
+    /// The tree size and root the projections' file covers (None: nothing projected, or no file attached).
+    pub fn projected(&self) -> Result<Option<(u64, [u8; 32])>> {
+        if !self.projections {
+            return Ok(None);
+        }
+        super::projection::position(&self.conn, "proj")
+    }
+    /// The checkpoint a read of the projections is at: the one of the size the projections' file covers
+    /// (every projected size is a checkpointed size), else the latest.
+    pub fn read_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        if let Some((size, _)) = self.projected()? {
+            if let Some(cp) = self.checkpoint(size)? {
+                return Ok(Some(cp));
+            }
+        }
+        self.latest_checkpoint()
     }
     /// The subject of `kind` with this id, as the projections hold it now.
     pub fn subject(&self, kind: SubjectKind, id: &str) -> Result<Option<Subject>> {
@@ -253,7 +280,8 @@ impl Readers {
         .map_err(db_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
         conn.pragma_update(None, "cache_size", -8_000).map_err(db_err)?;
-        Ok(Reader { conn, mem: self.mem.clone() })
+        let projections = super::projection::attach(&conn, &self.path)?;
+        Ok(Reader { conn, mem: self.mem.clone(), projections })
     }
 
     /// Run `f` with a reader. Blocking: call from a blocking context. `f` returns its caller's error type

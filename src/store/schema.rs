@@ -31,19 +31,6 @@ CREATE TABLE party_keys (
     keyid TEXT PRIMARY KEY, party_id TEXT NOT NULL, public_key BLOB NOT NULL,
     added_at INTEGER NOT NULL, revoked_at INTEGER
 ) WITHOUT ROWID;
-CREATE TABLE subjects (
-    kind TEXT NOT NULL, id TEXT NOT NULL, plan_id TEXT NOT NULL, party_id TEXT NOT NULL, status TEXT NOT NULL,
-    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version_at INTEGER NOT NULL, version INTEGER NOT NULL,
-    signers TEXT NOT NULL,
-    body BLOB NOT NULL, tally TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-) WITHOUT ROWID;
-CREATE INDEX subjects_plan_party ON subjects (kind, plan_id, party_id, id);
-CREATE INDEX subjects_party ON subjects (kind, party_id, id);
-CREATE TABLE history (
-    kind TEXT NOT NULL, id TEXT NOT NULL, idx INTEGER NOT NULL, action TEXT NOT NULL,
-    PRIMARY KEY (kind, id, idx, action)
-) WITHOUT ROWID;
 "#;
 
 /// Witness cosignatures (C2SP tlog-cosignature lines), each kept with the checkpoint it cosigns. Append-only
@@ -89,6 +76,11 @@ pub(super) fn governance_index() -> String {
 pub(super) const INDEX_MIGRATION: &str = "DROP INDEX IF EXISTS entries_identity_key;
 DROP INDEX IF EXISTS entries_leaf_key;
 CREATE INDEX IF NOT EXISTS entries_idx_identity ON entries (idx, identity_key);";
+
+/// Drops the subject projections from a database created before the projector (issue 14): they live in
+/// the projections' file now ([`super::projection`]), which the ledger rebuilds from the log when it is
+/// missing. Derived data: the log's rows are untouched. A no-op once done.
+pub(super) const PROJECTIONS_MIGRATION: &str = "DROP TABLE IF EXISTS main.subjects; DROP TABLE IF EXISTS main.history;";
 
 pub(super) fn pragmas(c: &Connection, synchronous_full: bool) -> Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::memory::{prefix, LogMemory, PrefixMap};
+use super::projection::{self, Overlay, ProjectionRow};
 use super::*;
 
 /// The single write connection. Owned by the sequencer thread.
@@ -20,6 +21,23 @@ pub struct Writer {
     pub(super) pending: Pending,
     /// Subjects the rules read or the sequencer wrote lately, as the open transaction sees them.
     pub(super) subjects: std::cell::RefCell<SubjectCache>,
+    /// The projection rows written and the subjects changed that the projections' file does not hold yet.
+    pub(super) projecting: std::cell::RefCell<Projecting>,
+}
+
+/// The writer's side of the projector (see [`super::projection`]): the rows of the open transaction, the
+/// rows of committed ones not yet handed over, and the overlay of subjects the file does not hold yet.
+#[derive(Debug, Default)]
+pub(super) struct Projecting {
+    pub(super) overlay: Overlay,
+    /// Rows of the open transaction, in order.
+    rows: Vec<ProjectionRow>,
+    /// The length of `rows` at the open savepoint.
+    mark: Option<usize>,
+    /// Rows of committed transactions, waiting for [`Writer::take_projection`].
+    committed: Vec<ProjectionRow>,
+    /// How far the projector has got.
+    progress: Arc<projection::Progress>,
 }
 
 /// Subjects the sequencer's rules read or wrote lately, so that the next rule that needs one does not read
@@ -76,14 +94,25 @@ impl SubjectCache {
         self.new_len = 0;
     }
 
-    /// The current version of a subject: from the cache, else read on `conn` and kept. In debug builds
-    /// (every test) a hit is checked against the row, so a change that bypassed the cache fails loudly.
-    pub(super) fn subject(&mut self, conn: &Connection, kind: SubjectKind, id: &str) -> Result<Option<Subject>> {
+    /// The current version of a subject: from the cache, else from the overlay of subjects the projector
+    /// has not written yet, else read on `conn`, and kept. In debug builds (every test) a hit is checked
+    /// against the overlay or the row, so a change that bypassed the cache fails loudly.
+    pub(super) fn subject(
+        &mut self,
+        conn: &Connection,
+        overlay: &Overlay,
+        kind: SubjectKind,
+        id: &str,
+    ) -> Result<Option<Subject>> {
+        let stored = |conn: &Connection| match overlay.get(kind, id) {
+            Some(s) => Ok(Some(s.clone())),
+            None => subject(conn, kind, id),
+        };
         if let Some(s) = self.get(kind, id) {
-            debug_assert_eq!(Some(&s), subject(conn, kind, id).ok().flatten().as_ref(), "subject cache is stale");
+            debug_assert_eq!(Some(&s), stored(conn).ok().flatten().as_ref(), "subject cache is stale");
             return Ok(Some(s));
         }
-        let found = subject(conn, kind, id)?;
+        let found = stored(conn)?;
         if let Some(s) = &found {
             self.put(s.clone());
         }
@@ -158,6 +187,7 @@ impl Writer {
             mem: Default::default(),
             pending: Pending::default(),
             subjects: Default::default(),
+            projecting: Default::default(),
         };
         let meta = read_meta(&w.conn)?;
         if exists && meta.schema_version == SCHEMA_VERSION {
@@ -166,10 +196,15 @@ impl Writer {
             w.conn.execute_batch(&governance_index()).map_err(db_err)?;
             // A database from before issue 16 gains the (empty) cosignatures table.
             w.conn.execute_batch(COSIGNATURES).map_err(db_err)?;
+            // A database from before the projector holds the subject projections itself: they move to the
+            // projections' file, rebuilt from the log at the ledger's open.
+            w.conn.execute_batch(PROJECTIONS_MIGRATION).map_err(db_err)?;
         }
         if meta.schema_version != SCHEMA_VERSION {
             return Err(StoreError::SchemaVersion { path: path.to_path_buf(), found: meta.schema_version }.into());
         }
+        drop(projection::Projector::open(path).map_err(Error::from)?);
+        projection::attach(&w.conn, path).map_err(Error::from)?;
         Ok(w)
     }
 
@@ -195,37 +230,82 @@ impl Writer {
         Ok(Loaded { meta, size, last_integrated_ms: last, latest, governance: g })
     }
 
-    /// Delete every projection row (inside the caller's transaction), for a rebuild from the log.
-    pub fn clear_projections(&self) -> Result<()> {
-        self.subjects.borrow_mut().clear();
-        for t in PROJECTION_TABLES {
+    /// Delete every governance projection row (inside the caller's transaction), for a rebuild from the log.
+    pub fn clear_governance(&self) -> Result<()> {
+        for t in GOVERNANCE_TABLES {
             self.conn.execute(&format!("DELETE FROM {t}"), []).map_err(db_err)?;
         }
         Ok(())
+    }
+
+    /// Share the projector's progress: [`Writer::begin`] prunes from the overlay what it has written.
+    pub fn use_progress(&mut self, progress: Arc<projection::Progress>) {
+        self.projecting.get_mut().progress = progress;
+    }
+
+    /// The projection rows of the transactions committed since the last call, in order, for the projector.
+    pub fn take_projection(&mut self) -> Vec<ProjectionRow> {
+        std::mem::take(&mut self.projecting.get_mut().committed)
+    }
+
+    /// Forget the overlay and the cache once the projector holds every entry below `size` (after a
+    /// failure, before reading the state again); the projector's failure otherwise.
+    pub fn settle_projection(&mut self, size: u64) -> Result<(), Error> {
+        let p = self.projecting.get_mut();
+        p.progress.wait_for(size).map_err(|why| Error::new(crate::error::Kind::Unavailable, "", why))?;
+        p.overlay.clear();
+        p.rows.clear();
+        p.committed.clear();
+        p.mark = None;
+        self.subjects.get_mut().clear();
+        Ok(())
+    }
+
+    /// Subjects held in the overlay (changed, not yet in the projections' file).
+    pub fn overlay_len(&self) -> usize {
+        self.projecting.borrow().overlay.len()
     }
 
     /// Open a savepoint inside the transaction (one per sequencer request).
     pub fn savepoint(&mut self) -> Result<()> {
         self.conn.prepare_cached("SAVEPOINT job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)?;
         self.pending.mark = Some((self.pending.hashes.len(), self.pending.entries.len()));
+        let p = self.projecting.get_mut();
+        p.overlay.savepoint();
+        p.mark = Some(p.rows.len());
         Ok(())
     }
     /// Keep the savepoint's work in the transaction.
     pub fn release(&mut self) -> Result<()> {
         self.conn.prepare_cached("RELEASE job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)?;
         self.pending.mark = None;
+        let p = self.projecting.get_mut();
+        p.overlay.release();
+        p.mark = None;
         Ok(())
     }
     /// Undo everything since the savepoint.
     pub fn rollback_to_savepoint(&mut self) -> Result<()> {
         self.pending.undo_to_mark();
         self.subjects.get_mut().clear();
+        let p = self.projecting.get_mut();
+        p.overlay.rollback_to_savepoint();
+        if let Some(mark) = p.mark.take() {
+            p.rows.truncate(mark);
+        }
         self.conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(db_err)
     }
 
-    /// Begin the write transaction (`BEGIN IMMEDIATE`: takes the write lock now).
+    /// Begin the write transaction (`BEGIN IMMEDIATE`: takes the write lock now). What the projector has
+    /// written leaves the overlay first: the transaction's snapshot of the projections' file, taken at
+    /// BEGIN, holds it.
     pub fn begin(&mut self) -> Result<()> {
         self.pending.clear();
+        let p = self.projecting.get_mut();
+        let projected = p.progress.size();
+        p.overlay.prune(projected);
+        p.rows.clear();
+        p.mark = None;
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)
     }
     /// Commit the write transaction; under synchronous FULL it is durable when this returns. Then what it
@@ -247,13 +327,24 @@ impl Writer {
             // Keep the buffers' capacity for the next transaction.
             self.pending = Pending { hashes: p.hashes, entries: p.entries, ids: p.ids, mark: None };
         }
-        self.pending.clear();
+        if done.is_ok() {
+            self.pending.clear();
+            let p = self.projecting.get_mut();
+            p.overlay.commit();
+            p.mark = None;
+            let rows = std::mem::take(&mut p.rows);
+            p.committed.extend(rows);
+        }
         done
     }
     /// Roll the write transaction back; an error (no transaction open) is ignored.
     pub fn rollback(&mut self) {
         self.pending.clear();
         self.subjects.get_mut().clear();
+        let p = self.projecting.get_mut();
+        p.overlay.rollback();
+        p.rows.clear();
+        p.mark = None;
         let _ = self.conn.execute_batch("ROLLBACK");
     }
 
@@ -263,7 +354,7 @@ impl Writer {
     /// Returns (frames in the WAL, frames copied); a reader still inside a transaction makes it partial.
     pub fn checkpoint_truncate(&self) -> Result<(i64, i64)> {
         self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+            .query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
             .map_err(db_err)
     }
 
@@ -415,9 +506,9 @@ impl Writer {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
     }
 
-    /// Persist domain effects into the projection tables. `entry` is the index of the entry being applied
-    /// and [`crate::proto::compiled_body`] of its statement: a subject whose body is exactly that is stored with
-    /// [`DERIVED_BODY`] instead of a second copy of the statement.
+    /// Persist a domain effect: governance effects into their tables (in the transaction), subject effects
+    /// to the projector ([`Writer::project_effect`]). `entry` is the index of the entry being applied and
+    /// [`crate::proto::compiled_body`] of its statement.
     pub fn apply_effect(&self, e: &Effect, entry: (u64, &[u8])) -> Result<()> {
         let c = &self.conn;
         match e {
@@ -435,45 +526,31 @@ impl Writer {
             Effect::KeyRevoked { keyid, at } => {
                 c.execute("UPDATE party_keys SET revoked_at = ?2 WHERE keyid = ?1", params![keyid, at])
             }
-            Effect::Subject(s) => {
-                let tally = serde_json::to_string(&s.tally).map_err(StoreError::EncodeTally)?;
-                // An upsert, not INSERT OR REPLACE: REPLACE deletes the row and inserts it again, which
-                // rewrites both secondary indexes on every update. The update does not set plan_id or
-                // party_id (a subject's plan and party never change): SQLite rewrites the entries of every
-                // index holding a column the SET names, changed or not. A body changes only with
-                // the version: a later entry that changes the tally keeps the stored body as it is (often
-                // the one-byte marker of a body derived from its entry), instead of writing the whole body
-                // again, which for a pledge or commitment spilled into overflow pages on every disbursement.
-                c.prepare_cached(
-                    "INSERT INTO subjects (kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, body, tally)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT (kind, id) DO UPDATE SET status = ?5, created_at = ?6, updated_at = ?7, version_at = ?8, version = ?9, signers = ?10, tally = ?12,
-                       body = CASE WHEN subjects.version_at = ?8 AND subjects.version = ?9 THEN subjects.body ELSE ?11 END",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        s.kind.as_str(),
-                        s.id,
-                        s.plan_id,
-                        s.party_id,
-                        s.status.as_str(),
-                        s.created_at,
-                        s.updated_at,
-                        s.version_at,
-                        s.version,
-                        s.signers.join(","),
-                        stored_body(s, entry),
-                        tally
-                    ])
-                })
-            }
-            Effect::History { kind, id, index, action } => c
-                .prepare_cached("INSERT OR IGNORE INTO history (kind, id, idx, action) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut st| st.execute(params![kind.as_str(), id, index, action.as_str()])),
+            Effect::Subject(_) | Effect::History { .. } => return self.project_effect(e, entry),
         }
         .map_err(db_err)?;
-        if let Effect::Subject(s) = e {
-            self.subjects.borrow_mut().update((**s).clone());
+        Ok(())
+    }
+
+    /// Project a subject effect: its row goes to the projector when the transaction commits, and the
+    /// subject's new version into the overlay (and the cache), where the rules read it until the projector
+    /// has written it. A subject whose body is exactly the compiled body of `entry` is stored with
+    /// [`DERIVED_BODY`] instead of a second copy of the statement. Governance effects are ignored here.
+    pub fn project_effect(&self, e: &Effect, entry: (u64, &[u8])) -> Result<()> {
+        let mut p = self.projecting.borrow_mut();
+        match e {
+            Effect::Subject(s) => {
+                let wire = s.body.as_ref().map(|c| c.wire.as_slice()).unwrap_or_default();
+                let derived = s.version_at == entry.0 && wire == entry.1;
+                p.rows.push(ProjectionRow::Subject { subject: s.clone(), derived });
+                p.overlay.put((**s).clone(), entry.0);
+                drop(p);
+                self.subjects.borrow_mut().update((**s).clone());
+            }
+            Effect::History { kind, id, index, action } => {
+                p.rows.push(ProjectionRow::History { kind: *kind, id: id.clone(), index: *index, action: *action })
+            }
+            Effect::Charter { .. } | Effect::Party(_) | Effect::Key(_) | Effect::KeyRevoked { .. } => {}
         }
         Ok(())
     }
@@ -482,18 +559,6 @@ impl Writer {
     /// [`Writer::load_memory`] ran, else from the `tree_hashes` table.
     pub fn hashes(&self) -> WriterHashes<'_> {
         WriterHashes { mem: &self.mem, pending: &self.pending.hashes, db: SqlHashes(&self.conn) }
-    }
-}
-
-/// What `subjects.body` holds for a subject: [`DERIVED_BODY`] when its body is the compiled body of the
-/// entry being applied (`entry`: index and compiled wire body), else the body's own wire encoding (empty
-/// for a tranche).
-fn stored_body<'a>(s: &'a Subject, entry: (u64, &[u8])) -> &'a [u8] {
-    let wire = s.body.as_ref().map(|c| c.wire.as_slice()).unwrap_or_default();
-    if s.version_at == entry.0 && wire == entry.1 {
-        DERIVED_BODY
-    } else {
-        wire
     }
 }
 

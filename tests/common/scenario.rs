@@ -342,6 +342,11 @@ pub async fn plan_and_goals(c: &mut Coalition) {
 /// Run scenario A from the plan to the attestations.
 pub async fn run(c: &mut Coalition) -> Outcome {
     plan_and_goals(c).await;
+    run_after_plan(c).await
+}
+
+/// The scenario after [`plan_and_goals`]: pledges, conditions, commitments, disbursements and reports.
+pub async fn run_after_plan(c: &mut Coalition) -> Outcome {
     // Pledges at the conference of 2026-01-20, each by its pledger.
     let pledges = [
         ("P1", "DA", "120000000", "EUR", &[("G1", "50"), ("G4", "50")][..], "110", "external", "2029-12-31"),

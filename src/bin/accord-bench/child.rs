@@ -199,8 +199,9 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
 /// database alone per entry apart (a WAL left over shows), and the other files of the data directory
 /// listed but not counted.
 pub(crate) fn disk_json(dir: &std::path::Path, entries: u64) -> serde_json::Value {
-    // The data directory's database file (accord::ledger::DB_FILE; src/bin names only the public API).
-    const COUNTED: [&str; 2] = ["ledger.db", "ledger.db-wal"];
+    // The data directory's database files (accord::ledger::DB_FILE and PROJECTIONS_FILE; src/bin names only
+    // the public API).
+    const COUNTED: [&str; 4] = ["ledger.db", "ledger.db-wal", "projections.db", "projections.db-wal"];
     let mut counted = serde_json::Map::new();
     let mut other = serde_json::Map::new();
     let mut total = 0u64;
@@ -213,7 +214,10 @@ pub(crate) fn disk_json(dir: &std::path::Path, entries: u64) -> serde_json::Valu
             other.insert(name, len.into());
         }
     }
-    let wal = counted.get("ledger.db-wal").and_then(|v| v.as_u64()).unwrap_or(0);
+    let wal = ["ledger.db-wal", "projections.db-wal"]
+        .iter()
+        .filter_map(|f| counted.get(*f).and_then(|v| v.as_u64()))
+        .sum::<u64>();
     json!({"files_counted": counted, "files_not_counted": other, "bytes": total,
            "bytes_per_entry": total / entries.max(1), "wal_bytes_left": wal,
            "db_bytes_per_entry": total.saturating_sub(wal) / entries.max(1)})

@@ -290,7 +290,7 @@ async fn run(a: BenchArgs, json_out: bool) -> Result<()> {
     ledger["entries"] = size.into();
     ledger["rss_mib_after_load"] = (rss_loaded / 1024).into();
     ledger["disk"] = disk;
-    ledger["disk_note"] = "ledger.db and any ledger.db-wal left after the server stopped, per entry".into();
+    ledger["disk_note"] = "ledger.db and projections.db, with any WAL left after the server stopped, per entry".into();
     let report = json!({
         "workload": format!("{:?}", a.workload).to_lowercase(),
         "statement_payload_bytes_mean": load.payload_len,
