@@ -71,9 +71,11 @@ impl Checkpointer {
     }
 }
 
-/// One PASSIVE checkpoint: (frames in the WAL, frames copied into the database).
-fn wal_checkpoint(c: &Connection) -> Result<(i64, i64)> {
-    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+/// One PASSIVE checkpoint of the connection's main database (the writer's attached projections are
+/// read-only there: checkpointing every attached database failed with an I/O error): (frames in the WAL,
+/// frames copied into the database).
+pub(super) fn wal_checkpoint(c: &Connection) -> Result<(i64, i64)> {
+    c.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
         .map_err(db_err)
 }
 

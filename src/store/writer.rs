@@ -566,6 +566,23 @@ impl Writer {
 mod tests {
     use super::*;
 
+    /// The writer's WAL checkpoints (the one it finishes itself between transactions, and the truncating
+    /// one of a clean stop) work with the projections' file attached read-only beside its database.
+    #[test]
+    fn the_writer_checkpoints_its_wal_with_the_projections_attached() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ledger.db");
+        let mut w = Writer::open(&path, false, Some(("test.example/log", "vkey"))).unwrap();
+        w.begin().unwrap();
+        w.insert_checkpoint(0, &[0; 32], "note 0\n", 1).unwrap();
+        w.commit().unwrap();
+        // The projector has written: the projections' WAL holds frames (then a read-only checkpoint fails).
+        projection::Projector::open(&path).unwrap().write(&[], 0, &[0; 32]).unwrap();
+        let (log, done) = super::super::checkpointer::wal_checkpoint(&w.conn).unwrap();
+        assert_eq!(log, done, "the whole WAL is copied");
+        w.checkpoint_truncate().unwrap();
+    }
+
     fn row(size: u64, witness: &str, line: &str) -> CosignatureRow {
         CosignatureRow { size, witness: witness.into(), line: line.into(), received_ms: 7 }
     }
