@@ -227,7 +227,7 @@ impl Ledger {
             }
             TilePath::Entries { .. } => {
                 let span = tile.span();
-                let leaves = self.read(|v| v.leaves(span.start, span.end))?;
+                let leaves = self.read_log(|v| v.leaves(span.start, span.end))?;
                 if leaves.len() as u64 != span.end.saturating_sub(span.start) {
                     return Err(Error::corrupt(
                         "entries",

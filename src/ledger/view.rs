@@ -36,6 +36,13 @@ impl Ledger {
         self.readers.with(|reader| f(&ReadView { reader }))
     }
 
+    /// [`Ledger::read`] for reads of the log alone (entries, leaves), which the projector does not write:
+    /// they never wait for it. A Submit's duplicate check and GetEntry use it; anything that reads
+    /// subjects, history or governance uses [`Ledger::read`] or [`Ledger::snapshot`].
+    pub fn read_log<T>(&self, f: impl FnOnce(&ReadView<'_>) -> Result<T>) -> Result<T> {
+        self.readers.with(|reader| f(&ReadView { reader }))
+    }
+
     /// Run `f` on a view inside one read transaction: everything it reads is from the same committed state,
     /// at the checkpoint of the size the projections cover. Blocking.
     pub fn snapshot<T>(&self, f: impl FnOnce(&ReadView<'_>) -> Result<T>) -> Result<T> {

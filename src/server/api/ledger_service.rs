@@ -113,7 +113,7 @@ fn already_logged(ledger: &Ledger, envs: &[pb::Envelope]) -> Result<Vec<Option<C
     let latest = ledger.latest();
     let ids: Vec<[u8; 32]> =
         envs.iter().map(|e| crate::ledger::identity(&crate::ledger::canonical_envelope(e))).collect();
-    ledger.read(|v| {
+    ledger.read_log(|v| {
         ids.iter()
             .map(|id| {
                 Ok(v.entry_by_identity(id)?.filter(|e| e.index < latest.size).map(|e| Committed {
@@ -264,7 +264,7 @@ impl LedgerService for LedgerApi {
         let ledger = self.ledger.clone();
         let size = ledger.latest().size;
         let entry = inline(move || {
-            let (found, what) = ledger.read(|v| match &key {
+            let (found, what) = ledger.read_log(|v| match &key {
                 Key::Index(i) => Ok((if *i < size { v.entry_by_index(*i)? } else { None }, format!("index {i}"))),
                 Key::Identity(id) => Ok((v.entry_by_identity(id)?, format!("identity {}", hex::encode(id)))),
                 Key::StatementId(s) => Ok((v.entry_by_statement_id(s)?, format!("statement_id {s:?}"))),
@@ -311,7 +311,7 @@ impl LedgerService for LedgerApi {
                         return Err(Error::invalid("leaf_hash", format!("a leaf hash is 32 bytes, got {}", h.len())));
                     }
                     ledger
-                        .read(|v| v.index_by_leaf_hash(&h))?
+                        .read_log(|v| v.index_by_leaf_hash(&h))?
                         .filter(|i| *i < latest.size)
                         .ok_or_else(|| Error::not_found("leaf_hash", "no entry has this leaf hash"))?
                 }
@@ -366,7 +366,7 @@ impl LedgerService for LedgerApi {
                 while next < size {
                     let l = ledger.clone();
                     let from = next;
-                    let page = match blocking(move || l.read(|v| v.entries(from, size, STREAM_PAGE))).await {
+                    let page = match blocking(move || l.read_log(|v| v.entries(from, size, STREAM_PAGE))).await {
                         Ok(p) => p,
                         Err(s) => {
                             let _ = tx.send(Err(s)).await;

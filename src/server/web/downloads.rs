@@ -104,7 +104,8 @@ pub(super) async fn entry_proof(State(ledger): State<Arc<Ledger>>, Path(file): P
         if index >= latest.size {
             return Err(Error::not_found("index", format!("the log has {} entries", latest.size)));
         }
-        let entry = l.read(|v| v.entry_by_index(index))?.ok_or_else(|| Error::not_found("index", "no such entry"))?;
+        let entry =
+            l.read_log(|v| v.entry_by_index(index))?.ok_or_else(|| Error::not_found("index", "no such entry"))?;
         let proof = l.inclusion_proof(index, latest.size)?;
         let note = l.cosigned_note(latest.size, &latest.note);
         let bundle =
