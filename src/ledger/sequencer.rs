@@ -28,7 +28,7 @@ pub const MAX_GROUP: usize = 8192;
 
 /// Most entries the projector may lag behind the log before the sequencer waits for it: this bounds the
 /// overlay of subjects it has not written (a few per entry) and how long a read waits for it.
-pub const MAX_PROJECTION_LAG: u64 = 8192;
+pub const MAX_PROJECTION_LAG: u64 = 2048;
 
 type Reply = oneshot::Sender<Result<Vec<Committed>>>;
 
