@@ -415,11 +415,25 @@ async fn projections_are_verified_at_start_and_rebuilt_by_restore() {
     inject(&backup.join("ledger.db"));
     let msg = refused(&dir, &[]);
     assert!(msg.contains("differ from what the log"), "{msg}");
-    // Restore rebuilds the projections from the audited log: the injected key is gone.
+    // Restore rebuilds the projections from the audited log: the injected key is gone. The target already
+    // holds a projections' file that covers the same tree, with a subject edited by hand: restore replaces
+    // it with the copy's rebuilt one (its position alone would have kept it).
     let restored = tmp.path().join("restored");
+    std::fs::create_dir_all(&restored).expect("target");
+    let stale = restored.join(accord::ledger::PROJECTIONS_FILE);
+    std::fs::copy(dir.join(accord::ledger::PROJECTIONS_FILE), &stale).expect("a stale projections file");
+    let edited = "SELECT count(*) FROM subjects WHERE kind = 'plan' AND status = 'withdrawn'";
+    let count =
+        |p: &Path| -> i64 { rusqlite::Connection::open(p).unwrap().query_row(edited, [], |r| r.get(0)).unwrap() };
+    rusqlite::Connection::open(&stale)
+        .unwrap()
+        .execute("UPDATE subjects SET status = 'withdrawn' WHERE kind = 'plan'", [])
+        .unwrap();
+    assert!(count(&stale) > 0);
     let out =
         accord().args(["restore", "--from"]).arg(&backup).arg("--data-dir").arg(&restored).output().expect("restore");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(count(&stale), 0, "restore installs the copy's rebuilt projections");
     let (_child, url) = serve(&restored, &[], &[]).expect("restored ledger starts");
     let mut c = connect_when_up(&url).await;
     let e = c

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::ledger::{DB_FILE, KEY_FILE};
+use crate::ledger::{DB_FILE, KEY_FILE, PROJECTIONS_FILE};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -136,12 +136,23 @@ pub fn restore(a: RestoreArgs, json: bool) -> Result<()> {
     let tmp = staging.join(DB_FILE);
     std::fs::copy(&db, &tmp).with_context(|| format!("copying {}", db.display()))?;
     crate::ledger::rebuild(&staging, |_, _| {})?;
-    // Closing the rebuild's connection checkpointed its WAL into the file; a WAL left over would be lost.
-    if std::fs::metadata(staging.join(format!("{DB_FILE}-wal"))).is_ok_and(|m| m.len() > 0) {
-        bail!("the rebuilt copy in {} still has a WAL; nothing restored", staging.display());
+    // Closing the rebuild's connections checkpointed their WALs into the files; a WAL left over would be lost.
+    for f in [DB_FILE, PROJECTIONS_FILE] {
+        if std::fs::metadata(staging.join(format!("{f}-wal"))).is_ok_and(|m| m.len() > 0) {
+            bail!("the rebuilt {f} in {} still has a WAL; nothing restored", staging.display());
+        }
     }
     std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::File::open(staging.join(PROJECTIONS_FILE))?.sync_all()?;
     crate::ledger::write_private(&a.data_dir.join(KEY_FILE), text.trim_end())?;
+    // The data directory's own projections (of the ledger being replaced) go; the copy's rebuilt ones come.
+    for f in ["", "-wal", "-shm"] {
+        let old = a.data_dir.join(format!("{PROJECTIONS_FILE}{f}"));
+        if old.exists() {
+            std::fs::remove_file(&old).with_context(|| format!("removing {}", old.display()))?;
+        }
+    }
+    std::fs::rename(staging.join(PROJECTIONS_FILE), a.data_dir.join(PROJECTIONS_FILE))?;
     std::fs::rename(&tmp, a.data_dir.join(DB_FILE))?;
     std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
     crate::ledger::highwater::sync_dir(&a.data_dir)?;

@@ -112,8 +112,13 @@ pub(super) fn catch_up(
     size: u64,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(Arc<Progress>, u64)> {
-    let from = match projector.position()? {
-        Some((p, root)) if p <= size && crate::merkle::tree_hash(p, &writer.hashes())? == root => p,
+    let position = projector.position()?;
+    let valid = match position {
+        Some((p, root)) => p <= size && crate::merkle::tree_hash(p, &writer.hashes())? == root,
+        None => false,
+    };
+    let from = match position {
+        Some((p, _)) if valid => p,
         Some((p, _)) => {
             tracing::warn!(
                 projected = p,
@@ -128,6 +133,11 @@ pub(super) fn catch_up(
     let shared = Arc::new(Progress::at(from));
     writer.use_progress(shared.clone());
     if from >= size {
+        // Nothing to replay. A file without a position (a new ledger's) records it now, so that a read
+        // names the checkpoint the projections cover from the start.
+        if !valid {
+            projector.write(&[], size, &crate::merkle::tree_hash(size, &writer.hashes())?)?;
+        }
         return Ok((shared, 0));
     }
     tracing::info!(from, size, "replaying the log into the projections");
@@ -206,5 +216,8 @@ pub fn rebuild(data_dir: &Path, progress: impl FnMut(u64, u64)) -> Result<Rebuil
     let mut projector = Projector::open(&db)?;
     projector.clear()?;
     let (_, effects) = catch_up(&mut writer, &mut projector, &origin, loaded.size, progress)?;
+    // The file is whole without its WAL: the writer keeps it attached read-only, so closing the projector
+    // would not checkpoint it.
+    projector.checkpoint_truncate()?;
     Ok(Rebuilt { entries: loaded.size, effects })
 }
