@@ -369,6 +369,8 @@ impl Overlay {
         self.journal.clear();
         self.mark = None;
     }
+    /// Subjects held (the unit tests' view).
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.subjects.len()
     }

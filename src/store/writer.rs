@@ -261,11 +261,6 @@ impl Writer {
         Ok(())
     }
 
-    /// Subjects held in the overlay (changed, not yet in the projections' file).
-    pub fn overlay_len(&self) -> usize {
-        self.projecting.borrow().overlay.len()
-    }
-
     /// Open a savepoint inside the transaction (one per sequencer request).
     pub fn savepoint(&mut self) -> Result<()> {
         self.conn.prepare_cached("SAVEPOINT job").and_then(|mut s| s.execute([])).map(drop).map_err(db_err)?;
