@@ -21,6 +21,12 @@ fn pool() -> &'static DescriptorPool {
     })
 }
 
+/// `accord.v1.Statement`'s descriptor, looked up once (every submission's text scan walks it).
+fn statement_descriptor() -> Option<&'static prost_reflect::MessageDescriptor> {
+    static DESC: OnceLock<Option<prost_reflect::MessageDescriptor>> = OnceLock::new();
+    DESC.get_or_init(|| pool().get_message_by_name("accord.v1.Statement")).as_ref()
+}
+
 /// Decode any `accord.v1` message from its protobuf JSON mapping.
 pub fn message_from_json<M: Message + Default>(full_name: &str, json: &str) -> Result<M> {
     let desc =
@@ -177,6 +183,12 @@ pub fn reject_duplicate_keys(json: &str) -> Result<()> {
 /// its free-text rule), as (field path, character). Walks every string field through the descriptor, so a
 /// new field is covered without a new check.
 pub fn forbidden_text(st: &Statement, forbidden: &dyn Fn(char) -> bool) -> Option<(String, char)> {
+    forbidden_text_in(&st.encode_to_vec(), forbidden)
+}
+
+/// [`forbidden_text`] of a statement given as its encoding `wire` (the envelope's payload, which the
+/// stateless stage has checked is the statement's canonical encoding): nothing is encoded again.
+pub fn forbidden_text_in(wire: &[u8], forbidden: &dyn Fn(char) -> bool) -> Option<(String, char)> {
     fn walk(m: &DynamicMessage, path: &str, forbidden: &dyn Fn(char) -> bool) -> Option<(String, char)> {
         use prost_reflect::Value;
         fn value(v: &Value, path: &str, forbidden: &dyn Fn(char) -> bool) -> Option<(String, char)> {
@@ -192,15 +204,14 @@ pub fn forbidden_text(st: &Statement, forbidden: &dyn Fn(char) -> bool) -> Optio
             value(v, &p, forbidden)
         })
     }
-    let desc = pool().get_message_by_name("accord.v1.Statement")?;
-    let wire = st.encode_to_vec();
+    let desc = statement_descriptor()?;
     // Fast path: scan the encoding's strings in place. Only a statement that holds a forbidden character
     // (or that the scan cannot read) is decoded into a dynamic message to name the field, which costs
     // ten times more and would otherwise run for every submission (issue 14).
-    if wire_is_clean(&desc, &wire, forbidden, 0) == Some(true) {
+    if wire_is_clean(desc, wire, forbidden, 0) == Some(true) {
         return None;
     }
-    let m = DynamicMessage::decode(desc, wire.as_slice()).ok()?;
+    let m = DynamicMessage::decode(desc.clone(), wire).ok()?;
     walk(&m, "", forbidden)
 }
 

@@ -28,7 +28,9 @@ pub use indexing::follow_index;
 pub use crate::store::{CheckpointRow, EntryRow, SCHEMA_VERSION};
 pub use check::Checked;
 pub use open::write_private;
-pub use prepare::{canonical_envelope, identity, prepare_unsigned, prepare_with, Committed, Prepared};
+pub use prepare::{
+    canonical_envelope, canonical_identity, identity, prepare_unsigned, prepare_with, Committed, Prepared,
+};
 pub use replay::{rebuild, replay_governance, Rebuilt, Replay, GOVERNANCE_KINDS};
 pub use sequencer::MAX_GROUP;
 pub use view::{ReadPool, ReadView};

@@ -66,6 +66,47 @@ pub fn identity(canonical: &Envelope) -> [u8; 32] {
     crypto::envelope_identity(canonical)
 }
 
+/// The identity of `env`'s canonical form, `identity(&canonical_envelope(env))`, hashed straight from
+/// `env` without copying it: the fields in prost's order, empty scalars left out as prost leaves them
+/// out, the signatures in keyid order (a stable sort, as [`canonical_envelope`]'s). Every submission's
+/// identity is computed before its signatures are checked, to answer a replay from the log.
+pub fn canonical_identity(env: &Envelope) -> [u8; 32] {
+    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+    use sha2::{Digest, Sha256};
+    fn field(h: &mut Sha256, tag: u32, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut head = Vec::with_capacity(16);
+        encode_key(tag, WireType::LengthDelimited, &mut head);
+        encode_varint(data.len() as u64, &mut head);
+        h.update(&head);
+        h.update(data);
+    }
+    fn field_len(data: &[u8]) -> usize {
+        if data.is_empty() {
+            0
+        } else {
+            encoded_len_varint(data.len() as u64).saturating_add(data.len()).saturating_add(1)
+        }
+    }
+    let mut h = Sha256::new();
+    field(&mut h, 1, &env.payload);
+    field(&mut h, 2, env.payload_type.as_bytes());
+    let mut order: Vec<&Signature> = env.signatures.iter().collect();
+    order.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+    for s in order {
+        let len = field_len(&s.sig).saturating_add(field_len(s.keyid.as_bytes()));
+        let mut head = Vec::with_capacity(16);
+        encode_key(3, WireType::LengthDelimited, &mut head);
+        encode_varint(len as u64, &mut head);
+        h.update(&head);
+        field(&mut h, 1, &s.sig);
+        field(&mut h, 2, s.keyid.as_bytes());
+    }
+    h.finalize().into()
+}
+
 impl Ledger {
     /// [`prepare_unsigned`] with this ledger's origin and limits.
     pub fn prepare_unsigned(&self, st: &Statement) -> Result<Prepared> {
@@ -76,8 +117,13 @@ impl Ledger {
     /// every signature whose key is known (or introduced by the statement) checked with verify_strict.
     /// CPU-bound: call from a blocking context.
     pub fn prepare(&self, env: &Envelope) -> Result<Prepared> {
+        self.prepare_identified(env, None)
+    }
+
+    /// [`Self::prepare`] of an envelope whose [`canonical_identity`] the caller has computed already.
+    pub fn prepare_identified(&self, env: &Envelope, identity: Option<[u8; 32]>) -> Result<Prepared> {
         let keys = crate::sync::read(&self.shared.keys);
-        prepare_with(env, &self.origin, &self.limits, |kid| keys.get(kid).copied())
+        prepare_inner(env, &self.origin, &self.limits, |kid| keys.get(kid).copied(), false, identity)
     }
 }
 
@@ -88,14 +134,14 @@ pub fn prepare_with(
     limits: &Limits,
     lookup: impl Fn(&str) -> Option<crypto::PublicKey>,
 ) -> Result<Prepared> {
-    prepare_inner(env, origin, limits, lookup, false)
+    prepare_inner(env, origin, limits, lookup, false, None)
 }
 
 /// The stateless stage of a statement not signed yet, as an envelope with no signatures: every check
 /// but the signature count (for a dry run that says who must sign).
 pub fn prepare_unsigned(st: &Statement, origin: &str, limits: &Limits) -> Result<Prepared> {
     let env = Envelope { payload: st.encode_to_vec(), payload_type: PAYLOAD_TYPE.into(), signatures: Vec::new() };
-    prepare_inner(&env, origin, limits, |_| None, true)
+    prepare_inner(&env, origin, limits, |_| None, true, None)
 }
 
 fn prepare_inner(
@@ -104,6 +150,7 @@ fn prepare_inner(
     limits: &Limits,
     lookup: impl Fn(&str) -> Option<crypto::PublicKey>,
     unsigned: bool,
+    identity: Option<[u8; 32]>,
 ) -> Result<Prepared> {
     if env.payload_type != PAYLOAD_TYPE {
         return Err(Error::invalid("envelope.payload_type", format!("must be {PAYLOAD_TYPE:?}")));
@@ -144,7 +191,8 @@ fn prepare_inner(
             "is not the canonical encoding of the statement (fields out of order, defaults or unknown fields)",
         ));
     }
-    let parsed = crate::proto::parse_statement(&statement, origin).map_err(|e| e.scope("statement"))?;
+    let parsed =
+        crate::proto::parse_statement_as(&statement, Some(&env.payload), origin).map_err(|e| e.scope("statement"))?;
     let kind = parsed.body.kind_name();
     let canonical = canonical_envelope(env);
     for w in canonical.signatures.windows(2) {
@@ -155,7 +203,7 @@ fn prepare_inner(
         }
     }
     let (signers, unverified) = verify_signatures(&parsed, &canonical, lookup)?;
-    let identity = identity(&canonical);
+    let identity = identity.unwrap_or_else(|| canonical_identity(env));
     let compiled = crate::proto::compiled(&statement, &parsed);
     Ok(Prepared { envelope: canonical, identity, statement, parsed, compiled, kind, signers, unverified })
 }
@@ -170,24 +218,25 @@ fn verify_signatures(
 ) -> Result<(Vec<String>, Vec<usize>)> {
     let introduced: HashMap<String, [u8; 32]> =
         domain::introduced_keys(statement).into_iter().map(|k| (crypto::keyid_of_bytes(&k), k)).collect();
-    let mut signers = Vec::new();
+    let mut signers = Vec::with_capacity(canonical.signatures.len());
     let mut unverified = Vec::new();
     for (i, s) in canonical.signatures.iter().enumerate() {
-        let field = format!("envelope.signatures[{i}]");
+        // Named only on an error: built for every signature, the path was an allocation per entry.
+        let field = |part: &str| format!("envelope.signatures[{i}]{part}");
         if !crypto::is_valid_keyid(&s.keyid) {
             return Err(Error::invalid(
-                format!("{field}.keyid"),
+                field(".keyid"),
                 "must be 64 lowercase hex characters (SHA-256 of the public key)",
             ));
         }
         if s.sig.len() != 64 {
             return Err(Error::invalid(
-                format!("{field}.sig"),
+                field(".sig"),
                 format!("an Ed25519 signature is 64 bytes, got {}", s.sig.len()),
             ));
         }
         let key = match introduced.get(&s.keyid) {
-            Some(pk) => crypto::public_key_from_bytes(pk).map_err(|e| e.scope(&format!("{field}.keyid")))?,
+            Some(pk) => crypto::public_key_from_bytes(pk).map_err(|e| e.scope(&field(".keyid")))?,
             None => match lookup(&s.keyid) {
                 Some(key) => key,
                 None => {
@@ -198,7 +247,7 @@ fn verify_signatures(
         };
         if !crypto::verify_pae(&key, &canonical.payload_type, &canonical.payload, &s.sig) {
             return Err(Error::denied(
-                format!("{field}.sig"),
+                field(".sig"),
                 "signature does not verify (Ed25519 verify_strict over DSSE PAE)",
             ));
         }
@@ -209,4 +258,33 @@ fn verify_signatures(
         signers.extend(canonical.signatures.get(i).map(|s| s.keyid.clone()));
     }
     Ok((signers, unverified))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The identity hashed straight from an envelope is the hash of its canonical form's encoding, for
+    /// empty and long fields, signatures out of order, a repeated keyid and empty signatures.
+    #[test]
+    fn canonical_identity_is_the_identity_of_the_canonical_envelope() {
+        let sig = |keyid: &str, sig: Vec<u8>| Signature { sig, keyid: keyid.into() };
+        let cases = [
+            Envelope::default(),
+            Envelope { payload: vec![1, 2, 3], payload_type: PAYLOAD_TYPE.into(), signatures: vec![] },
+            Envelope {
+                payload: vec![7; 300],
+                payload_type: PAYLOAD_TYPE.into(),
+                signatures: vec![sig("cc", vec![3; 64]), sig("aa", vec![1; 64]), sig("bb", vec![2; 64])],
+            },
+            Envelope {
+                payload: vec![9; 20_000],
+                payload_type: String::new(),
+                signatures: vec![sig("b", vec![]), sig("", vec![5; 64]), sig("b", vec![6; 200]), Signature::default()],
+            },
+        ];
+        for env in cases {
+            assert_eq!(canonical_identity(&env), identity(&canonical_envelope(&env)), "{env:?}");
+        }
+    }
 }

@@ -11,4 +11,6 @@ pub use compiled::{compiled, parse_compiled};
 pub use leaf::{check_statement, compiled_body, kind_name, signed_statement_of_leaf, statement_of_leaf};
 
 pub use money::{parse_money, parse_money_or_zero};
-pub use statement::{introduced_keys, parse_body, parse_statement, parse_stored_statement, FromWire};
+pub use statement::{
+    introduced_keys, parse_body, parse_statement, parse_statement_as, parse_stored_statement, FromWire,
+};

@@ -67,23 +67,35 @@ from_wire! {
 /// Parse a statement for a ledger of origin `origin`: the ledger, ids, dates, text and each body's shape.
 /// Field paths are relative to the statement (`pledge_announced.amount.value`).
 pub fn parse_statement(st: &pb::Statement, origin: &str) -> Result<d::Statement> {
+    parse_statement_as(st, None, origin)
+}
+
+/// [`parse_statement`] of a statement that arrived as `wire`, its canonical encoding (a DSSE payload the
+/// caller has checked): the text scan reads `wire` instead of encoding the statement again.
+pub fn parse_statement_as(st: &pb::Statement, wire: Option<&[u8]>, origin: &str) -> Result<d::Statement> {
     if st.ledger != origin {
         return Err(Error::invalid("ledger", format!("is {:?}, but this ledger's origin is {origin:?}", st.ledger)));
     }
-    parse_fields(st, true)
+    parse_fields(st, Some(wire))
 }
 
 /// A statement read back from the log: it passed every check of [`parse_statement`] when it was
 /// sequenced, so the ledger's origin and the scan of every text field for control characters (a walk by
 /// reflection, the costliest check) are not repeated; the typed fields are parsed as at submission.
 pub fn parse_stored_statement(st: &pb::Statement) -> Result<d::Statement> {
-    parse_fields(st, false)
+    parse_fields(st, None)
 }
 
-fn parse_fields(st: &pb::Statement, scan_text: bool) -> Result<d::Statement> {
+/// `scan`: None skips the text scan; Some(wire) scans `wire` when given (the statement's encoding), else
+/// the statement encoded here.
+fn parse_fields(st: &pb::Statement, scan: Option<Option<&[u8]>>) -> Result<d::Statement> {
     let statement_id = StatementId::parse("statement_id", &st.statement_id)?;
     let issued_at = issued_at(st.issued_at.as_ref())?;
-    if let Some((field, c)) = scan_text.then(|| crate::json::forbidden_text(st, &is_forbidden_in_text)).flatten() {
+    let forbidden = scan.and_then(|wire| match wire {
+        Some(wire) => crate::json::forbidden_text_in(wire, &is_forbidden_in_text),
+        None => crate::json::forbidden_text(st, &is_forbidden_in_text),
+    });
+    if let Some((field, c)) = forbidden {
         return Err(Error::invalid(
             field,
             format!("contains the control character U+{:04X} (only newline and tab are allowed in text)", u32::from(c)),

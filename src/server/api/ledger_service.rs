@@ -109,10 +109,10 @@ fn refused(e: Error) -> Result<pb::CheckResponse, Status> {
 /// Envelopes already in the log, found by identity (SHA-256 of the canonical envelope) without any signature
 /// work, each with the checkpoint it is answered at. A logged envelope was checked when it was first
 /// accepted; answering a replay from the log costs no one's rate budget.
-fn already_logged(ledger: &Ledger, envs: &[pb::Envelope]) -> Result<Vec<Option<Committed>>, Error> {
+/// `ids` are the envelopes' identities ([`crate::ledger::canonical_identity`]), which the caller passes on
+/// to the stateless stage of those not logged.
+fn already_logged(ledger: &Ledger, ids: &[[u8; 32]]) -> Result<Vec<Option<Committed>>, Error> {
     let latest = ledger.latest();
-    let ids: Vec<[u8; 32]> =
-        envs.iter().map(|e| crate::ledger::identity(&crate::ledger::canonical_envelope(e))).collect();
     ledger.read_log(|v| {
         ids.iter()
             .map(|id| {
@@ -177,11 +177,12 @@ impl LedgerService for LedgerApi {
         let env = req.into_inner().envelope.ok_or_else(|| status(Error::invalid("envelope", "is required")))?;
         let ledger = self.ledger.clone();
         // A replay of a logged envelope is answered from the log: no signature work, no rate budget.
-        if let Some(Some(c)) = inline(|| already_logged(&ledger, std::slice::from_ref(&env)))?.pop() {
+        let id = crate::ledger::canonical_identity(&env);
+        if let Some(Some(c)) = inline(|| already_logged(&ledger, &[id]))?.pop() {
             let mut r = inline(|| receipts(&ledger, vec![c]))?;
             return Ok(Response::new(pb::SubmitResponse { receipt: r.pop() }));
         }
-        let prepared = inline(|| ledger.prepare(&env))?;
+        let prepared = inline(|| ledger.prepare_identified(&env, Some(id)))?;
         self.rate_check(std::slice::from_ref(&prepared)).map_err(status)?;
         let committed = self.ledger.submit(vec![prepared]).await.map_err(status)?;
         let ledger = self.ledger.clone();
@@ -210,12 +211,16 @@ impl LedgerService for LedgerApi {
         // others are prepared, limited and sequenced.
         let (logged, prepared) = blocking(move || {
             use rayon::prelude::*;
-            let logged = already_logged(&ledger, &envs)?;
+            let ids: Vec<[u8; 32]> = envs.iter().map(crate::ledger::canonical_identity).collect();
+            let logged = already_logged(&ledger, &ids)?;
             let prepared = envs
                 .par_iter()
+                .zip(ids.par_iter())
                 .enumerate()
                 .filter(|(i, _)| logged.get(*i).is_none_or(|l| l.is_none()))
-                .map(|(i, e)| ledger.prepare(e).map_err(|err| err.scope(format!("envelopes[{i}]"))))
+                .map(|(i, (e, id))| {
+                    ledger.prepare_identified(e, Some(*id)).map_err(|err| err.scope(format!("envelopes[{i}]")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((logged, prepared))
         })
