@@ -218,10 +218,25 @@ impl Projector {
 
     /// Write `rows` in order and record that the file now covers the tree of `size` entries with root
     /// `root`, in one transaction.
+    ///
+    /// A subject changed by several rows is written once, as its last row leaves it ([`last_versions`]):
+    /// the table holds each subject's current version, so the rows before are overwritten in the same
+    /// transaction anyway. On the coalition mix a plan's, a pledge's and a commitment's tallies change with
+    /// every disbursement, and writing each intermediate version was most of the projector's work.
     pub fn write(&mut self, rows: &[ProjectionRow], size: u64, root: &[u8; 32]) -> Result<()> {
+        let last = last_versions(rows);
         let tx = self.conn.transaction().map_err(db_err)?;
-        for row in rows {
-            write_row(&tx, row)?;
+        for (i, row) in rows.iter().enumerate() {
+            match row {
+                ProjectionRow::Subject { subject, .. } => {
+                    if let Some(&(at, derived)) = last.get(&(subject.kind, subject.id.as_str())) {
+                        if at == i {
+                            write_subject(&tx, subject, derived)?;
+                        }
+                    }
+                }
+                ProjectionRow::History { .. } => write_row(&tx, row)?,
+            }
         }
         tx.prepare_cached("INSERT INTO position (id, size, root) VALUES (0, ?1, ?2) ON CONFLICT (id) DO UPDATE SET size = ?1, root = ?2")
             .and_then(|mut st| st.execute(params![size, &root[..]]))
@@ -235,48 +250,76 @@ impl Projector {
     }
 }
 
+/// For each subject among `rows`: the position of its last row, and how that row's body is to be stored
+/// so that writing it alone leaves the table as writing every row in order would. The upsert keeps a stored
+/// body whose version the row repeats, so the body stays as the first row of the last version wrote it
+/// (the one-byte [`DERIVED_BODY`] marker, or the body itself): the last row takes that row's `derived`.
+/// A subject's rows of one version are consecutive among its rows (versions only move forward).
+fn last_versions(rows: &[ProjectionRow]) -> HashMap<(SubjectKind, &str), (usize, bool)> {
+    /// (position of the subject's last row, `derived` of its version's first row, that version).
+    type Last = (usize, bool, (u64, u32));
+    let mut last: HashMap<(SubjectKind, &str), Last> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        if let ProjectionRow::Subject { subject: s, derived } = row {
+            let version = (s.version_at, s.version);
+            last.entry((s.kind, s.id.as_str()))
+                .and_modify(|(at, d, v)| {
+                    if *v != version {
+                        *d = *derived;
+                        *v = version;
+                    }
+                    *at = i;
+                })
+                .or_insert((i, *derived, version));
+        }
+    }
+    last.into_iter().map(|(k, (at, derived, _))| (k, (at, derived))).collect()
+}
+
 fn write_row(c: &Connection, row: &ProjectionRow) -> Result<()> {
     match row {
-        ProjectionRow::Subject { subject: s, derived } => {
-            let tally = serde_json::to_string(&s.tally).map_err(StoreError::EncodeTally)?;
-            let body =
-                if *derived { DERIVED_BODY } else { s.body.as_ref().map(|c| c.wire.as_slice()).unwrap_or_default() };
-            // An upsert, not INSERT OR REPLACE: REPLACE deletes the row and inserts it again, which rewrites
-            // both secondary indexes on every update. The update does not set plan_id or party_id (a
-            // subject's plan and party never change): SQLite rewrites the entries of every index holding a
-            // column the SET names, changed or not. A body changes only with the version: a later entry that
-            // changes the tally keeps the stored body as it is (often the one-byte marker of a body derived
-            // from its entry), instead of writing the whole body again.
-            c.prepare_cached(
-                "INSERT INTO subjects (kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, body, tally)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (kind, id) DO UPDATE SET status = ?5, created_at = ?6, updated_at = ?7, version_at = ?8, version = ?9, signers = ?10, tally = ?12,
-                   body = CASE WHEN subjects.version_at = ?8 AND subjects.version = ?9 THEN subjects.body ELSE ?11 END",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    s.kind.as_str(),
-                    s.id,
-                    s.plan_id,
-                    s.party_id,
-                    s.status.as_str(),
-                    s.created_at,
-                    s.updated_at,
-                    s.version_at,
-                    s.version,
-                    s.signers.join(","),
-                    body,
-                    tally
-                ])
-            })
-            .map_err(db_err)?;
-        }
+        ProjectionRow::Subject { subject, derived } => write_subject(c, subject, *derived),
         ProjectionRow::History { kind, id, index, action } => {
             c.prepare_cached("INSERT OR IGNORE INTO history (kind, id, idx, action) VALUES (?1, ?2, ?3, ?4)")
                 .and_then(|mut st| st.execute(params![kind.as_str(), id, index, action.as_str()]))
                 .map_err(db_err)?;
+            Ok(())
         }
     }
+}
+
+fn write_subject(c: &Connection, s: &Subject, derived: bool) -> Result<()> {
+    let tally = serde_json::to_string(&s.tally).map_err(StoreError::EncodeTally)?;
+    let body = if derived { DERIVED_BODY } else { s.body.as_ref().map(|c| c.wire.as_slice()).unwrap_or_default() };
+    // An upsert, not INSERT OR REPLACE: REPLACE deletes the row and inserts it again, which rewrites
+    // both secondary indexes on every update. The update does not set plan_id or party_id (a
+    // subject's plan and party never change): SQLite rewrites the entries of every index holding a
+    // column the SET names, changed or not. A body changes only with the version: a later entry that
+    // changes the tally keeps the stored body as it is (often the one-byte marker of a body derived
+    // from its entry), instead of writing the whole body again.
+    c.prepare_cached(
+        "INSERT INTO subjects (kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, body, tally)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (kind, id) DO UPDATE SET status = ?5, created_at = ?6, updated_at = ?7, version_at = ?8, version = ?9, signers = ?10, tally = ?12,
+           body = CASE WHEN subjects.version_at = ?8 AND subjects.version = ?9 THEN subjects.body ELSE ?11 END",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            s.kind.as_str(),
+            s.id,
+            s.plan_id,
+            s.party_id,
+            s.status.as_str(),
+            s.created_at,
+            s.updated_at,
+            s.version_at,
+            s.version,
+            s.signers.join(","),
+            body,
+            tally
+        ])
+    })
+    .map_err(db_err)?;
     Ok(())
 }
 
@@ -387,6 +430,84 @@ mod tests {
         s.party_id = "p".into();
         s.version = version;
         s
+    }
+
+    /// Everything the file holds, as text, to compare two files.
+    fn dump(p: &Projector) -> Vec<String> {
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT kind, id, plan_id, party_id, status, created_at, updated_at, version_at, version, signers, \
+             hex(body), tally FROM subjects ORDER BY kind, id",
+            "SELECT kind, id, idx, action, '', '', '', '', '', '', '', '' FROM history ORDER BY kind, id, idx, action",
+        ] {
+            let mut st = p.conn.prepare(sql).expect("prepare");
+            let rows = st
+                .query_map([], |r| {
+                    (0..12)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .expect("query");
+            out.extend(rows.map(|r| r.expect("row").join("|")));
+        }
+        out
+    }
+
+    /// A batch that changes a subject several times is written as its last row leaves it, with the body
+    /// stored as the first row of that version stored it: the file ends up exactly as when every row is
+    /// written in order, one transaction each, also when the file already holds the version.
+    #[test]
+    fn a_batch_writes_each_subject_once_as_writing_every_row_would() {
+        let row = |id: &str, version_at: u64, version: u32, updated_at: u64, derived: bool| {
+            let mut s = subject(id, "x", version);
+            s.version_at = version_at;
+            s.updated_at = updated_at;
+            s.tally.confirmed = updated_at.is_multiple_of(2);
+            ProjectionRow::Subject { subject: Box::new(s), derived }
+        };
+        let history = |id: &str, index: u64| ProjectionRow::History {
+            kind: PLAN,
+            id: id.into(),
+            index,
+            action: crate::domain::codes::Action::Disbursed,
+        };
+        let rows = vec![
+            row("a", 10, 1, 10, true),
+            history("a", 10),
+            row("b", 11, 1, 11, false),
+            row("a", 10, 1, 12, false),
+            history("a", 12),
+            row("a", 13, 2, 13, true),
+            row("b", 11, 1, 14, true),
+            row("a", 13, 2, 15, false),
+            history("b", 15),
+            row("c", 16, 1, 16, true),
+            row("c", 17, 2, 17, false),
+        ];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = |name: &str| {
+            std::fs::create_dir_all(dir.path().join(name)).expect("dir");
+            Projector::open(&dir.path().join(name).join("ledger.db")).expect("open")
+        };
+        let root = [7u8; 32];
+        let mut each = open("each");
+        for r in &rows {
+            each.write(std::slice::from_ref(r), 1, &root).expect("write one");
+        }
+        let mut whole = open("whole");
+        whole.write(&rows, 1, &root).expect("write all");
+        let mut split = open("split");
+        split.write(&rows[..4], 1, &root).expect("write the first part");
+        split.write(&rows[4..], 1, &root).expect("write the rest");
+        let want = dump(&each);
+        assert_eq!(want.len(), 3 + 3, "{want:#?}");
+        // "a" keeps the marker its version's first row stored; "b" and "c" the (empty) body theirs did.
+        let body = |id: &str| {
+            want.iter().find(|l| l.contains(&format!("|Text(\"{id}\")|"))).map(|l| l.contains("|Text(\"00\")|"))
+        };
+        assert_eq!((body("a"), body("b"), body("c")), (Some(true), Some(false), Some(false)), "{want:#?}");
+        assert_eq!(dump(&whole), want, "one transaction for the batch");
+        assert_eq!(dump(&split), want, "a batch whose subjects the file already holds");
     }
 
     fn version(o: &Overlay, id: &str) -> Option<u32> {
