@@ -366,33 +366,3 @@ impl StoredHashes for MemoryHashes {
         self.0.get(usize::try_from(index).ok()?).copied()
     }
 }
-
-/// A [`HashReader`] that remembers what it read: proofs for neighbouring leaves share most hashes, so a
-/// batch of receipts reads each stored hash once.
-#[derive(Debug)]
-pub struct CachingReader<R> {
-    inner: R,
-    cache: std::cell::RefCell<std::collections::HashMap<u64, Hash>>,
-}
-
-impl<R: HashReader> CachingReader<R> {
-    /// Cache what `inner` reads.
-    pub fn new(inner: R) -> Self {
-        Self { inner, cache: Default::default() }
-    }
-}
-
-impl<R: HashReader> HashReader for CachingReader<R> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let mut cache = self.cache.borrow_mut();
-        let missing: Vec<u64> = indexes.iter().copied().filter(|i| !cache.contains_key(i)).collect();
-        if !missing.is_empty() {
-            let got = self.inner.read_hashes(&missing)?;
-            if got.len() != missing.len() {
-                return Err(tlog_tiles::Error::IndexesNotInTree);
-            }
-            cache.extend(missing.into_iter().zip(got));
-        }
-        indexes.iter().map(|i| cache.get(i).copied().ok_or(tlog_tiles::Error::IndexesNotInTree)).collect()
-    }
-}
