@@ -22,20 +22,14 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-tools: installing ${need[*]}" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  scripts/apt-install.sh "${need[@]}"
 fi
 
 py_need="jsonschema==4.26.0 rfc3339-validator==0.1.4 rfc3986-validator==0.1.1"
 if ! python3 -c 'import jsonschema, referencing, rfc3339_validator, rfc3986_validator' >/dev/null 2>&1; then
   echo "install-tools: installing $py_need (PyPI)" >&2
   if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-pip >/dev/null
+    scripts/apt-install.sh python3 python3-pip
   fi
   # shellcheck disable=SC2086
   python3 -m pip install --quiet $py_need 2>/dev/null || python3 -m pip install --quiet --break-system-packages $py_need

@@ -15,10 +15,7 @@ command -v yamllint >/dev/null 2>&1 && command -v kubernetes-validate >/dev/null
 command -v systemd-analyze >/dev/null 2>&1 || { echo "lint-deploy: systemd-analyze is required (package systemd)" >&2; exit 1; }
 if ! command -v nginx >/dev/null 2>&1; then
   echo "lint-deploy: installing nginx (Debian)" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx >/dev/null
+  scripts/apt-install.sh nginx
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 

@@ -23,10 +23,7 @@ BIN=$(realpath "$BIN")
 for v in $(compgen -e | grep '^ACCORD_' || true); do unset "$v"; done
 if ! command -v nginx >/dev/null 2>&1; then
   echo "tiles-e2e: installing nginx (Debian)" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx >/dev/null
+  scripts/apt-install.sh nginx
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
