@@ -73,15 +73,20 @@ pub fn identity(canonical: &Envelope) -> [u8; 32] {
 pub fn canonical_identity(env: &Envelope) -> [u8; 32] {
     use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
     use sha2::{Digest, Sha256};
+    /// A length-delimited field's key and length, from a buffer on the stack.
+    fn head(h: &mut Sha256, tag: u32, len: usize) {
+        let mut buf = [0u8; 16];
+        let mut rest = &mut buf[..];
+        encode_key(tag, WireType::LengthDelimited, &mut rest);
+        encode_varint(len as u64, &mut rest);
+        let used = 16usize.saturating_sub(rest.len());
+        h.update(buf.get(..used).unwrap_or_default());
+    }
     fn field(h: &mut Sha256, tag: u32, data: &[u8]) {
-        if data.is_empty() {
-            return;
+        if !data.is_empty() {
+            head(h, tag, data.len());
+            h.update(data);
         }
-        let mut head = Vec::with_capacity(16);
-        encode_key(tag, WireType::LengthDelimited, &mut head);
-        encode_varint(data.len() as u64, &mut head);
-        h.update(&head);
-        h.update(data);
     }
     fn field_len(data: &[u8]) -> usize {
         if data.is_empty() {
@@ -96,11 +101,7 @@ pub fn canonical_identity(env: &Envelope) -> [u8; 32] {
     let mut order: Vec<&Signature> = env.signatures.iter().collect();
     order.sort_by(|a, b| a.keyid.cmp(&b.keyid));
     for s in order {
-        let len = field_len(&s.sig).saturating_add(field_len(s.keyid.as_bytes()));
-        let mut head = Vec::with_capacity(16);
-        encode_key(3, WireType::LengthDelimited, &mut head);
-        encode_varint(len as u64, &mut head);
-        h.update(&head);
+        head(&mut h, 3, field_len(&s.sig).saturating_add(field_len(s.keyid.as_bytes())));
         field(&mut h, 1, &s.sig);
         field(&mut h, 2, s.keyid.as_bytes());
     }

@@ -10,10 +10,6 @@ use super::memory::{prefix, LogMemory, PrefixMap};
 use super::projection::{self, Overlay, ProjectionRow};
 use super::*;
 
-/// The page cache, in KiB, of the projections' file as the writer reads it (attached as `proj`). Pages are
-/// cached as they are read, so it costs memory only as far as the rules read subjects.
-const PROJ_CACHE_KIB: i64 = 8_000;
-
 /// The single write connection. Owned by the sequencer thread.
 #[derive(Debug)]
 pub struct Writer {
@@ -212,7 +208,7 @@ impl Writer {
         // The rules read subjects the cache and the overlay miss through this attachment, whose pages had
         // SQLite's default 2 MiB cache: on the coalition mix the misses were a sixth of the sequencer's
         // time, read back from the file (issue 14).
-        w.conn.pragma_update(Some("proj"), "cache_size", -PROJ_CACHE_KIB).map_err(db_err)?;
+        w.conn.pragma_update(Some("proj"), "cache_size", -projection::CACHE_KIB).map_err(db_err)?;
         Ok(w)
     }
 
