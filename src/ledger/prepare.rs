@@ -193,7 +193,7 @@ fn prepare_inner(
         ));
     }
     let parsed =
-        crate::proto::parse_statement_as(&statement, Some(&env.payload), origin).map_err(|e| e.scope("statement"))?;
+        crate::proto::parse_statement_as(&statement, &env.payload, origin).map_err(|e| e.scope("statement"))?;
     let kind = parsed.body.kind_name();
     let canonical = canonical_envelope(env);
     for w in canonical.signatures.windows(2) {

@@ -67,12 +67,12 @@ from_wire! {
 /// Parse a statement for a ledger of origin `origin`: the ledger, ids, dates, text and each body's shape.
 /// Field paths are relative to the statement (`pledge_announced.amount.value`).
 pub fn parse_statement(st: &pb::Statement, origin: &str) -> Result<d::Statement> {
-    parse_statement_as(st, None, origin)
+    parse_statement_as(st, &st.encode_to_vec(), origin)
 }
 
 /// [`parse_statement`] of a statement that arrived as `wire`, its canonical encoding (a DSSE payload the
 /// caller has checked): the text scan reads `wire` instead of encoding the statement again.
-pub fn parse_statement_as(st: &pb::Statement, wire: Option<&[u8]>, origin: &str) -> Result<d::Statement> {
+pub fn parse_statement_as(st: &pb::Statement, wire: &[u8], origin: &str) -> Result<d::Statement> {
     if st.ledger != origin {
         return Err(Error::invalid("ledger", format!("is {:?}, but this ledger's origin is {origin:?}", st.ledger)));
     }
@@ -86,16 +86,11 @@ pub fn parse_stored_statement(st: &pb::Statement) -> Result<d::Statement> {
     parse_fields(st, None)
 }
 
-/// `scan`: None skips the text scan; Some(wire) scans `wire` when given (the statement's encoding), else
-/// the statement encoded here.
-fn parse_fields(st: &pb::Statement, scan: Option<Option<&[u8]>>) -> Result<d::Statement> {
+/// `scan`: the statement's encoding, whose text is scanned for control characters; None skips the scan.
+fn parse_fields(st: &pb::Statement, scan: Option<&[u8]>) -> Result<d::Statement> {
     let statement_id = StatementId::parse("statement_id", &st.statement_id)?;
     let issued_at = issued_at(st.issued_at.as_ref())?;
-    let forbidden = scan.and_then(|wire| match wire {
-        Some(wire) => crate::json::forbidden_text_in(wire, &is_forbidden_in_text),
-        None => crate::json::forbidden_text(st, &is_forbidden_in_text),
-    });
-    if let Some((field, c)) = forbidden {
+    if let Some((field, c)) = scan.and_then(|wire| crate::json::forbidden_text_in(wire, &is_forbidden_in_text)) {
         return Err(Error::invalid(
             field,
             format!("contains the control character U+{:04X} (only newline and tab are allowed in text)", u32::from(c)),
