@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+use super::verifying::VerifyQueue;
 use super::{blocking, inline, limits, status};
 use crate::error::Error;
 use crate::ledger::{Committed, EntryRow, Ledger};
@@ -20,8 +21,8 @@ pub struct LedgerApi {
     /// Cancelled when the server drains: followed entry streams end (with UNAVAILABLE) instead of holding
     /// the shutdown open.
     shutdown: tokio_util::sync::CancellationToken,
-    /// The batches' signature checks, one batch at a time in arrival order ([`VerifyGate`]).
-    gate: Arc<VerifyGate>,
+    /// SubmitBatch's signature checks, one batch at a time in arrival order.
+    verifying: Arc<VerifyQueue>,
 }
 
 impl LedgerApi {
@@ -36,7 +37,7 @@ impl LedgerApi {
             limiter: Arc::new(limiter),
             require_client_cert: false,
             shutdown: tokio_util::sync::CancellationToken::new(),
-            gate: Arc::new(VerifyGate::new()),
+            verifying: Arc::new(VerifyQueue::start()),
         }
     }
     /// Streams end when `shutdown` is cancelled (the server's drain), so none holds the shutdown open.
@@ -78,41 +79,6 @@ impl LedgerApi {
             return Ok(());
         }
         self.limiter.check_client(client, n, std::time::Instant::now()).map_err(status)
-    }
-}
-
-/// Batches are verified one after another, each on the whole verification pool (rayon's), in the order
-/// they arrived (the semaphore is fair). Without it the pool interleaved the batches in flight: at 200k
-/// entries with 4 batches of 256 in flight, each took 26 ms to verify at the median (9.5 ms one at a time),
-/// they reached the sequencer together and waited there 20 ms (8 ms in turn), and the pool had nothing to
-/// do meanwhile. In turn, each batch goes to the sequencer as soon as it is verified, while the next one
-/// is. Small batches share the pool: a batch takes a permit per thread it can keep busy.
-#[derive(Debug)]
-struct VerifyGate {
-    permits: Arc<tokio::sync::Semaphore>,
-    /// The pool's threads: a batch of at least this many envelopes takes every permit.
-    threads: u32,
-}
-
-impl VerifyGate {
-    /// A gate for the verification pool (rayon's global pool).
-    fn new() -> Self {
-        Self::with_threads(rayon::current_num_threads())
-    }
-    fn with_threads(threads: usize) -> Self {
-        let threads = u32::try_from(threads.max(1)).unwrap_or(u32::MAX);
-        Self { permits: Arc::new(tokio::sync::Semaphore::new(threads as usize)), threads }
-    }
-    /// Wait for the turn of a batch of `n` envelopes: a permit per pool thread it can keep busy. The permit
-    /// goes with the work, so a request cancelled while its batch is verified holds the turn until the
-    /// work ends.
-    async fn turn(&self, n: usize) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
-        let want = u32::try_from(n).unwrap_or(u32::MAX).clamp(1, self.threads);
-        self.permits
-            .clone()
-            .acquire_many_owned(want)
-            .await
-            .map_err(|_| status(Error::new(crate::error::Kind::Unavailable, "", "the server is shutting down")))
     }
 }
 
@@ -255,23 +221,24 @@ impl LedgerService for LedgerApi {
         })
         .await?;
         let ledger = self.ledger.clone();
-        let turn = self.gate.turn(logged.iter().filter(|l| l.is_none()).count()).await?;
+        let fresh = logged.iter().filter(|l| l.is_none()).count();
         let t_turn = std::time::Instant::now();
-        let (logged, prepared) = blocking(move || {
-            let _turn = turn;
-            use rayon::prelude::*;
-            let prepared = envs
-                .par_iter()
-                .zip(ids.par_iter())
-                .enumerate()
-                .filter(|(i, _)| logged.get(*i).is_none_or(|l| l.is_none()))
-                .map(|(i, (e, id))| {
-                    ledger.prepare_identified(e, Some(*id)).map_err(|err| err.scope(format!("envelopes[{i}]")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((logged, prepared))
-        })
-        .await?;
+        let (logged, prepared) = self
+            .verifying
+            .verify(fresh, move || {
+                use rayon::prelude::*;
+                let prepared = envs
+                    .par_iter()
+                    .zip(ids.par_iter())
+                    .enumerate()
+                    .filter(|(i, _)| logged.get(*i).is_none_or(|l| l.is_none()))
+                    .map(|(i, (e, id))| {
+                        ledger.prepare_identified(e, Some(*id)).map_err(|err| err.scope(format!("envelopes[{i}]")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((logged, prepared))
+            })
+            .await?;
         self.rate_check(&prepared).map_err(status)?;
         let t1 = std::time::Instant::now();
         let fresh =
@@ -299,7 +266,7 @@ impl LedgerService for LedgerApi {
         let receipts = blocking(move || receipts(&ledger, committed)).await?;
         tracing::debug!(
             n = receipts.len(),
-            wait_us = t_turn.saturating_duration_since(t0).as_micros() as u64,
+            lookup_us = t_turn.saturating_duration_since(t0).as_micros() as u64,
             verify_us = t1.saturating_duration_since(t_turn).as_micros() as u64,
             sequence_us = t2.saturating_duration_since(t1).as_micros() as u64,
             receipts_us = t2.elapsed().as_micros() as u64,
@@ -493,47 +460,5 @@ impl LedgerService for LedgerApi {
             schema_version: crate::ledger::SCHEMA_VERSION,
             payload_type: crate::PAYLOAD_TYPE.to_string(),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::VerifyGate;
-    use std::sync::{Arc, Mutex};
-
-    /// Batches take their turns in arrival order, a batch as large as the pool alone; a small batch
-    /// behind a large one waits even while a thread is free, else a stream of small batches would starve
-    /// the large one. Small batches share the pool.
-    #[tokio::test]
-    async fn batches_are_verified_in_arrival_order_each_on_the_whole_pool() {
-        let gate = Arc::new(VerifyGate::with_threads(2));
-        let small = gate.turn(1).await.unwrap();
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let mut waiting = Vec::new();
-        for (name, n) in [("large", 256), ("small", 1), ("tiny", 1)] {
-            let (gate, order) = (gate.clone(), order.clone());
-            waiting.push(tokio::spawn(async move {
-                let turn = gate.turn(n).await.unwrap();
-                order.lock().unwrap().push(name);
-                // Hold the turn a moment, as the work would.
-                tokio::task::yield_now().await;
-                drop(turn);
-            }));
-            // Let each reach the gate before the next arrives.
-            for _ in 0..10 {
-                tokio::task::yield_now().await;
-            }
-        }
-        assert!(order.lock().unwrap().is_empty(), "nothing passes while the pool's other thread is all that is free");
-        drop(small);
-        for w in waiting {
-            w.await.unwrap();
-        }
-        assert_eq!(*order.lock().unwrap(), ["large", "small", "tiny"]);
-        // Two small batches hold a turn at once.
-        let (a, b) = (gate.turn(1).await.unwrap(), gate.turn(1).await.unwrap());
-        assert_eq!(gate.permits.available_permits(), 0);
-        drop((a, b));
-        assert_eq!(gate.permits.available_permits(), 2);
     }
 }

@@ -1,7 +1,8 @@
 //! gRPC services, one file each: `ledger_service.rs` ([`LedgerApi`]), `coalition_service.rs`
 //! ([`CoalitionApi`]), `report_service.rs` ([`ReportApi`]), `audit_service.rs` ([`AuditApi`]); `limits.rs`
-//! the rate limits. Handlers only delegate: decode the request, call [`crate::ledger::Ledger`] (reads
-//! through its `ReadView`), encode the answer. Errors become `tonic::Status` in exactly one place, [`status`].
+//! the rate limits; `verifying.rs` SubmitBatch's verification queue. Handlers only delegate: decode the
+//! request, call [`crate::ledger::Ledger`] (reads through its `ReadView`), encode the answer. Errors become
+//! `tonic::Status` in exactly one place, [`status`].
 use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -10,6 +11,7 @@ mod coalition_service;
 mod ledger_service;
 pub mod limits;
 mod report_service;
+mod verifying;
 
 pub use audit_service::AuditApi;
 pub use coalition_service::CoalitionApi;
