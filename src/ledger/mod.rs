@@ -15,6 +15,8 @@ pub mod highwater;
 mod indexing;
 mod open;
 mod prepare;
+mod project;
+mod publish;
 mod reads;
 mod replay;
 mod sequencer;

@@ -16,12 +16,14 @@ use std::sync::Arc;
 use crate::merkle::Hash;
 use tokio::sync::oneshot;
 
+use super::project::{project, Projection};
+use super::publish::{publish, Answer, Ticket};
 use super::{highwater::HighWater, Committed, Latest, Prepared, Shared, WriteState};
 use crate::crypto::{self, LogSigner};
 use crate::domain::{Effect, Governance};
 use crate::error::{Error, Kind, Result};
 use crate::merkle;
-use crate::store::{Checkpointer, CosignatureRow, EntryRow, Progress, ProjectionRow, Projector, Writer};
+use crate::store::{Checkpointer, CosignatureRow, EntryRow, Progress, Projector, Writer};
 
 /// Most entries integrated in one transaction.
 pub const MAX_GROUP: usize = 8192;
@@ -30,7 +32,7 @@ pub const MAX_GROUP: usize = 8192;
 /// overlay of subjects it has not written (a few per entry) and how long a read waits for it.
 pub const MAX_PROJECTION_LAG: u64 = 2048;
 
-type Reply = oneshot::Sender<Result<Vec<Committed>>>;
+pub(super) type Reply = oneshot::Sender<Result<Vec<Committed>>>;
 
 /// One request to the sequencer: envelopes to integrate as one atomic request, or (with no envelopes)
 /// witness cosignatures to store in the next transaction. Replied to once committed.
@@ -61,148 +63,6 @@ pub(super) struct Sequencer {
     pub progress: Arc<Progress>,
     /// The projector thread's queue while the sequencer runs.
     pub projecting: Option<std::sync::mpsc::Sender<Projection>>,
-}
-
-/// A committed group's projection rows, for the projector: with them the projections' file covers the
-/// tree of `size` entries with root `root`.
-pub(super) struct Projection {
-    size: u64,
-    root: [u8; 32],
-    rows: Vec<ProjectionRow>,
-}
-
-/// How long after its last commit the projector gathers small groups into one transaction. A read right
-/// after a reply waits at most about this much longer for the projections, and only under a stream of
-/// writes (an isolated write is projected at once).
-const COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
-/// Rows from which the projector commits without waiting for more.
-const COALESCE_ROWS: usize = 4096;
-
-/// The projector thread: writes each committed group's projection rows in order (several groups in one
-/// transaction when they queue up, which is how it catches up when it lags), then advances the progress
-/// that reads wait for. A failure stops the write path (the groups already committed are still answered:
-/// they are durable in the log), and the next open replays the projections from the log.
-fn project(
-    batches: std::sync::mpsc::Receiver<Projection>,
-    mut projector: Projector,
-    progress: &Progress,
-    shared: &Shared,
-) {
-    let mut last_commit: Option<std::time::Instant> = None;
-    while let Ok(first) = batches.recv() {
-        let Projection { mut size, mut root, mut rows } = first;
-        // Under a stream of small groups (unary Submits), one transaction per group cost more than the
-        // rows: within COALESCE of the last commit the groups that arrive join this one.
-        let deadline = last_commit.and_then(|t| t.checked_add(COALESCE));
-        loop {
-            let more = match deadline.and_then(|d| d.checked_duration_since(std::time::Instant::now())) {
-                Some(left) if rows.len() < COALESCE_ROWS => match batches.recv_timeout(left) {
-                    Ok(more) => more,
-                    Err(_) => break,
-                },
-                _ => match batches.try_recv() {
-                    Ok(more) => more,
-                    Err(_) => break,
-                },
-            };
-            rows.extend(more.rows);
-            size = more.size;
-            root = more.root;
-        }
-        if let Err(e) = projector.write(&rows, size, &root) {
-            let e = Error::from(e);
-            tracing::error!(error = %e, size, "writing the projections failed; the write path stops");
-            let why = format!("writing the projections failed ({})", e.message);
-            shared.set_write_state(WriteState::Stopped(why.clone()));
-            progress.fail(why);
-            // Keep the queue open until the sequencer stops, so that it never blocks on a send.
-            while batches.recv().is_ok() {}
-            return;
-        }
-        progress.advance(size);
-        last_commit = Some(std::time::Instant::now());
-    }
-    if let Err(e) = projector.checkpoint_truncate() {
-        tracing::warn!(error = %e, "final wal checkpoint of the projections failed");
-    }
-}
-
-/// A committed group handed to the publisher: its checkpoint (None when nothing was appended: the
-/// answers then carry the checkpoint published when the publisher gets to them, which covers every entry
-/// committed before), the effects to publish, and the answers.
-pub(super) struct Ticket {
-    latest: Option<Latest>,
-    effects: Vec<Effect>,
-    answers: Vec<(Reply, Result<Vec<Answer>>)>,
-    new_entries: u64,
-    started: std::time::Instant,
-}
-
-/// One envelope's answer before the checkpoint is attached.
-struct Answer {
-    entry: Arc<EntryRow>,
-    duplicate: bool,
-}
-
-/// The publisher thread: for each committed group in order, record its checkpoint in the high-water
-/// record (fsync), publish it (readers, key snapshot, size watchers), then answer the group's requests.
-/// While it waits on the record's fsync the sequencer already integrates the next group: the fsync is off
-/// the sequencer's critical path, and no one is answered before both the COMMIT and the record are durable.
-/// After a failed record nothing more is acknowledged.
-fn publish(tickets: std::sync::mpsc::Receiver<Ticket>, mut high_water: HighWater, shared: &Shared) {
-    let mut failed: Option<Error> = None;
-    while let Ok(first) = tickets.recv() {
-        let mut batch = vec![first];
-        batch.extend(tickets.try_iter());
-        // One record for the whole batch: the last checkpoint covers every earlier one.
-        if failed.is_none() {
-            if let Some(last) = batch.iter().rev().find_map(|t| t.latest.as_ref()) {
-                if let Err(e) = high_water.record(&last.note) {
-                    shared.set_write_state(WriteState::Stopped(e.message.clone()));
-                    failed =
-                        Some(Error::new(e.kind, e.field, format!("recording the checkpoint failed ({})", e.message)));
-                }
-            }
-        }
-        for t in batch {
-            if let Some(e) = &failed {
-                for (reply, _) in t.answers {
-                    let _ = reply.send(Err(Error::new(
-                        Kind::Unavailable,
-                        "",
-                        format!("the ledger takes no writes: {}", e.message),
-                    )));
-                }
-                continue;
-            }
-            let latest = match t.latest {
-                Some(latest) => {
-                    shared.publish(latest.clone(), &t.effects);
-                    count_committed(&t.answers);
-                    latest
-                }
-                None => shared.latest(),
-            };
-            for (reply, res) in t.answers {
-                let res = res.map(|answers| {
-                    answers
-                        .into_iter()
-                        .map(|a| Committed { entry: a.entry, latest: latest.clone(), duplicate: a.duplicate })
-                        .collect()
-                });
-                let _ = reply.send(res);
-            }
-            if t.new_entries > 0 {
-                crate::metrics::metrics().commit(t.new_entries as usize, t.started.elapsed().as_secs_f64());
-                tracing::debug!(
-                    entries = t.new_entries,
-                    size = latest.size,
-                    micros = t.started.elapsed().as_micros() as u64,
-                    "committed"
-                );
-            }
-        }
-    }
 }
 
 /// Marks the write path stopped when the sequencer thread ends, however it ends.
@@ -709,24 +569,6 @@ impl Sequencer {
         self.last_ms = l.last_integrated_ms;
         self.gov = super::replay_governance(&self.writer, self.signer.origin())?;
         Ok(())
-    }
-}
-
-/// Count the entries of a committed group in the metrics, only once committed (a job rolled back to its
-/// savepoint added none): one counter update per kind, not per entry.
-fn count_committed(results: &[(Reply, Result<Vec<Answer>>)]) {
-    let mut per_kind: Vec<(&str, u64)> = Vec::new();
-    for (_, res) in results {
-        for a in res.iter().flatten().filter(|a| !a.duplicate) {
-            match per_kind.iter_mut().find(|(k, _)| *k == a.entry.kind) {
-                Some((_, n)) => *n = n.saturating_add(1),
-                None => per_kind.push((&a.entry.kind, 1)),
-            }
-        }
-    }
-    let m = crate::metrics::metrics();
-    for (kind, n) in per_kind {
-        m.entries_committed(kind, n);
     }
 }
 
