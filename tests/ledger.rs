@@ -102,6 +102,11 @@ async fn resubmission_is_idempotent() {
     assert_eq!(rs[0].receipt.index, rs[1].receipt.index);
     assert!(rs[1].receipt.duplicate);
     assert_eq!(size(&s).await, 3);
+    // A batch of envelopes all logged already is answered from the log: nothing to verify, no entry.
+    let rs = c.submit_batch(vec![e2.clone(), env.clone()]).await.unwrap();
+    assert!(rs.iter().all(|r| r.receipt.duplicate));
+    assert_eq!((rs[0].receipt.index, rs[1].receipt.index), (2, first.receipt.index));
+    assert_eq!(size(&s).await, 3);
 }
 
 #[tokio::test]
